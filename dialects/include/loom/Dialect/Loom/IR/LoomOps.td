@@ -1,0 +1,162 @@
+//===- LoomOps.td - Loom dialect operations ----------------*- tablegen -*-===//
+//
+// Part of the Loom project. SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LOOM_DIALECT_LOOM_IR_LOOMOPS_TD
+#define LOOM_DIALECT_LOOM_IR_LOOMOPS_TD
+
+include "loom/Dialect/Loom/IR/LoomBase.td"
+include "mlir/Interfaces/InferTypeOpInterface.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+
+def Loom_FloatTensor : RankedTensorOf<[AnyFloat]>;
+
+//===----------------------------------------------------------------------===//
+// AttentionOp
+//===----------------------------------------------------------------------===//
+
+def Loom_AttentionOp : Loom_Op<"attention", [Pure,
+    InferTypeOpAdaptor]> {
+  let summary = "scaled dot-product attention";
+  let description = [{
+    Computes `softmax(scale * Q @ K^T + mask) @ V` over the last two dimensions.
+    Operands have the layout `[batch, heads, seq, dim]` (rank 4) or
+    `[batch, seq, dim]` (rank 3):
+
+    * `query`: `[B, Hq, Sq, D]`, `key`: `[B, Hkv, Skv, D]`,
+      `value`: `[B, Hkv, Skv, Dv]`; the result is `[B, Hq, Sq, Dv]`.
+    * `mask` (optional) is added to the scaled scores before the softmax; it
+      broadcasts (numpy rules, from the right) to `[B, Hq, Sq, Skv]`.
+    * `scale` defaults to `1/sqrt(D)`.
+    * `causal` masks every key position `j > i + (Skv - Sq)` (bottom-right
+      aligned, so a decoding step with `Sq = 1` sees every key).
+    * `num_kv_heads` enables grouped-query attention: `Hq` must be a multiple
+      of `num_kv_heads == Hkv`, and query head `h` reads key/value head
+      `h / (Hq / Hkv)`. Without it, `Hq == Hkv`.
+
+    Example:
+
+    ```mlir
+    %o = loom.attention %q, %k, %v mask %m {causal, scale = 0.125 : f32}
+        : (tensor<2x8x128x64xf32>, tensor<2x8x128x64xf32>,
+           tensor<2x8x128x64xf32>, tensor<2x1x128x128xf32>)
+        -> tensor<2x8x128x64xf32>
+    ```
+  }];
+  let arguments = (ins Loom_FloatTensor:$query, Loom_FloatTensor:$key,
+                       Loom_FloatTensor:$value,
+                       Optional<Loom_FloatTensor>:$mask,
+                       OptionalAttr<F32Attr>:$scale,
+                       UnitAttr:$causal,
+                       OptionalAttr<I64Attr>:$num_kv_heads);
+  let results = (outs Loom_FloatTensor:$result);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value (`mask` $mask^)? attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The scale applied to Q @ K^T: the `scale` attribute or 1/sqrt(D).
+    double getEffectiveScale();
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// LayerNormOp
+//===----------------------------------------------------------------------===//
+
+def Loom_LayerNormOp : Loom_Op<"layer_norm", [Pure, AttrSizedOperandSegments,
+    InferTypeOpAdaptor]> {
+  let summary = "layer normalization over the trailing dimensions";
+  let description = [{
+    Normalizes `input` over the dimensions `[axis, rank)` to zero mean and unit
+    variance, `(x - mean) / sqrt(var + epsilon)`, then multiplies by `scale`
+    and adds `bias` when present. `scale` and `bias` broadcast (numpy rules) to
+    the normalized shape `input.shape[axis:]`. The variance is the biased
+    (population) variance, as in ONNX `LayerNormalization` and PyTorch.
+
+    Example:
+
+    ```mlir
+    %y = loom.layer_norm %x, %gamma, %beta {axis = -1 : i64, epsilon = 1.0e-05 : f32}
+        : (tensor<?x128x768xf32>, tensor<768xf32>, tensor<768xf32>) -> tensor<?x128x768xf32>
+    ```
+  }];
+  let arguments = (ins Loom_FloatTensor:$input,
+                       Optional<Loom_FloatTensor>:$scale,
+                       Optional<Loom_FloatTensor>:$bias,
+                       DefaultValuedAttr<I64Attr, "-1">:$axis,
+                       DefaultValuedAttr<F32Attr, "1.0e-5">:$epsilon);
+  let results = (outs Loom_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input (`,` $scale^)? (`bias` $bias^)? attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The normalization axis in [0, rank).
+    int64_t getNormalizedAxis();
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// RMSNormOp
+//===----------------------------------------------------------------------===//
+
+def Loom_RMSNormOp : Loom_Op<"rms_norm", [Pure, InferTypeOpAdaptor]> {
+  let summary = "root-mean-square normalization over the trailing dimensions";
+  let description = [{
+    Computes `x / sqrt(mean(x^2 over [axis, rank)) + epsilon) * scale`, the
+    normalization of LLaMA-style models (ONNX `RMSNormalization`). `scale`
+    broadcasts (numpy rules) to `input.shape[axis:]`; without it the op only
+    normalizes.
+
+    Example:
+
+    ```mlir
+    %y = loom.rms_norm %x, %w {epsilon = 1.0e-06 : f32}
+        : (tensor<1x?x4096xf32>, tensor<4096xf32>) -> tensor<1x?x4096xf32>
+    ```
+  }];
+  let arguments = (ins Loom_FloatTensor:$input,
+                       Optional<Loom_FloatTensor>:$scale,
+                       DefaultValuedAttr<I64Attr, "-1">:$axis,
+                       DefaultValuedAttr<F32Attr, "1.0e-5">:$epsilon);
+  let results = (outs Loom_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input (`,` $scale^)? attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The normalization axis in [0, rank).
+    int64_t getNormalizedAxis();
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// GeluOp
+//===----------------------------------------------------------------------===//
+
+def Loom_GeluOp : Loom_Op<"gelu", [Pure, SameOperandsAndResultType]> {
+  let summary = "Gaussian error linear unit";
+  let description = [{
+    Elementwise GELU. With `approximate = none` (the default) it is
+    `0.5 * x * (1 + erf(x / sqrt(2)))`; with `approximate = tanh` it is
+    `0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 * x^3)))`, the form of
+    GPT-2 and ONNX `Gelu(approximate="tanh")`.
+
+    Example:
+
+    ```mlir
+    %y = loom.gelu %x {approximate = #loom<gelu_approximation<tanh>>} : tensor<4x?xf32>
+    ```
+  }];
+  let arguments = (ins Loom_FloatTensor:$input,
+                       DefaultValuedAttr<Loom_GeluApproximationAttr,
+                                         "GeluApproximation::None">:$approximate);
+  let results = (outs Loom_FloatTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+}
+
+#endif // LOOM_DIALECT_LOOM_IR_LOOMOPS_TD

@@ -1,0 +1,208 @@
+//===- LoomOps.cpp - Loom dialect operations ------------------------------===//
+//
+// Part of the Loom project. SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+
+#include "loom/Dialect/Loom/IR/LoomOps.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/OpImplementation.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace loom;
+
+//===----------------------------------------------------------------------===//
+// Shape helpers
+//===----------------------------------------------------------------------===//
+
+/// Returns true when two dimension sizes may be equal at run time.
+static bool dimsCompatible(int64_t a, int64_t b) {
+  return ShapedType::isDynamic(a) || ShapedType::isDynamic(b) || a == b;
+}
+
+/// Formats a dimension size, `?` for dynamic sizes.
+static std::string dimStr(int64_t d) {
+  return ShapedType::isDynamic(d) ? std::string("?") : std::to_string(d);
+}
+
+/// Checks that `operand` broadcasts (numpy rules, aligned from the right) to
+/// `target`. `what` names the operand in diagnostics.
+static LogicalResult verifyBroadcastsTo(Operation *op, StringRef what,
+                                        RankedTensorType operand,
+                                        ArrayRef<int64_t> target) {
+  if (operand.getRank() > static_cast<int64_t>(target.size()))
+    return op->emitOpError() << what << " of rank " << operand.getRank()
+                             << " does not broadcast to rank " << target.size();
+  int64_t offset = target.size() - operand.getRank();
+  for (auto [i, d] : llvm::enumerate(operand.getShape())) {
+    int64_t t = target[offset + i];
+    if (d == 1 || dimsCompatible(d, t))
+      continue;
+    return op->emitOpError() << what << " dimension " << i << " (" << dimStr(d)
+                             << ") does not broadcast to " << dimStr(t);
+  }
+  return success();
+}
+
+/// Normalizes a possibly negative axis; returns -1 when out of range.
+static int64_t normalizeAxis(int64_t axis, int64_t rank) {
+  if (axis < -rank || axis >= rank)
+    return -1;
+  return axis < 0 ? axis + rank : axis;
+}
+
+//===----------------------------------------------------------------------===//
+// AttentionOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult AttentionOp::inferReturnTypes(
+    MLIRContext *context, std::optional<Location> location, Adaptor adaptor,
+    SmallVectorImpl<Type> &inferredReturnTypes) {
+  auto q = dyn_cast<RankedTensorType>(adaptor.getQuery().getType());
+  auto v = dyn_cast<RankedTensorType>(adaptor.getValue().getType());
+  if (!q || !v || q.getRank() < 1 || v.getRank() < 1)
+    return emitOptionalError(location, "expects ranked query and value");
+  SmallVector<int64_t> shape(q.getShape());
+  shape.back() = v.getShape().back();
+  inferredReturnTypes.push_back(
+      RankedTensorType::get(shape, q.getElementType()));
+  return success();
+}
+
+LogicalResult AttentionOp::verify() {
+  RankedTensorType q = getQuery().getType(), k = getKey().getType(),
+                   v = getValue().getType();
+  int64_t rank = q.getRank();
+  if (k.getRank() != rank || v.getRank() != rank || (rank != 3 && rank != 4))
+    return emitOpError("expects query, key and value of one rank, 3 or 4");
+  Type elementType = q.getElementType();
+  if (k.getElementType() != elementType || v.getElementType() != elementType ||
+      (getMask() && getMask().getType().getElementType() != elementType))
+    return emitOpError("expects query, key, value and mask of one element type");
+  if (!dimsCompatible(q.getDimSize(0), k.getDimSize(0)) ||
+      !dimsCompatible(k.getDimSize(0), v.getDimSize(0)))
+    return emitOpError("batch dimensions of query, key and value differ");
+  if (!dimsCompatible(k.getDimSize(rank - 2), v.getDimSize(rank - 2)))
+    return emitOpError("key and value sequence lengths differ");
+  if (!dimsCompatible(q.getDimSize(rank - 1), k.getDimSize(rank - 1)))
+    return emitOpError("query and key head dimensions differ");
+
+  if (std::optional<int64_t> groups = getNumKvHeads()) {
+    if (rank != 4)
+      return emitOpError("num_kv_heads requires rank-4 operands");
+    if (*groups <= 0)
+      return emitOpError("num_kv_heads must be positive");
+    int64_t hq = q.getDimSize(1), hk = k.getDimSize(1), hv = v.getDimSize(1);
+    if (!dimsCompatible(hk, *groups) || !dimsCompatible(hv, *groups))
+      return emitOpError() << "key/value head count (" << dimStr(hk)
+                           << ") differs from num_kv_heads (" << *groups << ")";
+    if (!ShapedType::isDynamic(hq) && hq % *groups != 0)
+      return emitOpError() << "query head count (" << hq
+                           << ") is not a multiple of num_kv_heads ("
+                           << *groups << ")";
+  } else if (rank == 4 && (!dimsCompatible(q.getDimSize(1), k.getDimSize(1)) ||
+                           !dimsCompatible(k.getDimSize(1), v.getDimSize(1)))) {
+    return emitOpError("query and key/value head counts differ; set "
+                       "num_kv_heads for grouped-query attention");
+  }
+
+  if (std::optional<APFloat> scale = getScale()) {
+    if (!scale->isFinite())
+      return emitOpError("scale must be finite");
+  } else if (ShapedType::isDynamic(q.getDimSize(rank - 1))) {
+    return emitOpError("requires an explicit scale when the head dimension "
+                       "is dynamic");
+  }
+
+  if (Value mask = getMask()) {
+    SmallVector<int64_t> scores(q.getShape());
+    scores.back() = k.getDimSize(rank - 2);
+    if (failed(verifyBroadcastsTo(*this, "mask",
+                                  cast<RankedTensorType>(mask.getType()),
+                                  scores)))
+      return failure();
+  }
+  return success();
+}
+
+double AttentionOp::getEffectiveScale() {
+  if (std::optional<APFloat> scale = getScale())
+    return scale->convertToDouble();
+  int64_t d = getQuery().getType().getShape().back();
+  return 1.0 / std::sqrt(static_cast<double>(d));
+}
+
+//===----------------------------------------------------------------------===//
+// Normalization ops
+//===----------------------------------------------------------------------===//
+
+/// Shared verifier of layer_norm and rms_norm: axis range, epsilon, and
+/// broadcasting of the affine parameters to the normalized shape.
+static LogicalResult verifyNorm(Operation *op, RankedTensorType input,
+                                int64_t axis, APFloat epsilon,
+                                ArrayRef<std::pair<StringRef, Value>> params) {
+  int64_t rank = input.getRank();
+  int64_t normalized = normalizeAxis(axis, rank);
+  if (normalized < 0)
+    return op->emitOpError() << "axis " << axis << " is out of range for rank "
+                             << rank;
+  if (!epsilon.isFinite() || epsilon.isNegative())
+    return op->emitOpError("epsilon must be finite and non-negative");
+  ArrayRef<int64_t> normShape = input.getShape().drop_front(normalized);
+  for (auto [name, value] : params) {
+    if (!value)
+      continue;
+    auto type = cast<RankedTensorType>(value.getType());
+    if (type.getElementType() != input.getElementType())
+      return op->emitOpError() << name
+                               << " element type differs from the input's";
+    if (failed(verifyBroadcastsTo(op, name, type, normShape)))
+      return failure();
+  }
+  return success();
+}
+
+LogicalResult
+LayerNormOp::inferReturnTypes(MLIRContext *context,
+                              std::optional<Location> location, Adaptor adaptor,
+                              SmallVectorImpl<Type> &inferredReturnTypes) {
+  inferredReturnTypes.push_back(adaptor.getInput().getType());
+  return success();
+}
+
+LogicalResult LayerNormOp::verify() {
+  return verifyNorm(*this, getInput().getType(), getAxis(), getEpsilon(),
+                    {{"scale", getScale()}, {"bias", getBias()}});
+}
+
+int64_t LayerNormOp::getNormalizedAxis() {
+  return normalizeAxis(getAxis(), getInput().getType().getRank());
+}
+
+LogicalResult
+RMSNormOp::inferReturnTypes(MLIRContext *context,
+                            std::optional<Location> location, Adaptor adaptor,
+                            SmallVectorImpl<Type> &inferredReturnTypes) {
+  inferredReturnTypes.push_back(adaptor.getInput().getType());
+  return success();
+}
+
+LogicalResult RMSNormOp::verify() {
+  return verifyNorm(*this, getInput().getType(), getAxis(), getEpsilon(),
+                    {{"scale", getScale()}});
+}
+
+int64_t RMSNormOp::getNormalizedAxis() {
+  return normalizeAxis(getAxis(), getInput().getType().getRank());
+}
+
+//===----------------------------------------------------------------------===//
+// GeluOp
+//===----------------------------------------------------------------------===//
+
+// GeluOp: result type inference comes from SameOperandsAndResultType.
+
+#define GET_OP_CLASSES
+#include "loom/Dialect/Loom/IR/LoomOps.cpp.inc"

@@ -1,0 +1,38 @@
+//===- Passes.td - Loom conversion passes ------------------*- tablegen -*-===//
+//
+// Part of the Loom project. SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LOOM_CONVERSION_PASSES_TD
+#define LOOM_CONVERSION_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+//===----------------------------------------------------------------------===//
+// OnnxToLoom
+//===----------------------------------------------------------------------===//
+
+def OnnxToLoomPass : Pass<"loom-onnx-to-loom", "mlir::ModuleOp"> {
+  let summary = "Legalize imported ONNX holder ops to loom and upstream ops";
+  let description = [{
+    Stage 2 of the ONNX importer. Each `onnx.node` is legalized by the handler
+    registered for its (domain, op type) with the highest since-opset not
+    above the node's opset. Handlers emit `loom` ops for the computations that
+    have a name (LayerNormalization, attention, GELU) and `linalg`, `tensor`,
+    `arith` and `math` ops for the rest, with numpy broadcasting.
+
+    Before rewriting anything the pass checks every node and reports all nodes
+    without a handler at once, as
+    `unsupported ONNX op 'Foo' (domain '', opset 17) at node 'bar'`.
+  }];
+  let dependentDialects = [
+    "::loom::LoomDialect",
+    "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::math::MathDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+}
+
+#endif // LOOM_CONVERSION_PASSES_TD

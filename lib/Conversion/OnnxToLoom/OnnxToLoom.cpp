@@ -1,0 +1,303 @@
+//===- OnnxToLoom.cpp - Legalize ONNX holder ops (stage 2) ----------------===//
+//
+// Part of the Loom project. SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+
+#include "loom/Conversion/OnnxToLoom/OnnxToLoom.h"
+#include "Utils.h"
+
+#include "mlir/Dialect/Utils/StructuredOpsUtils.h"
+#include "mlir/IR/Matchers.h"
+
+namespace loom {
+#define GEN_PASS_DEF_ONNXTOLOOMPASS
+#include "loom/Conversion/Passes.h.inc"
+} // namespace loom
+
+#define DEBUG_TYPE "loom-onnx-to-loom"
+
+using namespace mlir;
+using namespace loom;
+
+//===----------------------------------------------------------------------===//
+// OpBinder
+//===----------------------------------------------------------------------===//
+
+Value OpBinder::input(unsigned i) const {
+  if (i >= op.getInputs().size())
+    return nullptr;
+  Value v = op.getInputs()[i];
+  if (isa<NoneType>(v.getType()))
+    return nullptr;
+  return v;
+}
+
+TypedValue<RankedTensorType> OpBinder::rankedInput(unsigned i) const {
+  Value v = input(i);
+  if (!v || !isa<RankedTensorType>(v.getType()))
+    return nullptr;
+  return cast<TypedValue<RankedTensorType>>(v);
+}
+
+RankedTensorType OpBinder::resultType(unsigned i) const {
+  if (i >= op->getNumResults())
+    return nullptr;
+  return dyn_cast<RankedTensorType>(op->getResult(i).getType());
+}
+
+int64_t OpBinder::getInt(StringRef name, int64_t dflt) const {
+  if (auto a = dyn_cast_or_null<IntegerAttr>(op.getOnnxAttr(name)))
+    return a.getInt();
+  return dflt;
+}
+
+double OpBinder::getFloat(StringRef name, double dflt) const {
+  if (auto a = dyn_cast_or_null<FloatAttr>(op.getOnnxAttr(name)))
+    return a.getValueAsDouble();
+  return dflt;
+}
+
+std::string OpBinder::getString(StringRef name, StringRef dflt) const {
+  if (auto a = dyn_cast_or_null<StringAttr>(op.getOnnxAttr(name)))
+    return a.str();
+  return dflt.str();
+}
+
+std::optional<SmallVector<int64_t>> OpBinder::getInts(StringRef name) const {
+  if (auto a = dyn_cast_or_null<DenseI64ArrayAttr>(op.getOnnxAttr(name)))
+    return SmallVector<int64_t>(a.asArrayRef());
+  return std::nullopt;
+}
+
+bool OpBinder::hasAttr(StringRef name) const {
+  return static_cast<bool>(op.getOnnxAttr(name));
+}
+
+std::optional<SmallVector<int64_t>> OpBinder::constantInts(unsigned i) const {
+  Value v = input(i);
+  if (!v)
+    return std::nullopt;
+  Attribute attr;
+  if (auto holder = v.getDefiningOp<onnxir::NodeOp>();
+      holder && holder.getOpType() == "Constant")
+    attr = holder.getOnnxAttr("value");
+  else if (!matchPattern(v, m_Constant(&attr)))
+    return std::nullopt;
+  auto dense = dyn_cast_or_null<DenseIntElementsAttr>(attr);
+  if (!dense)
+    return std::nullopt;
+  SmallVector<int64_t> values;
+  for (const APInt &x : dense.getValues<APInt>())
+    values.push_back(x.getSExtValue());
+  return values;
+}
+
+std::string OpBinder::nodeName() const {
+  if (auto name = dyn_cast<NameLoc>(op.getLoc()))
+    return name.getName().str();
+  return "<unknown>";
+}
+
+InFlightDiagnostic OpBinder::emitError(const Twine &message) const {
+  return mlir::emitError(op.getLoc())
+         << message << " (ONNX op '" << op.getOpType() << "' at node '"
+         << nodeName() << "')";
+}
+
+LogicalResult OpBinder::unsupported(const Twine &what) const {
+  return mlir::emitError(op.getLoc())
+         << "ONNX op '" << op.getOpType() << "' at node '" << nodeName()
+         << "': " << what << " is not supported";
+}
+
+void OpBinder::replace(RewriterBase &rewriter, ValueRange values) const {
+  SmallVector<Value> results;
+  for (auto [value, old] : llvm::zip(values, op->getResults())) {
+    if (value.getType() != old.getType() &&
+        tensor::CastOp::areCastCompatible(value.getType(), old.getType()))
+      value = tensor::CastOp::create(rewriter, op.getLoc(), old.getType(), value);
+    results.push_back(value);
+  }
+  // Results past `values` must be unused (e.g. optional outputs).
+  for (auto [i, result] : llvm::enumerate(results))
+    rewriter.replaceAllUsesWith(op->getResult(i), result);
+  rewriter.eraseOp(op);
+}
+
+//===----------------------------------------------------------------------===//
+// OnnxHandlerRegistry
+//===----------------------------------------------------------------------===//
+
+void OnnxHandlerRegistry::add(StringRef domain, StringRef opType,
+                              int64_t sinceVersion, OnnxHandler handler) {
+  handlers[{domain.str(), opType.str()}][sinceVersion] = std::move(handler);
+}
+
+const OnnxHandler *OnnxHandlerRegistry::lookup(StringRef domain,
+                                               StringRef opType,
+                                               int64_t opset) const {
+  auto it = handlers.find({domain.str(), opType.str()});
+  if (it == handlers.end())
+    return nullptr;
+  auto version = it->second.upper_bound(opset);
+  if (version == it->second.begin())
+    return nullptr;
+  return &std::prev(version)->second;
+}
+
+void loom::populateAllOnnxHandlers(OnnxHandlerRegistry &registry) {
+  populateOnnxMathHandlers(registry);
+  populateOnnxNNHandlers(registry);
+  populateOnnxTensorHandlers(registry);
+}
+
+//===----------------------------------------------------------------------===//
+// Shared helpers
+//===----------------------------------------------------------------------===//
+
+std::optional<int64_t> loom::normalizeAxis(int64_t axis, int64_t rank) {
+  if (axis < -rank || axis >= rank)
+    return std::nullopt;
+  return axis < 0 ? axis + rank : axis;
+}
+
+SmallVector<OpFoldResult> loom::getSizes(OpBuilder &b, Location loc,
+                                         Value value) {
+  auto type = cast<RankedTensorType>(value.getType());
+  SmallVector<OpFoldResult> sizes;
+  for (int64_t i = 0; i < type.getRank(); ++i) {
+    if (type.isDynamicDim(i))
+      sizes.push_back(tensor::DimOp::create(b, loc, value, i).getResult());
+    else
+      sizes.push_back(b.getIndexAttr(type.getDimSize(i)));
+  }
+  return sizes;
+}
+
+FailureOr<Value> loom::buildBroadcastElementwise(OpBinder &binder,
+                                                 OpBuilder &b,
+                                                 ValueRange inputs,
+                                                 Type resultElemType,
+                                                 ScalarBody body) {
+  Location loc = binder.getLoc();
+  int64_t rank = 0;
+  for (Value v : inputs) {
+    auto type = dyn_cast<RankedTensorType>(v.getType());
+    if (!type)
+      return binder.unsupported("an unranked operand"), failure();
+    rank = std::max(rank, type.getRank());
+  }
+  // Output sizes: a static non-1 size wins; otherwise a dynamic size (read
+  // from the first operand that has it); otherwise 1.
+  SmallVector<int64_t> shape(rank, 1);
+  SmallVector<Value> dynSource(rank);
+  SmallVector<int64_t> dynIndex(rank, -1);
+  for (Value v : inputs) {
+    auto type = cast<RankedTensorType>(v.getType());
+    int64_t offset = rank - type.getRank();
+    for (int64_t i = 0; i < type.getRank(); ++i) {
+      int64_t d = type.getDimSize(i), &out = shape[offset + i];
+      if (ShapedType::isDynamic(d)) {
+        if (out == 1) {
+          out = ShapedType::kDynamic;
+          dynSource[offset + i] = v;
+          dynIndex[offset + i] = i;
+        }
+      } else if (d != 1) {
+        if (!ShapedType::isDynamic(out) && out != 1 && out != d)
+          return binder.emitError("operand shapes do not broadcast"),
+                 failure();
+        out = d;
+      }
+    }
+  }
+  SmallVector<Value> dynSizes;
+  for (int64_t i = 0; i < rank; ++i)
+    if (ShapedType::isDynamic(shape[i]))
+      dynSizes.push_back(
+          tensor::DimOp::create(b, loc, dynSource[i], dynIndex[i]));
+  Value init = tensor::EmptyOp::create(b, loc, shape, resultElemType, dynSizes);
+
+  SmallVector<AffineMap> maps;
+  for (Value v : inputs) {
+    auto type = cast<RankedTensorType>(v.getType());
+    int64_t offset = rank - type.getRank();
+    SmallVector<AffineExpr> exprs;
+    for (int64_t i = 0; i < type.getRank(); ++i) {
+      bool broadcast = type.getDimSize(i) == 1 && shape[offset + i] != 1;
+      exprs.push_back(broadcast ? b.getAffineConstantExpr(0)
+                                : b.getAffineDimExpr(offset + i));
+    }
+    maps.push_back(AffineMap::get(rank, 0, exprs, b.getContext()));
+  }
+  maps.push_back(b.getMultiDimIdentityMap(rank));
+  SmallVector<utils::IteratorType> iterators(rank,
+                                             utils::IteratorType::parallel);
+  auto generic = linalg::GenericOp::create(
+      b, loc, init.getType(), inputs, ValueRange{init}, maps, iterators,
+      [&](OpBuilder &nb, Location nloc, ValueRange args) {
+        Value result = body(nb, nloc, args.drop_back());
+        linalg::YieldOp::create(nb, nloc, result);
+      });
+  return generic.getResult(0);
+}
+
+//===----------------------------------------------------------------------===//
+// Driver
+//===----------------------------------------------------------------------===//
+
+LogicalResult loom::legalizeOnnx(Operation *root,
+                                 const OnnxHandlerRegistry &registry) {
+  // Pass 1: report every node without a handler, all at once.
+  SmallVector<onnxir::NodeOp> nodes;
+  bool missing = false;
+  root->walk<WalkOrder::PreOrder>([&](onnxir::NodeOp node) {
+    nodes.push_back(node);
+    if (!registry.lookup(node.getDomain(), node.getOpType(), node.getOpset())) {
+      OpBinder binder(node);
+      mlir::emitError(node.getLoc())
+          << "unsupported ONNX op '" << node.getOpType() << "' (domain '"
+          << node.getDomain() << "', opset " << node.getOpset()
+          << ") at node '" << binder.nodeName() << "'";
+      missing = true;
+    }
+    // Subgraph bodies are legalized by their parent's handler.
+    return node.getBodies().empty() ? WalkResult::advance()
+                                    : WalkResult::skip();
+  });
+  if (missing)
+    return failure();
+
+  // Pass 2: legalize in program order; operands are always legal by then.
+  IRRewriter rewriter(root->getContext());
+  for (onnxir::NodeOp node : nodes) {
+    const OnnxHandler *handler =
+        registry.lookup(node.getDomain(), node.getOpType(), node.getOpset());
+    OpBinder binder(node);
+    rewriter.setInsertionPoint(node);
+    if (failed((*handler)(binder, rewriter)))
+      return failure();
+  }
+  // Drop `onnx.none` values nobody reads any more.
+  root->walk([&](onnxir::NoneOp none) {
+    if (none->use_empty())
+      rewriter.eraseOp(none);
+  });
+  return success();
+}
+
+namespace {
+/// Runs the handler registry over the module.
+struct OnnxToLoomPass final
+    : public loom::impl::OnnxToLoomPassBase<OnnxToLoomPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    OnnxHandlerRegistry registry;
+    populateAllOnnxHandlers(registry);
+    if (failed(legalizeOnnx(getOperation(), registry)))
+      signalPassFailure();
+  }
+};
+} // namespace

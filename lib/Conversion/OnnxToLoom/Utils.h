@@ -1,0 +1,39 @@
+//===- Utils.h - Helpers shared by the ONNX handlers ------------*- C++ -*-===//
+//
+// Part of the Loom project. SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LOOM_LIB_CONVERSION_ONNXTOLOOM_UTILS_H
+#define LOOM_LIB_CONVERSION_ONNXTOLOOM_UTILS_H
+
+#include "loom/Conversion/OnnxToLoom/OnnxToLoom.h"
+
+namespace loom {
+
+/// Computes the scalar result of an elementwise op from its scalar operands.
+using ScalarBody = llvm::function_ref<mlir::Value(
+    mlir::OpBuilder &, mlir::Location, mlir::ValueRange)>;
+
+/// Builds a `linalg.generic` that applies `body` elementwise to `inputs` with
+/// numpy broadcasting (ranks aligned from the right; static size-1 dims
+/// broadcast; a dynamic dim is taken to match the other operands).
+/// Returns failure (after reporting through `binder`) when static sizes
+/// conflict.
+mlir::FailureOr<mlir::Value>
+buildBroadcastElementwise(OpBinder &binder, mlir::OpBuilder &b,
+                          mlir::ValueRange inputs, mlir::Type resultElemType,
+                          ScalarBody body);
+
+/// Returns the sizes of `value` as OpFoldResults (constants where static).
+llvm::SmallVector<mlir::OpFoldResult> getSizes(mlir::OpBuilder &b,
+                                               mlir::Location loc,
+                                               mlir::Value value);
+
+/// Normalizes an ONNX axis (possibly negative) for `rank`; nullopt when out of
+/// range.
+std::optional<int64_t> normalizeAxis(int64_t axis, int64_t rank);
+
+} // namespace loom
+
+#endif // LOOM_LIB_CONVERSION_ONNXTOLOOM_UTILS_H

@@ -1,0 +1,194 @@
+// RUN: loom-opt %s -split-input-file -verify-diagnostics
+// One case per verifier message of the loom ops.
+
+func.func @rank_mismatch(%q: tensor<2x4x8xf32>, %k: tensor<2x1x4x8xf32>) {
+  // expected-error @+1 {{expects query, key and value of one rank, 3 or 4}}
+  %o = loom.attention %q, %k, %k : (tensor<2x4x8xf32>, tensor<2x1x4x8xf32>, tensor<2x1x4x8xf32>) -> tensor<2x4x8xf32>
+  return
+}
+
+// -----
+
+func.func @rank2(%q: tensor<4x8xf32>) {
+  // expected-error @+1 {{expects query, key and value of one rank, 3 or 4}}
+  %o = loom.attention %q, %q, %q : (tensor<4x8xf32>, tensor<4x8xf32>, tensor<4x8xf32>) -> tensor<4x8xf32>
+  return
+}
+
+// -----
+
+func.func @element_types(%q: tensor<2x4x8xf32>, %k: tensor<2x4x8xf16>) {
+  // expected-error @+1 {{expects query, key, value and mask of one element type}}
+  %o = loom.attention %q, %k, %k : (tensor<2x4x8xf32>, tensor<2x4x8xf16>, tensor<2x4x8xf16>) -> tensor<2x4x8xf32>
+  return
+}
+
+// -----
+
+func.func @batch(%q: tensor<2x4x8xf32>, %k: tensor<3x4x8xf32>) {
+  // expected-error @+1 {{batch dimensions of query, key and value differ}}
+  %o = loom.attention %q, %k, %k : (tensor<2x4x8xf32>, tensor<3x4x8xf32>, tensor<3x4x8xf32>) -> tensor<2x4x8xf32>
+  return
+}
+
+// -----
+
+func.func @kv_seq(%q: tensor<2x4x8xf32>, %k: tensor<2x5x8xf32>, %v: tensor<2x6x8xf32>) {
+  // expected-error @+1 {{key and value sequence lengths differ}}
+  %o = loom.attention %q, %k, %v : (tensor<2x4x8xf32>, tensor<2x5x8xf32>, tensor<2x6x8xf32>) -> tensor<2x4x8xf32>
+  return
+}
+
+// -----
+
+func.func @head_dim(%q: tensor<2x4x8xf32>, %k: tensor<2x4x16xf32>) {
+  // expected-error @+1 {{query and key head dimensions differ}}
+  %o = loom.attention %q, %k, %k : (tensor<2x4x8xf32>, tensor<2x4x16xf32>, tensor<2x4x16xf32>) -> tensor<2x4x16xf32>
+  return
+}
+
+// -----
+
+func.func @gqa_rank3(%q: tensor<2x4x8xf32>) {
+  // expected-error @+1 {{num_kv_heads requires rank-4 operands}}
+  %o = loom.attention %q, %q, %q {num_kv_heads = 1 : i64} : (tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x4x8xf32>) -> tensor<2x4x8xf32>
+  return
+}
+
+// -----
+
+func.func @gqa_zero(%q: tensor<1x2x4x8xf32>) {
+  // expected-error @+1 {{num_kv_heads must be positive}}
+  %o = loom.attention %q, %q, %q {num_kv_heads = 0 : i64} : (tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>) -> tensor<1x2x4x8xf32>
+  return
+}
+
+// -----
+
+func.func @gqa_kv_heads(%q: tensor<1x8x4x8xf32>, %k: tensor<1x4x4x8xf32>) {
+  // expected-error @+1 {{key/value head count (4) differs from num_kv_heads (2)}}
+  %o = loom.attention %q, %k, %k {num_kv_heads = 2 : i64} : (tensor<1x8x4x8xf32>, tensor<1x4x4x8xf32>, tensor<1x4x4x8xf32>) -> tensor<1x8x4x8xf32>
+  return
+}
+
+// -----
+
+func.func @gqa_multiple(%q: tensor<1x6x4x8xf32>, %k: tensor<1x4x4x8xf32>) {
+  // expected-error @+1 {{query head count (6) is not a multiple of num_kv_heads (4)}}
+  %o = loom.attention %q, %k, %k {num_kv_heads = 4 : i64} : (tensor<1x6x4x8xf32>, tensor<1x4x4x8xf32>, tensor<1x4x4x8xf32>) -> tensor<1x6x4x8xf32>
+  return
+}
+
+// -----
+
+func.func @heads(%q: tensor<1x8x4x8xf32>, %k: tensor<1x4x4x8xf32>) {
+  // expected-error @+1 {{query and key/value head counts differ; set num_kv_heads for grouped-query attention}}
+  %o = loom.attention %q, %k, %k : (tensor<1x8x4x8xf32>, tensor<1x4x4x8xf32>, tensor<1x4x4x8xf32>) -> tensor<1x8x4x8xf32>
+  return
+}
+
+// -----
+
+func.func @scale(%q: tensor<2x4x8xf32>) {
+  // expected-error @+1 {{scale must be finite}}
+  %o = loom.attention %q, %q, %q {scale = 0x7F800000 : f32} : (tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x4x8xf32>) -> tensor<2x4x8xf32>
+  return
+}
+
+// -----
+
+func.func @dynamic_head_dim(%q: tensor<2x4x?xf32>) {
+  // expected-error @+1 {{requires an explicit scale when the head dimension is dynamic}}
+  %o = loom.attention %q, %q, %q : (tensor<2x4x?xf32>, tensor<2x4x?xf32>, tensor<2x4x?xf32>) -> tensor<2x4x?xf32>
+  return
+}
+
+// -----
+
+func.func @mask_rank(%q: tensor<2x4x8xf32>, %m: tensor<1x1x1x4x4xf32>) {
+  // expected-error @+1 {{mask of rank 5 does not broadcast to rank 3}}
+  %o = loom.attention %q, %q, %q mask %m : (tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<1x1x1x4x4xf32>) -> tensor<2x4x8xf32>
+  return
+}
+
+// -----
+
+func.func @mask_dims(%q: tensor<2x4x8xf32>, %m: tensor<3x4x4xf32>) {
+  // expected-error @+1 {{mask dimension 0 (3) does not broadcast to 2}}
+  %o = loom.attention %q, %q, %q mask %m : (tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<3x4x4xf32>) -> tensor<2x4x8xf32>
+  return
+}
+
+// -----
+
+func.func @wrong_result(%q: tensor<2x4x8xf32>) {
+  // expected-error @+2 {{inferred type(s) 'tensor<2x4x8xf32>' are incompatible with return type(s) of operation 'tensor<2x4x4xf32>'}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %o = loom.attention %q, %q, %q : (tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x4x8xf32>) -> tensor<2x4x4xf32>
+  return
+}
+
+// -----
+
+func.func @not_float(%q: tensor<2x4x8xi32>) {
+  // expected-error @+1 {{operand #0 must be ranked tensor of floating-point values}}
+  %o = loom.attention %q, %q, %q : (tensor<2x4x8xi32>, tensor<2x4x8xi32>, tensor<2x4x8xi32>) -> tensor<2x4x8xi32>
+  return
+}
+
+// -----
+
+func.func @norm_axis(%x: tensor<4x8xf32>) {
+  // expected-error @+1 {{axis 2 is out of range for rank 2}}
+  %y = loom.layer_norm %x {axis = 2 : i64} : (tensor<4x8xf32>) -> tensor<4x8xf32>
+  return
+}
+
+// -----
+
+func.func @norm_epsilon(%x: tensor<4x8xf32>) {
+  // expected-error @+1 {{epsilon must be finite and non-negative}}
+  %y = loom.rms_norm %x {epsilon = -1.0 : f32} : (tensor<4x8xf32>) -> tensor<4x8xf32>
+  return
+}
+
+// -----
+
+func.func @norm_scale_type(%x: tensor<4x8xf32>, %g: tensor<8xf16>) {
+  // expected-error @+1 {{scale element type differs from the input's}}
+  %y = loom.layer_norm %x, %g : (tensor<4x8xf32>, tensor<8xf16>) -> tensor<4x8xf32>
+  return
+}
+
+// -----
+
+func.func @norm_scale_rank(%x: tensor<4x8xf32>, %g: tensor<4x8xf32>) {
+  // expected-error @+1 {{scale of rank 2 does not broadcast to rank 1}}
+  %y = loom.rms_norm %x, %g : (tensor<4x8xf32>, tensor<4x8xf32>) -> tensor<4x8xf32>
+  return
+}
+
+// -----
+
+func.func @norm_bias_dims(%x: tensor<4x8xf32>, %g: tensor<8xf32>, %b: tensor<5xf32>) {
+  // expected-error @+1 {{bias dimension 0 (5) does not broadcast to 8}}
+  %y = loom.layer_norm %x, %g bias %b : (tensor<4x8xf32>, tensor<8xf32>, tensor<5xf32>) -> tensor<4x8xf32>
+  return
+}
+
+// -----
+
+func.func @gelu_int(%x: tensor<4xi32>) {
+  // expected-error @+1 {{operand #0 must be ranked tensor of floating-point values}}
+  %y = loom.gelu %x : tensor<4xi32>
+  return
+}
+
+// -----
+
+func.func @gelu_approx(%x: tensor<4xf32>) {
+  // expected-error @+2 {{expected ::loom::GeluApproximation to be one of: none, tanh}}
+  // expected-error @+1 {{failed to parse Loom_GeluApproximationAttr parameter 'value'}}
+  %y = loom.gelu %x {approximate = #loom.gelu_approximation<exact>} : tensor<4xf32>
+  return
+}

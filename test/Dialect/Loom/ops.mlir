@@ -1,0 +1,59 @@
+// RUN: loom-opt %s -split-input-file | loom-opt | FileCheck %s
+// Round trip of every loom op through the custom assembly format.
+
+// CHECK-LABEL: func @attention_gqa_causal
+//  CHECK-SAME:   %[[Q:.+]]: tensor<2x8x16x64xf32>, %[[K:.+]]: tensor<2x2x32x64xf32>, %[[V:.+]]: tensor<2x2x32x64xf32>, %[[M:.+]]: tensor<1x1x16x32xf32>
+//       CHECK:   loom.attention %[[Q]], %[[K]], %[[V]] mask %[[M]] {causal, num_kv_heads = 2 : i64, scale = 1.250000e-01 : f32}
+//  CHECK-SAME:     -> tensor<2x8x16x64xf32>
+func.func @attention_gqa_causal(%q: tensor<2x8x16x64xf32>, %k: tensor<2x2x32x64xf32>,
+                                %v: tensor<2x2x32x64xf32>, %m: tensor<1x1x16x32xf32>) -> tensor<2x8x16x64xf32> {
+  %o = loom.attention %q, %k, %v mask %m {causal, num_kv_heads = 2 : i64, scale = 0.125 : f32}
+      : (tensor<2x8x16x64xf32>, tensor<2x2x32x64xf32>, tensor<2x2x32x64xf32>, tensor<1x1x16x32xf32>) -> tensor<2x8x16x64xf32>
+  return %o : tensor<2x8x16x64xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func @attention_rank3_dynamic
+//       CHECK:   loom.attention %{{.+}}, %{{.+}}, %{{.+}} :
+//  CHECK-SAME:     -> tensor<?x?x32xf32>
+func.func @attention_rank3_dynamic(%q: tensor<?x?x64xf32>, %k: tensor<?x?x64xf32>, %v: tensor<?x?x32xf32>) -> tensor<?x?x32xf32> {
+  %o = loom.attention %q, %k, %v : (tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<?x?x32xf32>) -> tensor<?x?x32xf32>
+  return %o : tensor<?x?x32xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func @norms
+//       CHECK:   %[[LN:.+]] = loom.layer_norm %{{.+}}, %{{.+}} bias %{{.+}} {axis = 1 : i64, epsilon = 9.99999997E-7 : f32}
+//       CHECK:   %[[LN2:.+]] = loom.layer_norm %[[LN]] :
+//       CHECK:   loom.rms_norm %[[LN2]], %{{.+}} {epsilon = 9.99999997E-7 : f32}
+func.func @norms(%x: tensor<?x4x768xf32>, %g: tensor<4x768xf32>, %b: tensor<768xf32>, %w: tensor<768xf32>) -> tensor<?x4x768xf32> {
+  %y = loom.layer_norm %x, %g bias %b {axis = 1 : i64, epsilon = 1.0e-6 : f32}
+      : (tensor<?x4x768xf32>, tensor<4x768xf32>, tensor<768xf32>) -> tensor<?x4x768xf32>
+  %y2 = loom.layer_norm %y : (tensor<?x4x768xf32>) -> tensor<?x4x768xf32>
+  %z = loom.rms_norm %y2, %w {epsilon = 1.0e-6 : f32} : (tensor<?x4x768xf32>, tensor<768xf32>) -> tensor<?x4x768xf32>
+  return %z : tensor<?x4x768xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func @gelu
+//       CHECK:   %[[A:.+]] = loom.gelu %{{.+}} : tensor<4x?xf32>
+//       CHECK:   loom.gelu %[[A]] {approximate = #loom.gelu_approximation<tanh>} : tensor<4x?xf32>
+func.func @gelu(%x: tensor<4x?xf32>) -> tensor<4x?xf32> {
+  %a = loom.gelu %x : tensor<4x?xf32>
+  %b = loom.gelu %a {approximate = #loom.gelu_approximation<tanh>} : tensor<4x?xf32>
+  return %b : tensor<4x?xf32>
+}
+
+// -----
+
+// Generic form with the result type left to inference (InferTypeOpInterface
+// via the builder in the parser is not used; the verifier checks the type).
+// CHECK-LABEL: func @generic_form
+//       CHECK:   loom.attention
+func.func @generic_form(%q: tensor<1x4x8xf32>) -> tensor<1x4x8xf32> {
+  %o = "loom.attention"(%q, %q, %q) : (tensor<1x4x8xf32>, tensor<1x4x8xf32>, tensor<1x4x8xf32>) -> tensor<1x4x8xf32>
+  return %o : tensor<1x4x8xf32>
+}

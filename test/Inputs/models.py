@@ -1,0 +1,182 @@
+#!/usr/bin/python3
+"""Tiny ONNX models for the importer and loomc tests, built with onnx.helper.
+
+  models.py NAME OUT.onnx
+
+Models are generated at test time; no binary model is checked in. Weights use
+a fixed numpy seed. Malformed models are written byte by byte as described.
+"""
+import os
+import sys
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+rng = np.random.default_rng(0)
+F = TensorProto.FLOAT
+
+
+def weight(name, *shape):
+    return numpy_helper.from_array(rng.standard_normal(shape).astype(np.float32), name)
+
+
+def model(nodes, inputs, outputs, inits=(), opset=17, ir=8, value_info=(), extra_opsets=()):
+    graph = helper.make_graph(nodes, "g", inputs, outputs, list(inits), value_info=list(value_info))
+    opsets = [helper.make_opsetid("", opset)] + [helper.make_opsetid(d, v) for d, v in extra_opsets]
+    m = helper.make_model(graph, opset_imports=opsets, producer_name="loom-tests")
+    m.ir_version = ir
+    return m
+
+
+def vi(name, elem, shape):
+    return helper.make_tensor_value_info(name, elem, shape)
+
+
+def mlp():
+    """MatMul + Add + Softmax over a symbolic batch."""
+    return model(
+        [helper.make_node("MatMul", ["x", "W"], ["h"], name="mm"),
+         helper.make_node("Add", ["h", "b"], ["hb"], name="bias"),
+         helper.make_node("Softmax", ["hb"], ["y"], name="sm", axis=-1)],
+        [vi("x", F, ["batch", 16])], [vi("y", F, ["batch", 8])],
+        [weight("W", 16, 8), weight("b", 8)])
+
+
+def block():
+    """One transformer-ish block using every foundation op."""
+    d, h = 16, 2
+    nodes = [
+        helper.make_node("LayerNormalization", ["x", "g", "beta"], ["ln"], name="ln", axis=-1, epsilon=1e-5),
+        helper.make_node("MatMul", ["ln", "Wq"], ["q"], name="q_proj"),
+        helper.make_node("Reshape", ["q", "shape4"], ["q4"], name="q_split"),
+        helper.make_node("Transpose", ["q4"], ["qt"], name="q_heads", perm=[0, 2, 1, 3]),
+        helper.make_node("Transpose", ["q4"], ["kt"], name="k_heads", perm=[0, 2, 3, 1]),
+        helper.make_node("MatMul", ["qt", "kt"], ["s"], name="scores"),
+        helper.make_node("Div", ["s", "scale"], ["ss"], name="scale"),
+        helper.make_node("Softmax", ["ss"], ["p"], name="probs", axis=-1),
+        helper.make_node("MatMul", ["p", "qt"], ["o"], name="context"),
+        helper.make_node("Transpose", ["o"], ["ot"], name="merge", perm=[0, 2, 1, 3]),
+        helper.make_node("Reshape", ["ot", "shape3"], ["o3"], name="o_merge"),
+        helper.make_node("Mul", ["o3", "half"], ["m"], name="gelu_half"),
+        helper.make_node("Erf", ["o3"], ["e"], name="gelu_erf"),
+        helper.make_node("Add", ["e", "one"], ["e1"], name="gelu_add"),
+        helper.make_node("Mul", ["m", "e1"], ["y"], name="gelu_mul"),
+    ]
+    inits = [weight("g", d), weight("beta", d), weight("Wq", d, d),
+             numpy_helper.from_array(np.array([0, 0, h, d // h], np.int64), "shape4"),
+             numpy_helper.from_array(np.array([0, 0, d], np.int64), "shape3"),
+             numpy_helper.from_array(np.array(np.sqrt(d // h), np.float32), "scale"),
+             numpy_helper.from_array(np.array(0.5, np.float32), "half"),
+             numpy_helper.from_array(np.array(1.0, np.float32), "one")]
+    return model(nodes, [vi("x", F, [2, 5, d])], [vi("y", F, [2, 5, d])], inits)
+
+
+def unsupported():
+    """Two nodes without a handler, in the default and a custom domain."""
+    return model(
+        [helper.make_node("Relu", ["x"], ["r"], name="relu0"),
+         helper.make_node("FancyOp", ["r"], ["y"], name="fancy", domain="com.example")],
+        [vi("x", F, [4])], [vi("y", F, [4])], extra_opsets=[("com.example", 3)])
+
+
+def subgraph_if():
+    """If with branches that read an outer value."""
+    then_g = helper.make_graph([helper.make_node("Add", ["x", "x"], ["t"], name="then_add")],
+                               "then", [], [vi("t", F, [3])])
+    else_g = helper.make_graph([helper.make_node("Mul", ["x", "x"], ["e"], name="else_mul")],
+                               "else", [], [vi("e", F, [3])])
+    return model(
+        [helper.make_node("If", ["c"], ["y"], name="branch", then_branch=then_g, else_branch=else_g)],
+        [vi("c", TensorProto.BOOL, []), vi("x", F, [3])], [vi("y", F, [3])])
+
+
+def loop_body_missing_outer():
+    """A subgraph reading an outer value that does not exist."""
+    then_g = helper.make_graph([helper.make_node("Add", ["ghost", "ghost"], ["t"], name="then_add")],
+                               "then", [], [vi("t", F, [3])])
+    return model(
+        [helper.make_node("If", ["c"], ["y"], name="branch", then_branch=then_g, else_branch=then_g)],
+        [vi("c", TensorProto.BOOL, [])], [vi("y", F, [3])])
+
+
+def attrs():
+    """A node with one attribute of every kind (an unknown op keeps them)."""
+    t = numpy_helper.from_array(np.arange(4, dtype=np.float32), "t")
+    node = helper.make_node("Everything", ["x"], ["y"], name="all_attrs", domain="com.example",
+                            f=1.5, i=7, s="text", t=t, floats=[1.0, 2.5], ints=[1, -2, 3],
+                            strings=["a", "b"])
+    return model([node], [vi("x", F, [2])], [vi("y", F, [2])], extra_opsets=[("com.example", 1)])
+
+
+def big_initializer():
+    """An initializer large enough to become a dense_resource blob."""
+    return model([helper.make_node("Add", ["x", "W"], ["y"], name="add")],
+                 [vi("x", F, [32, 32])], [vi("y", F, [32, 32])], [weight("W", 32, 32)])
+
+
+def ir10():
+    m = mlp()
+    m.ir_version = 10
+    return m
+
+
+def newer_opset():
+    m = model([helper.make_node("Relu", ["x"], ["y"], name="relu")],
+              [vi("x", F, [4])], [vi("y", F, [4])], opset=21, ir=10)
+    return m
+
+
+def undefined_input():
+    return model([helper.make_node("Add", ["x", "nope"], ["y"], name="reads_nothing")],
+                 [vi("x", F, [4])], [vi("y", F, [4])])
+
+
+def cycle():
+    return model([helper.make_node("Add", ["x", "b"], ["a"], name="first"),
+                  helper.make_node("Relu", ["a"], ["b"], name="second")],
+                 [vi("x", F, [4])], [vi("a", F, [4])])
+
+
+def type_mismatch():
+    return model([helper.make_node("Add", ["x", "i"], ["y"], name="mixed")],
+                 [vi("x", F, [4]), vi("i", TensorProto.INT64, [4])], [vi("y", F, [4])])
+
+
+def short_initializer():
+    w = numpy_helper.from_array(np.ones((4, 4), np.float32), "W")
+    w.raw_data = w.raw_data[:-8]
+    return model([helper.make_node("Add", ["x", "W"], ["y"], name="add")],
+                 [vi("x", F, [4, 4])], [vi("y", F, [4, 4])], [w])
+
+
+def write_external(out):
+    m = big_initializer()
+    onnx.save_model(m, out, save_as_external_data=True, all_tensors_to_one_file=True,
+                    location=os.path.basename(out) + ".data", size_threshold=0)
+
+
+MODELS = {f.__name__: f for f in [mlp, block, unsupported, subgraph_if, loop_body_missing_outer,
+                                   attrs, big_initializer, ir10, newer_opset, undefined_input,
+                                   cycle, type_mismatch, short_initializer]}
+
+
+def main():
+    name, out = sys.argv[1], sys.argv[2]
+    if name == "external":
+        return write_external(out)
+    if name == "empty":
+        open(out, "wb").close()
+        return
+    if name == "garbage":
+        open(out, "wb").write(np.random.default_rng(1).bytes(512))
+        return
+    if name == "truncated":
+        data = block().SerializeToString()
+        open(out, "wb").write(data[: len(data) * 2 // 3])
+        return
+    open(out, "wb").write(MODELS[name]().SerializeToString())
+
+
+if __name__ == "__main__":
+    main()
