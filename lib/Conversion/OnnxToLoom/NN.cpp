@@ -47,7 +47,9 @@ static LogicalResult legalizeSoftmax1(OpBinder &binder,
   int64_t rank = x.getType().getRank();
   std::optional<int64_t> axis = normalizeAxis(binder.getInt("axis", 1), rank);
   if (!axis)
-    return binder.emitError("axis is out of range"), failure();
+    return binder.emitError("axis " + Twine(binder.getInt("axis", 1)) +
+                            " is out of range for rank " + Twine(rank)),
+           failure();
   if (*axis != rank - 1)
     return binder.unsupported("Softmax before opset 13 over more than the "
                               "last dimension");

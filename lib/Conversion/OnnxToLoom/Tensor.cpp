@@ -148,7 +148,21 @@ static LogicalResult legalizeReshape(OpBinder &binder,
              failure();
   }
 
-  // Shape operand as index values.
+  // Shape operand: a constant when the result is static, else index values.
+  auto outType = RankedTensorType::get(outShape, inType.getElementType());
+  if (outType.hasStaticShape()) {
+    auto shapeType = RankedTensorType::get({outType.getRank()},
+                                           rewriter.getIndexType());
+    SmallVector<APInt> values;
+    for (int64_t d : outShape)
+      values.push_back(APInt(64, d));
+    Value shapeTensor = arith::ConstantOp::create(
+        rewriter, loc, DenseIntElementsAttr::get(shapeType, values));
+    binder.replace(rewriter, tensor::ReshapeOp::create(rewriter, loc, outType,
+                                                       x, shapeTensor)
+                                 .getResult());
+    return success();
+  }
   auto idx = [&](int64_t v) -> Value {
     return arith::ConstantIndexOp::create(rewriter, loc, v);
   };
@@ -173,7 +187,6 @@ static LogicalResult legalizeReshape(OpBinder &binder,
     dims[inferred] = arith::DivUIOp::create(rewriter, loc, total, known);
   }
   Value shapeTensor = tensor::FromElementsOp::create(rewriter, loc, dims);
-  auto outType = RankedTensorType::get(outShape, inType.getElementType());
   Value result =
       tensor::ReshapeOp::create(rewriter, loc, outType, x, shapeTensor);
   binder.replace(rewriter, result);

@@ -1,0 +1,160 @@
+// RUN: loom-opt %s -split-input-file --loom-onnx-to-loom | FileCheck %s
+
+// CHECK-LABEL: func @add_broadcast
+//  CHECK-SAME:   %[[A:.+]]: tensor<?x4xf32>, %[[B:.+]]: tensor<4xf32>
+//       CHECK:   %[[C0:.+]] = arith.constant 0 : index
+//       CHECK:   %[[D0:.+]] = tensor.dim %[[A]], %[[C0]]
+//       CHECK:   %[[E:.+]] = tensor.empty(%[[D0]]) : tensor<?x4xf32>
+//       CHECK:   linalg.generic {indexing_maps = [#[[ID:.+]], #[[BC:.+]], #[[ID]]], iterator_types = ["parallel", "parallel"]}
+//  CHECK-SAME:     ins(%[[A]], %[[B]] : tensor<?x4xf32>, tensor<4xf32>) outs(%[[E]] : tensor<?x4xf32>)
+//       CHECK:     arith.addf
+func.func @add_broadcast(%a: tensor<?x4xf32>, %b: tensor<4xf32>) -> tensor<?x4xf32> {
+  %0 = onnx.node "Add"(%a, %b) attributes {attrs = {}, domain = "", opset = 14 : i64} : (tensor<?x4xf32>, tensor<4xf32>) -> tensor<?x4xf32>
+  return %0 : tensor<?x4xf32>
+}
+
+// -----
+
+// Size-1 dims broadcast through a constant index.
+// CHECK: #[[MAP:.+]] = affine_map<(d0, d1) -> (0, d1)>
+// CHECK-LABEL: func @mul_div_sub_int
+//       CHECK:   arith.muli
+//       CHECK:   arith.divsi
+//       CHECK:   arith.subi
+func.func @mul_div_sub_int(%a: tensor<3x4xi64>, %b: tensor<1x4xi64>) -> tensor<3x4xi64> {
+  %0 = onnx.node "Mul"(%a, %b) attributes {attrs = {}, domain = "", opset = 14 : i64} : (tensor<3x4xi64>, tensor<1x4xi64>) -> tensor<3x4xi64>
+  %1 = onnx.node "Div"(%0, %b) attributes {attrs = {}, domain = "", opset = 14 : i64} : (tensor<3x4xi64>, tensor<1x4xi64>) -> tensor<3x4xi64>
+  %2 = onnx.node "Sub"(%1, %a) attributes {attrs = {}, domain = "", opset = 14 : i64} : (tensor<3x4xi64>, tensor<3x4xi64>) -> tensor<3x4xi64>
+  return %2 : tensor<3x4xi64>
+}
+
+// -----
+
+// CHECK-LABEL: func @erf
+//       CHECK:   linalg.generic
+//       CHECK:     math.erf
+func.func @erf(%a: tensor<2x?xf32>) -> tensor<2x?xf32> {
+  %0 = onnx.node "Erf"(%a) attributes {attrs = {}, domain = "", opset = 13 : i64} : (tensor<2x?xf32>) -> tensor<2x?xf32>
+  return %0 : tensor<2x?xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func @matmul_2d
+//       CHECK:   %[[F:.+]] = linalg.fill
+//       CHECK:   linalg.matmul ins(%{{.+}}, %{{.+}} : tensor<?x16xf32>, tensor<16x8xf32>) outs(%[[F]] : tensor<?x8xf32>)
+func.func @matmul_2d(%a: tensor<?x16xf32>, %b: tensor<16x8xf32>) -> tensor<?x8xf32> {
+  %0 = onnx.node "MatMul"(%a, %b) attributes {attrs = {}, domain = "", opset = 13 : i64} : (tensor<?x16xf32>, tensor<16x8xf32>) -> tensor<?x8xf32>
+  return %0 : tensor<?x8xf32>
+}
+
+// -----
+
+// Batched with a broadcast batch dim and a rank-2 right operand.
+// CHECK-DAG: #[[A:.+]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d4)>
+// CHECK-DAG: #[[B:.+]] = affine_map<(d0, d1, d2, d3, d4) -> (0, d1, d4, d3)>
+// CHECK-DAG: #[[C:.+]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d3)>
+// CHECK-LABEL: func @matmul_batched
+//       CHECK:   linalg.generic {indexing_maps = [#[[A]], #[[B]], #[[C]]], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]}
+//       CHECK:     arith.mulf
+//       CHECK:     arith.addf
+func.func @matmul_batched(%a: tensor<2x3x5x8xf32>, %b: tensor<1x3x8x4xf32>) -> tensor<2x3x5x4xf32> {
+  %0 = onnx.node "MatMul"(%a, %b) attributes {attrs = {}, domain = "", opset = 13 : i64} : (tensor<2x3x5x8xf32>, tensor<1x3x8x4xf32>) -> tensor<2x3x5x4xf32>
+  return %0 : tensor<2x3x5x4xf32>
+}
+
+// -----
+
+// A 1-D right operand drops the N dim (numpy.matmul).
+// CHECK-LABEL: func @matmul_vector
+//       CHECK:   linalg.generic
+//  CHECK-SAME:     outs(%{{.+}} : tensor<3xf32>)
+func.func @matmul_vector(%a: tensor<3x8xf32>, %b: tensor<8xf32>) -> tensor<3xf32> {
+  %0 = onnx.node "MatMul"(%a, %b) attributes {attrs = {}, domain = "", opset = 13 : i64} : (tensor<3x8xf32>, tensor<8xf32>) -> tensor<3xf32>
+  return %0 : tensor<3xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func @softmax
+//       CHECK:   linalg.softmax dimension(1) ins(%{{.+}} : tensor<?x10xf32>)
+//       CHECK:   linalg.softmax dimension(1) ins(%{{.+}} : tensor<?x10xf32>)
+func.func @softmax(%a: tensor<?x10xf32>) -> tensor<?x10xf32> {
+  %0 = onnx.node "Softmax"(%a) attributes {attrs = {axis = -1 : i64}, domain = "", opset = 13 : i64} : (tensor<?x10xf32>) -> tensor<?x10xf32>
+  // Opset 11 semantics with the default axis 1 of a rank-2 input.
+  %1 = onnx.node "Softmax"(%0) attributes {attrs = {}, domain = "", opset = 11 : i64} : (tensor<?x10xf32>) -> tensor<?x10xf32>
+  return %1 : tensor<?x10xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func @transpose
+//       CHECK:   %[[E:.+]] = tensor.empty() : tensor<4x2x3xf32>
+//       CHECK:   linalg.transpose ins(%{{.+}} : tensor<2x3x4xf32>) outs(%[[E]] : tensor<4x2x3xf32>) permutation = [2, 0, 1]
+//       CHECK:   linalg.transpose {{.*}} permutation = [2, 1, 0]
+func.func @transpose(%a: tensor<2x3x4xf32>) -> tensor<3x2x4xf32> {
+  %0 = onnx.node "Transpose"(%a) attributes {attrs = {perm = array<i64: 2, 0, 1>}, domain = "", opset = 13 : i64} : (tensor<2x3x4xf32>) -> tensor<4x2x3xf32>
+  %1 = onnx.node "Transpose"(%0) attributes {attrs = {}, domain = "", opset = 13 : i64} : (tensor<4x2x3xf32>) -> tensor<3x2x4xf32>
+  return %1 : tensor<3x2x4xf32>
+}
+
+// -----
+
+// 0 copies a (dynamic) input dim, -1 is inferred at run time.
+// CHECK-LABEL: func @reshape_dynamic
+//  CHECK-SAME:   %[[X:.+]]: tensor<?x4x6xf32>
+//       CHECK:   %[[D0:.+]] = tensor.dim %[[X]], %{{.+}}
+//       CHECK:   %[[N:.+]] = arith.divui
+//       CHECK:   %[[S:.+]] = tensor.from_elements %[[D0]], %[[N]], %{{.+}} : tensor<3xindex>
+//       CHECK:   tensor.reshape %[[X]](%[[S]]) : (tensor<?x4x6xf32>, tensor<3xindex>) -> tensor<?x?x8xf32>
+func.func @reshape_dynamic(%x: tensor<?x4x6xf32>) -> tensor<?x?x8xf32> {
+  %shape = arith.constant dense<[0, -1, 8]> : tensor<3xi64>
+  %0 = onnx.node "Reshape"(%x, %shape) attributes {attrs = {}, domain = "", opset = 14 : i64} : (tensor<?x4x6xf32>, tensor<3xi64>) -> tensor<?x?x8xf32>
+  return %0 : tensor<?x?x8xf32>
+}
+
+// -----
+
+// A static reshape through a Constant node; the result type is the node's.
+// CHECK-LABEL: func @reshape_static
+//       CHECK:   %[[S:.+]] = arith.constant dense<[6, 4]> : tensor<2xindex>
+//       CHECK:   tensor.reshape %{{.+}}(%[[S]]) : (tensor<2x3x4xf32>, tensor<2xindex>) -> tensor<6x4xf32>
+func.func @reshape_static(%x: tensor<2x3x4xf32>) -> tensor<6x4xf32> {
+  %shape = onnx.node "Constant"() attributes {attrs = {value = dense<[-1, 4]> : tensor<2xi64>}, domain = "", opset = 17 : i64} : () -> tensor<2xi64>
+  %0 = onnx.node "Reshape"(%x, %shape) attributes {attrs = {}, domain = "", opset = 14 : i64} : (tensor<2x3x4xf32>, tensor<2xi64>) -> tensor<6x4xf32>
+  return %0 : tensor<6x4xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func @constants
+//       CHECK:   arith.constant dense<2.500000e+00> : tensor<f32>
+//       CHECK:   arith.constant dense<[1, 2]> : tensor<2xi64>
+func.func @constants() -> (tensor<f32>, tensor<2xi64>) {
+  %0 = onnx.node "Constant"() attributes {attrs = {value_float = 2.5 : f32}, domain = "", opset = 17 : i64} : () -> tensor<f32>
+  %1 = onnx.node "Constant"() attributes {attrs = {value_ints = array<i64: 1, 2>}, domain = "", opset = 17 : i64} : () -> tensor<2xi64>
+  return %0, %1 : tensor<f32>, tensor<2xi64>
+}
+
+// -----
+
+// Unused Mean/InvStdDev outputs are dropped.
+// CHECK-LABEL: func @layer_norm
+//  CHECK-SAME:   %[[X:.+]]: tensor<?x8x16xf32>, %[[G:.+]]: tensor<16xf32>, %[[B:.+]]: tensor<16xf32>
+//       CHECK:   %[[Y:.+]] = loom.layer_norm %[[X]], %[[G]] bias %[[B]] {epsilon = 9.99999997E-7 : f32} : (tensor<?x8x16xf32>, tensor<16xf32>, tensor<16xf32>) -> tensor<?x8x16xf32>
+//       CHECK:   return %[[Y]]
+func.func @layer_norm(%x: tensor<?x8x16xf32>, %g: tensor<16xf32>, %b: tensor<16xf32>) -> tensor<?x8x16xf32> {
+  %0:3 = onnx.node "LayerNormalization"(%x, %g, %b) attributes {attrs = {axis = -1 : i64, epsilon = 1.0e-6 : f32}, domain = "", opset = 17 : i64} : (tensor<?x8x16xf32>, tensor<16xf32>, tensor<16xf32>) -> (tensor<?x8x16xf32>, tensor<?x8x1xf32>, tensor<?x8x1xf32>)
+  return %0#0 : tensor<?x8x16xf32>
+}
+
+// -----
+
+// A handler computing a more static type than the node's inserts a cast.
+// CHECK-LABEL: func @cast_to_node_type
+//       CHECK:   %[[T:.+]] = linalg.transpose
+//       CHECK:   tensor.cast %[[T]] : tensor<3x2xf32> to tensor<?x?xf32>
+func.func @cast_to_node_type(%a: tensor<2x3xf32>) -> tensor<?x?xf32> {
+  %0 = onnx.node "Transpose"(%a) attributes {attrs = {}, domain = "", opset = 13 : i64} : (tensor<2x3xf32>) -> tensor<?x?xf32>
+  return %0 : tensor<?x?xf32>
+}

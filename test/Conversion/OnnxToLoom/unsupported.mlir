@@ -1,0 +1,236 @@
+// RUN: loom-opt %s -split-input-file --loom-onnx-to-loom -verify-diagnostics
+// Nodes carry their ONNX name as location (loc("name")), which has no line:
+// the diagnostics are matched with @unknown.
+// Diagnostics of the legalization: unsupported ops (all listed at once) and
+// forms a handler rejects.
+
+func.func @no_handler(%x: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-error @unknown {{unsupported ONNX op 'Foo' (domain '', opset 17) at node 'foo0'}}
+  %0 = onnx.node "Foo"(%x) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<4xf32>) -> tensor<4xf32> loc("foo0")
+  // expected-error @unknown {{unsupported ONNX op 'Bar' (domain 'com.example', opset 2) at node 'bar0'}}
+  %1 = onnx.node "Bar"(%0) attributes {attrs = {}, domain = "com.example", opset = 2 : i64} : (tensor<4xf32>) -> tensor<4xf32> loc("bar0")
+  return %1 : tensor<4xf32>
+}
+
+// -----
+
+func.func @old_opset(%x: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-error @unknown {{unsupported ONNX op 'Add' (domain '', opset 6) at node 'old'}}
+  %0 = onnx.node "Add"(%x, %x) attributes {attrs = {}, domain = "", opset = 6 : i64} : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32> loc("old")
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+func.func @unranked(%x: tensor<*xf32>) -> tensor<*xf32> {
+  // expected-error @unknown {{ONNX op 'Erf' at node 'e': an unranked or missing operand is not supported}}
+  %0 = onnx.node "Erf"(%x) attributes {attrs = {}, domain = "", opset = 13 : i64} : (tensor<*xf32>) -> tensor<*xf32> loc("e")
+  return %0 : tensor<*xf32>
+}
+
+// -----
+
+func.func @erf_int(%x: tensor<4xi32>) -> tensor<4xi32> {
+  // expected-error @unknown {{ONNX op 'Erf' at node 'e': a non-float operand is not supported}}
+  %0 = onnx.node "Erf"(%x) attributes {attrs = {}, domain = "", opset = 13 : i64} : (tensor<4xi32>) -> tensor<4xi32> loc("e")
+  return %0 : tensor<4xi32>
+}
+
+// -----
+
+func.func @add_unsigned(%x: tensor<4xui8>) -> tensor<4xui8> {
+  // expected-error @unknown {{ONNX op 'Add' at node 'a': element type ui8 is not supported}}
+  %0 = onnx.node "Add"(%x, %x) attributes {attrs = {}, domain = "", opset = 14 : i64} : (tensor<4xui8>, tensor<4xui8>) -> tensor<4xui8> loc("a")
+  return %0 : tensor<4xui8>
+}
+
+// -----
+
+func.func @add_mixed(%x: tensor<4xf32>, %y: tensor<4xf16>) -> tensor<4xf32> {
+  // expected-error @unknown {{operands have different element types (ONNX op 'Add' at node 'a')}}
+  %0 = onnx.node "Add"(%x, %y) attributes {attrs = {}, domain = "", opset = 14 : i64} : (tensor<4xf32>, tensor<4xf16>) -> tensor<4xf32> loc("a")
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+func.func @add_shapes(%x: tensor<4xf32>, %y: tensor<3xf32>) -> tensor<4xf32> {
+  // expected-error @unknown {{operand shapes do not broadcast (ONNX op 'Add' at node 'a')}}
+  %0 = onnx.node "Add"(%x, %y) attributes {attrs = {}, domain = "", opset = 14 : i64} : (tensor<4xf32>, tensor<3xf32>) -> tensor<4xf32> loc("a")
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+func.func @matmul_k(%x: tensor<4x3xf32>, %y: tensor<5x2xf32>) -> tensor<4x2xf32> {
+  // expected-error @unknown {{contraction dimensions differ (3 vs 5) (ONNX op 'MatMul' at node 'mm')}}
+  %0 = onnx.node "MatMul"(%x, %y) attributes {attrs = {}, domain = "", opset = 13 : i64} : (tensor<4x3xf32>, tensor<5x2xf32>) -> tensor<4x2xf32> loc("mm")
+  return %0 : tensor<4x2xf32>
+}
+
+// -----
+
+func.func @matmul_batch(%x: tensor<2x4x3xf32>, %y: tensor<3x3x2xf32>) -> tensor<2x4x2xf32> {
+  // expected-error @unknown {{batch dimensions do not broadcast (ONNX op 'MatMul' at node 'mm')}}
+  %0 = onnx.node "MatMul"(%x, %y) attributes {attrs = {}, domain = "", opset = 13 : i64} : (tensor<2x4x3xf32>, tensor<3x3x2xf32>) -> tensor<2x4x2xf32> loc("mm")
+  return %0 : tensor<2x4x2xf32>
+}
+
+// -----
+
+func.func @matmul_scalar(%x: tensor<f32>) -> tensor<f32> {
+  // expected-error @unknown {{MatMul operands must have rank >= 1 (ONNX op 'MatMul' at node 'mm')}}
+  %0 = onnx.node "MatMul"(%x, %x) attributes {attrs = {}, domain = "", opset = 13 : i64} : (tensor<f32>, tensor<f32>) -> tensor<f32> loc("mm")
+  return %0 : tensor<f32>
+}
+
+// -----
+
+func.func @matmul_int(%x: tensor<2x2xi32>) -> tensor<2x2xi32> {
+  // expected-error @unknown {{ONNX op 'MatMul' at node 'mm': non-float or mixed element types is not supported}}
+  %0 = onnx.node "MatMul"(%x, %x) attributes {attrs = {}, domain = "", opset = 13 : i64} : (tensor<2x2xi32>, tensor<2x2xi32>) -> tensor<2x2xi32> loc("mm")
+  return %0 : tensor<2x2xi32>
+}
+
+// -----
+
+func.func @softmax_axis(%x: tensor<2x3xf32>) -> tensor<2x3xf32> {
+  // expected-error @unknown {{axis is out of range (ONNX op 'Softmax' at node 's')}}
+  %0 = onnx.node "Softmax"(%x) attributes {attrs = {axis = 2 : i64}, domain = "", opset = 13 : i64} : (tensor<2x3xf32>) -> tensor<2x3xf32> loc("s")
+  return %0 : tensor<2x3xf32>
+}
+
+// -----
+
+func.func @softmax_v1_axis(%x: tensor<2x3x4xf32>) -> tensor<2x3x4xf32> {
+  // expected-error @unknown {{ONNX op 'Softmax' at node 's': Softmax before opset 13 over more than the last dimension is not supported}}
+  %0 = onnx.node "Softmax"(%x) attributes {attrs = {axis = 1 : i64}, domain = "", opset = 11 : i64} : (tensor<2x3x4xf32>) -> tensor<2x3x4xf32> loc("s")
+  return %0 : tensor<2x3x4xf32>
+}
+
+// -----
+
+func.func @softmax_v1_range(%x: tensor<2x3xf32>) -> tensor<2x3xf32> {
+  // expected-error @unknown {{axis 5 is out of range for rank 2 (ONNX op 'Softmax' at node 's')}}
+  %0 = onnx.node "Softmax"(%x) attributes {attrs = {axis = 5 : i64}, domain = "", opset = 11 : i64} : (tensor<2x3xf32>) -> tensor<2x3xf32> loc("s")
+  return %0 : tensor<2x3xf32>
+}
+
+// -----
+
+func.func @transpose_perm(%x: tensor<2x3xf32>) -> tensor<3x2xf32> {
+  // expected-error @unknown {{perm has 3 entries for rank 2 (ONNX op 'Transpose' at node 't')}}
+  %0 = onnx.node "Transpose"(%x) attributes {attrs = {perm = array<i64: 0, 1, 2>}, domain = "", opset = 13 : i64} : (tensor<2x3xf32>) -> tensor<3x2xf32> loc("t")
+  return %0 : tensor<3x2xf32>
+}
+
+// -----
+
+func.func @transpose_dup(%x: tensor<2x3xf32>) -> tensor<3x2xf32> {
+  // expected-error @unknown {{perm is not a permutation (ONNX op 'Transpose' at node 't')}}
+  %0 = onnx.node "Transpose"(%x) attributes {attrs = {perm = array<i64: 1, 1>}, domain = "", opset = 13 : i64} : (tensor<2x3xf32>) -> tensor<3x2xf32> loc("t")
+  return %0 : tensor<3x2xf32>
+}
+
+// -----
+
+func.func @reshape_runtime(%x: tensor<6xf32>, %s: tensor<2xi64>) -> tensor<?x?xf32> {
+  // expected-error @unknown {{ONNX op 'Reshape' at node 'r': a shape computed at run time is not supported}}
+  %0 = onnx.node "Reshape"(%x, %s) attributes {attrs = {}, domain = "", opset = 14 : i64} : (tensor<6xf32>, tensor<2xi64>) -> tensor<?x?xf32> loc("r")
+  return %0 : tensor<?x?xf32>
+}
+
+// -----
+
+func.func @reshape_two_inferred(%x: tensor<6xf32>) -> tensor<?x?xf32> {
+  %s = arith.constant dense<[-1, -1]> : tensor<2xi64>
+  // expected-error @unknown {{shape has more than one -1 (ONNX op 'Reshape' at node 'r')}}
+  %0 = onnx.node "Reshape"(%x, %s) attributes {attrs = {}, domain = "", opset = 14 : i64} : (tensor<6xf32>, tensor<2xi64>) -> tensor<?x?xf32> loc("r")
+  return %0 : tensor<?x?xf32>
+}
+
+// -----
+
+func.func @reshape_copy_missing(%x: tensor<6xf32>) -> tensor<?x?xf32> {
+  %s = arith.constant dense<[6, 0]> : tensor<2xi64>
+  // expected-error @unknown {{shape copies dim 1 that the input does not have (ONNX op 'Reshape' at node 'r')}}
+  %0 = onnx.node "Reshape"(%x, %s) attributes {attrs = {}, domain = "", opset = 14 : i64} : (tensor<6xf32>, tensor<2xi64>) -> tensor<?x?xf32> loc("r")
+  return %0 : tensor<?x?xf32>
+}
+
+// -----
+
+func.func @reshape_negative(%x: tensor<6xf32>) -> tensor<?x?xf32> {
+  %s = arith.constant dense<[-2, 3]> : tensor<2xi64>
+  // expected-error @unknown {{shape has invalid entry -2 (ONNX op 'Reshape' at node 'r')}}
+  %0 = onnx.node "Reshape"(%x, %s) attributes {attrs = {}, domain = "", opset = 14 : i64} : (tensor<6xf32>, tensor<2xi64>) -> tensor<?x?xf32> loc("r")
+  return %0 : tensor<?x?xf32>
+}
+
+// -----
+
+func.func @reshape_count(%x: tensor<6xf32>) -> tensor<?x?xf32> {
+  %s = arith.constant dense<[4, -1]> : tensor<2xi64>
+  // expected-error @unknown {{cannot reshape 6 elements to the requested shape (ONNX op 'Reshape' at node 'r')}}
+  %0 = onnx.node "Reshape"(%x, %s) attributes {attrs = {}, domain = "", opset = 14 : i64} : (tensor<6xf32>, tensor<2xi64>) -> tensor<?x?xf32> loc("r")
+  return %0 : tensor<?x?xf32>
+}
+
+// -----
+
+func.func @reshape_total(%x: tensor<6xf32>) -> tensor<4x2xf32> {
+  %s = arith.constant dense<[4, 2]> : tensor<2xi64>
+  // expected-error @unknown {{cannot reshape 6 elements to 8 (ONNX op 'Reshape' at node 'r')}}
+  %0 = onnx.node "Reshape"(%x, %s) attributes {attrs = {}, domain = "", opset = 14 : i64} : (tensor<6xf32>, tensor<2xi64>) -> tensor<4x2xf32> loc("r")
+  return %0 : tensor<4x2xf32>
+}
+
+// -----
+
+func.func @constant_missing() -> tensor<f32> {
+  // expected-error @unknown {{ONNX op 'Constant' at node 'c': a Constant without a numeric value attribute is not supported}}
+  %0 = onnx.node "Constant"() attributes {attrs = {value_string = "x"}, domain = "", opset = 17 : i64} : () -> tensor<f32> loc("c")
+  return %0 : tensor<f32>
+}
+
+// -----
+
+func.func @constant_unsigned() -> tensor<2xui8> {
+  // expected-error @unknown {{ONNX op 'Constant' at node 'c': a Constant of element type other than signless integer or float is not supported}}
+  %0 = onnx.node "Constant"() attributes {attrs = {value = dense<[1, 2]> : tensor<2xui8>}, domain = "", opset = 17 : i64} : () -> tensor<2xui8> loc("c")
+  return %0 : tensor<2xui8>
+}
+
+// -----
+
+func.func @ln_stats(%x: tensor<2x4xf32>, %g: tensor<4xf32>) -> tensor<2x1xf32> {
+  // expected-error @unknown {{ONNX op 'LayerNormalization' at node 'ln': reading the Mean or InvStdDev output is not supported}}
+  %0:2 = onnx.node "LayerNormalization"(%x, %g) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<2x4xf32>, tensor<4xf32>) -> (tensor<2x4xf32>, tensor<2x1xf32>) loc("ln")
+  return %0#1 : tensor<2x1xf32>
+}
+
+// -----
+
+func.func @ln_stash(%x: tensor<2x4xf32>, %g: tensor<4xf32>) -> tensor<2x4xf32> {
+  // expected-error @unknown {{ONNX op 'LayerNormalization' at node 'ln': stash_type other than float is not supported}}
+  %0 = onnx.node "LayerNormalization"(%x, %g) attributes {attrs = {stash_type = 11 : i64}, domain = "", opset = 17 : i64} : (tensor<2x4xf32>, tensor<4xf32>) -> tensor<2x4xf32> loc("ln")
+  return %0 : tensor<2x4xf32>
+}
+
+// -----
+
+func.func @ln_scale(%x: tensor<2x4xf32>) -> tensor<2x4xf32> {
+  %n = onnx.none
+  // expected-error @unknown {{requires a ranked Scale input (ONNX op 'LayerNormalization' at node 'ln')}}
+  %0 = onnx.node "LayerNormalization"(%x, %n) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<2x4xf32>, none) -> tensor<2x4xf32> loc("ln")
+  return %0 : tensor<2x4xf32>
+}
+
+// -----
+
+func.func @ln_invalid(%x: tensor<2x4xf32>, %g: tensor<5xf32>) -> tensor<2x4xf32> {
+  // expected-error @unknown {{'loom.layer_norm' op scale dimension 0 (5) does not broadcast to 4}}
+  // expected-error @unknown {{invalid LayerNormalization (ONNX op 'LayerNormalization' at node 'ln')}}
+  %0 = onnx.node "LayerNormalization"(%x, %g) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<2x4xf32>, tensor<5xf32>) -> tensor<2x4xf32> loc("ln")
+  return %0 : tensor<2x4xf32>
+}
