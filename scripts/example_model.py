@@ -1,34 +1,35 @@
 #!/usr/bin/python3
-"""Builds Loom's bundled example: a tiny GPT-style transformer decoder block
+"""Builds Loom's bundled example: a tiny GPT-style transformer decoder
 (token embedding, causal self-attention, GELU MLP, pre-LayerNorm), exported by
 torch to ONNX opset 17 with a symbolic batch and sequence length.
 
-  example_model.py OUT.onnx
+  example_model.py OUT.onnx                       the bundled example (1 layer, d=32)
+  example_model.py OUT.onnx --layers 6 --d 768 --heads 12 --vocab 50257
+                                                  a GPT-2-shaped decoder (~330 MB)
 
 Deterministic: fixed seed, so every run writes the same model.
 """
-import sys
+import argparse
 
 import torch
 from torch import nn
 
 
 class Block(nn.Module):
-    def __init__(self, vocab=64, d=32, heads=2):
+    """One pre-LayerNorm decoder block."""
+
+    def __init__(self, d, heads):
         super().__init__()
-        self.embed = nn.Embedding(vocab, d)
         self.ln1 = nn.LayerNorm(d)
         self.qkv = nn.Linear(d, 3 * d)
         self.proj = nn.Linear(d, d)
         self.ln2 = nn.LayerNorm(d)
         self.fc1 = nn.Linear(d, 4 * d)
         self.fc2 = nn.Linear(4 * d, d)
-        self.head = nn.Linear(d, vocab)
         self.heads, self.d = heads, d
 
-    def forward(self, tokens):
-        b, s = tokens.shape
-        x = self.embed(tokens)
+    def forward(self, x):
+        b, s, _ = x.shape
         q, k, v = self.qkv(self.ln1(x)).split(self.d, dim=-1)
         hd = self.d // self.heads
         q = q.reshape(b, s, self.heads, hd).transpose(1, 2)
@@ -40,18 +41,40 @@ class Block(nn.Module):
         o = (scores.softmax(-1) @ v).transpose(1, 2).reshape(b, s, self.d)
         x = x + self.proj(o)
         x = x + self.fc2(nn.functional.gelu(self.fc1(self.ln2(x))))
-        return self.head(x)
+        return x
 
 
-def main(out):
+class Decoder(nn.Module):
+    def __init__(self, vocab, d, heads, layers):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, d)
+        self.blocks = nn.ModuleList([Block(d, heads) for _ in range(layers)])
+        self.ln = nn.LayerNorm(d)
+        self.head = nn.Linear(d, vocab, bias=False)
+
+    def forward(self, tokens):
+        x = self.embed(tokens)
+        for block in self.blocks:
+            x = block(x)
+        return self.head(self.ln(x))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("out")
+    ap.add_argument("--layers", type=int, default=1)
+    ap.add_argument("--d", type=int, default=32)
+    ap.add_argument("--heads", type=int, default=2)
+    ap.add_argument("--vocab", type=int, default=64)
+    args = ap.parse_args()
     torch.manual_seed(0)
-    model = Block().eval()
-    tokens = torch.randint(0, 64, (1, 8))
-    torch.onnx.export(model, (tokens,), out, opset_version=17,
+    model = Decoder(args.vocab, args.d, args.heads, args.layers).eval()
+    tokens = torch.randint(0, args.vocab, (1, 8))
+    torch.onnx.export(model, (tokens,), args.out, opset_version=17,
                       input_names=["tokens"], output_names=["logits"],
                       dynamic_axes={"tokens": {0: "batch", 1: "seq"},
                                     "logits": {0: "batch", 1: "seq"}})
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main()
