@@ -10,6 +10,13 @@
 #include "loom/Dialect/Onnx/IR/OnnxDialect.h"
 #include "loom/Importer/Onnx/OnnxImporter.h"
 #include "loom/InitAll.h"
+#include "loom/Pipelines/Pipelines.h"
+#include "loom/Target/CPU/CPUTarget.h"
+#include "llvm/IR/LLVMContext.h"
+#include "llvm/IR/Module.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Process.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/BuiltinAttributes.h"
@@ -19,6 +26,7 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Transforms/Passes.h"
+#include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/SourceMgr.h"
@@ -32,7 +40,19 @@ namespace cl = llvm::cl;
 namespace {
 
 /// What `loomc` writes.
-enum class EmitKind { Summary, OnnxIR, Loom };
+enum class EmitKind {
+  Default,
+  Summary,
+  OnnxIR,
+  Loom,
+  Linalg,
+  LLVMDialect,
+  LLVMIR,
+  Asm,
+  Obj,
+  SharedLib,
+  Executable
+};
 
 /// Command-line options of loomc.
 struct LoomcOptions {
@@ -43,16 +63,40 @@ struct LoomcOptions {
                               cl::value_desc("file"), cl::init("-"),
                               cl::cat(category)};
   cl::opt<EmitKind> emit{
-      "emit", cl::desc("What to produce"), cl::init(EmitKind::Loom),
+      "emit",
+      cl::desc("What to produce (default: from the -o extension: .so "
+               "shared library, .o object, .s assembly, .ll LLVM IR, .mlir "
+               "loom IR, no extension an executable; loom IR on stdout)"),
+      cl::init(EmitKind::Default),
       cl::values(
           clEnumValN(EmitKind::Summary, "summary",
                      "a human-readable summary of the imported model"),
           clEnumValN(EmitKind::OnnxIR, "onnx-ir",
                      "imported IR: one onnx.node holder op per ONNX node"),
           clEnumValN(EmitKind::Loom, "loom",
-                     "legalized IR: loom, linalg, tensor, arith and math ops "
-                     "(default)")),
+                     "legalized IR: loom, linalg, tensor, arith and math ops"),
+          clEnumValN(EmitKind::Linalg, "linalg",
+                     "loom ops lowered to linalg on tensors, fused"),
+          clEnumValN(EmitKind::LLVMDialect, "llvm-dialect",
+                     "the MLIR LLVM dialect, before translation"),
+          clEnumValN(EmitKind::LLVMIR, "llvm", "optimized LLVM IR"),
+          clEnumValN(EmitKind::Asm, "asm", "target assembly"),
+          clEnumValN(EmitKind::Obj, "obj", "an object file"),
+          clEnumValN(EmitKind::SharedLib, "so",
+                     "a shared library for loomrt/loom-run"),
+          clEnumValN(EmitKind::Executable, "exe",
+                     "a standalone executable (--inputs DIR --outputs DIR)")),
       cl::cat(category)};
+  cl::opt<char> optLevel{"O",
+                         cl::desc("LLVM optimization level (-O0 .. -O3, "
+                                  "default -O3)"),
+                         cl::Prefix, cl::init('3'), cl::cat(category)};
+  cl::opt<std::string> targetCpu{
+      "target-cpu",
+      cl::desc("CPU to generate code for: 'native' (the host and its "
+               "features, default) or an LLVM CPU name such as "
+               "'x86-64-v3' or 'sapphirerapids'"),
+      cl::init("native"), cl::cat(category)};
   cl::opt<bool> noChecker{"no-onnx-checker",
                           cl::desc("Skip the ONNX checker"), cl::init(false),
                           cl::cat(category)};
@@ -137,6 +181,57 @@ static void printSummary(ModuleOp module, StringRef path,
   os << "\n";
 }
 
+/// The output kind implied by the name of the output file.
+static EmitKind defaultEmitKind(StringRef output) {
+  if (output == "-")
+    return EmitKind::Loom;
+  StringRef ext = llvm::sys::path::extension(output);
+  return llvm::StringSwitch<EmitKind>(ext)
+      .Case(".so", EmitKind::SharedLib)
+      .Case(".o", EmitKind::Obj)
+      .Case(".s", EmitKind::Asm)
+      .Case(".ll", EmitKind::LLVMIR)
+      .Case(".mlir", EmitKind::Loom)
+      .Case("", EmitKind::Executable)
+      .Default(EmitKind::Loom);
+}
+
+/// Prints `message` as an error of loomc and returns exit status 1.
+static int reportError(const Twine &message) {
+  llvm::errs() << "loomc: error: " << message << "\n";
+  return 1;
+}
+
+/// The directory holding libloomrt.a and libloomrt_main.a: `../lib` next to
+/// the loomc binary.
+static std::string runtimeLibDir(const char *argv0) {
+  std::string exe = llvm::sys::fs::getMainExecutable(
+      argv0, reinterpret_cast<void *>(&reportError));
+  SmallString<256> dir(llvm::sys::path::parent_path(exe));
+  llvm::sys::path::append(dir, "..", "lib");
+  return std::string(dir);
+}
+
+/// Writes the module (as MLIR text) or its summary to the output file.
+static int writeModule(ModuleOp module, const LoomcOptions &options,
+                       EmitKind emit) {
+  std::string errorMessage;
+  auto out = openOutputFile(options.output, &errorMessage);
+  if (!out)
+    return reportError(errorMessage);
+  if (emit == EmitKind::Summary) {
+    printSummary(module, options.input, out->os());
+  } else {
+    OpPrintingFlags flags;
+    if (options.elideWeights >= 0)
+      flags.elideLargeResourceString(options.elideWeights);
+    module->print(out->os(), flags);
+    out->os() << "\n";
+  }
+  out->keep();
+  return 0;
+}
+
 int loom::runLoomcMain(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   LoomcOptions options;
@@ -149,7 +244,9 @@ int loom::runLoomcMain(int argc, char **argv) {
       "loomc: compile an ONNX model\n\n"
       "  loomc model.onnx --emit=onnx-ir -o model.mlir   imported IR\n"
       "  loomc model.onnx --emit=loom -o model.mlir      legalized IR\n"
-      "  loomc model.onnx --emit=summary                 what the model holds\n\n"
+      "  loomc model.onnx --emit=summary                 what the model holds\n"
+      "  loomc model.onnx -o model.so                    shared library (loom-run)\n"
+      "  loomc model.onnx -o model                       standalone executable\n\n"
       "Exit status: 0 on success, 1 when the model is malformed or uses an\n"
       "unsupported op (every unsupported node is listed), or an output cannot\n"
       "be written.\n\n"
@@ -172,31 +269,88 @@ int loom::runLoomcMain(int argc, char **argv) {
   if (!module)
     return 1;
 
-  if (options.emit == EmitKind::Loom) {
-    PassManager pm(&context);
-    if (failed(applyPassManagerCLOptions(pm)))
-      return 1;
-    pm.addPass(loom::createOnnxToLoomPass());
-    pm.addPass(createCanonicalizerPass());
-    if (failed(pm.run(*module)))
+  EmitKind emit = options.emit;
+  if (emit == EmitKind::Default)
+    emit = defaultEmitKind(options.output);
+
+  if (emit == EmitKind::OnnxIR || emit == EmitKind::Summary)
+    return writeModule(*module, options, emit);
+
+  // The ABI signature comes from the tensor-level @main.
+  FailureOr<std::string> signature;
+  bool native = emit >= EmitKind::LLVMIR;
+  if (native) {
+    signature = loom::buildModelSignature(*module);
+    if (failed(signature))
       return 1;
   }
 
-  std::string errorMessage;
-  auto out = openOutputFile(options.output, &errorMessage);
-  if (!out) {
-    llvm::errs() << "loomc: " << errorMessage << "\n";
+  PassManager pm(&context);
+  if (failed(applyPassManagerCLOptions(pm)))
+    return 1;
+  loom::CPUPipelineOptions pipeline;
+  pipeline.stopAfter = emit == EmitKind::Loom     ? loom::CPUPipelineStage::Loom
+                       : emit == EmitKind::Linalg ? loom::CPUPipelineStage::Linalg
+                                                  : loom::CPUPipelineStage::LLVM;
+  loom::buildCPUPipeline(pm, pipeline);
+  if (failed(pm.run(*module)))
+    return 1;
+  if (!native)
+    return writeModule(*module, options, emit);
+
+  llvm::LLVMContext llvmContext;
+  std::unique_ptr<llvm::Module> llvmModule =
+      loom::translateToLLVMIR(*module, llvmContext, *signature);
+  if (!llvmModule)
+    return 1;
+  loom::CPUTargetOptions target;
+  if (options.optLevel < '0' || options.optLevel > '3') {
+    llvm::errs() << "loomc: error: -O" << options.optLevel
+                 << " is not one of -O0 .. -O3\n";
     return 1;
   }
-  if (options.emit == EmitKind::Summary) {
-    printSummary(*module, options.input, out->os());
-  } else {
-    OpPrintingFlags flags;
-    if (options.elideWeights >= 0)
-      flags.elideLargeResourceString(options.elideWeights);
-    module->print(out->os(), flags);
-    out->os() << "\n";
+  target.optLevel = options.optLevel - '0';
+  target.cpu = options.targetCpu;
+  std::string error;
+  if (emit == EmitKind::LLVMIR) {
+    // Optimize as for an object, then print the IR.
+    SmallString<128> scratch;
+    llvm::sys::fs::createTemporaryFile("loom", "o", scratch);
+    LogicalResult ok = loom::emitObject(*llvmModule, target, scratch,
+                                        /*assembly=*/false, error);
+    llvm::sys::fs::remove(scratch);
+    if (failed(ok))
+      return reportError(error);
+    auto out = openOutputFile(options.output, &error);
+    if (!out)
+      return reportError(error);
+    llvmModule->print(out->os(), nullptr);
+    out->keep();
+    return 0;
   }
-  out->keep();
-  return 0;
+  if (emit == EmitKind::Asm || emit == EmitKind::Obj) {
+    if (options.output == "-")
+      return reportError("--emit=asm/obj need -o FILE");
+    return failed(loom::emitObject(*llvmModule, target, options.output,
+                                   emit == EmitKind::Asm, error))
+               ? reportError(error)
+               : 0;
+  }
+  if (options.output == "-")
+    return reportError("a shared library or executable needs -o FILE");
+  SmallString<128> object;
+  if (llvm::sys::fs::createTemporaryFile("loom-model", "o", object))
+    return reportError("cannot create a temporary object file");
+  LogicalResult ok =
+      loom::emitObject(*llvmModule, target, object, /*assembly=*/false, error);
+  if (succeeded(ok)) {
+    if (emit == EmitKind::SharedLib)
+      ok = loom::linkSharedLibrary(object, options.output, error);
+    else
+      ok = loom::linkExecutable(object, runtimeLibDir(argv[0]), options.output,
+                                error);
+  }
+  llvm::sys::fs::remove(object);
+  return failed(ok) ? reportError(error) : 0;
 }
+

@@ -7,6 +7,7 @@
 #ifndef LOOM_CONVERSION_PASSES_H
 #define LOOM_CONVERSION_PASSES_H
 
+#include "loom/Conversion/LoomToLinalg/LoomToLinalg.h"
 #include "loom/Conversion/OnnxToLoom/OnnxToLoom.h"
 
 namespace loom {

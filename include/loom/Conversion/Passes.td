@@ -10,6 +10,28 @@
 include "mlir/Pass/PassBase.td"
 
 //===----------------------------------------------------------------------===//
+// LoomToLinalg
+//===----------------------------------------------------------------------===//
+
+def LoomToLinalgPass : Pass<"loom-to-linalg"> {
+  let summary = "Lower loom ops (and aggregated linalg ops) to linalg.generic";
+  let description = [{
+    The reference lowering of the loom dialect on tensors: `loom.layer_norm`
+    and `loom.rms_norm` become reductions plus one elementwise op,
+    `loom.gelu` one elementwise op (erf or tanh form), `loom.attention`
+    Q@K^T, scale/mask/causal masking, softmax and @V with grouped-query heads
+    mapped by `floordiv`. Ops with `AggregatedOpInterface` (`linalg.softmax`)
+    are decomposed, so only structured ops remain.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::math::MathDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+}
+
+//===----------------------------------------------------------------------===//
 // OnnxToLoom
 //===----------------------------------------------------------------------===//
 

@@ -8,6 +8,7 @@
 #define LOOMRT_LOOMRT_H
 
 #include "loomrt/status.h"
+#include "loomrt/model.h"
 #include "loomrt/tensor.h"
 
 #endif /* LOOMRT_LOOMRT_H */

@@ -1,0 +1,28 @@
+//===- LoomToLinalg.h - Lower loom ops to linalg ----------------*- C++ -*-===//
+//
+// Part of the Loom project. SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LOOM_CONVERSION_LOOMTOLINALG_LOOMTOLINALG_H
+#define LOOM_CONVERSION_LOOMTOLINALG_LOOMTOLINALG_H
+
+#include "loom/Dialect/Loom/IR/LoomOps.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Pass/Pass.h"
+
+namespace loom {
+
+#define GEN_PASS_DECL_LOOMTOLINALGPASS
+#include "loom/Conversion/Passes.h.inc"
+
+/// Adds the patterns lowering loom ops, and decomposing aggregated linalg ops,
+/// to linalg.generic on tensors.
+void populateLoomToLinalgPatterns(mlir::RewritePatternSet &patterns);
+
+} // namespace loom
+
+#endif // LOOM_CONVERSION_LOOMTOLINALG_LOOMTOLINALG_H

@@ -1,0 +1,47 @@
+//===- Pipelines.h - Loom compilation pipelines -----------------*- C++ -*-===//
+//
+// Part of the Loom project. SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LOOM_PIPELINES_PIPELINES_H
+#define LOOM_PIPELINES_PIPELINES_H
+
+#include "mlir/Pass/PassManager.h"
+
+namespace loom {
+
+/// Where the CPU pipeline stops.
+enum class CPUPipelineStage {
+  /// loom/linalg on tensors, after ONNX legalization.
+  Loom,
+  /// linalg/tensor only (loom ops lowered, elementwise ops fused).
+  Linalg,
+  /// The LLVM dialect, ready for translation to LLVM IR.
+  LLVM,
+};
+
+/// Options of the CPU pipeline.
+struct CPUPipelineOptions {
+  /// Legalize `onnx.node` holder ops first.
+  bool legalizeOnnx = true;
+  /// The last stage to run.
+  CPUPipelineStage stopAfter = CPUPipelineStage::LLVM;
+};
+
+/// Builds the CPU pipeline on a module:
+///   Step 1: ONNX holder ops -> loom/linalg/tensor (loom-onnx-to-loom).
+///   Step 2: loom ops -> linalg.generic; fuse elementwise ops.
+///   Step 3: bufferize (function boundaries, identity layouts), prepare the
+///           C ABI, insert deallocations.
+///   Step 4: linalg -> loops; math -> LLVM intrinsics and libm; memref, scf,
+///           func, arith -> LLVM dialect.
+void buildCPUPipeline(mlir::OpPassManager &pm,
+                      const CPUPipelineOptions &options);
+
+/// Registers `loom-cpu-pipeline` with the global pass registry.
+void registerPipelines();
+
+} // namespace loom
+
+#endif // LOOM_PIPELINES_PIPELINES_H

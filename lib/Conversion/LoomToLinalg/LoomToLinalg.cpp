@@ -1,0 +1,490 @@
+//===- LoomToLinalg.cpp - Lower loom ops to linalg on tensors -------------===//
+//
+// Part of the Loom project. SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+//
+// The reference lowering of the loom ops: each becomes a few `linalg.generic`
+// reductions and elementwise ops on tensors. Aggregated linalg ops
+// (linalg.softmax) are decomposed too, so that everything after this pass is
+// a plain structured op.
+//
+//===----------------------------------------------------------------------===//
+
+#include "loom/Conversion/LoomToLinalg/LoomToLinalg.h"
+
+#include "mlir/Dialect/Utils/StructuredOpsUtils.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+namespace loom {
+#define GEN_PASS_DEF_LOOMTOLINALGPASS
+#include "loom/Conversion/Passes.h.inc"
+} // namespace loom
+
+#define DEBUG_TYPE "loom-to-linalg"
+
+using namespace mlir;
+using namespace loom;
+
+//===----------------------------------------------------------------------===//
+// Helpers
+//===----------------------------------------------------------------------===//
+
+/// Returns the dynamic sizes of `value` (for tensor.empty).
+static SmallVector<Value> dynamicSizes(OpBuilder &b, Location loc,
+                                       Value value) {
+  auto type = cast<RankedTensorType>(value.getType());
+  SmallVector<Value> sizes;
+  for (int64_t i = 0; i < type.getRank(); ++i)
+    if (type.isDynamicDim(i))
+      sizes.push_back(tensor::DimOp::create(b, loc, value, i));
+  return sizes;
+}
+
+/// Returns a tensor filled with `fill`, of `shape` (dynamic sizes taken from
+/// `dynSizes`).
+static Value filledTensor(OpBuilder &b, Location loc, ArrayRef<int64_t> shape,
+                          Type elem, ValueRange dynSizes, Value fill) {
+  Value empty = tensor::EmptyOp::create(b, loc, shape, elem, dynSizes);
+  return linalg::FillOp::create(b, loc, fill, empty).getResult(0);
+}
+
+/// Product of dims [from, rank) of `value` as a float scalar of type `elem`.
+static Value elementCount(OpBuilder &b, Location loc, Value value,
+                          int64_t from, FloatType elem) {
+  auto type = cast<RankedTensorType>(value.getType());
+  int64_t staticCount = 1;
+  Value dynamic;
+  for (int64_t i = from; i < type.getRank(); ++i) {
+    if (!type.isDynamicDim(i)) {
+      staticCount *= type.getDimSize(i);
+      continue;
+    }
+    Value d = tensor::DimOp::create(b, loc, value, i);
+    dynamic = dynamic ? arith::MulIOp::create(b, loc, dynamic, d) : d;
+  }
+  Value count = arith::ConstantOp::create(
+      b, loc, b.getFloatAttr(elem, static_cast<double>(staticCount)));
+  if (!dynamic)
+    return count;
+  Value asInt = arith::IndexCastOp::create(b, loc, b.getI64Type(), dynamic);
+  Value asFloat = arith::SIToFPOp::create(b, loc, elem, asInt);
+  return arith::MulFOp::create(b, loc, count, asFloat);
+}
+
+/// Map of an operand of rank `operandRank` that broadcasts (numpy rules,
+/// aligned right) into loops [0, loops); static size-1 dims read index 0.
+static AffineMap broadcastMap(MLIRContext *ctx, int64_t loops,
+                              RankedTensorType operand,
+                              ArrayRef<int64_t> loopSizes) {
+  SmallVector<AffineExpr> exprs;
+  int64_t offset = loops - operand.getRank();
+  for (int64_t i = 0; i < operand.getRank(); ++i) {
+    bool bcast = operand.getDimSize(i) == 1 && loopSizes[offset + i] != 1;
+    exprs.push_back(bcast ? getAffineConstantExpr(0, ctx)
+                          : getAffineDimExpr(offset + i, ctx));
+  }
+  return AffineMap::get(loops, 0, exprs, ctx);
+}
+
+/// Sums `f(x)` over dims [axis, rank) of `x`; the result has rank `axis`.
+static Value reduceTrailing(OpBuilder &b, Location loc, Value x, int64_t axis,
+                            ValueRange extraInputs,
+                            ArrayRef<AffineMap> extraMaps,
+                            function_ref<Value(OpBuilder &, Location,
+                                               ValueRange)>
+                                term) {
+  auto type = cast<RankedTensorType>(x.getType());
+  MLIRContext *ctx = b.getContext();
+  int64_t rank = type.getRank();
+  SmallVector<int64_t> outShape(type.getShape().take_front(axis));
+  SmallVector<Value> dyn;
+  for (int64_t i = 0; i < axis; ++i)
+    if (type.isDynamicDim(i))
+      dyn.push_back(tensor::DimOp::create(b, loc, x, i));
+  Value zero = arith::ConstantOp::create(
+      b, loc, b.getFloatAttr(type.getElementType(), 0.0));
+  Value init = filledTensor(b, loc, outShape, type.getElementType(), dyn, zero);
+  SmallVector<AffineMap> maps = {b.getMultiDimIdentityMap(rank)};
+  maps.append(extraMaps.begin(), extraMaps.end());
+  SmallVector<AffineExpr> outExprs;
+  for (int64_t i = 0; i < axis; ++i)
+    outExprs.push_back(getAffineDimExpr(i, ctx));
+  maps.push_back(AffineMap::get(rank, 0, outExprs, ctx));
+  SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
+  for (int64_t i = axis; i < rank; ++i)
+    iters[i] = utils::IteratorType::reduction;
+  SmallVector<Value> inputs = {x};
+  inputs.append(extraInputs.begin(), extraInputs.end());
+  auto generic = linalg::GenericOp::create(
+      b, loc, init.getType(), inputs, ValueRange{init}, maps, iters,
+      [&](OpBuilder &nb, Location nl, ValueRange args) {
+        Value t = term(nb, nl, args.drop_back());
+        linalg::YieldOp::create(nb, nl,
+                                arith::AddFOp::create(nb, nl, args.back(), t)
+                                    .getResult());
+      });
+  return generic.getResult(0);
+}
+
+//===----------------------------------------------------------------------===//
+// Normalization
+//===----------------------------------------------------------------------===//
+
+/// y = normalize(x) * scale + bias over dims [axis, rank). `center` selects
+/// layer norm (subtract the mean) over RMS norm.
+static Value buildNorm(OpBuilder &b, Location loc, Value x, Value scale,
+                       Value bias, int64_t axis, double epsilon,
+                       bool center) {
+  auto type = cast<RankedTensorType>(x.getType());
+  auto elem = cast<FloatType>(type.getElementType());
+  MLIRContext *ctx = b.getContext();
+  int64_t rank = type.getRank();
+  Value count = elementCount(b, loc, x, axis, elem);
+  SmallVector<AffineExpr> statExprs;
+  for (int64_t i = 0; i < axis; ++i)
+    statExprs.push_back(getAffineDimExpr(i, ctx));
+  AffineMap statMap = AffineMap::get(rank, 0, statExprs, ctx);
+
+  Value mean;
+  if (center) {
+    Value sum = reduceTrailing(b, loc, x, axis, {}, {},
+                               [](OpBuilder &, Location, ValueRange a) {
+                                 return a[0];
+                               });
+    mean = sum;
+  }
+  Value sq = reduceTrailing(
+      b, loc, x, axis, center ? ValueRange{mean} : ValueRange{},
+      center ? ArrayRef<AffineMap>{statMap} : ArrayRef<AffineMap>{},
+      [&](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+        Value v = a[0];
+        if (center) {
+          Value m = arith::DivFOp::create(nb, nl, a[1], count);
+          v = arith::SubFOp::create(nb, nl, v, m);
+        }
+        return arith::MulFOp::create(nb, nl, v, v);
+      });
+
+  SmallVector<Value> inputs = {x, sq};
+  SmallVector<AffineMap> maps = {b.getMultiDimIdentityMap(rank), statMap};
+  if (center) {
+    inputs.push_back(mean);
+    maps.push_back(statMap);
+  }
+  SmallVector<int64_t> loopSizes(type.getShape());
+  int64_t scaleIdx = -1, biasIdx = -1;
+  if (scale) {
+    scaleIdx = inputs.size();
+    inputs.push_back(scale);
+    maps.push_back(broadcastMap(ctx, rank,
+                                cast<RankedTensorType>(scale.getType()),
+                                loopSizes));
+  }
+  if (bias) {
+    biasIdx = inputs.size();
+    inputs.push_back(bias);
+    maps.push_back(broadcastMap(ctx, rank,
+                                cast<RankedTensorType>(bias.getType()),
+                                loopSizes));
+  }
+  maps.push_back(b.getMultiDimIdentityMap(rank));
+  Value init = tensor::EmptyOp::create(b, loc, type.getShape(), elem,
+                                       dynamicSizes(b, loc, x));
+  Value eps = arith::ConstantOp::create(b, loc, b.getFloatAttr(elem, epsilon));
+  SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
+  auto generic = linalg::GenericOp::create(
+      b, loc, init.getType(), inputs, ValueRange{init}, maps, iters,
+      [&](OpBuilder &nb, Location nl, ValueRange a) {
+        Value v = a[0];
+        if (center) {
+          Value m = arith::DivFOp::create(nb, nl, a[2], count);
+          v = arith::SubFOp::create(nb, nl, v, m);
+        }
+        Value var = arith::DivFOp::create(nb, nl, a[1], count);
+        Value inv = math::RsqrtOp::create(
+            nb, nl, arith::AddFOp::create(nb, nl, var, eps));
+        Value y = arith::MulFOp::create(nb, nl, v, inv);
+        if (scaleIdx >= 0)
+          y = arith::MulFOp::create(nb, nl, y, a[scaleIdx]);
+        if (biasIdx >= 0)
+          y = arith::AddFOp::create(nb, nl, y, a[biasIdx]);
+        linalg::YieldOp::create(nb, nl, y);
+      });
+  return generic.getResult(0);
+}
+
+namespace {
+
+/// loom.layer_norm -> two reductions and one elementwise op.
+struct LayerNormLowering : OpRewritePattern<LayerNormOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(LayerNormOp op,
+                                PatternRewriter &rewriter) const override {
+    Value y = buildNorm(rewriter, op.getLoc(), op.getInput(), op.getScale(),
+                        op.getBias(), op.getNormalizedAxis(),
+                        op.getEpsilon().convertToDouble(), /*center=*/true);
+    rewriter.replaceOp(op, y);
+    return success();
+  }
+};
+
+/// loom.rms_norm -> one reduction and one elementwise op.
+struct RMSNormLowering : OpRewritePattern<RMSNormOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(RMSNormOp op,
+                                PatternRewriter &rewriter) const override {
+    Value y = buildNorm(rewriter, op.getLoc(), op.getInput(), op.getScale(),
+                        Value(), op.getNormalizedAxis(),
+                        op.getEpsilon().convertToDouble(), /*center=*/false);
+    rewriter.replaceOp(op, y);
+    return success();
+  }
+};
+
+/// loom.gelu -> one elementwise op (erf or tanh form).
+struct GeluLowering : OpRewritePattern<GeluOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(GeluOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value x = op.getInput();
+    auto type = cast<RankedTensorType>(x.getType());
+    Type elem = type.getElementType();
+    bool useTanh = op.getApproximate() == GeluApproximation::Tanh;
+    int64_t rank = type.getRank();
+    Value init = tensor::EmptyOp::create(rewriter, loc, type.getShape(), elem,
+                                         dynamicSizes(rewriter, loc, x));
+    auto cst = [&](OpBuilder &b, Location l, double v) -> Value {
+      return arith::ConstantOp::create(b, l, b.getFloatAttr(elem, v));
+    };
+    SmallVector<AffineMap> maps(2, rewriter.getMultiDimIdentityMap(rank));
+    SmallVector<utils::IteratorType> iters(rank,
+                                           utils::IteratorType::parallel);
+    auto generic = linalg::GenericOp::create(
+        rewriter, loc, init.getType(), ValueRange{x}, ValueRange{init}, maps,
+        iters, [&](OpBuilder &b, Location l, ValueRange a) {
+          Value v = a[0], inner;
+          if (useTanh) {
+            Value cube = arith::MulFOp::create(
+                b, l, v, arith::MulFOp::create(b, l, v, v));
+            Value t = arith::AddFOp::create(
+                b, l, v, arith::MulFOp::create(b, l, cst(b, l, 0.044715), cube));
+            inner = math::TanhOp::create(
+                b, l, arith::MulFOp::create(b, l, cst(b, l, 0.7978845608028654), t));
+          } else {
+            inner = math::ErfOp::create(
+                b, l, arith::MulFOp::create(b, l, v, cst(b, l, 0.7071067811865476)));
+          }
+          Value onePlus = arith::AddFOp::create(b, l, cst(b, l, 1.0), inner);
+          Value half = arith::MulFOp::create(b, l, cst(b, l, 0.5), v);
+          linalg::YieldOp::create(b, l,
+                                  arith::MulFOp::create(b, l, half, onePlus)
+                                      .getResult());
+        });
+    rewriter.replaceOp(op, generic.getResult(0));
+    return success();
+  }
+};
+
+/// loom.attention -> Q@K^T, scale/mask/causal, softmax, @V. Grouped-query
+/// heads read key/value head `h floordiv (Hq/Hkv)`.
+struct AttentionLowering : OpRewritePattern<AttentionOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(AttentionOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rewriter.getContext();
+    Value q = op.getQuery(), k = op.getKey(), v = op.getValue();
+    RankedTensorType qt = op.getQuery().getType(), kt = op.getKey().getType(),
+                     vt = op.getValue().getType();
+    auto elem = cast<FloatType>(qt.getElementType());
+    int64_t rank = qt.getRank();
+    bool heads = rank == 4;
+    int64_t group = 1;
+    if (heads && op.getNumKvHeads()) {
+      if (qt.isDynamicDim(1))
+        return rewriter.notifyMatchFailure(op, "dynamic query heads with GQA");
+      group = qt.getDimSize(1) / *op.getNumKvHeads();
+    }
+    auto d = [&](int64_t i) { return getAffineDimExpr(i, ctx); };
+    // Batch-like loop dims: b (and h).
+    int64_t nb = heads ? 2 : 1;
+    auto kvHead = [&]() -> SmallVector<AffineExpr> {
+      if (!heads)
+        return {d(0)};
+      return {d(0), group == 1 ? d(1) : d(1).floorDiv(group)};
+    };
+
+    // scores[b,h,i,j] = sum_d q[b,h,i,d] * k[b,h/g,j,d]
+    SmallVector<int64_t> sShape(qt.getShape().take_front(nb + 1));
+    sShape.push_back(kt.getDimSize(rank - 2));
+    SmallVector<Value> sDyn;
+    for (int64_t i = 0; i <= nb; ++i)
+      if (qt.isDynamicDim(i))
+        sDyn.push_back(tensor::DimOp::create(rewriter, loc, q, i));
+    if (kt.isDynamicDim(rank - 2))
+      sDyn.push_back(tensor::DimOp::create(rewriter, loc, k, rank - 2));
+    Value zero = arith::ConstantOp::create(rewriter, loc,
+                                           rewriter.getFloatAttr(elem, 0.0));
+    Value sInit = filledTensor(rewriter, loc, sShape, elem, sDyn, zero);
+    int64_t loops = nb + 3; // batch..., i, j, d
+    int64_t iD = nb, jD = nb + 1, kD = nb + 2;
+    SmallVector<AffineExpr> qE, kE, sE;
+    for (int64_t i = 0; i < nb; ++i)
+      qE.push_back(d(i));
+    qE.append({d(iD), d(kD)});
+    kE = kvHead();
+    kE.append({d(jD), d(kD)});
+    for (int64_t i = 0; i < nb; ++i)
+      sE.push_back(d(i));
+    sE.append({d(iD), d(jD)});
+    SmallVector<utils::IteratorType> iters(loops - 1,
+                                           utils::IteratorType::parallel);
+    iters.push_back(utils::IteratorType::reduction);
+    auto mac = [](OpBuilder &b, Location l, ValueRange a) {
+      Value p = arith::MulFOp::create(b, l, a[0], a[1]);
+      linalg::YieldOp::create(b, l,
+                              arith::AddFOp::create(b, l, a[2], p).getResult());
+    };
+    Value scores =
+        linalg::GenericOp::create(
+            rewriter, loc, sInit.getType(), ValueRange{q, k}, ValueRange{sInit},
+            SmallVector<AffineMap>{AffineMap::get(loops, 0, qE, ctx),
+                                   AffineMap::get(loops, 0, kE, ctx),
+                                   AffineMap::get(loops, 0, sE, ctx)},
+            iters, mac)
+            .getResult(0);
+
+    // Scale, mask and causal masking, elementwise over the scores.
+    int64_t sRank = sShape.size();
+    auto sType = cast<RankedTensorType>(scores.getType());
+    Value scale = arith::ConstantOp::create(
+        rewriter, loc, rewriter.getFloatAttr(elem, op.getEffectiveScale()));
+    SmallVector<Value> inputs = {scores};
+    SmallVector<AffineMap> maps = {rewriter.getMultiDimIdentityMap(sRank)};
+    Value mask = op.getMask();
+    if (mask) {
+      inputs.push_back(mask);
+      maps.push_back(broadcastMap(ctx, sRank,
+                                  cast<RankedTensorType>(mask.getType()),
+                                  sType.getShape()));
+    }
+    maps.push_back(rewriter.getMultiDimIdentityMap(sRank));
+    Value offset; // Skv - Sq: bottom-right aligned causal mask.
+    if (op.getCausal()) {
+      Value sq = tensor::DimOp::create(rewriter, loc, q, rank - 2);
+      Value skv = tensor::DimOp::create(rewriter, loc, k, rank - 2);
+      offset = arith::SubIOp::create(rewriter, loc, skv, sq);
+    }
+    Value negInf = arith::ConstantOp::create(
+        rewriter, loc,
+        rewriter.getFloatAttr(elem, -std::numeric_limits<double>::infinity()));
+    Value sEmpty = tensor::EmptyOp::create(rewriter, loc, sShape, elem, sDyn);
+    SmallVector<utils::IteratorType> par(sRank, utils::IteratorType::parallel);
+    Value masked =
+        linalg::GenericOp::create(
+            rewriter, loc, sType, inputs, ValueRange{sEmpty}, maps, par,
+            [&](OpBuilder &b, Location l, ValueRange a) {
+              Value s = arith::MulFOp::create(b, l, a[0], scale);
+              if (mask)
+                s = arith::AddFOp::create(b, l, s, a[1]);
+              if (offset) {
+                Value i = linalg::IndexOp::create(b, l, iD);
+                Value j = linalg::IndexOp::create(b, l, jD);
+                Value limit = arith::AddIOp::create(b, l, i, offset);
+                Value future = arith::CmpIOp::create(
+                    b, l, arith::CmpIPredicate::sgt, j, limit);
+                s = arith::SelectOp::create(b, l, future, negInf, s);
+              }
+              linalg::YieldOp::create(b, l, s);
+            })
+            .getResult(0);
+
+    Value pEmpty = tensor::EmptyOp::create(rewriter, loc, sShape, elem, sDyn);
+    Value probs = linalg::SoftmaxOp::create(rewriter, loc, sType, masked,
+                                            pEmpty, sRank - 1)
+                      .getResult()[0];
+
+    // out[b,h,i,e] = sum_j p[b,h,i,j] * v[b,h/g,j,e]
+    SmallVector<int64_t> oShape(qt.getShape().drop_back());
+    oShape.push_back(vt.getDimSize(rank - 1));
+    SmallVector<Value> oDyn;
+    for (int64_t i = 0; i <= nb; ++i)
+      if (qt.isDynamicDim(i))
+        oDyn.push_back(tensor::DimOp::create(rewriter, loc, q, i));
+    if (vt.isDynamicDim(rank - 1))
+      oDyn.push_back(tensor::DimOp::create(rewriter, loc, v, rank - 1));
+    Value oInit = filledTensor(rewriter, loc, oShape, elem, oDyn, zero);
+    // Loops: batch..., i, e, j.
+    int64_t eD = nb + 1, jR = nb + 2;
+    SmallVector<AffineExpr> pE, vE, oE;
+    for (int64_t i = 0; i < nb; ++i)
+      pE.push_back(d(i));
+    pE.append({d(iD), d(jR)});
+    vE = kvHead();
+    vE.append({d(jR), d(eD)});
+    for (int64_t i = 0; i < nb; ++i)
+      oE.push_back(d(i));
+    oE.append({d(iD), d(eD)});
+    Value out =
+        linalg::GenericOp::create(
+            rewriter, loc, oInit.getType(), ValueRange{probs, v},
+            ValueRange{oInit},
+            SmallVector<AffineMap>{AffineMap::get(loops, 0, pE, ctx),
+                                   AffineMap::get(loops, 0, vE, ctx),
+                                   AffineMap::get(loops, 0, oE, ctx)},
+            iters, mac)
+            .getResult(0);
+    if (out.getType() != op.getType())
+      out = tensor::CastOp::create(rewriter, loc, op.getType(), out);
+    rewriter.replaceOp(op, out);
+    return success();
+  }
+};
+
+/// Decomposes linalg ops with AggregatedOpInterface (linalg.softmax).
+struct DecomposeAggregate
+    : OpInterfaceRewritePattern<linalg::AggregatedOpInterface> {
+  using OpInterfaceRewritePattern::OpInterfaceRewritePattern;
+  LogicalResult matchAndRewrite(linalg::AggregatedOpInterface op,
+                                PatternRewriter &rewriter) const override {
+    FailureOr<SmallVector<Value>> results = op.decomposeOperation(rewriter);
+    if (failed(results))
+      return failure();
+    rewriter.replaceOp(op, *results);
+    return success();
+  }
+};
+
+} // namespace
+
+void loom::populateLoomToLinalgPatterns(RewritePatternSet &patterns) {
+  patterns.add<LayerNormLowering, RMSNormLowering, GeluLowering,
+               AttentionLowering, DecomposeAggregate>(patterns.getContext());
+}
+
+namespace {
+/// Lowers every loom op to linalg.
+struct LoomToLinalgPass final
+    : public loom::impl::LoomToLinalgPassBase<LoomToLinalgPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    RewritePatternSet patterns(&getContext());
+    populateLoomToLinalgPatterns(patterns);
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+      return signalPassFailure();
+    WalkResult left = getOperation()->walk([](Operation *op) {
+      if (isa<LoomDialect>(op->getDialect())) {
+        op->emitError("cannot lower '") << op->getName() << "' to linalg";
+        return WalkResult::interrupt();
+      }
+      return WalkResult::advance();
+    });
+    if (left.wasInterrupted())
+      signalPassFailure();
+  }
+};
+} // namespace

@@ -1,0 +1,81 @@
+/*===- model.h - Loading and running compiled models --------------*- C -*-===*
+ *
+ * Part of the Loom project. SPDX-License-Identifier: Apache-2.0
+ *
+ *===----------------------------------------------------------------------===*
+ *
+ * A compiled model exports two symbols (docs/Runtime.md):
+ *   void loom_entry(void **args);   args[0]: results, args[1..n]: inputs
+ *   const char loom_signature[];    names, dtypes and dims of the I/O
+ * The runtime validates every input against the signature before calling.
+ *
+ *===----------------------------------------------------------------------===*/
+
+#ifndef LOOMRT_MODEL_H
+#define LOOMRT_MODEL_H
+
+#include "loomrt/tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// A loaded model; opaque.
+typedef struct loomrt_model loomrt_model;
+
+/// The compiled entry point.
+typedef void (*loomrt_entry_fn)(void **args);
+
+/// Name, element type and shape of one input or output. `dims[i]` is -1 for
+/// a dynamic dim; `dim_names[i]` names a symbolic dim (NULL if it has none).
+/// Dynamic dims with the same name must agree across the inputs of a run.
+typedef struct loomrt_value_info {
+  const char *name;
+  loomrt_dtype dtype;
+  int32_t rank;
+  int64_t dims[LOOMRT_MAX_RANK];
+  const char *dim_names[LOOMRT_MAX_RANK];
+} loomrt_value_info;
+
+/// dlopen()s a compiled model (.so) and parses its signature.
+LOOMRT_API loomrt_status loomrt_model_load(const char *path,
+                                           loomrt_model **out);
+
+/// Wraps an entry point linked into the program (standalone executables).
+LOOMRT_API loomrt_status loomrt_model_create(loomrt_entry_fn entry,
+                                             const char *signature,
+                                             loomrt_model **out);
+
+LOOMRT_API size_t loomrt_model_num_inputs(const loomrt_model *model);
+LOOMRT_API size_t loomrt_model_num_outputs(const loomrt_model *model);
+/// Info of input `i` (NULL when out of range); owned by the model.
+LOOMRT_API const loomrt_value_info *loomrt_model_input(const loomrt_model *model,
+                                                       size_t i);
+/// Info of output `i` (NULL when out of range); owned by the model.
+LOOMRT_API const loomrt_value_info *
+loomrt_model_output(const loomrt_model *model, size_t i);
+
+/// Runs the model. `inputs` are borrowed; on success `outputs[i]` receives
+/// new tensors owned by the caller. Every input is validated first (count,
+/// dtype, rank, static dims, named dynamic dims); a mismatch returns
+/// INVALID_ARGUMENT, DTYPE_MISMATCH or SHAPE_MISMATCH and runs nothing.
+LOOMRT_API loomrt_status loomrt_model_run(loomrt_model *model,
+                                          loomrt_tensor *const *inputs,
+                                          size_t num_inputs,
+                                          loomrt_tensor **outputs,
+                                          size_t num_outputs);
+
+/// Reads `dir/input_<i>.pb` (or `.npy`) for every input of `model` into
+/// `inputs[i]`. On failure every tensor read so far is freed.
+LOOMRT_API loomrt_status loomrt_read_inputs(const loomrt_model *model,
+                                            const char *dir,
+                                            loomrt_tensor **inputs);
+
+/// Frees the model (and dlclose()s it).
+LOOMRT_API void loomrt_model_destroy(loomrt_model *model);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LOOMRT_MODEL_H */
