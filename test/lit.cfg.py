@@ -18,7 +18,7 @@ llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 
 tool_dirs = [os.path.join(config.loom_obj_root, "bin"), config.llvm_tools_dir]
-tools = ["loom-opt", "loomc", "FileCheck", "not", "count"]
+tools = ["loom-opt", "loomc", "loom-run", "FileCheck", "not", "count"]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
 
 config.substitutions.append(("%python", config.loom_python))

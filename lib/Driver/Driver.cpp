@@ -23,6 +23,7 @@
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Transforms/Passes.h"
@@ -57,7 +58,8 @@ enum class EmitKind {
 /// Command-line options of loomc.
 struct LoomcOptions {
   cl::OptionCategory category{"loomc options"};
-  cl::opt<std::string> input{cl::Positional, cl::desc("<model.onnx>"),
+  cl::opt<std::string> input{cl::Positional,
+                             cl::desc("<model.onnx | model.mlir>"),
                              cl::Required, cl::cat(category)};
   cl::opt<std::string> output{"o", cl::desc("Output file ('-' for stdout)"),
                               cl::value_desc("file"), cl::init("-"),
@@ -246,7 +248,8 @@ int loom::runLoomcMain(int argc, char **argv) {
       "  loomc model.onnx --emit=loom -o model.mlir      legalized IR\n"
       "  loomc model.onnx --emit=summary                 what the model holds\n"
       "  loomc model.onnx -o model.so                    shared library (loom-run)\n"
-      "  loomc model.onnx -o model                       standalone executable\n\n"
+      "  loomc model.onnx -o model                       standalone executable\n"
+      "  loomc model.mlir -o model.so                    from loom IR (func.func @main)\n\n"
       "Exit status: 0 on success, 1 when the model is malformed or uses an\n"
       "unsupported op (every unsupported node is listed), or an output cannot\n"
       "be written.\n\n"
@@ -264,8 +267,12 @@ int loom::runLoomcMain(int argc, char **argv) {
   importOptions.runChecker = !options.noChecker;
   importOptions.runShapeInference = !options.noShapeInference;
   importOptions.inlineElementLimit = options.inlineLimit;
+  // An .mlir input (loom/linalg IR with func.func @main) skips the importer.
   OwningOpRef<ModuleOp> module =
-      loom::importOnnxFile(&context, options.input, importOptions);
+      StringRef(options.input).ends_with(".mlir")
+          ? parseSourceFile<ModuleOp>(options.input, sourceMgr,
+                                      ParserConfig(&context))
+          : loom::importOnnxFile(&context, options.input, importOptions);
   if (!module)
     return 1;
 

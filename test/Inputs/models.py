@@ -2,6 +2,7 @@
 """Tiny ONNX models for the importer and loomc tests, built with onnx.helper.
 
   models.py NAME OUT.onnx
+  models.py ref NAME DIR     inputs and numpy reference outputs (mlp, block)
 
 Models are generated at test time; no binary model is checked in. Weights use
 a fixed numpy seed. Malformed models are written byte by byte as described.
@@ -161,7 +162,48 @@ MODELS = {f.__name__: f for f in [mlp, block, unsupported, subgraph_if, loop_bod
                                    cycle, type_mismatch, short_initializer]}
 
 
+def init_arrays(m):
+    return {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}
+
+
+def numpy_reference(name, d):
+    """Writes d/in/input_<i>.pb and the numpy reference d/exp/output_0.pb."""
+    import math
+    m = MODELS[name]()
+    w = init_arrays(m)
+    r = np.random.default_rng(7)
+
+    def softmax(x):
+        e = np.exp(x - x.max(-1, keepdims=True))
+        return e / e.sum(-1, keepdims=True)
+
+    if name == "mlp":
+        x = r.standard_normal((3, 16)).astype(np.float32)
+        inputs, y = [x], softmax(x @ w["W"] + w["b"])
+    elif name == "block":
+        x = r.standard_normal((2, 5, 16)).astype(np.float32)
+        mu = x.mean(-1, keepdims=True)
+        ln = (x - mu) / np.sqrt(((x - mu) ** 2).mean(-1, keepdims=True) + 1e-5) * w["g"] + w["beta"]
+        q4 = (ln @ w["Wq"]).reshape(2, 5, 2, 8)
+        qt, kt = q4.transpose(0, 2, 1, 3), q4.transpose(0, 2, 3, 1)
+        p = softmax((qt @ kt) / w["scale"])
+        o3 = (p @ qt).transpose(0, 2, 1, 3).reshape(2, 5, 16)
+        erf = np.vectorize(math.erf)(o3)
+        inputs, y = [x], (o3 * 0.5) * (erf + 1)
+    else:
+        raise SystemExit("no numpy reference for " + name)
+    os.makedirs(os.path.join(d, "in"), exist_ok=True)
+    os.makedirs(os.path.join(d, "exp"), exist_ok=True)
+    for i, a in enumerate(inputs):
+        open(os.path.join(d, "in", "input_%d.pb" % i), "wb").write(
+            numpy_helper.from_array(a).SerializeToString())
+    open(os.path.join(d, "exp", "output_0.pb"), "wb").write(
+        numpy_helper.from_array(y.astype(np.float32)).SerializeToString())
+
+
 def main():
+    if sys.argv[1] == "ref":
+        return numpy_reference(sys.argv[2], sys.argv[3])
     name, out = sys.argv[1], sys.argv[2]
     if name == "external":
         return write_external(out)

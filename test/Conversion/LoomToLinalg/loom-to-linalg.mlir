@@ -1,0 +1,55 @@
+// RUN: loom-opt %s -split-input-file --loom-to-linalg | FileCheck %s
+
+// CHECK-LABEL: func @layer_norm
+//       CHECK:   %[[SUM:.+]] = linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]
+//       CHECK:   %[[SQ:.+]] = linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]
+//       CHECK:   linalg.generic {{.*}} iterator_types = ["parallel", "parallel"]
+//  CHECK-SAME:     ins(%{{.+}}, %[[SQ]], %[[SUM]], %{{.+}}, %{{.+}} :
+//       CHECK:     math.rsqrt
+//   CHECK-NOT:   loom.layer_norm
+func.func @layer_norm(%x: tensor<?x16xf32>, %g: tensor<16xf32>, %b: tensor<16xf32>) -> tensor<?x16xf32> {
+  %y = loom.layer_norm %x, %g bias %b : (tensor<?x16xf32>, tensor<16xf32>, tensor<16xf32>) -> tensor<?x16xf32>
+  return %y : tensor<?x16xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func @rms_norm
+//       CHECK:   linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]
+//       CHECK:     arith.mulf
+//       CHECK:   linalg.generic {{.*}} iterator_types = ["parallel", "parallel"]
+//       CHECK:     math.rsqrt
+func.func @rms_norm(%x: tensor<4x32xf32>, %g: tensor<32xf32>) -> tensor<4x32xf32> {
+  %y = loom.rms_norm %x, %g : (tensor<4x32xf32>, tensor<32xf32>) -> tensor<4x32xf32>
+  return %y : tensor<4x32xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func @gelu
+//       CHECK:   math.erf
+//       CHECK:   math.tanh
+func.func @gelu(%x: tensor<8xf32>) -> tensor<8xf32> {
+  %a = loom.gelu %x : tensor<8xf32>
+  %b = loom.gelu %a {approximate = #loom.gelu_approximation<tanh>} : tensor<8xf32>
+  return %b : tensor<8xf32>
+}
+
+// -----
+
+// Grouped-query heads read key/value head h floordiv 2; causal masking
+// compares linalg.index values; the softmax is decomposed.
+// CHECK-DAG: #[[K:.+]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1 floordiv 2, d3, d4)>
+// CHECK-LABEL: func @attention
+//       CHECK:   linalg.generic {indexing_maps = [#{{.+}}, #[[K]], #{{.+}}]
+//       CHECK:   linalg.index 2
+//       CHECK:   linalg.index 3
+//       CHECK:   arith.cmpi sgt
+//       CHECK:   arith.select
+//       CHECK:   math.exp
+//   CHECK-NOT:   linalg.softmax
+//   CHECK-NOT:   loom.attention
+func.func @attention(%q: tensor<1x4x5x8xf32>, %k: tensor<1x2x7x8xf32>, %v: tensor<1x2x7x8xf32>) -> tensor<1x4x5x8xf32> {
+  %o = loom.attention %q, %k, %v {causal, num_kv_heads = 2 : i64} : (tensor<1x4x5x8xf32>, tensor<1x2x7x8xf32>, tensor<1x2x7x8xf32>) -> tensor<1x4x5x8xf32>
+  return %o : tensor<1x4x5x8xf32>
+}

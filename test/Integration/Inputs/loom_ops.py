@@ -1,0 +1,112 @@
+#!/usr/bin/python3
+"""Numerical cases of the loom ops: writes a loom-IR model (func.func @main),
+random inputs and the numpy reference output.
+
+  loom_ops.py CASE DIR   -> DIR/model.mlir, DIR/in/input_<i>.npy, DIR/exp/output_0.npy
+"""
+import math
+import os
+import sys
+
+import numpy as np
+
+rng = np.random.default_rng(42)
+
+
+def ty(a):
+    return "tensor<%sxf32>" % "x".join(str(d) for d in a.shape) if a.ndim else "tensor<f32>"
+
+
+def softmax(x):
+    e = np.exp(x - x.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+def attention(q, k, v, mask=None, scale=None, causal=False, kv_heads=None):
+    if kv_heads:
+        rep = q.shape[1] // kv_heads
+        k, v = np.repeat(k, rep, axis=1), np.repeat(v, rep, axis=1)
+    scale = scale if scale is not None else 1 / math.sqrt(q.shape[-1])
+    s = (q @ np.swapaxes(k, -1, -2)) * scale
+    if mask is not None:
+        s = s + mask
+    if causal:
+        sq, skv = q.shape[-2], k.shape[-2]
+        i = np.arange(sq)[:, None]
+        j = np.arange(skv)[None, :]
+        s = np.where(j > i + (skv - sq), -np.inf, s)
+    return softmax(s) @ v
+
+
+def layer_norm(x, g, b, axis, eps):
+    axes = tuple(range(axis, x.ndim))
+    m = x.mean(axes, keepdims=True)
+    var = ((x - m) ** 2).mean(axes, keepdims=True)
+    return (x - m) / np.sqrt(var + eps) * g + b
+
+
+def rms_norm(x, g, axis, eps):
+    axes = tuple(range(axis, x.ndim))
+    return x / np.sqrt((x ** 2).mean(axes, keepdims=True) + eps) * g
+
+
+def gelu(x, tanh):
+    if tanh:
+        return 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))
+    from math import erf
+    return 0.5 * x * (1 + np.vectorize(erf)(x / math.sqrt(2)))
+
+
+def case(name):
+    """Returns (mlir op line template, inputs, reference output)."""
+    r = lambda *s: rng.standard_normal(s).astype(np.float32)
+    if name == "attention_gqa_causal":
+        q, k, v = r(2, 4, 5, 8), r(2, 2, 7, 8), r(2, 2, 7, 6)
+        out = attention(q, k, v, causal=True, kv_heads=2)
+        op = "loom.attention %a0, %a1, %a2 {causal, num_kv_heads = 2 : i64}"
+        return op, [q, k, v], out
+    if name == "attention_mask_rank3":
+        q, k, v, m = r(3, 6, 16), r(3, 9, 16), r(3, 9, 16), r(1, 6, 9)
+        out = attention(q, k, v, mask=m, scale=0.3)
+        op = "loom.attention %a0, %a1, %a2 mask %a3 {scale = 3.000000e-01 : f32}"
+        return op, [q, k, v, m], out
+    if name == "layer_norm":
+        x, g, b = r(2, 3, 16), r(3, 16), r(16)
+        out = layer_norm(x, g, b, 1, 1e-5)
+        op = "loom.layer_norm %a0, %a1 bias %a2 {axis = 1 : i64, epsilon = 9.99999974E-6 : f32}"
+        return op, [x, g, b], out
+    if name == "rms_norm":
+        x, g = r(4, 32), r(32)
+        out = rms_norm(x, g, 1, 1e-6)
+        op = "loom.rms_norm %a0, %a1 {epsilon = 9.99999997E-7 : f32}"
+        return op, [x, g], out
+    if name in ("gelu_erf", "gelu_tanh"):
+        x = r(5, 33) * 3
+        t = name == "gelu_tanh"
+        out = gelu(x, t)
+        op = "loom.gelu %a0" + (" {approximate = #loom.gelu_approximation<tanh>}" if t else "")
+        return op, [x], out
+    raise SystemExit("unknown case " + name)
+
+
+def main():
+    name, d = sys.argv[1], sys.argv[2]
+    op, inputs, out = case(name)
+    out = out.astype(np.float32)
+    os.makedirs(os.path.join(d, "in"), exist_ok=True)
+    os.makedirs(os.path.join(d, "exp"), exist_ok=True)
+    args = ", ".join("%%a%d: %s" % (i, ty(a)) for i, a in enumerate(inputs))
+    if op.startswith("loom.gelu"):
+        sig = " : " + ty(out)
+    else:
+        sig = " : (%s) -> %s" % (", ".join(ty(a) for a in inputs), ty(out))
+    text = "func.func @main(%s) -> %s {\n  %%r = %s%s\n  return %%r : %s\n}\n" % (
+        args, ty(out), op, sig, ty(out))
+    open(os.path.join(d, "model.mlir"), "w").write(text)
+    for i, a in enumerate(inputs):
+        np.save(os.path.join(d, "in", "input_%d.npy" % i), a)
+    np.save(os.path.join(d, "exp", "output_0.npy"), out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,15 @@
+// RUN: loom-opt %s --loom-cpu-pipeline | FileCheck %s
+// From imported ONNX IR to the LLVM dialect in one pipeline.
+
+// CHECK-LABEL: llvm.func @loom_main
+//       CHECK:   llvm.call @malloc
+//       CHECK:   llvm.intr.exp
+//       CHECK:   llvm.call @free
+// CHECK-LABEL: llvm.func @_mlir_ciface_loom_main
+//   CHECK-NOT: onnx.node
+//   CHECK-NOT: linalg.
+func.func @main(%x: tensor<?x16xf32> {onnx.name = "x"}, %w: tensor<16x8xf32>) -> (tensor<?x8xf32> {onnx.name = "y"}) {
+  %h = onnx.node "MatMul"(%x, %w) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<?x16xf32>, tensor<16x8xf32>) -> tensor<?x8xf32>
+  %y = onnx.node "Softmax"(%h) attributes {attrs = {axis = -1 : i64}, domain = "", opset = 17 : i64} : (tensor<?x8xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
