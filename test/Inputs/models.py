@@ -76,9 +76,9 @@ def block():
 def unsupported():
     """Two nodes without a handler, in the default and a custom domain."""
     return model(
-        [helper.make_node("Relu", ["x"], ["r"], name="relu0"),
+        [helper.make_node("Det", ["x"], ["r"], name="det0"),
          helper.make_node("FancyOp", ["r"], ["y"], name="fancy", domain="com.example")],
-        [vi("x", F, [4])], [vi("y", F, [4])], extra_opsets=[("com.example", 3)])
+        [vi("x", F, [4, 4])], [vi("y", F, [])], extra_opsets=[("com.example", 3)])
 
 
 def subgraph_if():

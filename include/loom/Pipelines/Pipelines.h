@@ -32,7 +32,8 @@ struct CPUPipelineOptions {
 /// Builds the CPU pipeline on a module:
 ///   Step 1: ONNX holder ops -> loom/linalg/tensor (loom-onnx-to-loom).
 ///   Step 2: loom ops -> linalg.generic; fuse elementwise ops.
-///   Step 3: bufferize (function boundaries, identity layouts), prepare the
+///   Step 3: erase integer signedness, bufferize (function boundaries,
+///           identity layouts), prepare the
 ///           C ABI, insert deallocations.
 ///   Step 4: linalg -> loops; math -> LLVM intrinsics and libm; memref, scf,
 ///           func, arith -> LLVM dialect.

@@ -9,6 +9,29 @@
 
 include "mlir/Pass/PassBase.td"
 
+def EraseSignednessPass : Pass<"loom-erase-signedness", "mlir::ModuleOp"> {
+  let summary = "Make every integer type signless";
+  let description = [{
+    ONNX keeps unsigned tensors (`tensor<4xui8>`) through import and
+    legalization; arith works on signless integers, and bufferization does not
+    know `tensor.bitcast`. Once the ops have chosen their signed or unsigned
+    arithmetic, this pass rewrites every value, block argument and function
+    type to signless integers and folds the `tensor.bitcast`s that become
+    no-ops. The model's ABI signature keeps the original element types.
+  }];
+}
+
+def LowerCopiesPass : Pass<"loom-lower-copies", "mlir::func::FuncOp"> {
+  let summary = "Rewrite memref.copy as linalg.copy";
+  let description = [{
+    `memref.copy` between non-contiguous buffers lowers to a call to MLIR's
+    `memrefCopy` runtime function, which compiled models do not link. This
+    pass turns every `memref.copy` into `linalg.copy`, which becomes plain
+    loops.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
 def PrepareABIPass : Pass<"loom-prepare-abi", "mlir::ModuleOp"> {
   let summary = "Prepare the model entry point for the loomrt C ABI";
   let description = [{

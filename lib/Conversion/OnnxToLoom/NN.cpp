@@ -6,6 +6,7 @@
 
 #include "Utils.h"
 
+#include "mlir/Dialect/Utils/StructuredOpsUtils.h"
 #include "mlir/IR/Verifier.h"
 
 using namespace mlir;
@@ -66,9 +67,6 @@ static LogicalResult legalizeLayerNorm(OpBinder &binder,
   if (!x)
     return binder.unsupported("an unranked or missing operand");
   onnxir::NodeOp op = binder.getOp();
-  for (unsigned i = 1; i < op->getNumResults(); ++i)
-    if (!op->getResult(i).use_empty())
-      return binder.unsupported("reading the Mean or InvStdDev output");
   if (binder.getInt("stash_type", 1) != 1)
     return binder.unsupported("stash_type other than float");
   Value scale = binder.rankedInput(1), bias = binder.rankedInput(2);
@@ -80,8 +78,97 @@ static LogicalResult legalizeLayerNorm(OpBinder &binder,
       rewriter.getF32FloatAttr(binder.getFloat("epsilon", 1e-5)));
   if (failed(mlir::verify(ln, /*verifyRecursively=*/false)))
     return binder.emitError("invalid LayerNormalization"), failure();
-  // The Mean/InvStdDev outputs have no users (checked above).
-  binder.replace(rewriter, ln.getResult());
+  SmallVector<Value> results = {ln.getResult()};
+  bool statsUsed = false;
+  for (unsigned i = 1; i < op->getNumResults(); ++i)
+    statsUsed |= !op->getResult(i).use_empty();
+  if (statsUsed) {
+    // Mean and 1/sqrt(var + eps) over [axis, rank), kept as size-1 dims.
+    Location loc = binder.getLoc();
+    auto type = x.getType();
+    Type elem = type.getElementType();
+    int64_t axis = ln.getNormalizedAxis();
+    SmallVector<bool> reduced(type.getRank(), false);
+    Value count;
+    for (int64_t i = axis; i < type.getRank(); ++i) {
+      reduced[i] = true;
+      Value d = tensor::DimOp::create(rewriter, loc, x, i);
+      count = count ? arith::MulIOp::create(rewriter, loc, count, d) : d;
+    }
+    Value n = arith::SIToFPOp::create(
+        rewriter, loc, elem,
+        arith::IndexCastOp::create(rewriter, loc, rewriter.getI64Type(), count));
+    auto add = [](OpBuilder &b, Location l, Value acc, Value v) -> Value {
+      return arith::AddFOp::create(b, l, acc, v);
+    };
+    Value sum = reduceKeepDims(rewriter, loc, x, reduced,
+                               rewriter.getZeroAttr(elem), add);
+    auto statType = cast<RankedTensorType>(sum.getType());
+    int64_t rank = type.getRank();
+    MLIRContext *ctx = rewriter.getContext();
+    SmallVector<AffineExpr> bexprs;
+    for (int64_t i = 0; i < rank; ++i)
+      bexprs.push_back(reduced[i] ? getAffineConstantExpr(0, ctx)
+                                  : getAffineDimExpr(i, ctx));
+    AffineMap bmap = AffineMap::get(rank, 0, bexprs, ctx);
+    Value zero = arith::ConstantOp::create(rewriter, loc, rewriter.getZeroAttr(elem));
+    Value sqInit =
+        linalg::FillOp::create(
+            rewriter, loc, zero,
+            tensor::EmptyOp::create(rewriter, loc, getSizes(rewriter, loc, sum),
+                                    elem)
+                .getResult())
+            .getResult(0);
+    SmallVector<utils::IteratorType> iters;
+    for (int64_t i = 0; i < rank; ++i)
+      iters.push_back(reduced[i] ? utils::IteratorType::reduction
+                                 : utils::IteratorType::parallel);
+    Value sq = linalg::GenericOp::create(
+                   rewriter, loc, statType, ValueRange{x, sum}, ValueRange{sqInit},
+                   SmallVector<AffineMap>{rewriter.getMultiDimIdentityMap(rank),
+                                          bmap, bmap},
+                   iters,
+                   [&](OpBuilder &b, Location l, ValueRange a) {
+                     Value m = arith::DivFOp::create(b, l, a[1], n);
+                     Value d = arith::SubFOp::create(b, l, a[0], m);
+                     linalg::YieldOp::create(
+                         b, l,
+                         arith::AddFOp::create(b, l, a[2],
+                                               arith::MulFOp::create(b, l, d, d))
+                             .getResult());
+                   })
+                   .getResult(0);
+    double eps = binder.getFloat("epsilon", 1e-5);
+    auto stat = [&](bool inv) {
+      Value empty = tensor::EmptyOp::create(
+          rewriter, loc, getSizes(rewriter, loc, sum), elem);
+      SmallVector<AffineMap> maps(3, rewriter.getMultiDimIdentityMap(rank));
+      SmallVector<utils::IteratorType> par(rank, utils::IteratorType::parallel);
+      return linalg::GenericOp::create(
+                 rewriter, loc, statType, ValueRange{sum, sq}, ValueRange{empty},
+                 maps, par,
+                 [&](OpBuilder &b, Location l, ValueRange a) {
+                   Value v;
+                   if (inv) {
+                     Value var = arith::DivFOp::create(b, l, a[1], n);
+                     v = math::RsqrtOp::create(
+                         b, l,
+                         arith::AddFOp::create(
+                             b, l, var,
+                             arith::ConstantOp::create(b, l,
+                                                       b.getFloatAttr(elem, eps))));
+                   } else {
+                     v = arith::DivFOp::create(b, l, a[0], n);
+                   }
+                   linalg::YieldOp::create(b, l, v);
+                 })
+          .getResult(0);
+    };
+    results.push_back(stat(false));
+    if (op->getNumResults() > 2)
+      results.push_back(stat(true));
+  }
+  binder.replace(rewriter, results);
   return success();
 }
 

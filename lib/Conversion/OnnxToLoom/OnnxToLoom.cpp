@@ -150,6 +150,7 @@ void loom::populateAllOnnxHandlers(OnnxHandlerRegistry &registry) {
   populateOnnxMathHandlers(registry);
   populateOnnxNNHandlers(registry);
   populateOnnxTensorHandlers(registry);
+  populateOnnxReduceHandlers(registry);
 }
 
 //===----------------------------------------------------------------------===//

@@ -6,6 +6,9 @@
 
 #include "Utils.h"
 
+#include "mlir/Dialect/Arith/Utils/Utils.h"
+#include "mlir/Dialect/Utils/StructuredOpsUtils.h"
+
 using namespace mlir;
 using namespace loom;
 
@@ -89,6 +92,60 @@ static LogicalResult legalizeTranspose(OpBinder &binder,
 // Reshape
 //===----------------------------------------------------------------------===//
 
+/// Reshape to a shape tensor known only at run time (its length must be
+/// static): 0 entries copy the input dim (unless `allowZero`), a -1 entry is
+/// inferred from the element count, all with index arithmetic.
+static LogicalResult legalizeRuntimeReshape(OpBinder &binder,
+                                            RewriterBase &rewriter,
+                                            TypedValue<RankedTensorType> x,
+                                            bool allowZero) {
+  auto shape = binder.rankedInput(1);
+  if (!shape || shape.getType().getRank() != 1 ||
+      shape.getType().isDynamicDim(0))
+    return binder.unsupported("a run-time shape of dynamic length");
+  Location loc = binder.getLoc();
+  int64_t n = shape.getType().getDimSize(0);
+  RankedTensorType inType = x.getType();
+  auto idx = [&](int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(rewriter, loc, v);
+  };
+  Value total = idx(1);
+  for (int64_t i = 0; i < inType.getRank(); ++i)
+    total = arith::MulIOp::create(rewriter, loc, total,
+                                  tensor::DimOp::create(rewriter, loc, x, i));
+  SmallVector<Value> dims, isInferred;
+  Value known = idx(1);
+  for (int64_t i = 0; i < n; ++i) {
+    Value e = tensor::ExtractOp::create(rewriter, loc, shape, ValueRange{idx(i)});
+    Value d = arith::IndexCastOp::create(rewriter, loc, rewriter.getIndexType(), e);
+    if (!allowZero && i < inType.getRank()) {
+      Value zero = arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::eq,
+                                         d, idx(0));
+      d = arith::SelectOp::create(rewriter, loc, zero,
+                                  tensor::DimOp::create(rewriter, loc, x, i), d);
+    }
+    Value inferred = arith::CmpIOp::create(rewriter, loc,
+                                           arith::CmpIPredicate::eq, d, idx(-1));
+    known = arith::MulIOp::create(
+        rewriter, loc, known,
+        arith::SelectOp::create(rewriter, loc, inferred, idx(1), d));
+    dims.push_back(d);
+    isInferred.push_back(inferred);
+  }
+  Value rest = arith::DivUIOp::create(rewriter, loc, total, known);
+  for (int64_t i = 0; i < n; ++i)
+    dims[i] = arith::SelectOp::create(rewriter, loc, isInferred[i], rest, dims[i]);
+  Value shapeTensor = tensor::FromElementsOp::create(rewriter, loc, dims);
+  RankedTensorType outType = binder.resultType(0);
+  if (!outType || outType.getRank() != n)
+    outType = RankedTensorType::get(SmallVector<int64_t>(n, ShapedType::kDynamic),
+                                    inType.getElementType());
+  binder.replace(rewriter, tensor::ReshapeOp::create(rewriter, loc, outType, x,
+                                                     shapeTensor)
+                               .getResult());
+  return success();
+}
+
 /// Reshape-5/13/14 with a compile-time shape: `0` copies the input dim (unless
 /// `allowzero`), `-1` is inferred from the element count.
 static LogicalResult legalizeReshape(OpBinder &binder,
@@ -97,9 +154,9 @@ static LogicalResult legalizeReshape(OpBinder &binder,
   if (!x)
     return binder.unsupported("an unranked or missing operand");
   std::optional<SmallVector<int64_t>> shape = binder.constantInts(1);
-  if (!shape)
-    return binder.unsupported("a shape computed at run time");
   bool allowZero = binder.getInt("allowzero", 0) != 0;
+  if (!shape)
+    return legalizeRuntimeReshape(binder, rewriter, x, allowZero);
   RankedTensorType inType = x.getType();
   Location loc = binder.getLoc();
 
@@ -194,6 +251,668 @@ static LogicalResult legalizeReshape(OpBinder &binder,
 }
 
 //===----------------------------------------------------------------------===//
+// Shape manipulation helpers
+//===----------------------------------------------------------------------===//
+
+/// Reshapes `x` to `sizes` (static sizes as attributes) with tensor.reshape.
+static Value reshapeTo(OpBuilder &b, Location loc, Value x,
+                       ArrayRef<OpFoldResult> sizes) {
+  auto type = cast<RankedTensorType>(x.getType());
+  SmallVector<int64_t> shape;
+  SmallVector<Value> dims;
+  for (OpFoldResult s : sizes) {
+    if (auto attr = dyn_cast<Attribute>(s)) {
+      int64_t v = cast<IntegerAttr>(attr).getInt();
+      shape.push_back(v);
+      dims.push_back(arith::ConstantIndexOp::create(b, loc, v));
+    } else {
+      shape.push_back(ShapedType::kDynamic);
+      dims.push_back(cast<Value>(s));
+    }
+  }
+  auto outType = RankedTensorType::get(shape, type.getElementType());
+  Value shapeTensor;
+  if (outType.hasStaticShape()) {
+    SmallVector<APInt> values;
+    for (int64_t d : shape)
+      values.push_back(APInt(64, d));
+    shapeTensor = arith::ConstantOp::create(
+        b, loc,
+        DenseIntElementsAttr::get(
+            RankedTensorType::get({(int64_t)shape.size()}, b.getIndexType()),
+            values));
+  } else {
+    shapeTensor = tensor::FromElementsOp::create(b, loc, dims);
+  }
+  return tensor::ReshapeOp::create(b, loc, outType, x, shapeTensor);
+}
+
+/// Reads the axes of Unsqueeze/Squeeze/Reduce*: the attribute before
+/// `inputSince`, a constant input from then on.
+static std::optional<SmallVector<int64_t>>
+readAxes(OpBinder &binder, int64_t inputSince, unsigned inputIndex) {
+  if (binder.getOp().getOpset() < inputSince)
+    return binder.getInts("axes");
+  if (!binder.input(inputIndex))
+    return std::nullopt;
+  return binder.constantInts(inputIndex);
+}
+
+/// Identity and Dropout (inference: the data passes through; a requested mask
+/// is all true).
+static LogicalResult legalizeIdentity(OpBinder &binder,
+                                      RewriterBase &rewriter) {
+  Value x = binder.input(0);
+  if (!x)
+    return binder.unsupported("a missing input");
+  onnxir::NodeOp op = binder.getOp();
+  // Dropout-12+: a training_mode input that is not constant false would need
+  // random masks; inference-only compilation refuses it.
+  if (op.getOpType() == "Dropout" && binder.input(2)) {
+    std::optional<SmallVector<int64_t>> training = binder.constantInts(2);
+    if (!training || llvm::any_of(*training, [](int64_t v) { return v != 0; }))
+      return binder.unsupported("Dropout in training mode");
+  }
+  SmallVector<Value> results = {x};
+  if (op->getNumResults() > 1 && !op->getResult(1).use_empty()) {
+    RankedTensorType maskType = binder.resultType(1);
+    if (!maskType || !maskType.hasStaticShape())
+      return binder.unsupported("a Dropout mask of dynamic shape");
+    results.push_back(arith::ConstantOp::create(
+        rewriter, binder.getLoc(),
+        DenseElementsAttr::get(maskType, rewriter.getBoolAttr(true))));
+  }
+  binder.replace(rewriter, results);
+  return success();
+}
+
+/// Unsqueeze-1/11 (axes attribute) and -13 (axes input).
+static LogicalResult legalizeUnsqueeze(OpBinder &binder,
+                                       RewriterBase &rewriter) {
+  auto x = binder.rankedInput(0);
+  std::optional<SmallVector<int64_t>> axes = readAxes(binder, 13, 1);
+  if (!x || !axes)
+    return binder.unsupported("an unranked input or non-constant axes");
+  int64_t outRank = x.getType().getRank() + axes->size();
+  SmallVector<bool> inserted(outRank, false);
+  for (int64_t a : *axes) {
+    std::optional<int64_t> n = normalizeAxis(a, outRank);
+    if (!n || inserted[*n])
+      return binder.emitError("invalid axes"), failure();
+    inserted[*n] = true;
+  }
+  Location loc = binder.getLoc();
+  SmallVector<OpFoldResult> in = getSizes(rewriter, loc, x), out;
+  unsigned next = 0;
+  for (int64_t i = 0; i < outRank; ++i)
+    out.push_back(inserted[i] ? OpFoldResult(rewriter.getIndexAttr(1))
+                              : in[next++]);
+  binder.replace(rewriter, reshapeTo(rewriter, loc, x, out));
+  return success();
+}
+
+/// Squeeze: the given axes, or every static size-1 dim.
+static LogicalResult legalizeSqueeze(OpBinder &binder, RewriterBase &rewriter) {
+  auto x = binder.rankedInput(0);
+  if (!x)
+    return binder.unsupported("an unranked input");
+  int64_t rank = x.getType().getRank();
+  SmallVector<bool> drop(rank, false);
+  std::optional<SmallVector<int64_t>> axes = readAxes(binder, 13, 1);
+  bool haveAxes = binder.getOp().getOpset() < 13 ? binder.hasAttr("axes")
+                                                 : (bool)binder.input(1);
+  if (haveAxes && !axes)
+    return binder.unsupported("non-constant axes");
+  if (haveAxes) {
+    for (int64_t a : *axes) {
+      std::optional<int64_t> n = normalizeAxis(a, rank);
+      if (!n)
+        return binder.emitError("invalid axes"), failure();
+      drop[*n] = true;
+    }
+  } else {
+    for (int64_t i = 0; i < rank; ++i)
+      drop[i] = x.getType().getDimSize(i) == 1;
+  }
+  Location loc = binder.getLoc();
+  SmallVector<OpFoldResult> in = getSizes(rewriter, loc, x), out;
+  for (int64_t i = 0; i < rank; ++i)
+    if (!drop[i])
+      out.push_back(in[i]);
+  binder.replace(rewriter, reshapeTo(rewriter, loc, x, out));
+  return success();
+}
+
+/// Multiplies sizes (folding static ones).
+static OpFoldResult product(OpBuilder &b, Location loc,
+                            ArrayRef<OpFoldResult> sizes) {
+  int64_t stat = 1;
+  Value dyn;
+  for (OpFoldResult s : sizes) {
+    if (auto a = dyn_cast<Attribute>(s)) {
+      stat *= cast<IntegerAttr>(a).getInt();
+      continue;
+    }
+    dyn = dyn ? arith::MulIOp::create(b, loc, dyn, cast<Value>(s)).getResult()
+              : cast<Value>(s);
+  }
+  if (!dyn)
+    return b.getIndexAttr(stat);
+  if (stat != 1)
+    dyn = arith::MulIOp::create(b, loc, dyn,
+                                arith::ConstantIndexOp::create(b, loc, stat));
+  return dyn;
+}
+
+/// Flatten to 2-D at `axis`.
+static LogicalResult legalizeFlatten(OpBinder &binder, RewriterBase &rewriter) {
+  auto x = binder.rankedInput(0);
+  if (!x)
+    return binder.unsupported("an unranked input");
+  int64_t rank = x.getType().getRank();
+  int64_t axis = binder.getInt("axis", 1);
+  if (axis < 0)
+    axis += rank;
+  if (axis < 0 || axis > rank)
+    return binder.emitError("axis is out of range"), failure();
+  Location loc = binder.getLoc();
+  SmallVector<OpFoldResult> in = getSizes(rewriter, loc, x);
+  SmallVector<OpFoldResult> out = {
+      product(rewriter, loc, ArrayRef<OpFoldResult>(in).take_front(axis)),
+      product(rewriter, loc, ArrayRef<OpFoldResult>(in).drop_front(axis))};
+  binder.replace(rewriter, reshapeTo(rewriter, loc, x, out));
+  return success();
+}
+
+/// Concat along `axis` with tensor.insert_slice into one tensor.empty.
+static LogicalResult legalizeConcat(OpBinder &binder, RewriterBase &rewriter) {
+  SmallVector<TypedValue<RankedTensorType>> inputs;
+  for (unsigned i = 0; i < binder.getNumInputs(); ++i) {
+    auto v = binder.rankedInput(i);
+    if (!v)
+      return binder.unsupported("an unranked input");
+    inputs.push_back(v);
+  }
+  if (inputs.empty())
+    return binder.emitError("expects inputs"), failure();
+  int64_t rank = inputs[0].getType().getRank();
+  std::optional<int64_t> axis = normalizeAxis(binder.getInt("axis", 0), rank);
+  if (!axis)
+    return binder.emitError("axis is out of range"), failure();
+  Location loc = binder.getLoc();
+  SmallVector<OpFoldResult> sizes = getSizes(rewriter, loc, inputs[0]);
+  SmallVector<OpFoldResult> along;
+  for (auto v : inputs)
+    along.push_back(getSizes(rewriter, loc, v)[*axis]);
+  // Sum along the axis.
+  OpFoldResult total = rewriter.getIndexAttr(0);
+  SmallVector<OpFoldResult> offsets;
+  for (OpFoldResult s : along) {
+    offsets.push_back(total);
+    auto ta = dyn_cast<Attribute>(total), sa = dyn_cast<Attribute>(s);
+    if (ta && sa)
+      total = rewriter.getIndexAttr(cast<IntegerAttr>(ta).getInt() +
+                                    cast<IntegerAttr>(sa).getInt());
+    else
+      total = arith::AddIOp::create(
+                  rewriter, loc,
+                  getValueOrCreateConstantIndexOp(rewriter, loc, total),
+                  getValueOrCreateConstantIndexOp(rewriter, loc, s))
+                  .getResult();
+  }
+  sizes[*axis] = total;
+  Value result = tensor::EmptyOp::create(rewriter, loc, sizes,
+                                         inputs[0].getType().getElementType());
+  for (auto [v, offset] : llvm::zip(inputs, offsets)) {
+    SmallVector<OpFoldResult> offs(rank, rewriter.getIndexAttr(0));
+    offs[*axis] = offset;
+    SmallVector<OpFoldResult> strides(rank, rewriter.getIndexAttr(1));
+    result = tensor::InsertSliceOp::create(rewriter, loc, v, result, offs,
+                                           getSizes(rewriter, loc, v), strides);
+  }
+  binder.replace(rewriter, result);
+  return success();
+}
+
+/// Shape (with start/end from opset 15) and Size, as int64 tensors.
+static LogicalResult legalizeShape(OpBinder &binder, RewriterBase &rewriter) {
+  auto x = binder.rankedInput(0);
+  if (!x)
+    return binder.unsupported("an unranked input");
+  int64_t rank = x.getType().getRank();
+  int64_t start = binder.getInt("start", 0), end = binder.getInt("end", rank);
+  if (start < 0)
+    start += rank;
+  if (end < 0)
+    end += rank;
+  start = std::clamp<int64_t>(start, 0, rank);
+  end = std::clamp<int64_t>(end, start, rank);
+  Location loc = binder.getLoc();
+  SmallVector<Value> dims;
+  for (int64_t i = start; i < end; ++i) {
+    Value d = tensor::DimOp::create(rewriter, loc, x, i);
+    dims.push_back(
+        arith::IndexCastOp::create(rewriter, loc, rewriter.getI64Type(), d));
+  }
+  Value result;
+  if (dims.empty())
+    result = arith::ConstantOp::create(
+        rewriter, loc,
+        DenseElementsAttr::get(RankedTensorType::get({0}, rewriter.getI64Type()),
+                               ArrayRef<int64_t>{}));
+  else
+    result = tensor::FromElementsOp::create(rewriter, loc, dims);
+  binder.replace(rewriter, result);
+  return success();
+}
+
+static LogicalResult legalizeSize(OpBinder &binder, RewriterBase &rewriter) {
+  auto x = binder.rankedInput(0);
+  if (!x)
+    return binder.unsupported("an unranked input");
+  Location loc = binder.getLoc();
+  Value n = getValueOrCreateConstantIndexOp(
+      rewriter, loc, product(rewriter, loc, getSizes(rewriter, loc, x)));
+  Value i64 = arith::IndexCastOp::create(rewriter, loc, rewriter.getI64Type(), n);
+  Value result = tensor::FromElementsOp::create(
+      rewriter, loc, RankedTensorType::get({}, rewriter.getI64Type()), i64);
+  binder.replace(rewriter, result);
+  return success();
+}
+
+/// Sizes from a 1-D int64 shape tensor: constants where it is constant,
+/// tensor.extract otherwise (its length must be static).
+static std::optional<SmallVector<OpFoldResult>>
+sizesFromShapeTensor(OpBinder &binder, OpBuilder &b, unsigned index) {
+  if (std::optional<SmallVector<int64_t>> c = binder.constantInts(index)) {
+    SmallVector<OpFoldResult> sizes;
+    for (int64_t v : *c)
+      sizes.push_back(b.getIndexAttr(v));
+    return sizes;
+  }
+  auto shape = binder.rankedInput(index);
+  if (!shape || shape.getType().getRank() != 1 ||
+      shape.getType().isDynamicDim(0))
+    return std::nullopt;
+  Location loc = binder.getLoc();
+  SmallVector<OpFoldResult> sizes;
+  for (int64_t i = 0; i < shape.getType().getDimSize(0); ++i) {
+    Value idx = arith::ConstantIndexOp::create(b, loc, i);
+    Value e = tensor::ExtractOp::create(b, loc, shape, idx);
+    sizes.push_back(
+        arith::IndexCastOp::create(b, loc, b.getIndexType(), e).getResult());
+  }
+  return sizes;
+}
+
+/// ConstantOfShape: a tensor of the given shape filled with `value`.
+static LogicalResult legalizeConstantOfShape(OpBinder &binder,
+                                             RewriterBase &rewriter) {
+  std::optional<SmallVector<OpFoldResult>> sizes =
+      sizesFromShapeTensor(binder, rewriter, 0);
+  if (!sizes)
+    return binder.unsupported("a shape of dynamic length");
+  TypedAttr fill = rewriter.getF32FloatAttr(0.0f);
+  if (auto v = dyn_cast_or_null<DenseElementsAttr>(
+          binder.getOp().getOnnxAttr("value"))) {
+    if (!v.getElementType().isSignlessIntOrFloat())
+      return binder.unsupported("a value of this element type");
+    fill = cast<TypedAttr>(*v.value_begin<Attribute>());
+  }
+  Location loc = binder.getLoc();
+  Value empty = tensor::EmptyOp::create(rewriter, loc, *sizes, fill.getType());
+  Value cst = arith::ConstantOp::create(rewriter, loc, fill);
+  binder.replace(rewriter,
+                 linalg::FillOp::create(rewriter, loc, cst, empty).getResult(0));
+  return success();
+}
+
+/// Expand: broadcast to a compile-time or run-time shape.
+static LogicalResult legalizeExpand(OpBinder &binder, RewriterBase &rewriter) {
+  auto x = binder.rankedInput(0);
+  std::optional<SmallVector<OpFoldResult>> sizes =
+      sizesFromShapeTensor(binder, rewriter, 1);
+  if (!x || !sizes)
+    return binder.unsupported("an unranked input or a shape of dynamic length");
+  Location loc = binder.getLoc();
+  // Target operand: an empty tensor whose static 1s broadcast against x.
+  Value target = tensor::EmptyOp::create(rewriter, loc, *sizes,
+                                         x.getType().getElementType());
+  FailureOr<Value> result = buildBroadcastElementwise(
+      binder, rewriter, {x, target}, x.getType().getElementType(),
+      [](OpBuilder &, Location, ValueRange a) { return a[0]; });
+  if (failed(result))
+    return failure();
+  binder.replace(rewriter, *result);
+  return success();
+}
+
+/// Wraps a possibly negative index into [0, size).
+static Value wrapIndex(OpBuilder &b, Location loc, Value idx, Value size) {
+  Value i = arith::IndexCastOp::create(b, loc, b.getIndexType(), idx);
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  Value neg = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, i, zero);
+  Value wrapped = arith::AddIOp::create(b, loc, i, size);
+  return arith::SelectOp::create(b, loc, neg, wrapped, i);
+}
+
+/// Gather along `axis`: out[a..., i..., b...] = data[a..., idx[i...], b...].
+static LogicalResult legalizeGather(OpBinder &binder, RewriterBase &rewriter) {
+  auto data = binder.rankedInput(0), indices = binder.rankedInput(1);
+  if (!data || !indices)
+    return binder.unsupported("unranked operands");
+  int64_t r = data.getType().getRank(), q = indices.getType().getRank();
+  std::optional<int64_t> axis = normalizeAxis(binder.getInt("axis", 0), r);
+  if (!axis)
+    return binder.emitError("axis is out of range"), failure();
+  Location loc = binder.getLoc();
+  SmallVector<OpFoldResult> ds = getSizes(rewriter, loc, data),
+                            is = getSizes(rewriter, loc, indices), out;
+  out.append(ds.begin(), ds.begin() + *axis);
+  out.append(is.begin(), is.end());
+  out.append(ds.begin() + *axis + 1, ds.end());
+  int64_t outRank = out.size();
+  Value empty = tensor::EmptyOp::create(rewriter, loc, out,
+                                        data.getType().getElementType());
+  Value axisSize = tensor::DimOp::create(rewriter, loc, data, *axis);
+  MLIRContext *ctx = rewriter.getContext();
+  SmallVector<AffineExpr> idxExprs;
+  for (int64_t i = 0; i < q; ++i)
+    idxExprs.push_back(getAffineDimExpr(*axis + i, ctx));
+  SmallVector<AffineMap> maps = {AffineMap::get(outRank, 0, idxExprs, ctx),
+                                 rewriter.getMultiDimIdentityMap(outRank)};
+  SmallVector<utils::IteratorType> iters(outRank,
+                                         utils::IteratorType::parallel);
+  auto generic = linalg::GenericOp::create(
+      rewriter, loc, empty.getType(), ValueRange{indices}, ValueRange{empty},
+      maps, iters, [&](OpBuilder &b, Location l, ValueRange a) {
+        SmallVector<Value> coords;
+        for (int64_t i = 0; i < *axis; ++i)
+          coords.push_back(linalg::IndexOp::create(b, l, i));
+        coords.push_back(wrapIndex(b, l, a[0], axisSize));
+        for (int64_t i = *axis + q; i < outRank; ++i)
+          coords.push_back(linalg::IndexOp::create(b, l, i));
+        Value v = tensor::ExtractOp::create(b, l, data, coords);
+        linalg::YieldOp::create(b, l, v);
+      });
+  binder.replace(rewriter, generic.getResult(0));
+  return success();
+}
+
+/// GatherElements: out[i...] = data[i... with idx[i...] at axis].
+static LogicalResult legalizeGatherElements(OpBinder &binder,
+                                            RewriterBase &rewriter) {
+  auto data = binder.rankedInput(0), indices = binder.rankedInput(1);
+  if (!data || !indices)
+    return binder.unsupported("unranked operands");
+  int64_t r = data.getType().getRank();
+  std::optional<int64_t> axis = normalizeAxis(binder.getInt("axis", 0), r);
+  if (!axis || indices.getType().getRank() != r)
+    return binder.emitError("axis or index rank is invalid"), failure();
+  Location loc = binder.getLoc();
+  Value empty = tensor::EmptyOp::create(rewriter, loc,
+                                        getSizes(rewriter, loc, indices),
+                                        data.getType().getElementType());
+  Value axisSize = tensor::DimOp::create(rewriter, loc, data, *axis);
+  SmallVector<AffineMap> maps(2, rewriter.getMultiDimIdentityMap(r));
+  SmallVector<utils::IteratorType> iters(r, utils::IteratorType::parallel);
+  auto generic = linalg::GenericOp::create(
+      rewriter, loc, empty.getType(), ValueRange{indices}, ValueRange{empty},
+      maps, iters, [&](OpBuilder &b, Location l, ValueRange a) {
+        SmallVector<Value> coords;
+        for (int64_t i = 0; i < r; ++i)
+          coords.push_back(i == *axis ? wrapIndex(b, l, a[0], axisSize)
+                                      : linalg::IndexOp::create(b, l, i).getResult());
+        linalg::YieldOp::create(b, l,
+                                tensor::ExtractOp::create(b, l, data, coords)
+                                    .getResult());
+      });
+  binder.replace(rewriter, generic.getResult(0));
+  return success();
+}
+
+/// Slice with constant starts/ends/axes/steps (inputs from opset 10,
+/// attributes before). Sliced dims must be static; any step sign works.
+static LogicalResult legalizeSlice(OpBinder &binder, RewriterBase &rewriter) {
+  auto x = binder.rankedInput(0);
+  if (!x)
+    return binder.unsupported("an unranked input");
+  RankedTensorType type = x.getType();
+  int64_t rank = type.getRank();
+  std::optional<SmallVector<int64_t>> starts, ends, axes, steps;
+  if (binder.getOp().getOpset() < 10) {
+    starts = binder.getInts("starts");
+    ends = binder.getInts("ends");
+    axes = binder.getInts("axes");
+  } else {
+    starts = binder.constantInts(1);
+    ends = binder.constantInts(2);
+    axes = binder.input(3) ? binder.constantInts(3) : std::nullopt;
+    steps = binder.input(4) ? binder.constantInts(4) : std::nullopt;
+    if ((binder.input(3) && !axes) || (binder.input(4) && !steps))
+      return binder.unsupported("non-constant axes or steps");
+  }
+  if (!starts || !ends || starts->size() != ends->size())
+    return binder.unsupported("non-constant starts or ends");
+  if (!axes || axes->size() != starts->size()) {
+    axes = SmallVector<int64_t>();
+    for (int64_t i = 0; i < (int64_t)starts->size(); ++i)
+      axes->push_back(i);
+  }
+  SmallVector<int64_t> begin(rank, 0), step(rank, 1);
+  SmallVector<int64_t> outShape(type.getShape());
+  for (size_t k = 0; k < axes->size(); ++k) {
+    std::optional<int64_t> a = normalizeAxis((*axes)[k], rank);
+    if (!a)
+      return binder.emitError("axes are out of range"), failure();
+    int64_t dim = type.getDimSize(*a);
+    if (ShapedType::isDynamic(dim))
+      return binder.unsupported("slicing a dynamic dimension");
+    int64_t st = steps ? (*steps)[k] : 1;
+    if (st == 0)
+      return binder.emitError("steps must not be 0"), failure();
+    int64_t s = (*starts)[k], e = (*ends)[k];
+    if (s < 0)
+      s += dim;
+    if (e < 0)
+      e += dim;
+    if (st > 0) {
+      s = std::clamp<int64_t>(s, 0, dim);
+      e = std::clamp<int64_t>(e, 0, dim);
+      outShape[*a] = e > s ? (e - s + st - 1) / st : 0;
+    } else {
+      s = std::clamp<int64_t>(s, 0, dim - 1);
+      e = std::clamp<int64_t>(e, -1, dim - 1);
+      outShape[*a] = s > e ? (s - e - st - 1) / (-st) : 0;
+    }
+    begin[*a] = s;
+    step[*a] = st;
+  }
+  Location loc = binder.getLoc();
+  SmallVector<Value> dyn;
+  for (int64_t i = 0; i < rank; ++i)
+    if (ShapedType::isDynamic(outShape[i]))
+      dyn.push_back(tensor::DimOp::create(rewriter, loc, x, i));
+  Value empty = tensor::EmptyOp::create(rewriter, loc, outShape,
+                                        type.getElementType(), dyn);
+  SmallVector<AffineMap> maps = {rewriter.getMultiDimIdentityMap(rank)};
+  SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
+  auto generic = linalg::GenericOp::create(
+      rewriter, loc, empty.getType(), ValueRange{}, ValueRange{empty}, maps,
+      iters, [&](OpBuilder &b, Location l, ValueRange) {
+        SmallVector<Value> coords;
+        for (int64_t i = 0; i < rank; ++i) {
+          Value idx = linalg::IndexOp::create(b, l, i);
+          if (step[i] != 1)
+            idx = arith::MulIOp::create(
+                b, l, idx, arith::ConstantIndexOp::create(b, l, step[i]));
+          if (begin[i] != 0)
+            idx = arith::AddIOp::create(
+                b, l, idx, arith::ConstantIndexOp::create(b, l, begin[i]));
+          coords.push_back(idx);
+        }
+        linalg::YieldOp::create(b, l,
+                                tensor::ExtractOp::create(b, l, x, coords)
+                                    .getResult());
+      });
+  binder.replace(rewriter, generic.getResult(0));
+  return success();
+}
+
+/// Split along `axis` by sizes (attribute before 13, input from 13) or into
+/// equal parts.
+static LogicalResult legalizeSplit(OpBinder &binder, RewriterBase &rewriter) {
+  auto x = binder.rankedInput(0);
+  if (!x)
+    return binder.unsupported("an unranked input");
+  int64_t rank = x.getType().getRank();
+  std::optional<int64_t> axis = normalizeAxis(binder.getInt("axis", 0), rank);
+  if (!axis)
+    return binder.emitError("axis is out of range"), failure();
+  int64_t dim = x.getType().getDimSize(*axis);
+  unsigned n = binder.getOp()->getNumResults();
+  std::optional<SmallVector<int64_t>> parts =
+      binder.getOp().getOpset() < 13 ? binder.getInts("split")
+      : binder.input(1)             ? binder.constantInts(1)
+                                    : std::nullopt;
+  if (binder.getOp().getOpset() >= 13 && binder.input(1) && !parts)
+    return binder.unsupported("non-constant split sizes");
+  if (!parts) {
+    if (ShapedType::isDynamic(dim))
+      return binder.unsupported("an equal split of a dynamic dimension");
+    int64_t chunk = (dim + n - 1) / n;
+    parts = SmallVector<int64_t>();
+    for (unsigned i = 0; i < n; ++i)
+      parts->push_back(std::min<int64_t>(chunk, dim - chunk * i));
+  }
+  if (parts->size() != n)
+    return binder.emitError("split sizes do not match the outputs"), failure();
+  Location loc = binder.getLoc();
+  SmallVector<OpFoldResult> sizes = getSizes(rewriter, loc, x);
+  SmallVector<Value> results;
+  int64_t offset = 0;
+  for (int64_t p : *parts) {
+    SmallVector<OpFoldResult> offs(rank, rewriter.getIndexAttr(0)), sz = sizes;
+    offs[*axis] = rewriter.getIndexAttr(offset);
+    sz[*axis] = rewriter.getIndexAttr(p);
+    SmallVector<OpFoldResult> strides(rank, rewriter.getIndexAttr(1));
+    results.push_back(tensor::ExtractSliceOp::create(rewriter, loc, x, offs,
+                                                     sz, strides));
+    offset += p;
+  }
+  binder.replace(rewriter, results);
+  return success();
+}
+
+/// Trilu: keep the upper (j - i >= k) or lower (j - i <= k) triangle of the
+/// last two dims.
+static LogicalResult legalizeTrilu(OpBinder &binder, RewriterBase &rewriter) {
+  auto x = binder.rankedInput(0);
+  if (!x || x.getType().getRank() < 2)
+    return binder.unsupported("an input of rank < 2");
+  Location loc = binder.getLoc();
+  // k: a constant, or a scalar read at run time.
+  Value kIndex = arith::ConstantIndexOp::create(rewriter, loc, 0);
+  if (Value kt = binder.rankedInput(1)) {
+    Value k = tensor::ExtractOp::create(
+        rewriter, loc, kt,
+        SmallVector<Value>(cast<RankedTensorType>(kt.getType()).getRank(),
+                           arith::ConstantIndexOp::create(rewriter, loc, 0)));
+    kIndex = arith::IndexCastOp::create(rewriter, loc, rewriter.getIndexType(), k);
+  }
+  bool upper = binder.getInt("upper", 1) != 0;
+  int64_t rank = x.getType().getRank();
+  Type elem = x.getType().getElementType();
+  Value empty = tensor::EmptyOp::create(rewriter, loc,
+                                        getSizes(rewriter, loc, x), elem);
+  SmallVector<AffineMap> maps(2, rewriter.getMultiDimIdentityMap(rank));
+  SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
+  auto generic = linalg::GenericOp::create(
+      rewriter, loc, empty.getType(), ValueRange{x}, ValueRange{empty}, maps,
+      iters, [&](OpBuilder &b, Location l, ValueRange a) {
+        Value i = linalg::IndexOp::create(b, l, rank - 2);
+        Value j = linalg::IndexOp::create(b, l, rank - 1);
+        Value diff = arith::SubIOp::create(b, l, j, i);
+        Value kk = kIndex;
+        Value keep = arith::CmpIOp::create(
+            b, l, upper ? arith::CmpIPredicate::sge : arith::CmpIPredicate::sle,
+            diff, kk);
+        Value zero = arith::ConstantOp::create(b, l, b.getZeroAttr(elem));
+        linalg::YieldOp::create(
+            b, l, arith::SelectOp::create(b, l, keep, a[0], zero).getResult());
+      });
+  binder.replace(rewriter, generic.getResult(0));
+  return success();
+}
+
+/// Range(start, limit, delta) with a compile-time length.
+static LogicalResult legalizeRange(OpBinder &binder, RewriterBase &rewriter) {
+  RankedTensorType result = binder.resultType(0);
+  Value start = binder.rankedInput(0), delta = binder.rankedInput(2);
+  if (!result || !start || !delta)
+    return binder.unsupported("unranked operands");
+  Location loc = binder.getLoc();
+  Type elem = result.getElementType();
+  Value n;
+  if (result.isDynamicDim(0)) {
+    // Length max(ceil((limit - start) / delta), 0), computed in f64.
+    Value limit = binder.rankedInput(1);
+    auto scalar = [&](Value t) -> Value {
+      Value v = tensor::ExtractOp::create(rewriter, loc, t, ValueRange{});
+      if (isa<FloatType>(elem))
+        return isa<Float64Type>(elem)
+                   ? v
+                   : arith::ExtFOp::create(rewriter, loc, rewriter.getF64Type(), v)
+                         .getResult();
+      return arith::SIToFPOp::create(rewriter, loc, rewriter.getF64Type(), v);
+    };
+    Value s = scalar(start), e = scalar(limit), d = scalar(delta);
+    Value len = math::CeilOp::create(
+        rewriter, loc,
+        arith::DivFOp::create(rewriter, loc,
+                              arith::SubFOp::create(rewriter, loc, e, s), d));
+    len = arith::MaximumFOp::create(
+        rewriter, loc, len,
+        arith::ConstantOp::create(rewriter, loc, rewriter.getF64FloatAttr(0)));
+    Value i64 = arith::FPToSIOp::create(rewriter, loc, rewriter.getI64Type(), len);
+    n = arith::IndexCastOp::create(rewriter, loc, rewriter.getIndexType(), i64);
+  }
+  Value empty = tensor::EmptyOp::create(
+      rewriter, loc, result.getShape(), elem,
+      n ? ValueRange{n} : ValueRange{});
+  SmallVector<AffineMap> maps = {
+      AffineMap::get(1, 0, {}, rewriter.getContext()),
+      AffineMap::get(1, 0, {}, rewriter.getContext()),
+      rewriter.getMultiDimIdentityMap(1)};
+  auto generic = linalg::GenericOp::create(
+      rewriter, loc, empty.getType(), ValueRange{start, delta},
+      ValueRange{empty}, maps,
+      SmallVector<utils::IteratorType>{utils::IteratorType::parallel},
+      [&](OpBuilder &b, Location l, ValueRange a) {
+        Value i = linalg::IndexOp::create(b, l, 0);
+        Value iv;
+        if (isa<FloatType>(elem)) {
+          Value i64 = arith::IndexCastOp::create(b, l, b.getI64Type(), i);
+          iv = arith::SIToFPOp::create(b, l, elem, i64);
+          linalg::YieldOp::create(
+              b, l,
+              arith::AddFOp::create(b, l, a[0],
+                                    arith::MulFOp::create(b, l, iv, a[1]))
+                  .getResult());
+        } else {
+          iv = arith::IndexCastOp::create(b, l, elem, i);
+          linalg::YieldOp::create(
+              b, l,
+              arith::AddIOp::create(b, l, a[0],
+                                    arith::MulIOp::create(b, l, iv, a[1]))
+                  .getResult());
+        }
+      });
+  binder.replace(rewriter, generic.getResult(0));
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
 // Registration
 //===----------------------------------------------------------------------===//
 
@@ -201,4 +920,20 @@ void loom::populateOnnxTensorHandlers(OnnxHandlerRegistry &registry) {
   registry.add("Constant", 1, legalizeConstant);
   registry.add("Transpose", 1, legalizeTranspose);
   registry.add("Reshape", 5, legalizeReshape);
+  registry.add("Identity", 1, legalizeIdentity);
+  registry.add("Dropout", 1, legalizeIdentity);
+  registry.add("Unsqueeze", 1, legalizeUnsqueeze);
+  registry.add("Squeeze", 1, legalizeSqueeze);
+  registry.add("Flatten", 1, legalizeFlatten);
+  registry.add("Concat", 4, legalizeConcat);
+  registry.add("Shape", 1, legalizeShape);
+  registry.add("Size", 1, legalizeSize);
+  registry.add("ConstantOfShape", 9, legalizeConstantOfShape);
+  registry.add("Expand", 8, legalizeExpand);
+  registry.add("Gather", 1, legalizeGather);
+  registry.add("GatherElements", 11, legalizeGatherElements);
+  registry.add("Slice", 1, legalizeSlice);
+  registry.add("Split", 2, legalizeSplit);
+  registry.add("Trilu", 14, legalizeTrilu);
+  registry.add("Range", 11, legalizeRange);
 }

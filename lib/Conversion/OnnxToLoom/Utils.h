@@ -30,6 +30,16 @@ llvm::SmallVector<mlir::OpFoldResult> getSizes(mlir::OpBuilder &b,
                                                mlir::Location loc,
                                                mlir::Value value);
 
+/// Reduces `x` over the dims marked in `reduced` into a tensor that keeps
+/// them as size 1 (keepdims), starting from `initValue`; `combine(acc, x)`
+/// folds an element in.
+mlir::Value reduceKeepDims(
+    mlir::OpBuilder &b, mlir::Location loc, mlir::Value x,
+    llvm::ArrayRef<bool> reduced, mlir::Attribute initValue,
+    llvm::function_ref<mlir::Value(mlir::OpBuilder &, mlir::Location,
+                                   mlir::Value, mlir::Value)>
+        combine);
+
 /// Normalizes an ONNX axis (possibly negative) for `rank`; nullopt when out of
 /// range.
 std::optional<int64_t> normalizeAxis(int64_t axis, int64_t rank);

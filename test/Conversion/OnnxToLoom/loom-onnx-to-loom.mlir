@@ -158,3 +158,102 @@ func.func @cast_to_node_type(%a: tensor<2x3xf32>) -> tensor<?x?xf32> {
   %0 = onnx.node "Transpose"(%a) attributes {attrs = {}, domain = "", opset = 13 : i64} : (tensor<2x3xf32>) -> tensor<?x?xf32>
   return %0 : tensor<?x?xf32>
 }
+
+// -----
+
+// Unsigned operands compute on signless integers (divui) between bitcasts.
+// CHECK-LABEL: func @unsigned_div
+//       CHECK:   tensor.bitcast %{{.+}} : tensor<4xui8> to tensor<4xi8>
+//       CHECK:     arith.divui
+//       CHECK:   tensor.bitcast %{{.+}} : tensor<4xi8> to tensor<4xui8>
+func.func @unsigned_div(%a: tensor<4xui8>) -> tensor<4xui8> {
+  %0 = onnx.node "Div"(%a, %a) attributes {attrs = {}, domain = "", opset = 14 : i64} : (tensor<4xui8>, tensor<4xui8>) -> tensor<4xui8>
+  return %0 : tensor<4xui8>
+}
+
+// -----
+
+// Comparisons give i1; Where selects; Cast converts.
+// CHECK-LABEL: func @compare_where_cast
+//       CHECK:     arith.cmpf olt
+//       CHECK:     arith.select
+//       CHECK:     arith.fptosi %{{.+}} : f32 to i64
+func.func @compare_where_cast(%a: tensor<4xf32>, %b: tensor<4xf32>) -> tensor<4xi64> {
+  %c = onnx.node "Less"(%a, %b) attributes {attrs = {}, domain = "", opset = 13 : i64} : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xi1>
+  %w = onnx.node "Where"(%c, %a, %b) attributes {attrs = {}, domain = "", opset = 16 : i64} : (tensor<4xi1>, tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>
+  %i = onnx.node "Cast"(%w) attributes {attrs = {to = 7 : i64}, domain = "", opset = 13 : i64} : (tensor<4xf32>) -> tensor<4xi64>
+  return %i : tensor<4xi64>
+}
+
+// -----
+
+// Reductions keep reduced dims as size 1, then drop them without keepdims.
+// CHECK-LABEL: func @reduce_mean
+//       CHECK:   linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]
+//       CHECK:     arith.addf
+//       CHECK:     arith.divf
+//       CHECK:   tensor.collapse_shape %{{.+}} {{\[\[}}0, 1]] : tensor<3x1xf32> into tensor<3xf32>
+func.func @reduce_mean(%a: tensor<3x5xf32>) -> tensor<3xf32> {
+  %0 = onnx.node "ReduceMean"(%a) attributes {attrs = {axes = array<i64: 1>, keepdims = 0 : i64}, domain = "", opset = 13 : i64} : (tensor<3x5xf32>) -> tensor<3xf32>
+  return %0 : tensor<3xf32>
+}
+
+// -----
+
+// Gather reads data with tensor.extract at a wrapped index.
+// CHECK-LABEL: func @gather
+//       CHECK:   linalg.generic
+//  CHECK-SAME:     ins(%{{.+}} : tensor<2x3xi64>) outs(%{{.+}} : tensor<2x3x8xf32>)
+//       CHECK:     arith.select
+//       CHECK:     tensor.extract
+func.func @gather(%data: tensor<10x8xf32>, %idx: tensor<2x3xi64>) -> tensor<2x3x8xf32> {
+  %0 = onnx.node "Gather"(%data, %idx) attributes {attrs = {axis = 0 : i64}, domain = "", opset = 13 : i64} : (tensor<10x8xf32>, tensor<2x3xi64>) -> tensor<2x3x8xf32>
+  return %0 : tensor<2x3x8xf32>
+}
+
+// -----
+
+// Slice with a negative step: out[i] = in[9 - 2 i].
+// CHECK-LABEL: func @slice_reverse
+//       CHECK:   tensor.empty() : tensor<5xf32>
+//       CHECK:     %[[I:.+]] = linalg.index 0
+//       CHECK:     arith.muli %[[I]], %{{.+}}
+//       CHECK:     tensor.extract
+func.func @slice_reverse(%x: tensor<10xf32>) -> tensor<5xf32> {
+  %s = arith.constant dense<[-1]> : tensor<1xi64>
+  %e = arith.constant dense<[-11]> : tensor<1xi64>
+  %a = arith.constant dense<[0]> : tensor<1xi64>
+  %st = arith.constant dense<[-2]> : tensor<1xi64>
+  %0 = onnx.node "Slice"(%x, %s, %e, %a, %st) attributes {attrs = {}, domain = "", opset = 13 : i64} : (tensor<10xf32>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<5xf32>
+  return %0 : tensor<5xf32>
+}
+
+// -----
+
+// Shape arithmetic with dynamic dims: Shape -> Concat -> Reshape at run time.
+// CHECK-LABEL: func @shape_reshape
+//       CHECK:   tensor.dim
+//       CHECK:   tensor.from_elements %{{.+}} : tensor<1xi64>
+//       CHECK:   tensor.insert_slice
+//       CHECK:   tensor.extract
+//       CHECK:   tensor.reshape
+func.func @shape_reshape(%x: tensor<?x6xf32>) -> tensor<?x2x3xf32> {
+  %s = onnx.node "Shape"(%x) attributes {attrs = {end = 1 : i64}, domain = "", opset = 15 : i64} : (tensor<?x6xf32>) -> tensor<1xi64>
+  %t = arith.constant dense<[2, 3]> : tensor<2xi64>
+  %c = onnx.node "Concat"(%s, %t) attributes {attrs = {axis = 0 : i64}, domain = "", opset = 13 : i64} : (tensor<1xi64>, tensor<2xi64>) -> tensor<3xi64>
+  %r = onnx.node "Reshape"(%x, %c) attributes {attrs = {}, domain = "", opset = 14 : i64} : (tensor<?x6xf32>, tensor<3xi64>) -> tensor<?x2x3xf32>
+  return %r : tensor<?x2x3xf32>
+}
+
+// -----
+
+// LayerNormalization with its Mean and InvStdDev outputs.
+// CHECK-LABEL: func @layer_norm_stats
+//       CHECK:   loom.layer_norm
+//       CHECK:   linalg.generic
+//       CHECK:     math.rsqrt
+//       CHECK:   return %{{.+}}, %{{.+}}, %{{.+}} : tensor<3x4xf32>, tensor<3x1xf32>, tensor<3x1xf32>
+func.func @layer_norm_stats(%x: tensor<3x4xf32>, %g: tensor<4xf32>) -> (tensor<3x4xf32>, tensor<3x1xf32>, tensor<3x1xf32>) {
+  %0:3 = onnx.node "LayerNormalization"(%x, %g) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<3x4xf32>, tensor<4xf32>) -> (tensor<3x4xf32>, tensor<3x1xf32>, tensor<3x1xf32>)
+  return %0#0, %0#1, %0#2 : tensor<3x4xf32>, tensor<3x1xf32>, tensor<3x1xf32>
+}

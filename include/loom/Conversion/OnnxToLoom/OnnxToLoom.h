@@ -114,6 +114,8 @@ void populateOnnxMathHandlers(OnnxHandlerRegistry &registry);
 void populateOnnxNNHandlers(OnnxHandlerRegistry &registry);
 /// Tensor manipulation (Transpose, Reshape, Constant, ...).
 void populateOnnxTensorHandlers(OnnxHandlerRegistry &registry);
+/// Reductions (Reduce*, ArgMax/ArgMin, LogSoftmax) and Gemm.
+void populateOnnxReduceHandlers(OnnxHandlerRegistry &registry);
 /// Every handler group.
 void populateAllOnnxHandlers(OnnxHandlerRegistry &registry);
 
