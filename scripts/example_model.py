@@ -16,10 +16,11 @@ from torch import nn
 
 
 class Block(nn.Module):
-    """One pre-LayerNorm decoder block."""
+    """One pre-LayerNorm transformer block (causal for decoders)."""
 
-    def __init__(self, d, heads):
+    def __init__(self, d, heads, causal=True):
         super().__init__()
+        self.causal = causal
         self.ln1 = nn.LayerNorm(d)
         self.qkv = nn.Linear(d, 3 * d)
         self.proj = nn.Linear(d, d)
@@ -36,8 +37,9 @@ class Block(nn.Module):
         k = k.reshape(b, s, self.heads, hd).transpose(1, 2)
         v = v.reshape(b, s, self.heads, hd).transpose(1, 2)
         scores = q @ k.transpose(-1, -2) / hd ** 0.5
-        causal = torch.triu(torch.ones(s, s, dtype=torch.bool), diagonal=1)
-        scores = scores.masked_fill(causal, float("-inf"))
+        if self.causal:
+            mask = torch.triu(torch.ones(s, s, dtype=torch.bool), diagonal=1)
+            scores = scores.masked_fill(mask, float("-inf"))
         o = (scores.softmax(-1) @ v).transpose(1, 2).reshape(b, s, self.d)
         x = x + self.proj(o)
         x = x + self.fc2(nn.functional.gelu(self.fc1(self.ln2(x))))

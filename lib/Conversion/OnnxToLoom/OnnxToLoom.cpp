@@ -111,17 +111,60 @@ LogicalResult OpBinder::unsupported(const Twine &what) const {
          << "': " << what << " is not supported";
 }
 
+/// Returns true when `a` has at least the static information of `b`.
+static bool isAtLeastAsStatic(Type a, Type b) {
+  auto rb = dyn_cast<RankedTensorType>(b);
+  if (!rb)
+    return true;
+  auto ra = dyn_cast<RankedTensorType>(a);
+  if (!ra || ra.getRank() != rb.getRank())
+    return false;
+  for (int64_t i = 0; i < ra.getRank(); ++i)
+    if (!rb.isDynamicDim(i) && ra.isDynamicDim(i))
+      return false;
+  return true;
+}
+
 void OpBinder::replace(RewriterBase &rewriter, ValueRange values) const {
-  SmallVector<Value> results;
+  // Nodes are legalized in program order, so the users of a node's results
+  // are holder ops (which take any type) or terminators. Holder ops get the
+  // computed value, which may be more static than the node's (e.g. ranked
+  // where ONNX inference said unranked); other users get a tensor.cast back
+  // to the node's type.
   for (auto [value, old] : llvm::zip(values, op->getResults())) {
-    if (value.getType() != old.getType() &&
-        tensor::CastOp::areCastCompatible(value.getType(), old.getType()))
-      value = tensor::CastOp::create(rewriter, op.getLoc(), old.getType(), value);
-    results.push_back(value);
+    if (value.getType() == old.getType()) {
+      rewriter.replaceAllUsesWith(old, value);
+      continue;
+    }
+    if (!tensor::CastOp::areCastCompatible(value.getType(), old.getType())) {
+      rewriter.replaceAllUsesWith(old, value);
+      continue;
+    }
+    if (!isAtLeastAsStatic(value.getType(), old.getType())) {
+      // The node's type knows more: every user gets the cast.
+      OpBuilder::InsertionGuard guard(rewriter);
+      rewriter.setInsertionPointAfterValue(value);
+      Value cast =
+          tensor::CastOp::create(rewriter, op.getLoc(), old.getType(), value);
+      rewriter.replaceAllUsesWith(old, cast);
+      continue;
+    }
+    Value cast;
+    for (OpOperand &use : llvm::make_early_inc_range(old.getUses())) {
+      if (isa<onnxir::NodeOp>(use.getOwner())) {
+        rewriter.modifyOpInPlace(use.getOwner(), [&] { use.set(value); });
+        continue;
+      }
+      if (!cast) {
+        OpBuilder::InsertionGuard guard(rewriter);
+        rewriter.setInsertionPointAfterValue(value);
+        cast = tensor::CastOp::create(rewriter, op.getLoc(), old.getType(),
+                                      value);
+      }
+      rewriter.modifyOpInPlace(use.getOwner(), [&] { use.set(cast); });
+    }
   }
   // Results past `values` must be unused (e.g. optional outputs).
-  for (auto [i, result] : llvm::enumerate(results))
-    rewriter.replaceAllUsesWith(op->getResult(i), result);
   rewriter.eraseOp(op);
 }
 
@@ -151,6 +194,7 @@ void loom::populateAllOnnxHandlers(OnnxHandlerRegistry &registry) {
   populateOnnxNNHandlers(registry);
   populateOnnxTensorHandlers(registry);
   populateOnnxReduceHandlers(registry);
+  populateOnnxConvHandlers(registry);
 }
 
 //===----------------------------------------------------------------------===//

@@ -671,70 +671,120 @@ static LogicalResult legalizeGatherElements(OpBinder &binder,
   return success();
 }
 
-/// Slice with constant starts/ends/axes/steps (inputs from opset 10,
-/// attributes before). Sliced dims must be static; any step sign works.
+/// Slice (attributes before opset 10, inputs from then on). Axes and steps
+/// must be constants; starts and ends may be computed at run time. Bounds are
+/// clamped as ONNX specifies, for either step sign.
 static LogicalResult legalizeSlice(OpBinder &binder, RewriterBase &rewriter) {
   auto x = binder.rankedInput(0);
   if (!x)
     return binder.unsupported("an unranked input");
   RankedTensorType type = x.getType();
   int64_t rank = type.getRank();
-  std::optional<SmallVector<int64_t>> starts, ends, axes, steps;
-  if (binder.getOp().getOpset() < 10) {
-    starts = binder.getInts("starts");
-    ends = binder.getInts("ends");
+  Location loc = binder.getLoc();
+  bool attrs = binder.getOp().getOpset() < 10;
+  std::optional<SmallVector<int64_t>> axes, steps, cStarts, cEnds;
+  int64_t count;
+  if (attrs) {
+    cStarts = binder.getInts("starts");
+    cEnds = binder.getInts("ends");
     axes = binder.getInts("axes");
+    if (!cStarts || !cEnds)
+      return binder.unsupported("missing starts or ends");
+    count = cStarts->size();
   } else {
-    starts = binder.constantInts(1);
-    ends = binder.constantInts(2);
+    auto st = binder.rankedInput(1);
+    if (!st || st.getType().getRank() != 1 || st.getType().isDynamicDim(0))
+      return binder.unsupported("starts of dynamic length");
+    count = st.getType().getDimSize(0);
+    cStarts = binder.constantInts(1);
+    cEnds = binder.constantInts(2);
     axes = binder.input(3) ? binder.constantInts(3) : std::nullopt;
     steps = binder.input(4) ? binder.constantInts(4) : std::nullopt;
     if ((binder.input(3) && !axes) || (binder.input(4) && !steps))
       return binder.unsupported("non-constant axes or steps");
   }
-  if (!starts || !ends || starts->size() != ends->size())
-    return binder.unsupported("non-constant starts or ends");
-  if (!axes || axes->size() != starts->size()) {
+  if (!axes) {
     axes = SmallVector<int64_t>();
-    for (int64_t i = 0; i < (int64_t)starts->size(); ++i)
+    for (int64_t i = 0; i < count; ++i)
       axes->push_back(i);
   }
-  SmallVector<int64_t> begin(rank, 0), step(rank, 1);
-  SmallVector<int64_t> outShape(type.getShape());
-  for (size_t k = 0; k < axes->size(); ++k) {
+  if ((int64_t)axes->size() != count || (steps && (int64_t)steps->size() != count))
+    return binder.emitError("starts, ends, axes and steps differ in length"),
+           failure();
+  auto idx = [&](int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(rewriter, loc, v);
+  };
+  // starts[k] / ends[k] as index values.
+  auto bound = [&](const std::optional<SmallVector<int64_t>> &c, unsigned input,
+                   int64_t k) -> Value {
+    if (c)
+      return idx(std::clamp<int64_t>((*c)[k], INT32_MIN, INT32_MAX));
+    Value e = tensor::ExtractOp::create(rewriter, loc, binder.input(input),
+                                        ValueRange{idx(k)});
+    Value i64 = e.getType().isInteger(64)
+                    ? e
+                    : arith::ExtSIOp::create(rewriter, loc,
+                                             rewriter.getI64Type(), e)
+                          .getResult();
+    // Clamp to i32 range so that adding a dim cannot overflow.
+    i64 = arith::MaxSIOp::create(
+        rewriter, loc, i64,
+        arith::ConstantOp::create(rewriter, loc, rewriter.getI64IntegerAttr(INT32_MIN)));
+    i64 = arith::MinSIOp::create(
+        rewriter, loc, i64,
+        arith::ConstantOp::create(rewriter, loc, rewriter.getI64IntegerAttr(INT32_MAX)));
+    return arith::IndexCastOp::create(rewriter, loc, rewriter.getIndexType(), i64);
+  };
+  auto clamp = [&](Value v, Value lo, Value hi) -> Value {
+    return arith::MinSIOp::create(rewriter, loc,
+                                  arith::MaxSIOp::create(rewriter, loc, v, lo),
+                                  hi);
+  };
+  SmallVector<Value> begin(rank, idx(0));
+  SmallVector<int64_t> step(rank, 1);
+  SmallVector<OpFoldResult> sizes = getSizes(rewriter, loc, x);
+  for (int64_t k = 0; k < count; ++k) {
     std::optional<int64_t> a = normalizeAxis((*axes)[k], rank);
     if (!a)
       return binder.emitError("axes are out of range"), failure();
-    int64_t dim = type.getDimSize(*a);
-    if (ShapedType::isDynamic(dim))
-      return binder.unsupported("slicing a dynamic dimension");
     int64_t st = steps ? (*steps)[k] : 1;
     if (st == 0)
       return binder.emitError("steps must not be 0"), failure();
-    int64_t s = (*starts)[k], e = (*ends)[k];
-    if (s < 0)
-      s += dim;
-    if (e < 0)
-      e += dim;
+    Value dim = tensor::DimOp::create(rewriter, loc, x, *a);
+    auto wrap = [&](Value v) -> Value {
+      Value neg = arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::slt,
+                                        v, idx(0));
+      return arith::SelectOp::create(
+          rewriter, loc, neg, arith::AddIOp::create(rewriter, loc, v, dim), v);
+    };
+    Value s = wrap(bound(cStarts, 1, k)), e = wrap(bound(cEnds, 2, k));
+    Value n;
     if (st > 0) {
-      s = std::clamp<int64_t>(s, 0, dim);
-      e = std::clamp<int64_t>(e, 0, dim);
-      outShape[*a] = e > s ? (e - s + st - 1) / st : 0;
+      s = clamp(s, idx(0), dim);
+      e = clamp(e, idx(0), dim);
+      n = arith::CeilDivSIOp::create(rewriter, loc,
+                                     arith::SubIOp::create(rewriter, loc, e, s),
+                                     idx(st));
     } else {
-      s = std::clamp<int64_t>(s, 0, dim - 1);
-      e = std::clamp<int64_t>(e, -1, dim - 1);
-      outShape[*a] = s > e ? (s - e - st - 1) / (-st) : 0;
+      Value dm1 = arith::SubIOp::create(rewriter, loc, dim, idx(1));
+      s = clamp(s, idx(0), dm1);
+      e = clamp(e, idx(-1), dm1);
+      n = arith::CeilDivSIOp::create(rewriter, loc,
+                                     arith::SubIOp::create(rewriter, loc, s, e),
+                                     idx(-st));
     }
+    n = arith::MaxSIOp::create(rewriter, loc, n, idx(0));
     begin[*a] = s;
     step[*a] = st;
+    sizes[*a] = n;
   }
-  Location loc = binder.getLoc();
-  SmallVector<Value> dyn;
-  for (int64_t i = 0; i < rank; ++i)
-    if (ShapedType::isDynamic(outShape[i]))
-      dyn.push_back(tensor::DimOp::create(rewriter, loc, x, i));
-  Value empty = tensor::EmptyOp::create(rewriter, loc, outShape,
-                                        type.getElementType(), dyn);
+  // Static sizes where the node's type knows them (folds the index math).
+  if (RankedTensorType result = binder.resultType(0))
+    for (int64_t i = 0; i < rank; ++i)
+      if (!result.isDynamicDim(i))
+        sizes[i] = rewriter.getIndexAttr(result.getDimSize(i));
+  Value empty = tensor::EmptyOp::create(rewriter, loc, sizes,
+                                        type.getElementType());
   SmallVector<AffineMap> maps = {rewriter.getMultiDimIdentityMap(rank)};
   SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
   auto generic = linalg::GenericOp::create(
@@ -742,14 +792,11 @@ static LogicalResult legalizeSlice(OpBinder &binder, RewriterBase &rewriter) {
       iters, [&](OpBuilder &b, Location l, ValueRange) {
         SmallVector<Value> coords;
         for (int64_t i = 0; i < rank; ++i) {
-          Value idx = linalg::IndexOp::create(b, l, i);
+          Value v = linalg::IndexOp::create(b, l, i);
           if (step[i] != 1)
-            idx = arith::MulIOp::create(
-                b, l, idx, arith::ConstantIndexOp::create(b, l, step[i]));
-          if (begin[i] != 0)
-            idx = arith::AddIOp::create(
-                b, l, idx, arith::ConstantIndexOp::create(b, l, begin[i]));
-          coords.push_back(idx);
+            v = arith::MulIOp::create(
+                b, l, v, arith::ConstantIndexOp::create(b, l, step[i]));
+          coords.push_back(arith::AddIOp::create(b, l, v, begin[i]));
         }
         linalg::YieldOp::create(b, l,
                                 tensor::ExtractOp::create(b, l, x, coords)

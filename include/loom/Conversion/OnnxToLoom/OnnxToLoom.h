@@ -116,6 +116,8 @@ void populateOnnxNNHandlers(OnnxHandlerRegistry &registry);
 void populateOnnxTensorHandlers(OnnxHandlerRegistry &registry);
 /// Reductions (Reduce*, ArgMax/ArgMin, LogSoftmax) and Gemm.
 void populateOnnxReduceHandlers(OnnxHandlerRegistry &registry);
+/// Convolutions (Conv 1-D/2-D, grouped and depthwise).
+void populateOnnxConvHandlers(OnnxHandlerRegistry &registry);
 /// Every handler group.
 void populateAllOnnxHandlers(OnnxHandlerRegistry &registry);
 

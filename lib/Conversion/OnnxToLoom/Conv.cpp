@@ -1,0 +1,131 @@
+//===- Conv.cpp - ONNX convolution handler --------------------------------===//
+//
+// Part of the Loom project. SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+
+#include "Utils.h"
+
+#include "mlir/Dialect/Utils/StructuredOpsUtils.h"
+
+using namespace mlir;
+using namespace loom;
+
+/// Conv (N, C, spatial...) with groups (depthwise included), strides, pads
+/// and dilations: zero padding with tensor.pad, then one linalg.generic over
+/// (n, oc, out spatial..., ic per group, kernel...), then the bias.
+static LogicalResult legalizeConv(OpBinder &binder, RewriterBase &rewriter) {
+  auto x = binder.rankedInput(0), w = binder.rankedInput(1);
+  Value bias = binder.rankedInput(2);
+  if (!x || !w)
+    return binder.unsupported("unranked operands");
+  RankedTensorType xt = x.getType(), wt = w.getType();
+  Type elem = xt.getElementType();
+  int64_t rank = xt.getRank(), sp = rank - 2;
+  if (rank < 3 || rank > 4 || wt.getRank() != rank || !isa<FloatType>(elem))
+    return binder.unsupported("Conv other than 1-D or 2-D on floats");
+  std::string autoPad = binder.getString("auto_pad", "NOTSET");
+  if (autoPad != "NOTSET" && autoPad != "VALID")
+    return binder.unsupported("auto_pad " + autoPad);
+  int64_t group = binder.getInt("group", 1);
+  SmallVector<int64_t> strides(sp, 1), dil(sp, 1), pads(2 * sp, 0);
+  if (auto s = binder.getInts("strides"))
+    strides = *s;
+  if (auto d = binder.getInts("dilations"))
+    dil = *d;
+  if (auto p = binder.getInts("pads"); p && autoPad == "NOTSET")
+    pads = *p;
+  if ((int64_t)strides.size() != sp || (int64_t)dil.size() != sp ||
+      (int64_t)pads.size() != 2 * sp)
+    return binder.emitError("strides, dilations or pads have the wrong length"),
+           failure();
+  int64_t oc = wt.getDimSize(0), icg = wt.getDimSize(1);
+  if (ShapedType::isDynamic(oc) || ShapedType::isDynamic(icg) ||
+      !wt.hasStaticShape())
+    return binder.unsupported("a weight of dynamic shape");
+  if (group <= 0 || oc % group != 0)
+    return binder.emitError("group does not divide the output channels"),
+           failure();
+  int64_t ocg = oc / group;
+  SmallVector<int64_t> kernel(wt.getShape().drop_front(2));
+  Location loc = binder.getLoc();
+  // Pad.
+  Value input = x;
+  if (llvm::any_of(pads, [](int64_t p) { return p != 0; })) {
+    SmallVector<OpFoldResult> lo(rank, rewriter.getIndexAttr(0)),
+        hi(rank, rewriter.getIndexAttr(0));
+    for (int64_t i = 0; i < sp; ++i) {
+      lo[2 + i] = rewriter.getIndexAttr(pads[i]);
+      hi[2 + i] = rewriter.getIndexAttr(pads[sp + i]);
+    }
+    Value zero = arith::ConstantOp::create(rewriter, loc, rewriter.getZeroAttr(elem));
+    input = tensor::PadOp::create(rewriter, loc, Type(), x, lo, hi, zero);
+  }
+  auto it = cast<RankedTensorType>(input.getType());
+  SmallVector<int64_t> outShape = {xt.getDimSize(0), oc};
+  for (int64_t i = 0; i < sp; ++i) {
+    int64_t in = it.getDimSize(2 + i);
+    if (ShapedType::isDynamic(in))
+      return binder.unsupported("dynamic spatial dimensions");
+    outShape.push_back((in - dil[i] * (kernel[i] - 1) - 1) / strides[i] + 1);
+  }
+  SmallVector<Value> dyn;
+  if (xt.isDynamicDim(0))
+    dyn.push_back(tensor::DimOp::create(rewriter, loc, x, 0));
+  Value zero = arith::ConstantOp::create(rewriter, loc, rewriter.getZeroAttr(elem));
+  Value init = linalg::FillOp::create(
+                   rewriter, loc, zero,
+                   tensor::EmptyOp::create(rewriter, loc, outShape, elem, dyn)
+                       .getResult())
+                   .getResult(0);
+  // Loops: n, oc, o_0..o_{sp-1}, icg, k_0..k_{sp-1}.
+  MLIRContext *ctx = rewriter.getContext();
+  int64_t loops = 2 + sp + 1 + sp;
+  auto d = [&](int64_t i) { return getAffineDimExpr(i, ctx); };
+  int64_t icD = 2 + sp;
+  SmallVector<AffineExpr> inE = {d(0), d(1).floorDiv(ocg) * icg + d(icD)};
+  SmallVector<AffineExpr> wE = {d(1), d(icD)};
+  SmallVector<AffineExpr> oE = {d(0), d(1)};
+  for (int64_t i = 0; i < sp; ++i) {
+    inE.push_back(d(2 + i) * strides[i] + d(icD + 1 + i) * dil[i]);
+    wE.push_back(d(icD + 1 + i));
+    oE.push_back(d(2 + i));
+  }
+  SmallVector<utils::IteratorType> iters(2 + sp, utils::IteratorType::parallel);
+  iters.append(1 + sp, utils::IteratorType::reduction);
+  Value conv = linalg::GenericOp::create(
+                   rewriter, loc, init.getType(), ValueRange{input, w},
+                   ValueRange{init},
+                   SmallVector<AffineMap>{AffineMap::get(loops, 0, inE, ctx),
+                                          AffineMap::get(loops, 0, wE, ctx),
+                                          AffineMap::get(loops, 0, oE, ctx)},
+                   iters,
+                   [](OpBuilder &b, Location l, ValueRange a) {
+                     Value p = arith::MulFOp::create(b, l, a[0], a[1]);
+                     linalg::YieldOp::create(
+                         b, l, arith::AddFOp::create(b, l, a[2], p).getResult());
+                   })
+                   .getResult(0);
+  if (bias) {
+    int64_t r = outShape.size();
+    Value empty = tensor::EmptyOp::create(rewriter, loc, outShape, elem, dyn);
+    SmallVector<AffineMap> maps = {rewriter.getMultiDimIdentityMap(r),
+                                   AffineMap::get(r, 0, {d(1)}, ctx),
+                                   rewriter.getMultiDimIdentityMap(r)};
+    SmallVector<utils::IteratorType> par(r, utils::IteratorType::parallel);
+    conv = linalg::GenericOp::create(
+               rewriter, loc, conv.getType(), ValueRange{conv, bias},
+               ValueRange{empty}, maps, par,
+               [](OpBuilder &b, Location l, ValueRange a) {
+                 linalg::YieldOp::create(
+                     b, l, arith::AddFOp::create(b, l, a[0], a[1]).getResult());
+               })
+               .getResult(0);
+  }
+  binder.replace(rewriter, conv);
+  return success();
+}
+
+void loom::populateOnnxConvHandlers(OnnxHandlerRegistry &registry) {
+  registry.add("Conv", 1, legalizeConv);
+}

@@ -1,0 +1,104 @@
+#!/usr/bin/python3
+"""Small real transformer models built with torch 1.13 and exported to ONNX
+(opset 17), with inputs and torch's outputs as the reference.
+
+  real_models.py NAME DIR [--batch B --seq S]
+      -> DIR/model.onnx, DIR/in/input_0.pb, DIR/exp/output_0.pb
+
+NAME: bert (encoder with token and position embeddings, 2 blocks),
+      gpt2 (decoder with token embedding and causal mask, 2 blocks),
+      vit  (patch embedding by Conv2d, class token, 2 encoder layers, head).
+Deterministic (fixed seeds). Sizes are small so that tests stay fast; bench/
+uses the same builders with larger sizes.
+"""
+import argparse
+import os
+import sys
+
+import torch
+from torch import nn
+from onnx import numpy_helper
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from example_model import Block, Decoder  # noqa: E402
+
+
+class Bert(nn.Module):
+    def __init__(self, vocab=128, d=64, heads=4, layers=2):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, d)
+        self.pos = nn.Parameter(torch.randn(1, 512, d) * 0.02)
+        self.blocks = nn.ModuleList([Block(d, heads, causal=False) for _ in range(layers)])
+        self.ln = nn.LayerNorm(d)
+
+    def forward(self, tokens):
+        x = self.embed(tokens) + self.pos[:, : tokens.shape[1]]
+        for block in self.blocks:
+            x = block(x)
+        return self.ln(x)
+
+
+class ViT(nn.Module):
+    def __init__(self, d=64, heads=4, layers=2, patch=4, image=16, classes=10):
+        super().__init__()
+        self.patch = nn.Conv2d(3, d, patch, stride=patch)
+        n = (image // patch) ** 2
+        self.cls = nn.Parameter(torch.randn(1, 1, d) * 0.02)
+        self.pos = nn.Parameter(torch.randn(1, n + 1, d) * 0.02)
+        self.blocks = nn.ModuleList([Block(d, heads, causal=False) for _ in range(layers)])
+        self.head = nn.Linear(d, classes)
+
+    def forward(self, images):
+        x = self.patch(images).flatten(2).transpose(1, 2)
+        cls = self.cls.expand(x.shape[0], -1, -1)
+        x = torch.cat([cls, x], dim=1) + self.pos
+        for block in self.blocks:
+            x = block(x)
+        return self.head(x[:, 0])
+
+
+def build(name, batch, seq):
+    torch.manual_seed(0)
+    if name == "bert":
+        model = Bert().eval()
+        x = torch.randint(0, 128, (batch, seq))
+        axes = {"tokens": {0: "batch", 1: "seq"}, "out": {0: "batch", 1: "seq"}}
+        names = ["tokens"]
+    elif name == "gpt2":
+        model = Decoder(128, 64, 4, 2).eval()
+        x = torch.randint(0, 128, (batch, seq))
+        axes = {"tokens": {0: "batch", 1: "seq"}, "out": {0: "batch", 1: "seq"}}
+        names = ["tokens"]
+    elif name == "vit":
+        model = ViT().eval()
+        x = torch.randn(batch, 3, 16, 16)
+        axes = {"images": {0: "batch"}, "out": {0: "batch"}}
+        names = ["images"]
+    else:
+        raise SystemExit("unknown model " + name)
+    return model, x, names, axes
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("name")
+    ap.add_argument("dir")
+    ap.add_argument("--batch", type=int, default=2)
+    ap.add_argument("--seq", type=int, default=16)
+    args = ap.parse_args()
+    model, x, names, axes = build(args.name, args.batch, args.seq)
+    os.makedirs(os.path.join(args.dir, "in"), exist_ok=True)
+    os.makedirs(os.path.join(args.dir, "exp"), exist_ok=True)
+    path = os.path.join(args.dir, "model.onnx")
+    with torch.no_grad():
+        torch.onnx.export(model, (x,), path, opset_version=17, input_names=names,
+                          output_names=["out"], dynamic_axes=axes)
+        y = model(x)
+    open(os.path.join(args.dir, "in", "input_0.pb"), "wb").write(
+        numpy_helper.from_array(x.numpy()).SerializeToString())
+    open(os.path.join(args.dir, "exp", "output_0.pb"), "wb").write(
+        numpy_helper.from_array(y.numpy()).SerializeToString())
+
+
+if __name__ == "__main__":
+    main()
