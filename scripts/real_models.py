@@ -2,7 +2,7 @@
 """Small real transformer models built with torch 1.13 and exported to ONNX
 (opset 17), with inputs and torch's outputs as the reference.
 
-  real_models.py NAME DIR [--batch B --seq S]
+  real_models.py NAME DIR [--batch B --seq S --d D --layers L --heads H]
       -> DIR/model.onnx, DIR/in/input_0.pb, DIR/exp/output_0.pb
 
 NAME: bert (encoder with token and position embeddings, 2 blocks),
@@ -57,20 +57,20 @@ class ViT(nn.Module):
         return self.head(x[:, 0])
 
 
-def build(name, batch, seq):
+def build(name, batch, seq, d=64, layers=2, heads=4):
     torch.manual_seed(0)
     if name == "bert":
-        model = Bert().eval()
+        model = Bert(128, d, heads, layers).eval()
         x = torch.randint(0, 128, (batch, seq))
         axes = {"tokens": {0: "batch", 1: "seq"}, "out": {0: "batch", 1: "seq"}}
         names = ["tokens"]
     elif name == "gpt2":
-        model = Decoder(128, 64, 4, 2).eval()
+        model = Decoder(128, d, heads, layers).eval()
         x = torch.randint(0, 128, (batch, seq))
         axes = {"tokens": {0: "batch", 1: "seq"}, "out": {0: "batch", 1: "seq"}}
         names = ["tokens"]
     elif name == "vit":
-        model = ViT().eval()
+        model = ViT(d, heads, layers).eval()
         x = torch.randn(batch, 3, 16, 16)
         axes = {"images": {0: "batch"}, "out": {0: "batch"}}
         names = ["images"]
@@ -85,8 +85,12 @@ def main():
     ap.add_argument("dir")
     ap.add_argument("--batch", type=int, default=2)
     ap.add_argument("--seq", type=int, default=16)
+    ap.add_argument("--d", type=int, default=64, help="model width")
+    ap.add_argument("--layers", type=int, default=2)
+    ap.add_argument("--heads", type=int, default=4)
     args = ap.parse_args()
-    model, x, names, axes = build(args.name, args.batch, args.seq)
+    model, x, names, axes = build(args.name, args.batch, args.seq, args.d, args.layers,
+                                  args.heads)
     os.makedirs(os.path.join(args.dir, "in"), exist_ok=True)
     os.makedirs(os.path.join(args.dir, "exp"), exist_ok=True)
     path = os.path.join(args.dir, "model.onnx")

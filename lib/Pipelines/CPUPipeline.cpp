@@ -29,10 +29,14 @@ void loom::buildCPUPipeline(OpPassManager &pm,
   if (options.stopAfter == CPUPipelineStage::Loom)
     return;
 
-  // Step 2: loom -> linalg, then fuse elementwise producers and consumers.
+  // Step 2: loom -> linalg, then fuse elementwise producers and consumers;
+  // contiguous innermost loops and inline math so that LLVM vectorizes.
   pm.addPass(createLoomToLinalgPass());
   pm.addPass(createCanonicalizerPass());
   pm.addNestedPass<func::FuncOp>(createLinalgElementwiseOpFusionPass());
+  pm.addNestedPass<func::FuncOp>(createLinalgGeneralizeNamedOpsPass());
+  pm.addNestedPass<func::FuncOp>(createOptimizeLoopOrderPass());
+  pm.addNestedPass<func::FuncOp>(createApproximateMathPass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   if (options.stopAfter == CPUPipelineStage::Linalg)

@@ -9,6 +9,18 @@
 
 include "mlir/Pass/PassBase.td"
 
+def ApproximateMathPass : Pass<"loom-approximate-math"> {
+  let summary = "Replace libm calls by inline polynomial approximations";
+  let description = [{
+    Rewrites `math.exp`, `math.log`, `math.tanh`, `math.erf` and friends on
+    f32 into MLIR's polynomial approximations (a few ULP), so that loops
+    using them vectorize instead of calling libm per element.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::vector::VectorDialect"];
+}
+
 def EraseSignednessPass : Pass<"loom-erase-signedness", "mlir::ModuleOp"> {
   let summary = "Make every integer type signless";
   let description = [{
@@ -28,6 +40,19 @@ def LowerCopiesPass : Pass<"loom-lower-copies", "mlir::func::FuncOp"> {
     `memrefCopy` runtime function, which compiled models do not link. This
     pass turns every `memref.copy` into `linalg.copy`, which becomes plain
     loops.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
+def OptimizeLoopOrderPass : Pass<"loom-optimize-loop-order"> {
+  let summary = "Make the innermost loop of contractions a contiguous one";
+  let description = [{
+    A `linalg.generic` contraction such as `C[m, n] += A[m, k] * B[k, n]`
+    has its reduction loop innermost, which walks `B` with a stride of a
+    whole row. When the output's last dimension is a parallel loop that some
+    input also walks contiguously, this pass interchanges that loop to the
+    innermost position (`m, k, n`), so that the generated loops read and
+    write contiguous memory and LLVM vectorizes them.
   }];
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }

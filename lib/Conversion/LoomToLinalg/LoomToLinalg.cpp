@@ -122,7 +122,7 @@ static Value reduceTrailing(OpBuilder &b, Location loc, Value x, int64_t axis,
       [&](OpBuilder &nb, Location nl, ValueRange args) {
         Value t = term(nb, nl, args.drop_back());
         linalg::YieldOp::create(nb, nl,
-                                arith::AddFOp::create(nb, nl, args.back(), t)
+                                arith::AddFOp::create(nb, nl, args.back(), t, kReassoc)
                                     .getResult());
       });
   return generic.getResult(0);
@@ -346,7 +346,7 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
     auto mac = [](OpBuilder &b, Location l, ValueRange a) {
       Value p = arith::MulFOp::create(b, l, a[0], a[1]);
       linalg::YieldOp::create(b, l,
-                              arith::AddFOp::create(b, l, a[2], p).getResult());
+                              arith::AddFOp::create(b, l, a[2], p, kReassoc).getResult());
     };
     Value scores =
         linalg::GenericOp::create(

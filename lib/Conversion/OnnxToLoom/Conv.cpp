@@ -103,7 +103,7 @@ static LogicalResult legalizeConv(OpBinder &binder, RewriterBase &rewriter) {
                    [](OpBuilder &b, Location l, ValueRange a) {
                      Value p = arith::MulFOp::create(b, l, a[0], a[1]);
                      linalg::YieldOp::create(
-                         b, l, arith::AddFOp::create(b, l, a[2], p).getResult());
+                         b, l, arith::AddFOp::create(b, l, a[2], p, kReassoc).getResult());
                    })
                    .getResult(0);
   if (bias) {

@@ -317,8 +317,8 @@ static LogicalResult legalizeClip(OpBinder &binder, RewriterBase &rewriter) {
 //===----------------------------------------------------------------------===//
 
 /// numpy.matmul: 1-D operands are promoted (and the promoted dim dropped),
-/// batch dims broadcast. 2-D x 2-D becomes `linalg.matmul`; everything else a
-/// `linalg.generic` contraction.
+/// batch dims broadcast. One `linalg.generic` contraction whose accumulation
+/// may be reassociated (so that it vectorizes).
 static LogicalResult legalizeMatMul(OpBinder &binder, RewriterBase &rewriter) {
   auto a = binder.rankedInput(0), bv = binder.rankedInput(1);
   if (!a || !bv)
@@ -375,14 +375,6 @@ static LogicalResult legalizeMatMul(OpBinder &binder, RewriterBase &rewriter) {
   Value empty = tensor::EmptyOp::create(rewriter, loc, shape, elem, dynSizes);
   Value init = linalg::FillOp::create(rewriter, loc, zero, empty).getResult(0);
 
-  if (ra == 2 && rb == 2) {
-    Value mm = linalg::MatmulOp::create(rewriter, loc, resultType,
-                                        ValueRange{a, bv}, ValueRange{init})
-                   .getResult(0);
-    binder.replace(rewriter, mm);
-    return success();
-  }
-
   // Loop dims: batch..., m?, n?, k.
   int64_t numLoops = batch + hasM + hasN + 1;
   int64_t mDim = batch, nDim = batch + hasM, kDim = numLoops - 1;
@@ -417,7 +409,7 @@ static LogicalResult legalizeMatMul(OpBinder &binder, RewriterBase &rewriter) {
       rewriter, loc, resultType, ValueRange{a, bv}, ValueRange{init}, maps,
       iterators, [&](OpBuilder &b, Location l, ValueRange args) {
         Value prod = arith::MulFOp::create(b, l, args[0], args[1]);
-        Value sum = arith::AddFOp::create(b, l, args[2], prod);
+        Value sum = arith::AddFOp::create(b, l, args[2], prod, kReassoc);
         linalg::YieldOp::create(b, l, sum);
       });
   binder.replace(rewriter, generic.getResult(0));

@@ -389,7 +389,7 @@ static LogicalResult legalizeGemm(OpBinder &binder, RewriterBase &rewriter) {
                  [](OpBuilder &nb, Location l, ValueRange x) {
                    Value p = arith::MulFOp::create(nb, l, x[0], x[1]);
                    linalg::YieldOp::create(
-                       nb, l, arith::AddFOp::create(nb, l, x[2], p).getResult());
+                       nb, l, arith::AddFOp::create(nb, l, x[2], p, kReassoc).getResult());
                  })
                  .getResult(0);
   SmallVector<Value> operands = {mm};

@@ -11,6 +11,12 @@
 
 namespace loom {
 
+/// Fast-math flags of the accumulations of contractions (MatMul, Gemm, Conv):
+/// reassociation lets LLVM vectorize the reductions, as every ML runtime
+/// does.
+inline constexpr mlir::arith::FastMathFlags kReassoc =
+    mlir::arith::FastMathFlags::reassoc | mlir::arith::FastMathFlags::contract;
+
 /// Computes the scalar result of an elementwise op from its scalar operands.
 using ScalarBody = llvm::function_ref<mlir::Value(
     mlir::OpBuilder &, mlir::Location, mlir::ValueRange)>;

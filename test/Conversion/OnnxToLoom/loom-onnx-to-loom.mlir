@@ -42,7 +42,9 @@ func.func @erf(%a: tensor<2x?xf32>) -> tensor<2x?xf32> {
 
 // CHECK-LABEL: func @matmul_2d
 //       CHECK:   %[[F:.+]] = linalg.fill
-//       CHECK:   linalg.matmul ins(%{{.+}}, %{{.+}} : tensor<?x16xf32>, tensor<16x8xf32>) outs(%[[F]] : tensor<?x8xf32>)
+//       CHECK:   linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]
+//  CHECK-SAME:     ins(%{{.+}}, %{{.+}} : tensor<?x16xf32>, tensor<16x8xf32>) outs(%[[F]] : tensor<?x8xf32>)
+//       CHECK:     arith.addf %{{.+}}, %{{.+}} fastmath<reassoc,contract>
 func.func @matmul_2d(%a: tensor<?x16xf32>, %b: tensor<16x8xf32>) -> tensor<?x8xf32> {
   %0 = onnx.node "MatMul"(%a, %b) attributes {attrs = {}, domain = "", opset = 13 : i64} : (tensor<?x16xf32>, tensor<16x8xf32>) -> tensor<?x8xf32>
   return %0 : tensor<?x8xf32>

@@ -16,6 +16,11 @@
 
 namespace loom {
 
+/// Fast-math flags of the accumulations of contractions and reductions
+/// (attention, norms): reassociation lets LLVM vectorize them.
+inline constexpr mlir::arith::FastMathFlags kReassoc =
+    mlir::arith::FastMathFlags::reassoc | mlir::arith::FastMathFlags::contract;
+
 #define GEN_PASS_DECL_LOOMTOLINALGPASS
 #include "loom/Conversion/Passes.h.inc"
 

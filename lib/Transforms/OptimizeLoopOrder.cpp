@@ -1,0 +1,78 @@
+//===- OptimizeLoopOrder.cpp - Contiguous innermost loops -----------------===//
+//
+// Part of the Loom project. SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+
+#include "loom/Transforms/Passes.h"
+
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Linalg/Transforms/Transforms.h"
+#include "mlir/IR/PatternMatch.h"
+
+namespace loom {
+#define GEN_PASS_DEF_OPTIMIZELOOPORDERPASS
+#include "loom/Transforms/Passes.h.inc"
+} // namespace loom
+
+#define DEBUG_TYPE "loom-optimize-loop-order"
+
+using namespace mlir;
+
+/// Returns the loop that the last result of `map` walks, or -1.
+static int64_t lastLoop(AffineMap map) {
+  if (map.getNumResults() == 0)
+    return -1;
+  if (auto d = dyn_cast<AffineDimExpr>(map.getResults().back()))
+    return d.getPosition();
+  return -1;
+}
+
+/// Returns the interchange that moves the output's contiguous parallel loop
+/// innermost, or an empty vector when nothing should change.
+static SmallVector<unsigned> chooseInterchange(linalg::GenericOp op) {
+  if (op.getNumDpsInits() != 1 || op.getNumReductionLoops() == 0)
+    return {};
+  unsigned loops = op.getNumLoops();
+  SmallVector<utils::IteratorType> iters = op.getIteratorTypesArray();
+  if (iters[loops - 1] != utils::IteratorType::reduction)
+    return {};
+  AffineMap outMap = op.getMatchingIndexingMap(op.getDpsInitOperand(0));
+  int64_t p = lastLoop(outMap);
+  if (p < 0 || iters[p] != utils::IteratorType::parallel)
+    return {};
+  bool contiguousInput = llvm::any_of(op.getDpsInputOperands(),
+                                      [&](OpOperand *in) {
+                                        return lastLoop(op.getMatchingIndexingMap(in)) == p;
+                                      });
+  if (!contiguousInput)
+    return {};
+  SmallVector<unsigned> order;
+  for (unsigned i = 0; i < loops; ++i)
+    if (i != p)
+      order.push_back(i);
+  order.push_back(p);
+  return order;
+}
+
+namespace {
+/// Interchanges the loops of every matching generic.
+struct OptimizeLoopOrderPass final
+    : public loom::impl::OptimizeLoopOrderPassBase<OptimizeLoopOrderPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    SmallVector<linalg::GenericOp> ops;
+    getOperation()->walk([&](linalg::GenericOp op) { ops.push_back(op); });
+    IRRewriter rewriter(&getContext());
+    for (linalg::GenericOp op : ops) {
+      SmallVector<unsigned> order = chooseInterchange(op);
+      if (order.empty())
+        continue;
+      rewriter.setInsertionPoint(op);
+      if (failed(linalg::interchangeGenericOp(rewriter, op, order)))
+        return signalPassFailure();
+    }
+  }
+};
+} // namespace
