@@ -93,6 +93,13 @@ struct LoomcOptions {
                          cl::desc("LLVM optimization level (-O0 .. -O3, "
                                   "default -O3)"),
                          cl::Prefix, cl::init('3'), cl::cat(category)};
+  cl::opt<bool> noOpenMP{
+      "no-openmp",
+      cl::desc("Generate single-threaded loops that do not link libomp "
+               "(by default the outermost parallel loop of each loop nest "
+               "runs on OpenMP threads; OMP_NUM_THREADS or loom-run "
+               "--threads sets how many)"),
+      cl::init(false), cl::cat(category)};
   cl::opt<std::string> targetCpu{
       "target-cpu",
       cl::desc("CPU to generate code for: 'native' (the host and its "
@@ -299,6 +306,7 @@ int loom::runLoomcMain(int argc, char **argv) {
   pipeline.stopAfter = emit == EmitKind::Loom     ? loom::CPUPipelineStage::Loom
                        : emit == EmitKind::Linalg ? loom::CPUPipelineStage::Linalg
                                                   : loom::CPUPipelineStage::LLVM;
+  pipeline.openmp = !options.noOpenMP;
   loom::buildCPUPipeline(pm, pipeline);
   if (failed(pm.run(*module)))
     return 1;
@@ -352,10 +360,11 @@ int loom::runLoomcMain(int argc, char **argv) {
       loom::emitObject(*llvmModule, target, object, /*assembly=*/false, error);
   if (succeeded(ok)) {
     if (emit == EmitKind::SharedLib)
-      ok = loom::linkSharedLibrary(object, options.output, error);
+      ok = loom::linkSharedLibrary(object, options.output, !options.noOpenMP,
+                                   error);
     else
       ok = loom::linkExecutable(object, runtimeLibDir(argv[0]), options.output,
-                                error);
+                                !options.noOpenMP, error);
   }
   llvm::sys::fs::remove(object);
   return failed(ok) ? reportError(error) : 0;

@@ -27,6 +27,9 @@ struct CPUPipelineOptions {
   bool legalizeOnnx = true;
   /// The last stage to run.
   CPUPipelineStage stopAfter = CPUPipelineStage::LLVM;
+  /// Run the outermost parallel loop of each loop nest on OpenMP threads
+  /// (the compiled model then links libomp; OMP_NUM_THREADS picks the count).
+  bool openmp = true;
 };
 
 /// Builds the CPU pipeline on a module:
@@ -35,8 +38,9 @@ struct CPUPipelineOptions {
 ///   Step 3: erase integer signedness, bufferize (function boundaries,
 ///           identity layouts), prepare the
 ///           C ABI, insert deallocations.
-///   Step 4: linalg -> loops; math -> LLVM intrinsics and libm; memref, scf,
-///           func, arith -> LLVM dialect.
+///   Step 4: linalg -> (parallel) loops, the outermost parallel loop of each
+///           nest -> OpenMP; math -> LLVM intrinsics and libm; memref, scf,
+///           omp, func, arith -> LLVM dialect.
 void buildCPUPipeline(mlir::OpPassManager &pm,
                       const CPUPipelineOptions &options);
 

@@ -57,6 +57,18 @@ def OptimizeLoopOrderPass : Pass<"loom-optimize-loop-order"> {
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
+def SerializeInnerParallelPass : Pass<"loom-serialize-inner-parallel"> {
+  let summary = "Keep only the outermost scf.parallel of each loop nest";
+  let description = [{
+    `convert-linalg-to-parallel-loops` makes every parallel dimension an
+    `scf.parallel`; `convert-scf-to-openmp` would then fork a parallel region
+    per iteration of the outer loops. This pass rewrites every `scf.parallel`
+    nested in another one into `scf.for` loops, so that each loop nest forks
+    threads once, over its outermost parallel dimensions.
+  }];
+  let dependentDialects = ["::mlir::scf::SCFDialect"];
+}
+
 def PrepareABIPass : Pass<"loom-prepare-abi", "mlir::ModuleOp"> {
   let summary = "Prepare the model entry point for the loomrt C ABI";
   let description = [{

@@ -260,20 +260,30 @@ static LogicalResult runLinker(ArrayRef<std::string> args,
   return success();
 }
 
+/// Linker arguments for libomp (Debian's LLVM 22 copy, found at run time
+/// through the rpath).
+static SmallVector<std::string> openmpArgs(bool openmp) {
+  if (!openmp)
+    return {};
+  return {"-L" LOOM_LLVM_LIB_DIR, "-lomp", "-Wl,-rpath," LOOM_LLVM_LIB_DIR};
+}
+
 LogicalResult loom::linkSharedLibrary(StringRef objectPath,
-                                      StringRef outputPath,
+                                      StringRef outputPath, bool openmp,
                                       std::string &errorMessage) {
-  return runLinker({"-shared", "-fuse-ld=lld", "-o", outputPath.str(),
-                    objectPath.str(), "-lm"},
-                   errorMessage);
+  SmallVector<std::string> args = {"-shared", "-fuse-ld=lld", "-o",
+                                   outputPath.str(), objectPath.str(), "-lm"};
+  args.append(openmpArgs(openmp));
+  return runLinker(args, errorMessage);
 }
 
 LogicalResult loom::linkExecutable(StringRef objectPath,
                                    StringRef runtimeLibDir,
-                                   StringRef outputPath,
+                                   StringRef outputPath, bool openmp,
                                    std::string &errorMessage) {
-  return runLinker({"-fuse-ld=lld", "-o", outputPath.str(), objectPath.str(),
-                    "-L" + runtimeLibDir.str(), "-lloomrt_main", "-lloomrt",
-                    "-lm", "-ldl"},
-                   errorMessage);
+  SmallVector<std::string> args = {
+      "-fuse-ld=lld", "-o", outputPath.str(), objectPath.str(),
+      "-L" + runtimeLibDir.str(), "-lloomrt_main", "-lloomrt", "-lm", "-ldl"};
+  args.append(openmpArgs(openmp));
+  return runLinker(args, errorMessage);
 }

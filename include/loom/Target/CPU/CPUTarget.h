@@ -56,16 +56,17 @@ mlir::LogicalResult emitObject(llvm::Module &module,
                                llvm::StringRef path, bool assembly,
                                std::string &errorMessage);
 
-/// Links `objectPath` into a shared library at `outputPath`.
+/// Links `objectPath` into a shared library at `outputPath` (with libomp
+/// when `openmp`).
 mlir::LogicalResult linkSharedLibrary(llvm::StringRef objectPath,
-                                      llvm::StringRef outputPath,
+                                      llvm::StringRef outputPath, bool openmp,
                                       std::string &errorMessage);
 
 /// Links `objectPath` with loomrt's standalone main into an executable.
 /// `runtimeLibDir` holds libloomrt_main.a and libloomrt.a.
 mlir::LogicalResult linkExecutable(llvm::StringRef objectPath,
                                    llvm::StringRef runtimeLibDir,
-                                   llvm::StringRef outputPath,
+                                   llvm::StringRef outputPath, bool openmp,
                                    std::string &errorMessage);
 
 } // namespace loom
