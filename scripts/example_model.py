@@ -68,6 +68,7 @@ def main():
     ap.add_argument("--d", type=int, default=32)
     ap.add_argument("--heads", type=int, default=2)
     ap.add_argument("--vocab", type=int, default=64)
+    ap.add_argument("--data", help="also write DIR/in/input_0.pb and torch's DIR/exp/output_0.pb")
     args = ap.parse_args()
     torch.manual_seed(0)
     model = Decoder(args.vocab, args.d, args.heads, args.layers).eval()
@@ -76,6 +77,16 @@ def main():
                       input_names=["tokens"], output_names=["logits"],
                       dynamic_axes={"tokens": {0: "batch", 1: "seq"},
                                     "logits": {0: "batch", 1: "seq"}})
+    if args.data:
+        import os
+        from onnx import numpy_helper
+        x = torch.randint(0, args.vocab, (2, 12))
+        with torch.no_grad():
+            y = model(x)
+        for sub, name, t in (("in", "input_0.pb", x), ("exp", "output_0.pb", y)):
+            os.makedirs(os.path.join(args.data, sub), exist_ok=True)
+            with open(os.path.join(args.data, sub, name), "wb") as f:
+                f.write(numpy_helper.from_array(t.numpy()).SerializeToString())
 
 
 if __name__ == "__main__":
