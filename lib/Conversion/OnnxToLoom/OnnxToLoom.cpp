@@ -195,6 +195,7 @@ void loom::populateAllOnnxHandlers(OnnxHandlerRegistry &registry) {
   populateOnnxTensorHandlers(registry);
   populateOnnxReduceHandlers(registry);
   populateOnnxConvHandlers(registry);
+  populateOnnxScanHandlers(registry);
 }
 
 //===----------------------------------------------------------------------===//

@@ -6,7 +6,10 @@
 
 #include "Utils.h"
 
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Utils/StructuredOpsUtils.h"
+
+#include <map>
 
 using namespace mlir;
 using namespace loom;
@@ -426,4 +429,212 @@ void loom::populateOnnxReduceHandlers(OnnxHandlerRegistry &registry) {
   registry.add("ArgMin", 1, argHandler(false));
   registry.add("LogSoftmax", 1, legalizeLogSoftmax);
   registry.add("Gemm", 7, legalizeGemm);
+}
+
+//===----------------------------------------------------------------------===//
+// CumSum and Einsum
+//===----------------------------------------------------------------------===//
+
+/// CumSum along a constant axis: out[..i..] = sum over j of x[..j..] with
+/// j <= i (j < i when exclusive; >= / > when reversed). A quadratic
+/// reduction: correct for any size, fast for short axes.
+/// Builds the CumSum of `x` along the static `axis`.
+static Value buildCumSum(OpBuilder &b, Location loc, Value x, int64_t axis,
+                         bool exclusive, bool reverse) {
+  auto type = cast<RankedTensorType>(x.getType());
+  int64_t rank = type.getRank();
+  Type elem = type.getElementType();
+  bool isFloat = isa<FloatType>(elem);
+  MLIRContext *ctx = b.getContext();
+  // Loops: the output dims, then j.
+  int64_t loops = rank + 1;
+  SmallVector<AffineExpr> inE, outE;
+  for (int64_t i = 0; i < rank; ++i) {
+    inE.push_back(getAffineDimExpr(i == axis ? rank : i, ctx));
+    outE.push_back(getAffineDimExpr(i, ctx));
+  }
+  Value init = filledTensor(b, loc, cast<TypedAttr>(b.getZeroAttr(elem)),
+                            getSizes(b, loc, x));
+  SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
+  iters.push_back(utils::IteratorType::reduction);
+  auto pred = reverse ? (exclusive ? arith::CmpIPredicate::ugt
+                                   : arith::CmpIPredicate::uge)
+                      : (exclusive ? arith::CmpIPredicate::ult
+                                   : arith::CmpIPredicate::ule);
+  return linalg::GenericOp::create(
+             b, loc, init.getType(), ValueRange{x}, ValueRange{init},
+             SmallVector<AffineMap>{AffineMap::get(loops, 0, inE, ctx),
+                                    AffineMap::get(loops, 0, outE, ctx)},
+             iters,
+             [&](OpBuilder &nb, Location l, ValueRange a) {
+               Value i = linalg::IndexOp::create(nb, l, axis);
+               Value j = linalg::IndexOp::create(nb, l, rank);
+               Value take = arith::CmpIOp::create(nb, l, pred, j, i);
+               Value sum =
+                   isFloat ? arith::AddFOp::create(nb, l, a[1], a[0]).getResult()
+                           : arith::AddIOp::create(nb, l, a[1], a[0]).getResult();
+               linalg::YieldOp::create(
+                   nb, l,
+                   arith::SelectOp::create(nb, l, take, sum, a[1]).getResult());
+             })
+      .getResult(0);
+}
+
+/// CumSum: out[..i..] = sum over j of x[..j..] with j <= i (j < i when
+/// exclusive; >= / > when reversed) -- a quadratic reduction, correct for any
+/// size. A run-time axis selects among the rank's variants with
+/// scf.index_switch (an out-of-range axis gives zeros).
+static LogicalResult legalizeCumSum(OpBinder &binder, RewriterBase &rewriter) {
+  auto x = binder.rankedInput(0);
+  Value axisTensor = binder.rankedInput(1);
+  if (!x || !axisTensor)
+    return binder.unsupported("an unranked input or axis");
+  int64_t rank = x.getType().getRank();
+  Type elem = x.getType().getElementType();
+  if (!isa<FloatType>(elem) && !elem.isSignlessInteger())
+    return binder.unsupported("this element type");
+  bool exclusive = binder.getInt("exclusive", 0),
+       reverse = binder.getInt("reverse", 0);
+  Location loc = binder.getLoc();
+  if (std::optional<SmallVector<int64_t>> axisv = binder.constantInts(1)) {
+    std::optional<int64_t> axis =
+        axisv->size() == 1 ? normalizeAxis((*axisv)[0], rank) : std::nullopt;
+    if (!axis)
+      return binder.emitError("axis is out of range"), failure();
+    binder.replace(rewriter,
+                   buildCumSum(rewriter, loc, x, *axis, exclusive, reverse));
+    return success();
+  }
+  // Run-time axis: wrap negative values, then switch.
+  Value a = tensor::ExtractOp::create(
+      rewriter, loc, axisTensor,
+      SmallVector<Value>(cast<RankedTensorType>(axisTensor.getType()).getRank(),
+                         arith::ConstantIndexOp::create(rewriter, loc, 0)));
+  Value ai = arith::IndexCastOp::create(rewriter, loc, rewriter.getIndexType(), a);
+  Value r = arith::ConstantIndexOp::create(rewriter, loc, rank);
+  Value zero = arith::ConstantIndexOp::create(rewriter, loc, 0);
+  Value neg = arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::slt, ai, zero);
+  ai = arith::SelectOp::create(rewriter, loc, neg,
+                               arith::AddIOp::create(rewriter, loc, ai, r), ai);
+  SmallVector<int64_t> cases;
+  for (int64_t i = 0; i < rank; ++i)
+    cases.push_back(i);
+  auto sw = scf::IndexSwitchOp::create(rewriter, loc, TypeRange{x.getType()}, ai,
+                                       cases, cases.size());
+  for (int64_t i = 0; i < rank; ++i) {
+    Block &block = sw.getCaseRegions()[i].emplaceBlock();
+    OpBuilder::InsertionGuard guard(rewriter);
+    rewriter.setInsertionPointToStart(&block);
+    scf::YieldOp::create(rewriter, loc,
+                         buildCumSum(rewriter, loc, x, i, exclusive, reverse));
+  }
+  {
+    Block &block = sw.getDefaultRegion().emplaceBlock();
+    OpBuilder::InsertionGuard guard(rewriter);
+    rewriter.setInsertionPointToStart(&block);
+    scf::YieldOp::create(
+        rewriter, loc,
+        filledTensor(rewriter, loc, cast<TypedAttr>(rewriter.getZeroAttr(elem)),
+                     getSizes(rewriter, loc, x)));
+  }
+  binder.replace(rewriter, sw.getResult(0));
+  return success();
+}
+
+/// Einsum without ellipsis: output letters are parallel loops, the others
+/// reductions; one linalg.generic multiplies the inputs and accumulates.
+static LogicalResult legalizeEinsum(OpBinder &binder, RewriterBase &rewriter) {
+  std::string eq = binder.getString("equation", "");
+  eq.erase(std::remove(eq.begin(), eq.end(), ' '), eq.end());
+  if (eq.find("...") != std::string::npos)
+    return binder.unsupported("an Einsum equation with '...'");
+  std::string lhs = eq, rhs;
+  bool explicitOut = false;
+  if (size_t arrow = eq.find("->"); arrow != std::string::npos) {
+    lhs = eq.substr(0, arrow);
+    rhs = eq.substr(arrow + 2);
+    explicitOut = true;
+  }
+  SmallVector<std::string> terms;
+  for (StringRef t : llvm::split(StringRef(lhs), ','))
+    terms.push_back(t.str());
+  if (terms.size() != binder.getNumInputs())
+    return binder.emitError("the equation does not match the inputs"), failure();
+  if (!explicitOut) {
+    std::map<char, int> count;
+    for (auto &t : terms)
+      for (char c : t)
+        ++count[c];
+    for (auto &[c, n] : count)
+      if (n == 1)
+        rhs += c;
+  }
+  // Loop order: output letters, then the rest in order of appearance.
+  std::string letters = rhs;
+  for (auto &t : terms)
+    for (char c : t)
+      if (letters.find(c) == std::string::npos)
+        letters += c;
+  SmallVector<TypedValue<RankedTensorType>> inputs;
+  for (unsigned i = 0; i < terms.size(); ++i) {
+    auto v = binder.rankedInput(i);
+    if (!v || v.getType().getRank() != (int64_t)terms[i].size())
+      return binder.emitError("operand " + Twine(i) +
+                              " does not match its equation term"),
+             failure();
+    inputs.push_back(v);
+  }
+  Type elem = inputs[0].getType().getElementType();
+  if (!isa<FloatType>(elem))
+    return binder.unsupported("non-float operands");
+  Location loc = binder.getLoc();
+  MLIRContext *ctx = rewriter.getContext();
+  int64_t loops = letters.size();
+  auto loopOf = [&](char c) { return (int64_t)letters.find(c); };
+  SmallVector<AffineMap> maps;
+  for (auto &t : terms) {
+    SmallVector<AffineExpr> e;
+    for (char c : t)
+      e.push_back(getAffineDimExpr(loopOf(c), ctx));
+    maps.push_back(AffineMap::get(loops, 0, e, ctx));
+  }
+  SmallVector<AffineExpr> outE;
+  SmallVector<OpFoldResult> outSizes;
+  for (char c : rhs) {
+    outE.push_back(getAffineDimExpr(loopOf(c), ctx));
+    for (unsigned i = 0; i < terms.size(); ++i)
+      if (size_t pos = terms[i].find(c); pos != std::string::npos) {
+        outSizes.push_back(getSizes(rewriter, loc, inputs[i])[pos]);
+        break;
+      }
+  }
+  if (outSizes.size() != rhs.size())
+    return binder.emitError("an output letter appears in no input"), failure();
+  maps.push_back(AffineMap::get(loops, 0, outE, ctx));
+  Value init = filledTensor(rewriter, loc,
+                            cast<TypedAttr>(rewriter.getZeroAttr(elem)), outSizes);
+  SmallVector<utils::IteratorType> iters;
+  for (int64_t i = 0; i < loops; ++i)
+    iters.push_back(i < (int64_t)rhs.size() ? utils::IteratorType::parallel
+                                            : utils::IteratorType::reduction);
+  SmallVector<Value> ins(inputs.begin(), inputs.end());
+  Value out = linalg::GenericOp::create(
+                  rewriter, loc, init.getType(), ins, ValueRange{init}, maps,
+                  iters,
+                  [&](OpBuilder &b, Location l, ValueRange a) {
+                    Value p = a[0];
+                    for (Value v : a.drop_front().drop_back())
+                      p = arith::MulFOp::create(b, l, p, v);
+                    linalg::YieldOp::create(
+                        b, l, arith::AddFOp::create(b, l, a.back(), p, kReassoc)
+                                  .getResult());
+                  })
+                  .getResult(0);
+  binder.replace(rewriter, out);
+  return success();
+}
+
+void loom::populateOnnxScanHandlers(OnnxHandlerRegistry &registry) {
+  registry.add("CumSum", 11, legalizeCumSum);
+  registry.add("Einsum", 12, legalizeEinsum);
 }

@@ -259,3 +259,29 @@ func.func @layer_norm_stats(%x: tensor<3x4xf32>, %g: tensor<4xf32>) -> (tensor<3
   %0:3 = onnx.node "LayerNormalization"(%x, %g) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<3x4xf32>, tensor<4xf32>) -> (tensor<3x4xf32>, tensor<3x1xf32>, tensor<3x1xf32>)
   return %0#0, %0#1, %0#2 : tensor<3x4xf32>, tensor<3x1xf32>, tensor<3x1xf32>
 }
+
+// -----
+
+// CumSum with a run-time axis switches among the rank's variants.
+// CHECK-LABEL: func @cumsum_runtime_axis
+//       CHECK:   scf.index_switch
+//       CHECK:   case 0 {
+//       CHECK:     linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]
+//       CHECK:   case 1 {
+//       CHECK:   default {
+func.func @cumsum_runtime_axis(%x: tensor<2x3xf32>, %a: tensor<i32>) -> tensor<2x3xf32> {
+  %0 = onnx.node "CumSum"(%x, %a) attributes {attrs = {}, domain = "", opset = 14 : i64} : (tensor<2x3xf32>, tensor<i32>) -> tensor<2x3xf32>
+  return %0 : tensor<2x3xf32>
+}
+
+// -----
+
+// Einsum: output letters are parallel loops, the others reductions.
+// CHECK-DAG: #[[A:.+]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>
+// CHECK-DAG: #[[B:.+]] = affine_map<(d0, d1, d2, d3) -> (d0, d3, d2)>
+// CHECK-LABEL: func @einsum_bmm
+//       CHECK:   linalg.generic {indexing_maps = [#[[A]], #[[B]], #{{.+}}], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+func.func @einsum_bmm(%a: tensor<2x3x4xf32>, %b: tensor<2x4x5xf32>) -> tensor<2x3x5xf32> {
+  %0 = onnx.node "Einsum"(%a, %b) attributes {attrs = {equation = "bij,bjk->bik"}, domain = "", opset = 12 : i64} : (tensor<2x3x4xf32>, tensor<2x4x5xf32>) -> tensor<2x3x5xf32>
+  return %0 : tensor<2x3x5xf32>
+}

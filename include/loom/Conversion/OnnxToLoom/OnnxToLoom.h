@@ -17,6 +17,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Pass/Pass.h"
@@ -118,6 +119,8 @@ void populateOnnxTensorHandlers(OnnxHandlerRegistry &registry);
 void populateOnnxReduceHandlers(OnnxHandlerRegistry &registry);
 /// Convolutions (Conv 1-D/2-D, grouped and depthwise).
 void populateOnnxConvHandlers(OnnxHandlerRegistry &registry);
+/// CumSum and Einsum.
+void populateOnnxScanHandlers(OnnxHandlerRegistry &registry);
 /// Every handler group.
 void populateAllOnnxHandlers(OnnxHandlerRegistry &registry);
 
