@@ -63,23 +63,11 @@ int main(int argc, char **argv) {
     return fail(loomrt_status_make(LOOMRT_OUT_OF_MEMORY, "out of memory"));
   int rc = 0;
   if ((s = loomrt_read_inputs(model, in_dir, inputs)) ||
-      (s = loomrt_model_run(model, inputs, ni, outputs, no))) {
+      (s = loomrt_model_run(model, inputs, ni, outputs, no)) ||
+      (s = loomrt_write_outputs(out_dir, outputs, no, npy)))
     rc = fail(s);
-  } else {
-    for (size_t i = 0; i < no && rc == 0; ++i) {
-      char path[4096];
-      snprintf(path, sizeof path, "%s/output_%zu.%s", out_dir, i,
-               npy ? "npy" : "pb");
-      s = npy ? loomrt_tensor_write_npy(path, outputs[i])
-              : loomrt_tensor_write_pb(path, outputs[i]);
-      if (s)
-        rc = fail(s);
-    }
-  }
-  for (size_t i = 0; i < ni; ++i)
-    loomrt_tensor_destroy(inputs[i]);
-  for (size_t i = 0; i < no; ++i)
-    loomrt_tensor_destroy(outputs[i]);
+  loomrt_tensors_destroy(inputs, ni);
+  loomrt_tensors_destroy(outputs, no);
   free(inputs);
   free(outputs);
   loomrt_model_destroy(model);

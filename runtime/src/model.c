@@ -340,33 +340,60 @@ loomrt_status loomrt_model_run(loomrt_model *m, loomrt_tensor *const *inputs,
   return s;
 }
 
+loomrt_status loomrt_read_indexed_tensor(const char *dir, const char *prefix,
+                                        size_t index, loomrt_tensor **out) {
+  *out = NULL;
+  char pb[4096], npy[4096];
+  snprintf(pb, sizeof pb, "%s/%s_%zu.pb", dir, prefix, index);
+  snprintf(npy, sizeof npy, "%s/%s_%zu.npy", dir, prefix, index);
+  FILE *f = fopen(pb, "rb");
+  if (f) {
+    fclose(f);
+    return loomrt_tensor_read_file(pb, out);
+  }
+  f = fopen(npy, "rb");
+  if (!f)
+    return loomrt_status_make(LOOMRT_IO_ERROR, "neither %s nor %s exists", pb,
+                              npy);
+  fclose(f);
+  return loomrt_tensor_read_file(npy, out);
+}
+
 loomrt_status loomrt_read_inputs(const loomrt_model *m, const char *dir,
                                  loomrt_tensor **inputs) {
   for (size_t i = 0; i < m->num_inputs; ++i)
     inputs[i] = NULL;
   for (size_t i = 0; i < m->num_inputs; ++i) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/input_%zu.pb", dir, i);
-    FILE *f = fopen(path, "rb");
-    if (f)
-      fclose(f);
-    else
-      snprintf(path, sizeof path, "%s/input_%zu.npy", dir, i);
-    loomrt_status s = loomrt_tensor_read_file(path, &inputs[i]);
+    loomrt_status s = loomrt_read_indexed_tensor(dir, "input", i, &inputs[i]);
     if (s) {
-      for (size_t j = 0; j < i; ++j) {
-        loomrt_tensor_destroy(inputs[j]);
-        inputs[j] = NULL;
-      }
-      if (!f && loomrt_status_get_code(s) == LOOMRT_IO_ERROR) {
-        loomrt_status_free(s);
-        return loomrt_status_make(LOOMRT_IO_ERROR,
-                                  "missing input %zu ('%s'): neither "
-                                  "%s/input_%zu.pb nor %s/input_%zu.npy exists",
-                                  i, m->inputs[i].name, dir, i, dir, i);
-      }
-      return s;
+      loomrt_tensors_destroy(inputs, i);
+      loomrt_status wrapped = loomrt_status_make(
+          loomrt_status_get_code(s), "input %zu ('%s'): %s", i,
+          m->inputs[i].name, loomrt_status_get_message(s));
+      loomrt_status_free(s);
+      return wrapped;
     }
   }
   return NULL;
+}
+
+loomrt_status loomrt_write_outputs(const char *dir,
+                                   loomrt_tensor *const *outputs, size_t count,
+                                   int npy) {
+  for (size_t i = 0; i < count; ++i) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/output_%zu.%s", dir, i, npy ? "npy" : "pb");
+    loomrt_status s = npy ? loomrt_tensor_write_npy(path, outputs[i])
+                          : loomrt_tensor_write_pb(path, outputs[i]);
+    if (s)
+      return s;
+  }
+  return NULL;
+}
+
+void loomrt_tensors_destroy(loomrt_tensor **tensors, size_t count) {
+  for (size_t i = 0; i < count; ++i) {
+    loomrt_tensor_destroy(tensors[i]);
+    tensors[i] = NULL;
+  }
 }

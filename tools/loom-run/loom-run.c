@@ -237,10 +237,7 @@ int main(int argc, char **argv) {
       double t1 = now_ms();
       if (r >= warmup)
         times[r - warmup] = t1 - t0;
-      for (size_t i = 0; i < no; ++i) {
-        loomrt_tensor_destroy(scratch[i]);
-        scratch[i] = NULL;
-      }
+      loomrt_tensors_destroy(scratch, no);
     }
     if (s) {
       rc = error(s);
@@ -261,30 +258,15 @@ int main(int argc, char **argv) {
     if (rc)
       goto done;
   }
-  if (out_dir)
-    for (size_t i = 0; i < no; ++i) {
-      char path[4096];
-      snprintf(path, sizeof path, "%s/output_%zu.%s", out_dir, i,
-               npy ? "npy" : "pb");
-      s = npy ? loomrt_tensor_write_npy(path, outputs[i])
-              : loomrt_tensor_write_pb(path, outputs[i]);
-      if (s) {
-        rc = error(s);
-        goto done;
-      }
-    }
+  if (out_dir && (s = loomrt_write_outputs(out_dir, outputs, no, npy))) {
+    rc = error(s);
+    goto done;
+  }
   if (exp_dir) {
     int all_ok = 1;
     for (size_t i = 0; i < no; ++i) {
-      char path[4096];
-      snprintf(path, sizeof path, "%s/output_%zu.pb", exp_dir, i);
-      FILE *f = fopen(path, "rb");
-      if (f)
-        fclose(f);
-      else
-        snprintf(path, sizeof path, "%s/output_%zu.npy", exp_dir, i);
       loomrt_tensor *want = NULL;
-      if ((s = loomrt_tensor_read_file(path, &want))) {
+      if ((s = loomrt_read_indexed_tensor(exp_dir, "output", i, &want))) {
         rc = error(s);
         goto done;
       }
@@ -294,10 +276,8 @@ int main(int argc, char **argv) {
     rc = all_ok ? 0 : 1;
   }
 done:
-  for (size_t i = 0; i < ni; ++i)
-    loomrt_tensor_destroy(inputs[i]);
-  for (size_t i = 0; i < no; ++i)
-    loomrt_tensor_destroy(outputs[i]);
+  loomrt_tensors_destroy(inputs, ni);
+  loomrt_tensors_destroy(outputs, no);
   free(inputs);
   free(outputs);
   loomrt_model_destroy(model);

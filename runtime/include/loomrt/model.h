@@ -71,6 +71,22 @@ LOOMRT_API loomrt_status loomrt_read_inputs(const loomrt_model *model,
                                             const char *dir,
                                             loomrt_tensor **inputs);
 
+/// Reads `dir/<prefix>_<index>.pb`, or `.npy` when there is no `.pb`. A
+/// missing file is an IO_ERROR naming both candidates.
+LOOMRT_API loomrt_status loomrt_read_indexed_tensor(const char *dir,
+                                                   const char *prefix,
+                                                   size_t index,
+                                                   loomrt_tensor **out);
+
+/// Writes `outputs[i]` to `dir/output_<i>.pb` (`.npy` when `npy`).
+LOOMRT_API loomrt_status loomrt_write_outputs(const char *dir,
+                                              loomrt_tensor *const *outputs,
+                                              size_t count, int npy);
+
+/// Destroys `count` tensors of `tensors` (NULL entries allowed) and sets the
+/// entries to NULL.
+LOOMRT_API void loomrt_tensors_destroy(loomrt_tensor **tensors, size_t count);
+
 /// Frees the model (and dlclose()s it).
 LOOMRT_API void loomrt_model_destroy(loomrt_model *model);
 
