@@ -196,6 +196,7 @@ void loom::populateAllOnnxHandlers(OnnxHandlerRegistry &registry) {
   populateOnnxReduceHandlers(registry);
   populateOnnxConvHandlers(registry);
   populateOnnxScanHandlers(registry);
+  populateOnnxControlFlowHandlers(registry);
 }
 
 //===----------------------------------------------------------------------===//
@@ -293,37 +294,49 @@ FailureOr<Value> loom::buildBroadcastElementwise(OpBinder &binder,
 // Driver
 //===----------------------------------------------------------------------===//
 
-LogicalResult loom::legalizeOnnx(Operation *root,
-                                 const OnnxHandlerRegistry &registry) {
-  // Pass 1: report every node without a handler, all at once.
+/// Collects the holder ops under `root` that no other holder op encloses,
+/// in program order.
+static SmallVector<onnxir::NodeOp> outermostNodes(Operation *root) {
   SmallVector<onnxir::NodeOp> nodes;
-  bool missing = false;
   root->walk<WalkOrder::PreOrder>([&](onnxir::NodeOp node) {
     nodes.push_back(node);
-    if (!registry.lookup(node.getDomain(), node.getOpType(), node.getOpset())) {
-      OpBinder binder(node);
-      mlir::emitError(node.getLoc())
-          << "unsupported ONNX op '" << node.getOpType() << "' (domain '"
-          << node.getDomain() << "', opset " << node.getOpset()
-          << ") at node '" << binder.nodeName() << "'";
-      missing = true;
-    }
-    // Subgraph bodies are legalized by their parent's handler.
-    return node.getBodies().empty() ? WalkResult::advance()
-                                    : WalkResult::skip();
+    return WalkResult::skip();
+  });
+  return nodes;
+}
+
+LogicalResult loom::legalizeOnnx(Operation *root,
+                                 const OnnxHandlerRegistry &registry) {
+  // Pass 1: report every node without a handler (subgraphs included), all
+  // at once.
+  bool missing = false;
+  root->walk([&](onnxir::NodeOp node) {
+    if (registry.lookup(node.getDomain(), node.getOpType(), node.getOpset()))
+      return;
+    OpBinder binder(node);
+    mlir::emitError(node.getLoc())
+        << "unsupported ONNX op '" << node.getOpType() << "' (domain '"
+        << node.getDomain() << "', opset " << node.getOpset() << ") at node '"
+        << binder.nodeName() << "'";
+    missing = true;
   });
   if (missing)
     return failure();
 
   // Pass 2: legalize in program order; operands are always legal by then.
+  // Handlers of control flow (If) move subgraph bodies into regions of
+  // upstream ops, whose holder ops the next round legalizes.
   IRRewriter rewriter(root->getContext());
-  for (onnxir::NodeOp node : nodes) {
-    const OnnxHandler *handler =
-        registry.lookup(node.getDomain(), node.getOpType(), node.getOpset());
-    OpBinder binder(node);
-    rewriter.setInsertionPoint(node);
-    if (failed((*handler)(binder, rewriter)))
-      return failure();
+  for (SmallVector<onnxir::NodeOp> nodes = outermostNodes(root); !nodes.empty();
+       nodes = outermostNodes(root)) {
+    for (onnxir::NodeOp node : nodes) {
+      const OnnxHandler *handler =
+          registry.lookup(node.getDomain(), node.getOpType(), node.getOpset());
+      OpBinder binder(node);
+      rewriter.setInsertionPoint(node);
+      if (failed((*handler)(binder, rewriter)))
+        return failure();
+    }
   }
   // Drop `onnx.none` values nobody reads any more.
   root->walk([&](onnxir::NoneOp none) {

@@ -285,3 +285,41 @@ func.func @einsum_bmm(%a: tensor<2x3x4xf32>, %b: tensor<2x4x5xf32>) -> tensor<2x
   %0 = onnx.node "Einsum"(%a, %b) attributes {attrs = {equation = "bij,bjk->bik"}, domain = "", opset = 12 : i64} : (tensor<2x3x4xf32>, tensor<2x4x5xf32>) -> tensor<2x3x5xf32>
   return %0 : tensor<2x3x5xf32>
 }
+
+// -----
+
+// If becomes scf.if; the branch bodies are legalized in place and read outer
+// values directly.
+// CHECK-LABEL: func @if_branches
+//  CHECK-SAME:   (%[[C:.+]]: tensor<i1>, %[[X:.+]]: tensor<3xf32>)
+//       CHECK:   %[[B:.+]] = tensor.extract %[[C]][]
+//       CHECK:   scf.if %[[B]] -> (tensor<3xf32>) {
+//       CHECK:     linalg.generic {{.*}} ins(%[[X]], %[[X]] :
+//       CHECK:       arith.addf
+//       CHECK:     scf.yield
+//       CHECK:   } else {
+//       CHECK:       arith.mulf
+//   CHECK-NOT:   onnx.
+func.func @if_branches(%c: tensor<i1>, %x: tensor<3xf32>) -> tensor<3xf32> {
+  %y = onnx.node "If"(%c) attributes {attrs = {}, domain = "", opset = 17 : i64, subgraphs = ["else_branch", "then_branch"]} {
+    %m = onnx.node "Mul"(%x, %x) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<3xf32>, tensor<3xf32>) -> tensor<3xf32>
+    onnx.yield %m : tensor<3xf32>
+  }, {
+    %a = onnx.node "Add"(%x, %x) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<3xf32>, tensor<3xf32>) -> tensor<3xf32>
+    onnx.yield %a : tensor<3xf32>
+  } : (tensor<i1>) -> tensor<3xf32>
+  return %y : tensor<3xf32>
+}
+
+// -----
+
+// ScatterElements loops over the indices, inserting into a carried tensor.
+// CHECK-LABEL: func @scatter
+//       CHECK:   scf.for {{.*}} iter_args(%{{.+}} = %{{.+}}) -> (tensor<3x3xf32>)
+//       CHECK:     scf.for
+//       CHECK:       tensor.extract
+//       CHECK:       tensor.insert
+func.func @scatter(%d: tensor<3x3xf32>, %i: tensor<2x3xi64>, %u: tensor<2x3xf32>) -> tensor<3x3xf32> {
+  %0 = onnx.node "ScatterElements"(%d, %i, %u) attributes {attrs = {axis = 0 : i64}, domain = "", opset = 16 : i64} : (tensor<3x3xf32>, tensor<2x3xi64>, tensor<2x3xf32>) -> tensor<3x3xf32>
+  return %0 : tensor<3x3xf32>
+}

@@ -121,6 +121,8 @@ void populateOnnxReduceHandlers(OnnxHandlerRegistry &registry);
 void populateOnnxConvHandlers(OnnxHandlerRegistry &registry);
 /// CumSum and Einsum.
 void populateOnnxScanHandlers(OnnxHandlerRegistry &registry);
+/// Control flow (If) and ScatterElements.
+void populateOnnxControlFlowHandlers(OnnxHandlerRegistry &registry);
 /// Every handler group.
 void populateAllOnnxHandlers(OnnxHandlerRegistry &registry);
 
