@@ -39,8 +39,8 @@ def ensure_ort():
     if os.path.isdir(os.path.join(BENCH, "node_modules", "onnxruntime-node")):
         return
     env = dict(os.environ, ONNXRUNTIME_NODE_INSTALL="skip")
-    subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--no-save",
-                    "onnxruntime-node@1.30.0"], cwd=BENCH, env=env, check=True)
+    subprocess.run(["npm", "install", "--no-audit", "--no-fund"], cwd=BENCH, env=env,
+                   check=True)
 
 
 def write_inputs(model_dir):
