@@ -128,6 +128,197 @@ static bool reducedAxes(OpBinder &binder, int64_t rank, int64_t inputSince,
   return true;
 }
 
+/// Reduces `x` (kind `kind`) over the dims marked in `reduced`, keeping them
+/// as size 1 unless the node's `keepdims` is 0.
+static Value buildReduce(OpBinder &binder, RewriterBase &rewriter,
+                         TypedValue<RankedTensorType> x,
+                         ArrayRef<bool> reduced, ReduceKind kind) {
+  Location loc = binder.getLoc();
+  Type elem = x.getType().getElementType();
+  bool isFloat = isa<FloatType>(elem);
+  Attribute init;
+  switch (kind) {
+  case ReduceKind::Max:
+    init = isFloat ? (Attribute)rewriter.getFloatAttr(
+                         elem, -std::numeric_limits<double>::infinity())
+                   : rewriter.getIntegerAttr(
+                         elem, APInt::getSignedMinValue(
+                                   elem.getIntOrFloatBitWidth()));
+    break;
+  case ReduceKind::Min:
+    init = isFloat ? (Attribute)rewriter.getFloatAttr(
+                         elem, std::numeric_limits<double>::infinity())
+                   : rewriter.getIntegerAttr(
+                         elem, APInt::getSignedMaxValue(
+                                   elem.getIntOrFloatBitWidth()));
+    break;
+  default:
+    init = rewriter.getZeroAttr(elem);
+  }
+  Value r = reduceKeepDims(
+      rewriter, loc, x, reduced, init,
+      [&](OpBuilder &b, Location l, Value acc, Value v) -> Value {
+        switch (kind) {
+        case ReduceKind::Max:
+          return isFloat ? arith::MaximumFOp::create(b, l, acc, v).getResult()
+                         : arith::MaxSIOp::create(b, l, acc, v).getResult();
+        case ReduceKind::Min:
+          return isFloat ? arith::MinimumFOp::create(b, l, acc, v).getResult()
+                         : arith::MinSIOp::create(b, l, acc, v).getResult();
+        case ReduceKind::SumSquare:
+          v = isFloat ? arith::MulFOp::create(b, l, v, v).getResult()
+                      : arith::MulIOp::create(b, l, v, v).getResult();
+          [[fallthrough]];
+        default:
+          return isFloat ? arith::AddFOp::create(b, l, acc, v).getResult()
+                         : arith::AddIOp::create(b, l, acc, v).getResult();
+        }
+      });
+  if (kind == ReduceKind::Mean) {
+    // Divide by the number of reduced elements.
+    Value count;
+    for (int64_t i = 0; i < x.getType().getRank(); ++i) {
+      if (!reduced[i])
+        continue;
+      Value d = tensor::DimOp::create(rewriter, loc, x, i);
+      count = count ? arith::MulIOp::create(rewriter, loc, count, d) : d;
+    }
+    if (count) {
+      Value i64 = arith::IndexCastOp::create(rewriter, loc,
+                                             rewriter.getI64Type(), count);
+      Value n = isFloat ? arith::SIToFPOp::create(rewriter, loc, elem, i64)
+                              .getResult()
+                        : arith::TruncIOp::create(rewriter, loc, elem, i64)
+                              .getResult();
+      auto type = cast<RankedTensorType>(r.getType());
+      Value empty = tensor::EmptyOp::create(
+          rewriter, loc, getSizes(rewriter, loc, r), type.getElementType());
+      SmallVector<AffineMap> maps(2,
+                                  rewriter.getMultiDimIdentityMap(type.getRank()));
+      SmallVector<utils::IteratorType> iters(type.getRank(),
+                                             utils::IteratorType::parallel);
+      r = linalg::GenericOp::create(
+              rewriter, loc, type, ValueRange{r}, ValueRange{empty}, maps,
+              iters,
+              [&](OpBuilder &b, Location l, ValueRange a) {
+                linalg::YieldOp::create(
+                    b, l,
+                    isFloat ? arith::DivFOp::create(b, l, a[0], n).getResult()
+                            : arith::DivSIOp::create(b, l, a[0], n).getResult());
+              })
+              .getResult(0);
+    }
+  }
+  if (binder.getInt("keepdims", 1) == 0)
+    r = dropReducedDims(rewriter, loc, r, reduced);
+  return r;
+}
+
+/// Reduce* with axes known only at run time: one case per set of axes the
+/// axes tensor can name, selected by the bit mask of the normalized axes
+/// (scf.index_switch). Each case is the static reduction, cast to the node's
+/// result type; a mask no case covers (repeated axes with keepdims=0) gives
+/// an empty tensor.
+static LogicalResult legalizeRuntimeReduce(OpBinder &binder,
+                                           RewriterBase &rewriter,
+                                           TypedValue<RankedTensorType> x,
+                                           ReduceKind kind) {
+  auto axesT = binder.rankedInput(1);
+  RankedTensorType result = binder.resultType(0);
+  int64_t rank = x.getType().getRank();
+  if (!axesT || !result || axesT.getType().getRank() != 1 ||
+      axesT.getType().isDynamicDim(0) || rank > 6)
+    return binder.unsupported("run-time axes of dynamic length or rank > 6");
+  int64_t n = axesT.getType().getDimSize(0);
+  bool keep = binder.getInt("keepdims", 1) != 0;
+  Location loc = binder.getLoc();
+  if (n == 0) {
+    // An axes input that is always empty: the input itself, or a reduction
+    // over every dim, as noop_with_empty_axes says.
+    Value r = binder.getInt("noop_with_empty_axes", 0)
+                  ? Value(x)
+                  : buildReduce(binder, rewriter, x,
+                                SmallVector<bool>(rank, true), kind);
+    if (!tensor::CastOp::areCastCompatible(r.getType(), result))
+      return binder.emitError("the reduction's result type contradicts the "
+                              "node's"),
+             failure();
+    if (r.getType() != result)
+      r = tensor::CastOp::create(rewriter, loc, result, r);
+    binder.replace(rewriter, r);
+    return success();
+  }
+  auto idx = [&](int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(rewriter, loc, v);
+  };
+  Value mask = idx(0);
+  for (int64_t k = 0; k < n; ++k) {
+    Value e = tensor::ExtractOp::create(rewriter, loc, axesT, ValueRange{idx(k)});
+    Value a = arith::IndexCastOp::create(rewriter, loc, rewriter.getIndexType(), e);
+    Value neg = arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::slt, a,
+                                      idx(0));
+    a = arith::SelectOp::create(rewriter, loc, neg,
+                                arith::AddIOp::create(rewriter, loc, a, idx(rank)),
+                                a);
+    mask = arith::OrIOp::create(rewriter, loc, mask,
+                                arith::ShLIOp::create(rewriter, loc, idx(1), a));
+  }
+  // The masks whose reduction can have the node's result type.
+  SmallVector<int64_t> cases;
+  for (int64_t m = 1; m < (int64_t(1) << rank); ++m) {
+    int64_t bits = llvm::popcount(static_cast<uint64_t>(m));
+    if (bits > n || (!keep && rank - bits != result.getRank()))
+      continue;
+    bool fits = true;
+    for (int64_t d = 0, o = 0; d < rank && fits; ++d) {
+      bool red = (m >> d) & 1;
+      if (red && !keep)
+        continue;
+      int64_t want = result.getDimSize(o++);
+      int64_t have = red ? 1 : x.getType().getDimSize(d);
+      fits = ShapedType::isDynamic(want) || ShapedType::isDynamic(have) ||
+             want == have;
+    }
+    if (fits)
+      cases.push_back(m);
+  }
+  if (cases.empty())
+    return binder.emitError("no set of axes gives the node's result type"),
+           failure();
+  auto sw = scf::IndexSwitchOp::create(rewriter, loc, TypeRange{result}, mask,
+                                       cases, cases.size());
+  for (auto [i, m] : llvm::enumerate(cases)) {
+    Block &block = sw.getCaseRegions()[i].emplaceBlock();
+    OpBuilder::InsertionGuard guard(rewriter);
+    rewriter.setInsertionPointToStart(&block);
+    SmallVector<bool> reduced;
+    for (int64_t d = 0; d < rank; ++d)
+      reduced.push_back((m >> d) & 1);
+    Value r = buildReduce(binder, rewriter, x, reduced, kind);
+    if (!tensor::CastOp::areCastCompatible(r.getType(), result))
+      return binder.emitError("reduction result does not match the node's "
+                              "type"),
+             failure();
+    if (r.getType() != result)
+      r = tensor::CastOp::create(rewriter, loc, result, r);
+    scf::YieldOp::create(rewriter, loc, r);
+  }
+  {
+    Block &block = sw.getDefaultRegion().emplaceBlock();
+    OpBuilder::InsertionGuard guard(rewriter);
+    rewriter.setInsertionPointToStart(&block);
+    SmallVector<Value> dyn(result.getNumDynamicDims(), idx(0));
+    SmallVector<int64_t> shape;
+    for (int64_t d : result.getShape())
+      shape.push_back(ShapedType::isDynamic(d) ? ShapedType::kDynamic : d);
+    Value empty = tensor::EmptyOp::create(rewriter, loc, shape,
+                                          result.getElementType(), dyn);
+    scf::YieldOp::create(rewriter, loc, empty);
+  }
+  binder.replace(rewriter, sw.getResult(0));
+  return success();
+}
+
 static OnnxHandler reduceHandler(ReduceKind kind, int64_t inputSince) {
   return [kind, inputSince](OpBinder &binder,
                             RewriterBase &rewriter) -> LogicalResult {
@@ -135,89 +326,17 @@ static OnnxHandler reduceHandler(ReduceKind kind, int64_t inputSince) {
     if (!x)
       return binder.unsupported("an unranked input");
     Type elem = x.getType().getElementType();
-    bool isFloat = isa<FloatType>(elem);
-    if (!isFloat && !elem.isSignlessInteger())
+    if (!isa<FloatType>(elem) && !elem.isSignlessInteger())
       return binder.unsupported("this element type");
     SmallVector<bool> reduced;
-    if (!reducedAxes(binder, x.getType().getRank(), inputSince, reduced))
-      return binder.unsupported("non-constant or invalid axes");
-    Location loc = binder.getLoc();
-    Attribute init;
-    switch (kind) {
-    case ReduceKind::Max:
-      init = isFloat ? (Attribute)rewriter.getFloatAttr(
-                           elem, -std::numeric_limits<double>::infinity())
-                     : rewriter.getIntegerAttr(
-                           elem, APInt::getSignedMinValue(
-                                     elem.getIntOrFloatBitWidth()));
-      break;
-    case ReduceKind::Min:
-      init = isFloat ? (Attribute)rewriter.getFloatAttr(
-                           elem, std::numeric_limits<double>::infinity())
-                     : rewriter.getIntegerAttr(
-                           elem, APInt::getSignedMaxValue(
-                                     elem.getIntOrFloatBitWidth()));
-      break;
-    default:
-      init = rewriter.getZeroAttr(elem);
+    if (!reducedAxes(binder, x.getType().getRank(), inputSince, reduced)) {
+      bool runtime = binder.getOp().getOpset() >= inputSince &&
+                     binder.input(1) && !binder.constantInts(1);
+      if (runtime)
+        return legalizeRuntimeReduce(binder, rewriter, x, kind);
+      return binder.unsupported("invalid axes");
     }
-    Value r = reduceKeepDims(
-        rewriter, loc, x, reduced, init,
-        [&](OpBuilder &b, Location l, Value acc, Value v) -> Value {
-          switch (kind) {
-          case ReduceKind::Max:
-            return isFloat ? arith::MaximumFOp::create(b, l, acc, v).getResult()
-                           : arith::MaxSIOp::create(b, l, acc, v).getResult();
-          case ReduceKind::Min:
-            return isFloat ? arith::MinimumFOp::create(b, l, acc, v).getResult()
-                           : arith::MinSIOp::create(b, l, acc, v).getResult();
-          case ReduceKind::SumSquare:
-            v = isFloat ? arith::MulFOp::create(b, l, v, v).getResult()
-                        : arith::MulIOp::create(b, l, v, v).getResult();
-            [[fallthrough]];
-          default:
-            return isFloat ? arith::AddFOp::create(b, l, acc, v).getResult()
-                           : arith::AddIOp::create(b, l, acc, v).getResult();
-          }
-        });
-    if (kind == ReduceKind::Mean) {
-      // Divide by the number of reduced elements.
-      Value count;
-      for (int64_t i = 0; i < x.getType().getRank(); ++i) {
-        if (!reduced[i])
-          continue;
-        Value d = tensor::DimOp::create(rewriter, loc, x, i);
-        count = count ? arith::MulIOp::create(rewriter, loc, count, d) : d;
-      }
-      if (count) {
-        Value i64 = arith::IndexCastOp::create(rewriter, loc,
-                                               rewriter.getI64Type(), count);
-        Value n = isFloat ? arith::SIToFPOp::create(rewriter, loc, elem, i64)
-                                .getResult()
-                          : arith::TruncIOp::create(rewriter, loc, elem, i64)
-                                .getResult();
-        auto type = cast<RankedTensorType>(r.getType());
-        Value empty = tensor::EmptyOp::create(
-            rewriter, loc, getSizes(rewriter, loc, r), type.getElementType());
-        SmallVector<AffineMap> maps(2,
-                                    rewriter.getMultiDimIdentityMap(type.getRank()));
-        SmallVector<utils::IteratorType> iters(type.getRank(),
-                                               utils::IteratorType::parallel);
-        r = linalg::GenericOp::create(
-                rewriter, loc, type, ValueRange{r}, ValueRange{empty}, maps,
-                iters,
-                [&](OpBuilder &b, Location l, ValueRange a) {
-                  linalg::YieldOp::create(
-                      b, l,
-                      isFloat ? arith::DivFOp::create(b, l, a[0], n).getResult()
-                              : arith::DivSIOp::create(b, l, a[0], n).getResult());
-                })
-                .getResult(0);
-      }
-    }
-    if (binder.getInt("keepdims", 1) == 0)
-      r = dropReducedDims(rewriter, loc, r, reduced);
-    binder.replace(rewriter, r);
+    binder.replace(rewriter, buildReduce(binder, rewriter, x, reduced, kind));
     return success();
   };
 }

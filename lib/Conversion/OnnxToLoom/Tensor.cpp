@@ -327,10 +327,67 @@ static LogicalResult legalizeIdentity(OpBinder &binder,
 }
 
 /// Unsqueeze-1/11 (axes attribute) and -13 (axes input).
+/// Unsqueeze with axes known only at run time (an axes tensor of static
+/// length): output dim p is 1 when some normalized axis equals p, else input
+/// dim `p - #{axes < p}`.
+static LogicalResult legalizeRuntimeUnsqueeze(OpBinder &binder,
+                                              RewriterBase &rewriter,
+                                              TypedValue<RankedTensorType> x) {
+  auto axesT = binder.rankedInput(1);
+  if (!axesT || axesT.getType().getRank() != 1 ||
+      axesT.getType().isDynamicDim(0))
+    return binder.unsupported("axes of dynamic length");
+  Location loc = binder.getLoc();
+  int64_t n = axesT.getType().getDimSize(0);
+  int64_t outRank = x.getType().getRank() + n;
+  auto idx = [&](int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(rewriter, loc, v);
+  };
+  SmallVector<Value> axes;
+  for (int64_t k = 0; k < n; ++k) {
+    Value e = tensor::ExtractOp::create(rewriter, loc, axesT, ValueRange{idx(k)});
+    Value a = arith::IndexCastOp::create(rewriter, loc, rewriter.getIndexType(), e);
+    Value neg = arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::slt, a,
+                                      idx(0));
+    axes.push_back(arith::SelectOp::create(
+        rewriter, loc, neg, arith::AddIOp::create(rewriter, loc, a, idx(outRank)),
+        a));
+  }
+  SmallVector<OpFoldResult> sizes;
+  for (int64_t p = 0; p < outRank; ++p) {
+    Value inserted = arith::ConstantIntOp::create(rewriter, loc, 0, 1);
+    Value before = idx(0);
+    for (Value a : axes) {
+      inserted = arith::OrIOp::create(
+          rewriter, loc, inserted,
+          arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::eq, a, idx(p)));
+      Value lt = arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::slt, a,
+                                       idx(p));
+      before = arith::AddIOp::create(
+          rewriter, loc, before,
+          arith::SelectOp::create(rewriter, loc, lt, idx(1), idx(0)));
+    }
+    Value src = arith::SubIOp::create(rewriter, loc, idx(p), before);
+    // Clamp the source dim into range; it is only read when not inserted.
+    src = arith::MinSIOp::create(
+        rewriter, loc,
+        arith::MaxSIOp::create(rewriter, loc, src, idx(0)),
+        idx(std::max<int64_t>(x.getType().getRank() - 1, 0)));
+    Value dim = x.getType().getRank() ? tensor::DimOp::create(rewriter, loc, x, src).getResult()
+                                      : idx(1);
+    sizes.push_back(
+        arith::SelectOp::create(rewriter, loc, inserted, idx(1), dim).getResult());
+  }
+  binder.replace(rewriter, reshapeTo(rewriter, loc, x, sizes));
+  return success();
+}
+
 static LogicalResult legalizeUnsqueeze(OpBinder &binder,
                                        RewriterBase &rewriter) {
   auto x = binder.rankedInput(0);
   std::optional<SmallVector<int64_t>> axes = readAxes(binder, 13, 1);
+  if (x && !axes && binder.getOp().getOpset() >= 13 && binder.input(1))
+    return legalizeRuntimeUnsqueeze(binder, rewriter, x);
   if (!x || !axes)
     return binder.unsupported("an unranked input or non-constant axes");
   int64_t outRank = x.getType().getRank() + axes->size();

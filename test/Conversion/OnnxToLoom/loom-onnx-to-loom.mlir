@@ -323,3 +323,30 @@ func.func @scatter(%d: tensor<3x3xf32>, %i: tensor<2x3xi64>, %u: tensor<2x3xf32>
   %0 = onnx.node "ScatterElements"(%d, %i, %u) attributes {attrs = {axis = 0 : i64}, domain = "", opset = 16 : i64} : (tensor<3x3xf32>, tensor<2x3xi64>, tensor<2x3xf32>) -> tensor<3x3xf32>
   return %0 : tensor<3x3xf32>
 }
+
+// -----
+
+// Run-time axes: one case per set of axes that gives the node's type.
+// CHECK-LABEL: func @reduce_runtime_axes
+//       CHECK:   arith.shli
+//       CHECK:   scf.index_switch %{{.+}} -> tensor<?x?xf32>
+//       CHECK:   case 1 {
+//       CHECK:   case 2 {
+//   CHECK-NOT:   case 3 {
+//       CHECK:   default {
+func.func @reduce_runtime_axes(%x: tensor<3x4xf32>, %a: tensor<1xi64>) -> tensor<?x?xf32> {
+  %0 = onnx.node "ReduceSum"(%x, %a) attributes {attrs = {keepdims = 1 : i64}, domain = "", opset = 13 : i64} : (tensor<3x4xf32>, tensor<1xi64>) -> tensor<?x?xf32>
+  return %0 : tensor<?x?xf32>
+}
+
+// -----
+
+// Unsqueeze with run-time axes computes every output dim.
+// CHECK-LABEL: func @unsqueeze_runtime_axes
+//       CHECK:   tensor.extract
+//       CHECK:   tensor.dim %{{.+}}, %{{.+}} : tensor<3x4xf32>
+//       CHECK:   tensor.reshape {{.*}} -> tensor<?x?x?xf32>
+func.func @unsqueeze_runtime_axes(%x: tensor<3x4xf32>, %a: tensor<1xi64>) -> tensor<?x?x?xf32> {
+  %0 = onnx.node "Unsqueeze"(%x, %a) attributes {attrs = {}, domain = "", opset = 13 : i64} : (tensor<3x4xf32>, tensor<1xi64>) -> tensor<?x?x?xf32>
+  return %0 : tensor<?x?x?xf32>
+}
