@@ -334,6 +334,8 @@ LogicalResult loom::legalizeOnnx(Operation *root,
           registry.lookup(node.getDomain(), node.getOpType(), node.getOpset());
       OpBinder binder(node);
       rewriter.setInsertionPoint(node);
+      if (succeeded(foldShapeArithmetic(binder, rewriter)))
+        continue;
       if (failed((*handler)(binder, rewriter)))
         return failure();
     }

@@ -46,6 +46,13 @@ mlir::Value reduceKeepDims(
                                    mlir::Value, mlir::Value)>
         combine);
 
+/// Evaluates integer shape arithmetic (Shape, Gather, Slice, Concat,
+/// Unsqueeze, Cast, Add, ... on small constant or statically shaped inputs)
+/// at compile time and replaces the node by an arith.constant. Fails, doing
+/// nothing, when the node cannot be evaluated.
+mlir::LogicalResult foldShapeArithmetic(OpBinder &binder,
+                                        mlir::RewriterBase &rewriter);
+
 /// Normalizes an ONNX axis (possibly negative) for `rank`; nullopt when out of
 /// range.
 std::optional<int64_t> normalizeAxis(int64_t axis, int64_t rank);

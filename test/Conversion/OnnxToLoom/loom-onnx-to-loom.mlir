@@ -350,3 +350,24 @@ func.func @unsqueeze_runtime_axes(%x: tensor<3x4xf32>, %a: tensor<1xi64>) -> ten
   %0 = onnx.node "Unsqueeze"(%x, %a) attributes {attrs = {}, domain = "", opset = 13 : i64} : (tensor<3x4xf32>, tensor<1xi64>) -> tensor<?x?x?xf32>
   return %0 : tensor<?x?x?xf32>
 }
+
+// -----
+
+// Shape arithmetic on static shapes folds at compile time: the Reshape sees
+// a constant shape.
+// CHECK-LABEL: func @fold_shape_chain
+//   CHECK-NOT:   tensor.dim
+//   CHECK-NOT:   tensor.from_elements
+//       CHECK:   %[[S:.+]] = arith.constant dense<[2, 12]> : tensor<2xindex>
+//       CHECK:   tensor.reshape %{{.+}}(%[[S]]) : (tensor<2x3x4xf32>, tensor<2xindex>) -> tensor<2x12xf32>
+func.func @fold_shape_chain(%x: tensor<2x3x4xf32>) -> tensor<2x12xf32> {
+  %s = onnx.node "Shape"(%x) attributes {attrs = {}, domain = "", opset = 15 : i64} : (tensor<2x3x4xf32>) -> tensor<3xi64>
+  %i = arith.constant dense<0> : tensor<i64>
+  %b = onnx.node "Gather"(%s, %i) attributes {attrs = {axis = 0 : i64}, domain = "", opset = 13 : i64} : (tensor<3xi64>, tensor<i64>) -> tensor<i64>
+  %ax = arith.constant dense<[0]> : tensor<1xi64>
+  %u = onnx.node "Unsqueeze"(%b, %ax) attributes {attrs = {}, domain = "", opset = 13 : i64} : (tensor<i64>, tensor<1xi64>) -> tensor<1xi64>
+  %m = arith.constant dense<[-1]> : tensor<1xi64>
+  %c = onnx.node "Concat"(%u, %m) attributes {attrs = {axis = 0 : i64}, domain = "", opset = 13 : i64} : (tensor<1xi64>, tensor<1xi64>) -> tensor<2xi64>
+  %r = onnx.node "Reshape"(%x, %c) attributes {attrs = {}, domain = "", opset = 14 : i64} : (tensor<2x3x4xf32>, tensor<2xi64>) -> tensor<2x12xf32>
+  return %r : tensor<2x12xf32>
+}
