@@ -418,8 +418,59 @@ static LogicalResult legalizeSqueeze(OpBinder &binder, RewriterBase &rewriter) {
   std::optional<SmallVector<int64_t>> axes = readAxes(binder, 13, 1);
   bool haveAxes = binder.getOp().getOpset() < 13 ? binder.hasAttr("axes")
                                                  : (bool)binder.input(1);
-  if (haveAxes && !axes)
-    return binder.unsupported("non-constant axes");
+  if (haveAxes && !axes) {
+    // Axes known at run time (static count n): output dim q is the input dim
+    // d that is kept and has q kept dims before it.
+    auto axesT = binder.rankedInput(1);
+    if (!axesT || axesT.getType().getRank() != 1 ||
+        axesT.getType().isDynamicDim(0))
+      return binder.unsupported("axes of dynamic length");
+    Location loc = binder.getLoc();
+    int64_t n = axesT.getType().getDimSize(0);
+    auto idx = [&](int64_t v) -> Value {
+      return arith::ConstantIndexOp::create(rewriter, loc, v);
+    };
+    SmallVector<Value> axesV;
+    for (int64_t k = 0; k < n; ++k) {
+      Value e = tensor::ExtractOp::create(rewriter, loc, axesT, ValueRange{idx(k)});
+      Value a = arith::IndexCastOp::create(rewriter, loc, rewriter.getIndexType(), e);
+      Value neg = arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::slt, a,
+                                        idx(0));
+      axesV.push_back(arith::SelectOp::create(
+          rewriter, loc, neg, arith::AddIOp::create(rewriter, loc, a, idx(rank)), a));
+    }
+    SmallVector<Value> kept, keptBefore;
+    Value count = idx(0);
+    for (int64_t d = 0; d < rank; ++d) {
+      Value squeezed = arith::ConstantIntOp::create(rewriter, loc, 0, 1);
+      for (Value a : axesV)
+        squeezed = arith::OrIOp::create(
+            rewriter, loc, squeezed,
+            arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::eq, a, idx(d)));
+      Value keep = arith::XOrIOp::create(
+          rewriter, loc, squeezed, arith::ConstantIntOp::create(rewriter, loc, 1, 1));
+      kept.push_back(keep);
+      keptBefore.push_back(count);
+      count = arith::AddIOp::create(
+          rewriter, loc, count,
+          arith::SelectOp::create(rewriter, loc, keep, idx(1), idx(0)));
+    }
+    SmallVector<OpFoldResult> out;
+    for (int64_t q = 0; q < rank - n; ++q) {
+      Value size = idx(1);
+      for (int64_t d = 0; d < rank; ++d) {
+        Value here = arith::AndIOp::create(
+            rewriter, loc, kept[d],
+            arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::eq,
+                                  keptBefore[d], idx(q)));
+        size = arith::SelectOp::create(
+            rewriter, loc, here, tensor::DimOp::create(rewriter, loc, x, d), size);
+      }
+      out.push_back(size);
+    }
+    binder.replace(rewriter, reshapeTo(rewriter, loc, x, out));
+    return success();
+  }
   if (haveAxes) {
     for (int64_t a : *axes) {
       std::optional<int64_t> n = normalizeAxis(a, rank);
@@ -879,8 +930,33 @@ static LogicalResult legalizeSplit(OpBinder &binder, RewriterBase &rewriter) {
       binder.getOp().getOpset() < 13 ? binder.getInts("split")
       : binder.input(1)             ? binder.constantInts(1)
                                     : std::nullopt;
-  if (binder.getOp().getOpset() >= 13 && binder.input(1) && !parts)
-    return binder.unsupported("non-constant split sizes");
+  if (binder.getOp().getOpset() >= 13 && binder.input(1) && !parts) {
+    // Sizes known at run time: offsets are their running sums.
+    auto split = binder.rankedInput(1);
+    if (!split || split.getType().getRank() != 1 ||
+        split.getType().getDimSize(0) != (int64_t)n)
+      return binder.unsupported("split sizes that do not match the outputs");
+    Location loc = binder.getLoc();
+    SmallVector<OpFoldResult> sizes = getSizes(rewriter, loc, x);
+    SmallVector<Value> results;
+    Value offset = arith::ConstantIndexOp::create(rewriter, loc, 0);
+    for (unsigned i = 0; i < n; ++i) {
+      Value e = tensor::ExtractOp::create(
+          rewriter, loc, split,
+          ValueRange{arith::ConstantIndexOp::create(rewriter, loc, i)});
+      Value len =
+          arith::IndexCastOp::create(rewriter, loc, rewriter.getIndexType(), e);
+      SmallVector<OpFoldResult> offs(rank, rewriter.getIndexAttr(0)), sz = sizes;
+      offs[*axis] = offset;
+      sz[*axis] = len;
+      SmallVector<OpFoldResult> strides(rank, rewriter.getIndexAttr(1));
+      results.push_back(tensor::ExtractSliceOp::create(rewriter, loc, x, offs,
+                                                       sz, strides));
+      offset = arith::AddIOp::create(rewriter, loc, offset, len);
+    }
+    binder.replace(rewriter, results);
+    return success();
+  }
   if (!parts) {
     if (ShapedType::isDynamic(dim))
       return binder.unsupported("an equal split of a dynamic dimension");

@@ -371,3 +371,15 @@ func.func @fold_shape_chain(%x: tensor<2x3x4xf32>) -> tensor<2x12xf32> {
   %r = onnx.node "Reshape"(%x, %c) attributes {attrs = {}, domain = "", opset = 14 : i64} : (tensor<2x3x4xf32>, tensor<2xi64>) -> tensor<2x12xf32>
   return %r : tensor<2x12xf32>
 }
+
+// -----
+
+// Split sizes known at run time: offsets are their running sums.
+// CHECK-LABEL: func @split_runtime_sizes
+//       CHECK:   tensor.extract_slice %{{.+}}[%{{.+}}] [%{{.+}}] [1]
+//       CHECK:   %[[OFF:.+]] = arith.addi
+//       CHECK:   tensor.extract_slice %{{.+}}[%[[OFF]]] [%{{.+}}] [1]
+func.func @split_runtime_sizes(%x: tensor<6xf32>, %s: tensor<2xi64>) -> (tensor<?xf32>, tensor<?xf32>) {
+  %0:2 = onnx.node "Split"(%x, %s) attributes {attrs = {axis = 0 : i64}, domain = "", opset = 13 : i64} : (tensor<6xf32>, tensor<2xi64>) -> (tensor<?xf32>, tensor<?xf32>)
+  return %0#0, %0#1 : tensor<?xf32>, tensor<?xf32>
+}
