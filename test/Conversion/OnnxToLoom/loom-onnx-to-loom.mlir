@@ -383,3 +383,18 @@ func.func @split_runtime_sizes(%x: tensor<6xf32>, %s: tensor<2xi64>) -> (tensor<
   %0:2 = onnx.node "Split"(%x, %s) attributes {attrs = {axis = 0 : i64}, domain = "", opset = 13 : i64} : (tensor<6xf32>, tensor<2xi64>) -> (tensor<?xf32>, tensor<?xf32>)
   return %0#0, %0#1 : tensor<?xf32>, tensor<?xf32>
 }
+
+// -----
+
+// TopK: ranks by counting the elements that beat each one, then gathers by
+// rank.
+// CHECK-LABEL: func @topk
+//       CHECK:   linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]
+//       CHECK:     arith.cmpf ogt
+//       CHECK:   linalg.generic {{.*}} outs(%{{.+}}, %{{.+}} : tensor<3x2xf32>, tensor<3x2xi64>)
+//       CHECK:     arith.select
+func.func @topk(%x: tensor<3x5xf32>) -> (tensor<3x2xf32>, tensor<3x2xi64>) {
+  %k = arith.constant dense<2> : tensor<1xi64>
+  %0:2 = onnx.node "TopK"(%x, %k) attributes {attrs = {axis = 1 : i64}, domain = "", opset = 11 : i64} : (tensor<3x5xf32>, tensor<1xi64>) -> (tensor<3x2xf32>, tensor<3x2xi64>)
+  return %0#0, %0#1 : tensor<3x2xf32>, tensor<3x2xi64>
+}

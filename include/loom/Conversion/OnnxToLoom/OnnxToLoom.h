@@ -121,7 +121,7 @@ void populateOnnxReduceHandlers(OnnxHandlerRegistry &registry);
 void populateOnnxConvHandlers(OnnxHandlerRegistry &registry);
 /// CumSum and Einsum.
 void populateOnnxScanHandlers(OnnxHandlerRegistry &registry);
-/// Control flow (If) and ScatterElements.
+/// Control flow (If), ScatterElements and TopK.
 void populateOnnxControlFlowHandlers(OnnxHandlerRegistry &registry);
 /// Every handler group.
 void populateAllOnnxHandlers(OnnxHandlerRegistry &registry);
