@@ -2,7 +2,7 @@
 """Tiny ONNX models for the importer and loomc tests, built with onnx.helper.
 
   models.py NAME OUT.onnx
-  models.py ref NAME DIR     inputs and numpy reference outputs (mlp, block)
+  models.py ref NAME DIR     inputs and numpy reference outputs (mlp, block, gather_oob)
 
 Models are generated at test time; no binary model is checked in. Weights use
 a fixed numpy seed. Malformed models are written byte by byte as described.
@@ -116,6 +116,13 @@ def big_initializer():
                  [vi("x", F, [32, 32])], [vi("y", F, [32, 32])], [weight("W", 32, 32)])
 
 
+def gather_oob():
+    """Gather with run-time indices (the test feeds out-of-range ones)."""
+    data = numpy_helper.from_array(np.arange(10, dtype=np.float32).reshape(5, 2), "data")
+    return model([helper.make_node("Gather", ["data", "idx"], ["y"], name="gather", axis=0)],
+                 [vi("idx", TensorProto.INT64, [4])], [vi("y", F, [4, 2])], [data])
+
+
 def ir10():
     m = mlp()
     m.ir_version = 10
@@ -157,7 +164,7 @@ def write_external(out):
                     location=os.path.basename(out) + ".data", size_threshold=0)
 
 
-MODELS = {f.__name__: f for f in [mlp, block, unsupported, subgraph_if, loop_body_missing_outer,
+MODELS = {f.__name__: f for f in [mlp, block, gather_oob, unsupported, subgraph_if, loop_body_missing_outer,
                                    attrs, big_initializer, ir10, newer_opset, undefined_input,
                                    cycle, type_mismatch, short_initializer]}
 
@@ -190,6 +197,10 @@ def numpy_reference(name, d):
         o3 = (p @ qt).transpose(0, 2, 1, 3).reshape(2, 5, 16)
         erf = np.vectorize(math.erf)(o3)
         inputs, y = [x], (o3 * 0.5) * (erf + 1)
+    elif name == "gather_oob":
+        idx = np.array([-1, 7, -9, 2], np.int64)
+        wrapped = np.where(idx < 0, idx + 5, idx)
+        inputs, y = [idx], w["data"][np.clip(wrapped, 0, 4)]
     else:
         raise SystemExit("no numpy reference for " + name)
     os.makedirs(os.path.join(d, "in"), exist_ok=True)

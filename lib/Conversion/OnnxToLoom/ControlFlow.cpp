@@ -100,10 +100,7 @@ static LogicalResult legalizeScatterElements(OpBinder &binder,
       [&](OpBuilder &b, Location l, ValueRange ivs,
           ValueRange iter) -> scf::ValueVector {
         Value idx = tensor::ExtractOp::create(b, l, indices, ivs);
-        Value i = arith::IndexCastOp::create(b, l, b.getIndexType(), idx);
-        Value neg = arith::CmpIOp::create(b, l, arith::CmpIPredicate::slt, i, zero);
-        i = arith::SelectOp::create(b, l, neg,
-                                    arith::AddIOp::create(b, l, i, axisSize), i);
+        Value i = wrapIndex(b, l, idx, axisSize);
         SmallVector<Value> coords(ivs);
         coords[*axis] = i;
         Value u = tensor::ExtractOp::create(b, l, updates, ivs);

@@ -696,12 +696,18 @@ static LogicalResult legalizeExpand(OpBinder &binder, RewriterBase &rewriter) {
 }
 
 /// Wraps a possibly negative index into [0, size).
-static Value wrapIndex(OpBuilder &b, Location loc, Value idx, Value size) {
+Value loom::wrapIndex(OpBuilder &b, Location loc, Value idx, Value size) {
   Value i = arith::IndexCastOp::create(b, loc, b.getIndexType(), idx);
   Value zero = arith::ConstantIndexOp::create(b, loc, 0);
   Value neg = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, i, zero);
   Value wrapped = arith::AddIOp::create(b, loc, i, size);
-  return arith::SelectOp::create(b, loc, neg, wrapped, i);
+  i = arith::SelectOp::create(b, loc, neg, wrapped, i);
+  // Out-of-range indices are clamped: never a read or write outside the
+  // tensor (an error status for them is the robustness issue's job).
+  Value last = arith::SubIOp::create(
+      b, loc, size, arith::ConstantIndexOp::create(b, loc, 1));
+  return arith::MaxSIOp::create(b, loc,
+                                arith::MinSIOp::create(b, loc, i, last), zero);
 }
 
 /// Gather along `axis`: out[a..., i..., b...] = data[a..., idx[i...], b...].

@@ -53,6 +53,12 @@ mlir::Value reduceKeepDims(
 mlir::LogicalResult foldShapeArithmetic(OpBinder &binder,
                                         mlir::RewriterBase &rewriter);
 
+/// Turns a run-time index (any integer type) into an index into a dim of
+/// `size`: negative values count from the end, and values still out of range
+/// are clamped to [0, size - 1] so that no access leaves the tensor.
+mlir::Value wrapIndex(mlir::OpBuilder &b, mlir::Location loc, mlir::Value idx,
+                      mlir::Value size);
+
 /// Normalizes an ONNX axis (possibly negative) for `rank`; nullopt when out of
 /// range.
 std::optional<int64_t> normalizeAxis(int64_t axis, int64_t rank);
