@@ -13,7 +13,6 @@
 
 #include "Utils.h"
 
-#include "mlir/IR/Matchers.h"
 
 using namespace mlir;
 using namespace loom;
@@ -32,15 +31,7 @@ static constexpr int64_t kMaxFoldElements = 4096;
 
 /// The value of `v` when it is a small integer constant.
 static std::optional<IntTensor> constantOf(Value v) {
-  if (!v)
-    return std::nullopt;
-  Attribute attr;
-  if (auto holder = v.getDefiningOp<onnxir::NodeOp>();
-      holder && holder.getOpType() == "Constant")
-    attr = holder.getOnnxAttr("value");
-  else if (!matchPattern(v, m_Constant(&attr)))
-    return std::nullopt;
-  auto dense = dyn_cast_or_null<DenseIntElementsAttr>(attr);
+  DenseIntElementsAttr dense = getConstantInts(v);
   if (!dense || dense.getNumElements() > kMaxFoldElements)
     return std::nullopt;
   IntTensor t;
@@ -87,17 +78,8 @@ static std::optional<IntTensor> evaluate(OpBinder &binder) {
     if (!x)
       return std::nullopt;
     int64_t rank = x.getType().getRank();
-    int64_t start = 0, end = rank;
-    if (type == "Shape") {
-      start = binder.getInt("start", 0);
-      end = binder.getInt("end", rank);
-      if (start < 0)
-        start += rank;
-      if (end < 0)
-        end += rank;
-      start = std::clamp<int64_t>(start, 0, rank);
-      end = std::clamp<int64_t>(end, start, rank);
-    }
+    auto [start, end] = type == "Shape" ? shapeRange(binder, rank)
+                                        : std::pair<int64_t, int64_t>{0, rank};
     IntTensor r;
     int64_t size = 1;
     for (int64_t i = start; i < end; ++i) {

@@ -74,17 +74,31 @@ bool OpBinder::hasAttr(StringRef name) const {
   return static_cast<bool>(op.getOnnxAttr(name));
 }
 
-std::optional<SmallVector<int64_t>> OpBinder::constantInts(unsigned i) const {
-  Value v = input(i);
+DenseIntElementsAttr loom::getConstantInts(Value v) {
   if (!v)
-    return std::nullopt;
+    return nullptr;
   Attribute attr;
   if (auto holder = v.getDefiningOp<onnxir::NodeOp>();
       holder && holder.getOpType() == "Constant")
     attr = holder.getOnnxAttr("value");
   else if (!matchPattern(v, m_Constant(&attr)))
-    return std::nullopt;
-  auto dense = dyn_cast_or_null<DenseIntElementsAttr>(attr);
+    return nullptr;
+  return dyn_cast_or_null<DenseIntElementsAttr>(attr);
+}
+
+std::pair<int64_t, int64_t> loom::shapeRange(OpBinder &binder, int64_t rank) {
+  int64_t start = binder.getInt("start", 0), end = binder.getInt("end", rank);
+  if (start < 0)
+    start += rank;
+  if (end < 0)
+    end += rank;
+  start = std::clamp<int64_t>(start, 0, rank);
+  end = std::clamp<int64_t>(end, start, rank);
+  return {start, end};
+}
+
+std::optional<SmallVector<int64_t>> OpBinder::constantInts(unsigned i) const {
+  DenseIntElementsAttr dense = getConstantInts(input(i));
   if (!dense)
     return std::nullopt;
   SmallVector<int64_t> values;

@@ -587,14 +587,7 @@ static LogicalResult legalizeShape(OpBinder &binder, RewriterBase &rewriter) {
   auto x = binder.rankedInput(0);
   if (!x)
     return binder.unsupported("an unranked input");
-  int64_t rank = x.getType().getRank();
-  int64_t start = binder.getInt("start", 0), end = binder.getInt("end", rank);
-  if (start < 0)
-    start += rank;
-  if (end < 0)
-    end += rank;
-  start = std::clamp<int64_t>(start, 0, rank);
-  end = std::clamp<int64_t>(end, start, rank);
+  auto [start, end] = shapeRange(binder, x.getType().getRank());
   Location loc = binder.getLoc();
   SmallVector<Value> dims;
   for (int64_t i = start; i < end; ++i) {
@@ -696,6 +689,26 @@ static LogicalResult legalizeExpand(OpBinder &binder, RewriterBase &rewriter) {
 }
 
 /// Wraps a possibly negative index into [0, size).
+Value loom::buildReadAt(
+    OpBuilder &b, Location loc, Value empty, ValueRange inputs,
+    ArrayRef<AffineMap> inputMaps, Value source,
+    function_ref<SmallVector<Value>(OpBuilder &, Location, ValueRange)>
+        coords) {
+  auto type = cast<RankedTensorType>(empty.getType());
+  int64_t rank = type.getRank();
+  SmallVector<AffineMap> maps(inputMaps);
+  maps.push_back(b.getMultiDimIdentityMap(rank));
+  SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
+  return linalg::GenericOp::create(
+             b, loc, type, inputs, ValueRange{empty}, maps, iters,
+             [&](OpBuilder &nb, Location l, ValueRange a) {
+               SmallVector<Value> at = coords(nb, l, a.drop_back());
+               linalg::YieldOp::create(
+                   nb, l, tensor::ExtractOp::create(nb, l, source, at).getResult());
+             })
+      .getResult(0);
+}
+
 Value loom::wrapIndex(OpBuilder &b, Location loc, Value idx, Value size) {
   Value i = arith::IndexCastOp::create(b, loc, b.getIndexType(), idx);
   Value zero = arith::ConstantIndexOp::create(b, loc, 0);
@@ -733,23 +746,19 @@ static LogicalResult legalizeGather(OpBinder &binder, RewriterBase &rewriter) {
   SmallVector<AffineExpr> idxExprs;
   for (int64_t i = 0; i < q; ++i)
     idxExprs.push_back(getAffineDimExpr(*axis + i, ctx));
-  SmallVector<AffineMap> maps = {AffineMap::get(outRank, 0, idxExprs, ctx),
-                                 rewriter.getMultiDimIdentityMap(outRank)};
-  SmallVector<utils::IteratorType> iters(outRank,
-                                         utils::IteratorType::parallel);
-  auto generic = linalg::GenericOp::create(
-      rewriter, loc, empty.getType(), ValueRange{indices}, ValueRange{empty},
-      maps, iters, [&](OpBuilder &b, Location l, ValueRange a) {
+  Value result = buildReadAt(
+      rewriter, loc, empty, ValueRange{indices},
+      {AffineMap::get(outRank, 0, idxExprs, ctx)}, data,
+      [&](OpBuilder &b, Location l, ValueRange a) {
         SmallVector<Value> coords;
         for (int64_t i = 0; i < *axis; ++i)
           coords.push_back(linalg::IndexOp::create(b, l, i));
         coords.push_back(wrapIndex(b, l, a[0], axisSize));
         for (int64_t i = *axis + q; i < outRank; ++i)
           coords.push_back(linalg::IndexOp::create(b, l, i));
-        Value v = tensor::ExtractOp::create(b, l, data, coords);
-        linalg::YieldOp::create(b, l, v);
+        return coords;
       });
-  binder.replace(rewriter, generic.getResult(0));
+  binder.replace(rewriter, result);
   return success();
 }
 
@@ -768,20 +777,18 @@ static LogicalResult legalizeGatherElements(OpBinder &binder,
                                         getSizes(rewriter, loc, indices),
                                         data.getType().getElementType());
   Value axisSize = tensor::DimOp::create(rewriter, loc, data, *axis);
-  SmallVector<AffineMap> maps(2, rewriter.getMultiDimIdentityMap(r));
-  SmallVector<utils::IteratorType> iters(r, utils::IteratorType::parallel);
-  auto generic = linalg::GenericOp::create(
-      rewriter, loc, empty.getType(), ValueRange{indices}, ValueRange{empty},
-      maps, iters, [&](OpBuilder &b, Location l, ValueRange a) {
+  Value result = buildReadAt(
+      rewriter, loc, empty, ValueRange{indices},
+      {rewriter.getMultiDimIdentityMap(r)}, data,
+      [&](OpBuilder &b, Location l, ValueRange a) {
         SmallVector<Value> coords;
         for (int64_t i = 0; i < r; ++i)
-          coords.push_back(i == *axis ? wrapIndex(b, l, a[0], axisSize)
-                                      : linalg::IndexOp::create(b, l, i).getResult());
-        linalg::YieldOp::create(b, l,
-                                tensor::ExtractOp::create(b, l, data, coords)
-                                    .getResult());
+          coords.push_back(i == *axis
+                               ? wrapIndex(b, l, a[0], axisSize)
+                               : linalg::IndexOp::create(b, l, i).getResult());
+        return coords;
       });
-  binder.replace(rewriter, generic.getResult(0));
+  binder.replace(rewriter, result);
   return success();
 }
 
@@ -899,11 +906,9 @@ static LogicalResult legalizeSlice(OpBinder &binder, RewriterBase &rewriter) {
         sizes[i] = rewriter.getIndexAttr(result.getDimSize(i));
   Value empty = tensor::EmptyOp::create(rewriter, loc, sizes,
                                         type.getElementType());
-  SmallVector<AffineMap> maps = {rewriter.getMultiDimIdentityMap(rank)};
-  SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
-  auto generic = linalg::GenericOp::create(
-      rewriter, loc, empty.getType(), ValueRange{}, ValueRange{empty}, maps,
-      iters, [&](OpBuilder &b, Location l, ValueRange) {
+  Value result = buildReadAt(
+      rewriter, loc, empty, ValueRange{}, {}, x,
+      [&](OpBuilder &b, Location l, ValueRange) {
         SmallVector<Value> coords;
         for (int64_t i = 0; i < rank; ++i) {
           Value v = linalg::IndexOp::create(b, l, i);
@@ -912,11 +917,9 @@ static LogicalResult legalizeSlice(OpBinder &binder, RewriterBase &rewriter) {
                 b, l, v, arith::ConstantIndexOp::create(b, l, step[i]));
           coords.push_back(arith::AddIOp::create(b, l, v, begin[i]));
         }
-        linalg::YieldOp::create(b, l,
-                                tensor::ExtractOp::create(b, l, x, coords)
-                                    .getResult());
+        return coords;
       });
-  binder.replace(rewriter, generic.getResult(0));
+  binder.replace(rewriter, result);
   return success();
 }
 

@@ -59,6 +59,25 @@ mlir::LogicalResult foldShapeArithmetic(OpBinder &binder,
 mlir::Value wrapIndex(mlir::OpBuilder &b, mlir::Location loc, mlir::Value idx,
                       mlir::Value size);
 
+/// The integer elements of `v` when it is a constant (an `arith.constant` or
+/// a `Constant` holder op), or null.
+mlir::DenseIntElementsAttr getConstantInts(mlir::Value v);
+
+/// The [start, end) dims that Shape reads (its `start`/`end` attributes,
+/// opset 15, negative from the end, clamped to [0, rank]).
+std::pair<int64_t, int64_t> shapeRange(OpBinder &binder, int64_t rank);
+
+/// Builds a linalg.generic producing `empty` whose element at each position is
+/// `source` read at the coordinates `coords` computes from the block
+/// arguments of `inputs` (read through `inputMaps`) and linalg.index values.
+mlir::Value buildReadAt(
+    mlir::OpBuilder &b, mlir::Location loc, mlir::Value empty,
+    mlir::ValueRange inputs, llvm::ArrayRef<mlir::AffineMap> inputMaps,
+    mlir::Value source,
+    llvm::function_ref<llvm::SmallVector<mlir::Value>(
+        mlir::OpBuilder &, mlir::Location, mlir::ValueRange)>
+        coords);
+
 /// Normalizes an ONNX axis (possibly negative) for `rank`; nullopt when out of
 /// range.
 std::optional<int64_t> normalizeAxis(int64_t axis, int64_t rank);
