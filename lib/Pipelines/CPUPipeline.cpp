@@ -46,6 +46,9 @@ void loom::buildCPUPipeline(OpPassManager &pm,
   pm.addPass(createEraseSignednessPass());
   bufferization::OneShotBufferizePassOptions bufferize;
   bufferize.bufferizeFunctionBoundaries = true;
+  // Loop-carried tensors that grow (Loop scan outputs, sequences) yield new
+  // buffers each iteration; the deallocation pipeline frees the old ones.
+  bufferize.allowReturnAllocsFromLoops = true;
   bufferize.functionBoundaryTypeConversion =
       bufferization::LayoutMapOption::IdentityLayoutMap;
   pm.addPass(bufferization::createOneShotBufferizePass(bufferize));

@@ -1,13 +1,19 @@
-//===- ControlFlow.cpp - ONNX control flow and scatter handlers -----------===//
+//===- ControlFlow.cpp - ONNX If, Loop and Scan handlers ------------------===//
 //
 // Part of the Loom project. SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+//
+// Subgraph bodies move into scf regions; their holder ops are legalized in
+// the driver's next round. Values crossing a region boundary travel as their
+// "carriers": a ranked tensor as itself (with the most general of the types
+// ONNX gives it on either side), a sequence as its three parts (Sequence.cpp).
 //
 //===----------------------------------------------------------------------===//
 
 #include "Utils.h"
 
 #include "mlir/Dialect/SCF/IR/SCF.h"
-#include "mlir/Dialect/Utils/StructuredOpsUtils.h"
 
 using namespace mlir;
 using namespace loom;
@@ -22,8 +28,111 @@ static Region *subgraph(onnxir::NodeOp op, StringRef name) {
   return nullptr;
 }
 
-/// If -> scf.if; the branch bodies move into the scf.if regions (their
-/// holder ops are legalized afterwards) and onnx.yield becomes scf.yield.
+/// The most general ranked type of `a` and `b`: dims on which they differ
+/// become dynamic, an unranked `b` makes every dim dynamic, a non-tensor `b`
+/// says nothing. Null when the ranks or element types differ.
+static RankedTensorType join(RankedTensorType a, Type b) {
+  if (isa<UnrankedTensorType>(b)) {
+    if (cast<TensorType>(b).getElementType() != a.getElementType())
+      return nullptr;
+    return RankedTensorType::get(
+        SmallVector<int64_t>(a.getRank(), ShapedType::kDynamic),
+        a.getElementType());
+  }
+  auto rb = dyn_cast<RankedTensorType>(b);
+  if (!rb)
+    return a;
+  if (rb.getRank() != a.getRank() || rb.getElementType() != a.getElementType())
+    return nullptr;
+  SmallVector<int64_t> shape;
+  for (auto [x, y] : llvm::zip(a.getShape(), rb.getShape()))
+    shape.push_back(x == y ? x : ShapedType::kDynamic);
+  return RankedTensorType::get(shape, a.getElementType());
+}
+
+namespace {
+/// How one ONNX value crosses a region boundary.
+struct Carrier {
+  /// The ONNX type (tensor or !onnx.seq).
+  Type onnxType;
+  /// The carrier types: one tensor, or the three sequence parts.
+  SmallVector<Type, 3> types;
+  bool isSeq() const { return isa<onnxir::SeqType>(onnxType); }
+};
+} // namespace
+
+/// The carrier of a sequence value `v` (whose rank is inferred).
+static FailureOr<Carrier> seqCarrier(OpBinder &binder, Value v) {
+  auto seqType = cast<onnxir::SeqType>(v.getType());
+  auto elem = dyn_cast<TensorType>(seqType.getElementType());
+  FailureOr<int64_t> rank = inferSeqRank(v);
+  if (!elem || failed(rank))
+    return (void)binder.unsupported("a sequence whose element rank is unknown"),
+           failure();
+  return Carrier{v.getType(), seqPartTypes(elem.getElementType(), *rank)};
+}
+
+/// The carrier values of ONNX value `v` for `carrier` at a terminator:
+/// tensor.cast for tensors, an unpacking cast for sequences (folded away
+/// once the sequence's producer is legalized).
+static FailureOr<SmallVector<Value, 3>>
+unpack(OpBinder &binder, RewriterBase &rewriter, Value v,
+       const Carrier &carrier) {
+  Location loc = binder.getLoc();
+  if (carrier.isSeq()) {
+    if (!isa<onnxir::SeqType>(v.getType()))
+      return binder.emitError("a subgraph yields a tensor for a sequence"),
+             failure();
+    auto cast = UnrealizedConversionCastOp::create(rewriter, loc,
+                                                   carrier.types, v);
+    return SmallVector<Value, 3>(cast.getResults());
+  }
+  Type t = carrier.types[0];
+  if (v.getType() != t) {
+    if (!tensor::CastOp::areCastCompatible(v.getType(), t))
+      return binder.emitError("a subgraph yields an incompatible type"),
+             failure();
+    v = tensor::CastOp::create(rewriter, loc, t, v);
+  }
+  return SmallVector<Value, 3>{v};
+}
+
+/// The ONNX values of `carriers` from the flat carrier `values`, starting at
+/// `pos` (advanced past them).
+static SmallVector<Value> pack(RewriterBase &rewriter, Location loc,
+                               ArrayRef<Carrier> carriers, ValueRange values,
+                               unsigned &pos) {
+  SmallVector<Value> out;
+  for (const Carrier &c : carriers) {
+    if (c.isSeq()) {
+      out.push_back(packSeq(rewriter, loc, c.onnxType,
+                            {values[pos], values[pos + 1], values[pos + 2]}));
+      pos += 3;
+    } else {
+      out.push_back(values[pos++]);
+    }
+  }
+  return out;
+}
+
+/// A scalar i1/i64 (or single-element) tensor's element.
+static Value scalarOf(RewriterBase &rewriter, Location loc, Value t) {
+  auto type = dyn_cast<RankedTensorType>(t.getType());
+  if (!type) {
+    type = RankedTensorType::get({}, cast<TensorType>(t.getType()).getElementType());
+    t = tensor::CastOp::create(rewriter, loc, type, t);
+  }
+  Value zero = arith::ConstantIndexOp::create(rewriter, loc, 0);
+  return tensor::ExtractOp::create(rewriter, loc, t,
+                                   SmallVector<Value>(type.getRank(), zero));
+}
+
+//===----------------------------------------------------------------------===//
+// If
+//===----------------------------------------------------------------------===//
+
+/// If -> scf.if; the branch bodies move into the scf.if regions and
+/// onnx.yield becomes scf.yield.
 static LogicalResult legalizeIf(OpBinder &binder, RewriterBase &rewriter) {
   onnxir::NodeOp op = binder.getOp();
   Value cond = binder.rankedInput(0);
@@ -31,19 +140,27 @@ static LogicalResult legalizeIf(OpBinder &binder, RewriterBase &rewriter) {
   Region *elseRegion = subgraph(op, "else_branch");
   if (!cond || !thenRegion || !elseRegion)
     return binder.emitError("expects a condition and both branches"), failure();
-  SmallVector<Type> types;
-  for (Type t : op->getResultTypes()) {
-    if (!isa<RankedTensorType>(t))
-      return binder.unsupported("If results that are not ranked tensors");
-    types.push_back(t);
-  }
-  Location loc = binder.getLoc();
   auto condType = cast<RankedTensorType>(cond.getType());
   if (condType.getNumElements() != 1)
     return binder.emitError("the condition must have one element"), failure();
-  Value zero = arith::ConstantIndexOp::create(rewriter, loc, 0);
-  Value c = tensor::ExtractOp::create(
-      rewriter, loc, cond, SmallVector<Value>(condType.getRank(), zero));
+  SmallVector<Carrier> carriers;
+  SmallVector<Type> types;
+  for (Value r : op->getResults()) {
+    if (isa<onnxir::SeqType>(r.getType())) {
+      FailureOr<Carrier> c = seqCarrier(binder, r);
+      if (failed(c))
+        return failure();
+      carriers.push_back(*c);
+    } else if (auto t = dyn_cast<RankedTensorType>(r.getType())) {
+      carriers.push_back({t, {t}});
+    } else {
+      return binder.unsupported("If results that are not ranked tensors or "
+                                "sequences");
+    }
+    llvm::append_range(types, carriers.back().types);
+  }
+  Location loc = binder.getLoc();
+  Value c = scalarOf(rewriter, loc, cond);
   auto ifOp = scf::IfOp::create(rewriter, loc, types, c, /*withElse=*/true);
   for (auto [from, to] : {std::pair{thenRegion, &ifOp.getThenRegion()},
                           std::pair{elseRegion, &ifOp.getElseRegion()}}) {
@@ -52,174 +169,448 @@ static LogicalResult legalizeIf(OpBinder &binder, RewriterBase &rewriter) {
     rewriter.eraseBlock(&to->front());
     rewriter.inlineRegionBefore(*from, *to, to->end());
     auto yield = cast<onnxir::YieldOp>(to->front().getTerminator());
+    if (yield.getValues().size() != carriers.size())
+      return binder.emitError("a branch yields the wrong number of values"),
+             failure();
     rewriter.setInsertionPoint(yield);
     SmallVector<Value> values;
-    for (auto [v, t] : llvm::zip(yield.getValues(), types)) {
-      if (v.getType() != t) {
-        if (!tensor::CastOp::areCastCompatible(v.getType(), t))
-          return binder.emitError("a branch yields an incompatible type"),
-                 failure();
-        v = tensor::CastOp::create(rewriter, loc, t, v);
-      }
-      values.push_back(v);
+    for (auto [v, carrier] : llvm::zip(yield.getValues(), carriers)) {
+      FailureOr<SmallVector<Value, 3>> parts =
+          unpack(binder, rewriter, v, carrier);
+      if (failed(parts))
+        return failure();
+      llvm::append_range(values, *parts);
     }
     rewriter.replaceOpWithNewOp<scf::YieldOp>(yield, values);
   }
   rewriter.setInsertionPointAfter(ifOp);
-  binder.replace(rewriter, ifOp.getResults());
+  unsigned pos = 0;
+  binder.replace(rewriter, pack(rewriter, loc, carriers, ifOp.getResults(), pos));
   return success();
 }
 
-/// ScatterElements: a copy of `data` with `updates` written (or combined) at
-/// the positions `indices` give along `axis`; later indices win on
-/// duplicates. Loops over the indices with tensor.extract/insert.
-static LogicalResult legalizeScatterElements(OpBinder &binder,
-                                             RewriterBase &rewriter) {
-  auto data = binder.rankedInput(0), indices = binder.rankedInput(1),
-       updates = binder.rankedInput(2);
-  if (!data || !indices || !updates)
-    return binder.unsupported("unranked operands");
-  int64_t rank = data.getType().getRank();
-  std::optional<int64_t> axis = normalizeAxis(binder.getInt("axis", 0), rank);
-  if (!axis || indices.getType().getRank() != rank)
-    return binder.emitError("axis or index rank is invalid"), failure();
-  std::string reduction = binder.getString("reduction", "none");
-  Type elem = data.getType().getElementType();
-  bool isFloat = isa<FloatType>(elem);
-  if (reduction != "none" && reduction != "add" && reduction != "mul")
-    return binder.unsupported("reduction '" + reduction + "'");
-  Location loc = binder.getLoc();
-  Value zero = arith::ConstantIndexOp::create(rewriter, loc, 0);
-  Value one = arith::ConstantIndexOp::create(rewriter, loc, 1);
-  Value axisSize = tensor::DimOp::create(rewriter, loc, data, *axis);
-  SmallVector<Value> lbs(rank, zero), steps(rank, one), ubs;
-  for (int64_t i = 0; i < rank; ++i)
-    ubs.push_back(tensor::DimOp::create(rewriter, loc, indices, i));
-  scf::LoopNest nest = scf::buildLoopNest(
-      rewriter, loc, lbs, ubs, steps, ValueRange{data},
-      [&](OpBuilder &b, Location l, ValueRange ivs,
-          ValueRange iter) -> scf::ValueVector {
-        Value idx = tensor::ExtractOp::create(b, l, indices, ivs);
-        Value i = wrapIndex(b, l, idx, axisSize);
-        SmallVector<Value> coords(ivs);
-        coords[*axis] = i;
-        Value u = tensor::ExtractOp::create(b, l, updates, ivs);
-        if (reduction != "none") {
-          Value old = tensor::ExtractOp::create(b, l, iter[0], coords);
-          bool add = reduction == "add";
-          u = isFloat ? (add ? arith::AddFOp::create(b, l, old, u).getResult()
-                             : arith::MulFOp::create(b, l, old, u).getResult())
-                      : (add ? arith::AddIOp::create(b, l, old, u).getResult()
-                             : arith::MulIOp::create(b, l, old, u).getResult());
-        }
-        return {tensor::InsertOp::create(b, l, u, iter[0], coords).getResult()};
-      });
-  binder.replace(rewriter, nest.results);
-  return success();
+//===----------------------------------------------------------------------===//
+// Loop and Scan: shared pieces
+//===----------------------------------------------------------------------===//
+
+/// The carrier of loop-carried value `init` whose body argument and body
+/// result have ONNX types `argType` and `yieldType`.
+static FailureOr<Carrier> carriedCarrier(OpBinder &binder, Value init,
+                                         Type argType, Type yieldType) {
+  if (std::optional<SeqParts> parts = getSeqParts(init))
+    return Carrier{init.getType(),
+                   {parts->data.getType(), parts->shapes.getType(),
+                    parts->offsets.getType()}};
+  auto type = dyn_cast<RankedTensorType>(init.getType());
+  if (!type)
+    return (void)binder.unsupported("a loop-carried value that is not a ranked "
+                              "tensor or sequence"),
+           failure();
+  RankedTensorType t = join(type, argType);
+  if (t)
+    t = join(t, yieldType);
+  if (!t)
+    return binder.emitError("a loop-carried value changes rank or element "
+                            "type"),
+           failure();
+  return Carrier{t, {t}};
 }
 
-
-/// TopK along `axis` without sorting networks: the rank of each element
-/// (how many elements beat it; ties by lower index) in one reduction, then
-/// output slot p gathers the element of rank p. Quadratic in the axis length;
-/// results are sorted and stable.
-static LogicalResult legalizeTopK(OpBinder &binder, RewriterBase &rewriter) {
-  auto x = binder.rankedInput(0);
-  RankedTensorType valuesType = binder.resultType(0);
-  RankedTensorType indicesType = binder.resultType(1);
-  if (!x || !valuesType || !indicesType ||
-      !isa<FloatType>(x.getType().getElementType()))
-    return binder.unsupported("non-float or unranked operands");
-  int64_t rank = x.getType().getRank();
-  std::optional<int64_t> axis = normalizeAxis(binder.getInt("axis", -1), rank);
-  if (!axis)
-    return binder.emitError("axis is out of range"), failure();
-  bool largest = binder.getInt("largest", 1) != 0;
-  Location loc = binder.getLoc();
-  MLIRContext *ctx = rewriter.getContext();
-  Type elem = x.getType().getElementType();
-  Type i64 = rewriter.getI64Type();
-  // K from the (constant or run-time) input.
-  Value kTensor = binder.rankedInput(1);
-  if (!kTensor)
-    return binder.emitError("expects K"), failure();
-  Value k = tensor::ExtractOp::create(
-      rewriter, loc, kTensor,
-      SmallVector<Value>(cast<RankedTensorType>(kTensor.getType()).getRank(),
-                         arith::ConstantIndexOp::create(rewriter, loc, 0)));
-  Value kIndex = arith::IndexCastOp::create(rewriter, loc, rewriter.getIndexType(), k);
-
-  // ranks[..i..] = #{j : x[..j..] beats x[..i..]}.
-  auto d = [&](int64_t i) { return getAffineDimExpr(i, ctx); };
-  SmallVector<AffineExpr> id, withJ;
-  for (int64_t i = 0; i < rank; ++i) {
-    id.push_back(d(i));
-    withJ.push_back(i == *axis ? d(rank) : d(i));
+/// The type of one element of a scan output: the join of what the body
+/// yields and the result type without its scan axis `axis`.
+static RankedTensorType scanElementType(Type yielded, Type result,
+                                        int64_t axis) {
+  RankedTensorType fromResult;
+  if (auto r = dyn_cast<RankedTensorType>(result); r && r.getRank() > axis) {
+    SmallVector<int64_t> shape(r.getShape());
+    shape.erase(shape.begin() + axis);
+    fromResult = RankedTensorType::get(shape, r.getElementType());
   }
-  SmallVector<OpFoldResult> xSizes = getSizes(rewriter, loc, x);
-  Value zero64 = arith::ConstantOp::create(rewriter, loc, rewriter.getI64IntegerAttr(0));
-  Value rankInit = linalg::FillOp::create(
-                       rewriter, loc, zero64,
-                       tensor::EmptyOp::create(rewriter, loc, xSizes, i64).getResult())
-                       .getResult(0);
-  SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
-  iters.push_back(utils::IteratorType::reduction);
-  Value ranks =
-      linalg::GenericOp::create(
-          rewriter, loc, rankInit.getType(), ValueRange{x, x}, ValueRange{rankInit},
-          SmallVector<AffineMap>{AffineMap::get(rank + 1, 0, id, ctx),
-                                 AffineMap::get(rank + 1, 0, withJ, ctx),
-                                 AffineMap::get(rank + 1, 0, id, ctx)},
-          iters,
-          [&](OpBuilder &b, Location l, ValueRange a) {
-            Value i = linalg::IndexOp::create(b, l, *axis);
-            Value j = linalg::IndexOp::create(b, l, rank);
-            Value better = arith::CmpFOp::create(
-                b, l, largest ? arith::CmpFPredicate::OGT : arith::CmpFPredicate::OLT,
-                a[1], a[0]);
-            Value tie = arith::AndIOp::create(
-                b, l, arith::CmpFOp::create(b, l, arith::CmpFPredicate::OEQ, a[1], a[0]),
-                arith::CmpIOp::create(b, l, arith::CmpIPredicate::ult, j, i));
-            Value beats = arith::OrIOp::create(b, l, better, tie);
-            Value one = arith::ExtUIOp::create(b, l, b.getI64Type(), beats);
-            linalg::YieldOp::create(b, l, arith::AddIOp::create(b, l, a[2], one).getResult());
-          })
-          .getResult(0);
+  auto y = dyn_cast<RankedTensorType>(yielded);
+  if (y && fromResult)
+    return join(y, fromResult);
+  return y ? y : fromResult;
+}
 
-  // values/indices[..p..] = the element of rank p.
-  SmallVector<OpFoldResult> outSizes = xSizes;
-  outSizes[*axis] = kIndex;
-  if (!valuesType.isDynamicDim(*axis))
-    outSizes[*axis] = rewriter.getIndexAttr(valuesType.getDimSize(*axis));
-  Value vInit = tensor::EmptyOp::create(rewriter, loc, outSizes, elem);
-  Value iInit = tensor::EmptyOp::create(rewriter, loc, outSizes, i64);
-  SmallVector<AffineExpr> withI;
-  for (int64_t i = 0; i < rank; ++i)
-    withI.push_back(i == *axis ? d(rank) : d(i));
-  auto gather = linalg::GenericOp::create(
-      rewriter, loc, TypeRange{vInit.getType(), iInit.getType()},
-      ValueRange{x, ranks}, ValueRange{vInit, iInit},
-      SmallVector<AffineMap>{AffineMap::get(rank + 1, 0, withI, ctx),
-                             AffineMap::get(rank + 1, 0, withI, ctx),
-                             AffineMap::get(rank + 1, 0, id, ctx),
-                             AffineMap::get(rank + 1, 0, id, ctx)},
-      iters, [&](OpBuilder &b, Location l, ValueRange a) {
-        Value p = arith::IndexCastOp::create(b, l, b.getI64Type(),
-                                             linalg::IndexOp::create(b, l, *axis));
-        Value i = arith::IndexCastOp::create(b, l, b.getI64Type(),
-                                             linalg::IndexOp::create(b, l, rank));
-        Value hit = arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq, a[1], p);
-        linalg::YieldOp::create(
-            b, l,
-            ValueRange{arith::SelectOp::create(b, l, hit, a[0], a[2]),
-                       arith::SelectOp::create(b, l, hit, i, a[3])});
+/// `acc` (rows of `elem`'s shape stacked along dim 0) with `elem` added as
+/// the last row, or as the first when `front`.
+static Value appendRow(OpBuilder &b, Location loc, Value acc, Value elem,
+                       bool front) {
+  auto accType = cast<RankedTensorType>(acc.getType());
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  Value n = tensor::DimOp::create(b, loc, acc, 0);
+  SmallVector<OpFoldResult> sizes{arith::AddIOp::create(b, loc, n, one).getResult()};
+  llvm::append_range(sizes, getSizes(b, loc, elem));
+  Value out = tensor::EmptyOp::create(b, loc, sizes, accType.getElementType());
+  int64_t rank = accType.getRank();
+  SmallVector<OpFoldResult> offsets(rank, b.getIndexAttr(0)),
+      strides(rank, b.getIndexAttr(1));
+  // The old rows; before the first row, `acc` has zero rows and its other
+  // dims may be placeholders, so it contributes an empty slice.
+  SmallVector<OpFoldResult> accSizes = getSizes(b, loc, acc);
+  for (int64_t i = 1; i < rank; ++i)
+    if (accType.isDynamicDim(i))
+      accSizes[i] = arith::SelectOp::create(
+                      b, loc,
+                      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, n,
+                                            zero),
+                      zero, getValueOrCreateConstantIndexOp(b, loc, sizes[i]))
+                      .getResult();
+  offsets[0] = front ? OpFoldResult(one) : OpFoldResult(zero);
+  out = tensor::InsertSliceOp::create(b, loc, acc, out, offsets, accSizes,
+                                      strides);
+  SmallVector<OpFoldResult> rowSizes(sizes);
+  rowSizes[0] = b.getIndexAttr(1);
+  offsets[0] = front ? OpFoldResult(zero) : OpFoldResult(n);
+  out = tensor::InsertSliceOp::create(b, loc, elem, out, offsets, rowSizes,
+                                      strides);
+  return tensor::CastOp::create(b, loc, accType, out);
+}
+
+/// An empty stack of rows of `elem`'s shape (placeholder 0 for its dynamic
+/// dims).
+static Value emptyStack(OpBuilder &b, Location loc, RankedTensorType elem) {
+  SmallVector<int64_t> shape{0};
+  for (int64_t d : elem.getShape())
+    shape.push_back(ShapedType::isDynamic(d) ? 0 : d);
+  SmallVector<int64_t> accShape{ShapedType::kDynamic};
+  llvm::append_range(accShape, elem.getShape());
+  Value e = tensor::EmptyOp::create(b, loc, shape, elem.getElementType());
+  return tensor::CastOp::create(
+      b, loc, RankedTensorType::get(accShape, elem.getElementType()), e);
+}
+
+/// Moves stacked dim 0 of `acc` to `axis`.
+static Value moveStackAxis(OpBuilder &b, Location loc, Value acc,
+                           int64_t axis) {
+  if (axis == 0)
+    return acc;
+  auto type = cast<RankedTensorType>(acc.getType());
+  int64_t rank = type.getRank();
+  SmallVector<int64_t> perm;
+  for (int64_t d = 0; d < rank; ++d)
+    perm.push_back(d < axis ? d + 1 : d == axis ? 0 : d);
+  SmallVector<OpFoldResult> sizes = getSizes(b, loc, acc), outSizes;
+  for (int64_t p : perm)
+    outSizes.push_back(sizes[p]);
+  Value init =
+      tensor::EmptyOp::create(b, loc, outSizes, type.getElementType());
+  return linalg::TransposeOp::create(b, loc, acc, init, perm).getResult()[0];
+}
+
+//===----------------------------------------------------------------------===//
+// Loop
+//===----------------------------------------------------------------------===//
+
+/// Loop -> scf.while over (i, cond, carried values..., scan outputs...).
+/// Scan outputs grow by one row per iteration (correct for any trip count;
+/// the scans issue makes recurrences fast).
+static LogicalResult legalizeLoop(OpBinder &binder, RewriterBase &rewriter) {
+  onnxir::NodeOp op = binder.getOp();
+  Region *body = subgraph(op, "body");
+  if (!body || body->empty())
+    return binder.emitError("expects a body"), failure();
+  Block &block = body->front();
+  auto inputs = op.getInputs();
+  if (inputs.size() < 2)
+    return binder.emitError("expects a trip count and a condition input"),
+           failure();
+  unsigned nCarried = inputs.size() - 2;
+  auto yield = cast<onnxir::YieldOp>(block.getTerminator());
+  if (block.getNumArguments() != nCarried + 2 ||
+      yield.getValues().size() < nCarried + 1 ||
+      op->getNumResults() != yield.getValues().size() - 1)
+    return binder.emitError("the body's inputs and outputs do not match the "
+                            "loop's"),
+           failure();
+  unsigned nScan = yield.getValues().size() - 1 - nCarried;
+  Location loc = binder.getLoc();
+  auto trip = binder.rankedInput(0);
+  auto condIn = binder.rankedInput(1);
+  if (!trip && !condIn)
+    return binder.unsupported("a Loop with neither trip count nor condition");
+
+  // Carriers and initial values.
+  SmallVector<Carrier> carriers;
+  SmallVector<Value> inits{arith::ConstantIndexOp::create(rewriter, loc, 0)};
+  inits.push_back(condIn ? scalarOf(rewriter, loc, condIn)
+                         : arith::ConstantIntOp::create(rewriter, loc, 1, 1)
+                               .getResult());
+  for (unsigned k = 0; k < nCarried; ++k) {
+    Value init = inputs[k + 2];
+    FailureOr<Carrier> c =
+        carriedCarrier(binder, init, block.getArgument(k + 2).getType(),
+                       yield.getValues()[k + 1].getType());
+    if (failed(c))
+      return failure();
+    carriers.push_back(*c);
+    if (c->isSeq()) {
+      SeqParts p = *getSeqParts(init);
+      inits.append({p.data, p.shapes, p.offsets});
+    } else {
+      inits.push_back(init.getType() == c->types[0]
+                          ? init
+                          : tensor::CastOp::create(rewriter, loc, c->types[0],
+                                                   init)
+                                .getResult());
+    }
+  }
+  SmallVector<RankedTensorType> scanElems;
+  for (unsigned j = 0; j < nScan; ++j) {
+    RankedTensorType elem =
+        scanElementType(yield.getValues()[1 + nCarried + j].getType(),
+                        op->getResult(nCarried + j).getType(), 0);
+    if (!elem)
+      return binder.unsupported("a scan output of unknown rank");
+    scanElems.push_back(elem);
+    inits.push_back(emptyStack(rewriter, loc, elem));
+  }
+  SmallVector<Type> types;
+  for (Value v : inits)
+    types.push_back(v.getType());
+
+  auto whileOp = scf::WhileOp::create(rewriter, loc, types, inits,
+                                      /*beforeBuilder=*/nullptr,
+                                      /*afterBuilder=*/nullptr);
+  Block *before = whileOp.getBeforeBody();
+  rewriter.setInsertionPointToStart(before);
+  {
+    Value go = before->getArgument(1);
+    if (trip) {
+      Value max = arith::IndexCastOp::create(rewriter, loc,
+                                             rewriter.getIndexType(),
+                                             scalarOf(rewriter, loc, trip));
+      Value inRange = arith::CmpIOp::create(
+          rewriter, loc, arith::CmpIPredicate::slt, before->getArgument(0), max);
+      go = arith::AndIOp::create(rewriter, loc, go, inRange);
+    }
+    scf::ConditionOp::create(rewriter, loc, go, before->getArguments());
+  }
+  Block *after = whileOp.getAfterBody();
+  rewriter.setInsertionPointToStart(after);
+  Value i = after->getArgument(0);
+  Value iter = tensor::FromElementsOp::create(
+      rewriter, loc, RankedTensorType::get({}, rewriter.getI64Type()),
+      ValueRange{arith::IndexCastOp::create(rewriter, loc,
+                                            rewriter.getI64Type(), i)});
+  Value condTensor = tensor::FromElementsOp::create(
+      rewriter, loc, RankedTensorType::get({}, rewriter.getI1Type()),
+      ValueRange{after->getArgument(1)});
+  unsigned pos = 2;
+  SmallVector<Value> argValues{iter, condTensor};
+  llvm::append_range(argValues, pack(rewriter, loc, carriers,
+                                     after->getArguments(), pos));
+  rewriter.inlineBlockBefore(&block, after, after->end(), argValues);
+
+  // The body's results become the next iteration's state.
+  rewriter.setInsertionPoint(yield);
+  SmallVector<Value> next{arith::AddIOp::create(
+      rewriter, loc, i, arith::ConstantIndexOp::create(rewriter, loc, 1))};
+  // Without a condition input the body's condition output is ignored.
+  next.push_back(condIn ? scalarOf(rewriter, loc, yield.getValues()[0])
+                        : after->getArgument(1));
+  for (auto [k, carrier] : llvm::enumerate(carriers)) {
+    FailureOr<SmallVector<Value, 3>> parts =
+        unpack(binder, rewriter, yield.getValues()[k + 1], carrier);
+    if (failed(parts))
+      return failure();
+    llvm::append_range(next, *parts);
+  }
+  for (unsigned j = 0; j < nScan; ++j) {
+    Value elem = yield.getValues()[1 + nCarried + j];
+    if (elem.getType() != scanElems[j]) {
+      if (!tensor::CastOp::areCastCompatible(elem.getType(), scanElems[j]))
+        return binder.emitError("a scan output changes type"), failure();
+      elem = tensor::CastOp::create(rewriter, loc, scanElems[j], elem);
+    }
+    next.push_back(appendRow(rewriter, loc, after->getArgument(pos + j), elem,
+                             /*front=*/false));
+  }
+  rewriter.replaceOpWithNewOp<scf::YieldOp>(yield, next);
+
+  rewriter.setInsertionPointAfter(whileOp);
+  pos = 2;
+  SmallVector<Value> results =
+      pack(rewriter, loc, carriers, whileOp.getResults(), pos);
+  for (unsigned j = 0; j < nScan; ++j)
+    results.push_back(whileOp.getResult(pos + j));
+  binder.replace(rewriter, results);
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Scan
+//===----------------------------------------------------------------------===//
+
+/// Reads an integer-list attribute of `count` entries (default zeros).
+static FailureOr<SmallVector<int64_t>> listAttr(OpBinder &binder,
+                                                StringRef name,
+                                                unsigned count) {
+  std::optional<SmallVector<int64_t>> v = binder.getInts(name);
+  if (!v)
+    return SmallVector<int64_t>(count, 0);
+  if (v->size() != count)
+    return binder.emitError("attribute '" + name + "' has the wrong length"),
+           failure();
+  return *v;
+}
+
+/// Scan (opset 9+) -> scf.for over the scan axis: state values are carried,
+/// scan inputs are sliced per iteration (forward or reverse), scan outputs
+/// are stacked and moved to their output axis.
+static LogicalResult legalizeScan(OpBinder &binder, RewriterBase &rewriter) {
+  onnxir::NodeOp op = binder.getOp();
+  Region *body = subgraph(op, "body");
+  if (!body || body->empty())
+    return binder.emitError("expects a body"), failure();
+  Block &block = body->front();
+  auto inputs = op.getInputs();
+  int64_t m = binder.getInt("num_scan_inputs", 0);
+  if (m < 1 || m > (int64_t)inputs.size())
+    return binder.emitError("num_scan_inputs is out of range"), failure();
+  unsigned nState = inputs.size() - m;
+  auto yield = cast<onnxir::YieldOp>(block.getTerminator());
+  if (block.getNumArguments() != inputs.size() ||
+      yield.getValues().size() < nState ||
+      op->getNumResults() != yield.getValues().size())
+    return binder.emitError("the body's inputs and outputs do not match the "
+                            "scan's"),
+           failure();
+  unsigned nOut = yield.getValues().size() - nState;
+  FailureOr<SmallVector<int64_t>> inAxes =
+      listAttr(binder, "scan_input_axes", m);
+  FailureOr<SmallVector<int64_t>> inDirs =
+      listAttr(binder, "scan_input_directions", m);
+  FailureOr<SmallVector<int64_t>> outAxes =
+      listAttr(binder, "scan_output_axes", nOut);
+  FailureOr<SmallVector<int64_t>> outDirs =
+      listAttr(binder, "scan_output_directions", nOut);
+  if (failed(inAxes) || failed(inDirs) || failed(outAxes) || failed(outDirs))
+    return failure();
+  Location loc = binder.getLoc();
+
+  // Scan inputs and the trip count.
+  SmallVector<TypedValue<RankedTensorType>> scanIns;
+  for (int64_t j = 0; j < m; ++j) {
+    auto x = binder.rankedInput(nState + j);
+    if (!x)
+      return binder.unsupported("an unranked scan input");
+    std::optional<int64_t> axis =
+        normalizeAxis((*inAxes)[j], x.getType().getRank());
+    if (!axis)
+      return binder.emitError("a scan input axis is out of range"), failure();
+    (*inAxes)[j] = *axis;
+    scanIns.push_back(x);
+  }
+  Value len = tensor::DimOp::create(rewriter, loc, scanIns[0], (*inAxes)[0]);
+
+  // State carriers and scan output stacks.
+  SmallVector<Carrier> carriers;
+  SmallVector<Value> inits;
+  for (unsigned k = 0; k < nState; ++k) {
+    FailureOr<Carrier> c =
+        carriedCarrier(binder, inputs[k], block.getArgument(k).getType(),
+                       yield.getValues()[k].getType());
+    if (failed(c))
+      return failure();
+    if (c->isSeq())
+      return binder.unsupported("a sequence as a Scan state");
+    carriers.push_back(*c);
+    inits.push_back(inputs[k].getType() == c->types[0]
+                        ? inputs[k]
+                        : tensor::CastOp::create(rewriter, loc, c->types[0],
+                                                 inputs[k])
+                              .getResult());
+  }
+  SmallVector<RankedTensorType> outElems;
+  for (unsigned j = 0; j < nOut; ++j) {
+    Type result = op->getResult(nState + j).getType();
+    int64_t rank = isa<RankedTensorType>(result)
+                       ? cast<RankedTensorType>(result).getRank()
+                       : 0;
+    std::optional<int64_t> axis = normalizeAxis((*outAxes)[j], rank);
+    RankedTensorType elem = scanElementType(
+        yield.getValues()[nState + j].getType(), result, axis ? *axis : 0);
+    if (!elem)
+      return binder.unsupported("a scan output of unknown rank");
+    std::optional<int64_t> outAxis =
+        normalizeAxis((*outAxes)[j], elem.getRank() + 1);
+    if (!outAxis)
+      return binder.emitError("a scan output axis is out of range"), failure();
+    (*outAxes)[j] = *outAxis;
+    outElems.push_back(elem);
+    inits.push_back(emptyStack(rewriter, loc, elem));
+  }
+
+  Value one = arith::ConstantIndexOp::create(rewriter, loc, 1);
+  Value last = arith::SubIOp::create(rewriter, loc, len, one);
+  LogicalResult status = success();
+  SmallVector<Value> loop = buildCountedLoop(
+      rewriter, loc, len, inits,
+      [&](OpBuilder &, Location, Value i, ValueRange iter) {
+        Value rev = arith::SubIOp::create(rewriter, loc, last, i);
+        SmallVector<Value> argValues(iter.take_front(nState));
+        for (int64_t j = 0; j < m; ++j) {
+          auto x = scanIns[j];
+          int64_t rank = x.getType().getRank(), axis = (*inAxes)[j];
+          SmallVector<OpFoldResult> offsets(rank, rewriter.getIndexAttr(0)),
+              sizes = getSizes(rewriter, loc, x),
+              strides(rank, rewriter.getIndexAttr(1));
+          offsets[axis] = (*inDirs)[j] ? rev : i;
+          sizes[axis] = rewriter.getIndexAttr(1);
+          SmallVector<int64_t> shape(x.getType().getShape());
+          shape.erase(shape.begin() + axis);
+          auto type = RankedTensorType::get(shape, x.getType().getElementType());
+          argValues.push_back(tensor::ExtractSliceOp::create(
+              rewriter, loc, type, x, offsets, sizes, strides));
+        }
+        Block *loopBody = rewriter.getInsertionBlock();
+        rewriter.inlineBlockBefore(&block, loopBody, loopBody->end(),
+                                   argValues);
+        rewriter.setInsertionPoint(yield);
+        SmallVector<Value> next;
+        for (auto [k, carrier] : llvm::enumerate(carriers)) {
+          FailureOr<SmallVector<Value, 3>> parts =
+              unpack(binder, rewriter, yield.getValues()[k], carrier);
+          if (failed(parts)) {
+            status = failure();
+            next.push_back(iter[k]);
+            continue;
+          }
+          llvm::append_range(next, *parts);
+        }
+        for (unsigned j = 0; j < nOut; ++j) {
+          Value elem = yield.getValues()[nState + j];
+          if (elem.getType() != outElems[j]) {
+            if (!tensor::CastOp::areCastCompatible(elem.getType(),
+                                                   outElems[j])) {
+              binder.emitError("a scan output changes type");
+              status = failure();
+              next.push_back(iter[nState + j]);
+              continue;
+            }
+            elem = tensor::CastOp::create(rewriter, loc, outElems[j], elem);
+          }
+          next.push_back(appendRow(rewriter, loc, iter[nState + j], elem,
+                                   /*front=*/(*outDirs)[j] != 0));
+        }
+        rewriter.eraseOp(yield);
+        rewriter.setInsertionPointToEnd(loopBody);
+        return next;
       });
-  binder.replace(rewriter, gather.getResults());
+  if (failed(status))
+    return failure();
+  SmallVector<Value> results(ArrayRef<Value>(loop).take_front(nState));
+  for (unsigned j = 0; j < nOut; ++j)
+    results.push_back(
+        moveStackAxis(rewriter, loc, loop[nState + j], (*outAxes)[j]));
+  binder.replace(rewriter, results);
   return success();
 }
 
 void loom::populateOnnxControlFlowHandlers(OnnxHandlerRegistry &registry) {
   registry.add("If", 1, legalizeIf);
-  registry.add("ScatterElements", 11, legalizeScatterElements);
-  registry.add("TopK", 10, legalizeTopK);
+  registry.add("Loop", 1, legalizeLoop);
+  registry.add("Scan", 9, legalizeScan);
 }

@@ -70,7 +70,7 @@ static FailureOr<SmallVector<Value>> rankedInputs(OpBinder &binder,
   for (unsigned i = from; i < binder.getNumInputs(); ++i) {
     Value v = binder.rankedInput(i);
     if (!v)
-      return binder.unsupported("an unranked or missing operand"), failure();
+      return (void)binder.unsupported("an unranked or missing operand"), failure();
     values.push_back(v);
   }
   return values;

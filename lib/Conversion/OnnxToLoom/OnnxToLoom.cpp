@@ -210,7 +210,9 @@ void loom::populateAllOnnxHandlers(OnnxHandlerRegistry &registry) {
   populateOnnxReduceHandlers(registry);
   populateOnnxConvHandlers(registry);
   populateOnnxScanHandlers(registry);
+  populateOnnxScatterHandlers(registry);
   populateOnnxControlFlowHandlers(registry);
+  populateOnnxSequenceHandlers(registry);
 }
 
 //===----------------------------------------------------------------------===//
@@ -246,7 +248,7 @@ FailureOr<Value> loom::buildBroadcastElementwise(OpBinder &binder,
   for (Value v : inputs) {
     auto type = dyn_cast<RankedTensorType>(v.getType());
     if (!type)
-      return binder.unsupported("an unranked operand"), failure();
+      return (void)binder.unsupported("an unranked operand"), failure();
     rank = std::max(rank, type.getRank());
   }
   // Output sizes: a static non-1 size wins; otherwise a dynamic size (read
@@ -304,6 +306,32 @@ FailureOr<Value> loom::buildBroadcastElementwise(OpBinder &binder,
   return generic.getResult(0);
 }
 
+SmallVector<Value> loom::buildCountedLoop(
+    OpBuilder &b, Location loc, Value count, ValueRange inits,
+    function_ref<SmallVector<Value>(OpBuilder &, Location, Value, ValueRange)>
+        body) {
+  SmallVector<Value> all{arith::ConstantIndexOp::create(b, loc, 0)};
+  llvm::append_range(all, inits);
+  SmallVector<Type> types;
+  for (Value v : all)
+    types.push_back(v.getType());
+  auto loop = scf::WhileOp::create(b, loc, types, all, nullptr, nullptr);
+  OpBuilder::InsertionGuard guard(b);
+  Block *before = loop.getBeforeBody();
+  b.setInsertionPointToStart(before);
+  Value more = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt,
+                                     before->getArgument(0), count);
+  scf::ConditionOp::create(b, loc, more, before->getArguments());
+  Block *after = loop.getAfterBody();
+  b.setInsertionPointToStart(after);
+  SmallVector<Value> next{arith::AddIOp::create(
+      b, loc, after->getArgument(0), arith::ConstantIndexOp::create(b, loc, 1))};
+  llvm::append_range(next, body(b, loc, after->getArgument(0),
+                                after->getArguments().drop_front()));
+  scf::YieldOp::create(b, loc, next);
+  return SmallVector<Value>(loop.getResults().drop_front());
+}
+
 //===----------------------------------------------------------------------===//
 // Driver
 //===----------------------------------------------------------------------===//
@@ -354,6 +382,30 @@ LogicalResult loom::legalizeOnnx(Operation *root,
         return failure();
     }
   }
+  // Sequences crossed region boundaries as unpacking casts of their packed
+  // value; now that every producer is legal, each unpack reads a pack.
+  SmallVector<UnrealizedConversionCastOp> unpacks;
+  root->walk([&](UnrealizedConversionCastOp cast) {
+    if (cast->getNumOperands() == 1 &&
+        isa<onnxir::SeqType>(cast.getOperand(0).getType()))
+      unpacks.push_back(cast);
+  });
+  for (UnrealizedConversionCastOp unpack : unpacks) {
+    std::optional<SeqParts> parts = getSeqParts(unpack.getOperand(0));
+    if (!parts)
+      return unpack.emitError("internal error: a sequence with no parts");
+    SmallVector<Value> values{parts->data, parts->shapes, parts->offsets};
+    for (auto [v, t] : llvm::zip(values, unpack->getResultTypes()))
+      if (v.getType() != t) {
+        rewriter.setInsertionPoint(unpack);
+        v = tensor::CastOp::create(rewriter, unpack.getLoc(), t, v);
+      }
+    rewriter.replaceOp(unpack, values);
+  }
+  root->walk([&](UnrealizedConversionCastOp pack) {
+    if (pack->use_empty() && pack->getNumOperands() == 3)
+      rewriter.eraseOp(pack);
+  });
   // Drop `onnx.none` values nobody reads any more.
   root->walk([&](onnxir::NoneOp none) {
     if (none->use_empty())

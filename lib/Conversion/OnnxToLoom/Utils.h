@@ -78,6 +78,39 @@ mlir::Value buildReadAt(
         mlir::OpBuilder &, mlir::Location, mlir::ValueRange)>
         coords);
 
+/// An ONNX sequence as three tensors (see Sequence.cpp): the elements' data
+/// back to back (1-D), their shapes ((n + 1) x rank i64, the last row a zero
+/// sentinel) and their offsets into the data (n + 1 i64 values).
+struct SeqParts {
+  mlir::Value data, shapes, offsets;
+};
+
+/// The types of the parts of a sequence of rank-`rank` tensors of `elem`.
+llvm::SmallVector<mlir::Type, 3> seqPartTypes(mlir::Type elem, int64_t rank);
+
+/// The parts of a legalized sequence value (an `unrealized_conversion_cast`
+/// of the three tensors to `!onnx.seq`), or nullopt.
+std::optional<SeqParts> getSeqParts(mlir::Value seq);
+
+/// Packs `parts` into one value of `seqType` for holder ops and terminators.
+mlir::Value packSeq(mlir::OpBuilder &b, mlir::Location loc, mlir::Type seqType,
+                    const SeqParts &parts);
+
+/// The rank of the elements of sequence `seq`, from its type or from the
+/// nodes that insert into, read from or carry it; failure when nothing says.
+mlir::FailureOr<int64_t> inferSeqRank(mlir::Value seq);
+
+/// Builds a loop over i = 0 .. count - 1 carrying `inits`; `body` returns the
+/// next values. An scf.while, not an scf.for: the for loop's
+/// canonicalization moves tensor.casts of its inits into the loop and would
+/// freeze the shapes of tensors that grow from iteration to iteration.
+llvm::SmallVector<mlir::Value> buildCountedLoop(
+    mlir::OpBuilder &b, mlir::Location loc, mlir::Value count,
+    mlir::ValueRange inits,
+    llvm::function_ref<llvm::SmallVector<mlir::Value>(
+        mlir::OpBuilder &, mlir::Location, mlir::Value, mlir::ValueRange)>
+        body);
+
 /// Normalizes an ONNX axis (possibly negative) for `rank`; nullopt when out of
 /// range.
 std::optional<int64_t> normalizeAxis(int64_t axis, int64_t rank);

@@ -398,3 +398,84 @@ func.func @topk(%x: tensor<3x5xf32>) -> (tensor<3x2xf32>, tensor<3x2xi64>) {
   %0:2 = onnx.node "TopK"(%x, %k) attributes {attrs = {axis = 1 : i64}, domain = "", opset = 11 : i64} : (tensor<3x5xf32>, tensor<1xi64>) -> (tensor<3x2xf32>, tensor<3x2xi64>)
   return %0#0, %0#1 : tensor<3x2xf32>, tensor<3x2xi64>
 }
+
+// -----
+
+// Loop with a trip count: scf.while over (i, cond, carried..., scan
+// outputs...); the scan output grows by one row per iteration.
+// CHECK-LABEL: func @loop_scan_output
+//  CHECK-SAME:   (%[[N:.+]]: tensor<i64>, %[[X:.+]]: tensor<2xf32>)
+//       CHECK:   %[[INIT:.+]] = tensor.cast %{{.+}} : tensor<0x2xf32> to tensor<?x2xf32>
+//       CHECK:   %[[W:.+]]:4 = scf.while (%[[I:.+]] = %{{.+}}, %[[C:.+]] = %true, %[[V:.+]] = %[[X]], %[[S:.+]] = %[[INIT]])
+//       CHECK:     %[[M:.+]] = tensor.extract %[[N]][]
+//       CHECK:     arith.cmpi slt
+//       CHECK:     scf.condition
+//       CHECK:   } do {
+//       CHECK:     linalg.generic
+//       CHECK:       arith.addf
+//       CHECK:     tensor.insert_slice
+//       CHECK:     tensor.insert_slice
+//       CHECK:     scf.yield
+//       CHECK:   return %[[W]]#2, %[[W]]#3
+//   CHECK-NOT:   onnx.
+func.func @loop_scan_output(%n: tensor<i64>, %x: tensor<2xf32>) -> (tensor<2xf32>, tensor<?x2xf32>) {
+  %none = onnx.none
+  %y:2 = onnx.node "Loop"(%n, %none, %x) attributes {attrs = {}, domain = "", opset = 17 : i64, subgraphs = ["body"]} {
+  ^bb0(%i: tensor<i64>, %c: tensor<i1>, %v: tensor<2xf32>):
+    %a = onnx.node "Add"(%v, %v) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<2xf32>, tensor<2xf32>) -> tensor<2xf32>
+    onnx.yield %c, %a, %a : tensor<i1>, tensor<2xf32>, tensor<2xf32>
+  } : (tensor<i64>, none, tensor<2xf32>) -> (tensor<2xf32>, tensor<?x2xf32>)
+  return %y#0, %y#1 : tensor<2xf32>, tensor<?x2xf32>
+}
+
+// -----
+
+// Scan: a counted loop that slices the scan input (reversed here) and stacks
+// the scan output.
+// CHECK-LABEL: func @scan
+//  CHECK-SAME:   (%[[S0:.+]]: tensor<2xf32>, %[[X:.+]]: tensor<3x2xf32>)
+//       CHECK:   %[[LEN:.+]] = tensor.dim %[[X]], %c0
+//       CHECK:   %[[LAST:.+]] = arith.subi %[[LEN]], %c1
+//       CHECK:   scf.while (%[[I:.+]] = %{{.+}}, %{{.+}} = %[[S0]], %{{.+}} = %{{.+}})
+//       CHECK:     arith.cmpi slt, %{{.+}}, %[[LEN]]
+//       CHECK:   } do {
+//       CHECK:     %[[R:.+]] = arith.subi %[[LAST]], %{{.+}}
+//       CHECK:     tensor.extract_slice %[[X]][%[[R]], 0] [1, 2] [1, 1] : tensor<3x2xf32> to tensor<2xf32>
+//       CHECK:     arith.addf
+//       CHECK:     tensor.insert_slice
+//   CHECK-NOT:   onnx.
+func.func @scan(%s: tensor<2xf32>, %x: tensor<3x2xf32>) -> (tensor<2xf32>, tensor<3x2xf32>) {
+  %y:2 = onnx.node "Scan"(%s, %x) attributes {attrs = {num_scan_inputs = 1 : i64, scan_input_directions = array<i64: 1>}, domain = "", opset = 17 : i64, subgraphs = ["body"]} {
+  ^bb0(%acc: tensor<2xf32>, %e: tensor<2xf32>):
+    %a = onnx.node "Add"(%acc, %e) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<2xf32>, tensor<2xf32>) -> tensor<2xf32>
+    onnx.yield %a, %a : tensor<2xf32>, tensor<2xf32>
+  } : (tensor<2xf32>, tensor<3x2xf32>) -> (tensor<2xf32>, tensor<3x2xf32>)
+  return %y#0, %y#1 : tensor<2xf32>, tensor<3x2xf32>
+}
+
+// -----
+
+// Sequences are three tensors: data (1-D), shapes ((n + 1) x rank, a zero
+// sentinel row last) and offsets (n + 1); the element rank of an empty
+// sequence comes from the tensors inserted into it.
+// CHECK-LABEL: func @sequence
+//       CHECK:   %[[DATA:.+]] = tensor.empty(%c0) : tensor<?xf32>
+//       CHECK:   arith.constant dense<0> : tensor<1x1xi64>
+//       CHECK:   arith.constant dense<0> : tensor<1xi64>
+//       CHECK:   tensor.collapse_shape
+//       CHECK:   tensor.insert_slice
+//       CHECK:   scf.while
+//       CHECK:   tensor.from_elements %{{.+}} : tensor<i64>
+//       CHECK:   linalg.generic
+//       CHECK:     tensor.extract
+//   CHECK-NOT:   onnx.
+//   CHECK-NOT:   unrealized_conversion_cast
+func.func @sequence(%x: tensor<3xf32>, %p: tensor<i64>) -> (tensor<?xf32>, tensor<i64>, tensor<?xf32>) {
+  %e = onnx.node "SequenceEmpty"() attributes {attrs = {dtype = 1 : i64}, domain = "", opset = 17 : i64} : () -> !onnx.seq<tensor<*xf32>>
+  %s1 = onnx.node "SequenceInsert"(%e, %x) attributes {attrs = {}, domain = "", opset = 17 : i64} : (!onnx.seq<tensor<*xf32>>, tensor<3xf32>) -> !onnx.seq<tensor<*xf32>>
+  %s2 = onnx.node "SequenceInsert"(%s1, %x, %p) attributes {attrs = {}, domain = "", opset = 17 : i64} : (!onnx.seq<tensor<*xf32>>, tensor<3xf32>, tensor<i64>) -> !onnx.seq<tensor<*xf32>>
+  %c = onnx.node "ConcatFromSequence"(%s2) attributes {attrs = {axis = 0 : i64}, domain = "", opset = 17 : i64} : (!onnx.seq<tensor<*xf32>>) -> tensor<?xf32>
+  %n = onnx.node "SequenceLength"(%s2) attributes {attrs = {}, domain = "", opset = 17 : i64} : (!onnx.seq<tensor<*xf32>>) -> tensor<i64>
+  %a = onnx.node "SequenceAt"(%s2, %p) attributes {attrs = {}, domain = "", opset = 17 : i64} : (!onnx.seq<tensor<*xf32>>, tensor<i64>) -> tensor<?xf32>
+  return %c, %n, %a : tensor<?xf32>, tensor<i64>, tensor<?xf32>
+}

@@ -234,3 +234,34 @@ func.func @ln_invalid(%x: tensor<2x4xf32>, %g: tensor<5xf32>) -> tensor<2x4xf32>
   %0 = onnx.node "LayerNormalization"(%x, %g) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<2x4xf32>, tensor<5xf32>) -> tensor<2x4xf32> loc("ln")
   return %0 : tensor<2x4xf32>
 }
+
+// -----
+
+func.func @seq_no_rank() -> !onnx.seq<tensor<*xf32>> {
+  // expected-error @unknown {{ONNX op 'SequenceEmpty' at node 'e': a sequence whose element rank no node reveals is not supported}}
+  %e = onnx.node "SequenceEmpty"() attributes {attrs = {dtype = 1 : i64}, domain = "", opset = 17 : i64} : () -> !onnx.seq<tensor<*xf32>> loc("e")
+  return %e : !onnx.seq<tensor<*xf32>>
+}
+
+// -----
+
+func.func @endless_loop(%x: tensor<2xf32>) -> tensor<2xf32> {
+  %none = onnx.none
+  // expected-error @unknown {{ONNX op 'Loop' at node 'l': a Loop with neither trip count nor condition is not supported}}
+  %y = onnx.node "Loop"(%none, %none, %x) attributes {attrs = {}, domain = "", opset = 17 : i64, subgraphs = ["body"]} {
+  ^bb0(%i: tensor<i64>, %c: tensor<i1>, %v: tensor<2xf32>):
+    onnx.yield %c, %v : tensor<i1>, tensor<2xf32>
+  } : (none, none, tensor<2xf32>) -> tensor<2xf32> loc("l")
+  return %y : tensor<2xf32>
+}
+
+// -----
+
+func.func @scan_bad_count(%s: tensor<2xf32>, %x: tensor<3x2xf32>) -> tensor<2xf32> {
+  // expected-error @unknown {{num_scan_inputs is out of range (ONNX op 'Scan' at node 's')}}
+  %y = onnx.node "Scan"(%s, %x) attributes {attrs = {num_scan_inputs = 3 : i64}, domain = "", opset = 17 : i64, subgraphs = ["body"]} {
+  ^bb0(%acc: tensor<2xf32>, %e: tensor<2xf32>):
+    onnx.yield %acc : tensor<2xf32>
+  } : (tensor<2xf32>, tensor<3x2xf32>) -> tensor<2xf32> loc("s")
+  return %y : tensor<2xf32>
+}

@@ -121,8 +121,12 @@ void populateOnnxReduceHandlers(OnnxHandlerRegistry &registry);
 void populateOnnxConvHandlers(OnnxHandlerRegistry &registry);
 /// CumSum and Einsum.
 void populateOnnxScanHandlers(OnnxHandlerRegistry &registry);
-/// Control flow (If), ScatterElements and TopK.
+/// ScatterElements and TopK.
+void populateOnnxScatterHandlers(OnnxHandlerRegistry &registry);
+/// Control flow: If, Loop and Scan.
 void populateOnnxControlFlowHandlers(OnnxHandlerRegistry &registry);
+/// Registers the sequence handlers (SequenceEmpty, SequenceInsert, ...).
+void populateOnnxSequenceHandlers(OnnxHandlerRegistry &registry);
 /// Every handler group.
 void populateAllOnnxHandlers(OnnxHandlerRegistry &registry);
 
