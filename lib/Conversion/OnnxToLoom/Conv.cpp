@@ -25,7 +25,8 @@ static LogicalResult legalizeConv(OpBinder &binder, RewriterBase &rewriter) {
   if (rank < 3 || rank > 4 || wt.getRank() != rank || !isa<FloatType>(elem))
     return binder.unsupported("Conv other than 1-D or 2-D on floats");
   std::string autoPad = binder.getString("auto_pad", "NOTSET");
-  if (autoPad != "NOTSET" && autoPad != "VALID")
+  if (autoPad != "NOTSET" && autoPad != "VALID" && autoPad != "SAME_UPPER" &&
+      autoPad != "SAME_LOWER")
     return binder.unsupported("auto_pad " + autoPad);
   int64_t group = binder.getInt("group", 1);
   SmallVector<int64_t> strides(sp, 1), dil(sp, 1), pads(2 * sp, 0);
@@ -48,6 +49,21 @@ static LogicalResult legalizeConv(OpBinder &binder, RewriterBase &rewriter) {
            failure();
   int64_t ocg = oc / group;
   SmallVector<int64_t> kernel(wt.getShape().drop_front(2));
+  // SAME_*: output size ceil(in / stride); the odd pad goes at the end
+  // (UPPER) or the beginning (LOWER).
+  if (autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER") {
+    for (int64_t i = 0; i < sp; ++i) {
+      int64_t in = xt.getDimSize(2 + i);
+      if (ShapedType::isDynamic(in))
+        return binder.unsupported("auto_pad SAME with dynamic spatial dims");
+      int64_t out = (in + strides[i] - 1) / strides[i];
+      int64_t total = std::max<int64_t>(
+          (out - 1) * strides[i] + (kernel[i] - 1) * dil[i] + 1 - in, 0);
+      int64_t small = total / 2;
+      pads[i] = autoPad == "SAME_UPPER" ? small : total - small;
+      pads[sp + i] = total - pads[i];
+    }
+  }
   Location loc = binder.getLoc();
   // Pad.
   Value input = x;

@@ -821,23 +821,26 @@ static LogicalResult legalizeSlice(OpBinder &binder, RewriterBase &rewriter) {
     cEnds = binder.constantInts(2);
     axes = binder.input(3) ? binder.constantInts(3) : std::nullopt;
     steps = binder.input(4) ? binder.constantInts(4) : std::nullopt;
-    if ((binder.input(3) && !axes) || (binder.input(4) && !steps))
-      return binder.unsupported("non-constant axes or steps");
   }
-  if (!axes) {
+  // Axes without an input count 0, 1, ...; steps without one are 1.
+  bool runtimeAxes = !axes && !attrs && binder.input(3);
+  bool runtimeSteps = !steps && !attrs && binder.input(4);
+  if (!axes && !runtimeAxes) {
     axes = SmallVector<int64_t>();
     for (int64_t i = 0; i < count; ++i)
       axes->push_back(i);
   }
-  if ((int64_t)axes->size() != count || (steps && (int64_t)steps->size() != count))
+  if ((axes && (int64_t)axes->size() != count) ||
+      (steps && (int64_t)steps->size() != count))
     return binder.emitError("starts, ends, axes and steps differ in length"),
            failure();
   auto idx = [&](int64_t v) -> Value {
     return arith::ConstantIndexOp::create(rewriter, loc, v);
   };
-  // starts[k] / ends[k] as index values.
-  auto bound = [&](const std::optional<SmallVector<int64_t>> &c, unsigned input,
-                   int64_t k) -> Value {
+  // Element k of a constant list or of 1-D input `input`, as an index
+  // clamped to the i32 range so that adding a dim cannot overflow.
+  auto element = [&](const std::optional<SmallVector<int64_t>> &c,
+                     unsigned input, int64_t k) -> Value {
     if (c)
       return idx(std::clamp<int64_t>((*c)[k], INT32_MIN, INT32_MAX));
     Value e = tensor::ExtractOp::create(rewriter, loc, binder.input(input),
@@ -847,7 +850,6 @@ static LogicalResult legalizeSlice(OpBinder &binder, RewriterBase &rewriter) {
                     : arith::ExtSIOp::create(rewriter, loc,
                                              rewriter.getI64Type(), e)
                           .getResult();
-    // Clamp to i32 range so that adding a dim cannot overflow.
     i64 = arith::MaxSIOp::create(
         rewriter, loc, i64,
         arith::ConstantOp::create(rewriter, loc, rewriter.getI64IntegerAttr(INT32_MIN)));
@@ -861,50 +863,95 @@ static LogicalResult legalizeSlice(OpBinder &binder, RewriterBase &rewriter) {
                                   arith::MaxSIOp::create(rewriter, loc, v, lo),
                                   hi);
   };
-  SmallVector<Value> begin(rank, idx(0));
-  SmallVector<int64_t> step(rank, 1);
-  SmallVector<OpFoldResult> sizes = getSizes(rewriter, loc, x);
+  auto select = [&](Value c, Value a, Value b) -> Value {
+    return arith::SelectOp::create(rewriter, loc, c, a, b);
+  };
+  auto cmp = [&](arith::CmpIPredicate p, Value a, Value b) -> Value {
+    return arith::CmpIOp::create(rewriter, loc, p, a, b);
+  };
+  // The first index and the count of a slice of a dim of size `dim`.
+  auto forward = [&](Value s, Value e, Value dim, Value st) {
+    s = clamp(s, idx(0), dim);
+    e = clamp(e, idx(0), dim);
+    Value n = arith::CeilDivSIOp::create(
+        rewriter, loc, arith::SubIOp::create(rewriter, loc, e, s), st);
+    return std::pair{s, arith::MaxSIOp::create(rewriter, loc, n, idx(0)).getResult()};
+  };
+  auto backward = [&](Value s, Value e, Value dim, Value st) {
+    Value dm1 = arith::SubIOp::create(rewriter, loc, dim, idx(1));
+    s = clamp(s, idx(0), dm1);
+    e = clamp(e, idx(-1), dm1);
+    Value neg = arith::SubIOp::create(rewriter, loc, idx(0), st);
+    Value n = arith::CeilDivSIOp::create(
+        rewriter, loc, arith::SubIOp::create(rewriter, loc, s, e), neg);
+    return std::pair{s, arith::MaxSIOp::create(rewriter, loc, n, idx(0)).getResult()};
+  };
+  SmallVector<Value> begin(rank, idx(0)), step(rank, idx(1)), sizes;
+  for (int64_t i = 0; i < rank; ++i)
+    sizes.push_back(tensor::DimOp::create(rewriter, loc, x, i));
   for (int64_t k = 0; k < count; ++k) {
-    std::optional<int64_t> a = normalizeAxis((*axes)[k], rank);
-    if (!a)
-      return binder.emitError("axes are out of range"), failure();
-    int64_t st = steps ? (*steps)[k] : 1;
-    if (st == 0)
-      return binder.emitError("steps must not be 0"), failure();
-    Value dim = tensor::DimOp::create(rewriter, loc, x, *a);
-    auto wrap = [&](Value v) -> Value {
-      Value neg = arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::slt,
-                                        v, idx(0));
-      return arith::SelectOp::create(
-          rewriter, loc, neg, arith::AddIOp::create(rewriter, loc, v, dim), v);
-    };
-    Value s = wrap(bound(cStarts, 1, k)), e = wrap(bound(cEnds, 2, k));
-    Value n;
-    if (st > 0) {
-      s = clamp(s, idx(0), dim);
-      e = clamp(e, idx(0), dim);
-      n = arith::CeilDivSIOp::create(rewriter, loc,
-                                     arith::SubIOp::create(rewriter, loc, e, s),
-                                     idx(st));
+    std::optional<int64_t> a;
+    Value axisValue;
+    if (axes) {
+      a = normalizeAxis((*axes)[k], rank);
+      if (!a)
+        return binder.emitError("axes are out of range"), failure();
     } else {
-      Value dm1 = arith::SubIOp::create(rewriter, loc, dim, idx(1));
-      s = clamp(s, idx(0), dm1);
-      e = clamp(e, idx(-1), dm1);
-      n = arith::CeilDivSIOp::create(rewriter, loc,
-                                     arith::SubIOp::create(rewriter, loc, s, e),
-                                     idx(-st));
+      Value v = element(std::nullopt, 3, k);
+      axisValue = select(cmp(arith::CmpIPredicate::slt, v, idx(0)),
+                         arith::AddIOp::create(rewriter, loc, v, idx(rank)), v);
     }
-    n = arith::MaxSIOp::create(rewriter, loc, n, idx(0));
-    begin[*a] = s;
-    step[*a] = st;
-    sizes[*a] = n;
+    std::optional<int64_t> cst;
+    Value st;
+    if (runtimeSteps) {
+      st = element(std::nullopt, 4, k);
+      // A zero step (invalid ONNX) reads as 1 rather than dividing by 0.
+      st = select(cmp(arith::CmpIPredicate::eq, st, idx(0)), idx(1), st);
+    } else {
+      cst = steps ? (*steps)[k] : 1;
+      if (*cst == 0)
+        return binder.emitError("steps must not be 0"), failure();
+      st = idx(*cst);
+    }
+    for (int64_t i = 0; i < rank; ++i) {
+      if (a && *a != i)
+        continue;
+      Value dim = sizes[i];
+      auto wrap = [&](Value v) -> Value {
+        return select(cmp(arith::CmpIPredicate::slt, v, idx(0)),
+                      arith::AddIOp::create(rewriter, loc, v, dim), v);
+      };
+      Value s0 = wrap(element(cStarts, 1, k)), e0 = wrap(element(cEnds, 2, k));
+      Value s, n;
+      if (cst) {
+        std::tie(s, n) = *cst > 0 ? forward(s0, e0, dim, st)
+                                  : backward(s0, e0, dim, st);
+      } else {
+        auto [fs, fn] = forward(s0, e0, dim, st);
+        auto [bs, bn] = backward(s0, e0, dim, st);
+        Value positive = cmp(arith::CmpIPredicate::sgt, st, idx(0));
+        s = select(positive, fs, bs);
+        n = select(positive, fn, bn);
+      }
+      if (a) {
+        begin[i] = s;
+        step[i] = st;
+        sizes[i] = n;
+      } else {
+        Value hit = cmp(arith::CmpIPredicate::eq, axisValue, idx(i));
+        begin[i] = select(hit, s, begin[i]);
+        step[i] = select(hit, st, step[i]);
+        sizes[i] = select(hit, n, sizes[i]);
+      }
+    }
   }
   // Static sizes where the node's type knows them (folds the index math).
+  SmallVector<OpFoldResult> outSizes(sizes.begin(), sizes.end());
   if (RankedTensorType result = binder.resultType(0))
-    for (int64_t i = 0; i < rank; ++i)
+    for (int64_t i = 0; i < rank && result.getRank() == rank; ++i)
       if (!result.isDynamicDim(i))
-        sizes[i] = rewriter.getIndexAttr(result.getDimSize(i));
-  Value empty = tensor::EmptyOp::create(rewriter, loc, sizes,
+        outSizes[i] = rewriter.getIndexAttr(result.getDimSize(i));
+  Value empty = tensor::EmptyOp::create(rewriter, loc, outSizes,
                                         type.getElementType());
   Value result = buildReadAt(
       rewriter, loc, empty, ValueRange{}, {}, x,
@@ -912,9 +959,7 @@ static LogicalResult legalizeSlice(OpBinder &binder, RewriterBase &rewriter) {
         SmallVector<Value> coords;
         for (int64_t i = 0; i < rank; ++i) {
           Value v = linalg::IndexOp::create(b, l, i);
-          if (step[i] != 1)
-            v = arith::MulIOp::create(
-                b, l, v, arith::ConstantIndexOp::create(b, l, step[i]));
+          v = arith::MulIOp::create(b, l, v, step[i]);
           coords.push_back(arith::AddIOp::create(b, l, v, begin[i]));
         }
         return coords;

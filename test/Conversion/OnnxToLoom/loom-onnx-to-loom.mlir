@@ -479,3 +479,22 @@ func.func @sequence(%x: tensor<3xf32>, %p: tensor<i64>) -> (tensor<?xf32>, tenso
   %a = onnx.node "SequenceAt"(%s2, %p) attributes {attrs = {}, domain = "", opset = 17 : i64} : (!onnx.seq<tensor<*xf32>>, tensor<i64>) -> tensor<?xf32>
   return %c, %n, %a : tensor<?xf32>, tensor<i64>, tensor<?xf32>
 }
+
+// -----
+
+// Slice with run-time axes and steps: per dim, the (start, step, size) of the
+// entry whose axis matches is selected; both step signs are computed.
+// CHECK-LABEL: func @slice_runtime_axes_steps
+//  CHECK-SAME:   (%[[X:.+]]: tensor<4x6xf32>, %[[S:.+]]: tensor<1xi64>, %[[E:.+]]: tensor<1xi64>, %[[A:.+]]: tensor<1xi64>, %[[P:.+]]: tensor<1xi64>)
+//       CHECK:   tensor.extract %[[A]]
+//       CHECK:   tensor.extract %[[P]]
+//       CHECK:   arith.cmpi sgt
+//       CHECK:   arith.select
+//       CHECK:   linalg.generic
+//       CHECK:     arith.muli
+//       CHECK:     tensor.extract %[[X]]
+//   CHECK-NOT:   onnx.
+func.func @slice_runtime_axes_steps(%x: tensor<4x6xf32>, %s: tensor<1xi64>, %e: tensor<1xi64>, %a: tensor<1xi64>, %p: tensor<1xi64>) -> tensor<?x?xf32> {
+  %0 = onnx.node "Slice"(%x, %s, %e, %a, %p) attributes {attrs = {}, domain = "", opset = 13 : i64} : (tensor<4x6xf32>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<?x?xf32>
+  return %0 : tensor<?x?xf32>
+}
