@@ -665,8 +665,6 @@ static LogicalResult legalizeCumSum(OpBinder &binder, RewriterBase &rewriter) {
 static LogicalResult legalizeEinsum(OpBinder &binder, RewriterBase &rewriter) {
   std::string eq = binder.getString("equation", "");
   eq.erase(std::remove(eq.begin(), eq.end(), ' '), eq.end());
-  if (eq.find("...") != std::string::npos)
-    return binder.unsupported("an Einsum equation with '...'");
   std::string lhs = eq, rhs;
   bool explicitOut = false;
   if (size_t arrow = eq.find("->"); arrow != std::string::npos) {
@@ -679,11 +677,40 @@ static LogicalResult legalizeEinsum(OpBinder &binder, RewriterBase &rewriter) {
     terms.push_back(t.str());
   if (terms.size() != binder.getNumInputs())
     return binder.emitError("the equation does not match the inputs"), failure();
+  // "..." stands for the leading dims an operand has beyond its letters;
+  // they are right-aligned across operands (numpy broadcasting) and named by
+  // the digits '0'.. (never ONNX subscript letters).
+  int64_t ellipsis = 0;
+  for (unsigned i = 0; i < terms.size(); ++i) {
+    size_t dots = terms[i].find("...");
+    if (dots == std::string::npos)
+      continue;
+    auto v = binder.rankedInput(i);
+    int64_t k = v ? v.getType().getRank() - ((int64_t)terms[i].size() - 3) : -1;
+    if (k < 0 || k > 10)
+      return binder.emitError("operand " + Twine(i) +
+                              " does not match its equation term"),
+             failure();
+    ellipsis = std::max(ellipsis, k);
+  }
+  std::string digits = std::string("0123456789").substr(0, ellipsis);
+  for (unsigned i = 0; i < terms.size(); ++i) {
+    size_t dots = terms[i].find("...");
+    if (dots == std::string::npos)
+      continue;
+    int64_t k = binder.rankedInput(i).getType().getRank() -
+                ((int64_t)terms[i].size() - 3);
+    terms[i].replace(dots, 3, digits.substr(ellipsis - k));
+  }
+  if (size_t dots = rhs.find("..."); dots != std::string::npos)
+    rhs.replace(dots, 3, digits);
   if (!explicitOut) {
     std::map<char, int> count;
     for (auto &t : terms)
       for (char c : t)
-        ++count[c];
+        if (!isdigit(c))
+          ++count[c];
+    rhs = digits;
     for (auto &[c, n] : count)
       if (n == 1)
         rhs += c;
@@ -710,22 +737,38 @@ static LogicalResult legalizeEinsum(OpBinder &binder, RewriterBase &rewriter) {
   MLIRContext *ctx = rewriter.getContext();
   int64_t loops = letters.size();
   auto loopOf = [&](char c) { return (int64_t)letters.find(c); };
+  // A letter whose dim is a static 1 in one operand and larger in another
+  // broadcasts (read at index 0).
+  auto isOne = [&](unsigned i, size_t pos) {
+    return inputs[i].getType().getDimSize(pos) == 1;
+  };
+  auto broadcasts = [&](char c) {
+    for (unsigned i = 0; i < terms.size(); ++i)
+      for (size_t pos = 0; pos < terms[i].size(); ++pos)
+        if (terms[i][pos] == c && !isOne(i, pos))
+          return true;
+    return false;
+  };
   SmallVector<AffineMap> maps;
-  for (auto &t : terms) {
+  for (auto [i, t] : llvm::enumerate(terms)) {
     SmallVector<AffineExpr> e;
-    for (char c : t)
-      e.push_back(getAffineDimExpr(loopOf(c), ctx));
+    for (auto [pos, c] : llvm::enumerate(t))
+      e.push_back(isOne(i, pos) && broadcasts(c)
+                      ? getAffineConstantExpr(0, ctx)
+                      : getAffineDimExpr(loopOf(c), ctx));
     maps.push_back(AffineMap::get(loops, 0, e, ctx));
   }
   SmallVector<AffineExpr> outE;
   SmallVector<OpFoldResult> outSizes;
   for (char c : rhs) {
     outE.push_back(getAffineDimExpr(loopOf(c), ctx));
+    std::optional<OpFoldResult> size;
     for (unsigned i = 0; i < terms.size(); ++i)
-      if (size_t pos = terms[i].find(c); pos != std::string::npos) {
-        outSizes.push_back(getSizes(rewriter, loc, inputs[i])[pos]);
-        break;
-      }
+      for (size_t pos = 0; pos < terms[i].size(); ++pos)
+        if (terms[i][pos] == c && (!size || !isOne(i, pos)))
+          size = getSizes(rewriter, loc, inputs[i])[pos];
+    if (size)
+      outSizes.push_back(*size);
   }
   if (outSizes.size() != rhs.size())
     return binder.emitError("an output letter appears in no input"), failure();

@@ -886,9 +886,10 @@ static LogicalResult legalizeSlice(OpBinder &binder, RewriterBase &rewriter) {
         rewriter, loc, arith::SubIOp::create(rewriter, loc, s, e), neg);
     return std::pair{s, arith::MaxSIOp::create(rewriter, loc, n, idx(0)).getResult()};
   };
-  SmallVector<Value> begin(rank, idx(0)), step(rank, idx(1)), sizes;
-  for (int64_t i = 0; i < rank; ++i)
-    sizes.push_back(tensor::DimOp::create(rewriter, loc, x, i));
+  // Sizes stay static for the dims no entry slices: elementwise consumers
+  // broadcast on static 1s.
+  SmallVector<Value> begin(rank, idx(0)), step(rank, idx(1));
+  SmallVector<OpFoldResult> sizes = getSizes(rewriter, loc, x);
   for (int64_t k = 0; k < count; ++k) {
     std::optional<int64_t> a;
     Value axisValue;
@@ -916,7 +917,7 @@ static LogicalResult legalizeSlice(OpBinder &binder, RewriterBase &rewriter) {
     for (int64_t i = 0; i < rank; ++i) {
       if (a && *a != i)
         continue;
-      Value dim = sizes[i];
+      Value dim = tensor::DimOp::create(rewriter, loc, x, i);
       auto wrap = [&](Value v) -> Value {
         return select(cmp(arith::CmpIPredicate::slt, v, idx(0)),
                       arith::AddIOp::create(rewriter, loc, v, dim), v);
@@ -941,12 +942,14 @@ static LogicalResult legalizeSlice(OpBinder &binder, RewriterBase &rewriter) {
         Value hit = cmp(arith::CmpIPredicate::eq, axisValue, idx(i));
         begin[i] = select(hit, s, begin[i]);
         step[i] = select(hit, st, step[i]);
-        sizes[i] = select(hit, n, sizes[i]);
+        sizes[i] = select(hit, n,
+                          getValueOrCreateConstantIndexOp(rewriter, loc,
+                                                          sizes[i]));
       }
     }
   }
   // Static sizes where the node's type knows them (folds the index math).
-  SmallVector<OpFoldResult> outSizes(sizes.begin(), sizes.end());
+  SmallVector<OpFoldResult> outSizes(sizes);
   if (RankedTensorType result = binder.resultType(0))
     for (int64_t i = 0; i < rank && result.getRank() == rank; ++i)
       if (!result.isDynamicDim(i))
