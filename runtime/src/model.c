@@ -49,12 +49,17 @@ static int valid_dtype(long code) {
   return loomrt_dtype_size((loomrt_dtype)code) != 0;
 }
 
-/// Parses one "input|output name dtype rank dims..." line (tokenized in
-/// place) into `info`.
+/// Parses one "input|output name dtype rank dims..." line, or
+/// "input|output name dtype seq rank" for a sequence (tokenized in place),
+/// into `info`.
 static int parse_value(char *save, loomrt_value_info *info) {
   char *name = strtok_r(NULL, " \n", &save);
   char *dtype = strtok_r(NULL, " \n", &save);
   char *rank = strtok_r(NULL, " \n", &save);
+  if (rank && strcmp(rank, "seq") == 0) {
+    info->is_sequence = 1;
+    rank = strtok_r(NULL, " \n", &save);
+  }
   if (!name || !dtype || !rank)
     return 0;
   unescape(name);
@@ -64,7 +69,11 @@ static int parse_value(char *save, loomrt_value_info *info) {
     return 0;
   info->dtype = (loomrt_dtype)code;
   info->rank = (int32_t)r;
-  for (long i = 0; i < r; ++i) {
+  for (long i = 0; i < r && info->is_sequence; ++i) {
+    info->dims[i] = -1;
+    info->dim_names[i] = NULL;
+  }
+  for (long i = 0; i < r && !info->is_sequence; ++i) {
     char *d = strtok_r(NULL, " \n", &save);
     if (!d)
       return 0;
@@ -213,12 +222,34 @@ static loomrt_status validate(const loomrt_model *m,
     if (!t)
       return loomrt_status_make(LOOMRT_INVALID_ARGUMENT, "input %zu ('%s') is "
                                 "missing", i, info->name);
-    if (t->dtype != info->dtype)
+    if (t->is_sequence != info->is_sequence)
+      return loomrt_status_make(LOOMRT_INVALID_ARGUMENT,
+                                "input %zu ('%s') is a %s, the model expects "
+                                "a %s",
+                                i, info->name,
+                                t->is_sequence ? "sequence" : "tensor",
+                                info->is_sequence ? "sequence" : "tensor");
+    /* An empty sequence has no element type to check. */
+    int empty_seq = t->is_sequence && t->num_elements == 0;
+    if (t->dtype != info->dtype && !empty_seq)
       return loomrt_status_make(LOOMRT_DTYPE_MISMATCH,
                                 "input %zu ('%s') has element type %s, the "
                                 "model expects %s",
                                 i, info->name, loomrt_dtype_name(t->dtype),
                                 loomrt_dtype_name(info->dtype));
+    if (t->is_sequence) {
+      for (size_t k = 0; k < t->num_elements; ++k)
+        if (t->elements[k]->rank != info->rank ||
+            t->elements[k]->dtype != info->dtype)
+          return loomrt_status_make(
+              LOOMRT_SHAPE_MISMATCH,
+              "element %zu of sequence input %zu ('%s') is %s of rank %d, "
+              "the model expects %s of rank %d",
+              k, i, info->name, loomrt_dtype_name(t->elements[k]->dtype),
+              (int)t->elements[k]->rank, loomrt_dtype_name(info->dtype),
+              (int)info->rank);
+      continue;
+    }
     if (t->rank != info->rank)
       return loomrt_status_make(LOOMRT_SHAPE_MISMATCH,
                                 "input %zu ('%s') has rank %d, the model "
@@ -273,6 +304,105 @@ static void fill_desc(int64_t *desc, const loomrt_tensor *t) {
   }
 }
 
+/// Descriptor slots of value `info`: a sequence is three memrefs (data,
+/// shapes, offsets; see docs/Runtime.md).
+static size_t value_slots(const loomrt_value_info *info) {
+  return info->is_sequence ? desc_slots(1) + desc_slots(2) + desc_slots(1)
+                           : desc_slots(info->rank);
+}
+
+/// Packs a sequence into the three tensors the compiled code takes: the
+/// elements' data back to back, their shapes ((n + 1) x rank, last row
+/// zeros) and their offsets into the data (n + 1).
+static loomrt_status pack_sequence(const loomrt_tensor *seq, int32_t rank,
+                                   loomrt_tensor *parts[3]) {
+  parts[0] = parts[1] = parts[2] = NULL;
+  uint64_t total = 0;
+  for (size_t k = 0; k < seq->num_elements; ++k)
+    total += loomrt_tensor_numel(seq->elements[k]);
+  int64_t n = (int64_t)seq->num_elements;
+  int64_t data_dims[1] = {(int64_t)total}, shape_dims[2] = {n + 1, rank},
+          off_dims[1] = {n + 1};
+  loomrt_status s = loomrt_tensor_create(seq->dtype, 1, data_dims, &parts[0]);
+  if (!s)
+    s = loomrt_tensor_create(LOOMRT_DTYPE_I64, 2, shape_dims, &parts[1]);
+  if (!s)
+    s = loomrt_tensor_create(LOOMRT_DTYPE_I64, 1, off_dims, &parts[2]);
+  if (s)
+    return s;
+  int64_t *shapes = parts[1]->data, *offsets = parts[2]->data;
+  size_t elem = loomrt_dtype_size(seq->dtype), at = 0;
+  for (int64_t k = 0; k < n; ++k) {
+    const loomrt_tensor *e = seq->elements[k];
+    memcpy((char *)parts[0]->data + at * elem, e->data, e->nbytes);
+    offsets[k] = (int64_t)at;
+    for (int32_t d = 0; d < rank; ++d)
+      shapes[k * rank + d] = e->dims[d];
+    at += loomrt_tensor_numel(e);
+  }
+  offsets[n] = (int64_t)at;
+  return NULL;
+}
+
+/// Reads a memref descriptor's allocated and aligned pointers.
+static void desc_pointers(const int64_t *d, void **allocated, void **aligned) {
+  memcpy(allocated, &d[0], sizeof *allocated);
+  memcpy(aligned, &d[1], sizeof *aligned);
+}
+
+/// Unpacks a sequence result (three descriptors at `d`) into a sequence
+/// tensor, checking every shape and offset against the buffers.
+static loomrt_status unpack_sequence(const loomrt_value_info *info,
+                                     const int64_t *d, loomrt_tensor **out) {
+  *out = NULL;
+  const int64_t *dd = d, *sd = dd + desc_slots(1), *od = sd + desc_slots(2);
+  void *a, *data, *shapes_p, *offsets_p;
+  desc_pointers(dd, &a, &data);
+  desc_pointers(sd, &a, &shapes_p);
+  desc_pointers(od, &a, &offsets_p);
+  size_t elem = loomrt_dtype_size(info->dtype);
+  const char *base = (const char *)data + dd[2] * (int64_t)elem;
+  const int64_t *shapes = (const int64_t *)shapes_p + sd[2];
+  const int64_t *offsets = (const int64_t *)offsets_p + od[2];
+  int64_t total = dd[3], rows = sd[3], n = od[3] - 1;
+  if (n < 0 || rows != n + 1 || sd[4] != info->rank)
+    return loomrt_status_make(LOOMRT_INTERNAL, "output '%s': malformed "
+                              "sequence buffers", info->name);
+  loomrt_tensor **elements = calloc(n ? (size_t)n : 1, sizeof *elements);
+  if (!elements)
+    return loomrt_status_make(LOOMRT_OUT_OF_MEMORY, "cannot allocate "
+                              "sequence");
+  loomrt_status s = NULL;
+  int64_t k = 0;
+  for (; k < n && !s; ++k) {
+    s = loomrt_tensor_create(info->dtype, info->rank, shapes + k * info->rank,
+                             &elements[k]);
+    if (s)
+      break;
+    int64_t numel = (int64_t)loomrt_tensor_numel(elements[k]);
+    if (offsets[k] < 0 || offsets[k] > total || numel > total - offsets[k]) {
+      s = loomrt_status_make(LOOMRT_INTERNAL, "output '%s': sequence element "
+                             "%lld lies outside the data", info->name,
+                             (long long)k);
+      ++k;
+      break;
+    }
+    memcpy(elements[k]->data, base + offsets[k] * (int64_t)elem,
+           elements[k]->nbytes);
+  }
+  if (s) {
+    for (int64_t j = 0; j < k; ++j)
+      loomrt_tensor_destroy(elements[j]);
+    free(elements);
+    return s;
+  }
+  s = loomrt_sequence_create(info->dtype, info->rank, elements, (size_t)n, out);
+  free(elements);
+  if (!s && info->name)
+    (*out)->name = strdup(info->name);
+  return s;
+}
+
 loomrt_status loomrt_model_run(loomrt_model *m, loomrt_tensor *const *inputs,
                                size_t num_inputs, loomrt_tensor **outputs,
                                size_t num_outputs) {
@@ -283,52 +413,88 @@ loomrt_status loomrt_model_run(loomrt_model *m, loomrt_tensor *const *inputs,
     return loomrt_status_make(LOOMRT_INVALID_ARGUMENT,
                               "the model has %zu outputs, got room for %zu",
                               m->num_outputs, num_outputs);
-  size_t in_slots = 0, out_slots = 0;
-  for (size_t i = 0; i < num_inputs; ++i)
-    in_slots += desc_slots(inputs[i]->rank);
+  size_t in_slots = 0, out_slots = 0, num_args = 0;
+  for (size_t i = 0; i < num_inputs; ++i) {
+    in_slots += value_slots(&m->inputs[i]);
+    num_args += m->inputs[i].is_sequence ? 3 : 1;
+  }
   for (size_t i = 0; i < num_outputs; ++i)
-    out_slots += desc_slots(m->outputs[i].rank);
+    out_slots += value_slots(&m->outputs[i]);
   int64_t *in_desc = calloc(in_slots ? in_slots : 1, sizeof(int64_t));
   int64_t *out_desc = calloc(out_slots ? out_slots : 1, sizeof(int64_t));
-  void **args = calloc(num_inputs + 1, sizeof(void *));
-  if (!in_desc || !out_desc || !args) {
+  void **args = calloc(num_args + 1, sizeof(void *));
+  /* The packed parts of sequence inputs, three per input. */
+  loomrt_tensor **packed = calloc(3 * num_inputs + 1, sizeof *packed);
+  if (!in_desc || !out_desc || !args || !packed) {
     free(in_desc);
     free(out_desc);
     free(args);
+    free(packed);
     return loomrt_status_make(LOOMRT_OUT_OF_MEMORY, "cannot allocate "
                               "descriptors");
   }
   args[0] = out_desc;
-  size_t at = 0;
-  for (size_t i = 0; i < num_inputs; ++i) {
-    fill_desc(in_desc + at, inputs[i]);
-    args[i + 1] = in_desc + at;
-    at += desc_slots(inputs[i]->rank);
+  size_t at = 0, arg = 1;
+  for (size_t i = 0; i < num_inputs && !s; ++i) {
+    if (!m->inputs[i].is_sequence) {
+      fill_desc(in_desc + at, inputs[i]);
+      args[arg++] = in_desc + at;
+      at += desc_slots(inputs[i]->rank);
+      continue;
+    }
+    loomrt_tensor typed = *inputs[i];
+    typed.dtype = m->inputs[i].dtype; /* an empty sequence has none */
+    s = pack_sequence(&typed, m->inputs[i].rank, packed + 3 * i);
+    for (int p = 0; p < 3 && !s; ++p) {
+      fill_desc(in_desc + at, packed[3 * i + p]);
+      args[arg++] = in_desc + at;
+      at += desc_slots(packed[3 * i + p]->rank);
+    }
   }
 
-  m->entry(args);
+  if (!s)
+    m->entry(args);
 
   /* Take the outputs: copy into runtime tensors, free the model's buffers. */
   at = 0;
-  for (size_t i = 0; i < num_outputs; ++i) {
+  for (size_t i = 0; i < num_outputs && !s; ++i) {
     const loomrt_value_info *info = &m->outputs[i];
     int64_t *d = out_desc + at;
-    at += desc_slots(info->rank);
-    void *allocated, *aligned;
-    memcpy(&allocated, &d[0], sizeof allocated);
-    memcpy(&aligned, &d[1], sizeof aligned);
+    at += value_slots(info);
     loomrt_tensor *t = NULL;
-    if (!s)
+    if (info->is_sequence) {
+      s = unpack_sequence(info, d, &t);
+    } else {
+      void *allocated, *aligned;
+      desc_pointers(d, &allocated, &aligned);
       s = loomrt_tensor_create(info->dtype, info->rank, d + 3, &t);
-    if (t) {
-      size_t elem = loomrt_dtype_size(info->dtype);
-      memcpy(t->data, (char *)aligned + d[2] * (int64_t)elem, t->nbytes);
-      if (info->name)
-        t->name = strdup(info->name);
+      if (t) {
+        size_t elem = loomrt_dtype_size(info->dtype);
+        memcpy(t->data, (char *)aligned + d[2] * (int64_t)elem, t->nbytes);
+        if (info->name)
+          t->name = strdup(info->name);
+      }
     }
     outputs[i] = t;
-    free(allocated);
   }
+  /* Free every buffer the model returned (each result descriptor). */
+  if (arg > 0 && out_desc) {
+    at = 0;
+    for (size_t i = 0; i < num_outputs; ++i) {
+      const loomrt_value_info *info = &m->outputs[i];
+      int parts = info->is_sequence ? 3 : 1;
+      for (int p = 0; p < parts; ++p) {
+        int32_t rank = info->is_sequence ? (p == 1 ? 2 : 1) : info->rank;
+        void *allocated, *aligned;
+        desc_pointers(out_desc + at, &allocated, &aligned);
+        free(allocated);
+        at += desc_slots(rank);
+      }
+    }
+  }
+  for (size_t i = 0; i < 3 * num_inputs; ++i)
+    loomrt_tensor_destroy(packed[i]);
+  free(packed);
   free(in_desc);
   free(out_desc);
   free(args);
@@ -342,6 +508,12 @@ loomrt_status loomrt_model_run(loomrt_model *m, loomrt_tensor *const *inputs,
 
 loomrt_status loomrt_read_indexed_tensor(const char *dir, const char *prefix,
                                         size_t index, loomrt_tensor **out) {
+  return loomrt_read_indexed_value(dir, prefix, index, 0, out);
+}
+
+loomrt_status loomrt_read_indexed_value(const char *dir, const char *prefix,
+                                        size_t index, int sequence,
+                                        loomrt_tensor **out) {
   *out = NULL;
   char pb[4096], npy[4096];
   snprintf(pb, sizeof pb, "%s/%s_%zu.pb", dir, prefix, index);
@@ -349,8 +521,14 @@ loomrt_status loomrt_read_indexed_tensor(const char *dir, const char *prefix,
   FILE *f = fopen(pb, "rb");
   if (f) {
     fclose(f);
-    return loomrt_tensor_read_file(pb, out);
+    return sequence ? loomrt_sequence_read_file(pb, out)
+                    : loomrt_tensor_read_file(pb, out);
   }
+  if (sequence)
+    return loomrt_status_make(LOOMRT_IO_ERROR,
+                              "%s does not exist (sequences are read from "
+                              ".pb SequenceProto files)",
+                              pb);
   f = fopen(npy, "rb");
   if (!f)
     return loomrt_status_make(LOOMRT_IO_ERROR, "neither %s nor %s exists", pb,
@@ -364,7 +542,8 @@ loomrt_status loomrt_read_inputs(const loomrt_model *m, const char *dir,
   for (size_t i = 0; i < m->num_inputs; ++i)
     inputs[i] = NULL;
   for (size_t i = 0; i < m->num_inputs; ++i) {
-    loomrt_status s = loomrt_read_indexed_tensor(dir, "input", i, &inputs[i]);
+    loomrt_status s = loomrt_read_indexed_value(
+        dir, "input", i, m->inputs[i].is_sequence, &inputs[i]);
     if (s) {
       loomrt_tensors_destroy(inputs, i);
       loomrt_status wrapped = loomrt_status_make(

@@ -132,9 +132,53 @@ uint64_t loomrt_tensor_numel(const loomrt_tensor *tensor) {
   return n;
 }
 
+loomrt_status loomrt_sequence_create(loomrt_dtype dtype, int32_t rank,
+                                     loomrt_tensor **elements, size_t count,
+                                     loomrt_tensor **out) {
+  *out = NULL;
+  loomrt_status s = NULL;
+  for (size_t i = 0; i < count && !s; ++i) {
+    if (elements[i]->is_sequence)
+      s = loomrt_status_make(LOOMRT_UNSUPPORTED, "sequence element %zu is a "
+                             "sequence", i);
+    else if (elements[i]->dtype != dtype)
+      s = loomrt_status_make(LOOMRT_DTYPE_MISMATCH,
+                             "sequence element %zu has element type %s, not %s",
+                             i, loomrt_dtype_name(elements[i]->dtype),
+                             loomrt_dtype_name(dtype));
+    else if (elements[i]->rank != rank)
+      s = loomrt_status_make(LOOMRT_SHAPE_MISMATCH,
+                             "sequence element %zu has rank %d, not %d", i,
+                             (int)elements[i]->rank, (int)rank);
+  }
+  loomrt_tensor *t = s ? NULL : calloc(1, sizeof *t);
+  loomrt_tensor **copy =
+      s ? NULL : calloc(count ? count : 1, sizeof *copy);
+  if (!s && (!t || !copy))
+    s = loomrt_status_make(LOOMRT_OUT_OF_MEMORY, "cannot allocate sequence");
+  if (s) {
+    for (size_t i = 0; i < count; ++i)
+      loomrt_tensor_destroy(elements[i]);
+    free(t);
+    free(copy);
+    return s;
+  }
+  memcpy(copy, elements, count * sizeof *copy);
+  t->dtype = dtype;
+  t->rank = rank;
+  t->is_sequence = 1;
+  t->num_elements = count;
+  t->elements = copy;
+  *out = t;
+  return NULL;
+}
+
 void loomrt_tensor_destroy(loomrt_tensor *tensor) {
   if (!tensor)
     return;
+  for (size_t i = 0; i < tensor->num_elements; ++i)
+    loomrt_tensor_destroy(tensor->elements[i]);
+  free(tensor->elements);
   free(tensor->data);
   free(tensor->name);
   free(tensor);

@@ -283,6 +283,84 @@ done:
   return status;
 }
 
+/// SequenceProto: name (1), elem_type (2), tensor_values (3); sparse,
+/// nested sequence, map and optional values are unsupported.
+loomrt_status loomrt_sequence_parse_pb(const void *bytes, size_t size,
+                                       loomrt_tensor **out) {
+  *out = NULL;
+  reader r = {(const uint8_t *)bytes, (const uint8_t *)bytes + size};
+  uint64_t elem_type = 0;
+  size_t count = 0, cap = 0;
+  loomrt_tensor **elements = NULL;
+  loomrt_status s = NULL;
+  while (r.p < r.end && !s) {
+    uint64_t key;
+    if (!read_varint(&r, &key)) {
+      s = loomrt_status_make(LOOMRT_PARSE_ERROR, "truncated SequenceProto");
+      break;
+    }
+    uint32_t field = (uint32_t)(key >> 3), wire = (uint32_t)(key & 7);
+    if (field == 2 && wire == 0) {
+      if (!read_varint(&r, &elem_type))
+        s = loomrt_status_make(LOOMRT_PARSE_ERROR, "truncated SequenceProto");
+    } else if (field == 3 && wire == 2) {
+      const uint8_t *data;
+      size_t len;
+      if (!read_bytes(&r, &data, &len)) {
+        s = loomrt_status_make(LOOMRT_PARSE_ERROR, "truncated SequenceProto");
+        break;
+      }
+      if (count == cap) {
+        size_t ncap = cap ? cap * 2 : 8;
+        loomrt_tensor **n = realloc(elements, ncap * sizeof *n);
+        if (!n) {
+          s = loomrt_status_make(LOOMRT_OUT_OF_MEMORY, "cannot read sequence");
+          break;
+        }
+        elements = n;
+        cap = ncap;
+      }
+      loomrt_status e = loomrt_tensor_parse_pb(data, len, &elements[count]);
+      if (e) {
+        s = loomrt_status_make(loomrt_status_get_code(e),
+                               "sequence element %zu: %s", count,
+                               loomrt_status_get_message(e));
+        loomrt_status_free(e);
+        break;
+      }
+      ++count;
+    } else if ((field == 1 && wire != 2) || field >= 8 || field == 0) {
+      /* Fields a SequenceProto never has: most likely a TensorProto. */
+      s = loomrt_status_make(LOOMRT_PARSE_ERROR,
+                             "not an ONNX SequenceProto (field %u)", field);
+    } else if (field >= 4 && field <= 7) {
+      s = loomrt_status_make(LOOMRT_UNSUPPORTED,
+                             "sequences of sparse tensors, sequences, maps "
+                             "or optionals are not supported");
+    } else if (!skip_field(&r, wire)) {
+      s = loomrt_status_make(LOOMRT_PARSE_ERROR, "malformed SequenceProto");
+    }
+  }
+  /* elem_type is SequenceProto.DataType: 0 undefined, 1 tensor. */
+  if (!s && elem_type > 1)
+    s = loomrt_status_make(LOOMRT_UNSUPPORTED,
+                           "sequences of sparse tensors, sequences, maps or "
+                           "optionals are not supported");
+  if (s) {
+    for (size_t i = 0; i < count; ++i)
+      loomrt_tensor_destroy(elements[i]);
+    free(elements);
+    return s;
+  }
+  /* The tensors' dtype and rank; an empty sequence has neither. */
+  s = loomrt_sequence_create(count ? elements[0]->dtype : LOOMRT_DTYPE_UNDEFINED,
+                             count ? elements[0]->rank : 0, elements, count,
+                             out);
+  free(elements);
+  return s;
+}
+
+
 /*===----------------------------------------------------------------------===*
  * .npy
  *===----------------------------------------------------------------------===*/
@@ -504,6 +582,25 @@ loomrt_status loomrt_tensor_read_file(const char *path, loomrt_tensor **out) {
   return NULL;
 }
 
+loomrt_status loomrt_sequence_read_file(const char *path,
+                                        loomrt_tensor **out) {
+  *out = NULL;
+  uint8_t *data;
+  size_t size;
+  loomrt_status s = read_whole_file(path, &data, &size);
+  if (s)
+    return s;
+  s = loomrt_sequence_parse_pb(data, size, out);
+  free(data);
+  if (s) {
+    loomrt_status wrapped = loomrt_status_make(
+        loomrt_status_get_code(s), "%s: %s", path, loomrt_status_get_message(s));
+    loomrt_status_free(s);
+    return wrapped;
+  }
+  return NULL;
+}
+
 static void put_varint(buffer *b, uint64_t v, int *ok) {
   uint8_t tmp[10];
   size_t n = 0;
@@ -529,8 +626,57 @@ static loomrt_status write_buffer(const char *path, const void *a, size_t an,
             : loomrt_status_make(LOOMRT_IO_ERROR, "cannot write '%s'", path);
 }
 
+/// Appends a TensorProto of `tensor` (raw_data) to `b`.
+static void encode_tensor(buffer *b, const loomrt_tensor *tensor, int *ok) {
+  for (int32_t i = 0; i < tensor->rank; ++i) {
+    put_varint(b, (1 << 3) | 0, ok);
+    put_varint(b, (uint64_t)tensor->dims[i], ok);
+  }
+  put_varint(b, (2 << 3) | 0, ok);
+  put_varint(b, (uint64_t)tensor->dtype, ok);
+  if (tensor->name) {
+    size_t n = strlen(tensor->name);
+    put_varint(b, (8 << 3) | 2, ok);
+    put_varint(b, n, ok);
+    *ok &= buffer_append(b, tensor->name, n);
+  }
+  put_varint(b, (9 << 3) | 2, ok);
+  put_varint(b, tensor->nbytes, ok);
+  *ok &= buffer_append(b, tensor->data, tensor->nbytes);
+}
+
+/// Writes a sequence as a SequenceProto.
+static loomrt_status write_sequence_pb(const char *path,
+                                       const loomrt_tensor *seq) {
+  buffer out = {0};
+  int ok = 1;
+  if (seq->name) {
+    size_t n = strlen(seq->name);
+    put_varint(&out, (1 << 3) | 2, &ok);
+    put_varint(&out, n, &ok);
+    ok &= buffer_append(&out, seq->name, n);
+  }
+  put_varint(&out, (2 << 3) | 0, &ok);
+  put_varint(&out, 1 /* SequenceProto.TENSOR */, &ok);
+  for (size_t i = 0; i < seq->num_elements && ok; ++i) {
+    buffer one = {0};
+    encode_tensor(&one, seq->elements[i], &ok);
+    put_varint(&out, (3 << 3) | 2, &ok);
+    put_varint(&out, one.size, &ok);
+    ok &= buffer_append(&out, one.data, one.size);
+    free(one.data);
+  }
+  loomrt_status s =
+      ok ? write_buffer(path, out.data, out.size, NULL, 0)
+         : loomrt_status_make(LOOMRT_OUT_OF_MEMORY, "cannot encode '%s'", path);
+  free(out.data);
+  return s;
+}
+
 loomrt_status loomrt_tensor_write_pb(const char *path,
                                      const loomrt_tensor *tensor) {
+  if (tensor->is_sequence)
+    return write_sequence_pb(path, tensor);
   buffer head = {0};
   int ok = 1;
   for (int32_t i = 0; i < tensor->rank; ++i) {
@@ -556,6 +702,10 @@ loomrt_status loomrt_tensor_write_pb(const char *path,
 
 loomrt_status loomrt_tensor_write_npy(const char *path,
                                       const loomrt_tensor *tensor) {
+  if (tensor->is_sequence)
+    return loomrt_status_make(LOOMRT_UNSUPPORTED,
+                              "cannot write a sequence as .npy ('%s'); use .pb",
+                              path);
   const char *descr = descr_from_dtype(tensor->dtype);
   if (!descr)
     return loomrt_status_make(LOOMRT_UNSUPPORTED,

@@ -107,30 +107,25 @@ static double element(const loomrt_tensor *t, uint64_t i) {
   }
 }
 
-/// Compares one output; prints a line; returns 1 when it matches.
-static int compare(size_t index, const loomrt_tensor *got,
-                   const loomrt_tensor *want, double rel_tol, double abs_tol,
-                   int json) {
-  const char *name = got->name ? got->name : "";
+/// Error statistics of one output.
+typedef struct stats {
+  double max_abs, max_rel;
+  uint64_t bad, n;
+} stats;
+
+/// Folds the element-wise comparison of tensors `got` and `want` into `st`;
+/// returns 0 when their dtypes or shapes differ.
+static int accumulate(const loomrt_tensor *got, const loomrt_tensor *want,
+                      double rel_tol, double abs_tol, stats *st) {
   // Expected bfloat16 outputs stored as uint16 bit patterns (ONNX's backend
   // test data) compare as bfloat16.
   int bf16_bits =
       got->dtype == LOOMRT_DTYPE_BF16 && want->dtype == LOOMRT_DTYPE_U16;
   if ((got->dtype != want->dtype && !bf16_bits) || got->rank != want->rank ||
-      memcmp(got->dims, want->dims, sizeof(int64_t) * (size_t)got->rank) != 0) {
-    if (json)
-      printf("{\"output\": %zu, \"name\": \"%s\", \"ok\": false, \"error\": "
-             "\"dtype or shape differs\"}\n",
-             index, name);
-    else
-      printf("output %zu '%s': MISMATCH: got %s rank %d, expected %s rank %d "
-             "(or dims differ)\n",
-             index, name, loomrt_dtype_name(got->dtype), (int)got->rank,
-             loomrt_dtype_name(want->dtype), (int)want->rank);
+      memcmp(got->dims, want->dims, sizeof(int64_t) * (size_t)got->rank) != 0)
     return 0;
-  }
-  uint64_t n = loomrt_tensor_numel(got), bad = 0;
-  double max_abs = 0, max_rel = 0;
+  uint64_t n = loomrt_tensor_numel(got);
+  st->n += n;
   for (uint64_t i = 0; i < n; ++i) {
     double a = element(got, i);
     double b = bf16_bits ? element(&(loomrt_tensor){.dtype = LOOMRT_DTYPE_BF16,
@@ -143,30 +138,67 @@ static int compare(size_t index, const loomrt_tensor *got,
       continue;
     double diff = fabs(a - b);
     if (isnan(diff)) {
-      ++bad;
-      max_abs = INFINITY;
+      ++st->bad;
+      st->max_abs = INFINITY;
       continue;
     }
     double rel = diff / fmax(fabs(b), 1e-30);
-    if (diff > max_abs)
-      max_abs = diff;
-    if (rel > max_rel && diff > 0)
-      max_rel = rel;
+    if (diff > st->max_abs)
+      st->max_abs = diff;
+    if (rel > st->max_rel && diff > 0)
+      st->max_rel = rel;
     if (diff > abs_tol + rel_tol * fabs(b))
-      ++bad;
+      ++st->bad;
+  }
+  return 1;
+}
+
+/// Compares one output (a tensor, or a sequence element by element); prints
+/// a line; returns 1 when it matches.
+static int compare(size_t index, const loomrt_tensor *got,
+                   const loomrt_tensor *want, double rel_tol, double abs_tol,
+                   int json) {
+  const char *name = got->name ? got->name : "";
+  stats st = {0, 0, 0, 0};
+  int same = got->is_sequence == want->is_sequence;
+  if (same && got->is_sequence) {
+    same = got->num_elements == want->num_elements;
+    for (size_t k = 0; same && k < got->num_elements; ++k)
+      same = accumulate(got->elements[k], want->elements[k], rel_tol, abs_tol,
+                        &st);
+  } else if (same) {
+    same = accumulate(got, want, rel_tol, abs_tol, &st);
+  }
+  if (!same) {
+    if (json)
+      printf("{\"output\": %zu, \"name\": \"%s\", \"ok\": false, \"error\": "
+             "\"dtype or shape differs\"}\n",
+             index, name);
+    else if (got->is_sequence || want->is_sequence)
+      printf("output %zu '%s': MISMATCH: got a %s of %zu, expected a %s of %zu "
+             "(or an element's dtype or dims differ)\n",
+             index, name, got->is_sequence ? "sequence" : "tensor",
+             got->num_elements, want->is_sequence ? "sequence" : "tensor",
+             want->num_elements);
+    else
+      printf("output %zu '%s': MISMATCH: got %s rank %d, expected %s rank %d "
+             "(or dims differ)\n",
+             index, name, loomrt_dtype_name(got->dtype), (int)got->rank,
+             loomrt_dtype_name(want->dtype), (int)want->rank);
+    return 0;
   }
   if (json)
     printf("{\"output\": %zu, \"name\": \"%s\", \"ok\": %s, \"max_abs_err\": "
            "%.3g, \"max_rel_err\": %.3g, \"mismatches\": %llu, \"elements\": "
            "%llu}\n",
-           index, name, bad ? "false" : "true", max_abs, max_rel,
-           (unsigned long long)bad, (unsigned long long)n);
+           index, name, st.bad ? "false" : "true", st.max_abs, st.max_rel,
+           (unsigned long long)st.bad, (unsigned long long)st.n);
   else
     printf("output %zu '%s': max_abs_err %.3g max_rel_err %.3g "
            "(%llu of %llu elements outside tolerance) %s\n",
-           index, name, max_abs, max_rel, (unsigned long long)bad,
-           (unsigned long long)n, bad ? "MISMATCH" : "OK");
-  return bad == 0;
+           index, name, st.max_abs, st.max_rel, (unsigned long long)st.bad,
+           (unsigned long long)st.n, st.bad ? "MISMATCH" : "OK");
+  return st.bad == 0;
 }
 
 int main(int argc, char **argv) {
@@ -280,7 +312,9 @@ int main(int argc, char **argv) {
     int all_ok = 1;
     for (size_t i = 0; i < no; ++i) {
       loomrt_tensor *want = NULL;
-      if ((s = loomrt_read_indexed_tensor(exp_dir, "output", i, &want))) {
+      if ((s = loomrt_read_indexed_value(
+               exp_dir, "output", i,
+               loomrt_model_output(model, i)->is_sequence, &want))) {
         rc = error(s);
         goto done;
       }

@@ -7,6 +7,7 @@
 #include "loom/Conversion/OnnxToLoom/OnnxToLoom.h"
 #include "Utils.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Utils/StructuredOpsUtils.h"
 #include "mlir/IR/Matchers.h"
 
@@ -365,6 +366,43 @@ LogicalResult loom::legalizeOnnx(Operation *root,
   if (missing)
     return failure();
 
+  // Sequence arguments become their three parts (Sequence.cpp), packed at
+  // function entry for the holder ops.
+  IRRewriter argRewriter(root->getContext());
+  bool badSeq = false;
+  root->walk([&](func::FuncOp func) {
+    if (func.isExternal())
+      return;
+    for (unsigned i = func.getNumArguments(); i-- > 0;) {
+      BlockArgument arg = func.getArgument(i);
+      auto seq = dyn_cast<onnxir::SeqType>(arg.getType());
+      if (!seq)
+        continue;
+      auto elem = dyn_cast<TensorType>(seq.getElementType());
+      FailureOr<int64_t> rank = inferSeqRank(arg);
+      if (!elem || failed(rank)) {
+        func.emitError() << "input " << i << " is a sequence whose element "
+                         << "type or rank no node reveals";
+        badSeq = true;
+        continue;
+      }
+      SmallVector<Type, 3> types = seqPartTypes(elem.getElementType(), *rank);
+      DictionaryAttr attrs = func.getArgAttrDict(i);
+      for (unsigned p = 0; p < 3; ++p)
+        (void)func.insertArgument(i + 1 + p, types[p],
+                                  p == 0 ? attrs : DictionaryAttr(),
+                                  arg.getLoc());
+      argRewriter.setInsertionPointToStart(&func.front());
+      Value packed = packSeq(argRewriter, arg.getLoc(), seq,
+                             {func.getArgument(i + 1), func.getArgument(i + 2),
+                              func.getArgument(i + 3)});
+      arg.replaceAllUsesWith(packed);
+      (void)func.eraseArgument(i);
+    }
+  });
+  if (badSeq)
+    return failure();
+
   // Pass 2: legalize in program order; operands are always legal by then.
   // Handlers of control flow (If) move subgraph bodies into regions of
   // upstream ops, whose holder ops the next round legalizes.
@@ -402,6 +440,38 @@ LogicalResult loom::legalizeOnnx(Operation *root,
       }
     rewriter.replaceOp(unpack, values);
   }
+  // Sequence results become their three parts.
+  WalkResult results = root->walk([&](func::FuncOp func) -> WalkResult {
+    if (func.isExternal())
+      return WalkResult::advance();
+    auto ret = cast<func::ReturnOp>(func.front().getTerminator());
+    if (llvm::none_of(ret.getOperandTypes(), llvm::IsaPred<onnxir::SeqType>))
+      return WalkResult::advance();
+    SmallVector<Value> values;
+    SmallVector<DictionaryAttr> attrs;
+    for (auto [i, v] : llvm::enumerate(ret.getOperands())) {
+      DictionaryAttr attr = func.getResultAttrDict(i);
+      if (!isa<onnxir::SeqType>(v.getType())) {
+        values.push_back(v);
+        attrs.push_back(attr);
+        continue;
+      }
+      std::optional<SeqParts> parts = getSeqParts(v);
+      if (!parts)
+        return func.emitError() << "output " << i
+                                << " is a sequence that was not legalized";
+      values.append({parts->data, parts->shapes, parts->offsets});
+      attrs.append({attr, DictionaryAttr(), DictionaryAttr()});
+    }
+    rewriter.setInsertionPoint(ret);
+    rewriter.replaceOpWithNewOp<func::ReturnOp>(ret, values);
+    func.setType(FunctionType::get(func.getContext(), func.getArgumentTypes(),
+                                   ValueRange(values).getTypes()));
+    func.setAllResultAttrs(attrs);
+    return WalkResult::advance();
+  });
+  if (results.wasInterrupted())
+    return failure();
   root->walk([&](UnrealizedConversionCastOp pack) {
     if (pack->use_empty() && pack->getNumOperands() == 3)
       rewriter.eraseOp(pack);

@@ -96,10 +96,6 @@ std::optional<SeqParts> getSeqParts(mlir::Value seq);
 mlir::Value packSeq(mlir::OpBuilder &b, mlir::Location loc, mlir::Type seqType,
                     const SeqParts &parts);
 
-/// The rank of the elements of sequence `seq`, from its type or from the
-/// nodes that insert into, read from or carry it; failure when nothing says.
-mlir::FailureOr<int64_t> inferSeqRank(mlir::Value seq);
-
 /// Builds a loop over i = 0 .. count - 1 carrying `inits`; `body` returns the
 /// next values. An scf.while, not an scf.for: the for loop's
 /// canonicalization moves tensor.casts of its inits into the loop and would

@@ -6,6 +6,8 @@
 
 #include "loom/Target/CPU/CPUTarget.h"
 
+#include "loom/Conversion/OnnxToLoom/OnnxToLoom.h"
+
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/Target/LLVMIR/Export.h"
@@ -81,17 +83,35 @@ FailureOr<std::string> loom::buildModelSignature(ModuleOp module) {
   llvm::raw_string_ostream os(sig);
   auto describe = [&](StringRef kind, unsigned i, Type type, StringAttr name,
                       ArrayAttr dimNames) -> LogicalResult {
+    std::string label =
+        escape(name ? name.getValue() : (kind + Twine(i)).str());
+    if (auto seq = dyn_cast<loom::onnxir::SeqType>(type)) {
+      // A sequence: "kind name dtype seq rank" (three memrefs at the ABI).
+      auto elem = dyn_cast<TensorType>(seq.getElementType());
+      Value value = kind == "input"
+                        ? Value(main.getArgument(i))
+                        : main.front().getTerminator()->getOperand(i);
+      FailureOr<int64_t> rank = loom::inferSeqRank(value);
+      int code = elem ? dtypeCode(elem.getElementType()) : 0;
+      if (!code || failed(rank))
+        return main.emitError()
+               << kind << " " << i << " is a sequence of " << seq.getElementType()
+               << (code ? " of unknown rank" : "") << " that loomrt does not "
+               << "support";
+      os << kind << " " << label << " " << code << " seq " << *rank << "\n";
+      return success();
+    }
     auto tensor = dyn_cast<RankedTensorType>(type);
     if (!tensor)
       return main.emitError() << kind << " " << i << " has type " << type
-                              << "; only ranked tensors cross the ABI";
+                              << "; only ranked tensors and sequences cross "
+                                 "the ABI";
     int code = dtypeCode(tensor.getElementType());
     if (!code)
       return main.emitError() << kind << " " << i << " has element type "
                               << tensor.getElementType()
                               << " that loomrt does not support";
-    os << kind << " " << escape(name ? name.getValue() : (kind + Twine(i)).str())
-       << " " << code << " " << tensor.getRank();
+    os << kind << " " << label << " " << code << " " << tensor.getRank();
     for (int64_t d = 0; d < tensor.getRank(); ++d) {
       if (!tensor.isDynamicDim(d)) {
         os << " " << tensor.getDimSize(d);

@@ -29,12 +29,15 @@ typedef void (*loomrt_entry_fn)(void **args);
 /// Name, element type and shape of one input or output. `dims[i]` is -1 for
 /// a dynamic dim; `dim_names[i]` names a symbolic dim (NULL if it has none).
 /// Dynamic dims with the same name must agree across the inputs of a run.
+/// With `is_sequence` set, the value is an ONNX sequence of tensors of
+/// `dtype` and `rank` (each of any dims).
 typedef struct loomrt_value_info {
   const char *name;
   loomrt_dtype dtype;
   int32_t rank;
   int64_t dims[LOOMRT_MAX_RANK];
   const char *dim_names[LOOMRT_MAX_RANK];
+  int32_t is_sequence;
 } loomrt_value_info;
 
 /// dlopen()s a compiled model (.so) and parses its signature.
@@ -76,6 +79,13 @@ LOOMRT_API loomrt_status loomrt_read_inputs(const loomrt_model *model,
 LOOMRT_API loomrt_status loomrt_read_indexed_tensor(const char *dir,
                                                    const char *prefix,
                                                    size_t index,
+                                                   loomrt_tensor **out);
+
+/// Like loomrt_read_indexed_tensor; with `sequence` set, reads an ONNX
+/// SequenceProto (`.pb` only) into a sequence tensor.
+LOOMRT_API loomrt_status loomrt_read_indexed_value(const char *dir,
+                                                   const char *prefix,
+                                                   size_t index, int sequence,
                                                    loomrt_tensor **out);
 
 /// Writes `outputs[i]` to `dir/output_<i>.pb` (`.npy` when `npy`).

@@ -41,6 +41,10 @@ typedef enum loomrt_dtype {
 
 /// A dense, row-major tensor. `dims` has `rank` entries. The tensor owns
 /// `data` (malloc'ed, `nbytes` long) and `name` (may be NULL).
+///
+/// With `is_sequence` set it is an ONNX sequence instead: `elements` holds
+/// `num_elements` owned tensors of element type `dtype` and rank `rank`
+/// (their dims may differ); `dims`, `data` and `nbytes` are unused.
 typedef struct loomrt_tensor {
   loomrt_dtype dtype;
   int32_t rank;
@@ -48,6 +52,9 @@ typedef struct loomrt_tensor {
   void *data;
   size_t nbytes;
   char *name;
+  int32_t is_sequence;
+  size_t num_elements;
+  struct loomrt_tensor **elements;
 } loomrt_tensor;
 
 /// Size in bytes of one element of `dtype`; 0 for unknown types.
@@ -68,6 +75,16 @@ LOOMRT_API loomrt_status loomrt_shape_numel(loomrt_dtype dtype, int32_t rank,
 LOOMRT_API loomrt_status loomrt_tensor_create(loomrt_dtype dtype, int32_t rank,
                                               const int64_t *dims,
                                               loomrt_tensor **out);
+
+/// Makes a sequence of `count` tensors, taking ownership of each
+/// `elements[i]` (the array itself is copied). Fails with DTYPE_MISMATCH or
+/// SHAPE_MISMATCH when an element's dtype or rank differs from `dtype` and
+/// `rank`; then the elements are freed.
+LOOMRT_API loomrt_status loomrt_sequence_create(loomrt_dtype dtype,
+                                                int32_t rank,
+                                                loomrt_tensor **elements,
+                                                size_t count,
+                                                loomrt_tensor **out);
 
 /// Number of elements of `tensor`.
 LOOMRT_API uint64_t loomrt_tensor_numel(const loomrt_tensor *tensor);
@@ -93,7 +110,17 @@ LOOMRT_API loomrt_status loomrt_tensor_parse_npy(const void *bytes,
 LOOMRT_API loomrt_status loomrt_tensor_read_file(const char *path,
                                                  loomrt_tensor **out);
 
-/// Writes `tensor` as an ONNX TensorProto (raw_data) to `path`.
+/// Parses a serialized ONNX SequenceProto of tensors.
+LOOMRT_API loomrt_status loomrt_sequence_parse_pb(const void *bytes,
+                                                  size_t size,
+                                                  loomrt_tensor **out);
+
+/// Reads an ONNX SequenceProto file.
+LOOMRT_API loomrt_status loomrt_sequence_read_file(const char *path,
+                                                   loomrt_tensor **out);
+
+/// Writes `tensor` as an ONNX TensorProto (raw_data) to `path`, or a
+/// sequence as an ONNX SequenceProto.
 LOOMRT_API loomrt_status loomrt_tensor_write_pb(const char *path,
                                                 const loomrt_tensor *tensor);
 

@@ -14,6 +14,7 @@ Cases:
              1) and a reversed scan output moved to axis 1.
   while_cond Loop without a trip count that stops on a data-dependent
              condition.
+  seq_io     A sequence as model input and output (SequenceProto files).
   rnn        A recurrent cell written as a Python loop with list appends,
              scripted and exported by torch (Loop + SequenceInsert +
              ConcatFromSequence); reference from torch.
@@ -196,7 +197,28 @@ def rnn(d):
     return None, [x.numpy()], [ys.numpy(), h.numpy()]
 
 
-CASES = {f.__name__: f for f in [loop_seq, seq_ops, scan_rev, while_cond]}
+def seq_io():
+    """A sequence as model input and output (SequenceProto files)."""
+    nodes = [helper.make_node("SequenceInsert", ["s", "t"], ["s2"], name="insert"),
+             helper.make_node("SequenceLength", ["s2"], ["n"], name="len"),
+             helper.make_node("ConcatFromSequence", ["s2"], ["all"], name="cat", axis=0)]
+    m = model(nodes, [helper.make_tensor_sequence_value_info("s", F, ["r", 2]), vi("t", F, [1, 2])],
+              [helper.make_tensor_sequence_value_info("s2", F, ["r2", 2]), vi("n", I64, []),
+               vi("all", F, ["a", 2])])
+    elems = [rng.standard_normal((k + 1, 2)).astype(np.float32) for k in range(3)]
+    t = rng.standard_normal((1, 2)).astype(np.float32)
+    out = elems + [t]
+    return m, [elems, t], [out, np.array(4, np.int64), np.concatenate(out)]
+
+
+CASES = {f.__name__: f for f in [loop_seq, seq_ops, scan_rev, while_cond, seq_io]}
+
+
+def proto(a):
+    """A TensorProto, or a SequenceProto for a list."""
+    if isinstance(a, list):
+        return numpy_helper.from_list(a)
+    return numpy_helper.from_array(np.asarray(a))
 
 
 def main():
@@ -211,10 +233,10 @@ def main():
         onnx.save(m, os.path.join(d, "model.onnx"))
     for i, a in enumerate(inputs):
         open(os.path.join(d, "in", "input_%d.pb" % i), "wb").write(
-            numpy_helper.from_array(np.asarray(a)).SerializeToString())
+            proto(a).SerializeToString())
     for i, a in enumerate(outputs):
         open(os.path.join(d, "exp", "output_%d.pb" % i), "wb").write(
-            numpy_helper.from_array(np.asarray(a)).SerializeToString())
+            proto(a).SerializeToString())
 
 
 if __name__ == "__main__":

@@ -185,6 +185,51 @@ TEST_F(TensorIO, WritesFilesThatNumpyAndOnnxRead) {
   EXPECT_EQ(runScript("check", *dir), 0);
 }
 
+TEST_F(TensorIO, ReadsAndWritesSequences) {
+  loomrt_tensor *seq = nullptr;
+  loomrt_status s = loomrt_sequence_read_file(path("seq.pb").c_str(), &seq);
+  ASSERT_EQ(s, nullptr) << loomrt_status_get_message(s);
+  ASSERT_TRUE(seq->is_sequence);
+  EXPECT_EQ(seq->dtype, LOOMRT_DTYPE_F32);
+  EXPECT_EQ(seq->rank, 2);
+  ASSERT_EQ(seq->num_elements, 3u);
+  for (size_t k = 0; k < 3; ++k) {
+    const loomrt_tensor *e = seq->elements[k];
+    ASSERT_EQ(e->rank, 2);
+    EXPECT_EQ(e->dims[0], int64_t(k + 1));
+    EXPECT_EQ(e->dims[1], 3);
+    const float *p = static_cast<const float *>(e->data);
+    for (uint64_t i = 0; i < loomrt_tensor_numel(e); ++i)
+      EXPECT_EQ(p[i], float(10 * k + i));
+  }
+  s = loomrt_tensor_write_pb(path("out_seq.pb").c_str(), seq);
+  EXPECT_EQ(s, nullptr) << loomrt_status_get_message(s);
+  loomrt_status_free(s);
+  // Sequences have no .npy form.
+  s = loomrt_tensor_write_npy(path("out_seq.npy").c_str(), seq);
+  EXPECT_EQ(loomrt_status_get_code(s), LOOMRT_UNSUPPORTED);
+  loomrt_status_free(s);
+  loomrt_tensor_destroy(seq);
+
+  s = loomrt_sequence_read_file(path("empty_seq.pb").c_str(), &seq);
+  ASSERT_EQ(s, nullptr) << loomrt_status_get_message(s);
+  EXPECT_EQ(seq->num_elements, 0u);
+  loomrt_tensor_destroy(seq);
+
+  s = loomrt_sequence_read_file(path("nested_seq.pb").c_str(), &seq);
+  EXPECT_EQ(loomrt_status_get_code(s), LOOMRT_UNSUPPORTED);
+  EXPECT_EQ(seq, nullptr);
+  loomrt_status_free(s);
+  // A tensor file is not a sequence, and garbage fails cleanly.
+  for (const char *name : {"truncated.pb", "f32.npy"}) {
+    s = loomrt_sequence_read_file(path(name).c_str(), &seq);
+    EXPECT_NE(s, nullptr) << name;
+    EXPECT_EQ(seq, nullptr);
+    loomrt_status_free(s);
+  }
+  EXPECT_EQ(runScript("check-seq", *dir), 0);
+}
+
 TEST(TensorCreate, RefusesAbsurdSizes) {
   int64_t dims[] = {int64_t(1) << 40, int64_t(1) << 20};
   loomrt_tensor *t = nullptr;

@@ -5,11 +5,13 @@ onnx (never by the runtime under test).
   tensor_files.py write DIR   writes reference .npy and .pb files into DIR
   tensor_files.py check DIR   reads the files the runtime wrote into DIR and
                               exits 0 when they hold the expected values
+  tensor_files.py check-seq DIR   the same for the sequence the runtime wrote
 """
 import os
 import sys
 
 import numpy as np
+import onnx
 from onnx import numpy_helper, TensorProto, helper
 
 
@@ -36,6 +38,13 @@ def arrays():
             base = np.arange(n) % 2
         out[name] = base.astype(dtype).reshape(shape)
     return out
+
+
+def sequence_arrays():
+    """Three float32 matrices of different row counts: element k is k + 1
+    rows of 3 values, value[i] = 10 * k + i."""
+    return [(10 * k + np.arange((k + 1) * 3)).astype(np.float32).reshape(k + 1, 3)
+            for k in range(3)]
 
 
 def write(d):
@@ -71,6 +80,14 @@ def write(d):
     open(os.path.join(d, "negative.pb"), "wb").write(neg.SerializeToString())
     strings = helper.make_tensor("s", TensorProto.STRING, (1,), [b"x"])
     open(os.path.join(d, "strings.pb"), "wb").write(strings.SerializeToString())
+    # Sequences (SequenceProto): ragged elements, an empty one, and a
+    # sequence of sequences (unsupported).
+    seq = numpy_helper.from_list([a for a in sequence_arrays()], "seq")
+    open(os.path.join(d, "seq.pb"), "wb").write(seq.SerializeToString())
+    empty = helper.make_sequence("empty_seq", onnx.SequenceProto.TENSOR, [])
+    open(os.path.join(d, "empty_seq.pb"), "wb").write(empty.SerializeToString())
+    nested = helper.make_sequence("nested", onnx.SequenceProto.SEQUENCE, [seq])
+    open(os.path.join(d, "nested_seq.pb"), "wb").write(nested.SerializeToString())
     npy = open(os.path.join(d, "f32.npy"), "rb").read()
     open(os.path.join(d, "truncated.npy"), "wb").write(npy[:-5])
     open(os.path.join(d, "badmagic.npy"), "wb").write(b"NOTNUMPY" + npy[8:])
@@ -99,8 +116,24 @@ def check(d):
     return 0 if ok else 1
 
 
+def check_seq(d):
+    ok = True
+    path = os.path.join(d, "out_seq.pb")
+    seq = onnx.SequenceProto()
+    seq.ParseFromString(open(path, "rb").read())
+    got = numpy_helper.to_list(seq)
+    want = sequence_arrays()
+    if len(got) != len(want) or any(g.dtype != w.dtype or not np.array_equal(g, w)
+                                    for g, w in zip(got, want)):
+        print("mismatch", path)
+        ok = False
+    return 0 if ok else 1
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "write":
         write(sys.argv[2])
+    elif sys.argv[1] == "check-seq":
+        sys.exit(check_seq(sys.argv[2]))
     else:
         sys.exit(check(sys.argv[2]))

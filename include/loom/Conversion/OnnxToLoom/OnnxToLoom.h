@@ -125,6 +125,11 @@ void populateOnnxScanHandlers(OnnxHandlerRegistry &registry);
 void populateOnnxScatterHandlers(OnnxHandlerRegistry &registry);
 /// Control flow: If, Loop and Scan.
 void populateOnnxControlFlowHandlers(OnnxHandlerRegistry &registry);
+/// The rank of the elements of ONNX sequence `seq`, from its type or from
+/// the nodes that insert into, read from or carry it; failure when nothing
+/// says. (The element rank of a sequence fixes its ABI.)
+mlir::FailureOr<int64_t> inferSeqRank(mlir::Value seq);
+
 /// Registers the sequence handlers (SequenceEmpty, SequenceInsert, ...).
 void populateOnnxSequenceHandlers(OnnxHandlerRegistry &registry);
 /// Every handler group.
