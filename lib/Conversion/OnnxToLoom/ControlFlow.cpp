@@ -456,89 +456,59 @@ static FailureOr<SmallVector<int64_t>> listAttr(OpBinder &binder,
   return *v;
 }
 
-/// Scan (opset 9+) -> scf.for over the scan axis: state values are carried,
-/// scan inputs are sliced per iteration (forward or reverse), scan outputs
-/// are stacked and moved to their output axis.
-static LogicalResult legalizeScan(OpBinder &binder, RewriterBase &rewriter) {
-  onnxir::NodeOp op = binder.getOp();
-  Region *body = subgraph(op, "body");
-  if (!body || body->empty())
-    return binder.emitError("expects a body"), failure();
-  Block &block = body->front();
-  auto inputs = op.getInputs();
-  int64_t m = binder.getInt("num_scan_inputs", 0);
-  if (m < 1 || m > (int64_t)inputs.size())
-    return binder.emitError("num_scan_inputs is out of range"), failure();
-  unsigned nState = inputs.size() - m;
-  auto yield = cast<onnxir::YieldOp>(block.getTerminator());
-  if (block.getNumArguments() != inputs.size() ||
-      yield.getValues().size() < nState ||
-      op->getNumResults() != yield.getValues().size())
-    return binder.emitError("the body's inputs and outputs do not match the "
-                            "scan's"),
-           failure();
-  unsigned nOut = yield.getValues().size() - nState;
-  FailureOr<SmallVector<int64_t>> inAxes =
-      listAttr(binder, "scan_input_axes", m);
-  FailureOr<SmallVector<int64_t>> inDirs =
-      listAttr(binder, "scan_input_directions", m);
-  FailureOr<SmallVector<int64_t>> outAxes =
-      listAttr(binder, "scan_output_axes", nOut);
-  FailureOr<SmallVector<int64_t>> outDirs =
-      listAttr(binder, "scan_output_directions", nOut);
-  if (failed(inAxes) || failed(inDirs) || failed(outAxes) || failed(outDirs))
-    return failure();
+/// Builds the loop of one scan: `states` are carried, `scanIns` are sliced
+/// along `inAxes` (reversed where `inDirs` says) and the body's scan outputs
+/// stacked (reversed where `outDirs` says) and moved to `outAxes`.
+/// `resultTypes` are the ONNX types of the scan's results (for the stacks'
+/// element types). Inlines `block`. Returns the final states, then the scan
+/// outputs.
+static FailureOr<SmallVector<Value>>
+buildScan(OpBinder &binder, RewriterBase &rewriter, Block &block,
+          ValueRange states, ArrayRef<TypedValue<RankedTensorType>> scanIns,
+          ArrayRef<int64_t> inAxes, ArrayRef<int64_t> inDirs,
+          SmallVector<int64_t> outAxes, ArrayRef<int64_t> outDirs,
+          TypeRange resultTypes) {
   Location loc = binder.getLoc();
-
-  // Scan inputs and the trip count.
-  SmallVector<TypedValue<RankedTensorType>> scanIns;
-  for (int64_t j = 0; j < m; ++j) {
-    auto x = binder.rankedInput(nState + j);
-    if (!x)
-      return binder.unsupported("an unranked scan input");
-    std::optional<int64_t> axis =
-        normalizeAxis((*inAxes)[j], x.getType().getRank());
-    if (!axis)
-      return binder.emitError("a scan input axis is out of range"), failure();
-    (*inAxes)[j] = *axis;
-    scanIns.push_back(x);
-  }
-  Value len = tensor::DimOp::create(rewriter, loc, scanIns[0], (*inAxes)[0]);
+  unsigned nState = states.size();
+  int64_t m = scanIns.size();
+  auto yield = cast<onnxir::YieldOp>(block.getTerminator());
+  unsigned nOut = yield.getValues().size() - nState;
+  Value len = tensor::DimOp::create(rewriter, loc, scanIns[0], inAxes[0]);
 
   // State carriers and scan output stacks.
   SmallVector<Carrier> carriers;
   SmallVector<Value> inits;
   for (unsigned k = 0; k < nState; ++k) {
     FailureOr<Carrier> c =
-        carriedCarrier(binder, inputs[k], block.getArgument(k).getType(),
+        carriedCarrier(binder, states[k], block.getArgument(k).getType(),
                        yield.getValues()[k].getType());
     if (failed(c))
       return failure();
     if (c->isSeq())
-      return binder.unsupported("a sequence as a Scan state");
+      return (void)binder.unsupported("a sequence as a Scan state"), failure();
     carriers.push_back(*c);
-    inits.push_back(inputs[k].getType() == c->types[0]
-                        ? inputs[k]
+    inits.push_back(states[k].getType() == c->types[0]
+                        ? states[k]
                         : tensor::CastOp::create(rewriter, loc, c->types[0],
-                                                 inputs[k])
+                                                 states[k])
                               .getResult());
   }
   SmallVector<RankedTensorType> outElems;
   for (unsigned j = 0; j < nOut; ++j) {
-    Type result = op->getResult(nState + j).getType();
+    Type result = resultTypes[nState + j];
     int64_t rank = isa<RankedTensorType>(result)
                        ? cast<RankedTensorType>(result).getRank()
                        : 0;
-    std::optional<int64_t> axis = normalizeAxis((*outAxes)[j], rank);
+    std::optional<int64_t> axis = normalizeAxis(outAxes[j], rank);
     RankedTensorType elem = scanElementType(
         yield.getValues()[nState + j].getType(), result, axis ? *axis : 0);
     if (!elem)
-      return binder.unsupported("a scan output of unknown rank");
+      return (void)binder.unsupported("a scan output of unknown rank"), failure();
     std::optional<int64_t> outAxis =
-        normalizeAxis((*outAxes)[j], elem.getRank() + 1);
+        normalizeAxis(outAxes[j], elem.getRank() + 1);
     if (!outAxis)
       return binder.emitError("a scan output axis is out of range"), failure();
-    (*outAxes)[j] = *outAxis;
+    outAxes[j] = *outAxis;
     outElems.push_back(elem);
     inits.push_back(emptyStack(rewriter, loc, elem));
   }
@@ -553,11 +523,11 @@ static LogicalResult legalizeScan(OpBinder &binder, RewriterBase &rewriter) {
         SmallVector<Value> argValues(iter.take_front(nState));
         for (int64_t j = 0; j < m; ++j) {
           auto x = scanIns[j];
-          int64_t rank = x.getType().getRank(), axis = (*inAxes)[j];
+          int64_t rank = x.getType().getRank(), axis = inAxes[j];
           SmallVector<OpFoldResult> offsets(rank, rewriter.getIndexAttr(0)),
               sizes = getSizes(rewriter, loc, x),
               strides(rank, rewriter.getIndexAttr(1));
-          offsets[axis] = (*inDirs)[j] ? rev : i;
+          offsets[axis] = inDirs[j] ? rev : i;
           sizes[axis] = rewriter.getIndexAttr(1);
           SmallVector<int64_t> shape(x.getType().getShape());
           shape.erase(shape.begin() + axis);
@@ -593,7 +563,7 @@ static LogicalResult legalizeScan(OpBinder &binder, RewriterBase &rewriter) {
             elem = tensor::CastOp::create(rewriter, loc, outElems[j], elem);
           }
           next.push_back(appendRow(rewriter, loc, iter[nState + j], elem,
-                                   /*front=*/(*outDirs)[j] != 0));
+                                   /*front=*/outDirs[j] != 0));
         }
         rewriter.eraseOp(yield);
         rewriter.setInsertionPointToEnd(loopBody);
@@ -604,13 +574,185 @@ static LogicalResult legalizeScan(OpBinder &binder, RewriterBase &rewriter) {
   SmallVector<Value> results(ArrayRef<Value>(loop).take_front(nState));
   for (unsigned j = 0; j < nOut; ++j)
     results.push_back(
-        moveStackAxis(rewriter, loc, loop[nState + j], (*outAxes)[j]));
-  binder.replace(rewriter, results);
+        moveStackAxis(rewriter, loc, loop[nState + j], outAxes[j]));
+  return results;
+}
+
+/// Checks the body of a Scan with `nIn` inputs; returns it and the number of
+/// scan outputs.
+static FailureOr<std::pair<Block *, unsigned>>
+scanBody(OpBinder &binder, unsigned nIn, unsigned nState) {
+  onnxir::NodeOp op = binder.getOp();
+  Region *body = subgraph(op, "body");
+  if (!body || body->empty())
+    return binder.emitError("expects a body"), failure();
+  Block &block = body->front();
+  auto yield = cast<onnxir::YieldOp>(block.getTerminator());
+  if (block.getNumArguments() != nIn || yield.getValues().size() < nState ||
+      op->getNumResults() != yield.getValues().size())
+    return binder.emitError("the body's inputs and outputs do not match the "
+                            "scan's"),
+           failure();
+  return std::pair{&block, unsigned(yield.getValues().size() - nState)};
+}
+
+/// Scan (opset 9+) -> a counted loop over the scan axis.
+static LogicalResult legalizeScan(OpBinder &binder, RewriterBase &rewriter) {
+  onnxir::NodeOp op = binder.getOp();
+  auto inputs = op.getInputs();
+  int64_t m = binder.getInt("num_scan_inputs", 0);
+  if (m < 1 || m > (int64_t)inputs.size())
+    return binder.emitError("num_scan_inputs is out of range"), failure();
+  unsigned nState = inputs.size() - m;
+  auto body = scanBody(binder, inputs.size(), nState);
+  if (failed(body))
+    return failure();
+  unsigned nOut = body->second;
+  FailureOr<SmallVector<int64_t>> inAxes =
+      listAttr(binder, "scan_input_axes", m);
+  FailureOr<SmallVector<int64_t>> inDirs =
+      listAttr(binder, "scan_input_directions", m);
+  FailureOr<SmallVector<int64_t>> outAxes =
+      listAttr(binder, "scan_output_axes", nOut);
+  FailureOr<SmallVector<int64_t>> outDirs =
+      listAttr(binder, "scan_output_directions", nOut);
+  if (failed(inAxes) || failed(inDirs) || failed(outAxes) || failed(outDirs))
+    return failure();
+  SmallVector<TypedValue<RankedTensorType>> scanIns;
+  for (int64_t j = 0; j < m; ++j) {
+    auto x = binder.rankedInput(nState + j);
+    if (!x)
+      return binder.unsupported("an unranked scan input");
+    std::optional<int64_t> axis =
+        normalizeAxis((*inAxes)[j], x.getType().getRank());
+    if (!axis)
+      return binder.emitError("a scan input axis is out of range"), failure();
+    (*inAxes)[j] = *axis;
+    scanIns.push_back(x);
+  }
+  FailureOr<SmallVector<Value>> results = buildScan(
+      binder, rewriter, *body->first, inputs.take_front(nState), scanIns,
+      *inAxes, *inDirs, *outAxes, *outDirs, op->getResultTypes());
+  if (failed(results))
+    return failure();
+  binder.replace(rewriter, *results);
+  return success();
+}
+
+/// Scan opset 8: every input and result has a leading batch dim, scan
+/// inputs scan along dim 1, `directions` reverses inputs. A loop over the
+/// batch runs the opset-9 scan on each batch entry and stacks the results.
+static LogicalResult legalizeScan8(OpBinder &binder, RewriterBase &rewriter) {
+  onnxir::NodeOp op = binder.getOp();
+  auto inputs = op.getInputs();
+  if (binder.input(0))
+    return binder.unsupported("Scan-8 with sequence_lens");
+  int64_t m = binder.getInt("num_scan_inputs", 0);
+  if (inputs.empty() || m < 1 || m > (int64_t)inputs.size() - 1)
+    return binder.emitError("num_scan_inputs is out of range"), failure();
+  unsigned nState = inputs.size() - 1 - m;
+  auto body = scanBody(binder, inputs.size() - 1, nState);
+  if (failed(body))
+    return failure();
+  unsigned nOut = body->second;
+  FailureOr<SmallVector<int64_t>> dirs = listAttr(binder, "directions", m);
+  if (failed(dirs))
+    return failure();
+  Location loc = binder.getLoc();
+  SmallVector<TypedValue<RankedTensorType>> all;
+  for (unsigned i = 1; i < inputs.size(); ++i) {
+    auto x = binder.rankedInput(i);
+    if (!x || x.getType().getRank() < (i > nState ? 2 : 1))
+      return binder.unsupported("an input without its batch dim");
+    all.push_back(x);
+  }
+  // Result types of one batch entry (the batch dim dropped).
+  SmallVector<Type> innerTypes;
+  for (Type t : op->getResultTypes()) {
+    auto r = dyn_cast<RankedTensorType>(t);
+    innerTypes.push_back(
+        r && r.getRank() > 0
+            ? Type(RankedTensorType::get(r.getShape().drop_front(),
+                                         r.getElementType()))
+            : t);
+  }
+  // Stacks of the per-entry results: element types from the result types.
+  auto yield = cast<onnxir::YieldOp>(body->first->getTerminator());
+  SmallVector<RankedTensorType> stackElems;
+  SmallVector<Value> inits;
+  for (unsigned k = 0; k < nState + nOut; ++k) {
+    RankedTensorType elem;
+    if (k < nState)
+      elem = join(cast<RankedTensorType>(
+                      RankedTensorType::get(all[k].getType().getShape().drop_front(),
+                                            all[k].getType().getElementType())),
+                  innerTypes[k]);
+    else if (auto r = dyn_cast<RankedTensorType>(innerTypes[k]))
+      elem = RankedTensorType::get(
+          SmallVector<int64_t>(r.getRank(), ShapedType::kDynamic),
+          r.getElementType());
+    else if (auto y = dyn_cast<RankedTensorType>(
+                 yield.getValues()[k].getType()))
+      elem = RankedTensorType::get(
+          SmallVector<int64_t>(y.getRank() + 1, ShapedType::kDynamic),
+          y.getElementType());
+    if (!elem)
+      return binder.unsupported("a Scan-8 result of unknown rank");
+    stackElems.push_back(elem);
+    inits.push_back(emptyStack(rewriter, loc, elem));
+  }
+  Value batch = tensor::DimOp::create(rewriter, loc, all[0], 0);
+  LogicalResult status = success();
+  SmallVector<Value> stacks = buildCountedLoop(
+      rewriter, loc, batch, inits,
+      [&](OpBuilder &, Location, Value b, ValueRange iter) {
+        // Entry b of every input.
+        SmallVector<Value> entries;
+        for (auto x : all) {
+          int64_t rank = x.getType().getRank();
+          SmallVector<OpFoldResult> offsets(rank, rewriter.getIndexAttr(0)),
+              sizes = getSizes(rewriter, loc, x),
+              strides(rank, rewriter.getIndexAttr(1));
+          offsets[0] = b;
+          sizes[0] = rewriter.getIndexAttr(1);
+          auto type = RankedTensorType::get(x.getType().getShape().drop_front(),
+                                            x.getType().getElementType());
+          entries.push_back(tensor::ExtractSliceOp::create(
+              rewriter, loc, type, x, offsets, sizes, strides));
+        }
+        SmallVector<TypedValue<RankedTensorType>> scanIns;
+        for (unsigned j = 0; j < m; ++j)
+          scanIns.push_back(
+              cast<TypedValue<RankedTensorType>>(entries[nState + j]));
+        FailureOr<SmallVector<Value>> results = buildScan(
+            binder, rewriter, *body->first,
+            ValueRange(entries).take_front(nState), scanIns,
+            SmallVector<int64_t>(m, 0), *dirs, SmallVector<int64_t>(nOut, 0),
+            SmallVector<int64_t>(nOut, 0), innerTypes);
+        SmallVector<Value> next;
+        for (unsigned k = 0; k < nState + nOut; ++k) {
+          if (failed(results)) {
+            next.push_back(iter[k]);
+            continue;
+          }
+          Value r = (*results)[k];
+          if (r.getType() != stackElems[k])
+            r = tensor::CastOp::create(rewriter, loc, stackElems[k], r);
+          next.push_back(appendRow(rewriter, loc, iter[k], r, false));
+        }
+        if (failed(results))
+          status = failure();
+        return next;
+      });
+  if (failed(status))
+    return failure();
+  binder.replace(rewriter, stacks);
   return success();
 }
 
 void loom::populateOnnxControlFlowHandlers(OnnxHandlerRegistry &registry) {
   registry.add("If", 1, legalizeIf);
   registry.add("Loop", 1, legalizeLoop);
+  registry.add("Scan", 8, legalizeScan8);
   registry.add("Scan", 9, legalizeScan);
 }

@@ -265,3 +265,14 @@ func.func @scan_bad_count(%s: tensor<2xf32>, %x: tensor<3x2xf32>) -> tensor<2xf3
   } : (tensor<2xf32>, tensor<3x2xf32>) -> tensor<2xf32> loc("s")
   return %y : tensor<2xf32>
 }
+
+// -----
+
+func.func @scan8_sequence_lens(%l: tensor<1xi32>, %s: tensor<1x2xf32>, %x: tensor<1x3x2xf32>) -> tensor<1x2xf32> {
+  // expected-error @unknown {{ONNX op 'Scan' at node 's8': Scan-8 with sequence_lens is not supported}}
+  %y = onnx.node "Scan"(%l, %s, %x) attributes {attrs = {num_scan_inputs = 1 : i64}, domain = "", opset = 8 : i64, subgraphs = ["body"]} {
+  ^bb0(%acc: tensor<2xf32>, %e: tensor<2xf32>):
+    onnx.yield %acc : tensor<2xf32>
+  } : (tensor<1xi32>, tensor<1x2xf32>, tensor<1x3x2xf32>) -> tensor<1x2xf32> loc("s8")
+  return %y : tensor<1x2xf32>
+}
