@@ -6,6 +6,7 @@ set -euo pipefail
 
 PACKAGES=(
   llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools llvm-22 clang-22 lld-22 libomp-22-dev
+  libclang-rt-22-dev
   libonnx-dev libonnx-testdata python3-onnx libprotobuf-dev protobuf-compiler
   ninja-build ccache cmake g++ googletest libgtest-dev python3-numpy python3-torch
 )

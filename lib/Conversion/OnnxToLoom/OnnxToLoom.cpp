@@ -167,7 +167,7 @@ void OpBinder::replace(RewriterBase &rewriter, ValueRange values) const {
     Value cast;
     for (OpOperand &use : llvm::make_early_inc_range(old.getUses())) {
       if (isa<onnxir::NodeOp>(use.getOwner())) {
-        rewriter.modifyOpInPlace(use.getOwner(), [&] { use.set(value); });
+        rewriter.modifyOpInPlace(use.getOwner(), [&, v = value] { use.set(v); });
         continue;
       }
       if (!cast) {
@@ -348,6 +348,46 @@ static SmallVector<onnxir::NodeOp> outermostNodes(Operation *root) {
   return nodes;
 }
 
+/// Fails with an error at the first op (or function argument) whose result
+/// is a statically shaped tensor of more than kMaxTensorBytes.
+static LogicalResult checkTensorSizes(Operation *root) {
+  auto tooBig = [](Type type) {
+    auto t = dyn_cast<RankedTensorType>(type);
+    if (!t || !t.hasStaticShape())
+      return false;
+    uint64_t bytes =
+        std::max<uint64_t>(1, t.getElementType().getIntOrFloatBitWidth() / 8);
+    for (int64_t d : t.getShape())
+      if (d != 0 && __builtin_mul_overflow(bytes, uint64_t(d), &bytes))
+        return true;
+    return bytes > kMaxTensorBytes && llvm::none_of(t.getShape(), [](int64_t d) {
+             return d == 0;
+           });
+  };
+  auto report = [](Location loc, Type type) {
+    InFlightDiagnostic diag = emitError(loc)
+                              << "a " << type << " would exceed Loom's limit of "
+                              << (kMaxTensorBytes >> 30) << " GiB per tensor";
+    if (auto name = dyn_cast<NameLoc>(loc))
+      diag << " (at node '" << name.getName().getValue() << "')";
+    return diag;
+  };
+  WalkResult walk = root->walk<WalkOrder::PreOrder>([&](Operation *op) -> WalkResult {
+    if (auto func = dyn_cast<func::FuncOp>(op)) {
+      for (auto [i, t] : llvm::enumerate(func.getArgumentTypes()))
+        if (tooBig(t))
+          return report(func.getLoc(), t) << " (input " << i << ")",
+                 WalkResult::interrupt();
+      return WalkResult::advance();
+    }
+    for (Type t : op->getResultTypes())
+      if (tooBig(t))
+        return report(op->getLoc(), t), WalkResult::interrupt();
+    return WalkResult::advance();
+  });
+  return failure(walk.wasInterrupted());
+}
+
 LogicalResult loom::legalizeOnnx(Operation *root,
                                  const OnnxHandlerRegistry &registry) {
   // Pass 1: report every node without a handler (subgraphs included), all
@@ -476,6 +516,9 @@ LogicalResult loom::legalizeOnnx(Operation *root,
     if (pack->use_empty() && pack->getNumOperands() == 3)
       rewriter.eraseOp(pack);
   });
+  // No tensor with a static shape may exceed what a run could allocate.
+  if (failed(checkTensorSizes(root)))
+    return failure();
   // Drop `onnx.none` values nobody reads any more.
   root->walk([&](onnxir::NoneOp none) {
     if (none->use_empty())

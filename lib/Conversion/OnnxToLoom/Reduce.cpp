@@ -107,7 +107,7 @@ static bool reducedAxes(OpBinder &binder, int64_t rank, int64_t inputSince,
                         SmallVector<bool> &reduced) {
   std::optional<SmallVector<int64_t>> axes;
   bool given;
-  if (binder.getOp().getOpset() < inputSince) {
+  if (int64_t(binder.getOp().getOpset()) < inputSince) {
     axes = binder.getInts("axes");
     given = axes.has_value();
   } else {
@@ -330,7 +330,7 @@ static OnnxHandler reduceHandler(ReduceKind kind, int64_t inputSince) {
       return binder.unsupported("this element type");
     SmallVector<bool> reduced;
     if (!reducedAxes(binder, x.getType().getRank(), inputSince, reduced)) {
-      bool runtime = binder.getOp().getOpset() >= inputSince &&
+      bool runtime = int64_t(binder.getOp().getOpset()) >= inputSince &&
                      binder.input(1) && !binder.constantInts(1);
       if (runtime)
         return legalizeRuntimeReduce(binder, rewriter, x, kind);

@@ -291,7 +291,7 @@ static Value reshapeTo(OpBuilder &b, Location loc, Value x,
 /// `inputSince`, a constant input from then on.
 static std::optional<SmallVector<int64_t>>
 readAxes(OpBinder &binder, int64_t inputSince, unsigned inputIndex) {
-  if (binder.getOp().getOpset() < inputSince)
+  if (int64_t(binder.getOp().getOpset()) < inputSince)
     return binder.getInts("axes");
   if (!binder.input(inputIndex))
     return std::nullopt;
@@ -732,6 +732,19 @@ static LogicalResult legalizeGather(OpBinder &binder, RewriterBase &rewriter) {
   std::optional<int64_t> axis = normalizeAxis(binder.getInt("axis", 0), r);
   if (!axis)
     return binder.emitError("axis is out of range"), failure();
+  // Constant indices must be in range: a model that reads outside its data
+  // is rejected, not clamped.
+  int64_t axisDim = data.getType().getDimSize(*axis);
+  if (DenseIntElementsAttr c = getConstantInts(indices);
+      c && !ShapedType::isDynamic(axisDim))
+    for (const APInt &v : c.getValues<APInt>()) {
+      int64_t i = v.getSExtValue();
+      if (i < -axisDim || i >= axisDim)
+        return binder.emitError("index " + Twine(i) +
+                                " is out of range for axis " + Twine(*axis) +
+                                " of size " + Twine(axisDim)),
+               failure();
+    }
   Location loc = binder.getLoc();
   SmallVector<OpFoldResult> ds = getSizes(rewriter, loc, data),
                             is = getSizes(rewriter, loc, indices), out;

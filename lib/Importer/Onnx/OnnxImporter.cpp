@@ -43,6 +43,10 @@ namespace onnxir = loom::onnxir;
 static constexpr int64_t kCheckerMaxIrVersion = 8;
 /// The highest default-domain opset ONNX 1.12 has schemas for.
 static constexpr int64_t kMaxKnownOpset = 17;
+/// The highest default-domain opset Loom accepts: the ops it legalizes
+/// changed only their type lists between 17 and 21 (ReduceX and Split, which
+/// changed more at 18, have handlers for both forms).
+static constexpr int64_t kMaxSupportedOpset = 21;
 
 namespace {
 
@@ -394,6 +398,13 @@ OwningOpRef<ModuleOp> ModelImporter::run(::onnx::ModelProto &model,
   }
   if (!model.has_graph()) {
     emitError(fileLoc) << "the model has no graph";
+    return nullptr;
+  }
+  if (int64_t opset = opsetFor(""); opset > kMaxSupportedOpset) {
+    emitError(fileLoc) << "the model imports opset " << opset
+                       << " of the default ONNX domain; Loom supports opsets "
+                          "up to "
+                       << kMaxSupportedOpset;
     return nullptr;
   }
   if (failed(loadAllExternalData(*model.mutable_graph(), baseDir)) ||

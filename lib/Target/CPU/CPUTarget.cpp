@@ -305,5 +305,9 @@ LogicalResult loom::linkExecutable(StringRef objectPath,
       "-fuse-ld=lld", "-o", outputPath.str(), objectPath.str(),
       "-L" + runtimeLibDir.str(), "-lloomrt_main", "-lloomrt", "-lm", "-ldl"};
   args.append(openmpArgs(openmp));
+#ifdef LOOM_SANITIZER_LINK_FLAGS
+  // A sanitizer build's runtime library is instrumented: so is the program.
+  args.push_back(LOOM_SANITIZER_LINK_FLAGS);
+#endif
   return runLinker(args, errorMessage);
 }

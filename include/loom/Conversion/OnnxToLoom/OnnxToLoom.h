@@ -81,6 +81,11 @@ private:
   mutable onnxir::NodeOp op;
 };
 
+/// The largest tensor a compiled model may hold, as the runtime's limit
+/// (LOOMRT_MAX_TENSOR_BYTES): 16 GiB. Larger static shapes are compile
+/// errors.
+inline constexpr uint64_t kMaxTensorBytes = uint64_t(16) << 30;
+
 /// Legalizes one node: creates its replacement with `rewriter` and calls
 /// `binder.replace`, or reports an error through the binder and fails.
 using OnnxHandler =
