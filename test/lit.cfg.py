@@ -10,7 +10,7 @@ from lit.llvm.subst import ToolSubst
 config.name = "Loom"
 config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
 config.suffixes = [".mlir", ".test"]
-config.excludes = ["Inputs", "CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py"]
+config.excludes = ["Inputs", "CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py", "onnx.dict"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.loom_obj_root, "test")
 
@@ -19,6 +19,15 @@ llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 
 tool_dirs = [os.path.join(config.loom_obj_root, "bin"), config.llvm_tools_dir]
 tools = ["loom-opt", "loomc", "loom-run", "FileCheck", "not", "count"]
+if config.loom_fuzzers:
+    tools += ["loom-fuzz-onnx", "loom-fuzz-tensor", "loom-fuzz-loom-ir"]
+    config.available_features.add("fuzzers")
+if config.loom_sanitizers:
+    config.available_features.add("asan")
+    # Leaks of the tools at exit (LLVM's and protobuf's globals) are not
+    # findings; memory errors and UB are.
+    config.environment["ASAN_OPTIONS"] = "detect_leaks=0"
+    config.environment["UBSAN_OPTIONS"] = "print_stacktrace=1"
 llvm_config.add_tool_substitutions(tools, tool_dirs)
 
 config.substitutions.append(("%python", config.loom_python))

@@ -163,7 +163,8 @@ loomrt_status loomrt_sequence_create(loomrt_dtype dtype, int32_t rank,
     free(copy);
     return s;
   }
-  memcpy(copy, elements, count * sizeof *copy);
+  if (count)
+    memcpy(copy, elements, count * sizeof *copy);
   t->dtype = dtype;
   t->rank = rank;
   t->is_sequence = 1;

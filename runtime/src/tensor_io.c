@@ -253,19 +253,23 @@ loomrt_status loomrt_tensor_parse_pb(const void *bytes, size_t size,
     FAIL(LOOMRT_UNSUPPORTED, "unsupported TensorProto data_type %lld",
          (long long)dtype);
   {
-    loomrt_tensor *t;
-    status = loomrt_tensor_create((loomrt_dtype)dtype, rank, dims, &t);
+    /* Check the data against the shape before allocating: a file's claim
+       alone never makes the runtime allocate. */
+    uint64_t numel;
+    status = loomrt_shape_numel((loomrt_dtype)dtype, rank, dims, &numel);
     if (status)
       goto done;
     const uint8_t *src = has_raw ? raw : typed.data;
     size_t src_len = has_raw ? raw_len : typed.size;
-    if (src_len != t->nbytes) {
-      size_t need = t->nbytes;
-      loomrt_tensor_destroy(t);
+    size_t need = (size_t)numel * loomrt_dtype_size((loomrt_dtype)dtype);
+    if (src_len != need)
       FAIL(LOOMRT_PARSE_ERROR,
            "TensorProto holds %zu bytes of data but its shape needs %zu",
            src_len, need);
-    }
+    loomrt_tensor *t;
+    status = loomrt_tensor_create((loomrt_dtype)dtype, rank, dims, &t);
+    if (status)
+      goto done;
     if (src_len)
       memcpy(t->data, src, src_len);
     if (name_len) {
@@ -505,19 +509,21 @@ loomrt_status loomrt_tensor_parse_npy(const void *bytes, size_t size,
   if (p >= hend)
     return loomrt_status_make(LOOMRT_PARSE_ERROR, "malformed .npy 'shape'");
 
-  loomrt_tensor *t;
-  loomrt_status st = loomrt_tensor_create(dtype, rank, dims, &t);
+  uint64_t numel;
+  loomrt_status st = loomrt_shape_numel(dtype, rank, dims, &numel);
   if (st)
     return st;
   size_t data_off = offset + header_len;
-  if (size - data_off != t->nbytes) {
-    size_t have = size - data_off, need = t->nbytes;
-    loomrt_tensor_destroy(t);
+  size_t need = (size_t)numel * loomrt_dtype_size(dtype);
+  if (size - data_off != need)
     return loomrt_status_make(LOOMRT_PARSE_ERROR,
                               ".npy holds %zu bytes of data but its shape "
                               "needs %zu",
-                              have, need);
-  }
+                              size - data_off, need);
+  loomrt_tensor *t;
+  st = loomrt_tensor_create(dtype, rank, dims, &t);
+  if (st)
+    return st;
   memcpy(t->data, b + data_off, t->nbytes);
   *out = t;
   return NULL;

@@ -355,8 +355,13 @@ static LogicalResult checkTensorSizes(Operation *root) {
     auto t = dyn_cast<RankedTensorType>(type);
     if (!t || !t.hasStaticShape())
       return false;
+    // Element bytes: integers and floats by width, anything else (index,
+    // strings, complex) counted as 8.
+    Type elem = t.getElementType();
     uint64_t bytes =
-        std::max<uint64_t>(1, t.getElementType().getIntOrFloatBitWidth() / 8);
+        elem.isIntOrFloat()
+            ? std::max<uint64_t>(1, elem.getIntOrFloatBitWidth() / 8)
+            : 8;
     for (int64_t d : t.getShape())
       if (d != 0 && __builtin_mul_overflow(bytes, uint64_t(d), &bytes))
         return true;

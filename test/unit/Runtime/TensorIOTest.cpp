@@ -139,6 +139,10 @@ TEST_F(TensorIO, RejectsMalformedFiles) {
   EXPECT_NE(readFails("short.pb", LOOMRT_PARSE_ERROR).find("bytes of data"),
             std::string::npos);
   readFails("huge.pb", LOOMRT_LIMIT_EXCEEDED);
+  // Regression (loom-fuzz-tensor): a shape under the size limit but far
+  // larger than the data is a parse error before any allocation.
+  readFails("big_claim.pb", LOOMRT_PARSE_ERROR);
+  readFails("big_claim.npy", LOOMRT_PARSE_ERROR);
   readFails("negative.pb", LOOMRT_INVALID_ARGUMENT);
   readFails("strings.pb", LOOMRT_UNSUPPORTED);
   readFails("truncated.npy", LOOMRT_PARSE_ERROR);

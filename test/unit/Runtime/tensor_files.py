@@ -74,6 +74,17 @@ def write(d):
     huge.data_type = TensorProto.FLOAT
     huge.dims.extend([1 << 20, 1 << 20, 1 << 10])
     open(os.path.join(d, "huge.pb"), "wb").write(huge.SerializeToString())
+    # Shapes that claim 12 GiB (under the 16 GiB limit) with 4 bytes of data:
+    # found by loom-fuzz-tensor (the readers allocated before checking).
+    claim = TensorProto()
+    claim.data_type = TensorProto.FLOAT
+    claim.dims.extend([1 << 20, 1 << 10, 3])
+    claim.raw_data = b"\0\0\0\0"
+    open(os.path.join(d, "big_claim.pb"), "wb").write(claim.SerializeToString())
+    header = "{'descr': '<f4', 'fortran_order': False, 'shape': (1048576, 3072), }"
+    header += " " * (63 - (10 + len(header)) % 64) + "\n"
+    open(os.path.join(d, "big_claim.npy"), "wb").write(
+        b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header.encode() + b"\0" * 4)
     neg = TensorProto()
     neg.data_type = TensorProto.FLOAT
     neg.dims.extend([2, -3])
