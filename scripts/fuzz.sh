@@ -19,7 +19,7 @@ mkdir -p "$dir/corpus" "$dir/seeds"
 /usr/bin/python3 test/Fuzz/Inputs/seeds.py "$target" "$dir/seeds" 400
 dict=()
 [ "$target" != loom-ir ] && dict=(-dict=test/Fuzz/onnx.dict)
-export ASAN_OPTIONS=detect_leaks=0
+export ASAN_OPTIONS=detect_leaks=0:allow_user_poisoning=0
 "build-asan/bin/loom-fuzz-$target" "$dir/corpus" "$dir/seeds" "${dict[@]}" \
   -max_total_time="$seconds" -runs="$runs" -timeout=30 -rss_limit_mb=4096 \
   -artifact_prefix="$dir/" -print_final_stats=1 2>&1 | tee "$dir/log" |

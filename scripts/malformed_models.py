@@ -155,6 +155,35 @@ def bad_attribute():
                  [vi("x", F, [4])], [vi("y", F, [4])])
 
 
+def scan_body(extra_inputs=0):
+    inputs = [vi("s_in", F, [2]), vi("e", F, [2])] + [vi("z%d" % i, F, [2]) for i in range(extra_inputs)]
+    return helper.make_graph([helper.make_node("Add", ["s_in", "e"], ["s_out"], name="add"),
+                              helper.make_node("Inedtity", ["s_out"], ["o"], name="typo")],
+                             "body", inputs, [vi("s_out", F, [2]), vi("o", F, [2])])
+
+
+def scan_misspelled_attribute():
+    """Found by loom-fuzz-onnx: ONNX 1.12's Scan shape inference crashed on a
+    Scan without num_scan_inputs whose body holds an unknown op."""
+    node = helper.make_node("Scan", ["s", "x"], ["y", "z"], name="scan", body=scan_body())
+    node.attribute.append(helper.make_attribute("num_scan@inputs", 1))
+    return model([node], [vi("s", F, [2]), vi("x", F, [3, 2])], [vi("y", F, [2]), vi("z", F, [3, 2])])
+
+
+def scan_body_arity():
+    node = helper.make_node("Scan", ["s", "x"], ["y", "z"], name="scan", body=scan_body(2),
+                            num_scan_inputs=1)
+    return model([node], [vi("s", F, [2]), vi("x", F, [3, 2])], [vi("y", F, [2]), vi("z", F, [3, 2])])
+
+
+def not_on_strings():
+    """Found by loom-fuzz-onnx: Not of a string tensor reached the integer
+    constant builder of the handler (crash)."""
+    return model([helper.make_node("Not", ["x"], ["y"], name="not")],
+                 [vi("x", TensorProto.STRING, [3, 4])], [vi("y", TensorProto.BOOL, [3, 4])],
+                 opset=1, ir=3)
+
+
 # (name, builder, what is wrong, the name the message must contain or None)
 CASES = [
     ("empty", empty, "empty file", None),
@@ -176,6 +205,10 @@ CASES = [
     ("outer_value_missing", outer_value_missing, "a subgraph reads an outer value that does not exist", "then_add"),
     ("newer_opset", newer_opset, "default-domain opset 99", None),
     ("bad_attribute", bad_attribute, "Softmax axis 5 on a rank-1 input", "softmax"),
+    ("scan_misspelled_attribute", scan_misspelled_attribute,
+     "Scan without num_scan_inputs (misspelled) and an unknown op in its body", "scan"),
+    ("scan_body_arity", scan_body_arity, "Scan body takes 4 inputs, the node passes 2", "scan"),
+    ("not_on_strings", not_on_strings, "Not of a string tensor (opset 1)", None),
 ]
 
 

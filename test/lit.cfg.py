@@ -26,7 +26,10 @@ if config.loom_sanitizers:
     config.available_features.add("asan")
     # Leaks of the tools at exit (LLVM's and protobuf's globals) are not
     # findings; memory errors and UB are.
-    config.environment["ASAN_OPTIONS"] = "detect_leaks=0"
+    # allow_user_poisoning=0: LLVM's allocators poison memory from inline
+    # header code compiled into Loom (instrumented) that libMLIR
+    # (uninstrumented) then uses without unpoisoning: false reports.
+    config.environment["ASAN_OPTIONS"] = "detect_leaks=0:allow_user_poisoning=0"
     config.environment["UBSAN_OPTIONS"] = "print_stacktrace=1"
 llvm_config.add_tool_substitutions(tools, tool_dirs)
 

@@ -36,6 +36,20 @@
 #include <map>
 
 using namespace mlir;
+
+namespace {
+/// Names the pass and the op when a pass of the pipeline fails (a verifier
+/// failure after a pass included): "loomc: pass 'X' failed on 'func.func'".
+/// `--mlir-pass-pipeline-crash-reproducer=FILE` additionally writes the IR
+/// before the failing pass and the pipeline that reproduces the failure.
+struct FailedPassReporter : public PassInstrumentation {
+  void runAfterPassFailed(Pass *pass, Operation *op) override {
+    mlir::emitRemark(op->getLoc())
+        << "loomc: pass '" << pass->getArgument() << "' ("
+        << pass->getName() << ") failed on '" << op->getName() << "'";
+  }
+};
+} // namespace
 namespace cl = llvm::cl;
 
 namespace {
@@ -302,6 +316,7 @@ int loom::runLoomcMain(int argc, char **argv) {
   PassManager pm(&context);
   if (failed(applyPassManagerCLOptions(pm)))
     return 1;
+  pm.addInstrumentation(std::make_unique<FailedPassReporter>());
   loom::CPUPipelineOptions pipeline;
   pipeline.stopAfter = emit == EmitKind::Loom     ? loom::CPUPipelineStage::Loom
                        : emit == EmitKind::Linalg ? loom::CPUPipelineStage::Linalg
@@ -313,6 +328,7 @@ int loom::runLoomcMain(int argc, char **argv) {
   if (!native)
     return writeModule(*module, options, emit);
 
+  loom::appendRuntimeChecks(*signature, *module);
   llvm::LLVMContext llvmContext;
   std::unique_ptr<llvm::Module> llvmModule =
       loom::translateToLLVMIR(*module, llvmContext, *signature);

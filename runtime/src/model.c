@@ -24,6 +24,10 @@ struct loomrt_model {
   size_t num_inputs, num_outputs;
   loomrt_value_info *inputs, *outputs;
   char *strings; /* storage of names */
+  /* Run-time checks: with any, the model returns a trailing i32 status
+     (0, or the 1-based number of the failed check). */
+  size_t num_checks;
+  const char **checks;
 };
 
 /*===----------------------------------------------------------------------===*
@@ -103,7 +107,8 @@ static loomrt_status parse_signature(loomrt_model *m, const char *sig) {
     lines += *p == '\n';
   m->inputs = calloc(lines, sizeof *m->inputs);
   m->outputs = calloc(lines, sizeof *m->outputs);
-  if (!m->inputs || !m->outputs)
+  m->checks = calloc(lines, sizeof *m->checks);
+  if (!m->inputs || !m->outputs || !m->checks)
     return loomrt_status_make(LOOMRT_OUT_OF_MEMORY, "cannot parse signature");
   char *line_save = NULL;
   char *line = strtok_r(m->strings, "\n", &line_save); /* the header */
@@ -111,6 +116,17 @@ static loomrt_status parse_signature(loomrt_model *m, const char *sig) {
     char *save = NULL;
     char *kind = strtok_r(line, " ", &save);
     loomrt_value_info *info;
+    if (kind && strcmp(kind, "check") == 0) {
+      char *number = strtok_r(NULL, " ", &save);
+      char *message = strtok_r(NULL, " \n", &save);
+      if (!number || !message ||
+          strtol(number, NULL, 10) != (long)m->num_checks + 1)
+        return loomrt_status_make(LOOMRT_PARSE_ERROR,
+                                  "malformed model signature check");
+      unescape(message);
+      m->checks[m->num_checks++] = message;
+      continue;
+    }
     if (kind && strcmp(kind, "input") == 0)
       info = &m->inputs[m->num_inputs++];
     else if (kind && strcmp(kind, "output") == 0)
@@ -189,6 +205,7 @@ void loomrt_model_destroy(loomrt_model *m) {
     return;
   if (m->handle)
     dlclose(m->handle);
+  free(m->checks);
   free(m->inputs);
   free(m->outputs);
   free(m->strings);
@@ -413,6 +430,8 @@ loomrt_status loomrt_model_run(loomrt_model *m, loomrt_tensor *const *inputs,
     return loomrt_status_make(LOOMRT_INVALID_ARGUMENT,
                               "the model has %zu outputs, got room for %zu",
                               m->num_outputs, num_outputs);
+  for (size_t i = 0; i < num_outputs; ++i)
+    outputs[i] = NULL;
   size_t in_slots = 0, out_slots = 0, num_args = 0;
   for (size_t i = 0; i < num_inputs; ++i) {
     in_slots += value_slots(&m->inputs[i]);
@@ -420,6 +439,9 @@ loomrt_status loomrt_model_run(loomrt_model *m, loomrt_tensor *const *inputs,
   }
   for (size_t i = 0; i < num_outputs; ++i)
     out_slots += value_slots(&m->outputs[i]);
+  size_t status_at = out_slots;
+  if (m->num_checks)
+    out_slots += desc_slots(0);
   int64_t *in_desc = calloc(in_slots ? in_slots : 1, sizeof(int64_t));
   int64_t *out_desc = calloc(out_slots ? out_slots : 1, sizeof(int64_t));
   void **args = calloc(num_args + 1, sizeof(void *));
@@ -454,6 +476,23 @@ loomrt_status loomrt_model_run(loomrt_model *m, loomrt_tensor *const *inputs,
 
   if (!s)
     m->entry(args);
+
+  /* A failed run-time check: an error instead of the outputs. */
+  int32_t code = 0;
+  if (!s && m->num_checks) {
+    void *allocated, *aligned;
+    desc_pointers(out_desc + status_at, &allocated, &aligned);
+    memcpy(&code, (const int32_t *)aligned + out_desc[status_at + 2],
+           sizeof code);
+    free(allocated);
+    if (code > 0 && (size_t)code <= m->num_checks)
+      s = loomrt_status_make(LOOMRT_INVALID_ARGUMENT,
+                             "the inputs fail a run-time check: %s",
+                             m->checks[code - 1]);
+    else if (code != 0)
+      s = loomrt_status_make(LOOMRT_INTERNAL, "the model returned status %d",
+                             (int)code);
+  }
 
   /* Take the outputs: copy into runtime tensors, free the model's buffers. */
   at = 0;

@@ -198,9 +198,16 @@ def numpy_reference(name, d):
         erf = np.vectorize(math.erf)(o3)
         inputs, y = [x], (o3 * 0.5) * (erf + 1)
     elif name == "gather_oob":
+        # in/: out-of-range indices (no reference: the run must fail);
+        # ok/ and okexp/: valid ones, negative included, with numpy's result.
         idx = np.array([-1, 7, -9, 2], np.int64)
-        wrapped = np.where(idx < 0, idx + 5, idx)
-        inputs, y = [idx], w["data"][np.clip(wrapped, 0, 4)]
+        good = np.array([-1, 4, -5, 2], np.int64)
+        for sub, arr in (("ok", good), ("okexp", w["data"][good])):
+            os.makedirs(os.path.join(d, sub), exist_ok=True)
+            name_ = "input_0.pb" if sub == "ok" else "output_0.pb"
+            open(os.path.join(d, sub, name_), "wb").write(
+                numpy_helper.from_array(arr).SerializeToString())
+        inputs, y = [idx], np.zeros((4, 2), np.float32)
     else:
         raise SystemExit("no numpy reference for " + name)
     os.makedirs(os.path.join(d, "in"), exist_ok=True)

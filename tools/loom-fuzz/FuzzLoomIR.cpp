@@ -19,18 +19,30 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 using namespace mlir;
 
+/// One context for the whole campaign (loading every dialect per input would
+/// dominate the run time); parsed modules are destroyed after each input.
+static MLIRContext &context() {
+  static MLIRContext *ctx = [] {
+    DialectRegistry registry;
+    loom::registerAllDialects(registry);
+    auto *c = new MLIRContext(registry, MLIRContext::Threading::DISABLED);
+    c->loadAllAvailableDialects();
+    return c;
+  }();
+  return *ctx;
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  DialectRegistry registry;
-  loom::registerAllDialects(registry);
-  MLIRContext context(registry, MLIRContext::Threading::DISABLED);
-  context.loadAllAvailableDialects();
+  MLIRContext &context = ::context();
   ScopedDiagnosticHandler quiet(&context, [](Diagnostic &) { return success(); });
-  // parseSourceString verifies the module it parsed.
-  (void)parseSourceString<ModuleOp>(
-      StringRef(reinterpret_cast<const char *>(data), size),
-      ParserConfig(&context));
+  // The parser reads a NUL-terminated buffer (as loom-opt's and loomc's
+  // files are); libFuzzer's data is not. parseSourceString verifies the
+  // module it parsed.
+  std::string text(reinterpret_cast<const char *>(data), size);
+  (void)parseSourceString<ModuleOp>(text, ParserConfig(&context));
   return 0;
 }

@@ -24,11 +24,21 @@
 
 using namespace mlir;
 
+/// One context for the whole campaign (loading every dialect per input would
+/// dominate the run time); modules are destroyed after each input.
+static MLIRContext &context() {
+  static MLIRContext *ctx = [] {
+    DialectRegistry registry;
+    loom::registerAllDialects(registry);
+    auto *c = new MLIRContext(registry, MLIRContext::Threading::DISABLED);
+    c->loadAllAvailableDialects();
+    return c;
+  }();
+  return *ctx;
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  DialectRegistry registry;
-  loom::registerAllDialects(registry);
-  MLIRContext context(registry, MLIRContext::Threading::DISABLED);
-  context.loadAllAvailableDialects();
+  MLIRContext &context = ::context();
   // Diagnostics are the expected outcome; drop them.
   ScopedDiagnosticHandler quiet(&context, [](Diagnostic &) { return success(); });
   loom::OnnxImportOptions options;

@@ -48,10 +48,24 @@ static LogicalResult elementwise(OpBinder &binder, RewriterBase &rewriter,
     auto type = dyn_cast<RankedTensorType>(v.getType());
     if (!type)
       return binder.unsupported("an unranked operand");
+    // Arithmetic is on integers and floats; strings, complex numbers and
+    // other element types ONNX allows (or a malformed model declares) are
+    // refused here rather than reaching the scalar bodies.
+    if (!type.getElementType().isIntOrFloat())
+      return binder.unsupported("element type " +
+                                [&] {
+                                  std::string s;
+                                  llvm::raw_string_ostream os(s);
+                                  os << type.getElementType();
+                                  return s;
+                                }());
     elems.push_back(type.getElementType());
     operands.push_back(
         bitcastElements(rewriter, loc, v, signless(type.getElementType())));
   }
+  if (!resultElem.isIntOrFloat())
+    return binder.unsupported("a result that is not an integer or float "
+                              "tensor");
   FailureOr<Value> result = buildBroadcastElementwise(
       binder, rewriter, operands, signless(resultElem),
       [&](OpBuilder &b, Location l, ValueRange args) {

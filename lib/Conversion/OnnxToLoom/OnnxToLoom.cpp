@@ -521,6 +521,54 @@ LogicalResult loom::legalizeOnnx(Operation *root,
     if (pack->use_empty() && pack->getNumOperands() == 3)
       rewriter.eraseOp(pack);
   });
+  // Run-time checks become one status result per function: 0, or the
+  // 1-based number of the first check that failed; the messages go to the
+  // module's `loom.runtime_checks` in the same order.
+  SmallVector<Attribute> messages;
+  root->walk([&](func::FuncOp func) {
+    if (func.isExternal())
+      return;
+    SmallVector<RuntimeCheckOp> checks;
+    for (Operation &op : func.front())
+      if (auto check = dyn_cast<RuntimeCheckOp>(op))
+        checks.push_back(check);
+    if (checks.empty())
+      return;
+    auto ret = cast<func::ReturnOp>(func.front().getTerminator());
+    rewriter.setInsertionPoint(ret);
+    Location loc = func.getLoc();
+    Value status = arith::ConstantIntOp::create(rewriter, loc, 0, 32);
+    int64_t base = messages.size();
+    for (RuntimeCheckOp check : checks)
+      messages.push_back(check.getMessageAttr());
+    // Later checks innermost, so that the first failing one wins.
+    for (int64_t k = static_cast<int64_t>(checks.size()) - 1; k >= 0; --k) {
+      RuntimeCheckOp check = checks[k];
+      Value failed = tensor::ExtractOp::create(rewriter, loc, check.getFailed(),
+                                               ValueRange{});
+      Value code = arith::ConstantIntOp::create(
+          rewriter, loc, base + k + 1, 32);
+      status = arith::SelectOp::create(rewriter, loc, failed, code, status);
+      rewriter.eraseOp(check);
+    }
+    Value statusTensor = tensor::FromElementsOp::create(
+        rewriter, loc, RankedTensorType::get({}, rewriter.getI32Type()),
+        ValueRange{status});
+    SmallVector<Value> values(ret.getOperands());
+    values.push_back(statusTensor);
+    SmallVector<DictionaryAttr> attrs;
+    for (unsigned i = 0; i < ret.getNumOperands(); ++i)
+      attrs.push_back(func.getResultAttrDict(i));
+    attrs.push_back(rewriter.getDictionaryAttr(
+        rewriter.getNamedAttr("loom.status", rewriter.getUnitAttr())));
+    rewriter.replaceOpWithNewOp<func::ReturnOp>(ret, values);
+    func.setType(FunctionType::get(func.getContext(), func.getArgumentTypes(),
+                                   ValueRange(values).getTypes()));
+    func.setAllResultAttrs(attrs);
+  });
+  if (!messages.empty())
+    root->setAttr("loom.runtime_checks", rewriter.getArrayAttr(messages));
+
   // No tensor with a static shape may exceed what a run could allocate.
   if (failed(checkTensorSizes(root)))
     return failure();

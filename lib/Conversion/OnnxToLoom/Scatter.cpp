@@ -34,6 +34,9 @@ static LogicalResult legalizeScatterElements(OpBinder &binder,
   Value zero = arith::ConstantIndexOp::create(rewriter, loc, 0);
   Value one = arith::ConstantIndexOp::create(rewriter, loc, 1);
   Value axisSize = tensor::DimOp::create(rewriter, loc, data, *axis);
+  if (!getConstantInts(indices))
+    addIndexRangeCheck(binder, rewriter, indices, axisSize,
+                       "an index is out of range for axis " + Twine(*axis));
   SmallVector<Value> lbs(rank, zero), steps(rank, one), ubs;
   for (int64_t i = 0; i < rank; ++i)
     ubs.push_back(tensor::DimOp::create(rewriter, loc, indices, i));

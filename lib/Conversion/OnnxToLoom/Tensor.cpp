@@ -7,6 +7,7 @@
 #include "Utils.h"
 
 #include "mlir/Dialect/Arith/Utils/Utils.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Utils/StructuredOpsUtils.h"
 
 using namespace mlir;
@@ -709,6 +710,45 @@ Value loom::buildReadAt(
       .getResult(0);
 }
 
+void loom::addIndexRangeCheck(OpBinder &binder, OpBuilder &b, Value indices,
+                              Value size, const Twine &what) {
+  if (!isa<func::FuncOp>(binder.getOp()->getParentOp()))
+    return;
+  Location loc = binder.getLoc();
+  auto type = cast<RankedTensorType>(indices.getType());
+  int64_t rank = type.getRank();
+  Value falseV = arith::ConstantIntOp::create(b, loc, 0, 1);
+  Value init = linalg::FillOp::create(
+                   b, loc, falseV,
+                   tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{},
+                                           b.getI1Type())
+                       .getResult())
+                   .getResult(0);
+  Value negSize = arith::SubIOp::create(
+      b, loc, arith::ConstantIndexOp::create(b, loc, 0), size);
+  MLIRContext *ctx = b.getContext();
+  auto generic = linalg::GenericOp::create(
+      b, loc, init.getType(), ValueRange{indices}, ValueRange{init},
+      SmallVector<AffineMap>{b.getMultiDimIdentityMap(rank),
+                             AffineMap::get(rank, 0, {}, ctx)},
+      SmallVector<utils::IteratorType>(rank, utils::IteratorType::reduction),
+      [&](OpBuilder &nb, Location l, ValueRange a) {
+        Value i = arith::IndexCastOp::create(nb, l, nb.getIndexType(), a[0]);
+        Value low = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::slt, i,
+                                          negSize);
+        Value high = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::sge, i,
+                                           size);
+        Value bad = arith::OrIOp::create(nb, l, low, high);
+        linalg::YieldOp::create(
+            nb, l, arith::OrIOp::create(nb, l, a[1], bad).getResult());
+      });
+  std::string message = (binder.getOp().getOpType() + " at node '" +
+                         binder.nodeName() + "': " + what)
+                            .str();
+  RuntimeCheckOp::create(b, loc, generic.getResult(0),
+                         b.getStringAttr(message));
+}
+
 Value loom::wrapIndex(OpBuilder &b, Location loc, Value idx, Value size) {
   Value i = arith::IndexCastOp::create(b, loc, b.getIndexType(), idx);
   Value zero = arith::ConstantIndexOp::create(b, loc, 0);
@@ -746,6 +786,10 @@ static LogicalResult legalizeGather(OpBinder &binder, RewriterBase &rewriter) {
                failure();
     }
   Location loc = binder.getLoc();
+  if (!getConstantInts(indices))
+    addIndexRangeCheck(binder, rewriter, indices,
+                       tensor::DimOp::create(rewriter, loc, data, *axis),
+                       "an index is out of range for axis " + Twine(*axis));
   SmallVector<OpFoldResult> ds = getSizes(rewriter, loc, data),
                             is = getSizes(rewriter, loc, indices), out;
   out.append(ds.begin(), ds.begin() + *axis);
@@ -790,6 +834,9 @@ static LogicalResult legalizeGatherElements(OpBinder &binder,
                                         getSizes(rewriter, loc, indices),
                                         data.getType().getElementType());
   Value axisSize = tensor::DimOp::create(rewriter, loc, data, *axis);
+  if (!getConstantInts(indices))
+    addIndexRangeCheck(binder, rewriter, indices, axisSize,
+                       "an index is out of range for axis " + Twine(*axis));
   Value result = buildReadAt(
       rewriter, loc, empty, ValueRange{indices},
       {rewriter.getMultiDimIdentityMap(r)}, data,

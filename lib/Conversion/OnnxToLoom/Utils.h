@@ -107,6 +107,15 @@ llvm::SmallVector<mlir::Value> buildCountedLoop(
         mlir::OpBuilder &, mlir::Location, mlir::Value, mlir::ValueRange)>
         body);
 
+/// Adds a `loom.runtime_check` that fails when an element of integer tensor
+/// `indices` lies outside [-size, size) (negative indices count from the
+/// end). Only for nodes directly in a function's body (the check becomes part
+/// of the function's status result); nodes in loop or branch bodies rely on
+/// the clamping of `wrapIndex`.
+void addIndexRangeCheck(OpBinder &binder, mlir::OpBuilder &b,
+                        mlir::Value indices, mlir::Value size,
+                        const llvm::Twine &what);
+
 /// Normalizes an ONNX axis (possibly negative) for `rank`; nullopt when out of
 /// range.
 std::optional<int64_t> normalizeAxis(int64_t axis, int64_t rank);

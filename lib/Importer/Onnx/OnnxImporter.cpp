@@ -91,6 +91,9 @@ private:
   LogicalResult validateGraph(const ::onnx::GraphProto &graph,
                               const llvm::StringSet<> &outer);
   LogicalResult runChecker(::onnx::ModelProto &model);
+  /// Verifies `node` against its ONNX schema (when ONNX has one) and the
+  /// arities of control flow; reports errors at the node.
+  LogicalResult verifyNodeSchema(const ::onnx::NodeProto &node, size_t index);
   LogicalResult runShapeInference(::onnx::ModelProto &model);
 
   // Graph-level import.
@@ -276,6 +279,65 @@ static SmallVector<size_t> topologicalOrder(const ::onnx::GraphProto &graph,
   return order;
 }
 
+/// The number of inputs of subgraph attribute `name` of `node`, or -1.
+static int64_t subgraphInputs(const ::onnx::NodeProto &node, StringRef name) {
+  for (const auto &attr : node.attribute())
+    if (attr.name() == name && attr.has_g())
+      return attr.g().input_size();
+  return -1;
+}
+
+LogicalResult ModelImporter::verifyNodeSchema(const ::onnx::NodeProto &node,
+                                              size_t index) {
+  // Every node ONNX has a schema for is verified on its own (the checker
+  // stops at the first unknown op, which is legalization's to report), so
+  // that shape inference never sees a node its schema rejects: ONNX 1.12's
+  // inference functions assume valid nodes and crash otherwise.
+  std::string domain = node.domain() == "ai.onnx" ? "" : node.domain();
+  const ::onnx::OpSchema *schema = ::onnx::OpSchemaRegistry::Schema(
+      node.op_type(), static_cast<int>(opsetFor(domain)), domain);
+  if (!schema)
+    return success();
+  try {
+    schema->Verify(node);
+  } catch (const std::exception &e) {
+    std::string message = e.what();
+    if (size_t cut = message.find("\n"); cut != std::string::npos)
+      message.resize(cut);
+    return emitError(nodeLoc(node, index))
+           << describe(node, index) << " is invalid: " << message;
+  }
+  // Control flow: the arities the inference functions index by.
+  int64_t inputs = node.input_size();
+  auto bad = [&](const Twine &what) {
+    return emitError(nodeLoc(node, index)) << describe(node, index) << " is "
+                                           << "invalid: " << what;
+  };
+  if (node.op_type() == "Scan" && domain.empty()) {
+    int64_t m = -1;
+    for (const auto &attr : node.attribute())
+      if (attr.name() == "num_scan_inputs")
+        m = attr.i();
+    bool v8 = opsetFor("") < 9;
+    int64_t states = inputs - (v8 ? 1 : 0) - m;
+    if (m < 1 || states < 0)
+      return bad("num_scan_inputs is " + Twine(m) + " with " + Twine(inputs) +
+                 " inputs");
+    if (subgraphInputs(node, "body") != states + m)
+      return bad("the body takes " + Twine(subgraphInputs(node, "body")) +
+                 " inputs, the scan passes " + Twine(states + m));
+  }
+  if (node.op_type() == "Loop" && domain.empty() &&
+      subgraphInputs(node, "body") != inputs)
+    return bad("the body takes " + Twine(subgraphInputs(node, "body")) +
+               " inputs, the loop passes " + Twine(inputs));
+  if (node.op_type() == "If" && domain.empty() &&
+      (subgraphInputs(node, "then_branch") > 0 ||
+       subgraphInputs(node, "else_branch") > 0))
+    return bad("If branches take no inputs");
+  return success();
+}
+
 LogicalResult ModelImporter::validateGraph(const ::onnx::GraphProto &graph,
                                            const llvm::StringSet<> &outer) {
   llvm::StringSet<> defined = outer;
@@ -301,6 +363,8 @@ LogicalResult ModelImporter::validateGraph(const ::onnx::GraphProto &graph,
         return emitError(nodeLoc(node, index))
                << describe(node, index) << " reads value '" << i
                << "' that no node, graph input or initializer produces";
+    if (failed(verifyNodeSchema(node, index)))
+      return failure();
     // Subgraphs see everything defined in this graph.
     llvm::StringSet<> visible = defined;
     for (const auto &name : produced)

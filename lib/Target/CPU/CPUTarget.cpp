@@ -70,7 +70,7 @@ static std::string escape(StringRef s) {
         c == '-' || c == ':' || c == '/')
       out += c;
     else
-      out += llvm::formatv("%{0:X2}", static_cast<unsigned char>(c)).str();
+      out += llvm::formatv("%{0:X-2}", static_cast<unsigned char>(c)).str();
   }
   return out.empty() ? "%00" : out;
 }
@@ -138,6 +138,16 @@ FailureOr<std::string> loom::buildModelSignature(ModuleOp module) {
                         ArrayAttr())))
       return failure();
   return sig;
+}
+
+void loom::appendRuntimeChecks(std::string &signature, ModuleOp module) {
+  auto checks = module->getAttrOfType<ArrayAttr>("loom.runtime_checks");
+  if (!checks)
+    return;
+  llvm::raw_string_ostream os(signature);
+  for (auto [k, message] : llvm::enumerate(checks))
+    os << "check " << k + 1 << " "
+       << escape(cast<StringAttr>(message).getValue()) << "\n";
 }
 
 //===----------------------------------------------------------------------===//

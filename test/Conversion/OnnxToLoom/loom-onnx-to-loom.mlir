@@ -202,12 +202,25 @@ func.func @reduce_mean(%a: tensor<3x5xf32>) -> tensor<3xf32> {
 
 // -----
 
-// Gather reads data with tensor.extract at a wrapped index.
+// Gather reads data with tensor.extract at a wrapped index; a reduction over
+// the run-time indices checks their range and becomes the function's status
+// result (0, or the number of the failed check in loom.runtime_checks).
+// CHECK: module attributes {loom.runtime_checks = ["Gather at node '<unknown>': an index is out of range for axis 0"]}
 // CHECK-LABEL: func @gather
-//       CHECK:   linalg.generic
+//  CHECK-SAME:   -> (tensor<2x3x8xf32>, tensor<i32> {loom.status})
+//       CHECK:   %[[OOB:.+]] = linalg.generic
+//  CHECK-SAME:     iterator_types = ["reduction", "reduction"]
+//  CHECK-SAME:     ins(%{{.+}} : tensor<2x3xi64>) outs(%{{.+}} : tensor<i1>)
+//       CHECK:     arith.cmpi slt
+//       CHECK:     arith.cmpi sge
+//       CHECK:   %[[Y:.+]] = linalg.generic
 //  CHECK-SAME:     ins(%{{.+}} : tensor<2x3xi64>) outs(%{{.+}} : tensor<2x3x8xf32>)
 //       CHECK:     arith.select
 //       CHECK:     tensor.extract
+//       CHECK:   %[[F:.+]] = tensor.extract %[[OOB]][]
+//       CHECK:   %[[S:.+]] = arith.select %[[F]], %c1_i32, %c0_i32
+//       CHECK:   %[[ST:.+]] = tensor.from_elements %[[S]] : tensor<i32>
+//       CHECK:   return %[[Y]], %[[ST]]
 func.func @gather(%data: tensor<10x8xf32>, %idx: tensor<2x3xi64>) -> tensor<2x3x8xf32> {
   %0 = onnx.node "Gather"(%data, %idx) attributes {attrs = {axis = 0 : i64}, domain = "", opset = 13 : i64} : (tensor<10x8xf32>, tensor<2x3xi64>) -> tensor<2x3x8xf32>
   return %0 : tensor<2x3x8xf32>

@@ -192,3 +192,11 @@ func.func @gelu_approx(%x: tensor<4xf32>) {
   %y = loom.gelu %x {approximate = #loom.gelu_approximation<exact>} : tensor<4xf32>
   return
 }
+
+// -----
+
+func.func @runtime_check_not_scalar(%failed: tensor<2xi1>) {
+  // expected-error @+1 {{operand #0 must be 0D tensor of 1-bit signless integer values}}
+  loom.runtime_check %failed, "bad" : tensor<2xi1>
+  return
+}

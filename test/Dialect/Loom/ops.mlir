@@ -57,3 +57,13 @@ func.func @generic_form(%q: tensor<1x4x8xf32>) -> tensor<1x4x8xf32> {
   %o = "loom.attention"(%q, %q, %q) : (tensor<1x4x8xf32>, tensor<1x4x8xf32>, tensor<1x4x8xf32>) -> tensor<1x4x8xf32>
   return %o : tensor<1x4x8xf32>
 }
+
+// -----
+
+// CHECK-LABEL: func @runtime_check
+//  CHECK-SAME:   (%[[F:.+]]: tensor<i1>)
+//       CHECK:   loom.runtime_check %[[F]], "Gather at node 'g': an index is out of range" : tensor<i1>
+func.func @runtime_check(%failed: tensor<i1>) {
+  loom.runtime_check %failed, "Gather at node 'g': an index is out of range" : tensor<i1>
+  return
+}

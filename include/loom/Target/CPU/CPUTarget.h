@@ -40,6 +40,11 @@ struct CPUTargetOptions {
 /// parses (docs/Runtime.md). Fails on element types loomrt does not know.
 mlir::FailureOr<std::string> buildModelSignature(mlir::ModuleOp module);
 
+/// Appends a "check <k> <message>" line to `signature` for each run-time
+/// check the legalization recorded (`loom.runtime_checks`): the model then
+/// returns a trailing `tensor<i32>` status after its outputs.
+void appendRuntimeChecks(std::string &signature, mlir::ModuleOp module);
+
 /// Translates an LLVM-dialect module to LLVM IR and adds the ABI symbols:
 /// `void loom_entry(void **args)` calling `_mlir_ciface_loom_main` with
 /// `args[0]` (results) and `args[1..n]` (input descriptors), and the

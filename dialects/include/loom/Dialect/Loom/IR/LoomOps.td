@@ -159,4 +159,26 @@ def Loom_GeluOp : Loom_Op<"gelu", [Pure, SameOperandsAndResultType]> {
   let assemblyFormat = "$input attr-dict `:` type($input)";
 }
 
+def Loom_RuntimeCheckOp : Loom_Op<"runtime_check",
+    [MemoryEffects<[MemWrite]>]> {
+  let summary = "a check of the model's input data at run time";
+  let description = [{
+    Records that the model's inputs were invalid when `failed` (a scalar
+    `i1` tensor) is true, e.g. a Gather index out of range. The ONNX
+    legalization creates these in a function's body and then folds all of
+    them into one extra `tensor<i32>` result of the function, the status
+    (0, or the 1-based number of the first failed check); the module's
+    `loom.runtime_checks` array holds the messages, which the runtime
+    reports as an error status instead of returning outputs.
+
+    Example:
+
+    ```mlir
+    loom.runtime_check %oob, "Gather at node 'g': an index is out of range" : tensor<i1>
+    ```
+  }];
+  let arguments = (ins 0DTensorOf<[I1]>:$failed, StrAttr:$message);
+  let assemblyFormat = "$failed `,` $message attr-dict `:` type($failed)";
+}
+
 #endif // LOOM_DIALECT_LOOM_IR_LOOMOPS_TD
