@@ -184,6 +184,32 @@ def not_on_strings():
                  opset=1, ir=3)
 
 
+def range_scalar_output():
+    """Found by loom-fuzz-onnx: Range declared with a rank-0 output made the
+    handler index an empty shape."""
+    m = onnx.load_from_string(model(
+        [helper.make_node("Range", ["start", "limit", "delta"], ["y"], name="range")],
+        [vi("start", F, []), vi("limit", F, []), vi("delta", F, [])], [vi("y", F, [])],
+        opset=11, ir=6))
+    return m.SerializeToString()
+
+
+def reshape_overflow():
+    """Found by loom-fuzz-onnx: a Reshape whose constant shape's element count
+    overflows int64 (undefined behaviour in the check)."""
+    shape = numpy_helper.from_array(np.array([8243109542029099012, 5], np.int64), "shape")
+    return model([helper.make_node("Reshape", ["x", "shape"], ["y"], name="reshape")],
+                 [vi("x", F, [2, 3])], [vi("y", F, [4, 5])], [shape])
+
+
+def conv_zero_stride():
+    """Found by loom-fuzz-onnx: ONNX 1.12's Conv shape inference divides by
+    the strides."""
+    w = numpy_helper.from_array(np.ones((2, 1, 3, 3), np.float32), "W")
+    return model([helper.make_node("Conv", ["x", "W"], ["y"], name="conv", strides=[0, 1])],
+                 [vi("x", F, [1, 1, 8, 8])], [vi("y", F, [1, 2, 6, 6])], [w])
+
+
 # (name, builder, what is wrong, the name the message must contain or None)
 CASES = [
     ("empty", empty, "empty file", None),
@@ -209,6 +235,9 @@ CASES = [
      "Scan without num_scan_inputs (misspelled) and an unknown op in its body", "scan"),
     ("scan_body_arity", scan_body_arity, "Scan body takes 4 inputs, the node passes 2", "scan"),
     ("not_on_strings", not_on_strings, "Not of a string tensor (opset 1)", None),
+    ("range_scalar_output", range_scalar_output, "Range whose output is declared rank 0", "range"),
+    ("reshape_overflow", reshape_overflow, "Reshape to a shape of over 2^63 elements", "reshape"),
+    ("conv_zero_stride", conv_zero_stride, "Conv with a stride of 0", "conv"),
 ]
 
 

@@ -185,10 +185,11 @@ static LogicalResult legalizeReshape(OpBinder &binder,
   // Infer the -1 entry statically when the input is static.
   if (inferred >= 0 && inType.hasStaticShape()) {
     int64_t known = 1;
+    bool overflow = false;
     for (auto [i, d] : llvm::enumerate(outShape))
       if (static_cast<int64_t>(i) != inferred)
-        known *= d;
-    if (known == 0 || inType.getNumElements() % known != 0)
+        overflow |= __builtin_mul_overflow(known, d, &known);
+    if (overflow || known == 0 || inType.getNumElements() % known != 0)
       return binder.emitError("cannot reshape " +
                               Twine(inType.getNumElements()) +
                               " elements to the requested shape"),
@@ -197,8 +198,13 @@ static LogicalResult legalizeReshape(OpBinder &binder,
   }
   if (inType.hasStaticShape() && !llvm::is_contained(outShape, ShapedType::kDynamic)) {
     int64_t total = 1;
+    bool overflow = false;
     for (int64_t d : outShape)
-      total *= d;
+      overflow |= __builtin_mul_overflow(total, d, &total);
+    if (overflow)
+      return binder.emitError("the requested shape's element count "
+                              "overflows 64 bits"),
+             failure();
     if (total != inType.getNumElements())
       return binder.emitError("cannot reshape " +
                               Twine(inType.getNumElements()) +
@@ -1146,8 +1152,15 @@ static LogicalResult legalizeTrilu(OpBinder &binder, RewriterBase &rewriter) {
 static LogicalResult legalizeRange(OpBinder &binder, RewriterBase &rewriter) {
   RankedTensorType result = binder.resultType(0);
   Value start = binder.rankedInput(0), delta = binder.rankedInput(2);
-  if (!result || !start || !delta)
+  if (!result || !start || !delta || !binder.rankedInput(1))
     return binder.unsupported("unranked operands");
+  // A malformed model may declare other ranks (found by loom-fuzz-onnx).
+  if (result.getRank() != 1 || start.getType() != binder.input(1).getType() ||
+      cast<RankedTensorType>(start.getType()).getRank() != 0 ||
+      start.getType() != delta.getType())
+    return binder.emitError("expects scalar start, limit and delta of one "
+                            "type and a 1-D result"),
+           failure();
   Location loc = binder.getLoc();
   Type elem = result.getElementType();
   Value n;

@@ -307,6 +307,26 @@ LogicalResult ModelImporter::verifyNodeSchema(const ::onnx::NodeProto &node,
     return emitError(nodeLoc(node, index))
            << describe(node, index) << " is invalid: " << message;
   }
+  // Convolution and pooling: ONNX's shape inference divides by strides and
+  // dilations and groups channels without checking them.
+  static const llvm::StringSet<> kConvLike = {
+      "Conv",        "ConvTranspose", "ConvInteger", "QLinearConv",
+      "MaxPool",     "AveragePool",   "LpPool",      "MaxUnpool",
+      "MaxRoiPool",  "DeformConv"};
+  if (domain.empty() && kConvLike.contains(node.op_type()))
+    for (const auto &attr : node.attribute()) {
+      StringRef name = attr.name();
+      if (name == "strides" || name == "dilations" || name == "kernel_shape")
+        for (int64_t v : attr.ints())
+          if (v <= 0)
+            return emitError(nodeLoc(node, index))
+                   << describe(node, index) << " is invalid: '" << name
+                   << "' holds " << v << " (must be positive)";
+      if (name == "group" && attr.i() <= 0)
+        return emitError(nodeLoc(node, index))
+               << describe(node, index) << " is invalid: group is "
+               << attr.i() << " (must be positive)";
+    }
   // Control flow: the arities the inference functions index by.
   int64_t inputs = node.input_size();
   auto bad = [&](const Twine &what) {
