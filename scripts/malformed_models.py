@@ -210,6 +210,15 @@ def conv_zero_stride():
                  [vi("x", F, [1, 1, 8, 8])], [vi("y", F, [1, 2, 6, 6])], [w])
 
 
+def reshape_to_scalar_dynamic():
+    """Found by loom-fuzz-onnx: Reshape of a dynamic input to an empty shape
+    (a scalar) built a shape tensor from no values (crash); the declared
+    output type then contradicts the scalar."""
+    return model([helper.make_node("Reshape", ["x", "shape"], ["y"], name="reshape")],
+                 [vi("x", F, [2, 3, "n"]), vi("shape", I64, [0])], [vi("y", F, [2, "m", 4, 1])],
+                 opset=14, ir=7)
+
+
 # (name, builder, what is wrong, the name the message must contain or None)
 CASES = [
     ("empty", empty, "empty file", None),
@@ -238,6 +247,8 @@ CASES = [
     ("range_scalar_output", range_scalar_output, "Range whose output is declared rank 0", "range"),
     ("reshape_overflow", reshape_overflow, "Reshape to a shape of over 2^63 elements", "reshape"),
     ("conv_zero_stride", conv_zero_stride, "Conv with a stride of 0", "conv"),
+    ("reshape_to_scalar_dynamic", reshape_to_scalar_dynamic,
+     "Reshape of a dynamic input to shape [] declared rank 4", None),
 ]
 
 

@@ -13,6 +13,12 @@
 using namespace mlir;
 using namespace loom;
 
+/// tensor<N x index>: the type of a shape operand built from N values (a
+/// shape of rank 0 has no element to infer the type from).
+static RankedTensorType indexVectorType(OpBuilder &b, size_t n) {
+  return RankedTensorType::get({static_cast<int64_t>(n)}, b.getIndexType());
+}
+
 //===----------------------------------------------------------------------===//
 // Constant
 //===----------------------------------------------------------------------===//
@@ -133,10 +139,14 @@ static LogicalResult legalizeRuntimeReshape(OpBinder &binder,
     dims.push_back(d);
     isInferred.push_back(inferred);
   }
+  // A zero-sized dim makes the division meaningless, never a trap.
+  known = arith::MaxUIOp::create(
+      rewriter, loc, known, arith::ConstantIndexOp::create(rewriter, loc, 1));
   Value rest = arith::DivUIOp::create(rewriter, loc, total, known);
   for (int64_t i = 0; i < n; ++i)
     dims[i] = arith::SelectOp::create(rewriter, loc, isInferred[i], rest, dims[i]);
-  Value shapeTensor = tensor::FromElementsOp::create(rewriter, loc, dims);
+  Value shapeTensor = tensor::FromElementsOp::create(
+      rewriter, loc, indexVectorType(rewriter, dims.size()), dims);
   RankedTensorType outType = binder.resultType(0);
   if (!outType || outType.getRank() != n)
     outType = RankedTensorType::get(SmallVector<int64_t>(n, ShapedType::kDynamic),
@@ -248,9 +258,12 @@ static LogicalResult legalizeReshape(OpBinder &binder,
     for (auto [i, d] : llvm::enumerate(dims))
       if (static_cast<int64_t>(i) != inferred)
         known = arith::MulIOp::create(rewriter, loc, known, d);
+    // A zero-sized dim makes the division meaningless, never a trap.
+    known = arith::MaxUIOp::create(rewriter, loc, known, idx(1));
     dims[inferred] = arith::DivUIOp::create(rewriter, loc, total, known);
   }
-  Value shapeTensor = tensor::FromElementsOp::create(rewriter, loc, dims);
+  Value shapeTensor = tensor::FromElementsOp::create(
+      rewriter, loc, indexVectorType(rewriter, dims.size()), dims);
   Value result =
       tensor::ReshapeOp::create(rewriter, loc, outType, x, shapeTensor);
   binder.replace(rewriter, result);
@@ -289,7 +302,8 @@ static Value reshapeTo(OpBuilder &b, Location loc, Value x,
             RankedTensorType::get({(int64_t)shape.size()}, b.getIndexType()),
             values));
   } else {
-    shapeTensor = tensor::FromElementsOp::create(b, loc, dims);
+    shapeTensor = tensor::FromElementsOp::create(
+        b, loc, indexVectorType(b, dims.size()), dims);
   }
   return tensor::ReshapeOp::create(b, loc, outType, x, shapeTensor);
 }
