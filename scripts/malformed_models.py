@@ -219,6 +219,15 @@ def reshape_to_scalar_dynamic():
                  opset=14, ir=7)
 
 
+def conv_transpose_scalar_weight():
+    """Found by loom-fuzz-onnx: ONNX 1.12's ConvTranspose shape inference
+    dereferences a null pointer for a weight of rank 0; shape inference now
+    runs in a child process, so the crash is an error."""
+    return model([helper.make_node("ConvTranspose", ["X", "W"], ["y"], name="deconv")],
+                 [vi("X", F, [1, 1, 3, 4, 5]), vi("W", F, [])], [vi("y", F, ["a", "b", "c", "d", "e"])],
+                 opset=11, ir=6)
+
+
 # (name, builder, what is wrong, the name the message must contain or None)
 CASES = [
     ("empty", empty, "empty file", None),
@@ -247,6 +256,8 @@ CASES = [
     ("range_scalar_output", range_scalar_output, "Range whose output is declared rank 0", "range"),
     ("reshape_overflow", reshape_overflow, "Reshape to a shape of over 2^63 elements", "reshape"),
     ("conv_zero_stride", conv_zero_stride, "Conv with a stride of 0", "conv"),
+    ("conv_transpose_scalar_weight", conv_transpose_scalar_weight,
+     "ConvTranspose with a rank-0 weight (crashes ONNX's inference)", None),
     ("reshape_to_scalar_dynamic", reshape_to_scalar_dynamic,
      "Reshape of a dynamic input to shape [] declared rank 4", None),
 ]

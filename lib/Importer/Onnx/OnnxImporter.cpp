@@ -27,6 +27,11 @@
 #include "llvm/Support/Path.h"
 
 #include "onnx/checker.h"
+
+#include <cerrno>
+#include <csignal>
+#include <sys/wait.h>
+#include <unistd.h>
 #include "onnx/defs/schema.h"
 #include "onnx/shape_inference/implementation.h"
 
@@ -94,7 +99,10 @@ private:
   /// Verifies `node` against its ONNX schema (when ONNX has one) and the
   /// arities of control flow; reports errors at the node.
   LogicalResult verifyNodeSchema(const ::onnx::NodeProto &node, size_t index);
+  /// Runs ONNX shape inference in a child process (see the definition).
   LogicalResult runShapeInference(::onnx::ModelProto &model);
+  /// Runs ONNX shape inference in this process.
+  LogicalResult runShapeInferenceInProcess(::onnx::ModelProto &model);
 
   // Graph-level import.
   LogicalResult importGraph(const ::onnx::GraphProto &graph, Block *block,
@@ -439,6 +447,100 @@ LogicalResult ModelImporter::runChecker(::onnx::ModelProto &model) {
 }
 
 LogicalResult ModelImporter::runShapeInference(::onnx::ModelProto &model) {
+  // ONNX 1.12's inference functions assume valid nodes and crash (null
+  // dereferences, divisions by zero) on some invalid ones that no check
+  // catches: inference runs in a child process, so that such a crash is an
+  // error, not the end of loomc. Large initializer payloads stay in this
+  // process (inference reads shapes, and data only of small tensors).
+  std::vector<::onnx::TensorProto> stash;
+  auto *graph = model.mutable_graph();
+  std::vector<int> stashed;
+  for (int i = 0; i < graph->initializer_size(); ++i) {
+    ::onnx::TensorProto *t = graph->mutable_initializer(i);
+    if (t->ByteSizeLong() <= 4096)
+      continue;
+    ::onnx::TensorProto light;
+    light.set_name(t->name());
+    light.set_data_type(t->data_type());
+    *light.mutable_dims() = t->dims();
+    stash.emplace_back();
+    stash.back().Swap(t);
+    t->Swap(&light);
+    stashed.push_back(i);
+  }
+  auto restore = [&] {
+    for (size_t k = 0; k < stashed.size(); ++k)
+      graph->mutable_initializer(stashed[k])->Swap(&stash[k]);
+  };
+  int fds[2];
+  if (pipe(fds) != 0) {
+    restore();
+    return runShapeInferenceInProcess(model);
+  }
+  llvm::errs().flush();
+  pid_t pid = fork();
+  if (pid < 0) {
+    close(fds[0]);
+    close(fds[1]);
+    restore();
+    return runShapeInferenceInProcess(model);
+  }
+  if (pid == 0) {
+    close(fds[0]);
+    // A crash here is reported by the parent; no stack dump from the child.
+    for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT})
+      signal(sig, SIG_DFL);
+    char status = failed(runShapeInferenceInProcess(model)) ? 1 : 0;
+    std::string bytes;
+    model.SerializeToString(&bytes);
+    bytes.insert(bytes.begin(), status);
+    const char *p = bytes.data();
+    size_t left = bytes.size();
+    while (left > 0) {
+      ssize_t n = write(fds[1], p, left);
+      if (n <= 0)
+        _exit(3);
+      p += n;
+      left -= static_cast<size_t>(n);
+    }
+    _exit(0);
+  }
+  close(fds[1]);
+  std::string bytes;
+  char buf[1 << 16];
+  for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) != 0;) {
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      break;
+    }
+    bytes.append(buf, static_cast<size_t>(n));
+  }
+  close(fds[0]);
+  int wstatus = 0;
+  while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR) {
+  }
+  ::onnx::ModelProto inferred;
+  if (!WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0 || bytes.empty() ||
+      !inferred.ParseFromArray(bytes.data() + 1,
+                               static_cast<int>(bytes.size() - 1))) {
+    restore();
+    return emitError(fileLoc)
+           << "ONNX shape inference crashed on this model"
+           << (WIFSIGNALED(wstatus)
+                   ? " (signal " + std::to_string(WTERMSIG(wstatus)) + ")"
+                   : std::string())
+           << ": some node is invalid in a way ONNX 1.12 does not check";
+  }
+  bool typeError = bytes[0] != 0;
+  model.Swap(&inferred);
+  graph = model.mutable_graph();
+  restore();
+  return failure(typeError);
+}
+
+LogicalResult
+ModelImporter::runShapeInferenceInProcess(::onnx::ModelProto &model) {
   int64_t irVersion = model.ir_version();
   if (irVersion > kCheckerMaxIrVersion)
     model.set_ir_version(kCheckerMaxIrVersion);
