@@ -567,6 +567,16 @@ static loomrt_status read_whole_file(const char *path, uint8_t **data,
   return NULL;
 }
 
+/// `s` with its message prefixed by `path` (NULL stays NULL).
+static loomrt_status prefix_path(const char *path, loomrt_status s) {
+  if (!s)
+    return NULL;
+  loomrt_status wrapped = loomrt_status_make(
+      loomrt_status_get_code(s), "%s: %s", path, loomrt_status_get_message(s));
+  loomrt_status_free(s);
+  return wrapped;
+}
+
 loomrt_status loomrt_tensor_read_file(const char *path, loomrt_tensor **out) {
   *out = NULL;
   uint8_t *data;
@@ -579,13 +589,7 @@ loomrt_status loomrt_tensor_read_file(const char *path, loomrt_tensor **out) {
   s = npy ? loomrt_tensor_parse_npy(data, size, out)
           : loomrt_tensor_parse_pb(data, size, out);
   free(data);
-  if (s) {
-    loomrt_status wrapped = loomrt_status_make(
-        loomrt_status_get_code(s), "%s: %s", path, loomrt_status_get_message(s));
-    loomrt_status_free(s);
-    return wrapped;
-  }
-  return NULL;
+  return prefix_path(path, s);
 }
 
 loomrt_status loomrt_sequence_read_file(const char *path,
@@ -598,13 +602,7 @@ loomrt_status loomrt_sequence_read_file(const char *path,
     return s;
   s = loomrt_sequence_parse_pb(data, size, out);
   free(data);
-  if (s) {
-    loomrt_status wrapped = loomrt_status_make(
-        loomrt_status_get_code(s), "%s: %s", path, loomrt_status_get_message(s));
-    loomrt_status_free(s);
-    return wrapped;
-  }
-  return NULL;
+  return prefix_path(path, s);
 }
 
 static void put_varint(buffer *b, uint64_t v, int *ok) {

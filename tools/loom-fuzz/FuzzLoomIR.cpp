@@ -10,7 +10,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "loom/InitAll.h"
+#include "FuzzContext.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/Diagnostics.h"
@@ -23,21 +23,8 @@
 
 using namespace mlir;
 
-/// One context for the whole campaign (loading every dialect per input would
-/// dominate the run time); parsed modules are destroyed after each input.
-static MLIRContext &context() {
-  static MLIRContext *ctx = [] {
-    DialectRegistry registry;
-    loom::registerAllDialects(registry);
-    auto *c = new MLIRContext(registry, MLIRContext::Threading::DISABLED);
-    c->loadAllAvailableDialects();
-    return c;
-  }();
-  return *ctx;
-}
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  MLIRContext &context = ::context();
+  MLIRContext &context = loom::fuzzContext();
   ScopedDiagnosticHandler quiet(&context, [](Diagnostic &) { return success(); });
   // The parser reads a NUL-terminated buffer (as loom-opt's and loomc's
   // files are); libFuzzer's data is not. parseSourceString verifies the

@@ -13,7 +13,7 @@
 
 #include "loom/Conversion/OnnxToLoom/OnnxToLoom.h"
 #include "loom/Importer/Onnx/OnnxImporter.h"
-#include "loom/InitAll.h"
+#include "FuzzContext.h"
 
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
@@ -24,21 +24,8 @@
 
 using namespace mlir;
 
-/// One context for the whole campaign (loading every dialect per input would
-/// dominate the run time); modules are destroyed after each input.
-static MLIRContext &context() {
-  static MLIRContext *ctx = [] {
-    DialectRegistry registry;
-    loom::registerAllDialects(registry);
-    auto *c = new MLIRContext(registry, MLIRContext::Threading::DISABLED);
-    c->loadAllAvailableDialects();
-    return c;
-  }();
-  return *ctx;
-}
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  MLIRContext &context = ::context();
+  MLIRContext &context = loom::fuzzContext();
   // Diagnostics are the expected outcome; drop them.
   ScopedDiagnosticHandler quiet(&context, [](Diagnostic &) { return success(); });
   loom::OnnxImportOptions options;

@@ -35,6 +35,14 @@ static Value bitcastElements(OpBuilder &b, Location loc, Value v, Type elem) {
 using ElemBody = std::function<Value(OpBuilder &, Location, ValueRange,
                                      TypeRange elems)>;
 
+/// `type` as printed, for messages.
+static std::string typeString(Type type) {
+  std::string str;
+  llvm::raw_string_ostream os(str);
+  os << type;
+  return str;
+}
+
 /// Legalizes an elementwise op with numpy broadcasting over `inputs`. Unsigned
 /// integer tensors are bitcast to signless around the linalg.generic (arith
 /// works on signless integers); `body` sees the original element types.
@@ -53,12 +61,7 @@ static LogicalResult elementwise(OpBinder &binder, RewriterBase &rewriter,
     // refused here rather than reaching the scalar bodies.
     if (!type.getElementType().isIntOrFloat())
       return binder.unsupported("element type " +
-                                [&] {
-                                  std::string s;
-                                  llvm::raw_string_ostream os(s);
-                                  os << type.getElementType();
-                                  return s;
-                                }());
+                                typeString(type.getElementType()));
     elems.push_back(type.getElementType());
     operands.push_back(
         bitcastElements(rewriter, loc, v, signless(type.getElementType())));
@@ -133,12 +136,7 @@ static LogicalResult legalizeBinary(OpBinder &binder, RewriterBase &rewriter,
     return binder.emitError("operands have different element types"),
            failure();
   if (!elem.isIntOrFloat())
-    return binder.unsupported("element type " + [&] {
-      std::string str;
-      llvm::raw_string_ostream os(str);
-      os << elem;
-      return str;
-    }());
+    return binder.unsupported("element type " + typeString(elem));
   Type resultElem = boolResult ? rewriter.getI1Type() : elem;
   return elementwise(binder, rewriter, *in, resultElem,
                      [&](OpBuilder &b, Location l, ValueRange a, TypeRange) {

@@ -428,6 +428,14 @@ static FailureOr<SeqParts> seqInput(OpBinder &binder, unsigned i) {
 // Handlers
 //===----------------------------------------------------------------------===//
 
+/// Replaces the node by the sequence `parts` (packed as its result type).
+static void replaceWithSeq(OpBinder &binder, RewriterBase &rewriter,
+                           const SeqParts &parts) {
+  binder.replace(rewriter,
+                 packSeq(rewriter, binder.getLoc(),
+                         binder.getOp()->getResult(0).getType(), parts));
+}
+
 static LogicalResult legalizeSequenceEmpty(OpBinder &binder,
                                            RewriterBase &rewriter) {
   Value result = binder.getOp()->getResult(0);
@@ -440,14 +448,12 @@ static LogicalResult legalizeSequenceEmpty(OpBinder &binder,
         "a sequence whose element rank no node reveals");
   SeqBuilder sb{rewriter, binder.getLoc()};
   SeqParts parts = sb.empty(elem.getElementType(), *rank);
-  binder.replace(rewriter,
-                 packSeq(rewriter, binder.getLoc(), result.getType(), parts));
+  replaceWithSeq(binder, rewriter, parts);
   return success();
 }
 
 static LogicalResult legalizeSequenceConstruct(OpBinder &binder,
                                                RewriterBase &rewriter) {
-  Value result = binder.getOp()->getResult(0);
   auto first = binder.rankedInput(0);
   if (!first)
     return binder.unsupported("unranked or missing inputs");
@@ -460,8 +466,7 @@ static LogicalResult legalizeSequenceConstruct(OpBinder &binder,
       return binder.unsupported("inputs of different ranks");
     parts = sb.insert(parts, t, sb.length(parts));
   }
-  binder.replace(rewriter,
-                 packSeq(rewriter, binder.getLoc(), result.getType(), parts));
+  replaceWithSeq(binder, rewriter, parts);
   return success();
 }
 
@@ -480,9 +485,7 @@ static LogicalResult legalizeSequenceInsert(OpBinder &binder,
   if (auto p = binder.rankedInput(2))
     pos = sb.max(sb.min(sb.position(p, n), n), sb.idx(0));
   SeqParts out = sb.insert(*parts, t, pos);
-  binder.replace(rewriter,
-                 packSeq(rewriter, binder.getLoc(),
-                         binder.getOp()->getResult(0).getType(), out));
+  replaceWithSeq(binder, rewriter, out);
   return success();
 }
 
@@ -514,8 +517,7 @@ static LogicalResult legalizeSequenceErase(OpBinder &binder,
         rewriter, loc, ValueRange{parts->data, parts->shapes, parts->offsets});
   }
   SeqParts out{ifOp.getResult(0), ifOp.getResult(1), ifOp.getResult(2)};
-  binder.replace(rewriter, packSeq(rewriter, loc,
-                                   binder.getOp()->getResult(0).getType(), out));
+  replaceWithSeq(binder, rewriter, out);
   return success();
 }
 
@@ -695,8 +697,7 @@ static LogicalResult legalizeSplitToSequence(OpBinder &binder,
                                   ib.add(start, size)};
       });
   SeqParts out{loop[0], loop[1], loop[2]};
-  binder.replace(rewriter, packSeq(rewriter, loc,
-                                   binder.getOp()->getResult(0).getType(), out));
+  replaceWithSeq(binder, rewriter, out);
   return success();
 }
 

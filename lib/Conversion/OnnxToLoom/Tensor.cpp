@@ -15,6 +15,25 @@ using namespace loom;
 
 /// tensor<N x index>: the type of a shape operand built from N values (a
 /// shape of rank 0 has no element to infer the type from).
+/// The entries of 1-D run-time `axes` (static length) as index values,
+/// negative ones counted from `rank`.
+static SmallVector<Value> readRuntimeAxes(OpBuilder &b, Location loc,
+                                          TypedValue<RankedTensorType> axes,
+                                          int64_t rank) {
+  SmallVector<Value> out;
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  Value r = arith::ConstantIndexOp::create(b, loc, rank);
+  for (int64_t k = 0; k < axes.getType().getDimSize(0); ++k) {
+    Value e = tensor::ExtractOp::create(
+        b, loc, axes, ValueRange{arith::ConstantIndexOp::create(b, loc, k)});
+    Value a = arith::IndexCastOp::create(b, loc, b.getIndexType(), e);
+    Value neg = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, a, zero);
+    out.push_back(arith::SelectOp::create(
+        b, loc, neg, arith::AddIOp::create(b, loc, a, r), a));
+  }
+  return out;
+}
+
 static RankedTensorType indexVectorType(OpBuilder &b, size_t n) {
   return RankedTensorType::get({static_cast<int64_t>(n)}, b.getIndexType());
 }
@@ -364,16 +383,7 @@ static LogicalResult legalizeRuntimeUnsqueeze(OpBinder &binder,
   auto idx = [&](int64_t v) -> Value {
     return arith::ConstantIndexOp::create(rewriter, loc, v);
   };
-  SmallVector<Value> axes;
-  for (int64_t k = 0; k < n; ++k) {
-    Value e = tensor::ExtractOp::create(rewriter, loc, axesT, ValueRange{idx(k)});
-    Value a = arith::IndexCastOp::create(rewriter, loc, rewriter.getIndexType(), e);
-    Value neg = arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::slt, a,
-                                      idx(0));
-    axes.push_back(arith::SelectOp::create(
-        rewriter, loc, neg, arith::AddIOp::create(rewriter, loc, a, idx(outRank)),
-        a));
-  }
+  SmallVector<Value> axes = readRuntimeAxes(rewriter, loc, axesT, outRank);
   SmallVector<OpFoldResult> sizes;
   for (int64_t p = 0; p < outRank; ++p) {
     Value inserted = arith::ConstantIntOp::create(rewriter, loc, 0, 1);
@@ -451,15 +461,7 @@ static LogicalResult legalizeSqueeze(OpBinder &binder, RewriterBase &rewriter) {
     auto idx = [&](int64_t v) -> Value {
       return arith::ConstantIndexOp::create(rewriter, loc, v);
     };
-    SmallVector<Value> axesV;
-    for (int64_t k = 0; k < n; ++k) {
-      Value e = tensor::ExtractOp::create(rewriter, loc, axesT, ValueRange{idx(k)});
-      Value a = arith::IndexCastOp::create(rewriter, loc, rewriter.getIndexType(), e);
-      Value neg = arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::slt, a,
-                                        idx(0));
-      axesV.push_back(arith::SelectOp::create(
-          rewriter, loc, neg, arith::AddIOp::create(rewriter, loc, a, idx(rank)), a));
-    }
+    SmallVector<Value> axesV = readRuntimeAxes(rewriter, loc, axesT, rank);
     SmallVector<Value> kept, keptBefore;
     Value count = idx(0);
     for (int64_t d = 0; d < rank; ++d) {
@@ -806,9 +808,9 @@ static LogicalResult legalizeGather(OpBinder &binder, RewriterBase &rewriter) {
                failure();
     }
   Location loc = binder.getLoc();
+  Value axisSize = tensor::DimOp::create(rewriter, loc, data, *axis);
   if (!getConstantInts(indices))
-    addIndexRangeCheck(binder, rewriter, indices,
-                       tensor::DimOp::create(rewriter, loc, data, *axis),
+    addIndexRangeCheck(binder, rewriter, indices, axisSize,
                        "an index is out of range for axis " + Twine(*axis));
   SmallVector<OpFoldResult> ds = getSizes(rewriter, loc, data),
                             is = getSizes(rewriter, loc, indices), out;
@@ -818,7 +820,6 @@ static LogicalResult legalizeGather(OpBinder &binder, RewriterBase &rewriter) {
   int64_t outRank = out.size();
   Value empty = tensor::EmptyOp::create(rewriter, loc, out,
                                         data.getType().getElementType());
-  Value axisSize = tensor::DimOp::create(rewriter, loc, data, *axis);
   MLIRContext *ctx = rewriter.getContext();
   SmallVector<AffineExpr> idxExprs;
   for (int64_t i = 0; i < q; ++i)
