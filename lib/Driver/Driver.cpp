@@ -114,6 +114,21 @@ struct LoomcOptions {
                "runs on OpenMP threads; OMP_NUM_THREADS or loom-run "
                "--threads sets how many)"),
       cl::init(false), cl::cat(category)};
+  cl::opt<bool> referenceAttention{
+      "reference-attention",
+      cl::desc("Compute loom.attention with the full score matrix, then "
+               "softmax (by default it is tiled into the flash-attention "
+               "form: tiles of queries against tiles of keys with an online "
+               "softmax, the score matrix is never stored)"),
+      cl::init(false), cl::cat(category)};
+  cl::opt<int64_t> attentionTileQ{
+      "attention-tile-q",
+      cl::desc("Query rows per flash-attention tile (default 64)"),
+      cl::init(64), cl::cat(category)};
+  cl::opt<int64_t> attentionTileKV{
+      "attention-tile-kv",
+      cl::desc("Key/value rows per flash-attention step (default 64)"),
+      cl::init(64), cl::cat(category)};
   cl::opt<std::string> targetCpu{
       "target-cpu",
       cl::desc("CPU to generate code for: 'native' (the host and its "
@@ -322,6 +337,12 @@ int loom::runLoomcMain(int argc, char **argv) {
                        : emit == EmitKind::Linalg ? loom::CPUPipelineStage::Linalg
                                                   : loom::CPUPipelineStage::LLVM;
   pipeline.openmp = !options.noOpenMP;
+  pipeline.flashAttention = !options.referenceAttention;
+  if (options.attentionTileQ < 1 || options.attentionTileKV < 1)
+    return reportError("--attention-tile-q and --attention-tile-kv must be "
+                       "positive");
+  pipeline.attentionTileQ = options.attentionTileQ;
+  pipeline.attentionTileKV = options.attentionTileKV;
   loom::buildCPUPipeline(pm, pipeline);
   if (failed(pm.run(*module)))
     return 1;

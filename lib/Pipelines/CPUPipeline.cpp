@@ -15,6 +15,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Dialect/SCF/Transforms/Passes.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
 
@@ -30,8 +31,15 @@ void loom::buildCPUPipeline(OpPassManager &pm,
   if (options.stopAfter == CPUPipelineStage::Loom)
     return;
 
-  // Step 2: loom -> linalg, then fuse elementwise producers and consumers;
+  // Step 2: attention in the flash (online-softmax) form, the other loom ops
+  // -> linalg, then fuse elementwise producers and consumers;
   // contiguous innermost loops and inline math so that LLVM vectorizes.
+  if (options.flashAttention) {
+    TileAttentionPassOptions tile;
+    tile.tileQ = options.attentionTileQ;
+    tile.tileKV = options.attentionTileKV;
+    pm.addPass(createTileAttentionPass(tile));
+  }
   pm.addPass(createLoomToLinalgPass());
   pm.addPass(createCanonicalizerPass());
   pm.addNestedPass<func::FuncOp>(createLinalgElementwiseOpFusionPass());
@@ -61,10 +69,12 @@ void loom::buildCPUPipeline(OpPassManager &pm,
   // Step 4: loops and the LLVM dialect.
   pm.addNestedPass<func::FuncOp>(createLowerCopiesPass());
   if (options.openmp) {
+    pm.addPass(createForallToParallelLoopPass());
     pm.addNestedPass<func::FuncOp>(createConvertLinalgToParallelLoopsPass());
     pm.addNestedPass<func::FuncOp>(createSerializeInnerParallelPass());
     pm.addPass(createConvertSCFToOpenMPPass());
   } else {
+    pm.addPass(createForallToForLoopPass());
     pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
   }
   pm.addPass(memref::createExpandStridedMetadataPass());

@@ -32,6 +32,38 @@ def LoomToLinalgPass : Pass<"loom-to-linalg"> {
 }
 
 //===----------------------------------------------------------------------===//
+// TileAttention
+//===----------------------------------------------------------------------===//
+
+def TileAttentionPass : Pass<"loom-tile-attention"> {
+  let summary = "Tile loom.attention into the flash-attention (online softmax) form";
+  let description = [{
+    Rewrites every `loom.attention` into FlashAttention's algorithm on
+    tensors: an `scf.forall` over (batch, head, query tile) and, inside, an
+    `scf.for` over key/value tiles that carries the running row maximum, the
+    running row sum and the unnormalized output (online softmax). Each step
+    computes one `tile-q x tile-kv` tile of scores with `linalg.generic`
+    contractions; the `Sq x Skv` score matrix is never materialized. With
+    `causal`, a query tile's key loop ends at the last key its rows may see,
+    so fully masked tiles are skipped. Grouped-query heads read key/value
+    head `h / (Hq / Hkv)`; masks broadcast as on the op.
+  }];
+  let options = [
+    Option<"tileQ", "tile-q", "int64_t", /*default=*/"64",
+           "Query rows per tile (one task of the parallel loop)">,
+    Option<"tileKV", "tile-kv", "int64_t", /*default=*/"64",
+           "Key/value rows per step of the online softmax">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::math::MathDialect",
+    "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+}
+
+//===----------------------------------------------------------------------===//
 // OnnxToLoom
 //===----------------------------------------------------------------------===//
 

@@ -30,11 +30,18 @@ struct CPUPipelineOptions {
   /// Run the outermost parallel loop of each loop nest on OpenMP threads
   /// (the compiled model then links libomp; OMP_NUM_THREADS picks the count).
   bool openmp = true;
+  /// Tile loom.attention into the flash-attention form (loom-tile-attention);
+  /// otherwise it lowers to the reference form with the full score matrix.
+  bool flashAttention = true;
+  /// Query rows and key rows per attention tile.
+  int64_t attentionTileQ = 64;
+  int64_t attentionTileKV = 64;
 };
 
 /// Builds the CPU pipeline on a module:
 ///   Step 1: ONNX holder ops -> loom/linalg/tensor (loom-onnx-to-loom).
-///   Step 2: loom ops -> linalg.generic; fuse elementwise ops.
+///   Step 2: loom.attention -> flash-attention tiles (loom-tile-attention);
+///           loom ops -> linalg.generic; fuse elementwise ops.
 ///   Step 3: erase integer signedness, bufferize (function boundaries,
 ///           identity layouts), prepare the
 ///           C ABI, insert deallocations.

@@ -13,8 +13,10 @@ import numpy as np
 rng = np.random.default_rng(42)
 
 
-def ty(a):
-    return "tensor<%sxf32>" % "x".join(str(d) for d in a.shape) if a.ndim else "tensor<f32>"
+def ty(a, dyn=()):
+    """The tensor type of `a`; dims listed in `dyn` are dynamic."""
+    dims = ["?" if i in dyn else str(d) for i, d in enumerate(a.shape)]
+    return "tensor<%sxf32>" % "x".join(dims) if a.ndim else "tensor<f32>"
 
 
 def softmax(x):
@@ -57,6 +59,12 @@ def gelu(x, tanh):
     return 0.5 * x * (1 + np.vectorize(erf)(x / math.sqrt(2)))
 
 
+# Cases whose function signature has dynamic dims: case -> dims made dynamic
+# in every operand and the result.
+DYNAMIC = {"attention_causal_long": (0, 2), "attention_gqa_dyn": (0, 2),
+           "attention_decode": (2,)}
+
+
 def case(name):
     """Returns (mlir op line template, inputs, reference output)."""
     r = lambda *s: rng.standard_normal(s).astype(np.float32)
@@ -70,6 +78,30 @@ def case(name):
         out = attention(q, k, v, mask=m, scale=0.3)
         op = "loom.attention %a0, %a1, %a2 mask %a3 {scale = 3.000000e-01 : f32}"
         return op, [q, k, v, m], out
+    if name == "attention_causal_long":
+        # 200 rows: not a multiple of the tile sizes.
+        q, k, v = r(1, 3, 200, 32), r(1, 3, 200, 32), r(1, 3, 200, 32)
+        out = attention(q, k, v, causal=True)
+        return "loom.attention %a0, %a1, %a2 {causal}", [q, k, v], out
+    if name == "attention_cross_mask":
+        # Cross attention (Sq != Skv, Dv != D) with a padding mask of -inf:
+        # batch 1 sees 100 of 130 keys, so whole key tiles are masked.
+        q, k, v = r(2, 2, 70, 16), r(2, 2, 130, 16), r(2, 2, 130, 24)
+        m = np.zeros((2, 1, 1, 130), np.float32)
+        m[1, ..., 100:] = -np.inf
+        m[0, ..., :3] = -2.5
+        out = attention(q, k, v, mask=m)
+        return "loom.attention %a0, %a1, %a2 mask %a3", [q, k, v, m], out
+    if name == "attention_gqa_dyn":
+        q, k, v = r(1, 8, 65, 16), r(1, 2, 65, 16), r(1, 2, 65, 16)
+        out = attention(q, k, v, causal=True, kv_heads=2)
+        op = "loom.attention %a0, %a1, %a2 {causal, num_kv_heads = 2 : i64}"
+        return op, [q, k, v], out
+    if name == "attention_decode":
+        # One query against a 300-entry KV cache: causal sees every key.
+        q, k, v = r(1, 4, 1, 16), r(1, 4, 300, 16), r(1, 4, 300, 16)
+        out = attention(q, k, v, causal=True)
+        return "loom.attention %a0, %a1, %a2 {causal}", [q, k, v], out
     if name == "layer_norm":
         x, g, b = r(2, 3, 16), r(3, 16), r(16)
         out = layer_norm(x, g, b, 1, 1e-5)
@@ -95,13 +127,14 @@ def main():
     out = out.astype(np.float32)
     os.makedirs(os.path.join(d, "in"), exist_ok=True)
     os.makedirs(os.path.join(d, "exp"), exist_ok=True)
-    args = ", ".join("%%a%d: %s" % (i, ty(a)) for i, a in enumerate(inputs))
+    dyn = DYNAMIC.get(name, ())
+    args = ", ".join("%%a%d: %s" % (i, ty(a, dyn)) for i, a in enumerate(inputs))
     if op.startswith("loom.gelu"):
         sig = " : " + ty(out)
     else:
-        sig = " : (%s) -> %s" % (", ".join(ty(a) for a in inputs), ty(out))
+        sig = " : (%s) -> %s" % (", ".join(ty(a, dyn) for a in inputs), ty(out, dyn))
     text = "func.func @main(%s) -> %s {\n  %%r = %s%s\n  return %%r : %s\n}\n" % (
-        args, ty(out), op, sig, ty(out))
+        args, ty(out, dyn), op, sig, ty(out, dyn))
     open(os.path.join(d, "model.mlir"), "w").write(text)
     for i, a in enumerate(inputs):
         np.save(os.path.join(d, "in", "input_%d.npy" % i), a)

@@ -22,6 +22,7 @@ inline constexpr mlir::arith::FastMathFlags kReassoc =
     mlir::arith::FastMathFlags::reassoc | mlir::arith::FastMathFlags::contract;
 
 #define GEN_PASS_DECL_LOOMTOLINALGPASS
+#define GEN_PASS_DECL_TILEATTENTIONPASS
 #include "loom/Conversion/Passes.h.inc"
 
 /// Adds the patterns lowering loom ops, and decomposing aggregated linalg ops,

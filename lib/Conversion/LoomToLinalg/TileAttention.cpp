@@ -1,0 +1,420 @@
+//===- TileAttention.cpp - Flash-attention tiling of loom.attention -------===//
+//
+// Part of the Loom project. SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+//
+// Rewrites `loom.attention` into FlashAttention's algorithm on tensors: an
+// `scf.forall` over (batch, head, query tile) whose body walks the key/value
+// tiles with an `scf.for` carrying the online-softmax state (running row
+// maximum m, running row sum l, unnormalized output acc). Each step computes
+// one tile of scores S = scale * Q_t K_j^T (+ mask, causal), then
+//
+//   m' = max(m, rowmax(S)),  P = exp(S - m'),  a = exp(m - m'),
+//   l' = a * l + rowsum(P),  acc' = a * acc + P V_j,
+//
+// and the tile's output is acc / l. The S x S score matrix is never
+// materialized: memory is O(tile_q * tile_kv) per thread. With `causal`, the
+// key loop of a query tile stops at the last key any of its rows may see, so
+// fully masked tiles are skipped.
+//
+//===----------------------------------------------------------------------===//
+
+#include "loom/Conversion/LoomToLinalg/LoomToLinalg.h"
+
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+#include <limits>
+
+namespace loom {
+#define GEN_PASS_DEF_TILEATTENTIONPASS
+#include "loom/Conversion/Passes.h.inc"
+} // namespace loom
+
+#define DEBUG_TYPE "loom-tile-attention"
+
+using namespace mlir;
+using namespace loom;
+
+namespace {
+
+/// Builds linalg.generic ops over 2-D and 3-D tile iteration spaces.
+class TileBuilder {
+public:
+  TileBuilder(OpBuilder &b, Location loc, FloatType elem)
+      : b(b), loc(loc), elem(elem), ctx(b.getContext()) {}
+
+  AffineExpr d(unsigned i) const { return getAffineDimExpr(i, ctx); }
+
+  AffineMap map(unsigned loops, ArrayRef<AffineExpr> exprs) const {
+    return AffineMap::get(loops, 0, exprs, ctx);
+  }
+
+  Value cst(double v) const {
+    return arith::ConstantOp::create(b, loc, b.getFloatAttr(elem, v));
+  }
+
+  /// An uninitialized tile of the given sizes.
+  Value empty(ArrayRef<OpFoldResult> sizes) const {
+    return tensor::EmptyOp::create(b, loc, sizes, elem);
+  }
+
+  Value filled(ArrayRef<OpFoldResult> sizes, double v) const {
+    return linalg::FillOp::create(b, loc, cst(v), empty(sizes)).getResult(0);
+  }
+
+  /// A linalg.generic with one result.
+  Value
+  generic(Value init, ValueRange inputs, ArrayRef<AffineMap> maps,
+          ArrayRef<utils::IteratorType> iters,
+          function_ref<Value(OpBuilder &, Location, ValueRange)> body) const {
+    return linalg::GenericOp::create(
+               b, loc, init.getType(), inputs, ValueRange{init}, maps, iters,
+               [&](OpBuilder &nb, Location nl, ValueRange args) {
+                 linalg::YieldOp::create(nb, nl, body(nb, nl, args));
+               })
+        .getResult(0);
+  }
+
+  OpBuilder &b;
+  Location loc;
+  FloatType elem;
+  MLIRContext *ctx;
+};
+
+constexpr utils::IteratorType kPar = utils::IteratorType::parallel;
+constexpr utils::IteratorType kRed = utils::IteratorType::reduction;
+
+/// loom.attention -> scf.forall over query tiles, scf.for over key tiles.
+struct TileAttention : OpRewritePattern<AttentionOp> {
+  TileAttention(MLIRContext *ctx, int64_t tileQ, int64_t tileKV)
+      : OpRewritePattern(ctx), tileQ(tileQ), tileKV(tileKV) {}
+
+  LogicalResult matchAndRewrite(AttentionOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value q = op.getQuery(), k = op.getKey(), v = op.getValue();
+    Value mask = op.getMask();
+    RankedTensorType qt = op.getQuery().getType(), kt = op.getKey().getType(),
+                     vt = op.getValue().getType();
+    RankedTensorType rt = op.getType();
+    auto elem = cast<FloatType>(qt.getElementType());
+    int64_t rank = qt.getRank();
+    bool heads = rank == 4;
+    if (kt.getElementType() != elem || vt.getElementType() != elem ||
+        rt.getElementType() != elem ||
+        (mask &&
+         cast<RankedTensorType>(mask.getType()).getElementType() != elem))
+      return rewriter.notifyMatchFailure(op, "mixed element types");
+    int64_t group = 1;
+    if (heads && op.getNumKvHeads()) {
+      if (qt.isDynamicDim(1))
+        return rewriter.notifyMatchFailure(op, "dynamic query heads with GQA");
+      group = qt.getDimSize(1) / *op.getNumKvHeads();
+    }
+
+    auto dim = [&](Value t, int64_t i) -> OpFoldResult {
+      auto type = cast<RankedTensorType>(t.getType());
+      if (!type.isDynamicDim(i))
+        return rewriter.getIndexAttr(type.getDimSize(i));
+      return tensor::DimOp::create(rewriter, loc, t, i).getResult();
+    };
+    auto idx = [&](int64_t v) -> Value {
+      return arith::ConstantIndexOp::create(rewriter, loc, v);
+    };
+    auto val = [&](OpFoldResult ofr) -> Value {
+      return getValueOrCreateConstantIndexOp(rewriter, loc, ofr);
+    };
+    int64_t nb = heads ? 2 : 1;
+    Value sq = val(dim(q, rank - 2)), skv = val(dim(k, rank - 2));
+    OpFoldResult headDim = dim(q, rank - 1), valueDim = dim(v, rank - 1);
+
+    // The loop space: batch (, heads), query tiles.
+    SmallVector<OpFoldResult> ubs;
+    for (int64_t i = 0; i < nb; ++i)
+      ubs.push_back(dim(q, i));
+    Value tq = idx(tileQ), tkv = idx(tileKV);
+    if (!qt.isDynamicDim(rank - 2))
+      ubs.push_back(rewriter.getIndexAttr(
+          llvm::divideCeil(qt.getDimSize(rank - 2), tileQ)));
+    else
+      ubs.push_back(
+          arith::CeilDivUIOp::create(rewriter, loc, sq, tq).getResult());
+
+    SmallVector<Value> outDyn;
+    for (int64_t i = 0; i < rank; ++i)
+      if (rt.isDynamicDim(i))
+        outDyn.push_back(i == rank - 1 ? val(valueDim) : val(dim(q, i)));
+    Value outInit =
+        tensor::EmptyOp::create(rewriter, loc, rt.getShape(), elem, outDyn);
+
+    Value offset; // Skv - Sq: bottom-right aligned causal mask.
+    if (op.getCausal())
+      offset = arith::SubIOp::create(rewriter, loc, skv, sq);
+    double scaleValue = op.getEffectiveScale();
+
+    auto forall = scf::ForallOp::create(
+        rewriter, loc, ubs, ValueRange{outInit}, /*mapping=*/std::nullopt,
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          TileBuilder tb(b, l, elem);
+          ValueRange ivs = args.take_front(nb + 1);
+          Value shared = args.back();
+          Value batch = ivs[0];
+          Value head = heads ? ivs[1] : Value();
+          Value kvHead = head;
+          if (heads && group != 1)
+            kvHead = arith::DivUIOp::create(
+                b, l, head, arith::ConstantIndexOp::create(b, l, group));
+          Value q0 = arith::MulIOp::create(b, l, ivs[nb], tq);
+          Value rows = arith::MinUIOp::create(
+              b, l, tq, arith::SubIOp::create(b, l, sq, q0));
+          OpFoldResult one = b.getIndexAttr(1), zero = b.getIndexAttr(0);
+
+          // Slices [batch, head, start, 0] of sizes [1, 1, n, last], rank
+          // reduced to 2-D.
+          auto slice2d = [&](Value src, Value h, Value start, Value n,
+                             OpFoldResult last) -> Value {
+            SmallVector<OpFoldResult> offs = {batch}, sizes = {one};
+            if (heads) {
+              offs.push_back(h);
+              sizes.push_back(one);
+            }
+            offs.append({start, zero});
+            sizes.append({n, last});
+            SmallVector<OpFoldResult> strides(rank, one);
+            SmallVector<int64_t> shape = {
+                ShapedType::kDynamic,
+                cast<RankedTensorType>(src.getType()).getDimSize(rank - 1)};
+            auto type = RankedTensorType::get(shape, elem);
+            return tensor::ExtractSliceOp::create(b, l, type, src, offs, sizes,
+                                                  strides);
+          };
+          Value qTile = slice2d(q, head, q0, rows, headDim);
+
+          // The keys any row of this tile may see.
+          Value kvEnd = skv;
+          if (offset) {
+            Value last = arith::AddIOp::create(
+                b, l, arith::AddIOp::create(b, l, q0, rows), offset);
+            last = arith::MaxSIOp::create(
+                b, l, last, arith::ConstantIndexOp::create(b, l, 0));
+            kvEnd = arith::MinSIOp::create(b, l, skv, last);
+          }
+
+          double negInf = -std::numeric_limits<double>::infinity();
+          Value m0 = tb.filled({rows}, negInf);
+          Value l0 = tb.filled({rows}, 0.0);
+          Value acc0 = tb.filled({rows, valueDim}, 0.0);
+          Value c0 = arith::ConstantIndexOp::create(b, l, 0);
+          auto loop = scf::ForOp::create(
+              b, l, c0, kvEnd, tkv, ValueRange{m0, l0, acc0},
+              [&](OpBuilder &fb, Location fl, Value k0, ValueRange iter) {
+                TileBuilder t(fb, fl, elem);
+                Value cols = arith::MinUIOp::create(
+                    fb, fl, tkv, arith::SubIOp::create(fb, fl, kvEnd, k0));
+                Value kTile = slice2d(k, kvHead, k0, cols, headDim);
+                Value vTile = slice2d(v, kvHead, k0, cols, valueDim);
+                Value m = iter[0], sum = iter[1], acc = iter[2];
+
+                // S[i, j] = sum_d Q[i, d] K[j, d]
+                Value s = t.generic(
+                    t.filled({rows, cols}, 0.0), {qTile, kTile},
+                    {t.map(3, {t.d(0), t.d(2)}), t.map(3, {t.d(1), t.d(2)}),
+                     t.map(3, {t.d(0), t.d(1)})},
+                    {kPar, kPar, kRed},
+                    [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+                      Value p = arith::MulFOp::create(nb, nl, a[0], a[1]);
+                      return arith::AddFOp::create(nb, nl, a[2], p, kReassoc);
+                    });
+
+                // Scale, mask, causal masking.
+                SmallVector<Value> ins = {s};
+                SmallVector<AffineMap> maps = {fb.getMultiDimIdentityMap(2)};
+                if (mask) {
+                  auto [mTile, mMap] = maskTile(fb, fl, mask, rank, batch, head,
+                                                q0, rows, k0, cols);
+                  ins.push_back(mTile);
+                  maps.push_back(mMap);
+                }
+                maps.push_back(fb.getMultiDimIdentityMap(2));
+                Value scale = t.cst(scaleValue), ninf = t.cst(negInf);
+                bool hasMask = static_cast<bool>(mask);
+                Value scored = t.generic(
+                    t.empty({rows, cols}), ins, maps, {kPar, kPar},
+                    [&](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+                      Value x = arith::MulFOp::create(nb, nl, a[0], scale);
+                      if (hasMask)
+                        x = arith::AddFOp::create(nb, nl, x, a[1]);
+                      if (!offset)
+                        return x;
+                      Value i = linalg::IndexOp::create(nb, nl, 0);
+                      Value j = linalg::IndexOp::create(nb, nl, 1);
+                      Value qi = arith::AddIOp::create(nb, nl, q0, i);
+                      Value kj = arith::AddIOp::create(nb, nl, k0, j);
+                      Value limit = arith::AddIOp::create(nb, nl, qi, offset);
+                      Value future = arith::CmpIOp::create(
+                          nb, nl, arith::CmpIPredicate::sgt, kj, limit);
+                      return arith::SelectOp::create(nb, nl, future, ninf, x);
+                    });
+
+                // m' = max(m, rowmax(S)).
+                AffineMap rowOf2 = t.map(2, {t.d(0)});
+                AffineMap id2 = fb.getMultiDimIdentityMap(2);
+                Value mNew = t.generic(
+                    m, {scored}, {id2, rowOf2}, {kPar, kRed},
+                    [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+                      return arith::MaximumFOp::create(nb, nl, a[1], a[0]);
+                    });
+                // A row that saw only -inf keeps its state: subtract 0.
+                auto safe = [ninf](OpBuilder &nb, Location nl,
+                                   Value mx) -> Value {
+                  Value isInf = arith::CmpFOp::create(
+                      nb, nl, arith::CmpFPredicate::OEQ, mx, ninf);
+                  Value z = arith::ConstantOp::create(
+                      nb, nl, nb.getFloatAttr(mx.getType(), 0.0));
+                  return arith::SelectOp::create(nb, nl, isInf, z, mx);
+                };
+                // P = exp(S - m').
+                Value p = t.generic(
+                    t.empty({rows, cols}), {scored, mNew}, {id2, rowOf2, id2},
+                    {kPar, kPar},
+                    [&](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+                      return math::ExpOp::create(
+                          nb, nl,
+                          arith::SubFOp::create(nb, nl, a[0],
+                                                safe(nb, nl, a[1])));
+                    });
+                // a = exp(m - m').
+                AffineMap id1 = fb.getMultiDimIdentityMap(1);
+                Value alpha = t.generic(
+                    t.empty({rows}), {m, mNew}, {id1, id1, id1}, {kPar},
+                    [&](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+                      return math::ExpOp::create(
+                          nb, nl,
+                          arith::SubFOp::create(nb, nl, a[0],
+                                                safe(nb, nl, a[1])));
+                    });
+                // l' = a * l + rowsum(P).
+                Value lScaled = t.generic(
+                    t.empty({rows}), {sum, alpha}, {id1, id1, id1}, {kPar},
+                    [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+                      return arith::MulFOp::create(nb, nl, a[0], a[1]);
+                    });
+                Value lNew = t.generic(
+                    lScaled, {p}, {id2, rowOf2}, {kPar, kRed},
+                    [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+                      return arith::AddFOp::create(nb, nl, a[1], a[0],
+                                                   kReassoc);
+                    });
+                // acc' = a * acc + P V.
+                Value accScaled = t.generic(
+                    t.empty({rows, valueDim}), {acc, alpha}, {id2, rowOf2, id2},
+                    {kPar, kPar},
+                    [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+                      return arith::MulFOp::create(nb, nl, a[0], a[1]);
+                    });
+                // Loops (i, e, j): acc[i, e] += P[i, j] V[j, e].
+                Value accNew = t.generic(
+                    accScaled, {p, vTile},
+                    {t.map(3, {t.d(0), t.d(2)}), t.map(3, {t.d(2), t.d(1)}),
+                     t.map(3, {t.d(0), t.d(1)})},
+                    {kPar, kPar, kRed},
+                    [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+                      Value x = arith::MulFOp::create(nb, nl, a[0], a[1]);
+                      return arith::AddFOp::create(nb, nl, a[2], x, kReassoc);
+                    });
+                scf::YieldOp::create(fb, fl, ValueRange{mNew, lNew, accNew});
+              });
+
+          // out = acc / l.
+          Value accF = loop.getResult(2), lF = loop.getResult(1);
+          AffineMap id2 = b.getMultiDimIdentityMap(2);
+          Value out =
+              tb.generic(tb.empty({rows, valueDim}), {accF, lF},
+                         {id2, tb.map(2, {tb.d(0)}), id2}, {kPar, kPar},
+                         [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+                           return arith::DivFOp::create(nb, nl, a[0], a[1]);
+                         });
+          SmallVector<OpFoldResult> offs = {batch}, sizes = {one};
+          if (heads) {
+            offs.push_back(head);
+            sizes.push_back(one);
+          }
+          offs.append({q0, zero});
+          sizes.append({rows, valueDim});
+          SmallVector<OpFoldResult> strides(rank, one);
+          auto term = scf::InParallelOp::create(b, l);
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPointToStart(term.getBody());
+          tensor::ParallelInsertSliceOp::create(b, l, out, shared, offs, sizes,
+                                                strides);
+        });
+    rewriter.replaceOp(op, forall.getResults());
+    return success();
+  }
+
+  /// The tile of the additive mask for scores [rows x cols] at query `q0`
+  /// and key `k0`, and the map from the tile's (i, j) loops into it. The
+  /// mask broadcasts (numpy rules, from the right) to [B, (H,) Sq, Skv].
+  static std::pair<Value, AffineMap>
+  maskTile(OpBuilder &b, Location loc, Value mask, int64_t rank, Value batch,
+           Value head, Value q0, Value rows, Value k0, Value cols) {
+    auto type = cast<RankedTensorType>(mask.getType());
+    int64_t mr = type.getRank(), shift = rank - mr;
+    SmallVector<OpFoldResult> offs, sizes, strides;
+    SmallVector<int64_t> shape;
+    SmallVector<AffineExpr> exprs;
+    MLIRContext *ctx = b.getContext();
+    for (int64_t i = 0; i < mr; ++i) {
+      int64_t full = shift + i;
+      strides.push_back(b.getIndexAttr(1));
+      if (type.getDimSize(i) == 1) {
+        offs.push_back(b.getIndexAttr(0));
+        sizes.push_back(b.getIndexAttr(1));
+        shape.push_back(1);
+        exprs.push_back(getAffineConstantExpr(0, ctx));
+        continue;
+      }
+      if (full == rank - 2 || full == rank - 1) {
+        bool isQuery = full == rank - 2;
+        offs.push_back(isQuery ? q0 : k0);
+        sizes.push_back(isQuery ? rows : cols);
+        shape.push_back(ShapedType::kDynamic);
+        exprs.push_back(getAffineDimExpr(isQuery ? 0 : 1, ctx));
+        continue;
+      }
+      offs.push_back(full == 0 ? batch : head);
+      sizes.push_back(b.getIndexAttr(1));
+      shape.push_back(1);
+      exprs.push_back(getAffineConstantExpr(0, ctx));
+    }
+    auto tileType = RankedTensorType::get(shape, type.getElementType());
+    Value tile = tensor::ExtractSliceOp::create(b, loc, tileType, mask, offs,
+                                                sizes, strides);
+    return {tile, AffineMap::get(2, 0, exprs, ctx)};
+  }
+
+  int64_t tileQ, tileKV;
+};
+
+/// Tiles every loom.attention into the flash-attention form.
+struct TileAttentionPass final
+    : public loom::impl::TileAttentionPassBase<TileAttentionPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    if (tileQ < 1 || tileKV < 1) {
+      getOperation()->emitError("tile-q and tile-kv must be positive");
+      return signalPassFailure();
+    }
+    RewritePatternSet patterns(&getContext());
+    patterns.add<TileAttention>(&getContext(), tileQ, tileKV);
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+      return signalPassFailure();
+  }
+};
+
+} // namespace

@@ -1,0 +1,68 @@
+// RUN: loom-opt %s -split-input-file --loom-tile-attention="tile-q=32 tile-kv=16" | FileCheck %s
+// RUN: not loom-opt %s -split-input-file --loom-tile-attention="tile-q=0" 2>&1 | FileCheck %s --check-prefix=BAD
+// BAD: error: tile-q and tile-kv must be positive
+
+// Causal self-attention: a forall over (batch, head, query tile); the key
+// loop of a tile ends at the last key its rows see (fully masked tiles are
+// skipped), and carries the online-softmax state (max, sum, output).
+// CHECK-LABEL: func @causal
+//       CHECK:   %[[SQ:.+]] = tensor.dim %arg0, %c2
+//       CHECK:   %[[SKV:.+]] = tensor.dim %arg1, %c2
+//       CHECK:   %[[NT:.+]] = arith.ceildivui %[[SQ]], %c32
+//       CHECK:   %[[OFF:.+]] = arith.subi %[[SKV]], %[[SQ]]
+//       CHECK:   scf.forall (%[[B:.+]], %[[H:.+]], %[[T:.+]]) in (1, 4, %[[NT]])
+//       CHECK:     %[[Q0:.+]] = arith.muli %[[T]], %c32
+//       CHECK:     %[[ROWS:.+]] = arith.minui {{.*}}, %c32
+//       CHECK:     tensor.extract_slice %arg0[%[[B]], %[[H]], %[[Q0]], 0] [1, 1, %[[ROWS]], 64]
+//       CHECK:     %[[END0:.+]] = arith.addi %[[Q0]], %[[ROWS]]
+//       CHECK:     %[[END1:.+]] = arith.addi %[[END0]], %[[OFF]]
+//       CHECK:     %[[END2:.+]] = arith.maxsi %[[END1]], %c0
+//       CHECK:     %[[END:.+]] = arith.minsi %[[SKV]], %[[END2]]
+//       CHECK:     scf.for %{{.+}} = %c0 to %[[END]] step %c16 iter_args({{.*}}) -> (tensor<?xf32>, tensor<?xf32>, tensor<?x64xf32>)
+//       CHECK:       linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]
+//       CHECK:       arith.cmpi sgt
+//       CHECK:       arith.maximumf
+//       CHECK:       math.exp
+//       CHECK:       math.exp
+//       CHECK:       scf.yield
+//       CHECK:     arith.divf
+//       CHECK:     scf.forall.in_parallel
+//       CHECK:       tensor.parallel_insert_slice
+//   CHECK-NOT:   loom.attention
+func.func @causal(%q: tensor<1x4x?x64xf32>, %k: tensor<1x4x?x64xf32>, %v: tensor<1x4x?x64xf32>) -> tensor<1x4x?x64xf32> {
+  %o = loom.attention %q, %k, %v {causal} : (tensor<1x4x?x64xf32>, tensor<1x4x?x64xf32>, tensor<1x4x?x64xf32>) -> tensor<1x4x?x64xf32>
+  return %o : tensor<1x4x?x64xf32>
+}
+
+// -----
+
+// Grouped-query heads read key/value head h / 4; no causal bound: the key
+// loop runs over all keys.
+// CHECK-LABEL: func @gqa
+//       CHECK:   scf.forall (%[[B:.+]], %[[H:.+]], %{{.+}}) in (2, 8, 4)
+//       CHECK:     %[[KVH:.+]] = arith.divui %[[H]], %c4
+//       CHECK:     scf.for %{{.+}} = %c0 to %c128 step %c16
+//       CHECK:       tensor.extract_slice %arg1[%[[B]], %[[KVH]],
+//       CHECK:       tensor.extract_slice %arg2[%[[B]], %[[KVH]],
+//   CHECK-NOT:       arith.cmpi sgt
+//       CHECK:       scf.yield
+func.func @gqa(%q: tensor<2x8x128x16xf32>, %k: tensor<2x2x128x16xf32>, %v: tensor<2x2x128x16xf32>) -> tensor<2x8x128x16xf32> {
+  %o = loom.attention %q, %k, %v {num_kv_heads = 2 : i64} : (tensor<2x8x128x16xf32>, tensor<2x2x128x16xf32>, tensor<2x2x128x16xf32>) -> tensor<2x8x128x16xf32>
+  return %o : tensor<2x8x128x16xf32>
+}
+
+// -----
+
+// A mask broadcast over heads and query rows: its tile is the key range of
+// the step in the batch's row, read with a broadcasting map.
+// CHECK-DAG:   #[[MASKMAP:.+]] = affine_map<(d0, d1) -> (0, 0, d1)>
+// CHECK-LABEL: func @mask_rank3
+//       CHECK:   scf.forall (%[[B:.+]], %{{.+}}) in (3, 1)
+//       CHECK:     scf.for %[[K0:.+]] = %c0 to %c40 step %c16
+//       CHECK:       %[[COLS:.+]] = arith.minui {{.*}}, %c16
+//       CHECK:       %[[M:.+]] = tensor.extract_slice %arg3[%[[B]], 0, %[[K0]]] [1, 1, %[[COLS]]]
+//       CHECK:       linalg.generic {indexing_maps = [#{{.+}}, #[[MASKMAP]], #{{.+}}]{{.*}} ins(%{{.+}}, %[[M]] :
+func.func @mask_rank3(%q: tensor<3x20x8xf32>, %k: tensor<3x40x8xf32>, %v: tensor<3x40x8xf32>, %m: tensor<3x1x40xf32>) -> tensor<3x20x8xf32> {
+  %o = loom.attention %q, %k, %v mask %m {scale = 5.000000e-01 : f32} : (tensor<3x20x8xf32>, tensor<3x40x8xf32>, tensor<3x40x8xf32>, tensor<3x1x40xf32>) -> tensor<3x20x8xf32>
+  return %o : tensor<3x20x8xf32>
+}
