@@ -114,6 +114,11 @@ struct LoomcOptions {
                "runs on OpenMP threads; OMP_NUM_THREADS or loom-run "
                "--threads sets how many)"),
       cl::init(false), cl::cat(category)};
+  cl::opt<bool> noRaising{
+      "no-raising",
+      cl::desc("Legalize the imported graph node by node, without raising "
+               "decomposed patterns (attention) to loom ops first"),
+      cl::init(false), cl::cat(category)};
   cl::opt<bool> referenceAttention{
       "reference-attention",
       cl::desc("Compute loom.attention with the full score matrix, then "
@@ -337,6 +342,7 @@ int loom::runLoomcMain(int argc, char **argv) {
                        : emit == EmitKind::Linalg ? loom::CPUPipelineStage::Linalg
                                                   : loom::CPUPipelineStage::LLVM;
   pipeline.openmp = !options.noOpenMP;
+  pipeline.raise = !options.noRaising;
   pipeline.flashAttention = !options.referenceAttention;
   if (options.attentionTileQ < 1 || options.attentionTileKV < 1)
     return reportError("--attention-tile-q and --attention-tile-kv must be "

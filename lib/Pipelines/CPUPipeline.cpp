@@ -23,9 +23,13 @@ using namespace mlir;
 
 void loom::buildCPUPipeline(OpPassManager &pm,
                             const CPUPipelineOptions &options) {
-  // Step 1: legalize the imported ONNX nodes.
-  if (options.legalizeOnnx)
+  // Step 1: raise the named patterns of the imported graph (attention), then
+  // legalize the ONNX nodes.
+  if (options.legalizeOnnx) {
+    if (options.raise)
+      pm.addPass(createRaiseAttentionPass());
     pm.addPass(createOnnxToLoomPass());
+  }
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   if (options.stopAfter == CPUPipelineStage::Loom)

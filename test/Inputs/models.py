@@ -169,6 +169,30 @@ MODELS = {f.__name__: f for f in [mlp, block, gather_oob, unsupported, subgraph_
                                    cycle, type_mismatch, short_initializer]}
 
 
+def slice_rank():
+    """A position table sliced to a computed length: ONNX 1.12 infers no shape
+    for the Slice, and the importer completes it ([1, ?, 8]) so that the Add
+    after it keeps its rank."""
+    nodes = [
+        helper.make_node("Shape", ["x"], ["xs"], name="shape"),
+        helper.make_node("Constant", [], ["one"], name="one",
+                         value=numpy_helper.from_array(np.array(1, np.int64))),
+        helper.make_node("Gather", ["xs", "one"], ["n"], name="len", axis=0),
+        helper.make_node("Constant", [], ["ax"], name="ax",
+                         value=numpy_helper.from_array(np.array([0], np.int64))),
+        helper.make_node("Unsqueeze", ["n", "ax"], ["n1"], name="n1"),
+        helper.make_node("Slice", ["table", "zero", "n1", "axis1"], ["pos"], name="pos"),
+        helper.make_node("Add", ["x", "pos"], ["y"], name="add"),
+    ]
+    inits = [weight("table", 1, 32, 8),
+             numpy_helper.from_array(np.array([0], np.int64), "zero"),
+             numpy_helper.from_array(np.array([1], np.int64), "axis1")]
+    return model(nodes, [vi("x", F, ["batch", "seq", 8])], [vi("y", F, ["batch", "seq", 8])], inits)
+
+
+MODELS["slice_rank"] = slice_rank
+
+
 def init_arrays(m):
     return {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}
 

@@ -32,6 +32,30 @@ def LoomToLinalgPass : Pass<"loom-to-linalg"> {
 }
 
 //===----------------------------------------------------------------------===//
+// RaiseAttention
+//===----------------------------------------------------------------------===//
+
+def RaiseAttentionPass : Pass<"loom-raise-attention"> {
+  let summary = "Raise decomposed attention in the imported graph to loom.attention";
+  let description = [{
+    Matches `MatMul(Softmax(mask(scale(MatMul(Q, K^T))), axis=-1), V)` on
+    the `onnx.node` holder ops, before legalization: the scale is any chain
+    of Mul/Div by scalar constants on the scores, Q or K^T; the mask an Add
+    of a float tensor or a Where with a -inf (or below -1e4) fill. A Where
+    whose condition is Trilu(upper=1, k=1) of an all-true square matrix (or
+    Where(Trilu(upper=0, k=0), scores, -inf)) becomes `causal`; other masks
+    become an additive mask operand. K^T produced by a Transpose becomes the
+    key operand through the Transpose with the last two axes swapped. The
+    replaced holder ops are erased.
+  }];
+  let dependentDialects = [
+    "::loom::LoomDialect",
+    "::mlir::arith::ArithDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+}
+
+//===----------------------------------------------------------------------===//
 // TileAttention
 //===----------------------------------------------------------------------===//
 

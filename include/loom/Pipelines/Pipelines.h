@@ -25,6 +25,9 @@ enum class CPUPipelineStage {
 struct CPUPipelineOptions {
   /// Legalize `onnx.node` holder ops first.
   bool legalizeOnnx = true;
+  /// Raise decomposed patterns of the imported graph to loom ops first
+  /// (loom-raise-attention).
+  bool raise = true;
   /// The last stage to run.
   CPUPipelineStage stopAfter = CPUPipelineStage::LLVM;
   /// Run the outermost parallel loop of each loop nest on OpenMP threads
@@ -39,7 +42,8 @@ struct CPUPipelineOptions {
 };
 
 /// Builds the CPU pipeline on a module:
-///   Step 1: ONNX holder ops -> loom/linalg/tensor (loom-onnx-to-loom).
+///   Step 1: decomposed attention -> loom.attention (loom-raise-attention);
+///           ONNX holder ops -> loom/linalg/tensor (loom-onnx-to-loom).
 ///   Step 2: loom.attention -> flash-attention tiles (loom-tile-attention);
 ///           loom ops -> linalg.generic; fuse elementwise ops.
 ///   Step 3: erase integer signedness, bufferize (function boundaries,

@@ -28,12 +28,13 @@
 
 #include "onnx/checker.h"
 
-#include <cerrno>
-#include <csignal>
-#include <sys/wait.h>
-#include <unistd.h>
 #include "onnx/defs/schema.h"
 #include "onnx/shape_inference/implementation.h"
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <google/protobuf/io/coded_stream.h>
 
@@ -103,6 +104,9 @@ private:
   LogicalResult runShapeInference(::onnx::ModelProto &model);
   /// Runs ONNX shape inference in this process.
   LogicalResult runShapeInferenceInProcess(::onnx::ModelProto &model);
+  /// One run of ONNX's shape inference (strict, then lenient on errors
+  /// that are not type errors).
+  LogicalResult runOnnxShapeInference(::onnx::ModelProto &model);
 
   // Graph-level import.
   LogicalResult importGraph(const ::onnx::GraphProto &graph, Block *block,
@@ -110,8 +114,8 @@ private:
   LogicalResult importNode(const ::onnx::NodeProto &node, size_t index,
                            Scope &scope, Block *block);
   Value importInitializer(const ::onnx::TensorProto &tensor);
-  Attribute importAttribute(const ::onnx::AttributeProto &attr,
-                            Location loc, bool &failed);
+  Attribute importAttribute(const ::onnx::AttributeProto &attr, Location loc,
+                            bool &failed);
   /// Returns the type of value `name` from the graph's value infos.
   Type lookupType(StringRef name, Location loc, bool &failed);
   void collectTypes(const ::onnx::GraphProto &graph);
@@ -177,8 +181,8 @@ LogicalResult ModelImporter::loadAllExternalData(::onnx::GraphProto &graph,
       continue;
     std::string error;
     if (!loom::detail::loadExternalData(tensor, baseDir, error))
-      return emitError(fileLoc) << "initializer '" << tensor.name()
-                                << "': " << error;
+      return emitError(fileLoc)
+             << "initializer '" << tensor.name() << "': " << error;
   }
   LogicalResult result = success();
   forEachSubgraph(graph, [&](::onnx::GraphProto &g) {
@@ -318,9 +322,9 @@ LogicalResult ModelImporter::verifyNodeSchema(const ::onnx::NodeProto &node,
   // Convolution and pooling: ONNX's shape inference divides by strides and
   // dilations and groups channels without checking them.
   static const llvm::StringSet<> kConvLike = {
-      "Conv",        "ConvTranspose", "ConvInteger", "QLinearConv",
-      "MaxPool",     "AveragePool",   "LpPool",      "MaxUnpool",
-      "MaxRoiPool",  "DeformConv"};
+      "Conv",       "ConvTranspose", "ConvInteger", "QLinearConv",
+      "MaxPool",    "AveragePool",   "LpPool",      "MaxUnpool",
+      "MaxRoiPool", "DeformConv"};
   if (domain.empty() && kConvLike.contains(node.op_type()))
     for (const auto &attr : node.attribute()) {
       StringRef name = attr.name();
@@ -332,8 +336,8 @@ LogicalResult ModelImporter::verifyNodeSchema(const ::onnx::NodeProto &node,
                    << "' holds " << v << " (must be positive)";
       if (name == "group" && attr.i() <= 0)
         return emitError(nodeLoc(node, index))
-               << describe(node, index) << " is invalid: group is "
-               << attr.i() << " (must be positive)";
+               << describe(node, index) << " is invalid: group is " << attr.i()
+               << " (must be positive)";
     }
   // Control flow: the arities the inference functions index by.
   int64_t inputs = node.input_size();
@@ -407,8 +411,8 @@ LogicalResult ModelImporter::validateGraph(const ::onnx::GraphProto &graph,
   }
   for (const auto &o : graph.output())
     if (!defined.contains(o.name()) && !produced.contains(o.name()))
-      return emitError(fileLoc) << "graph output '" << o.name()
-                                << "' is not produced by any node";
+      return emitError(fileLoc)
+             << "graph output '" << o.name() << "' is not produced by any node";
   int64_t cycleNode;
   topologicalOrder(graph, cycleNode);
   if (cycleNode >= 0) {
@@ -439,8 +443,8 @@ LogicalResult ModelImporter::runChecker(::onnx::ModelProto &model) {
         StringRef(message).contains("No opset import for domain"))
       emitWarning(fileLoc) << "ONNX checker: " << message;
     else
-      result = emitError(fileLoc) << "ONNX checker rejected the model: "
-                                  << message;
+      result = emitError(fileLoc)
+               << "ONNX checker rejected the model: " << message;
   }
   model.set_ir_version(irVersion);
   return result;
@@ -539,8 +543,129 @@ LogicalResult ModelImporter::runShapeInference(::onnx::ModelProto &model) {
   return failure(typeError);
 }
 
+/// The values of a small constant int64/int32 tensor, or nullopt.
+static std::optional<std::vector<int64_t>>
+intsOfTensor(const ::onnx::TensorProto &t) {
+  std::vector<int64_t> values;
+  if (t.data_type() == ::onnx::TensorProto::INT64) {
+    if (t.has_raw_data()) {
+      const std::string &raw = t.raw_data();
+      for (size_t i = 0; i + 8 <= raw.size(); i += 8) {
+        int64_t v;
+        std::memcpy(&v, raw.data() + i, 8);
+        values.push_back(v);
+      }
+    } else {
+      values.assign(t.int64_data().begin(), t.int64_data().end());
+    }
+  } else if (t.data_type() == ::onnx::TensorProto::INT32) {
+    if (t.has_raw_data()) {
+      const std::string &raw = t.raw_data();
+      for (size_t i = 0; i + 4 <= raw.size(); i += 4) {
+        int32_t v;
+        std::memcpy(&v, raw.data() + i, 4);
+        values.push_back(v);
+      }
+    } else {
+      values.assign(t.int32_data().begin(), t.int32_data().end());
+    }
+  } else {
+    return std::nullopt;
+  }
+  return values;
+}
+
+/// ONNX 1.12 infers nothing for a Slice whose starts or ends are computed
+/// (a position-embedding table sliced to the sequence length), and everything
+/// downstream then loses its rank. The result has the input's rank and, on
+/// the axes the Slice leaves alone, the input's dims: this records that as
+/// value_info of the main graph's Slice outputs without a shape. Returns true
+/// when it added any (shape inference then runs again).
+static bool completeSliceShapes(::onnx::GraphProto &graph) {
+  std::map<std::string, const ::onnx::TypeProto *> types;
+  for (const auto &v : graph.input())
+    types[v.name()] = &v.type();
+  for (const auto &v : graph.value_info())
+    types[v.name()] = &v.type();
+  for (const auto &v : graph.output())
+    types[v.name()] = &v.type();
+  std::map<std::string, const ::onnx::TensorProto *> constants;
+  std::deque<::onnx::TypeProto> initializerTypes;
+  for (const auto &t : graph.initializer()) {
+    constants[t.name()] = &t;
+    if (types.count(t.name()))
+      continue;
+    ::onnx::TypeProto_Tensor *tt =
+        initializerTypes.emplace_back().mutable_tensor_type();
+    tt->set_elem_type(t.data_type());
+    ::onnx::TensorShapeProto *shape = tt->mutable_shape();
+    for (int64_t d : t.dims())
+      shape->add_dim()->set_dim_value(d);
+    types[t.name()] = &initializerTypes.back();
+  }
+  for (const auto &node : graph.node())
+    if (node.op_type() == "Constant" && node.output_size() == 1)
+      for (const auto &attr : node.attribute())
+        if (attr.name() == "value" && attr.has_t())
+          constants[node.output(0)] = &attr.t();
+  std::vector<::onnx::ValueInfoProto> added;
+  for (const auto &node : graph.node()) {
+    if (node.op_type() != "Slice" || node.output_size() != 1 ||
+        node.input_size() < 1 || !node.domain().empty())
+      continue;
+    auto out = types.find(node.output(0));
+    if (out != types.end() && out->second->has_tensor_type() &&
+        out->second->tensor_type().has_shape())
+      continue;
+    auto in = types.find(node.input(0));
+    if (in == types.end() || !in->second->has_tensor_type() ||
+        !in->second->tensor_type().has_shape())
+      continue;
+    const ::onnx::TypeProto_Tensor &inType = in->second->tensor_type();
+    int64_t rank = inType.shape().dim_size();
+    // The sliced axes: all of them unless `axes` is a constant.
+    std::vector<bool> sliced(rank, true);
+    if (node.input_size() >= 4 && !node.input(3).empty()) {
+      auto c = constants.find(node.input(3));
+      std::optional<std::vector<int64_t>> axes;
+      if (c != constants.end())
+        axes = intsOfTensor(*c->second);
+      if (axes) {
+        sliced.assign(rank, false);
+        for (int64_t a : *axes)
+          if (a >= -rank && a < rank)
+            sliced[a < 0 ? a + rank : a] = true;
+      }
+    }
+    ::onnx::ValueInfoProto info;
+    info.set_name(node.output(0));
+    ::onnx::TypeProto_Tensor *t = info.mutable_type()->mutable_tensor_type();
+    t->set_elem_type(inType.elem_type());
+    ::onnx::TensorShapeProto *shape = t->mutable_shape();
+    for (int64_t i = 0; i < rank; ++i) {
+      ::onnx::TensorShapeProto_Dimension *d = shape->add_dim();
+      if (!sliced[i])
+        *d = inType.shape().dim(i);
+    }
+    added.push_back(std::move(info));
+  }
+  for (auto &info : added)
+    *graph.add_value_info() = std::move(info);
+  return !added.empty();
+}
+
 LogicalResult
 ModelImporter::runShapeInferenceInProcess(::onnx::ModelProto &model) {
+  LogicalResult result = runOnnxShapeInference(model);
+  // Each round gives ranks to Slices whose input gained one in the last.
+  for (int round = 0; round < 8 && succeeded(result) &&
+                      completeSliceShapes(*model.mutable_graph());
+       ++round)
+    result = runOnnxShapeInference(model);
+  return result;
+}
+
+LogicalResult ModelImporter::runOnnxShapeInference(::onnx::ModelProto &model) {
   int64_t irVersion = model.ir_version();
   if (irVersion > kCheckerMaxIrVersion)
     model.set_ir_version(kCheckerMaxIrVersion);
@@ -562,8 +687,8 @@ ModelImporter::runShapeInferenceInProcess(::onnx::ModelProto &model) {
         StringRef(message).contains("Type Error")) {
       result = emitError(fileLoc) << "type error: " << message;
     } else {
-      emitWarning(fileLoc) << "ONNX shape inference stopped ("
-                           << message << "); continuing with what it found";
+      emitWarning(fileLoc) << "ONNX shape inference stopped (" << message
+                           << "); continuing with what it found";
       try {
         ::onnx::ShapeInferenceOptions lenient(false, 0, false);
         ::onnx::shape_inference::InferShapes(
@@ -608,15 +733,16 @@ OwningOpRef<ModuleOp> ModelImporter::run(::onnx::ModelProto &model,
     opsetAttrs.push_back(
         builder.getNamedAttr(domain.empty() ? "ai.onnx" : domain,
                              builder.getI64IntegerAttr(version)));
-  (*module)->setAttr("onnx.opset_import", builder.getDictionaryAttr(opsetAttrs));
+  (*module)->setAttr("onnx.opset_import",
+                     builder.getDictionaryAttr(opsetAttrs));
   (*module)->setAttr("onnx.ir_version",
                      builder.getI64IntegerAttr(model.ir_version()));
   if (!model.producer_name().empty())
-    (*module)->setAttr("onnx.producer",
-                       builder.getStringAttr(
-                           StringRef(model.producer_name() + " " +
-                                     model.producer_version())
-                               .trim()));
+    (*module)->setAttr(
+        "onnx.producer",
+        builder.getStringAttr(
+            StringRef(model.producer_name() + " " + model.producer_version())
+                .trim()));
 
   // Graph inputs that are also initializers are constants (IR < 4 style).
   llvm::StringSet<> initializerNames;
@@ -649,7 +775,8 @@ OwningOpRef<ModuleOp> ModelImporter::run(::onnx::ModelProto &model,
 
   builder.setInsertionPointToEnd(block.get());
   func::ReturnOp::create(builder, fileLoc, outputs);
-  auto funcType = builder.getFunctionType(argTypes, ValueRange(outputs).getTypes());
+  auto funcType =
+      builder.getFunctionType(argTypes, ValueRange(outputs).getTypes());
   builder.setInsertionPointToEnd(module->getBody());
   auto func = func::FuncOp::create(builder, fileLoc, "main", funcType);
   func.getBody().push_back(block.release());
@@ -766,8 +893,8 @@ Attribute ModelImporter::importAttribute(const ::onnx::AttributeProto &attr,
                                          Location loc, bool &failed) {
   auto tensorAttr = [&](const ::onnx::TensorProto &t) -> Attribute {
     std::string error;
-    ElementsAttr value = loom::detail::convertTensor(
-        ctx, t, options.inlineElementLimit, error);
+    ElementsAttr value =
+        loom::detail::convertTensor(ctx, t, options.inlineElementLimit, error);
     if (!value) {
       emitError(loc) << "attribute '" << attr.name() << "': tensor " << error;
       failed = true;
@@ -888,8 +1015,8 @@ LogicalResult ModelImporter::importNode(const ::onnx::NodeProto &node,
     }
     Value value = scope.lookup(name);
     if (!value)
-      return emitError(loc) << describe(node, index) << " reads value '"
-                            << name << "' that nothing produces";
+      return emitError(loc) << describe(node, index) << " reads value '" << name
+                            << "' that nothing produces";
     inputs.push_back(value);
   }
 
@@ -906,8 +1033,8 @@ LogicalResult ModelImporter::importNode(const ::onnx::NodeProto &node,
     if (attr.graphs_size()) {
       for (auto [i, g] : llvm::enumerate(attr.graphs())) {
         subgraphs.push_back(&g);
-        subgraphNames.push_back(builder.getStringAttr(
-            attr.name() + "[" + std::to_string(i) + "]"));
+        subgraphNames.push_back(
+            builder.getStringAttr(attr.name() + "[" + std::to_string(i) + "]"));
       }
       continue;
     }
@@ -1001,8 +1128,7 @@ OwningOpRef<ModuleOp> loom::importOnnxBuffer(MLIRContext *context,
   return importer.run(model, baseDir);
 }
 
-OwningOpRef<ModuleOp> loom::importOnnxFile(MLIRContext *context,
-                                           StringRef path,
+OwningOpRef<ModuleOp> loom::importOnnxFile(MLIRContext *context, StringRef path,
                                            const OnnxImportOptions &options) {
   auto file = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
                                           /*RequiresNullTerminator=*/false);

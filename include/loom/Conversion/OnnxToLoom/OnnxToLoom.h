@@ -30,6 +30,7 @@
 namespace loom {
 
 #define GEN_PASS_DECL_ONNXTOLOOMPASS
+#define GEN_PASS_DECL_RAISEATTENTIONPASS
 #include "loom/Conversion/Passes.h.inc"
 
 /// Reads the inputs and attributes of one `onnx.node` for a handler, and
