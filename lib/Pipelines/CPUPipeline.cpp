@@ -23,11 +23,14 @@ using namespace mlir;
 
 void loom::buildCPUPipeline(OpPassManager &pm,
                             const CPUPipelineOptions &options) {
-  // Step 1: raise the named patterns of the imported graph (attention), then
+  // Step 1: raise the named patterns of the imported graph (attention, norms,
+  // GELU), then
   // legalize the ONNX nodes.
   if (options.legalizeOnnx) {
-    if (options.raise)
+    if (options.raise) {
       pm.addPass(createRaiseAttentionPass());
+      pm.addPass(createRaiseNormsAndGeluPass());
+    }
     pm.addPass(createOnnxToLoomPass());
   }
   pm.addPass(createCanonicalizerPass());

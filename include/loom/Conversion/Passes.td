@@ -56,6 +56,30 @@ def RaiseAttentionPass : Pass<"loom-raise-attention"> {
 }
 
 //===----------------------------------------------------------------------===//
+// RaiseNormsAndGelu
+//===----------------------------------------------------------------------===//
+
+def RaiseNormsAndGeluPass : Pass<"loom-raise-norms-and-gelu"> {
+  let summary = "Raise LayerNorm, RMSNorm and GELU chains in the imported graph to loom ops";
+  let description = [{
+    On the `onnx.node` holder ops, before legalization:
+    `d / Sqrt(ReduceMean(Pow(d, 2)) + eps)` with `d = x - ReduceMean(x)`
+    becomes `loom.layer_norm` (folding a following `* gamma + beta` with
+    constant parameters over the normalized dims); without the centering,
+    or as `x * Reciprocal(Sqrt(...))`, `loom.rms_norm` (folding `* weight`).
+    The reductions must be over trailing axes with keepdims.
+    `x * 0.5 * (1 + Erf(x / sqrt(2)))` (factors in any order, `/ sqrt(2)` or
+    `* (1/sqrt(2))`) becomes `loom.gelu`; the tanh form
+    `x * 0.5 * (1 + Tanh(sqrt(2/pi) * (x + 0.044715 * x^3)))` becomes
+    `loom.gelu` with `approximate = tanh`. The replaced holder ops are erased.
+  }];
+  let dependentDialects = [
+    "::loom::LoomDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+}
+
+//===----------------------------------------------------------------------===//
 // TileAttention
 //===----------------------------------------------------------------------===//
 

@@ -412,30 +412,33 @@ struct RaiseAttention : OpRewritePattern<onnxir::NodeOp> {
       result = tensor::CastOp::create(rewriter, loc, op.getResult(0).getType(),
                                       result);
     rewriter.replaceOp(op, result);
-    eraseDeadNodes(rewriter, softmax);
+    eraseDeadHolderOps(rewriter, {softmax});
     return success();
   }
-
-  /// Erases `root` and, transitively, the holder ops feeding it that are
-  /// left without users (the scores chain the raised op replaced).
-  static void eraseDeadNodes(PatternRewriter &rewriter, onnxir::NodeOp root) {
-    SmallVector<Operation *> worklist = {root};
-    while (!worklist.empty()) {
-      Operation *op = worklist.pop_back_val();
-      if (!op->use_empty() || op->getNumRegions() != 0 ||
-          !isa<onnxir::NodeOp>(op))
-        continue;
-      SmallVector<Operation *> defs;
-      for (Value in : op->getOperands())
-        if (Operation *def = in.getDefiningOp())
-          defs.push_back(def);
-      rewriter.eraseOp(op);
-      for (Operation *def : defs)
-        if (llvm::find(worklist, def) == worklist.end())
-          worklist.push_back(def);
-    }
-  }
 };
+
+} // namespace
+
+void loom::eraseDeadHolderOps(RewriterBase &rewriter,
+                              ArrayRef<Operation *> roots) {
+  SmallVector<Operation *> worklist(roots.begin(), roots.end());
+  while (!worklist.empty()) {
+    Operation *op = worklist.pop_back_val();
+    if (!isa<onnxir::NodeOp>(op) || !op->use_empty() ||
+        op->getNumRegions() != 0)
+      continue;
+    SmallVector<Operation *> defs;
+    for (Value in : op->getOperands())
+      if (Operation *def = in.getDefiningOp())
+        defs.push_back(def);
+    rewriter.eraseOp(op);
+    for (Operation *def : defs)
+      if (!llvm::is_contained(worklist, def))
+        worklist.push_back(def);
+  }
+}
+
+namespace {
 
 /// Raises decomposed attention in the imported graph.
 struct RaiseAttentionPass final

@@ -31,7 +31,14 @@ namespace loom {
 
 #define GEN_PASS_DECL_ONNXTOLOOMPASS
 #define GEN_PASS_DECL_RAISEATTENTIONPASS
+#define GEN_PASS_DECL_RAISENORMSANDGELUPASS
 #include "loom/Conversion/Passes.h.inc"
+
+/// Erases the `onnx.node` holder ops among `roots` that have no users and,
+/// transitively, the holder ops feeding them that are left without users
+/// (the chain a raising pattern replaced). Ops with regions are kept.
+void eraseDeadHolderOps(mlir::RewriterBase &rewriter,
+                        llvm::ArrayRef<mlir::Operation *> roots);
 
 /// Reads the inputs and attributes of one `onnx.node` for a handler, and
 /// reports errors at the node's location, naming the node and its op.

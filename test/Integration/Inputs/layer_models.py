@@ -1,0 +1,107 @@
+#!/usr/bin/python3
+"""Norm and GELU layers as decomposed chains in ONNX graphs (onnx.helper), with
+random inputs and a numpy reference, for loom-raise-norms-and-gelu.
+
+  layer_models.py CASE DIR -> DIR/model.onnx, DIR/in/*.pb, DIR/exp/*.pb
+
+Cases:
+  layer_norm   opset 13: ReduceMean/Sub/Pow/ReduceMean/Add/Sqrt/Div, * gamma + beta
+  rms_norm     opset 13: x * Reciprocal(Sqrt(ReduceMean(x * x) + eps)) * w
+  gelu_tanh    0.5 * x * (1 + Tanh(sqrt(2/pi) * (x + 0.044715 * Pow(x, 3))))
+"""
+import math
+import os
+import sys
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+F = TensorProto.FLOAT
+rng = np.random.default_rng(5)
+
+
+def c(name, value):
+    return numpy_helper.from_array(np.asarray(value, np.float32), name)
+
+
+def layer_norm():
+    g = rng.standard_normal(32).astype(np.float32)
+    b = rng.standard_normal(32).astype(np.float32)
+    nodes = [
+        helper.make_node("ReduceMean", ["x"], ["m"], name="mean", axes=[-1]),
+        helper.make_node("Sub", ["x", "m"], ["d"], name="center"),
+        helper.make_node("Pow", ["d", "two"], ["sq"], name="square"),
+        helper.make_node("ReduceMean", ["sq"], ["v"], name="var", axes=[-1]),
+        helper.make_node("Add", ["v", "eps"], ["ve"], name="add_eps"),
+        helper.make_node("Sqrt", ["ve"], ["s"], name="std"),
+        helper.make_node("Div", ["d", "s"], ["n"], name="normalize"),
+        helper.make_node("Mul", ["n", "g"], ["y"], name="gamma"),
+        helper.make_node("Add", ["y", "b"], ["z"], name="beta"),
+    ]
+    inits = [c("two", 2.0), c("eps", 1e-5), c("g", g), c("b", b)]
+    x = rng.standard_normal((3, 7, 32)).astype(np.float32) * 2 + 1
+    m = x.mean(-1, keepdims=True)
+    ref = (x - m) / np.sqrt(((x - m) ** 2).mean(-1, keepdims=True) + 1e-5) * g + b
+    return nodes, inits, [("x", ["batch", "seq", 32])], ("z", ["batch", "seq", 32]), [x], ref, 13
+
+
+def rms_norm():
+    w = rng.standard_normal(48).astype(np.float32)
+    nodes = [
+        helper.make_node("Mul", ["x", "x"], ["sq"], name="square"),
+        helper.make_node("ReduceMean", ["sq"], ["v"], name="mean_sq", axes=[-1]),
+        helper.make_node("Add", ["eps", "v"], ["ve"], name="add_eps"),
+        helper.make_node("Sqrt", ["ve"], ["s"], name="rms"),
+        helper.make_node("Reciprocal", ["s"], ["r"], name="inv_rms"),
+        helper.make_node("Mul", ["x", "r"], ["n"], name="normalize"),
+        helper.make_node("Mul", ["w", "n"], ["y"], name="weight"),
+    ]
+    inits = [c("eps", 1e-6), c("w", w)]
+    x = rng.standard_normal((2, 9, 48)).astype(np.float32)
+    ref = x / np.sqrt((x * x).mean(-1, keepdims=True) + 1e-6) * w
+    return nodes, inits, [("x", [2, "seq", 48])], ("y", [2, "seq", 48]), [x], ref, 13
+
+
+def gelu_tanh():
+    nodes = [
+        helper.make_node("Pow", ["x", "three"], ["cube"], name="cube"),
+        helper.make_node("Mul", ["k3", "cube"], ["kc"], name="scale_cube"),
+        helper.make_node("Add", ["x", "kc"], ["inner"], name="inner"),
+        helper.make_node("Mul", ["inner", "k"], ["arg"], name="scale"),
+        helper.make_node("Tanh", ["arg"], ["t"], name="tanh"),
+        helper.make_node("Add", ["t", "one"], ["t1"], name="one_plus"),
+        helper.make_node("Mul", ["x", "half"], ["hx"], name="half_x"),
+        helper.make_node("Mul", ["hx", "t1"], ["y"], name="gelu"),
+    ]
+    inits = [c("three", 3.0), c("k3", 0.044715), c("k", math.sqrt(2 / math.pi)),
+             c("one", 1.0), c("half", 0.5)]
+    x = (rng.standard_normal((5, 64)) * 3).astype(np.float32)
+    ref = 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))
+    return nodes, inits, [("x", ["n", 64])], ("y", ["n", 64]), [x], ref, 17
+
+
+CASES = {"layer_norm": layer_norm, "rms_norm": rms_norm, "gelu_tanh": gelu_tanh}
+
+
+def main():
+    name, d = sys.argv[1], sys.argv[2]
+    nodes, inits, ins, out, arrays, ref, opset = CASES[name]()
+    graph = helper.make_graph(nodes, name, [helper.make_tensor_value_info(n, F, s) for n, s in ins],
+                              [helper.make_tensor_value_info(out[0], F, out[1])], inits)
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
+                          producer_name="loom-tests")
+    m.ir_version = 8
+    onnx.checker.check_model(m)
+    for sub in ("in", "exp"):
+        os.makedirs(os.path.join(d, sub), exist_ok=True)
+    onnx.save(m, os.path.join(d, "model.onnx"))
+    for i, a in enumerate(arrays):
+        open(os.path.join(d, "in", "input_%d.pb" % i), "wb").write(
+            numpy_helper.from_array(a).SerializeToString())
+    open(os.path.join(d, "exp", "output_0.pb"), "wb").write(
+        numpy_helper.from_array(ref.astype(np.float32)).SerializeToString())
+
+
+if __name__ == "__main__":
+    main()
