@@ -176,7 +176,7 @@ def main():
         io_mb = 4 * 4 * H * seq * D / 2 ** 20
         print("causal attention S=%d, %d heads, d=%d: loom-run peak RSS %.0f MiB "
               "(inputs + output %.0f MiB; a score matrix would be %.0f MiB); "
-              "max abs err (head 0, last 256 rows) %.2e%s" % (
+              "max abs err (head 0, last 256 rows) %.2e" % (
                   seq, H, D, peak_kb / 1024, io_mb, H * seq * seq * 4 / 2 ** 20, err))
 
 

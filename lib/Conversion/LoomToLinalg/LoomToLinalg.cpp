@@ -344,7 +344,7 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
                                            utils::IteratorType::parallel);
     iters.push_back(utils::IteratorType::reduction);
     auto mac = [](OpBuilder &b, Location l, ValueRange a) {
-      Value p = arith::MulFOp::create(b, l, a[0], a[1]);
+      Value p = arith::MulFOp::create(b, l, a[0], a[1], kContract);
       linalg::YieldOp::create(b, l,
                               arith::AddFOp::create(b, l, a[2], p, kReassoc).getResult());
     };

@@ -219,14 +219,21 @@ struct TileAttention : OpRewritePattern<AttentionOp> {
                 Value vTile = slice2d(v, kvHead, k0, cols, valueDim);
                 Value m = iter[0], sum = iter[1], acc = iter[2];
 
-                // S[i, j] = sum_d Q[i, d] K[j, d]
+                // K_j^T [D, cols], so that the score loop nest runs
+                // contiguously along j (vectorized, no horizontal sums).
+                Value kT = linalg::TransposeOp::create(fb, fl, kTile,
+                                                       t.empty({headDim, cols}),
+                                                       ArrayRef<int64_t>{1, 0})
+                               .getResult()[0];
+                // S[i, j] = sum_d Q[i, d] K^T[d, j]
                 Value s = t.generic(
-                    t.filled({rows, cols}, 0.0), {qTile, kTile},
-                    {t.map(3, {t.d(0), t.d(2)}), t.map(3, {t.d(1), t.d(2)}),
+                    t.filled({rows, cols}, 0.0), {qTile, kT},
+                    {t.map(3, {t.d(0), t.d(2)}), t.map(3, {t.d(2), t.d(1)}),
                      t.map(3, {t.d(0), t.d(1)})},
                     {kPar, kPar, kRed},
                     [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
-                      Value p = arith::MulFOp::create(nb, nl, a[0], a[1]);
+                      Value p =
+                          arith::MulFOp::create(nb, nl, a[0], a[1], kContract);
                       return arith::AddFOp::create(nb, nl, a[2], p, kReassoc);
                     });
 
@@ -323,7 +330,8 @@ struct TileAttention : OpRewritePattern<AttentionOp> {
                      t.map(3, {t.d(0), t.d(1)})},
                     {kPar, kPar, kRed},
                     [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
-                      Value x = arith::MulFOp::create(nb, nl, a[0], a[1]);
+                      Value x =
+                          arith::MulFOp::create(nb, nl, a[0], a[1], kContract);
                       return arith::AddFOp::create(nb, nl, a[2], x, kReassoc);
                     });
                 scf::YieldOp::create(fb, fl, ValueRange{mNew, lNew, accNew});

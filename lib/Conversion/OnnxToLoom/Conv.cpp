@@ -117,7 +117,7 @@ static LogicalResult legalizeConv(OpBinder &binder, RewriterBase &rewriter) {
                                           AffineMap::get(loops, 0, oE, ctx)},
                    iters,
                    [](OpBuilder &b, Location l, ValueRange a) {
-                     Value p = arith::MulFOp::create(b, l, a[0], a[1]);
+                     Value p = arith::MulFOp::create(b, l, a[0], a[1], kContract);
                      linalg::YieldOp::create(
                          b, l, arith::AddFOp::create(b, l, a[2], p, kReassoc).getResult());
                    })

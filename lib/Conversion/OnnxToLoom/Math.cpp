@@ -420,7 +420,7 @@ static LogicalResult legalizeMatMul(OpBinder &binder, RewriterBase &rewriter) {
   auto generic = linalg::GenericOp::create(
       rewriter, loc, resultType, ValueRange{a, bv}, ValueRange{init}, maps,
       iterators, [&](OpBuilder &b, Location l, ValueRange args) {
-        Value prod = arith::MulFOp::create(b, l, args[0], args[1]);
+        Value prod = arith::MulFOp::create(b, l, args[0], args[1], kContract);
         Value sum = arith::AddFOp::create(b, l, args[2], prod, kReassoc);
         linalg::YieldOp::create(b, l, sum);
       });

@@ -509,7 +509,7 @@ static LogicalResult legalizeGemm(OpBinder &binder, RewriterBase &rewriter) {
                                                   utils::IteratorType::parallel,
                                                   utils::IteratorType::reduction},
                  [](OpBuilder &nb, Location l, ValueRange x) {
-                   Value p = arith::MulFOp::create(nb, l, x[0], x[1]);
+                   Value p = arith::MulFOp::create(nb, l, x[0], x[1], kContract);
                    linalg::YieldOp::create(
                        nb, l, arith::AddFOp::create(nb, l, x[2], p, kReassoc).getResult());
                  })
@@ -786,7 +786,7 @@ static LogicalResult legalizeEinsum(OpBinder &binder, RewriterBase &rewriter) {
                   [&](OpBuilder &b, Location l, ValueRange a) {
                     Value p = a[0];
                     for (Value v : a.drop_front().drop_back())
-                      p = arith::MulFOp::create(b, l, p, v);
+                      p = arith::MulFOp::create(b, l, p, v, kContract);
                     linalg::YieldOp::create(
                         b, l, arith::AddFOp::create(b, l, a.back(), p, kReassoc)
                                   .getResult());

@@ -7,15 +7,10 @@
 #ifndef LOOM_LIB_CONVERSION_ONNXTOLOOM_UTILS_H
 #define LOOM_LIB_CONVERSION_ONNXTOLOOM_UTILS_H
 
+#include "loom/Conversion/LoomToLinalg/LoomToLinalg.h"
 #include "loom/Conversion/OnnxToLoom/OnnxToLoom.h"
 
 namespace loom {
-
-/// Fast-math flags of the accumulations of contractions (MatMul, Gemm, Conv):
-/// reassociation lets LLVM vectorize the reductions, as every ML runtime
-/// does.
-inline constexpr mlir::arith::FastMathFlags kReassoc =
-    mlir::arith::FastMathFlags::reassoc | mlir::arith::FastMathFlags::contract;
 
 /// Computes the scalar result of an elementwise op from its scalar operands.
 using ScalarBody = llvm::function_ref<mlir::Value(

@@ -21,6 +21,11 @@ namespace loom {
 inline constexpr mlir::arith::FastMathFlags kReassoc =
     mlir::arith::FastMathFlags::reassoc | mlir::arith::FastMathFlags::contract;
 
+/// Fast-math flag of the products feeding those accumulations: with it on
+/// both the product and the sum, LLVM fuses them into one FMA.
+inline constexpr mlir::arith::FastMathFlags kContract =
+    mlir::arith::FastMathFlags::contract;
+
 #define GEN_PASS_DECL_LOOMTOLINALGPASS
 #define GEN_PASS_DECL_TILEATTENTIONPASS
 #include "loom/Conversion/Passes.h.inc"
