@@ -20,7 +20,10 @@ def LoomToLinalgPass : Pass<"loom-to-linalg"> {
     and `loom.rms_norm` become reductions plus one elementwise op,
     `loom.gelu` one elementwise op (erf or tanh form), `loom.attention`
     Q@K^T, scale/mask/causal masking, softmax and @V with grouped-query heads
-    mapped by `floordiv`. Ops with `AggregatedOpInterface` (`linalg.softmax`)
+    mapped by `floordiv`. `loom.scan` becomes its sequential form: an
+    `scf.forall` over batch and head (for `diagonal`, batch and tiles of 64
+    channels) around an `scf.for` over time that carries the state.
+    Ops with `AggregatedOpInterface` (`linalg.softmax`)
     are decomposed, so only structured ops remain.
   }];
   let dependentDialects = [

@@ -13,6 +13,7 @@
 
 #include "loom/Conversion/LoomToLinalg/LoomToLinalg.h"
 
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Utils/StructuredOpsUtils.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
@@ -463,6 +464,7 @@ struct DecomposeAggregate
 void loom::populateLoomToLinalgPatterns(RewritePatternSet &patterns) {
   patterns.add<LayerNormLowering, RMSNormLowering, GeluLowering,
                AttentionLowering, DecomposeAggregate>(patterns.getContext());
+  populateScanLoweringPatterns(patterns);
 }
 
 namespace {

@@ -53,3 +53,40 @@ func.func @attention(%q: tensor<1x4x5x8xf32>, %k: tensor<1x2x7x8xf32>, %v: tenso
   %o = loom.attention %q, %k, %v {causal, num_kv_heads = 2 : i64} : (tensor<1x4x5x8xf32>, tensor<1x2x7x8xf32>, tensor<1x2x7x8xf32>) -> tensor<1x4x5x8xf32>
   return %o : tensor<1x4x5x8xf32>
 }
+
+// -----
+
+// The sequential scan: a forall over (batch, head), a loop over time that
+// carries the [Dk, Dv] state and the output rows; gated decays the state
+// by alpha along Dk before adding k v^T.
+// CHECK-LABEL: func @scan_gated
+//       CHECK:   scf.forall (%[[B:.+]], %[[H:.+]]) in (2, 3)
+//       CHECK:     linalg.fill {{.*}} -> tensor<16x8xf32>
+//       CHECK:     scf.for %[[T:.+]] = %c0 to %{{.+}} step %c1 iter_args(%[[S:.+]] = %{{.+}}, %[[O:.+]] = %{{.+}}) -> (tensor<16x8xf32>, tensor<?x8xf32>)
+//       CHECK:       tensor.extract_slice %arg0[%[[B]], %[[H]], %[[T]], 0] [1, 1, 1, 16]
+//       CHECK:       %[[NEXT:.+]] = linalg.generic {{.*}} outs(%[[S]] : tensor<16x8xf32>)
+//       CHECK:         arith.mulf
+//       CHECK:         arith.mulf
+//       CHECK:         arith.addf
+//       CHECK:       %[[ROW:.+]] = linalg.generic {{.*}} iterator_types = ["reduction", "parallel"]{{.*}} ins(%[[NEXT]],
+//       CHECK:       tensor.insert_slice %[[ROW]] into %[[O]][%[[T]], 0] [1, 8]
+//       CHECK:     scf.forall.in_parallel
+//   CHECK-NOT:   loom.scan
+func.func @scan_gated(%q: tensor<2x3x?x16xf32>, %v: tensor<2x3x?x8xf32>) -> tensor<2x3x?x8xf32> {
+  %o = loom.scan <gated> %q, %q, %v, %q : (tensor<2x3x?x16xf32>, tensor<2x3x?x16xf32>, tensor<2x3x?x8xf32>, tensor<2x3x?x16xf32>) -> tensor<2x3x?x8xf32>
+  return %o : tensor<2x3x?x8xf32>
+}
+
+// -----
+
+// Diagonal: channels in tiles of 64 per task; h = a * h + b * x, then
+// y = sum_n c h.
+// CHECK-LABEL: func @scan_diagonal
+//       CHECK:   scf.forall (%{{.+}}, %{{.+}}) in (1, 2)
+//       CHECK:     scf.for {{.*}} -> (tensor<?x16xf32>, tensor<?x?xf32>)
+//       CHECK:       linalg.generic {{.*}} iterator_types = ["parallel", "parallel"]
+//       CHECK:       linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]
+func.func @scan_diagonal(%x: tensor<1x?x100xf32>, %a: tensor<1x?x100x16xf32>, %c: tensor<1x?x16xf32>) -> tensor<1x?x100xf32> {
+  %y = loom.scan <diagonal> %x, %a, %a, %c : (tensor<1x?x100xf32>, tensor<1x?x100x16xf32>, tensor<1x?x100x16xf32>, tensor<1x?x16xf32>) -> tensor<1x?x100xf32>
+  return %y : tensor<1x?x100xf32>
+}

@@ -200,3 +200,67 @@ func.func @runtime_check_not_scalar(%failed: tensor<2xi1>) {
   loom.runtime_check %failed, "bad" : tensor<2xi1>
   return
 }
+
+// -----
+
+func.func @scan_arity(%q: tensor<1x2x8x4xf32>) {
+  // expected-error @+1 {{'gated' expects 4 operands, got 3}}
+  %o = loom.scan <gated> %q, %q, %q : (tensor<1x2x8x4xf32>, tensor<1x2x8x4xf32>, tensor<1x2x8x4xf32>) -> tensor<1x2x8x4xf32>
+  return
+}
+
+// -----
+
+func.func @scan_types(%q: tensor<1x2x8x4xf32>, %v: tensor<1x2x8x4xf16>) {
+  // expected-error @+1 {{expects operands of one element type}}
+  %o = loom.scan <linear> %q, %q, %v : (tensor<1x2x8x4xf32>, tensor<1x2x8x4xf32>, tensor<1x2x8x4xf16>) -> tensor<1x2x8x4xf32>
+  return
+}
+
+// -----
+
+func.func @scan_diagonal_rank(%x: tensor<8x4xf32>, %a: tensor<1x8x4x2xf32>, %c: tensor<1x8x2xf32>) {
+  // expected-error @+1 {{x must have rank 3 [B, T, D], got rank 2}}
+  %o = loom.scan <diagonal> %x, %a, %a, %c : (tensor<8x4xf32>, tensor<1x8x4x2xf32>, tensor<1x8x4x2xf32>, tensor<1x8x2xf32>) -> tensor<8x4xf32>
+  return
+}
+
+// -----
+
+func.func @scan_diagonal_state(%x: tensor<1x8x4xf32>, %a: tensor<1x8x4x2xf32>, %b: tensor<1x8x4x3xf32>, %c: tensor<1x8x2xf32>) {
+  // expected-error @+1 {{b dimension 3 is 3, expected 2}}
+  %o = loom.scan <diagonal> %x, %a, %b, %c : (tensor<1x8x4xf32>, tensor<1x8x4x2xf32>, tensor<1x8x4x3xf32>, tensor<1x8x2xf32>) -> tensor<1x8x4xf32>
+  return
+}
+
+// -----
+
+func.func @scan_q_rank(%q: tensor<2x8x4xf32>) {
+  // expected-error @+1 {{q must have rank 4 [B, H, T, Dk], got rank 3}}
+  %o = loom.scan <linear> %q, %q, %q : (tensor<2x8x4xf32>, tensor<2x8x4xf32>, tensor<2x8x4xf32>) -> tensor<2x8x4xf32>
+  return
+}
+
+// -----
+
+func.func @scan_key_length(%q: tensor<1x2x8x4xf32>, %k: tensor<1x2x9x4xf32>) {
+  // expected-error @+1 {{k dimension 2 is 9, expected 8}}
+  %o = loom.scan <linear> %q, %k, %q : (tensor<1x2x8x4xf32>, tensor<1x2x9x4xf32>, tensor<1x2x8x4xf32>) -> tensor<1x2x8x4xf32>
+  return
+}
+
+// -----
+
+func.func @scan_gate(%q: tensor<1x2x8x4xf32>, %g: tensor<1x2x8x5xf32>) {
+  // expected-error @+1 {{alpha dimension 3 is 5, expected 4}}
+  %o = loom.scan <gated> %q, %q, %q, %g : (tensor<1x2x8x4xf32>, tensor<1x2x8x4xf32>, tensor<1x2x8x4xf32>, tensor<1x2x8x5xf32>) -> tensor<1x2x8x4xf32>
+  return
+}
+
+// -----
+
+func.func @scan_beta(%q: tensor<1x2x8x4xf32>, %b: tensor<1x2x8x1xf32>) {
+  // expected-error @+1 {{beta must have rank 3, got 4}}
+  %o = loom.scan <delta> %q, %q, %q, %b : (tensor<1x2x8x4xf32>, tensor<1x2x8x4xf32>, tensor<1x2x8x4xf32>, tensor<1x2x8x1xf32>) -> tensor<1x2x8x4xf32>
+  return
+}

@@ -59,10 +59,40 @@ def gelu(x, tanh):
     return 0.5 * x * (1 + np.vectorize(erf)(x / math.sqrt(2)))
 
 
+def scan(kind, ins):
+    """Sequential numpy reference of loom.scan (float64 state)."""
+    if kind == "diagonal":
+        x, a, b, c = (t.astype(np.float64) for t in ins)
+        B, T, D = x.shape
+        h = np.zeros((B, D, a.shape[-1]))
+        y = np.zeros((B, T, D))
+        for t in range(T):
+            h = a[:, t] * h + b[:, t] * x[:, t, :, None]
+            y[:, t] = (h * c[:, t, None, :]).sum(-1)
+        return y
+    q, k, v = (t.astype(np.float64) for t in ins[:3])
+    B, H, T, Dk = q.shape
+    S = np.zeros((B, H, Dk, v.shape[-1]))
+    o = np.zeros((B, H, T, v.shape[-1]))
+    for t in range(T):
+        kt, vt = k[:, :, t], v[:, :, t]
+        if kind == "gated":
+            S = ins[3][:, :, t, :, None] * S
+        if kind == "delta":
+            beta = ins[3][:, :, t, None, None].astype(np.float64)
+            u = np.einsum("bhij,bhi->bhj", S, kt)
+            S = S + beta * kt[..., :, None] * (vt - u)[..., None, :]
+        else:
+            S = S + kt[..., :, None] * vt[..., None, :]
+        o[:, :, t] = np.einsum("bhij,bhi->bhj", S, q[:, :, t])
+    return o
+
+
 # Cases whose function signature has dynamic dims: case -> dims made dynamic
 # in every operand and the result.
 DYNAMIC = {"attention_causal_long": (0, 2), "attention_gqa_dyn": (0, 2),
-           "attention_decode": (2,)}
+           "attention_decode": (2,), "scan_diagonal": (1,), "scan_linear_long": (2,),
+           "scan_delta": (0, 2)}
 
 
 def case(name):
@@ -102,6 +132,32 @@ def case(name):
         q, k, v = r(1, 4, 1, 16), r(1, 4, 300, 16), r(1, 4, 300, 16)
         out = attention(q, k, v, causal=True)
         return "loom.attention %a0, %a1, %a2 {causal}", [q, k, v], out
+    if name == "scan_diagonal":
+        # Mamba-shaped: 100 channels (two tiles of 64, one partial), state 16;
+        # a = exp(delta * A) in (0, 1), b = delta * B.
+        B, T, D, N = 2, 300, 100, 16
+        x = r(B, T, D)
+        delta = np.log1p(np.exp(r(B, T, D))).astype(np.float32)
+        A = -np.exp(r(D, N) * 0.5).astype(np.float32)
+        a = np.exp(delta[..., None] * A).astype(np.float32)
+        b = (delta[..., None] * r(B, T, 1, N)).astype(np.float32)
+        c = r(B, T, N)
+        return "loom.scan <diagonal> %a0, %a1, %a2, %a3", [x, a, b, c], scan("diagonal", [x, a, b, c])
+    if name == "scan_linear_long":
+        # Causal linear attention over 4096 steps; feature maps keep q, k > 0.
+        q, k, v = np.abs(r(1, 2, 4096, 16)) * 0.1, np.abs(r(1, 2, 4096, 16)) * 0.1, r(1, 2, 4096, 8)
+        return "loom.scan <linear> %a0, %a1, %a2", [q, k, v], scan("linear", [q, k, v])
+    if name == "scan_gated":
+        q, k, v = r(2, 3, 200, 16), r(2, 3, 200, 16) * 0.3, r(2, 3, 200, 12)
+        alpha = (1 / (1 + np.exp(-r(2, 3, 200, 16) - 3))).astype(np.float32)
+        return ("loom.scan <gated> %a0, %a1, %a2, %a3", [q, k, v, alpha],
+                scan("gated", [q, k, v, alpha]))
+    if name == "scan_delta":
+        q, k, v = r(1, 2, 500, 16), r(1, 2, 500, 16), r(1, 2, 500, 16)
+        k = (k / np.linalg.norm(k, axis=-1, keepdims=True)).astype(np.float32)
+        beta = (1 / (1 + np.exp(-r(1, 2, 500)))).astype(np.float32)
+        return ("loom.scan <delta> %a0, %a1, %a2, %a3", [q, k, v, beta],
+                scan("delta", [q, k, v, beta]))
     if name == "layer_norm":
         x, g, b = r(2, 3, 16), r(3, 16), r(16)
         out = layer_norm(x, g, b, 1, 1e-5)

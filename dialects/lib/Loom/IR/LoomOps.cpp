@@ -57,9 +57,10 @@ static int64_t normalizeAxis(int64_t axis, int64_t rank) {
 // AttentionOp
 //===----------------------------------------------------------------------===//
 
-LogicalResult AttentionOp::inferReturnTypes(
-    MLIRContext *context, std::optional<Location> location, Adaptor adaptor,
-    SmallVectorImpl<Type> &inferredReturnTypes) {
+LogicalResult
+AttentionOp::inferReturnTypes(MLIRContext *context,
+                              std::optional<Location> location, Adaptor adaptor,
+                              SmallVectorImpl<Type> &inferredReturnTypes) {
   auto q = dyn_cast<RankedTensorType>(adaptor.getQuery().getType());
   auto v = dyn_cast<RankedTensorType>(adaptor.getValue().getType());
   if (!q || !v || q.getRank() < 1 || v.getRank() < 1)
@@ -80,7 +81,8 @@ LogicalResult AttentionOp::verify() {
   Type elementType = q.getElementType();
   if (k.getElementType() != elementType || v.getElementType() != elementType ||
       (getMask() && getMask().getType().getElementType() != elementType))
-    return emitOpError("expects query, key, value and mask of one element type");
+    return emitOpError(
+        "expects query, key, value and mask of one element type");
   if (!dimsCompatible(q.getDimSize(0), k.getDimSize(0)) ||
       !dimsCompatible(k.getDimSize(0), v.getDimSize(0)))
     return emitOpError("batch dimensions of query, key and value differ");
@@ -100,8 +102,8 @@ LogicalResult AttentionOp::verify() {
                            << ") differs from num_kv_heads (" << *groups << ")";
     if (!ShapedType::isDynamic(hq) && hq % *groups != 0)
       return emitOpError() << "query head count (" << hq
-                           << ") is not a multiple of num_kv_heads ("
-                           << *groups << ")";
+                           << ") is not a multiple of num_kv_heads (" << *groups
+                           << ")";
   } else if (rank == 4 && (!dimsCompatible(q.getDimSize(1), k.getDimSize(1)) ||
                            !dimsCompatible(k.getDimSize(1), v.getDimSize(1)))) {
     return emitOpError("query and key/value head counts differ; set "
@@ -119,11 +121,105 @@ LogicalResult AttentionOp::verify() {
   if (Value mask = getMask()) {
     SmallVector<int64_t> scores(q.getShape());
     scores.back() = k.getDimSize(rank - 2);
-    if (failed(verifyBroadcastsTo(*this, "mask",
-                                  cast<RankedTensorType>(mask.getType()),
-                                  scores)))
+    if (failed(verifyBroadcastsTo(
+            *this, "mask", cast<RankedTensorType>(mask.getType()), scores)))
       return failure();
   }
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// ScanOp
+//===----------------------------------------------------------------------===//
+
+/// The number of operands of each scan kind.
+static unsigned scanArity(ScanKind kind) {
+  switch (kind) {
+  case ScanKind::Diagonal:
+  case ScanKind::Gated:
+  case ScanKind::Delta:
+    return 4;
+  case ScanKind::Linear:
+    return 3;
+  }
+  llvm_unreachable("unknown scan kind");
+}
+
+LogicalResult
+ScanOp::inferReturnTypes(MLIRContext *context, std::optional<Location> location,
+                         Adaptor adaptor,
+                         SmallVectorImpl<Type> &inferredReturnTypes) {
+  ValueRange inputs = adaptor.getInputs();
+  if (inputs.size() < 3)
+    return emitOptionalError(location, "expects at least 3 operands");
+  bool diagonal = adaptor.getKind() == ScanKind::Diagonal;
+  // diagonal: the shape of x; otherwise q's with v's last dim.
+  auto first = dyn_cast<RankedTensorType>(inputs[0].getType());
+  auto v = dyn_cast<RankedTensorType>(inputs[2].getType());
+  if (!first || !v || v.getRank() < 1)
+    return emitOptionalError(location, "expects ranked operands");
+  SmallVector<int64_t> shape(first.getShape());
+  if (!diagonal && !shape.empty())
+    shape.back() = v.getShape().back();
+  inferredReturnTypes.push_back(
+      RankedTensorType::get(shape, first.getElementType()));
+  return success();
+}
+
+LogicalResult ScanOp::verify() {
+  ScanKind kind = getKind();
+  unsigned arity = scanArity(kind);
+  if (getInputs().size() != arity)
+    return emitOpError() << "'" << stringifyScanKind(kind) << "' expects "
+                         << arity << " operands, got " << getInputs().size();
+  SmallVector<RankedTensorType> types;
+  for (Value in : getInputs())
+    types.push_back(cast<RankedTensorType>(in.getType()));
+  Type elem = types[0].getElementType();
+  for (RankedTensorType t : types)
+    if (t.getElementType() != elem)
+      return emitOpError("expects operands of one element type");
+  // Checks `t` has `dims` (kDynamic in `dims`: any size), naming `what`.
+  auto expect = [&](RankedTensorType t, StringRef what,
+                    ArrayRef<int64_t> dims) -> LogicalResult {
+    if (t.getRank() != static_cast<int64_t>(dims.size()))
+      return emitOpError() << what << " must have rank " << dims.size()
+                           << ", got " << t.getRank();
+    for (auto [i, d] : llvm::enumerate(dims))
+      if (!dimsCompatible(t.getDimSize(i), d))
+        return emitOpError()
+               << what << " dimension " << i << " is "
+               << dimStr(t.getDimSize(i)) << ", expected " << dimStr(d);
+    return success();
+  };
+  constexpr int64_t dyn = ShapedType::kDynamic;
+  if (kind == ScanKind::Diagonal) {
+    RankedTensorType x = types[0];
+    if (x.getRank() != 3)
+      return emitOpError("x must have rank 3 [B, T, D], got rank ")
+             << x.getRank();
+    int64_t b = x.getDimSize(0), t = x.getDimSize(1), d = x.getDimSize(2);
+    int64_t n = types[1].getRank() == 4 ? types[1].getDimSize(3) : dyn;
+    if (failed(expect(types[1], "a", {b, t, d, n})) ||
+        failed(expect(types[2], "b", {b, t, d, n})) ||
+        failed(expect(types[3], "c", {b, t, n})))
+      return failure();
+    return success();
+  }
+  RankedTensorType q = types[0];
+  if (q.getRank() != 4)
+    return emitOpError("q must have rank 4 [B, H, T, Dk], got rank ")
+           << q.getRank();
+  int64_t b = q.getDimSize(0), h = q.getDimSize(1), t = q.getDimSize(2),
+          dk = q.getDimSize(3);
+  int64_t dv = types[2].getRank() == 4 ? types[2].getDimSize(3) : dyn;
+  if (failed(expect(types[1], "k", {b, h, t, dk})) ||
+      failed(expect(types[2], "v", {b, h, t, dv})))
+    return failure();
+  if (kind == ScanKind::Gated)
+    return expect(types[3], "alpha", {b, h, t, dk});
+  if (kind == ScanKind::Delta)
+    return expect(types[3], "beta", {b, h, t});
   return success();
 }
 
@@ -146,8 +242,8 @@ static LogicalResult verifyNorm(Operation *op, RankedTensorType input,
   int64_t rank = input.getRank();
   int64_t normalized = normalizeAxis(axis, rank);
   if (normalized < 0)
-    return op->emitOpError() << "axis " << axis << " is out of range for rank "
-                             << rank;
+    return op->emitOpError()
+           << "axis " << axis << " is out of range for rank " << rank;
   if (!epsilon.isFinite() || epsilon.isNegative())
     return op->emitOpError("epsilon must be finite and non-negative");
   ArrayRef<int64_t> normShape = input.getShape().drop_front(normalized);
@@ -156,8 +252,8 @@ static LogicalResult verifyNorm(Operation *op, RankedTensorType input,
       continue;
     auto type = cast<RankedTensorType>(value.getType());
     if (type.getElementType() != input.getElementType())
-      return op->emitOpError() << name
-                               << " element type differs from the input's";
+      return op->emitOpError()
+             << name << " element type differs from the input's";
     if (failed(verifyBroadcastsTo(op, name, type, normShape)))
       return failure();
   }

@@ -34,6 +34,10 @@ inline constexpr mlir::arith::FastMathFlags kContract =
 /// to linalg.generic on tensors.
 void populateLoomToLinalgPatterns(mlir::RewritePatternSet &patterns);
 
+/// Adds the pattern lowering loom.scan to its sequential form: an scf.forall
+/// over the independent recurrences around an scf.for over time.
+void populateScanLoweringPatterns(mlir::RewritePatternSet &patterns);
+
 } // namespace loom
 
 #endif // LOOM_CONVERSION_LOOMTOLINALG_LOOMTOLINALG_H

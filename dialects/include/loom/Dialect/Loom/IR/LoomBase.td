@@ -46,4 +46,19 @@ def Loom_GeluApproximationAttr
   let assemblyFormat = "`<` $value `>`";
 }
 
+def Loom_ScanKind : I32EnumAttr<"ScanKind",
+    "the linear recurrence computed by loom.scan", [
+      I32EnumAttrCase<"Diagonal", 0, "diagonal">,
+      I32EnumAttrCase<"Linear", 1, "linear">,
+      I32EnumAttrCase<"Gated", 2, "gated">,
+      I32EnumAttrCase<"Delta", 3, "delta">
+    ]> {
+  let cppNamespace = "::loom";
+  let genSpecializedAttr = 0;
+}
+
+def Loom_ScanKindAttr : EnumAttr<Loom_Dialect, Loom_ScanKind, "scan_kind"> {
+  let assemblyFormat = "`<` $value `>`";
+}
+
 #endif // LOOM_DIALECT_LOOM_IR_LOOMBASE_TD

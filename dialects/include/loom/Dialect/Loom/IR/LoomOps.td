@@ -159,6 +159,50 @@ def Loom_GeluOp : Loom_Op<"gelu", [Pure, SameOperandsAndResultType]> {
   let assemblyFormat = "$input attr-dict `:` type($input)";
 }
 
+//===----------------------------------------------------------------------===//
+// ScanOp
+//===----------------------------------------------------------------------===//
+
+def Loom_ScanOp : Loom_Op<"scan", [Pure, InferTypeOpAdaptor]> {
+  let summary = "a linear recurrence over the sequence (state-space models, linear attention)";
+  let description = [{
+    Runs a linear recurrence along the time axis `T` from a zero state and
+    returns its output at every step. `kind` picks the recurrence and the
+    operands:
+
+    * `diagonal` (Mamba's selective scan), operands `x: [B, T, D]`,
+      `a: [B, T, D, N]`, `b: [B, T, D, N]`, `c: [B, T, N]`:
+      `h_t = a_t * h_{t-1} + b_t * x_t` (elementwise, `x_t` broadcast over
+      `N`), `y_t[d] = sum_n c_t[n] h_t[d, n]`; result `[B, T, D]`. For Mamba
+      `a = exp(delta * A)` and `b = delta * B` (discretized).
+    * `linear` (causal linear attention), operands `q, k: [B, H, T, Dk]`,
+      `v: [B, H, T, Dv]`: `S_t = S_{t-1} + k_t v_t^T`, `o_t = S_t^T q_t`;
+      result `[B, H, T, Dv]`.
+    * `gated` (gated linear attention), operands `q, k, v` and
+      `alpha: [B, H, T, Dk]`: `S_t = diag(alpha_t) S_{t-1} + k_t v_t^T`.
+    * `delta` (DeltaNet), operands `q, k, v` and `beta: [B, H, T]`:
+      `S_t = (I - beta_t k_t k_t^T) S_{t-1} + beta_t k_t v_t^T`.
+
+    The state `S_t` is `[Dk, Dv]` (`[D, N]` for `diagonal`) per batch and
+    head.
+
+    Example:
+
+    ```mlir
+    %o = loom.scan <gated> %q, %k, %v, %alpha
+        : (tensor<1x4x?x64xf32>, tensor<1x4x?x64xf32>, tensor<1x4x?x64xf32>,
+           tensor<1x4x?x64xf32>) -> tensor<1x4x?x64xf32>
+    ```
+  }];
+  let arguments = (ins Loom_ScanKindAttr:$kind,
+                       Variadic<Loom_FloatTensor>:$inputs);
+  let results = (outs Loom_FloatTensor:$result);
+  let assemblyFormat = [{
+    $kind $inputs attr-dict `:` functional-type($inputs, results)
+  }];
+  let hasVerifier = 1;
+}
+
 def Loom_RuntimeCheckOp : Loom_Op<"runtime_check",
     [MemoryEffects<[MemWrite]>]> {
   let summary = "a check of the model's input data at run time";

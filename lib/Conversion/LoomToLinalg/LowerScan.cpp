@@ -1,0 +1,303 @@
+//===- LowerScan.cpp - loom.scan -> a loop over time ----------------------===//
+//
+// Part of the Loom project. SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+//
+// The sequential form of `loom.scan`: an `scf.forall` over the independent
+// recurrences (batch and head; for `diagonal`, batch and tiles of channels)
+// whose body is an `scf.for` over time carrying the state and the output
+// rows written so far. Each step is a few `linalg.generic` ops on the state
+// (`[Dk, Dv]` or `[D, N]`), so the state stays in cache and the work per
+// step is O(state size).
+//
+//===----------------------------------------------------------------------===//
+
+#include "loom/Conversion/LoomToLinalg/LoomToLinalg.h"
+
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
+#include "mlir/IR/PatternMatch.h"
+
+using namespace mlir;
+using namespace loom;
+
+namespace {
+
+constexpr utils::IteratorType kPar = utils::IteratorType::parallel;
+constexpr utils::IteratorType kRed = utils::IteratorType::reduction;
+
+/// Channels of a `diagonal` scan per task of the parallel loop.
+constexpr int64_t kDiagonalChannelTile = 64;
+
+/// Builders for the per-step ops.
+struct StepBuilder {
+  OpBuilder &b;
+  Location loc;
+  Type elem;
+
+  AffineExpr d(unsigned i) const { return b.getAffineDimExpr(i); }
+  AffineMap map(unsigned n, ArrayRef<AffineExpr> e) const {
+    return AffineMap::get(n, 0, e, b.getContext());
+  }
+  Value zeros(ArrayRef<OpFoldResult> sizes) const {
+    Value empty = tensor::EmptyOp::create(b, loc, sizes, elem);
+    Value zero = arith::ConstantOp::create(b, loc, b.getFloatAttr(elem, 0.0));
+    return linalg::FillOp::create(b, loc, zero, empty).getResult(0);
+  }
+  Value
+  generic(Value init, ValueRange ins, ArrayRef<AffineMap> maps,
+          ArrayRef<utils::IteratorType> iters,
+          function_ref<Value(OpBuilder &, Location, ValueRange)> body) const {
+    return linalg::GenericOp::create(
+               b, loc, init.getType(), ins, ValueRange{init}, maps, iters,
+               [&](OpBuilder &nb, Location nl, ValueRange a) {
+                 linalg::YieldOp::create(nb, nl, body(nb, nl, a));
+               })
+        .getResult(0);
+  }
+  /// src[prefix..., t, 0...] with sizes [1..., 1, rest...], rank reduced to
+  /// `rest`.
+  Value step(Value src, ValueRange prefix, Value t, ArrayRef<OpFoldResult> rest,
+             ArrayRef<OpFoldResult> restOffsets = {}) const {
+    auto type = cast<RankedTensorType>(src.getType());
+    SmallVector<OpFoldResult> offs(prefix.begin(), prefix.end());
+    SmallVector<OpFoldResult> sizes(prefix.size(), b.getIndexAttr(1));
+    offs.push_back(t);
+    sizes.push_back(b.getIndexAttr(1));
+    for (auto [i, r] : llvm::enumerate(rest)) {
+      offs.push_back(restOffsets.empty() ? OpFoldResult(b.getIndexAttr(0))
+                                         : restOffsets[i]);
+      sizes.push_back(r);
+    }
+    SmallVector<OpFoldResult> strides(type.getRank(), b.getIndexAttr(1));
+    SmallVector<int64_t> shape;
+    for (OpFoldResult r : rest)
+      shape.push_back(getConstantIntValue(r).value_or(ShapedType::kDynamic));
+    return tensor::ExtractSliceOp::create(
+        b, loc, RankedTensorType::get(shape, type.getElementType()), src, offs,
+        sizes, strides);
+  }
+};
+
+/// loom.scan -> scf.forall over recurrences, scf.for over time.
+struct LowerScan : OpRewritePattern<ScanOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(ScanOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    ValueRange in = op.getInputs();
+    RankedTensorType rt = op.getType();
+    Type elem = rt.getElementType();
+    auto dim = [&](Value v, int64_t i) -> OpFoldResult {
+      auto t = cast<RankedTensorType>(v.getType());
+      if (!t.isDynamicDim(i))
+        return rewriter.getIndexAttr(t.getDimSize(i));
+      return tensor::DimOp::create(rewriter, loc, v, i).getResult();
+    };
+    auto val = [&](OpFoldResult r) {
+      return getValueOrCreateConstantIndexOp(rewriter, loc, r);
+    };
+    SmallVector<Value> outDyn;
+    for (int64_t i = 0; i < rt.getRank(); ++i)
+      if (rt.isDynamicDim(i))
+        outDyn.push_back(
+            val(i == rt.getRank() - 1 && op.getKind() != ScanKind::Diagonal
+                    ? dim(in[2], i)
+                    : dim(in[0], i)));
+    Value outInit =
+        tensor::EmptyOp::create(rewriter, loc, rt.getShape(), elem, outDyn);
+    Value result = op.getKind() == ScanKind::Diagonal
+                       ? lowerDiagonal(rewriter, op, outInit, dim, val)
+                       : lowerMatrix(rewriter, op, outInit, dim, val);
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+
+  template <typename DimFn, typename ValFn>
+  static Value lowerDiagonal(PatternRewriter &rewriter, ScanOp op,
+                             Value outInit, DimFn dim, ValFn val) {
+    Location loc = op.getLoc();
+    Value x = op.getInputs()[0], a = op.getInputs()[1], bIn = op.getInputs()[2],
+          c = op.getInputs()[3];
+    Type elem = op.getType().getElementType();
+    OpFoldResult batch = dim(x, 0), time = dim(x, 1), channels = dim(x, 2),
+                 n = dim(a, 3);
+    Value tile =
+        arith::ConstantIndexOp::create(rewriter, loc, kDiagonalChannelTile);
+    OpFoldResult numTiles;
+    if (std::optional<int64_t> d = getConstantIntValue(channels))
+      numTiles =
+          rewriter.getIndexAttr(llvm::divideCeil(*d, kDiagonalChannelTile));
+    else
+      numTiles = arith::CeilDivUIOp::create(rewriter, loc, val(channels), tile)
+                     .getResult();
+    auto forall = scf::ForallOp::create(
+        rewriter, loc, SmallVector<OpFoldResult>{batch, numTiles},
+        ValueRange{outInit}, std::nullopt,
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          StepBuilder sb{b, l, elem};
+          Value bi = args[0], d0 = arith::MulIOp::create(b, l, args[1], tile);
+          Value dn = arith::MinUIOp::create(
+              b, l, tile, arith::SubIOp::create(b, l, val(channels), d0));
+          Value h0 = sb.zeros({dn, n});
+          Value y0 = tensor::EmptyOp::create(
+              b, l, SmallVector<OpFoldResult>{time, dn}, elem);
+          Value zero = arith::ConstantIndexOp::create(b, l, 0);
+          Value one = arith::ConstantIndexOp::create(b, l, 1);
+          auto loop = scf::ForOp::create(
+              b, l, zero, val(time), one, ValueRange{h0, y0},
+              [&](OpBuilder &fb, Location fl, Value t, ValueRange iter) {
+                StepBuilder s{fb, fl, elem};
+                Value at = s.step(a, bi, t, {dn, n}, {d0, fb.getIndexAttr(0)});
+                Value bt =
+                    s.step(bIn, bi, t, {dn, n}, {d0, fb.getIndexAttr(0)});
+                Value xt = s.step(x, bi, t, {dn}, {d0});
+                Value ct = s.step(c, bi, t, {n});
+                AffineMap id = fb.getMultiDimIdentityMap(2);
+                // h = a * h + b * x
+                Value h = s.generic(
+                    iter[0], {at, bt, xt}, {id, id, s.map(2, {s.d(0)}), id},
+                    {kPar, kPar},
+                    [](OpBuilder &nb, Location nl, ValueRange v) -> Value {
+                      Value ah =
+                          arith::MulFOp::create(nb, nl, v[0], v[3], kContract);
+                      Value bx =
+                          arith::MulFOp::create(nb, nl, v[1], v[2], kContract);
+                      return arith::AddFOp::create(nb, nl, ah, bx, kReassoc);
+                    });
+                // y[d] = sum_n c[n] h[d, n]
+                Value y =
+                    s.generic(s.zeros({dn}), {h, ct},
+                              {id, s.map(2, {s.d(1)}), s.map(2, {s.d(0)})},
+                              {kPar, kRed}, macBody);
+                Value rows = insertRow(fb, fl, y, iter[1], t, dn);
+                scf::YieldOp::create(fb, fl, ValueRange{h, rows});
+              });
+          auto term = scf::InParallelOp::create(b, l);
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPointToStart(term.getBody());
+          OpFoldResult oneAttr = b.getIndexAttr(1);
+          tensor::ParallelInsertSliceOp::create(
+              b, l, loop.getResult(1), args.back(),
+              SmallVector<OpFoldResult>{bi, b.getIndexAttr(0), d0},
+              SmallVector<OpFoldResult>{oneAttr, time, dn},
+              SmallVector<OpFoldResult>(3, oneAttr));
+        });
+    return forall.getResult(0);
+  }
+
+  template <typename DimFn, typename ValFn>
+  static Value lowerMatrix(PatternRewriter &rewriter, ScanOp op, Value outInit,
+                           DimFn dim, ValFn val) {
+    Location loc = op.getLoc();
+    ValueRange in = op.getInputs();
+    Value q = in[0], k = in[1], v = in[2];
+    Value gate = in.size() > 3 ? in[3] : Value();
+    ScanKind kind = op.getKind();
+    Type elem = op.getType().getElementType();
+    OpFoldResult batch = dim(q, 0), heads = dim(q, 1), time = dim(q, 2),
+                 dk = dim(q, 3), dv = dim(v, 3);
+    auto forall = scf::ForallOp::create(
+        rewriter, loc, SmallVector<OpFoldResult>{batch, heads},
+        ValueRange{outInit}, std::nullopt,
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          StepBuilder sb{b, l, elem};
+          SmallVector<Value> bh = {args[0], args[1]};
+          Value s0 = sb.zeros({dk, dv});
+          Value o0 = tensor::EmptyOp::create(
+              b, l, SmallVector<OpFoldResult>{time, dv}, elem);
+          Value zero = arith::ConstantIndexOp::create(b, l, 0);
+          Value one = arith::ConstantIndexOp::create(b, l, 1);
+          auto loop = scf::ForOp::create(
+              b, l, zero, val(time), one, ValueRange{s0, o0},
+              [&](OpBuilder &fb, Location fl, Value t, ValueRange iter) {
+                StepBuilder s{fb, fl, elem};
+                Value qt = s.step(q, bh, t, {dk}), kt = s.step(k, bh, t, {dk}),
+                      vt = s.step(v, bh, t, {dv});
+                Value state = iter[0];
+                AffineMap id = fb.getMultiDimIdentityMap(2);
+                AffineMap row = s.map(2, {s.d(0)}), col = s.map(2, {s.d(1)});
+                Value next;
+                if (kind == ScanKind::Delta) {
+                  // u = S^T k; S' = S + beta k (v - u)^T.
+                  Value u = s.generic(s.zeros({dv}), {state, kt},
+                                      {id, row, col}, {kRed, kPar}, macBody);
+                  Value beta = tensor::ExtractOp::create(
+                      fb, fl, gate, ValueRange{bh[0], bh[1], t});
+                  next = s.generic(
+                      state, {kt, vt, u}, {row, col, col, id}, {kPar, kPar},
+                      [&](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+                        Value diff = arith::SubFOp::create(nb, nl, a[1], a[2]);
+                        Value bk = arith::MulFOp::create(nb, nl, beta, a[0]);
+                        Value upd =
+                            arith::MulFOp::create(nb, nl, bk, diff, kContract);
+                        return arith::AddFOp::create(nb, nl, a[3], upd,
+                                                     kReassoc);
+                      });
+                } else {
+                  SmallVector<Value> ins = {kt, vt};
+                  SmallVector<AffineMap> maps = {row, col};
+                  bool gated = kind == ScanKind::Gated;
+                  if (gated) {
+                    ins.push_back(s.step(gate, bh, t, {dk}));
+                    maps.push_back(row);
+                  }
+                  maps.push_back(id);
+                  // S' = (alpha *) S + k v^T
+                  next = s.generic(
+                      state, ins, maps, {kPar, kPar},
+                      [&](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+                        Value prev = a.back();
+                        if (gated)
+                          prev = arith::MulFOp::create(nb, nl, a[2], prev,
+                                                       kContract);
+                        Value kv = arith::MulFOp::create(nb, nl, a[0], a[1],
+                                                         kContract);
+                        return arith::AddFOp::create(nb, nl, prev, kv,
+                                                     kReassoc);
+                      });
+                }
+                // o[j] = sum_i q[i] S'[i, j]
+                Value o = s.generic(s.zeros({dv}), {next, qt}, {id, row, col},
+                                    {kRed, kPar}, macBody);
+                Value rows = insertRow(fb, fl, o, iter[1], t, dv);
+                scf::YieldOp::create(fb, fl, ValueRange{next, rows});
+              });
+          auto term = scf::InParallelOp::create(b, l);
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPointToStart(term.getBody());
+          OpFoldResult oneAttr = b.getIndexAttr(1);
+          tensor::ParallelInsertSliceOp::create(
+              b, l, loop.getResult(1), args.back(),
+              SmallVector<OpFoldResult>{bh[0], bh[1], b.getIndexAttr(0),
+                                        b.getIndexAttr(0)},
+              SmallVector<OpFoldResult>{oneAttr, oneAttr, time, dv},
+              SmallVector<OpFoldResult>(4, oneAttr));
+        });
+    return forall.getResult(0);
+  }
+
+  /// acc += a[0] * a[1] (a generic body with the accumulator last).
+  static Value macBody(OpBuilder &b, Location l, ValueRange a) {
+    Value p = arith::MulFOp::create(b, l, a[0], a[1], kContract);
+    return arith::AddFOp::create(b, l, a[2], p, kReassoc);
+  }
+
+  /// rows[t, :] = row.
+  static Value insertRow(OpBuilder &b, Location l, Value row, Value rows,
+                         Value t, OpFoldResult width) {
+    OpFoldResult one = b.getIndexAttr(1);
+    return tensor::InsertSliceOp::create(
+        b, l, row, rows, SmallVector<OpFoldResult>{t, b.getIndexAttr(0)},
+        SmallVector<OpFoldResult>{one, width},
+        SmallVector<OpFoldResult>{one, one});
+  }
+};
+
+} // namespace
+
+void loom::populateScanLoweringPatterns(RewritePatternSet &patterns) {
+  patterns.add<LowerScan>(patterns.getContext());
+}
