@@ -24,12 +24,12 @@ using namespace mlir;
 void loom::buildCPUPipeline(OpPassManager &pm,
                             const CPUPipelineOptions &options) {
   // Step 1: raise the named patterns of the imported graph (attention, norms,
-  // GELU), then
-  // legalize the ONNX nodes.
+  // GELU, scans), then legalize the ONNX nodes.
   if (options.legalizeOnnx) {
     if (options.raise) {
       pm.addPass(createRaiseAttentionPass());
       pm.addPass(createRaiseNormsAndGeluPass());
+      pm.addPass(createRaiseScansPass());
     }
     pm.addPass(createOnnxToLoomPass());
   }

@@ -83,6 +83,28 @@ def RaiseNormsAndGeluPass : Pass<"loom-raise-norms-and-gelu"> {
 }
 
 //===----------------------------------------------------------------------===//
+// RaiseScans
+//===----------------------------------------------------------------------===//
+
+def RaiseScansPass : Pass<"loom-raise-scans"> {
+  let summary = "Raise recurrences in the imported graph to loom.scan";
+  let description = [{
+    On the `onnx.node` holder ops, before legalization: causal linear
+    attention written with a cumulative sum,
+    `Squeeze(MatMul(Unsqueeze(q, -2), CumSum(Unsqueeze(k, -1) *
+    Unsqueeze(v, -2), axis=2)), -2)` or the same readout as
+    `Einsum("bhtd,bhtde->bhte", q, S)`, becomes `loom.scan <linear> q, k, v`
+    (q, k, v of shape [B, H, T, D]), which never builds the
+    [B, H, T, Dk, Dv] tensor of running states. The replaced holder ops are
+    erased.
+  }];
+  let dependentDialects = [
+    "::loom::LoomDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+}
+
+//===----------------------------------------------------------------------===//
 // TileAttention
 //===----------------------------------------------------------------------===//
 

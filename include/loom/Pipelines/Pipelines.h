@@ -26,7 +26,7 @@ struct CPUPipelineOptions {
   /// Legalize `onnx.node` holder ops first.
   bool legalizeOnnx = true;
   /// Raise decomposed patterns of the imported graph to loom ops first
-  /// (loom-raise-attention).
+  /// (loom-raise-attention, loom-raise-norms-and-gelu, loom-raise-scans).
   bool raise = true;
   /// The last stage to run.
   CPUPipelineStage stopAfter = CPUPipelineStage::LLVM;
@@ -42,7 +42,8 @@ struct CPUPipelineOptions {
 };
 
 /// Builds the CPU pipeline on a module:
-///   Step 1: decomposed attention -> loom.attention (loom-raise-attention);
+///   Step 1: decomposed attention, norms, GELU, scans -> loom ops
+///           (loom-raise-attention, -norms-and-gelu, -scans);
 ///           ONNX holder ops -> loom/linalg/tensor (loom-onnx-to-loom).
 ///   Step 2: loom.attention -> flash-attention tiles (loom-tile-attention);
 ///           loom ops -> linalg.generic; fuse elementwise ops.

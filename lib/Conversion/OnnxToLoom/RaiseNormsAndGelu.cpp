@@ -22,6 +22,7 @@
 
 #include "loom/Conversion/OnnxToLoom/OnnxToLoom.h"
 
+#include "RaiseUtils.h"
 #include "loom/Dialect/Loom/IR/LoomOps.h"
 #include "loom/Dialect/Onnx/IR/OnnxDialect.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -41,33 +42,7 @@ namespace loom {
 
 using namespace mlir;
 using namespace loom;
-
-/// Returns the holder op of `v` when it is an ONNX-domain node of `type`.
-static onnxir::NodeOp nodeOf(Value v, StringRef type) {
-  auto node = v ? v.getDefiningOp<onnxir::NodeOp>() : onnxir::NodeOp();
-  if (!node || node.getOpType() != type ||
-      !(node.getDomain().empty() || node.getDomain() == "ai.onnx"))
-    return {};
-  return node;
-}
-
-/// The elements attribute of a constant (arith.constant or ONNX Constant).
-static DenseElementsAttr constantOf(Value v) {
-  Attribute attr;
-  if (auto node = nodeOf(v, "Constant"))
-    attr = node.getOnnxAttr("value");
-  else if (!v || !matchPattern(v, m_Constant(&attr)))
-    return nullptr;
-  return dyn_cast_or_null<DenseElementsAttr>(attr);
-}
-
-/// The value of a float constant whose elements are all equal.
-static std::optional<double> splatFloat(Value v) {
-  DenseElementsAttr dense = constantOf(v);
-  if (!dense || !dense.isSplat() || !isa<FloatType>(dense.getElementType()))
-    return std::nullopt;
-  return dense.getSplatValue<APFloat>().convertToDouble();
-}
+using namespace loom::raise;
 
 /// True when `v` is a splat constant within 1e-3 (relative) of `want`.
 static bool isConst(Value v, double want) {

@@ -32,6 +32,7 @@ namespace loom {
 #define GEN_PASS_DECL_ONNXTOLOOMPASS
 #define GEN_PASS_DECL_RAISEATTENTIONPASS
 #define GEN_PASS_DECL_RAISENORMSANDGELUPASS
+#define GEN_PASS_DECL_RAISESCANSPASS
 #include "loom/Conversion/Passes.h.inc"
 
 /// Erases the `onnx.node` holder ops among `roots` that have no users and,

@@ -1,0 +1,98 @@
+//===- RaiseUtils.h - Matching helpers of the raising passes ----*- C++ -*-===//
+//
+// Part of the Loom project. SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+//
+// Small matchers over the imported `onnx.node` graph shared by the raising
+// passes (loom-raise-attention, loom-raise-norms-and-gelu,
+// loom-raise-scans).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LOOM_LIB_CONVERSION_ONNXTOLOOM_RAISEUTILS_H
+#define LOOM_LIB_CONVERSION_ONNXTOLOOM_RAISEUTILS_H
+
+#include "loom/Dialect/Onnx/IR/OnnxDialect.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/Matchers.h"
+
+#include <optional>
+
+namespace loom::raise {
+
+/// Returns the holder op of `v` when it is an ONNX-domain node of `type`.
+inline onnxir::NodeOp nodeOf(mlir::Value v, llvm::StringRef type) {
+  auto node = v ? v.getDefiningOp<onnxir::NodeOp>() : onnxir::NodeOp();
+  if (!node || node.getOpType() != type ||
+      !(node.getDomain().empty() || node.getDomain() == "ai.onnx"))
+    return {};
+  return node;
+}
+
+/// The elements attribute of a constant (arith.constant or ONNX Constant).
+inline mlir::DenseElementsAttr constantOf(mlir::Value v) {
+  mlir::Attribute attr;
+  if (auto node = nodeOf(v, "Constant"))
+    attr = node.getOnnxAttr("value");
+  else if (!v || !mlir::matchPattern(v, mlir::m_Constant(&attr)))
+    return nullptr;
+  return llvm::dyn_cast_or_null<mlir::DenseElementsAttr>(attr);
+}
+
+/// The value of a float constant whose elements are all equal.
+inline std::optional<double> splatFloat(mlir::Value v) {
+  mlir::DenseElementsAttr dense = constantOf(v);
+  if (!dense || !dense.isSplat() ||
+      !llvm::isa<mlir::FloatType>(dense.getElementType()))
+    return std::nullopt;
+  return dense.getSplatValue<llvm::APFloat>().convertToDouble();
+}
+
+/// The value of an integer constant whose elements are all equal.
+inline std::optional<int64_t> splatInt(mlir::Value v) {
+  mlir::DenseElementsAttr dense = constantOf(v);
+  if (!dense || !dense.isSplat() ||
+      !llvm::isa<mlir::IntegerType>(dense.getElementType()))
+    return std::nullopt;
+  return dense.getSplatValue<llvm::APInt>().getSExtValue();
+}
+
+/// An integer ONNX attribute of a holder op, or `dflt`.
+inline int64_t intAttr(onnxir::NodeOp node, llvm::StringRef name,
+                       int64_t dflt) {
+  if (auto attr =
+          llvm::dyn_cast_or_null<mlir::IntegerAttr>(node.getOnnxAttr(name)))
+    return attr.getInt();
+  return dflt;
+}
+
+/// The axes of a Squeeze/Unsqueeze/Reduce node (the `axes` attribute before
+/// opset 13, or a constant second input), normalized against `rank`.
+inline std::optional<llvm::SmallVector<int64_t>> axesOf(onnxir::NodeOp node,
+                                                        int64_t rank) {
+  llvm::SmallVector<int64_t> axes;
+  if (auto attr = llvm::dyn_cast_or_null<mlir::DenseI64ArrayAttr>(
+          node.getOnnxAttr("axes"))) {
+    axes.assign(attr.asArrayRef().begin(), attr.asArrayRef().end());
+  } else if (node.getInputs().size() >= 2) {
+    mlir::DenseElementsAttr dense = constantOf(node.getInputs()[1]);
+    if (!dense || !llvm::isa<mlir::IntegerType>(dense.getElementType()))
+      return std::nullopt;
+    for (const llvm::APInt &a : dense.getValues<llvm::APInt>())
+      axes.push_back(a.getSExtValue());
+  } else {
+    return std::nullopt;
+  }
+  for (int64_t &a : axes) {
+    if (a < -rank || a >= rank)
+      return std::nullopt;
+    if (a < 0)
+      a += rank;
+  }
+  return axes;
+}
+
+} // namespace loom::raise
+
+#endif // LOOM_LIB_CONVERSION_ONNXTOLOOM_RAISEUTILS_H
