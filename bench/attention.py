@@ -5,10 +5,12 @@ of long-sequence attention.
   bench/attention.py [--repeats 3] [--runs 10] [--threads 2] [--cases ...]
                      [--memory-seq 8192]
 
-Each case is one decomposed attention layer as exporters emit it (ONNX
-MatMul / Div / [Where(Trilu) causal mask] / Softmax / MatMul on q, k, v of
-shape [1, 12, S, 64]), built with onnx.helper: Loom raises it to
-loom.attention and tiles it (flash attention); ONNX Runtime runs the same
+Each case is one layer as exporters emit it, on q, k, v of shape
+[1, 12, S, 64]: decomposed softmax attention (ONNX MatMul / Div /
+[Where(Trilu) causal mask] / Softmax / MatMul, built with onnx.helper), which
+Loom raises to loom.attention and tiles (flash attention); or causal linear
+attention exported by torch with cumsum (test/Integration/Inputs/
+scan_models.py), which Loom raises to loom.scan. ONNX Runtime runs the same
 graph with all graph optimizations. Both are timed on the same inputs,
 alternating, --repeats times (medians of medians; ratio loom/ort, below 1
 Loom is faster). Not a test: the machine is noisy.
@@ -34,7 +36,10 @@ sys.path.insert(0, os.path.join(ROOT, "bench"))
 from run import ensure_ort, sh  # noqa: E402
 
 H, D = 12, 64
-CASES = {"attn512": (512, False), "attn2048": (2048, False), "causal1024": (1024, True)}
+# case -> (sequence length, kind): softmax attention, causal softmax attention,
+# causal linear attention (torch export with cumsum, raised to loom.scan).
+CASES = {"attn512": (512, "full"), "attn2048": (2048, "full"), "causal1024": (1024, "causal"),
+         "linattn1024": (1024, "linear")}
 
 
 def const(name, value):
@@ -92,16 +97,25 @@ def reference(q, k, v, causal, heads):
     return np.stack(out)
 
 
-def prepare(d, seq, causal, loomc):
+def prepare(d, seq, kind, loomc):
     os.makedirs(os.path.join(d, "in"), exist_ok=True)
-    onnx.save(attention_model(causal), os.path.join(d, "model.onnx"))
-    r = np.random.default_rng(0)
-    spec = []
     arrays = []
-    for i, name in enumerate("qkv"):
-        a = r.standard_normal((1, H, seq, D)).astype(np.float32)
-        arrays.append(a)
-        np.save(os.path.join(d, "in", "input_%d.npy" % i), a)
+    if kind == "linear":
+        sh([sys.executable, os.path.join(ROOT, "test", "Integration", "Inputs", "scan_models.py"),
+            "linear_attention", d, "--seq", str(seq), "--heads", str(H), "--dim", str(D)])
+        for i in range(3):
+            t = onnx.TensorProto()
+            t.ParseFromString(open(os.path.join(d, "in", "input_%d.pb" % i), "rb").read())
+            arrays.append(numpy_helper.to_array(t))
+    else:
+        onnx.save(attention_model(kind == "causal"), os.path.join(d, "model.onnx"))
+        r = np.random.default_rng(0)
+        for i in range(3):
+            a = r.standard_normal((1, H, seq, D)).astype(np.float32)
+            arrays.append(a)
+            np.save(os.path.join(d, "in", "input_%d.npy" % i), a)
+    spec = []
+    for i, (name, a) in enumerate(zip("qkv", arrays)):
         a.tofile(os.path.join(d, "input_%d.bin" % i))
         spec.append({"name": name, "dtype": "float32", "dims": list(a.shape),
                      "file": os.path.join(d, "input_%d.bin" % i)})
@@ -126,16 +140,23 @@ def main():
     if args.cases:
         ensure_ort()
     for name in filter(None, args.cases.split(",")):
-        seq, causal = CASES[name]
+        seq, kind = CASES[name]
         d = os.path.join(args.work, name)
-        q, k, v = prepare(d, seq, causal, loomc)
-        # Correctness of Loom's output on two heads.
+        q, k, v = prepare(d, seq, kind, loomc)
         out_dir = os.path.join(d, "out")
         os.makedirs(out_dir, exist_ok=True)
-        sh([loom_run, os.path.join(d, "model.so"), "--inputs", os.path.join(d, "in"),
-            "--outputs", out_dir, "--npy"])
-        got = np.load(os.path.join(out_dir, "output_0.npy"))[0, [0, H - 1]]
-        err = float(np.abs(got - reference(q, k, v, causal, [0, H - 1])).max())
+        if kind == "linear":
+            # Against torch's output (scan_models.py wrote it).
+            out = sh([loom_run, os.path.join(d, "model.so"), "--inputs", os.path.join(d, "in"),
+                      "--expected", os.path.join(d, "exp"), "--json"])
+            err = max(json.loads(line).get("max_abs_err", 0.0)
+                      for line in out.strip().splitlines())
+        else:
+            # Two heads against numpy.
+            sh([loom_run, os.path.join(d, "model.so"), "--inputs", os.path.join(d, "in"),
+                "--outputs", out_dir, "--npy"])
+            got = np.load(os.path.join(out_dir, "output_0.npy"))[0, [0, H - 1]]
+            err = float(np.abs(got - reference(q, k, v, kind == "causal", [0, H - 1])).max())
         loom_ms, ort_ms = [], []
         for _ in range(args.repeats):
             out = sh([loom_run, os.path.join(d, "model.so"), "--inputs", os.path.join(d, "in"),
@@ -147,7 +168,10 @@ def main():
                       str(args.runs), str(args.warmup), str(args.threads)])
             ort_ms.append(json.loads(out.strip().splitlines()[-1])["median_ms"])
         lm, om = statistics.median(loom_ms), statistics.median(ort_ms)
-        flops = 4.0 * H * seq * seq * D * (0.5 if causal else 1.0)
+        if kind == "linear":
+            flops = 4.0 * H * seq * D * D  # state update and readout per step
+        else:
+            flops = 4.0 * H * seq * seq * D * (0.5 if kind == "causal" else 1.0)
         rows.append((name, lm, om, lm / om, flops / lm / 1e6, err))
     if rows:
         print("%-11s %10s %10s %9s %12s %12s" % ("case", "loom ms", "ort ms", "loom/ort",
@@ -158,7 +182,7 @@ def main():
     if args.memory_seq:
         seq = args.memory_seq
         d = os.path.join(args.work, "memory%d" % seq)
-        q, k, v = prepare(d, seq, True, loomc)
+        q, k, v = prepare(d, seq, "causal", loomc)
         out_dir = os.path.join(d, "out")
         os.makedirs(out_dir, exist_ok=True)
         # A fresh Python runs loom-run alone, so its children's peak RSS is

@@ -27,18 +27,18 @@ static Value filledTensor(OpBuilder &b, Location loc, TypedAttr value,
 static Value filledTensor(OpBuilder &b, Location loc, TypedAttr value,
                           ArrayRef<OpFoldResult> sizes) {
   Value cst = arith::ConstantOp::create(b, loc, value);
-  Value empty = tensor::EmptyOp::create(b, loc, sizes, value.getType()).getResult();
+  Value empty =
+      tensor::EmptyOp::create(b, loc, sizes, value.getType()).getResult();
   return linalg::FillOp::create(b, loc, cst, empty).getResult(0);
 }
 
 /// The kinds of Reduce* ops.
 enum class ReduceKind { Sum, Mean, Max, Min, SumSquare };
 
-Value loom::reduceKeepDims(OpBuilder &b, Location loc, Value x,
-                            ArrayRef<bool> reduced, Attribute initValue,
-                            function_ref<Value(OpBuilder &, Location, Value,
-                                               Value)>
-                                combine) {
+Value loom::reduceKeepDims(
+    OpBuilder &b, Location loc, Value x, ArrayRef<bool> reduced,
+    Attribute initValue,
+    function_ref<Value(OpBuilder &, Location, Value, Value)> combine) {
   auto type = cast<RankedTensorType>(x.getType());
   int64_t rank = type.getRank();
   MLIRContext *ctx = b.getContext();
@@ -131,26 +131,28 @@ static bool reducedAxes(OpBinder &binder, int64_t rank, int64_t inputSince,
 /// Reduces `x` (kind `kind`) over the dims marked in `reduced`, keeping them
 /// as size 1 unless the node's `keepdims` is 0.
 static Value buildReduce(OpBinder &binder, RewriterBase &rewriter,
-                         TypedValue<RankedTensorType> x,
-                         ArrayRef<bool> reduced, ReduceKind kind) {
+                         TypedValue<RankedTensorType> x, ArrayRef<bool> reduced,
+                         ReduceKind kind) {
   Location loc = binder.getLoc();
   Type elem = x.getType().getElementType();
   bool isFloat = isa<FloatType>(elem);
   Attribute init;
   switch (kind) {
   case ReduceKind::Max:
-    init = isFloat ? (Attribute)rewriter.getFloatAttr(
-                         elem, -std::numeric_limits<double>::infinity())
-                   : rewriter.getIntegerAttr(
-                         elem, APInt::getSignedMinValue(
-                                   elem.getIntOrFloatBitWidth()));
+    init =
+        isFloat
+            ? (Attribute)rewriter.getFloatAttr(
+                  elem, -std::numeric_limits<double>::infinity())
+            : rewriter.getIntegerAttr(
+                  elem, APInt::getSignedMinValue(elem.getIntOrFloatBitWidth()));
     break;
   case ReduceKind::Min:
-    init = isFloat ? (Attribute)rewriter.getFloatAttr(
-                         elem, std::numeric_limits<double>::infinity())
-                   : rewriter.getIntegerAttr(
-                         elem, APInt::getSignedMaxValue(
-                                   elem.getIntOrFloatBitWidth()));
+    init =
+        isFloat
+            ? (Attribute)rewriter.getFloatAttr(
+                  elem, std::numeric_limits<double>::infinity())
+            : rewriter.getIntegerAttr(
+                  elem, APInt::getSignedMaxValue(elem.getIntOrFloatBitWidth()));
     break;
   default:
     init = rewriter.getZeroAttr(elem);
@@ -186,15 +188,15 @@ static Value buildReduce(OpBinder &binder, RewriterBase &rewriter,
     if (count) {
       Value i64 = arith::IndexCastOp::create(rewriter, loc,
                                              rewriter.getI64Type(), count);
-      Value n = isFloat ? arith::SIToFPOp::create(rewriter, loc, elem, i64)
-                              .getResult()
-                        : arith::TruncIOp::create(rewriter, loc, elem, i64)
-                              .getResult();
+      Value n =
+          isFloat
+              ? arith::SIToFPOp::create(rewriter, loc, elem, i64).getResult()
+              : arith::TruncIOp::create(rewriter, loc, elem, i64).getResult();
       auto type = cast<RankedTensorType>(r.getType());
       Value empty = tensor::EmptyOp::create(
           rewriter, loc, getSizes(rewriter, loc, r), type.getElementType());
-      SmallVector<AffineMap> maps(2,
-                                  rewriter.getMultiDimIdentityMap(type.getRank()));
+      SmallVector<AffineMap> maps(
+          2, rewriter.getMultiDimIdentityMap(type.getRank()));
       SmallVector<utils::IteratorType> iters(type.getRank(),
                                              utils::IteratorType::parallel);
       r = linalg::GenericOp::create(
@@ -203,8 +205,9 @@ static Value buildReduce(OpBinder &binder, RewriterBase &rewriter,
               [&](OpBuilder &b, Location l, ValueRange a) {
                 linalg::YieldOp::create(
                     b, l,
-                    isFloat ? arith::DivFOp::create(b, l, a[0], n).getResult()
-                            : arith::DivSIOp::create(b, l, a[0], n).getResult());
+                    isFloat
+                        ? arith::DivFOp::create(b, l, a[0], n).getResult()
+                        : arith::DivSIOp::create(b, l, a[0], n).getResult());
               })
               .getResult(0);
     }
@@ -253,15 +256,17 @@ static LogicalResult legalizeRuntimeReduce(OpBinder &binder,
   };
   Value mask = idx(0);
   for (int64_t k = 0; k < n; ++k) {
-    Value e = tensor::ExtractOp::create(rewriter, loc, axesT, ValueRange{idx(k)});
-    Value a = arith::IndexCastOp::create(rewriter, loc, rewriter.getIndexType(), e);
-    Value neg = arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::slt, a,
-                                      idx(0));
-    a = arith::SelectOp::create(rewriter, loc, neg,
-                                arith::AddIOp::create(rewriter, loc, a, idx(rank)),
-                                a);
-    mask = arith::OrIOp::create(rewriter, loc, mask,
-                                arith::ShLIOp::create(rewriter, loc, idx(1), a));
+    Value e =
+        tensor::ExtractOp::create(rewriter, loc, axesT, ValueRange{idx(k)});
+    Value a =
+        arith::IndexCastOp::create(rewriter, loc, rewriter.getIndexType(), e);
+    Value neg = arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::slt,
+                                      a, idx(0));
+    a = arith::SelectOp::create(
+        rewriter, loc, neg, arith::AddIOp::create(rewriter, loc, a, idx(rank)),
+        a);
+    mask = arith::OrIOp::create(
+        rewriter, loc, mask, arith::ShLIOp::create(rewriter, loc, idx(1), a));
   }
   // The masks whose reduction can have the node's result type.
   SmallVector<int64_t> cases;
@@ -365,17 +370,17 @@ static OnnxHandler argHandler(bool isMax) {
       outExprs.push_back(i == *axis ? getAffineConstantExpr(0, ctx)
                                     : getAffineDimExpr(i, ctx));
     }
-    Value vInit = filledTensor(
-        rewriter, loc,
-        rewriter.getFloatAttr(elem, isMax
-                                        ? -std::numeric_limits<double>::infinity()
-                                        : std::numeric_limits<double>::infinity()),
-        shape, dyn);
-    Value iInit = filledTensor(rewriter, loc, rewriter.getI64IntegerAttr(0),
-                               shape, dyn);
+    Value vInit =
+        filledTensor(rewriter, loc,
+                     rewriter.getFloatAttr(
+                         elem, isMax ? -std::numeric_limits<double>::infinity()
+                                     : std::numeric_limits<double>::infinity()),
+                     shape, dyn);
+    Value iInit =
+        filledTensor(rewriter, loc, rewriter.getI64IntegerAttr(0), shape, dyn);
     AffineMap outMap = AffineMap::get(rank, 0, outExprs, ctx);
-    SmallVector<AffineMap> maps = {rewriter.getMultiDimIdentityMap(rank), outMap,
-                                   outMap};
+    SmallVector<AffineMap> maps = {rewriter.getMultiDimIdentityMap(rank),
+                                   outMap, outMap};
     SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
     iters[*axis] = utils::IteratorType::reduction;
     auto generic = linalg::GenericOp::create(
@@ -413,7 +418,8 @@ static LogicalResult legalizeLogSoftmax(OpBinder &binder,
     return binder.unsupported("a non-float or unranked input");
   int64_t rank = x.getType().getRank();
   int64_t dflt = binder.getOp().getOpset() < 13 ? 1 : -1;
-  std::optional<int64_t> axis = normalizeAxis(binder.getInt("axis", dflt), rank);
+  std::optional<int64_t> axis =
+      normalizeAxis(binder.getInt("axis", dflt), rank);
   if (!axis)
     return binder.emitError("axis is out of range"), failure();
   if (binder.getOp().getOpset() < 13 && *axis != rank - 1)
@@ -437,9 +443,9 @@ static LogicalResult legalizeLogSoftmax(OpBinder &binder,
                                : getAffineDimExpr(i, ctx));
   AffineMap bmap = AffineMap::get(rank, 0, bcast, ctx);
   auto sumType = cast<RankedTensorType>(mx.getType());
-  Value zero = filledTensor(rewriter, loc,
-                            cast<TypedAttr>(rewriter.getZeroAttr(elem)),
-                            getSizes(rewriter, loc, mx));
+  Value zero =
+      filledTensor(rewriter, loc, cast<TypedAttr>(rewriter.getZeroAttr(elem)),
+                   getSizes(rewriter, loc, mx));
   SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
   iters[*axis] = utils::IteratorType::reduction;
   Value sum = linalg::GenericOp::create(
@@ -454,23 +460,21 @@ static LogicalResult legalizeLogSoftmax(OpBinder &binder,
                         b, l, arith::AddFOp::create(b, l, a[2], e).getResult());
                   })
                   .getResult(0);
-  Value empty = tensor::EmptyOp::create(rewriter, loc, getSizes(rewriter, loc, x),
-                                        elem);
+  Value empty =
+      tensor::EmptyOp::create(rewriter, loc, getSizes(rewriter, loc, x), elem);
   SmallVector<utils::IteratorType> par(rank, utils::IteratorType::parallel);
-  Value out = linalg::GenericOp::create(
-                  rewriter, loc, x.getType(), ValueRange{x, mx, sum},
-                  ValueRange{empty},
-                  SmallVector<AffineMap>{rewriter.getMultiDimIdentityMap(rank),
-                                         bmap, bmap,
-                                         rewriter.getMultiDimIdentityMap(rank)},
-                  par,
-                  [&](OpBuilder &b, Location l, ValueRange a) {
-                    Value v = arith::SubFOp::create(b, l, a[0], a[1]);
-                    v = arith::SubFOp::create(b, l, v,
-                                              math::LogOp::create(b, l, a[2]));
-                    linalg::YieldOp::create(b, l, v);
-                  })
-                  .getResult(0);
+  Value out =
+      linalg::GenericOp::create(
+          rewriter, loc, x.getType(), ValueRange{x, mx, sum}, ValueRange{empty},
+          SmallVector<AffineMap>{rewriter.getMultiDimIdentityMap(rank), bmap,
+                                 bmap, rewriter.getMultiDimIdentityMap(rank)},
+          par,
+          [&](OpBuilder &b, Location l, ValueRange a) {
+            Value v = arith::SubFOp::create(b, l, a[0], a[1]);
+            v = arith::SubFOp::create(b, l, v, math::LogOp::create(b, l, a[2]));
+            linalg::YieldOp::create(b, l, v);
+          })
+          .getResult(0);
   binder.replace(rewriter, out);
   return success();
 }
@@ -485,16 +489,19 @@ static LogicalResult legalizeGemm(OpBinder &binder, RewriterBase &rewriter) {
   if (!isa<FloatType>(elem))
     return binder.unsupported("non-float operands");
   bool ta = binder.getInt("transA", 0), tb = binder.getInt("transB", 0);
-  double alpha = binder.getFloat("alpha", 1.0), beta = binder.getFloat("beta", 1.0);
+  double alpha = binder.getFloat("alpha", 1.0),
+         beta = binder.getFloat("beta", 1.0);
   Location loc = binder.getLoc();
   MLIRContext *ctx = rewriter.getContext();
   auto d = [&](int64_t i) { return getAffineDimExpr(i, ctx); };
   // Loops (m, n, k).
-  AffineMap aMap = AffineMap::get(3, 0, ta ? ArrayRef<AffineExpr>{d(2), d(0)}
-                                          : ArrayRef<AffineExpr>{d(0), d(2)},
+  AffineMap aMap = AffineMap::get(3, 0,
+                                  ta ? ArrayRef<AffineExpr>{d(2), d(0)}
+                                     : ArrayRef<AffineExpr>{d(0), d(2)},
                                   ctx);
-  AffineMap bMap = AffineMap::get(3, 0, tb ? ArrayRef<AffineExpr>{d(1), d(2)}
-                                          : ArrayRef<AffineExpr>{d(2), d(1)},
+  AffineMap bMap = AffineMap::get(3, 0,
+                                  tb ? ArrayRef<AffineExpr>{d(1), d(2)}
+                                     : ArrayRef<AffineExpr>{d(2), d(1)},
                                   ctx);
   AffineMap cMap = AffineMap::get(3, 0, {d(0), d(1)}, ctx);
   SmallVector<OpFoldResult> as = getSizes(rewriter, loc, a),
@@ -502,18 +509,20 @@ static LogicalResult legalizeGemm(OpBinder &binder, RewriterBase &rewriter) {
   SmallVector<OpFoldResult> out = {ta ? as[1] : as[0], tb ? bs[0] : bs[1]};
   Value init = filledTensor(rewriter, loc,
                             cast<TypedAttr>(rewriter.getZeroAttr(elem)), out);
-  Value mm = linalg::GenericOp::create(
-                 rewriter, loc, init.getType(), ValueRange{a, b}, ValueRange{init},
-                 SmallVector<AffineMap>{aMap, bMap, cMap},
-                 SmallVector<utils::IteratorType>{utils::IteratorType::parallel,
-                                                  utils::IteratorType::parallel,
-                                                  utils::IteratorType::reduction},
-                 [](OpBuilder &nb, Location l, ValueRange x) {
-                   Value p = arith::MulFOp::create(nb, l, x[0], x[1], kContract);
-                   linalg::YieldOp::create(
-                       nb, l, arith::AddFOp::create(nb, l, x[2], p, kReassoc).getResult());
-                 })
-                 .getResult(0);
+  Value mm =
+      linalg::GenericOp::create(
+          rewriter, loc, init.getType(), ValueRange{a, b}, ValueRange{init},
+          SmallVector<AffineMap>{aMap, bMap, cMap},
+          SmallVector<utils::IteratorType>{utils::IteratorType::parallel,
+                                           utils::IteratorType::parallel,
+                                           utils::IteratorType::reduction},
+          [](OpBuilder &nb, Location l, ValueRange x) {
+            Value p = arith::MulFOp::create(nb, l, x[0], x[1], kContract);
+            linalg::YieldOp::create(
+                nb, l,
+                arith::AddFOp::create(nb, l, x[2], p, kReassoc).getResult());
+          })
+          .getResult(0);
   SmallVector<Value> operands = {mm};
   if (c)
     operands.push_back(c);
@@ -526,9 +535,9 @@ static LogicalResult legalizeGemm(OpBinder &binder, RewriterBase &rewriter) {
         if (x.size() > 1)
           v = arith::AddFOp::create(
               nb, l, v,
-              arith::MulFOp::create(
-                  nb, l, x[1],
-                  arith::ConstantOp::create(nb, l, nb.getFloatAttr(elem, beta))));
+              arith::MulFOp::create(nb, l, x[1],
+                                    arith::ConstantOp::create(
+                                        nb, l, nb.getFloatAttr(elem, beta))));
         return v;
       });
   if (failed(result))
@@ -555,54 +564,72 @@ void loom::populateOnnxReduceHandlers(OnnxHandlerRegistry &registry) {
 //===----------------------------------------------------------------------===//
 
 /// CumSum along a constant axis: out[..i..] = sum over j of x[..j..] with
-/// j <= i (j < i when exclusive; >= / > when reversed). A quadratic
-/// reduction: correct for any size, fast for short axes.
-/// Builds the CumSum of `x` along the static `axis`.
+/// j <= i (j < i when exclusive; >= / > when reversed), as a loop along the
+/// axis carrying the running sum: linear time.
 static Value buildCumSum(OpBuilder &b, Location loc, Value x, int64_t axis,
                          bool exclusive, bool reverse) {
   auto type = cast<RankedTensorType>(x.getType());
   int64_t rank = type.getRank();
   Type elem = type.getElementType();
   bool isFloat = isa<FloatType>(elem);
-  MLIRContext *ctx = b.getContext();
-  // Loops: the output dims, then j.
-  int64_t loops = rank + 1;
-  SmallVector<AffineExpr> inE, outE;
-  for (int64_t i = 0; i < rank; ++i) {
-    inE.push_back(getAffineDimExpr(i == axis ? rank : i, ctx));
-    outE.push_back(getAffineDimExpr(i, ctx));
-  }
-  Value init = filledTensor(b, loc, cast<TypedAttr>(b.getZeroAttr(elem)),
-                            getSizes(b, loc, x));
-  SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
-  iters.push_back(utils::IteratorType::reduction);
-  auto pred = reverse ? (exclusive ? arith::CmpIPredicate::ugt
-                                   : arith::CmpIPredicate::uge)
-                      : (exclusive ? arith::CmpIPredicate::ult
-                                   : arith::CmpIPredicate::ule);
-  return linalg::GenericOp::create(
-             b, loc, init.getType(), ValueRange{x}, ValueRange{init},
-             SmallVector<AffineMap>{AffineMap::get(loops, 0, inE, ctx),
-                                    AffineMap::get(loops, 0, outE, ctx)},
-             iters,
-             [&](OpBuilder &nb, Location l, ValueRange a) {
-               Value i = linalg::IndexOp::create(nb, l, axis);
-               Value j = linalg::IndexOp::create(nb, l, rank);
-               Value take = arith::CmpIOp::create(nb, l, pred, j, i);
-               Value sum =
-                   isFloat ? arith::AddFOp::create(nb, l, a[1], a[0]).getResult()
-                           : arith::AddIOp::create(nb, l, a[1], a[0]).getResult();
-               linalg::YieldOp::create(
-                   nb, l,
-                   arith::SelectOp::create(nb, l, take, sum, a[1]).getResult());
-             })
-      .getResult(0);
+  SmallVector<OpFoldResult> sizes = getSizes(b, loc, x);
+  // One slice along `axis`: the running sum's shape.
+  SmallVector<OpFoldResult> sliceSizes(sizes);
+  sliceSizes[axis] = b.getIndexAttr(1);
+  SmallVector<OpFoldResult> runSizes(sizes);
+  runSizes.erase(runSizes.begin() + axis);
+  SmallVector<int64_t> runShape(type.getShape());
+  runShape.erase(runShape.begin() + axis);
+  auto runType = RankedTensorType::get(runShape, elem);
+  Value run =
+      filledTensor(b, loc, cast<TypedAttr>(b.getZeroAttr(elem)), runSizes);
+  Value out = tensor::EmptyOp::create(b, loc, sizes, elem);
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  Value n = getValueOrCreateConstantIndexOp(b, loc, sizes[axis]);
+  SmallVector<OpFoldResult> strides(rank, b.getIndexAttr(1));
+  int64_t runRank = rank - 1;
+  SmallVector<AffineMap> maps(3, b.getMultiDimIdentityMap(runRank));
+  SmallVector<utils::IteratorType> iters(runRank,
+                                         utils::IteratorType::parallel);
+  auto loop = scf::ForOp::create(
+      b, loc, zero, n, one, ValueRange{run, out},
+      [&](OpBuilder &fb, Location l, Value t, ValueRange iter) {
+        Value at = t;
+        if (reverse)
+          at = arith::SubIOp::create(fb, l,
+                                     arith::SubIOp::create(fb, l, n, one), t);
+        SmallVector<OpFoldResult> offs(rank, fb.getIndexAttr(0));
+        offs[axis] = at;
+        Value slice = tensor::ExtractSliceOp::create(fb, l, runType, x, offs,
+                                                     sliceSizes, strides);
+        Value next =
+            linalg::GenericOp::create(
+                fb, l, runType, ValueRange{iter[0], slice},
+                ValueRange{tensor::EmptyOp::create(fb, l, runSizes, elem)},
+                maps, iters,
+                [&](OpBuilder &nb, Location nl, ValueRange a) {
+                  Value sum = isFloat
+                                  ? arith::AddFOp::create(nb, nl, a[0], a[1])
+                                        .getResult()
+                                  : arith::AddIOp::create(nb, nl, a[0], a[1])
+                                        .getResult();
+                  linalg::YieldOp::create(nb, nl, sum);
+                })
+                .getResult(0);
+        Value written =
+            tensor::InsertSliceOp::create(fb, l, exclusive ? iter[0] : next,
+                                          iter[1], offs, sliceSizes, strides);
+        scf::YieldOp::create(fb, l, ValueRange{next, written});
+      });
+  return loop.getResult(1);
 }
 
 /// CumSum: out[..i..] = sum over j of x[..j..] with j <= i (j < i when
-/// exclusive; >= / > when reversed) -- a quadratic reduction, correct for any
-/// size. A run-time axis selects among the rank's variants with
-/// scf.index_switch (an out-of-range axis gives zeros).
+/// exclusive; >= / > when reversed) -- a loop along the axis carrying the
+/// running sum (linear time), each step one elementwise op over a slice. A
+/// run-time axis selects among the rank's variants with scf.index_switch (an
+/// out-of-range axis gives zeros).
 static LogicalResult legalizeCumSum(OpBinder &binder, RewriterBase &rewriter) {
   auto x = binder.rankedInput(0);
   Value axisTensor = binder.rankedInput(1);
@@ -629,17 +656,19 @@ static LogicalResult legalizeCumSum(OpBinder &binder, RewriterBase &rewriter) {
       rewriter, loc, axisTensor,
       SmallVector<Value>(cast<RankedTensorType>(axisTensor.getType()).getRank(),
                          arith::ConstantIndexOp::create(rewriter, loc, 0)));
-  Value ai = arith::IndexCastOp::create(rewriter, loc, rewriter.getIndexType(), a);
+  Value ai =
+      arith::IndexCastOp::create(rewriter, loc, rewriter.getIndexType(), a);
   Value r = arith::ConstantIndexOp::create(rewriter, loc, rank);
   Value zero = arith::ConstantIndexOp::create(rewriter, loc, 0);
-  Value neg = arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::slt, ai, zero);
+  Value neg =
+      arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::slt, ai, zero);
   ai = arith::SelectOp::create(rewriter, loc, neg,
                                arith::AddIOp::create(rewriter, loc, ai, r), ai);
   SmallVector<int64_t> cases;
   for (int64_t i = 0; i < rank; ++i)
     cases.push_back(i);
-  auto sw = scf::IndexSwitchOp::create(rewriter, loc, TypeRange{x.getType()}, ai,
-                                       cases, cases.size());
+  auto sw = scf::IndexSwitchOp::create(rewriter, loc, TypeRange{x.getType()},
+                                       ai, cases, cases.size());
   for (int64_t i = 0; i < rank; ++i) {
     Block &block = sw.getCaseRegions()[i].emplaceBlock();
     OpBuilder::InsertionGuard guard(rewriter);
@@ -676,7 +705,8 @@ static LogicalResult legalizeEinsum(OpBinder &binder, RewriterBase &rewriter) {
   for (StringRef t : llvm::split(StringRef(lhs), ','))
     terms.push_back(t.str());
   if (terms.size() != binder.getNumInputs())
-    return binder.emitError("the equation does not match the inputs"), failure();
+    return binder.emitError("the equation does not match the inputs"),
+           failure();
   // "..." stands for the leading dims an operand has beyond its letters;
   // they are right-aligned across operands (numpy broadcasting) and named by
   // the digits '0'.. (never ONNX subscript letters).
@@ -773,25 +803,25 @@ static LogicalResult legalizeEinsum(OpBinder &binder, RewriterBase &rewriter) {
   if (outSizes.size() != rhs.size())
     return binder.emitError("an output letter appears in no input"), failure();
   maps.push_back(AffineMap::get(loops, 0, outE, ctx));
-  Value init = filledTensor(rewriter, loc,
-                            cast<TypedAttr>(rewriter.getZeroAttr(elem)), outSizes);
+  Value init = filledTensor(
+      rewriter, loc, cast<TypedAttr>(rewriter.getZeroAttr(elem)), outSizes);
   SmallVector<utils::IteratorType> iters;
   for (int64_t i = 0; i < loops; ++i)
     iters.push_back(i < (int64_t)rhs.size() ? utils::IteratorType::parallel
                                             : utils::IteratorType::reduction);
   SmallVector<Value> ins(inputs.begin(), inputs.end());
-  Value out = linalg::GenericOp::create(
-                  rewriter, loc, init.getType(), ins, ValueRange{init}, maps,
-                  iters,
-                  [&](OpBuilder &b, Location l, ValueRange a) {
-                    Value p = a[0];
-                    for (Value v : a.drop_front().drop_back())
-                      p = arith::MulFOp::create(b, l, p, v, kContract);
-                    linalg::YieldOp::create(
-                        b, l, arith::AddFOp::create(b, l, a.back(), p, kReassoc)
-                                  .getResult());
-                  })
-                  .getResult(0);
+  Value out =
+      linalg::GenericOp::create(
+          rewriter, loc, init.getType(), ins, ValueRange{init}, maps, iters,
+          [&](OpBuilder &b, Location l, ValueRange a) {
+            Value p = a[0];
+            for (Value v : a.drop_front().drop_back())
+              p = arith::MulFOp::create(b, l, p, v, kContract);
+            linalg::YieldOp::create(
+                b, l,
+                arith::AddFOp::create(b, l, a.back(), p, kReassoc).getResult());
+          })
+          .getResult(0);
   binder.replace(rewriter, out);
   return success();
 }

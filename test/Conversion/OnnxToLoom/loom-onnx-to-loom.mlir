@@ -275,12 +275,17 @@ func.func @layer_norm_stats(%x: tensor<3x4xf32>, %g: tensor<4xf32>) -> (tensor<3
 
 // -----
 
-// CumSum with a run-time axis switches among the rank's variants.
+// CumSum with a run-time axis switches among the rank's variants; each is a
+// loop along its axis carrying the running sum (linear time).
 // CHECK-LABEL: func @cumsum_runtime_axis
 //       CHECK:   scf.index_switch
 //       CHECK:   case 0 {
-//       CHECK:     linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]
+//       CHECK:     scf.for %[[T:.+]] = %{{.+}} to %{{.+}} step %{{.+}} iter_args(%[[RUN:.+]] = %{{.+}}, %[[OUT:.+]] = %{{.+}}) -> (tensor<3xf32>, tensor<2x3xf32>)
+//       CHECK:       %[[ROW:.+]] = tensor.extract_slice %arg0[%[[T]], 0] [1, 3]
+//       CHECK:       %[[NEXT:.+]] = linalg.generic {{.*}} iterator_types = ["parallel"]{{.*}} ins(%[[RUN]], %[[ROW]] :
+//       CHECK:       tensor.insert_slice %[[NEXT]] into %[[OUT]][%[[T]], 0] [1, 3]
 //       CHECK:   case 1 {
+//       CHECK:     scf.for {{.*}} -> (tensor<2xf32>, tensor<2x3xf32>)
 //       CHECK:   default {
 func.func @cumsum_runtime_axis(%x: tensor<2x3xf32>, %a: tensor<i32>) -> tensor<2x3xf32> {
   %0 = onnx.node "CumSum"(%x, %a) attributes {attrs = {}, domain = "", opset = 14 : i64} : (tensor<2x3xf32>, tensor<i32>) -> tensor<2x3xf32>
