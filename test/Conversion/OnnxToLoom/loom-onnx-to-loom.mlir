@@ -280,9 +280,9 @@ func.func @layer_norm_stats(%x: tensor<3x4xf32>, %g: tensor<4xf32>) -> (tensor<3
 // CHECK-LABEL: func @cumsum_runtime_axis
 //       CHECK:   scf.index_switch
 //       CHECK:   case 0 {
-//       CHECK:     scf.for %[[T:.+]] = %{{.+}} to %{{.+}} step %{{.+}} iter_args(%[[RUN:.+]] = %{{.+}}, %[[OUT:.+]] = %{{.+}}) -> (tensor<3xf32>, tensor<2x3xf32>)
+//       CHECK:     scf.for %[[T:.+]] = %{{.+}} to %{{.+}} step %{{.+}} iter_args(%[[ACC:.+]] = %{{.+}}, %[[OUT:.+]] = %{{.+}}) -> (tensor<3xf32>, tensor<2x3xf32>)
 //       CHECK:       %[[ROW:.+]] = tensor.extract_slice %arg0[%[[T]], 0] [1, 3]
-//       CHECK:       %[[NEXT:.+]] = linalg.generic {{.*}} iterator_types = ["parallel"]{{.*}} ins(%[[RUN]], %[[ROW]] :
+//       CHECK:       %[[NEXT:.+]] = linalg.generic {{.*}} iterator_types = ["parallel"]{{.*}} ins(%[[ACC]], %[[ROW]] :
 //       CHECK:       tensor.insert_slice %[[NEXT]] into %[[OUT]][%[[T]], 0] [1, 3]
 //       CHECK:   case 1 {
 //       CHECK:     scf.for {{.*}} -> (tensor<2xf32>, tensor<2x3xf32>)
