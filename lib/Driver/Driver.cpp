@@ -12,11 +12,6 @@
 #include "loom/InitAll.h"
 #include "loom/Pipelines/Pipelines.h"
 #include "loom/Target/CPU/CPUTarget.h"
-#include "llvm/IR/LLVMContext.h"
-#include "llvm/IR/Module.h"
-#include "llvm/Support/FileSystem.h"
-#include "llvm/Support/Path.h"
-#include "llvm/Support/Process.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/BuiltinAttributes.h"
@@ -28,8 +23,13 @@
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Transforms/Passes.h"
 #include "llvm/ADT/StringSwitch.h"
+#include "llvm/IR/LLVMContext.h"
+#include "llvm/IR/Module.h"
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Process.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/ToolOutputFile.h"
 
@@ -45,8 +45,8 @@ namespace {
 struct FailedPassReporter : public PassInstrumentation {
   void runAfterPassFailed(Pass *pass, Operation *op) override {
     mlir::emitRemark(op->getLoc())
-        << "loomc: pass '" << pass->getArgument() << "' ("
-        << pass->getName() << ") failed on '" << op->getName() << "'";
+        << "loomc: pass '" << pass->getArgument() << "' (" << pass->getName()
+        << ") failed on '" << op->getName() << "'";
   }
 };
 } // namespace
@@ -134,18 +134,23 @@ struct LoomcOptions {
       "attention-tile-kv",
       cl::desc("Key/value rows per flash-attention step (default 64)"),
       cl::init(64), cl::cat(category)};
+  cl::opt<int64_t> attentionKVSplits{
+      "attention-kv-splits",
+      cl::desc("When a model's queries fit one attention tile (decoding), "
+               "split the keys into this many ranges computed in parallel "
+               "and merged (default 4; 1 disables)"),
+      cl::init(4), cl::cat(category)};
   cl::opt<std::string> targetCpu{
       "target-cpu",
       cl::desc("CPU to generate code for: 'native' (the host and its "
                "features, default) or an LLVM CPU name such as "
                "'x86-64-v3' or 'sapphirerapids'"),
       cl::init("native"), cl::cat(category)};
-  cl::opt<bool> noChecker{"no-onnx-checker",
-                          cl::desc("Skip the ONNX checker"), cl::init(false),
-                          cl::cat(category)};
-  cl::opt<bool> noShapeInference{
-      "no-shape-inference", cl::desc("Skip ONNX shape inference"),
-      cl::init(false), cl::cat(category)};
+  cl::opt<bool> noChecker{"no-onnx-checker", cl::desc("Skip the ONNX checker"),
+                          cl::init(false), cl::cat(category)};
+  cl::opt<bool> noShapeInference{"no-shape-inference",
+                                 cl::desc("Skip ONNX shape inference"),
+                                 cl::init(false), cl::cat(category)};
   cl::opt<int64_t> inlineLimit{
       "inline-elements",
       cl::desc("Initializers with at most this many elements are printed "
@@ -154,7 +159,8 @@ struct LoomcOptions {
   cl::opt<int64_t> elideWeights{
       "elide-weights-larger",
       cl::desc("Print the data of dense_resource blobs larger than this many "
-               "bytes as a placeholder (the IR stays parseable but loses that data); "
+               "bytes as a placeholder (the IR stays parseable but loses that "
+               "data); "
                "-1 prints all data"),
       cl::init(-1), cl::cat(category)};
 };
@@ -210,9 +216,9 @@ static void printSummary(ModuleOp module, StringRef path,
         ++weights;
         auto shaped = cast<ShapedType>(value.getType());
         if (shaped.getElementType().isIntOrFloat())
-          weightBytes += shaped.getNumElements() *
-                         std::max<int64_t>(
-                             1, shaped.getElementTypeBitWidth() / 8);
+          weightBytes +=
+              shaped.getNumElements() *
+              std::max<int64_t>(1, shaped.getElementTypeBitWidth() / 8);
       }
     }
   });
@@ -288,9 +294,12 @@ int loom::runLoomcMain(int argc, char **argv) {
       "  loomc model.onnx --emit=onnx-ir -o model.mlir   imported IR\n"
       "  loomc model.onnx --emit=loom -o model.mlir      legalized IR\n"
       "  loomc model.onnx --emit=summary                 what the model holds\n"
-      "  loomc model.onnx -o model.so                    shared library (loom-run)\n"
-      "  loomc model.onnx -o model                       standalone executable\n"
-      "  loomc model.mlir -o model.so                    from loom IR (func.func @main)\n\n"
+      "  loomc model.onnx -o model.so                    shared library "
+      "(loom-run)\n"
+      "  loomc model.onnx -o model                       standalone "
+      "executable\n"
+      "  loomc model.mlir -o model.so                    from loom IR "
+      "(func.func @main)\n\n"
       "Exit status: 0 on success, 1 when the model is malformed or uses an\n"
       "unsupported op (every unsupported node is listed), or an output cannot\n"
       "be written.\n\n"
@@ -338,17 +347,20 @@ int loom::runLoomcMain(int argc, char **argv) {
     return 1;
   pm.addInstrumentation(std::make_unique<FailedPassReporter>());
   loom::CPUPipelineOptions pipeline;
-  pipeline.stopAfter = emit == EmitKind::Loom     ? loom::CPUPipelineStage::Loom
-                       : emit == EmitKind::Linalg ? loom::CPUPipelineStage::Linalg
-                                                  : loom::CPUPipelineStage::LLVM;
+  pipeline.stopAfter = emit == EmitKind::Loom ? loom::CPUPipelineStage::Loom
+                       : emit == EmitKind::Linalg
+                           ? loom::CPUPipelineStage::Linalg
+                           : loom::CPUPipelineStage::LLVM;
   pipeline.openmp = !options.noOpenMP;
   pipeline.raise = !options.noRaising;
   pipeline.flashAttention = !options.referenceAttention;
-  if (options.attentionTileQ < 1 || options.attentionTileKV < 1)
-    return reportError("--attention-tile-q and --attention-tile-kv must be "
-                       "positive");
+  if (options.attentionTileQ < 1 || options.attentionTileKV < 1 ||
+      options.attentionKVSplits < 1)
+    return reportError("--attention-tile-q, --attention-tile-kv and "
+                       "--attention-kv-splits must be positive");
   pipeline.attentionTileQ = options.attentionTileQ;
   pipeline.attentionTileKV = options.attentionTileKV;
+  pipeline.attentionKVSplits = options.attentionKVSplits;
   loom::buildCPUPipeline(pm, pipeline);
   if (failed(pm.run(*module)))
     return 1;
@@ -412,4 +424,3 @@ int loom::runLoomcMain(int argc, char **argv) {
   llvm::sys::fs::remove(object);
   return failed(ok) ? reportError(error) : 0;
 }
-

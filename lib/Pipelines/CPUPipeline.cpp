@@ -45,6 +45,7 @@ void loom::buildCPUPipeline(OpPassManager &pm,
     TileAttentionPassOptions tile;
     tile.tileQ = options.attentionTileQ;
     tile.tileKV = options.attentionTileKV;
+    tile.kvSplits = options.attentionKVSplits;
     pm.addPass(createTileAttentionPass(tile));
   }
   pm.addPass(createLoomToLinalgPass());

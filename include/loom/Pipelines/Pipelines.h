@@ -39,6 +39,8 @@ struct CPUPipelineOptions {
   /// Query rows and key rows per attention tile.
   int64_t attentionTileQ = 64;
   int64_t attentionTileKV = 64;
+  /// Key ranges of a decoding step's attention, computed in parallel.
+  int64_t attentionKVSplits = 4;
 };
 
 /// Builds the CPU pipeline on a module:

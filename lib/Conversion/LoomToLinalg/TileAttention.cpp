@@ -90,8 +90,10 @@ constexpr utils::IteratorType kRed = utils::IteratorType::reduction;
 
 /// loom.attention -> scf.forall over query tiles, scf.for over key tiles.
 struct TileAttention : OpRewritePattern<AttentionOp> {
-  TileAttention(MLIRContext *ctx, int64_t tileQ, int64_t tileKV)
-      : OpRewritePattern(ctx), tileQ(tileQ), tileKV(tileKV) {}
+  TileAttention(MLIRContext *ctx, int64_t tileQ, int64_t tileKV,
+                int64_t kvSplits)
+      : OpRewritePattern(ctx), tileQ(tileQ), tileKV(tileKV),
+        kvSplits(kvSplits) {}
 
   LogicalResult matchAndRewrite(AttentionOp op,
                                 PatternRewriter &rewriter) const override {
@@ -137,7 +139,22 @@ struct TileAttention : OpRewritePattern<AttentionOp> {
     for (int64_t i = 0; i < nb; ++i)
       ubs.push_back(dim(q, i));
     Value tq = idx(tileQ), tkv = idx(tileKV);
-    if (!qt.isDynamicDim(rank - 2))
+    // Decoding (the queries fit one tile, known at compile time): split the
+    // keys into `kvSplits` ranges computed in parallel, then merge their
+    // partial softmax states (Lean Attention's stream-K reduction), so that
+    // a few heads still keep every core busy.
+    bool split = kvSplits > 1 && !qt.isDynamicDim(rank - 2) &&
+                 qt.getDimSize(rank - 2) <= tileQ;
+    Value chunk;
+    if (split) {
+      ubs.push_back(rewriter.getIndexAttr(kvSplits));
+      // Keys per range: ceil(Skv / splits), rounded up to whole tiles.
+      Value perSplit =
+          arith::CeilDivUIOp::create(rewriter, loc, skv, idx(kvSplits));
+      chunk = arith::MulIOp::create(
+          rewriter, loc,
+          arith::CeilDivUIOp::create(rewriter, loc, perSplit, tkv), tkv);
+    } else if (!qt.isDynamicDim(rank - 2))
       ubs.push_back(rewriter.getIndexAttr(
           llvm::divideCeil(qt.getDimSize(rank - 2), tileQ)));
     else
@@ -150,6 +167,26 @@ struct TileAttention : OpRewritePattern<AttentionOp> {
         outDyn.push_back(i == rank - 1 ? val(valueDim) : val(dim(q, i)));
     Value outInit =
         tensor::EmptyOp::create(rewriter, loc, rt.getShape(), elem, outDyn);
+    // Split: partial max [B, (H,) P, Sq], sum [.., P, Sq], output
+    // [.., P, Sq, Dv].
+    SmallVector<Value> shared = {outInit};
+    if (split) {
+      SmallVector<int64_t> pShape(qt.getShape().take_front(nb));
+      pShape.push_back(kvSplits);
+      pShape.push_back(qt.getDimSize(rank - 2));
+      SmallVector<Value> pDyn;
+      for (int64_t i = 0; i < nb; ++i)
+        if (qt.isDynamicDim(i))
+          pDyn.push_back(val(dim(q, i)));
+      SmallVector<int64_t> aShape(pShape);
+      aShape.push_back(rt.getDimSize(rank - 1));
+      SmallVector<Value> aDyn(pDyn);
+      if (rt.isDynamicDim(rank - 1))
+        aDyn.push_back(val(valueDim));
+      shared = {tensor::EmptyOp::create(rewriter, loc, pShape, elem, pDyn),
+                tensor::EmptyOp::create(rewriter, loc, pShape, elem, pDyn),
+                tensor::EmptyOp::create(rewriter, loc, aShape, elem, aDyn)};
+    }
 
     Value offset; // Skv - Sq: bottom-right aligned causal mask.
     if (op.getCausal())
@@ -157,18 +194,19 @@ struct TileAttention : OpRewritePattern<AttentionOp> {
     double scaleValue = op.getEffectiveScale();
 
     auto forall = scf::ForallOp::create(
-        rewriter, loc, ubs, ValueRange{outInit}, /*mapping=*/std::nullopt,
+        rewriter, loc, ubs, shared, /*mapping=*/std::nullopt,
         [&](OpBuilder &b, Location l, ValueRange args) {
           TileBuilder tb(b, l, elem);
           ValueRange ivs = args.take_front(nb + 1);
-          Value shared = args.back();
+          ValueRange outs = args.drop_front(nb + 1);
           Value batch = ivs[0];
           Value head = heads ? ivs[1] : Value();
           Value kvHead = head;
           if (heads && group != 1)
             kvHead = arith::DivUIOp::create(
                 b, l, head, arith::ConstantIndexOp::create(b, l, group));
-          Value q0 = arith::MulIOp::create(b, l, ivs[nb], tq);
+          Value q0 = split ? Value(arith::ConstantIndexOp::create(b, l, 0))
+                           : Value(arith::MulIOp::create(b, l, ivs[nb], tq));
           Value rows = arith::MinUIOp::create(
               b, l, tq, arith::SubIOp::create(b, l, sq, q0));
           OpFoldResult one = b.getIndexAttr(1), zero = b.getIndexAttr(0);
@@ -208,9 +246,15 @@ struct TileAttention : OpRewritePattern<AttentionOp> {
           Value m0 = tb.filled({rows}, negInf);
           Value l0 = tb.filled({rows}, 0.0);
           Value acc0 = tb.filled({rows, valueDim}, 0.0);
-          Value c0 = arith::ConstantIndexOp::create(b, l, 0);
+          Value kvBegin = arith::ConstantIndexOp::create(b, l, 0);
+          if (split) {
+            // This task's key range [p * chunk, min(kvEnd, (p+1) * chunk)).
+            kvBegin = arith::MulIOp::create(b, l, ivs[nb], chunk);
+            kvEnd = arith::MinSIOp::create(
+                b, l, kvEnd, arith::AddIOp::create(b, l, kvBegin, chunk));
+          }
           auto loop = scf::ForOp::create(
-              b, l, c0, kvEnd, tkv, ValueRange{m0, l0, acc0},
+              b, l, kvBegin, kvEnd, tkv, ValueRange{m0, l0, acc0},
               [&](OpBuilder &fb, Location fl, Value k0, ValueRange iter) {
                 TileBuilder t(fb, fl, elem);
                 Value cols = arith::MinUIOp::create(
@@ -337,6 +381,34 @@ struct TileAttention : OpRewritePattern<AttentionOp> {
                 scf::YieldOp::create(fb, fl, ValueRange{mNew, lNew, accNew});
               });
 
+          if (split) {
+            // The partial state of this range, merged after the loop.
+            SmallVector<OpFoldResult> offs = {batch}, sizes = {one};
+            if (heads) {
+              offs.push_back(head);
+              sizes.push_back(one);
+            }
+            offs.push_back(ivs[nb]);
+            sizes.push_back(one);
+            SmallVector<OpFoldResult> rowOffs(offs), rowSizes(sizes);
+            rowOffs.push_back(zero);
+            rowSizes.push_back(rows);
+            SmallVector<OpFoldResult> accOffs(rowOffs), accSizes(rowSizes);
+            accOffs.push_back(zero);
+            accSizes.push_back(valueDim);
+            auto term = scf::InParallelOp::create(b, l);
+            OpBuilder::InsertionGuard guard(b);
+            b.setInsertionPointToStart(term.getBody());
+            SmallVector<OpFoldResult> s1(nb + 2, one), s2(nb + 3, one);
+            tensor::ParallelInsertSliceOp::create(
+                b, l, loop.getResult(0), outs[0], rowOffs, rowSizes, s1);
+            tensor::ParallelInsertSliceOp::create(
+                b, l, loop.getResult(1), outs[1], rowOffs, rowSizes, s1);
+            tensor::ParallelInsertSliceOp::create(
+                b, l, loop.getResult(2), outs[2], accOffs, accSizes, s2);
+            return;
+          }
+
           // out = acc / l.
           Value accF = loop.getResult(2), lF = loop.getResult(1);
           AffineMap id2 = b.getMultiDimIdentityMap(2);
@@ -357,11 +429,121 @@ struct TileAttention : OpRewritePattern<AttentionOp> {
           auto term = scf::InParallelOp::create(b, l);
           OpBuilder::InsertionGuard guard(b);
           b.setInsertionPointToStart(term.getBody());
-          tensor::ParallelInsertSliceOp::create(b, l, out, shared, offs, sizes,
+          tensor::ParallelInsertSliceOp::create(b, l, out, outs[0], offs, sizes,
                                                 strides);
         });
-    rewriter.replaceOp(op, forall.getResults());
+    if (!split) {
+      rewriter.replaceOp(op, forall.getResults());
+      return success();
+    }
+    rewriter.replaceOp(
+        op, mergeSplits(rewriter, loc, forall.getResults(), outInit, nb, elem));
     return success();
+  }
+
+  /// Merges the partial softmax states of the key ranges (dim `nb` of the
+  /// partial tensors): m* = max_p m_p, w_p = exp(m_p - m*),
+  /// out = sum_p w_p acc_p / sum_p w_p l_p.
+  static Value mergeSplits(OpBuilder &b, Location loc, ValueRange partial,
+                           Value outInit, int64_t nb, FloatType elem) {
+    TileBuilder tb(b, loc, elem);
+    Value m = partial[0], sum = partial[1], acc = partial[2];
+    auto mt = cast<RankedTensorType>(m.getType());
+    // Loops over the output [batch.., i] (+ e), with p last.
+    int64_t rowLoops = nb + 2; // batch.., i, p
+    SmallVector<AffineExpr> part, row;
+    for (int64_t i = 0; i < nb; ++i) {
+      part.push_back(tb.d(i));
+      row.push_back(tb.d(i));
+    }
+    part.append({tb.d(nb + 1), tb.d(nb)});
+    row.push_back(tb.d(nb));
+    SmallVector<utils::IteratorType> rowIters(nb + 1, kPar);
+    rowIters.push_back(kRed);
+    SmallVector<int64_t> rowShape(mt.getShape().take_front(nb));
+    rowShape.push_back(mt.getDimSize(nb + 1));
+    SmallVector<Value> rowDyn;
+    for (int64_t i = 0; i < nb; ++i)
+      if (mt.isDynamicDim(i))
+        rowDyn.push_back(tensor::DimOp::create(b, loc, m, i));
+    double negInf = -std::numeric_limits<double>::infinity();
+    auto filledRow = [&](double v) {
+      Value e = tensor::EmptyOp::create(b, loc, rowShape, elem, rowDyn);
+      return linalg::FillOp::create(b, loc, tb.cst(v), e).getResult(0);
+    };
+    AffineMap partMap = tb.map(rowLoops, part), rowMap = tb.map(rowLoops, row);
+    Value mStar =
+        tb.generic(filledRow(negInf), {m}, {partMap, rowMap}, rowIters,
+                   [](OpBuilder &nb2, Location l, ValueRange a) -> Value {
+                     return arith::MaximumFOp::create(nb2, l, a[1], a[0]);
+                   });
+    Value ninf = tb.cst(negInf);
+    // exp(m_p - m*), 0 for ranges that saw no key (m_p = -inf).
+    auto weight = [ninf](OpBuilder &ob, Location l, Value mp,
+                         Value ms) -> Value {
+      Value none =
+          arith::CmpFOp::create(ob, l, arith::CmpFPredicate::OEQ, mp, ninf);
+      Value w =
+          math::ExpOp::create(ob, l, arith::SubFOp::create(ob, l, mp, ms));
+      Value z =
+          arith::ConstantOp::create(ob, l, ob.getFloatAttr(mp.getType(), 0.0));
+      return arith::SelectOp::create(ob, l, none, z, w);
+    };
+    Value den = tb.generic(
+        filledRow(0.0), {m, sum, mStar}, {partMap, partMap, rowMap, rowMap},
+        rowIters, [&](OpBuilder &ob, Location l, ValueRange a) -> Value {
+          Value w = weight(ob, l, a[0], a[2]);
+          Value x = arith::MulFOp::create(ob, l, w, a[1], kContract);
+          return arith::AddFOp::create(ob, l, a[3], x, kReassoc);
+        });
+    // out[batch.., i, e] = sum_p w acc / den; loops batch.., i, e, p.
+    int64_t outLoops = nb + 3;
+    SmallVector<AffineExpr> pe, re, oe;
+    for (int64_t i = 0; i < nb; ++i) {
+      pe.push_back(tb.d(i));
+      re.push_back(tb.d(i));
+      oe.push_back(tb.d(i));
+    }
+    pe.append({tb.d(nb + 2), tb.d(nb)});
+    re.push_back(tb.d(nb));
+    oe.append({tb.d(nb), tb.d(nb + 1)});
+    SmallVector<AffineExpr> ae(pe);
+    ae.push_back(tb.d(nb + 1));
+    SmallVector<utils::IteratorType> outIters(nb + 2, kPar);
+    outIters.push_back(kRed);
+    Value zero = tb.cst(0.0);
+    Value outZero = linalg::FillOp::create(b, loc, zero, outInit).getResult(0);
+    Value num = tb.generic(
+        outZero, {m, mStar, acc},
+        {tb.map(outLoops, pe), tb.map(outLoops, re), tb.map(outLoops, ae),
+         tb.map(outLoops, oe)},
+        outIters, [&](OpBuilder &ob, Location l, ValueRange a) -> Value {
+          Value w = weight(ob, l, a[0], a[1]);
+          Value x = arith::MulFOp::create(ob, l, w, a[2], kContract);
+          return arith::AddFOp::create(ob, l, a[3], x, kReassoc);
+        });
+    SmallVector<AffineExpr> rowOfOut(oe.begin(), oe.end() - 1);
+    AffineMap idOut = b.getMultiDimIdentityMap(nb + 2);
+    SmallVector<utils::IteratorType> par(nb + 2, kPar);
+    return tb.generic(tensor::EmptyOp::create(
+                          b, loc,
+                          cast<RankedTensorType>(outInit.getType()).getShape(),
+                          elem, dynamicSizesOf(b, loc, outInit)),
+                      {num, den}, {idOut, tb.map(nb + 2, rowOfOut), idOut}, par,
+                      [](OpBuilder &ob, Location l, ValueRange a) -> Value {
+                        return arith::DivFOp::create(ob, l, a[0], a[1]);
+                      });
+  }
+
+  /// The dynamic sizes of `v` (for tensor.empty).
+  static SmallVector<Value> dynamicSizesOf(OpBuilder &b, Location loc,
+                                           Value v) {
+    auto type = cast<RankedTensorType>(v.getType());
+    SmallVector<Value> sizes;
+    for (int64_t i = 0; i < type.getRank(); ++i)
+      if (type.isDynamicDim(i))
+        sizes.push_back(tensor::DimOp::create(b, loc, v, i));
+    return sizes;
   }
 
   /// The tile of the additive mask for scores [rows x cols] at query `q0`
@@ -405,7 +587,7 @@ struct TileAttention : OpRewritePattern<AttentionOp> {
     return {tile, AffineMap::get(2, 0, exprs, ctx)};
   }
 
-  int64_t tileQ, tileKV;
+  int64_t tileQ, tileKV, kvSplits;
 };
 
 /// Tiles every loom.attention into the flash-attention form.
@@ -414,12 +596,13 @@ struct TileAttentionPass final
   using Base::Base;
 
   void runOnOperation() override {
-    if (tileQ < 1 || tileKV < 1) {
-      getOperation()->emitError("tile-q and tile-kv must be positive");
+    if (tileQ < 1 || tileKV < 1 || kvSplits < 1) {
+      getOperation()->emitError(
+          "tile-q, tile-kv and kv-splits must be positive");
       return signalPassFailure();
     }
     RewritePatternSet patterns(&getContext());
-    patterns.add<TileAttention>(&getContext(), tileQ, tileKV);
+    patterns.add<TileAttention>(&getContext(), tileQ, tileKV, kvSplits);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();
   }

@@ -1,6 +1,7 @@
-// RUN: loom-opt %s -split-input-file --loom-tile-attention="tile-q=32 tile-kv=16" | FileCheck %s
+// RUN: loom-opt %s -split-input-file --loom-tile-attention="tile-q=32 tile-kv=16 kv-splits=1" | FileCheck %s
+// RUN: loom-opt %s -split-input-file --loom-tile-attention="kv-splits=4" | FileCheck %s --check-prefix=SPLIT
 // RUN: not loom-opt %s -split-input-file --loom-tile-attention="tile-q=0" 2>&1 | FileCheck %s --check-prefix=BAD
-// BAD: error: tile-q and tile-kv must be positive
+// BAD: error: tile-q, tile-kv and kv-splits must be positive
 
 // Causal self-attention: a forall over (batch, head, query tile); the key
 // loop of a tile ends at the last key its rows see (fully masked tiles are
@@ -65,4 +66,30 @@ func.func @gqa(%q: tensor<2x8x128x16xf32>, %k: tensor<2x2x128x16xf32>, %v: tenso
 func.func @mask_rank3(%q: tensor<3x20x8xf32>, %k: tensor<3x40x8xf32>, %v: tensor<3x40x8xf32>, %m: tensor<3x1x40xf32>) -> tensor<3x20x8xf32> {
   %o = loom.attention %q, %k, %v mask %m {scale = 5.000000e-01 : f32} : (tensor<3x20x8xf32>, tensor<3x40x8xf32>, tensor<3x40x8xf32>, tensor<3x1x40xf32>) -> tensor<3x20x8xf32>
   return %o : tensor<3x20x8xf32>
+}
+
+// -----
+
+// Decoding (one static query tile): the forall's last dim is the key range;
+// each range keeps its partial max, sum and output, and a merge rescales and
+// sums them.
+// SPLIT-LABEL: func @decode
+//       SPLIT:   %[[PER:.+]] = arith.ceildivui %{{.+}}, %c4
+//       SPLIT:   %[[TILES:.+]] = arith.ceildivui %[[PER]], %c64
+//       SPLIT:   %[[CHUNK:.+]] = arith.muli %[[TILES]], %c64
+//       SPLIT:   %[[P:.+]]:3 = scf.forall (%{{.+}}, %{{.+}}, %[[R:.+]]) in (1, 8, 4) shared_outs({{.*}}) -> (tensor<1x8x4x1xf32>, tensor<1x8x4x1xf32>, tensor<1x8x4x1x64xf32>)
+//       SPLIT:     %[[BEGIN:.+]] = arith.muli %[[R]], %[[CHUNK]]
+//       SPLIT:     %[[END0:.+]] = arith.addi %[[BEGIN]], %[[CHUNK]]
+//       SPLIT:     %[[END:.+]] = arith.minsi %{{.+}}, %[[END0]]
+//       SPLIT:     scf.for %{{.+}} = %[[BEGIN]] to %[[END]] step %c64
+//       SPLIT:     scf.forall.in_parallel
+//  SPLIT-COUNT-3:     tensor.parallel_insert_slice
+//       SPLIT:   linalg.generic {{.*}} ins(%[[P]]#0 :
+//       SPLIT:     arith.maximumf
+//       SPLIT:   linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "parallel", "reduction"]{{.*}} ins(%[[P]]#0, %[[P]]#1,
+//       SPLIT:   linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]{{.*}} ins(%[[P]]#0, %{{.+}}, %[[P]]#2 :
+//       SPLIT:   arith.divf
+func.func @decode(%q: tensor<1x8x1x64xf32>, %k: tensor<1x8x?x64xf32>, %v: tensor<1x8x?x64xf32>) -> tensor<1x8x1x64xf32> {
+  %o = loom.attention %q, %k, %v {causal} : (tensor<1x8x1x64xf32>, tensor<1x8x?x64xf32>, tensor<1x8x?x64xf32>) -> tensor<1x8x1x64xf32>
+  return %o : tensor<1x8x1x64xf32>
 }

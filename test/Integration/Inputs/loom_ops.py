@@ -132,6 +132,15 @@ def case(name):
         q, k, v = r(1, 4, 1, 16), r(1, 4, 300, 16), r(1, 4, 300, 16)
         out = attention(q, k, v, causal=True)
         return "loom.attention %a0, %a1, %a2 {causal}", [q, k, v], out
+    if name == "attention_decode_split":
+        # Three queries (one tile, static): the 700 keys are split into
+        # ranges computed in parallel and merged; batch 1 masks its last 200
+        # keys with -inf, so one range sees no key at all.
+        q, k, v = r(2, 2, 3, 32), r(2, 2, 700, 32), r(2, 2, 700, 32)
+        m = np.zeros((2, 1, 1, 700), np.float32)
+        m[1, ..., 500:] = -np.inf
+        out = attention(q, k, v, mask=m, causal=True)
+        return "loom.attention %a0, %a1, %a2 mask %a3 {causal}", [q, k, v, m], out
     if name == "scan_diagonal":
         # Mamba-shaped: 100 channels (two tiles of 64, one partial), state 16;
         # a = exp(delta * A) in (0, 1), b = delta * B.
