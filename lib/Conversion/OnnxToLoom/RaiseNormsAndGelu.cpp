@@ -73,27 +73,11 @@ static std::optional<int64_t> trailingMeanAxis(onnxir::NodeOp mean) {
   if (auto keep = dyn_cast_or_null<IntegerAttr>(mean.getOnnxAttr("keepdims"));
       keep && keep.getInt() == 0)
     return std::nullopt;
-  SmallVector<int64_t> axes;
-  if (auto attr =
-          dyn_cast_or_null<DenseI64ArrayAttr>(mean.getOnnxAttr("axes"))) {
-    axes.assign(attr.asArrayRef().begin(), attr.asArrayRef().end());
-  } else if (mean.getInputs().size() == 2) {
-    DenseElementsAttr dense = constantOf(mean.getInputs()[1]);
-    if (!dense || !isa<IntegerType>(dense.getElementType()))
-      return std::nullopt;
-    for (const APInt &a : dense.getValues<APInt>())
-      axes.push_back(a.getSExtValue());
-  } else {
-    return std::nullopt; // all axes: not a per-row normalization
-  }
-  if (axes.empty())
+  // No axes means all axes: not a per-row normalization.
+  std::optional<SmallVector<int64_t>> found = axesOf(mean, rank);
+  if (!found || found->empty())
     return std::nullopt;
-  for (int64_t &a : axes) {
-    if (a < -rank || a >= rank)
-      return std::nullopt;
-    if (a < 0)
-      a += rank;
-  }
+  SmallVector<int64_t> axes = std::move(*found);
   llvm::sort(axes);
   for (auto [i, a] : llvm::enumerate(axes))
     if (a != rank - static_cast<int64_t>(axes.size()) + static_cast<int64_t>(i))
