@@ -12,6 +12,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "loom/Conversion/LoomToLinalg/LoomToLinalg.h"
+#include "Builders.h"
 
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Utils/StructuredOpsUtils.h"
@@ -32,17 +33,6 @@ using namespace loom;
 // Helpers
 //===----------------------------------------------------------------------===//
 
-/// Returns the dynamic sizes of `value` (for tensor.empty).
-static SmallVector<Value> dynamicSizes(OpBuilder &b, Location loc,
-                                       Value value) {
-  auto type = cast<RankedTensorType>(value.getType());
-  SmallVector<Value> sizes;
-  for (int64_t i = 0; i < type.getRank(); ++i)
-    if (type.isDynamicDim(i))
-      sizes.push_back(tensor::DimOp::create(b, loc, value, i));
-  return sizes;
-}
-
 /// Returns a tensor filled with `fill`, of `shape` (dynamic sizes taken from
 /// `dynSizes`).
 static Value filledTensor(OpBuilder &b, Location loc, ArrayRef<int64_t> shape,
@@ -52,8 +42,8 @@ static Value filledTensor(OpBuilder &b, Location loc, ArrayRef<int64_t> shape,
 }
 
 /// Product of dims [from, rank) of `value` as a float scalar of type `elem`.
-static Value elementCount(OpBuilder &b, Location loc, Value value,
-                          int64_t from, FloatType elem) {
+static Value elementCount(OpBuilder &b, Location loc, Value value, int64_t from,
+                          FloatType elem) {
   auto type = cast<RankedTensorType>(value.getType());
   int64_t staticCount = 1;
   Value dynamic;
@@ -90,12 +80,10 @@ static AffineMap broadcastMap(MLIRContext *ctx, int64_t loops,
 }
 
 /// Sums `f(x)` over dims [axis, rank) of `x`; the result has rank `axis`.
-static Value reduceTrailing(OpBuilder &b, Location loc, Value x, int64_t axis,
-                            ValueRange extraInputs,
-                            ArrayRef<AffineMap> extraMaps,
-                            function_ref<Value(OpBuilder &, Location,
-                                               ValueRange)>
-                                term) {
+static Value
+reduceTrailing(OpBuilder &b, Location loc, Value x, int64_t axis,
+               ValueRange extraInputs, ArrayRef<AffineMap> extraMaps,
+               function_ref<Value(OpBuilder &, Location, ValueRange)> term) {
   auto type = cast<RankedTensorType>(x.getType());
   MLIRContext *ctx = b.getContext();
   int64_t rank = type.getRank();
@@ -122,9 +110,10 @@ static Value reduceTrailing(OpBuilder &b, Location loc, Value x, int64_t axis,
       b, loc, init.getType(), inputs, ValueRange{init}, maps, iters,
       [&](OpBuilder &nb, Location nl, ValueRange args) {
         Value t = term(nb, nl, args.drop_back());
-        linalg::YieldOp::create(nb, nl,
-                                arith::AddFOp::create(nb, nl, args.back(), t, kReassoc)
-                                    .getResult());
+        linalg::YieldOp::create(
+            nb, nl,
+            arith::AddFOp::create(nb, nl, args.back(), t, kReassoc)
+                .getResult());
       });
   return generic.getResult(0);
 }
@@ -136,8 +125,7 @@ static Value reduceTrailing(OpBuilder &b, Location loc, Value x, int64_t axis,
 /// y = normalize(x) * scale + bias over dims [axis, rank). `center` selects
 /// layer norm (subtract the mean) over RMS norm.
 static Value buildNorm(OpBuilder &b, Location loc, Value x, Value scale,
-                       Value bias, int64_t axis, double epsilon,
-                       bool center) {
+                       Value bias, int64_t axis, double epsilon, bool center) {
   auto type = cast<RankedTensorType>(x.getType());
   auto elem = cast<FloatType>(type.getElementType());
   MLIRContext *ctx = b.getContext();
@@ -150,10 +138,9 @@ static Value buildNorm(OpBuilder &b, Location loc, Value x, Value scale,
 
   Value mean;
   if (center) {
-    Value sum = reduceTrailing(b, loc, x, axis, {}, {},
-                               [](OpBuilder &, Location, ValueRange a) {
-                                 return a[0];
-                               });
+    Value sum = reduceTrailing(
+        b, loc, x, axis, {}, {},
+        [](OpBuilder &, Location, ValueRange a) { return a[0]; });
     mean = sum;
   }
   Value sq = reduceTrailing(
@@ -179,16 +166,14 @@ static Value buildNorm(OpBuilder &b, Location loc, Value x, Value scale,
   if (scale) {
     scaleIdx = inputs.size();
     inputs.push_back(scale);
-    maps.push_back(broadcastMap(ctx, rank,
-                                cast<RankedTensorType>(scale.getType()),
-                                loopSizes));
+    maps.push_back(broadcastMap(
+        ctx, rank, cast<RankedTensorType>(scale.getType()), loopSizes));
   }
   if (bias) {
     biasIdx = inputs.size();
     inputs.push_back(bias);
-    maps.push_back(broadcastMap(ctx, rank,
-                                cast<RankedTensorType>(bias.getType()),
-                                loopSizes));
+    maps.push_back(broadcastMap(
+        ctx, rank, cast<RankedTensorType>(bias.getType()), loopSizes));
   }
   maps.push_back(b.getMultiDimIdentityMap(rank));
   Value init = tensor::EmptyOp::create(b, loc, type.getShape(), elem,
@@ -261,8 +246,7 @@ struct GeluLowering : OpRewritePattern<GeluOp> {
       return arith::ConstantOp::create(b, l, b.getFloatAttr(elem, v));
     };
     SmallVector<AffineMap> maps(2, rewriter.getMultiDimIdentityMap(rank));
-    SmallVector<utils::IteratorType> iters(rank,
-                                           utils::IteratorType::parallel);
+    SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
     auto generic = linalg::GenericOp::create(
         rewriter, loc, init.getType(), ValueRange{x}, ValueRange{init}, maps,
         iters, [&](OpBuilder &b, Location l, ValueRange a) {
@@ -271,18 +255,20 @@ struct GeluLowering : OpRewritePattern<GeluOp> {
             Value cube = arith::MulFOp::create(
                 b, l, v, arith::MulFOp::create(b, l, v, v));
             Value t = arith::AddFOp::create(
-                b, l, v, arith::MulFOp::create(b, l, cst(b, l, 0.044715), cube));
+                b, l, v,
+                arith::MulFOp::create(b, l, cst(b, l, 0.044715), cube));
             inner = math::TanhOp::create(
-                b, l, arith::MulFOp::create(b, l, cst(b, l, 0.7978845608028654), t));
+                b, l,
+                arith::MulFOp::create(b, l, cst(b, l, 0.7978845608028654), t));
           } else {
             inner = math::ErfOp::create(
-                b, l, arith::MulFOp::create(b, l, v, cst(b, l, 0.7071067811865476)));
+                b, l,
+                arith::MulFOp::create(b, l, v, cst(b, l, 0.7071067811865476)));
           }
           Value onePlus = arith::AddFOp::create(b, l, cst(b, l, 1.0), inner);
           Value half = arith::MulFOp::create(b, l, cst(b, l, 0.5), v);
-          linalg::YieldOp::create(b, l,
-                                  arith::MulFOp::create(b, l, half, onePlus)
-                                      .getResult());
+          linalg::YieldOp::create(
+              b, l, arith::MulFOp::create(b, l, half, onePlus).getResult());
         });
     rewriter.replaceOp(op, generic.getResult(0));
     return success();
@@ -345,9 +331,7 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
                                            utils::IteratorType::parallel);
     iters.push_back(utils::IteratorType::reduction);
     auto mac = [](OpBuilder &b, Location l, ValueRange a) {
-      Value p = arith::MulFOp::create(b, l, a[0], a[1], kContract);
-      linalg::YieldOp::create(b, l,
-                              arith::AddFOp::create(b, l, a[2], p, kReassoc).getResult());
+      linalg::YieldOp::create(b, l, multiplyAccumulate(b, l, a));
     };
     Value scores =
         linalg::GenericOp::create(
@@ -429,15 +413,14 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
     for (int64_t i = 0; i < nb; ++i)
       oE.push_back(d(i));
     oE.append({d(iD), d(eD)});
-    Value out =
-        linalg::GenericOp::create(
-            rewriter, loc, oInit.getType(), ValueRange{probs, v},
-            ValueRange{oInit},
-            SmallVector<AffineMap>{AffineMap::get(loops, 0, pE, ctx),
-                                   AffineMap::get(loops, 0, vE, ctx),
-                                   AffineMap::get(loops, 0, oE, ctx)},
-            iters, mac)
-            .getResult(0);
+    Value out = linalg::GenericOp::create(
+                    rewriter, loc, oInit.getType(), ValueRange{probs, v},
+                    ValueRange{oInit},
+                    SmallVector<AffineMap>{AffineMap::get(loops, 0, pE, ctx),
+                                           AffineMap::get(loops, 0, vE, ctx),
+                                           AffineMap::get(loops, 0, oE, ctx)},
+                    iters, mac)
+                    .getResult(0);
     if (out.getType() != op.getType())
       out = tensor::CastOp::create(rewriter, loc, op.getType(), out);
     rewriter.replaceOp(op, out);

@@ -13,6 +13,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "Builders.h"
 #include "loom/Conversion/LoomToLinalg/LoomToLinalg.h"
 
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -24,38 +25,16 @@ using namespace loom;
 
 namespace {
 
-constexpr utils::IteratorType kPar = utils::IteratorType::parallel;
-constexpr utils::IteratorType kRed = utils::IteratorType::reduction;
-
 /// Channels of a `diagonal` scan per task of the parallel loop.
 constexpr int64_t kDiagonalChannelTile = 64;
 
-/// Builders for the per-step ops.
-struct StepBuilder {
-  OpBuilder &b;
-  Location loc;
-  Type elem;
+/// TileBuilder plus the slices of one time step.
+struct StepBuilder : TileBuilder {
+  using TileBuilder::TileBuilder;
 
-  AffineExpr d(unsigned i) const { return b.getAffineDimExpr(i); }
-  AffineMap map(unsigned n, ArrayRef<AffineExpr> e) const {
-    return AffineMap::get(n, 0, e, b.getContext());
-  }
-  Value zeros(ArrayRef<OpFoldResult> sizes) const {
-    Value empty = tensor::EmptyOp::create(b, loc, sizes, elem);
-    Value zero = arith::ConstantOp::create(b, loc, b.getFloatAttr(elem, 0.0));
-    return linalg::FillOp::create(b, loc, zero, empty).getResult(0);
-  }
-  Value
-  generic(Value init, ValueRange ins, ArrayRef<AffineMap> maps,
-          ArrayRef<utils::IteratorType> iters,
-          function_ref<Value(OpBuilder &, Location, ValueRange)> body) const {
-    return linalg::GenericOp::create(
-               b, loc, init.getType(), ins, ValueRange{init}, maps, iters,
-               [&](OpBuilder &nb, Location nl, ValueRange a) {
-                 linalg::YieldOp::create(nb, nl, body(nb, nl, a));
-               })
-        .getResult(0);
-  }
+  /// A tile of zeros.
+  Value zeros(ArrayRef<OpFoldResult> sizes) const { return filled(sizes, 0.0); }
+
   /// src[prefix..., t, 0...] with sizes [1..., 1, rest...], rank reduced to
   /// `rest`.
   Value step(Value src, ValueRange prefix, Value t, ArrayRef<OpFoldResult> rest,
@@ -137,7 +116,7 @@ struct LowerScan : OpRewritePattern<ScanOp> {
         rewriter, loc, SmallVector<OpFoldResult>{batch, numTiles},
         ValueRange{outInit}, std::nullopt,
         [&](OpBuilder &b, Location l, ValueRange args) {
-          StepBuilder sb{b, l, elem};
+          StepBuilder sb(b, l, elem);
           Value bi = args[0], d0 = arith::MulIOp::create(b, l, args[1], tile);
           Value dn = arith::MinUIOp::create(
               b, l, tile, arith::SubIOp::create(b, l, val(channels), d0));
@@ -149,7 +128,7 @@ struct LowerScan : OpRewritePattern<ScanOp> {
           auto loop = scf::ForOp::create(
               b, l, zero, val(time), one, ValueRange{h0, y0},
               [&](OpBuilder &fb, Location fl, Value t, ValueRange iter) {
-                StepBuilder s{fb, fl, elem};
+                StepBuilder s(fb, fl, elem);
                 Value at = s.step(a, bi, t, {dn, n}, {d0, fb.getIndexAttr(0)});
                 Value bt =
                     s.step(bIn, bi, t, {dn, n}, {d0, fb.getIndexAttr(0)});
@@ -171,19 +150,16 @@ struct LowerScan : OpRewritePattern<ScanOp> {
                 Value y =
                     s.generic(s.zeros({dn}), {h, ct},
                               {id, s.map(2, {s.d(1)}), s.map(2, {s.d(0)})},
-                              {kPar, kRed}, macBody);
+                              {kPar, kRed}, multiplyAccumulate);
                 Value rows = insertRow(fb, fl, y, iter[1], t, dn);
                 scf::YieldOp::create(fb, fl, ValueRange{h, rows});
               });
-          auto term = scf::InParallelOp::create(b, l);
-          OpBuilder::InsertionGuard guard(b);
-          b.setInsertionPointToStart(term.getBody());
-          OpFoldResult oneAttr = b.getIndexAttr(1);
-          tensor::ParallelInsertSliceOp::create(
-              b, l, loop.getResult(1), args.back(),
-              SmallVector<OpFoldResult>{bi, b.getIndexAttr(0), d0},
-              SmallVector<OpFoldResult>{oneAttr, time, dn},
-              SmallVector<OpFoldResult>(3, oneAttr));
+          OpFoldResult unit = b.getIndexAttr(1);
+          buildInParallel(b, l,
+                          {{loop.getResult(1),
+                            args.back(),
+                            {bi, b.getIndexAttr(0), d0},
+                            {unit, time, dn}}});
         });
     return forall.getResult(0);
   }
@@ -203,7 +179,7 @@ struct LowerScan : OpRewritePattern<ScanOp> {
         rewriter, loc, SmallVector<OpFoldResult>{batch, heads},
         ValueRange{outInit}, std::nullopt,
         [&](OpBuilder &b, Location l, ValueRange args) {
-          StepBuilder sb{b, l, elem};
+          StepBuilder sb(b, l, elem);
           SmallVector<Value> bh = {args[0], args[1]};
           Value s0 = sb.zeros({dk, dv});
           Value o0 = tensor::EmptyOp::create(
@@ -213,7 +189,7 @@ struct LowerScan : OpRewritePattern<ScanOp> {
           auto loop = scf::ForOp::create(
               b, l, zero, val(time), one, ValueRange{s0, o0},
               [&](OpBuilder &fb, Location fl, Value t, ValueRange iter) {
-                StepBuilder s{fb, fl, elem};
+                StepBuilder s(fb, fl, elem);
                 Value qt = s.step(q, bh, t, {dk}), kt = s.step(k, bh, t, {dk}),
                       vt = s.step(v, bh, t, {dv});
                 Value state = iter[0];
@@ -222,8 +198,9 @@ struct LowerScan : OpRewritePattern<ScanOp> {
                 Value next;
                 if (kind == ScanKind::Delta) {
                   // u = S^T k; S' = S + beta k (v - u)^T.
-                  Value u = s.generic(s.zeros({dv}), {state, kt},
-                                      {id, row, col}, {kRed, kPar}, macBody);
+                  Value u =
+                      s.generic(s.zeros({dv}), {state, kt}, {id, row, col},
+                                {kRed, kPar}, multiplyAccumulate);
                   Value beta = tensor::ExtractOp::create(
                       fb, fl, gate, ValueRange{bh[0], bh[1], t});
                   next = s.generic(
@@ -261,28 +238,18 @@ struct LowerScan : OpRewritePattern<ScanOp> {
                 }
                 // o[j] = sum_i q[i] S'[i, j]
                 Value o = s.generic(s.zeros({dv}), {next, qt}, {id, row, col},
-                                    {kRed, kPar}, macBody);
+                                    {kRed, kPar}, multiplyAccumulate);
                 Value rows = insertRow(fb, fl, o, iter[1], t, dv);
                 scf::YieldOp::create(fb, fl, ValueRange{next, rows});
               });
-          auto term = scf::InParallelOp::create(b, l);
-          OpBuilder::InsertionGuard guard(b);
-          b.setInsertionPointToStart(term.getBody());
-          OpFoldResult oneAttr = b.getIndexAttr(1);
-          tensor::ParallelInsertSliceOp::create(
-              b, l, loop.getResult(1), args.back(),
-              SmallVector<OpFoldResult>{bh[0], bh[1], b.getIndexAttr(0),
-                                        b.getIndexAttr(0)},
-              SmallVector<OpFoldResult>{oneAttr, oneAttr, time, dv},
-              SmallVector<OpFoldResult>(4, oneAttr));
+          OpFoldResult unit = b.getIndexAttr(1), origin = b.getIndexAttr(0);
+          buildInParallel(b, l,
+                          {{loop.getResult(1),
+                            args.back(),
+                            {bh[0], bh[1], origin, origin},
+                            {unit, unit, time, dv}}});
         });
     return forall.getResult(0);
-  }
-
-  /// acc += a[0] * a[1] (a generic body with the accumulator last).
-  static Value macBody(OpBuilder &b, Location l, ValueRange a) {
-    Value p = arith::MulFOp::create(b, l, a[0], a[1], kContract);
-    return arith::AddFOp::create(b, l, a[2], p, kReassoc);
   }
 
   /// rows[t, :] = row.

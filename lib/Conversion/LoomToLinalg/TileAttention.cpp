@@ -20,6 +20,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "Builders.h"
 #include "loom/Conversion/LoomToLinalg/LoomToLinalg.h"
 
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -40,53 +41,6 @@ using namespace mlir;
 using namespace loom;
 
 namespace {
-
-/// Builds linalg.generic ops over 2-D and 3-D tile iteration spaces.
-class TileBuilder {
-public:
-  TileBuilder(OpBuilder &b, Location loc, FloatType elem)
-      : b(b), loc(loc), elem(elem), ctx(b.getContext()) {}
-
-  AffineExpr d(unsigned i) const { return getAffineDimExpr(i, ctx); }
-
-  AffineMap map(unsigned loops, ArrayRef<AffineExpr> exprs) const {
-    return AffineMap::get(loops, 0, exprs, ctx);
-  }
-
-  Value cst(double v) const {
-    return arith::ConstantOp::create(b, loc, b.getFloatAttr(elem, v));
-  }
-
-  /// An uninitialized tile of the given sizes.
-  Value empty(ArrayRef<OpFoldResult> sizes) const {
-    return tensor::EmptyOp::create(b, loc, sizes, elem);
-  }
-
-  Value filled(ArrayRef<OpFoldResult> sizes, double v) const {
-    return linalg::FillOp::create(b, loc, cst(v), empty(sizes)).getResult(0);
-  }
-
-  /// A linalg.generic with one result.
-  Value
-  generic(Value init, ValueRange inputs, ArrayRef<AffineMap> maps,
-          ArrayRef<utils::IteratorType> iters,
-          function_ref<Value(OpBuilder &, Location, ValueRange)> body) const {
-    return linalg::GenericOp::create(
-               b, loc, init.getType(), inputs, ValueRange{init}, maps, iters,
-               [&](OpBuilder &nb, Location nl, ValueRange args) {
-                 linalg::YieldOp::create(nb, nl, body(nb, nl, args));
-               })
-        .getResult(0);
-  }
-
-  OpBuilder &b;
-  Location loc;
-  FloatType elem;
-  MLIRContext *ctx;
-};
-
-constexpr utils::IteratorType kPar = utils::IteratorType::parallel;
-constexpr utils::IteratorType kRed = utils::IteratorType::reduction;
 
 /// loom.attention -> scf.forall over query tiles, scf.for over key tiles.
 struct TileAttention : OpRewritePattern<AttentionOp> {
@@ -270,16 +224,11 @@ struct TileAttention : OpRewritePattern<AttentionOp> {
                                                        ArrayRef<int64_t>{1, 0})
                                .getResult()[0];
                 // S[i, j] = sum_d Q[i, d] K^T[d, j]
-                Value s = t.generic(
-                    t.filled({rows, cols}, 0.0), {qTile, kT},
-                    {t.map(3, {t.d(0), t.d(2)}), t.map(3, {t.d(2), t.d(1)}),
-                     t.map(3, {t.d(0), t.d(1)})},
-                    {kPar, kPar, kRed},
-                    [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
-                      Value p =
-                          arith::MulFOp::create(nb, nl, a[0], a[1], kContract);
-                      return arith::AddFOp::create(nb, nl, a[2], p, kReassoc);
-                    });
+                Value s = t.generic(t.filled({rows, cols}, 0.0), {qTile, kT},
+                                    {t.map(3, {t.d(0), t.d(2)}),
+                                     t.map(3, {t.d(2), t.d(1)}),
+                                     t.map(3, {t.d(0), t.d(1)})},
+                                    {kPar, kPar, kRed}, multiplyAccumulate);
 
                 // Scale, mask, causal masking.
                 SmallVector<Value> ins = {s};
@@ -372,12 +321,7 @@ struct TileAttention : OpRewritePattern<AttentionOp> {
                     accScaled, {p, vTile},
                     {t.map(3, {t.d(0), t.d(2)}), t.map(3, {t.d(2), t.d(1)}),
                      t.map(3, {t.d(0), t.d(1)})},
-                    {kPar, kPar, kRed},
-                    [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
-                      Value x =
-                          arith::MulFOp::create(nb, nl, a[0], a[1], kContract);
-                      return arith::AddFOp::create(nb, nl, a[2], x, kReassoc);
-                    });
+                    {kPar, kPar, kRed}, multiplyAccumulate);
                 scf::YieldOp::create(fb, fl, ValueRange{mNew, lNew, accNew});
               });
 
@@ -396,16 +340,10 @@ struct TileAttention : OpRewritePattern<AttentionOp> {
             SmallVector<OpFoldResult> accOffs(rowOffs), accSizes(rowSizes);
             accOffs.push_back(zero);
             accSizes.push_back(valueDim);
-            auto term = scf::InParallelOp::create(b, l);
-            OpBuilder::InsertionGuard guard(b);
-            b.setInsertionPointToStart(term.getBody());
-            SmallVector<OpFoldResult> s1(nb + 2, one), s2(nb + 3, one);
-            tensor::ParallelInsertSliceOp::create(
-                b, l, loop.getResult(0), outs[0], rowOffs, rowSizes, s1);
-            tensor::ParallelInsertSliceOp::create(
-                b, l, loop.getResult(1), outs[1], rowOffs, rowSizes, s1);
-            tensor::ParallelInsertSliceOp::create(
-                b, l, loop.getResult(2), outs[2], accOffs, accSizes, s2);
+            buildInParallel(b, l,
+                            {{loop.getResult(0), outs[0], rowOffs, rowSizes},
+                             {loop.getResult(1), outs[1], rowOffs, rowSizes},
+                             {loop.getResult(2), outs[2], accOffs, accSizes}});
             return;
           }
 
@@ -425,12 +363,7 @@ struct TileAttention : OpRewritePattern<AttentionOp> {
           }
           offs.append({q0, zero});
           sizes.append({rows, valueDim});
-          SmallVector<OpFoldResult> strides(rank, one);
-          auto term = scf::InParallelOp::create(b, l);
-          OpBuilder::InsertionGuard guard(b);
-          b.setInsertionPointToStart(term.getBody());
-          tensor::ParallelInsertSliceOp::create(b, l, out, outs[0], offs, sizes,
-                                                strides);
+          buildInParallel(b, l, {{out, outs[0], offs, sizes}});
         });
     if (!split) {
       rewriter.replaceOp(op, forall.getResults());
@@ -528,22 +461,11 @@ struct TileAttention : OpRewritePattern<AttentionOp> {
     return tb.generic(tensor::EmptyOp::create(
                           b, loc,
                           cast<RankedTensorType>(outInit.getType()).getShape(),
-                          elem, dynamicSizesOf(b, loc, outInit)),
+                          elem, dynamicSizes(b, loc, outInit)),
                       {num, den}, {idOut, tb.map(nb + 2, rowOfOut), idOut}, par,
                       [](OpBuilder &ob, Location l, ValueRange a) -> Value {
                         return arith::DivFOp::create(ob, l, a[0], a[1]);
                       });
-  }
-
-  /// The dynamic sizes of `v` (for tensor.empty).
-  static SmallVector<Value> dynamicSizesOf(OpBuilder &b, Location loc,
-                                           Value v) {
-    auto type = cast<RankedTensorType>(v.getType());
-    SmallVector<Value> sizes;
-    for (int64_t i = 0; i < type.getRank(); ++i)
-      if (type.isDynamicDim(i))
-        sizes.push_back(tensor::DimOp::create(b, loc, v, i));
-    return sizes;
   }
 
   /// The tile of the additive mask for scores [rows x cols] at query `q0`

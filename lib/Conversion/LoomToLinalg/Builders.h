@@ -1,0 +1,124 @@
+//===- Builders.h - Helpers of the loom op lowerings ------------*- C++ -*-===//
+//
+// Part of the Loom project. SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+//
+// Builders shared by the lowerings of the loom ops (LoomToLinalg.cpp,
+// TileAttention.cpp, LowerScan.cpp): tiles and single-result linalg.generic
+// ops on tensors, the multiply-accumulate body of contractions, and the
+// terminator of an scf.forall.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LOOM_LIB_CONVERSION_LOOMTOLINALG_BUILDERS_H
+#define LOOM_LIB_CONVERSION_LOOMTOLINALG_BUILDERS_H
+
+#include "loom/Conversion/LoomToLinalg/LoomToLinalg.h"
+
+#include "mlir/Dialect/SCF/IR/SCF.h"
+
+namespace loom {
+
+inline constexpr mlir::utils::IteratorType kPar =
+    mlir::utils::IteratorType::parallel;
+inline constexpr mlir::utils::IteratorType kRed =
+    mlir::utils::IteratorType::reduction;
+
+/// Returns the dynamic sizes of `value` (for tensor.empty).
+inline llvm::SmallVector<mlir::Value>
+dynamicSizes(mlir::OpBuilder &b, mlir::Location loc, mlir::Value value) {
+  auto type = llvm::cast<mlir::RankedTensorType>(value.getType());
+  llvm::SmallVector<mlir::Value> sizes;
+  for (int64_t i = 0; i < type.getRank(); ++i)
+    if (type.isDynamicDim(i))
+      sizes.push_back(mlir::tensor::DimOp::create(b, loc, value, i));
+  return sizes;
+}
+
+/// The body of a contraction: a[2] + a[0] * a[1], contracted into an FMA.
+inline mlir::Value multiplyAccumulate(mlir::OpBuilder &b, mlir::Location loc,
+                                      mlir::ValueRange a) {
+  mlir::Value p = mlir::arith::MulFOp::create(b, loc, a[0], a[1], kContract);
+  return mlir::arith::AddFOp::create(b, loc, a[2], p, kReassoc);
+}
+
+/// Builds tiles of one float element type and single-result linalg.generic
+/// ops on them.
+class TileBuilder {
+public:
+  TileBuilder(mlir::OpBuilder &b, mlir::Location loc, mlir::Type elem)
+      : b(b), loc(loc), elem(elem), ctx(b.getContext()) {}
+
+  mlir::AffineExpr d(unsigned i) const {
+    return mlir::getAffineDimExpr(i, ctx);
+  }
+
+  mlir::AffineMap map(unsigned loops,
+                      llvm::ArrayRef<mlir::AffineExpr> exprs) const {
+    return mlir::AffineMap::get(loops, 0, exprs, ctx);
+  }
+
+  /// A scalar constant of the element type.
+  mlir::Value cst(double v) const {
+    return mlir::arith::ConstantOp::create(b, loc, b.getFloatAttr(elem, v));
+  }
+
+  /// An uninitialized tile of the given sizes.
+  mlir::Value empty(llvm::ArrayRef<mlir::OpFoldResult> sizes) const {
+    return mlir::tensor::EmptyOp::create(b, loc, sizes, elem);
+  }
+
+  /// A tile of the given sizes filled with `v`.
+  mlir::Value filled(llvm::ArrayRef<mlir::OpFoldResult> sizes, double v) const {
+    return mlir::linalg::FillOp::create(b, loc, cst(v), empty(sizes))
+        .getResult(0);
+  }
+
+  /// A linalg.generic with one result, written into `init`.
+  mlir::Value
+  generic(mlir::Value init, mlir::ValueRange inputs,
+          llvm::ArrayRef<mlir::AffineMap> maps,
+          llvm::ArrayRef<mlir::utils::IteratorType> iters,
+          llvm::function_ref<mlir::Value(mlir::OpBuilder &, mlir::Location,
+                                         mlir::ValueRange)>
+              body) const {
+    return mlir::linalg::GenericOp::create(
+               b, loc, init.getType(), inputs, mlir::ValueRange{init}, maps,
+               iters,
+               [&](mlir::OpBuilder &nb, mlir::Location nl,
+                   mlir::ValueRange args) {
+                 mlir::linalg::YieldOp::create(nb, nl, body(nb, nl, args));
+               })
+        .getResult(0);
+  }
+
+  mlir::OpBuilder &b;
+  mlir::Location loc;
+  mlir::Type elem;
+  mlir::MLIRContext *ctx;
+};
+
+/// Ends an scf.forall body: builds its scf.forall.in_parallel terminator
+/// and one tensor.parallel_insert_slice (unit strides) per (source,
+/// destination, offsets, sizes).
+struct ParallelInsert {
+  mlir::Value source, dest;
+  llvm::SmallVector<mlir::OpFoldResult> offsets, sizes;
+};
+inline void buildInParallel(mlir::OpBuilder &b, mlir::Location loc,
+                            llvm::ArrayRef<ParallelInsert> inserts) {
+  auto term = mlir::scf::InParallelOp::create(b, loc);
+  mlir::OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(term.getBody());
+  for (const ParallelInsert &in : inserts) {
+    llvm::SmallVector<mlir::OpFoldResult> strides(in.offsets.size(),
+                                                  b.getIndexAttr(1));
+    mlir::tensor::ParallelInsertSliceOp::create(b, loc, in.source, in.dest,
+                                                in.offsets, in.sizes, strides);
+  }
+}
+
+} // namespace loom
+
+#endif // LOOM_LIB_CONVERSION_LOOMTOLINALG_BUILDERS_H
