@@ -119,6 +119,12 @@ struct LoomcOptions {
       cl::desc("Legalize the imported graph node by node, without raising "
                "decomposed patterns (attention) to loom ops first"),
       cl::init(false), cl::cat(category)};
+  cl::opt<bool> noMicrokernels{
+      "no-microkernels",
+      cl::desc("Compile fp32 matrix multiplies to loops (by default they "
+               "call loomrt's packed, register-blocked, threaded GEMM "
+               "microkernel, linked into the model)"),
+      cl::init(false), cl::cat(category)};
   cl::opt<bool> referenceAttention{
       "reference-attention",
       cl::desc("Compute loom.attention with the full score matrix, then "
@@ -251,8 +257,8 @@ static int reportError(const Twine &message) {
   return 1;
 }
 
-/// The directory holding libloomrt.a and libloomrt_main.a: `../lib` next to
-/// the loomc binary.
+/// The directory holding libloomrt.a, libloomrt_main.a and the microkernel
+/// libraries: `../lib` next to the loomc binary.
 static std::string runtimeLibDir(const char *argv0) {
   std::string exe = llvm::sys::fs::getMainExecutable(
       argv0, reinterpret_cast<void *>(&reportError));
@@ -354,6 +360,7 @@ int loom::runLoomcMain(int argc, char **argv) {
   pipeline.openmp = !options.noOpenMP;
   pipeline.raise = !options.noRaising;
   pipeline.flashAttention = !options.referenceAttention;
+  pipeline.microkernels = !options.noMicrokernels;
   if (options.attentionTileQ < 1 || options.attentionTileKV < 1 ||
       options.attentionKVSplits < 1)
     return reportError("--attention-tile-q, --attention-tile-kv and "
@@ -415,8 +422,8 @@ int loom::runLoomcMain(int argc, char **argv) {
       loom::emitObject(*llvmModule, target, object, /*assembly=*/false, error);
   if (succeeded(ok)) {
     if (emit == EmitKind::SharedLib)
-      ok = loom::linkSharedLibrary(object, options.output, !options.noOpenMP,
-                                   error);
+      ok = loom::linkSharedLibrary(object, runtimeLibDir(argv[0]),
+                                   options.output, !options.noOpenMP, error);
     else
       ok = loom::linkExecutable(object, runtimeLibDir(argv[0]), options.output,
                                 !options.noOpenMP, error);

@@ -50,7 +50,7 @@ void loom::buildCPUPipeline(OpPassManager &pm,
   }
   pm.addPass(createLoomToLinalgPass());
   pm.addPass(createCanonicalizerPass());
-  pm.addNestedPass<func::FuncOp>(createLinalgElementwiseOpFusionPass());
+  pm.addNestedPass<func::FuncOp>(createFuseElementwisePass());
   pm.addNestedPass<func::FuncOp>(createLinalgGeneralizeNamedOpsPass());
   pm.addNestedPass<func::FuncOp>(createOptimizeLoopOrderPass());
   pm.addNestedPass<func::FuncOp>(createApproximateMathPass());
@@ -73,6 +73,10 @@ void loom::buildCPUPipeline(OpPassManager &pm,
   bufferization::BufferDeallocationPipelineOptions dealloc;
   bufferization::buildBufferDeallocationPipeline(pm, dealloc);
   pm.addPass(createCanonicalizerPass());
+  if (options.microkernels) {
+    pm.addPass(createLowerToMicrokernelsPass());
+    pm.addPass(createCanonicalizerPass());
+  }
 
   // Step 4: loops and the LLVM dialect.
   pm.addNestedPass<func::FuncOp>(createLowerCopiesPass());

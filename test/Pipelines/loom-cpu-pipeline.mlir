@@ -1,11 +1,13 @@
 // RUN: loom-opt %s --loom-cpu-pipeline | FileCheck %s
 // From imported ONNX IR to the LLVM dialect in one pipeline.
 
-// The softmax's exp is an inline polynomial (no libm call); the matmul
-// accumulates with reassociation.
+// The matmul is a call to the GEMM microkernel (overwriting: its zero fill
+// is gone); the softmax's exp is an inline polynomial (no libm call).
+//       CHECK: llvm.func @loomrt_sgemm_f32(i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64)
 // CHECK-LABEL: llvm.func @loom_main
+//       CHECK:   %[[ZERO:.*]] = llvm.mlir.constant(0 : i64) : i64
 //       CHECK:   llvm.call @malloc
-//       CHECK:   llvm.fadd {{.*}} {fastmathFlags = #llvm.fastmath<contract, reassoc>}
+//       CHECK:   llvm.call @loomrt_sgemm_f32({{.*}}, %[[ZERO]]) :
 //   CHECK-NOT:   llvm.call @expf
 //       CHECK:   llvm.call @free
 // CHECK-LABEL: llvm.func @_mlir_ciface_loom_main

@@ -41,6 +41,9 @@ struct CPUPipelineOptions {
   int64_t attentionTileKV = 64;
   /// Key ranges of a decoding step's attention, computed in parallel.
   int64_t attentionKVSplits = 4;
+  /// Compute fp32 contractions with loomrt's packed, register-blocked GEMM
+  /// microkernel (loom-lower-to-microkernels); otherwise they become loops.
+  bool microkernels = true;
 };
 
 /// Builds the CPU pipeline on a module:
@@ -48,10 +51,12 @@ struct CPUPipelineOptions {
 ///           (loom-raise-attention, -norms-and-gelu, -scans);
 ///           ONNX holder ops -> loom/linalg/tensor (loom-onnx-to-loom).
 ///   Step 2: loom.attention -> flash-attention tiles (loom-tile-attention);
-///           loom ops -> linalg.generic; fuse elementwise ops.
+///           loom ops -> linalg.generic; fuse elementwise ops, except
+///           computations into contractions (loom-fuse-elementwise).
 ///   Step 3: erase integer signedness, bufferize (function boundaries,
 ///           identity layouts), prepare the
-///           C ABI, insert deallocations.
+///           C ABI, insert deallocations; fp32 contractions -> calls to
+///           loomrt's GEMM microkernel (loom-lower-to-microkernels).
 ///   Step 4: linalg -> (parallel) loops, the outermost parallel loop of each
 ///           nest -> OpenMP; math -> LLVM intrinsics and libm; memref, scf,
 ///           omp, func, arith -> LLVM dialect.

@@ -69,6 +69,46 @@ def SerializeInnerParallelPass : Pass<"loom-serialize-inner-parallel"> {
   let dependentDialects = ["::mlir::scf::SCFDialect"];
 }
 
+def FuseElementwisePass : Pass<"loom-fuse-elementwise"> {
+  let summary = "Fuse elementwise linalg ops, keeping contractions intact";
+  let description = [{
+    Upstream's `linalg-fuse-elementwise-ops` (producer-consumer fusion of
+    elementwise generics, reshape propagation by expansion, constant
+    folding), except that a producer that computes is not fused into an
+    fp32 contraction that `loom-lower-to-microkernels` will replace by a
+    microkernel call: it would be evaluated M·N·K instead of M·K times and
+    the contraction would stop being one. Producers that only move data
+    (transposes, broadcasts) still fuse and become strides; named
+    `linalg.transpose` and `linalg.broadcast` ops are generalized first so
+    that they can.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect",
+                           "::mlir::affine::AffineDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
+def LowerToMicrokernelsPass : Pass<"loom-lower-to-microkernels",
+                                   "mlir::ModuleOp"> {
+  let summary = "Replace bufferized fp32 contractions by loomrt_sgemm_f32 calls";
+  let description = [{
+    Runs on bufferized IR. Every `linalg.generic` that computes
+    `C[...] += A[...] * B[...]` in fp32 with one reduction loop, at least one
+    row and one column loop and strided memref operands becomes a call to
+    the runtime microkernel `loomrt_sgemm_f32` (runtime/include/loomrt/
+    kernels.h), which packs the operands and runs a register-blocked,
+    threaded GEMM. Transposes and broadcasts are passed as element strides.
+    Row loops, and column loops, contiguous in memory merge; the longest
+    remaining parallel loop is the call's batch and the others become
+    `scf.for` loops around it. A zero `linalg.fill` of the output right
+    before the contraction is dropped and the call overwrites instead of
+    accumulating. The module gets a private declaration of the microkernel.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::func::FuncDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
 def PrepareABIPass : Pass<"loom-prepare-abi", "mlir::ModuleOp"> {
   let summary = "Prepare the model entry point for the loomrt C ABI";
   let description = [{

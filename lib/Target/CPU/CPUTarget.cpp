@@ -12,12 +12,11 @@
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/Target/LLVMIR/Export.h"
 #include "llvm/IR/IRBuilder.h"
-#include "llvm/Support/FormatVariadic.h"
-#include "llvm/TargetParser/SubtargetFeature.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Program.h"
 #include "llvm/Support/TargetSelect.h"
@@ -25,6 +24,7 @@
 #include "llvm/Target/TargetMachine.h"
 #include "llvm/Target/TargetOptions.h"
 #include "llvm/TargetParser/Host.h"
+#include "llvm/TargetParser/SubtargetFeature.h"
 
 using namespace mlir;
 
@@ -95,8 +95,9 @@ FailureOr<std::string> loom::buildModelSignature(ModuleOp module) {
       int code = elem ? dtypeCode(elem.getElementType()) : 0;
       if (!code || failed(rank))
         return main.emitError()
-               << kind << " " << i << " is a sequence of " << seq.getElementType()
-               << (code ? " of unknown rank" : "") << " that loomrt does not "
+               << kind << " " << i << " is a sequence of "
+               << seq.getElementType() << (code ? " of unknown rank" : "")
+               << " that loomrt does not "
                << "support";
       os << kind << " " << label << " " << code << " seq " << *rank << "\n";
       return success();
@@ -108,9 +109,9 @@ FailureOr<std::string> loom::buildModelSignature(ModuleOp module) {
                                  "the ABI";
     int code = dtypeCode(tensor.getElementType());
     if (!code)
-      return main.emitError() << kind << " " << i << " has element type "
-                              << tensor.getElementType()
-                              << " that loomrt does not support";
+      return main.emitError()
+             << kind << " " << i << " has element type "
+             << tensor.getElementType() << " that loomrt does not support";
     os << kind << " " << label << " " << code << " " << tensor.getRank();
     for (int64_t d = 0; d < tensor.getRank(); ++d) {
       if (!tensor.isDynamicDim(d)) {
@@ -128,9 +129,10 @@ FailureOr<std::string> loom::buildModelSignature(ModuleOp module) {
   };
   FunctionType type = main.getFunctionType();
   for (unsigned i = 0; i < type.getNumInputs(); ++i)
-    if (failed(describe("input", i, type.getInput(i),
-                        main.getArgAttrOfType<StringAttr>(i, "onnx.name"),
-                        main.getArgAttrOfType<ArrayAttr>(i, "onnx.dim_params"))))
+    if (failed(
+            describe("input", i, type.getInput(i),
+                     main.getArgAttrOfType<StringAttr>(i, "onnx.name"),
+                     main.getArgAttrOfType<ArrayAttr>(i, "onnx.dim_params"))))
       return failure();
   for (unsigned i = 0; i < type.getNumResults(); ++i)
     if (failed(describe("output", i, type.getResult(i),
@@ -221,9 +223,9 @@ LogicalResult loom::emitObject(llvm::Module &module,
       : options.optLevel == 1 ? llvm::CodeGenOptLevel::Less
       : options.optLevel == 2 ? llvm::CodeGenOptLevel::Default
                               : llvm::CodeGenOptLevel::Aggressive;
-  std::unique_ptr<llvm::TargetMachine> tm(target->createTargetMachine(
-      triple, cpu, features, llvm::TargetOptions(), llvm::Reloc::PIC_,
-      std::nullopt, level));
+  std::unique_ptr<llvm::TargetMachine> tm(
+      target->createTargetMachine(triple, cpu, features, llvm::TargetOptions(),
+                                  llvm::Reloc::PIC_, std::nullopt, level));
   if (!tm) {
     errorMessage = "cannot create a target machine for CPU '" + cpu + "'";
     return failure();
@@ -276,8 +278,8 @@ static LogicalResult runLinker(ArrayRef<std::string> args,
   std::optional<StringRef> redirects[] = {std::nullopt, std::nullopt,
                                           StringRef(errFile)};
   std::string execError;
-  int rc = llvm::sys::ExecuteAndWait(clang, argv, std::nullopt, redirects, 0,
-                                     0, &execError);
+  int rc = llvm::sys::ExecuteAndWait(clang, argv, std::nullopt, redirects, 0, 0,
+                                     &execError);
   auto errText = llvm::MemoryBuffer::getFile(errFile);
   llvm::sys::fs::remove(errFile);
   if (rc != 0) {
@@ -290,20 +292,31 @@ static LogicalResult runLinker(ArrayRef<std::string> args,
   return success();
 }
 
-/// Linker arguments for libomp (Debian's LLVM 22 copy, found at run time
-/// through the rpath).
-static SmallVector<std::string> openmpArgs(bool openmp) {
-  if (!openmp)
-    return {};
-  return {"-L" LOOM_LLVM_LIB_DIR, "-lomp", "-Wl,-rpath," LOOM_LLVM_LIB_DIR};
+/// Linker arguments for loomrt's microkernels and libomp (Debian's LLVM 22
+/// copy, found at run time through the rpath).
+static SmallVector<std::string> kernelAndOpenMPArgs(StringRef runtimeLibDir,
+                                                    bool openmp) {
+  SmallVector<std::string> args = {"-L" + runtimeLibDir.str(),
+                                   openmp ? "-lloomrt_kernels"
+                                          : "-lloomrt_kernels_serial"};
+  if (openmp)
+    args.append(
+        {"-L" LOOM_LLVM_LIB_DIR, "-lomp", "-Wl,-rpath," LOOM_LLVM_LIB_DIR});
+  return args;
 }
 
 LogicalResult loom::linkSharedLibrary(StringRef objectPath,
+                                      StringRef runtimeLibDir,
                                       StringRef outputPath, bool openmp,
                                       std::string &errorMessage) {
   SmallVector<std::string> args = {"-shared", "-fuse-ld=lld", "-o",
-                                   outputPath.str(), objectPath.str(), "-lm"};
-  args.append(openmpArgs(openmp));
+                                   outputPath.str(), objectPath.str()};
+  args.append(kernelAndOpenMPArgs(runtimeLibDir, openmp));
+  args.push_back("-lm");
+#ifdef LOOM_SANITIZER_LINK_FLAGS
+  // The microkernels are instrumented; the loading program has the runtime.
+  args.push_back(LOOM_SANITIZER_LINK_FLAGS);
+#endif
   return runLinker(args, errorMessage);
 }
 
@@ -311,10 +324,15 @@ LogicalResult loom::linkExecutable(StringRef objectPath,
                                    StringRef runtimeLibDir,
                                    StringRef outputPath, bool openmp,
                                    std::string &errorMessage) {
-  SmallVector<std::string> args = {
-      "-fuse-ld=lld", "-o", outputPath.str(), objectPath.str(),
-      "-L" + runtimeLibDir.str(), "-lloomrt_main", "-lloomrt", "-lm", "-ldl"};
-  args.append(openmpArgs(openmp));
+  SmallVector<std::string> args = {"-fuse-ld=lld",
+                                   "-o",
+                                   outputPath.str(),
+                                   objectPath.str(),
+                                   "-L" + runtimeLibDir.str(),
+                                   "-lloomrt_main",
+                                   "-lloomrt"};
+  args.append(kernelAndOpenMPArgs(runtimeLibDir, openmp));
+  args.append({"-lm", "-ldl"});
 #ifdef LOOM_SANITIZER_LINK_FLAGS
   // A sanitizer build's runtime library is instrumented: so is the program.
   args.push_back(LOOM_SANITIZER_LINK_FLAGS);

@@ -61,14 +61,17 @@ mlir::LogicalResult emitObject(llvm::Module &module,
                                llvm::StringRef path, bool assembly,
                                std::string &errorMessage);
 
-/// Links `objectPath` into a shared library at `outputPath` (with libomp
-/// when `openmp`).
+/// Links `objectPath` into a shared library at `outputPath` with loomrt's
+/// microkernels (libloomrt_kernels.a, or libloomrt_kernels_serial.a without
+/// `openmp`) from `runtimeLibDir`, and libomp when `openmp`.
 mlir::LogicalResult linkSharedLibrary(llvm::StringRef objectPath,
+                                      llvm::StringRef runtimeLibDir,
                                       llvm::StringRef outputPath, bool openmp,
                                       std::string &errorMessage);
 
-/// Links `objectPath` with loomrt's standalone main into an executable.
-/// `runtimeLibDir` holds libloomrt_main.a and libloomrt.a.
+/// Links `objectPath` with loomrt's standalone main and microkernels into an
+/// executable. `runtimeLibDir` holds libloomrt_main.a, libloomrt.a and the
+/// microkernel libraries.
 mlir::LogicalResult linkExecutable(llvm::StringRef objectPath,
                                    llvm::StringRef runtimeLibDir,
                                    llvm::StringRef outputPath, bool openmp,

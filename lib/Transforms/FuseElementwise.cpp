@@ -1,0 +1,85 @@
+//===- FuseElementwise.cpp - Elementwise fusion that spares contractions --===//
+//
+// Part of the Loom project. SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+//
+// Upstream's elementwise fusion with one policy change: a producer that
+// computes something is not fused into a contraction that the microkernels
+// compute. Fusing it would put its computation inside the k loop (M·N·K
+// evaluations of, say, a GELU instead of M·K) and turn the contraction into
+// a generic loop nest the microkernel cannot take. Producers that only move
+// data (transposes, broadcasts) still fuse: they become strides.
+//
+//===----------------------------------------------------------------------===//
+
+#include "loom/Transforms/Passes.h"
+
+#include "loom/Transforms/Microkernels.h"
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Linalg/Transforms/Transforms.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Tensor/Transforms/Transforms.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+namespace loom {
+#define GEN_PASS_DEF_FUSEELEMENTWISEPASS
+#include "loom/Transforms/Passes.h.inc"
+} // namespace loom
+
+using namespace mlir;
+
+/// Fuses single-use producers, except computing producers into contractions
+/// that the microkernels compute.
+static bool shouldFuse(OpOperand *fused) {
+  Operation *producer = fused->get().getDefiningOp();
+  if (!producer || !producer->hasOneUse())
+    return false;
+  auto consumer = dyn_cast<linalg::GenericOp>(fused->getOwner());
+  if (!consumer || !loom::matchMicrokernelMatmul(consumer))
+    return true;
+  auto generic = dyn_cast<linalg::GenericOp>(producer);
+  return generic && loom::isPureDataMovement(generic);
+}
+
+namespace {
+struct FuseElementwisePass final
+    : public loom::impl::FuseElementwisePassBase<FuseElementwisePass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    MLIRContext *ctx = &getContext();
+    // Transposes and broadcasts as generics, so that they can fuse into
+    // their consumers (into contractions as strides).
+    SmallVector<linalg::LinalgOp> movers;
+    getOperation()->walk([&](linalg::LinalgOp op) {
+      if (isa<linalg::TransposeOp, linalg::BroadcastOp>(op) &&
+          op.hasPureTensorSemantics())
+        movers.push_back(op);
+    });
+    IRRewriter rewriter(ctx);
+    for (linalg::LinalgOp op : movers) {
+      rewriter.setInsertionPoint(op);
+      if (failed(linalg::generalizeNamedOp(rewriter, op)))
+        return signalPassFailure();
+    }
+
+    RewritePatternSet patterns(ctx);
+    linalg::populateElementwiseOpsFusionPatterns(patterns, shouldFuse);
+    linalg::populateFoldReshapeOpsByExpansionPatterns(patterns, shouldFuse);
+    tensor::populateBubbleUpExpandShapePatterns(patterns);
+    affine::AffineApplyOp::getCanonicalizationPatterns(patterns, ctx);
+    linalg::GenericOp::getCanonicalizationPatterns(patterns, ctx);
+    tensor::ExpandShapeOp::getCanonicalizationPatterns(patterns, ctx);
+    tensor::CollapseShapeOp::getCanonicalizationPatterns(patterns, ctx);
+    ctx->getLoadedDialect<linalg::LinalgDialect>()->getCanonicalizationPatterns(
+        patterns);
+    linalg::populateConstantFoldLinalgOperations(patterns, shouldFuse);
+    if (failed(applyPatternsGreedily(
+            getOperation(), std::move(patterns),
+            GreedyRewriteConfig().setUseTopDownTraversal(true))))
+      return signalPassFailure();
+  }
+};
+} // namespace

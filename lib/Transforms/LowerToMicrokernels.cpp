@@ -1,0 +1,329 @@
+//===- LowerToMicrokernels.cpp - Contractions as loomrt microkernel calls -===//
+//
+// Part of the Loom project. SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+//
+// Replaces every bufferized fp32 contraction that loomrt_sgemm_f32 computes
+// by a call to it. The operands' layouts become element strides per loop:
+// transposed and broadcast operands cost nothing. Row (m) loops, and column
+// (n) loops, that are contiguous in memory merge into one; the longest
+// remaining parallel loop becomes the microkernel's batch, the others scf.for
+// loops around the call. A zero fill of the output just before the
+// contraction is dropped (the call overwrites instead of accumulating).
+//
+//===----------------------------------------------------------------------===//
+
+#include "loom/Transforms/Passes.h"
+
+#include "loom/Transforms/Microkernels.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/Matchers.h"
+#include "mlir/IR/SymbolTable.h"
+
+namespace loom {
+#define GEN_PASS_DEF_LOWERTOMICROKERNELSPASS
+#include "loom/Transforms/Passes.h.inc"
+} // namespace loom
+
+using namespace mlir;
+
+/// The microkernel's symbol (runtime/include/loomrt/kernels.h).
+static constexpr StringLiteral kSgemm = "loomrt_sgemm_f32";
+/// LOOMRT_GEMM_ACCUMULATE.
+static constexpr int64_t kAccumulate = 1;
+/// The microkernel's argument count: batch, m, n, k, then a pointer and
+/// three strides for each of A, B and C, then the flags.
+static constexpr unsigned kNumArgs = 4 + 3 * 4 + 1;
+
+namespace {
+/// One operand of the contraction as a pointer and per-loop strides.
+struct StridedOperand {
+  /// Address of element 0 (aligned pointer + offset), as an index.
+  Value address;
+  /// Element stride of each loop (0 when the operand does not walk it).
+  SmallVector<OpFoldResult> strides;
+};
+} // namespace
+
+/// Returns the static value of `ofr`, or ShapedType::kDynamic.
+static int64_t staticValue(OpFoldResult ofr) {
+  std::optional<int64_t> v = getConstantIntValue(ofr);
+  return v ? *v : ShapedType::kDynamic;
+}
+
+/// Materializes `ofr` as an index value.
+static Value toValue(OpBuilder &b, Location loc, OpFoldResult ofr) {
+  if (auto v = dyn_cast<Value>(ofr))
+    return v;
+  return arith::ConstantIndexOp::create(b, loc, *getConstantIntValue(ofr));
+}
+
+/// a + b, folded when both are static.
+static OpFoldResult add(OpBuilder &b, Location loc, OpFoldResult x,
+                        OpFoldResult y) {
+  int64_t sx = staticValue(x), sy = staticValue(y);
+  if (sx == 0)
+    return y;
+  if (sy == 0)
+    return x;
+  if (!ShapedType::isDynamic(sx) && !ShapedType::isDynamic(sy))
+    return b.getIndexAttr(sx + sy);
+  return arith::AddIOp::create(b, loc, toValue(b, loc, x), toValue(b, loc, y))
+      .getResult();
+}
+
+/// a * b, folded when both are static.
+static OpFoldResult mul(OpBuilder &b, Location loc, OpFoldResult x,
+                        OpFoldResult y) {
+  int64_t sx = staticValue(x), sy = staticValue(y);
+  if (sx == 1)
+    return y;
+  if (sy == 1)
+    return x;
+  if (sx == 0 || sy == 0)
+    return b.getIndexAttr(0);
+  if (!ShapedType::isDynamic(sx) && !ShapedType::isDynamic(sy))
+    return b.getIndexAttr(sx * sy);
+  return arith::MulIOp::create(b, loc, toValue(b, loc, x), toValue(b, loc, y))
+      .getResult();
+}
+
+/// Reads `memref`'s address, sizes and strides (static where the type
+/// knows them) and the stride of each of `numLoops` loops under `map`.
+/// Records each loop's size in `loopSizes` where still unknown.
+static StridedOperand describe(OpBuilder &b, Location loc, Value memref,
+                               AffineMap map, unsigned numLoops,
+                               SmallVectorImpl<OpFoldResult> &loopSizes) {
+  auto type = cast<MemRefType>(memref.getType());
+  auto [staticStrides, staticOffset] = type.getStridesAndOffset();
+  auto md = memref::ExtractStridedMetadataOp::create(b, loc, memref);
+  auto pick = [&](int64_t s, Value v) -> OpFoldResult {
+    return ShapedType::isDynamic(s) ? OpFoldResult(v) : b.getIndexAttr(s);
+  };
+  StridedOperand result;
+  Value aligned =
+      memref::ExtractAlignedPointerAsIndexOp::create(b, loc, memref);
+  OpFoldResult offsetBytes =
+      mul(b, loc, pick(staticOffset, md.getOffset()), b.getIndexAttr(4));
+  result.address = toValue(b, loc, add(b, loc, aligned, offsetBytes));
+  result.strides.assign(numLoops, b.getIndexAttr(0));
+  for (auto [i, expr] : llvm::enumerate(map.getResults())) {
+    auto d = dyn_cast<AffineDimExpr>(expr);
+    if (!d)
+      continue; // The constant 0: a broadcast dimension of size 1.
+    unsigned loop = d.getPosition();
+    result.strides[loop] = pick(staticStrides[i], md.getStrides()[i]);
+    if (!loopSizes[loop])
+      loopSizes[loop] = pick(type.getDimSize(i), md.getSizes()[i]);
+  }
+  return result;
+}
+
+/// Merges into `primary` every loop of `others` that continues it
+/// contiguously in both `x` and `y` (static strides and sizes only); the
+/// merged loops leave `others`.
+static void mergeContiguous(unsigned primary, SmallVectorImpl<unsigned> &others,
+                            const StridedOperand &x, const StridedOperand &y,
+                            SmallVectorImpl<OpFoldResult> &sizes,
+                            OpBuilder &b) {
+  bool merged = true;
+  while (merged) {
+    merged = false;
+    int64_t size = staticValue(sizes[primary]);
+    if (ShapedType::isDynamic(size))
+      return;
+    for (auto *it = others.begin(); it != others.end(); ++it) {
+      auto continues = [&](const StridedOperand &o) {
+        int64_t inner = staticValue(o.strides[primary]),
+                outer = staticValue(o.strides[*it]);
+        return !ShapedType::isDynamic(inner) && !ShapedType::isDynamic(outer) &&
+               outer == size * inner;
+      };
+      int64_t otherSize = staticValue(sizes[*it]);
+      if (ShapedType::isDynamic(otherSize) || !continues(x) || !continues(y))
+        continue;
+      sizes[primary] = b.getIndexAttr(size * otherSize);
+      others.erase(it);
+      merged = true;
+      break;
+    }
+  }
+}
+
+/// The loop of `loops` whose dimension comes last in `map` (the fastest
+/// varying one in a row-major operand).
+static unsigned lastInMap(ArrayRef<unsigned> loops, AffineMap map) {
+  unsigned best = loops.front();
+  int64_t bestPos = -1;
+  for (unsigned loop : loops)
+    if (std::optional<unsigned> pos =
+            map.getResultPosition(getAffineDimExpr(loop, map.getContext()));
+        pos && static_cast<int64_t>(*pos) > bestPos) {
+      bestPos = *pos;
+      best = loop;
+    }
+  return best;
+}
+
+/// Returns the external declaration of the microkernel, creating it.
+static func::FuncOp getOrDeclareSgemm(ModuleOp module) {
+  if (auto f = module.lookupSymbol<func::FuncOp>(kSgemm))
+    return f;
+  OpBuilder b = OpBuilder::atBlockBegin(module.getBody());
+  SmallVector<Type> args(kNumArgs, b.getI64Type());
+  auto f = func::FuncOp::create(b, module.getLoc(), kSgemm,
+                                b.getFunctionType(args, {}));
+  f.setPrivate();
+  return f;
+}
+
+/// Returns the op right before `op` when it fills `output` with zeros (a
+/// `linalg.fill`, or its generalized form: a generic yielding a scalar
+/// input), or null.
+static Operation *zeroFillBefore(linalg::GenericOp op, Value output) {
+  auto fill = dyn_cast_or_null<linalg::LinalgOp>(op->getPrevNode());
+  if (!fill || fill.getNumDpsInputs() != 1 || fill.getNumDpsInits() != 1 ||
+      fill.getDpsInits()[0] != output)
+    return nullptr;
+  Value value = fill.getDpsInputs()[0];
+  if (auto generic = dyn_cast<linalg::GenericOp>(fill.getOperation())) {
+    if (!loom::isPureDataMovement(generic) || isa<ShapedType>(value.getType()))
+      return nullptr;
+  } else if (!isa<linalg::FillOp>(fill.getOperation())) {
+    return nullptr;
+  }
+  return matchPattern(value, m_AnyZeroFloat()) ? fill.getOperation() : nullptr;
+}
+
+/// Replaces `op` by calls to the microkernel.
+static void lowerMatmul(RewriterBase &rewriter, linalg::GenericOp op,
+                        loom::MatmulLoops loops, func::FuncOp sgemm) {
+  Location loc = op.getLoc();
+  rewriter.setInsertionPoint(op);
+  unsigned numLoops = op.getNumLoops();
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  Value c = op.getDpsInits()[0];
+  int64_t flags = kAccumulate;
+  if (Operation *fill = zeroFillBefore(op, c)) {
+    rewriter.eraseOp(fill);
+    flags = 0;
+  }
+  SmallVector<OpFoldResult> sizes(numLoops);
+  StridedOperand operands[3] = {
+      describe(rewriter, loc, op.getDpsInputs()[0], maps[0], numLoops, sizes),
+      describe(rewriter, loc, op.getDpsInputs()[1], maps[1], numLoops, sizes),
+      describe(rewriter, loc, c, maps[2], numLoops, sizes)};
+  const StridedOperand &a = operands[0], &b = operands[1], &out = operands[2];
+
+  // The microkernel's rows, columns and reduction; contiguous extra row and
+  // column loops merge into them.
+  unsigned m = lastInMap(loops.m, maps[2]), n = lastInMap(loops.n, maps[2]),
+           k = loops.k.front();
+  SmallVector<unsigned> extraM, extraN;
+  for (unsigned l : loops.m)
+    if (l != m)
+      extraM.push_back(l);
+  for (unsigned l : loops.n)
+    if (l != n)
+      extraN.push_back(l);
+  mergeContiguous(m, extraM, a, out, sizes, rewriter);
+  mergeContiguous(n, extraN, b, out, sizes, rewriter);
+
+  // The longest remaining loop is the microkernel's batch; the others loop
+  // around the call.
+  SmallVector<unsigned> outer(loops.batch.begin(), loops.batch.end());
+  outer.append(extraM);
+  outer.append(extraN);
+  std::optional<unsigned> batch;
+  for (unsigned l : outer) {
+    int64_t s = staticValue(sizes[l]);
+    if (!batch || ShapedType::isDynamic(s) ||
+        (!ShapedType::isDynamic(staticValue(sizes[*batch])) &&
+         s > staticValue(sizes[*batch])))
+      batch = l;
+  }
+  SmallVector<unsigned> looped;
+  SmallVector<Value> lbs, ubs, steps;
+  Value zero = arith::ConstantIndexOp::create(rewriter, loc, 0);
+  Value one = arith::ConstantIndexOp::create(rewriter, loc, 1);
+  for (unsigned l : outer) {
+    if (batch && l == *batch)
+      continue;
+    looped.push_back(l);
+    lbs.push_back(zero);
+    ubs.push_back(toValue(rewriter, loc, sizes[l]));
+    steps.push_back(one);
+  }
+
+  scf::buildLoopNest(
+      rewriter, loc, lbs, ubs, steps,
+      [&](OpBuilder &nb, Location l, ValueRange ivs) {
+        SmallVector<Value> args;
+        auto i64 = [&](OpFoldResult v) -> Value {
+          if (std::optional<int64_t> c = getConstantIntValue(v))
+            return arith::ConstantIntOp::create(nb, l, *c, 64);
+          return arith::IndexCastOp::create(nb, l, nb.getI64Type(),
+                                            toValue(nb, l, v));
+        };
+        auto strideOf = [&](const StridedOperand &o,
+                            std::optional<unsigned> loop) -> OpFoldResult {
+          return loop ? o.strides[*loop] : nb.getIndexAttr(0);
+        };
+        args.push_back(i64(batch ? sizes[*batch] : nb.getIndexAttr(1)));
+        args.push_back(i64(sizes[m]));
+        args.push_back(i64(sizes[n]));
+        args.push_back(i64(sizes[k]));
+        for (const StridedOperand &o : operands) {
+          OpFoldResult address = o.address;
+          for (auto [iv, loop] : llvm::zip(ivs, looped))
+            address = add(nb, l, address,
+                          mul(nb, l, iv,
+                              mul(nb, l, o.strides[loop], nb.getIndexAttr(4))));
+          args.push_back(i64(address));
+          args.push_back(i64(strideOf(o, batch)));
+          // Rows and columns of A are (m, k), of B (k, n), of C (m, n).
+          unsigned row = &o == &b ? k : m, col = &o == &a ? k : n;
+          args.push_back(i64(o.strides[row]));
+          args.push_back(i64(o.strides[col]));
+        }
+        args.push_back(arith::ConstantIntOp::create(nb, l, flags, 64));
+        func::CallOp::create(nb, l, sgemm, args);
+      });
+  rewriter.eraseOp(op);
+}
+
+namespace {
+struct LowerToMicrokernelsPass final
+    : public loom::impl::LowerToMicrokernelsPassBase<LowerToMicrokernelsPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    SmallVector<std::pair<linalg::GenericOp, loom::MatmulLoops>> matmuls;
+    module.walk([&](linalg::GenericOp op) {
+      if (!op.hasPureBufferSemantics())
+        return;
+      for (Value v : op->getOperands()) {
+        auto type = dyn_cast<MemRefType>(v.getType());
+        if (!type || (!type.getLayout().isIdentity() &&
+                      !isa<StridedLayoutAttr>(type.getLayout())))
+          return;
+      }
+      if (std::optional<loom::MatmulLoops> loops =
+              loom::matchMicrokernelMatmul(op))
+        matmuls.emplace_back(op, *loops);
+    });
+    if (matmuls.empty())
+      return;
+    func::FuncOp sgemm = getOrDeclareSgemm(module);
+    IRRewriter rewriter(&getContext());
+    for (auto &[op, loops] : matmuls)
+      lowerMatmul(rewriter, op, loops, sgemm);
+  }
+};
+} // namespace

@@ -1,0 +1,383 @@
+/*===- sgemm.c - Packed, register-blocked fp32 matrix multiply ------------===*
+ *
+ * Part of the Loom project. SPDX-License-Identifier: Apache-2.0
+ *
+ *===----------------------------------------------------------------------===*
+ *
+ * The GotoBLAS/BLIS algorithm: C is computed in MR x NR register tiles by a
+ * microkernel that streams a packed MR-row panel of A and a packed NR-column
+ * panel of B (both zero-padded to full tiles). Around it, the loops over
+ * NC columns (the packed B block, kept in L3), KC of the reduction (one
+ * packed B panel of KC x NR floats stays in L1) and MC rows (the packed A
+ * block, kept in L2). Threads split the batch, then the longer of M and N,
+ * and each packs what its part needs.
+ *
+ *===----------------------------------------------------------------------===*/
+
+#include "loomrt/kernels.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef LOOMRT_KERNELS_OPENMP
+#include <omp.h>
+#endif
+
+#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+#include <immintrin.h>
+#define LOOMRT_HAVE_AVX2_KERNEL 1
+#endif
+
+enum {
+  MR = 6,        /* rows of a register tile */
+  NR = 16,       /* columns of a register tile (two 8-float vectors) */
+  KC_MAX = 256,  /* reduction depth of one packed block */
+  MC = 144,      /* rows of a packed A block (a multiple of MR) */
+  NC = 2048,     /* columns of a packed B block (a multiple of NR) */
+};
+
+/** C[0:MR, 0:NR] (+)= Apanel · Bpanel over kc; C has row stride ldc. */
+typedef void (*MicroKernel)(int64_t kc, const float *a, const float *b,
+                            float *c, int64_t ldc, int accumulate);
+
+/* -------------------------------------------------------------------------
+ * Microkernels
+ * ------------------------------------------------------------------------- */
+
+/** Portable microkernel (the compiler vectorizes the j loops). */
+static void microKernelGeneric(int64_t kc, const float *restrict a,
+                               const float *restrict b, float *restrict c,
+                               int64_t ldc, int accumulate) {
+  float acc[MR][NR];
+  memset(acc, 0, sizeof(acc));
+  for (int64_t p = 0; p < kc; ++p) {
+    for (int i = 0; i < MR; ++i) {
+      float ai = a[p * MR + i];
+      for (int j = 0; j < NR; ++j)
+        acc[i][j] += ai * b[p * NR + j];
+    }
+  }
+  for (int i = 0; i < MR; ++i)
+    for (int j = 0; j < NR; ++j)
+      c[i * ldc + j] = accumulate ? c[i * ldc + j] + acc[i][j] : acc[i][j];
+}
+
+#ifdef LOOMRT_HAVE_AVX2_KERNEL
+/** 6x16 AVX2 + FMA microkernel: 12 accumulators, 2 B vectors, 1 broadcast. */
+__attribute__((target("avx2,fma"))) static void
+microKernelAvx2(int64_t kc, const float *restrict a, const float *restrict b,
+                float *restrict c, int64_t ldc, int accumulate) {
+  __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
+  __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
+  __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
+  __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
+  __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
+  __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+  for (int i = 0; i < MR; ++i)
+    _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+#define LOOMRT_STEP(i, r0, r1)                                                 \
+  do {                                                                         \
+    __m256 ai = _mm256_broadcast_ss(a + (i));                                  \
+    r0 = _mm256_fmadd_ps(ai, b0, r0);                                          \
+    r1 = _mm256_fmadd_ps(ai, b1, r1);                                          \
+  } while (0)
+#pragma clang loop unroll_count(4)
+  for (int64_t p = 0; p < kc; ++p) {
+    __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+    _mm_prefetch((const char *)(b + 8 * NR), _MM_HINT_T0);
+    LOOMRT_STEP(0, c00, c01);
+    LOOMRT_STEP(1, c10, c11);
+    LOOMRT_STEP(2, c20, c21);
+    LOOMRT_STEP(3, c30, c31);
+    LOOMRT_STEP(4, c40, c41);
+    LOOMRT_STEP(5, c50, c51);
+    a += MR;
+    b += NR;
+  }
+#undef LOOMRT_STEP
+#define LOOMRT_STORE(i, r0, r1)                                                \
+  do {                                                                         \
+    float *ci = c + (i) * ldc;                                                 \
+    if (accumulate) {                                                          \
+      r0 = _mm256_add_ps(r0, _mm256_loadu_ps(ci));                             \
+      r1 = _mm256_add_ps(r1, _mm256_loadu_ps(ci + 8));                         \
+    }                                                                          \
+    _mm256_storeu_ps(ci, r0);                                                  \
+    _mm256_storeu_ps(ci + 8, r1);                                              \
+  } while (0)
+  LOOMRT_STORE(0, c00, c01);
+  LOOMRT_STORE(1, c10, c11);
+  LOOMRT_STORE(2, c20, c21);
+  LOOMRT_STORE(3, c30, c31);
+  LOOMRT_STORE(4, c40, c41);
+  LOOMRT_STORE(5, c50, c51);
+#undef LOOMRT_STORE
+}
+#endif
+
+/** The best microkernel for this CPU (chosen once). */
+static MicroKernel selectMicroKernel(const char **name) {
+#ifdef LOOMRT_HAVE_AVX2_KERNEL
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    *name = "avx2-fma-6x16";
+    return microKernelAvx2;
+  }
+#endif
+  *name = "generic-6x16";
+  return microKernelGeneric;
+}
+
+static const char *kernelName;
+static MicroKernel microKernel;
+
+static MicroKernel getMicroKernel(void) {
+  /* Benign race: every thread computes the same answer. */
+  if (!microKernel) {
+    const char *name;
+    MicroKernel k = selectMicroKernel(&name);
+    kernelName = name;
+    microKernel = k;
+  }
+  return microKernel;
+}
+
+const char *loomrt_sgemm_kernel_name(void) {
+  getMicroKernel();
+  return kernelName;
+}
+
+/* -------------------------------------------------------------------------
+ * Packing
+ * ------------------------------------------------------------------------- */
+
+/** Packs A[0:mc, 0:kc] (strides rs, cs) into MR-row panels, each kc x MR
+ *  (row index fastest), zero-padding the last panel. */
+static void packA(int64_t mc, int64_t kc, const float *a, int64_t rs,
+                  int64_t cs, float *restrict dst) {
+  for (int64_t i0 = 0; i0 < mc; i0 += MR) {
+    int64_t rows = mc - i0 < MR ? mc - i0 : MR;
+    if (cs == 1) {
+      for (int64_t i = 0; i < rows; ++i) {
+        const float *src = a + (i0 + i) * rs;
+        for (int64_t p = 0; p < kc; ++p)
+          dst[p * MR + i] = src[p];
+      }
+    } else {
+      for (int64_t p = 0; p < kc; ++p)
+        for (int64_t i = 0; i < rows; ++i)
+          dst[p * MR + i] = a[(i0 + i) * rs + p * cs];
+    }
+    for (int64_t i = rows; i < MR; ++i)
+      for (int64_t p = 0; p < kc; ++p)
+        dst[p * MR + i] = 0.0f;
+    dst += kc * MR;
+  }
+}
+
+/** Packs B[0:kc, 0:nc] (strides rs, cs) into NR-column panels, each kc x NR
+ *  (column index fastest), zero-padding the last panel. */
+static void packB(int64_t kc, int64_t nc, const float *b, int64_t rs,
+                  int64_t cs, float *restrict dst) {
+  for (int64_t j0 = 0; j0 < nc; j0 += NR) {
+    int64_t cols = nc - j0 < NR ? nc - j0 : NR;
+    if (cs == 1 && cols == NR) {
+      for (int64_t p = 0; p < kc; ++p)
+        memcpy(dst + p * NR, b + p * rs + j0, NR * sizeof(float));
+    } else if (cs == 1) {
+      for (int64_t p = 0; p < kc; ++p) {
+        int64_t j = 0;
+        for (; j < cols; ++j)
+          dst[p * NR + j] = b[p * rs + j0 + j];
+        for (; j < NR; ++j)
+          dst[p * NR + j] = 0.0f;
+      }
+    } else {
+      /* Column-major (transposed) B reads each column contiguously. */
+      for (int64_t j = 0; j < cols; ++j) {
+        const float *src = b + (j0 + j) * cs;
+        for (int64_t p = 0; p < kc; ++p)
+          dst[p * NR + j] = src[p * rs];
+      }
+      for (int64_t j = cols; j < NR; ++j)
+        for (int64_t p = 0; p < kc; ++p)
+          dst[p * NR + j] = 0.0f;
+    }
+    dst += kc * NR;
+  }
+}
+
+/* -------------------------------------------------------------------------
+ * Per-thread packing buffers (grow-only, reused across calls)
+ * ------------------------------------------------------------------------- */
+
+static _Thread_local float *bufferA, *bufferB;
+static _Thread_local size_t capacityA, capacityB;
+
+/** Returns a 64-byte aligned buffer of at least `floats` floats, or NULL. */
+static float *reserve(float **buffer, size_t *capacity, size_t floats) {
+  if (*capacity < floats) {
+    free(*buffer);
+    size_t bytes = (floats * sizeof(float) + 63) & ~(size_t)63;
+    *buffer = aligned_alloc(64, bytes);
+    *capacity = *buffer ? floats : 0;
+  }
+  return *buffer;
+}
+
+/* -------------------------------------------------------------------------
+ * The blocked algorithm on one part of C
+ * ------------------------------------------------------------------------- */
+
+typedef struct {
+  int64_t m, n, k;
+  const float *a;
+  int64_t a_bs, a_rs, a_cs;
+  const float *b;
+  int64_t b_bs, b_rs, b_cs;
+  float *c;
+  int64_t c_bs, c_rs, c_cs;
+  int accumulate;
+} Problem;
+
+/** Writes (or adds) a computed MR x NR tile into the rows x cols corner of
+ *  C at `c` (strides rs, cs). */
+static void storeTile(const float *tile, int64_t rows, int64_t cols, float *c,
+                      int64_t rs, int64_t cs, int accumulate) {
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = 0; j < cols; ++j) {
+      float *dst = c + i * rs + j * cs;
+      *dst = accumulate ? *dst + tile[i * NR + j] : tile[i * NR + j];
+    }
+}
+
+/** The reduction depth of the packed blocks: K split into near-equal parts
+ *  of at most KC_MAX. */
+static int64_t chooseKC(int64_t k) {
+  int64_t parts = (k + KC_MAX - 1) / KC_MAX;
+  return (k + parts - 1) / parts;
+}
+
+/** Computes C[batch bi][m0:m1, n0:n1] without packing: the fallback when
+ *  the packing buffers cannot be allocated. */
+static void computePartUnpacked(const Problem *pr, int64_t bi, int64_t m0,
+                                int64_t m1, int64_t n0, int64_t n1) {
+  const float *a = pr->a + bi * pr->a_bs;
+  const float *b = pr->b + bi * pr->b_bs;
+  float *c = pr->c + bi * pr->c_bs;
+  for (int64_t i = m0; i < m1; ++i)
+    for (int64_t j = n0; j < n1; ++j) {
+      float sum = 0.0f;
+      for (int64_t p = 0; p < pr->k; ++p)
+        sum += a[i * pr->a_rs + p * pr->a_cs] * b[p * pr->b_rs + j * pr->b_cs];
+      float *dst = c + i * pr->c_rs + j * pr->c_cs;
+      *dst = pr->accumulate ? *dst + sum : sum;
+    }
+}
+
+/** Computes C[batch bi][m0:m1, n0:n1]. Returns 0, or -1 (having computed
+ *  nothing) if the packing buffers cannot be allocated. */
+static int computePart(const Problem *pr, MicroKernel kernel, int64_t bi,
+                       int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
+  const float *a = pr->a + bi * pr->a_bs;
+  const float *b = pr->b + bi * pr->b_bs;
+  float *c = pr->c + bi * pr->c_bs;
+  if (pr->k == 0) {
+    if (!pr->accumulate)
+      for (int64_t i = m0; i < m1; ++i)
+        for (int64_t j = n0; j < n1; ++j)
+          c[i * pr->c_rs + j * pr->c_cs] = 0.0f;
+    return 0;
+  }
+  int64_t kcStep = chooseKC(pr->k);
+  int64_t ncMax = n1 - n0 < NC ? n1 - n0 : NC;
+  int64_t mcMax = m1 - m0 < MC ? m1 - m0 : MC;
+  float *packedB = reserve(&bufferB, &capacityB,
+                           (size_t)kcStep * ((ncMax + NR - 1) / NR) * NR);
+  float *packedA = reserve(&bufferA, &capacityA,
+                           (size_t)kcStep * ((mcMax + MR - 1) / MR) * MR);
+  if (!packedA || !packedB)
+    return -1;
+  float tile[MR * NR] __attribute__((aligned(64)));
+  for (int64_t jc = n0; jc < n1; jc += NC) {
+    int64_t nc = n1 - jc < NC ? n1 - jc : NC;
+    for (int64_t pc = 0; pc < pr->k; pc += kcStep) {
+      int64_t kc = pr->k - pc < kcStep ? pr->k - pc : kcStep;
+      int accumulate = pc > 0 || pr->accumulate;
+      packB(kc, nc, b + pc * pr->b_rs + jc * pr->b_cs, pr->b_rs, pr->b_cs,
+            packedB);
+      for (int64_t ic = m0; ic < m1; ic += MC) {
+        int64_t mc = m1 - ic < MC ? m1 - ic : MC;
+        packA(mc, kc, a + ic * pr->a_rs + pc * pr->a_cs, pr->a_rs, pr->a_cs,
+              packedA);
+        for (int64_t jr = 0; jr < nc; jr += NR) {
+          int64_t cols = nc - jr < NR ? nc - jr : NR;
+          const float *bp = packedB + jr * kc;
+          for (int64_t ir = 0; ir < mc; ir += MR) {
+            int64_t rows = mc - ir < MR ? mc - ir : MR;
+            const float *ap = packedA + ir * kc;
+            float *ct = c + (ic + ir) * pr->c_rs + (jc + jr) * pr->c_cs;
+            if (rows == MR && cols == NR && pr->c_cs == 1) {
+              kernel(kc, ap, bp, ct, pr->c_rs, accumulate);
+            } else {
+              kernel(kc, ap, bp, tile, NR, 0);
+              storeTile(tile, rows, cols, ct, pr->c_rs, pr->c_cs, accumulate);
+            }
+          }
+        }
+      }
+    }
+  }
+  return 0;
+}
+
+/* -------------------------------------------------------------------------
+ * Entry point
+ * ------------------------------------------------------------------------- */
+
+void loomrt_sgemm_f32(int64_t batch, int64_t m, int64_t n, int64_t k,
+                      const float *a, int64_t a_bs, int64_t a_rs,
+                      int64_t a_cs, const float *b, int64_t b_bs,
+                      int64_t b_rs, int64_t b_cs, float *c, int64_t c_bs,
+                      int64_t c_rs, int64_t c_cs, int64_t flags) {
+  if (batch <= 0 || m <= 0 || n <= 0)
+    return;
+  Problem pr = {m,    n,    k,    a,    a_bs, a_rs, a_cs, b,
+                b_bs, b_rs, b_cs, c,    c_bs, c_rs, c_cs,
+                (flags & LOOMRT_GEMM_ACCUMULATE) != 0};
+  MicroKernel kernel = getMicroKernel();
+
+  /* Parts per matrix: enough for every thread when the batch is small;
+   * split the longer of M (in MR rows) and N (in NR columns). */
+  int64_t threads = 1;
+#ifdef LOOMRT_KERNELS_OPENMP
+  double flops = 2.0 * (double)batch * (double)m * (double)n * (double)k;
+  if (!omp_in_parallel() && flops >= 1e6)
+    threads = omp_get_max_threads();
+#endif
+  int64_t parts = batch >= threads ? 1 : (threads + batch - 1) / batch;
+  int splitM = (m + MR - 1) / MR >= (n + NR - 1) / NR;
+  int64_t units = splitM ? (m + MR - 1) / MR : (n + NR - 1) / NR;
+  if (parts > units)
+    parts = units;
+  int64_t unitsPerPart = (units + parts - 1) / parts;
+  int64_t items = batch * parts;
+
+#ifdef LOOMRT_KERNELS_OPENMP
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (threads > 1 && items > 1)
+#endif
+  for (int64_t item = 0; item < items; ++item) {
+    int64_t bi = item / parts, part = item % parts;
+    int64_t lo = part * unitsPerPart, hi = lo + unitsPerPart;
+    int64_t m0 = 0, m1 = m, n0 = 0, n1 = n;
+    if (splitM) {
+      m0 = lo * MR;
+      m1 = hi * MR < m ? hi * MR : m;
+    } else {
+      n0 = lo * NR;
+      n1 = hi * NR < n ? hi * NR : n;
+    }
+    if (m0 < m1 && n0 < n1 && computePart(&pr, kernel, bi, m0, m1, n0, n1))
+      computePartUnpacked(&pr, bi, m0, m1, n0, n1);
+  }
+}
