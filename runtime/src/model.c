@@ -494,7 +494,11 @@ loomrt_status loomrt_model_run(loomrt_model *m, loomrt_tensor *const *inputs,
                              (int)code);
   }
 
-  /* Take the outputs: copy into runtime tensors, free the model's buffers. */
+  /* Take the outputs: each plain tensor takes over its buffer (every output
+   * is a fresh allocation of the model); sequences are copied out. */
+  unsigned char *adopted = calloc(num_outputs ? num_outputs : 1, 1);
+  if (!adopted && !s)
+    s = loomrt_status_make(LOOMRT_OUT_OF_MEMORY, "cannot allocate outputs");
   at = 0;
   for (size_t i = 0; i < num_outputs && !s; ++i) {
     const loomrt_value_info *info = &m->outputs[i];
@@ -506,13 +510,32 @@ loomrt_status loomrt_model_run(loomrt_model *m, loomrt_tensor *const *inputs,
     } else {
       void *allocated, *aligned;
       desc_pointers(d, &allocated, &aligned);
-      s = loomrt_tensor_create(info->dtype, info->rank, d + 3, &t);
-      if (t) {
-        size_t elem = loomrt_dtype_size(info->dtype);
-        memcpy(t->data, (char *)aligned + d[2] * (int64_t)elem, t->nbytes);
-        if (info->name)
-          t->name = strdup(info->name);
+      size_t elem = loomrt_dtype_size(info->dtype);
+      uint64_t numel;
+      s = loomrt_shape_numel(info->dtype, info->rank, d + 3, &numel);
+      if (!s && allocated) {
+        t = calloc(1, sizeof *t);
+        if (!t)
+          s = loomrt_status_make(LOOMRT_OUT_OF_MEMORY,
+                                 "cannot allocate tensor");
       }
+      if (t) {
+        t->dtype = info->dtype;
+        t->rank = info->rank;
+        for (int32_t r = 0; r < info->rank; ++r)
+          t->dims[r] = d[3 + r];
+        t->nbytes = (size_t)numel * elem;
+        t->data = (char *)aligned + d[2] * (int64_t)elem;
+        t->allocation = allocated;
+        adopted[i] = 1;
+      } else if (!s) {
+        /* No buffer to take over (an empty result): an owned copy. */
+        s = loomrt_tensor_create(info->dtype, info->rank, d + 3, &t);
+        if (t)
+          memcpy(t->data, (char *)aligned + d[2] * (int64_t)elem, t->nbytes);
+      }
+      if (t && info->name)
+        t->name = strdup(info->name);
     }
     outputs[i] = t;
   }
@@ -526,7 +549,8 @@ loomrt_status loomrt_model_run(loomrt_model *m, loomrt_tensor *const *inputs,
         int32_t rank = info->is_sequence ? (p == 1 ? 2 : 1) : info->rank;
         void *allocated, *aligned;
         desc_pointers(out_desc + at, &allocated, &aligned);
-        free(allocated);
+        if (!(adopted && adopted[i]))
+          free(allocated);
         at += desc_slots(rank);
       }
     }
@@ -534,6 +558,7 @@ loomrt_status loomrt_model_run(loomrt_model *m, loomrt_tensor *const *inputs,
   for (size_t i = 0; i < 3 * num_inputs; ++i)
     loomrt_tensor_destroy(packed[i]);
   free(packed);
+  free(adopted);
   free(in_desc);
   free(out_desc);
   free(args);

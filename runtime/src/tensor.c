@@ -180,7 +180,7 @@ void loomrt_tensor_destroy(loomrt_tensor *tensor) {
   for (size_t i = 0; i < tensor->num_elements; ++i)
     loomrt_tensor_destroy(tensor->elements[i]);
   free(tensor->elements);
-  free(tensor->data);
+  free(tensor->allocation ? tensor->allocation : tensor->data);
   free(tensor->name);
   free(tensor);
 }

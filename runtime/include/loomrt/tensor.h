@@ -40,7 +40,9 @@ typedef enum loomrt_dtype {
 #define LOOMRT_MAX_TENSOR_BYTES (((uint64_t)16) << 30)
 
 /// A dense, row-major tensor. `dims` has `rank` entries. The tensor owns
-/// `data` (malloc'ed, `nbytes` long) and `name` (may be NULL).
+/// `data` (`nbytes` long) and `name` (may be NULL). `data` was malloc'ed,
+/// or, when `allocation` is not NULL, lies inside the malloc'ed block
+/// `allocation` (a model's output buffer, taken over without a copy).
 ///
 /// With `is_sequence` set it is an ONNX sequence instead: `elements` holds
 /// `num_elements` owned tensors of element type `dtype` and rank `rank`
@@ -55,6 +57,7 @@ typedef struct loomrt_tensor {
   int32_t is_sequence;
   size_t num_elements;
   struct loomrt_tensor **elements;
+  void *allocation;
 } loomrt_tensor;
 
 /// Size in bytes of one element of `dtype`; 0 for unknown types.

@@ -357,6 +357,9 @@ void loomrt_sgemm_f32(int64_t batch, int64_t m, int64_t n, int64_t k,
 #endif
   int64_t parts = batch >= threads ? 1 : (threads + batch - 1) / batch;
   int splitM = (m + MR - 1) / MR >= (n + NR - 1) / NR;
+#ifdef FORCE_SPLIT_N
+  splitM = 0;
+#endif
   int64_t units = splitM ? (m + MR - 1) / MR : (n + NR - 1) / NR;
   if (parts > units)
     parts = units;
