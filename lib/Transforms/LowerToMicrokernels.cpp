@@ -22,6 +22,8 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/AsmState.h"
+#include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/SymbolTable.h"
 
@@ -34,8 +36,11 @@ using namespace mlir;
 
 /// The microkernel's symbol (runtime/include/loomrt/kernels.h).
 static constexpr StringLiteral kSgemm = "loomrt_sgemm_f32";
-/// LOOMRT_GEMM_ACCUMULATE.
+/// LOOMRT_GEMM_ACCUMULATE and LOOMRT_GEMM_PACKED_B.
 static constexpr int64_t kAccumulate = 1;
+static constexpr int64_t kPackedB = 2;
+/// LOOMRT_GEMM_PANEL: columns per panel of a prepacked B.
+static constexpr int64_t kPanel = 16;
 /// The microkernel's argument count: batch, m, n, k, then a pointer and
 /// three strides for each of A, B and C, then the flags.
 static constexpr unsigned kNumArgs = 4 + 3 * 4 + 1;
@@ -200,9 +205,90 @@ static Operation *zeroFillBefore(linalg::GenericOp op, Value output) {
   return matchPattern(value, m_AnyZeroFloat()) ? fill.getOperation() : nullptr;
 }
 
+namespace {
+/// Constant weights already packed, by (global, row stride, column stride).
+using PackedWeights =
+    llvm::DenseMap<std::tuple<Operation *, int64_t, int64_t>, memref::GlobalOp>;
+} // namespace
+
+/// Reads the fp32 data of a constant global, if it has any.
+static std::optional<SmallVector<float>> constantData(memref::GlobalOp g) {
+  if (!g.getConstant())
+    return std::nullopt;
+  Attribute init = g.getInitialValue().value_or(Attribute());
+  if (auto dense = dyn_cast_or_null<DenseElementsAttr>(init)) {
+    if (!dense.getElementType().isF32())
+      return std::nullopt;
+    auto values = dense.getValues<float>();
+    return SmallVector<float>(values.begin(), values.end());
+  }
+  if (auto resource = dyn_cast_or_null<DenseF32ResourceElementsAttr>(init))
+    if (std::optional<ArrayRef<float>> values = resource.tryGetAsArrayRef())
+      return SmallVector<float>(values->begin(), values->end());
+  return std::nullopt;
+}
+
+/// When B is a constant global that only the k and n loops walk, returns a
+/// constant global holding it prepacked for the microkernel (panels of 16
+/// columns spanning all of k, zero-padded: loomrt_sgemm_pack_b's layout),
+/// creating it once per weight and layout.
+static memref::GlobalOp packedWeight(RewriterBase &rewriter, ModuleOp module,
+                                     Value b, const StridedOperand &layout,
+                                     unsigned k, unsigned n,
+                                     ArrayRef<OpFoldResult> sizes,
+                                     PackedWeights &cache) {
+  auto get = b.getDefiningOp<memref::GetGlobalOp>();
+  if (!get)
+    return nullptr;
+  for (auto [loop, stride] : llvm::enumerate(layout.strides))
+    if (loop != k && loop != n && staticValue(stride) != 0)
+      return nullptr;
+  int64_t rs = staticValue(layout.strides[k]),
+          cs = staticValue(layout.strides[n]), kSize = staticValue(sizes[k]),
+          nSize = staticValue(sizes[n]);
+  if (ShapedType::isDynamic(rs) || ShapedType::isDynamic(cs) ||
+      ShapedType::isDynamic(kSize) || ShapedType::isDynamic(nSize))
+    return nullptr;
+  auto global = module.lookupSymbol<memref::GlobalOp>(get.getNameAttr());
+  if (!global)
+    return nullptr;
+  auto key = std::make_tuple(global.getOperation(), rs, cs);
+  if (auto it = cache.find(key); it != cache.end())
+    return it->second;
+  std::optional<SmallVector<float>> data = constantData(global);
+  auto type = cast<MemRefType>(global.getType());
+  if (!data || !type.getLayout().isIdentity() ||
+      static_cast<int64_t>(data->size()) != type.getNumElements())
+    return nullptr;
+  int64_t panels = (nSize + kPanel - 1) / kPanel;
+  SmallVector<float> packed(panels * kSize * kPanel, 0.0f);
+  for (int64_t q = 0; q < panels; ++q)
+    for (int64_t p = 0; p < kSize; ++p)
+      for (int64_t j = 0; j < kPanel && q * kPanel + j < nSize; ++j)
+        packed[(q * kSize + p) * kPanel + j] =
+            (*data)[p * rs + (q * kPanel + j) * cs];
+
+  OpBuilder::InsertionGuard guard(rewriter);
+  rewriter.setInsertionPoint(global);
+  auto packedType = MemRefType::get({static_cast<int64_t>(packed.size())},
+                                    rewriter.getF32Type());
+  std::string name = (global.getSymName() + "_packed").str();
+  auto blob = HeapAsmResourceBlob::allocateAndCopyInferAlign<float>(packed);
+  auto init = DenseResourceElementsAttr::get(
+      RankedTensorType::get(packedType.getShape(), rewriter.getF32Type()), name,
+      std::move(blob));
+  auto result = memref::GlobalOp::create(
+      rewriter, global.getLoc(), name, rewriter.getStringAttr("private"),
+      packedType, init, /*constant=*/true, rewriter.getI64IntegerAttr(64));
+  SymbolTable(module).insert(result); // Renames on a clash.
+  cache[key] = result;
+  return result;
+}
+
 /// Replaces `op` by calls to the microkernel.
 static void lowerMatmul(RewriterBase &rewriter, linalg::GenericOp op,
-                        loom::MatmulLoops loops, func::FuncOp sgemm) {
+                        loom::MatmulLoops loops, func::FuncOp sgemm,
+                        PackedWeights &packedWeights) {
   Location loc = op.getLoc();
   rewriter.setInsertionPoint(op);
   unsigned numLoops = op.getNumLoops();
@@ -218,7 +304,8 @@ static void lowerMatmul(RewriterBase &rewriter, linalg::GenericOp op,
       describe(rewriter, loc, op.getDpsInputs()[0], maps[0], numLoops, sizes),
       describe(rewriter, loc, op.getDpsInputs()[1], maps[1], numLoops, sizes),
       describe(rewriter, loc, c, maps[2], numLoops, sizes)};
-  const StridedOperand &a = operands[0], &b = operands[1], &out = operands[2];
+  const StridedOperand &a = operands[0], &out = operands[2];
+  StridedOperand &b = operands[1];
 
   // The microkernel's rows, columns and reduction; contiguous extra row and
   // column loops merge into them.
@@ -233,6 +320,19 @@ static void lowerMatmul(RewriterBase &rewriter, linalg::GenericOp op,
       extraN.push_back(l);
   mergeContiguous(m, extraM, a, out, sizes, rewriter);
   mergeContiguous(n, extraN, b, out, sizes, rewriter);
+
+  // A constant B (a weight) is packed now rather than at every call.
+  if (extraN.empty())
+    if (memref::GlobalOp packed =
+            packedWeight(rewriter, op->getParentOfType<ModuleOp>(),
+                         op.getDpsInputs()[1], b, k, n, sizes, packedWeights)) {
+      Value weights = memref::GetGlobalOp::create(
+          rewriter, loc, packed.getType(), packed.getSymName());
+      b.address = memref::ExtractAlignedPointerAsIndexOp::create(rewriter, loc,
+                                                                 weights);
+      b.strides.assign(numLoops, rewriter.getIndexAttr(0));
+      flags |= kPackedB;
+    }
 
   // The longest remaining loop is the microkernel's batch; the others loop
   // around the call.
@@ -322,8 +422,41 @@ struct LowerToMicrokernelsPass final
       return;
     func::FuncOp sgemm = getOrDeclareSgemm(module);
     IRRewriter rewriter(&getContext());
+    PackedWeights packedWeights;
     for (auto &[op, loops] : matmuls)
-      lowerMatmul(rewriter, op, loops, sgemm);
+      lowerMatmul(rewriter, op, loops, sgemm, packedWeights);
+    // The metadata reads of operands the calls do not use (a packed
+    // weight's original layout) are dead; then weights now only read packed
+    // are gone.
+    module.walk([&](Operation *op) {
+      if (isa<memref::ExtractStridedMetadataOp,
+              memref::ExtractAlignedPointerAsIndexOp>(op) &&
+          op->use_empty())
+        rewriter.eraseOp(op);
+    });
+    llvm::SetVector<Operation *> originals;
+    for (auto &entry : packedWeights)
+      originals.insert(std::get<0>(entry.first));
+    for (Operation *op : originals) {
+      auto original = cast<memref::GlobalOp>(op);
+      SmallVector<memref::GetGlobalOp> gets;
+      bool otherUses = false;
+      module.walk([&](Operation *user) {
+        auto get = dyn_cast<memref::GetGlobalOp>(user);
+        if (get && get.getName() == original.getSymName()) {
+          if (get->use_empty())
+            gets.push_back(get);
+          else
+            otherUses = true;
+        }
+      });
+      if (otherUses)
+        continue;
+      for (memref::GetGlobalOp get : gets)
+        rewriter.eraseOp(get);
+      if (SymbolTable::symbolKnownUseEmpty(original, module))
+        rewriter.eraseOp(original);
+    }
   }
 };
 } // namespace

@@ -143,3 +143,37 @@ func.func @not_matmuls(%x: memref<4x8xf64>, %w: memref<8x16xf64>, %out: memref<4
   }
   return
 }
+
+// -----
+
+#a = affine_map<(m, n, k) -> (m, k)>
+#b = affine_map<(m, n, k) -> (k, n)>
+#c = affine_map<(m, n, k) -> (m, n)>
+
+// A constant weight is packed at compile time into 16-column panels over
+// all of k (2 x 17 -> 2 panels of 2 x 16 = 64 floats, zero-padded), read
+// with flags 2 (LOOMRT_GEMM_PACKED_B) and no strides; the unpacked original
+// is gone. The blob (after its alignment word): rows 0 and 1 of columns
+// 0-15 (1..16, 18..33), then of column 16 and 15 zero columns (17, 34).
+//     CHECK: memref.global "private" constant @w_packed : memref<64xf32> = dense_resource<w_packed> {alignment = 64 : i64}
+// CHECK-NOT: memref.global "private" constant @w :
+// CHECK-LABEL: func @packed_weight
+//       CHECK:   %[[W:.*]] = memref.get_global @w_packed : memref<64xf32>
+//       CHECK:   %[[P:.*]] = memref.extract_aligned_pointer_as_index %[[W]]
+//       CHECK:   %[[PI:.*]] = arith.index_cast %[[P]] : index to i64
+//       CHECK:   call @loomrt_sgemm_f32(%c1_i64, %c3_i64, %c17_i64, %c2_i64, %{{.*}}, %c0_i64, %c2_i64{{.*}}, %c1_i64{{.*}}, %[[PI]], %c0_i64{{.*}}, %c0_i64{{.*}}, %c0_i64{{.*}}, %{{.*}}, %c0_i64{{.*}}, %c17_i64{{.*}}, %c1_i64{{.*}}, %c2_i64{{.*}})
+memref.global "private" constant @w : memref<2x17xf32> = dense<[[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0, 13.0, 14.0, 15.0, 16.0, 17.0], [18.0, 19.0, 20.0, 21.0, 22.0, 23.0, 24.0, 25.0, 26.0, 27.0, 28.0, 29.0, 30.0, 31.0, 32.0, 33.0, 34.0]]> {alignment = 64 : i64}
+func.func @packed_weight(%x: memref<3x2xf32>, %out: memref<3x17xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %w = memref.get_global @w : memref<2x17xf32>
+  linalg.fill ins(%zero : f32) outs(%out : memref<3x17xf32>)
+  linalg.generic {indexing_maps = [#a, #b, #c], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<3x2xf32>, memref<2x17xf32>) outs(%out : memref<3x17xf32>) {
+  ^bb0(%v: f32, %u: f32, %o: f32):
+    %p = arith.mulf %v, %u : f32
+    %s = arith.addf %o, %p : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+// CHECK: w_packed: "0x040000000000803F0000004000004040000080400000A0400000C0400000E04000000041000010410000204100003041000040410000504100006041000070410000804100009041000098410000A0410000A8410000B0410000B8410000C0410000C8410000D0410000D8410000E0410000E8410000F0410000F84100000042000004420000884100000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000842000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"

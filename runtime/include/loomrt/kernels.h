@@ -26,6 +26,23 @@ extern "C" {
 
 /** `loomrt_sgemm_f32` flag: C += A·B instead of C = A·B. */
 #define LOOMRT_GEMM_ACCUMULATE 1
+/** `loomrt_sgemm_f32` flag: `b` is prepacked (see loomrt_sgemm_pack_b);
+ *  b_bs is then the batch stride in packed floats and b_rs, b_cs are
+ *  ignored. loomc packs constant weights this way at compile time. */
+#define LOOMRT_GEMM_PACKED_B 2
+
+/** Columns per panel of a prepacked B. */
+#define LOOMRT_GEMM_PANEL 16
+
+/** Floats in B[k x n] prepacked: ceil(n / 16) panels of k x 16. */
+int64_t loomrt_sgemm_packed_b_size(int64_t k, int64_t n);
+
+/** Prepacks B[k x n] (element strides rs, cs) into `dst`
+ *  (loomrt_sgemm_packed_b_size(k, n) floats): panel q holds columns
+ *  16q .. 16q + 15, row p of it at dst[q*k*16 + p*16 + j], zero-padded past
+ *  column n. */
+void loomrt_sgemm_pack_b(int64_t k, int64_t n, const float *b, int64_t rs,
+                         int64_t cs, float *dst);
 
 /**
  * Batched single-precision matrix multiply with arbitrary element strides:

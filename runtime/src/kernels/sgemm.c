@@ -36,6 +36,8 @@ enum {
   NC = 2048,     /* columns of a packed B block (a multiple of NR) */
 };
 
+_Static_assert(NR == LOOMRT_GEMM_PANEL, "prepacked panels are NR wide");
+
 /** C[0:MR, 0:NR] (+)= Apanel · Bpanel over kc; C has row stride ldc. */
 typedef void (*MicroKernel)(int64_t kc, const float *a, const float *b,
                             float *c, int64_t ldc, int accumulate);
@@ -83,7 +85,7 @@ microKernelAvx2(int64_t kc, const float *restrict a, const float *restrict b,
   } while (0)
 #pragma clang loop unroll_count(4)
   for (int64_t p = 0; p < kc; ++p) {
-    __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+    __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
     _mm_prefetch((const char *)(b + 8 * NR), _MM_HINT_T0);
     LOOMRT_STEP(0, c00, c01);
     LOOMRT_STEP(1, c10, c11);
@@ -207,6 +209,15 @@ static void packB(int64_t kc, int64_t nc, const float *b, int64_t rs,
   }
 }
 
+int64_t loomrt_sgemm_packed_b_size(int64_t k, int64_t n) {
+  return (n + NR - 1) / NR * NR * k;
+}
+
+void loomrt_sgemm_pack_b(int64_t k, int64_t n, const float *b, int64_t rs,
+                         int64_t cs, float *dst) {
+  packB(k, n, b, rs, cs, dst);
+}
+
 /* -------------------------------------------------------------------------
  * Per-thread packing buffers (grow-only, reused across calls)
  * ------------------------------------------------------------------------- */
@@ -230,6 +241,7 @@ static float *reserve(float **buffer, size_t *capacity, size_t floats) {
  * ------------------------------------------------------------------------- */
 
 typedef struct {
+  int packedB; /* b is prepacked into full-k panels (LOOMRT_GEMM_PACKED_B) */
   int64_t m, n, k;
   const float *a;
   int64_t a_bs, a_rs, a_cs;
@@ -269,7 +281,9 @@ static void computePartUnpacked(const Problem *pr, int64_t bi, int64_t m0,
     for (int64_t j = n0; j < n1; ++j) {
       float sum = 0.0f;
       for (int64_t p = 0; p < pr->k; ++p)
-        sum += a[i * pr->a_rs + p * pr->a_cs] * b[p * pr->b_rs + j * pr->b_cs];
+        sum += a[i * pr->a_rs + p * pr->a_cs] *
+               (pr->packedB ? b[j / NR * pr->k * NR + p * NR + j % NR]
+                            : b[p * pr->b_rs + j * pr->b_cs]);
       float *dst = c + i * pr->c_rs + j * pr->c_cs;
       *dst = pr->accumulate ? *dst + sum : sum;
     }
@@ -292,11 +306,13 @@ static int computePart(const Problem *pr, MicroKernel kernel, int64_t bi,
   int64_t kcStep = chooseKC(pr->k);
   int64_t ncMax = n1 - n0 < NC ? n1 - n0 : NC;
   int64_t mcMax = m1 - m0 < MC ? m1 - m0 : MC;
-  float *packedB = reserve(&bufferB, &capacityB,
-                           (size_t)kcStep * ((ncMax + NR - 1) / NR) * NR);
+  float *packedB = pr->packedB
+                       ? bufferB /* unused */
+                       : reserve(&bufferB, &capacityB,
+                                 (size_t)kcStep * ((ncMax + NR - 1) / NR) * NR);
   float *packedA = reserve(&bufferA, &capacityA,
                            (size_t)kcStep * ((mcMax + MR - 1) / MR) * MR);
-  if (!packedA || !packedB)
+  if (!packedA || (!packedB && !pr->packedB))
     return -1;
   float tile[MR * NR] __attribute__((aligned(64)));
   for (int64_t jc = n0; jc < n1; jc += NC) {
@@ -304,15 +320,19 @@ static int computePart(const Problem *pr, MicroKernel kernel, int64_t bi,
     for (int64_t pc = 0; pc < pr->k; pc += kcStep) {
       int64_t kc = pr->k - pc < kcStep ? pr->k - pc : kcStep;
       int accumulate = pc > 0 || pr->accumulate;
-      packB(kc, nc, b + pc * pr->b_rs + jc * pr->b_cs, pr->b_rs, pr->b_cs,
-            packedB);
+      if (!pr->packedB)
+        packB(kc, nc, b + pc * pr->b_rs + jc * pr->b_cs, pr->b_rs, pr->b_cs,
+              packedB);
       for (int64_t ic = m0; ic < m1; ic += MC) {
         int64_t mc = m1 - ic < MC ? m1 - ic : MC;
         packA(mc, kc, a + ic * pr->a_rs + pc * pr->a_cs, pr->a_rs, pr->a_cs,
               packedA);
         for (int64_t jr = 0; jr < nc; jr += NR) {
           int64_t cols = nc - jr < NR ? nc - jr : NR;
-          const float *bp = packedB + jr * kc;
+          /* Prepacked panels span all of k: panel (jc + jr) / NR, row pc. */
+          const float *bp =
+              pr->packedB ? b + (jc + jr) / NR * pr->k * NR + pc * NR
+                          : packedB + jr * kc;
           for (int64_t ir = 0; ir < mc; ir += MR) {
             int64_t rows = mc - ir < MR ? mc - ir : MR;
             const float *ap = packedA + ir * kc;
@@ -342,8 +362,28 @@ void loomrt_sgemm_f32(int64_t batch, int64_t m, int64_t n, int64_t k,
                       int64_t c_rs, int64_t c_cs, int64_t flags) {
   if (batch <= 0 || m <= 0 || n <= 0)
     return;
-  Problem pr = {m,    n,    k,    a,    a_bs, a_rs, a_cs, b,
-                b_bs, b_rs, b_cs, c,    c_bs, c_rs, c_cs,
+  /* A batch over which B is shared and A and C rows continue is more rows:
+   * B is then packed once. */
+  if (batch > 1 && b_bs == 0 && a_bs == m * a_rs && c_bs == m * c_rs) {
+    m *= batch;
+    batch = 1;
+  }
+  Problem pr = {(flags & LOOMRT_GEMM_PACKED_B) != 0,
+                m,
+                n,
+                k,
+                a,
+                a_bs,
+                a_rs,
+                a_cs,
+                b,
+                b_bs,
+                b_rs,
+                b_cs,
+                c,
+                c_bs,
+                c_rs,
+                c_cs,
                 (flags & LOOMRT_GEMM_ACCUMULATE) != 0};
   MicroKernel kernel = getMicroKernel();
 
@@ -357,9 +397,6 @@ void loomrt_sgemm_f32(int64_t batch, int64_t m, int64_t n, int64_t k,
 #endif
   int64_t parts = batch >= threads ? 1 : (threads + batch - 1) / batch;
   int splitM = (m + MR - 1) / MR >= (n + NR - 1) / NR;
-#ifdef FORCE_SPLIT_N
-  splitM = 0;
-#endif
   int64_t units = splitM ? (m + MR - 1) / MR : (n + NR - 1) / NR;
   if (parts > units)
     parts = units;

@@ -28,6 +28,8 @@ namespace {
 struct Case {
   int64_t batch, m, n, k;
   bool transA, transB, broadcastB, transC, accumulate;
+  /// B prepacked with loomrt_sgemm_pack_b (LOOMRT_GEMM_PACKED_B).
+  bool packB = false;
 };
 
 std::string name(const testing::TestParamInfo<Case> &info) {
@@ -36,7 +38,7 @@ std::string name(const testing::TestParamInfo<Case> &info) {
          std::to_string(c.n) + "_k" + std::to_string(c.k) +
          (c.transA ? "_tA" : "") + (c.transB ? "_tB" : "") +
          (c.broadcastB ? "_bcastB" : "") + (c.transC ? "_tC" : "") +
-         (c.accumulate ? "_acc" : "");
+         (c.accumulate ? "_acc" : "") + (c.packB ? "_packedB" : "");
 }
 
 class SgemmTest : public testing::TestWithParam<Case> {};
@@ -60,9 +62,23 @@ TEST_P(SgemmTest, MatchesDoubleReference) {
     v = dist(rng);
   std::vector<float> before = c;
 
-  loomrt_sgemm_f32(p.batch, p.m, p.n, p.k, a.data(), aBs, aRs, aCs, b.data(),
-                   bBs, bRs, bCs, c.data(), cBs, cRs, cCs,
-                   p.accumulate ? LOOMRT_GEMM_ACCUMULATE : 0);
+  int64_t flags = p.accumulate ? LOOMRT_GEMM_ACCUMULATE : 0;
+  if (p.packB) {
+    // Each batch's B packed into consecutive panel sets.
+    int64_t size = loomrt_sgemm_packed_b_size(p.k, p.n);
+    int64_t copies = p.broadcastB ? 1 : p.batch;
+    std::vector<float> packed(copies * size + 1, -7.0f);
+    for (int64_t bi = 0; bi < copies; ++bi)
+      loomrt_sgemm_pack_b(p.k, p.n, b.data() + bi * bBs, bRs, bCs,
+                          packed.data() + bi * size);
+    EXPECT_EQ(packed.back(), -7.0f) << "packing wrote past its size";
+    loomrt_sgemm_f32(p.batch, p.m, p.n, p.k, a.data(), aBs, aRs, aCs,
+                     packed.data(), p.broadcastB ? 0 : size, 0, 0, c.data(),
+                     cBs, cRs, cCs, flags | LOOMRT_GEMM_PACKED_B);
+  } else {
+    loomrt_sgemm_f32(p.batch, p.m, p.n, p.k, a.data(), aBs, aRs, aCs, b.data(),
+                     bBs, bRs, bCs, c.data(), cBs, cRs, cCs, flags);
+  }
 
   // fp32 accumulation of k products of magnitude <= 1: error ~ k * eps.
   double tolerance = 1e-6 * (p.k + 1) + 1e-6;
@@ -96,7 +112,12 @@ INSTANTIATE_TEST_SUITE_P(
                     Case{12, 20, 24, 64, false, true, false, false, false},
                     Case{2, 1, 300, 100, false, false, false, false, false},
                     Case{1, 9, 9, 0, false, false, false, false, false},
-                    Case{1, 9, 9, 0, false, false, false, false, true}),
+                    Case{1, 9, 9, 0, false, false, false, false, true},
+                    Case{1, 128, 768, 256, false, false, false, false, false,
+                         true},
+                    Case{1, 70, 33, 600, false, true, false, false, true, true},
+                    Case{4, 50, 40, 30, false, false, true, false, false, true},
+                    Case{3, 20, 100, 9, true, false, false, true, false, true}),
     name);
 
 TEST(SgemmTest, KernelIsNamed) {
