@@ -91,7 +91,11 @@ void loom::buildCPUPipeline(OpPassManager &pm,
   }
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
-  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+  // Allocations call loomrt's caching allocator (runtime/src/kernels/
+  // alloc.c), which keeps freed intermediate buffers for the next call.
+  FinalizeMemRefToLLVMConversionPassOptions memrefToLLVM;
+  memrefToLLVM.useGenericFunctions = true;
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass(memrefToLLVM));
   pm.addPass(createSCFToControlFlowPass());
   // bf16 conversions as integer arithmetic: x86 without AVX512-BF16 has no
   // instructions for them and the model must not need compiler-rt.

@@ -2,14 +2,15 @@
 // From imported ONNX IR to the LLVM dialect in one pipeline.
 
 // The matmul is a call to the GEMM microkernel (overwriting: its zero fill
-// is gone); the softmax's exp is an inline polynomial (no libm call).
+// is gone); the softmax's exp is an inline polynomial (no libm call); buffers
+// come from loomrt's caching allocator.
 //       CHECK: llvm.func @loomrt_sgemm_f32(i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64)
 // CHECK-LABEL: llvm.func @loom_main
 //       CHECK:   %[[ZERO:.*]] = llvm.mlir.constant(0 : i64) : i64
-//       CHECK:   llvm.call @malloc
+//       CHECK:   llvm.call @_mlir_memref_to_llvm_alloc
 //       CHECK:   llvm.call @loomrt_sgemm_f32({{.*}}, %[[ZERO]]) :
 //   CHECK-NOT:   llvm.call @expf
-//       CHECK:   llvm.call @free
+//       CHECK:   llvm.call @_mlir_memref_to_llvm_free
 // CHECK-LABEL: llvm.func @_mlir_ciface_loom_main
 //   CHECK-NOT: onnx.node
 //   CHECK-NOT: linalg.

@@ -34,6 +34,7 @@ enum {
   KC_MAX = 256,  /* reduction depth of one packed block */
   MC = 144,      /* rows of a packed A block (a multiple of MR) */
   NC = 2048,     /* columns of a packed B block (a multiple of NR) */
+  SMALL_N = 128, /* at most this many columns: A is not packed */
 };
 
 _Static_assert(NR == LOOMRT_GEMM_PANEL, "prepacked panels are NR wide");
@@ -42,9 +43,33 @@ _Static_assert(NR == LOOMRT_GEMM_PANEL, "prepacked panels are NR wide");
 typedef void (*MicroKernel)(int64_t kc, const float *a, const float *b,
                             float *c, int64_t ldc, int accumulate);
 
+/** The same on an unpacked, row-major A: row i of the tile at rows[i]
+ *  (element p at rows[i][p]). For small blocks, where packing A would cost
+ *  more than it saves. */
+typedef void (*RowsMicroKernel)(int64_t kc, const float *const *rows,
+                                const float *b, float *c, int64_t ldc,
+                                int accumulate);
+
 /* -------------------------------------------------------------------------
  * Microkernels
  * ------------------------------------------------------------------------- */
+
+/** Portable microkernel on unpacked rows of A. */
+static void rowsMicroKernelGeneric(int64_t kc, const float *const *rows,
+                                   const float *restrict b, float *restrict c,
+                                   int64_t ldc, int accumulate) {
+  float acc[MR][NR];
+  memset(acc, 0, sizeof(acc));
+  for (int64_t p = 0; p < kc; ++p)
+    for (int i = 0; i < MR; ++i) {
+      float ai = rows[i][p];
+      for (int j = 0; j < NR; ++j)
+        acc[i][j] += ai * b[p * NR + j];
+    }
+  for (int i = 0; i < MR; ++i)
+    for (int j = 0; j < NR; ++j)
+      c[i * ldc + j] = accumulate ? c[i * ldc + j] + acc[i][j] : acc[i][j];
+}
 
 /** Portable microkernel (the compiler vectorizes the j loops). */
 static void microKernelGeneric(int64_t kc, const float *restrict a,
@@ -99,7 +124,59 @@ microKernelAvx2(int64_t kc, const float *restrict a, const float *restrict b,
 #undef LOOMRT_STEP
 #define LOOMRT_STORE(i, r0, r1)                                                \
   do {                                                                         \
-    float *ci = c + (i) * ldc;                                                 \
+    float *ci = c + (i)*ldc;                                                   \
+    if (accumulate) {                                                          \
+      r0 = _mm256_add_ps(r0, _mm256_loadu_ps(ci));                             \
+      r1 = _mm256_add_ps(r1, _mm256_loadu_ps(ci + 8));                         \
+    }                                                                          \
+    _mm256_storeu_ps(ci, r0);                                                  \
+    _mm256_storeu_ps(ci + 8, r1);                                              \
+  } while (0)
+  LOOMRT_STORE(0, c00, c01);
+  LOOMRT_STORE(1, c10, c11);
+  LOOMRT_STORE(2, c20, c21);
+  LOOMRT_STORE(3, c30, c31);
+  LOOMRT_STORE(4, c40, c41);
+  LOOMRT_STORE(5, c50, c51);
+#undef LOOMRT_STORE
+}
+#endif
+
+#ifdef LOOMRT_HAVE_AVX2_KERNEL
+/** 6x16 AVX2 + FMA microkernel on unpacked rows of A. */
+__attribute__((target("avx2,fma"))) static void
+rowsMicroKernelAvx2(int64_t kc, const float *const *rows,
+                    const float *restrict b, float *restrict c, int64_t ldc,
+                    int accumulate) {
+  const float *a0 = rows[0], *a1 = rows[1], *a2 = rows[2], *a3 = rows[3],
+              *a4 = rows[4], *a5 = rows[5];
+  __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
+  __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
+  __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
+  __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
+  __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
+  __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+#define LOOMRT_STEP(row, r0, r1)                                               \
+  do {                                                                         \
+    __m256 ai = _mm256_broadcast_ss(row + p);                                  \
+    r0 = _mm256_fmadd_ps(ai, b0, r0);                                          \
+    r1 = _mm256_fmadd_ps(ai, b1, r1);                                          \
+  } while (0)
+#pragma clang loop unroll_count(4)
+  for (int64_t p = 0; p < kc; ++p) {
+    __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+    LOOMRT_STEP(a0, c00, c01);
+    LOOMRT_STEP(a1, c10, c11);
+    LOOMRT_STEP(a2, c20, c21);
+    LOOMRT_STEP(a3, c30, c31);
+    LOOMRT_STEP(a4, c40, c41);
+    LOOMRT_STEP(a5, c50, c51);
+    b += NR;
+  }
+#undef LOOMRT_STEP
+#define LOOMRT_STORE(i, r0, r1)                                                \
+  do {                                                                         \
+    float *ci = c + (i)*ldc;                                                   \
     if (accumulate) {                                                          \
       r0 = _mm256_add_ps(r0, _mm256_loadu_ps(ci));                             \
       r1 = _mm256_add_ps(r1, _mm256_loadu_ps(ci + 8));                         \
@@ -133,6 +210,9 @@ static MicroKernel selectMicroKernel(const char **name) {
 static const char *kernelName;
 static MicroKernel microKernel;
 
+/** The unpacked-A microkernel matching getMicroKernel()'s choice. */
+static RowsMicroKernel getRowsMicroKernel(void);
+
 static MicroKernel getMicroKernel(void) {
   /* Benign race: every thread computes the same answer. */
   if (!microKernel) {
@@ -142,6 +222,23 @@ static MicroKernel getMicroKernel(void) {
     microKernel = k;
   }
   return microKernel;
+}
+
+static RowsMicroKernel getRowsMicroKernel(void) {
+#ifdef LOOMRT_HAVE_AVX2_KERNEL
+  if (getMicroKernel() == microKernelAvx2)
+    return rowsMicroKernelAvx2;
+#endif
+  return rowsMicroKernelGeneric;
+}
+
+/** Whether the AVX2 microkernel (and so AVX2 packing) is in use. */
+static int haveAvx2(void) {
+#ifdef LOOMRT_HAVE_AVX2_KERNEL
+  return getMicroKernel() == microKernelAvx2;
+#else
+  return 0;
+#endif
 }
 
 const char *loomrt_sgemm_kernel_name(void) {
@@ -177,6 +274,52 @@ static void packA(int64_t mc, int64_t kc, const float *a, int64_t rs,
   }
 }
 
+#ifdef LOOMRT_HAVE_AVX2_KERNEL
+/** Packs one full NR-column panel of a column-major B (B[p, j] at
+ *  b[p + j*cs]) with 8x8 register transposes: rows p0..p0+7 of columns
+ *  j..j+7 become rows of the panel. Returns the rows packed (a multiple of
+ *  8); the caller packs the rest. */
+__attribute__((target("avx2"))) static int64_t
+packPanelTransposedAvx2(int64_t kc, const float *b, int64_t cs,
+                        float *restrict dst) {
+  int64_t p0 = 0;
+  for (; p0 + 8 <= kc; p0 += 8) {
+    for (int half = 0; half < NR; half += 8) {
+      const float *src = b + p0 + half * cs;
+      __m256 r0 = _mm256_loadu_ps(src), r1 = _mm256_loadu_ps(src + cs),
+             r2 = _mm256_loadu_ps(src + 2 * cs),
+             r3 = _mm256_loadu_ps(src + 3 * cs),
+             r4 = _mm256_loadu_ps(src + 4 * cs),
+             r5 = _mm256_loadu_ps(src + 5 * cs),
+             r6 = _mm256_loadu_ps(src + 6 * cs),
+             r7 = _mm256_loadu_ps(src + 7 * cs);
+      __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1),
+             t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3),
+             t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5),
+             t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+      __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44),
+             u1 = _mm256_shuffle_ps(t0, t2, 0xEE),
+             u2 = _mm256_shuffle_ps(t1, t3, 0x44),
+             u3 = _mm256_shuffle_ps(t1, t3, 0xEE),
+             u4 = _mm256_shuffle_ps(t4, t6, 0x44),
+             u5 = _mm256_shuffle_ps(t4, t6, 0xEE),
+             u6 = _mm256_shuffle_ps(t5, t7, 0x44),
+             u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+      float *d = dst + p0 * NR + half;
+      _mm256_storeu_ps(d + 0 * NR, _mm256_permute2f128_ps(u0, u4, 0x20));
+      _mm256_storeu_ps(d + 1 * NR, _mm256_permute2f128_ps(u1, u5, 0x20));
+      _mm256_storeu_ps(d + 2 * NR, _mm256_permute2f128_ps(u2, u6, 0x20));
+      _mm256_storeu_ps(d + 3 * NR, _mm256_permute2f128_ps(u3, u7, 0x20));
+      _mm256_storeu_ps(d + 4 * NR, _mm256_permute2f128_ps(u0, u4, 0x31));
+      _mm256_storeu_ps(d + 5 * NR, _mm256_permute2f128_ps(u1, u5, 0x31));
+      _mm256_storeu_ps(d + 6 * NR, _mm256_permute2f128_ps(u2, u6, 0x31));
+      _mm256_storeu_ps(d + 7 * NR, _mm256_permute2f128_ps(u3, u7, 0x31));
+    }
+  }
+  return p0;
+}
+#endif
+
 /** Packs B[0:kc, 0:nc] (strides rs, cs) into NR-column panels, each kc x NR
  *  (column index fastest), zero-padding the last panel. */
 static void packB(int64_t kc, int64_t nc, const float *b, int64_t rs,
@@ -196,9 +339,14 @@ static void packB(int64_t kc, int64_t nc, const float *b, int64_t rs,
       }
     } else {
       /* Column-major (transposed) B reads each column contiguously. */
+      int64_t done = 0;
+#ifdef LOOMRT_HAVE_AVX2_KERNEL
+      if (rs == 1 && cols == NR && haveAvx2())
+        done = packPanelTransposedAvx2(kc, b + j0 * cs, cs, dst);
+#endif
       for (int64_t j = 0; j < cols; ++j) {
         const float *src = b + (j0 + j) * cs;
-        for (int64_t p = 0; p < kc; ++p)
+        for (int64_t p = done; p < kc; ++p)
           dst[p * NR + j] = src[p * rs];
       }
       for (int64_t j = cols; j < NR; ++j)
@@ -314,7 +462,12 @@ static int computePart(const Problem *pr, MicroKernel kernel, int64_t bi,
                            (size_t)kcStep * ((mcMax + MR - 1) / MR) * MR);
   if (!packedA || (!packedB && !pr->packedB))
     return -1;
+  (void)packedA;
   float tile[MR * NR] __attribute__((aligned(64)));
+  /* A row-major A multiplied into a few column panels is read in place:
+   * packing it would cost as much as the product saves. */
+  int unpackedA = pr->a_cs == 1 && n1 - n0 <= SMALL_N;
+  RowsMicroKernel rowsKernel = getRowsMicroKernel();
   for (int64_t jc = n0; jc < n1; jc += NC) {
     int64_t nc = n1 - jc < NC ? n1 - jc : NC;
     for (int64_t pc = 0; pc < pr->k; pc += kcStep) {
@@ -325,24 +478,34 @@ static int computePart(const Problem *pr, MicroKernel kernel, int64_t bi,
               packedB);
       for (int64_t ic = m0; ic < m1; ic += MC) {
         int64_t mc = m1 - ic < MC ? m1 - ic : MC;
-        packA(mc, kc, a + ic * pr->a_rs + pc * pr->a_cs, pr->a_rs, pr->a_cs,
-              packedA);
+        if (!unpackedA)
+          packA(mc, kc, a + ic * pr->a_rs + pc * pr->a_cs, pr->a_rs, pr->a_cs,
+                packedA);
         for (int64_t jr = 0; jr < nc; jr += NR) {
           int64_t cols = nc - jr < NR ? nc - jr : NR;
           /* Prepacked panels span all of k: panel (jc + jr) / NR, row pc. */
-          const float *bp =
-              pr->packedB ? b + (jc + jr) / NR * pr->k * NR + pc * NR
-                          : packedB + jr * kc;
+          const float *bp = pr->packedB
+                                ? b + (jc + jr) / NR * pr->k * NR + pc * NR
+                                : packedB + jr * kc;
           for (int64_t ir = 0; ir < mc; ir += MR) {
             int64_t rows = mc - ir < MR ? mc - ir : MR;
             const float *ap = packedA + ir * kc;
+            const float *rowPtrs[MR];
+            if (unpackedA)
+              for (int i = 0; i < MR; ++i) /* Rows past m repeat the last. */
+                rowPtrs[i] =
+                    a + (ic + ir + (i < rows ? i : rows - 1)) * pr->a_rs + pc;
             float *ct = c + (ic + ir) * pr->c_rs + (jc + jr) * pr->c_cs;
-            if (rows == MR && cols == NR && pr->c_cs == 1) {
-              kernel(kc, ap, bp, ct, pr->c_rs, accumulate);
-            } else {
-              kernel(kc, ap, bp, tile, NR, 0);
+            int direct = rows == MR && cols == NR && pr->c_cs == 1;
+            float *dst = direct ? ct : tile;
+            int64_t ldc = direct ? pr->c_rs : NR;
+            int acc = direct ? accumulate : 0;
+            if (unpackedA)
+              rowsKernel(kc, rowPtrs, bp, dst, ldc, acc);
+            else
+              kernel(kc, ap, bp, dst, ldc, acc);
+            if (!direct)
               storeTile(tile, rows, cols, ct, pr->c_rs, pr->c_cs, accumulate);
-            }
           }
         }
       }
@@ -356,10 +519,10 @@ static int computePart(const Problem *pr, MicroKernel kernel, int64_t bi,
  * ------------------------------------------------------------------------- */
 
 void loomrt_sgemm_f32(int64_t batch, int64_t m, int64_t n, int64_t k,
-                      const float *a, int64_t a_bs, int64_t a_rs,
-                      int64_t a_cs, const float *b, int64_t b_bs,
-                      int64_t b_rs, int64_t b_cs, float *c, int64_t c_bs,
-                      int64_t c_rs, int64_t c_cs, int64_t flags) {
+                      const float *a, int64_t a_bs, int64_t a_rs, int64_t a_cs,
+                      const float *b, int64_t b_bs, int64_t b_rs, int64_t b_cs,
+                      float *c, int64_t c_bs, int64_t c_rs, int64_t c_cs,
+                      int64_t flags) {
   if (batch <= 0 || m <= 0 || n <= 0)
     return;
   /* A batch over which B is shared and A and C rows continue is more rows:
@@ -404,7 +567,8 @@ void loomrt_sgemm_f32(int64_t batch, int64_t m, int64_t n, int64_t k,
   int64_t items = batch * parts;
 
 #ifdef LOOMRT_KERNELS_OPENMP
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (threads > 1 && items > 1)
+#pragma omp parallel for schedule(dynamic, 1)                                  \
+    num_threads(threads) if (threads > 1 && items > 1)
 #endif
   for (int64_t item = 0; item < items; ++item) {
     int64_t bi = item / parts, part = item % parts;

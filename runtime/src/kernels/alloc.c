@@ -1,0 +1,94 @@
+/*===- alloc.c - Buffer allocation for generated code ---------------------===*
+ *
+ * Part of the Loom project. SPDX-License-Identifier: Apache-2.0
+ *
+ *===----------------------------------------------------------------------===*
+ *
+ * The allocation functions that MLIR's memref-to-LLVM conversion calls with
+ * `use-generic-functions` (loomc's pipeline sets it). A model allocates its
+ * intermediate buffers on every call and frees them before returning; with
+ * plain malloc, large blocks are mmapped and unmapped each time, so every
+ * call faults in (and the kernel zeroes) fresh pages. Here freed large
+ * blocks are kept, up to a byte budget, and handed out again to requests
+ * they fit: after the first call a model runs without page faults for its
+ * intermediates. Every block is a malloc block, so a model output the
+ * runtime takes over is released with plain free().
+ *
+ *===----------------------------------------------------------------------===*/
+
+#include <malloc.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+/* Generated code calls these; hidden like the rest of the library. */
+void *_mlir_memref_to_llvm_alloc(uint64_t size);
+void *_mlir_memref_to_llvm_aligned_alloc(uint64_t alignment, uint64_t size);
+void _mlir_memref_to_llvm_free(void *ptr);
+
+enum {
+  /* Blocks smaller than this go straight to malloc/free (not mmapped). */
+  MIN_CACHED = 64 * 1024,
+  /* Blocks kept at most. */
+  MAX_BLOCKS = 64,
+};
+/* Bytes kept at most. */
+static const size_t MAX_CACHED_BYTES = (size_t)1 << 30;
+
+static struct {
+  void *ptr;
+  size_t size;
+} cache[MAX_BLOCKS];
+static int cached;
+static size_t cachedBytes;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+
+void *_mlir_memref_to_llvm_alloc(uint64_t size) {
+  if (size >= MIN_CACHED) {
+    /* The smallest kept block that fits and wastes at most half of itself. */
+    pthread_mutex_lock(&lock);
+    int best = -1;
+    for (int i = 0; i < cached; ++i)
+      if (cache[i].size >= size && cache[i].size / 2 <= size &&
+          (best < 0 || cache[i].size < cache[best].size))
+        best = i;
+    void *ptr = NULL;
+    if (best >= 0) {
+      ptr = cache[best].ptr;
+      cachedBytes -= cache[best].size;
+      cache[best] = cache[--cached];
+    }
+    pthread_mutex_unlock(&lock);
+    if (ptr)
+      return ptr;
+  }
+  return malloc(size);
+}
+
+void *_mlir_memref_to_llvm_aligned_alloc(uint64_t alignment, uint64_t size) {
+  void *ptr = NULL;
+  if (alignment < sizeof(void *))
+    alignment = sizeof(void *);
+  return posix_memalign(&ptr, alignment, size) ? NULL : ptr;
+}
+
+void _mlir_memref_to_llvm_free(void *ptr) {
+  if (!ptr)
+    return;
+  size_t size = malloc_usable_size(ptr);
+  if (size >= MIN_CACHED) {
+    pthread_mutex_lock(&lock);
+    int kept = cached < MAX_BLOCKS && cachedBytes + size <= MAX_CACHED_BYTES;
+    if (kept) {
+      cache[cached].ptr = ptr;
+      cache[cached].size = size;
+      ++cached;
+      cachedBytes += size;
+    }
+    pthread_mutex_unlock(&lock);
+    if (kept)
+      return;
+  }
+  free(ptr);
+}

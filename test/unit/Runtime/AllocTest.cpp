@@ -1,0 +1,69 @@
+//===- AllocTest.cpp - The caching allocator of generated code ------------===//
+//
+// Part of the Loom project. SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+//
+// runtime/src/kernels/alloc.c: freed large blocks come back to requests they
+// fit (no fresh pages per model call), small ones and misfits go to malloc,
+// and every block stays releasable with plain free().
+//
+//===----------------------------------------------------------------------===//
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+
+extern "C" {
+void *_mlir_memref_to_llvm_alloc(uint64_t size);
+void *_mlir_memref_to_llvm_aligned_alloc(uint64_t alignment, uint64_t size);
+void _mlir_memref_to_llvm_free(void *ptr);
+}
+
+namespace {
+
+TEST(CachingAllocator, ReusesAFreedLargeBlock) {
+  void *a = _mlir_memref_to_llvm_alloc(1 << 20);
+  ASSERT_NE(a, nullptr);
+  std::memset(a, 1, 1 << 20);
+  _mlir_memref_to_llvm_free(a);
+  void *b = _mlir_memref_to_llvm_alloc((1 << 20) - 100);
+  EXPECT_EQ(a, b);
+  std::memset(b, 2, (1 << 20) - 100);
+  std::free(b); // A cached block is a malloc block.
+}
+
+TEST(CachingAllocator, DoesNotHandOutTooLargeOrTooSmallBlocks) {
+  void *big = _mlir_memref_to_llvm_alloc(8 << 20);
+  ASSERT_NE(big, nullptr);
+  _mlir_memref_to_llvm_free(big);
+  // Less than half of the cached block: a fresh one.
+  void *small = _mlir_memref_to_llvm_alloc(1 << 20);
+  EXPECT_NE(small, big);
+  // Larger than the cached block: a fresh one.
+  void *bigger = _mlir_memref_to_llvm_alloc(16 << 20);
+  EXPECT_NE(bigger, big);
+  std::memset(bigger, 3, 16 << 20);
+  _mlir_memref_to_llvm_free(small);
+  _mlir_memref_to_llvm_free(bigger);
+  // The cached 8 MiB block fits 5 MiB.
+  void *again = _mlir_memref_to_llvm_alloc(5 << 20);
+  EXPECT_EQ(again, big);
+  _mlir_memref_to_llvm_free(again);
+}
+
+TEST(CachingAllocator, SmallBlocksAndNull) {
+  void *p = _mlir_memref_to_llvm_alloc(100);
+  ASSERT_NE(p, nullptr);
+  std::memset(p, 4, 100);
+  _mlir_memref_to_llvm_free(p);
+  _mlir_memref_to_llvm_free(nullptr);
+  void *aligned = _mlir_memref_to_llvm_aligned_alloc(64, 1000);
+  ASSERT_NE(aligned, nullptr);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(aligned) % 64, 0u);
+  _mlir_memref_to_llvm_free(aligned);
+}
+
+} // namespace
