@@ -1,7 +1,15 @@
 #!/usr/bin/python3
 """Benchmark: Loom against ONNX Runtime on the same models, in the same run.
 
-  bench/run.py [--repeats 3] [--runs 20] [--threads 2] [--models bert,gpt2,vit]
+  bench/run.py [--repeats 3] [--runs 20] [--threads 2]
+               [--models bert128,bert512,gpt2,vit,mixer] [--json FILE]
+
+The models are the shapes of docs/Performance.md: a BERT-base-shaped encoder
+(d 768, 12 heads, 4 layers) at sequence 128 and 512, a GPT-2-small-shaped
+decoder prefill (d 768, 12 heads, 6 layers, sequence 256, LM head over a
+vocabulary of 8192), a ViT-S block (d 384, 6 heads, 224x224 images in 16x16
+patches: 197 tokens) and an MLP-Mixer-S block (196 tokens, d 512); batch 1.
+"small" names (bert-small, gpt2-small, vit-small) are the earlier d 256 sizes.
 
 Installs onnxruntime-node into bench/node_modules (ONNXRUNTIME_NODE_INSTALL=skip:
 its install step would otherwise download GPU libraries), builds each model
@@ -9,7 +17,9 @@ with scripts/real_models.py at benchmark size, compiles it with build/bin/loomc,
 times the model call alone with `loom-run --bench` and ONNX Runtime
 (`bench/ort_bench.mjs`, CPU, --threads intra-op threads) on the same inputs,
 alternating the two, --repeats times. Prints per model the median of the
-per-repeat medians and the ratio loom/ort (below 1: Loom is faster). Not a
+per-repeat medians, the ratio loom/ort (below 1: Loom is faster), loomc's
+compile time and the GFLOP/s both reach (matrix-multiply and convolution
+FLOPs from ONNX shape inference at the benchmark's input shapes). Not a
 test: the machine is noisy, so compare ratios and repeat.
 """
 import argparse
@@ -18,17 +28,64 @@ import os
 import statistics
 import subprocess
 import sys
+import time
 
 import numpy as np
 from onnx import numpy_helper, TensorProto
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(ROOT, "bench")
+# name -> (real_models.py model, its arguments)
 SIZES = {
-    "bert": ["--d", "256", "--layers", "4", "--heads", "8", "--batch", "1", "--seq", "128"],
-    "gpt2": ["--d", "256", "--layers", "4", "--heads", "8", "--batch", "1", "--seq", "128"],
-    "vit": ["--d", "256", "--layers", "4", "--heads", "8", "--batch", "4"],
+    "bert128": ("bert", ["--d", "768", "--layers", "4", "--heads", "12", "--batch", "1",
+                         "--seq", "128"]),
+    "bert512": ("bert", ["--d", "768", "--layers", "4", "--heads", "12", "--batch", "1",
+                         "--seq", "512"]),
+    "gpt2": ("gpt2", ["--d", "768", "--layers", "6", "--heads", "12", "--batch", "1",
+                      "--seq", "256", "--vocab", "8192"]),
+    "vit": ("vit", ["--d", "384", "--layers", "1", "--heads", "6", "--batch", "1",
+                    "--image", "224", "--patch", "16"]),
+    "mixer": ("mixer", ["--d", "512", "--layers", "1", "--batch", "1", "--seq", "196"]),
+    "bert-small": ("bert", ["--d", "256", "--layers", "4", "--heads", "8", "--batch", "1",
+                            "--seq", "128"]),
+    "gpt2-small": ("gpt2", ["--d", "256", "--layers", "4", "--heads", "8", "--batch", "1",
+                            "--seq", "128"]),
+    "vit-small": ("vit", ["--d", "256", "--layers", "4", "--heads", "8", "--batch", "4"]),
 }
+
+
+def model_flops(model_path, input_pb):
+    """Multiply-add FLOPs (x2) of MatMul, Gemm and Conv at the input's shape."""
+    import onnx
+    from onnx import shape_inference
+    m = onnx.load(model_path)
+    t = TensorProto()
+    t.ParseFromString(open(input_pb, "rb").read())
+    inp = m.graph.input[0].type.tensor_type.shape
+    for dim, size in zip(inp.dim, t.dims):
+        dim.ClearField("dim_param")
+        dim.dim_value = size
+    m = shape_inference.infer_shapes(m, data_prop=True)
+    shapes = {}
+    for vi in list(m.graph.value_info) + list(m.graph.input) + list(m.graph.output):
+        shapes[vi.name] = [d.dim_value for d in vi.type.tensor_type.shape.dim]
+    for init in m.graph.initializer:
+        shapes[init.name] = list(init.dims)
+    flops = 0
+    for node in m.graph.node:
+        out = shapes.get(node.output[0])
+        if not out or not all(out):
+            continue
+        if node.op_type == "MatMul":
+            flops += 2 * int(np.prod(out)) * shapes[node.input[0]][-1]
+        elif node.op_type == "Gemm":
+            a = shapes[node.input[0]]
+            trans_a = any(at.name == "transA" and at.i for at in node.attribute)
+            flops += 2 * int(np.prod(out)) * (a[0] if trans_a else a[1])
+        elif node.op_type == "Conv":
+            w = shapes[node.input[1]]
+            flops += 2 * int(np.prod(out)) * int(np.prod(w[1:]))
+    return flops
 
 
 def sh(cmd, **kw):
@@ -44,6 +101,9 @@ def ensure_ort():
 
 
 def write_inputs(model_dir):
+    import onnx
+    input_name = onnx.load(os.path.join(model_dir, "model.onnx"),
+                           load_external_data=False).graph.input[0].name
     spec = []
     dtypes = {TensorProto.FLOAT: "float32", TensorProto.INT64: "int64", TensorProto.INT32: "int32"}
     t = TensorProto()
@@ -51,8 +111,7 @@ def write_inputs(model_dir):
     a = numpy_helper.to_array(t)
     path = os.path.join(model_dir, "input_0.bin")
     a.tofile(path)
-    name = "tokens" if a.dtype == np.int64 else "images"
-    spec.append({"name": name, "dtype": dtypes[t.data_type], "dims": list(a.shape), "file": path})
+    spec.append({"name": input_name, "dtype": dtypes[t.data_type], "dims": list(a.shape), "file": path})
     out = os.path.join(model_dir, "inputs.json")
     json.dump(spec, open(out, "w"))
     return out
@@ -64,7 +123,8 @@ def main():
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--models", default="bert,gpt2,vit")
+    ap.add_argument("--models", default="bert128,bert512,gpt2,vit,mixer")
+    ap.add_argument("--json", help="also write the results to this file")
     ap.add_argument("--work", default=os.path.join(ROOT, "build", "bench"))
     args = ap.parse_args()
     ensure_ort()
@@ -72,15 +132,19 @@ def main():
     loom_run = os.path.join(ROOT, "build", "bin", "loom-run")
     rows = []
     for name in args.models.split(","):
+        kind, sizes = SIZES[name]
         d = os.path.join(args.work, name)
-        sh([sys.executable, os.path.join(ROOT, "scripts", "real_models.py"), name, d] + SIZES[name])
+        sh([sys.executable, os.path.join(ROOT, "scripts", "real_models.py"), kind, d] + sizes)
         model = os.path.join(d, "model.onnx")
         so = os.path.join(d, "model.so")
+        t0 = time.perf_counter()
         sh([loomc, model, "-o", so])
+        compile_s = time.perf_counter() - t0
         check = subprocess.run([loom_run, so, "--inputs", os.path.join(d, "in"), "--expected",
                                 os.path.join(d, "exp"), "--rtol", "1e-3", "--atol", "1e-4"],
                                stdout=subprocess.PIPE).stdout.decode().strip()
         inputs = write_inputs(d)
+        flops = model_flops(model, os.path.join(d, "in", "input_0.pb"))
         loom_ms, ort_ms = [], []
         for _ in range(args.repeats):
             out = sh([loom_run, so, "--inputs", os.path.join(d, "in"), "--bench", str(args.runs),
@@ -90,11 +154,19 @@ def main():
                       str(args.runs), str(args.warmup), str(args.threads)])
             ort_ms.append(json.loads(out.strip().splitlines()[-1])["median_ms"])
         lm, om = statistics.median(loom_ms), statistics.median(ort_ms)
-        rows.append((name, lm, om, lm / om, check))
-    print("%-6s %12s %12s %12s  %s" % ("model", "loom ms", "ort ms", "loom/ort", "check vs torch"))
-    for name, lm, om, ratio, check in rows:
-        print("%-6s %12.3f %12.3f %12.2f  %s" % (name, lm, om, ratio, check))
-
+        rows.append({"model": name, "loom_ms": lm, "ort_ms": om, "ratio": lm / om,
+                     "compile_s": compile_s, "gflop": flops / 1e9,
+                     "loom_gflops": flops / lm / 1e6, "ort_gflops": flops / om / 1e6,
+                     "loom_ms_all": loom_ms, "ort_ms_all": ort_ms, "check": check})
+    print("%-10s %9s %9s %9s %10s %7s %10s %10s  %s" % (
+        "model", "loom ms", "ort ms", "loom/ort", "compile s", "GFLOP", "loom GF/s",
+        "ort GF/s", "check vs torch"))
+    for r in rows:
+        print("%-10s %9.3f %9.3f %9.2f %10.1f %7.2f %10.1f %10.1f  %s" % (
+            r["model"], r["loom_ms"], r["ort_ms"], r["ratio"], r["compile_s"], r["gflop"],
+            r["loom_gflops"], r["ort_gflops"], r["check"].replace("\n", "; ")))
+    if args.json:
+        json.dump(rows, open(args.json, "w"), indent=1)
 
 if __name__ == "__main__":
     main()

@@ -5,9 +5,12 @@
   real_models.py NAME DIR [--batch B --seq S --d D --layers L --heads H]
       -> DIR/model.onnx, DIR/in/input_0.pb, DIR/exp/output_0.pb
 
-NAME: bert (encoder with token and position embeddings, 2 blocks),
-      gpt2 (decoder with token embedding and causal mask, 2 blocks),
-      vit  (patch embedding by Conv2d, class token, 2 encoder layers, head).
+NAME: bert  (encoder with token and position embeddings, 2 blocks),
+      gpt2  (decoder with token embedding, causal mask and LM head, 2 blocks),
+      vit   (patch embedding by Conv2d, class token, 2 encoder layers, head),
+      mixer (MLP-Mixer blocks on [batch, seq, d] patch embeddings: token
+             mixing Transpose-MLP-Transpose, then channel mixing).
+Options --vocab (bert, gpt2), --image and --patch (vit) size the rest.
 Deterministic (fixed seeds). Sizes are small so that tests stay fast; bench/
 uses the same builders with larger sizes.
 """
@@ -38,6 +41,36 @@ class Bert(nn.Module):
         return self.ln(x)
 
 
+class MixerBlock(nn.Module):
+    """MLP-Mixer block: token mixing across the sequence, then channels."""
+
+    def __init__(self, seq, d, token_hidden, channel_hidden):
+        super().__init__()
+        self.ln1 = nn.LayerNorm(d)
+        self.tok1 = nn.Linear(seq, token_hidden)
+        self.tok2 = nn.Linear(token_hidden, seq)
+        self.ln2 = nn.LayerNorm(d)
+        self.ch1 = nn.Linear(d, channel_hidden)
+        self.ch2 = nn.Linear(channel_hidden, d)
+
+    def forward(self, x):
+        y = self.ln1(x).transpose(1, 2)
+        x = x + self.tok2(nn.functional.gelu(self.tok1(y))).transpose(1, 2)
+        return x + self.ch2(nn.functional.gelu(self.ch1(self.ln2(x))))
+
+
+class Mixer(nn.Module):
+    def __init__(self, seq, d, layers):
+        super().__init__()
+        self.blocks = nn.ModuleList([MixerBlock(seq, d, d // 2, 4 * d)
+                                     for _ in range(layers)])
+
+    def forward(self, x):
+        for block in self.blocks:
+            x = block(x)
+        return x
+
+
 class ViT(nn.Module):
     def __init__(self, d=64, heads=4, layers=2, patch=4, image=16, classes=10):
         super().__init__()
@@ -57,23 +90,28 @@ class ViT(nn.Module):
         return self.head(x[:, 0])
 
 
-def build(name, batch, seq, d=64, layers=2, heads=4):
+def build(name, batch, seq, d=64, layers=2, heads=4, vocab=128, image=16, patch=4):
     torch.manual_seed(0)
     if name == "bert":
-        model = Bert(128, d, heads, layers).eval()
-        x = torch.randint(0, 128, (batch, seq))
+        model = Bert(vocab, d, heads, layers).eval()
+        x = torch.randint(0, vocab, (batch, seq))
         axes = {"tokens": {0: "batch", 1: "seq"}, "out": {0: "batch", 1: "seq"}}
         names = ["tokens"]
     elif name == "gpt2":
-        model = Decoder(128, d, heads, layers).eval()
-        x = torch.randint(0, 128, (batch, seq))
+        model = Decoder(vocab, d, heads, layers).eval()
+        x = torch.randint(0, vocab, (batch, seq))
         axes = {"tokens": {0: "batch", 1: "seq"}, "out": {0: "batch", 1: "seq"}}
         names = ["tokens"]
     elif name == "vit":
-        model = ViT(d, heads, layers).eval()
-        x = torch.randn(batch, 3, 16, 16)
+        model = ViT(d, heads, layers, patch, image).eval()
+        x = torch.randn(batch, 3, image, image)
         axes = {"images": {0: "batch"}, "out": {0: "batch"}}
         names = ["images"]
+    elif name == "mixer":
+        model = Mixer(seq, d, layers).eval()
+        x = torch.randn(batch, seq, d)
+        axes = {"patches": {0: "batch"}, "out": {0: "batch"}}
+        names = ["patches"]
     else:
         raise SystemExit("unknown model " + name)
     return model, x, names, axes
@@ -88,9 +126,12 @@ def main():
     ap.add_argument("--d", type=int, default=64, help="model width")
     ap.add_argument("--layers", type=int, default=2)
     ap.add_argument("--heads", type=int, default=4)
+    ap.add_argument("--vocab", type=int, default=128)
+    ap.add_argument("--image", type=int, default=16)
+    ap.add_argument("--patch", type=int, default=4)
     args = ap.parse_args()
     model, x, names, axes = build(args.name, args.batch, args.seq, args.d, args.layers,
-                                  args.heads)
+                                  args.heads, args.vocab, args.image, args.patch)
     os.makedirs(os.path.join(args.dir, "in"), exist_ok=True)
     os.makedirs(os.path.join(args.dir, "exp"), exist_ok=True)
     path = os.path.join(args.dir, "model.onnx")
