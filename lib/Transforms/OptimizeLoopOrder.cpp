@@ -41,11 +41,20 @@ static SmallVector<unsigned> chooseInterchange(linalg::GenericOp op) {
   int64_t p = lastLoop(outMap);
   if (p < 0 || iters[p] != utils::IteratorType::parallel)
     return {};
-  bool contiguousInput = llvm::any_of(op.getDpsInputOperands(),
-                                      [&](OpOperand *in) {
-                                        return lastLoop(op.getMatchingIndexingMap(in)) == p;
-                                      });
-  if (!contiguousInput)
+  // The highest rank among the inputs that walk `loop` contiguously (-1:
+  // none). Moving p innermost pays when it is the contiguous loop of inputs
+  // at least as large as those the current innermost loop walks
+  // contiguously: C[m, n] += A[m, k] * B[k, n] moves n innermost, but a
+  // row reduction sum_j (x[i, j] - mean[i])^2 keeps j there.
+  auto contiguousRank = [&](int64_t loop) {
+    int64_t rank = -1;
+    for (OpOperand *in : op.getDpsInputOperands())
+      if (lastLoop(op.getMatchingIndexingMap(in)) == loop)
+        rank = std::max<int64_t>(rank, op.getRank(in));
+    return rank;
+  };
+  int64_t alongP = contiguousRank(p);
+  if (alongP < 0 || alongP < contiguousRank(loops - 1))
     return {};
   SmallVector<unsigned> order;
   for (unsigned i = 0; i < loops; ++i)

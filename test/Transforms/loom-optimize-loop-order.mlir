@@ -34,3 +34,23 @@ func.func @dot_rows(%q: tensor<4x8xf32>, %k: tensor<16x8xf32>, %c: tensor<4x16xf
   } -> tensor<4x16xf32>
   return %0 : tensor<4x16xf32>
 }
+
+// -----
+
+// LayerNorm's variance: sum_j (x[b, s, j] - mean[b, s])^2. x (rank 3) walks
+// the reduction j contiguously; only the smaller mean walks s contiguously:
+// unchanged (moving s innermost would read x with a stride of a row).
+// CHECK-LABEL: func @row_variance
+//       CHECK:   iterator_types = ["parallel", "parallel", "reduction"]
+func.func @row_variance(%x: tensor<2x128x768xf32>, %mean: tensor<2x128xf32>, %acc: tensor<2x128xf32>) -> tensor<2x128xf32> {
+  %0 = linalg.generic {indexing_maps = [affine_map<(b, s, j) -> (b, s, j)>, affine_map<(b, s, j) -> (b, s)>, affine_map<(b, s, j) -> (b, s)>],
+                       iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %mean : tensor<2x128x768xf32>, tensor<2x128xf32>) outs(%acc : tensor<2x128xf32>) {
+  ^bb0(%v: f32, %m: f32, %a: f32):
+    %d = arith.subf %v, %m : f32
+    %q = arith.mulf %d, %d : f32
+    %s = arith.addf %a, %q : f32
+    linalg.yield %s : f32
+  } -> tensor<2x128xf32>
+  return %0 : tensor<2x128xf32>
+}

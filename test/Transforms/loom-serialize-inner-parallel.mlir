@@ -1,4 +1,4 @@
-// RUN: loom-opt %s --loom-serialize-inner-parallel | FileCheck %s
+// RUN: loom-opt %s -split-input-file --loom-serialize-inner-parallel | FileCheck %s
 
 // The outer scf.parallel stays; the nested one becomes scf.for loops.
 // CHECK-LABEL: func @nest
@@ -17,6 +17,45 @@ func.func @nest(%m: memref<4x8x16xf32>) {
     scf.parallel (%j, %k) = (%c0, %c0) to (%c8, %c16) step (%c1, %c1) {
       memref.store %f, %m[%i, %j, %k] : memref<4x8x16xf32>
     }
+  }
+  return
+}
+
+// -----
+
+// A multi-dimensional scf.parallel keeps its last (contiguous) dimension
+// sequential, so that OpenMP's collapsed iteration space does not hide it
+// from the vectorizer.
+// CHECK-LABEL: func @split_last
+//       CHECK:   scf.parallel (%[[I:.+]], %[[J:.+]]) = (%c0, %c0) to (%{{.+}}, %c8) step (%c1, %c1)
+//       CHECK:     scf.for %[[K:.+]] = %c0 to %c16 step %c1
+//       CHECK:       memref.store %{{.+}}, %{{.+}}[%[[I]], %[[J]], %[[K]]]
+func.func @split_last(%m: memref<?x8x16xf32>, %n: index) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c8 = arith.constant 8 : index
+  %c16 = arith.constant 16 : index
+  %f = arith.constant 1.0 : f32
+  scf.parallel (%i, %j, %k) = (%c0, %c0, %c0) to (%n, %c8, %c16) step (%c1, %c1, %c1) {
+    memref.store %f, %m[%i, %j, %k] : memref<?x8x16xf32>
+  }
+  return
+}
+
+// -----
+
+// Statically too few outer iterations (2 x 2) to share: unchanged.
+// CHECK-LABEL: func @few_outer
+//       CHECK:   scf.parallel (%{{.+}}, %{{.+}}, %{{.+}}) =
+//   CHECK-NOT:   scf.for
+func.func @few_outer(%m: memref<2x2x1024xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c2 = arith.constant 2 : index
+  %c1024 = arith.constant 1024 : index
+  %f = arith.constant 1.0 : f32
+  scf.parallel (%i, %j, %k) = (%c0, %c0, %c0) to (%c2, %c2, %c1024) step (%c1, %c1, %c1) {
+    memref.store %f, %m[%i, %j, %k] : memref<2x2x1024xf32>
   }
   return
 }

@@ -64,7 +64,12 @@ def SerializeInnerParallelPass : Pass<"loom-serialize-inner-parallel"> {
     `scf.parallel`; `convert-scf-to-openmp` would then fork a parallel region
     per iteration of the outer loops. This pass rewrites every `scf.parallel`
     nested in another one into `scf.for` loops, so that each loop nest forks
-    threads once, over its outermost parallel dimensions.
+    threads once, over its outermost parallel dimensions. It then moves the
+    last dimension of each multi-dimensional `scf.parallel` into an `scf.for`
+    inside it (unless the other dimensions are statically fewer than 8
+    iterations): OpenMP collapses a loop's dimensions into one iteration
+    space and recomputes every index by division, which keeps LLVM from
+    vectorizing the innermost, contiguous loop.
   }];
   let dependentDialects = ["::mlir::scf::SCFDialect"];
 }
