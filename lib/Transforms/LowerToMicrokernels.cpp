@@ -285,47 +285,71 @@ static memref::GlobalOp packedWeight(RewriterBase &rewriter, ModuleOp module,
   return result;
 }
 
-/// Replaces `op` by calls to the microkernel.
-static void lowerMatmul(RewriterBase &rewriter, linalg::GenericOp op,
-                        loom::MatmulLoops loops, func::FuncOp sgemm,
-                        PackedWeights &packedWeights) {
+/// Replaces `op` by calls to the microkernel; fails (changing nothing but
+/// dead metadata reads) when its reduction loops do not merge into one.
+static LogicalResult lowerMatmul(RewriterBase &rewriter, linalg::GenericOp op,
+                                 loom::MatmulLoops loops, func::FuncOp sgemm,
+                                 PackedWeights &packedWeights) {
   Location loc = op.getLoc();
   rewriter.setInsertionPoint(op);
   unsigned numLoops = op.getNumLoops();
   SmallVector<AffineMap> maps = op.getIndexingMapsArray();
   Value c = op.getDpsInits()[0];
-  int64_t flags = kAccumulate;
-  if (Operation *fill = zeroFillBefore(op, c)) {
-    rewriter.eraseOp(fill);
-    flags = 0;
-  }
+  // Found before the metadata reads go in between.
+  Operation *fill = zeroFillBefore(op, c);
   SmallVector<OpFoldResult> sizes(numLoops);
   StridedOperand operands[3] = {
       describe(rewriter, loc, op.getDpsInputs()[0], maps[0], numLoops, sizes),
       describe(rewriter, loc, op.getDpsInputs()[1], maps[1], numLoops, sizes),
       describe(rewriter, loc, c, maps[2], numLoops, sizes)};
+  Value bValue = op.getDpsInputs()[1];
+  AffineMap aMap = maps[0];
+  // C's contiguous (last) loop should be the microkernel's column loop:
+  // when it is a row loop of A, compute Cᵀ = Bᵀ·Aᵀ instead (swap the
+  // operands and the roles of the loops). A convolution's im2col product
+  // is one.
+  if (auto last = dyn_cast_or_null<AffineDimExpr>(
+          maps[2].getNumResults() ? maps[2].getResults().back() : nullptr);
+      last && llvm::is_contained(loops.m, last.getPosition())) {
+    std::swap(operands[0], operands[1]);
+    std::swap(loops.m, loops.n);
+    bValue = op.getDpsInputs()[0];
+    aMap = maps[1];
+  }
   const StridedOperand &a = operands[0], &out = operands[2];
   StridedOperand &b = operands[1];
 
-  // The microkernel's rows, columns and reduction; contiguous extra row and
-  // column loops merge into them.
+  // The microkernel's rows, columns and reduction; contiguous extra row,
+  // column and reduction loops merge into them.
   unsigned m = lastInMap(loops.m, maps[2]), n = lastInMap(loops.n, maps[2]),
-           k = loops.k.front();
-  SmallVector<unsigned> extraM, extraN;
+           k = lastInMap(loops.k, aMap);
+  SmallVector<unsigned> extraM, extraN, extraK;
   for (unsigned l : loops.m)
     if (l != m)
       extraM.push_back(l);
   for (unsigned l : loops.n)
     if (l != n)
       extraN.push_back(l);
+  for (unsigned l : loops.k)
+    if (l != k)
+      extraK.push_back(l);
+  mergeContiguous(k, extraK, a, b, sizes, rewriter);
+  if (!extraK.empty())
+    return failure();
   mergeContiguous(m, extraM, a, out, sizes, rewriter);
   mergeContiguous(n, extraN, b, out, sizes, rewriter);
+
+  int64_t flags = kAccumulate;
+  if (fill) {
+    rewriter.eraseOp(fill);
+    flags = 0;
+  }
 
   // A constant B (a weight) is packed now rather than at every call.
   if (extraN.empty())
     if (memref::GlobalOp packed =
-            packedWeight(rewriter, op->getParentOfType<ModuleOp>(),
-                         op.getDpsInputs()[1], b, k, n, sizes, packedWeights)) {
+            packedWeight(rewriter, op->getParentOfType<ModuleOp>(), bValue, b,
+                         k, n, sizes, packedWeights)) {
       Value weights = memref::GetGlobalOp::create(
           rewriter, loc, packed.getType(), packed.getSymName());
       b.address = memref::ExtractAlignedPointerAsIndexOp::create(rewriter, loc,
@@ -395,6 +419,7 @@ static void lowerMatmul(RewriterBase &rewriter, linalg::GenericOp op,
         func::CallOp::create(nb, l, sgemm, args);
       });
   rewriter.eraseOp(op);
+  return success();
 }
 
 namespace {
@@ -424,7 +449,7 @@ struct LowerToMicrokernelsPass final
     IRRewriter rewriter(&getContext());
     PackedWeights packedWeights;
     for (auto &[op, loops] : matmuls)
-      lowerMatmul(rewriter, op, loops, sgemm, packedWeights);
+      (void)lowerMatmul(rewriter, op, loops, sgemm, packedWeights);
     // The metadata reads of operands the calls do not use (a packed
     // weight's original layout) are dead; then weights now only read packed
     // are gone.

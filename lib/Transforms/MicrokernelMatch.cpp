@@ -85,7 +85,7 @@ loom::matchMicrokernelMatmul(linalg::GenericOp op) {
     else
       loops.batch.push_back(d);
   }
-  if (loops.m.empty() || loops.n.empty() || loops.k.size() != 1)
+  if (loops.m.empty() || loops.n.empty() || loops.k.empty())
     return std::nullopt;
   return loops;
 }
@@ -97,6 +97,10 @@ bool loom::isPureDataMovement(linalg::GenericOp op) {
   if (body.getOperations().size() != 1)
     return false;
   auto yield = cast<linalg::YieldOp>(body.getTerminator());
-  return yield.getValues().size() == 1 &&
-         yield.getValues()[0] == body.getArgument(0);
+  if (yield.getValues().size() != 1 ||
+      yield.getValues()[0] != body.getArgument(0))
+    return false;
+  // Every index a loop or 0: fused into a contraction, the operand keeps a
+  // strided layout (a gather such as im2col's would not).
+  return walkedLoops(op.getIndexingMapsArray()[0]).has_value();
 }

@@ -177,3 +177,48 @@ func.func @packed_weight(%x: memref<3x2xf32>, %out: memref<3x17xf32>) {
   return
 }
 // CHECK: w_packed: "0x040000000000803F0000004000004040000080400000A0400000C0400000E04000000041000010410000204100003041000040410000504100006041000070410000804100009041000098410000A0410000A8410000B0410000B8410000C0410000C8410000D0410000D8410000E0410000E8410000F0410000F84100000042000004420000884100000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000842000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+
+// -----
+
+// A 2x2-patch convolution after im2col: cols[n, oh, ow, c, kh, kw] times
+// w[oc, c, kh, kw] into out[n, oc, oh, ow]. The reductions (c, kh, kw) are
+// contiguous in both operands and merge (k = 3*2*2 = 12); out's contiguous
+// loop (ow) is a row loop of cols, so the call computes outᵀ: A is the
+// weight (rows oc), B is cols read column-major (row stride 1, column
+// stride 12), and oh merges into ow (n = 4*4 = 16).
+// CHECK-LABEL: func @im2col_conv
+//       CHECK:   call @loomrt_sgemm_f32(%c2_i64, %c8_i64, %c16_i64, %c12_i64, %{{.*}}, %c0_i64, %c12_i64{{.*}}, %c1_i64, %{{.*}}, %c192_i64, %c1_i64{{.*}}, %c12_i64{{.*}}, %{{.*}}, %c128_i64, %c16_i64{{.*}}, %c1_i64{{.*}}, %c1_i64{{.*}})
+func.func @im2col_conv(%cols: memref<2x4x4x3x2x2xf32>, %w: memref<8x3x2x2xf32>, %out: memref<2x8x4x4xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(n, oc, oh, ow, c, kh, kw) -> (n, oh, ow, c, kh, kw)>,
+                                   affine_map<(n, oc, oh, ow, c, kh, kw) -> (oc, c, kh, kw)>,
+                                   affine_map<(n, oc, oh, ow, c, kh, kw) -> (n, oc, oh, ow)>],
+                  iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction", "reduction"]}
+      ins(%cols, %w : memref<2x4x4x3x2x2xf32>, memref<8x3x2x2xf32>) outs(%out : memref<2x8x4x4xf32>) {
+  ^bb0(%v: f32, %u: f32, %o: f32):
+    %p = arith.mulf %v, %u : f32
+    %s = arith.addf %o, %p : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// -----
+
+// Two reductions that are not contiguous in B (its k loops are apart):
+// left to the loops.
+// CHECK-LABEL: func @split_reduction
+//   CHECK-NOT:   call @loomrt_sgemm_f32
+//       CHECK:   linalg.generic
+func.func @split_reduction(%x: memref<4x3x5xf32>, %w: memref<3x16x5xf32>, %out: memref<4x16xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(m, n, k1, k2) -> (m, k1, k2)>,
+                                   affine_map<(m, n, k1, k2) -> (k1, n, k2)>,
+                                   affine_map<(m, n, k1, k2) -> (m, n)>],
+                  iterator_types = ["parallel", "parallel", "reduction", "reduction"]}
+      ins(%x, %w : memref<4x3x5xf32>, memref<3x16x5xf32>) outs(%out : memref<4x16xf32>) {
+  ^bb0(%v: f32, %u: f32, %o: f32):
+    %p = arith.mulf %v, %u : f32
+    %s = arith.addf %o, %p : f32
+    linalg.yield %s : f32
+  }
+  return
+}

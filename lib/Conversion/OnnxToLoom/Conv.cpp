@@ -74,7 +74,8 @@ static LogicalResult legalizeConv(OpBinder &binder, RewriterBase &rewriter) {
       lo[2 + i] = rewriter.getIndexAttr(pads[i]);
       hi[2 + i] = rewriter.getIndexAttr(pads[sp + i]);
     }
-    Value zero = arith::ConstantOp::create(rewriter, loc, rewriter.getZeroAttr(elem));
+    Value zero =
+        arith::ConstantOp::create(rewriter, loc, rewriter.getZeroAttr(elem));
     input = tensor::PadOp::create(rewriter, loc, Type(), x, lo, hi, zero);
   }
   auto it = cast<RankedTensorType>(input.getType());
@@ -88,7 +89,8 @@ static LogicalResult legalizeConv(OpBinder &binder, RewriterBase &rewriter) {
   SmallVector<Value> dyn;
   if (xt.isDynamicDim(0))
     dyn.push_back(tensor::DimOp::create(rewriter, loc, x, 0));
-  Value zero = arith::ConstantOp::create(rewriter, loc, rewriter.getZeroAttr(elem));
+  Value zero =
+      arith::ConstantOp::create(rewriter, loc, rewriter.getZeroAttr(elem));
   Value init = linalg::FillOp::create(
                    rewriter, loc, zero,
                    tensor::EmptyOp::create(rewriter, loc, outShape, elem, dyn)
@@ -109,19 +111,55 @@ static LogicalResult legalizeConv(OpBinder &binder, RewriterBase &rewriter) {
   }
   SmallVector<utils::IteratorType> iters(2 + sp, utils::IteratorType::parallel);
   iters.append(1 + sp, utils::IteratorType::reduction);
-  Value conv = linalg::GenericOp::create(
-                   rewriter, loc, init.getType(), ValueRange{input, w},
-                   ValueRange{init},
-                   SmallVector<AffineMap>{AffineMap::get(loops, 0, inE, ctx),
-                                          AffineMap::get(loops, 0, wE, ctx),
-                                          AffineMap::get(loops, 0, oE, ctx)},
-                   iters,
-                   [](OpBuilder &b, Location l, ValueRange a) {
-                     Value p = arith::MulFOp::create(b, l, a[0], a[1], kContract);
-                     linalg::YieldOp::create(
-                         b, l, arith::AddFOp::create(b, l, a[2], p, kReassoc).getResult());
-                   })
-                   .getResult(0);
+  Value lhs = input;
+  if (group == 1) {
+    // im2col: cols[n, o.., c, k..] = input[n, c, o_i * s_i + k_i * d_i], a
+    // gather that makes the convolution a plain contraction (the GEMM
+    // microkernel's) of cols with the weight over (c, k..).
+    SmallVector<int64_t> colsShape = {xt.getDimSize(0)};
+    colsShape.append(outShape.begin() + 2, outShape.end());
+    colsShape.push_back(icg);
+    colsShape.append(kernel.begin(), kernel.end());
+    int64_t colsLoops = colsShape.size();
+    auto cd = [&](int64_t i) { return getAffineDimExpr(i, ctx); };
+    SmallVector<AffineExpr> gather = {cd(0), cd(1 + sp)};
+    for (int64_t i = 0; i < sp; ++i)
+      gather.push_back(cd(1 + i) * strides[i] + cd(2 + sp + i) * dil[i]);
+    Value colsInit =
+        tensor::EmptyOp::create(rewriter, loc, colsShape, elem, dyn);
+    lhs =
+        linalg::GenericOp::create(
+            rewriter, loc, colsInit.getType(), ValueRange{input},
+            ValueRange{colsInit},
+            SmallVector<AffineMap>{AffineMap::get(colsLoops, 0, gather, ctx),
+                                   rewriter.getMultiDimIdentityMap(colsLoops)},
+            SmallVector<utils::IteratorType>(colsLoops,
+                                             utils::IteratorType::parallel),
+            [](OpBuilder &b, Location l, ValueRange a) {
+              linalg::YieldOp::create(b, l, a[0]);
+            })
+            .getResult(0);
+    // The contraction reads cols at (n, o.., c, k..).
+    inE = {d(0)};
+    for (int64_t i = 0; i < sp; ++i)
+      inE.push_back(d(2 + i));
+    for (int64_t i = 0; i <= sp; ++i)
+      inE.push_back(d(icD + i));
+  }
+  Value conv =
+      linalg::GenericOp::create(
+          rewriter, loc, init.getType(), ValueRange{lhs, w}, ValueRange{init},
+          SmallVector<AffineMap>{AffineMap::get(loops, 0, inE, ctx),
+                                 AffineMap::get(loops, 0, wE, ctx),
+                                 AffineMap::get(loops, 0, oE, ctx)},
+          iters,
+          [](OpBuilder &b, Location l, ValueRange a) {
+            Value p = arith::MulFOp::create(b, l, a[0], a[1], kContract);
+            linalg::YieldOp::create(
+                b, l,
+                arith::AddFOp::create(b, l, a[2], p, kReassoc).getResult());
+          })
+          .getResult(0);
   if (bias) {
     int64_t r = outShape.size();
     Value empty = tensor::EmptyOp::create(rewriter, loc, outShape, elem, dyn);

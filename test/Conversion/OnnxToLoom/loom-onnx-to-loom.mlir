@@ -516,3 +516,35 @@ func.func @slice_runtime_axes_steps(%x: tensor<4x6xf32>, %s: tensor<1xi64>, %e: 
   %0 = onnx.node "Slice"(%x, %s, %e, %a, %p) attributes {attrs = {}, domain = "", opset = 13 : i64} : (tensor<4x6xf32>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<?x?xf32>
   return %0 : tensor<?x?xf32>
 }
+
+// -----
+
+// Conv (group 1): an im2col gather cols[n, oh, ow, c, kh, kw] =
+// x[n, c, oh*2 + kh, ow*2 + kw], then a contraction of cols with the weight
+// over (c, kh, kw), then the bias.
+// CHECK-DAG: #[[GATHER:.+]] = affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d3, d1 * 2 + d4, d2 * 2 + d5)>
+// CHECK-DAG: #[[COLS:.+]] = affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d0, d2, d3, d4, d5, d6)>
+// CHECK-DAG: #[[W:.+]] = affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d1, d4, d5, d6)>
+// CHECK-LABEL: func @conv_patches
+//       CHECK:   %[[C:.+]] = linalg.generic {indexing_maps = [#[[GATHER]], #{{.+}}]
+//  CHECK-SAME:     ins(%arg0 : tensor<1x3x8x8xf32>) outs(%{{.+}} : tensor<1x4x4x3x2x2xf32>)
+//       CHECK:   linalg.generic {indexing_maps = [#[[COLS]], #[[W]], #{{.+}}]
+//  CHECK-SAME:     ins(%[[C]], %arg1 : tensor<1x4x4x3x2x2xf32>, tensor<5x3x2x2xf32>)
+//       CHECK:     arith.mulf
+//       CHECK:   arith.addf
+func.func @conv_patches(%x: tensor<1x3x8x8xf32>, %w: tensor<5x3x2x2xf32>, %b: tensor<5xf32>) -> tensor<1x5x4x4xf32> {
+  %0 = onnx.node "Conv"(%x, %w, %b) attributes {attrs = {kernel_shape = array<i64: 2, 2>, strides = array<i64: 2, 2>}, domain = "", opset = 11 : i64} : (tensor<1x3x8x8xf32>, tensor<5x3x2x2xf32>, tensor<5xf32>) -> tensor<1x5x4x4xf32>
+  return %0 : tensor<1x5x4x4xf32>
+}
+
+// -----
+
+// A grouped Conv stays one contraction over the input windows.
+// CHECK-LABEL: func @conv_grouped
+//       CHECK:   linalg.fill
+//  CHECK-NEXT:   linalg.generic
+//  CHECK-SAME:     ins(%arg0, %arg1 : tensor<1x4x6x6xf32>, tensor<4x2x3x3xf32>)
+func.func @conv_grouped(%x: tensor<1x4x6x6xf32>, %w: tensor<4x2x3x3xf32>) -> tensor<1x4x4x4xf32> {
+  %0 = onnx.node "Conv"(%x, %w) attributes {attrs = {kernel_shape = array<i64: 3, 3>, group = 2 : i64}, domain = "", opset = 11 : i64} : (tensor<1x4x6x6xf32>, tensor<4x2x3x3xf32>) -> tensor<1x4x4x4xf32>
+  return %0 : tensor<1x4x4x4xf32>
+}
