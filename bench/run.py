@@ -18,8 +18,8 @@ times the model call alone with `loom-run --bench` and ONNX Runtime
 (`bench/ort_bench.mjs`, CPU, --threads intra-op threads) on the same inputs,
 alternating the two, --repeats times. Prints per model the median of the
 per-repeat medians, the ratio loom/ort (below 1: Loom is faster), loomc's
-compile time and the GFLOP/s both reach (matrix-multiply and convolution
-FLOPs from ONNX shape inference at the benchmark's input shapes). Not a
+compile time and the GFLOP/s both reach (matrix-multiply FLOPs counted from
+the model's shape arguments, model_flops). Not a
 test: the machine is noisy, so compare ratios and repeat.
 """
 import argparse
@@ -54,38 +54,30 @@ SIZES = {
 }
 
 
-def model_flops(model_path, input_pb):
-    """Multiply-add FLOPs (x2) of MatMul, Gemm and Conv at the input's shape."""
-    import onnx
-    from onnx import shape_inference
-    m = onnx.load(model_path)
-    t = TensorProto()
-    t.ParseFromString(open(input_pb, "rb").read())
-    inp = m.graph.input[0].type.tensor_type.shape
-    for dim, size in zip(inp.dim, t.dims):
-        dim.ClearField("dim_param")
-        dim.dim_value = size
-    m = shape_inference.infer_shapes(m, data_prop=True)
-    shapes = {}
-    for vi in list(m.graph.value_info) + list(m.graph.input) + list(m.graph.output):
-        shapes[vi.name] = [d.dim_value for d in vi.type.tensor_type.shape.dim]
-    for init in m.graph.initializer:
-        shapes[init.name] = list(init.dims)
-    flops = 0
-    for node in m.graph.node:
-        out = shapes.get(node.output[0])
-        if not out or not all(out):
-            continue
-        if node.op_type == "MatMul":
-            flops += 2 * int(np.prod(out)) * shapes[node.input[0]][-1]
-        elif node.op_type == "Gemm":
-            a = shapes[node.input[0]]
-            trans_a = any(at.name == "transA" and at.i for at in node.attribute)
-            flops += 2 * int(np.prod(out)) * (a[0] if trans_a else a[1])
-        elif node.op_type == "Conv":
-            w = shapes[node.input[1]]
-            flops += 2 * int(np.prod(out)) * int(np.prod(w[1:]))
-    return flops
+def model_flops(kind, sizes):
+    """Matrix-multiply FLOPs (2 per multiply-add) of one model call, from its
+    shape arguments: projections and MLPs (24·S·d² per transformer layer),
+    attention scores and values (4·S²·d), the LM head, the patch embedding,
+    the Mixer's token and channel MLPs."""
+    arg = dict(zip(sizes[::2], sizes[1::2]))
+    d, layers, batch = int(arg["--d"]), int(arg["--layers"]), int(arg["--batch"])
+    if kind in ("bert", "gpt2"):
+        s = int(arg["--seq"])
+        flops = layers * (24 * s * d * d + 4 * s * s * d)
+        if kind == "gpt2":
+            flops += 2 * s * d * int(arg.get("--vocab", 128))
+    elif kind == "vit":
+        image, patch = int(arg.get("--image", 16)), int(arg.get("--patch", 4))
+        n = (image // patch) ** 2
+        flops = 2 * n * 3 * patch * patch * d
+        s = n + 1
+        flops += layers * (24 * s * d * d + 4 * s * s * d) + 2 * d * 10
+    elif kind == "mixer":
+        s, h = int(arg["--seq"]), d // 2
+        flops = layers * (4 * d * s * h + 16 * s * d * d)
+    else:
+        raise SystemExit("no FLOP count for " + kind)
+    return batch * flops
 
 
 def sh(cmd, **kw):
@@ -144,7 +136,7 @@ def main():
                                 os.path.join(d, "exp"), "--rtol", "1e-3", "--atol", "1e-4"],
                                stdout=subprocess.PIPE).stdout.decode().strip()
         inputs = write_inputs(d)
-        flops = model_flops(model, os.path.join(d, "in", "input_0.pb"))
+        flops = model_flops(kind, sizes)
         loom_ms, ort_ms = [], []
         for _ in range(args.repeats):
             out = sh([loom_run, so, "--inputs", os.path.join(d, "in"), "--bench", str(args.runs),
