@@ -63,7 +63,7 @@ def RaiseAttentionPass : Pass<"loom-raise-attention"> {
 //===----------------------------------------------------------------------===//
 
 def RaiseNormsAndGeluPass : Pass<"loom-raise-norms-and-gelu"> {
-  let summary = "Raise LayerNorm, RMSNorm and GELU chains in the imported graph to loom ops";
+  let summary = "Raise LayerNorm, RMSNorm, GELU and SiLU chains in the imported graph to loom ops";
   let description = [{
     On the `onnx.node` holder ops, before legalization:
     `d / Sqrt(ReduceMean(Pow(d, 2)) + eps)` with `d = x - ReduceMean(x)`
@@ -74,7 +74,8 @@ def RaiseNormsAndGeluPass : Pass<"loom-raise-norms-and-gelu"> {
     `x * 0.5 * (1 + Erf(x / sqrt(2)))` (factors in any order, `/ sqrt(2)` or
     `* (1/sqrt(2))`) becomes `loom.gelu`; the tanh form
     `x * 0.5 * (1 + Tanh(sqrt(2/pi) * (x + 0.044715 * x^3)))` becomes
-    `loom.gelu` with `approximate = tanh`. The replaced holder ops are erased.
+    `loom.gelu` with `approximate = tanh`. `Mul(x, Sigmoid(x))` (either
+    order) becomes `loom.silu`. The replaced holder ops are erased.
   }];
   let dependentDialects = [
     "::loom::LoomDialect",

@@ -229,6 +229,35 @@ struct RMSNormLowering : OpRewritePattern<RMSNormOp> {
   }
 };
 
+/// loom.silu -> one elementwise op: x / (1 + exp(-x)).
+struct SiluLowering : OpRewritePattern<SiluOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(SiluOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value x = op.getInput();
+    auto type = cast<RankedTensorType>(x.getType());
+    Type elem = type.getElementType();
+    int64_t rank = type.getRank();
+    Value init = tensor::EmptyOp::create(rewriter, loc, type.getShape(), elem,
+                                         dynamicSizes(rewriter, loc, x));
+    SmallVector<AffineMap> maps(2, rewriter.getMultiDimIdentityMap(rank));
+    SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
+    auto generic = linalg::GenericOp::create(
+        rewriter, loc, init.getType(), ValueRange{x}, ValueRange{init}, maps,
+        iters, [&](OpBuilder &b, Location l, ValueRange a) {
+          Value one = arith::ConstantOp::create(b, l, b.getFloatAttr(elem, 1));
+          Value e =
+              math::ExpOp::create(b, l, arith::NegFOp::create(b, l, a[0]));
+          Value y = arith::DivFOp::create(b, l, a[0],
+                                          arith::AddFOp::create(b, l, one, e));
+          linalg::YieldOp::create(b, l, y);
+        });
+    rewriter.replaceOp(op, generic.getResult(0));
+    return success();
+  }
+};
+
 /// loom.gelu -> one elementwise op (erf or tanh form).
 struct GeluLowering : OpRewritePattern<GeluOp> {
   using OpRewritePattern::OpRewritePattern;
@@ -445,7 +474,7 @@ struct DecomposeAggregate
 } // namespace
 
 void loom::populateLoomToLinalgPatterns(RewritePatternSet &patterns) {
-  patterns.add<LayerNormLowering, RMSNormLowering, GeluLowering,
+  patterns.add<LayerNormLowering, RMSNormLowering, GeluLowering, SiluLowering,
                AttentionLowering, DecomposeAggregate>(patterns.getContext());
   populateScanLoweringPatterns(patterns);
 }

@@ -318,6 +318,32 @@ struct RaiseGelu : OpRewritePattern<onnxir::NodeOp> {
   }
 };
 
+/// Mul(x, Sigmoid(x)) (either operand order) -> loom.silu.
+struct RaiseSilu : OpRewritePattern<onnxir::NodeOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(onnxir::NodeOp op,
+                                PatternRewriter &rewriter) const override {
+    if (op->getNumResults() != 1 || !nodeOf(op.getResult(0), "Mul") ||
+        op.getInputs().size() != 2)
+      return failure();
+    for (int side : {0, 1}) {
+      Value x = op.getInputs()[1 - side];
+      onnxir::NodeOp sigmoid = nodeOf(op.getInputs()[side], "Sigmoid");
+      if (!sigmoid || sigmoid.getInputs()[0] != x)
+        continue;
+      auto xt = dyn_cast<RankedTensorType>(x.getType());
+      if (!xt || !isa<FloatType>(xt.getElementType()) ||
+          xt != op.getResult(0).getType())
+        return rewriter.notifyMatchFailure(op, "not a float SiLU");
+      Operation *feeding = sigmoid.getOperation();
+      rewriter.replaceOpWithNewOp<SiluOp>(op, x);
+      eraseDeadHolderOps(rewriter, {feeding});
+      return success();
+    }
+    return rewriter.notifyMatchFailure(op, "not x * Sigmoid(x)");
+  }
+};
+
 /// Raises norm and GELU chains in the imported graph.
 struct RaiseNormsAndGeluPass final
     : public loom::impl::RaiseNormsAndGeluPassBase<RaiseNormsAndGeluPass> {
@@ -325,7 +351,7 @@ struct RaiseNormsAndGeluPass final
 
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    patterns.add<RaiseNorm, RaiseGelu>(&getContext());
+    patterns.add<RaiseNorm, RaiseGelu, RaiseSilu>(&getContext());
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();
   }

@@ -37,6 +37,20 @@ func.func @gelu(%x: tensor<8xf32>) -> tensor<8xf32> {
 
 // -----
 
+// x / (1 + exp(-x)), elementwise.
+// CHECK-LABEL: func @silu
+//       CHECK:   linalg.generic
+//       CHECK:     %[[N:.+]] = arith.negf %[[X:.+]] : f32
+//       CHECK:     %[[E:.+]] = math.exp %[[N]]
+//       CHECK:     %[[D:.+]] = arith.addf %[[E]], %{{.+}}
+//       CHECK:     arith.divf %[[X]], %[[D]]
+func.func @silu(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
+  %y = loom.silu %x : tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
 // Grouped-query heads read key/value head h floordiv 2; causal masking
 // compares linalg.index values; the softmax is decomposed.
 // CHECK-DAG: #[[K:.+]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1 floordiv 2, d3, d4)>

@@ -116,3 +116,39 @@ func.func @near_misses(%x: tensor<4x8xf32>, %gb: tensor<4x8xf32>) -> (tensor<4x8
   %y2 = onnx.node "Mul"(%n2, %gb) attributes {attrs = {}, domain = "", opset = 13 : i64} : (tensor<4x8xf32>, tensor<4x8xf32>) -> tensor<4x8xf32>
   return %n0, %n1, %g, %y2 : tensor<4x8xf32>, tensor<4x8xf32>, tensor<4x8xf32>, tensor<4x8xf32>
 }
+
+// -----
+
+// Mul(x, Sigmoid(x)) in either order -> loom.silu; the Sigmoid goes.
+// CHECK-LABEL: func @silu
+//  CHECK-SAME:   %[[X:.+]]: tensor<2x?xf32>
+//       CHECK:   %[[A:.+]] = loom.silu %[[X]] : tensor<2x?xf32>
+//       CHECK:   %[[B:.+]] = loom.silu %[[A]] : tensor<2x?xf32>
+//   CHECK-NOT:   onnx.node
+//       CHECK:   return %[[B]]
+func.func @silu(%x: tensor<2x?xf32>) -> tensor<2x?xf32> {
+  %s = onnx.node "Sigmoid"(%x) attributes {attrs = {}, domain = "", opset = 13 : i64} : (tensor<2x?xf32>) -> tensor<2x?xf32>
+  %a = onnx.node "Mul"(%x, %s) attributes {attrs = {}, domain = "", opset = 14 : i64} : (tensor<2x?xf32>, tensor<2x?xf32>) -> tensor<2x?xf32>
+  %t = onnx.node "Sigmoid"(%a) attributes {attrs = {}, domain = "", opset = 13 : i64} : (tensor<2x?xf32>) -> tensor<2x?xf32>
+  %b = onnx.node "Mul"(%t, %a) attributes {attrs = {}, domain = "", opset = 14 : i64} : (tensor<2x?xf32>, tensor<2x?xf32>) -> tensor<2x?xf32>
+  return %b : tensor<2x?xf32>
+}
+
+// -----
+
+// Near misses: the Sigmoid of another value (a gate, as in SwiGLU's
+// x * Sigmoid(g) halves) stays; so does a Sigmoid used elsewhere too (it is
+// kept, the Mul is still a SiLU).
+// CHECK-LABEL: func @silu_near_misses
+//       CHECK:   onnx.node "Sigmoid"(%arg1)
+//       CHECK:   onnx.node "Mul"(%arg0,
+//       CHECK:   %[[S:.+]] = onnx.node "Sigmoid"(%arg0)
+//       CHECK:   loom.silu %arg0
+//       CHECK:   return %{{.+}}, %{{.+}}, %[[S]]
+func.func @silu_near_misses(%x: tensor<4xf32>, %g: tensor<4xf32>) -> (tensor<4xf32>, tensor<4xf32>, tensor<4xf32>) {
+  %sg = onnx.node "Sigmoid"(%g) attributes {attrs = {}, domain = "", opset = 13 : i64} : (tensor<4xf32>) -> tensor<4xf32>
+  %a = onnx.node "Mul"(%x, %sg) attributes {attrs = {}, domain = "", opset = 14 : i64} : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>
+  %sx = onnx.node "Sigmoid"(%x) attributes {attrs = {}, domain = "", opset = 13 : i64} : (tensor<4xf32>) -> tensor<4xf32>
+  %b = onnx.node "Mul"(%sx, %x) attributes {attrs = {}, domain = "", opset = 14 : i64} : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>
+  return %a, %b, %sx : tensor<4xf32>, tensor<4xf32>, tensor<4xf32>
+}

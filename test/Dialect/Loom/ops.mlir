@@ -49,6 +49,15 @@ func.func @gelu(%x: tensor<4x?xf32>) -> tensor<4x?xf32> {
 
 // -----
 
+// CHECK-LABEL: func @silu
+//       CHECK:   loom.silu %{{.+}} : tensor<2x?xf16>
+func.func @silu(%x: tensor<2x?xf16>) -> tensor<2x?xf16> {
+  %y = loom.silu %x : tensor<2x?xf16>
+  return %y : tensor<2x?xf16>
+}
+
+// -----
+
 // Generic form with the result type left to inference (InferTypeOpInterface
 // via the builder in the parser is not used; the verifier checks the type).
 // CHECK-LABEL: func @generic_form

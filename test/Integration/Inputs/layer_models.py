@@ -8,6 +8,8 @@ Cases:
   layer_norm   opset 13: ReduceMean/Sub/Pow/ReduceMean/Add/Sqrt/Div, * gamma + beta
   rms_norm     opset 13: x * Reciprocal(Sqrt(ReduceMean(x * x) + eps)) * w
   gelu_tanh    0.5 * x * (1 + Tanh(sqrt(2/pi) * (x + 0.044715 * Pow(x, 3))))
+  silu         Mul(x, Sigmoid(x)) and Mul(Sigmoid(h), h) of a matmul h (a SwiGLU-style
+               gated MLP: silu(x W1) * (x W3), then W2)
 """
 import math
 import os
@@ -81,7 +83,31 @@ def gelu_tanh():
     return nodes, inits, [("x", ["n", 64])], ("y", ["n", 64]), [x], ref, 17
 
 
-CASES = {"layer_norm": layer_norm, "rms_norm": rms_norm, "gelu_tanh": gelu_tanh}
+def silu():
+    w1 = (rng.standard_normal((24, 40)) * 0.3).astype(np.float32)
+    w3 = (rng.standard_normal((24, 40)) * 0.3).astype(np.float32)
+    w2 = (rng.standard_normal((40, 24)) * 0.3).astype(np.float32)
+    nodes = [
+        helper.make_node("Sigmoid", ["x"], ["sx"], name="sig_x"),
+        helper.make_node("Mul", ["x", "sx"], ["a"], name="silu_x"),
+        helper.make_node("MatMul", ["a", "w1"], ["h"], name="up"),
+        helper.make_node("Sigmoid", ["h"], ["sh"], name="sig_h"),
+        helper.make_node("Mul", ["sh", "h"], ["gate"], name="silu_h"),
+        helper.make_node("MatMul", ["a", "w3"], ["u"], name="up3"),
+        helper.make_node("Mul", ["gate", "u"], ["gu"], name="glu"),
+        helper.make_node("MatMul", ["gu", "w2"], ["y"], name="down"),
+    ]
+    inits = [c("w1", w1), c("w3", w3), c("w2", w2)]
+    x = (rng.standard_normal((3, 7, 24)) * 4).astype(np.float32)
+    x[0, 0, :4] = [-100.0, 100.0, -20.0, 0.0]
+    silu_np = lambda v: v / (1 + np.exp(-v.astype(np.float64)))
+    a = silu_np(x)
+    ref = (silu_np(a @ w1) * (a @ w3)) @ w2
+    return nodes, inits, [("x", [3, "seq", 24])], ("y", [3, "seq", 24]), [x], ref, 14
+
+
+CASES = {"layer_norm": layer_norm, "rms_norm": rms_norm, "gelu_tanh": gelu_tanh,
+         "silu": silu}
 
 
 def main():

@@ -159,6 +159,23 @@ def Loom_GeluOp : Loom_Op<"gelu", [Pure, SameOperandsAndResultType]> {
   let assemblyFormat = "$input attr-dict `:` type($input)";
 }
 
+def Loom_SiluOp : Loom_Op<"silu", [Pure, SameOperandsAndResultType]> {
+  let summary = "Sigmoid linear unit (SiLU, Swish with beta 1)";
+  let description = [{
+    Elementwise `x * sigmoid(x)`, the activation of LLaMA-style gated MLPs
+    and of Mamba blocks; exporters emit it as `Mul(x, Sigmoid(x))`.
+
+    Example:
+
+    ```mlir
+    %y = loom.silu %x : tensor<4x?xf32>
+    ```
+  }];
+  let arguments = (ins Loom_FloatTensor:$input);
+  let results = (outs Loom_FloatTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+}
+
 //===----------------------------------------------------------------------===//
 // ScanOp
 //===----------------------------------------------------------------------===//
