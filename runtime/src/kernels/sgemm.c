@@ -514,6 +514,52 @@ static int computePart(const Problem *pr, MicroKernel kernel, int64_t bi,
   return 0;
 }
 
+/** C[bi][0, n0:n1] (+)= A[bi][0, :] · B[bi][:, n0:n1]: a single row (a
+ *  decoding step's projection) needs no packing and no register tile; it
+ *  streams B once, which bounds its speed. n0 is a multiple of NR. */
+static void computeRow(const Problem *pr, int64_t bi, int64_t n0, int64_t n1) {
+  enum { CHUNK = 256 };
+  const float *a = pr->a + bi * pr->a_bs;
+  const float *b = pr->b + bi * pr->b_bs;
+  float *c = pr->c + bi * pr->c_bs;
+  float acc[CHUNK];
+  for (int64_t j0 = n0; j0 < n1; j0 += CHUNK) {
+    int64_t w = n1 - j0 < CHUNK ? n1 - j0 : CHUNK;
+    memset(acc, 0, sizeof(acc));
+    if (pr->packedB) {
+      /* Panels of NR columns over all of k. */
+      for (int64_t q = 0; q < w; q += NR) {
+        const float *panel = b + (j0 + q) / NR * pr->k * NR;
+        float *dst = acc + q;
+        for (int64_t p = 0; p < pr->k; ++p) {
+          float ap = a[p * pr->a_cs];
+          for (int j = 0; j < NR; ++j)
+            dst[j] += ap * panel[p * NR + j];
+        }
+      }
+    } else if (pr->b_cs == 1) {
+      for (int64_t p = 0; p < pr->k; ++p) {
+        float ap = a[p * pr->a_cs];
+        const float *row = b + p * pr->b_rs + j0;
+        for (int64_t j = 0; j < w; ++j)
+          acc[j] += ap * row[j];
+      }
+    } else {
+      for (int64_t j = 0; j < w; ++j) {
+        const float *col = b + (j0 + j) * pr->b_cs;
+        float sum = 0.0f;
+        for (int64_t p = 0; p < pr->k; ++p)
+          sum += a[p * pr->a_cs] * col[p * pr->b_rs];
+        acc[j] = sum;
+      }
+    }
+    for (int64_t j = 0; j < w; ++j) {
+      float *dst = c + (j0 + j) * pr->c_cs;
+      *dst = pr->accumulate ? *dst + acc[j] : acc[j];
+    }
+  }
+}
+
 /* -------------------------------------------------------------------------
  * Entry point
  * ------------------------------------------------------------------------- */
@@ -581,7 +627,11 @@ void loomrt_sgemm_f32(int64_t batch, int64_t m, int64_t n, int64_t k,
       n0 = lo * NR;
       n1 = hi * NR < n ? hi * NR : n;
     }
-    if (m0 < m1 && n0 < n1 && computePart(&pr, kernel, bi, m0, m1, n0, n1))
+    if (m0 >= m1 || n0 >= n1)
+      continue;
+    if (m == 1)
+      computeRow(&pr, bi, n0, n1);
+    else if (computePart(&pr, kernel, bi, m0, m1, n0, n1))
       computePartUnpacked(&pr, bi, m0, m1, n0, n1);
   }
 }
