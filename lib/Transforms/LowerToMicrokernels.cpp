@@ -211,8 +211,10 @@ using PackedWeights =
     llvm::DenseMap<std::tuple<Operation *, int64_t, int64_t>, memref::GlobalOp>;
 } // namespace
 
-/// Reads the fp32 data of a constant global, if it has any.
-static std::optional<SmallVector<float>> constantData(memref::GlobalOp g) {
+/// Returns the fp32 data of a constant global, if it has any: a resource
+/// blob is read in place, dense elements are copied into `storage`.
+static std::optional<ArrayRef<float>>
+constantData(memref::GlobalOp g, SmallVectorImpl<float> &storage) {
   if (!g.getConstant())
     return std::nullopt;
   Attribute init = g.getInitialValue().value_or(Attribute());
@@ -220,11 +222,11 @@ static std::optional<SmallVector<float>> constantData(memref::GlobalOp g) {
     if (!dense.getElementType().isF32())
       return std::nullopt;
     auto values = dense.getValues<float>();
-    return SmallVector<float>(values.begin(), values.end());
+    storage.assign(values.begin(), values.end());
+    return ArrayRef<float>(storage);
   }
   if (auto resource = dyn_cast_or_null<DenseF32ResourceElementsAttr>(init))
-    if (std::optional<ArrayRef<float>> values = resource.tryGetAsArrayRef())
-      return SmallVector<float>(values->begin(), values->end());
+    return resource.tryGetAsArrayRef();
   return std::nullopt;
 }
 
@@ -255,7 +257,8 @@ static memref::GlobalOp packedWeight(RewriterBase &rewriter, ModuleOp module,
   auto key = std::make_tuple(global.getOperation(), rs, cs);
   if (auto it = cache.find(key); it != cache.end())
     return it->second;
-  std::optional<SmallVector<float>> data = constantData(global);
+  SmallVector<float> storage;
+  std::optional<ArrayRef<float>> data = constantData(global, storage);
   auto type = cast<MemRefType>(global.getType());
   if (!data || !type.getLayout().isIdentity() ||
       static_cast<int64_t>(data->size()) != type.getNumElements())
@@ -459,25 +462,24 @@ struct LowerToMicrokernelsPass final
           op->use_empty())
         rewriter.eraseOp(op);
     });
-    llvm::SetVector<Operation *> originals;
-    for (auto &entry : packedWeights)
-      originals.insert(std::get<0>(entry.first));
-    for (Operation *op : originals) {
-      auto original = cast<memref::GlobalOp>(op);
-      SmallVector<memref::GetGlobalOp> gets;
-      bool otherUses = false;
-      module.walk([&](Operation *user) {
-        auto get = dyn_cast<memref::GetGlobalOp>(user);
-        if (get && get.getName() == original.getSymName()) {
-          if (get->use_empty())
-            gets.push_back(get);
-          else
-            otherUses = true;
-        }
-      });
-      if (otherUses)
+    // One walk: the get_globals of each symbol, and whether any is read.
+    llvm::StringMap<std::pair<SmallVector<memref::GetGlobalOp>, bool>> gets;
+    module.walk([&](memref::GetGlobalOp get) {
+      auto &[unused, read] = gets[get.getName()];
+      if (get->use_empty())
+        unused.push_back(get);
+      else
+        read = true;
+    });
+    llvm::SmallPtrSet<Operation *, 16> originals;
+    for (auto &entry : packedWeights) {
+      auto original = cast<memref::GlobalOp>(std::get<0>(entry.first));
+      if (!originals.insert(original).second)
         continue;
-      for (memref::GetGlobalOp get : gets)
+      auto &[unused, read] = gets[original.getSymName()];
+      if (read)
+        continue;
+      for (memref::GetGlobalOp get : unused)
         rewriter.eraseOp(get);
       if (SymbolTable::symbolKnownUseEmpty(original, module))
         rewriter.eraseOp(original);

@@ -36,6 +36,28 @@ dynamicSizes(mlir::OpBuilder &b, mlir::Location loc, mlir::Value value) {
   return sizes;
 }
 
+/// Returns `fn` applied to every element of the tensor `x`: one elementwise
+/// `linalg.generic` into a fresh tensor of x's type. `fn` gets the element.
+inline mlir::Value
+mapElementwise(mlir::OpBuilder &b, mlir::Location loc, mlir::Value x,
+               llvm::function_ref<mlir::Value(mlir::OpBuilder &, mlir::Location,
+                                              mlir::Value)>
+                   fn) {
+  auto type = llvm::cast<mlir::RankedTensorType>(x.getType());
+  int64_t rank = type.getRank();
+  mlir::Value init = mlir::tensor::EmptyOp::create(
+      b, loc, type.getShape(), type.getElementType(), dynamicSizes(b, loc, x));
+  llvm::SmallVector<mlir::AffineMap> maps(2, b.getMultiDimIdentityMap(rank));
+  llvm::SmallVector<mlir::utils::IteratorType> iters(rank, kPar);
+  return mlir::linalg::GenericOp::create(
+             b, loc, type, mlir::ValueRange{x}, mlir::ValueRange{init}, maps,
+             iters,
+             [&](mlir::OpBuilder &nb, mlir::Location l, mlir::ValueRange a) {
+               mlir::linalg::YieldOp::create(nb, l, fn(nb, l, a[0]));
+             })
+      .getResult(0);
+}
+
 /// The body of a contraction: a[2] + a[0] * a[1], contracted into an FMA.
 inline mlir::Value multiplyAccumulate(mlir::OpBuilder &b, mlir::Location loc,
                                       mlir::ValueRange a) {

@@ -234,26 +234,17 @@ struct SiluLowering : OpRewritePattern<SiluOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(SiluOp op,
                                 PatternRewriter &rewriter) const override {
-    Location loc = op.getLoc();
-    Value x = op.getInput();
-    auto type = cast<RankedTensorType>(x.getType());
-    Type elem = type.getElementType();
-    int64_t rank = type.getRank();
-    Value init = tensor::EmptyOp::create(rewriter, loc, type.getShape(), elem,
-                                         dynamicSizes(rewriter, loc, x));
-    SmallVector<AffineMap> maps(2, rewriter.getMultiDimIdentityMap(rank));
-    SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
-    auto generic = linalg::GenericOp::create(
-        rewriter, loc, init.getType(), ValueRange{x}, ValueRange{init}, maps,
-        iters, [&](OpBuilder &b, Location l, ValueRange a) {
-          Value one = arith::ConstantOp::create(b, l, b.getFloatAttr(elem, 1));
-          Value e =
-              math::ExpOp::create(b, l, arith::NegFOp::create(b, l, a[0]));
-          Value y = arith::DivFOp::create(b, l, a[0],
-                                          arith::AddFOp::create(b, l, one, e));
-          linalg::YieldOp::create(b, l, y);
-        });
-    rewriter.replaceOp(op, generic.getResult(0));
+    Type elem = op.getInput().getType().getElementType();
+    rewriter.replaceOp(
+        op, mapElementwise(rewriter, op.getLoc(), op.getInput(),
+                           [&](OpBuilder &b, Location l, Value v) -> Value {
+                             Value one = arith::ConstantOp::create(
+                                 b, l, b.getFloatAttr(elem, 1));
+                             Value e = math::ExpOp::create(
+                                 b, l, arith::NegFOp::create(b, l, v));
+                             return arith::DivFOp::create(
+                                 b, l, v, arith::AddFOp::create(b, l, one, e));
+                           }));
     return success();
   }
 };
@@ -263,43 +254,37 @@ struct GeluLowering : OpRewritePattern<GeluOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(GeluOp op,
                                 PatternRewriter &rewriter) const override {
-    Location loc = op.getLoc();
-    Value x = op.getInput();
-    auto type = cast<RankedTensorType>(x.getType());
-    Type elem = type.getElementType();
+    Type elem = op.getInput().getType().getElementType();
     bool useTanh = op.getApproximate() == GeluApproximation::Tanh;
-    int64_t rank = type.getRank();
-    Value init = tensor::EmptyOp::create(rewriter, loc, type.getShape(), elem,
-                                         dynamicSizes(rewriter, loc, x));
     auto cst = [&](OpBuilder &b, Location l, double v) -> Value {
       return arith::ConstantOp::create(b, l, b.getFloatAttr(elem, v));
     };
-    SmallVector<AffineMap> maps(2, rewriter.getMultiDimIdentityMap(rank));
-    SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
-    auto generic = linalg::GenericOp::create(
-        rewriter, loc, init.getType(), ValueRange{x}, ValueRange{init}, maps,
-        iters, [&](OpBuilder &b, Location l, ValueRange a) {
-          Value v = a[0], inner;
-          if (useTanh) {
-            Value cube = arith::MulFOp::create(
-                b, l, v, arith::MulFOp::create(b, l, v, v));
-            Value t = arith::AddFOp::create(
-                b, l, v,
-                arith::MulFOp::create(b, l, cst(b, l, 0.044715), cube));
-            inner = math::TanhOp::create(
-                b, l,
-                arith::MulFOp::create(b, l, cst(b, l, 0.7978845608028654), t));
-          } else {
-            inner = math::ErfOp::create(
-                b, l,
-                arith::MulFOp::create(b, l, v, cst(b, l, 0.7071067811865476)));
-          }
-          Value onePlus = arith::AddFOp::create(b, l, cst(b, l, 1.0), inner);
-          Value half = arith::MulFOp::create(b, l, cst(b, l, 0.5), v);
-          linalg::YieldOp::create(
-              b, l, arith::MulFOp::create(b, l, half, onePlus).getResult());
-        });
-    rewriter.replaceOp(op, generic.getResult(0));
+    rewriter.replaceOp(
+        op, mapElementwise(
+                rewriter, op.getLoc(), op.getInput(),
+                [&](OpBuilder &b, Location l, Value v) -> Value {
+                  Value inner;
+                  if (useTanh) {
+                    Value cube = arith::MulFOp::create(
+                        b, l, v, arith::MulFOp::create(b, l, v, v));
+                    Value t = arith::AddFOp::create(
+                        b, l, v,
+                        arith::MulFOp::create(b, l, cst(b, l, 0.044715), cube));
+                    inner = math::TanhOp::create(
+                        b, l,
+                        arith::MulFOp::create(
+                            b, l, cst(b, l, 0.7978845608028654), t));
+                  } else {
+                    inner = math::ErfOp::create(
+                        b, l,
+                        arith::MulFOp::create(b, l, v,
+                                              cst(b, l, 0.7071067811865476)));
+                  }
+                  Value onePlus =
+                      arith::AddFOp::create(b, l, cst(b, l, 1.0), inner);
+                  Value half = arith::MulFOp::create(b, l, cst(b, l, 0.5), v);
+                  return arith::MulFOp::create(b, l, half, onePlus);
+                }));
     return success();
   }
 };

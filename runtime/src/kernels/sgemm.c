@@ -54,15 +54,21 @@ typedef void (*RowsMicroKernel)(int64_t kc, const float *const *rows,
  * Microkernels
  * ------------------------------------------------------------------------- */
 
-/** Portable microkernel on unpacked rows of A. */
-static void rowsMicroKernelGeneric(int64_t kc, const float *const *rows,
-                                   const float *restrict b, float *restrict c,
-                                   int64_t ldc, int accumulate) {
+/* Every microkernel reads element (i, p) of its A tile at rows[i][p * STEP]:
+ * a packed panel is rows[i] = a + i with STEP = MR, an unpacked row-major A
+ * is six row pointers with STEP = 1. One always-inlined body per ISA serves
+ * both, specialized on the constant STEP. */
+
+/** Portable tile body (the compiler vectorizes the j loops). */
+static inline __attribute__((always_inline)) void
+tileGeneric(int64_t kc, const float *const *rows, int64_t step,
+            const float *restrict b, float *restrict c, int64_t ldc,
+            int accumulate) {
   float acc[MR][NR];
   memset(acc, 0, sizeof(acc));
   for (int64_t p = 0; p < kc; ++p)
     for (int i = 0; i < MR; ++i) {
-      float ai = rows[i][p];
+      float ai = rows[i][p * step];
       for (int j = 0; j < NR; ++j)
         acc[i][j] += ai * b[p * NR + j];
     }
@@ -71,83 +77,25 @@ static void rowsMicroKernelGeneric(int64_t kc, const float *const *rows,
       c[i * ldc + j] = accumulate ? c[i * ldc + j] + acc[i][j] : acc[i][j];
 }
 
-/** Portable microkernel (the compiler vectorizes the j loops). */
 static void microKernelGeneric(int64_t kc, const float *restrict a,
                                const float *restrict b, float *restrict c,
                                int64_t ldc, int accumulate) {
-  float acc[MR][NR];
-  memset(acc, 0, sizeof(acc));
-  for (int64_t p = 0; p < kc; ++p) {
-    for (int i = 0; i < MR; ++i) {
-      float ai = a[p * MR + i];
-      for (int j = 0; j < NR; ++j)
-        acc[i][j] += ai * b[p * NR + j];
-    }
-  }
-  for (int i = 0; i < MR; ++i)
-    for (int j = 0; j < NR; ++j)
-      c[i * ldc + j] = accumulate ? c[i * ldc + j] + acc[i][j] : acc[i][j];
+  const float *rows[MR] = {a, a + 1, a + 2, a + 3, a + 4, a + 5};
+  tileGeneric(kc, rows, MR, b, c, ldc, accumulate);
+}
+
+static void rowsMicroKernelGeneric(int64_t kc, const float *const *rows,
+                                   const float *restrict b, float *restrict c,
+                                   int64_t ldc, int accumulate) {
+  tileGeneric(kc, rows, 1, b, c, ldc, accumulate);
 }
 
 #ifdef LOOMRT_HAVE_AVX2_KERNEL
-/** 6x16 AVX2 + FMA microkernel: 12 accumulators, 2 B vectors, 1 broadcast. */
-__attribute__((target("avx2,fma"))) static void
-microKernelAvx2(int64_t kc, const float *restrict a, const float *restrict b,
-                float *restrict c, int64_t ldc, int accumulate) {
-  __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
-  __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
-  __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
-  __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
-  __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
-  __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
-  for (int i = 0; i < MR; ++i)
-    _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
-#define LOOMRT_STEP(i, r0, r1)                                                 \
-  do {                                                                         \
-    __m256 ai = _mm256_broadcast_ss(a + (i));                                  \
-    r0 = _mm256_fmadd_ps(ai, b0, r0);                                          \
-    r1 = _mm256_fmadd_ps(ai, b1, r1);                                          \
-  } while (0)
-#pragma clang loop unroll_count(4)
-  for (int64_t p = 0; p < kc; ++p) {
-    __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
-    _mm_prefetch((const char *)(b + 8 * NR), _MM_HINT_T0);
-    LOOMRT_STEP(0, c00, c01);
-    LOOMRT_STEP(1, c10, c11);
-    LOOMRT_STEP(2, c20, c21);
-    LOOMRT_STEP(3, c30, c31);
-    LOOMRT_STEP(4, c40, c41);
-    LOOMRT_STEP(5, c50, c51);
-    a += MR;
-    b += NR;
-  }
-#undef LOOMRT_STEP
-#define LOOMRT_STORE(i, r0, r1)                                                \
-  do {                                                                         \
-    float *ci = c + (i)*ldc;                                                   \
-    if (accumulate) {                                                          \
-      r0 = _mm256_add_ps(r0, _mm256_loadu_ps(ci));                             \
-      r1 = _mm256_add_ps(r1, _mm256_loadu_ps(ci + 8));                         \
-    }                                                                          \
-    _mm256_storeu_ps(ci, r0);                                                  \
-    _mm256_storeu_ps(ci + 8, r1);                                              \
-  } while (0)
-  LOOMRT_STORE(0, c00, c01);
-  LOOMRT_STORE(1, c10, c11);
-  LOOMRT_STORE(2, c20, c21);
-  LOOMRT_STORE(3, c30, c31);
-  LOOMRT_STORE(4, c40, c41);
-  LOOMRT_STORE(5, c50, c51);
-#undef LOOMRT_STORE
-}
-#endif
-
-#ifdef LOOMRT_HAVE_AVX2_KERNEL
-/** 6x16 AVX2 + FMA microkernel on unpacked rows of A. */
-__attribute__((target("avx2,fma"))) static void
-rowsMicroKernelAvx2(int64_t kc, const float *const *rows,
-                    const float *restrict b, float *restrict c, int64_t ldc,
-                    int accumulate) {
+/** 6x16 AVX2 + FMA tile body: 12 accumulators, 2 B vectors, 1 broadcast. */
+static inline __attribute__((always_inline, target("avx2,fma"))) void
+tileAvx2(int64_t kc, const float *const *rows, int64_t step,
+         const float *restrict b, float *restrict c, int64_t ldc,
+         int accumulate) {
   const float *a0 = rows[0], *a1 = rows[1], *a2 = rows[2], *a3 = rows[3],
               *a4 = rows[4], *a5 = rows[5];
   __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
@@ -156,15 +104,18 @@ rowsMicroKernelAvx2(int64_t kc, const float *const *rows,
   __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
   __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
   __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+  for (int i = 0; i < MR; ++i)
+    _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
 #define LOOMRT_STEP(row, r0, r1)                                               \
   do {                                                                         \
-    __m256 ai = _mm256_broadcast_ss(row + p);                                  \
+    __m256 ai = _mm256_broadcast_ss(row + p * step);                           \
     r0 = _mm256_fmadd_ps(ai, b0, r0);                                          \
     r1 = _mm256_fmadd_ps(ai, b1, r1);                                          \
   } while (0)
 #pragma clang loop unroll_count(4)
   for (int64_t p = 0; p < kc; ++p) {
     __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+    _mm_prefetch((const char *)(b + 8 * NR), _MM_HINT_T0);
     LOOMRT_STEP(a0, c00, c01);
     LOOMRT_STEP(a1, c10, c11);
     LOOMRT_STEP(a2, c20, c21);
@@ -191,6 +142,20 @@ rowsMicroKernelAvx2(int64_t kc, const float *const *rows,
   LOOMRT_STORE(4, c40, c41);
   LOOMRT_STORE(5, c50, c51);
 #undef LOOMRT_STORE
+}
+
+__attribute__((target("avx2,fma"))) static void
+microKernelAvx2(int64_t kc, const float *restrict a, const float *restrict b,
+                float *restrict c, int64_t ldc, int accumulate) {
+  const float *rows[MR] = {a, a + 1, a + 2, a + 3, a + 4, a + 5};
+  tileAvx2(kc, rows, MR, b, c, ldc, accumulate);
+}
+
+__attribute__((target("avx2,fma"))) static void
+rowsMicroKernelAvx2(int64_t kc, const float *const *rows,
+                    const float *restrict b, float *restrict c, int64_t ldc,
+                    int accumulate) {
+  tileAvx2(kc, rows, 1, b, c, ldc, accumulate);
 }
 #endif
 
@@ -454,19 +419,20 @@ static int computePart(const Problem *pr, MicroKernel kernel, int64_t bi,
   int64_t kcStep = chooseKC(pr->k);
   int64_t ncMax = n1 - n0 < NC ? n1 - n0 : NC;
   int64_t mcMax = m1 - m0 < MC ? m1 - m0 : MC;
-  float *packedB = pr->packedB
-                       ? bufferB /* unused */
-                       : reserve(&bufferB, &capacityB,
-                                 (size_t)kcStep * ((ncMax + NR - 1) / NR) * NR);
-  float *packedA = reserve(&bufferA, &capacityA,
-                           (size_t)kcStep * ((mcMax + MR - 1) / MR) * MR);
-  if (!packedA || (!packedB && !pr->packedB))
-    return -1;
-  (void)packedA;
-  float tile[MR * NR] __attribute__((aligned(64)));
   /* A row-major A multiplied into a few column panels is read in place:
    * packing it would cost as much as the product saves. */
   int unpackedA = pr->a_cs == 1 && n1 - n0 <= SMALL_N;
+  /* Packing buffers for what is not read in place or prepacked. */
+  float *packedB = NULL, *packedA = NULL;
+  if (!pr->packedB &&
+      !(packedB = reserve(&bufferB, &capacityB,
+                          (size_t)kcStep * ((ncMax + NR - 1) / NR) * NR)))
+    return -1;
+  if (!unpackedA &&
+      !(packedA = reserve(&bufferA, &capacityA,
+                          (size_t)kcStep * ((mcMax + MR - 1) / MR) * MR)))
+    return -1;
+  float tile[MR * NR] __attribute__((aligned(64)));
   RowsMicroKernel rowsKernel = getRowsMicroKernel();
   for (int64_t jc = n0; jc < n1; jc += NC) {
     int64_t nc = n1 - jc < NC ? n1 - jc : NC;
@@ -489,7 +455,7 @@ static int computePart(const Problem *pr, MicroKernel kernel, int64_t bi,
                                 : packedB + jr * kc;
           for (int64_t ir = 0; ir < mc; ir += MR) {
             int64_t rows = mc - ir < MR ? mc - ir : MR;
-            const float *ap = packedA + ir * kc;
+            const float *ap = unpackedA ? NULL : packedA + ir * kc;
             const float *rowPtrs[MR];
             if (unpackedA)
               for (int i = 0; i < MR; ++i) /* Rows past m repeat the last. */
