@@ -9,7 +9,11 @@ NAME: bert  (encoder with token and position embeddings, 2 blocks),
       gpt2  (decoder with token embedding, causal mask and LM head, 2 blocks),
       vit   (patch embedding by Conv2d, class token, 2 encoder layers, head),
       mixer (MLP-Mixer blocks on [batch, seq, d] patch embeddings: token
-             mixing Transpose-MLP-Transpose, then channel mixing).
+             mixing Transpose-MLP-Transpose, then channel mixing),
+      mamba (Mamba blocks on [batch, seq, d]: input projection, causal
+             depthwise Conv1d, SiLU, input-dependent delta/B/C, the
+             selective scan as a scripted loop over time (ONNX Loop),
+             gating, output projection; residual between blocks).
 Options --vocab (bert, gpt2), --image and --patch (vit) size the rest.
 Deterministic (fixed seeds). Sizes are small so that tests stay fast; bench/
 uses the same builders with larger sizes.
@@ -17,6 +21,9 @@ uses the same builders with larger sizes.
 import argparse
 import os
 import sys
+
+import math
+from typing import List
 
 import torch
 from torch import nn
@@ -71,6 +78,61 @@ class Mixer(nn.Module):
         return x
 
 
+class MambaBlock(nn.Module):
+    """Mamba's block (Gu and Dao) as the reference implementations write it,
+    with the selective scan a loop over time; meant for torch.jit.script so
+    that the loop survives export as an ONNX Loop."""
+
+    def __init__(self, d, state=16, conv=4):
+        super().__init__()
+        self.inner = 2 * d
+        self.state = state
+        self.rank = math.ceil(d / 16)
+        self.in_proj = nn.Linear(d, 2 * self.inner, bias=False)
+        self.conv = nn.Conv1d(self.inner, self.inner, conv, groups=self.inner,
+                              padding=conv - 1)
+        self.x_proj = nn.Linear(self.inner, self.rank + 2 * state, bias=False)
+        self.dt_proj = nn.Linear(self.rank, self.inner)
+        a = torch.arange(1, state + 1, dtype=torch.float32).repeat(self.inner, 1)
+        self.A_log = nn.Parameter(torch.log(a))
+        self.D = nn.Parameter(torch.ones(self.inner))
+        self.out_proj = nn.Linear(self.inner, d, bias=False)
+
+    def forward(self, x):
+        t = x.shape[1]
+        xz = self.in_proj(x)
+        xs = xz[:, :, : self.inner]
+        z = xz[:, :, self.inner:]
+        xs = self.conv(xs.transpose(1, 2))[:, :, :t].transpose(1, 2)
+        xs = nn.functional.silu(xs)
+        dbc = self.x_proj(xs)
+        dt = dbc[:, :, : self.rank]
+        B = dbc[:, :, self.rank: self.rank + self.state]
+        C = dbc[:, :, self.rank + self.state:]
+        delta = nn.functional.softplus(self.dt_proj(dt))
+        A = -torch.exp(self.A_log)
+        dA = torch.exp(delta.unsqueeze(-1) * A)
+        dBx = delta.unsqueeze(-1) * B.unsqueeze(2) * xs.unsqueeze(-1)
+        h = torch.zeros(x.shape[0], self.inner, self.state)
+        ys: List[torch.Tensor] = []
+        for i in range(t):
+            h = dA[:, i] * h + dBx[:, i]
+            ys.append(torch.sum(h * C[:, i].unsqueeze(1), dim=-1))
+        y = torch.stack(ys, dim=1) + xs * self.D
+        return self.out_proj(y * nn.functional.silu(z))
+
+
+class Mamba(nn.Module):
+    def __init__(self, d, layers):
+        super().__init__()
+        self.blocks = nn.ModuleList([MambaBlock(d) for _ in range(layers)])
+
+    def forward(self, x):
+        for block in self.blocks:
+            x = x + block(x)
+        return x
+
+
 class ViT(nn.Module):
     def __init__(self, d=64, heads=4, layers=2, patch=4, image=16, classes=10):
         super().__init__()
@@ -112,6 +174,11 @@ def build(name, batch, seq, d=64, layers=2, heads=4, vocab=128, image=16, patch=
         x = torch.randn(batch, seq, d)
         axes = {"patches": {0: "batch"}, "out": {0: "batch"}}
         names = ["patches"]
+    elif name == "mamba":
+        model = torch.jit.script(Mamba(d, layers).eval())
+        x = torch.randn(batch, seq, d)
+        axes = {"x": {0: "batch", 1: "seq"}, "out": {0: "batch", 1: "seq"}}
+        names = ["x"]
     else:
         raise SystemExit("unknown model " + name)
     return model, x, names, axes

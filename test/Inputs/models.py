@@ -193,6 +193,38 @@ def slice_rank():
 MODELS["slice_rank"] = slice_rank
 
 
+def stacked_loop():
+    """A loop that appends one [2, 3] row per step to a sequence, stacked by
+    ConcatFromSequence(new_axis=1): ONNX 1.12 gives the stack no shape, and
+    the importer completes its rank (3) from the body's sequence output so
+    that the Add after it keeps its rank."""
+    seq_t = helper.make_sequence_type_proto(helper.make_tensor_type_proto(F, [2, 3]))
+    body = helper.make_graph(
+        [helper.make_node("Gather", ["x", "i"], ["row"], name="step", axis=1),
+         helper.make_node("SequenceInsert", ["ys_in", "row"], ["ys_out"], name="append"),
+         helper.make_node("Identity", ["cond_in"], ["cond_out"], name="keep")],
+        "body",
+        [vi("i", TensorProto.INT64, []), vi("cond_in", TensorProto.BOOL, []),
+         helper.make_value_info("ys_in", seq_t)],
+        [vi("cond_out", TensorProto.BOOL, []), helper.make_value_info("ys_out", seq_t)])
+    nodes = [
+        helper.make_node("Constant", [], ["m"], name="trips",
+                         value=numpy_helper.from_array(np.array(4, np.int64))),
+        helper.make_node("Constant", [], ["true"], name="true",
+                         value=numpy_helper.from_array(np.array(True))),
+        helper.make_node("SequenceEmpty", [], ["empty"], name="empty", dtype=F),
+        helper.make_node("Loop", ["m", "true", "empty"], ["ys"], name="loop", body=body),
+        helper.make_node("ConcatFromSequence", ["ys"], ["stack"], name="stack", axis=1,
+                         new_axis=1),
+        helper.make_node("Add", ["stack", "bias"], ["y"], name="add"),
+    ]
+    return model(nodes, [vi("x", F, [2, 4, 3]), vi("bias", F, [3])],
+                 [vi("y", F, ["a", "b", "c"])])
+
+
+MODELS["stacked_loop"] = stacked_loop
+
+
 def init_arrays(m):
     return {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}
 

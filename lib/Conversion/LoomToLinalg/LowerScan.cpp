@@ -98,10 +98,14 @@ struct LowerScan : OpRewritePattern<ScanOp> {
   static Value lowerDiagonal(PatternRewriter &rewriter, ScanOp op,
                              Value outInit, DimFn dim, ValFn val) {
     Location loc = op.getLoc();
-    Value x = op.getInputs()[0], a = op.getInputs()[1], bIn = op.getInputs()[2],
-          c = op.getInputs()[3];
+    // (x, a, b, c), or the folded form (a, u, c) where u = b * x.
+    ValueRange in = op.getInputs();
+    bool folded = in.size() == 3;
+    Value x = folded ? Value() : in[0];
+    Value a = in[folded ? 0 : 1], bIn = in[folded ? 1 : 2],
+          c = in[folded ? 2 : 3];
     Type elem = op.getType().getElementType();
-    OpFoldResult batch = dim(x, 0), time = dim(x, 1), channels = dim(x, 2),
+    OpFoldResult batch = dim(a, 0), time = dim(a, 1), channels = dim(a, 2),
                  n = dim(a, 3);
     Value tile =
         arith::ConstantIndexOp::create(rewriter, loc, kDiagonalChannelTile);
@@ -132,20 +136,33 @@ struct LowerScan : OpRewritePattern<ScanOp> {
                 Value at = s.step(a, bi, t, {dn, n}, {d0, fb.getIndexAttr(0)});
                 Value bt =
                     s.step(bIn, bi, t, {dn, n}, {d0, fb.getIndexAttr(0)});
-                Value xt = s.step(x, bi, t, {dn}, {d0});
                 Value ct = s.step(c, bi, t, {n});
                 AffineMap id = fb.getMultiDimIdentityMap(2);
-                // h = a * h + b * x
-                Value h = s.generic(
-                    iter[0], {at, bt, xt}, {id, id, s.map(2, {s.d(0)}), id},
-                    {kPar, kPar},
-                    [](OpBuilder &nb, Location nl, ValueRange v) -> Value {
-                      Value ah =
-                          arith::MulFOp::create(nb, nl, v[0], v[3], kContract);
-                      Value bx =
-                          arith::MulFOp::create(nb, nl, v[1], v[2], kContract);
-                      return arith::AddFOp::create(nb, nl, ah, bx, kReassoc);
-                    });
+                Value h;
+                if (folded) {
+                  // h = a * h + u
+                  h = s.generic(
+                      iter[0], {at, bt}, {id, id, id}, {kPar, kPar},
+                      [](OpBuilder &nb, Location nl, ValueRange v) -> Value {
+                        Value ah = arith::MulFOp::create(nb, nl, v[0], v[2],
+                                                         kContract);
+                        return arith::AddFOp::create(nb, nl, ah, v[1],
+                                                     kContract);
+                      });
+                } else {
+                  // h = a * h + b * x
+                  Value xt = s.step(x, bi, t, {dn}, {d0});
+                  h = s.generic(
+                      iter[0], {at, bt, xt}, {id, id, s.map(2, {s.d(0)}), id},
+                      {kPar, kPar},
+                      [](OpBuilder &nb, Location nl, ValueRange v) -> Value {
+                        Value ah = arith::MulFOp::create(nb, nl, v[0], v[3],
+                                                         kContract);
+                        Value bx = arith::MulFOp::create(nb, nl, v[1], v[2],
+                                                         kContract);
+                        return arith::AddFOp::create(nb, nl, ah, bx, kReassoc);
+                      });
+                }
                 // y[d] = sum_n c[n] h[d, n]
                 Value y =
                     s.generic(s.zeros({dn}), {h, ct},

@@ -80,15 +80,29 @@ static LogicalResult legalizeConv(OpBinder &binder, RewriterBase &rewriter) {
   }
   auto it = cast<RankedTensorType>(input.getType());
   SmallVector<int64_t> outShape = {xt.getDimSize(0), oc};
-  for (int64_t i = 0; i < sp; ++i) {
-    int64_t in = it.getDimSize(2 + i);
-    if (ShapedType::isDynamic(in))
-      return binder.unsupported("dynamic spatial dimensions");
-    outShape.push_back((in - dil[i] * (kernel[i] - 1) - 1) / strides[i] + 1);
-  }
+  // The sizes of the dynamic output dims, in order (batch, then spatial):
+  // out = (padded in - dilated kernel) floordiv stride + 1, at least 0.
   SmallVector<Value> dyn;
   if (xt.isDynamicDim(0))
     dyn.push_back(tensor::DimOp::create(rewriter, loc, x, 0));
+  for (int64_t i = 0; i < sp; ++i) {
+    int64_t in = it.getDimSize(2 + i);
+    int64_t span = dil[i] * (kernel[i] - 1) + 1;
+    if (!ShapedType::isDynamic(in)) {
+      outShape.push_back((in - span) / strides[i] + 1);
+      continue;
+    }
+    outShape.push_back(ShapedType::kDynamic);
+    auto cst = [&](int64_t v) {
+      return arith::ConstantIndexOp::create(rewriter, loc, v);
+    };
+    Value size = tensor::DimOp::create(rewriter, loc, input, 2 + i);
+    Value out = arith::FloorDivSIOp::create(
+        rewriter, loc, arith::SubIOp::create(rewriter, loc, size, cst(span)),
+        cst(strides[i]));
+    out = arith::AddIOp::create(rewriter, loc, out, cst(1));
+    dyn.push_back(arith::MaxSIOp::create(rewriter, loc, out, cst(0)));
+  }
   Value zero =
       arith::ConstantOp::create(rewriter, loc, rewriter.getZeroAttr(elem));
   Value init = linalg::FillOp::create(

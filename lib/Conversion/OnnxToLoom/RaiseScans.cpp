@@ -13,14 +13,31 @@
 // is `loom.scan <linear> q, k, v`: the same numbers without the T x Dk x Dv
 // tensor of running states.
 //
+// Mamba's selective scan as torch exports a scripted loop over time,
+//
+//   h, ys = Loop(T, true, zeros, SequenceEmpty) {
+//     h = Gather(a, i, axis 1) * h + Gather(u, i, axis 1)    a, u: [B,T,D,N]
+//     y = ReduceSum(h * Unsqueeze(Gather(c, i, axis 1), 1), -1)    c: [B,T,N]
+//         (or Einsum("bdn,bn->bd", h, c_i))
+//     ys = SequenceInsert(ys, y)
+//   }
+//   out = ConcatFromSequence(ys, axis 1, new_axis 1)             [B,T,D]
+//
+// is `loom.scan <diagonal> a, u, c` (the folded form): one compiled loop
+// instead of T trips through an interpreted body.
+//
 //===----------------------------------------------------------------------===//
 
 #include "loom/Conversion/OnnxToLoom/OnnxToLoom.h"
 
 #include "RaiseUtils.h"
 #include "loom/Dialect/Loom/IR/LoomOps.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/PatternMatch.h"
+#include "mlir/IR/TypeUtilities.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 namespace loom {
@@ -149,6 +166,252 @@ struct RaiseCumSumLinearAttention : OpRewritePattern<onnxir::NodeOp> {
   }
 };
 
+/// True when `v` is defined outside `region` (a value the body captures).
+static bool definedAbove(Value v, Region &region) {
+  return !region.isAncestor(v.getParentRegion());
+}
+
+/// Strips Identity nodes.
+static Value skipIdentity(Value v) {
+  while (onnxir::NodeOp id = nodeOf(v, "Identity"))
+    v = id.getInputs()[0];
+  return v;
+}
+
+/// True when `v` is the boolean constant true.
+static bool isTrue(Value v) {
+  DenseElementsAttr dense = constantOf(skipIdentity(v));
+  return dense && dense.isSplat() && dense.getElementType().isInteger(1) &&
+         dense.getSplatValue<bool>();
+}
+
+/// True when `v` is a float tensor of zeros (Constant, or ConstantOfShape
+/// with a zero or absent value).
+static bool isZeros(Value v) {
+  if (std::optional<double> f = splatFloat(v))
+    return *f == 0.0;
+  // Large constants are imported as blobs.
+  if (onnxir::NodeOp c = nodeOf(v, "Constant"))
+    if (auto res = dyn_cast_or_null<DenseResourceElementsAttr>(
+            c.getOnnxAttr("value"))) {
+      AsmResourceBlob *blob = res.getRawHandle().getBlob();
+      return blob && isa<FloatType>(res.getElementType()) &&
+             llvm::all_of(blob->getData(), [](char b) { return b == 0; });
+    }
+  onnxir::NodeOp node = nodeOf(v, "ConstantOfShape");
+  if (!node)
+    return false;
+  auto value = dyn_cast_or_null<DenseElementsAttr>(node.getOnnxAttr("value"));
+  if (!value)
+    return true;
+  if (!value.isSplat() || !isa<FloatType>(value.getElementType()))
+    return false;
+  return value.getSplatValue<APFloat>().isZero();
+}
+
+/// The captured tensor `src` of Gather(src, iv, axis = 1) inside `body`.
+static Value gatheredStep(Value v, Value iv, Region &body) {
+  onnxir::NodeOp g = nodeOf(v, "Gather");
+  if (!g || g.getInputs()[1] != iv || intAttr(g, "axis", 0) != 1 ||
+      !definedAbove(g.getInputs()[0], body))
+    return {};
+  return g.getInputs()[0];
+}
+
+/// The two inputs of a binary node `type` in either order, such that the
+/// first satisfies `pred`.
+template <typename Pred>
+static std::optional<std::pair<Value, Value>>
+commutedInputs(Value v, StringRef type, Pred pred) {
+  onnxir::NodeOp node = nodeOf(v, type);
+  if (!node || node.getInputs().size() != 2)
+    return std::nullopt;
+  for (int side : {0, 1})
+    if (pred(node.getInputs()[side]))
+      return std::make_pair(node.getInputs()[side], node.getInputs()[1 - side]);
+  return std::nullopt;
+}
+
+/// True when `equation` is "bdn,bn->bd" (or its operands swapped when
+/// `swapped`) up to letter names: the readout of a diagonal state.
+static bool isDiagonalReadout(StringRef equation, bool swapped) {
+  std::string eq;
+  for (char c : equation)
+    if (c != ' ')
+      eq.push_back(c);
+  StringRef e(eq);
+  auto [lhs, out] = e.split("->");
+  auto [h, c] = lhs.split(',');
+  if (swapped)
+    std::swap(h, c);
+  return h.size() == 3 && c.size() == 2 && out.size() == 2 && h[0] != h[1] &&
+         h[1] != h[2] && h[0] != h[2] && c[0] == h[0] && c[1] == h[2] &&
+         out[0] == h[0] && out[1] == h[1];
+}
+
+/// The per-step readout c_i of y = sum_n h[b, d, n] c_i[b, n]: ReduceSum of
+/// h * Unsqueeze(c_i, 1) over the last axis, or an Einsum.
+static Value readoutWeights(Value y, Value h) {
+  if (onnxir::NodeOp e = nodeOf(y, "Einsum")) {
+    auto eq = dyn_cast_or_null<StringAttr>(e.getOnnxAttr("equation"));
+    if (!eq || e.getInputs().size() != 2)
+      return {};
+    for (int side : {0, 1})
+      if (e.getInputs()[side] == h &&
+          isDiagonalReadout(eq.getValue(), side == 1))
+        return e.getInputs()[1 - side];
+    return {};
+  }
+  onnxir::NodeOp sum = nodeOf(y, "ReduceSum");
+  if (!sum || intAttr(sum, "keepdims", 1) != 0 ||
+      intAttr(sum, "noop_with_empty_axes", 0) != 0)
+    return {};
+  std::optional<SmallVector<int64_t>> axes = axesOf(sum, 3);
+  if (!axes || axes->size() != 1 || (*axes)[0] != 2)
+    return {};
+  auto prod = commutedInputs(sum.getInputs()[0], "Mul",
+                             [&](Value v) { return v == h; });
+  if (!prod)
+    return {};
+  return unsqueezedAt(prod->second, 1);
+}
+
+/// How the trip count of a raised loop relates to the scanned length T.
+enum class TripCount { Mismatch, EqualsT, CheckAtRunTime };
+
+/// Compares the trip count `m` with axis 1 of `a`: a constant equal to a
+/// static T; a run-time scalar when T is dynamic (checked when the model
+/// runs).
+static TripCount classifyTripCount(Value m, RankedTensorType a) {
+  if (std::optional<int64_t> n = splatInt(m))
+    return !a.isDynamicDim(1) && *n == a.getDimSize(1) ? TripCount::EqualsT
+                                                       : TripCount::Mismatch;
+  auto type = dyn_cast<RankedTensorType>(m.getType());
+  if (!a.isDynamicDim(1) || !type || type.getRank() != 0 ||
+      !type.getElementType().isInteger(64))
+    return TripCount::Mismatch;
+  return TripCount::CheckAtRunTime;
+}
+
+/// ConcatFromSequence(Loop(...) { diagonal recurrence }) -> loom.scan.
+struct RaiseLoopDiagonalScan : OpRewritePattern<onnxir::NodeOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(onnxir::NodeOp op,
+                                PatternRewriter &rewriter) const override {
+    if (!nodeOf(op.getResult(0), "ConcatFromSequence") ||
+        intAttr(op, "new_axis", 0) != 1 ||
+        !llvm::is_contained({1, -2}, intAttr(op, "axis", 0)))
+      return failure();
+    auto seq = dyn_cast<OpResult>(op.getInputs()[0]);
+    auto loop = seq ? dyn_cast<onnxir::NodeOp>(seq.getOwner()) : nullptr;
+    if (!loop || loop.getOpType() != "Loop" || loop.getBodies().size() != 1 ||
+        !seq.hasOneUse())
+      return rewriter.notifyMatchFailure(op, "not the output of a Loop");
+    // Loop(M, cond, h0, seq0) with no scan outputs; the final state unused.
+    ValueRange ins = loop.getInputs();
+    unsigned s = seq.getResultNumber();
+    if (ins.size() != 4 || loop.getNumResults() != 2 || s > 1 ||
+        !loop.getResult(1 - s).use_empty() || !isZeros(ins[3 - s]) ||
+        !nodeOf(ins[2 + s], "SequenceEmpty"))
+      return rewriter.notifyMatchFailure(op, "not a scan carrying one state");
+    if (!isa<onnxir::NoneOp>(ins[1].getDefiningOp()) && !isTrue(ins[1]))
+      return rewriter.notifyMatchFailure(op, "the loop has a condition");
+    Region &body = loop.getBodies()[0];
+    Block &block = body.front();
+    auto yield = dyn_cast<onnxir::YieldOp>(block.getTerminator());
+    if (block.getNumArguments() != 4 || !yield || yield.getValues().size() != 3)
+      return failure();
+    Value iv = block.getArgument(0), hIn = block.getArgument(3 - s);
+    Value seqIn = block.getArgument(2 + s);
+    Value condOut = skipIdentity(yield.getValues()[0]);
+    if (condOut != block.getArgument(1) && !isTrue(condOut))
+      return rewriter.notifyMatchFailure(op, "the body stops the loop");
+    // seq = SequenceInsert(seq, y)
+    onnxir::NodeOp insert = nodeOf(yield.getValues()[1 + s], "SequenceInsert");
+    if (!insert || insert.getInputs().size() != 2 ||
+        insert.getInputs()[0] != seqIn)
+      return rewriter.notifyMatchFailure(op, "no SequenceInsert of a step");
+    // h = Gather(a, i) * h + Gather(u, i)
+    Value hOut = yield.getValues()[2 - s];
+    Value a, u;
+    auto isDecay = [&](Value v) {
+      auto mul = commutedInputs(v, "Mul", [&](Value w) { return w == hIn; });
+      return mul && (a = gatheredStep(mul->second, iv, body));
+    };
+    auto add = commutedInputs(hOut, "Add", isDecay);
+    if (!add || !(u = gatheredStep(add->second, iv, body)))
+      return rewriter.notifyMatchFailure(op, "not h = a_i * h + u_i");
+    // y = sum_n h[:, :, n] * c_i[:, n]
+    Value ci = readoutWeights(insert.getInputs()[1], hOut);
+    Value c = ci ? gatheredStep(ci, iv, body) : Value();
+    if (!c)
+      return rewriter.notifyMatchFailure(op, "not a readout sum_n h c_i");
+    auto at = dyn_cast<RankedTensorType>(a.getType());
+    auto ut = dyn_cast<RankedTensorType>(u.getType());
+    auto ct = dyn_cast<RankedTensorType>(c.getType());
+    auto rt = dyn_cast<TensorType>(op.getResult(0).getType());
+    if (!at || !ut || !ct || !rt || at.getRank() != 4 ||
+        failed(verifyCompatibleShape(at, ut)) ||
+        ut.getElementType() != at.getElementType() || ct.getRank() != 3 ||
+        (rt.hasRank() && rt.getRank() != 3) ||
+        !isa<FloatType>(at.getElementType()) ||
+        ct.getElementType() != at.getElementType())
+      return rewriter.notifyMatchFailure(op, "not [B, T, D, N] float tensors");
+    for (auto [i, j] : {std::pair(0, 0), {1, 1}, {3, 2}})
+      if (!at.isDynamicDim(i) && !ct.isDynamicDim(j) &&
+          at.getDimSize(i) != ct.getDimSize(j))
+        return rewriter.notifyMatchFailure(op, "broadcast operands");
+    TripCount trips = classifyTripCount(ins[0], at);
+    if (trips == TripCount::Mismatch ||
+        (trips == TripCount::CheckAtRunTime &&
+         !isa<func::FuncOp>(loop->getParentOp())))
+      return rewriter.notifyMatchFailure(op, "the trip count is not T");
+    SmallVector<Operation *> feeding;
+    for (Value in : ins)
+      if (Operation *def = in.getDefiningOp())
+        feeding.push_back(def);
+    // The body's captured values lose a user with the loop.
+    body.walk([&](Operation *inner) {
+      for (Value v : inner->getOperands())
+        if (Operation *def = v.getDefiningOp(); def && definedAbove(v, body))
+          feeding.push_back(def);
+    });
+    Location loc = op.getLoc();
+    if (trips == TripCount::CheckAtRunTime) {
+      // The scan runs T steps; a model whose loop runs a different count
+      // stops with an error status instead of wrong numbers.
+      Value m = tensor::ExtractOp::create(rewriter, loc, ins[0], ValueRange{});
+      Value t = arith::IndexCastOp::create(
+          rewriter, loc, rewriter.getI64Type(),
+          tensor::DimOp::create(rewriter, loc, a, 1));
+      Value ne =
+          arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::ne, m, t);
+      Value failed = tensor::FromElementsOp::create(
+          rewriter, loc, RankedTensorType::get({}, rewriter.getI1Type()),
+          ValueRange{ne});
+      std::string name = "<unknown>";
+      if (auto nameLoc = dyn_cast<NameLoc>(loop.getLoc()))
+        name = nameLoc.getName().str();
+      RuntimeCheckOp::create(
+          rewriter, loc, failed,
+          rewriter.getStringAttr(
+              "Loop at node '" + name +
+              "': compiled as a scan over the sequence axis, but its trip "
+              "count differs from the sequence length"));
+    }
+    Value result = ScanOp::create(
+        rewriter, loc, ScanKindAttr::get(getContext(), ScanKind::Diagonal),
+        ValueRange{a, u, c});
+    if (result.getType() != rt)
+      result = tensor::CastOp::create(rewriter, loc, rt, result);
+    rewriter.replaceOp(op, result);
+    rewriter.eraseOp(loop);
+    eraseDeadHolderOps(rewriter, feeding);
+    return success();
+  }
+};
+
 /// Raises recurrences of the imported graph to loom.scan.
 struct RaiseScansPass final
     : public loom::impl::RaiseScansPassBase<RaiseScansPass> {
@@ -156,7 +419,8 @@ struct RaiseScansPass final
 
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    patterns.add<RaiseCumSumLinearAttention>(&getContext());
+    patterns.add<RaiseCumSumLinearAttention, RaiseLoopDiagonalScan>(
+        &getContext());
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();
   }

@@ -654,13 +654,80 @@ static bool completeSliceShapes(::onnx::GraphProto &graph) {
   return !added.empty();
 }
 
+/// ONNX 1.12 gives a Loop's sequence outputs no element shape, so the
+/// ConcatFromSequence that stacks the steps of a scripted loop (torch's
+/// `torch.stack(list)`) and everything after it lose their rank. The body
+/// output that the sequence comes from has its element rank r: the stacked
+/// tensor has rank r + new_axis. This records that (dims unknown) as
+/// value_info of the main graph's ConcatFromSequence outputs without a shape.
+/// Returns true when it added any.
+static bool completeStackedLoopShapes(::onnx::GraphProto &graph) {
+  std::map<std::string, const ::onnx::TypeProto *> types;
+  for (const auto &v : graph.value_info())
+    types[v.name()] = &v.type();
+  for (const auto &v : graph.output())
+    types[v.name()] = &v.type();
+  // Loop output name -> the body output it comes from.
+  std::map<std::string, const ::onnx::ValueInfoProto *> fromBody;
+  for (const auto &node : graph.node()) {
+    if (node.op_type() != "Loop" || !node.domain().empty())
+      continue;
+    for (const auto &attr : node.attribute()) {
+      if (attr.name() != "body" || !attr.has_g())
+        continue;
+      int carried = node.input_size() - 2;
+      for (int k = 0; k < carried && k < node.output_size() &&
+                      k + 1 < attr.g().output_size();
+           ++k)
+        fromBody[node.output(k)] = &attr.g().output(k + 1);
+    }
+  }
+  std::vector<::onnx::ValueInfoProto> added;
+  for (const auto &node : graph.node()) {
+    if (node.op_type() != "ConcatFromSequence" || node.output_size() != 1 ||
+        node.input_size() != 1 || !node.domain().empty())
+      continue;
+    auto out = types.find(node.output(0));
+    if (out != types.end() && out->second->has_tensor_type() &&
+        out->second->tensor_type().has_shape())
+      continue;
+    auto body = fromBody.find(node.input(0));
+    if (body == fromBody.end() || !body->second->type().has_sequence_type())
+      continue;
+    const ::onnx::TypeProto &elem =
+        body->second->type().sequence_type().elem_type();
+    if (!elem.has_tensor_type() || !elem.tensor_type().has_shape())
+      continue;
+    int64_t newAxis = 0;
+    for (const auto &attr : node.attribute())
+      if (attr.name() == "new_axis")
+        newAxis = attr.i() != 0;
+    ::onnx::ValueInfoProto info;
+    info.set_name(node.output(0));
+    ::onnx::TypeProto_Tensor *t = info.mutable_type()->mutable_tensor_type();
+    t->set_elem_type(elem.tensor_type().elem_type());
+    ::onnx::TensorShapeProto *shape = t->mutable_shape();
+    for (int64_t i = 0; i < elem.tensor_type().shape().dim_size() + newAxis;
+         ++i)
+      shape->add_dim();
+    added.push_back(std::move(info));
+  }
+  for (auto &info : added)
+    *graph.add_value_info() = std::move(info);
+  return !added.empty();
+}
+
 LogicalResult
 ModelImporter::runShapeInferenceInProcess(::onnx::ModelProto &model) {
   LogicalResult result = runOnnxShapeInference(model);
-  // Each round gives ranks to Slices whose input gained one in the last.
-  for (int round = 0; round < 8 && succeeded(result) &&
-                      completeSliceShapes(*model.mutable_graph());
-       ++round)
+  // Each round gives ranks to Slices and stacked loop outputs whose input
+  // gained one in the last.
+  auto complete = [&] {
+    bool slices = completeSliceShapes(*model.mutable_graph());
+    bool stacked = completeStackedLoopShapes(*model.mutable_graph());
+    return slices || stacked;
+  };
+  for (int round = 0; round < 8 && succeeded(result) && complete(); ++round)
     result = runOnnxShapeInference(model);
   return result;
 }

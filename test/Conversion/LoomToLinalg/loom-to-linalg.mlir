@@ -104,3 +104,22 @@ func.func @scan_diagonal(%x: tensor<1x?x100xf32>, %a: tensor<1x?x100x16xf32>, %c
   %y = loom.scan <diagonal> %x, %a, %a, %c : (tensor<1x?x100xf32>, tensor<1x?x100x16xf32>, tensor<1x?x100x16xf32>, tensor<1x?x16xf32>) -> tensor<1x?x100xf32>
   return %y : tensor<1x?x100xf32>
 }
+
+// -----
+
+// The folded diagonal form: h = a * h + u, two operands per step and no x.
+// CHECK-LABEL: func @scan_diagonal_folded
+//       CHECK:   scf.forall (%[[B:arg[0-9]+]], %{{.+}}) in (2, 1)
+//       CHECK:     scf.for %[[T:arg[0-9]+]] = {{.*}} -> (tensor<?x4xf32>, tensor<?x?xf32>)
+//       CHECK:       %[[AT:.+]] = tensor.extract_slice %arg0[%[[B]], %[[T]]
+//       CHECK:       %[[UT:.+]] = tensor.extract_slice %arg1[%[[B]], %[[T]]
+//       CHECK:       tensor.extract_slice %arg2[%[[B]], %[[T]]
+//       CHECK:       linalg.generic {{.*}} iterator_types = ["parallel", "parallel"]{{.*}} ins(%[[AT]], %[[UT]] : tensor<?x4xf32>, tensor<?x4xf32>)
+//       CHECK:         arith.mulf
+//  CHECK-NEXT:         arith.addf
+//       CHECK:       linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]
+//   CHECK-NOT:   loom.scan
+func.func @scan_diagonal_folded(%a: tensor<2x?x8x4xf32>, %u: tensor<2x?x8x4xf32>, %c: tensor<2x?x4xf32>) -> tensor<2x?x8xf32> {
+  %y = loom.scan <diagonal> %a, %u, %c : (tensor<2x?x8x4xf32>, tensor<2x?x8x4xf32>, tensor<2x?x4xf32>) -> tensor<2x?x8xf32>
+  return %y : tensor<2x?x8xf32>
+}

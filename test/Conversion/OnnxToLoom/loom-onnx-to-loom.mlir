@@ -548,3 +548,20 @@ func.func @conv_grouped(%x: tensor<1x4x6x6xf32>, %w: tensor<4x2x3x3xf32>) -> ten
   %0 = onnx.node "Conv"(%x, %w) attributes {attrs = {kernel_shape = array<i64: 3, 3>, group = 2 : i64}, domain = "", opset = 11 : i64} : (tensor<1x4x6x6xf32>, tensor<4x2x3x3xf32>) -> tensor<1x4x4x4xf32>
   return %0 : tensor<1x4x4x4xf32>
 }
+
+// -----
+
+// A causal depthwise Conv1d over a dynamic length (Mamba's): the padded
+// length L + 3, the output length (L + 3 - 4) floordiv 2 + 1, at least 0.
+// CHECK-LABEL: func @conv_dynamic_length
+//       CHECK:   %[[PAD:.+]] = tensor.pad %arg0 low[0, 0, 3] high[0, 0, 3]
+//       CHECK:   %[[L:.+]] = tensor.dim %[[PAD]], %c2
+//       CHECK:   %[[S:.+]] = arith.subi %[[L]], %c4
+//       CHECK:   %[[D:.+]] = arith.floordivsi %[[S]], %c2
+//       CHECK:   %[[O:.+]] = arith.addi %[[D]], %c1
+//       CHECK:   %[[N:.+]] = arith.maxsi %[[O]], %c0
+//       CHECK:   tensor.empty(%[[N]]) : tensor<2x6x?xf32>
+func.func @conv_dynamic_length(%x: tensor<2x6x?xf32>, %w: tensor<6x1x4xf32>) -> tensor<2x6x?xf32> {
+  %0 = onnx.node "Conv"(%x, %w) attributes {attrs = {kernel_shape = array<i64: 4>, group = 6 : i64, pads = array<i64: 3, 3>, strides = array<i64: 2>}, domain = "", opset = 11 : i64} : (tensor<2x6x?xf32>, tensor<6x1x4xf32>) -> tensor<2x6x?xf32>
+  return %0 : tensor<2x6x?xf32>
+}

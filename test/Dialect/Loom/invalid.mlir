@@ -235,6 +235,38 @@ func.func @scan_diagonal_state(%x: tensor<1x8x4xf32>, %a: tensor<1x8x4x2xf32>, %
 
 // -----
 
+func.func @scan_diagonal_arity(%a: tensor<1x8x4x2xf32>) {
+  // expected-error @+1 {{'diagonal' expects 3 or 4 operands, got 2}}
+  %o = loom.scan <diagonal> %a, %a : (tensor<1x8x4x2xf32>, tensor<1x8x4x2xf32>) -> tensor<1x8x4xf32>
+  return
+}
+
+// -----
+
+func.func @scan_folded_rank(%a: tensor<8x4x2xf32>, %c: tensor<8x2xf32>) {
+  // expected-error @+1 {{a must have rank 4 [B, T, D, N], got rank 3}}
+  %o = loom.scan <diagonal> %a, %a, %c : (tensor<8x4x2xf32>, tensor<8x4x2xf32>, tensor<8x2xf32>) -> tensor<8x4xf32>
+  return
+}
+
+// -----
+
+func.func @scan_folded_input(%a: tensor<1x8x4x2xf32>, %u: tensor<1x8x5x2xf32>, %c: tensor<1x8x2xf32>) {
+  // expected-error @+1 {{u dimension 2 is 5, expected 4}}
+  %o = loom.scan <diagonal> %a, %u, %c : (tensor<1x8x4x2xf32>, tensor<1x8x5x2xf32>, tensor<1x8x2xf32>) -> tensor<1x8x4xf32>
+  return
+}
+
+// -----
+
+func.func @scan_folded_readout(%a: tensor<1x8x4x2xf32>, %c: tensor<1x7x2xf32>) {
+  // expected-error @+1 {{c dimension 1 is 7, expected 8}}
+  %o = loom.scan <diagonal> %a, %a, %c : (tensor<1x8x4x2xf32>, tensor<1x8x4x2xf32>, tensor<1x7x2xf32>) -> tensor<1x8x4xf32>
+  return
+}
+
+// -----
+
 func.func @scan_q_rank(%q: tensor<2x8x4xf32>) {
   // expected-error @+1 {{q must have rank 4 [B, H, T, Dk], got rank 3}}
   %o = loom.scan <linear> %q, %q, %q : (tensor<2x8x4xf32>, tensor<2x8x4xf32>, tensor<2x8x4xf32>) -> tensor<2x8x4xf32>

@@ -81,11 +81,13 @@ func.func @runtime_check(%failed: tensor<i1>) {
 
 // CHECK-LABEL: func @scans
 //       CHECK:   loom.scan <diagonal> %arg0, %arg1, %arg1, %arg2 : (tensor<2x?x64xf32>, tensor<2x?x64x16xf32>, tensor<2x?x64x16xf32>, tensor<2x?x16xf32>) -> tensor<2x?x64xf32>
+//       CHECK:   loom.scan <diagonal> %arg1, %arg1, %arg2 : (tensor<2x?x64x16xf32>, tensor<2x?x64x16xf32>, tensor<2x?x16xf32>) -> tensor<2x?x64xf32>
 //       CHECK:   loom.scan <linear> %arg3, %arg3, %arg4 : {{.*}} -> tensor<1x4x?x8xf32>
 //       CHECK:   loom.scan <gated> %arg3, %arg3, %arg4, %arg3 :
 //       CHECK:   loom.scan <delta> %arg3, %arg3, %arg4, %arg5 :
 func.func @scans(%x: tensor<2x?x64xf32>, %a: tensor<2x?x64x16xf32>, %c: tensor<2x?x16xf32>, %q: tensor<1x4x?x16xf32>, %v: tensor<1x4x?x8xf32>, %beta: tensor<1x4x?xf32>) {
   %0 = loom.scan <diagonal> %x, %a, %a, %c : (tensor<2x?x64xf32>, tensor<2x?x64x16xf32>, tensor<2x?x64x16xf32>, tensor<2x?x16xf32>) -> tensor<2x?x64xf32>
+  %f = loom.scan <diagonal> %a, %a, %c : (tensor<2x?x64x16xf32>, tensor<2x?x64x16xf32>, tensor<2x?x16xf32>) -> tensor<2x?x64xf32>
   %1 = loom.scan <linear> %q, %q, %v : (tensor<1x4x?x16xf32>, tensor<1x4x?x16xf32>, tensor<1x4x?x8xf32>) -> tensor<1x4x?x8xf32>
   %2 = loom.scan <gated> %q, %q, %v, %q : (tensor<1x4x?x16xf32>, tensor<1x4x?x16xf32>, tensor<1x4x?x8xf32>, tensor<1x4x?x16xf32>) -> tensor<1x4x?x8xf32>
   %3 = loom.scan <delta> %q, %q, %v, %beta : (tensor<1x4x?x16xf32>, tensor<1x4x?x16xf32>, tensor<1x4x?x8xf32>, tensor<1x4x?xf32>) -> tensor<1x4x?x8xf32>

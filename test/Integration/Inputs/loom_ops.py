@@ -62,7 +62,11 @@ def gelu(x, tanh):
 def scan(kind, ins):
     """Sequential numpy reference of loom.scan (float64 state)."""
     if kind == "diagonal":
-        x, a, b, c = (t.astype(np.float64) for t in ins)
+        if len(ins) == 3:  # folded: u = b * x
+            a, u, c = (t.astype(np.float64) for t in ins)
+            x, b = np.ones(a.shape[:3]), u
+        else:
+            x, a, b, c = (t.astype(np.float64) for t in ins)
         B, T, D = x.shape
         h = np.zeros((B, D, a.shape[-1]))
         y = np.zeros((B, T, D))
@@ -91,7 +95,7 @@ def scan(kind, ins):
 # Cases whose function signature has dynamic dims: case -> dims made dynamic
 # in every operand and the result.
 DYNAMIC = {"attention_causal_long": (0, 2), "attention_gqa_dyn": (0, 2),
-           "attention_decode": (2,), "scan_diagonal": (1,), "scan_linear_long": (2,),
+           "attention_decode": (2,), "scan_diagonal": (1,), "scan_folded": (0, 1), "scan_linear_long": (2,),
            "scan_delta": (0, 2)}
 
 
@@ -152,6 +156,15 @@ def case(name):
         b = (delta[..., None] * r(B, T, 1, N)).astype(np.float32)
         c = r(B, T, N)
         return "loom.scan <diagonal> %a0, %a1, %a2, %a3", [x, a, b, c], scan("diagonal", [x, a, b, c])
+    if name == "scan_folded":
+        # The folded form (a, u = delta * B * x, c) over 1000 steps, 70
+        # channels, state 8.
+        B, T, D, N = 3, 1000, 70, 8
+        delta = np.log1p(np.exp(r(B, T, D))).astype(np.float32)
+        a = np.exp(delta[..., None] * -np.exp(r(D, N) * 0.5)).astype(np.float32)
+        u = (delta[..., None] * r(B, T, 1, N) * r(B, T, D)[..., None]).astype(np.float32)
+        c = r(B, T, N)
+        return "loom.scan <diagonal> %a0, %a1, %a2", [a, u, c], scan("diagonal", [a, u, c])
     if name == "scan_linear_long":
         # Causal linear attention over 4096 steps; feature maps keep q, k > 0.
         q, k, v = np.abs(r(1, 2, 4096, 16)) * 0.1, np.abs(r(1, 2, 4096, 16)) * 0.1, r(1, 2, 4096, 8)

@@ -159,6 +159,9 @@ ScanOp::inferReturnTypes(MLIRContext *context, std::optional<Location> location,
   if (!first || !v || v.getRank() < 1)
     return emitOptionalError(location, "expects ranked operands");
   SmallVector<int64_t> shape(first.getShape());
+  // The folded diagonal form (a, u, c): the first three dims of a.
+  if (diagonal && inputs.size() == 3 && shape.size() == 4)
+    shape.pop_back();
   if (!diagonal && !shape.empty())
     shape.back() = v.getShape().back();
   inferredReturnTypes.push_back(
@@ -169,9 +172,12 @@ ScanOp::inferReturnTypes(MLIRContext *context, std::optional<Location> location,
 LogicalResult ScanOp::verify() {
   ScanKind kind = getKind();
   unsigned arity = scanArity(kind);
-  if (getInputs().size() != arity)
+  bool folded = kind == ScanKind::Diagonal && getInputs().size() == 3;
+  if (getInputs().size() != arity && !folded)
     return emitOpError() << "'" << stringifyScanKind(kind) << "' expects "
-                         << arity << " operands, got " << getInputs().size();
+                         << (kind == ScanKind::Diagonal ? std::string("3 or 4")
+                                                        : std::to_string(arity))
+                         << " operands, got " << getInputs().size();
   SmallVector<RankedTensorType> types;
   for (Value in : getInputs())
     types.push_back(cast<RankedTensorType>(in.getType()));
@@ -193,6 +199,18 @@ LogicalResult ScanOp::verify() {
     return success();
   };
   constexpr int64_t dyn = ShapedType::kDynamic;
+  if (folded) {
+    // a, u: [B, T, D, N]; c: [B, T, N].
+    RankedTensorType a = types[0];
+    if (a.getRank() != 4)
+      return emitOpError("a must have rank 4 [B, T, D, N], got rank ")
+             << a.getRank();
+    int64_t b = a.getDimSize(0), t = a.getDimSize(1), n = a.getDimSize(3);
+    if (failed(expect(types[1], "u", a.getShape())) ||
+        failed(expect(types[2], "c", {b, t, n})))
+      return failure();
+    return success();
+  }
   if (kind == ScanKind::Diagonal) {
     RankedTensorType x = types[0];
     if (x.getRank() != 3)

@@ -191,7 +191,10 @@ def Loom_ScanOp : Loom_Op<"scan", [Pure, InferTypeOpAdaptor]> {
       `a: [B, T, D, N]`, `b: [B, T, D, N]`, `c: [B, T, N]`:
       `h_t = a_t * h_{t-1} + b_t * x_t` (elementwise, `x_t` broadcast over
       `N`), `y_t[d] = sum_n c_t[n] h_t[d, n]`; result `[B, T, D]`. For Mamba
-      `a = exp(delta * A)` and `b = delta * B` (discretized).
+      `a = exp(delta * A)` and `b = delta * B` (discretized). With three
+      operands `a, u: [B, T, D, N]`, `c: [B, T, N]` the input is already
+      folded into `u` (`h_t = a_t * h_{t-1} + u_t`), the form an exported
+      Loop computes (`u = delta * B * x`).
     * `linear` (causal linear attention), operands `q, k: [B, H, T, Dk]`,
       `v: [B, H, T, Dv]`: `S_t = S_{t-1} + k_t v_t^T`, `o_t = S_t^T q_t`;
       result `[B, H, T, Dv]`.
