@@ -8,7 +8,9 @@ The models are the shapes of docs/Performance.md: a BERT-base-shaped encoder
 (d 768, 12 heads, 4 layers) at sequence 128 and 512, a GPT-2-small-shaped
 decoder prefill (d 768, 12 heads, 6 layers, sequence 256, LM head over a
 vocabulary of 8192), a ViT-S block (d 384, 6 heads, 224x224 images in 16x16
-patches: 197 tokens) and an MLP-Mixer-S block (196 tokens, d 512); batch 1.
+patches: 197 tokens), an MLP-Mixer-S block (196 tokens, d 512) and a Mamba block
+(d 768, inner 1536, state 16, sequence 256; its selective scan an ONNX Loop as a
+scripted torch loop exports it); batch 1. `--models mamba` runs the last alone.
 "small" names (bert-small, gpt2-small, vit-small) are the earlier d 256 sizes.
 
 Installs onnxruntime-node into bench/node_modules (ONNXRUNTIME_NODE_INSTALL=skip:
@@ -46,6 +48,7 @@ SIZES = {
     "vit": ("vit", ["--d", "384", "--layers", "1", "--heads", "6", "--batch", "1",
                     "--image", "224", "--patch", "16"]),
     "mixer": ("mixer", ["--d", "512", "--layers", "1", "--batch", "1", "--seq", "196"]),
+    "mamba": ("mamba", ["--d", "768", "--layers", "1", "--batch", "1", "--seq", "256"]),
     "bert-small": ("bert", ["--d", "256", "--layers", "4", "--heads", "8", "--batch", "1",
                             "--seq", "128"]),
     "gpt2-small": ("gpt2", ["--d", "256", "--layers", "4", "--heads", "8", "--batch", "1",
@@ -75,6 +78,13 @@ def model_flops(kind, sizes):
     elif kind == "mixer":
         s, h = int(arg["--seq"]), d // 2
         flops = layers * (4 * d * s * h + 16 * s * d * d)
+    elif kind == "mamba":
+        # in_proj d -> 4d, x_proj 2d -> rank + 32, dt_proj rank -> 2d,
+        # out_proj 2d -> d; the scan (6 flops per state element and step)
+        # and the depthwise conv are left out.
+        s, inner, rank = int(arg["--seq"]), 2 * d, -(-d // 16)
+        flops = layers * 2 * s * (d * 2 * inner + inner * (rank + 32) + rank * inner
+                                  + inner * d)
     else:
         raise SystemExit("no FLOP count for " + kind)
     return batch * flops

@@ -9,7 +9,9 @@
 // compute. Fusing it would put its computation inside the k loop (M·N·K
 // evaluations of, say, a GELU instead of M·K) and turn the contraction into
 // a generic loop nest the microkernel cannot take. Producers that only move
-// data (transposes, broadcasts) still fuse: they become strides.
+// data (transposes, broadcasts) still fuse: they become strides. Nor does a
+// producer with transcendental math fuse into a consumer that broadcasts it
+// (Mamba's A = -exp(A_log) read at every step would be recomputed T times).
 //
 //===----------------------------------------------------------------------===//
 
@@ -19,6 +21,7 @@
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Tensor/Transforms/Transforms.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
@@ -37,9 +40,15 @@ static bool shouldFuse(OpOperand *fused) {
   if (!producer || !producer->hasOneUse())
     return false;
   auto consumer = dyn_cast<linalg::GenericOp>(fused->getOwner());
+  auto generic = dyn_cast<linalg::GenericOp>(producer);
+  if (consumer && generic &&
+      !consumer.getMatchingIndexingMap(fused).isPermutation() &&
+      llvm::any_of(generic.getBody()->getOperations(), [](Operation &op) {
+        return isa<math::MathDialect>(op.getDialect());
+      }))
+    return false;
   if (!consumer || !loom::matchMicrokernelMatmul(consumer))
     return true;
-  auto generic = dyn_cast<linalg::GenericOp>(producer);
   return generic && loom::isPureDataMovement(generic);
 }
 

@@ -120,3 +120,45 @@ func.func @f64_contraction(%x: tensor<4x8xf64>, %w: tensor<8x16xf64>, %acc: tens
   } -> tensor<4x16xf64>
   return %1 : tensor<4x16xf64>
 }
+
+// -----
+
+// A producer with transcendental math stays out of a consumer that
+// broadcasts it (exp(w) would be computed 16 times per element); a cheap
+// producer still fuses into a broadcasting consumer.
+#id2 = affine_map<(t, i) -> (t, i)>
+#row = affine_map<(t, i) -> (i)>
+#id1 = affine_map<(i) -> (i)>
+// CHECK-LABEL: func @broadcast_math
+//       CHECK:   %[[E:.+]] = linalg.generic
+//       CHECK:     math.exp
+//       CHECK:   linalg.generic {{.*}} ins(%[[E]], %arg1, %arg2
+//   CHECK-NOT:     math.exp
+//       CHECK:     arith.negf
+//       CHECK:     arith.mulf
+//       CHECK:     arith.addf
+//       CHECK:   return
+func.func @broadcast_math(%w: tensor<8xf32>, %x: tensor<16x8xf32>, %v: tensor<8xf32>) -> tensor<16x8xf32> {
+  %e1 = tensor.empty() : tensor<8xf32>
+  %e2 = tensor.empty() : tensor<16x8xf32>
+  %exp = linalg.generic {indexing_maps = [#id1, #id1], iterator_types = ["parallel"]}
+      ins(%w : tensor<8xf32>) outs(%e1 : tensor<8xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %r = math.exp %a : f32
+    linalg.yield %r : f32
+  } -> tensor<8xf32>
+  %neg = linalg.generic {indexing_maps = [#id1, #id1], iterator_types = ["parallel"]}
+      ins(%v : tensor<8xf32>) outs(%e1 : tensor<8xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %r = arith.negf %a : f32
+    linalg.yield %r : f32
+  } -> tensor<8xf32>
+  %1 = linalg.generic {indexing_maps = [#row, #id2, #row, #id2], iterator_types = ["parallel", "parallel"]}
+      ins(%exp, %x, %neg : tensor<8xf32>, tensor<16x8xf32>, tensor<8xf32>) outs(%e2 : tensor<16x8xf32>) {
+  ^bb0(%a: f32, %b: f32, %c: f32, %o: f32):
+    %m = arith.mulf %a, %b : f32
+    %r = arith.addf %m, %c : f32
+    linalg.yield %r : f32
+  } -> tensor<16x8xf32>
+  return %1 : tensor<16x8xf32>
+}

@@ -11,12 +11,21 @@
 // (`[Dk, Dv]` or `[D, N]`), so the state stays in cache and the work per
 // step is O(state size).
 //
+// Elementwise producers of the operands (Mamba's exp(delta * A) and
+// delta * B * x, feature maps of linear attention) are pulled into the time
+// loop: each step computes the slice it reads, so the [B, T, D, N] operands
+// are never stored. Every element is still computed once, as the steps read
+// disjoint slices.
+//
 //===----------------------------------------------------------------------===//
 
 #include "Builders.h"
 #include "loom/Conversion/LoomToLinalg/LoomToLinalg.h"
 
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Linalg/Utils/Utils.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/Transforms/Transforms.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/PatternMatch.h"
 
@@ -59,6 +68,182 @@ struct StepBuilder : TileBuilder {
   }
 };
 
+/// True for a linalg.generic that computes each output element from input
+/// elements alone: parallel loops, one result, the output not read.
+static bool isPureElementwise(linalg::GenericOp op) {
+  return op.getNumDpsInits() == 1 && op.getNumResults() == 1 &&
+         linalg::isElementwise(op) &&
+         !op.payloadUsesValueFromOperand(op.getDpsInitOperand(0));
+}
+
+/// `slice` of the elementwise `producer`'s result, computed on slices of its
+/// inputs by a generic over the slice's own (rank-reduced) shape, so that
+/// steps fuse with the generics that read them; null when an input map is
+/// more than dims and broadcast zeros, or the producer reads indices.
+static Value sliceOfElementwise(RewriterBase &rewriter,
+                                tensor::ExtractSliceOp slice,
+                                linalg::GenericOp producer) {
+  if (!producer.getMatchingIndexingMap(producer.getDpsInitOperand(0))
+           .isIdentity() ||
+      !producer.getBody()->getOps<linalg::IndexOp>().empty() ||
+      !llvm::all_of(slice.getMixedStrides(), isOneInteger))
+    return {};
+  MLIRContext *ctx = rewriter.getContext();
+  Location loc = slice.getLoc();
+  SmallVector<OpFoldResult> offsets = slice.getMixedOffsets(),
+                            sizes = slice.getMixedSizes();
+  llvm::SmallBitVector dropped = slice.getDroppedDims();
+  int64_t loops = producer.getNumLoops();
+  // The new loop of each kept dim.
+  SmallVector<int64_t> newPos(loops, -1);
+  int64_t kept = 0;
+  SmallVector<Value> initSizes;
+  for (int64_t i = 0; i < loops; ++i) {
+    if (dropped[i])
+      continue;
+    newPos[i] = kept++;
+    if (!getConstantIntValue(sizes[i]))
+      initSizes.push_back(
+          getValueOrCreateConstantIndexOp(rewriter, loc, sizes[i]));
+  }
+  OpFoldResult zero = rewriter.getIndexAttr(0), one = rewriter.getIndexAttr(1);
+  SmallVector<Value> inputs;
+  SmallVector<AffineMap> maps;
+  for (OpOperand *in : producer.getDpsInputOperands()) {
+    AffineMap map = producer.getMatchingIndexingMap(in);
+    auto type = dyn_cast<RankedTensorType>(in->get().getType());
+    if (!type) {
+      if (map.getNumResults() != 0)
+        return {};
+      inputs.push_back(in->get());
+      maps.push_back(AffineMap::get(kept, 0, {}, ctx));
+      continue;
+    }
+    SmallVector<OpFoldResult> inOffsets, inSizes;
+    SmallVector<AffineExpr> exprs;
+    SmallVector<int64_t> shape;
+    for (AffineExpr e : map.getResults()) {
+      if (auto d = dyn_cast<AffineDimExpr>(e)) {
+        unsigned p = d.getPosition();
+        inOffsets.push_back(offsets[p]);
+        inSizes.push_back(sizes[p]);
+        if (dropped[p])
+          continue;
+        exprs.push_back(getAffineDimExpr(newPos[p], ctx));
+        shape.push_back(
+            getConstantIntValue(sizes[p]).value_or(ShapedType::kDynamic));
+      } else if (auto c = dyn_cast<AffineConstantExpr>(e);
+                 c && c.getValue() == 0) {
+        inOffsets.push_back(zero);
+        inSizes.push_back(one);
+      } else {
+        return {};
+      }
+    }
+    inputs.push_back(tensor::ExtractSliceOp::create(
+        rewriter, loc, RankedTensorType::get(shape, type.getElementType()),
+        in->get(), inOffsets, inSizes,
+        SmallVector<OpFoldResult>(type.getRank(), one)));
+    maps.push_back(AffineMap::get(kept, 0, exprs, ctx));
+  }
+  maps.push_back(rewriter.getMultiDimIdentityMap(kept));
+  auto resultType = cast<RankedTensorType>(slice.getType());
+  Value init = tensor::EmptyOp::create(rewriter, loc, resultType.getShape(),
+                                       resultType.getElementType(), initSizes);
+  auto generic = linalg::GenericOp::create(
+      rewriter, loc, TypeRange{resultType}, inputs, ValueRange{init}, maps,
+      SmallVector<utils::IteratorType>(kept, utils::IteratorType::parallel));
+  rewriter.cloneRegionBefore(producer.getRegion(), generic.getRegion(),
+                             generic.getRegion().begin());
+  return generic.getResult(0);
+}
+
+/// True when `v` is computed from `iv`.
+static bool dependsOn(Value v, Value iv) {
+  if (v == iv)
+    return true;
+  Operation *def = v.getDefiningOp();
+  return def && llvm::any_of(def->getOperands(),
+                             [&](Value in) { return dependsOn(in, iv); });
+}
+
+/// True when the position of `slice` changes with every loop between it and
+/// `root` (then no two iterations read the same elements, and computing the
+/// producer per slice computes nothing twice).
+static bool movesWithEveryLoop(tensor::ExtractSliceOp slice, Operation *root) {
+  SmallVector<Value> ivs;
+  for (Operation *op = slice->getParentOp(); op && op != root->getParentOp();
+       op = op->getParentOp()) {
+    if (auto loop = dyn_cast<scf::ForOp>(op))
+      ivs.push_back(loop.getInductionVar());
+    else if (auto forall = dyn_cast<scf::ForallOp>(op))
+      llvm::append_range(ivs, forall.getInductionVars());
+  }
+  return llvm::all_of(ivs, [&](Value iv) {
+    return llvm::any_of(slice.getOffsets(),
+                        [&](Value off) { return dependsOn(off, iv); });
+  });
+}
+
+/// Replaces the slices inside `root` of elementwise producers defined
+/// outside it by the producer computed on the slice, transitively, when
+/// every use of the producer is such a slice and the slice moves with every
+/// loop (nothing is computed twice).
+static void pullProducersIntoSlices(RewriterBase &rewriter, Operation *root) {
+  SmallVector<tensor::ExtractSliceOp> worklist;
+  root->walk([&](tensor::ExtractSliceOp s) { worklist.push_back(s); });
+  while (!worklist.empty()) {
+    tensor::ExtractSliceOp slice = worklist.pop_back_val();
+    auto result = dyn_cast<OpResult>(slice.getSource());
+    auto producer =
+        result ? dyn_cast<linalg::GenericOp>(result.getOwner()) : nullptr;
+    if (!producer || root->isAncestor(producer) ||
+        !isPureElementwise(producer) || !movesWithEveryLoop(slice, root))
+      continue;
+    // Sizes read from the producer are the sizes of its init.
+    for (OpOperand &use : llvm::make_early_inc_range(result.getUses()))
+      if (auto dim = dyn_cast<tensor::DimOp>(use.getOwner()))
+        rewriter.modifyOpInPlace(
+            dim, [&] { use.set(producer.getDpsInitOperand(0)->get()); });
+    if (!llvm::all_of(producer->getUsers(), [&](Operation *user) {
+          return isa<tensor::ExtractSliceOp>(user) &&
+                 root->isProperAncestor(user);
+        }))
+      continue;
+    rewriter.setInsertionPoint(slice);
+    if (Value sliced = sliceOfElementwise(rewriter, slice, producer)) {
+      rewriter.replaceOp(slice, sliced);
+      for (Value in : sliced.getDefiningOp()->getOperands())
+        if (auto inner = in.getDefiningOp<tensor::ExtractSliceOp>())
+          worklist.push_back(inner);
+      if (producer->use_empty())
+        rewriter.eraseOp(producer);
+      continue;
+    }
+    FailureOr<TilingResult> tiled =
+        tensor::replaceExtractSliceWithTiledProducer(rewriter, slice, result);
+    if (failed(tiled) || tiled->tiledValues.size() != 1)
+      continue;
+    Value value = tiled->tiledValues[0];
+    if (value.getType() != slice.getType()) {
+      // A rank-reducing slice: drop the unit dims of the tile.
+      int64_t rank = cast<RankedTensorType>(value.getType()).getRank();
+      value = tensor::ExtractSliceOp::create(
+          rewriter, slice.getLoc(), slice.getType(), value,
+          SmallVector<OpFoldResult>(rank, rewriter.getIndexAttr(0)),
+          slice.getMixedSizes(),
+          SmallVector<OpFoldResult>(rank, rewriter.getIndexAttr(1)));
+    }
+    rewriter.replaceOp(slice, value);
+    for (Operation *op : tiled->tiledOps)
+      for (Value in : op->getOperands())
+        if (auto inner = in.getDefiningOp<tensor::ExtractSliceOp>())
+          worklist.push_back(inner);
+    if (producer->use_empty())
+      rewriter.eraseOp(producer);
+  }
+}
+
 /// loom.scan -> scf.forall over recurrences, scf.for over time.
 struct LowerScan : OpRewritePattern<ScanOp> {
   using OpRewritePattern::OpRewritePattern;
@@ -91,6 +276,7 @@ struct LowerScan : OpRewritePattern<ScanOp> {
                        ? lowerDiagonal(rewriter, op, outInit, dim, val)
                        : lowerMatrix(rewriter, op, outInit, dim, val);
     rewriter.replaceOp(op, result);
+    pullProducersIntoSlices(rewriter, result.getDefiningOp());
     return success();
   }
 

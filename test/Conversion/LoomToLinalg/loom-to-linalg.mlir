@@ -123,3 +123,55 @@ func.func @scan_diagonal_folded(%a: tensor<2x?x8x4xf32>, %u: tensor<2x?x8x4xf32>
   %y = loom.scan <diagonal> %a, %u, %c : (tensor<2x?x8x4xf32>, tensor<2x?x8x4xf32>, tensor<2x?x4xf32>) -> tensor<2x?x8xf32>
   return %y : tensor<2x?x8xf32>
 }
+
+// -----
+
+// Elementwise producers of the operands move into the time loop, computed
+// per step on the slice the step reads (a = exp(delta * A), u = delta * x):
+// no [B, T, D, N] tensor remains. A's own producer (exp of a weight) is read
+// by every step, so it stays outside and is computed once.
+#d4 = affine_map<(b, t, d, n) -> (b, t, d, n)>
+#bcastA = affine_map<(b, t, d, n) -> (d, n)>
+#bcastD = affine_map<(b, t, d, n) -> (b, t, d)>
+#id2 = affine_map<(d, n) -> (d, n)>
+// CHECK-LABEL: func @scan_pulls_producers
+//       CHECK:   %[[A:.+]] = linalg.generic {{.*}} ins(%arg2 : tensor<8x4xf32>)
+//       CHECK:     math.exp
+//       CHECK:   scf.forall
+//       CHECK:     scf.for
+//       CHECK:       %[[DT:.+]] = tensor.extract_slice %arg0[%{{.+}}, %{{.+}}, %{{.+}}] [1, 1, %{{.+}}] [1, 1, 1] : tensor<2x?x8xf32> to tensor<?xf32>
+//       CHECK:       %[[AT:.+]] = tensor.extract_slice %[[A]][%{{.+}}, 0] [%{{.+}}, 4] [1, 1] : tensor<8x4xf32> to tensor<?x4xf32>
+//       CHECK:       %[[AS:.+]] = linalg.generic {{.*}} ins(%[[DT]], %[[AT]] : tensor<?xf32>, tensor<?x4xf32>)
+//       CHECK:         math.exp
+//       CHECK:       %[[XT:.+]] = tensor.extract_slice %arg1
+//       CHECK:       %[[US:.+]] = linalg.generic {{.*}} ins(%{{.+}}, %[[XT]] : tensor<?xf32>, tensor<?xf32>)
+//       CHECK:       linalg.generic {{.*}} ins(%[[AS]], %[[US]] : tensor<?x4xf32>, tensor<?x4xf32>)
+//   CHECK-NOT:   linalg.generic {{.*}} -> tensor<2x?x8x4xf32>
+func.func @scan_pulls_producers(%delta: tensor<2x?x8xf32>, %x: tensor<2x?x8xf32>, %alog: tensor<8x4xf32>, %c: tensor<2x?x4xf32>) -> tensor<2x?x8xf32> {
+  %c1 = arith.constant 1 : index
+  %t = tensor.dim %delta, %c1 : tensor<2x?x8xf32>
+  %e2 = tensor.empty() : tensor<8x4xf32>
+  %A = linalg.generic {indexing_maps = [#id2, #id2], iterator_types = ["parallel", "parallel"]}
+      ins(%alog : tensor<8x4xf32>) outs(%e2 : tensor<8x4xf32>) {
+  ^bb0(%v: f32, %o: f32):
+    %r = math.exp %v : f32
+    %n = arith.negf %r : f32
+    linalg.yield %n : f32
+  } -> tensor<8x4xf32>
+  %e4 = tensor.empty(%t) : tensor<2x?x8x4xf32>
+  %a = linalg.generic {indexing_maps = [#bcastD, #bcastA, #d4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%delta, %A : tensor<2x?x8xf32>, tensor<8x4xf32>) outs(%e4 : tensor<2x?x8x4xf32>) {
+  ^bb0(%v: f32, %w: f32, %o: f32):
+    %m = arith.mulf %v, %w : f32
+    %r = math.exp %m : f32
+    linalg.yield %r : f32
+  } -> tensor<2x?x8x4xf32>
+  %u = linalg.generic {indexing_maps = [#bcastD, #bcastD, #d4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%delta, %x : tensor<2x?x8xf32>, tensor<2x?x8xf32>) outs(%e4 : tensor<2x?x8x4xf32>) {
+  ^bb0(%v: f32, %w: f32, %o: f32):
+    %m = arith.mulf %v, %w : f32
+    linalg.yield %m : f32
+  } -> tensor<2x?x8x4xf32>
+  %y = loom.scan <diagonal> %a, %u, %c : (tensor<2x?x8x4xf32>, tensor<2x?x8x4xf32>, tensor<2x?x4xf32>) -> tensor<2x?x8xf32>
+  return %y : tensor<2x?x8xf32>
+}
