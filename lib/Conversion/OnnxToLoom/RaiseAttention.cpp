@@ -17,6 +17,12 @@
 // K^T is usually a Transpose: the key operand is then the same Transpose
 // with the last two axes of its permutation swapped.
 //
+// Grouped-query attention: keys and values whose heads were repeated for the
+// query heads as LLaMA-style code does it (Reshape(Expand(Unsqueeze(kv, 2)))
+// from [B, Hkv, S, D] to [B, Hkv * R, S, D]) are read unrepeated, with
+// `num_kv_heads`; a repeat count that is only known at run time is checked
+// when the model runs.
+//
 // The pass runs on the `onnx.node` holder ops, before legalization, where
 // every op still has its ONNX name; near misses (a non-scalar scale, a
 // softmax over another axis, a probability matrix with other users) are
@@ -30,6 +36,7 @@
 #include "loom/Dialect/Loom/IR/LoomOps.h"
 #include "loom/Dialect/Onnx/IR/OnnxDialect.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
@@ -248,6 +255,97 @@ static std::optional<Scores> matchScores(Value x) {
 }
 
 /// MatMul(Softmax(scores), V) -> loom.attention.
+/// Heads repeated for grouped-query attention: `repeated` =
+/// Reshape(Expand(Unsqueeze(source, 2), shape), [B, H, S, D]) with `source`
+/// [B, Hkv, S, D] and H a multiple of Hkv.
+struct RepeatedHeads {
+  Value source;
+  /// The Expand's shape when it is not a constant (checked at run time).
+  Value expandShape;
+  int64_t kvHeads, repeats;
+  /// The Expand's node name, for the run-time check's message.
+  std::string node;
+};
+
+static std::optional<RepeatedHeads> matchRepeatedHeads(Value repeated) {
+  onnxir::NodeOp reshape = nodeOf(repeated, "Reshape");
+  onnxir::NodeOp expand =
+      reshape ? nodeOf(reshape.getInputs()[0], "Expand") : onnxir::NodeOp();
+  onnxir::NodeOp unsq =
+      expand ? nodeOf(expand.getInputs()[0], "Unsqueeze") : onnxir::NodeOp();
+  if (!unsq)
+    return std::nullopt;
+  std::optional<SmallVector<int64_t>> axes = axesOf(unsq, 5);
+  Value source = unsq.getInputs()[0];
+  auto st = dyn_cast<RankedTensorType>(source.getType());
+  auto rt = dyn_cast<RankedTensorType>(repeated.getType());
+  auto shapeType = dyn_cast<RankedTensorType>(expand.getInputs()[1].getType());
+  if (!axes || axes->size() != 1 || (*axes)[0] != 2 || !st || !rt ||
+      st.getRank() != 4 || rt.getRank() != 4 || !shapeType ||
+      shapeType.getRank() != 1 || shapeType.getDimSize(0) != 5)
+    return std::nullopt;
+  int64_t kv = st.getDimSize(1), heads = rt.getDimSize(1);
+  if (ShapedType::isDynamic(kv) || ShapedType::isDynamic(heads) ||
+      heads % kv != 0)
+    return std::nullopt;
+  for (int64_t i : {0, 2, 3})
+    if (!compatible(st.getDimSize(i), rt.getDimSize(i)))
+      return std::nullopt;
+  int64_t repeats = heads / kv;
+  // A constant shape must repeat axis 2 exactly and keep the others.
+  if (DenseElementsAttr dense = constantOf(expand.getInputs()[1])) {
+    SmallVector<int64_t> dims;
+    for (const APInt &d : dense.getValues<APInt>())
+      dims.push_back(d.getSExtValue());
+    if (dims[2] != repeats ||
+        !(dims[3] == 1 || (!st.isDynamicDim(2) && dims[3] == st.getDimSize(2))))
+      return std::nullopt;
+    return RepeatedHeads{source, Value(), kv, repeats, ""};
+  }
+  std::string node = "<unknown>";
+  if (auto name = dyn_cast<NameLoc>(expand.getLoc()))
+    node = name.getName().str();
+  return RepeatedHeads{source, expand.getInputs()[1], kv, repeats, node};
+}
+
+/// Records a run-time check that a computed Expand `shape` repeats axis 2
+/// `repeats` times and keeps axis 3 (of length `seq`).
+static void checkRepeatAtRunTime(PatternRewriter &rewriter, Location loc,
+                                 const RepeatedHeads &r) {
+  auto at = [&](int64_t i) {
+    Value idx = arith::ConstantIndexOp::create(rewriter, loc, i);
+    return tensor::ExtractOp::create(rewriter, loc, r.expandShape,
+                                     ValueRange{idx})
+        .getResult();
+  };
+  auto cst = [&](int64_t v) {
+    return arith::ConstantIntOp::create(rewriter, loc, v, 64).getResult();
+  };
+  auto cmp = [&](arith::CmpIPredicate p, Value a, Value b) {
+    return arith::CmpIOp::create(rewriter, loc, p, a, b).getResult();
+  };
+  Value seq = arith::IndexCastOp::create(
+      rewriter, loc, rewriter.getI64Type(),
+      tensor::DimOp::create(rewriter, loc, r.source, 2));
+  Value axis3 = at(3);
+  Value badRepeat = cmp(arith::CmpIPredicate::ne, at(2), cst(r.repeats));
+  Value badSeq = arith::AndIOp::create(
+      rewriter, loc, cmp(arith::CmpIPredicate::ne, axis3, cst(1)),
+      cmp(arith::CmpIPredicate::ne, axis3, seq));
+  Value failed = arith::OrIOp::create(rewriter, loc, badRepeat, badSeq);
+  RuntimeCheckOp::create(
+      rewriter, loc,
+      tensor::FromElementsOp::create(
+          rewriter, loc, RankedTensorType::get({}, rewriter.getI1Type()),
+          ValueRange{failed}),
+      rewriter.getStringAttr(
+          ("Expand at node '" + r.node +
+           "': compiled as grouped-query attention repeating each key/value "
+           "head " +
+           Twine(r.repeats) + " times, but the shape repeats it otherwise")
+              .str()));
+}
+
 struct RaiseAttention : OpRewritePattern<onnxir::NodeOp> {
   using OpRewritePattern::OpRewritePattern;
 
@@ -363,10 +461,27 @@ struct RaiseAttention : OpRewritePattern<onnxir::NodeOp> {
                  .getResult(0);
     }
 
+    // Grouped-query attention: read the keys and values unrepeated.
+    IntegerAttr kvHeads;
+    if (rank == 4) {
+      std::optional<RepeatedHeads> rk = matchRepeatedHeads(key);
+      std::optional<RepeatedHeads> rv = matchRepeatedHeads(value);
+      bool topLevel = isa<func::FuncOp>(op->getParentOp());
+      if (rk && rv && rk->kvHeads == rv->kvHeads &&
+          (topLevel || (!rk->expandShape && !rv->expandShape))) {
+        for (const RepeatedHeads &r : {*rk, *rv})
+          if (r.expandShape)
+            checkRepeatAtRunTime(rewriter, loc, r);
+        key = rk->source;
+        value = rv->source;
+        kvHeads = rewriter.getI64IntegerAttr(rk->kvHeads);
+      }
+    }
+
     auto attention = AttentionOp::create(
         rewriter, loc, s->query, key, value, mask,
         rewriter.getF32FloatAttr(static_cast<float>(s->scale)),
-        s->causal ? rewriter.getUnitAttr() : nullptr, nullptr);
+        s->causal ? rewriter.getUnitAttr() : nullptr, kvHeads);
     Value result = attention.getResult();
     if (result.getType() != op.getResult(0).getType())
       result = tensor::CastOp::create(rewriter, loc, op.getResult(0).getType(),

@@ -129,3 +129,87 @@ func.func @not_square(%q: tensor<1x8x4xf32>, %kt: tensor<1x4x8xf32>, %v: tensor<
   %o = onnx.node "MatMul"(%p, %v) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<1x8x8xf32>, tensor<1x8x4xf32>) -> tensor<1x8x4xf32>
   return %o : tensor<1x8x4xf32>
 }
+
+// -----
+
+// Grouped-query attention, LLaMA's repeat_kv: 2 key/value heads repeated 4
+// times by Reshape(Expand(Unsqueeze(kv, 2), [1, 2, 4, 16, 8])) for 8 query
+// heads; the attention reads them unrepeated.
+// CHECK-LABEL: func @gqa_constant_repeat
+//   CHECK-NOT:   loom.runtime_check
+//       CHECK:   loom.attention %arg0, %arg1, %arg2 {num_kv_heads = 2 : i64, scale = {{.+}}} : (tensor<1x8x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32>) -> tensor<1x8x16x8xf32>
+//   CHECK-NOT:   "Expand"
+func.func @gqa_constant_repeat(%q: tensor<1x8x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) -> tensor<1x8x16x8xf32> {
+  %shape = onnx.node "Constant"() attributes {attrs = {value = dense<[1, 2, 4, 16, 8]> : tensor<5xi64>}, domain = "", opset = 17 : i64} : () -> tensor<5xi64>
+  %krax = onnx.node "Constant"() attributes {attrs = {value = dense<2> : tensor<1xi64>}, domain = "", opset = 17 : i64} : () -> tensor<1xi64>
+  %kru = onnx.node "Unsqueeze"(%k, %krax) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<1x2x16x8xf32>, tensor<1xi64>) -> tensor<1x2x1x16x8xf32>
+  %kre = onnx.node "Expand"(%kru, %shape) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<1x2x1x16x8xf32>, tensor<5xi64>) -> tensor<1x2x4x16x8xf32>
+  %krs = onnx.node "Constant"() attributes {attrs = {value = dense<[1, 8, 16, 8]> : tensor<4xi64>}, domain = "", opset = 17 : i64} : () -> tensor<4xi64>
+  %kr = onnx.node "Reshape"(%kre, %krs) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<1x2x4x16x8xf32>, tensor<4xi64>) -> tensor<1x8x16x8xf32>
+  %vrax = onnx.node "Constant"() attributes {attrs = {value = dense<2> : tensor<1xi64>}, domain = "", opset = 17 : i64} : () -> tensor<1xi64>
+  %vru = onnx.node "Unsqueeze"(%v, %vrax) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<1x2x16x8xf32>, tensor<1xi64>) -> tensor<1x2x1x16x8xf32>
+  %vre = onnx.node "Expand"(%vru, %shape) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<1x2x1x16x8xf32>, tensor<5xi64>) -> tensor<1x2x4x16x8xf32>
+  %vrs = onnx.node "Constant"() attributes {attrs = {value = dense<[1, 8, 16, 8]> : tensor<4xi64>}, domain = "", opset = 17 : i64} : () -> tensor<4xi64>
+  %vr = onnx.node "Reshape"(%vre, %vrs) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<1x2x4x16x8xf32>, tensor<4xi64>) -> tensor<1x8x16x8xf32>
+  %kt = onnx.node "Transpose"(%kr) attributes {attrs = {perm = array<i64: 0, 1, 3, 2>}, domain = "", opset = 17 : i64} : (tensor<1x8x16x8xf32>) -> tensor<1x8x8x16xf32>
+  %s = onnx.node "MatMul"(%q, %kt) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<1x8x16x8xf32>, tensor<1x8x8x16xf32>) -> tensor<1x8x16x16xf32>
+  %p = onnx.node "Softmax"(%s) attributes {attrs = {axis = -1 : i64}, domain = "", opset = 17 : i64} : (tensor<1x8x16x16xf32>) -> tensor<1x8x16x16xf32>
+  %o = onnx.node "MatMul"(%p, %vr) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<1x8x16x16xf32>, tensor<1x8x16x8xf32>) -> tensor<1x8x16x8xf32>
+  return %o : tensor<1x8x16x8xf32>
+}
+
+// -----
+
+// A repeat whose shape is computed: checked at run time (axis 2 repeated 4
+// times, axis 3 kept).
+// CHECK-LABEL: func @gqa_computed_repeat
+//       CHECK:   %[[R:.+]] = tensor.extract %arg3[%c2] : tensor<5xi64>
+//       CHECK:   arith.cmpi ne, %[[R]], %c4_i64
+//       CHECK:   loom.runtime_check %{{.+}}, "Expand at node 'repeat_k': compiled as grouped-query attention repeating each key/value head 4 times, but the shape repeats it otherwise"
+//       CHECK:   loom.runtime_check
+//       CHECK:   loom.attention %arg0, %arg1, %arg2 {num_kv_heads = 2 : i64
+func.func @gqa_computed_repeat(%q: tensor<1x8x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>, %shape: tensor<5xi64>) -> tensor<1x8x16x8xf32> {
+  %krax = onnx.node "Constant"() attributes {attrs = {value = dense<2> : tensor<1xi64>}, domain = "", opset = 17 : i64} : () -> tensor<1xi64>
+  %kru = onnx.node "Unsqueeze"(%k, %krax) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<1x2x16x8xf32>, tensor<1xi64>) -> tensor<1x2x1x16x8xf32>
+  %kre = onnx.node "Expand"(%kru, %shape) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<1x2x1x16x8xf32>, tensor<5xi64>) -> tensor<1x2x?x16x8xf32> loc("repeat_k")
+  %krs = onnx.node "Constant"() attributes {attrs = {value = dense<[1, 8, 16, 8]> : tensor<4xi64>}, domain = "", opset = 17 : i64} : () -> tensor<4xi64>
+  %kr = onnx.node "Reshape"(%kre, %krs) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<1x2x?x16x8xf32>, tensor<4xi64>) -> tensor<1x8x16x8xf32>
+  %vrax = onnx.node "Constant"() attributes {attrs = {value = dense<2> : tensor<1xi64>}, domain = "", opset = 17 : i64} : () -> tensor<1xi64>
+  %vru = onnx.node "Unsqueeze"(%v, %vrax) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<1x2x16x8xf32>, tensor<1xi64>) -> tensor<1x2x1x16x8xf32>
+  %vre = onnx.node "Expand"(%vru, %shape) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<1x2x1x16x8xf32>, tensor<5xi64>) -> tensor<1x2x?x16x8xf32>
+  %vrs = onnx.node "Constant"() attributes {attrs = {value = dense<[1, 8, 16, 8]> : tensor<4xi64>}, domain = "", opset = 17 : i64} : () -> tensor<4xi64>
+  %vr = onnx.node "Reshape"(%vre, %vrs) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<1x2x?x16x8xf32>, tensor<4xi64>) -> tensor<1x8x16x8xf32>
+  %kt = onnx.node "Transpose"(%kr) attributes {attrs = {perm = array<i64: 0, 1, 3, 2>}, domain = "", opset = 17 : i64} : (tensor<1x8x16x8xf32>) -> tensor<1x8x8x16xf32>
+  %s = onnx.node "MatMul"(%q, %kt) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<1x8x16x8xf32>, tensor<1x8x8x16xf32>) -> tensor<1x8x16x16xf32>
+  %p = onnx.node "Softmax"(%s) attributes {attrs = {axis = -1 : i64}, domain = "", opset = 17 : i64} : (tensor<1x8x16x16xf32>) -> tensor<1x8x16x16xf32>
+  %o = onnx.node "MatMul"(%p, %vr) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<1x8x16x16xf32>, tensor<1x8x16x8xf32>) -> tensor<1x8x16x8xf32>
+  return %o : tensor<1x8x16x8xf32>
+}
+
+// -----
+
+// Near misses: heads repeated along another axis (Unsqueeze at 1), or a
+// constant shape that repeats 2 times: attention, but over the repeated
+// keys and values.
+// CHECK-LABEL: func @gqa_near_misses
+//       CHECK:   loom.attention
+//   CHECK-NOT:   num_kv_heads
+func.func @gqa_near_misses(%q: tensor<1x8x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) -> tensor<1x8x16x8xf32> {
+  %shape = onnx.node "Constant"() attributes {attrs = {value = dense<[1, 2, 4, 16, 8]> : tensor<5xi64>}, domain = "", opset = 17 : i64} : () -> tensor<5xi64>
+  %krax = onnx.node "Constant"() attributes {attrs = {value = dense<1> : tensor<1xi64>}, domain = "", opset = 17 : i64} : () -> tensor<1xi64>
+  %kru = onnx.node "Unsqueeze"(%k, %krax) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<1x2x16x8xf32>, tensor<1xi64>) -> tensor<1x1x2x16x8xf32>
+  %kre = onnx.node "Expand"(%kru, %shape) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<1x1x2x16x8xf32>, tensor<5xi64>) -> tensor<1x4x2x16x8xf32>
+  %krs = onnx.node "Constant"() attributes {attrs = {value = dense<[1, 8, 16, 8]> : tensor<4xi64>}, domain = "", opset = 17 : i64} : () -> tensor<4xi64>
+  %kr = onnx.node "Reshape"(%kre, %krs) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<1x4x2x16x8xf32>, tensor<4xi64>) -> tensor<1x8x16x8xf32>
+  %shape2 = onnx.node "Constant"() attributes {attrs = {value = dense<[1, 2, 2, 16, 8]> : tensor<5xi64>}, domain = "", opset = 17 : i64} : () -> tensor<5xi64>
+  %vrax = onnx.node "Constant"() attributes {attrs = {value = dense<2> : tensor<1xi64>}, domain = "", opset = 17 : i64} : () -> tensor<1xi64>
+  %vru = onnx.node "Unsqueeze"(%v, %vrax) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<1x2x16x8xf32>, tensor<1xi64>) -> tensor<1x2x1x16x8xf32>
+  %vre = onnx.node "Expand"(%vru, %shape2) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<1x2x1x16x8xf32>, tensor<5xi64>) -> tensor<1x2x4x16x8xf32>
+  %vrs = onnx.node "Constant"() attributes {attrs = {value = dense<[1, 8, 16, 8]> : tensor<4xi64>}, domain = "", opset = 17 : i64} : () -> tensor<4xi64>
+  %vr = onnx.node "Reshape"(%vre, %vrs) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<1x2x4x16x8xf32>, tensor<4xi64>) -> tensor<1x8x16x8xf32>
+  %kt = onnx.node "Transpose"(%kr) attributes {attrs = {perm = array<i64: 0, 1, 3, 2>}, domain = "", opset = 17 : i64} : (tensor<1x8x16x8xf32>) -> tensor<1x8x8x16xf32>
+  %s = onnx.node "MatMul"(%q, %kt) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<1x8x16x8xf32>, tensor<1x8x8x16xf32>) -> tensor<1x8x16x16xf32>
+  %p = onnx.node "Softmax"(%s) attributes {attrs = {axis = -1 : i64}, domain = "", opset = 17 : i64} : (tensor<1x8x16x16xf32>) -> tensor<1x8x16x16xf32>
+  %o = onnx.node "MatMul"(%p, %vr) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<1x8x16x16xf32>, tensor<1x8x16x8xf32>) -> tensor<1x8x16x8xf32>
+  return %o : tensor<1x8x16x8xf32>
+}

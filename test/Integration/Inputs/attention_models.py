@@ -12,6 +12,11 @@ Cases:
   additive     BERT style: Mul scale, Add of a [B,1,1,S] float mask input.
   where_keep   rank 3: scales on Q and K^T, Where(keep, s, -1e9) with a boolean
                keep-mask input, cross attention (Sq != Skv).
+  gqa          LLaMA-style grouped-query causal attention exported by torch
+               (8 query heads, 2 key/value heads repeated by
+               Reshape(Expand(Unsqueeze))), dynamic batch and sequence; the
+               reference is torch's output.
+  gqa_static   the same exported with static shapes (constant Expand shape).
 """
 import os
 import sys
@@ -126,8 +131,50 @@ def where_keep():
 CASES = {"causal": causal, "additive": additive, "where_keep": where_keep}
 
 
+def export_gqa(d, dynamic):
+    import torch
+
+    class GQA(torch.nn.Module):
+        def __init__(self, dim=64, heads=8, kv=2):
+            super().__init__()
+            self.h, self.kv, self.hd = heads, kv, dim // heads
+            self.q = torch.nn.Linear(dim, dim, bias=False)
+            self.k = torch.nn.Linear(dim, kv * self.hd, bias=False)
+            self.v = torch.nn.Linear(dim, kv * self.hd, bias=False)
+
+        def forward(self, x):
+            b, s, _ = x.shape
+            q = self.q(x).view(b, s, self.h, self.hd).transpose(1, 2)
+            k = self.k(x).view(b, s, self.kv, self.hd).transpose(1, 2)
+            v = self.v(x).view(b, s, self.kv, self.hd).transpose(1, 2)
+            r = self.h // self.kv
+            k = k[:, :, None].expand(b, self.kv, r, s, self.hd).reshape(b, self.h, s, self.hd)
+            v = v[:, :, None].expand(b, self.kv, r, s, self.hd).reshape(b, self.h, s, self.hd)
+            att = (q @ k.transpose(2, 3)) / (self.hd ** 0.5)
+            mask = torch.triu(torch.ones(s, s, dtype=torch.bool), 1)
+            att = att.masked_fill(mask, float("-inf")).softmax(-1)
+            return (att @ v).transpose(1, 2).reshape(b, s, -1)
+
+    torch.manual_seed(0)
+    model = GQA().eval()
+    x = torch.randn(2, 37, 64)
+    axes = {"x": {0: "b", 1: "s"}, "y": {0: "b", 1: "s"}} if dynamic else None
+    for sub in ("in", "exp"):
+        os.makedirs(os.path.join(d, sub), exist_ok=True)
+    with torch.no_grad():
+        torch.onnx.export(model, (x,), os.path.join(d, "model.onnx"), opset_version=17,
+                          input_names=["x"], output_names=["y"], dynamic_axes=axes)
+        y = model(x)
+    open(os.path.join(d, "in", "input_0.pb"), "wb").write(
+        numpy_helper.from_array(x.numpy()).SerializeToString())
+    open(os.path.join(d, "exp", "output_0.pb"), "wb").write(
+        numpy_helper.from_array(y.numpy()).SerializeToString())
+
+
 def main():
     name, d = sys.argv[1], sys.argv[2]
+    if name in ("gqa", "gqa_static"):
+        return export_gqa(d, dynamic=name == "gqa")
     graph, inputs, out = CASES[name]()
     m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)],
                           producer_name="loom-tests")
