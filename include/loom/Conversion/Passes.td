@@ -23,13 +23,17 @@ def LoomToLinalgPass : Pass<"loom-to-linalg"> {
     mapped by `floordiv`. `loom.scan` becomes its sequential form: an
     `scf.forall` over batch and head (for `diagonal`, batch and tiles of 64
     channels) around an `scf.for` over time that carries the state.
-    Ops with `AggregatedOpInterface` (`linalg.softmax`)
+    `loom.moe` becomes a call of the runtime's routed mixture-of-experts
+    kernel on the operands' buffers. Ops with `AggregatedOpInterface` (`linalg.softmax`)
     are decomposed, so only structured ops remain.
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
+    "::mlir::bufferization::BufferizationDialect",
+    "::mlir::func::FuncDialect",
     "::mlir::linalg::LinalgDialect",
     "::mlir::math::MathDialect",
+    "::mlir::memref::MemRefDialect",
     "::mlir::tensor::TensorDialect",
   ];
 }

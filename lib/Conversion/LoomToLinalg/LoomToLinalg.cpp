@@ -462,6 +462,7 @@ void loom::populateLoomToLinalgPatterns(RewritePatternSet &patterns) {
   patterns.add<LayerNormLowering, RMSNormLowering, GeluLowering, SiluLowering,
                AttentionLowering, DecomposeAggregate>(patterns.getContext());
   populateScanLoweringPatterns(patterns);
+  populateMoeLoweringPatterns(patterns);
 }
 
 namespace {

@@ -65,6 +65,38 @@ void loomrt_sgemm_f32(int64_t batch, int64_t m, int64_t n, int64_t k,
                       int64_t b_rs, int64_t b_cs, float *c, int64_t c_bs,
                       int64_t c_rs, int64_t c_cs, int64_t flags);
 
+/** Activations of loomrt_moe_ffn_f32's expert FFNs (the values of
+ *  loom.moe's `activation`). */
+enum {
+  LOOMRT_ACT_NONE = 0,
+  LOOMRT_ACT_RELU = 1,
+  LOOMRT_ACT_GELU = 2,      /* 0.5 x (1 + erf(x / sqrt 2)) */
+  LOOMRT_ACT_GELU_TANH = 3, /* the tanh approximation */
+  LOOMRT_ACT_SILU = 4       /* x / (1 + exp(-x)) */
+};
+
+/**
+ * A mixture-of-experts feed-forward layer that computes only the routed
+ * experts: for every token t < tokens and choice j < top_k with
+ * e = indices[t*top_k + j] in [0, experts),
+ *
+ *   out[t] += weights[t*top_k + j] * (act(x[t] W1[e] + b1[e]) W2[e] + b2[e])
+ *
+ * (out is written, starting from zeros; choices outside [0, experts) add
+ * nothing). x is [tokens, d] and out [tokens, d], row-major; `params` holds
+ * four addresses per expert: W1 [d, hidden], b1 [hidden], W2 [hidden, d],
+ * b2 [d] (row-major; a zero address is a zero bias). Tokens are grouped per
+ * expert (a counting sort), gathered, and each expert runs two
+ * loomrt_sgemm_f32 products over its tokens; the gate weights scale the
+ * rows as they are added back. Without memory for the grouping it computes
+ * each choice on its own (the same numbers, slowly) instead of failing.
+ */
+void loomrt_moe_ffn_f32(int64_t tokens, int64_t d, int64_t hidden,
+                           int64_t experts, int64_t top_k, const float *x,
+                           const float *weights, const int64_t *indices,
+                           const int64_t *params, int64_t activation,
+                           float *out);
+
 /** The name of the microkernel loomrt_sgemm_f32 uses on this CPU
  *  ("avx2-fma-6x16" or "generic-6x16"). */
 const char *loomrt_sgemm_kernel_name(void);

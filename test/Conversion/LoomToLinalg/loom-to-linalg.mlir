@@ -175,3 +175,27 @@ func.func @scan_pulls_producers(%delta: tensor<2x?x8xf32>, %x: tensor<2x?x8xf32>
   %y = loom.scan <diagonal> %a, %u, %c : (tensor<2x?x8x4xf32>, tensor<2x?x8x4xf32>, tensor<2x?x4xf32>) -> tensor<2x?x8xf32>
   return %y : tensor<2x?x8xf32>
 }
+
+// -----
+
+// loom.moe calls the runtime's routed kernel: the input and gates as rows,
+// copied into fresh buffers (constant weights are read in place), the four
+// addresses of each expert in a stack array, a new output buffer.
+// CHECK-LABEL: func @moe
+//       CHECK:   %[[X:.+]] = tensor.collapse_shape %arg0 {{\[\[}}0, 1], [2]] : tensor<2x?x16xf32> into tensor<?x16xf32>
+//       CHECK:   linalg.copy ins(%[[X]] : tensor<?x16xf32>)
+//       CHECK:   %[[P:.+]] = memref.alloca() : memref<8xi64>
+//       CHECK:   bufferization.to_buffer %[[W1:.+]] read_only
+//       CHECK:   memref.store %{{.+}}, %[[P]][%c0]
+//       CHECK:   memref.store %c0_i64, %[[P]][%c1]
+//       CHECK:   memref.store %{{.+}}, %[[P]][%c7]
+//       CHECK:   %[[OUT:.+]] = memref.alloc(%{{.+}}) : memref<?x16xf32>
+//       CHECK:   call @loomrt_moe_ffn_f32(%{{.+}}, %c16_i64, %c32_i64, %c2_i64, %c2_i64, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %c4_i64, %{{.+}}) : (i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64) -> ()
+//       CHECK:   %[[R:.+]] = bufferization.to_tensor %[[OUT]] restrict writable
+//       CHECK:   tensor.expand_shape %[[R]] {{\[\[}}0, 1], [2]]
+func.func @moe(%x: tensor<2x?x16xf32>, %w: tensor<2x?x2xf32>, %i: tensor<2x?x2xi64>) -> tensor<2x?x16xf32> {
+  %w1 = arith.constant dense<1.0> : tensor<16x32xf32>
+  %w2 = arith.constant dense<2.0> : tensor<32x16xf32>
+  %0 = loom.moe %x, %w, %i experts(%w1, %w2, %w1, %w2) {activation = #loom.activation<silu>, num_experts = 2 : i64} : (tensor<2x?x16xf32>, tensor<2x?x2xf32>, tensor<2x?x2xi64>, tensor<16x32xf32>, tensor<32x16xf32>, tensor<16x32xf32>, tensor<32x16xf32>) -> tensor<2x?x16xf32>
+  return %0 : tensor<2x?x16xf32>
+}

@@ -296,3 +296,35 @@ func.func @scan_beta(%q: tensor<1x2x8x4xf32>, %b: tensor<1x2x8x1xf32>) {
   %o = loom.scan <delta> %q, %q, %q, %b : (tensor<1x2x8x4xf32>, tensor<1x2x8x4xf32>, tensor<1x2x8x4xf32>, tensor<1x2x8x1xf32>) -> tensor<1x2x8x4xf32>
   return
 }
+
+// -----
+
+func.func @moe_arity(%x: tensor<8x16xf32>, %w: tensor<8x2xf32>, %i: tensor<8x2xi64>, %w1: tensor<16x32xf32>) {
+  // expected-error @+1 {{expects 2 (W1, W2) or 4 (W1, b1, W2, b2) operands per expert, got 3 for 1 experts}}
+  %0 = loom.moe %x, %w, %i experts(%w1, %w1, %w1) {num_experts = 1 : i64} : (tensor<8x16xf32>, tensor<8x2xf32>, tensor<8x2xi64>, tensor<16x32xf32>, tensor<16x32xf32>, tensor<16x32xf32>) -> tensor<8x16xf32>
+  return
+}
+
+// -----
+
+func.func @moe_gates(%x: tensor<8x16xf32>, %w: tensor<7x2xf32>, %i: tensor<7x2xi64>, %w1: tensor<16x32xf32>, %w2: tensor<32x16xf32>) {
+  // expected-error @+1 {{gate dimension 0 is 7, expected 8}}
+  %0 = loom.moe %x, %w, %i experts(%w1, %w2) {num_experts = 1 : i64} : (tensor<8x16xf32>, tensor<7x2xf32>, tensor<7x2xi64>, tensor<16x32xf32>, tensor<32x16xf32>) -> tensor<8x16xf32>
+  return
+}
+
+// -----
+
+func.func @moe_expert_shape(%x: tensor<8x16xf32>, %w: tensor<8x2xf32>, %i: tensor<8x2xi64>, %w1: tensor<16x32xf32>, %w2: tensor<32x16xf32>, %w3: tensor<24x16xf32>) {
+  // expected-error @+1 {{expert 1 W2 dimension 0 is 24, expected 32}}
+  %0 = loom.moe %x, %w, %i experts(%w1, %w2, %w1, %w3) {num_experts = 2 : i64} : (tensor<8x16xf32>, tensor<8x2xf32>, tensor<8x2xi64>, tensor<16x32xf32>, tensor<32x16xf32>, tensor<16x32xf32>, tensor<24x16xf32>) -> tensor<8x16xf32>
+  return
+}
+
+// -----
+
+func.func @moe_bias(%x: tensor<8x16xf32>, %w: tensor<8x2xf32>, %i: tensor<8x2xi64>, %w1: tensor<16x32xf32>, %w2: tensor<32x16xf32>, %b: tensor<16xf32>) {
+  // expected-error @+1 {{expert 0 b1 dimension 0 is 16, expected 32}}
+  %0 = loom.moe %x, %w, %i experts(%w1, %b, %w2, %b) {num_experts = 1 : i64} : (tensor<8x16xf32>, tensor<8x2xf32>, tensor<8x2xi64>, tensor<16x32xf32>, tensor<16xf32>, tensor<32x16xf32>, tensor<16xf32>) -> tensor<8x16xf32>
+  return
+}

@@ -93,3 +93,14 @@ func.func @scans(%x: tensor<2x?x64xf32>, %a: tensor<2x?x64x16xf32>, %c: tensor<2
   %3 = loom.scan <delta> %q, %q, %v, %beta : (tensor<1x4x?x16xf32>, tensor<1x4x?x16xf32>, tensor<1x4x?x8xf32>, tensor<1x4x?xf32>) -> tensor<1x4x?x8xf32>
   return
 }
+
+// -----
+
+// CHECK-LABEL: func @moe
+//       CHECK:   loom.moe %arg0, %arg1, %arg2 experts(%arg3, %arg4, %arg3, %arg4) {activation = #loom.activation<silu>, num_experts = 2 : i64} : (tensor<?x16xf32>, tensor<?x1xf32>, tensor<?x1xi64>, tensor<16x32xf32>, tensor<32x16xf32>, tensor<16x32xf32>, tensor<32x16xf32>) -> tensor<?x16xf32>
+//       CHECK:   loom.moe %arg5, %{{.+}}, %{{.+}} experts({{.*}}) {num_experts = 1 : i64}
+func.func @moe(%x: tensor<?x16xf32>, %w: tensor<?x1xf32>, %i: tensor<?x1xi64>, %w1: tensor<16x32xf32>, %w2: tensor<32x16xf32>, %x3: tensor<2x?x16xf32>, %w3: tensor<2x?x2xf32>, %i3: tensor<2x?x2xi64>, %b1: tensor<32xf32>, %b2: tensor<16xf32>) {
+  %0 = loom.moe %x, %w, %i experts(%w1, %w2, %w1, %w2) {activation = #loom.activation<silu>, num_experts = 2 : i64} : (tensor<?x16xf32>, tensor<?x1xf32>, tensor<?x1xi64>, tensor<16x32xf32>, tensor<32x16xf32>, tensor<16x32xf32>, tensor<32x16xf32>) -> tensor<?x16xf32>
+  %1 = loom.moe %x3, %w3, %i3 experts(%w1, %b1, %w2, %b2) {num_experts = 1 : i64} : (tensor<2x?x16xf32>, tensor<2x?x2xf32>, tensor<2x?x2xi64>, tensor<16x32xf32>, tensor<32xf32>, tensor<32x16xf32>, tensor<16xf32>) -> tensor<2x?x16xf32>
+  return
+}

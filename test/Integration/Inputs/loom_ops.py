@@ -16,7 +16,8 @@ rng = np.random.default_rng(42)
 def ty(a, dyn=()):
     """The tensor type of `a`; dims listed in `dyn` are dynamic."""
     dims = ["?" if i in dyn else str(d) for i, d in enumerate(a.shape)]
-    return "tensor<%sxf32>" % "x".join(dims) if a.ndim else "tensor<f32>"
+    elem = "i64" if a.dtype == np.int64 else "f32"
+    return "tensor<%sx%s>" % ("x".join(dims), elem) if a.ndim else "tensor<%s>" % elem
 
 
 def softmax(x):
@@ -96,7 +97,7 @@ def scan(kind, ins):
 # in every operand and the result.
 DYNAMIC = {"attention_causal_long": (0, 2), "attention_gqa_dyn": (0, 2),
            "attention_decode": (2,), "scan_diagonal": (1,), "scan_folded": (0, 1), "scan_linear_long": (2,),
-           "scan_delta": (0, 2)}
+           "scan_delta": (0, 2), "moe": (1,)}
 
 
 def case(name):
@@ -196,6 +197,27 @@ def case(name):
         out = gelu(x, t)
         op = "loom.gelu %a0" + (" {approximate = #loom.gelu_approximation<tanh>}" if t else "")
         return op, [x], out
+    if name == "moe":
+        # Top-2 of 4 experts with biases and GELU over [2, 37, 24] tokens,
+        # against a per-token float64 loop; the weights are model inputs.
+        E, D, H = 4, 24, 40
+        x = r(2, 37, D)
+        idx = np.stack([rng.permutation(E)[:2] for _ in range(74)]).reshape(2, 37, 2)
+        w = np.abs(r(2, 37, 2))
+        experts = []
+        for _ in range(E):
+            experts += [r(D, H) / np.sqrt(D), r(H) * 0.1, r(H, D) / np.sqrt(H), r(D) * 0.1]
+        out = np.zeros((2, 37, D))
+        for b in range(2):
+            for t in range(37):
+                for j in range(2):
+                    w1, b1, w2, b2 = (a.astype(np.float64) for a in experts[4 * idx[b, t, j]:][:4])
+                    h = gelu(x[b, t].astype(np.float64) @ w1 + b1, False)
+                    out[b, t] += w[b, t, j] * (h @ w2 + b2)
+        names = ", ".join("%%a%d" % (3 + i) for i in range(len(experts)))
+        op = ("loom.moe %%a0, %%a1, %%a2 experts(%s) {activation = #loom.activation<gelu>, "
+              "num_experts = 4 : i64}" % names)
+        return op, [x, w, idx.astype(np.int64)] + experts, out
     raise SystemExit("unknown case " + name)
 
 

@@ -241,6 +241,80 @@ LogicalResult ScanOp::verify() {
   return success();
 }
 
+//===----------------------------------------------------------------------===//
+// MoeOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult
+MoeOp::inferReturnTypes(MLIRContext *context, std::optional<Location> location,
+                        Adaptor adaptor,
+                        SmallVectorImpl<Type> &inferredReturnTypes) {
+  inferredReturnTypes.push_back(adaptor.getInput().getType());
+  return success();
+}
+
+LogicalResult MoeOp::verify() {
+  auto x = cast<RankedTensorType>(getInput().getType());
+  auto w = cast<RankedTensorType>(getGateWeights().getType());
+  auto idx = cast<RankedTensorType>(getGateIndices().getType());
+  int64_t rank = x.getRank();
+  if (rank < 2)
+    return emitOpError("input must have rank >= 2 [..., D], got rank ") << rank;
+  if (w.getRank() != rank || idx.getRank() != rank)
+    return emitOpError("gate weights and indices must have the input's rank");
+  for (int64_t i = 0; i < rank; ++i) {
+    if (!dimsCompatible(w.getDimSize(i), idx.getDimSize(i)))
+      return emitOpError("gate weights and indices differ in dimension ") << i;
+    if (i < rank - 1 && !dimsCompatible(w.getDimSize(i), x.getDimSize(i)))
+      return emitOpError("gate dimension ")
+             << i << " is " << dimStr(w.getDimSize(i)) << ", expected "
+             << dimStr(x.getDimSize(i));
+  }
+  if (w.getElementType() != x.getElementType())
+    return emitOpError("gate weights must have the input's element type");
+  int64_t n = getNumExperts();
+  if (n <= 0)
+    return emitOpError("num_experts must be positive");
+  size_t perExpert = getExperts().size() / n;
+  if ((perExpert != 2 && perExpert != 4) ||
+      getExperts().size() != perExpert * n)
+    return emitOpError("expects 2 (W1, W2) or 4 (W1, b1, W2, b2) operands per "
+                       "expert, got ")
+           << getExperts().size() << " for " << n << " experts";
+  int64_t d = x.getDimSize(rank - 1);
+  auto w1First = cast<RankedTensorType>(getExperts()[0].getType());
+  int64_t h =
+      w1First.getRank() == 2 ? w1First.getDimSize(1) : ShapedType::kDynamic;
+  for (int64_t e = 0; e < n; ++e) {
+    ValueRange ops = getExperts().slice(e * perExpert, perExpert);
+    SmallVector<std::pair<StringRef, SmallVector<int64_t>>> expected = {
+        {"W1", {d, h}}, {"W2", {h, d}}};
+    SmallVector<Value> values = {ops[0], ops[perExpert == 4 ? 2 : 1]};
+    if (perExpert == 4) {
+      expected.push_back({"b1", {h}});
+      expected.push_back({"b2", {d}});
+      values.push_back(ops[1]);
+      values.push_back(ops[3]);
+    }
+    for (auto [what, value] : llvm::zip(expected, values)) {
+      auto t = cast<RankedTensorType>(value.getType());
+      auto &[name, dims] = what;
+      if (t.getElementType() != x.getElementType())
+        return emitOpError() << "expert " << e << " " << name
+                             << " must have the input's element type";
+      if (t.getRank() != static_cast<int64_t>(dims.size()))
+        return emitOpError() << "expert " << e << " " << name
+                             << " must have rank " << dims.size();
+      for (auto [i, dim] : llvm::enumerate(dims))
+        if (!dimsCompatible(t.getDimSize(i), dim))
+          return emitOpError() << "expert " << e << " " << name << " dimension "
+                               << i << " is " << dimStr(t.getDimSize(i))
+                               << ", expected " << dimStr(dim);
+    }
+  }
+  return success();
+}
+
 double AttentionOp::getEffectiveScale() {
   if (std::optional<APFloat> scale = getScale())
     return scale->convertToDouble();

@@ -9,8 +9,11 @@
 
 #include "loom/Dialect/Loom/IR/LoomOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Pass/Pass.h"
 
@@ -37,6 +40,10 @@ void populateLoomToLinalgPatterns(mlir::RewritePatternSet &patterns);
 /// Adds the pattern lowering loom.scan to its sequential form: an scf.forall
 /// over the independent recurrences around an scf.for over time.
 void populateScanLoweringPatterns(mlir::RewritePatternSet &patterns);
+
+/// Adds the pattern lowering loom.moe to a call of the runtime's routed
+/// mixture-of-experts kernel (loomrt_moe_ffn_f32).
+void populateMoeLoweringPatterns(mlir::RewritePatternSet &patterns);
 
 } // namespace loom
 

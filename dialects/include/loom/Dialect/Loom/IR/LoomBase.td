@@ -61,4 +61,20 @@ def Loom_ScanKindAttr : EnumAttr<Loom_Dialect, Loom_ScanKind, "scan_kind"> {
   let assemblyFormat = "`<` $value `>`";
 }
 
+def Loom_Activation : I32EnumAttr<"Activation",
+    "the activation between the two layers of an expert of loom.moe", [
+      I32EnumAttrCase<"None", 0, "none">,
+      I32EnumAttrCase<"Relu", 1, "relu">,
+      I32EnumAttrCase<"Gelu", 2, "gelu">,
+      I32EnumAttrCase<"GeluTanh", 3, "gelu_tanh">,
+      I32EnumAttrCase<"Silu", 4, "silu">
+    ]> {
+  let cppNamespace = "::loom";
+  let genSpecializedAttr = 0;
+}
+
+def Loom_ActivationAttr : EnumAttr<Loom_Dialect, Loom_Activation, "activation"> {
+  let assemblyFormat = "`<` $value `>`";
+}
+
 #endif // LOOM_DIALECT_LOOM_IR_LOOMBASE_TD

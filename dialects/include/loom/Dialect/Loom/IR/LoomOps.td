@@ -223,6 +223,62 @@ def Loom_ScanOp : Loom_Op<"scan", [Pure, InferTypeOpAdaptor]> {
   let hasVerifier = 1;
 }
 
+//===----------------------------------------------------------------------===//
+// MoeOp
+//===----------------------------------------------------------------------===//
+
+def Loom_MoeOp : Loom_Op<"moe", [Pure, InferTypeOpAdaptor]> {
+  let summary = "a mixture-of-experts FFN computing only the routed experts";
+  let description = [{
+    A sparsely gated mixture of experts after its router: `input` is
+    `[..., D]` (leading dims are tokens), `gate_weights` and `gate_indices`
+    (i64) are `[..., K]`, the top-K experts of each token and their weights.
+    `experts` holds each of the `num_experts` experts' two layers,
+    `W1 [D, H], b1 [H], W2 [H, D], b2 [D]` (or `W1, W2` without biases):
+
+    ```
+    out[t] = sum_j gate_weights[t, j] * FFN_e(input[t]),  e = gate_indices[t, j]
+    FFN_e(x) = act(x W1_e + b1_e) W2_e + b2_e
+    ```
+
+    Choices outside `[0, num_experts)` add nothing (as in the masked form
+    exporters write). The lowering groups the tokens per expert and runs one
+    pair of GEMMs per expert over its tokens only.
+
+    Example:
+
+    ```mlir
+    %y = loom.moe %x, %w, %i experts(%w1a, %w2a, %w1b, %w2b)
+        {activation = #loom.activation<silu>, num_experts = 2 : i64}
+        : (tensor<?x64xf32>, tensor<?x1xf32>, tensor<?x1xi64>, tensor<64x128xf32>,
+           tensor<128x64xf32>, tensor<64x128xf32>, tensor<128x64xf32>)
+        -> tensor<?x64xf32>
+    ```
+  }];
+  let arguments = (ins Loom_FloatTensor:$input,
+                       Loom_FloatTensor:$gate_weights,
+                       TensorOf<[I64]>:$gate_indices,
+                       Variadic<Loom_FloatTensor>:$experts,
+                       I64Attr:$num_experts,
+                       DefaultValuedAttr<Loom_ActivationAttr,
+                                         "Activation::None">:$activation);
+  let results = (outs Loom_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $gate_weights `,` $gate_indices `experts` `(` $experts `)`
+    attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// True when each expert has biases (4 operands per expert, not 2).
+    bool hasBiases() { return getExperts().size() == 4 * getNumExperts(); }
+    /// The hidden width H of the experts.
+    int64_t getHiddenSize() {
+      return ::llvm::cast<::mlir::RankedTensorType>(getExperts()[0].getType())
+          .getDimSize(1);
+    }
+  }];
+}
+
 def Loom_RuntimeCheckOp : Loom_Op<"runtime_check",
     [MemoryEffects<[MemWrite]>]> {
   let summary = "a check of the model's input data at run time";

@@ -1,0 +1,203 @@
+//===- LowerMoe.cpp - loom.moe -> the runtime's routed MoE kernel ---------===//
+//
+// Part of the Loom project. SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+//
+// `loom.moe` becomes a call of loomrt_moe_ffn_f32 (runtime/src/kernels/moe.c),
+// which sorts the tokens by expert and runs each expert's two GEMMs over its
+// own tokens only. The work depends on the routing, known only at run time,
+// so the grouping lives in the runtime rather than in static loop nests.
+//
+// On tensors: the input and gates are copied into fresh row-major tensors
+// (constant expert weights are read in place), their buffers' addresses
+// (`bufferization.to_buffer`, `memref.extract_aligned_pointer_as_index` plus
+// the offset) are passed as 64-bit integers like the GEMM microkernel's, the
+// experts' addresses through a stack array, and the result is a new buffer
+// (`bufferization.to_tensor restrict writable`).
+//
+//===----------------------------------------------------------------------===//
+
+#include "loom/Conversion/LoomToLinalg/LoomToLinalg.h"
+#include "loom/Dialect/Loom/IR/LoomOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/PatternMatch.h"
+
+using namespace mlir;
+using namespace loom;
+
+namespace {
+
+constexpr StringLiteral kMoeKernel = "loomrt_moe_ffn_f32";
+
+/// The external declaration of the kernel (11 64-bit integers), created on
+/// first use.
+func::FuncOp getOrDeclareKernel(OpBuilder &b, ModuleOp module) {
+  if (auto f = module.lookupSymbol<func::FuncOp>(kMoeKernel))
+    return f;
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(module.getBody());
+  SmallVector<Type> args(11, b.getI64Type());
+  auto f = func::FuncOp::create(b, module.getLoc(), kMoeKernel,
+                                b.getFunctionType(args, {}));
+  f.setPrivate();
+  return f;
+}
+
+/// `t` as a row-major tensor of its own: constants as they are, anything
+/// else copied (so that its buffer is a fresh contiguous allocation).
+Value contiguous(OpBuilder &b, Location loc, Value t) {
+  if (t.getDefiningOp<arith::ConstantOp>())
+    return t;
+  auto type = cast<RankedTensorType>(t.getType());
+  SmallVector<Value> dyn;
+  for (int64_t i = 0; i < type.getRank(); ++i)
+    if (type.isDynamicDim(i))
+      dyn.push_back(tensor::DimOp::create(b, loc, t, i));
+  Value init = tensor::EmptyOp::create(b, loc, type.getShape(),
+                                       type.getElementType(), dyn);
+  return linalg::CopyOp::create(b, loc, t, init).getResult(0);
+}
+
+/// The address of the first element of `t`'s buffer, as i64.
+Value addressOf(OpBuilder &b, Location loc, Value t) {
+  auto type = cast<RankedTensorType>(t.getType());
+  SmallVector<int64_t> strides(type.getRank(), ShapedType::kDynamic);
+  auto layout =
+      StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic, strides);
+  auto memrefType =
+      MemRefType::get(type.getShape(), type.getElementType(), layout);
+  Value buffer = bufferization::ToBufferOp::create(b, loc, memrefType, t,
+                                                   /*read_only=*/true);
+  auto md = memref::ExtractStridedMetadataOp::create(b, loc, buffer);
+  Value aligned =
+      memref::ExtractAlignedPointerAsIndexOp::create(b, loc, buffer);
+  Value bytes = arith::MulIOp::create(
+      b, loc, md.getOffset(),
+      arith::ConstantIndexOp::create(
+          b, loc, type.getElementType().getIntOrFloatBitWidth() / 8));
+  Value address = arith::AddIOp::create(b, loc, aligned, bytes);
+  return arith::IndexCastOp::create(b, loc, b.getI64Type(), address);
+}
+
+/// `t` [..., n] as [rows, n].
+Value asRows(OpBuilder &b, Location loc, Value t) {
+  auto type = cast<RankedTensorType>(t.getType());
+  if (type.getRank() == 2)
+    return t;
+  ReassociationIndices leading =
+      llvm::to_vector(llvm::seq<int64_t>(0, type.getRank() - 1));
+  return tensor::CollapseShapeOp::create(
+      b, loc, t,
+      SmallVector<ReassociationIndices>{leading, {type.getRank() - 1}});
+}
+
+struct LowerMoe : OpRewritePattern<MoeOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(MoeOp op,
+                                PatternRewriter &rewriter) const override {
+    auto module = op->getParentOfType<ModuleOp>();
+    auto rt = cast<RankedTensorType>(op.getType());
+    if (!module || !rt.getElementType().isF32())
+      return rewriter.notifyMatchFailure(op, "only f32 has a kernel");
+    Location loc = op.getLoc();
+    auto i64 = [&](Value index) -> Value {
+      return arith::IndexCastOp::create(rewriter, loc, rewriter.getI64Type(),
+                                        index);
+    };
+    auto cst = [&](int64_t v) -> Value {
+      return arith::ConstantIntOp::create(rewriter, loc, v, 64);
+    };
+    Value x = contiguous(rewriter, loc, asRows(rewriter, loc, op.getInput()));
+    Value w =
+        contiguous(rewriter, loc, asRows(rewriter, loc, op.getGateWeights()));
+    Value idx =
+        contiguous(rewriter, loc, asRows(rewriter, loc, op.getGateIndices()));
+    Value tokens = tensor::DimOp::create(rewriter, loc, x, 0);
+    Value d = tensor::DimOp::create(rewriter, loc, x, 1);
+    Value k = tensor::DimOp::create(rewriter, loc, w, 1);
+    Value hidden = tensor::DimOp::create(rewriter, loc, op.getExperts()[0], 1);
+
+    // Per expert: W1, b1, W2, b2 addresses (0 for a missing bias).
+    int64_t n = op.getNumExperts();
+    bool biases = op.hasBiases();
+    auto paramsType = MemRefType::get({4 * n}, rewriter.getI64Type());
+    Value params = memref::AllocaOp::create(rewriter, loc, paramsType);
+    for (int64_t e = 0; e < n; ++e) {
+      ValueRange ops =
+          op.getExperts().slice(e * (biases ? 4 : 2), biases ? 4 : 2);
+      SmallVector<Value> addrs;
+      if (biases) {
+        for (Value v : ops)
+          addrs.push_back(
+              addressOf(rewriter, loc, contiguous(rewriter, loc, v)));
+      } else {
+        addrs = {addressOf(rewriter, loc, contiguous(rewriter, loc, ops[0])),
+                 cst(0),
+                 addressOf(rewriter, loc, contiguous(rewriter, loc, ops[1])),
+                 cst(0)};
+      }
+      for (auto [j, a] : llvm::enumerate(addrs))
+        memref::StoreOp::create(rewriter, loc, a, params,
+                                ValueRange{arith::ConstantIndexOp::create(
+                                    rewriter, loc, 4 * e + j)});
+    }
+    Value paramsAddr = i64(
+        memref::ExtractAlignedPointerAsIndexOp::create(rewriter, loc, params));
+
+    auto outType = MemRefType::get({ShapedType::kDynamic, rt.getShape().back()},
+                                   rt.getElementType());
+    SmallVector<Value> outDyn = {tokens};
+    if (outType.isDynamicDim(1))
+      outDyn.push_back(d);
+    Value out = memref::AllocOp::create(rewriter, loc, outType, outDyn);
+    Value outAddr =
+        i64(memref::ExtractAlignedPointerAsIndexOp::create(rewriter, loc, out));
+    func::FuncOp kernel = getOrDeclareKernel(rewriter, module);
+    func::CallOp::create(
+        rewriter, loc, kernel,
+        ValueRange{i64(tokens), i64(d), i64(hidden), cst(n), i64(k),
+                   addressOf(rewriter, loc, x), addressOf(rewriter, loc, w),
+                   addressOf(rewriter, loc, idx), paramsAddr,
+                   cst(static_cast<int64_t>(op.getActivation())), outAddr});
+    Value result = bufferization::ToTensorOp::create(
+        rewriter, loc,
+        RankedTensorType::get(outType.getShape(), rt.getElementType()), out,
+        /*restrict=*/true, /*writable=*/true);
+    if (rt.getRank() != 2) {
+      // Back to the input's leading dims.
+      SmallVector<OpFoldResult> sizes;
+      for (int64_t i = 0; i < rt.getRank(); ++i)
+        sizes.push_back(
+            rt.isDynamicDim(i)
+                ? OpFoldResult(
+                      tensor::DimOp::create(rewriter, loc, op.getInput(), i)
+                          .getResult())
+                : OpFoldResult(rewriter.getIndexAttr(rt.getDimSize(i))));
+      ReassociationIndices leading =
+          llvm::to_vector(llvm::seq<int64_t>(0, rt.getRank() - 1));
+      result = tensor::ExpandShapeOp::create(
+          rewriter, loc, rt, result,
+          SmallVector<ReassociationIndices>{leading, {rt.getRank() - 1}},
+          sizes);
+    } else if (result.getType() != rt) {
+      result = tensor::CastOp::create(rewriter, loc, rt, result);
+    }
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+} // namespace
+
+void loom::populateMoeLoweringPatterns(RewritePatternSet &patterns) {
+  patterns.add<LowerMoe>(patterns.getContext());
+}
