@@ -10,7 +10,9 @@ decoder prefill (d 768, 12 heads, 6 layers, sequence 256, LM head over a
 vocabulary of 8192), a ViT-S block (d 384, 6 heads, 224x224 images in 16x16
 patches: 197 tokens), an MLP-Mixer-S block (196 tokens, d 512) and a Mamba block
 (d 768, inner 1536, state 16, sequence 256; its selective scan an ONNX Loop as a
-scripted torch loop exports it); batch 1. `--models mamba` runs the last alone.
+scripted torch loop exports it) and a top-2-of-8 mixture-of-experts FFN (d 768,
+experts d -> 4d -> d, sequence 128, written with masks: the exported graph runs
+every expert); batch 1. `--models mamba,moe` runs the last two.
 "small" names (bert-small, gpt2-small, vit-small) are the earlier d 256 sizes.
 
 Installs onnxruntime-node into bench/node_modules (ONNXRUNTIME_NODE_INSTALL=skip:
@@ -48,6 +50,7 @@ SIZES = {
     "vit": ("vit", ["--d", "384", "--layers", "1", "--heads", "6", "--batch", "1",
                     "--image", "224", "--patch", "16"]),
     "mixer": ("mixer", ["--d", "512", "--layers", "1", "--batch", "1", "--seq", "196"]),
+    "moe": ("moe", ["--d", "768", "--layers", "1", "--batch", "1", "--seq", "128"]),
     "mamba": ("mamba", ["--d", "768", "--layers", "1", "--batch", "1", "--seq", "256"]),
     "bert-small": ("bert", ["--d", "256", "--layers", "4", "--heads", "8", "--batch", "1",
                             "--seq", "128"]),
@@ -78,6 +81,11 @@ def model_flops(kind, sizes):
     elif kind == "mixer":
         s, h = int(arg["--seq"]), d // 2
         flops = layers * (4 * d * s * h + 16 * s * d * d)
+    elif kind == "moe":
+        # The routed work: 2 of 8 experts per token, each d -> 4d -> d (the
+        # exported graph, and ONNX Runtime, compute all 8), plus the router.
+        s = int(arg["--seq"])
+        flops = 2 * s * (2 * 2 * d * 4 * d + d * 8)
     elif kind == "mamba":
         # in_proj d -> 4d, x_proj 2d -> rank + 32, dt_proj rank -> 2d,
         # out_proj 2d -> d; the scan (6 flops per state element and step)

@@ -13,7 +13,10 @@ NAME: bert  (encoder with token and position embeddings, 2 blocks),
       mamba (Mamba blocks on [batch, seq, d]: input projection, causal
              depthwise Conv1d, SiLU, input-dependent delta/B/C, the
              selective scan as a scripted loop over time (ONNX Loop),
-             gating, output projection; residual between blocks).
+             gating, output projection; residual between blocks),
+      moe   (a top-2-of-8 mixture-of-experts FFN on [batch, seq, d]: softmax
+             router, TopK, renormalized weights, experts Linear-GELU-Linear
+             (hidden 4d) summed with masks as a loop over experts exports).
 Options --vocab (bert, gpt2), --image and --patch (vit) size the rest.
 Deterministic (fixed seeds). Sizes are small so that tests stay fast; bench/
 uses the same builders with larger sizes.
@@ -133,6 +136,29 @@ class Mamba(nn.Module):
         return x
 
 
+class MoE(nn.Module):
+    """A sparsely gated mixture of experts written as reference code does:
+    every expert runs on every token and a mask from the top-k routing
+    selects its weight (exporters then keep all the work)."""
+
+    def __init__(self, d, experts=8, k=2):
+        super().__init__()
+        self.k = k
+        self.gate = nn.Linear(d, experts, bias=False)
+        self.experts = nn.ModuleList([
+            nn.Sequential(nn.Linear(d, 4 * d), nn.GELU(), nn.Linear(4 * d, d))
+            for _ in range(experts)])
+
+    def forward(self, x):
+        probs = torch.softmax(self.gate(x), dim=-1)
+        w, idx = torch.topk(probs, self.k, dim=-1)
+        w = w / w.sum(-1, keepdim=True)
+        out = torch.zeros_like(x)
+        for e, expert in enumerate(self.experts):
+            out = out + (w * (idx == e)).sum(-1, keepdim=True) * expert(x)
+        return out
+
+
 class ViT(nn.Module):
     def __init__(self, d=64, heads=4, layers=2, patch=4, image=16, classes=10):
         super().__init__()
@@ -174,6 +200,11 @@ def build(name, batch, seq, d=64, layers=2, heads=4, vocab=128, image=16, patch=
         x = torch.randn(batch, seq, d)
         axes = {"patches": {0: "batch"}, "out": {0: "batch"}}
         names = ["patches"]
+    elif name == "moe":
+        model = MoE(d).eval()
+        x = torch.randn(batch, seq, d)
+        axes = {"x": {0: "batch", 1: "seq"}, "out": {0: "batch", 1: "seq"}}
+        names = ["x"]
     elif name == "mamba":
         model = torch.jit.script(Mamba(d, layers).eval())
         x = torch.randn(batch, seq, d)

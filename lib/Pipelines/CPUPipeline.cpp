@@ -24,12 +24,13 @@ using namespace mlir;
 void loom::buildCPUPipeline(OpPassManager &pm,
                             const CPUPipelineOptions &options) {
   // Step 1: raise the named patterns of the imported graph (attention, norms,
-  // GELU, scans), then legalize the ONNX nodes.
+  // GELU, scans, mixtures of experts), then legalize the ONNX nodes.
   if (options.legalizeOnnx) {
     if (options.raise) {
       pm.addPass(createRaiseAttentionPass());
       pm.addPass(createRaiseNormsAndGeluPass());
       pm.addPass(createRaiseScansPass());
+      pm.addPass(createRaiseMixturesPass());
     }
     pm.addPass(createOnnxToLoomPass());
   }

@@ -100,8 +100,33 @@ def RaiseScansPass : Pass<"loom-raise-scans"> {
     Unsqueeze(v, -2), axis=2)), -2)` or the same readout as
     `Einsum("bhtd,bhtde->bhte", q, S)`, becomes `loom.scan <linear> q, k, v`
     (q, k, v of shape [B, H, T, D]), which never builds the
-    [B, H, T, Dk, Dv] tensor of running states. The replaced holder ops are
-    erased.
+    [B, H, T, Dk, Dv] tensor of running states. Mamba's selective scan as a
+    scripted loop exports it (an ONNX Loop over time appending the readout
+    of `h = a_i * h + u_i` to a sequence) becomes
+    `loom.scan <diagonal> a, u, c`. The replaced holder ops are erased.
+  }];
+  let dependentDialects = [
+    "::loom::LoomDialect",
+    "::mlir::arith::ArithDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+}
+
+//===----------------------------------------------------------------------===//
+// RaiseMixtures
+//===----------------------------------------------------------------------===//
+
+def RaiseMixturesPass : Pass<"loom-raise-mixtures"> {
+  let summary = "Raise masked mixtures of experts in the imported graph to loom.moe";
+  let description = [{
+    On the `onnx.node` holder ops, after loom-raise-norms-and-gelu: a
+    mixture of experts as exporters write it with masks, a sum over experts
+    `e = 0 .. E-1` of `ReduceSum(w * Cast(Equal(idx, e)), -1, keepdims) *
+    FFN_e(x)` with `FFN_e(x) = act(x W1_e (+ b1_e)) W2_e (+ b2_e)` (MatMul
+    and Add; act a `loom.gelu`, `loom.silu`, Relu or none; the sum starting
+    from zeros or from the first term), becomes
+    `loom.moe x, w, idx experts(...)`, which computes each expert on its
+    routed tokens only. The replaced holder ops are erased.
   }];
   let dependentDialects = [
     "::loom::LoomDialect",

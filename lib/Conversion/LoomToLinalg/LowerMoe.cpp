@@ -11,8 +11,8 @@
 //
 // On tensors: the input and gates are copied into fresh row-major tensors
 // (constant expert weights are read in place), their buffers' addresses
-// (`bufferization.to_buffer`, `memref.extract_aligned_pointer_as_index` plus
-// the offset) are passed as 64-bit integers like the GEMM microkernel's, the
+// (`bufferization.to_buffer` with the identity layout,
+// `memref.extract_aligned_pointer_as_index`) are passed as 64-bit integers like the GEMM microkernel's, the
 // experts' addresses through a stack array, and the result is a new buffer
 // (`bufferization.to_tensor restrict writable`).
 //
@@ -66,37 +66,17 @@ Value contiguous(OpBuilder &b, Location loc, Value t) {
   return linalg::CopyOp::create(b, loc, t, init).getResult(0);
 }
 
-/// The address of the first element of `t`'s buffer, as i64.
+/// The address of the first element of `t`'s buffer, as i64. `t` is a
+/// constant or a fresh copy (contiguous()), so its buffer has the identity
+/// layout.
 Value addressOf(OpBuilder &b, Location loc, Value t) {
   auto type = cast<RankedTensorType>(t.getType());
-  SmallVector<int64_t> strides(type.getRank(), ShapedType::kDynamic);
-  auto layout =
-      StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic, strides);
-  auto memrefType =
-      MemRefType::get(type.getShape(), type.getElementType(), layout);
+  auto memrefType = MemRefType::get(type.getShape(), type.getElementType());
   Value buffer = bufferization::ToBufferOp::create(b, loc, memrefType, t,
                                                    /*read_only=*/true);
-  auto md = memref::ExtractStridedMetadataOp::create(b, loc, buffer);
   Value aligned =
       memref::ExtractAlignedPointerAsIndexOp::create(b, loc, buffer);
-  Value bytes = arith::MulIOp::create(
-      b, loc, md.getOffset(),
-      arith::ConstantIndexOp::create(
-          b, loc, type.getElementType().getIntOrFloatBitWidth() / 8));
-  Value address = arith::AddIOp::create(b, loc, aligned, bytes);
-  return arith::IndexCastOp::create(b, loc, b.getI64Type(), address);
-}
-
-/// `t` [..., n] as [rows, n].
-Value asRows(OpBuilder &b, Location loc, Value t) {
-  auto type = cast<RankedTensorType>(t.getType());
-  if (type.getRank() == 2)
-    return t;
-  ReassociationIndices leading =
-      llvm::to_vector(llvm::seq<int64_t>(0, type.getRank() - 1));
-  return tensor::CollapseShapeOp::create(
-      b, loc, t,
-      SmallVector<ReassociationIndices>{leading, {type.getRank() - 1}});
+  return arith::IndexCastOp::create(b, loc, b.getI64Type(), aligned);
 }
 
 struct LowerMoe : OpRewritePattern<MoeOp> {
@@ -116,14 +96,20 @@ struct LowerMoe : OpRewritePattern<MoeOp> {
     auto cst = [&](int64_t v) -> Value {
       return arith::ConstantIntOp::create(rewriter, loc, v, 64);
     };
-    Value x = contiguous(rewriter, loc, asRows(rewriter, loc, op.getInput()));
-    Value w =
-        contiguous(rewriter, loc, asRows(rewriter, loc, op.getGateWeights()));
-    Value idx =
-        contiguous(rewriter, loc, asRows(rewriter, loc, op.getGateIndices()));
-    Value tokens = tensor::DimOp::create(rewriter, loc, x, 0);
-    Value d = tensor::DimOp::create(rewriter, loc, x, 1);
-    Value k = tensor::DimOp::create(rewriter, loc, w, 1);
+    // Leading dims are tokens; every tensor is contiguous, so the kernel
+    // sees [tokens, D] rows.
+    Value x = contiguous(rewriter, loc, op.getInput());
+    Value w = contiguous(rewriter, loc, op.getGateWeights());
+    Value idx = contiguous(rewriter, loc, op.getGateIndices());
+    int64_t rank = rt.getRank();
+    SmallVector<Value> dims;
+    for (int64_t i = 0; i < rank; ++i)
+      dims.push_back(tensor::DimOp::create(rewriter, loc, x, i));
+    Value tokens = dims[0];
+    for (int64_t i = 1; i + 1 < rank; ++i)
+      tokens = arith::MulIOp::create(rewriter, loc, tokens, dims[i]);
+    Value d = dims.back();
+    Value k = tensor::DimOp::create(rewriter, loc, w, rank - 1);
     Value hidden = tensor::DimOp::create(rewriter, loc, op.getExperts()[0], 1);
 
     // Per expert: W1, b1, W2, b2 addresses (0 for a missing bias).
@@ -153,11 +139,11 @@ struct LowerMoe : OpRewritePattern<MoeOp> {
     Value paramsAddr = i64(
         memref::ExtractAlignedPointerAsIndexOp::create(rewriter, loc, params));
 
-    auto outType = MemRefType::get({ShapedType::kDynamic, rt.getShape().back()},
-                                   rt.getElementType());
-    SmallVector<Value> outDyn = {tokens};
-    if (outType.isDynamicDim(1))
-      outDyn.push_back(d);
+    auto outType = MemRefType::get(rt.getShape(), rt.getElementType());
+    SmallVector<Value> outDyn;
+    for (int64_t i = 0; i < rank; ++i)
+      if (rt.isDynamicDim(i))
+        outDyn.push_back(dims[i]);
     Value out = memref::AllocOp::create(rewriter, loc, outType, outDyn);
     Value outAddr =
         i64(memref::ExtractAlignedPointerAsIndexOp::create(rewriter, loc, out));
@@ -169,28 +155,7 @@ struct LowerMoe : OpRewritePattern<MoeOp> {
                    addressOf(rewriter, loc, idx), paramsAddr,
                    cst(static_cast<int64_t>(op.getActivation())), outAddr});
     Value result = bufferization::ToTensorOp::create(
-        rewriter, loc,
-        RankedTensorType::get(outType.getShape(), rt.getElementType()), out,
-        /*restrict=*/true, /*writable=*/true);
-    if (rt.getRank() != 2) {
-      // Back to the input's leading dims.
-      SmallVector<OpFoldResult> sizes;
-      for (int64_t i = 0; i < rt.getRank(); ++i)
-        sizes.push_back(
-            rt.isDynamicDim(i)
-                ? OpFoldResult(
-                      tensor::DimOp::create(rewriter, loc, op.getInput(), i)
-                          .getResult())
-                : OpFoldResult(rewriter.getIndexAttr(rt.getDimSize(i))));
-      ReassociationIndices leading =
-          llvm::to_vector(llvm::seq<int64_t>(0, rt.getRank() - 1));
-      result = tensor::ExpandShapeOp::create(
-          rewriter, loc, rt, result,
-          SmallVector<ReassociationIndices>{leading, {rt.getRank() - 1}},
-          sizes);
-    } else if (result.getType() != rt) {
-      result = tensor::CastOp::create(rewriter, loc, rt, result);
-    }
+        rewriter, loc, rt, out, /*restrict=*/true, /*writable=*/true);
     rewriter.replaceOp(op, result);
     return success();
   }

@@ -33,6 +33,7 @@ namespace loom {
 #define GEN_PASS_DECL_RAISEATTENTIONPASS
 #define GEN_PASS_DECL_RAISENORMSANDGELUPASS
 #define GEN_PASS_DECL_RAISESCANSPASS
+#define GEN_PASS_DECL_RAISEMIXTURESPASS
 #include "loom/Conversion/Passes.h.inc"
 
 /// Erases the `onnx.node` holder ops among `roots` that have no users and,

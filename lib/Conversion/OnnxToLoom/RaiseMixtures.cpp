@@ -1,0 +1,308 @@
+//===- RaiseMixtures.cpp - Masked mixtures of experts -> loom.moe ---------===//
+//
+// Part of the Loom project. SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+//
+// A mixture of experts as torch exports a loop over experts with masks,
+//
+//   w, idx = TopK(router(x), k)                 (w possibly renormalized)
+//   out = sum_{e < E} ReduceSum(w * Cast(Equal(idx, e)), -1, keepdims=1)
+//                     * FFN_e(x)
+//   FFN_e(x) = act(x @ W1_e (+ b1_e)) @ W2_e (+ b2_e)
+//
+// runs every expert on every token and multiplies most results by zero.
+// `loom.moe x, w, idx experts(W1_0, (b1_0,) W2_0, (b2_0,) ...)` computes the
+// same sum with each expert on its routed tokens only. The activation is the
+// loom op the earlier raising made of it (`loom.gelu`, `loom.silu`) or a
+// Relu. The chain of Adds may start from zeros (ConstantOfShape) or from the
+// first term; the experts must be exactly 0 .. E-1, each once.
+//
+//===----------------------------------------------------------------------===//
+
+#include "loom/Conversion/OnnxToLoom/OnnxToLoom.h"
+
+#include "RaiseUtils.h"
+#include "loom/Dialect/Loom/IR/LoomOps.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+namespace loom {
+#define GEN_PASS_DEF_RAISEMIXTURESPASS
+#include "loom/Conversion/Passes.h.inc"
+} // namespace loom
+
+#define DEBUG_TYPE "loom-raise-mixtures"
+
+using namespace mlir;
+using namespace loom;
+using namespace loom::raise;
+
+namespace {
+
+/// One expert's FFN.
+struct Expert {
+  Value w1, b1, w2, b2;
+  Activation act;
+};
+
+/// One term gate_e(w, idx) * FFN_e(x) of the sum.
+struct Term {
+  Value weights, indices, input;
+  int64_t expert;
+  Expert ffn;
+};
+
+/// The two inputs of a binary node `type`, or nullopt.
+std::optional<std::pair<Value, Value>> binary(Value v, StringRef type) {
+  onnxir::NodeOp node = nodeOf(v, type);
+  if (!node || node.getInputs().size() != 2)
+    return std::nullopt;
+  return std::make_pair(node.getInputs()[0], node.getInputs()[1]);
+}
+
+/// x @ W + b (either order of the Add) or x @ W with W rank 2 and b rank 1:
+/// returns (x, W, b or null).
+std::optional<std::tuple<Value, Value, Value>> linear(Value v) {
+  Value bias;
+  if (auto add = binary(v, "Add")) {
+    for (auto [b, mm] : {std::pair(add->first, add->second),
+                         std::pair(add->second, add->first)}) {
+      auto bt = dyn_cast<RankedTensorType>(b.getType());
+      if (bt && bt.getRank() == 1 && nodeOf(mm, "MatMul")) {
+        bias = b;
+        v = mm;
+        break;
+      }
+    }
+    if (!bias)
+      return std::nullopt;
+  }
+  auto mm = binary(v, "MatMul");
+  if (!mm)
+    return std::nullopt;
+  auto wt = dyn_cast<RankedTensorType>(mm->second.getType());
+  if (!wt || wt.getRank() != 2)
+    return std::nullopt;
+  return std::make_tuple(mm->first, mm->second, bias);
+}
+
+/// act(x @ W1 + b1) @ W2 + b2 -> (x, expert).
+std::optional<std::pair<Value, Expert>> matchFfn(Value v) {
+  auto out = linear(v);
+  if (!out)
+    return std::nullopt;
+  auto [hidden, w2, b2] = *out;
+  Expert e{Value(), Value(), w2, b2, Activation::None};
+  Value pre = hidden;
+  if (auto gelu = hidden.getDefiningOp<GeluOp>()) {
+    e.act = gelu.getApproximate() == GeluApproximation::Tanh
+                ? Activation::GeluTanh
+                : Activation::Gelu;
+    pre = gelu.getInput();
+  } else if (auto silu = hidden.getDefiningOp<SiluOp>()) {
+    e.act = Activation::Silu;
+    pre = silu.getInput();
+  } else if (onnxir::NodeOp relu = nodeOf(hidden, "Relu")) {
+    e.act = Activation::Relu;
+    pre = relu.getInputs()[0];
+  }
+  auto in = linear(pre);
+  if (!in)
+    return std::nullopt;
+  auto [x, w1, b1] = *in;
+  e.w1 = w1;
+  e.b1 = b1;
+  return std::make_pair(x, e);
+}
+
+/// ReduceSum(w * Cast(Equal(idx, e)), -1, keepdims) -> (w, idx, e).
+std::optional<std::tuple<Value, Value, int64_t>> matchGate(Value v) {
+  onnxir::NodeOp sum = nodeOf(v, "ReduceSum");
+  auto type = dyn_cast<RankedTensorType>(v.getType());
+  if (!sum || !type || intAttr(sum, "keepdims", 1) != 1)
+    return std::nullopt;
+  std::optional<SmallVector<int64_t>> axes = axesOf(sum, type.getRank());
+  if (!axes || axes->size() != 1 || (*axes)[0] != type.getRank() - 1)
+    return std::nullopt;
+  auto mul = binary(sum.getInputs()[0], "Mul");
+  if (!mul)
+    return std::nullopt;
+  for (auto [w, mask] :
+       {std::pair(mul->first, mul->second), std::pair(mul->second, mul->first)}) {
+    onnxir::NodeOp cast = nodeOf(mask, "Cast");
+    auto eq = cast ? binary(cast.getInputs()[0], "Equal") : std::nullopt;
+    if (!eq)
+      continue;
+    for (auto [idx, e] :
+         {std::pair(eq->first, eq->second), std::pair(eq->second, eq->first)}) {
+      auto it = dyn_cast<RankedTensorType>(idx.getType());
+      std::optional<int64_t> expert = splatInt(e);
+      auto et = dyn_cast<RankedTensorType>(e.getType());
+      if (it && it.getElementType().isInteger(64) && expert && et &&
+          et.getNumElements() == 1)
+        return std::make_tuple(w, idx, *expert);
+    }
+  }
+  return std::nullopt;
+}
+
+/// gate * FFN(x), either order.
+std::optional<Term> matchTerm(Value v) {
+  auto mul = binary(v, "Mul");
+  if (!mul)
+    return std::nullopt;
+  for (auto [g, f] :
+       {std::pair(mul->first, mul->second), std::pair(mul->second, mul->first)}) {
+    auto gate = matchGate(g);
+    auto ffn = gate ? matchFfn(f) : std::nullopt;
+    if (ffn)
+      return Term{std::get<0>(*gate), std::get<1>(*gate), ffn->first,
+                  std::get<2>(*gate), ffn->second};
+  }
+  return std::nullopt;
+}
+
+/// True for a float tensor of zeros (ConstantOfShape or a splat constant).
+bool isZeros(Value v) {
+  if (std::optional<double> f = splatFloat(v))
+    return *f == 0.0;
+  onnxir::NodeOp node = nodeOf(v, "ConstantOfShape");
+  if (!node)
+    return false;
+  auto value = dyn_cast_or_null<DenseElementsAttr>(node.getOnnxAttr("value"));
+  return !value || (value.isSplat() && isa<FloatType>(value.getElementType()) &&
+                    value.getSplatValue<APFloat>().isZero());
+}
+
+/// Collects the terms of the Add chain ending in `v` (last term first);
+/// false when the chain holds anything else. Inner sums must have one use.
+bool collectTerms(Value v, SmallVectorImpl<Term> &terms,
+                  SmallVectorImpl<Operation *> &adds) {
+  while (true) {
+    if (std::optional<Term> t = matchTerm(v)) {
+      terms.push_back(*t);
+      return true;
+    }
+    auto add = binary(v, "Add");
+    if (!add)
+      return false;
+    adds.push_back(v.getDefiningOp());
+    std::optional<Term> t = matchTerm(add->second);
+    Value rest = add->first;
+    if (!t) {
+      t = matchTerm(add->first);
+      rest = add->second;
+    }
+    if (!t)
+      return false;
+    terms.push_back(*t);
+    if (isZeros(rest))
+      return true;
+    if (!rest.hasOneUse())
+      return false;
+    v = rest;
+  }
+}
+
+struct RaiseMaskedMoe : OpRewritePattern<onnxir::NodeOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(onnxir::NodeOp op,
+                                PatternRewriter &rewriter) const override {
+    if (!nodeOf(op.getResult(0), "Add"))
+      return failure();
+    // Only the whole chain: not a sum that a later Add extends by a term.
+    for (Operation *user : op->getUsers())
+      if (auto add = user->getNumResults() == 1
+                         ? binary(user->getResult(0), "Add")
+                         : std::nullopt)
+        if (matchTerm(add->first) || matchTerm(add->second))
+          return rewriter.notifyMatchFailure(op, "part of a longer sum");
+    SmallVector<Term> terms;
+    SmallVector<Operation *> adds;
+    if (!collectTerms(op.getResult(0), terms, adds) || terms.size() < 2)
+      return rewriter.notifyMatchFailure(op, "not a sum of gated experts");
+    const Term &first = terms.front();
+    int64_t n = terms.size();
+    SmallVector<const Term *> byExpert(n, nullptr);
+    bool biases = first.ffn.b1 && first.ffn.b2;
+    for (const Term &t : terms) {
+      if (t.weights != first.weights || t.indices != first.indices ||
+          t.input != first.input || t.ffn.act != first.ffn.act ||
+          (t.ffn.b1 && t.ffn.b2) != biases ||
+          (!biases && (t.ffn.b1 || t.ffn.b2)))
+        return rewriter.notifyMatchFailure(op, "experts differ in form");
+      if (t.expert < 0 || t.expert >= n || byExpert[t.expert])
+        return rewriter.notifyMatchFailure(op, "experts are not 0 .. E-1");
+      byExpert[t.expert] = &t;
+    }
+    auto xt = dyn_cast<RankedTensorType>(first.input.getType());
+    auto wt = dyn_cast<RankedTensorType>(first.weights.getType());
+    auto it = dyn_cast<RankedTensorType>(first.indices.getType());
+    if (!xt || !wt || !it || xt.getRank() < 2 || wt.getRank() != xt.getRank() ||
+        it.getRank() != xt.getRank() ||
+        wt.getElementType() != xt.getElementType())
+      return rewriter.notifyMatchFailure(op, "gates do not match the tokens");
+    SmallVector<Value> experts;
+    for (const Term *t : byExpert) {
+      experts.push_back(t->ffn.w1);
+      if (biases)
+        experts.push_back(t->ffn.b1);
+      experts.push_back(t->ffn.w2);
+      if (biases)
+        experts.push_back(t->ffn.b2);
+    }
+    auto moe = MoeOp::create(
+        rewriter, op.getLoc(), first.input, first.weights, first.indices,
+        experts, rewriter.getI64IntegerAttr(n),
+        ActivationAttr::get(getContext(), first.ffn.act));
+    bool valid;
+    {
+      // The op's verifier checks the experts' shapes; a failure here only
+      // means the pattern does not apply.
+      ScopedDiagnosticHandler quiet(getContext(),
+                                    [](Diagnostic &) { return success(); });
+      valid = succeeded(moe.verifyInvariants());
+    }
+    if (!valid) {
+      rewriter.eraseOp(moe);
+      return rewriter.notifyMatchFailure(op, "the experts' shapes differ");
+    }
+    Value result = moe.getResult();
+    Type type = op.getResult(0).getType();
+    if (result.getType() != type) {
+      if (!isa<TensorType>(type))
+        return failure();
+      result = tensor::CastOp::create(rewriter, op.getLoc(), type, result);
+    }
+    SmallVector<Operation *> feeding;
+    for (Operation *add : adds)
+      for (Value in : add->getOperands())
+        if (Operation *def = in.getDefiningOp())
+          feeding.push_back(def);
+    rewriter.replaceOp(op, result);
+    for (Operation *add : llvm::drop_begin(adds))
+      if (add->use_empty())
+        rewriter.eraseOp(add);
+    eraseDeadHolderOps(rewriter, feeding);
+    return success();
+  }
+};
+
+/// Raises masked mixtures of experts in the imported graph to loom.moe.
+struct RaiseMixturesPass final
+    : public loom::impl::RaiseMixturesPassBase<RaiseMixturesPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    RewritePatternSet patterns(&getContext());
+    patterns.add<RaiseMaskedMoe>(&getContext());
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+      return signalPassFailure();
+  }
+};
+
+} // namespace

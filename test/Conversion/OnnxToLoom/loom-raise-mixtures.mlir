@@ -1,0 +1,129 @@
+// RUN: loom-opt %s -split-input-file --loom-raise-mixtures | FileCheck %s
+
+// A masked mixture of 3 experts (biases, GELU already raised), the sum
+// starting from zeros, the experts added in the order 1, 0, 2: one loom.moe
+// with the experts in index order.
+// CHECK-LABEL: func @moe_gelu_bias
+//       CHECK:   %[[Y:.+]] = loom.moe %arg0, %arg1, %arg2 experts(%arg3, %arg5, %arg4, %arg6, %arg7, %arg9, %arg8, %arg10, %arg11, %arg13, %arg12, %arg14) {activation = #loom.activation<gelu>, num_experts = 3 : i64}
+//       CHECK:   return %[[Y]]
+//   CHECK-NOT:   onnx.node
+func.func @moe_gelu_bias(%x: tensor<?x8xf32>, %w: tensor<?x2xf32>, %idx: tensor<?x2xi64>, %w1_0: tensor<8x16xf32>, %w2_0: tensor<16x8xf32>, %b1_0: tensor<16xf32>, %b2_0: tensor<8xf32>, %w1_1: tensor<8x16xf32>, %w2_1: tensor<16x8xf32>, %b1_1: tensor<16xf32>, %b2_1: tensor<8xf32>, %w1_2: tensor<8x16xf32>, %w2_2: tensor<16x8xf32>, %b1_2: tensor<16xf32>, %b2_2: tensor<8xf32>) -> tensor<?x8xf32> {
+  %ax = arith.constant dense<-1> : tensor<1xi64>
+  %shape = onnx.node "Shape"(%x) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<?x8xf32>) -> tensor<2xi64>
+  %zeros = onnx.node "ConstantOfShape"(%shape) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<2xi64>) -> tensor<?x8xf32>
+  %t1e = arith.constant dense<1> : tensor<i64>
+  %t1eq = onnx.node "Equal"(%idx, %t1e) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<?x2xi64>, tensor<i64>) -> tensor<?x2xi1>
+  %t1c = onnx.node "Cast"(%t1eq) attributes {attrs = {to = 1 : i64}, domain = "", opset = 17 : i64} : (tensor<?x2xi1>) -> tensor<?x2xf32>
+  %t1m = onnx.node "Mul"(%w, %t1c) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<?x2xf32>, tensor<?x2xf32>) -> tensor<?x2xf32>
+  %t1g = onnx.node "ReduceSum"(%t1m, %ax) attributes {attrs = {keepdims = 1 : i64}, domain = "", opset = 17 : i64} : (tensor<?x2xf32>, tensor<1xi64>) -> tensor<?x1xf32>
+  %t1h = onnx.node "MatMul"(%x, %w1_1) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<?x8xf32>, tensor<8x16xf32>) -> tensor<?x16xf32>
+  %t1hb = onnx.node "Add"(%b1_1, %t1h) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<16xf32>, tensor<?x16xf32>) -> tensor<?x16xf32>
+  %t1a = loom.gelu %t1hb : tensor<?x16xf32>
+  %t1o = onnx.node "MatMul"(%t1a, %w2_1) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<?x16xf32>, tensor<16x8xf32>) -> tensor<?x8xf32>
+  %t1ob = onnx.node "Add"(%t1o, %b2_1) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<?x8xf32>, tensor<8xf32>) -> tensor<?x8xf32>
+  %t1t = onnx.node "Mul"(%t1g, %t1ob) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<?x1xf32>, tensor<?x8xf32>) -> tensor<?x8xf32>
+  %s1 = onnx.node "Add"(%zeros, %t1t) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<?x8xf32>, tensor<?x8xf32>) -> tensor<?x8xf32>
+  %t0e = arith.constant dense<0> : tensor<i64>
+  %t0eq = onnx.node "Equal"(%idx, %t0e) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<?x2xi64>, tensor<i64>) -> tensor<?x2xi1>
+  %t0c = onnx.node "Cast"(%t0eq) attributes {attrs = {to = 1 : i64}, domain = "", opset = 17 : i64} : (tensor<?x2xi1>) -> tensor<?x2xf32>
+  %t0m = onnx.node "Mul"(%w, %t0c) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<?x2xf32>, tensor<?x2xf32>) -> tensor<?x2xf32>
+  %t0g = onnx.node "ReduceSum"(%t0m, %ax) attributes {attrs = {keepdims = 1 : i64}, domain = "", opset = 17 : i64} : (tensor<?x2xf32>, tensor<1xi64>) -> tensor<?x1xf32>
+  %t0h = onnx.node "MatMul"(%x, %w1_0) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<?x8xf32>, tensor<8x16xf32>) -> tensor<?x16xf32>
+  %t0hb = onnx.node "Add"(%b1_0, %t0h) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<16xf32>, tensor<?x16xf32>) -> tensor<?x16xf32>
+  %t0a = loom.gelu %t0hb : tensor<?x16xf32>
+  %t0o = onnx.node "MatMul"(%t0a, %w2_0) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<?x16xf32>, tensor<16x8xf32>) -> tensor<?x8xf32>
+  %t0ob = onnx.node "Add"(%t0o, %b2_0) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<?x8xf32>, tensor<8xf32>) -> tensor<?x8xf32>
+  %t0t = onnx.node "Mul"(%t0g, %t0ob) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<?x1xf32>, tensor<?x8xf32>) -> tensor<?x8xf32>
+  %s0 = onnx.node "Add"(%s1, %t0t) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<?x8xf32>, tensor<?x8xf32>) -> tensor<?x8xf32>
+  %t2e = arith.constant dense<2> : tensor<i64>
+  %t2eq = onnx.node "Equal"(%idx, %t2e) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<?x2xi64>, tensor<i64>) -> tensor<?x2xi1>
+  %t2c = onnx.node "Cast"(%t2eq) attributes {attrs = {to = 1 : i64}, domain = "", opset = 17 : i64} : (tensor<?x2xi1>) -> tensor<?x2xf32>
+  %t2m = onnx.node "Mul"(%w, %t2c) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<?x2xf32>, tensor<?x2xf32>) -> tensor<?x2xf32>
+  %t2g = onnx.node "ReduceSum"(%t2m, %ax) attributes {attrs = {keepdims = 1 : i64}, domain = "", opset = 17 : i64} : (tensor<?x2xf32>, tensor<1xi64>) -> tensor<?x1xf32>
+  %t2h = onnx.node "MatMul"(%x, %w1_2) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<?x8xf32>, tensor<8x16xf32>) -> tensor<?x16xf32>
+  %t2hb = onnx.node "Add"(%b1_2, %t2h) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<16xf32>, tensor<?x16xf32>) -> tensor<?x16xf32>
+  %t2a = loom.gelu %t2hb : tensor<?x16xf32>
+  %t2o = onnx.node "MatMul"(%t2a, %w2_2) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<?x16xf32>, tensor<16x8xf32>) -> tensor<?x8xf32>
+  %t2ob = onnx.node "Add"(%t2o, %b2_2) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<?x8xf32>, tensor<8xf32>) -> tensor<?x8xf32>
+  %t2t = onnx.node "Mul"(%t2g, %t2ob) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<?x1xf32>, tensor<?x8xf32>) -> tensor<?x8xf32>
+  %s2 = onnx.node "Add"(%s0, %t2t) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<?x8xf32>, tensor<?x8xf32>) -> tensor<?x8xf32>
+  return %s2 : tensor<?x8xf32>
+}
+
+// -----
+
+// Without biases, ReLU, the sum starting from the first term.
+// CHECK-LABEL: func @moe_relu
+//       CHECK:   loom.moe %arg0, %arg1, %arg2 experts(%arg3, %arg4, %arg5, %arg6) {activation = #loom.activation<relu>, num_experts = 2 : i64}
+func.func @moe_relu(%x: tensor<?x8xf32>, %w: tensor<?x2xf32>, %idx: tensor<?x2xi64>, %w1_0: tensor<8x16xf32>, %w2_0: tensor<16x8xf32>, %w1_1: tensor<8x16xf32>, %w2_1: tensor<16x8xf32>) -> tensor<?x8xf32> {
+  %ax = arith.constant dense<-1> : tensor<1xi64>
+  %ae = arith.constant dense<0> : tensor<i64>
+  %aeq = onnx.node "Equal"(%idx, %ae) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<?x2xi64>, tensor<i64>) -> tensor<?x2xi1>
+  %ac = onnx.node "Cast"(%aeq) attributes {attrs = {to = 1 : i64}, domain = "", opset = 17 : i64} : (tensor<?x2xi1>) -> tensor<?x2xf32>
+  %am = onnx.node "Mul"(%w, %ac) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<?x2xf32>, tensor<?x2xf32>) -> tensor<?x2xf32>
+  %ag = onnx.node "ReduceSum"(%am, %ax) attributes {attrs = {keepdims = 1 : i64}, domain = "", opset = 17 : i64} : (tensor<?x2xf32>, tensor<1xi64>) -> tensor<?x1xf32>
+  %ah = onnx.node "MatMul"(%x, %w1_0) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<?x8xf32>, tensor<8x16xf32>) -> tensor<?x16xf32>
+  %aa = onnx.node "Relu"(%ah) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<?x16xf32>) -> tensor<?x16xf32>
+  %ao = onnx.node "MatMul"(%aa, %w2_0) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<?x16xf32>, tensor<16x8xf32>) -> tensor<?x8xf32>
+  %at = onnx.node "Mul"(%ag, %ao) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<?x1xf32>, tensor<?x8xf32>) -> tensor<?x8xf32>
+  %be = arith.constant dense<1> : tensor<i64>
+  %beq = onnx.node "Equal"(%idx, %be) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<?x2xi64>, tensor<i64>) -> tensor<?x2xi1>
+  %bc = onnx.node "Cast"(%beq) attributes {attrs = {to = 1 : i64}, domain = "", opset = 17 : i64} : (tensor<?x2xi1>) -> tensor<?x2xf32>
+  %bm = onnx.node "Mul"(%w, %bc) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<?x2xf32>, tensor<?x2xf32>) -> tensor<?x2xf32>
+  %bg = onnx.node "ReduceSum"(%bm, %ax) attributes {attrs = {keepdims = 1 : i64}, domain = "", opset = 17 : i64} : (tensor<?x2xf32>, tensor<1xi64>) -> tensor<?x1xf32>
+  %bh = onnx.node "MatMul"(%x, %w1_1) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<?x8xf32>, tensor<8x16xf32>) -> tensor<?x16xf32>
+  %ba = onnx.node "Relu"(%bh) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<?x16xf32>) -> tensor<?x16xf32>
+  %bo = onnx.node "MatMul"(%ba, %w2_1) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<?x16xf32>, tensor<16x8xf32>) -> tensor<?x8xf32>
+  %bt = onnx.node "Mul"(%bg, %bo) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<?x1xf32>, tensor<?x8xf32>) -> tensor<?x8xf32>
+  %sum = onnx.node "Add"(%bt, %at) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<?x8xf32>, tensor<?x8xf32>) -> tensor<?x8xf32>
+  return %sum : tensor<?x8xf32>
+}
+
+// -----
+
+// Near misses, left alone: experts 0 and 2 (not 0 .. E-1); experts that
+// read different inputs.
+// CHECK-LABEL: func @moe_near_misses
+//   CHECK-NOT:   loom.moe
+func.func @moe_near_misses(%x: tensor<?x8xf32>, %w: tensor<?x2xf32>, %idx: tensor<?x2xi64>, %w1_0: tensor<8x16xf32>, %w2_0: tensor<16x8xf32>, %w1_1: tensor<8x16xf32>, %w2_1: tensor<16x8xf32>, %x2: tensor<?x8xf32>) -> (tensor<?x8xf32>, tensor<?x8xf32>) {
+  %ax = arith.constant dense<-1> : tensor<1xi64>
+  %ae = arith.constant dense<0> : tensor<i64>
+  %aeq = onnx.node "Equal"(%idx, %ae) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<?x2xi64>, tensor<i64>) -> tensor<?x2xi1>
+  %ac = onnx.node "Cast"(%aeq) attributes {attrs = {to = 1 : i64}, domain = "", opset = 17 : i64} : (tensor<?x2xi1>) -> tensor<?x2xf32>
+  %am = onnx.node "Mul"(%w, %ac) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<?x2xf32>, tensor<?x2xf32>) -> tensor<?x2xf32>
+  %ag = onnx.node "ReduceSum"(%am, %ax) attributes {attrs = {keepdims = 1 : i64}, domain = "", opset = 17 : i64} : (tensor<?x2xf32>, tensor<1xi64>) -> tensor<?x1xf32>
+  %ah = onnx.node "MatMul"(%x, %w1_0) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<?x8xf32>, tensor<8x16xf32>) -> tensor<?x16xf32>
+  %aa = onnx.node "Relu"(%ah) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<?x16xf32>) -> tensor<?x16xf32>
+  %ao = onnx.node "MatMul"(%aa, %w2_0) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<?x16xf32>, tensor<16x8xf32>) -> tensor<?x8xf32>
+  %at = onnx.node "Mul"(%ag, %ao) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<?x1xf32>, tensor<?x8xf32>) -> tensor<?x8xf32>
+  %be = arith.constant dense<2> : tensor<i64>
+  %beq = onnx.node "Equal"(%idx, %be) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<?x2xi64>, tensor<i64>) -> tensor<?x2xi1>
+  %bc = onnx.node "Cast"(%beq) attributes {attrs = {to = 1 : i64}, domain = "", opset = 17 : i64} : (tensor<?x2xi1>) -> tensor<?x2xf32>
+  %bm = onnx.node "Mul"(%w, %bc) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<?x2xf32>, tensor<?x2xf32>) -> tensor<?x2xf32>
+  %bg = onnx.node "ReduceSum"(%bm, %ax) attributes {attrs = {keepdims = 1 : i64}, domain = "", opset = 17 : i64} : (tensor<?x2xf32>, tensor<1xi64>) -> tensor<?x1xf32>
+  %bh = onnx.node "MatMul"(%x, %w1_1) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<?x8xf32>, tensor<8x16xf32>) -> tensor<?x16xf32>
+  %ba = onnx.node "Relu"(%bh) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<?x16xf32>) -> tensor<?x16xf32>
+  %bo = onnx.node "MatMul"(%ba, %w2_1) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<?x16xf32>, tensor<16x8xf32>) -> tensor<?x8xf32>
+  %bt = onnx.node "Mul"(%bg, %bo) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<?x1xf32>, tensor<?x8xf32>) -> tensor<?x8xf32>
+  %sum = onnx.node "Add"(%at, %bt) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<?x8xf32>, tensor<?x8xf32>) -> tensor<?x8xf32>
+  %ce = arith.constant dense<0> : tensor<i64>
+  %ceq = onnx.node "Equal"(%idx, %ce) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<?x2xi64>, tensor<i64>) -> tensor<?x2xi1>
+  %cc = onnx.node "Cast"(%ceq) attributes {attrs = {to = 1 : i64}, domain = "", opset = 17 : i64} : (tensor<?x2xi1>) -> tensor<?x2xf32>
+  %cm = onnx.node "Mul"(%w, %cc) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<?x2xf32>, tensor<?x2xf32>) -> tensor<?x2xf32>
+  %cg = onnx.node "ReduceSum"(%cm, %ax) attributes {attrs = {keepdims = 1 : i64}, domain = "", opset = 17 : i64} : (tensor<?x2xf32>, tensor<1xi64>) -> tensor<?x1xf32>
+  %ch = onnx.node "MatMul"(%x, %w1_0) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<?x8xf32>, tensor<8x16xf32>) -> tensor<?x16xf32>
+  %ca = onnx.node "Relu"(%ch) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<?x16xf32>) -> tensor<?x16xf32>
+  %co = onnx.node "MatMul"(%ca, %w2_0) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<?x16xf32>, tensor<16x8xf32>) -> tensor<?x8xf32>
+  %ct = onnx.node "Mul"(%cg, %co) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<?x1xf32>, tensor<?x8xf32>) -> tensor<?x8xf32>
+  %de = arith.constant dense<1> : tensor<i64>
+  %deq = onnx.node "Equal"(%idx, %de) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<?x2xi64>, tensor<i64>) -> tensor<?x2xi1>
+  %dc = onnx.node "Cast"(%deq) attributes {attrs = {to = 1 : i64}, domain = "", opset = 17 : i64} : (tensor<?x2xi1>) -> tensor<?x2xf32>
+  %dm = onnx.node "Mul"(%w, %dc) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<?x2xf32>, tensor<?x2xf32>) -> tensor<?x2xf32>
+  %dg = onnx.node "ReduceSum"(%dm, %ax) attributes {attrs = {keepdims = 1 : i64}, domain = "", opset = 17 : i64} : (tensor<?x2xf32>, tensor<1xi64>) -> tensor<?x1xf32>
+  %dh = onnx.node "MatMul"(%x2, %w1_1) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<?x8xf32>, tensor<8x16xf32>) -> tensor<?x16xf32>
+  %da = onnx.node "Relu"(%dh) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<?x16xf32>) -> tensor<?x16xf32>
+  %do = onnx.node "MatMul"(%da, %w2_1) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<?x16xf32>, tensor<16x8xf32>) -> tensor<?x8xf32>
+  %dt = onnx.node "Mul"(%dg, %do) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<?x1xf32>, tensor<?x8xf32>) -> tensor<?x8xf32>
+  %sum2 = onnx.node "Add"(%ct, %dt) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<?x8xf32>, tensor<?x8xf32>) -> tensor<?x8xf32>
+  return %sum, %sum2 : tensor<?x8xf32>, tensor<?x8xf32>
+}
