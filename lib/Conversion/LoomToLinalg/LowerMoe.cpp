@@ -12,8 +12,9 @@
 // On tensors: the input and gates are copied into fresh row-major tensors
 // (constant expert weights are read in place), their buffers' addresses
 // (`bufferization.to_buffer` with the identity layout,
-// `memref.extract_aligned_pointer_as_index`) are passed as 64-bit integers like the GEMM microkernel's, the
-// experts' addresses through a stack array, and the result is a new buffer
+// `memref.extract_aligned_pointer_as_index`) are passed as 64-bit integers like
+// the GEMM microkernel's, the experts' addresses through a stack array, and the
+// result is a new buffer
 // (`bufferization.to_tensor restrict writable`).
 //
 //===----------------------------------------------------------------------===//
@@ -28,6 +29,7 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/PatternMatch.h"
 
 using namespace mlir;
@@ -37,14 +39,18 @@ namespace {
 
 constexpr StringLiteral kMoeKernel = "loomrt_moe_ffn_f32";
 
-/// The external declaration of the kernel (11 64-bit integers), created on
+/// LOOMRT_MOE_PACKED_WEIGHTS and LOOMRT_GEMM_PANEL (loomrt/kernels.h).
+constexpr int64_t kPackedWeights = 1;
+constexpr int64_t kPanel = 16;
+
+/// The external declaration of the kernel (12 64-bit integers), created on
 /// first use.
 func::FuncOp getOrDeclareKernel(OpBuilder &b, ModuleOp module) {
   if (auto f = module.lookupSymbol<func::FuncOp>(kMoeKernel))
     return f;
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(module.getBody());
-  SmallVector<Type> args(11, b.getI64Type());
+  SmallVector<Type> args(12, b.getI64Type());
   auto f = func::FuncOp::create(b, module.getLoc(), kMoeKernel,
                                 b.getFunctionType(args, {}));
   f.setPrivate();
@@ -64,6 +70,48 @@ Value contiguous(OpBuilder &b, Location loc, Value t) {
   Value init = tensor::EmptyOp::create(b, loc, type.getShape(),
                                        type.getElementType(), dyn);
   return linalg::CopyOp::create(b, loc, t, init).getResult(0);
+}
+
+/// A constant [k, n] f32 weight `w` prepacked for the GEMM microkernel
+/// (loomrt_sgemm_pack_b's layout: panels of 16 columns spanning k,
+/// zero-padded), as a new constant; null when `w` is not a constant with
+/// readable data.
+Value packedConstant(OpBuilder &b, Location loc, Value w) {
+  auto cst = w.getDefiningOp<arith::ConstantOp>();
+  auto type = dyn_cast<RankedTensorType>(w.getType());
+  if (!cst || !type || !type.hasStaticShape() || type.getRank() != 2 ||
+      !type.getElementType().isF32())
+    return {};
+  SmallVector<float> storage;
+  ArrayRef<float> data;
+  if (auto dense = dyn_cast<DenseElementsAttr>(cst.getValue())) {
+    auto values = dense.getValues<float>();
+    storage.assign(values.begin(), values.end());
+    data = storage;
+  } else if (auto res =
+                 dyn_cast<DenseF32ResourceElementsAttr>(cst.getValue())) {
+    std::optional<ArrayRef<float>> raw = res.tryGetAsArrayRef();
+    if (!raw)
+      return {};
+    data = *raw;
+  } else {
+    return {};
+  }
+  int64_t k = type.getDimSize(0), n = type.getDimSize(1);
+  if (static_cast<int64_t>(data.size()) != k * n)
+    return {};
+  int64_t panels = (n + kPanel - 1) / kPanel;
+  SmallVector<float> packed(panels * k * kPanel, 0.0f);
+  for (int64_t q = 0; q < panels; ++q)
+    for (int64_t p = 0; p < k; ++p)
+      for (int64_t j = 0; j < kPanel && q * kPanel + j < n; ++j)
+        packed[(q * k + p) * kPanel + j] = data[p * n + q * kPanel + j];
+  auto packedType = RankedTensorType::get({static_cast<int64_t>(packed.size())},
+                                          b.getF32Type());
+  auto blob = HeapAsmResourceBlob::allocateAndCopyInferAlign<float>(packed);
+  auto attr = DenseResourceElementsAttr::get(packedType, "moe_weight_packed",
+                                             std::move(blob));
+  return arith::ConstantOp::create(b, loc, attr);
 }
 
 /// The address of the first element of `t`'s buffer, as i64. `t` is a
@@ -112,25 +160,36 @@ struct LowerMoe : OpRewritePattern<MoeOp> {
     Value k = tensor::DimOp::create(rewriter, loc, w, rank - 1);
     Value hidden = tensor::DimOp::create(rewriter, loc, op.getExperts()[0], 1);
 
-    // Per expert: W1, b1, W2, b2 addresses (0 for a missing bias).
+    // Per expert: W1, b1, W2, b2 addresses (0 for a missing bias). Constant
+    // weights are packed now rather than at every call (all or none).
     int64_t n = op.getNumExperts();
     bool biases = op.hasBiases();
+    int64_t per = biases ? 4 : 2;
+    SmallVector<Value> packed;
+    for (int64_t e = 0; e < n && (e == 0 || !packed.empty()); ++e)
+      for (int64_t layer : {0, 1}) {
+        Value p = packedConstant(rewriter, loc,
+                                 op.getExperts()[e * per + layer * per / 2]);
+        if (!p) {
+          packed.clear();
+          break;
+        }
+        packed.push_back(p);
+      }
+    auto weight = [&](int64_t e, int64_t layer) {
+      return packed.empty() ? op.getExperts()[e * per + layer * per / 2]
+                            : packed[2 * e + layer];
+    };
     auto paramsType = MemRefType::get({4 * n}, rewriter.getI64Type());
     Value params = memref::AllocaOp::create(rewriter, loc, paramsType);
     for (int64_t e = 0; e < n; ++e) {
-      ValueRange ops =
-          op.getExperts().slice(e * (biases ? 4 : 2), biases ? 4 : 2);
-      SmallVector<Value> addrs;
-      if (biases) {
-        for (Value v : ops)
-          addrs.push_back(
-              addressOf(rewriter, loc, contiguous(rewriter, loc, v)));
-      } else {
-        addrs = {addressOf(rewriter, loc, contiguous(rewriter, loc, ops[0])),
-                 cst(0),
-                 addressOf(rewriter, loc, contiguous(rewriter, loc, ops[1])),
-                 cst(0)};
-      }
+      ValueRange ops = op.getExperts().slice(e * per, per);
+      auto addr = [&](Value v) {
+        return addressOf(rewriter, loc, contiguous(rewriter, loc, v));
+      };
+      SmallVector<Value> addrs = {
+          addr(weight(e, 0)), biases ? addr(ops[1]) : cst(0),
+          addr(weight(e, 1)), biases ? addr(ops[3]) : cst(0)};
       for (auto [j, a] : llvm::enumerate(addrs))
         memref::StoreOp::create(rewriter, loc, a, params,
                                 ValueRange{arith::ConstantIndexOp::create(
@@ -153,7 +212,8 @@ struct LowerMoe : OpRewritePattern<MoeOp> {
         ValueRange{i64(tokens), i64(d), i64(hidden), cst(n), i64(k),
                    addressOf(rewriter, loc, x), addressOf(rewriter, loc, w),
                    addressOf(rewriter, loc, idx), paramsAddr,
-                   cst(static_cast<int64_t>(op.getActivation())), outAddr});
+                   cst(static_cast<int64_t>(op.getActivation())), outAddr,
+                   cst(packed.empty() ? 0 : kPackedWeights)});
     Value result = bufferization::ToTensorOp::create(
         rewriter, loc, rt, out, /*restrict=*/true, /*writable=*/true);
     rewriter.replaceOp(op, result);

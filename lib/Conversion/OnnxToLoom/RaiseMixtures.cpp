@@ -130,8 +130,8 @@ std::optional<std::tuple<Value, Value, int64_t>> matchGate(Value v) {
   auto mul = binary(sum.getInputs()[0], "Mul");
   if (!mul)
     return std::nullopt;
-  for (auto [w, mask] :
-       {std::pair(mul->first, mul->second), std::pair(mul->second, mul->first)}) {
+  for (auto [w, mask] : {std::pair(mul->first, mul->second),
+                         std::pair(mul->second, mul->first)}) {
     onnxir::NodeOp cast = nodeOf(mask, "Cast");
     auto eq = cast ? binary(cast.getInputs()[0], "Equal") : std::nullopt;
     if (!eq)
@@ -154,8 +154,8 @@ std::optional<Term> matchTerm(Value v) {
   auto mul = binary(v, "Mul");
   if (!mul)
     return std::nullopt;
-  for (auto [g, f] :
-       {std::pair(mul->first, mul->second), std::pair(mul->second, mul->first)}) {
+  for (auto [g, f] : {std::pair(mul->first, mul->second),
+                      std::pair(mul->second, mul->first)}) {
     auto gate = matchGate(g);
     auto ffn = gate ? matchFfn(f) : std::nullopt;
     if (ffn)
@@ -255,10 +255,10 @@ struct RaiseMaskedMoe : OpRewritePattern<onnxir::NodeOp> {
       if (biases)
         experts.push_back(t->ffn.b2);
     }
-    auto moe = MoeOp::create(
-        rewriter, op.getLoc(), first.input, first.weights, first.indices,
-        experts, rewriter.getI64IntegerAttr(n),
-        ActivationAttr::get(getContext(), first.ffn.act));
+    auto moe =
+        MoeOp::create(rewriter, op.getLoc(), first.input, first.weights,
+                      first.indices, experts, rewriter.getI64IntegerAttr(n),
+                      ActivationAttr::get(getContext(), first.ffn.act));
     bool valid;
     {
       // The op's verifier checks the experts' shapes; a failure here only

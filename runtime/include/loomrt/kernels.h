@@ -90,12 +90,18 @@ enum {
  * loomrt_sgemm_f32 products over its tokens; the gate weights scale the
  * rows as they are added back. Without memory for the grouping it computes
  * each choice on its own (the same numbers, slowly) instead of failing.
+ * With LOOMRT_MOE_PACKED_WEIGHTS in `flags`, every W1 and W2 is prepacked
+ * (loomrt_sgemm_pack_b's layout; loomc packs constant experts at compile
+ * time).
  */
 void loomrt_moe_ffn_f32(int64_t tokens, int64_t d, int64_t hidden,
-                           int64_t experts, int64_t top_k, const float *x,
-                           const float *weights, const int64_t *indices,
-                           const int64_t *params, int64_t activation,
-                           float *out);
+                        int64_t experts, int64_t top_k, const float *x,
+                        const float *weights, const int64_t *indices,
+                        const int64_t *params, int64_t activation, float *out,
+                        int64_t flags);
+
+/** `loomrt_moe_ffn_f32` flag: the experts' W1 and W2 are prepacked. */
+#define LOOMRT_MOE_PACKED_WEIGHTS 1
 
 /** The name of the microkernel loomrt_sgemm_f32 uses on this CPU
  *  ("avx2-fma-6x16" or "generic-6x16"). */

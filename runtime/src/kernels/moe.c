@@ -14,6 +14,12 @@
 #include "loomrt/kernels.h"
 
 #include <math.h>
+#ifdef LOOMRT_KERNELS_OPENMP
+#include <omp.h>
+#define LOOMRT_PARALLEL_FOR _Pragma("omp parallel for if(!omp_in_parallel())")
+#else
+#define LOOMRT_PARALLEL_FOR
+#endif
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,13 +40,23 @@ static float activate(float v, int64_t kind) {
   }
 }
 
+/** B[p, j] of a [k, n] weight, row-major or prepacked (panels of
+ *  LOOMRT_GEMM_PANEL columns spanning k). */
+static float weightAt(const float *w, int packed, int64_t k, int64_t n,
+                      int64_t p, int64_t j) {
+  if (!packed)
+    return w[p * n + j];
+  int64_t q = j / LOOMRT_GEMM_PANEL;
+  return w[(q * k + p) * LOOMRT_GEMM_PANEL + j % LOOMRT_GEMM_PANEL];
+}
+
 /** Without memory for grouping: each routed choice on its own, the hidden
  *  layer in chunks on the stack (slow, but needs no allocation). */
 static void moeUnbuffered(int64_t tokens, int64_t d, int64_t hidden,
                           int64_t experts, int64_t top_k, const float *x,
                           const float *weights, const int64_t *indices,
-                          const int64_t *params, int64_t activation,
-                          float *out) {
+                          const int64_t *params, int64_t activation, float *out,
+                          int packed) {
   enum { kChunk = 256 };
   float h[kChunk];
   for (int64_t c = 0; c < tokens * top_k; ++c) {
@@ -61,12 +77,12 @@ static void moeUnbuffered(int64_t tokens, int64_t d, int64_t hidden,
       for (int64_t i = 0; i < len; ++i) {
         float acc = b1 ? b1[i0 + i] : 0.0f;
         for (int64_t p = 0; p < d; ++p)
-          acc += row[p] * w1[p * hidden + i0 + i];
+          acc += row[p] * weightAt(w1, packed, d, hidden, p, i0 + i);
         h[i] = activate(acc, activation) * g;
       }
       for (int64_t i = 0; i < len; ++i)
         for (int64_t j = 0; j < d; ++j)
-          dst[j] += h[i] * w2[(i0 + i) * d + j];
+          dst[j] += h[i] * weightAt(w2, packed, hidden, d, i0 + i, j);
     }
   }
 }
@@ -74,8 +90,11 @@ static void moeUnbuffered(int64_t tokens, int64_t d, int64_t hidden,
 void loomrt_moe_ffn_f32(int64_t tokens, int64_t d, int64_t hidden,
                         int64_t experts, int64_t top_k, const float *x,
                         const float *weights, const int64_t *indices,
-                        const int64_t *params, int64_t activation, float *out) {
+                        const int64_t *params, int64_t activation, float *out,
+                        int64_t flags) {
   memset(out, 0, (size_t)(tokens * d) * sizeof(float));
+  int packed = (flags & LOOMRT_MOE_PACKED_WEIGHTS) != 0;
+  int64_t gemmFlags = packed ? LOOMRT_GEMM_PACKED_B : 0;
   int64_t choices = tokens * top_k;
   if (choices == 0 || experts == 0)
     return;
@@ -86,7 +105,7 @@ void loomrt_moe_ffn_f32(int64_t tokens, int64_t d, int64_t hidden,
     free(start);
     free(order);
     moeUnbuffered(tokens, d, hidden, experts, top_k, x, weights, indices,
-                  params, activation, out);
+                  params, activation, out, packed);
     return;
   }
   for (int64_t c = 0; c < choices; ++c)
@@ -104,7 +123,7 @@ void loomrt_moe_ffn_f32(int64_t tokens, int64_t d, int64_t hidden,
   float *res = malloc((size_t)(most * d) * sizeof(float));
   if (!fill || (most && (!rows || !mid || !res))) {
     moeUnbuffered(tokens, d, hidden, experts, top_k, x, weights, indices,
-                  params, activation, out);
+                  params, activation, out, packed);
     goto done;
   }
   memcpy(fill, start, (size_t)experts * sizeof(int64_t));
@@ -124,14 +143,15 @@ void loomrt_moe_ffn_f32(int64_t tokens, int64_t d, int64_t hidden,
       memcpy(rows + r * d, x + (choice[r] / top_k) * d,
              (size_t)d * sizeof(float));
     loomrt_sgemm_f32(1, n, hidden, d, rows, 0, d, 1, w1, 0, hidden, 1, mid, 0,
-                     hidden, 1, 0);
+                     hidden, 1, gemmFlags);
+    LOOMRT_PARALLEL_FOR
     for (int64_t r = 0; r < n; ++r) {
       float *h = mid + r * hidden;
       for (int64_t i = 0; i < hidden; ++i)
         h[i] = activate(h[i] + (b1 ? b1[i] : 0.0f), activation);
     }
     loomrt_sgemm_f32(1, n, d, hidden, mid, 0, hidden, 1, w2, 0, d, 1, res, 0, d,
-                     1, 0);
+                     1, gemmFlags);
     for (int64_t r = 0; r < n; ++r) {
       float g = weights[choice[r]];
       float *dst = out + (choice[r] / top_k) * d;

@@ -179,20 +179,21 @@ func.func @scan_pulls_producers(%delta: tensor<2x?x8xf32>, %x: tensor<2x?x8xf32>
 // -----
 
 // loom.moe calls the runtime's routed kernel: the input and gates copied
-// into fresh buffers (constant weights are read in place; leading dims are
-// tokens: 2 x S), the four addresses of each expert in a stack array, a new
+// into fresh buffers (constant weights packed at compile time for the GEMM
+// microkernel, flag 1; leading dims are tokens: 2 x S), the four addresses of each expert in a stack array, a new
 // output buffer.
 // CHECK-LABEL: func @moe
+//       CHECK:   arith.constant dense_resource<moe_weight_packed{{.*}}> : tensor<512xf32>
 //       CHECK:   %[[X:.+]] = linalg.copy ins(%arg0 : tensor<2x?x16xf32>)
 //       CHECK:   %[[S:.+]] = tensor.dim %[[X]], %c1
 //       CHECK:   %[[T:.+]] = arith.muli %[[S]], %c2 : index
 //       CHECK:   %[[P:.+]] = memref.alloca() : memref<8xi64>
-//       CHECK:   bufferization.to_buffer %{{.+}} read_only : tensor<16x32xf32> to memref<16x32xf32>
+//       CHECK:   bufferization.to_buffer %{{.+}} read_only : tensor<512xf32> to memref<512xf32>
 //       CHECK:   memref.store %{{.+}}, %[[P]][%c0]
 //       CHECK:   memref.store %c0_i64, %[[P]][%c1]
 //       CHECK:   memref.store %{{.+}}, %[[P]][%c7]
 //       CHECK:   %[[OUT:.+]] = memref.alloc(%{{.+}}) : memref<2x?x16xf32>
-//       CHECK:   call @loomrt_moe_ffn_f32(%{{.+}}, %c16_i64, %c32_i64, %c2_i64, %c2_i64, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %c4_i64, %{{.+}}) : (i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64) -> ()
+//       CHECK:   call @loomrt_moe_ffn_f32(%{{.+}}, %c16_i64, %c32_i64, %c2_i64, %c2_i64, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %c4_i64, %{{.+}}, %c1_i64) : (i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64) -> ()
 //       CHECK:   %[[R:.+]] = bufferization.to_tensor %[[OUT]] restrict writable : memref<2x?x16xf32> to tensor<2x?x16xf32>
 //       CHECK:   return %[[R]]
 func.func @moe(%x: tensor<2x?x16xf32>, %w: tensor<2x?x2xf32>, %i: tensor<2x?x2xi64>) -> tensor<2x?x16xf32> {

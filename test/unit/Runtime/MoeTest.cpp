@@ -28,6 +28,8 @@ struct Case {
   bool bias;
   /// Route every choice of every token to expert 0 (or out of range).
   bool skewed = false;
+  /// Pass W1 and W2 prepacked (LOOMRT_MOE_PACKED_WEIGHTS).
+  bool packed = false;
 };
 
 double act(double v, int64_t kind) {
@@ -74,16 +76,26 @@ TEST_P(MoeTest, MatchesDenseReference) {
     w2.push_back(randoms(c.hidden * c.d, 1.0f / std::sqrt(float(c.hidden))));
     b2.push_back(randoms(c.d, 0.1f));
   }
+  std::vector<std::vector<float>> p1(c.experts), p2(c.experts);
   for (int64_t e = 0; e < c.experts; ++e) {
-    params.push_back(reinterpret_cast<intptr_t>(w1[e].data()));
+    p1[e].resize(loomrt_sgemm_packed_b_size(c.d, c.hidden));
+    p2[e].resize(loomrt_sgemm_packed_b_size(c.hidden, c.d));
+    loomrt_sgemm_pack_b(c.d, c.hidden, w1[e].data(), c.hidden, 1, p1[e].data());
+    loomrt_sgemm_pack_b(c.hidden, c.d, w2[e].data(), c.d, 1, p2[e].data());
+  }
+  for (int64_t e = 0; e < c.experts; ++e) {
+    params.push_back(
+        reinterpret_cast<intptr_t>(c.packed ? p1[e].data() : w1[e].data()));
     params.push_back(c.bias ? reinterpret_cast<intptr_t>(b1[e].data()) : 0);
-    params.push_back(reinterpret_cast<intptr_t>(w2[e].data()));
+    params.push_back(
+        reinterpret_cast<intptr_t>(c.packed ? p2[e].data() : w2[e].data()));
     params.push_back(c.bias ? reinterpret_cast<intptr_t>(b2[e].data()) : 0);
   }
   std::vector<float> out(c.tokens * c.d, 123.0f);
   loomrt_moe_ffn_f32(c.tokens, c.d, c.hidden, c.experts, c.topK, x.data(),
                      weights.data(), indices.data(), params.data(),
-                     c.activation, out.data());
+                     c.activation, out.data(),
+                     c.packed ? LOOMRT_MOE_PACKED_WEIGHTS : 0);
   double maxErr = 0;
   for (int64_t t = 0; t < c.tokens; ++t) {
     std::vector<double> ref(c.d, 0.0);
@@ -120,7 +132,8 @@ std::string name(const testing::TestParamInfo<Case> &info) {
   return "t" + std::to_string(c.tokens) + "_d" + std::to_string(c.d) + "_h" +
          std::to_string(c.hidden) + "_e" + std::to_string(c.experts) + "_k" +
          std::to_string(c.topK) + "_act" + std::to_string(c.activation) +
-         (c.bias ? "_bias" : "") + (c.skewed ? "_skewed" : "");
+         (c.bias ? "_bias" : "") + (c.skewed ? "_skewed" : "") +
+         (c.packed ? "_packed" : "");
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -131,7 +144,9 @@ INSTANTIATE_TEST_SUITE_P(
                     Case{50, 32, 48, 8, 2, LOOMRT_ACT_GELU_TANH, true},
                     Case{29, 16, 24, 3, 3, LOOMRT_ACT_NONE, false},
                     Case{100, 48, 64, 8, 2, LOOMRT_ACT_GELU, true, true},
-                    Case{0, 16, 32, 8, 2, LOOMRT_ACT_GELU, true}),
+                    Case{0, 16, 32, 8, 2, LOOMRT_ACT_GELU, true},
+                    Case{41, 40, 72, 8, 2, LOOMRT_ACT_SILU, true, false, true},
+                    Case{3, 24, 100, 4, 2, LOOMRT_ACT_GELU, false, true, true}),
     name);
 
 } // namespace
