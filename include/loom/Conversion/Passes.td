@@ -117,7 +117,7 @@ def RaiseScansPass : Pass<"loom-raise-scans"> {
 //===----------------------------------------------------------------------===//
 
 def RaiseMixturesPass : Pass<"loom-raise-mixtures"> {
-  let summary = "Raise masked mixtures of experts in the imported graph to loom.moe";
+  let summary = "Raise masked mixtures of experts and token-mixing MLPs in the imported graph to loom ops";
   let description = [{
     On the `onnx.node` holder ops, after loom-raise-norms-and-gelu: a
     mixture of experts as exporters write it with masks, a sum over experts
@@ -126,7 +126,9 @@ def RaiseMixturesPass : Pass<"loom-raise-mixtures"> {
     and Add; act a `loom.gelu`, `loom.silu`, Relu or none; the sum starting
     from zeros or from the first term), becomes
     `loom.moe x, w, idx experts(...)`, which computes each expert on its
-    routed tokens only. The replaced holder ops are erased.
+    routed tokens only. MLP-Mixer's token mixing,
+    `Transpose(MLP(Transpose(x, [0, 2, 1])), [0, 2, 1])` with such an MLP,
+    becomes `loom.token_mixing`. The replaced holder ops are erased.
   }];
   let dependentDialects = [
     "::loom::LoomDialect",

@@ -456,11 +456,88 @@ struct DecomposeAggregate
   }
 };
 
+/// loom.token_mixing -> two contractions over the sequence axis (the
+/// transposes of the exported form are their indexing maps), each followed
+/// by its bias; the activation as the loom op, lowered by its own pattern.
+struct TokenMixingLowering : OpRewritePattern<TokenMixingOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(TokenMixingOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value x = op.getInput();
+    auto xt = cast<RankedTensorType>(x.getType());
+    Type elem = xt.getElementType();
+    TileBuilder tb(rewriter, loc, elem);
+    auto dim = [&](Value v, int64_t i) -> OpFoldResult {
+      auto t = cast<RankedTensorType>(v.getType());
+      if (!t.isDynamicDim(i))
+        return rewriter.getIndexAttr(t.getDimSize(i));
+      return tensor::DimOp::create(rewriter, loc, v, i).getResult();
+    };
+    OpFoldResult batch = dim(x, 0), seq = dim(x, 1), chans = dim(x, 2),
+                 hidden = dim(op.getW1(), 1);
+    // out[b, n, c] = sum_m in[b, m, c] * w[m, n]: loops (b, n, c, m).
+    auto mix = [&](Value in, Value w, OpFoldResult n) {
+      AffineMap inMap = tb.map(4, {tb.d(0), tb.d(3), tb.d(2)});
+      AffineMap wMap = tb.map(4, {tb.d(3), tb.d(1)});
+      AffineMap outMap = tb.map(4, {tb.d(0), tb.d(1), tb.d(2)});
+      return tb.generic(tb.filled({batch, n, chans}, 0.0), {in, w},
+                        {inMap, wMap, outMap}, {kPar, kPar, kPar, kRed},
+                        multiplyAccumulate);
+    };
+    // t[b, n, c] + bias[n] (and a ReLU when `relu`).
+    auto addBias = [&](Value t, Value bias, bool relu) -> Value {
+      if (!bias && !relu)
+        return t;
+      AffineMap id = rewriter.getMultiDimIdentityMap(3);
+      SmallVector<Value> ins = {t};
+      SmallVector<AffineMap> maps = {id};
+      if (bias) {
+        ins.push_back(bias);
+        maps.push_back(tb.map(3, {tb.d(1)}));
+      }
+      maps.push_back(id);
+      auto type = cast<RankedTensorType>(t.getType());
+      Value init = tensor::EmptyOp::create(rewriter, loc, type.getShape(), elem,
+                                           dynamicSizes(rewriter, loc, t));
+      return tb.generic(
+          init, ins, maps, {kPar, kPar, kPar},
+          [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+            Value v = a[0];
+            if (bias)
+              v = arith::AddFOp::create(b, l, v, a[1]);
+            if (relu)
+              v = arith::MaximumFOp::create(
+                  b, l, v,
+                  arith::ConstantOp::create(b, l, b.getFloatAttr(elem, 0.0)));
+            return v;
+          });
+    };
+    Activation act = op.getActivation();
+    Value h = addBias(mix(x, op.getW1(), hidden), op.getB1(),
+                      act == Activation::Relu);
+    if (act == Activation::Gelu || act == Activation::GeluTanh)
+      h = GeluOp::create(rewriter, loc, h,
+                         GeluApproximationAttr::get(
+                             getContext(), act == Activation::GeluTanh
+                                               ? GeluApproximation::Tanh
+                                               : GeluApproximation::None));
+    else if (act == Activation::Silu)
+      h = SiluOp::create(rewriter, loc, h);
+    Value out = addBias(mix(h, op.getW2(), seq), op.getB2(), false);
+    if (out.getType() != xt)
+      out = tensor::CastOp::create(rewriter, loc, xt, out);
+    rewriter.replaceOp(op, out);
+    return success();
+  }
+};
+
 } // namespace
 
 void loom::populateLoomToLinalgPatterns(RewritePatternSet &patterns) {
   patterns.add<LayerNormLowering, RMSNormLowering, GeluLowering, SiluLowering,
-               AttentionLowering, DecomposeAggregate>(patterns.getContext());
+               AttentionLowering, TokenMixingLowering, DecomposeAggregate>(
+      patterns.getContext());
   populateScanLoweringPatterns(patterns);
   populateMoeLoweringPatterns(patterns);
 }

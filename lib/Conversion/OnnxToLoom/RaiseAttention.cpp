@@ -496,7 +496,10 @@ struct RaiseAttention : OpRewritePattern<onnxir::NodeOp> {
 
 void loom::eraseDeadHolderOps(RewriterBase &rewriter,
                               ArrayRef<Operation *> roots) {
-  SmallVector<Operation *> worklist(roots.begin(), roots.end());
+  SmallVector<Operation *> worklist;
+  for (Operation *root : roots)
+    if (!llvm::is_contained(worklist, root))
+      worklist.push_back(root);
   while (!worklist.empty()) {
     Operation *op = worklist.pop_back_val();
     if (!isa<onnxir::NodeOp>(op) || !op->use_empty() ||

@@ -18,6 +18,9 @@
 // Relu. The chain of Adds may start from zeros (ConstantOfShape) or from the
 // first term; the experts must be exactly 0 .. E-1, each once.
 //
+// MLP-Mixer's token mixing, Transpose(MLP(Transpose(x, [0, 2, 1])),
+// [0, 2, 1]) with the same two-layer MLP, becomes `loom.token_mixing`.
+//
 //===----------------------------------------------------------------------===//
 
 #include "loom/Conversion/OnnxToLoom/OnnxToLoom.h"
@@ -278,16 +281,69 @@ struct RaiseMaskedMoe : OpRewritePattern<onnxir::NodeOp> {
         return failure();
       result = tensor::CastOp::create(rewriter, op.getLoc(), type, result);
     }
+    // The chain's Adds and terms die with the root (erased transitively).
     SmallVector<Operation *> feeding;
-    for (Operation *add : adds)
-      for (Value in : add->getOperands())
-        if (Operation *def = in.getDefiningOp())
-          feeding.push_back(def);
+    for (Value in : op->getOperands())
+      if (Operation *def = in.getDefiningOp())
+        feeding.push_back(def);
     rewriter.replaceOp(op, result);
-    for (Operation *add : llvm::drop_begin(adds))
-      if (add->use_empty())
-        rewriter.eraseOp(add);
     eraseDeadHolderOps(rewriter, feeding);
+    return success();
+  }
+};
+
+/// True when `node` is a Transpose swapping the last two axes of a rank-3
+/// tensor.
+bool swapsLastTwo(onnxir::NodeOp node) {
+  auto perm = dyn_cast_or_null<DenseI64ArrayAttr>(node.getOnnxAttr("perm"));
+  return perm && llvm::equal(perm.asArrayRef(), ArrayRef<int64_t>{0, 2, 1});
+}
+
+/// Transpose(FFN(Transpose(x, [0, 2, 1])), [0, 2, 1]) -> loom.token_mixing.
+struct RaiseTokenMixing : OpRewritePattern<onnxir::NodeOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(onnxir::NodeOp op,
+                                PatternRewriter &rewriter) const override {
+    if (!nodeOf(op.getResult(0), "Transpose") || !swapsLastTwo(op))
+      return failure();
+    auto ffn = matchFfn(op.getInputs()[0]);
+    onnxir::NodeOp inner =
+        ffn ? nodeOf(ffn->first, "Transpose") : onnxir::NodeOp();
+    if (!inner || !swapsLastTwo(inner))
+      return rewriter.notifyMatchFailure(op, "not Transpose-MLP-Transpose");
+    const Expert &e = ffn->second;
+    if ((e.b1 == nullptr) != (e.b2 == nullptr))
+      return rewriter.notifyMatchFailure(op, "one bias only");
+    Value x = inner.getInputs()[0];
+    auto xt = dyn_cast<RankedTensorType>(x.getType());
+    if (!xt || xt.getRank() != 3)
+      return rewriter.notifyMatchFailure(op, "not a [B, S, C] input");
+    auto mixing =
+        TokenMixingOp::create(rewriter, op.getLoc(), x, e.w1, e.w2, e.b1, e.b2,
+                              ActivationAttr::get(getContext(), e.act));
+    bool valid;
+    {
+      ScopedDiagnosticHandler quiet(getContext(),
+                                    [](Diagnostic &) { return success(); });
+      valid = succeeded(mixing.verifyInvariants());
+    }
+    if (!valid) {
+      rewriter.eraseOp(mixing);
+      return rewriter.notifyMatchFailure(op, "weights do not fit the input");
+    }
+    Value result = mixing.getResult();
+    Type type = op.getResult(0).getType();
+    if (result.getType() != type) {
+      if (!isa<TensorType>(type)) {
+        rewriter.eraseOp(mixing);
+        return failure();
+      }
+      result = tensor::CastOp::create(rewriter, op.getLoc(), type, result);
+    }
+    Operation *mlp = op.getInputs()[0].getDefiningOp();
+    rewriter.replaceOp(op, result);
+    eraseDeadHolderOps(rewriter, {mlp});
     return success();
   }
 };
@@ -299,7 +355,7 @@ struct RaiseMixturesPass final
 
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    patterns.add<RaiseMaskedMoe>(&getContext());
+    patterns.add<RaiseMaskedMoe, RaiseTokenMixing>(&getContext());
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();
   }

@@ -92,7 +92,8 @@ void loomrt_moe_ffn_f32(int64_t tokens, int64_t d, int64_t hidden,
                         const float *weights, const int64_t *indices,
                         const int64_t *params, int64_t activation, float *out,
                         int64_t flags) {
-  memset(out, 0, (size_t)(tokens * d) * sizeof(float));
+  if (tokens * d > 0)
+    memset(out, 0, (size_t)(tokens * d) * sizeof(float));
   int packed = (flags & LOOMRT_MOE_PACKED_WEIGHTS) != 0;
   int64_t gemmFlags = packed ? LOOMRT_GEMM_PACKED_B : 0;
   int64_t choices = tokens * top_k;

@@ -202,3 +202,23 @@ func.func @moe(%x: tensor<2x?x16xf32>, %w: tensor<2x?x2xf32>, %i: tensor<2x?x2xi
   %0 = loom.moe %x, %w, %i experts(%w1, %w2, %w1, %w2) {activation = #loom.activation<silu>, num_experts = 2 : i64} : (tensor<2x?x16xf32>, tensor<2x?x2xf32>, tensor<2x?x2xi64>, tensor<16x32xf32>, tensor<32x16xf32>, tensor<16x32xf32>, tensor<32x16xf32>) -> tensor<2x?x16xf32>
   return %0 : tensor<2x?x16xf32>
 }
+
+// -----
+
+// Token mixing: two contractions over the sequence axis that read the input
+// and the hidden tensor transposed through their maps, each with its bias;
+// the GELU lowered as loom.gelu is.
+// CHECK-DAG: #[[IN:.+]] = affine_map<(d0, d1, d2, d3) -> (d0, d3, d2)>
+// CHECK-DAG: #[[W:.+]] = affine_map<(d0, d1, d2, d3) -> (d3, d1)>
+// CHECK-LABEL: func @token_mixing
+//       CHECK:   %[[H:.+]] = linalg.generic {indexing_maps = [#[[IN]], #[[W]], #{{.+}}], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%arg0, %arg1 : tensor<2x8x4xf32>, tensor<8x16xf32>) outs(%{{.+}} : tensor<2x16x4xf32>)
+//       CHECK:   linalg.generic {{.*}} ins(%[[H]], %arg3 : tensor<2x16x4xf32>, tensor<16xf32>)
+//       CHECK:     arith.addf
+//       CHECK:   math.erf
+//       CHECK:   %[[O:.+]] = linalg.generic {indexing_maps = [#[[IN]], #[[W]], #{{.+}}], {{.*}} outs(%{{.+}} : tensor<2x8x4xf32>)
+//       CHECK:   linalg.generic {{.*}} ins(%[[O]], %arg4 : tensor<2x8x4xf32>, tensor<8xf32>)
+//   CHECK-NOT:   loom.
+func.func @token_mixing(%x: tensor<2x8x4xf32>, %w1: tensor<8x16xf32>, %w2: tensor<16x8xf32>, %b1: tensor<16xf32>, %b2: tensor<8xf32>) -> tensor<2x8x4xf32> {
+  %0 = loom.token_mixing %x, %w1, %w2 bias(%b1, %b2) {activation = #loom.activation<gelu>} : (tensor<2x8x4xf32>, tensor<8x16xf32>, tensor<16x8xf32>, tensor<16xf32>, tensor<8xf32>) -> tensor<2x8x4xf32>
+  return %0 : tensor<2x8x4xf32>
+}

@@ -127,3 +127,35 @@ func.func @moe_near_misses(%x: tensor<?x8xf32>, %w: tensor<?x2xf32>, %idx: tenso
   %sum2 = onnx.node "Add"(%ct, %dt) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<?x8xf32>, tensor<?x8xf32>) -> tensor<?x8xf32>
   return %sum, %sum2 : tensor<?x8xf32>, tensor<?x8xf32>
 }
+
+// -----
+
+// MLP-Mixer's token mixing: Transpose, Linear, GELU, Linear, Transpose.
+// CHECK-LABEL: func @token_mixing
+//       CHECK:   %[[Y:.+]] = loom.token_mixing %arg0, %arg1, %arg3 bias(%arg2, %arg4) {activation = #loom.activation<gelu>}
+//       CHECK:   return %[[Y]]
+//   CHECK-NOT:   onnx.node
+func.func @token_mixing(%x: tensor<?x8x4xf32>, %w1: tensor<8x16xf32>, %b1: tensor<16xf32>, %w2: tensor<16x8xf32>, %b2: tensor<8xf32>) -> tensor<?x8x4xf32> {
+  %xt = onnx.node "Transpose"(%x) attributes {attrs = {perm = array<i64: 0, 2, 1>}, domain = "", opset = 17 : i64} : (tensor<?x8x4xf32>) -> tensor<?x4x8xf32>
+  %h = onnx.node "MatMul"(%xt, %w1) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<?x4x8xf32>, tensor<8x16xf32>) -> tensor<?x4x16xf32>
+  %hb = onnx.node "Add"(%h, %b1) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<?x4x16xf32>, tensor<16xf32>) -> tensor<?x4x16xf32>
+  %g = loom.gelu %hb : tensor<?x4x16xf32>
+  %o = onnx.node "MatMul"(%g, %w2) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<?x4x16xf32>, tensor<16x8xf32>) -> tensor<?x4x8xf32>
+  %ob = onnx.node "Add"(%b2, %o) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<8xf32>, tensor<?x4x8xf32>) -> tensor<?x4x8xf32>
+  %y = onnx.node "Transpose"(%ob) attributes {attrs = {perm = array<i64: 0, 2, 1>}, domain = "", opset = 17 : i64} : (tensor<?x4x8xf32>) -> tensor<?x8x4xf32>
+  return %y : tensor<?x8x4xf32>
+}
+
+// -----
+
+// Near miss: the outer Transpose is another permutation.
+// CHECK-LABEL: func @token_mixing_near_miss
+//   CHECK-NOT:   loom.token_mixing
+func.func @token_mixing_near_miss(%x: tensor<?x8x4xf32>, %w1: tensor<8x16xf32>, %w2: tensor<16x8xf32>) -> tensor<8x4x?xf32> {
+  %xt = onnx.node "Transpose"(%x) attributes {attrs = {perm = array<i64: 0, 2, 1>}, domain = "", opset = 17 : i64} : (tensor<?x8x4xf32>) -> tensor<?x4x8xf32>
+  %h = onnx.node "MatMul"(%xt, %w1) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<?x4x8xf32>, tensor<8x16xf32>) -> tensor<?x4x16xf32>
+  %r = onnx.node "Relu"(%h) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<?x4x16xf32>) -> tensor<?x4x16xf32>
+  %o = onnx.node "MatMul"(%r, %w2) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<?x4x16xf32>, tensor<16x8xf32>) -> tensor<?x4x8xf32>
+  %y = onnx.node "Transpose"(%o) attributes {attrs = {perm = array<i64: 2, 1, 0>}, domain = "", opset = 17 : i64} : (tensor<?x4x8xf32>) -> tensor<8x4x?xf32>
+  return %y : tensor<8x4x?xf32>
+}

@@ -328,3 +328,19 @@ func.func @moe_bias(%x: tensor<8x16xf32>, %w: tensor<8x2xf32>, %i: tensor<8x2xi6
   %0 = loom.moe %x, %w, %i experts(%w1, %b, %w2, %b) {num_experts = 1 : i64} : (tensor<8x16xf32>, tensor<8x2xf32>, tensor<8x2xi64>, tensor<16x32xf32>, tensor<16xf32>, tensor<32x16xf32>, tensor<16xf32>) -> tensor<8x16xf32>
   return
 }
+
+// -----
+
+func.func @token_mixing_rank(%x: tensor<196x64xf32>, %w1: tensor<196x32xf32>, %w2: tensor<32x196xf32>) {
+  // expected-error @+1 {{input must have rank 3 [B, S, C], got rank 2}}
+  %0 = loom.token_mixing %x, %w1, %w2 : (tensor<196x64xf32>, tensor<196x32xf32>, tensor<32x196xf32>) -> tensor<196x64xf32>
+  return
+}
+
+// -----
+
+func.func @token_mixing_weights(%x: tensor<1x196x64xf32>, %w1: tensor<64x32xf32>, %w2: tensor<32x196xf32>) {
+  // expected-error @+1 {{w1 dimension 0 is 64, expected 196}}
+  %0 = loom.token_mixing %x, %w1, %w2 : (tensor<1x196x64xf32>, tensor<64x32xf32>, tensor<32x196xf32>) -> tensor<1x196x64xf32>
+  return
+}

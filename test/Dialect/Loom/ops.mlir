@@ -104,3 +104,14 @@ func.func @moe(%x: tensor<?x16xf32>, %w: tensor<?x1xf32>, %i: tensor<?x1xi64>, %
   %1 = loom.moe %x3, %w3, %i3 experts(%w1, %b1, %w2, %b2) {num_experts = 1 : i64} : (tensor<2x?x16xf32>, tensor<2x?x2xf32>, tensor<2x?x2xi64>, tensor<16x32xf32>, tensor<32xf32>, tensor<32x16xf32>, tensor<16xf32>) -> tensor<2x?x16xf32>
   return
 }
+
+// -----
+
+// CHECK-LABEL: func @token_mixing
+//       CHECK:   loom.token_mixing %arg0, %arg1, %arg2 bias(%arg3, %arg4) {activation = #loom.activation<gelu>} : (tensor<?x196x64xf32>, tensor<196x32xf32>, tensor<32x196xf32>, tensor<32xf32>, tensor<196xf32>) -> tensor<?x196x64xf32>
+//       CHECK:   loom.token_mixing %arg0, %arg1, %arg2 : (tensor<?x196x64xf32>, tensor<196x32xf32>, tensor<32x196xf32>) -> tensor<?x196x64xf32>
+func.func @token_mixing(%x: tensor<?x196x64xf32>, %w1: tensor<196x32xf32>, %w2: tensor<32x196xf32>, %b1: tensor<32xf32>, %b2: tensor<196xf32>) {
+  %0 = loom.token_mixing %x, %w1, %w2 bias(%b1, %b2) {activation = #loom.activation<gelu>} : (tensor<?x196x64xf32>, tensor<196x32xf32>, tensor<32x196xf32>, tensor<32xf32>, tensor<196xf32>) -> tensor<?x196x64xf32>
+  %1 = loom.token_mixing %x, %w1, %w2 : (tensor<?x196x64xf32>, tensor<196x32xf32>, tensor<32x196xf32>) -> tensor<?x196x64xf32>
+  return
+}

@@ -315,6 +315,48 @@ LogicalResult MoeOp::verify() {
   return success();
 }
 
+//===----------------------------------------------------------------------===//
+// TokenMixingOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult TokenMixingOp::inferReturnTypes(
+    MLIRContext *context, std::optional<Location> location, Adaptor adaptor,
+    SmallVectorImpl<Type> &inferredReturnTypes) {
+  inferredReturnTypes.push_back(adaptor.getInput().getType());
+  return success();
+}
+
+LogicalResult TokenMixingOp::verify() {
+  auto x = cast<RankedTensorType>(getInput().getType());
+  if (x.getRank() != 3)
+    return emitOpError("input must have rank 3 [B, S, C], got rank ")
+           << x.getRank();
+  if ((getB1() == nullptr) != (getB2() == nullptr))
+    return emitOpError("expects both biases or neither");
+  int64_t seq = x.getDimSize(1);
+  auto w1 = cast<RankedTensorType>(getW1().getType());
+  int64_t h = w1.getRank() == 2 ? w1.getDimSize(1) : ShapedType::kDynamic;
+  SmallVector<std::tuple<StringRef, Value, SmallVector<int64_t>>> expected = {
+      {"w1", getW1(), {seq, h}}, {"w2", getW2(), {h, seq}}};
+  if (getB1()) {
+    expected.push_back({"b1", getB1(), {h}});
+    expected.push_back({"b2", getB2(), {seq}});
+  }
+  for (auto &[name, value, dims] : expected) {
+    auto t = cast<RankedTensorType>(value.getType());
+    if (t.getElementType() != x.getElementType())
+      return emitOpError() << name << " must have the input's element type";
+    if (t.getRank() != static_cast<int64_t>(dims.size()))
+      return emitOpError() << name << " must have rank " << dims.size();
+    for (auto [i, d] : llvm::enumerate(dims))
+      if (!dimsCompatible(t.getDimSize(i), d))
+        return emitOpError()
+               << name << " dimension " << i << " is "
+               << dimStr(t.getDimSize(i)) << ", expected " << dimStr(d);
+  }
+  return success();
+}
+
 double AttentionOp::getEffectiveScale() {
   if (std::optional<APFloat> scale = getScale())
     return scale->convertToDouble();

@@ -279,6 +279,45 @@ def Loom_MoeOp : Loom_Op<"moe", [Pure, InferTypeOpAdaptor]> {
   }];
 }
 
+//===----------------------------------------------------------------------===//
+// TokenMixingOp
+//===----------------------------------------------------------------------===//
+
+def Loom_TokenMixingOp : Loom_Op<"token_mixing", [Pure, AttrSizedOperandSegments,
+    InferTypeOpAdaptor]> {
+  let summary = "an MLP across the sequence axis (MLP-Mixer's token mixing)";
+  let description = [{
+    MLP-Mixer's token-mixing MLP: for every batch `b` and channel `c` of
+    `input [B, S, C]`, the column `x[b, :, c]` of length `S` goes through
+    `act(x W1 + b1) W2 + b2` with `W1 [S, H]`, `b1 [H]`, `W2 [H, S]`,
+    `b2 [S]` (biases optional); the result has the input's shape. Exporters
+    write it as Transpose, the MLP, Transpose; here the transposes are the
+    indexing of two contractions, which the GEMM microkernel reads as
+    strides.
+
+    Example:
+
+    ```mlir
+    %y = loom.token_mixing %x, %w1, %w2 bias(%b1, %b2)
+        {activation = #loom.activation<gelu>}
+        : (tensor<?x196x512xf32>, tensor<196x256xf32>, tensor<256x196xf32>,
+           tensor<256xf32>, tensor<196xf32>) -> tensor<?x196x512xf32>
+    ```
+  }];
+  let arguments = (ins Loom_FloatTensor:$input, Loom_FloatTensor:$w1,
+                       Loom_FloatTensor:$w2,
+                       Optional<Loom_FloatTensor>:$b1,
+                       Optional<Loom_FloatTensor>:$b2,
+                       DefaultValuedAttr<Loom_ActivationAttr,
+                                         "Activation::None">:$activation);
+  let results = (outs Loom_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $w1 `,` $w2 (`bias` `(` $b1^ `,` $b2 `)`)? attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
 def Loom_RuntimeCheckOp : Loom_Op<"runtime_check",
     [MemoryEffects<[MemWrite]>]> {
   let summary = "a check of the model's input data at run time";
