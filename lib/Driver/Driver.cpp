@@ -117,7 +117,8 @@ struct LoomcOptions {
   cl::opt<bool> noRaising{
       "no-raising",
       cl::desc("Legalize the imported graph node by node, without raising "
-               "decomposed patterns (attention) to loom ops first"),
+               "decomposed patterns (attention, norms, GELU/SiLU, scans, "
+               "mixtures of experts, token mixing) to loom ops first"),
       cl::init(false), cl::cat(category)};
   cl::opt<bool> noMicrokernels{
       "no-microkernels",
