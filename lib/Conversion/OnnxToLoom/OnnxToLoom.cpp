@@ -214,6 +214,7 @@ void loom::populateAllOnnxHandlers(OnnxHandlerRegistry &registry) {
   populateOnnxScatterHandlers(registry);
   populateOnnxControlFlowHandlers(registry);
   populateOnnxSequenceHandlers(registry);
+  populateOnnxContribHandlers(registry);
 }
 
 //===----------------------------------------------------------------------===//

@@ -565,3 +565,22 @@ func.func @conv_dynamic_length(%x: tensor<2x6x?xf32>, %w: tensor<6x1x4xf32>) -> 
   %0 = onnx.node "Conv"(%x, %w) attributes {attrs = {kernel_shape = array<i64: 4>, group = 6 : i64, pads = array<i64: 3, 3>, strides = array<i64: 2>}, domain = "", opset = 11 : i64} : (tensor<2x6x?xf32>, tensor<6x1x4xf32>) -> tensor<2x6x?xf32>
   return %0 : tensor<2x6x?xf32>
 }
+
+// -----
+
+// com.microsoft Attention: the fused projection, Q/K/V read from it as
+// heads (the split and transpose are one gather map each), loom.attention
+// with the [B, S] key mask made additive, the heads merged back.
+// CHECK-DAG: #[[K:.+]] = affine_map<(d0, d1, d2, d3) -> (d0, d2, d1 * 8 + d3 + 32)>
+// CHECK-LABEL: func @ms_attention
+//       CHECK:   %[[QKV:.+]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%arg0, %arg1 : tensor<2x5x32xf32>, tensor<32x96xf32>)
+//       CHECK:   %[[B:.+]] = linalg.generic {{.*}} ins(%[[QKV]], %arg2
+//       CHECK:   %[[KH:.+]] = linalg.generic {indexing_maps = [#[[K]], {{.*}} ins(%[[B]] : tensor<2x5x96xf32>) outs(%{{.+}} : tensor<2x4x5x8xf32>)
+//       CHECK:   %[[M:.+]] = linalg.generic {{.*}} ins(%arg3 : tensor<2x5xi32>) outs(%{{.+}} : tensor<2x1x1x5xf32>)
+//       CHECK:     arith.cmpi ne
+//       CHECK:   loom.attention %{{.+}}, %[[KH]], %{{.+}} mask %[[M]] {causal, scale = 0.353553385 : f32}
+//       CHECK:   tensor.collapse_shape %{{.+}} {{\[\[}}0], [1], [2, 3]] : tensor<2x5x4x8xf32> into tensor<2x5x32xf32>
+func.func @ms_attention(%x: tensor<2x5x32xf32>, %w: tensor<32x96xf32>, %b: tensor<96xf32>, %mask: tensor<2x5xi32>) -> tensor<2x5x32xf32> {
+  %0 = onnx.node "Attention"(%x, %w, %b, %mask) attributes {attrs = {num_heads = 4 : i64, unidirectional = 1 : i64}, domain = "com.microsoft", opset = 1 : i64} : (tensor<2x5x32xf32>, tensor<32x96xf32>, tensor<96xf32>, tensor<2x5xi32>) -> tensor<2x5x32xf32> loc("att")
+  return %0 : tensor<2x5x32xf32>
+}

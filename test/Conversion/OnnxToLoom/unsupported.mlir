@@ -276,3 +276,22 @@ func.func @scan8_sequence_lens(%l: tensor<1xi32>, %s: tensor<1x2xf32>, %x: tenso
   } : (tensor<1xi32>, tensor<1x2xf32>, tensor<1x3x2xf32>) -> tensor<1x2xf32> loc("s8")
   return %y : tensor<1x2xf32>
 }
+
+// -----
+
+// com.microsoft Attention with a past state, and with a num_heads that does
+// not divide the hidden size.
+func.func @ms_attention_past(%x: tensor<2x5x32xf32>, %w: tensor<32x96xf32>, %past: tensor<2x2x4x3x8xf32>) -> tensor<2x5x32xf32> {
+  %n = onnx.none
+  // expected-error @unknown {{ONNX op 'Attention' at node 'att': past state or attention bias inputs is not supported}}
+  %0 = onnx.node "Attention"(%x, %w, %n, %n, %past) attributes {attrs = {num_heads = 4 : i64}, domain = "com.microsoft", opset = 1 : i64} : (tensor<2x5x32xf32>, tensor<32x96xf32>, none, none, tensor<2x2x4x3x8xf32>) -> tensor<2x5x32xf32> loc("att")
+  return %0 : tensor<2x5x32xf32>
+}
+
+// -----
+
+func.func @ms_attention_heads(%x: tensor<2x5x32xf32>, %w: tensor<32x96xf32>) -> tensor<2x5x32xf32> {
+  // expected-error @unknown {{num_heads must divide a static third of the weight's width (ONNX op 'Attention' at node 'att2'}}
+  %0 = onnx.node "Attention"(%x, %w) attributes {attrs = {num_heads = 5 : i64}, domain = "com.microsoft", opset = 1 : i64} : (tensor<2x5x32xf32>, tensor<32x96xf32>) -> tensor<2x5x32xf32> loc("att2")
+  return %0 : tensor<2x5x32xf32>
+}

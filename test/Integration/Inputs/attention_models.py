@@ -17,6 +17,9 @@ Cases:
                Reshape(Expand(Unsqueeze))), dynamic batch and sequence; the
                reference is torch's output.
   gqa_static   the same exported with static shapes (constant Expand shape).
+  ms_attention ONNX Runtime's com.microsoft Attention (fused QKV weight and
+               bias, 4 heads, a [B, S] key mask with padding in batch 1).
+  ms_causal    the same, unidirectional, no mask, an explicit scale.
 """
 import os
 import sys
@@ -128,7 +131,44 @@ def where_keep():
     return graph, [q, k, v, keep], softmax(s) @ v
 
 
-CASES = {"causal": causal, "additive": additive, "where_keep": where_keep}
+def ms_attention(causal=False):
+    rng = np.random.default_rng(3)
+    B, S, D, H = 2, 37, 32, 4
+    hd = D // H
+    x = rng.standard_normal((B, S, D)).astype(np.float32)
+    w = (rng.standard_normal((D, 3 * D)) / np.sqrt(D)).astype(np.float32)
+    b = (rng.standard_normal(3 * D) * 0.1).astype(np.float32)
+    mask = np.ones((B, S), np.int32)
+    mask[1, 30:] = 0
+    attrs = {"num_heads": H}
+    if causal:
+        attrs.update(unidirectional=1, scale=0.25)
+    ins = ["x", "w", "b"] + ([] if causal else ["mask"])
+    node = helper.make_node("Attention", ins, ["y"], name="attention", domain="com.microsoft",
+                            **attrs)
+    qkv = x.astype(np.float64) @ w + b
+    q, k, v = (qkv[..., i * D:(i + 1) * D].reshape(B, S, H, hd).transpose(0, 2, 1, 3)
+               for i in range(3))
+    scale = 0.25 if causal else 1 / np.sqrt(hd)
+    s = q @ k.transpose(0, 1, 3, 2) * scale
+    if causal:
+        s = s + np.triu(np.full((S, S), -np.inf), 1)
+    else:
+        s = s + np.where(mask[:, None, None, :] != 0, 0.0, -10000.0)
+    out = (softmax(s) @ v).transpose(0, 2, 1, 3).reshape(B, S, D)
+    inputs = [vi_ for vi_ in [helper.make_tensor_value_info("x", F, ["batch", "seq", D])]]
+    inits = [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")]
+    data = [x]
+    if not causal:
+        inputs.append(helper.make_tensor_value_info("mask", TensorProto.INT32, ["batch", "seq"]))
+        data.append(mask)
+    graph = helper.make_graph([node], "ms_attention", inputs,
+                              [helper.make_tensor_value_info("y", F, ["batch", "seq", D])], inits)
+    return graph, data, out
+
+
+CASES = {"causal": causal, "additive": additive, "where_keep": where_keep,
+         "ms_attention": ms_attention, "ms_causal": lambda: ms_attention(True)}
 
 
 def export_gqa(d, dynamic):
@@ -176,8 +216,10 @@ def main():
     if name in ("gqa", "gqa_static"):
         return export_gqa(d, dynamic=name == "gqa")
     graph, inputs, out = CASES[name]()
-    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)],
-                          producer_name="loom-tests")
+    opsets = [helper.make_opsetid("", 17)]
+    if name.startswith("ms_"):
+        opsets.append(helper.make_opsetid("com.microsoft", 1))
+    m = helper.make_model(graph, opset_imports=opsets, producer_name="loom-tests")
     m.ir_version = 8
     onnx.checker.check_model(m)
     for sub in ("in", "exp"):

@@ -147,6 +147,9 @@ mlir::FailureOr<int64_t> inferSeqRank(mlir::Value seq);
 
 /// Registers the sequence handlers (SequenceEmpty, SequenceInsert, ...).
 void populateOnnxSequenceHandlers(OnnxHandlerRegistry &registry);
+
+/// Registers the handlers of ONNX Runtime's `com.microsoft` ops (Attention).
+void populateOnnxContribHandlers(OnnxHandlerRegistry &registry);
 /// Every handler group.
 void populateAllOnnxHandlers(OnnxHandlerRegistry &registry);
 
