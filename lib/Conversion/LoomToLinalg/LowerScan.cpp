@@ -211,31 +211,30 @@ static void pullProducersIntoSlices(RewriterBase &rewriter, Operation *root) {
         }))
       continue;
     rewriter.setInsertionPoint(slice);
-    if (Value sliced = sliceOfElementwise(rewriter, slice, producer)) {
-      rewriter.replaceOp(slice, sliced);
-      for (Value in : sliced.getDefiningOp()->getOperands())
-        if (auto inner = in.getDefiningOp<tensor::ExtractSliceOp>())
-          worklist.push_back(inner);
-      if (producer->use_empty())
-        rewriter.eraseOp(producer);
-      continue;
-    }
-    FailureOr<TilingResult> tiled =
-        tensor::replaceExtractSliceWithTiledProducer(rewriter, slice, result);
-    if (failed(tiled) || tiled->tiledValues.size() != 1)
-      continue;
-    Value value = tiled->tiledValues[0];
-    if (value.getType() != slice.getType()) {
-      // A rank-reducing slice: drop the unit dims of the tile.
-      int64_t rank = cast<RankedTensorType>(value.getType()).getRank();
-      value = tensor::ExtractSliceOp::create(
-          rewriter, slice.getLoc(), slice.getType(), value,
-          SmallVector<OpFoldResult>(rank, rewriter.getIndexAttr(0)),
-          slice.getMixedSizes(),
-          SmallVector<OpFoldResult>(rank, rewriter.getIndexAttr(1)));
+    // The producer on the slice: a generic over the slice's own shape, or
+    // else its tile from TilingInterface (rank-reduced like the slice).
+    SmallVector<Operation *> computed;
+    Value value = sliceOfElementwise(rewriter, slice, producer);
+    if (value) {
+      computed.push_back(value.getDefiningOp());
+    } else {
+      FailureOr<TilingResult> tiled =
+          tensor::replaceExtractSliceWithTiledProducer(rewriter, slice, result);
+      if (failed(tiled) || tiled->tiledValues.size() != 1)
+        continue;
+      value = tiled->tiledValues[0];
+      computed.assign(tiled->tiledOps.begin(), tiled->tiledOps.end());
+      if (value.getType() != slice.getType()) {
+        int64_t rank = cast<RankedTensorType>(value.getType()).getRank();
+        value = tensor::ExtractSliceOp::create(
+            rewriter, slice.getLoc(), slice.getType(), value,
+            SmallVector<OpFoldResult>(rank, rewriter.getIndexAttr(0)),
+            slice.getMixedSizes(),
+            SmallVector<OpFoldResult>(rank, rewriter.getIndexAttr(1)));
+      }
     }
     rewriter.replaceOp(slice, value);
-    for (Operation *op : tiled->tiledOps)
+    for (Operation *op : computed)
       for (Value in : op->getOperands())
         if (auto inner = in.getDefiningOp<tensor::ExtractSliceOp>())
           worklist.push_back(inner);

@@ -302,10 +302,8 @@ static std::optional<RepeatedHeads> matchRepeatedHeads(Value repeated) {
       return std::nullopt;
     return RepeatedHeads{source, Value(), kv, repeats, ""};
   }
-  std::string node = "<unknown>";
-  if (auto name = dyn_cast<NameLoc>(expand.getLoc()))
-    node = name.getName().str();
-  return RepeatedHeads{source, expand.getInputs()[1], kv, repeats, node};
+  return RepeatedHeads{source, expand.getInputs()[1], kv, repeats,
+                       nodeNameOf(expand)};
 }
 
 /// Records a run-time check that a computed Expand `shape` repeats axis 2

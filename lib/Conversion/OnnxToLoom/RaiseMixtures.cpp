@@ -30,6 +30,7 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/PatternMatch.h"
+#include "mlir/IR/Verifier.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 namespace loom {
@@ -168,22 +169,9 @@ std::optional<Term> matchTerm(Value v) {
   return std::nullopt;
 }
 
-/// True for a float tensor of zeros (ConstantOfShape or a splat constant).
-bool isZeros(Value v) {
-  if (std::optional<double> f = splatFloat(v))
-    return *f == 0.0;
-  onnxir::NodeOp node = nodeOf(v, "ConstantOfShape");
-  if (!node)
-    return false;
-  auto value = dyn_cast_or_null<DenseElementsAttr>(node.getOnnxAttr("value"));
-  return !value || (value.isSplat() && isa<FloatType>(value.getElementType()) &&
-                    value.getSplatValue<APFloat>().isZero());
-}
-
 /// Collects the terms of the Add chain ending in `v` (last term first);
 /// false when the chain holds anything else. Inner sums must have one use.
-bool collectTerms(Value v, SmallVectorImpl<Term> &terms,
-                  SmallVectorImpl<Operation *> &adds) {
+bool collectTerms(Value v, SmallVectorImpl<Term> &terms) {
   while (true) {
     if (std::optional<Term> t = matchTerm(v)) {
       terms.push_back(*t);
@@ -192,7 +180,6 @@ bool collectTerms(Value v, SmallVectorImpl<Term> &terms,
     auto add = binary(v, "Add");
     if (!add)
       return false;
-    adds.push_back(v.getDefiningOp());
     std::optional<Term> t = matchTerm(add->second);
     Value rest = add->first;
     if (!t) {
@@ -210,6 +197,35 @@ bool collectTerms(Value v, SmallVectorImpl<Term> &terms,
   }
 }
 
+/// Replaces `root` by the result of the just created `raised` op when the
+/// op verifies (its verifier checks the weights' shapes; a failure only
+/// means the pattern does not apply) and the result casts to `root`'s type;
+/// otherwise erases `raised`. The holder ops feeding `root` die with it.
+LogicalResult replaceIfValid(PatternRewriter &rewriter, onnxir::NodeOp root,
+                             Operation *raised, StringRef whyNot) {
+  bool valid;
+  {
+    ScopedDiagnosticHandler quiet(raised->getContext(),
+                                  [](Diagnostic &) { return success(); });
+    valid = succeeded(mlir::verify(raised));
+  }
+  Type type = root.getResult(0).getType();
+  Value result = raised->getResult(0);
+  if (!valid || (result.getType() != type && !isa<TensorType>(type))) {
+    rewriter.eraseOp(raised);
+    return rewriter.notifyMatchFailure(root, whyNot);
+  }
+  if (result.getType() != type)
+    result = tensor::CastOp::create(rewriter, root.getLoc(), type, result);
+  SmallVector<Operation *> feeding;
+  for (Value in : root->getOperands())
+    if (Operation *def = in.getDefiningOp())
+      feeding.push_back(def);
+  rewriter.replaceOp(root, result);
+  eraseDeadHolderOps(rewriter, feeding);
+  return success();
+}
+
 struct RaiseMaskedMoe : OpRewritePattern<onnxir::NodeOp> {
   using OpRewritePattern::OpRewritePattern;
 
@@ -225,8 +241,7 @@ struct RaiseMaskedMoe : OpRewritePattern<onnxir::NodeOp> {
         if (matchTerm(add->first) || matchTerm(add->second))
           return rewriter.notifyMatchFailure(op, "part of a longer sum");
     SmallVector<Term> terms;
-    SmallVector<Operation *> adds;
-    if (!collectTerms(op.getResult(0), terms, adds) || terms.size() < 2)
+    if (!collectTerms(op.getResult(0), terms) || terms.size() < 2)
       return rewriter.notifyMatchFailure(op, "not a sum of gated experts");
     const Term &first = terms.front();
     int64_t n = terms.size();
@@ -262,33 +277,8 @@ struct RaiseMaskedMoe : OpRewritePattern<onnxir::NodeOp> {
         MoeOp::create(rewriter, op.getLoc(), first.input, first.weights,
                       first.indices, experts, rewriter.getI64IntegerAttr(n),
                       ActivationAttr::get(getContext(), first.ffn.act));
-    bool valid;
-    {
-      // The op's verifier checks the experts' shapes; a failure here only
-      // means the pattern does not apply.
-      ScopedDiagnosticHandler quiet(getContext(),
-                                    [](Diagnostic &) { return success(); });
-      valid = succeeded(moe.verifyInvariants());
-    }
-    if (!valid) {
-      rewriter.eraseOp(moe);
-      return rewriter.notifyMatchFailure(op, "the experts' shapes differ");
-    }
-    Value result = moe.getResult();
-    Type type = op.getResult(0).getType();
-    if (result.getType() != type) {
-      if (!isa<TensorType>(type))
-        return failure();
-      result = tensor::CastOp::create(rewriter, op.getLoc(), type, result);
-    }
     // The chain's Adds and terms die with the root (erased transitively).
-    SmallVector<Operation *> feeding;
-    for (Value in : op->getOperands())
-      if (Operation *def = in.getDefiningOp())
-        feeding.push_back(def);
-    rewriter.replaceOp(op, result);
-    eraseDeadHolderOps(rewriter, feeding);
-    return success();
+    return replaceIfValid(rewriter, op, moe, "the experts' shapes differ");
   }
 };
 
@@ -322,29 +312,7 @@ struct RaiseTokenMixing : OpRewritePattern<onnxir::NodeOp> {
     auto mixing =
         TokenMixingOp::create(rewriter, op.getLoc(), x, e.w1, e.w2, e.b1, e.b2,
                               ActivationAttr::get(getContext(), e.act));
-    bool valid;
-    {
-      ScopedDiagnosticHandler quiet(getContext(),
-                                    [](Diagnostic &) { return success(); });
-      valid = succeeded(mixing.verifyInvariants());
-    }
-    if (!valid) {
-      rewriter.eraseOp(mixing);
-      return rewriter.notifyMatchFailure(op, "weights do not fit the input");
-    }
-    Value result = mixing.getResult();
-    Type type = op.getResult(0).getType();
-    if (result.getType() != type) {
-      if (!isa<TensorType>(type)) {
-        rewriter.eraseOp(mixing);
-        return failure();
-      }
-      result = tensor::CastOp::create(rewriter, op.getLoc(), type, result);
-    }
-    Operation *mlp = op.getInputs()[0].getDefiningOp();
-    rewriter.replaceOp(op, result);
-    eraseDeadHolderOps(rewriter, {mlp});
-    return success();
+    return replaceIfValid(rewriter, op, mixing, "weights do not fit the input");
   }
 };
 

@@ -35,7 +35,6 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
-#include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/IR/TypeUtilities.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
@@ -88,13 +87,10 @@ static std::optional<std::pair<Value, Value>> matchCumulativeKV(Value s) {
 
 /// True when `equation` is "abcd,abcde->abce" up to letter names.
 static bool isStateReadout(StringRef equation) {
-  std::string eq;
-  for (char c : equation)
-    if (c != ' ')
-      eq.push_back(c);
-  StringRef e(eq);
-  auto [lhs, out] = e.split("->");
-  auto [a, b] = lhs.split(',');
+  std::optional<std::array<std::string, 3>> sub = binaryEinsum(equation);
+  if (!sub)
+    return false;
+  StringRef a((*sub)[0]), b((*sub)[1]), out((*sub)[2]);
   return a.size() == 4 && b.size() == 5 && out.size() == 4 &&
          b.take_front(4) == a && out.take_front(3) == a.take_front(3) &&
          out[3] == b[4] && llvm::count(a, b[4]) == 0 &&
@@ -185,30 +181,6 @@ static bool isTrue(Value v) {
          dense.getSplatValue<bool>();
 }
 
-/// True when `v` is a float tensor of zeros (Constant, or ConstantOfShape
-/// with a zero or absent value).
-static bool isZeros(Value v) {
-  if (std::optional<double> f = splatFloat(v))
-    return *f == 0.0;
-  // Large constants are imported as blobs.
-  if (onnxir::NodeOp c = nodeOf(v, "Constant"))
-    if (auto res = dyn_cast_or_null<DenseResourceElementsAttr>(
-            c.getOnnxAttr("value"))) {
-      AsmResourceBlob *blob = res.getRawHandle().getBlob();
-      return blob && isa<FloatType>(res.getElementType()) &&
-             llvm::all_of(blob->getData(), [](char b) { return b == 0; });
-    }
-  onnxir::NodeOp node = nodeOf(v, "ConstantOfShape");
-  if (!node)
-    return false;
-  auto value = dyn_cast_or_null<DenseElementsAttr>(node.getOnnxAttr("value"));
-  if (!value)
-    return true;
-  if (!value.isSplat() || !isa<FloatType>(value.getElementType()))
-    return false;
-  return value.getSplatValue<APFloat>().isZero();
-}
-
 /// The captured tensor `src` of Gather(src, iv, axis = 1) inside `body`.
 static Value gatheredStep(Value v, Value iv, Region &body) {
   onnxir::NodeOp g = nodeOf(v, "Gather");
@@ -235,13 +207,10 @@ commutedInputs(Value v, StringRef type, Pred pred) {
 /// True when `equation` is "bdn,bn->bd" (or its operands swapped when
 /// `swapped`) up to letter names: the readout of a diagonal state.
 static bool isDiagonalReadout(StringRef equation, bool swapped) {
-  std::string eq;
-  for (char c : equation)
-    if (c != ' ')
-      eq.push_back(c);
-  StringRef e(eq);
-  auto [lhs, out] = e.split("->");
-  auto [h, c] = lhs.split(',');
+  std::optional<std::array<std::string, 3>> sub = binaryEinsum(equation);
+  if (!sub)
+    return false;
+  StringRef h((*sub)[0]), c((*sub)[1]), out((*sub)[2]);
   if (swapped)
     std::swap(h, c);
   return h.size() == 3 && c.size() == 2 && out.size() == 2 && h[0] != h[1] &&
@@ -390,9 +359,7 @@ struct RaiseLoopDiagonalScan : OpRewritePattern<onnxir::NodeOp> {
       Value failed = tensor::FromElementsOp::create(
           rewriter, loc, RankedTensorType::get({}, rewriter.getI1Type()),
           ValueRange{ne});
-      std::string name = "<unknown>";
-      if (auto nameLoc = dyn_cast<NameLoc>(loop.getLoc()))
-        name = nameLoc.getName().str();
+      std::string name = nodeNameOf(loop);
       RuntimeCheckOp::create(
           rewriter, loc, failed,
           rewriter.getStringAttr(

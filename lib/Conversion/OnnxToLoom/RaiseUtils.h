@@ -15,8 +15,12 @@
 
 #include "loom/Dialect/Onnx/IR/OnnxDialect.h"
 #include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/Matchers.h"
 
+#include <string>
+
+#include <array>
 #include <optional>
 
 namespace loom::raise {
@@ -91,6 +95,51 @@ inline std::optional<llvm::SmallVector<int64_t>> axesOf(onnxir::NodeOp node,
       a += rank;
   }
   return axes;
+}
+
+/// True when `v` is a float tensor of zeros: a splat constant, a Constant
+/// blob of zero bytes (large constants are imported as blobs), or a
+/// ConstantOfShape with a zero or absent value.
+inline bool isZeros(mlir::Value v) {
+  if (std::optional<double> f = splatFloat(v))
+    return *f == 0.0;
+  if (onnxir::NodeOp c = nodeOf(v, "Constant"))
+    if (auto res = llvm::dyn_cast_or_null<mlir::DenseResourceElementsAttr>(
+            c.getOnnxAttr("value"))) {
+      mlir::AsmResourceBlob *blob = res.getRawHandle().getBlob();
+      return blob && llvm::isa<mlir::FloatType>(res.getElementType()) &&
+             llvm::all_of(blob->getData(), [](char b) { return b == 0; });
+    }
+  onnxir::NodeOp node = nodeOf(v, "ConstantOfShape");
+  if (!node)
+    return false;
+  auto value = llvm::dyn_cast_or_null<mlir::DenseElementsAttr>(
+      node.getOnnxAttr("value"));
+  return !value || (value.isSplat() &&
+                    llvm::isa<mlir::FloatType>(value.getElementType()) &&
+                    value.getSplatValue<llvm::APFloat>().isZero());
+}
+
+/// The ONNX node name of `op` (its NameLoc), or "<unknown>".
+inline std::string nodeNameOf(mlir::Operation *op) {
+  if (auto name = llvm::dyn_cast<mlir::NameLoc>(op->getLoc()))
+    return name.getName().str();
+  return "<unknown>";
+}
+
+/// The two operand subscripts and the output subscript of a two-operand
+/// Einsum `equation`, spaces removed; nullopt for another form.
+inline std::optional<std::array<std::string, 3>>
+binaryEinsum(llvm::StringRef equation) {
+  std::string eq;
+  for (char c : equation)
+    if (c != ' ')
+      eq.push_back(c);
+  auto [lhs, out] = llvm::StringRef(eq).split("->");
+  auto [a, b] = lhs.split(',');
+  if (b.contains(','))
+    return std::nullopt;
+  return std::array<std::string, 3>{a.str(), b.str(), out.str()};
 }
 
 } // namespace loom::raise
