@@ -135,15 +135,16 @@ struct LoomcOptions {
       cl::init(false), cl::cat(category)};
   cl::opt<int64_t> attentionTileQ{
       "attention-tile-q",
-      cl::desc("Query rows per flash-attention tile (default 64)"),
-      cl::init(64), cl::cat(category)};
+      cl::desc("Query rows per flash-attention tile (default 128)"),
+      cl::init(128), cl::cat(category)};
   cl::opt<int64_t> attentionTileKV{
       "attention-tile-kv",
-      cl::desc("Key/value rows per flash-attention step (default 64)"),
-      cl::init(64), cl::cat(category)};
+      cl::desc("Key/value rows per flash-attention step (default 256)"),
+      cl::init(256), cl::cat(category)};
   cl::opt<int64_t> attentionKVSplits{
       "attention-kv-splits",
-      cl::desc("When a model's queries fit one attention tile (decoding), "
+      cl::desc("When a model's queries fit one attention tile and are at "
+               "most 16 (decoding), "
                "split the keys into this many ranges computed in parallel "
                "and merged (default 4; 1 disables)"),
       cl::init(4), cl::cat(category)};

@@ -96,13 +96,15 @@ void loom::buildCPUPipeline(OpPassManager &pm,
   // alloc.c), which keeps freed intermediate buffers for the next call.
   FinalizeMemRefToLLVMConversionPassOptions memrefToLLVM;
   memrefToLLVM.useGenericFunctions = true;
+  // Allocations return their aligned pointer (no pointer arithmetic through
+  // integers, which hides from LLVM that buffers do not alias).
+  memrefToLLVM.useAlignedAlloc = true;
   pm.addPass(createFinalizeMemRefToLLVMConversionPass(memrefToLLVM));
   pm.addPass(createSCFToControlFlowPass());
   // bf16 conversions as integer arithmetic: x86 without AVX512-BF16 has no
   // instructions for them and the model must not need compiler-rt.
-  arith::ArithExpandOpsPassOptions expand;
-  expand.includeBf16 = true;
-  pm.addPass(arith::createArithExpandOpsPass(expand));
+  // Float min/max stay LLVM intrinsics, whose reductions vectorize.
+  pm.addPass(createExpandArithPass());
   pm.addPass(createConvertMathToFuncs());
   pm.addPass(createConvertMathToLLVMPass());
   pm.addPass(createConvertMathToLibmPass());

@@ -3,11 +3,12 @@
 
 // The matmul is a call to the GEMM microkernel (overwriting: its zero fill
 // is gone); the softmax's exp is an inline polynomial (no libm call); buffers
-// come from loomrt's caching allocator.
-//       CHECK: llvm.func @loomrt_sgemm_f32(i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64)
+// come from loomrt's caching allocator, declared noalias like malloc.
+//   CHECK-DAG: llvm.func @_mlir_memref_to_llvm_aligned_alloc(i64, i64) -> (!llvm.ptr {llvm.noalias})
+//   CHECK-DAG: llvm.func @loomrt_sgemm_f32(i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64)
 // CHECK-LABEL: llvm.func @loom_main
 //       CHECK:   %[[ZERO:.*]] = llvm.mlir.constant(0 : i64) : i64
-//       CHECK:   llvm.call @_mlir_memref_to_llvm_alloc
+//       CHECK:   llvm.call @_mlir_memref_to_llvm_aligned_alloc
 //       CHECK:   llvm.call @loomrt_sgemm_f32({{.*}}, %[[ZERO]]) :
 //   CHECK-NOT:   llvm.call @expf
 //       CHECK:   llvm.call @_mlir_memref_to_llvm_free

@@ -152,19 +152,20 @@ def TileAttentionPass : Pass<"loom-tile-attention"> {
     `causal`, a query tile's key loop ends at the last key its rows may see,
     so fully masked tiles are skipped. Grouped-query heads read key/value
     head `h / (Hq / Hkv)`; masks broadcast as on the op. When the query
-    length is static and fits one tile (decoding with a KV cache), the keys
+    length is static, at most 16 and fits one tile (decoding with a KV cache),
+    the keys
     are split into `kv-splits` ranges that run in parallel, each keeping its
     own partial softmax state, and a merge rescales and sums them (Lean
     Attention's stream-K reduction).
   }];
   let options = [
-    Option<"tileQ", "tile-q", "int64_t", /*default=*/"64",
+    Option<"tileQ", "tile-q", "int64_t", /*default=*/"128",
            "Query rows per tile (one task of the parallel loop)">,
-    Option<"tileKV", "tile-kv", "int64_t", /*default=*/"64",
+    Option<"tileKV", "tile-kv", "int64_t", /*default=*/"256",
            "Key/value rows per step of the online softmax">,
     Option<"kvSplits", "kv-splits", "int64_t", /*default=*/"4",
-           "When the queries fit one tile (decoding), key ranges computed "
-           "in parallel and merged (1: no split)">,
+           "When the queries fit one tile and are at most 16 (decoding), key "
+           "ranges computed in parallel and merged (1: no split)">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

@@ -37,8 +37,8 @@ struct CPUPipelineOptions {
   /// otherwise it lowers to the reference form with the full score matrix.
   bool flashAttention = true;
   /// Query rows and key rows per attention tile.
-  int64_t attentionTileQ = 64;
-  int64_t attentionTileKV = 64;
+  int64_t attentionTileQ = 128;
+  int64_t attentionTileKV = 256;
   /// Key ranges of a decoding step's attention, computed in parallel.
   int64_t attentionKVSplits = 4;
   /// Compute fp32 contractions with loomrt's packed, register-blocked GEMM

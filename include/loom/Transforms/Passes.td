@@ -33,6 +33,23 @@ def EraseSignednessPass : Pass<"loom-erase-signedness", "mlir::ModuleOp"> {
   }];
 }
 
+def ExpandArithPass : Pass<"loom-expand-arith"> {
+  let summary = "Expand the arith ops that have no LLVM lowering, keep min/max";
+  let description = [{
+    Rewrites `arith.ceildivsi`, `arith.ceildivui`, `arith.floordivsi`, bf16
+    `arith.extf`/`arith.truncf` (x86 without AVX512-BF16 has no instructions
+    for them and a model must not need compiler-rt) and the scaling
+    extensions/truncations into arith ops that convert to LLVM.
+
+    Unlike `arith-expand`, it leaves `arith.maximumf`, `arith.minimumf`,
+    `arith.maxnumf` and `arith.minnumf` alone: they become LLVM's
+    `llvm.maximum`/`llvm.maxnum` intrinsics, whose reductions LLVM vectorizes
+    (a softmax row max, expanded into compares and selects, ran one element
+    at a time).
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
+}
+
 def LowerCopiesPass : Pass<"loom-lower-copies", "mlir::func::FuncOp"> {
   let summary = "Rewrite memref.copy as linalg.copy";
   let description = [{
@@ -127,8 +144,14 @@ def PrepareABIPass : Pass<"loom-prepare-abi", "mlir::ModuleOp"> {
     argument, a global or another result), so that the runtime owns each
     output and frees it with `free()`. Run before
     `buffer-deallocation-pipeline`, which then frees the originals.
+
+    Also declares `_mlir_memref_to_llvm_aligned_alloc` (loomrt's allocator,
+    which memref-to-LLVM calls with `use-aligned-alloc` and
+    `use-generic-functions`) with a `noalias` result, as malloc is declared
+    in C, so that LLVM knows that distinct buffers do not alias.
   }];
-  let dependentDialects = ["::mlir::memref::MemRefDialect"];
+  let dependentDialects = ["::mlir::memref::MemRefDialect",
+                           "::mlir::LLVM::LLVMDialect"];
 }
 
 #endif // LOOM_TRANSFORMS_PASSES_TD

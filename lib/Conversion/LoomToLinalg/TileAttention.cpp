@@ -40,6 +40,12 @@ namespace loom {
 using namespace mlir;
 using namespace loom;
 
+/// Key ranges are split only for at most this many queries (decoding steps,
+/// short speculative runs); longer query sequences have enough tiles.
+static constexpr int64_t kMaxSplitQueries = 16;
+/// Key ranges start at multiples of this many keys.
+static constexpr int64_t kSplitGranule = 16;
+
 namespace {
 
 /// loom.attention -> scf.forall over query tiles, scf.for over key tiles.
@@ -93,21 +99,23 @@ struct TileAttention : OpRewritePattern<AttentionOp> {
     for (int64_t i = 0; i < nb; ++i)
       ubs.push_back(dim(q, i));
     Value tq = idx(tileQ), tkv = idx(tileKV);
-    // Decoding (the queries fit one tile, known at compile time): split the
+    // Decoding (a few queries, known at compile time, in one tile): split the
     // keys into `kvSplits` ranges computed in parallel, then merge their
     // partial softmax states (Lean Attention's stream-K reduction), so that
     // a few heads still keep every core busy.
     bool split = kvSplits > 1 && !qt.isDynamicDim(rank - 2) &&
-                 qt.getDimSize(rank - 2) <= tileQ;
+                 qt.getDimSize(rank - 2) <= std::min(tileQ, kMaxSplitQueries);
     Value chunk;
     if (split) {
       ubs.push_back(rewriter.getIndexAttr(kvSplits));
-      // Keys per range: ceil(Skv / splits), rounded up to whole tiles.
+      // Keys per range: ceil(Skv / splits), rounded up to a whole vector.
       Value perSplit =
           arith::CeilDivUIOp::create(rewriter, loc, skv, idx(kvSplits));
       chunk = arith::MulIOp::create(
           rewriter, loc,
-          arith::CeilDivUIOp::create(rewriter, loc, perSplit, tkv), tkv);
+          arith::CeilDivUIOp::create(rewriter, loc, perSplit,
+                                     idx(kSplitGranule)),
+          idx(kSplitGranule));
     } else if (!qt.isDynamicDim(rank - 2))
       ubs.push_back(rewriter.getIndexAttr(
           llvm::divideCeil(qt.getDimSize(rank - 2), tileQ)));

@@ -11,8 +11,9 @@
  * call faults in (and the kernel zeroes) fresh pages. Here freed large
  * blocks are kept, up to a byte budget, and handed out again to requests
  * they fit: after the first call a model runs without page faults for its
- * intermediates. Every block is a malloc block, so a model output the
- * runtime takes over is released with plain free().
+ * intermediates. Every block is a 64-byte aligned malloc block (so that a
+ * kept block serves both entry points), and a model output the runtime takes
+ * over is released with plain free().
  *
  *===----------------------------------------------------------------------===*/
 
@@ -32,6 +33,8 @@ enum {
   MIN_CACHED = 64 * 1024,
   /* Blocks kept at most. */
   MAX_BLOCKS = 64,
+  /* The alignment of every block: a cache line, an AVX-512 vector. */
+  BLOCK_ALIGNMENT = 64,
 };
 /* Bytes kept at most. */
 static const size_t MAX_CACHED_BYTES = (size_t)1 << 30;
@@ -44,7 +47,15 @@ static int cached;
 static size_t cachedBytes;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
-void *_mlir_memref_to_llvm_alloc(uint64_t size) {
+/* A fresh block of `size` bytes aligned to `alignment`, or NULL. */
+static void *freshBlock(uint64_t alignment, uint64_t size) {
+  void *ptr = NULL;
+  return posix_memalign(&ptr, alignment, size ? size : 1) ? NULL : ptr;
+}
+
+void *_mlir_memref_to_llvm_aligned_alloc(uint64_t alignment, uint64_t size) {
+  if (alignment > BLOCK_ALIGNMENT)
+    return freshBlock(alignment, size);
   if (size >= MIN_CACHED) {
     /* The smallest kept block that fits and wastes at most half of itself. */
     pthread_mutex_lock(&lock);
@@ -63,14 +74,11 @@ void *_mlir_memref_to_llvm_alloc(uint64_t size) {
     if (ptr)
       return ptr;
   }
-  return malloc(size);
+  return freshBlock(BLOCK_ALIGNMENT, size);
 }
 
-void *_mlir_memref_to_llvm_aligned_alloc(uint64_t alignment, uint64_t size) {
-  void *ptr = NULL;
-  if (alignment < sizeof(void *))
-    alignment = sizeof(void *);
-  return posix_memalign(&ptr, alignment, size) ? NULL : ptr;
+void *_mlir_memref_to_llvm_alloc(uint64_t size) {
+  return _mlir_memref_to_llvm_aligned_alloc(BLOCK_ALIGNMENT, size);
 }
 
 void _mlir_memref_to_llvm_free(void *ptr) {

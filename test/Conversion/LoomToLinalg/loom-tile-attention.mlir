@@ -75,13 +75,13 @@ func.func @mask_rank3(%q: tensor<3x20x8xf32>, %k: tensor<3x40x8xf32>, %v: tensor
 // sums them.
 // SPLIT-LABEL: func @decode
 //       SPLIT:   %[[PER:.+]] = arith.ceildivui %{{.+}}, %c4
-//       SPLIT:   %[[TILES:.+]] = arith.ceildivui %[[PER]], %c64
-//       SPLIT:   %[[CHUNK:.+]] = arith.muli %[[TILES]], %c64
+//       SPLIT:   %[[TILES:.+]] = arith.ceildivui %[[PER]], %c16
+//       SPLIT:   %[[CHUNK:.+]] = arith.muli %[[TILES]], %c16
 //       SPLIT:   %[[P:.+]]:3 = scf.forall (%{{.+}}, %{{.+}}, %[[R:.+]]) in (1, 8, 4) shared_outs({{.*}}) -> (tensor<1x8x4x1xf32>, tensor<1x8x4x1xf32>, tensor<1x8x4x1x64xf32>)
 //       SPLIT:     %[[BEGIN:.+]] = arith.muli %[[R]], %[[CHUNK]]
 //       SPLIT:     %[[END0:.+]] = arith.addi %[[BEGIN]], %[[CHUNK]]
 //       SPLIT:     %[[END:.+]] = arith.minsi %{{.+}}, %[[END0]]
-//       SPLIT:     scf.for %{{.+}} = %[[BEGIN]] to %[[END]] step %c64
+//       SPLIT:     scf.for %{{.+}} = %[[BEGIN]] to %[[END]] step %c256
 //       SPLIT:     scf.forall.in_parallel
 //  SPLIT-COUNT-3:     tensor.parallel_insert_slice
 //       SPLIT:   linalg.generic {{.*}} ins(%[[P]]#0 :
@@ -92,4 +92,17 @@ func.func @mask_rank3(%q: tensor<3x20x8xf32>, %k: tensor<3x40x8xf32>, %v: tensor
 func.func @decode(%q: tensor<1x8x1x64xf32>, %k: tensor<1x8x?x64xf32>, %v: tensor<1x8x?x64xf32>) -> tensor<1x8x1x64xf32> {
   %o = loom.attention %q, %k, %v {causal} : (tensor<1x8x1x64xf32>, tensor<1x8x?x64xf32>, tensor<1x8x?x64xf32>) -> tensor<1x8x1x64xf32>
   return %o : tensor<1x8x1x64xf32>
+}
+
+// -----
+
+// 32 static queries fit one tile but are not a decoding step: no key split.
+// SPLIT-LABEL: func @prefill
+//   SPLIT-NOT:   arith.ceildivui
+//       SPLIT:   scf.forall (%{{.+}}, %{{.+}}, %{{.+}}) in (1, 8, 1) shared_outs({{.*}}) -> (tensor<1x8x32x64xf32>)
+//   SPLIT-NOT:   tensor<1x8x4x32xf32>
+//       SPLIT:   return
+func.func @prefill(%q: tensor<1x8x32x64xf32>, %k: tensor<1x8x?x64xf32>, %v: tensor<1x8x?x64xf32>) -> tensor<1x8x32x64xf32> {
+  %o = loom.attention %q, %k, %v {causal} : (tensor<1x8x32x64xf32>, tensor<1x8x?x64xf32>, tensor<1x8x?x64xf32>) -> tensor<1x8x32x64xf32>
+  return %o : tensor<1x8x32x64xf32>
 }

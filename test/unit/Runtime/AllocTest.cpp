@@ -66,4 +66,27 @@ TEST(CachingAllocator, SmallBlocksAndNull) {
   _mlir_memref_to_llvm_free(aligned);
 }
 
+TEST(CachingAllocator, AlignedEntryPointSharesTheCache) {
+  // Generated code asks for 64-byte aligned buffers; every block is aligned,
+  // so a freed block serves either entry point.
+  void *a = _mlir_memref_to_llvm_aligned_alloc(64, 3 << 20);
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(a) % 64, 0u);
+  std::memset(a, 5, 3 << 20);
+  _mlir_memref_to_llvm_free(a);
+  void *b = _mlir_memref_to_llvm_aligned_alloc(16, (3 << 20) - 64);
+  EXPECT_EQ(a, b);
+  _mlir_memref_to_llvm_free(b);
+  void *c = _mlir_memref_to_llvm_alloc(3 << 20);
+  EXPECT_EQ(a, c);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(c) % 64, 0u);
+  // Stricter than a block guarantees: a fresh block, still freeable.
+  void *page = _mlir_memref_to_llvm_aligned_alloc(4096, 3 << 20);
+  ASSERT_NE(page, nullptr);
+  EXPECT_NE(page, c);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(page) % 4096, 0u);
+  _mlir_memref_to_llvm_free(page);
+  std::free(c);
+}
+
 } // namespace
