@@ -192,7 +192,18 @@ struct TileAttention : OpRewritePattern<AttentionOp> {
             return tensor::ExtractSliceOp::create(b, l, type, src, offs, sizes,
                                                   strides);
           };
+          // The scale is applied to the query tile once (rows x D) rather
+          // than to every tile of scores (rows x Skv).
           Value qTile = slice2d(q, head, q0, rows, headDim);
+          {
+            AffineMap id = b.getMultiDimIdentityMap(2);
+            Value scale = tb.cst(scaleValue);
+            qTile = tb.generic(
+                tb.empty({rows, headDim}), {qTile}, {id, id}, {kPar, kPar},
+                [&](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+                  return arith::MulFOp::create(nb, nl, a[0], scale);
+                });
+          }
 
           // The keys any row of this tile may see.
           Value kvEnd = skv;
@@ -238,35 +249,38 @@ struct TileAttention : OpRewritePattern<AttentionOp> {
                                      t.map(3, {t.d(0), t.d(1)})},
                                     {kPar, kPar, kRed}, multiplyAccumulate);
 
-                // Scale, mask, causal masking.
-                SmallVector<Value> ins = {s};
-                SmallVector<AffineMap> maps = {fb.getMultiDimIdentityMap(2)};
-                if (mask) {
-                  auto [mTile, mMap] = maskTile(fb, fl, mask, rank, batch, head,
-                                                q0, rows, k0, cols);
-                  ins.push_back(mTile);
-                  maps.push_back(mMap);
+                // Mask, causal masking (the scale is in Q already).
+                Value scored = s;
+                Value ninf = t.cst(negInf);
+                if (mask || offset) {
+                  SmallVector<Value> ins = {s};
+                  SmallVector<AffineMap> maps = {fb.getMultiDimIdentityMap(2)};
+                  if (mask) {
+                    auto [mTile, mMap] = maskTile(fb, fl, mask, rank, batch,
+                                                  head, q0, rows, k0, cols);
+                    ins.push_back(mTile);
+                    maps.push_back(mMap);
+                  }
+                  maps.push_back(fb.getMultiDimIdentityMap(2));
+                  bool hasMask = static_cast<bool>(mask);
+                  scored = t.generic(
+                      t.empty({rows, cols}), ins, maps, {kPar, kPar},
+                      [&](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+                        Value x = a[0];
+                        if (hasMask)
+                          x = arith::AddFOp::create(nb, nl, x, a[1]);
+                        if (!offset)
+                          return x;
+                        Value i = linalg::IndexOp::create(nb, nl, 0);
+                        Value j = linalg::IndexOp::create(nb, nl, 1);
+                        Value qi = arith::AddIOp::create(nb, nl, q0, i);
+                        Value kj = arith::AddIOp::create(nb, nl, k0, j);
+                        Value limit = arith::AddIOp::create(nb, nl, qi, offset);
+                        Value future = arith::CmpIOp::create(
+                            nb, nl, arith::CmpIPredicate::sgt, kj, limit);
+                        return arith::SelectOp::create(nb, nl, future, ninf, x);
+                      });
                 }
-                maps.push_back(fb.getMultiDimIdentityMap(2));
-                Value scale = t.cst(scaleValue), ninf = t.cst(negInf);
-                bool hasMask = static_cast<bool>(mask);
-                Value scored = t.generic(
-                    t.empty({rows, cols}), ins, maps, {kPar, kPar},
-                    [&](OpBuilder &nb, Location nl, ValueRange a) -> Value {
-                      Value x = arith::MulFOp::create(nb, nl, a[0], scale);
-                      if (hasMask)
-                        x = arith::AddFOp::create(nb, nl, x, a[1]);
-                      if (!offset)
-                        return x;
-                      Value i = linalg::IndexOp::create(nb, nl, 0);
-                      Value j = linalg::IndexOp::create(nb, nl, 1);
-                      Value qi = arith::AddIOp::create(nb, nl, q0, i);
-                      Value kj = arith::AddIOp::create(nb, nl, k0, j);
-                      Value limit = arith::AddIOp::create(nb, nl, qi, offset);
-                      Value future = arith::CmpIOp::create(
-                          nb, nl, arith::CmpIPredicate::sgt, kj, limit);
-                      return arith::SelectOp::create(nb, nl, future, ninf, x);
-                    });
 
                 // m' = max(m, rowmax(S)).
                 AffineMap rowOf2 = t.map(2, {t.d(0)});

@@ -14,7 +14,10 @@
 //       CHECK:   scf.forall (%[[B:.+]], %[[H:.+]], %[[T:.+]]) in (1, 4, %[[NT]])
 //       CHECK:     %[[Q0:.+]] = arith.muli %[[T]], %c32
 //       CHECK:     %[[ROWS:.+]] = arith.minui {{.*}}, %c32
-//       CHECK:     tensor.extract_slice %arg0[%[[B]], %[[H]], %[[Q0]], 0] [1, 1, %[[ROWS]], 64]
+//       CHECK:     %[[QT:.+]] = tensor.extract_slice %arg0[%[[B]], %[[H]], %[[Q0]], 0] [1, 1, %[[ROWS]], 64]
+// The scale multiplies the query tile once, not every tile of scores.
+//       CHECK:     linalg.generic {{.*}} ins(%[[QT]] : tensor<?x64xf32>)
+//       CHECK:       arith.mulf %{{.+}}, %cst
 //       CHECK:     %[[END0:.+]] = arith.addi %[[Q0]], %[[ROWS]]
 //       CHECK:     %[[END1:.+]] = arith.addi %[[END0]], %[[OFF]]
 //       CHECK:     %[[END2:.+]] = arith.maxsi %[[END1]], %c0
@@ -38,13 +41,23 @@ func.func @causal(%q: tensor<1x4x?x64xf32>, %k: tensor<1x4x?x64xf32>, %v: tensor
 // -----
 
 // Grouped-query heads read key/value head h / 4; no causal bound: the key
-// loop runs over all keys.
+// loop runs over all keys, and with no mask the scores go straight from the
+// product into the row max (no elementwise pass over them).
 // CHECK-LABEL: func @gqa
 //       CHECK:   scf.forall (%[[B:.+]], %[[H:.+]], %{{.+}}) in (2, 8, 4)
 //       CHECK:     %[[KVH:.+]] = arith.divui %[[H]], %c4
 //       CHECK:     scf.for %{{.+}} = %c0 to %c128 step %c16
 //       CHECK:       tensor.extract_slice %arg1[%[[B]], %[[KVH]],
 //       CHECK:       tensor.extract_slice %arg2[%[[B]], %[[KVH]],
+//       CHECK:       linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]
+//  CHECK-NEXT:         ^bb0
+//  CHECK-NEXT:           arith.mulf
+//  CHECK-NEXT:           arith.addf
+//  CHECK-NEXT:           linalg.yield
+//  CHECK-NEXT:       } -> tensor<?x?xf32>
+//  CHECK-NEXT:       linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]
+//  CHECK-NEXT:         ^bb0
+//  CHECK-NEXT:           arith.maximumf
 //   CHECK-NOT:       arith.cmpi sgt
 //       CHECK:       scf.yield
 func.func @gqa(%q: tensor<2x8x128x16xf32>, %k: tensor<2x2x128x16xf32>, %v: tensor<2x2x128x16xf32>) -> tensor<2x8x128x16xf32> {
