@@ -6,6 +6,7 @@
 
 #include "loom/Driver/Driver.h"
 
+#include "loom/Conversion/LoomToLinalg/LoomToLinalg.h"
 #include "loom/Conversion/Passes.h"
 #include "loom/Dialect/Onnx/IR/OnnxDialect.h"
 #include "loom/Importer/Onnx/OnnxImporter.h"
@@ -148,6 +149,13 @@ struct LoomcOptions {
                "split the keys into this many ranges computed in parallel "
                "and merged (default 4; 1 disables)"),
       cl::init(4), cl::cat(category)};
+  cl::opt<int64_t> scanChunk{
+      "scan-chunk",
+      cl::desc("Time steps per chunk when a linear or gated loom.scan "
+               "(linear attention, GLA) runs in the chunked-parallel form: "
+               "dense products within a chunk, the recurrence across chunks "
+               "(default 64; 0 keeps every scan sequential)"),
+      cl::init(loom::kDefaultScanChunk), cl::cat(category)};
   cl::opt<std::string> targetCpu{
       "target-cpu",
       cl::desc("CPU to generate code for: 'native' (the host and its "
@@ -370,6 +378,9 @@ int loom::runLoomcMain(int argc, char **argv) {
   pipeline.attentionTileQ = options.attentionTileQ;
   pipeline.attentionTileKV = options.attentionTileKV;
   pipeline.attentionKVSplits = options.attentionKVSplits;
+  if (options.scanChunk < 0)
+    return reportError("--scan-chunk must not be negative");
+  pipeline.scanChunk = options.scanChunk;
   loom::buildCPUPipeline(pm, pipeline);
   if (failed(pm.run(*module)))
     return 1;

@@ -49,7 +49,9 @@ void loom::buildCPUPipeline(OpPassManager &pm,
     tile.kvSplits = options.attentionKVSplits;
     pm.addPass(createTileAttentionPass(tile));
   }
-  pm.addPass(createLoomToLinalgPass());
+  LoomToLinalgPassOptions toLinalg;
+  toLinalg.scanChunk = options.scanChunk;
+  pm.addPass(createLoomToLinalgPass(toLinalg));
   pm.addPass(createCanonicalizerPass());
   pm.addNestedPass<func::FuncOp>(createFuseElementwisePass());
   pm.addNestedPass<func::FuncOp>(createLinalgGeneralizeNamedOpsPass());

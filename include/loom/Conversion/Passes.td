@@ -22,11 +22,20 @@ def LoomToLinalgPass : Pass<"loom-to-linalg"> {
     Q@K^T, scale/mask/causal masking, softmax and @V with grouped-query heads
     mapped by `floordiv`. `loom.scan` becomes its sequential form: an
     `scf.forall` over batch and head (for `diagonal`, batch and tiles of 64
-    channels) around an `scf.for` over time that carries the state.
+    channels) around an `scf.for` over time that carries the state; `linear`
+    and `gated` scans longer than `scan-chunk` steps get the chunked-parallel
+    form instead (GLA): an `scf.for` over chunks whose work is contractions
+    (Q S + tril(Q K^T) V, S + K^T V, with in-chunk cumulative decays for the
+    gated kind, and a chunk too strongly decayed for fp32 run step by step).
     `loom.moe` becomes a call of the runtime's routed mixture-of-experts
     kernel on the operands' buffers. Ops with `AggregatedOpInterface` (`linalg.softmax`)
     are decomposed, so only structured ops remain.
   }];
+  let options = [
+    Option<"scanChunk", "scan-chunk", "int64_t", /*default=*/"64",
+           "Time steps per chunk of a linear or gated scan's chunked form "
+           "(0: every scan sequential)">,
+  ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
     "::mlir::bufferization::BufferizationDialect",

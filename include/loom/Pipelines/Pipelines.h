@@ -41,6 +41,9 @@ struct CPUPipelineOptions {
   int64_t attentionTileKV = 256;
   /// Key ranges of a decoding step's attention, computed in parallel.
   int64_t attentionKVSplits = 4;
+  /// Time steps per chunk of a linear or gated scan's chunked form (0: every
+  /// scan sequential).
+  int64_t scanChunk = 64;
   /// Compute fp32 contractions with loomrt's packed, register-blocked GEMM
   /// microkernel (loom-lower-to-microkernels); otherwise they become loops.
   bool microkernels = true;

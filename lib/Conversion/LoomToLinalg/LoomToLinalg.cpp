@@ -534,11 +534,12 @@ struct TokenMixingLowering : OpRewritePattern<TokenMixingOp> {
 
 } // namespace
 
-void loom::populateLoomToLinalgPatterns(RewritePatternSet &patterns) {
+void loom::populateLoomToLinalgPatterns(RewritePatternSet &patterns,
+                                        int64_t scanChunk) {
   patterns.add<LayerNormLowering, RMSNormLowering, GeluLowering, SiluLowering,
                AttentionLowering, TokenMixingLowering, DecomposeAggregate>(
       patterns.getContext());
-  populateScanLoweringPatterns(patterns);
+  populateScanLoweringPatterns(patterns, scanChunk);
   populateMoeLoweringPatterns(patterns);
 }
 
@@ -549,8 +550,12 @@ struct LoomToLinalgPass final
   using Base::Base;
 
   void runOnOperation() override {
+    if (scanChunk < 0) {
+      getOperation()->emitError("scan-chunk must not be negative");
+      return signalPassFailure();
+    }
     RewritePatternSet patterns(&getContext());
-    populateLoomToLinalgPatterns(patterns);
+    populateLoomToLinalgPatterns(patterns, scanChunk);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();
     WalkResult left = getOperation()->walk([](Operation *op) {

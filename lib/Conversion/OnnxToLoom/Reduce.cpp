@@ -573,6 +573,35 @@ static Value buildCumSum(OpBuilder &b, Location loc, Value x, int64_t axis,
   Type elem = type.getElementType();
   bool isFloat = isa<FloatType>(elem);
   SmallVector<OpFoldResult> sizes = getSizes(b, loc, x);
+  if (axis > 0) {
+    // The lines before the axis are independent: an scf.forall over them,
+    // each task running the sequential loop on its own [n, inner...] block
+    // (one parallel region instead of one per step).
+    SmallVector<OpFoldResult> outer(sizes.begin(), sizes.begin() + axis);
+    Value init = tensor::EmptyOp::create(b, loc, sizes, elem);
+    auto blockType =
+        RankedTensorType::get(type.getShape().drop_front(axis), elem);
+    auto forall = scf::ForallOp::create(
+        b, loc, outer, ValueRange{init}, std::nullopt,
+        [&](OpBuilder &fb, Location l, ValueRange args) {
+          SmallVector<OpFoldResult> offs(rank, fb.getIndexAttr(0));
+          SmallVector<OpFoldResult> blockSizes(sizes);
+          for (int64_t i = 0; i < axis; ++i) {
+            offs[i] = args[i];
+            blockSizes[i] = fb.getIndexAttr(1);
+          }
+          SmallVector<OpFoldResult> strides(rank, fb.getIndexAttr(1));
+          Value block = tensor::ExtractSliceOp::create(
+              fb, l, blockType, x, offs, blockSizes, strides);
+          Value sums = buildCumSum(fb, l, block, 0, exclusive, reverse);
+          auto term = scf::InParallelOp::create(fb, l);
+          OpBuilder::InsertionGuard guard(fb);
+          fb.setInsertionPointToStart(term.getBody());
+          tensor::ParallelInsertSliceOp::create(fb, l, sums, args.back(), offs,
+                                                blockSizes, strides);
+        });
+    return forall.getResult(0);
+  }
   // One slice along `axis`: the running sum's shape.
   SmallVector<OpFoldResult> sliceSizes(sizes);
   sliceSizes[axis] = b.getIndexAttr(1);
@@ -626,8 +655,9 @@ static Value buildCumSum(OpBuilder &b, Location loc, Value x, int64_t axis,
 }
 
 /// CumSum: out[..i..] = sum over j of x[..j..] with j <= i (j < i when
-/// exclusive; >= / > when reversed) -- a loop along the axis carrying the
-/// running sum (linear time), each step one elementwise op over a slice. A
+/// exclusive; >= / > when reversed) -- an scf.forall over the dims before
+/// the axis around a loop along the axis carrying the running sum (linear
+/// time), each step one elementwise op over the dims after it. A
 /// run-time axis selects among the rank's variants with scf.index_switch (an
 /// out-of-range axis gives zeros).
 static LogicalResult legalizeCumSum(OpBinder &binder, RewriterBase &rewriter) {

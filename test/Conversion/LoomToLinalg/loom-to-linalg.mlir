@@ -1,4 +1,6 @@
 // RUN: loom-opt %s -split-input-file --loom-to-linalg | FileCheck %s
+// RUN: not loom-opt %s -split-input-file --loom-to-linalg="scan-chunk=-1" 2>&1 | FileCheck %s --check-prefix=BAD
+// BAD: error: scan-chunk must not be negative
 
 // CHECK-LABEL: func @layer_norm
 //       CHECK:   %[[SUM:.+]] = linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]
@@ -70,13 +72,13 @@ func.func @attention(%q: tensor<1x4x5x8xf32>, %k: tensor<1x2x7x8xf32>, %v: tenso
 
 // -----
 
-// The sequential scan: a forall over (batch, head), a loop over time that
-// carries the [Dk, Dv] state and the output rows; gated decays the state
-// by alpha along Dk before adding k v^T.
+// The sequential scan (40 steps fit one chunk): a forall over (batch, head),
+// a loop over time that carries the [Dk, Dv] state and the output rows; gated
+// decays the state by alpha along Dk before adding k v^T.
 // CHECK-LABEL: func @scan_gated
 //       CHECK:   scf.forall (%[[B:.+]], %[[H:.+]]) in (2, 3)
 //       CHECK:     linalg.fill {{.*}} -> tensor<16x8xf32>
-//       CHECK:     scf.for %[[T:.+]] = %c0 to %{{.+}} step %c1 iter_args(%[[S:.+]] = %{{.+}}, %[[O:.+]] = %{{.+}}) -> (tensor<16x8xf32>, tensor<?x8xf32>)
+//       CHECK:     scf.for %[[T:.+]] = %c0 to %c40 step %c1 iter_args(%[[S:.+]] = %{{.+}}, %[[O:.+]] = %{{.+}}) -> (tensor<16x8xf32>, tensor<40x8xf32>)
 //       CHECK:       tensor.extract_slice %arg0[%[[B]], %[[H]], %[[T]], 0] [1, 1, 1, 16]
 //       CHECK:       %[[NEXT:.+]] = linalg.generic {{.*}} outs(%[[S]] : tensor<16x8xf32>)
 //       CHECK:         arith.mulf
@@ -86,9 +88,69 @@ func.func @attention(%q: tensor<1x4x5x8xf32>, %k: tensor<1x2x7x8xf32>, %v: tenso
 //       CHECK:       tensor.insert_slice %[[ROW]] into %[[O]][%[[T]], 0] [1, 8]
 //       CHECK:     scf.forall.in_parallel
 //   CHECK-NOT:   loom.scan
-func.func @scan_gated(%q: tensor<2x3x?x16xf32>, %v: tensor<2x3x?x8xf32>) -> tensor<2x3x?x8xf32> {
-  %o = loom.scan <gated> %q, %q, %v, %q : (tensor<2x3x?x16xf32>, tensor<2x3x?x16xf32>, tensor<2x3x?x8xf32>, tensor<2x3x?x16xf32>) -> tensor<2x3x?x8xf32>
-  return %o : tensor<2x3x?x8xf32>
+func.func @scan_gated(%q: tensor<2x3x40x16xf32>, %v: tensor<2x3x40x8xf32>) -> tensor<2x3x40x8xf32> {
+  %o = loom.scan <gated> %q, %q, %v, %q : (tensor<2x3x40x16xf32>, tensor<2x3x40x16xf32>, tensor<2x3x40x8xf32>, tensor<2x3x40x16xf32>) -> tensor<2x3x40x8xf32>
+  return %o : tensor<2x3x40x8xf32>
+}
+
+// -----
+
+// Longer than a chunk (dynamic): the chunked form. A loop over chunks of 64
+// steps; per chunk Q S, A = Q K^T made causal, O = Q S + A V, S' = S + K^T V,
+// all contractions.
+// CHECK-DAG: #[[IP:.+]] = affine_map<(d0, d1, d2) -> (d0, d2)>
+// CHECK-DAG: #[[PJ:.+]] = affine_map<(d0, d1, d2) -> (d2, d1)>
+// CHECK-DAG: #[[IJ:.+]] = affine_map<(d0, d1, d2) -> (d0, d1)>
+// CHECK-DAG: #[[JP:.+]] = affine_map<(d0, d1, d2) -> (d1, d2)>
+// CHECK-DAG: #[[PI:.+]] = affine_map<(d0, d1, d2) -> (d2, d0)>
+// CHECK-LABEL: func @scan_linear_chunked
+//       CHECK:   tensor.empty
+//       CHECK:   %[[T:.+]] = tensor.dim %arg0, %c2
+//  CHECK-NEXT:   scf.forall (%[[B:.+]], %[[H:.+]]) in (1, 2)
+//       CHECK:     scf.for %[[T0:.+]] = %c0 to %[[T]] step %c64 iter_args(%[[S:.+]] = %{{.+}}, %[[O:.+]] = %{{.+}}) -> (tensor<16x8xf32>, tensor<?x8xf32>)
+//       CHECK:       %[[LEFT:.+]] = arith.subi %[[T]], %[[T0]]
+//       CHECK:       %[[ROWS:.+]] = arith.minui %[[LEFT]], %c64
+//       CHECK:       %[[Q:.+]] = tensor.extract_slice %arg0[%[[B]], %[[H]], %[[T0]], 0] [1, 1, %[[ROWS]], 16]
+//       CHECK:       %[[V:.+]] = tensor.extract_slice %arg1[%[[B]], %[[H]], %[[T0]], 0] [1, 1, %[[ROWS]], 8]
+//       CHECK:       %[[QS:.+]] = linalg.generic {indexing_maps = [#[[IP]], #[[PJ]], #[[IJ]]], iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[Q]], %[[S]] :
+//       CHECK:       %[[A:.+]] = linalg.generic {indexing_maps = [#[[IP]], #[[JP]], #[[IJ]]], iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[Q]], %{{.+}} :
+//       CHECK:       %[[CAUSAL:.+]] = linalg.generic {{.*}} ins(%[[A]] :
+//       CHECK:         arith.cmpi ugt
+//       CHECK:         arith.select
+//       CHECK:       %[[OUT:.+]] = linalg.generic {indexing_maps = [#[[IP]], #[[PJ]], #[[IJ]]], iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[CAUSAL]], %[[V]] : {{.*}}) outs(%[[QS]] :
+//       CHECK:       %[[NEXT:.+]] = linalg.generic {indexing_maps = [#[[PI]], #[[PJ]], #[[IJ]]], iterator_types = ["parallel", "parallel", "reduction"]} ins(%{{.+}}, %[[V]] : {{.*}}) outs(%[[S]] :
+//       CHECK:       %[[ROWSOUT:.+]] = tensor.insert_slice %[[OUT]] into %[[O]][%[[T0]], 0] [%[[ROWS]], 8]
+//       CHECK:       scf.yield %[[NEXT]], %[[ROWSOUT]]
+//   CHECK-NOT:   loom.scan
+func.func @scan_linear_chunked(%q: tensor<1x2x?x16xf32>, %v: tensor<1x2x?x8xf32>) -> tensor<1x2x?x8xf32> {
+  %o = loom.scan <linear> %q, %q, %v : (tensor<1x2x?x16xf32>, tensor<1x2x?x16xf32>, tensor<1x2x?x8xf32>) -> tensor<1x2x?x8xf32>
+  return %o : tensor<1x2x?x8xf32>
+}
+
+// -----
+
+// Gated, chunked: the in-chunk cumulative log decay L, the largest |L|
+// deciding between the chunked products (Q e^L, K e^-L, K e^(L_last - L),
+// e^L_last S) and the chunk's steps one by one.
+// CHECK-LABEL: func @scan_gated_chunked
+//       CHECK:   scf.for %[[T0:.+]] = %c0 to %c200 step %c64
+//       CHECK:     math.log
+//       CHECK:     %[[L:.+]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]
+//       CHECK:       arith.cmpi ugt
+//       CHECK:     %[[WORST:.+]] = linalg.generic {{.*}} ins(%[[L]] : tensor<?x16xf32>) outs(%{{.+}} : tensor<f32>)
+//       CHECK:       math.absf
+//       CHECK:       arith.maximumf
+//       CHECK:     %[[W:.+]] = tensor.extract %[[WORST]][]
+//       CHECK:     %[[SAFE:.+]] = arith.cmpf ole, %[[W]], %cst
+//       CHECK:     scf.if %[[SAFE]] -> (tensor<16x8xf32>, tensor<200x8xf32>)
+//       CHECK:       math.exp
+//       CHECK:       linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]
+//       CHECK:     } else {
+//       CHECK:       scf.for %{{.+}} = %[[T0]] to %{{.+}} step %c1
+//   CHECK-NOT:   loom.scan
+func.func @scan_gated_chunked(%q: tensor<2x3x200x16xf32>, %v: tensor<2x3x200x8xf32>) -> tensor<2x3x200x8xf32> {
+  %o = loom.scan <gated> %q, %q, %v, %q : (tensor<2x3x200x16xf32>, tensor<2x3x200x16xf32>, tensor<2x3x200x8xf32>, tensor<2x3x200x16xf32>) -> tensor<2x3x200x8xf32>
+  return %o : tensor<2x3x200x8xf32>
 }
 
 // -----

@@ -276,7 +276,8 @@ func.func @layer_norm_stats(%x: tensor<3x4xf32>, %g: tensor<4xf32>) -> (tensor<3
 // -----
 
 // CumSum with a run-time axis switches among the rank's variants; each is a
-// loop along its axis carrying the running sum (linear time).
+// loop along its axis carrying the running sum (linear time), inside an
+// scf.forall over the dims before the axis.
 // CHECK-LABEL: func @cumsum_runtime_axis
 //       CHECK:   scf.index_switch
 //       CHECK:   case 0 {
@@ -285,7 +286,11 @@ func.func @layer_norm_stats(%x: tensor<3x4xf32>, %g: tensor<4xf32>) -> (tensor<3
 //       CHECK:       %[[NEXT:.+]] = linalg.generic {{.*}} iterator_types = ["parallel"]{{.*}} ins(%[[ACC]], %[[ROW]] :
 //       CHECK:       tensor.insert_slice %[[NEXT]] into %[[OUT]][%[[T]], 0] [1, 3]
 //       CHECK:   case 1 {
-//       CHECK:     scf.for {{.*}} -> (tensor<2xf32>, tensor<2x3xf32>)
+//       CHECK:     scf.forall (%[[I:.+]]) in (2) shared_outs(%[[ALL:.+]] = %{{.+}}) -> (tensor<2x3xf32>)
+//       CHECK:       %[[LINE:.+]] = tensor.extract_slice %arg0[%[[I]], 0] [1, 3] [1, 1] : tensor<2x3xf32> to tensor<3xf32>
+//       CHECK:       %[[SUMS:.+]]:2 = scf.for {{.*}} -> (tensor<f32>, tensor<3xf32>)
+//       CHECK:         tensor.extract_slice %[[LINE]]
+//       CHECK:       tensor.parallel_insert_slice %[[SUMS]]#1 into %[[ALL]][%[[I]], 0] [1, 3]
 //       CHECK:   default {
 func.func @cumsum_runtime_axis(%x: tensor<2x3xf32>, %a: tensor<i32>) -> tensor<2x3xf32> {
   %0 = onnx.node "CumSum"(%x, %a) attributes {attrs = {}, domain = "", opset = 14 : i64} : (tensor<2x3xf32>, tensor<i32>) -> tensor<2x3xf32>

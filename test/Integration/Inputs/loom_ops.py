@@ -97,7 +97,7 @@ def scan(kind, ins):
 # in every operand and the result.
 DYNAMIC = {"attention_causal_long": (0, 2), "attention_gqa_dyn": (0, 2),
            "attention_decode": (2,), "scan_diagonal": (1,), "scan_folded": (0, 1), "scan_linear_long": (2,),
-           "scan_delta": (0, 2), "moe": (1,)}
+           "scan_gated_long": (2,), "scan_delta": (0, 2), "moe": (1,)}
 
 
 def case(name):
@@ -173,6 +173,28 @@ def case(name):
     if name == "scan_gated":
         q, k, v = r(2, 3, 200, 16), r(2, 3, 200, 16) * 0.3, r(2, 3, 200, 12)
         alpha = (1 / (1 + np.exp(-r(2, 3, 200, 16) - 3))).astype(np.float32)
+        return ("loom.scan <gated> %a0, %a1, %a2, %a3", [q, k, v, alpha],
+                scan("gated", [q, k, v, alpha]))
+    if name == "scan_gated_long":
+        # Gated linear attention over 4096 steps (dynamic length), gates
+        # around 0.95: every chunk of the chunked form is within its decay
+        # bound.
+        q, k, v = r(1, 2, 4096, 32), r(1, 2, 4096, 32) * 0.2, r(1, 2, 4096, 16)
+        alpha = (1 / (1 + np.exp(-r(1, 2, 4096, 32) * 0.5 - 3))).astype(np.float32)
+        return ("loom.scan <gated> %a0, %a1, %a2, %a3", [q, k, v, alpha],
+                scan("gated", [q, k, v, alpha]))
+    if name == "scan_gated_decay":
+        # 300 steps (a partial last chunk); head 0 forgets fast (gates
+        # ~ 0.002: a chunk's cumulative decay is far beyond fp32's range, so
+        # the chunked form runs those chunks step by step), head 1 slowly,
+        # head 2 switches between the two halfway.
+        q, k, v = r(2, 3, 300, 16), r(2, 3, 300, 16), r(2, 3, 300, 8)
+        logit = r(2, 3, 300, 16) * 0.5
+        logit[:, 0] -= 6
+        logit[:, 1] += 4
+        logit[:, 2, :150] -= 6
+        logit[:, 2, 150:] += 4
+        alpha = (1 / (1 + np.exp(-logit))).astype(np.float32)
         return ("loom.scan <gated> %a0, %a1, %a2, %a3", [q, k, v, alpha],
                 scan("gated", [q, k, v, alpha]))
     if name == "scan_delta":

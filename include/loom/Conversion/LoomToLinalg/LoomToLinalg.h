@@ -33,13 +33,22 @@ inline constexpr mlir::arith::FastMathFlags kContract =
 #define GEN_PASS_DECL_TILEATTENTIONPASS
 #include "loom/Conversion/Passes.h.inc"
 
-/// Adds the patterns lowering loom ops, and decomposing aggregated linalg ops,
-/// to linalg.generic on tensors.
-void populateLoomToLinalgPatterns(mlir::RewritePatternSet &patterns);
+/// Time steps per chunk of a matrix-state scan's chunked form, by default.
+inline constexpr int64_t kDefaultScanChunk = 64;
 
-/// Adds the pattern lowering loom.scan to its sequential form: an scf.forall
-/// over the independent recurrences around an scf.for over time.
-void populateScanLoweringPatterns(mlir::RewritePatternSet &patterns);
+/// Adds the patterns lowering loom ops, and decomposing aggregated linalg ops,
+/// to linalg.generic on tensors; `scanChunk` as for
+/// populateScanLoweringPatterns.
+void populateLoomToLinalgPatterns(mlir::RewritePatternSet &patterns,
+                                  int64_t scanChunk = kDefaultScanChunk);
+
+/// Adds the pattern lowering loom.scan: an scf.forall over the independent
+/// recurrences around an scf.for over time (the sequential form), or, for
+/// linear and gated scans longer than `chunk` steps, over chunks of `chunk`
+/// steps whose work is dense products (the chunked-parallel form); a `chunk`
+/// of 0 keeps every scan sequential.
+void populateScanLoweringPatterns(mlir::RewritePatternSet &patterns,
+                                  int64_t chunk = kDefaultScanChunk);
 
 /// Adds the pattern lowering loom.moe to a call of the runtime's routed
 /// mixture-of-experts kernel (loomrt_moe_ffn_f32).
