@@ -51,6 +51,7 @@ void loom::buildCPUPipeline(OpPassManager &pm,
   }
   LoomToLinalgPassOptions toLinalg;
   toLinalg.scanChunk = options.scanChunk;
+  toLinalg.scanChunkDelta = options.scanChunkDelta;
   pm.addPass(createLoomToLinalgPass(toLinalg));
   pm.addPass(createCanonicalizerPass());
   pm.addNestedPass<func::FuncOp>(createFuseElementwisePass());

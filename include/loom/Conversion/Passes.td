@@ -26,7 +26,10 @@ def LoomToLinalgPass : Pass<"loom-to-linalg"> {
     and `gated` scans longer than `scan-chunk` steps get the chunked-parallel
     form instead (GLA): an `scf.for` over chunks whose work is contractions
     (Q S + tril(Q K^T) V, S + K^T V, with in-chunk cumulative decays for the
-    gated kind, and a chunk too strongly decayed for fp32 run step by step).
+    gated kind, and a chunk too strongly decayed for fp32 run step by step);
+    `delta` scans longer than `scan-chunk-delta` steps (0 by default) get
+    DeltaNet's chunked form (a forward substitution for the WY pseudo values,
+    then the linear chunk).
     `loom.moe` becomes a call of the runtime's routed mixture-of-experts
     kernel on the operands' buffers. Ops with `AggregatedOpInterface` (`linalg.softmax`)
     are decomposed, so only structured ops remain.
@@ -34,7 +37,10 @@ def LoomToLinalgPass : Pass<"loom-to-linalg"> {
   let options = [
     Option<"scanChunk", "scan-chunk", "int64_t", /*default=*/"64",
            "Time steps per chunk of a linear or gated scan's chunked form "
-           "(0: every scan sequential)">,
+           "(0: sequential)">,
+    Option<"scanChunkDelta", "scan-chunk-delta", "int64_t", /*default=*/"0",
+           "Time steps per chunk of a delta scan's chunked form (0: "
+           "sequential, the default: ~3x the FLOPs, slower on CPUs)">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

@@ -44,6 +44,8 @@ struct CPUPipelineOptions {
   /// Time steps per chunk of a linear or gated scan's chunked form (0: every
   /// scan sequential).
   int64_t scanChunk = 64;
+  /// The same for delta scans (DeltaNet); 0 by default.
+  int64_t scanChunkDelta = 0;
   /// Compute fp32 contractions with loomrt's packed, register-blocked GEMM
   /// microkernel (loom-lower-to-microkernels); otherwise they become loops.
   bool microkernels = true;

@@ -535,11 +535,12 @@ struct TokenMixingLowering : OpRewritePattern<TokenMixingOp> {
 } // namespace
 
 void loom::populateLoomToLinalgPatterns(RewritePatternSet &patterns,
-                                        int64_t scanChunk) {
+                                        int64_t scanChunk,
+                                        int64_t deltaScanChunk) {
   patterns.add<LayerNormLowering, RMSNormLowering, GeluLowering, SiluLowering,
                AttentionLowering, TokenMixingLowering, DecomposeAggregate>(
       patterns.getContext());
-  populateScanLoweringPatterns(patterns, scanChunk);
+  populateScanLoweringPatterns(patterns, scanChunk, deltaScanChunk);
   populateMoeLoweringPatterns(patterns);
 }
 
@@ -550,12 +551,13 @@ struct LoomToLinalgPass final
   using Base::Base;
 
   void runOnOperation() override {
-    if (scanChunk < 0) {
-      getOperation()->emitError("scan-chunk must not be negative");
+    if (scanChunk < 0 || scanChunkDelta < 0) {
+      getOperation()->emitError(
+          "scan-chunk and scan-chunk-delta must not be negative");
       return signalPassFailure();
     }
     RewritePatternSet patterns(&getContext());
-    populateLoomToLinalgPatterns(patterns, scanChunk);
+    populateLoomToLinalgPatterns(patterns, scanChunk, scanChunkDelta);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();
     WalkResult left = getOperation()->walk([](Operation *op) {

@@ -254,11 +254,12 @@ static void pullProducersIntoSlices(RewriterBase &rewriter, Operation *root) {
 /// loom.scan -> scf.forall over recurrences, scf.for over time (or over
 /// chunks of time).
 struct LowerScan : OpRewritePattern<ScanOp> {
-  LowerScan(MLIRContext *ctx, int64_t chunk)
-      : OpRewritePattern(ctx), chunk(chunk) {}
+  LowerScan(MLIRContext *ctx, int64_t chunk, int64_t deltaChunk)
+      : OpRewritePattern(ctx), chunk(chunk), deltaChunk(deltaChunk) {}
 
-  /// Time steps per chunk of the chunked form; 0 keeps every scan sequential.
-  int64_t chunk;
+  /// Time steps per chunk of the chunked form of linear and gated scans, and
+  /// of delta scans; 0 keeps those sequential.
+  int64_t chunk, deltaChunk;
 
   LogicalResult matchAndRewrite(ScanOp op,
                                 PatternRewriter &rewriter) const override {
@@ -288,7 +289,7 @@ struct LowerScan : OpRewritePattern<ScanOp> {
     if (op.getKind() == ScanKind::Diagonal)
       result = lowerDiagonal(rewriter, op, outInit, dim, val);
     else if (useChunks(op))
-      result = lowerMatrixChunked(rewriter, op, outInit, chunk, dim, val);
+      result = lowerMatrixChunked(rewriter, op, outInit, chunkOf(op), dim, val);
     else
       result = lowerMatrix(rewriter, op, outInit, dim, val);
     rewriter.replaceOp(op, result);
@@ -439,15 +440,26 @@ struct LowerScan : OpRewritePattern<ScanOp> {
     return {next, o};
   }
 
-  /// Whether `op` gets the chunked form: linear and gated kinds (DeltaNet's
-  /// chunked form needs a triangular solve per chunk; it stays sequential),
-  /// a sequence not known to fit one chunk.
+  /// The chunk of `op`'s kind (0 for the diagonal kind: sequential only).
+  int64_t chunkOf(ScanOp op) const {
+    switch (op.getKind()) {
+    case ScanKind::Diagonal:
+      return 0;
+    case ScanKind::Delta:
+      return deltaChunk;
+    default:
+      return chunk;
+    }
+  }
+
+  /// Whether `op` gets the chunked form: a chunk for its kind, a sequence not
+  /// known to fit one chunk.
   bool useChunks(ScanOp op) const {
-    if (chunk <= 0 ||
-        (op.getKind() != ScanKind::Linear && op.getKind() != ScanKind::Gated))
+    int64_t c = chunkOf(op);
+    if (c <= 0)
       return false;
     int64_t time = op.getType().getDimSize(2);
-    return ShapedType::isDynamic(time) || time > chunk;
+    return ShapedType::isDynamic(time) || time > c;
   }
 
   /// The chunked-parallel form of a linear or gated matrix-state scan (GLA,
@@ -469,7 +481,8 @@ struct LowerScan : OpRewritePattern<ScanOp> {
     ValueRange in = op.getInputs();
     Value q = in[0], k = in[1], v = in[2];
     bool gated = op.getKind() == ScanKind::Gated;
-    Value gate = gated ? in[3] : Value();
+    bool delta = op.getKind() == ScanKind::Delta;
+    Value gate = in.size() > 3 ? in[3] : Value();
     auto elem = cast<FloatType>(op.getType().getElementType());
     OpFoldResult batch = dim(q, 0), heads = dim(q, 1), time = dim(q, 2),
                  dk = dim(q, 3), dv = dim(v, 3);
@@ -498,6 +511,24 @@ struct LowerScan : OpRewritePattern<ScanOp> {
                 Value qc = rowsOf(q, dk), kc = rowsOf(k, dk),
                       vc = rowsOf(v, dv);
                 Value state = iter[0];
+                if (delta) {
+                  Value beta = tensor::ExtractSliceOp::create(
+                      fb, fl,
+                      RankedTensorType::get({getConstantIntValue(rows).value_or(
+                                                ShapedType::kDynamic)},
+                                            elem),
+                      gate, SmallVector<OpFoldResult>{bh[0], bh[1], t0},
+                      SmallVector<OpFoldResult>{fb.getIndexAttr(1),
+                                                fb.getIndexAttr(1), rows},
+                      SmallVector<OpFoldResult>(3, fb.getIndexAttr(1)));
+                  Value pseudo =
+                      deltaPseudoValues(c, kc, vc, beta, state, rows, dk, dv);
+                  auto [next, o] =
+                      chunkStep(c, qc, kc, kc, pseudo, state, rows, dk, dv);
+                  Value out = insertRows(fb, fl, o, iter[1], t0, rows, dv);
+                  scf::YieldOp::create(fb, fl, ValueRange{next, out});
+                  return;
+                }
                 if (!gated) {
                   auto [next, o] =
                       chunkStep(c, qc, kc, kc, vc, state, rows, dk, dv);
@@ -624,6 +655,115 @@ struct LowerScan : OpRewritePattern<ScanOp> {
     return forall.getResult(0);
   }
 
+  /// DeltaNet's chunk (Yang et al. 2024, WY representation): the state update
+  /// of step t is S_t = S_{t-1} + k_t n_t^T with n_t = beta_t (v_t -
+  /// S_{t-1}^T k_t); within a chunk starting from S these "pseudo values"
+  /// satisfy (I + diag(beta) tril(K K^T, -1)) N = diag(beta) (V - K S), a
+  /// unit lower-triangular system solved by forward substitution for
+  /// U = T diag(beta) V and W = T diag(beta) K (T the inverse), so that
+  /// N = U - W S. The chunk is then the linear one with N for V:
+  /// O = Q S + tril(Q K^T) N, S' = S + K^T N. Returns N [rows, dv].
+  static Value deltaPseudoValues(StepBuilder &c, Value kc, Value vc, Value beta,
+                                 Value state, OpFoldResult rows,
+                                 OpFoldResult dk, OpFoldResult dv) {
+    OpBuilder &b = c.b;
+    Location l = c.loc;
+    AffineMap id = b.getMultiDimIdentityMap(2);
+    AffineMap rowOf = c.map(2, {c.d(0)});
+    SmallVector<utils::IteratorType> contraction = {kPar, kPar, kRed};
+    AffineMap ip = c.map(3, {c.d(0), c.d(2)}), jp = c.map(3, {c.d(1), c.d(2)}),
+              pj = c.map(3, {c.d(2), c.d(1)}), ij = c.map(3, {c.d(0), c.d(1)});
+    // A[i, j] = beta_i (k_i . k_j) for j < i, else 0.
+    Value gram = c.generic(c.zeros({rows, rows}), {kc, kc}, {ip, jp, ij},
+                           contraction, multiplyAccumulate);
+    Value lower = c.generic(
+        c.empty({rows, rows}), {gram, beta}, {id, rowOf, id}, {kPar, kPar},
+        [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+          Value i = linalg::IndexOp::create(nb, nl, 0);
+          Value j = linalg::IndexOp::create(nb, nl, 1);
+          Value strict =
+              arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::ult, j, i);
+          Value zero = arith::ConstantOp::create(
+              nb, nl, nb.getFloatAttr(a[0].getType(), 0.0));
+          Value scaled = arith::MulFOp::create(nb, nl, a[1], a[0]);
+          return arith::SelectOp::create(nb, nl, strict, scaled, zero);
+        });
+    // Right-hand sides diag(beta) V and diag(beta) K.
+    auto scaleRows = [&](Value x, OpFoldResult width) {
+      return c.generic(c.empty({rows, width}), {x, beta}, {id, rowOf, id},
+                       {kPar, kPar},
+                       [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+                         return arith::MulFOp::create(nb, nl, a[0], a[1]);
+                       });
+    };
+    Value rhsV = scaleRows(vc, dv), rhsK = scaleRows(kc, dk);
+    // Forward substitution, row by row: X[i] = rhs[i] - sum_{j<i} A[i, j] X[j].
+    Value zero = arith::ConstantIndexOp::create(b, l, 0);
+    Value one = arith::ConstantIndexOp::create(b, l, 1);
+    Value u0 = c.zeros({rows, dv}), w0 = c.zeros({rows, dk});
+    auto solve = scf::ForOp::create(
+        b, l, zero, getValueOrCreateConstantIndexOp(b, l, rows), one,
+        ValueRange{u0, w0},
+        [&](OpBuilder &fb, Location fl, Value i, ValueRange iter) {
+          StepBuilder s(fb, fl, c.elem);
+          auto rowType = [&](OpFoldResult n) {
+            return RankedTensorType::get(
+                {getConstantIntValue(n).value_or(ShapedType::kDynamic)},
+                c.elem);
+          };
+          auto rowAt = [&](Value m, OpFoldResult width) -> Value {
+            OpFoldResult unit = fb.getIndexAttr(1);
+            return tensor::ExtractSliceOp::create(
+                fb, fl, rowType(width), m,
+                SmallVector<OpFoldResult>{i, fb.getIndexAttr(0)},
+                SmallVector<OpFoldResult>{unit, width},
+                SmallVector<OpFoldResult>{unit, unit});
+          };
+          // Only the solved rows j < i contribute.
+          OpFoldResult unit = fb.getIndexAttr(1), origin = fb.getIndexAttr(0);
+          Value coeffs = tensor::ExtractSliceOp::create(
+              fb, fl, rowType(OpFoldResult(i)), lower,
+              SmallVector<OpFoldResult>{i, origin},
+              SmallVector<OpFoldResult>{unit, i},
+              SmallVector<OpFoldResult>{unit, unit});
+          SmallVector<Value> solved;
+          for (auto [x, rhs, width] :
+               {std::tuple{iter[0], rhsV, dv}, std::tuple{iter[1], rhsK, dk}}) {
+            Value done = tensor::ExtractSliceOp::create(
+                fb, fl,
+                RankedTensorType::get(
+                    {ShapedType::kDynamic,
+                     getConstantIntValue(width).value_or(ShapedType::kDynamic)},
+                    c.elem),
+                x, SmallVector<OpFoldResult>{origin, origin},
+                SmallVector<OpFoldResult>{i, width},
+                SmallVector<OpFoldResult>{unit, unit});
+            // Loops (j, e), e innermost (contiguous):
+            // row[e] = rhs[i, e] - sum_{j < i} A[i, j] X[j, e].
+            Value row = s.generic(
+                rowAt(rhs, width), {coeffs, done},
+                {s.map(2, {s.d(0)}), s.map(2, {s.d(0), s.d(1)}),
+                 s.map(2, {s.d(1)})},
+                {kRed, kPar},
+                [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+                  Value p =
+                      arith::MulFOp::create(nb, nl, a[0], a[1], kContract);
+                  return arith::SubFOp::create(nb, nl, a[2], p, kReassoc);
+                });
+            solved.push_back(insertRow(fb, fl, row, x, i, width));
+          }
+          scf::YieldOp::create(fb, fl, solved);
+        });
+    Value u = solve.getResult(0), w = solve.getResult(1);
+    // N = U - W S.
+    Value ws = c.generic(c.zeros({rows, dv}), {w, state}, {ip, pj, ij},
+                         contraction, multiplyAccumulate);
+    return c.generic(c.empty({rows, dv}), {u, ws}, {id, id, id}, {kPar, kPar},
+                     [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+                       return arith::SubFOp::create(nb, nl, a[0], a[1]);
+                     });
+  }
+
   /// One chunk of the chunked form: O = Q S + tril(Q K^T) V and
   /// S' = S0 + Kst^T V, where S0 is `decayed` (or S) and Kst the keys as the
   /// state update reads them. Returns (S', O).
@@ -742,6 +882,6 @@ struct LowerScan : OpRewritePattern<ScanOp> {
 } // namespace
 
 void loom::populateScanLoweringPatterns(RewritePatternSet &patterns,
-                                        int64_t chunk) {
-  patterns.add<LowerScan>(patterns.getContext(), chunk);
+                                        int64_t chunk, int64_t deltaChunk) {
+  patterns.add<LowerScan>(patterns.getContext(), chunk, deltaChunk);
 }

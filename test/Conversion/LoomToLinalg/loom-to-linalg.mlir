@@ -1,6 +1,7 @@
 // RUN: loom-opt %s -split-input-file --loom-to-linalg | FileCheck %s
 // RUN: not loom-opt %s -split-input-file --loom-to-linalg="scan-chunk=-1" 2>&1 | FileCheck %s --check-prefix=BAD
-// BAD: error: scan-chunk must not be negative
+// BAD: error: scan-chunk and scan-chunk-delta must not be negative
+// RUN: loom-opt %s -split-input-file --loom-to-linalg="scan-chunk-delta=32" | FileCheck %s --check-prefix=DELTA
 
 // CHECK-LABEL: func @layer_norm
 //       CHECK:   %[[SUM:.+]] = linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]
@@ -283,4 +284,33 @@ func.func @moe(%x: tensor<2x?x16xf32>, %w: tensor<2x?x2xf32>, %i: tensor<2x?x2xi
 func.func @token_mixing(%x: tensor<2x8x4xf32>, %w1: tensor<8x16xf32>, %w2: tensor<16x8xf32>, %b1: tensor<16xf32>, %b2: tensor<8xf32>) -> tensor<2x8x4xf32> {
   %0 = loom.token_mixing %x, %w1, %w2 bias(%b1, %b2) {activation = #loom.activation<gelu>} : (tensor<2x8x4xf32>, tensor<8x16xf32>, tensor<16x8xf32>, tensor<16xf32>, tensor<8xf32>) -> tensor<2x8x4xf32>
   return %0 : tensor<2x8x4xf32>
+}
+
+// -----
+
+// DeltaNet is sequential by default; with scan-chunk-delta, the chunked
+// form: the Gram matrix made strictly lower and scaled by beta, a forward
+// substitution over the chunk's rows for U and W, the pseudo values U - W S,
+// then the linear chunk.
+// CHECK-LABEL: func @scan_delta
+//       CHECK:   scf.for %{{.+}} = %c0 to %c200 step %c1
+//   CHECK-NOT:   scf.for %
+//       CHECK:   return
+// DELTA-LABEL: func @scan_delta
+//       DELTA:   scf.for %[[T0:.+]] = %c0 to %c200 step %c32
+//       DELTA:     %[[GRAM:.+]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]
+//       DELTA:     linalg.generic {{.*}} ins(%[[GRAM]], %{{.+}} :
+//       DELTA:       arith.cmpi ult
+//       DELTA:     %[[SOLVE:.+]]:2 = scf.for %[[I:.+]] = %c0 to %{{.+}} step %c1
+//       DELTA:       linalg.generic {{.*}} iterator_types = ["reduction", "parallel"]
+//       DELTA:         arith.subf
+//       DELTA:       tensor.insert_slice %{{.+}} into %{{.+}}[%[[I]], 0] [1, 8]
+//       DELTA:       tensor.insert_slice %{{.+}} into %{{.+}}[%[[I]], 0] [1, 16]
+//       DELTA:     %[[WS:.+]] = linalg.generic {{.*}} ins(%[[SOLVE]]#1,
+//       DELTA:     linalg.generic {{.*}} ins(%[[SOLVE]]#0, %[[WS]] :
+//       DELTA:       arith.subf
+//       DELTA:     scf.yield
+func.func @scan_delta(%q: tensor<2x3x200x16xf32>, %v: tensor<2x3x200x8xf32>, %beta: tensor<2x3x200xf32>) -> tensor<2x3x200x8xf32> {
+  %o = loom.scan <delta> %q, %q, %v, %beta : (tensor<2x3x200x16xf32>, tensor<2x3x200x16xf32>, tensor<2x3x200x8xf32>, tensor<2x3x200xf32>) -> tensor<2x3x200x8xf32>
+  return %o : tensor<2x3x200x8xf32>
 }

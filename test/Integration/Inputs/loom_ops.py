@@ -97,7 +97,7 @@ def scan(kind, ins):
 # in every operand and the result.
 DYNAMIC = {"attention_causal_long": (0, 2), "attention_gqa_dyn": (0, 2),
            "attention_decode": (2,), "scan_diagonal": (1,), "scan_folded": (0, 1), "scan_linear_long": (2,),
-           "scan_gated_long": (2,), "scan_delta": (0, 2), "moe": (1,)}
+           "scan_gated_long": (2,), "scan_delta": (0, 2), "scan_delta_long": (2,), "moe": (1,)}
 
 
 def case(name):
@@ -201,6 +201,14 @@ def case(name):
         q, k, v = r(1, 2, 500, 16), r(1, 2, 500, 16), r(1, 2, 500, 16)
         k = (k / np.linalg.norm(k, axis=-1, keepdims=True)).astype(np.float32)
         beta = (1 / (1 + np.exp(-r(1, 2, 500)))).astype(np.float32)
+        return ("loom.scan <delta> %a0, %a1, %a2, %a3", [q, k, v, beta],
+                scan("delta", [q, k, v, beta]))
+    if name == "scan_delta_long":
+        # DeltaNet over 4096 steps (dynamic length), head dims 32: the chunked
+        # form's forward substitution and pseudo values over 64 chunks.
+        q, k, v = r(1, 2, 4096, 32), r(1, 2, 4096, 32), r(1, 2, 4096, 32)
+        k = (k / np.linalg.norm(k, axis=-1, keepdims=True)).astype(np.float32)
+        beta = (1 / (1 + np.exp(-r(1, 2, 4096)))).astype(np.float32)
         return ("loom.scan <delta> %a0, %a1, %a2, %a3", [q, k, v, beta],
                 scan("delta", [q, k, v, beta]))
     if name == "layer_norm":
