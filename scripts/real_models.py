@@ -159,6 +159,41 @@ class MoE(nn.Module):
         return out
 
 
+class Monarch(nn.Module):
+    """A Monarch matrix (Dao et al. 2022) on the last axis: block-diagonal
+    factors with the transpose of the blocks' grid between them, written as
+    the paper's blockdiag_butterfly_multiply."""
+
+    def __init__(self, n, nblocks):
+        super().__init__()
+        b = n // nblocks
+        self.w1 = nn.Parameter(torch.randn(nblocks, b, b) / b ** 0.5)
+        self.w2 = nn.Parameter(torch.randn(b, nblocks, nblocks) / nblocks ** 0.5)
+
+    def forward(self, x):
+        batch_shape, n = x.shape[:-1], x.shape[-1]
+        k, q, p = self.w1.shape
+        l, s, r = self.w2.shape
+        x = x.reshape(-1, k, p).transpose(0, 1)
+        out1 = torch.bmm(x, self.w1.transpose(-1, -2))
+        out1 = out1.transpose(0, 1).reshape(-1, r, l).transpose(-1, -2).contiguous().transpose(0, 1)
+        out2 = torch.bmm(out1, self.w2.transpose(-1, -2))
+        return out2.permute(1, 2, 0).reshape(*batch_shape, s * l)
+
+
+class MonarchMlp(nn.Module):
+    """A residual MLP whose two dense layers are Monarch matrices (as in
+    Monarch Mixer's channel mixing)."""
+
+    def __init__(self, d, nblocks=4):
+        super().__init__()
+        self.norm = nn.LayerNorm(d)
+        self.m1, self.m2 = Monarch(d, nblocks), Monarch(d, nblocks)
+
+    def forward(self, x):
+        return x + self.m2(torch.nn.functional.gelu(self.m1(self.norm(x))))
+
+
 class ViT(nn.Module):
     def __init__(self, d=64, heads=4, layers=2, patch=4, image=16, classes=10):
         super().__init__()
@@ -202,6 +237,11 @@ def build(name, batch, seq, d=64, layers=2, heads=4, vocab=128, image=16, patch=
         names = ["patches"]
     elif name == "moe":
         model = MoE(d).eval()
+        x = torch.randn(batch, seq, d)
+        axes = {"x": {0: "batch", 1: "seq"}, "out": {0: "batch", 1: "seq"}}
+        names = ["x"]
+    elif name == "monarch":
+        model = MonarchMlp(d).eval()
         x = torch.randn(batch, seq, d)
         axes = {"x": {0: "batch", 1: "seq"}, "out": {0: "batch", 1: "seq"}}
         names = ["x"]

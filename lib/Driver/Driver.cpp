@@ -119,7 +119,8 @@ struct LoomcOptions {
       "no-raising",
       cl::desc("Legalize the imported graph node by node, without raising "
                "decomposed patterns (attention, norms, GELU/SiLU, scans, "
-               "mixtures of experts, token mixing) to loom ops first"),
+               "mixtures of experts, token mixing, Monarch matrices) to loom "
+               "ops first"),
       cl::init(false), cl::cat(category)};
   cl::opt<bool> noMicrokernels{
       "no-microkernels",
@@ -154,7 +155,7 @@ struct LoomcOptions {
       cl::desc("Time steps per chunk when a linear or gated loom.scan "
                "(linear attention, GLA) runs in the chunked-parallel form: "
                "dense products within a chunk, the recurrence across chunks "
-               "(default 64; 0 keeps every scan sequential)"),
+               "(default 64; 0 keeps them sequential)"),
       cl::init(loom::kDefaultScanChunk), cl::cat(category)};
   cl::opt<int64_t> scanChunkDelta{
       "scan-chunk-delta",

@@ -143,7 +143,12 @@ def RaiseMixturesPass : Pass<"loom-raise-mixtures"> {
     `loom.moe x, w, idx experts(...)`, which computes each expert on its
     routed tokens only. MLP-Mixer's token mixing,
     `Transpose(MLP(Transpose(x, [0, 2, 1])), [0, 2, 1])` with such an MLP,
-    becomes `loom.token_mixing`. The replaced holder ops are erased.
+    becomes `loom.token_mixing`. A Monarch matrix as the Monarch paper's
+    code exports it (Reshape [-1, K, P], Transpose [1, 0, 2], MatMul by
+    [K, P, Q] blocks, Transpose [1, 0, 2], Reshape [-1, K, Q], Transpose
+    [2, 0, 1], MatMul by [Q, K, S] blocks, Transpose [1, 2, 0], Reshape to
+    the input's leading dims by S Q) becomes `loom.monarch`. The replaced
+    holder ops are erased.
   }];
   let dependentDialects = [
     "::loom::LoomDialect",

@@ -532,14 +532,95 @@ struct TokenMixingLowering : OpRewritePattern<TokenMixingOp> {
   }
 };
 
+/// loom.monarch -> two batched contractions on the input viewed as
+/// [..., K, P] (only the static last dim is split: expanding dynamic dims
+/// would need their factors): z[.., i, j] = sum_a x[.., i, a] w1[i, a, j]
+/// (batch i), y[.., j, t] = sum_i z[.., i, j] w2[j, i, t] (batch j), then the
+/// permutation into [..., S, Q], read as [..., S Q].
+struct MonarchLowering : OpRewritePattern<MonarchOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(MonarchOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value x = op.getInput();
+    auto xt = cast<RankedTensorType>(x.getType());
+    auto w1t = cast<RankedTensorType>(op.getW1().getType());
+    auto w2t = cast<RankedTensorType>(op.getW2().getType());
+    Type elem = xt.getElementType();
+    TileBuilder tb(rewriter, loc, elem);
+    int64_t lead = xt.getRank() - 1;
+    int64_t k = w1t.getDimSize(0), p = w1t.getDimSize(1), q = w1t.getDimSize(2),
+            s = w2t.getDimSize(2);
+    SmallVector<ReassociationIndices> split;
+    SmallVector<OpFoldResult> sizes;
+    SmallVector<int64_t> shape;
+    for (int64_t i = 0; i < lead; ++i) {
+      split.push_back({i});
+      sizes.push_back(tensor::getMixedSize(rewriter, loc, x, i));
+      shape.push_back(xt.getDimSize(i));
+    }
+    split.push_back({lead, lead + 1});
+    auto c = [&](int64_t v) -> OpFoldResult {
+      return rewriter.getIndexAttr(v);
+    };
+    auto with = [&](int64_t a, int64_t b) {
+      SmallVector<OpFoldResult> all(sizes);
+      all.append({c(a), c(b)});
+      return all;
+    };
+    SmallVector<int64_t> blocksShape(shape);
+    blocksShape.append({k, p});
+    Value blocks = tensor::ExpandShapeOp::create(
+        rewriter, loc, RankedTensorType::get(blocksShape, elem), x, split,
+        with(k, p));
+    // Loop dims: the leading dims, then three more (d(lead) .. d(lead+2)).
+    int64_t loops = lead + 3;
+    auto map = [&](ArrayRef<int64_t> tail, bool withLead) {
+      SmallVector<AffineExpr> e;
+      if (withLead)
+        for (int64_t i = 0; i < lead; ++i)
+          e.push_back(tb.d(i));
+      for (int64_t t : tail)
+        e.push_back(tb.d(lead + t));
+      return tb.map(loops, e);
+    };
+    SmallVector<utils::IteratorType> iters(loops - 1, kPar);
+    iters.push_back(kRed);
+    // Loops (.., i, j, a).
+    Value z = tb.generic(
+        tb.filled(with(k, q), 0.0), {blocks, op.getW1()},
+        {map({0, 2}, true), map({0, 2, 1}, false), map({0, 1}, true)}, iters,
+        multiplyAccumulate);
+    // Loops (.., j, t, i).
+    Value y = tb.generic(
+        tb.filled(with(q, s), 0.0), {z, op.getW2()},
+        {map({2, 0}, true), map({0, 2, 1}, false), map({0, 1}, true)}, iters,
+        multiplyAccumulate);
+    // [.., Q, S] -> [.., S, Q] -> [.., S Q].
+    SmallVector<int64_t> perm;
+    for (int64_t i = 0; i < lead; ++i)
+      perm.push_back(i);
+    perm.append({lead + 1, lead});
+    Value permuted = linalg::TransposeOp::create(rewriter, loc, y,
+                                                 tb.empty(with(s, q)), perm)
+                         .getResult()[0];
+    Value out = tensor::CollapseShapeOp::create(rewriter, loc, permuted, split);
+    auto rt = cast<RankedTensorType>(op.getType());
+    if (out.getType() != rt)
+      out = tensor::CastOp::create(rewriter, loc, rt, out);
+    rewriter.replaceOp(op, out);
+    return success();
+  }
+};
+
 } // namespace
 
 void loom::populateLoomToLinalgPatterns(RewritePatternSet &patterns,
                                         int64_t scanChunk,
                                         int64_t deltaScanChunk) {
   patterns.add<LayerNormLowering, RMSNormLowering, GeluLowering, SiluLowering,
-               AttentionLowering, TokenMixingLowering, DecomposeAggregate>(
-      patterns.getContext());
+               AttentionLowering, TokenMixingLowering, MonarchLowering,
+               DecomposeAggregate>(patterns.getContext());
   populateScanLoweringPatterns(patterns, scanChunk, deltaScanChunk);
   populateMoeLoweringPatterns(patterns);
 }

@@ -19,7 +19,9 @@
 // first term; the experts must be exactly 0 .. E-1, each once.
 //
 // MLP-Mixer's token mixing, Transpose(MLP(Transpose(x, [0, 2, 1])),
-// [0, 2, 1]) with the same two-layer MLP, becomes `loom.token_mixing`.
+// [0, 2, 1]) with the same two-layer MLP, becomes `loom.token_mixing`; a
+// Monarch matrix (two batched block-diagonal MatMuls joined by Reshapes and
+// Transposes, as the Monarch paper's code exports) becomes `loom.monarch`.
 //
 //===----------------------------------------------------------------------===//
 
@@ -316,6 +318,132 @@ struct RaiseTokenMixing : OpRewritePattern<onnxir::NodeOp> {
   }
 };
 
+/// The integer elements of a constant, or nullopt.
+static std::optional<SmallVector<int64_t>> intsOf(Value v) {
+  DenseElementsAttr dense = constantOf(v);
+  if (!dense || !isa<IntegerType>(dense.getElementType()))
+    return std::nullopt;
+  SmallVector<int64_t> out;
+  for (const APInt &i : dense.getValues<APInt>())
+    out.push_back(i.getSExtValue());
+  return out;
+}
+
+/// The input of `v`'s Transpose node when its permutation is `perm`.
+static Value transposeInput(Value v, ArrayRef<int64_t> perm) {
+  onnxir::NodeOp node = nodeOf(v, "Transpose");
+  auto attr =
+      node ? dyn_cast_or_null<DenseI64ArrayAttr>(node.getOnnxAttr("perm"))
+           : DenseI64ArrayAttr();
+  if (!attr || !llvm::equal(attr.asArrayRef(), perm))
+    return {};
+  return node.getInputs()[0];
+}
+
+/// The data input of `v`'s Reshape node when its shape is the constant
+/// `shape`.
+static Value reshapeInput(Value v, ArrayRef<int64_t> shape) {
+  onnxir::NodeOp node = nodeOf(v, "Reshape");
+  if (!node || node.getInputs().size() != 2)
+    return {};
+  std::optional<SmallVector<int64_t>> got = intsOf(node.getInputs()[1]);
+  if (!got || !llvm::equal(*got, shape))
+    return {};
+  return node.getInputs()[0];
+}
+
+/// True when `shape` (a Reshape's shape input) is x's leading dims followed
+/// by `last`: a constant equal to x's static leading dims, or the
+/// Concat(Unsqueeze(Gather(Shape(x), i))..., [last]) exporters compute.
+static bool isLeadingShapeOf(Value shape, Value x, int64_t last) {
+  auto xt = dyn_cast<RankedTensorType>(x.getType());
+  if (!xt)
+    return false;
+  int64_t rank = xt.getRank();
+  if (std::optional<SmallVector<int64_t>> c = intsOf(shape)) {
+    if (static_cast<int64_t>(c->size()) != rank || c->back() != last)
+      return false;
+    for (int64_t i = 0; i + 1 < rank; ++i)
+      if (xt.isDynamicDim(i) || (*c)[i] != xt.getDimSize(i))
+        return false;
+    return true;
+  }
+  onnxir::NodeOp concat = nodeOf(shape, "Concat");
+  if (!concat || concat.getInputs().size() != static_cast<size_t>(rank))
+    return false;
+  for (int64_t i = 0; i < rank; ++i) {
+    Value part = concat.getInputs()[i];
+    std::optional<SmallVector<int64_t>> c = intsOf(part);
+    if (i == rank - 1) {
+      if (!c || c->size() != 1 || c->front() != last)
+        return false;
+      continue;
+    }
+    if (c && c->size() == 1 && !xt.isDynamicDim(i) &&
+        c->front() == xt.getDimSize(i))
+      continue;
+    onnxir::NodeOp unsq = nodeOf(part, "Unsqueeze");
+    onnxir::NodeOp gather =
+        unsq ? nodeOf(unsq.getInputs()[0], "Gather") : onnxir::NodeOp();
+    onnxir::NodeOp shapeOf =
+        gather ? nodeOf(gather.getInputs()[0], "Shape") : onnxir::NodeOp();
+    std::optional<SmallVector<int64_t>> idx =
+        gather ? intsOf(gather.getInputs()[1]) : std::nullopt;
+    if (!shapeOf || shapeOf.getInputs()[0] != x || !idx || idx->size() != 1 ||
+        idx->front() != i || intAttr(gather, "axis", 0) != 0 ||
+        intAttr(shapeOf, "start", 0) != 0 || shapeOf.getOnnxAttr("end"))
+      return false;
+  }
+  return true;
+}
+
+/// The Monarch paper's blockdiag_butterfly_multiply as torch exports it,
+///   x -> Reshape [-1, K, P] -> Transpose [1, 0, 2] -> MatMul w1 [K, P, Q]
+///     -> Transpose [1, 0, 2] -> Reshape [-1, K, Q] -> Transpose [2, 0, 1]
+///     -> MatMul w2 [Q, K, S] -> Transpose [1, 2, 0] -> Reshape [..., S Q],
+/// -> loom.monarch x, w1, w2.
+struct RaiseMonarch : OpRewritePattern<onnxir::NodeOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(onnxir::NodeOp op,
+                                PatternRewriter &rewriter) const override {
+    if (!nodeOf(op.getResult(0), "Reshape") || op.getInputs().size() != 2)
+      return failure();
+    Value out2 = transposeInput(op.getInputs()[0], {1, 2, 0});
+    onnxir::NodeOp mm2 = nodeOf(out2, "MatMul");
+    if (!mm2)
+      return rewriter.notifyMatchFailure(op, "not Transpose(MatMul) [1, 2, 0]");
+    auto w2t = dyn_cast<RankedTensorType>(mm2.getInputs()[1].getType());
+    if (!w2t || w2t.getRank() != 3 || !w2t.hasStaticShape())
+      return rewriter.notifyMatchFailure(op, "no static [Q, K, S] factor");
+    int64_t q = w2t.getDimSize(0), k = w2t.getDimSize(1), s = w2t.getDimSize(2);
+    Value grid = transposeInput(mm2.getInputs()[0], {2, 0, 1});
+    Value t1 = grid ? reshapeInput(grid, {-1, k, q}) : Value();
+    Value out1 = t1 ? transposeInput(t1, {1, 0, 2}) : Value();
+    onnxir::NodeOp mm1 = nodeOf(out1, "MatMul");
+    if (!mm1)
+      return rewriter.notifyMatchFailure(
+          op, "the factors are not joined by the K x Q grid's transpose");
+    auto w1t = dyn_cast<RankedTensorType>(mm1.getInputs()[1].getType());
+    if (!w1t || w1t.getRank() != 3 || !w1t.hasStaticShape() ||
+        w1t.getDimSize(0) != k || w1t.getDimSize(2) != q)
+      return rewriter.notifyMatchFailure(op, "no static [K, P, Q] factor");
+    int64_t p = w1t.getDimSize(1);
+    Value t0 = transposeInput(mm1.getInputs()[0], {1, 0, 2});
+    Value x = t0 ? reshapeInput(t0, {-1, k, p}) : Value();
+    auto xt = x ? dyn_cast<RankedTensorType>(x.getType()) : RankedTensorType();
+    if (!xt || xt.getRank() < 1 || xt.getShape().back() != k * p)
+      return rewriter.notifyMatchFailure(op, "the input is not [..., K P]");
+    if (!isLeadingShapeOf(op.getInputs()[1], x, s * q))
+      return rewriter.notifyMatchFailure(
+          op, "the result is not the input's leading dims by S Q");
+    auto monarch = MonarchOp::create(rewriter, op.getLoc(), x,
+                                     mm1.getInputs()[1], mm2.getInputs()[1]);
+    return replaceIfValid(rewriter, op, monarch,
+                          "the factors do not fit the input");
+  }
+};
+
 /// Raises masked mixtures of experts in the imported graph to loom.moe.
 struct RaiseMixturesPass final
     : public loom::impl::RaiseMixturesPassBase<RaiseMixturesPass> {
@@ -323,7 +451,7 @@ struct RaiseMixturesPass final
 
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    patterns.add<RaiseMaskedMoe, RaiseTokenMixing>(&getContext());
+    patterns.add<RaiseMaskedMoe, RaiseTokenMixing, RaiseMonarch>(&getContext());
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();
   }

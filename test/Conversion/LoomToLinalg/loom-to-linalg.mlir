@@ -314,3 +314,24 @@ func.func @scan_delta(%q: tensor<2x3x200x16xf32>, %v: tensor<2x3x200x8xf32>, %be
   %o = loom.scan <delta> %q, %q, %v, %beta : (tensor<2x3x200x16xf32>, tensor<2x3x200x16xf32>, tensor<2x3x200x8xf32>, tensor<2x3x200xf32>) -> tensor<2x3x200x8xf32>
   return %o : tensor<2x3x200x8xf32>
 }
+
+// -----
+
+// Monarch: the last dim split into K blocks of P (dynamic leading dims kept),
+// a contraction batched over blocks, one batched over the other factor's
+// blocks reading the first's result transposed, then the permutation and
+// the merge of [S, Q] into the last dim.
+// CHECK-DAG: #[[X:.+]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d4)>
+// CHECK-DAG: #[[W:.+]] = affine_map<(d0, d1, d2, d3, d4) -> (d2, d4, d3)>
+// CHECK-DAG: #[[OUT:.+]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d3)>
+// CHECK-DAG: #[[ZT:.+]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d4, d2)>
+// CHECK-LABEL: func @monarch
+//       CHECK:   %[[BLOCKS:.+]] = tensor.expand_shape %arg0 {{\[}}[0], [1], [2, 3]] output_shape [%{{.+}}, %{{.+}}, 4, 8] : tensor<?x?x32xf32> into tensor<?x?x4x8xf32>
+//       CHECK:   %[[Z:.+]] = linalg.generic {indexing_maps = [#[[X]], #[[W]], #[[OUT]]], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]} ins(%[[BLOCKS]], %arg1 :
+//       CHECK:   %[[Y:.+]] = linalg.generic {indexing_maps = [#[[ZT]], #[[W]], #[[OUT]]], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]} ins(%[[Z]], %arg2 : {{.*}}) outs(%{{.+}} : tensor<?x?x8x4xf32>)
+//       CHECK:   %[[P:.+]] = linalg.transpose ins(%[[Y]] : tensor<?x?x8x4xf32>) outs(%{{.+}} : tensor<?x?x4x8xf32>) permutation = [0, 1, 3, 2]
+//       CHECK:   tensor.collapse_shape %[[P]] {{\[}}[0], [1], [2, 3]] : tensor<?x?x4x8xf32> into tensor<?x?x32xf32>
+func.func @monarch(%x: tensor<?x?x32xf32>, %w1: tensor<4x8x8xf32>, %w2: tensor<8x4x4xf32>) -> tensor<?x?x32xf32> {
+  %0 = loom.monarch %x, %w1, %w2 : (tensor<?x?x32xf32>, tensor<4x8x8xf32>, tensor<8x4x4xf32>) -> tensor<?x?x32xf32>
+  return %0 : tensor<?x?x32xf32>
+}

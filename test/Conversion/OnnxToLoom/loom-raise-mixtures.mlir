@@ -159,3 +159,68 @@ func.func @token_mixing_near_miss(%x: tensor<?x8x4xf32>, %w1: tensor<8x16xf32>, 
   %y = onnx.node "Transpose"(%o) attributes {attrs = {perm = array<i64: 2, 1, 0>}, domain = "", opset = 17 : i64} : (tensor<?x4x8xf32>) -> tensor<8x4x?xf32>
   return %y : tensor<8x4x?xf32>
 }
+
+// -----
+
+// A Monarch matrix as torch exports the paper's blockdiag_butterfly_multiply
+// (4 blocks of 8 x 8, then 8 blocks of 4 x 4), the result reshaped to the
+// input's leading dims computed from Shape(x).
+// CHECK-LABEL: func @monarch
+//       CHECK:   %[[Y:.+]] = loom.monarch %arg0, %arg1, %arg2 : (tensor<?x?x32xf32>, tensor<4x8x8xf32>, tensor<8x4x4xf32>) -> tensor<?x?x32xf32>
+//       CHECK:   return %[[Y]]
+//   CHECK-NOT:   onnx.node
+func.func @monarch(%x: tensor<?x?x32xf32>, %w1: tensor<4x8x8xf32>, %w2: tensor<8x4x4xf32>) -> tensor<?x?x32xf32> {
+  %s = onnx.node "Shape"(%x) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<?x?x32xf32>) -> tensor<3xi64>
+  %i0 = onnx.node "Constant"() attributes {attrs = {value = dense<0> : tensor<i64>}, domain = "", opset = 17 : i64} : () -> tensor<i64>
+  %d0 = onnx.node "Gather"(%s, %i0) attributes {attrs = {axis = 0 : i64}, domain = "", opset = 17 : i64} : (tensor<3xi64>, tensor<i64>) -> tensor<i64>
+  %i1 = onnx.node "Constant"() attributes {attrs = {value = dense<1> : tensor<i64>}, domain = "", opset = 17 : i64} : () -> tensor<i64>
+  %d1 = onnx.node "Gather"(%s, %i1) attributes {attrs = {axis = 0 : i64}, domain = "", opset = 17 : i64} : (tensor<3xi64>, tensor<i64>) -> tensor<i64>
+  %c0 = onnx.node "Constant"() attributes {attrs = {value = dense<[-1, 4, 8]> : tensor<3xi64>}, domain = "", opset = 17 : i64} : () -> tensor<3xi64>
+  %r0 = onnx.node "Reshape"(%x, %c0) attributes {attrs = {allowzero = 0 : i64}, domain = "", opset = 17 : i64} : (tensor<?x?x32xf32>, tensor<3xi64>) -> tensor<?x4x8xf32>
+  %t0 = onnx.node "Transpose"(%r0) attributes {attrs = {perm = array<i64: 1, 0, 2>}, domain = "", opset = 17 : i64} : (tensor<?x4x8xf32>) -> tensor<4x?x8xf32>
+  %m1 = onnx.node "MatMul"(%t0, %w1) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<4x?x8xf32>, tensor<4x8x8xf32>) -> tensor<4x?x8xf32>
+  %t1 = onnx.node "Transpose"(%m1) attributes {attrs = {perm = array<i64: 1, 0, 2>}, domain = "", opset = 17 : i64} : (tensor<4x?x8xf32>) -> tensor<?x4x8xf32>
+  %c1 = onnx.node "Constant"() attributes {attrs = {value = dense<[-1, 4, 8]> : tensor<3xi64>}, domain = "", opset = 17 : i64} : () -> tensor<3xi64>
+  %r1 = onnx.node "Reshape"(%t1, %c1) attributes {attrs = {allowzero = 0 : i64}, domain = "", opset = 17 : i64} : (tensor<?x4x8xf32>, tensor<3xi64>) -> tensor<?x4x8xf32>
+  %t2 = onnx.node "Transpose"(%r1) attributes {attrs = {perm = array<i64: 2, 0, 1>}, domain = "", opset = 17 : i64} : (tensor<?x4x8xf32>) -> tensor<8x?x4xf32>
+  %m2 = onnx.node "MatMul"(%t2, %w2) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<8x?x4xf32>, tensor<8x4x4xf32>) -> tensor<8x?x4xf32>
+  %t3 = onnx.node "Transpose"(%m2) attributes {attrs = {perm = array<i64: 1, 2, 0>}, domain = "", opset = 17 : i64} : (tensor<8x?x4xf32>) -> tensor<?x4x8xf32>
+  %a = onnx.node "Constant"() attributes {attrs = {value = dense<0> : tensor<1xi64>}, domain = "", opset = 17 : i64} : () -> tensor<1xi64>
+  %u0 = onnx.node "Unsqueeze"(%d0, %a) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<i64>, tensor<1xi64>) -> tensor<1xi64>
+  %u1 = onnx.node "Unsqueeze"(%d1, %a) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<i64>, tensor<1xi64>) -> tensor<1xi64>
+  %n = onnx.node "Constant"() attributes {attrs = {value = dense<32> : tensor<1xi64>}, domain = "", opset = 17 : i64} : () -> tensor<1xi64>
+  %shape = onnx.node "Concat"(%u0, %u1, %n) attributes {attrs = {axis = 0 : i64}, domain = "", opset = 17 : i64} : (tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<3xi64>
+  %y = onnx.node "Reshape"(%t3, %shape) attributes {attrs = {allowzero = 0 : i64}, domain = "", opset = 17 : i64} : (tensor<?x4x8xf32>, tensor<3xi64>) -> tensor<?x?x32xf32>
+  return %y : tensor<?x?x32xf32>
+}
+
+// -----
+
+// Near misses: the result's shape takes dim 1 twice (not x's leading dims);
+// the grid between the factors is not transposed ([1, 0, 2]: a second
+// block-diagonal product over the same blocks, not a Monarch matrix).
+// CHECK-LABEL: func @monarch_near_misses
+//   CHECK-NOT:   loom.monarch
+func.func @monarch_near_misses(%x: tensor<?x?x32xf32>, %w1: tensor<4x8x8xf32>, %w2: tensor<4x8x8xf32>, %w3: tensor<8x4x4xf32>) -> (tensor<?x?x32xf32>, tensor<4x?x8xf32>) {
+  %s = onnx.node "Shape"(%x) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<?x?x32xf32>) -> tensor<3xi64>
+  %i1 = onnx.node "Constant"() attributes {attrs = {value = dense<1> : tensor<i64>}, domain = "", opset = 17 : i64} : () -> tensor<i64>
+  %d1 = onnx.node "Gather"(%s, %i1) attributes {attrs = {axis = 0 : i64}, domain = "", opset = 17 : i64} : (tensor<3xi64>, tensor<i64>) -> tensor<i64>
+  %c0 = onnx.node "Constant"() attributes {attrs = {value = dense<[-1, 4, 8]> : tensor<3xi64>}, domain = "", opset = 17 : i64} : () -> tensor<3xi64>
+  %r0 = onnx.node "Reshape"(%x, %c0) attributes {attrs = {allowzero = 0 : i64}, domain = "", opset = 17 : i64} : (tensor<?x?x32xf32>, tensor<3xi64>) -> tensor<?x4x8xf32>
+  %t0 = onnx.node "Transpose"(%r0) attributes {attrs = {perm = array<i64: 1, 0, 2>}, domain = "", opset = 17 : i64} : (tensor<?x4x8xf32>) -> tensor<4x?x8xf32>
+  %m1 = onnx.node "MatMul"(%t0, %w1) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<4x?x8xf32>, tensor<4x8x8xf32>) -> tensor<4x?x8xf32>
+  %t1 = onnx.node "Transpose"(%m1) attributes {attrs = {perm = array<i64: 1, 0, 2>}, domain = "", opset = 17 : i64} : (tensor<4x?x8xf32>) -> tensor<?x4x8xf32>
+  %c1 = onnx.node "Constant"() attributes {attrs = {value = dense<[-1, 4, 8]> : tensor<3xi64>}, domain = "", opset = 17 : i64} : () -> tensor<3xi64>
+  %r1 = onnx.node "Reshape"(%t1, %c1) attributes {attrs = {allowzero = 0 : i64}, domain = "", opset = 17 : i64} : (tensor<?x4x8xf32>, tensor<3xi64>) -> tensor<?x4x8xf32>
+  %t2 = onnx.node "Transpose"(%r1) attributes {attrs = {perm = array<i64: 2, 0, 1>}, domain = "", opset = 17 : i64} : (tensor<?x4x8xf32>) -> tensor<8x?x4xf32>
+  %m2 = onnx.node "MatMul"(%t2, %w3) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<8x?x4xf32>, tensor<8x4x4xf32>) -> tensor<8x?x4xf32>
+  %t3 = onnx.node "Transpose"(%m2) attributes {attrs = {perm = array<i64: 1, 2, 0>}, domain = "", opset = 17 : i64} : (tensor<8x?x4xf32>) -> tensor<?x4x8xf32>
+  %a = onnx.node "Constant"() attributes {attrs = {value = dense<0> : tensor<1xi64>}, domain = "", opset = 17 : i64} : () -> tensor<1xi64>
+  %u1 = onnx.node "Unsqueeze"(%d1, %a) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<i64>, tensor<1xi64>) -> tensor<1xi64>
+  %n = onnx.node "Constant"() attributes {attrs = {value = dense<32> : tensor<1xi64>}, domain = "", opset = 17 : i64} : () -> tensor<1xi64>
+  %shape = onnx.node "Concat"(%u1, %u1, %n) attributes {attrs = {axis = 0 : i64}, domain = "", opset = 17 : i64} : (tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<3xi64>
+  %y = onnx.node "Reshape"(%t3, %shape) attributes {attrs = {allowzero = 0 : i64}, domain = "", opset = 17 : i64} : (tensor<?x4x8xf32>, tensor<3xi64>) -> tensor<?x?x32xf32>
+  %t2b = onnx.node "Transpose"(%r1) attributes {attrs = {perm = array<i64: 1, 0, 2>}, domain = "", opset = 17 : i64} : (tensor<?x4x8xf32>) -> tensor<4x?x8xf32>
+  %m2b = onnx.node "MatMul"(%t2b, %w2) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<4x?x8xf32>, tensor<4x8x8xf32>) -> tensor<4x?x8xf32>
+  return %y, %m2b : tensor<?x?x32xf32>, tensor<4x?x8xf32>
+}

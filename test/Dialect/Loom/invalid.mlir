@@ -344,3 +344,27 @@ func.func @token_mixing_weights(%x: tensor<1x196x64xf32>, %w1: tensor<64x32xf32>
   %0 = loom.token_mixing %x, %w1, %w2 : (tensor<1x196x64xf32>, tensor<64x32xf32>, tensor<32x196xf32>) -> tensor<1x196x64xf32>
   return
 }
+
+// -----
+
+func.func @monarch_blocks(%x: tensor<2x250xf32>, %w1: tensor<16x16x16xf32>, %w2: tensor<16x16x16xf32>) {
+  // expected-error @+1 {{input's last dimension is 250, expected 16 x 16 = 256 (w1's blocks)}}
+  %0 = loom.monarch %x, %w1, %w2 : (tensor<2x250xf32>, tensor<16x16x16xf32>, tensor<16x16x16xf32>) -> tensor<2x256xf32>
+  return
+}
+
+// -----
+
+func.func @monarch_second_factor(%x: tensor<2x64xf32>, %w1: tensor<4x16x8xf32>, %w2: tensor<16x4x8xf32>) {
+  // expected-error @+1 {{w2 must be [8, 4, S] (Q blocks of K rows), got [16, 4, 8]}}
+  %0 = loom.monarch %x, %w1, %w2 : (tensor<2x64xf32>, tensor<4x16x8xf32>, tensor<16x4x8xf32>) -> tensor<2x128xf32>
+  return
+}
+
+// -----
+
+func.func @monarch_dynamic_weights(%x: tensor<2x64xf32>, %w1: tensor<?x16x8xf32>, %w2: tensor<8x4x8xf32>) {
+  // expected-error @+1 {{w1 must be a static rank-3 tensor}}
+  %0 = loom.monarch %x, %w1, %w2 : (tensor<2x64xf32>, tensor<?x16x8xf32>, tensor<8x4x8xf32>) -> tensor<2x64xf32>
+  return
+}

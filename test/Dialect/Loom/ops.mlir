@@ -115,3 +115,13 @@ func.func @token_mixing(%x: tensor<?x196x64xf32>, %w1: tensor<196x32xf32>, %w2: 
   %1 = loom.token_mixing %x, %w1, %w2 : (tensor<?x196x64xf32>, tensor<196x32xf32>, tensor<32x196xf32>) -> tensor<?x196x64xf32>
   return
 }
+
+// -----
+
+// The result's last dimension is S x Q (here 8 x 8 from 4 blocks of 16).
+// CHECK-LABEL: func @monarch
+//       CHECK:   loom.monarch %arg0, %arg1, %arg2 : (tensor<?x10x64xf32>, tensor<4x16x8xf32>, tensor<8x4x8xf32>) -> tensor<?x10x64xf32>
+func.func @monarch(%x: tensor<?x10x64xf32>, %w1: tensor<4x16x8xf32>, %w2: tensor<8x4x8xf32>) -> tensor<?x10x64xf32> {
+  %0 = loom.monarch %x, %w1, %w2 : (tensor<?x10x64xf32>, tensor<4x16x8xf32>, tensor<8x4x8xf32>) -> tensor<?x10x64xf32>
+  return %0 : tensor<?x10x64xf32>
+}

@@ -227,6 +227,17 @@ def case(name):
         out = gelu(x, t)
         op = "loom.gelu %a0" + (" {approximate = #loom.gelu_approximation<tanh>}" if t else "")
         return op, [x], out
+    if name in ("monarch", "monarch_rect", "monarch_vector"):
+        # y[..., t Q + j] = sum_i (sum_a x[..., i P + a] w1[i, a, j]) w2[j, i, t]
+        # as dense numpy: block-diagonal factors and the grid's transpose.
+        lead, (k, p, q, s_) = {"monarch": ((2, 7), (16, 16, 16, 16)),
+                               "monarch_rect": ((5,), (4, 6, 3, 5)),
+                               "monarch_vector": ((), (8, 4, 8, 2))}[name]
+        x = r(*lead, k * p)
+        w1, w2 = r(k, p, q), r(q, k, s_)
+        z = np.einsum("...ia,iaj->...ij", x.reshape(*lead, k, p).astype(np.float64), w1)
+        y = np.einsum("...ij,jit->...tj", z, w2).reshape(*lead, s_ * q)
+        return "loom.monarch %a0, %a1, %a2", [x, w1, w2], y
     if name == "moe":
         # Top-2 of 4 experts with biases and GELU over [2, 37, 24] tokens,
         # against a per-token float64 loop; the weights are model inputs.

@@ -357,6 +357,47 @@ LogicalResult TokenMixingOp::verify() {
   return success();
 }
 
+LogicalResult
+MonarchOp::inferReturnTypes(MLIRContext *context,
+                            std::optional<Location> location, Adaptor adaptor,
+                            SmallVectorImpl<Type> &inferredReturnTypes) {
+  auto x = cast<RankedTensorType>(adaptor.getInput().getType());
+  auto w2 = cast<RankedTensorType>(adaptor.getW2().getType());
+  if (x.getRank() < 1 || w2.getRank() != 3)
+    return failure();
+  SmallVector<int64_t> shape(x.getShape());
+  shape.back() = w2.hasStaticShape() ? w2.getDimSize(0) * w2.getDimSize(2)
+                                     : ShapedType::kDynamic;
+  inferredReturnTypes.push_back(
+      RankedTensorType::get(shape, x.getElementType()));
+  return success();
+}
+
+LogicalResult MonarchOp::verify() {
+  auto x = cast<RankedTensorType>(getInput().getType());
+  auto w1 = cast<RankedTensorType>(getW1().getType());
+  auto w2 = cast<RankedTensorType>(getW2().getType());
+  if (x.getRank() < 1)
+    return emitOpError("input must have rank >= 1");
+  for (auto [name, w] : {std::pair{"w1", w1}, std::pair{"w2", w2}}) {
+    if (w.getRank() != 3 || !w.hasStaticShape())
+      return emitOpError() << name << " must be a static rank-3 tensor";
+    if (w.getElementType() != x.getElementType())
+      return emitOpError() << name << " must have the input's element type";
+  }
+  int64_t k = w1.getDimSize(0), p = w1.getDimSize(1), q = w1.getDimSize(2);
+  if (!dimsCompatible(x.getShape().back(), k * p))
+    return emitOpError() << "input's last dimension is "
+                         << dimStr(x.getShape().back()) << ", expected " << k
+                         << " x " << p << " = " << k * p << " (w1's blocks)";
+  if (w2.getDimSize(0) != q || w2.getDimSize(1) != k)
+    return emitOpError() << "w2 must be [" << q << ", " << k
+                         << ", S] (Q blocks of K rows), got ["
+                         << w2.getDimSize(0) << ", " << w2.getDimSize(1) << ", "
+                         << w2.getDimSize(2) << "]";
+  return success();
+}
+
 double AttentionOp::getEffectiveScale() {
   if (std::optional<APFloat> scale = getScale())
     return scale->convertToDouble();

@@ -318,6 +318,45 @@ def Loom_TokenMixingOp : Loom_Op<"token_mixing", [Pure, AttrSizedOperandSegments
   let hasVerifier = 1;
 }
 
+//===----------------------------------------------------------------------===//
+// MonarchOp
+//===----------------------------------------------------------------------===//
+
+def Loom_MonarchOp : Loom_Op<"monarch", [Pure, InferTypeOpAdaptor]> {
+  let summary = "a Monarch matrix: two block-diagonal factors and a permutation";
+  let description = [{
+    Multiplies the last axis of `input [..., N]` by a Monarch matrix (Dao et
+    al. 2022): with `w1 [K, P, Q]` (K blocks of P x Q, N = K P) and
+    `w2 [Q, K, S]` (Q blocks of K x S),
+
+      z[..., i, j]     = sum_a input[..., i P + a] w1[i, a, j]
+      result[..., t Q + j] = sum_i z[..., i, j] w2[j, i, t]
+
+    i.e. the first block-diagonal product, the transpose of the K x Q grid,
+    the second block-diagonal product, and the result read as `[..., S Q]`:
+    O(N (P + K)) work instead of a dense layer's O(N^2). Exporters write
+    it as Reshape, Transpose, batched MatMul, Transpose, Reshape, Transpose,
+    batched MatMul, Transpose, Reshape (the Monarch paper's
+    blockdiag_butterfly_multiply); here the transposes are the indexing of
+    two batched contractions.
+
+    Example:
+
+    ```mlir
+    %y = loom.monarch %x, %w1, %w2
+        : (tensor<?x10x256xf32>, tensor<16x16x16xf32>, tensor<16x16x16xf32>)
+        -> tensor<?x10x256xf32>
+    ```
+  }];
+  let arguments = (ins Loom_FloatTensor:$input, Loom_FloatTensor:$w1,
+                       Loom_FloatTensor:$w2);
+  let results = (outs Loom_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $w1 `,` $w2 attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
 def Loom_RuntimeCheckOp : Loom_Op<"runtime_check",
     [MemoryEffects<[MemWrite]>]> {
   let summary = "a check of the model's input data at run time";
