@@ -164,6 +164,13 @@ struct LoomcOptions {
                "dense products); default 0, sequential: the chunked form "
                "does ~3x the FLOPs and measured slower on CPUs"),
       cl::init(loom::kDefaultDeltaScanChunk), cl::cat(category)};
+  cl::opt<std::string> quantize{
+      "quantize",
+      cl::desc("Quantize the weights of matrix multiplies by constant fp32 "
+               "weights: 'int8-weight' (symmetric per-output-channel int8, "
+               "dequantized in registers by the kernel; ~4x smaller "
+               "weights) or 'none' (default)"),
+      cl::init("none"), cl::cat(category)};
   cl::opt<std::string> targetCpu{
       "target-cpu",
       cl::desc("CPU to generate code for: 'native' (the host and its "
@@ -389,6 +396,11 @@ int loom::runLoomcMain(int argc, char **argv) {
   if (options.scanChunk < 0 || options.scanChunkDelta < 0)
     return reportError("--scan-chunk and --scan-chunk-delta must not be "
                        "negative");
+  if (options.quantize != "none" && options.quantize != "int8-weight")
+    return reportError("--quantize=" + options.quantize +
+                       " is not supported (supported: none, int8-weight)");
+  if (options.quantize != "none")
+    pipeline.quantize = options.quantize;
   pipeline.scanChunk = options.scanChunk;
   pipeline.scanChunkDelta = options.scanChunkDelta;
   loom::buildCPUPipeline(pm, pipeline);

@@ -36,6 +36,13 @@ void loom::buildCPUPipeline(OpPassManager &pm,
   }
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
+  if (!options.quantize.empty()) {
+    QuantizeWeightsPassOptions quantize;
+    quantize.mode = options.quantize;
+    pm.addPass(createQuantizeWeightsPass(quantize));
+    // The fp32 weights the quantized ops replaced.
+    pm.addPass(createCanonicalizerPass());
+  }
   if (options.stopAfter == CPUPipelineStage::Loom)
     return;
 

@@ -9,6 +9,8 @@
 
 #include "mlir/Pass/PassManager.h"
 
+#include <string>
+
 namespace loom {
 
 /// Where the CPU pipeline stops.
@@ -46,6 +48,9 @@ struct CPUPipelineOptions {
   int64_t scanChunk = 64;
   /// The same for delta scans (DeltaNet); 0 by default.
   int64_t scanChunkDelta = 0;
+  /// Weight quantization (loom-quantize-weights mode, e.g. "int8-weight");
+  /// empty: none.
+  std::string quantize;
   /// Compute fp32 contractions with loomrt's packed, register-blocked GEMM
   /// microkernel (loom-lower-to-microkernels); otherwise they become loops.
   bool microkernels = true;

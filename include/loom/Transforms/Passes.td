@@ -50,6 +50,30 @@ def ExpandArithPass : Pass<"loom-expand-arith"> {
   let dependentDialects = ["::mlir::arith::ArithDialect"];
 }
 
+def QuantizeWeightsPass : Pass<"loom-quantize-weights"> {
+  let summary = "Quantize constant matmul weights (int8 weight-only)";
+  let description = [{
+    On the legalized IR (before `loom-to-linalg`): every matrix multiply by
+    a constant fp32 weight, as the MatMul legalization writes it (a
+    `linalg.generic` contraction over loops `(lead..., n, k)` reading
+    `A (lead..., k)` and `W (k, n)` or `W (n, k)` into a zero-filled
+    `C (lead..., n)`), becomes `loom.quantized_matmul A, Wq, scale` with
+    symmetric per-output-channel int8 weights: `scale[n] = max_k |W[k, n]|
+    / 127`, `Wq = round(W / scale)` (to nearest even) in [-127, 127]. The
+    fp32 weights are no longer used, so the compiled model stores the int8
+    weights (a quarter of the bytes) and the scales.
+
+    `mode` selects the scheme; only `int8-weight` exists so far.
+  }];
+  let options = [
+    Option<"mode", "mode", "std::string", /*default=*/"\"int8-weight\"",
+           "The quantization scheme: int8-weight">,
+  ];
+  let dependentDialects = ["::loom::LoomDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
 def LowerCopiesPass : Pass<"loom-lower-copies", "mlir::func::FuncOp"> {
   let summary = "Rewrite memref.copy as linalg.copy";
   let description = [{

@@ -16,7 +16,13 @@
 
 #include "loom/Conversion/LoomToLinalg/LoomToLinalg.h"
 
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/BuiltinOps.h"
 
 namespace loom {
 
@@ -139,6 +145,51 @@ inline void buildInParallel(mlir::OpBuilder &b, mlir::Location loc,
     mlir::tensor::ParallelInsertSliceOp::create(b, loc, in.source, in.dest,
                                                 in.offsets, in.sizes, strides);
   }
+}
+
+/// `t` as a row-major tensor of its own: constants as they are, anything
+/// else copied (so that its buffer is a fresh contiguous allocation), for a
+/// runtime kernel that reads plain arrays.
+inline mlir::Value contiguous(mlir::OpBuilder &b, mlir::Location loc,
+                              mlir::Value t) {
+  if (t.getDefiningOp<mlir::arith::ConstantOp>())
+    return t;
+  auto type = llvm::cast<mlir::RankedTensorType>(t.getType());
+  mlir::Value init = mlir::tensor::EmptyOp::create(
+      b, loc, type.getShape(), type.getElementType(), dynamicSizes(b, loc, t));
+  return mlir::linalg::CopyOp::create(b, loc, t, init).getResult(0);
+}
+
+/// The address of the first element of `t`'s buffer, as i64. `t` is a
+/// constant or a fresh copy (contiguous()), so its buffer has the identity
+/// layout.
+inline mlir::Value addressOf(mlir::OpBuilder &b, mlir::Location loc,
+                             mlir::Value t) {
+  auto type = llvm::cast<mlir::RankedTensorType>(t.getType());
+  auto memrefType =
+      mlir::MemRefType::get(type.getShape(), type.getElementType());
+  mlir::Value buffer = mlir::bufferization::ToBufferOp::create(
+      b, loc, memrefType, t, /*read_only=*/true);
+  mlir::Value aligned =
+      mlir::memref::ExtractAlignedPointerAsIndexOp::create(b, loc, buffer);
+  return mlir::arith::IndexCastOp::create(b, loc, b.getI64Type(), aligned);
+}
+
+/// Returns the external declaration of the runtime kernel `name` taking
+/// `numArgs` 64-bit integers (addresses and sizes), creating it on first use.
+inline mlir::func::FuncOp getOrDeclareKernel(mlir::OpBuilder &b,
+                                             mlir::ModuleOp module,
+                                             llvm::StringRef name,
+                                             unsigned numArgs) {
+  if (auto f = module.lookupSymbol<mlir::func::FuncOp>(name))
+    return f;
+  mlir::OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(module.getBody());
+  llvm::SmallVector<mlir::Type> args(numArgs, b.getI64Type());
+  auto f = mlir::func::FuncOp::create(b, module.getLoc(), name,
+                                      b.getFunctionType(args, {}));
+  f.setPrivate();
+  return f;
 }
 
 } // namespace loom

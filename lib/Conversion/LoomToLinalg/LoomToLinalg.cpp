@@ -623,6 +623,7 @@ void loom::populateLoomToLinalgPatterns(RewritePatternSet &patterns,
                DecomposeAggregate>(patterns.getContext());
   populateScanLoweringPatterns(patterns, scanChunk, deltaScanChunk);
   populateMoeLoweringPatterns(patterns);
+  populateQuantizedLoweringPatterns(patterns);
 }
 
 namespace {

@@ -19,6 +19,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "Builders.h"
 #include "loom/Conversion/LoomToLinalg/LoomToLinalg.h"
 #include "loom/Dialect/Loom/IR/LoomOps.h"
 
@@ -42,35 +43,6 @@ constexpr StringLiteral kMoeKernel = "loomrt_moe_ffn_f32";
 /// LOOMRT_MOE_PACKED_WEIGHTS and LOOMRT_GEMM_PANEL (loomrt/kernels.h).
 constexpr int64_t kPackedWeights = 1;
 constexpr int64_t kPanel = 16;
-
-/// The external declaration of the kernel (12 64-bit integers), created on
-/// first use.
-func::FuncOp getOrDeclareKernel(OpBuilder &b, ModuleOp module) {
-  if (auto f = module.lookupSymbol<func::FuncOp>(kMoeKernel))
-    return f;
-  OpBuilder::InsertionGuard guard(b);
-  b.setInsertionPointToStart(module.getBody());
-  SmallVector<Type> args(12, b.getI64Type());
-  auto f = func::FuncOp::create(b, module.getLoc(), kMoeKernel,
-                                b.getFunctionType(args, {}));
-  f.setPrivate();
-  return f;
-}
-
-/// `t` as a row-major tensor of its own: constants as they are, anything
-/// else copied (so that its buffer is a fresh contiguous allocation).
-Value contiguous(OpBuilder &b, Location loc, Value t) {
-  if (t.getDefiningOp<arith::ConstantOp>())
-    return t;
-  auto type = cast<RankedTensorType>(t.getType());
-  SmallVector<Value> dyn;
-  for (int64_t i = 0; i < type.getRank(); ++i)
-    if (type.isDynamicDim(i))
-      dyn.push_back(tensor::DimOp::create(b, loc, t, i));
-  Value init = tensor::EmptyOp::create(b, loc, type.getShape(),
-                                       type.getElementType(), dyn);
-  return linalg::CopyOp::create(b, loc, t, init).getResult(0);
-}
 
 /// A constant [k, n] f32 weight `w` prepacked for the GEMM microkernel
 /// (loomrt_sgemm_pack_b's layout: panels of 16 columns spanning k,
@@ -112,19 +84,6 @@ Value packedConstant(OpBuilder &b, Location loc, Value w) {
   auto attr = DenseResourceElementsAttr::get(packedType, "moe_weight_packed",
                                              std::move(blob));
   return arith::ConstantOp::create(b, loc, attr);
-}
-
-/// The address of the first element of `t`'s buffer, as i64. `t` is a
-/// constant or a fresh copy (contiguous()), so its buffer has the identity
-/// layout.
-Value addressOf(OpBuilder &b, Location loc, Value t) {
-  auto type = cast<RankedTensorType>(t.getType());
-  auto memrefType = MemRefType::get(type.getShape(), type.getElementType());
-  Value buffer = bufferization::ToBufferOp::create(b, loc, memrefType, t,
-                                                   /*read_only=*/true);
-  Value aligned =
-      memref::ExtractAlignedPointerAsIndexOp::create(b, loc, buffer);
-  return arith::IndexCastOp::create(b, loc, b.getI64Type(), aligned);
 }
 
 struct LowerMoe : OpRewritePattern<MoeOp> {
@@ -206,7 +165,7 @@ struct LowerMoe : OpRewritePattern<MoeOp> {
     Value out = memref::AllocOp::create(rewriter, loc, outType, outDyn);
     Value outAddr =
         i64(memref::ExtractAlignedPointerAsIndexOp::create(rewriter, loc, out));
-    func::FuncOp kernel = getOrDeclareKernel(rewriter, module);
+    func::FuncOp kernel = getOrDeclareKernel(rewriter, module, kMoeKernel, 12);
     func::CallOp::create(
         rewriter, loc, kernel,
         ValueRange{i64(tokens), i64(d), i64(hidden), cst(n), i64(k),

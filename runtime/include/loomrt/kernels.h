@@ -103,6 +103,18 @@ void loomrt_moe_ffn_f32(int64_t tokens, int64_t d, int64_t hidden,
 /** `loomrt_moe_ffn_f32` flag: the experts' W1 and W2 are prepacked. */
 #define LOOMRT_MOE_PACKED_WEIGHTS 1
 
+/**
+ * C = A (W diag(scale)): a matrix multiply with int8 weights quantized per
+ * output column (int8 weight-only quantization; the lowering of
+ * loom.quantized_matmul). A is [m, k] fp32, W [k, n] int8 and C [m, n]
+ * fp32, row-major and contiguous; scale has n entries. W is dequantized in
+ * registers (never expanded in memory) and the scale applied to the
+ * finished sums; columns are split over threads (unless called inside a
+ * parallel region). k = 0 gives zeros.
+ */
+void loomrt_qgemm_w8_f32(int64_t m, int64_t n, int64_t k, const float *a,
+                         const int8_t *w, const float *scale, float *c);
+
 /** The name of the microkernel loomrt_sgemm_f32 uses on this CPU
  *  ("avx2-fma-6x16" or "generic-6x16"). */
 const char *loomrt_sgemm_kernel_name(void);

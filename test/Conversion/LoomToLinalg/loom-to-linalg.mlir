@@ -335,3 +335,19 @@ func.func @monarch(%x: tensor<?x?x32xf32>, %w1: tensor<4x8x8xf32>, %w2: tensor<8
   %0 = loom.monarch %x, %w1, %w2 : (tensor<?x?x32xf32>, tensor<4x8x8xf32>, tensor<8x4x4xf32>) -> tensor<?x?x32xf32>
   return %0 : tensor<?x?x32xf32>
 }
+
+// -----
+
+// An int8-weight product is a call of the runtime's kernel on the rows (the
+// leading dims' product), the int8 weights, the scales and a new buffer.
+// CHECK-LABEL: func @quantized_matmul
+//       CHECK:   %[[X:.+]] = linalg.copy ins(%arg0 : tensor<?x10x64xf32>)
+//       CHECK:   %[[B:.+]] = tensor.dim %[[X]], %c0
+//       CHECK:   %[[ROWS:.+]] = arith.muli %[[B]], %c10
+//       CHECK:   %[[OUT:.+]] = memref.alloc(%{{.+}}) : memref<?x10x48xf32>
+//       CHECK:   call @loomrt_qgemm_w8_f32(%{{.+}}, %c48_i64, %c64_i64, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}) : (i64, i64, i64, i64, i64, i64, i64) -> ()
+//       CHECK:   bufferization.to_tensor %[[OUT]] restrict writable
+func.func @quantized_matmul(%x: tensor<?x10x64xf32>, %w: tensor<64x48xi8>, %s: tensor<48xf32>) -> tensor<?x10x48xf32> {
+  %0 = loom.quantized_matmul %x, %w, %s : (tensor<?x10x64xf32>, tensor<64x48xi8>, tensor<48xf32>) -> tensor<?x10x48xf32>
+  return %0 : tensor<?x10x48xf32>
+}

@@ -368,3 +368,27 @@ func.func @monarch_dynamic_weights(%x: tensor<2x64xf32>, %w1: tensor<?x16x8xf32>
   %0 = loom.monarch %x, %w1, %w2 : (tensor<2x64xf32>, tensor<?x16x8xf32>, tensor<8x4x8xf32>) -> tensor<2x64xf32>
   return
 }
+
+// -----
+
+func.func @quantized_matmul_depth(%x: tensor<2x64xf32>, %w: tensor<32x16xi8>, %s: tensor<16xf32>) {
+  // expected-error @+1 {{input's last dimension is 64, the weight has K = 32}}
+  %0 = loom.quantized_matmul %x, %w, %s : (tensor<2x64xf32>, tensor<32x16xi8>, tensor<16xf32>) -> tensor<2x16xf32>
+  return
+}
+
+// -----
+
+func.func @quantized_matmul_scale(%x: tensor<2x32xf32>, %w: tensor<32x16xi8>, %s: tensor<32xf32>) {
+  // expected-error @+1 {{scale must be [16] (one per output column)}}
+  %0 = loom.quantized_matmul %x, %w, %s : (tensor<2x32xf32>, tensor<32x16xi8>, tensor<32xf32>) -> tensor<2x16xf32>
+  return
+}
+
+// -----
+
+func.func @quantized_matmul_weight(%x: tensor<2x32xf32>, %w: tensor<32x?xi8>, %s: tensor<16xf32>) {
+  // expected-error @+1 {{weight must be a static [K, N] tensor}}
+  %0 = loom.quantized_matmul %x, %w, %s : (tensor<2x32xf32>, tensor<32x?xi8>, tensor<16xf32>) -> tensor<2x?xf32>
+  return
+}

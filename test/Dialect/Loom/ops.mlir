@@ -125,3 +125,12 @@ func.func @monarch(%x: tensor<?x10x64xf32>, %w1: tensor<4x16x8xf32>, %w2: tensor
   %0 = loom.monarch %x, %w1, %w2 : (tensor<?x10x64xf32>, tensor<4x16x8xf32>, tensor<8x4x8xf32>) -> tensor<?x10x64xf32>
   return %0 : tensor<?x10x64xf32>
 }
+
+// -----
+
+// CHECK-LABEL: func @quantized_matmul
+//       CHECK:   loom.quantized_matmul %arg0, %arg1, %arg2 : (tensor<?x10x64xf32>, tensor<64x48xi8>, tensor<48xf32>) -> tensor<?x10x48xf32>
+func.func @quantized_matmul(%x: tensor<?x10x64xf32>, %w: tensor<64x48xi8>, %s: tensor<48xf32>) -> tensor<?x10x48xf32> {
+  %0 = loom.quantized_matmul %x, %w, %s : (tensor<?x10x64xf32>, tensor<64x48xi8>, tensor<48xf32>) -> tensor<?x10x48xf32>
+  return %0 : tensor<?x10x48xf32>
+}

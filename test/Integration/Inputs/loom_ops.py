@@ -16,7 +16,7 @@ rng = np.random.default_rng(42)
 def ty(a, dyn=()):
     """The tensor type of `a`; dims listed in `dyn` are dynamic."""
     dims = ["?" if i in dyn else str(d) for i, d in enumerate(a.shape)]
-    elem = "i64" if a.dtype == np.int64 else "f32"
+    elem = {np.dtype(np.int64): "i64", np.dtype(np.int8): "i8"}.get(a.dtype, "f32")
     return "tensor<%sx%s>" % ("x".join(dims), elem) if a.ndim else "tensor<%s>" % elem
 
 
@@ -238,6 +238,15 @@ def case(name):
         z = np.einsum("...ia,iaj->...ij", x.reshape(*lead, k, p).astype(np.float64), w1)
         y = np.einsum("...ij,jit->...tj", z, w2).reshape(*lead, s_ * q)
         return "loom.monarch %a0, %a1, %a2", [x, w1, w2], y
+    if name in ("quantized_matmul", "quantized_gemv"):
+        # scale[n] * sum_k x[..., k] w[k, n] with int8 w, in float64.
+        lead, k, n = {"quantized_matmul": ((3, 13), 96, 70),
+                      "quantized_gemv": ((1,), 768, 1000)}[name]
+        x = r(*lead, k)
+        w = rng.integers(-127, 128, size=(k, n)).astype(np.int8)
+        scale = (np.abs(r(n)) * 0.01 + 0.001).astype(np.float32)
+        out = (x.astype(np.float64) @ w.astype(np.float64)) * scale
+        return "loom.quantized_matmul %a0, %a1, %a2", [x, w, scale], out
     if name == "moe":
         # Top-2 of 4 experts with biases and GELU over [2, 37, 24] tokens,
         # against a per-token float64 loop; the weights are model inputs.

@@ -398,6 +398,38 @@ LogicalResult MonarchOp::verify() {
   return success();
 }
 
+LogicalResult QuantizedMatmulOp::inferReturnTypes(
+    MLIRContext *context, std::optional<Location> location, Adaptor adaptor,
+    SmallVectorImpl<Type> &inferredReturnTypes) {
+  auto x = cast<RankedTensorType>(adaptor.getInput().getType());
+  auto w = cast<RankedTensorType>(adaptor.getWeight().getType());
+  if (x.getRank() < 1 || w.getRank() != 2)
+    return failure();
+  SmallVector<int64_t> shape(x.getShape());
+  shape.back() = w.getDimSize(1);
+  inferredReturnTypes.push_back(
+      RankedTensorType::get(shape, x.getElementType()));
+  return success();
+}
+
+LogicalResult QuantizedMatmulOp::verify() {
+  auto x = cast<RankedTensorType>(getInput().getType());
+  auto w = cast<RankedTensorType>(getWeight().getType());
+  auto s = cast<RankedTensorType>(getScale().getType());
+  if (x.getRank() < 1)
+    return emitOpError("input must have rank >= 1");
+  if (w.getRank() != 2 || !w.hasStaticShape())
+    return emitOpError("weight must be a static [K, N] tensor");
+  if (!dimsCompatible(x.getShape().back(), w.getDimSize(0)))
+    return emitOpError() << "input's last dimension is "
+                         << dimStr(x.getShape().back())
+                         << ", the weight has K = " << w.getDimSize(0);
+  if (s.getRank() != 1 || !dimsCompatible(s.getDimSize(0), w.getDimSize(1)))
+    return emitOpError() << "scale must be [" << w.getDimSize(1)
+                         << "] (one per output column)";
+  return success();
+}
+
 double AttentionOp::getEffectiveScale() {
   if (std::optional<APFloat> scale = getScale())
     return scale->convertToDouble();

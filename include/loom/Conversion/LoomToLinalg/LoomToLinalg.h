@@ -57,6 +57,10 @@ void populateScanLoweringPatterns(mlir::RewritePatternSet &patterns,
                                   int64_t chunk = kDefaultScanChunk,
                                   int64_t deltaChunk = kDefaultDeltaScanChunk);
 
+/// Adds the pattern lowering loom.quantized_matmul to a call of the
+/// runtime's int8-weight kernel (loomrt_qgemm_w8_f32).
+void populateQuantizedLoweringPatterns(mlir::RewritePatternSet &patterns);
+
 /// Adds the pattern lowering loom.moe to a call of the runtime's routed
 /// mixture-of-experts kernel (loomrt_moe_ffn_f32).
 void populateMoeLoweringPatterns(mlir::RewritePatternSet &patterns);

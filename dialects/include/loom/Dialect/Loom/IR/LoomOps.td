@@ -357,6 +357,40 @@ def Loom_MonarchOp : Loom_Op<"monarch", [Pure, InferTypeOpAdaptor]> {
   let hasVerifier = 1;
 }
 
+//===----------------------------------------------------------------------===//
+// QuantizedMatmulOp
+//===----------------------------------------------------------------------===//
+
+def Loom_QuantizedMatmulOp : Loom_Op<"quantized_matmul",
+    [Pure, InferTypeOpAdaptor]> {
+  let summary = "a matrix multiply by int8 weights quantized per column";
+  let description = [{
+    `result[..., n] = scale[n] * sum_k input[..., k] * weight[k, n]`: the
+    input (fp32, any leading dims) times int8 weights `[K, N]` with one
+    fp32 scale per output column (symmetric per-channel int8 weight-only
+    quantization, as `loom-quantize-weights` produces from fp32 constant
+    weights). It lowers to a kernel that dequantizes the weights in
+    registers (loomrt_qgemm_w8_f32): the int8 weights are all the model
+    stores and reads.
+
+    Example:
+
+    ```mlir
+    %y = loom.quantized_matmul %x, %w, %scale
+        : (tensor<?x128x768xf32>, tensor<768x3072xi8>, tensor<3072xf32>)
+        -> tensor<?x128x3072xf32>
+    ```
+  }];
+  let arguments = (ins RankedTensorOf<[F32]>:$input,
+                       RankedTensorOf<[I8]>:$weight,
+                       RankedTensorOf<[F32]>:$scale);
+  let results = (outs RankedTensorOf<[F32]>:$result);
+  let assemblyFormat = [{
+    $input `,` $weight `,` $scale attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
 def Loom_RuntimeCheckOp : Loom_Op<"runtime_check",
     [MemoryEffects<[MemWrite]>]> {
   let summary = "a check of the model's input data at run time";

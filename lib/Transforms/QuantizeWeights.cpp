@@ -1,0 +1,187 @@
+//===- QuantizeWeights.cpp - int8 weight-only quantization ----------------===//
+//
+// Part of the Loom project. SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+//
+// Rewrites matrix multiplies by constant fp32 weights into
+// loom.quantized_matmul with symmetric per-output-channel int8 weights:
+// scale[n] = max_k |W[k, n]| / 127, q[k, n] = round(W[k, n] / scale[n]) in
+// [-127, 127]. The fp32 constants die; the int8 weights and the scales are
+// what the compiled model stores.
+//
+//===----------------------------------------------------------------------===//
+
+#include "loom/Transforms/Passes.h"
+
+#include "loom/Dialect/Loom/IR/LoomOps.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+#include <cmath>
+
+namespace loom {
+#define GEN_PASS_DEF_QUANTIZEWEIGHTSPASS
+#include "loom/Transforms/Passes.h.inc"
+} // namespace loom
+
+#define DEBUG_TYPE "loom-quantize-weights"
+
+using namespace mlir;
+
+/// The fp32 elements of a constant tensor (inline or a resource blob).
+static std::optional<SmallVector<float>> floatsOf(arith::ConstantOp cst) {
+  if (auto dense = dyn_cast<DenseElementsAttr>(cst.getValue())) {
+    if (!dense.getElementType().isF32())
+      return std::nullopt;
+    auto values = dense.getValues<float>();
+    return SmallVector<float>(values.begin(), values.end());
+  }
+  if (auto res = dyn_cast<DenseF32ResourceElementsAttr>(cst.getValue()))
+    if (std::optional<ArrayRef<float>> raw = res.tryGetAsArrayRef())
+      return SmallVector<float>(raw->begin(), raw->end());
+  return std::nullopt;
+}
+
+/// True when `v` is a tensor filled with zeros (linalg.fill of 0).
+static bool isZeroFilled(Value v) {
+  auto fill = v.getDefiningOp<linalg::FillOp>();
+  if (!fill)
+    return false;
+  auto cst = fill.getInputs()[0].getDefiningOp<arith::ConstantOp>();
+  auto f = cst ? dyn_cast<FloatAttr>(cst.getValue()) : FloatAttr();
+  return f && f.getValue().isZero();
+}
+
+namespace {
+
+/// C = A W with W a constant [K, N] (or [N, K], read transposed) fp32
+/// matrix, as the MatMul legalization writes it: loops (lead..., n, k),
+/// A (lead..., k), C (lead..., n), C zero-filled.
+struct QuantizeMatmul : OpRewritePattern<linalg::GenericOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(linalg::GenericOp op,
+                                PatternRewriter &rewriter) const override {
+    if (op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1)
+      return failure();
+    unsigned loops = op.getNumLoops();
+    if (loops < 2 || op.getNumReductionLoops() != 1 ||
+        op.getIteratorTypesArray().back() != utils::IteratorType::reduction)
+      return failure();
+    // The body: out + a * b (either order), nothing else.
+    Block &body = op.getRegion().front();
+    if (body.getOperations().size() != 3)
+      return failure();
+    auto mul = dyn_cast<arith::MulFOp>(&body.front());
+    auto add = dyn_cast<arith::AddFOp>(mul ? mul->getNextNode() : nullptr);
+    if (!mul || !add)
+      return failure();
+    Value a0 = body.getArgument(0), a1 = body.getArgument(1),
+          out = body.getArgument(2);
+    if (!((mul.getLhs() == a0 && mul.getRhs() == a1) ||
+          (mul.getLhs() == a1 && mul.getRhs() == a0)) ||
+        !((add.getLhs() == out && add.getRhs() == mul) ||
+          (add.getLhs() == mul && add.getRhs() == out)))
+      return failure();
+
+    Value a = op.getDpsInputs()[0], w = op.getDpsInputs()[1];
+    auto cst = w.getDefiningOp<arith::ConstantOp>();
+    auto wt = dyn_cast<RankedTensorType>(w.getType());
+    auto at = dyn_cast<RankedTensorType>(a.getType());
+    if (!cst || !wt || !at || wt.getRank() != 2 || !wt.hasStaticShape() ||
+        !wt.getElementType().isF32() || !at.getElementType().isF32())
+      return failure();
+    if (!isZeroFilled(op.getDpsInits()[0]))
+      return failure();
+
+    // Maps: C = identity over (lead..., n); A = (lead..., k); W = (k, n) or
+    // (n, k).
+    SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+    unsigned kDim = loops - 1, nDim = loops - 2;
+    MLIRContext *ctx = getContext();
+    auto dims = [&](ArrayRef<unsigned> ds) {
+      SmallVector<AffineExpr> e;
+      for (unsigned d : ds)
+        e.push_back(getAffineDimExpr(d, ctx));
+      return AffineMap::get(loops, 0, e, ctx);
+    };
+    SmallVector<unsigned> lead;
+    for (unsigned i = 0; i < nDim; ++i)
+      lead.push_back(i);
+    SmallVector<unsigned> aDims(lead), cDims(lead);
+    aDims.push_back(kDim);
+    cDims.push_back(nDim);
+    bool transposed;
+    if (maps[1] == dims({kDim, nDim}))
+      transposed = false;
+    else if (maps[1] == dims({nDim, kDim}))
+      transposed = true;
+    else
+      return failure();
+    if (maps[0] != dims(aDims) || maps[2] != dims(cDims))
+      return failure();
+
+    std::optional<SmallVector<float>> data = floatsOf(cst);
+    if (!data)
+      return rewriter.notifyMatchFailure(op, "unreadable weights");
+    int64_t k = wt.getDimSize(transposed ? 1 : 0),
+            n = wt.getDimSize(transposed ? 0 : 1);
+    auto at2 = [&](int64_t p, int64_t j) {
+      return (*data)[transposed ? j * k + p : p * n + j];
+    };
+    SmallVector<float> scales(n);
+    SmallVector<int8_t> q(k * n);
+    for (int64_t j = 0; j < n; ++j) {
+      float peak = 0.0f;
+      for (int64_t p = 0; p < k; ++p)
+        peak = std::max(peak, std::fabs(at2(p, j)));
+      float s = peak > 0.0f ? peak / 127.0f : 1.0f;
+      scales[j] = s;
+      for (int64_t p = 0; p < k; ++p) {
+        float v = std::nearbyint(at2(p, j) / s);
+        q[p * n + j] = static_cast<int8_t>(std::clamp(v, -127.0f, 127.0f));
+      }
+    }
+    Location loc = op.getLoc();
+    auto qType = RankedTensorType::get({k, n}, rewriter.getI8Type());
+    auto blob = HeapAsmResourceBlob::allocateAndCopyInferAlign<int8_t>(q);
+    Value qw = arith::ConstantOp::create(
+        rewriter, loc,
+        DenseResourceElementsAttr::get(qType, "int8_weight", std::move(blob)));
+    Value scale = arith::ConstantOp::create(
+        rewriter, loc,
+        DenseElementsAttr::get(
+            RankedTensorType::get({n}, rewriter.getF32Type()),
+            ArrayRef<float>(scales)));
+    Value result = loom::QuantizedMatmulOp::create(rewriter, loc, a, qw, scale);
+    if (result.getType() != op.getResult(0).getType())
+      result = tensor::CastOp::create(rewriter, loc, op.getResult(0).getType(),
+                                      result);
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+struct QuantizeWeightsPass final
+    : public loom::impl::QuantizeWeightsPassBase<QuantizeWeightsPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    if (mode != "int8-weight") {
+      getOperation()->emitError() << "unknown quantization mode '" << mode
+                                  << "' (supported: int8-weight)";
+      return signalPassFailure();
+    }
+    RewritePatternSet patterns(&getContext());
+    patterns.add<QuantizeMatmul>(&getContext());
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+      signalPassFailure();
+  }
+};
+} // namespace

@@ -1,0 +1,102 @@
+// RUN: loom-opt %s -split-input-file --loom-quantize-weights | FileCheck %s
+// RUN: not loom-opt %s -split-input-file --loom-quantize-weights="mode=int3" 2>&1 | FileCheck %s --check-prefix=BAD
+// BAD: error: unknown quantization mode 'int3' (supported: int8-weight)
+
+// A MatMul by constant weights [K=2, N=3]: per column, scale = max |w| / 127
+// and q = round(w / scale). Column 0: peak 2.54, scale 0.02, q = [127, -50];
+// column 1: peak 1.27, scale 0.01, q = [-127, 25] (0.25 / 0.01);
+// column 2: all zero, scale 1, q = [0, 0]. The blob (after its 4-byte
+// alignment header) is row-major: 7F 81 00, CE 19 00.
+// CHECK-LABEL: func @matmul
+//   CHECK-DAG:   %[[Q:.+]] = arith.constant dense_resource<int8_weight> : tensor<2x3xi8>
+//   CHECK-DAG:   %[[S:.+]] = arith.constant dense<[2.000000e-02, 0.00999999977, 1.000000e+00]> : tensor<3xf32>
+//       CHECK:   %[[Y:.+]] = loom.quantized_matmul %arg0, %[[Q]], %[[S]] : (tensor<?x4x2xf32>, tensor<2x3xi8>, tensor<3xf32>) -> tensor<?x4x3xf32>
+//       CHECK:   return %[[Y]]
+// CHECK: int8_weight: "0x010000007F8100CE1900"
+#map = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>
+#map1 = affine_map<(d0, d1, d2, d3) -> (d3, d2)>
+#map2 = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+func.func @matmul(%x: tensor<?x4x2xf32>) -> tensor<?x4x3xf32> {
+  %w = arith.constant dense<[[2.54, -1.27, 0.0], [-1.0, 0.25, 0.0]]> : tensor<2x3xf32>
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %b = tensor.dim %x, %c0 : tensor<?x4x2xf32>
+  %e = tensor.empty(%b) : tensor<?x4x3xf32>
+  %init = linalg.fill ins(%zero : f32) outs(%e : tensor<?x4x3xf32>) -> tensor<?x4x3xf32>
+  %y = linalg.generic {indexing_maps = [#map, #map1, #map2], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%x, %w : tensor<?x4x2xf32>, tensor<2x3xf32>) outs(%init : tensor<?x4x3xf32>) {
+  ^bb0(%a: f32, %bb: f32, %acc: f32):
+    %m = arith.mulf %a, %bb : f32
+    %s = arith.addf %acc, %m : f32
+    linalg.yield %s : f32
+  } -> tensor<?x4x3xf32>
+  return %y : tensor<?x4x3xf32>
+}
+
+// -----
+
+// Weights read transposed (Gemm's transB, W [N, K]) are quantized per
+// output column all the same and stored as [K, N]: columns [1, 2], [3, 4],
+// [5, 6] with scales 2/127, 4/127, 6/127 give rows [64, 95, 106] (63.5
+// rounds to even), [127, 127, 127].
+// CHECK-LABEL: func @transposed
+//       CHECK:   arith.constant dense<[0.0157480314, 0.0314960629, 0.0472440943]> : tensor<3xf32>
+//       CHECK:   loom.quantized_matmul %arg0, %{{.+}}, %{{.+}} : (tensor<5x2xf32>, tensor<2x3xi8>, tensor<3xf32>) -> tensor<5x3xf32>
+// CHECK: int8_weight: "0x01000000405F6A7F7F7F"
+#map = affine_map<(d0, d1, d2) -> (d0, d2)>
+#map1 = affine_map<(d0, d1, d2) -> (d1, d2)>
+#map2 = affine_map<(d0, d1, d2) -> (d0, d1)>
+func.func @transposed(%x: tensor<5x2xf32>) -> tensor<5x3xf32> {
+  %w = arith.constant dense<[[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]> : tensor<3x2xf32>
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<5x3xf32>
+  %init = linalg.fill ins(%zero : f32) outs(%e : tensor<5x3xf32>) -> tensor<5x3xf32>
+  %y = linalg.generic {indexing_maps = [#map, #map1, #map2], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %w : tensor<5x2xf32>, tensor<3x2xf32>) outs(%init : tensor<5x3xf32>) {
+  ^bb0(%a: f32, %bb: f32, %acc: f32):
+    %m = arith.mulf %a, %bb : f32
+    %s = arith.addf %m, %acc : f32
+    linalg.yield %s : f32
+  } -> tensor<5x3xf32>
+  return %y : tensor<5x3xf32>
+}
+
+// -----
+
+// Left alone: weights that are not constants (activations times
+// activations), a product accumulating into a non-zero tensor, batched
+// weights.
+// CHECK-LABEL: func @near_misses
+//   CHECK-NOT:   loom.quantized_matmul
+#map = affine_map<(d0, d1, d2) -> (d0, d2)>
+#map1 = affine_map<(d0, d1, d2) -> (d2, d1)>
+#map2 = affine_map<(d0, d1, d2) -> (d0, d1)>
+#bmap = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>
+#bmap1 = affine_map<(d0, d1, d2, d3) -> (d0, d3, d2)>
+#bmap2 = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+func.func @near_misses(%x: tensor<5x2xf32>, %v: tensor<2x3xf32>, %c: tensor<5x3xf32>, %xb: tensor<2x5x2xf32>) -> (tensor<5x3xf32>, tensor<5x3xf32>, tensor<2x5x3xf32>) {
+  %w = arith.constant dense<1.0> : tensor<2x3xf32>
+  %wb = arith.constant dense<1.0> : tensor<2x2x3xf32>
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<5x3xf32>
+  %init = linalg.fill ins(%zero : f32) outs(%e : tensor<5x3xf32>) -> tensor<5x3xf32>
+  %y0 = linalg.generic {indexing_maps = [#map, #map1, #map2], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %v : tensor<5x2xf32>, tensor<2x3xf32>) outs(%init : tensor<5x3xf32>) {
+  ^bb0(%a: f32, %bb: f32, %acc: f32):
+    %m = arith.mulf %a, %bb : f32
+    %s = arith.addf %acc, %m : f32
+    linalg.yield %s : f32
+  } -> tensor<5x3xf32>
+  %y1 = linalg.generic {indexing_maps = [#map, #map1, #map2], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %w : tensor<5x2xf32>, tensor<2x3xf32>) outs(%c : tensor<5x3xf32>) {
+  ^bb0(%a: f32, %bb: f32, %acc: f32):
+    %m = arith.mulf %a, %bb : f32
+    %s = arith.addf %acc, %m : f32
+    linalg.yield %s : f32
+  } -> tensor<5x3xf32>
+  %eb = tensor.empty() : tensor<2x5x3xf32>
+  %initb = linalg.fill ins(%zero : f32) outs(%eb : tensor<2x5x3xf32>) -> tensor<2x5x3xf32>
+  %y2 = linalg.generic {indexing_maps = [#bmap, #bmap1, #bmap2], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%xb, %wb : tensor<2x5x2xf32>, tensor<2x2x3xf32>) outs(%initb : tensor<2x5x3xf32>) {
+  ^bb0(%a: f32, %bb: f32, %acc: f32):
+    %m = arith.mulf %a, %bb : f32
+    %s = arith.addf %acc, %m : f32
+    linalg.yield %s : f32
+  } -> tensor<2x5x3xf32>
+  return %y0, %y1, %y2 : tensor<5x3xf32>, tensor<5x3xf32>, tensor<2x5x3xf32>
+}
