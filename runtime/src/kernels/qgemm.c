@@ -14,7 +14,10 @@
  *
  * Blocking: 16 columns (two AVX2 vectors) by up to 6 rows (12 accumulators).
  * The outer loop runs over column strips (k x 16 int8, kept in L1 while the
- * strip's rows go by) and is split over threads.
+ * strip's rows go by) and is split over threads. A single row (a decoding
+ * step, bound by memory bandwidth) splits the rows of W instead: each
+ * thread streams its own contiguous block of whole rows into partial sums
+ * (kept in L1, 2048 columns at a time), which are then added and scaled.
  *
  *===----------------------------------------------------------------------===*/
 
@@ -24,6 +27,7 @@
 #include <omp.h>
 #endif
 #include <stddef.h>
+#include <stdlib.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -31,8 +35,10 @@
 #endif
 
 enum {
-  NR = 16, /* columns per strip */
-  MR = 6,  /* rows per register tile */
+  NR = 16,           /* columns per strip */
+  MR = 6,            /* rows per register tile */
+  GEMV_CHUNK = 2048, /* columns of sums kept in L1 by a single row */
+  GEMV_MAX_THREADS = 64,
 };
 
 /** The reference tile: rows [0, mr) x columns [0, nr) of C at c. */
@@ -108,6 +114,27 @@ stripAvx2(int64_t m, int64_t k, const float *a, int64_t lda, const int8_t *w,
   }
 }
 
+/** One row, rows [p0, p1) of W over columns [0, cols) (a multiple of 8):
+ *  acc[j] += sum_p a[p] W[p, j]. W's rows stream by contiguously (a thread
+ *  owns a block of whole rows), the sums stay in L1. */
+__attribute__((target("avx2,fma"))) static void
+gemvRowsAvx2(int64_t p0, int64_t p1, int64_t cols, const float *a,
+             const int8_t *w, int64_t ldw, float *acc) {
+  for (int64_t j0 = 0; j0 < cols; j0 += GEMV_CHUNK) {
+    int64_t end = cols - j0 < GEMV_CHUNK ? cols : j0 + GEMV_CHUNK;
+    for (int64_t p = p0; p < p1; ++p) {
+      __m256 x = _mm256_broadcast_ss(a + p);
+      const int8_t *row = w + p * ldw;
+      for (int64_t j = j0; j < end; j += 8) {
+        __m128i bytes = _mm_loadl_epi64((const __m128i *)(row + j));
+        __m256 v = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes));
+        _mm256_storeu_ps(acc + j,
+                         _mm256_fmadd_ps(x, v, _mm256_loadu_ps(acc + j)));
+      }
+    }
+  }
+}
+
 static int haveAvx2(void) {
   static int cached = -1;
   if (cached < 0) {
@@ -135,6 +162,45 @@ void loomrt_qgemm_w8_f32(int64_t m, int64_t n, int64_t k, const float *a,
                          const int8_t *w, const float *scale, float *c) {
   if (m <= 0 || n <= 0)
     return;
+#ifdef LOOMRT_HAVE_X86
+  if (m == 1 && n >= 8 && k > 0 && haveAvx2()) {
+    int64_t vec = n / 8 * 8;
+    int threads = 1;
+#ifdef LOOMRT_KERNELS_OPENMP
+    if (!omp_in_parallel())
+      threads = omp_get_max_threads();
+#endif
+    if (threads > GEMV_MAX_THREADS)
+      threads = GEMV_MAX_THREADS;
+    if (threads > k)
+      threads = (int)k;
+    /* Partial sums per thread (the first is c itself). */
+    float *partial =
+        threads > 1 ? calloc((size_t)(threads - 1) * (size_t)vec, sizeof(float))
+                    : NULL;
+    if (!partial)
+      threads = 1;
+    for (int64_t j = 0; j < vec; ++j)
+      c[j] = 0.0f;
+#ifdef LOOMRT_KERNELS_OPENMP
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
+#endif
+    for (int t = 0; t < threads; ++t) {
+      int64_t p0 = k * t / threads, p1 = k * (t + 1) / threads;
+      gemvRowsAvx2(p0, p1, vec, a, w, n,
+                   t == 0 ? c : partial + (size_t)(t - 1) * (size_t)vec);
+    }
+    for (int t = 1; t < threads; ++t)
+      for (int64_t j = 0; j < vec; ++j)
+        c[j] += partial[(size_t)(t - 1) * (size_t)vec + (size_t)j];
+    for (int64_t j = 0; j < vec; ++j)
+      c[j] *= scale[j];
+    free(partial);
+    if (vec < n)
+      tileGeneric(1, n - vec, k, a, k, w + vec, n, scale + vec, c + vec, n);
+    return;
+  }
+#endif
   int64_t strips = (n + NR - 1) / NR;
 #ifdef LOOMRT_KERNELS_OPENMP
 #pragma omp parallel for schedule(static) if (!omp_in_parallel() && strips > 1)
