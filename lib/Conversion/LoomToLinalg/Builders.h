@@ -64,13 +64,6 @@ mapElementwise(mlir::OpBuilder &b, mlir::Location loc, mlir::Value x,
       .getResult(0);
 }
 
-/// The body of a contraction: a[2] + a[0] * a[1], contracted into an FMA.
-inline mlir::Value multiplyAccumulate(mlir::OpBuilder &b, mlir::Location loc,
-                                      mlir::ValueRange a) {
-  mlir::Value p = mlir::arith::MulFOp::create(b, loc, a[0], a[1], kContract);
-  return mlir::arith::AddFOp::create(b, loc, a[2], p, kReassoc);
-}
-
 /// Builds tiles of one float element type and single-result linalg.generic
 /// ops on them.
 class TileBuilder {

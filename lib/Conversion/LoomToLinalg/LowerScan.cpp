@@ -477,182 +477,153 @@ struct LowerScan : OpRewritePattern<ScanOp> {
   static Value lowerMatrixChunked(PatternRewriter &rewriter, ScanOp op,
                                   Value outInit, int64_t chunk, DimFn dim,
                                   ValFn val) {
-    Location loc = op.getLoc();
     ValueRange in = op.getInputs();
     Value q = in[0], k = in[1], v = in[2];
     bool gated = op.getKind() == ScanKind::Gated;
     bool delta = op.getKind() == ScanKind::Delta;
     Value gate = in.size() > 3 ? in[3] : Value();
     auto elem = cast<FloatType>(op.getType().getElementType());
-    OpFoldResult batch = dim(q, 0), heads = dim(q, 1), time = dim(q, 2),
-                 dk = dim(q, 3), dv = dim(v, 3);
-    auto forall = scf::ForallOp::create(
-        rewriter, loc, SmallVector<OpFoldResult>{batch, heads},
-        ValueRange{outInit}, std::nullopt,
-        [&](OpBuilder &b, Location l, ValueRange args) {
-          StepBuilder sb(b, l, elem);
-          SmallVector<Value> bh = {args[0], args[1]};
-          Value s0 = sb.zeros({dk, dv});
-          Value o0 = tensor::EmptyOp::create(
-              b, l, SmallVector<OpFoldResult>{time, dv}, elem);
-          Value zero = arith::ConstantIndexOp::create(b, l, 0);
-          Value step = arith::ConstantIndexOp::create(b, l, chunk);
-          Value end = val(time);
-          auto loop = scf::ForOp::create(
-              b, l, zero, end, step, ValueRange{s0, o0},
-              [&](OpBuilder &fb, Location fl, Value t0, ValueRange iter) {
-                StepBuilder c(fb, fl, elem);
-                Value rowsV = arith::MinUIOp::create(
-                    fb, fl, step, arith::SubIOp::create(fb, fl, end, t0));
-                OpFoldResult rows = rowsV;
-                auto rowsOf = [&](Value src, OpFoldResult width) {
-                  return chunkRows(fb, fl, src, bh, t0, rows, width);
-                };
-                Value qc = rowsOf(q, dk), kc = rowsOf(k, dk),
-                      vc = rowsOf(v, dv);
-                Value state = iter[0];
-                if (delta) {
-                  Value beta = tensor::ExtractSliceOp::create(
-                      fb, fl,
-                      RankedTensorType::get({getConstantIntValue(rows).value_or(
-                                                ShapedType::kDynamic)},
-                                            elem),
-                      gate, SmallVector<OpFoldResult>{bh[0], bh[1], t0},
-                      SmallVector<OpFoldResult>{fb.getIndexAttr(1),
-                                                fb.getIndexAttr(1), rows},
-                      SmallVector<OpFoldResult>(3, fb.getIndexAttr(1)));
-                  Value pseudo =
-                      deltaPseudoValues(c, kc, vc, beta, state, rows, dk, dv);
-                  auto [next, o] =
-                      chunkStep(c, qc, kc, kc, pseudo, state, rows, dk, dv);
-                  Value out = insertRows(fb, fl, o, iter[1], t0, rows, dv);
-                  scf::YieldOp::create(fb, fl, ValueRange{next, out});
-                  return;
-                }
-                if (!gated) {
-                  auto [next, o] =
-                      chunkStep(c, qc, kc, kc, vc, state, rows, dk, dv);
-                  Value out = insertRows(fb, fl, o, iter[1], t0, rows, dv);
-                  scf::YieldOp::create(fb, fl, ValueRange{next, out});
-                  return;
-                }
-                // L[i, d] = sum_{s <= i} log(alpha[s, d]).
-                Value logGate = mapElementwise(
-                    fb, fl, rowsOf(gate, dk),
-                    [](OpBuilder &nb, Location nl, Value x) -> Value {
-                      return math::LogOp::create(nb, nl, x);
-                    });
-                Value lcum = c.generic(
-                    c.zeros({rows, dk}), {logGate},
-                    {c.map(3, {c.d(2), c.d(1)}), c.map(3, {c.d(0), c.d(1)})},
-                    {kPar, kPar, kRed},
-                    [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
-                      Value i = linalg::IndexOp::create(nb, nl, 0);
-                      Value s = linalg::IndexOp::create(nb, nl, 2);
-                      Value later = arith::CmpIOp::create(
-                          nb, nl, arith::CmpIPredicate::ugt, s, i);
-                      Value sum =
-                          arith::AddFOp::create(nb, nl, a[1], a[0], kReassoc);
-                      return arith::SelectOp::create(nb, nl, later, a[1], sum);
-                    });
-                // The chunk is safe when max |L| <= kMaxChunkLogDecay.
-                Value worst = c.generic(
-                    tensor::FromElementsOp::create(
-                        fb, fl, RankedTensorType::get({}, elem),
-                        ValueRange{c.cst(0.0)}),
-                    {lcum}, {c.map(2, {c.d(0), c.d(1)}), c.map(2, {})},
-                    {kRed, kRed},
-                    [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
-                      Value mag = math::AbsFOp::create(nb, nl, a[0]);
-                      return arith::MaximumFOp::create(nb, nl, a[1], mag);
-                    });
-                Value worstV = tensor::ExtractOp::create(fb, fl, worst);
-                Value safe =
-                    arith::CmpFOp::create(fb, fl, arith::CmpFPredicate::OLE,
-                                          worstV, c.cst(kMaxChunkLogDecay));
-                auto branch = scf::IfOp::create(
-                    fb, fl, TypeRange{state.getType(), iter[1].getType()}, safe,
-                    /*withElseRegion=*/true);
-                {
-                  OpBuilder tb = OpBuilder::atBlockBegin(branch.thenBlock());
-                  StepBuilder tc(tb, fl, elem);
-                  Value last = arith::SubIOp::create(
-                      tb, fl, rowsV, arith::ConstantIndexOp::create(tb, fl, 1));
-                  // decay[d] = exp(L[last, d]).
-                  Value lastRow = tensor::ExtractSliceOp::create(
-                      tb, fl,
-                      RankedTensorType::get({getConstantIntValue(dk).value_or(
-                                                ShapedType::kDynamic)},
-                                            elem),
-                      lcum, SmallVector<OpFoldResult>{last, tb.getIndexAttr(0)},
-                      SmallVector<OpFoldResult>{tb.getIndexAttr(1), dk},
-                      SmallVector<OpFoldResult>{tb.getIndexAttr(1),
-                                                tb.getIndexAttr(1)});
-                  AffineMap id = tb.getMultiDimIdentityMap(2);
-                  AffineMap colOf = tc.map(2, {tc.d(1)});
-                  auto scaled = [&](Value x, bool negate, bool fromLast) {
-                    SmallVector<Value> ins = {x, lcum};
-                    SmallVector<AffineMap> maps = {id, id};
-                    if (fromLast) {
-                      ins.push_back(lastRow);
-                      maps.push_back(colOf);
-                    }
-                    maps.push_back(id);
-                    return tc.generic(
-                        tc.empty({rows, dk}), ins, maps, {kPar, kPar},
-                        [&](OpBuilder &nb, Location nl, ValueRange a) -> Value {
-                          Value e = a[1];
-                          if (negate)
-                            e = arith::NegFOp::create(nb, nl, e);
-                          if (fromLast)
-                            e = arith::AddFOp::create(nb, nl, e, a[2]);
-                          return arith::MulFOp::create(
-                              nb, nl, a[0], math::ExpOp::create(nb, nl, e));
-                        });
-                  };
-                  Value qs = scaled(qc, false, false);
-                  Value ks = scaled(kc, true, false);
-                  Value kLast = scaled(kc, true, true);
-                  // diag(exp(L_last)) S.
-                  Value decayed = tc.generic(
-                      tc.empty({dk, dv}), {state, lastRow},
-                      {id, tc.map(2, {tc.d(0)}), id}, {kPar, kPar},
-                      [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
-                        return arith::MulFOp::create(
-                            nb, nl, a[0], math::ExpOp::create(nb, nl, a[1]));
-                      });
-                  auto [next, o] = chunkStep(tc, qs, ks, kLast, vc, state, rows,
-                                             dk, dv, decayed);
-                  Value out = insertRows(tb, fl, o, iter[1], t0, rows, dv);
-                  scf::YieldOp::create(tb, fl, ValueRange{next, out});
-                }
-                {
-                  // Too much decay for the chunked form: the chunk's steps
-                  // one by one.
-                  OpBuilder eb = OpBuilder::atBlockBegin(branch.elseBlock());
-                  Value one = arith::ConstantIndexOp::create(eb, fl, 1);
-                  Value stop = arith::AddIOp::create(eb, fl, t0, rowsV);
-                  auto steps = scf::ForOp::create(
-                      eb, fl, t0, stop, one, ValueRange{state, iter[1]},
-                      [&](OpBuilder &sbld, Location sl, Value t,
-                          ValueRange it) {
-                        auto [next, o] =
-                            sequentialStep(sbld, sl, op, bh, t, it[0], dk, dv);
-                        Value out = insertRow(sbld, sl, o, it[1], t, dv);
-                        scf::YieldOp::create(sbld, sl, ValueRange{next, out});
-                      });
-                  scf::YieldOp::create(eb, fl, steps.getResults());
-                }
-                scf::YieldOp::create(fb, fl, branch.getResults());
+    OpFoldResult dk = dim(q, 3), dv = dim(v, 3);
+    return matrixRecurrence(
+        rewriter, op, outInit, chunk, dim, val,
+        [&](OpBuilder &fb, Location fl, ValueRange bh, Value t0, Value end,
+            ValueRange iter) {
+          StepBuilder c(fb, fl, elem);
+          Value step = arith::ConstantIndexOp::create(fb, fl, chunk);
+          Value rowsV = arith::MinUIOp::create(
+              fb, fl, step, arith::SubIOp::create(fb, fl, end, t0));
+          OpFoldResult rows = rowsV;
+          auto rowsOf = [&](Value src, OpFoldResult width) {
+            return chunkRows(fb, fl, src, bh, t0, rows, width);
+          };
+          Value qc = rowsOf(q, dk), kc = rowsOf(k, dk), vc = rowsOf(v, dv);
+          Value state = iter[0];
+          if (delta) {
+            Value beta = tensor::ExtractSliceOp::create(
+                fb, fl,
+                RankedTensorType::get(
+                    {getConstantIntValue(rows).value_or(ShapedType::kDynamic)},
+                    elem),
+                gate, SmallVector<OpFoldResult>{bh[0], bh[1], t0},
+                SmallVector<OpFoldResult>{fb.getIndexAttr(1),
+                                          fb.getIndexAttr(1), rows},
+                SmallVector<OpFoldResult>(3, fb.getIndexAttr(1)));
+            Value pseudo =
+                deltaPseudoValues(c, kc, vc, beta, state, rows, dk, dv);
+            auto [next, o] =
+                chunkStep(c, qc, kc, kc, pseudo, state, rows, dk, dv);
+            Value out = insertRows(fb, fl, o, iter[1], t0, rows, dv);
+            scf::YieldOp::create(fb, fl, ValueRange{next, out});
+            return;
+          }
+          if (!gated) {
+            auto [next, o] = chunkStep(c, qc, kc, kc, vc, state, rows, dk, dv);
+            Value out = insertRows(fb, fl, o, iter[1], t0, rows, dv);
+            scf::YieldOp::create(fb, fl, ValueRange{next, out});
+            return;
+          }
+          // L[i, d] = sum_{s <= i} log(alpha[s, d]).
+          Value logGate =
+              mapElementwise(fb, fl, rowsOf(gate, dk),
+                             [](OpBuilder &nb, Location nl, Value x) -> Value {
+                               return math::LogOp::create(nb, nl, x);
+                             });
+          Value lcum = c.generic(
+              c.zeros({rows, dk}), {logGate},
+              {c.map(3, {c.d(2), c.d(1)}), c.map(3, {c.d(0), c.d(1)})},
+              {kPar, kPar, kRed},
+              [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+                Value i = linalg::IndexOp::create(nb, nl, 0);
+                Value s = linalg::IndexOp::create(nb, nl, 2);
+                Value later = arith::CmpIOp::create(
+                    nb, nl, arith::CmpIPredicate::ugt, s, i);
+                Value sum = arith::AddFOp::create(nb, nl, a[1], a[0], kReassoc);
+                return arith::SelectOp::create(nb, nl, later, a[1], sum);
               });
-          OpFoldResult unit = b.getIndexAttr(1), origin = b.getIndexAttr(0);
-          buildInParallel(b, l,
-                          {{loop.getResult(1),
-                            args.back(),
-                            {bh[0], bh[1], origin, origin},
-                            {unit, unit, time, dv}}});
+          // The chunk is safe when max |L| <= kMaxChunkLogDecay.
+          Value worst = c.generic(
+              tensor::FromElementsOp::create(fb, fl,
+                                             RankedTensorType::get({}, elem),
+                                             ValueRange{c.cst(0.0)}),
+              {lcum}, {c.map(2, {c.d(0), c.d(1)}), c.map(2, {})}, {kRed, kRed},
+              [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+                Value mag = math::AbsFOp::create(nb, nl, a[0]);
+                return arith::MaximumFOp::create(nb, nl, a[1], mag);
+              });
+          Value worstV = tensor::ExtractOp::create(fb, fl, worst);
+          Value safe = arith::CmpFOp::create(fb, fl, arith::CmpFPredicate::OLE,
+                                             worstV, c.cst(kMaxChunkLogDecay));
+          auto branch = scf::IfOp::create(
+              fb, fl, TypeRange{state.getType(), iter[1].getType()}, safe,
+              /*withElseRegion=*/true);
+          {
+            OpBuilder tb = OpBuilder::atBlockBegin(branch.thenBlock());
+            StepBuilder tc(tb, fl, elem);
+            Value last = arith::SubIOp::create(
+                tb, fl, rowsV, arith::ConstantIndexOp::create(tb, fl, 1));
+            // decay[d] = exp(L[last, d]).
+            Value lastRow = tensor::ExtractSliceOp::create(
+                tb, fl,
+                RankedTensorType::get(
+                    {getConstantIntValue(dk).value_or(ShapedType::kDynamic)},
+                    elem),
+                lcum, SmallVector<OpFoldResult>{last, tb.getIndexAttr(0)},
+                SmallVector<OpFoldResult>{tb.getIndexAttr(1), dk},
+                SmallVector<OpFoldResult>{tb.getIndexAttr(1),
+                                          tb.getIndexAttr(1)});
+            AffineMap id = tb.getMultiDimIdentityMap(2);
+            AffineMap colOf = tc.map(2, {tc.d(1)});
+            auto scaled = [&](Value x, bool negate, bool fromLast) {
+              SmallVector<Value> ins = {x, lcum};
+              SmallVector<AffineMap> maps = {id, id};
+              if (fromLast) {
+                ins.push_back(lastRow);
+                maps.push_back(colOf);
+              }
+              maps.push_back(id);
+              return tc.generic(
+                  tc.empty({rows, dk}), ins, maps, {kPar, kPar},
+                  [&](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+                    Value e = a[1];
+                    if (negate)
+                      e = arith::NegFOp::create(nb, nl, e);
+                    if (fromLast)
+                      e = arith::AddFOp::create(nb, nl, e, a[2]);
+                    return arith::MulFOp::create(
+                        nb, nl, a[0], math::ExpOp::create(nb, nl, e));
+                  });
+            };
+            Value qs = scaled(qc, false, false);
+            Value ks = scaled(kc, true, false);
+            Value kLast = scaled(kc, true, true);
+            // diag(exp(L_last)) S.
+            Value decayed = tc.generic(
+                tc.empty({dk, dv}), {state, lastRow},
+                {id, tc.map(2, {tc.d(0)}), id}, {kPar, kPar},
+                [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+                  return arith::MulFOp::create(
+                      nb, nl, a[0], math::ExpOp::create(nb, nl, a[1]));
+                });
+            auto [next, o] =
+                chunkStep(tc, qs, ks, kLast, vc, state, rows, dk, dv, decayed);
+            Value out = insertRows(tb, fl, o, iter[1], t0, rows, dv);
+            scf::YieldOp::create(tb, fl, ValueRange{next, out});
+          }
+          {
+            // Too much decay for the chunked form: the chunk's steps
+            // one by one.
+            OpBuilder eb = OpBuilder::atBlockBegin(branch.elseBlock());
+            Value one = arith::ConstantIndexOp::create(eb, fl, 1);
+            Value stop = arith::AddIOp::create(eb, fl, t0, rowsV);
+            auto steps = scf::ForOp::create(
+                eb, fl, t0, stop, one, ValueRange{state, iter[1]},
+                [&](OpBuilder &sbld, Location sl, Value t, ValueRange it) {
+                  yieldSequentialStep(sbld, sl, op, bh, t, it, dk, dv);
+                });
+            scf::YieldOp::create(eb, fl, steps.getResults());
+          }
+          scf::YieldOp::create(fb, fl, branch.getResults());
         });
-    return forall.getResult(0);
   }
 
   /// DeltaNet's chunk (Yang et al. 2024, WY representation): the state update
@@ -830,17 +801,24 @@ struct LowerScan : OpRewritePattern<ScanOp> {
         SmallVector<OpFoldResult>{one, one});
   }
 
+  /// The loop structure shared by both forms of a matrix-state scan: an
+  /// scf.forall over (batch, head) around an scf.for over time in steps of
+  /// `step`, carrying the [Dk, Dv] state (from zeros) and the output rows
+  /// [T, Dv]; `body` builds one iteration, its yield included, from
+  /// (batch and head, t, the time bound, the carried values).
   template <typename DimFn, typename ValFn>
-  static Value lowerMatrix(PatternRewriter &rewriter, ScanOp op, Value outInit,
-                           DimFn dim, ValFn val) {
-    Location loc = op.getLoc();
-    ValueRange in = op.getInputs();
-    Value q = in[0], v = in[2];
+  static Value
+  matrixRecurrence(PatternRewriter &rewriter, ScanOp op, Value outInit,
+                   int64_t step, DimFn dim, ValFn val,
+                   function_ref<void(OpBuilder &, Location, ValueRange, Value,
+                                     Value, ValueRange)>
+                       body) {
+    Value q = op.getInputs()[0], v = op.getInputs()[2];
     Type elem = op.getType().getElementType();
     OpFoldResult batch = dim(q, 0), heads = dim(q, 1), time = dim(q, 2),
                  dk = dim(q, 3), dv = dim(v, 3);
     auto forall = scf::ForallOp::create(
-        rewriter, loc, SmallVector<OpFoldResult>{batch, heads},
+        rewriter, op.getLoc(), SmallVector<OpFoldResult>{batch, heads},
         ValueRange{outInit}, std::nullopt,
         [&](OpBuilder &b, Location l, ValueRange args) {
           StepBuilder sb(b, l, elem);
@@ -849,14 +827,12 @@ struct LowerScan : OpRewritePattern<ScanOp> {
           Value o0 = tensor::EmptyOp::create(
               b, l, SmallVector<OpFoldResult>{time, dv}, elem);
           Value zero = arith::ConstantIndexOp::create(b, l, 0);
-          Value one = arith::ConstantIndexOp::create(b, l, 1);
+          Value stepV = arith::ConstantIndexOp::create(b, l, step);
+          Value end = val(time);
           auto loop = scf::ForOp::create(
-              b, l, zero, val(time), one, ValueRange{s0, o0},
+              b, l, zero, end, stepV, ValueRange{s0, o0},
               [&](OpBuilder &fb, Location fl, Value t, ValueRange iter) {
-                auto [next, o] =
-                    sequentialStep(fb, fl, op, bh, t, iter[0], dk, dv);
-                Value rows = insertRow(fb, fl, o, iter[1], t, dv);
-                scf::YieldOp::create(fb, fl, ValueRange{next, rows});
+                body(fb, fl, bh, t, end, iter);
               });
           OpFoldResult unit = b.getIndexAttr(1), origin = b.getIndexAttr(0);
           buildInParallel(b, l,
@@ -868,14 +844,31 @@ struct LowerScan : OpRewritePattern<ScanOp> {
     return forall.getResult(0);
   }
 
+  /// One sequential step from the carried (state, rows), yielded.
+  static void yieldSequentialStep(OpBuilder &b, Location l, ScanOp op,
+                                  ValueRange bh, Value t, ValueRange iter,
+                                  OpFoldResult dk, OpFoldResult dv) {
+    auto [next, o] = sequentialStep(b, l, op, bh, t, iter[0], dk, dv);
+    Value rows = insertRow(b, l, o, iter[1], t, dv);
+    scf::YieldOp::create(b, l, ValueRange{next, rows});
+  }
+
+  template <typename DimFn, typename ValFn>
+  static Value lowerMatrix(PatternRewriter &rewriter, ScanOp op, Value outInit,
+                           DimFn dim, ValFn val) {
+    OpFoldResult dk = dim(op.getInputs()[0], 3), dv = dim(op.getInputs()[2], 3);
+    return matrixRecurrence(rewriter, op, outInit, 1, dim, val,
+                            [&](OpBuilder &b, Location l, ValueRange bh,
+                                Value t, Value, ValueRange iter) {
+                              yieldSequentialStep(b, l, op, bh, t, iter, dk,
+                                                  dv);
+                            });
+  }
+
   /// rows[t, :] = row.
   static Value insertRow(OpBuilder &b, Location l, Value row, Value rows,
                          Value t, OpFoldResult width) {
-    OpFoldResult one = b.getIndexAttr(1);
-    return tensor::InsertSliceOp::create(
-        b, l, row, rows, SmallVector<OpFoldResult>{t, b.getIndexAttr(0)},
-        SmallVector<OpFoldResult>{one, width},
-        SmallVector<OpFoldResult>{one, one});
+    return insertRows(b, l, row, rows, t, b.getIndexAttr(1), width);
   }
 };
 

@@ -100,12 +100,7 @@ static LogicalResult legalizeMsAttention(OpBinder &binder,
                                  map(4, {d(0), d(1), d(2)})},
           SmallVector<IT>{IT::parallel, IT::parallel, IT::parallel,
                           IT::reduction},
-          [](OpBuilder &b, Location l, ValueRange a) {
-            Value p = arith::MulFOp::create(b, l, a[0], a[1], kContract);
-            linalg::YieldOp::create(
-                b, l,
-                arith::AddFOp::create(b, l, a[2], p, kReassoc).getResult());
-          })
+          yieldMultiplyAccumulate)
           .getResult(0);
   if (bias) {
     auto bt = dyn_cast<RankedTensorType>(bias.getType());

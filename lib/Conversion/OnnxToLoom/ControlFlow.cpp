@@ -75,16 +75,16 @@ static FailureOr<Carrier> seqCarrier(OpBinder &binder, Value v) {
 /// The carrier values of ONNX value `v` for `carrier` at a terminator:
 /// tensor.cast for tensors, an unpacking cast for sequences (folded away
 /// once the sequence's producer is legalized).
-static FailureOr<SmallVector<Value, 3>>
-unpack(OpBinder &binder, RewriterBase &rewriter, Value v,
-       const Carrier &carrier) {
+static FailureOr<SmallVector<Value, 3>> unpack(OpBinder &binder,
+                                               RewriterBase &rewriter, Value v,
+                                               const Carrier &carrier) {
   Location loc = binder.getLoc();
   if (carrier.isSeq()) {
     if (!isa<onnxir::SeqType>(v.getType()))
       return binder.emitError("a subgraph yields a tensor for a sequence"),
              failure();
-    auto cast = UnrealizedConversionCastOp::create(rewriter, loc,
-                                                   carrier.types, v);
+    auto cast =
+        UnrealizedConversionCastOp::create(rewriter, loc, carrier.types, v);
     return SmallVector<Value, 3>(cast.getResults());
   }
   Type t = carrier.types[0];
@@ -119,7 +119,8 @@ static SmallVector<Value> pack(RewriterBase &rewriter, Location loc,
 static Value scalarOf(RewriterBase &rewriter, Location loc, Value t) {
   auto type = dyn_cast<RankedTensorType>(t.getType());
   if (!type) {
-    type = RankedTensorType::get({}, cast<TensorType>(t.getType()).getElementType());
+    type = RankedTensorType::get(
+        {}, cast<TensorType>(t.getType()).getElementType());
     t = tensor::CastOp::create(rewriter, loc, type, t);
   }
   Value zero = arith::ConstantIndexOp::create(rewriter, loc, 0);
@@ -185,7 +186,8 @@ static LogicalResult legalizeIf(OpBinder &binder, RewriterBase &rewriter) {
   }
   rewriter.setInsertionPointAfter(ifOp);
   unsigned pos = 0;
-  binder.replace(rewriter, pack(rewriter, loc, carriers, ifOp.getResults(), pos));
+  binder.replace(rewriter,
+                 pack(rewriter, loc, carriers, ifOp.getResults(), pos));
   return success();
 }
 
@@ -204,7 +206,7 @@ static FailureOr<Carrier> carriedCarrier(OpBinder &binder, Value init,
   auto type = dyn_cast<RankedTensorType>(init.getType());
   if (!type)
     return (void)binder.unsupported("a loop-carried value that is not a ranked "
-                              "tensor or sequence"),
+                                    "tensor or sequence"),
            failure();
   RankedTensorType t = join(type, argType);
   if (t)
@@ -240,7 +242,8 @@ static Value appendRow(OpBuilder &b, Location loc, Value acc, Value elem,
   Value zero = arith::ConstantIndexOp::create(b, loc, 0);
   Value one = arith::ConstantIndexOp::create(b, loc, 1);
   Value n = tensor::DimOp::create(b, loc, acc, 0);
-  SmallVector<OpFoldResult> sizes{arith::AddIOp::create(b, loc, n, one).getResult()};
+  SmallVector<OpFoldResult> sizes{
+      arith::AddIOp::create(b, loc, n, one).getResult()};
   llvm::append_range(sizes, getSizes(b, loc, elem));
   Value out = tensor::EmptyOp::create(b, loc, sizes, accType.getElementType());
   int64_t rank = accType.getRank();
@@ -251,12 +254,12 @@ static Value appendRow(OpBuilder &b, Location loc, Value acc, Value elem,
   SmallVector<OpFoldResult> accSizes = getSizes(b, loc, acc);
   for (int64_t i = 1; i < rank; ++i)
     if (accType.isDynamicDim(i))
-      accSizes[i] = arith::SelectOp::create(
-                      b, loc,
-                      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, n,
-                                            zero),
-                      zero, getValueOrCreateConstantIndexOp(b, loc, sizes[i]))
-                      .getResult();
+      accSizes[i] =
+          arith::SelectOp::create(
+              b, loc,
+              arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, n, zero),
+              zero, getValueOrCreateConstantIndexOp(b, loc, sizes[i]))
+              .getResult();
   offsets[0] = front ? OpFoldResult(one) : OpFoldResult(zero);
   out = tensor::InsertSliceOp::create(b, loc, acc, out, offsets, accSizes,
                                       strides);
@@ -294,8 +297,7 @@ static Value moveStackAxis(OpBuilder &b, Location loc, Value acc,
   SmallVector<OpFoldResult> sizes = getSizes(b, loc, acc), outSizes;
   for (int64_t p : perm)
     outSizes.push_back(sizes[p]);
-  Value init =
-      tensor::EmptyOp::create(b, loc, outSizes, type.getElementType());
+  Value init = tensor::EmptyOp::create(b, loc, outSizes, type.getElementType());
   return linalg::TransposeOp::create(b, loc, acc, init, perm).getResult()[0];
 }
 
@@ -334,9 +336,9 @@ static LogicalResult legalizeLoop(OpBinder &binder, RewriterBase &rewriter) {
   // Carriers and initial values.
   SmallVector<Carrier> carriers;
   SmallVector<Value> inits{arith::ConstantIndexOp::create(rewriter, loc, 0)};
-  inits.push_back(condIn ? scalarOf(rewriter, loc, condIn)
-                         : arith::ConstantIntOp::create(rewriter, loc, 1, 1)
-                               .getResult());
+  inits.push_back(
+      condIn ? scalarOf(rewriter, loc, condIn)
+             : arith::ConstantIntOp::create(rewriter, loc, 1, 1).getResult());
   for (unsigned k = 0; k < nCarried; ++k) {
     Value init = inputs[k + 2];
     FailureOr<Carrier> c =
@@ -349,11 +351,11 @@ static LogicalResult legalizeLoop(OpBinder &binder, RewriterBase &rewriter) {
       SeqParts p = *getSeqParts(init);
       inits.append({p.data, p.shapes, p.offsets});
     } else {
-      inits.push_back(init.getType() == c->types[0]
-                          ? init
-                          : tensor::CastOp::create(rewriter, loc, c->types[0],
-                                                   init)
-                                .getResult());
+      inits.push_back(
+          init.getType() == c->types[0]
+              ? init
+              : tensor::CastOp::create(rewriter, loc, c->types[0], init)
+                    .getResult());
     }
   }
   SmallVector<RankedTensorType> scanElems;
@@ -378,11 +380,12 @@ static LogicalResult legalizeLoop(OpBinder &binder, RewriterBase &rewriter) {
   {
     Value go = before->getArgument(1);
     if (trip) {
-      Value max = arith::IndexCastOp::create(rewriter, loc,
-                                             rewriter.getIndexType(),
-                                             scalarOf(rewriter, loc, trip));
-      Value inRange = arith::CmpIOp::create(
-          rewriter, loc, arith::CmpIPredicate::slt, before->getArgument(0), max);
+      Value max =
+          arith::IndexCastOp::create(rewriter, loc, rewriter.getIndexType(),
+                                     scalarOf(rewriter, loc, trip));
+      Value inRange =
+          arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::slt,
+                                before->getArgument(0), max);
       go = arith::AndIOp::create(rewriter, loc, go, inRange);
     }
     scf::ConditionOp::create(rewriter, loc, go, before->getArguments());
@@ -392,15 +395,15 @@ static LogicalResult legalizeLoop(OpBinder &binder, RewriterBase &rewriter) {
   Value i = after->getArgument(0);
   Value iter = tensor::FromElementsOp::create(
       rewriter, loc, RankedTensorType::get({}, rewriter.getI64Type()),
-      ValueRange{arith::IndexCastOp::create(rewriter, loc,
-                                            rewriter.getI64Type(), i)});
+      ValueRange{
+          arith::IndexCastOp::create(rewriter, loc, rewriter.getI64Type(), i)});
   Value condTensor = tensor::FromElementsOp::create(
       rewriter, loc, RankedTensorType::get({}, rewriter.getI1Type()),
       ValueRange{after->getArgument(1)});
   unsigned pos = 2;
   SmallVector<Value> argValues{iter, condTensor};
-  llvm::append_range(argValues, pack(rewriter, loc, carriers,
-                                     after->getArguments(), pos));
+  llvm::append_range(argValues,
+                     pack(rewriter, loc, carriers, after->getArguments(), pos));
   rewriter.inlineBlockBefore(&block, after, after->end(), argValues);
 
   // The body's results become the next iteration's state.
@@ -444,9 +447,8 @@ static LogicalResult legalizeLoop(OpBinder &binder, RewriterBase &rewriter) {
 //===----------------------------------------------------------------------===//
 
 /// Reads an integer-list attribute of `count` entries (default zeros).
-static FailureOr<SmallVector<int64_t>> listAttr(OpBinder &binder,
-                                                StringRef name,
-                                                unsigned count) {
+static FailureOr<SmallVector<int64_t>>
+listAttr(OpBinder &binder, StringRef name, unsigned count) {
   std::optional<SmallVector<int64_t>> v = binder.getInts(name);
   if (!v)
     return SmallVector<int64_t>(count, 0);
@@ -487,11 +489,11 @@ buildScan(OpBinder &binder, RewriterBase &rewriter, Block &block,
     if (c->isSeq())
       return (void)binder.unsupported("a sequence as a Scan state"), failure();
     carriers.push_back(*c);
-    inits.push_back(states[k].getType() == c->types[0]
-                        ? states[k]
-                        : tensor::CastOp::create(rewriter, loc, c->types[0],
-                                                 states[k])
-                              .getResult());
+    inits.push_back(
+        states[k].getType() == c->types[0]
+            ? states[k]
+            : tensor::CastOp::create(rewriter, loc, c->types[0], states[k])
+                  .getResult());
   }
   SmallVector<RankedTensorType> outElems;
   for (unsigned j = 0; j < nOut; ++j) {
@@ -503,7 +505,8 @@ buildScan(OpBinder &binder, RewriterBase &rewriter, Block &block,
     RankedTensorType elem = scanElementType(
         yield.getValues()[nState + j].getType(), result, axis ? *axis : 0);
     if (!elem)
-      return (void)binder.unsupported("a scan output of unknown rank"), failure();
+      return (void)binder.unsupported("a scan output of unknown rank"),
+             failure();
     std::optional<int64_t> outAxis =
         normalizeAxis(outAxes[j], elem.getRank() + 1);
     if (!outAxis)
@@ -531,7 +534,8 @@ buildScan(OpBinder &binder, RewriterBase &rewriter, Block &block,
           sizes[axis] = rewriter.getIndexAttr(1);
           SmallVector<int64_t> shape(x.getType().getShape());
           shape.erase(shape.begin() + axis);
-          auto type = RankedTensorType::get(shape, x.getType().getElementType());
+          auto type =
+              RankedTensorType::get(shape, x.getType().getElementType());
           argValues.push_back(tensor::ExtractSliceOp::create(
               rewriter, loc, type, x, offsets, sizes, strides));
         }
@@ -670,11 +674,10 @@ static LogicalResult legalizeScan8(OpBinder &binder, RewriterBase &rewriter) {
   SmallVector<Type> innerTypes;
   for (Type t : op->getResultTypes()) {
     auto r = dyn_cast<RankedTensorType>(t);
-    innerTypes.push_back(
-        r && r.getRank() > 0
-            ? Type(RankedTensorType::get(r.getShape().drop_front(),
-                                         r.getElementType()))
-            : t);
+    innerTypes.push_back(r && r.getRank() > 0 ? Type(RankedTensorType::get(
+                                                    r.getShape().drop_front(),
+                                                    r.getElementType()))
+                                              : t);
   }
   // Stacks of the per-entry results: element types from the result types.
   auto yield = cast<onnxir::YieldOp>(body->first->getTerminator());
@@ -683,16 +686,16 @@ static LogicalResult legalizeScan8(OpBinder &binder, RewriterBase &rewriter) {
   for (unsigned k = 0; k < nState + nOut; ++k) {
     RankedTensorType elem;
     if (k < nState)
-      elem = join(cast<RankedTensorType>(
-                      RankedTensorType::get(all[k].getType().getShape().drop_front(),
-                                            all[k].getType().getElementType())),
+      elem = join(cast<RankedTensorType>(RankedTensorType::get(
+                      all[k].getType().getShape().drop_front(),
+                      all[k].getType().getElementType())),
                   innerTypes[k]);
     else if (auto r = dyn_cast<RankedTensorType>(innerTypes[k]))
       elem = RankedTensorType::get(
           SmallVector<int64_t>(r.getRank(), ShapedType::kDynamic),
           r.getElementType());
-    else if (auto y = dyn_cast<RankedTensorType>(
-                 yield.getValues()[k].getType()))
+    else if (auto y =
+                 dyn_cast<RankedTensorType>(yield.getValues()[k].getType()))
       elem = RankedTensorType::get(
           SmallVector<int64_t>(y.getRank() + 1, ShapedType::kDynamic),
           y.getElementType());

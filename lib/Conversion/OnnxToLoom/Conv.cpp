@@ -166,13 +166,7 @@ static LogicalResult legalizeConv(OpBinder &binder, RewriterBase &rewriter) {
           SmallVector<AffineMap>{AffineMap::get(loops, 0, inE, ctx),
                                  AffineMap::get(loops, 0, wE, ctx),
                                  AffineMap::get(loops, 0, oE, ctx)},
-          iters,
-          [](OpBuilder &b, Location l, ValueRange a) {
-            Value p = arith::MulFOp::create(b, l, a[0], a[1], kContract);
-            linalg::YieldOp::create(
-                b, l,
-                arith::AddFOp::create(b, l, a[2], p, kReassoc).getResult());
-          })
+          iters, yieldMultiplyAccumulate)
           .getResult(0);
   if (bias) {
     int64_t r = outShape.size();

@@ -13,7 +13,6 @@
 
 #include "Utils.h"
 
-
 using namespace mlir;
 using namespace loom;
 
@@ -59,8 +58,8 @@ zipWith(const IntTensor &a, const IntTensor &b,
     return std::nullopt;
   int64_t n = std::max(a.numel(), b.numel());
   for (int64_t i = 0; i < n; ++i) {
-    std::optional<int64_t> v = fn(a.data[a.numel() == 1 ? 0 : i],
-                                  b.data[b.numel() == 1 ? 0 : i]);
+    std::optional<int64_t> v =
+        fn(a.data[a.numel() == 1 ? 0 : i], b.data[b.numel() == 1 ? 0 : i]);
     if (!v)
       return std::nullopt;
     r.data.push_back(*v);
@@ -106,7 +105,8 @@ static std::optional<IntTensor> evaluate(OpBinder &binder) {
   }
   if (type == "ConstantOfShape") {
     std::optional<IntTensor> shape = in(0);
-    auto value = dyn_cast_or_null<DenseIntElementsAttr>(op.getOnnxAttr("value"));
+    auto value =
+        dyn_cast_or_null<DenseIntElementsAttr>(op.getOnnxAttr("value"));
     if (!shape || !value || value.getNumElements() != 1)
       return std::nullopt;
     IntTensor r;
@@ -129,7 +129,8 @@ static std::optional<IntTensor> evaluate(OpBinder &binder) {
       return std::nullopt;
     unsigned width = result.getElementType().getIntOrFloatBitWidth();
     for (int64_t &v : x->data)
-      v = width == 1 ? (v != 0) : APInt(64, v).sextOrTrunc(width).getSExtValue();
+      v = width == 1 ? (v != 0)
+                     : APInt(64, v).sextOrTrunc(width).getSExtValue();
     return x;
   }
   if (type == "Add" || type == "Sub" || type == "Mul" || type == "Div" ||
@@ -169,18 +170,16 @@ static std::optional<IntTensor> evaluate(OpBinder &binder) {
     std::optional<IntTensor> c = in(0), a = in(1), b = in(2);
     if (!c || !a || !b)
       return std::nullopt;
-    std::optional<IntTensor> ab =
-        zipWith(*a, *b, [](int64_t x, int64_t) -> std::optional<int64_t> {
-          return x;
-        });
+    std::optional<IntTensor> ab = zipWith(
+        *a, *b, [](int64_t x, int64_t) -> std::optional<int64_t> { return x; });
     if (!ab)
       return std::nullopt;
-    std::optional<IntTensor> picked = zipWith(
-        *c, *a, [](int64_t cond, int64_t x) -> std::optional<int64_t> {
+    std::optional<IntTensor> picked =
+        zipWith(*c, *a, [](int64_t cond, int64_t x) -> std::optional<int64_t> {
           return cond ? std::optional<int64_t>(x) : std::optional<int64_t>(0);
         });
-    std::optional<IntTensor> other = zipWith(
-        *c, *b, [](int64_t cond, int64_t y) -> std::optional<int64_t> {
+    std::optional<IntTensor> other =
+        zipWith(*c, *b, [](int64_t cond, int64_t y) -> std::optional<int64_t> {
           return cond ? std::optional<int64_t>(0) : std::optional<int64_t>(y);
         });
     if (!picked || !other || picked->shape != other->shape)
@@ -191,7 +190,8 @@ static std::optional<IntTensor> evaluate(OpBinder &binder) {
   }
   if (type == "Gather") {
     std::optional<IntTensor> data = in(0), idx = in(1);
-    if (!data || !idx || data->shape.size() != 1 || binder.getInt("axis", 0) != 0)
+    if (!data || !idx || data->shape.size() != 1 ||
+        binder.getInt("axis", 0) != 0)
       return std::nullopt;
     IntTensor r;
     r.shape = idx->shape;
@@ -227,8 +227,10 @@ static std::optional<IntTensor> evaluate(OpBinder &binder) {
   }
   if (type == "Slice" && op.getOpset() >= 10) {
     std::optional<IntTensor> x = in(0), starts = in(1), ends = in(2);
-    std::optional<IntTensor> axes = binder.input(3) ? in(3) : IntTensor{{1}, {0}};
-    std::optional<IntTensor> steps = binder.input(4) ? in(4) : IntTensor{{1}, {1}};
+    std::optional<IntTensor> axes =
+        binder.input(3) ? in(3) : IntTensor{{1}, {0}};
+    std::optional<IntTensor> steps =
+        binder.input(4) ? in(4) : IntTensor{{1}, {1}};
     if (!x || !starts || !ends || !axes || !steps || x->shape.size() != 1 ||
         starts->numel() != 1 || ends->numel() != 1 || axes->numel() != 1 ||
         steps->numel() != 1 || (axes->data[0] != 0 && axes->data[0] != -1))

@@ -32,8 +32,8 @@ static Value bitcastElements(OpBuilder &b, Location loc, Value v, Type elem) {
 
 /// The scalar computation of an elementwise op. `elems` are the original
 /// (possibly unsigned) element types of the operands.
-using ElemBody = std::function<Value(OpBuilder &, Location, ValueRange,
-                                     TypeRange elems)>;
+using ElemBody =
+    std::function<Value(OpBuilder &, Location, ValueRange, TypeRange elems)>;
 
 /// `type` as printed, for messages.
 static std::string typeString(Type type) {
@@ -87,7 +87,8 @@ static FailureOr<SmallVector<Value>> rankedInputs(OpBinder &binder,
   for (unsigned i = from; i < binder.getNumInputs(); ++i) {
     Value v = binder.rankedInput(i);
     if (!v)
-      return (void)binder.unsupported("an unranked or missing operand"), failure();
+      return (void)binder.unsupported("an unranked or missing operand"),
+             failure();
     values.push_back(v);
   }
   return values;
@@ -133,8 +134,7 @@ static LogicalResult legalizeBinary(OpBinder &binder, RewriterBase &rewriter,
     return binder.emitError("expects two operands"), failure();
   Type elem = cast<RankedTensorType>((*in)[0].getType()).getElementType();
   if (elem != cast<RankedTensorType>((*in)[1].getType()).getElementType())
-    return binder.emitError("operands have different element types"),
-           failure();
+    return binder.emitError("operands have different element types"), failure();
   if (!elem.isIntOrFloat())
     return binder.unsupported("element type " + typeString(elem));
   Type resultElem = boolResult ? rewriter.getI1Type() : elem;
@@ -172,14 +172,13 @@ static LogicalResult legalizeVariadic(OpBinder &binder,
     return failed(in) ? failure()
                       : (binder.emitError("expects operands"), failure());
   Type elem = cast<RankedTensorType>((*in)[0].getType()).getElementType();
-  return elementwise(
-      binder, rewriter, *in, elem,
-      [&](OpBuilder &b, Location l, ValueRange a, TypeRange) {
-        Value acc = a[0];
-        for (Value v : a.drop_front())
-          acc = arith3<FOp, SOp, UOp>(b, l, acc, v, elem);
-        return acc;
-      });
+  return elementwise(binder, rewriter, *in, elem,
+                     [&](OpBuilder &b, Location l, ValueRange a, TypeRange) {
+                       Value acc = a[0];
+                       for (Value v : a.drop_front())
+                         acc = arith3<FOp, SOp, UOp>(b, l, acc, v, elem);
+                       return acc;
+                     });
 }
 
 /// Pow: float or integer base and exponent (numpy semantics: the result has
@@ -239,8 +238,9 @@ static LogicalResult legalizeCast(OpBinder &binder, RewriterBase &rewriter) {
           if (to.isInteger(1))
             return arith::CmpFOp::create(b, l, arith::CmpFPredicate::UNE, v,
                                          fconst(b, l, ff, 0.0));
-          return isUnsigned(to) ? arith::FPToUIOp::create(b, l, toS, v).getResult()
-                                : arith::FPToSIOp::create(b, l, toS, v).getResult();
+          return isUnsigned(to)
+                     ? arith::FPToUIOp::create(b, l, toS, v).getResult()
+                     : arith::FPToSIOp::create(b, l, toS, v).getResult();
         }
         if (ft)
           return isUnsigned(from)
@@ -269,11 +269,11 @@ static LogicalResult legalizeWhere(OpBinder &binder, RewriterBase &rewriter) {
   if (failed(in))
     return failure();
   Type elem = cast<RankedTensorType>((*in)[1].getType()).getElementType();
-  return elementwise(binder, rewriter, *in, elem,
-                     [&](OpBuilder &b, Location l, ValueRange a, TypeRange) {
-                       return arith::SelectOp::create(b, l, a[0], a[1], a[2])
-                           .getResult();
-                     });
+  return elementwise(
+      binder, rewriter, *in, elem,
+      [&](OpBuilder &b, Location l, ValueRange a, TypeRange) {
+        return arith::SelectOp::create(b, l, a[0], a[1], a[2]).getResult();
+      });
 }
 
 /// Clip: bounds from inputs (opset 11+, optional) or attributes (opset 6).
@@ -304,13 +304,15 @@ static LogicalResult legalizeClip(OpBinder &binder, RewriterBase &rewriter) {
         Value v = a[0];
         auto mx = [&](Value p, Value q) -> Value {
           return isFloat ? arith::MaximumFOp::create(b, l, p, q).getResult()
-                 : isUnsigned(elem) ? arith::MaxUIOp::create(b, l, p, q).getResult()
-                                    : arith::MaxSIOp::create(b, l, p, q).getResult();
+                 : isUnsigned(elem)
+                     ? arith::MaxUIOp::create(b, l, p, q).getResult()
+                     : arith::MaxSIOp::create(b, l, p, q).getResult();
         };
         auto mn = [&](Value p, Value q) -> Value {
           return isFloat ? arith::MinimumFOp::create(b, l, p, q).getResult()
-                 : isUnsigned(elem) ? arith::MinUIOp::create(b, l, p, q).getResult()
-                                    : arith::MinSIOp::create(b, l, p, q).getResult();
+                 : isUnsigned(elem)
+                     ? arith::MinUIOp::create(b, l, p, q).getResult()
+                     : arith::MinSIOp::create(b, l, p, q).getResult();
         };
         if (lo >= 0)
           v = mx(v, a[lo]);
@@ -343,10 +345,11 @@ static LogicalResult legalizeMatMul(OpBinder &binder, RewriterBase &rewriter) {
   int64_t ra = aType.getRank(), rb = bType.getRank();
   if (ra == 0 || rb == 0)
     return binder.emitError("MatMul operands must have rank >= 1"), failure();
-  int64_t k1 = aType.getDimSize(ra - 1), k2 = bType.getDimSize(rb >= 2 ? rb - 2 : 0);
+  int64_t k1 = aType.getDimSize(ra - 1),
+          k2 = bType.getDimSize(rb >= 2 ? rb - 2 : 0);
   if (!ShapedType::isDynamic(k1) && !ShapedType::isDynamic(k2) && k1 != k2)
-    return binder.emitError("contraction dimensions differ (" +
-                            Twine(k1) + " vs " + Twine(k2) + ")"),
+    return binder.emitError("contraction dimensions differ (" + Twine(k1) +
+                            " vs " + Twine(k2) + ")"),
            failure();
 
   // Batch dims of each operand (all but the last two, or none for 1-D).
@@ -383,7 +386,8 @@ static LogicalResult legalizeMatMul(OpBinder &binder, RewriterBase &rewriter) {
     pushDim(bv, rb - 1);
 
   auto resultType = RankedTensorType::get(shape, elem);
-  Value zero = arith::ConstantOp::create(rewriter, loc, rewriter.getZeroAttr(elem));
+  Value zero =
+      arith::ConstantOp::create(rewriter, loc, rewriter.getZeroAttr(elem));
   Value empty = tensor::EmptyOp::create(rewriter, loc, shape, elem, dynSizes);
   Value init = linalg::FillOp::create(rewriter, loc, zero, empty).getResult(0);
 
@@ -508,9 +512,11 @@ void loom::populateOnnxMathHandlers(OnnxHandlerRegistry &registry) {
   });
   simple("HardSwish", 14, [](OpBuilder &b, Location l, Value x) -> Value {
     Type t = x.getType();
-    Value y = AddFOp::create(b, l, MulFOp::create(b, l, x, fconst(b, l, t, 1.0 / 6)),
-                             fconst(b, l, t, 0.5));
-    y = MinimumFOp::create(b, l, MaximumFOp::create(b, l, y, fconst(b, l, t, 0.0)),
+    Value y =
+        AddFOp::create(b, l, MulFOp::create(b, l, x, fconst(b, l, t, 1.0 / 6)),
+                       fconst(b, l, t, 0.5));
+    y = MinimumFOp::create(b, l,
+                           MaximumFOp::create(b, l, y, fconst(b, l, t, 0.0)),
                            fconst(b, l, t, 1.0));
     return MulFOp::create(b, l, x, y);
   });
@@ -518,45 +524,51 @@ void loom::populateOnnxMathHandlers(OnnxHandlerRegistry &registry) {
     double alpha = binder.getFloat("alpha", 0.01);
     return [alpha](OpBuilder &b, Location l, Value x) -> Value {
       Type t = x.getType();
-      Value neg = CmpFOp::create(b, l, CmpFPredicate::OLT, x, fconst(b, l, t, 0.0));
-      return SelectOp::create(b, l, neg,
-                              MulFOp::create(b, l, x, fconst(b, l, t, alpha)), x);
+      Value neg =
+          CmpFOp::create(b, l, CmpFPredicate::OLT, x, fconst(b, l, t, 0.0));
+      return SelectOp::create(
+          b, l, neg, MulFOp::create(b, l, x, fconst(b, l, t, alpha)), x);
     };
   });
   unary("Elu", 6, [](OpBinder &binder) -> UnaryFloat {
     double alpha = binder.getFloat("alpha", 1.0);
     return [alpha](OpBuilder &b, Location l, Value x) -> Value {
       Type t = x.getType();
-      Value neg = CmpFOp::create(b, l, CmpFPredicate::OLT, x, fconst(b, l, t, 0.0));
+      Value neg =
+          CmpFOp::create(b, l, CmpFPredicate::OLT, x, fconst(b, l, t, 0.0));
       Value em1 = math::ExpM1Op::create(b, l, x);
-      return SelectOp::create(b, l, neg,
-                              MulFOp::create(b, l, em1, fconst(b, l, t, alpha)), x);
+      return SelectOp::create(
+          b, l, neg, MulFOp::create(b, l, em1, fconst(b, l, t, alpha)), x);
     };
   });
   unary("HardSigmoid", 6, [](OpBinder &binder) -> UnaryFloat {
-    double alpha = binder.getFloat("alpha", 0.2), beta = binder.getFloat("beta", 0.5);
+    double alpha = binder.getFloat("alpha", 0.2),
+           beta = binder.getFloat("beta", 0.5);
     return [alpha, beta](OpBuilder &b, Location l, Value x) -> Value {
       Type t = x.getType();
-      Value y = AddFOp::create(b, l, MulFOp::create(b, l, x, fconst(b, l, t, alpha)),
-                               fconst(b, l, t, beta));
-      return MinimumFOp::create(b, l, MaximumFOp::create(b, l, y, fconst(b, l, t, 0.0)),
-                                fconst(b, l, t, 1.0));
+      Value y =
+          AddFOp::create(b, l, MulFOp::create(b, l, x, fconst(b, l, t, alpha)),
+                         fconst(b, l, t, beta));
+      return MinimumFOp::create(
+          b, l, MaximumFOp::create(b, l, y, fconst(b, l, t, 0.0)),
+          fconst(b, l, t, 1.0));
     };
   });
 
   // Unary ops on floats and integers.
   auto numeric = [&](StringRef name, int64_t since,
                      Value (*fn)(OpBuilder &, Location, Value, Type)) {
-    registry.add(name, since, [fn](OpBinder &binder, RewriterBase &rewriter) -> LogicalResult {
-      Value x = binder.rankedInput(0);
-      if (!x)
-        return binder.unsupported("an unranked or missing operand");
-      Type elem = cast<RankedTensorType>(x.getType()).getElementType();
-      return elementwise(binder, rewriter, {x}, elem,
-                         [&](OpBuilder &b, Location l, ValueRange a, TypeRange) {
-                           return fn(b, l, a[0], elem);
-                         });
-    });
+    registry.add(
+        name, since,
+        [fn](OpBinder &binder, RewriterBase &rewriter) -> LogicalResult {
+          Value x = binder.rankedInput(0);
+          if (!x)
+            return binder.unsupported("an unranked or missing operand");
+          Type elem = cast<RankedTensorType>(x.getType()).getElementType();
+          return elementwise(binder, rewriter, {x}, elem,
+                             [&](OpBuilder &b, Location l, ValueRange a,
+                                 TypeRange) { return fn(b, l, a[0], elem); });
+        });
   };
   numeric("Neg", 6, [](OpBuilder &b, Location l, Value x, Type t) -> Value {
     if (isa<FloatType>(t))

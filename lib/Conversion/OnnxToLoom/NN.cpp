@@ -27,12 +27,11 @@ static LogicalResult legalizeSoftmax13(OpBinder &binder,
   if (!axis)
     return binder.emitError("axis is out of range"), failure();
   Location loc = binder.getLoc();
-  Value empty = tensor::EmptyOp::create(rewriter, loc,
-                                        getSizes(rewriter, loc, x),
-                                        x.getType().getElementType());
-  Value result = linalg::SoftmaxOp::create(rewriter, loc, x.getType(), x,
-                                           empty, *axis)
-                     .getResult()[0];
+  Value empty = tensor::EmptyOp::create(
+      rewriter, loc, getSizes(rewriter, loc, x), x.getType().getElementType());
+  Value result =
+      linalg::SoftmaxOp::create(rewriter, loc, x.getType(), x, empty, *axis)
+          .getResult()[0];
   binder.replace(rewriter, result);
   return success();
 }
@@ -97,7 +96,8 @@ static LogicalResult legalizeLayerNorm(OpBinder &binder,
     }
     Value n = arith::SIToFPOp::create(
         rewriter, loc, elem,
-        arith::IndexCastOp::create(rewriter, loc, rewriter.getI64Type(), count));
+        arith::IndexCastOp::create(rewriter, loc, rewriter.getI64Type(),
+                                   count));
     auto add = [](OpBuilder &b, Location l, Value acc, Value v) -> Value {
       return arith::AddFOp::create(b, l, acc, v);
     };
@@ -111,42 +111,43 @@ static LogicalResult legalizeLayerNorm(OpBinder &binder,
       bexprs.push_back(reduced[i] ? getAffineConstantExpr(0, ctx)
                                   : getAffineDimExpr(i, ctx));
     AffineMap bmap = AffineMap::get(rank, 0, bexprs, ctx);
-    Value zero = arith::ConstantOp::create(rewriter, loc, rewriter.getZeroAttr(elem));
-    Value sqInit =
-        linalg::FillOp::create(
-            rewriter, loc, zero,
-            tensor::EmptyOp::create(rewriter, loc, getSizes(rewriter, loc, sum),
-                                    elem)
-                .getResult())
-            .getResult(0);
+    Value zero =
+        arith::ConstantOp::create(rewriter, loc, rewriter.getZeroAttr(elem));
+    Value sqInit = linalg::FillOp::create(
+                       rewriter, loc, zero,
+                       tensor::EmptyOp::create(
+                           rewriter, loc, getSizes(rewriter, loc, sum), elem)
+                           .getResult())
+                       .getResult(0);
     SmallVector<utils::IteratorType> iters;
     for (int64_t i = 0; i < rank; ++i)
       iters.push_back(reduced[i] ? utils::IteratorType::reduction
                                  : utils::IteratorType::parallel);
-    Value sq = linalg::GenericOp::create(
-                   rewriter, loc, statType, ValueRange{x, sum}, ValueRange{sqInit},
-                   SmallVector<AffineMap>{rewriter.getMultiDimIdentityMap(rank),
-                                          bmap, bmap},
-                   iters,
-                   [&](OpBuilder &b, Location l, ValueRange a) {
-                     Value m = arith::DivFOp::create(b, l, a[1], n);
-                     Value d = arith::SubFOp::create(b, l, a[0], m);
-                     linalg::YieldOp::create(
-                         b, l,
-                         arith::AddFOp::create(b, l, a[2],
-                                               arith::MulFOp::create(b, l, d, d))
-                             .getResult());
-                   })
-                   .getResult(0);
+    Value sq =
+        linalg::GenericOp::create(
+            rewriter, loc, statType, ValueRange{x, sum}, ValueRange{sqInit},
+            SmallVector<AffineMap>{rewriter.getMultiDimIdentityMap(rank), bmap,
+                                   bmap},
+            iters,
+            [&](OpBuilder &b, Location l, ValueRange a) {
+              Value m = arith::DivFOp::create(b, l, a[1], n);
+              Value d = arith::SubFOp::create(b, l, a[0], m);
+              linalg::YieldOp::create(
+                  b, l,
+                  arith::AddFOp::create(b, l, a[2],
+                                        arith::MulFOp::create(b, l, d, d))
+                      .getResult());
+            })
+            .getResult(0);
     double eps = binder.getFloat("epsilon", 1e-5);
     auto stat = [&](bool inv) {
-      Value empty = tensor::EmptyOp::create(
-          rewriter, loc, getSizes(rewriter, loc, sum), elem);
+      Value empty = tensor::EmptyOp::create(rewriter, loc,
+                                            getSizes(rewriter, loc, sum), elem);
       SmallVector<AffineMap> maps(3, rewriter.getMultiDimIdentityMap(rank));
       SmallVector<utils::IteratorType> par(rank, utils::IteratorType::parallel);
       return linalg::GenericOp::create(
-                 rewriter, loc, statType, ValueRange{sum, sq}, ValueRange{empty},
-                 maps, par,
+                 rewriter, loc, statType, ValueRange{sum, sq},
+                 ValueRange{empty}, maps, par,
                  [&](OpBuilder &b, Location l, ValueRange a) {
                    Value v;
                    if (inv) {
@@ -155,8 +156,8 @@ static LogicalResult legalizeLayerNorm(OpBinder &binder,
                          b, l,
                          arith::AddFOp::create(
                              b, l, var,
-                             arith::ConstantOp::create(b, l,
-                                                       b.getFloatAttr(elem, eps))));
+                             arith::ConstantOp::create(
+                                 b, l, b.getFloatAttr(elem, eps))));
                    } else {
                      v = arith::DivFOp::create(b, l, a[0], n);
                    }

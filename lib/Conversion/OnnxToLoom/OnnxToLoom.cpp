@@ -167,14 +167,15 @@ void OpBinder::replace(RewriterBase &rewriter, ValueRange values) const {
     Value cast;
     for (OpOperand &use : llvm::make_early_inc_range(old.getUses())) {
       if (isa<onnxir::NodeOp>(use.getOwner())) {
-        rewriter.modifyOpInPlace(use.getOwner(), [&, v = value] { use.set(v); });
+        rewriter.modifyOpInPlace(use.getOwner(),
+                                 [&, v = value] { use.set(v); });
         continue;
       }
       if (!cast) {
         OpBuilder::InsertionGuard guard(rewriter);
         rewriter.setInsertionPointAfterValue(value);
-        cast = tensor::CastOp::create(rewriter, op.getLoc(), old.getType(),
-                                      value);
+        cast =
+            tensor::CastOp::create(rewriter, op.getLoc(), old.getType(), value);
       }
       rewriter.modifyOpInPlace(use.getOwner(), [&] { use.set(cast); });
     }
@@ -240,8 +241,7 @@ SmallVector<OpFoldResult> loom::getSizes(OpBuilder &b, Location loc,
   return sizes;
 }
 
-FailureOr<Value> loom::buildBroadcastElementwise(OpBinder &binder,
-                                                 OpBuilder &b,
+FailureOr<Value> loom::buildBroadcastElementwise(OpBinder &binder, OpBuilder &b,
                                                  ValueRange inputs,
                                                  Type resultElemType,
                                                  ScalarBody body) {
@@ -271,8 +271,7 @@ FailureOr<Value> loom::buildBroadcastElementwise(OpBinder &binder,
         }
       } else if (d != 1) {
         if (!ShapedType::isDynamic(out) && out != 1 && out != d)
-          return binder.emitError("operand shapes do not broadcast"),
-                 failure();
+          return binder.emitError("operand shapes do not broadcast"), failure();
         out = d;
       }
     }
@@ -326,8 +325,9 @@ SmallVector<Value> loom::buildCountedLoop(
   scf::ConditionOp::create(b, loc, more, before->getArguments());
   Block *after = loop.getAfterBody();
   b.setInsertionPointToStart(after);
-  SmallVector<Value> next{arith::AddIOp::create(
-      b, loc, after->getArgument(0), arith::ConstantIndexOp::create(b, loc, 1))};
+  SmallVector<Value> next{
+      arith::AddIOp::create(b, loc, after->getArgument(0),
+                            arith::ConstantIndexOp::create(b, loc, 1))};
   llvm::append_range(next, body(b, loc, after->getArgument(0),
                                 after->getArguments().drop_front()));
   scf::YieldOp::create(b, loc, next);
@@ -366,31 +366,31 @@ static LogicalResult checkTensorSizes(Operation *root) {
     for (int64_t d : t.getShape())
       if (d != 0 && __builtin_mul_overflow(bytes, uint64_t(d), &bytes))
         return true;
-    return bytes > kMaxTensorBytes && llvm::none_of(t.getShape(), [](int64_t d) {
-             return d == 0;
-           });
+    return bytes > kMaxTensorBytes &&
+           llvm::none_of(t.getShape(), [](int64_t d) { return d == 0; });
   };
   auto report = [](Location loc, Type type) {
-    InFlightDiagnostic diag = emitError(loc)
-                              << "a " << type << " would exceed Loom's limit of "
-                              << (kMaxTensorBytes >> 30) << " GiB per tensor";
+    InFlightDiagnostic diag =
+        emitError(loc) << "a " << type << " would exceed Loom's limit of "
+                       << (kMaxTensorBytes >> 30) << " GiB per tensor";
     if (auto name = dyn_cast<NameLoc>(loc))
       diag << " (at node '" << name.getName().getValue() << "')";
     return diag;
   };
-  WalkResult walk = root->walk<WalkOrder::PreOrder>([&](Operation *op) -> WalkResult {
-    if (auto func = dyn_cast<func::FuncOp>(op)) {
-      for (auto [i, t] : llvm::enumerate(func.getArgumentTypes()))
-        if (tooBig(t))
-          return report(func.getLoc(), t) << " (input " << i << ")",
-                 WalkResult::interrupt();
-      return WalkResult::advance();
-    }
-    for (Type t : op->getResultTypes())
-      if (tooBig(t))
-        return report(op->getLoc(), t), WalkResult::interrupt();
-    return WalkResult::advance();
-  });
+  WalkResult walk =
+      root->walk<WalkOrder::PreOrder>([&](Operation *op) -> WalkResult {
+        if (auto func = dyn_cast<func::FuncOp>(op)) {
+          for (auto [i, t] : llvm::enumerate(func.getArgumentTypes()))
+            if (tooBig(t))
+              return report(func.getLoc(), t) << " (input " << i << ")",
+                     WalkResult::interrupt();
+          return WalkResult::advance();
+        }
+        for (Type t : op->getResultTypes())
+          if (tooBig(t))
+            return report(op->getLoc(), t), WalkResult::interrupt();
+        return WalkResult::advance();
+      });
   return failure(walk.wasInterrupted());
 }
 
@@ -504,8 +504,8 @@ LogicalResult loom::legalizeOnnx(Operation *root,
       }
       std::optional<SeqParts> parts = getSeqParts(v);
       if (!parts)
-        return func.emitError() << "output " << i
-                                << " is a sequence that was not legalized";
+        return func.emitError()
+               << "output " << i << " is a sequence that was not legalized";
       values.append({parts->data, parts->shapes, parts->offsets});
       attrs.append({attr, DictionaryAttr(), DictionaryAttr()});
     }
@@ -547,8 +547,8 @@ LogicalResult loom::legalizeOnnx(Operation *root,
       RuntimeCheckOp check = checks[k];
       Value failed = tensor::ExtractOp::create(rewriter, loc, check.getFailed(),
                                                ValueRange{});
-      Value code = arith::ConstantIntOp::create(
-          rewriter, loc, base + k + 1, 32);
+      Value code =
+          arith::ConstantIntOp::create(rewriter, loc, base + k + 1, 32);
       status = arith::SelectOp::create(rewriter, loc, failed, code, status);
       rewriter.eraseOp(check);
     }

@@ -516,12 +516,7 @@ static LogicalResult legalizeGemm(OpBinder &binder, RewriterBase &rewriter) {
           SmallVector<utils::IteratorType>{utils::IteratorType::parallel,
                                            utils::IteratorType::parallel,
                                            utils::IteratorType::reduction},
-          [](OpBuilder &nb, Location l, ValueRange x) {
-            Value p = arith::MulFOp::create(nb, l, x[0], x[1], kContract);
-            linalg::YieldOp::create(
-                nb, l,
-                arith::AddFOp::create(nb, l, x[2], p, kReassoc).getResult());
-          })
+          yieldMultiplyAccumulate)
           .getResult(0);
   SmallVector<Value> operands = {mm};
   if (c)

@@ -63,7 +63,6 @@ static LogicalResult legalizeScatterElements(OpBinder &binder,
   return success();
 }
 
-
 /// TopK along `axis` without sorting networks: the rank of each element
 /// (how many elements beat it; ties by lower index) in one reduction, then
 /// output slot p gathers the element of rank p. Quadratic in the axis length;
@@ -92,7 +91,8 @@ static LogicalResult legalizeTopK(OpBinder &binder, RewriterBase &rewriter) {
       rewriter, loc, kTensor,
       SmallVector<Value>(cast<RankedTensorType>(kTensor.getType()).getRank(),
                          arith::ConstantIndexOp::create(rewriter, loc, 0)));
-  Value kIndex = arith::IndexCastOp::create(rewriter, loc, rewriter.getIndexType(), k);
+  Value kIndex =
+      arith::IndexCastOp::create(rewriter, loc, rewriter.getIndexType(), k);
 
   // ranks[..i..] = #{j : x[..j..] beats x[..i..]}.
   auto d = [&](int64_t i) { return getAffineDimExpr(i, ctx); };
@@ -102,16 +102,19 @@ static LogicalResult legalizeTopK(OpBinder &binder, RewriterBase &rewriter) {
     withJ.push_back(i == *axis ? d(rank) : d(i));
   }
   SmallVector<OpFoldResult> xSizes = getSizes(rewriter, loc, x);
-  Value zero64 = arith::ConstantOp::create(rewriter, loc, rewriter.getI64IntegerAttr(0));
-  Value rankInit = linalg::FillOp::create(
-                       rewriter, loc, zero64,
-                       tensor::EmptyOp::create(rewriter, loc, xSizes, i64).getResult())
-                       .getResult(0);
+  Value zero64 =
+      arith::ConstantOp::create(rewriter, loc, rewriter.getI64IntegerAttr(0));
+  Value rankInit =
+      linalg::FillOp::create(
+          rewriter, loc, zero64,
+          tensor::EmptyOp::create(rewriter, loc, xSizes, i64).getResult())
+          .getResult(0);
   SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
   iters.push_back(utils::IteratorType::reduction);
   Value ranks =
       linalg::GenericOp::create(
-          rewriter, loc, rankInit.getType(), ValueRange{x, x}, ValueRange{rankInit},
+          rewriter, loc, rankInit.getType(), ValueRange{x, x},
+          ValueRange{rankInit},
           SmallVector<AffineMap>{AffineMap::get(rank + 1, 0, id, ctx),
                                  AffineMap::get(rank + 1, 0, withJ, ctx),
                                  AffineMap::get(rank + 1, 0, id, ctx)},
@@ -120,14 +123,18 @@ static LogicalResult legalizeTopK(OpBinder &binder, RewriterBase &rewriter) {
             Value i = linalg::IndexOp::create(b, l, *axis);
             Value j = linalg::IndexOp::create(b, l, rank);
             Value better = arith::CmpFOp::create(
-                b, l, largest ? arith::CmpFPredicate::OGT : arith::CmpFPredicate::OLT,
+                b, l,
+                largest ? arith::CmpFPredicate::OGT : arith::CmpFPredicate::OLT,
                 a[1], a[0]);
             Value tie = arith::AndIOp::create(
-                b, l, arith::CmpFOp::create(b, l, arith::CmpFPredicate::OEQ, a[1], a[0]),
+                b, l,
+                arith::CmpFOp::create(b, l, arith::CmpFPredicate::OEQ, a[1],
+                                      a[0]),
                 arith::CmpIOp::create(b, l, arith::CmpIPredicate::ult, j, i));
             Value beats = arith::OrIOp::create(b, l, better, tie);
             Value one = arith::ExtUIOp::create(b, l, b.getI64Type(), beats);
-            linalg::YieldOp::create(b, l, arith::AddIOp::create(b, l, a[2], one).getResult());
+            linalg::YieldOp::create(
+                b, l, arith::AddIOp::create(b, l, a[2], one).getResult());
           })
           .getResult(0);
 
@@ -149,11 +156,12 @@ static LogicalResult legalizeTopK(OpBinder &binder, RewriterBase &rewriter) {
                              AffineMap::get(rank + 1, 0, id, ctx),
                              AffineMap::get(rank + 1, 0, id, ctx)},
       iters, [&](OpBuilder &b, Location l, ValueRange a) {
-        Value p = arith::IndexCastOp::create(b, l, b.getI64Type(),
-                                             linalg::IndexOp::create(b, l, *axis));
-        Value i = arith::IndexCastOp::create(b, l, b.getI64Type(),
-                                             linalg::IndexOp::create(b, l, rank));
-        Value hit = arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq, a[1], p);
+        Value p = arith::IndexCastOp::create(
+            b, l, b.getI64Type(), linalg::IndexOp::create(b, l, *axis));
+        Value i = arith::IndexCastOp::create(
+            b, l, b.getI64Type(), linalg::IndexOp::create(b, l, rank));
+        Value hit =
+            arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq, a[1], p);
         linalg::YieldOp::create(
             b, l,
             ValueRange{arith::SelectOp::create(b, l, hit, a[0], a[2]),

@@ -48,7 +48,8 @@ std::optional<SeqParts> loom::getSeqParts(Value seq) {
 Value loom::packSeq(OpBuilder &b, Location loc, Type seqType,
                     const SeqParts &parts) {
   return UnrealizedConversionCastOp::create(
-             b, loc, seqType, ValueRange{parts.data, parts.shapes, parts.offsets})
+             b, loc, seqType,
+             ValueRange{parts.data, parts.shapes, parts.offsets})
       .getResult(0);
 }
 
@@ -200,9 +201,7 @@ struct SeqBuilder {
   Value select(Value c, Value x, Value y) {
     return arith::SelectOp::create(b, loc, c, x, y);
   }
-  Value dim(Value t, int64_t i) {
-    return tensor::DimOp::create(b, loc, t, i);
-  }
+  Value dim(Value t, int64_t i) { return tensor::DimOp::create(b, loc, t, i); }
   Value extract(Value t, ValueRange at) {
     return tensor::ExtractOp::create(b, loc, t, at);
   }
@@ -230,17 +229,17 @@ struct SeqBuilder {
     Value off = toIndex(extract(p.offsets, {k}));
     SmallVector<int64_t> shape(ds.size(), ShapedType::kDynamic);
     Value empty = tensor::EmptyOp::create(b, loc, shape, elementType(p), ds);
-    return buildReadAt(b, loc, empty, ValueRange{}, {}, p.data,
-                       [&](OpBuilder &nb, Location l, ValueRange) {
-                         Value lin = arith::ConstantIndexOp::create(nb, l, 0);
-                         for (auto [j, d] : llvm::enumerate(ds)) {
-                           lin = arith::MulIOp::create(nb, l, lin, d);
-                           lin = arith::AddIOp::create(
-                               nb, l, lin, linalg::IndexOp::create(nb, l, j));
-                         }
-                         return SmallVector<Value>{
-                             arith::AddIOp::create(nb, l, off, lin)};
-                       });
+    return buildReadAt(
+        b, loc, empty, ValueRange{}, {}, p.data,
+        [&](OpBuilder &nb, Location l, ValueRange) {
+          Value lin = arith::ConstantIndexOp::create(nb, l, 0);
+          for (auto [j, d] : llvm::enumerate(ds)) {
+            lin = arith::MulIOp::create(nb, l, lin, d);
+            lin = arith::AddIOp::create(nb, l, lin,
+                                        linalg::IndexOp::create(nb, l, j));
+          }
+          return SmallVector<Value>{arith::AddIOp::create(nb, l, off, lin)};
+        });
   }
 
   /// `t` as a 1-D tensor<?xT> in row-major order.
@@ -295,8 +294,8 @@ struct SeqBuilder {
   /// `t + delta` elementwise for a 1-D i64 tensor.
   Value addScalar(Value t, Value delta) {
     auto type = cast<RankedTensorType>(t.getType());
-    Value empty =
-        tensor::EmptyOp::create(b, loc, getSizes(b, loc, t), type.getElementType());
+    Value empty = tensor::EmptyOp::create(b, loc, getSizes(b, loc, t),
+                                          type.getElementType());
     AffineMap id = b.getMultiDimIdentityMap(1);
     return linalg::GenericOp::create(
                b, loc, empty.getType(), ValueRange{t}, ValueRange{empty},
@@ -304,17 +303,18 @@ struct SeqBuilder {
                SmallVector<utils::IteratorType>{utils::IteratorType::parallel},
                [&](OpBuilder &nb, Location l, ValueRange a) {
                  linalg::YieldOp::create(
-                     nb, l, arith::AddIOp::create(nb, l, a[0], delta).getResult());
+                     nb, l,
+                     arith::AddIOp::create(nb, l, a[0], delta).getResult());
                })
         .getResult(0);
   }
   /// A 1 x R i64 tensor holding the dims of `t`.
   Value shapeRow(Value t) {
     auto type = cast<RankedTensorType>(t.getType());
-    auto rowType =
-        RankedTensorType::get({1, type.getRank()}, b.getI64Type());
+    auto rowType = RankedTensorType::get({1, type.getRank()}, b.getI64Type());
     if (type.getRank() == 0)
-      return tensor::EmptyOp::create(b, loc, rowType.getShape(), b.getI64Type());
+      return tensor::EmptyOp::create(b, loc, rowType.getShape(),
+                                     b.getI64Type());
     SmallVector<Value> dims;
     for (int64_t i = 0; i < type.getRank(); ++i)
       dims.push_back(toI64(dim(t, i)));
@@ -345,25 +345,26 @@ struct SeqBuilder {
     Value off = toIndex(extract(p.offsets, {pos}));
     Value total = dim(p.data, 0);
     // data: [0, off) ++ t ++ [off, total)
-    Value data = tensor::EmptyOp::create(b, loc, {ShapedType::kDynamic},
-                                         elementType(p), ValueRange{add(total, m)});
+    Value data =
+        tensor::EmptyOp::create(b, loc, {ShapedType::kDynamic}, elementType(p),
+                                ValueRange{add(total, m)});
     data = insertAt(slice1D(p.data, idx(0), off), data, idx(0));
     data = insertAt(flat, data, off);
     data = insertAt(slice1D(p.data, off, sub(total, off)), data, add(off, m));
     // shapes: rows [0, pos) ++ shape(t) ++ rows [pos, n + 1)
-    Value shapes = tensor::EmptyOp::create(
-        b, loc, {ShapedType::kDynamic, rank(p)}, b.getI64Type(),
-        ValueRange{add(n, idx(2))});
+    Value shapes =
+        tensor::EmptyOp::create(b, loc, {ShapedType::kDynamic, rank(p)},
+                                b.getI64Type(), ValueRange{add(n, idx(2))});
     shapes = insertAt(rows(p.shapes, idx(0), pos), shapes, idx(0));
     shapes = insertAt(shapeRow(t), shapes, pos);
     shapes = insertAt(rows(p.shapes, pos, sub(add(n, idx(1)), pos)), shapes,
                       add(pos, idx(1)));
     // offsets: [0, pos] unchanged, then the rest shifted by m.
-    Value offsets = tensor::EmptyOp::create(b, loc, {ShapedType::kDynamic},
-                                            b.getI64Type(),
-                                            ValueRange{add(n, idx(2))});
-    offsets = insertAt(slice1D(p.offsets, idx(0), add(pos, idx(1))), offsets,
-                       idx(0));
+    Value offsets =
+        tensor::EmptyOp::create(b, loc, {ShapedType::kDynamic}, b.getI64Type(),
+                                ValueRange{add(n, idx(2))});
+    offsets =
+        insertAt(slice1D(p.offsets, idx(0), add(pos, idx(1))), offsets, idx(0));
     offsets = insertAt(
         addScalar(slice1D(p.offsets, pos, sub(add(n, idx(1)), pos)), toI64(m)),
         offsets, add(pos, idx(1)));
@@ -379,15 +380,16 @@ struct SeqBuilder {
     Value next = toIndex(extract(p.offsets, {add(pos, idx(1))}));
     Value m = sub(next, off);
     Value total = dim(p.data, 0);
-    Value data = tensor::EmptyOp::create(b, loc, {ShapedType::kDynamic},
-                                         elementType(p), ValueRange{sub(total, m)});
+    Value data =
+        tensor::EmptyOp::create(b, loc, {ShapedType::kDynamic}, elementType(p),
+                                ValueRange{sub(total, m)});
     data = insertAt(slice1D(p.data, idx(0), off), data, idx(0));
     data = insertAt(slice1D(p.data, next, sub(total, next)), data, off);
     Value shapes = tensor::EmptyOp::create(
         b, loc, {ShapedType::kDynamic, rank(p)}, b.getI64Type(), ValueRange{n});
     shapes = insertAt(rows(p.shapes, idx(0), pos), shapes, idx(0));
-    shapes = insertAt(rows(p.shapes, add(pos, idx(1)), sub(n, pos)), shapes,
-                      pos);
+    shapes =
+        insertAt(rows(p.shapes, add(pos, idx(1)), sub(n, pos)), shapes, pos);
     Value offsets = tensor::EmptyOp::create(b, loc, {ShapedType::kDynamic},
                                             b.getI64Type(), ValueRange{n});
     offsets = insertAt(slice1D(p.offsets, idx(0), pos), offsets, idx(0));
@@ -444,8 +446,7 @@ static LogicalResult legalizeSequenceEmpty(OpBinder &binder,
   if (!elem)
     return binder.unsupported("a sequence of non-tensors");
   if (failed(rank))
-    return binder.unsupported(
-        "a sequence whose element rank no node reveals");
+    return binder.unsupported("a sequence whose element rank no node reveals");
   SeqBuilder sb{rewriter, binder.getLoc()};
   SeqParts parts = sb.empty(elem.getElementType(), *rank);
   replaceWithSeq(binder, rewriter, parts);
@@ -503,8 +504,8 @@ static LogicalResult legalizeSequenceErase(OpBinder &binder,
     pos = sb.max(sb.min(sb.position(p, n), last), sb.idx(0));
   // Erasing from an empty sequence leaves it empty.
   Value nonEmpty = sb.cmp(arith::CmpIPredicate::sgt, n, sb.idx(0));
-  SmallVector<Type, 3> types = seqPartTypes(sb.elementType(*parts),
-                                            sb.rank(*parts));
+  SmallVector<Type, 3> types =
+      seqPartTypes(sb.elementType(*parts), sb.rank(*parts));
   auto ifOp = scf::IfOp::create(rewriter, loc, types, nonEmpty, true);
   {
     OpBuilder::InsertionGuard guard(rewriter);
@@ -532,10 +533,10 @@ static LogicalResult legalizeSequenceAt(OpBinder &binder,
   SeqBuilder sb{rewriter, binder.getLoc()};
   Value n = sb.length(*parts);
   Value pos = sb.position(posTensor, n);
-  Value valid = arith::AndIOp::create(
-      rewriter, binder.getLoc(),
-      sb.cmp(arith::CmpIPredicate::sge, pos, sb.idx(0)),
-      sb.cmp(arith::CmpIPredicate::slt, pos, n));
+  Value valid =
+      arith::AndIOp::create(rewriter, binder.getLoc(),
+                            sb.cmp(arith::CmpIPredicate::sge, pos, sb.idx(0)),
+                            sb.cmp(arith::CmpIPredicate::slt, pos, n));
   binder.replace(rewriter, sb.read(*parts, sb.select(valid, pos, n)));
   return success();
 }
@@ -593,16 +594,15 @@ static LogicalResult legalizeConcatFromSequence(OpBinder &binder,
   else
     outDims[*axis] = total;
   SmallVector<int64_t> shape(outRank, ShapedType::kDynamic);
-  Value init =
-      tensor::EmptyOp::create(rewriter, loc, shape, sb.elementType(*parts),
-                              outDims);
+  Value init = tensor::EmptyOp::create(rewriter, loc, shape,
+                                       sb.elementType(*parts), outDims);
   SmallVector<Value> loop = buildCountedLoop(
       rewriter, loc, n, ValueRange{init, sb.idx(0)},
       [&](OpBuilder &b, Location l, Value k, ValueRange acc) {
         SeqBuilder ib{b, l};
         Value e = ib.read(*parts, k);
-        SmallVector<OpFoldResult> offsets(outRank, b.getIndexAttr(0)),
-            sizes, strides(outRank, b.getIndexAttr(1));
+        SmallVector<OpFoldResult> offsets(outRank, b.getIndexAttr(0)), sizes,
+            strides(outRank, b.getIndexAttr(1));
         SmallVector<OpFoldResult> eSizes = getSizes(b, l, e);
         sizes.assign(eSizes.begin(), eSizes.end());
         Value extent;
@@ -678,15 +678,15 @@ static LogicalResult legalizeSplitToSequence(OpBinder &binder,
         sizes[*axis] = size;
         Value piece;
         if (keepDims) {
-          piece = tensor::ExtractSliceOp::create(b, l, x, offsets, sizes,
-                                                 strides);
+          piece =
+              tensor::ExtractSliceOp::create(b, l, x, offsets, sizes, strides);
         } else {
           sizes[*axis] = b.getIndexAttr(1);
           SmallVector<int64_t> shape;
           for (auto [i, size] : llvm::enumerate(sizes))
             if ((int64_t)i != *axis)
-              shape.push_back(getConstantIntValue(size).value_or(
-                  ShapedType::kDynamic));
+              shape.push_back(
+                  getConstantIntValue(size).value_or(ShapedType::kDynamic));
           auto type = RankedTensorType::get(shape, elem);
           piece = tensor::ExtractSliceOp::create(b, l, type, x, offsets, sizes,
                                                  strides);

@@ -27,7 +27,8 @@ static SmallVector<Value> readRuntimeAxes(OpBuilder &b, Location loc,
     Value e = tensor::ExtractOp::create(
         b, loc, axes, ValueRange{arith::ConstantIndexOp::create(b, loc, k)});
     Value a = arith::IndexCastOp::create(b, loc, b.getIndexType(), e);
-    Value neg = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, a, zero);
+    Value neg =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, a, zero);
     out.push_back(arith::SelectOp::create(
         b, loc, neg, arith::AddIOp::create(b, loc, a, r), a));
   }
@@ -50,9 +51,9 @@ static LogicalResult legalizeConstant(OpBinder &binder,
   if (auto t = dyn_cast_or_null<ElementsAttr>(op.getOnnxAttr("value")))
     value = t;
   else if (auto f = dyn_cast_or_null<FloatAttr>(op.getOnnxAttr("value_float")))
-    value = DenseElementsAttr::get(RankedTensorType::get({}, b.getF32Type()),
-                                   ArrayRef<float>{
-                                       static_cast<float>(f.getValueAsDouble())});
+    value = DenseElementsAttr::get(
+        RankedTensorType::get({}, b.getF32Type()),
+        ArrayRef<float>{static_cast<float>(f.getValueAsDouble())});
   else if (auto i = dyn_cast_or_null<IntegerAttr>(op.getOnnxAttr("value_int")))
     value = DenseElementsAttr::get(RankedTensorType::get({}, b.getI64Type()),
                                    ArrayRef<int64_t>{i.getInt()});
@@ -70,9 +71,9 @@ static LogicalResult legalizeConstant(OpBinder &binder,
   if (!shaped.getElementType().isSignlessIntOrFloat())
     return binder.unsupported("a Constant of element type other than "
                               "signless integer or float");
-  binder.replace(rewriter,
-                 arith::ConstantOp::create(rewriter, binder.getLoc(), value)
-                     .getResult());
+  binder.replace(
+      rewriter,
+      arith::ConstantOp::create(rewriter, binder.getLoc(), value).getResult());
   return success();
 }
 
@@ -142,16 +143,18 @@ static LogicalResult legalizeRuntimeReshape(OpBinder &binder,
   SmallVector<Value> dims, isInferred;
   Value known = idx(1);
   for (int64_t i = 0; i < n; ++i) {
-    Value e = tensor::ExtractOp::create(rewriter, loc, shape, ValueRange{idx(i)});
-    Value d = arith::IndexCastOp::create(rewriter, loc, rewriter.getIndexType(), e);
+    Value e =
+        tensor::ExtractOp::create(rewriter, loc, shape, ValueRange{idx(i)});
+    Value d =
+        arith::IndexCastOp::create(rewriter, loc, rewriter.getIndexType(), e);
     if (!allowZero && i < inType.getRank()) {
-      Value zero = arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::eq,
-                                         d, idx(0));
-      d = arith::SelectOp::create(rewriter, loc, zero,
-                                  tensor::DimOp::create(rewriter, loc, x, i), d);
+      Value zero = arith::CmpIOp::create(rewriter, loc,
+                                         arith::CmpIPredicate::eq, d, idx(0));
+      d = arith::SelectOp::create(
+          rewriter, loc, zero, tensor::DimOp::create(rewriter, loc, x, i), d);
     }
-    Value inferred = arith::CmpIOp::create(rewriter, loc,
-                                           arith::CmpIPredicate::eq, d, idx(-1));
+    Value inferred = arith::CmpIOp::create(
+        rewriter, loc, arith::CmpIPredicate::eq, d, idx(-1));
     known = arith::MulIOp::create(
         rewriter, loc, known,
         arith::SelectOp::create(rewriter, loc, inferred, idx(1), d));
@@ -163,13 +166,14 @@ static LogicalResult legalizeRuntimeReshape(OpBinder &binder,
       rewriter, loc, known, arith::ConstantIndexOp::create(rewriter, loc, 1));
   Value rest = arith::DivUIOp::create(rewriter, loc, total, known);
   for (int64_t i = 0; i < n; ++i)
-    dims[i] = arith::SelectOp::create(rewriter, loc, isInferred[i], rest, dims[i]);
+    dims[i] =
+        arith::SelectOp::create(rewriter, loc, isInferred[i], rest, dims[i]);
   Value shapeTensor = tensor::FromElementsOp::create(
       rewriter, loc, indexVectorType(rewriter, dims.size()), dims);
   RankedTensorType outType = binder.resultType(0);
   if (!outType || outType.getRank() != n)
-    outType = RankedTensorType::get(SmallVector<int64_t>(n, ShapedType::kDynamic),
-                                    inType.getElementType());
+    outType = RankedTensorType::get(
+        SmallVector<int64_t>(n, ShapedType::kDynamic), inType.getElementType());
   binder.replace(rewriter, tensor::ReshapeOp::create(rewriter, loc, outType, x,
                                                      shapeTensor)
                                .getResult());
@@ -178,8 +182,7 @@ static LogicalResult legalizeRuntimeReshape(OpBinder &binder,
 
 /// Reshape-5/13/14 with a compile-time shape: `0` copies the input dim (unless
 /// `allowzero`), `-1` is inferred from the element count.
-static LogicalResult legalizeReshape(OpBinder &binder,
-                                     RewriterBase &rewriter) {
+static LogicalResult legalizeReshape(OpBinder &binder, RewriterBase &rewriter) {
   auto x = binder.rankedInput(0);
   if (!x)
     return binder.unsupported("an unranked or missing operand");
@@ -205,8 +208,7 @@ static LogicalResult legalizeReshape(OpBinder &binder,
                failure();
       outShape.push_back(inType.getDimSize(i));
     } else if (s < 0) {
-      return binder.emitError("shape has invalid entry " + Twine(s)),
-             failure();
+      return binder.emitError("shape has invalid entry " + Twine(s)), failure();
     } else {
       outShape.push_back(s);
     }
@@ -225,7 +227,8 @@ static LogicalResult legalizeReshape(OpBinder &binder,
              failure();
     outShape[inferred] = inType.getNumElements() / known;
   }
-  if (inType.hasStaticShape() && !llvm::is_contained(outShape, ShapedType::kDynamic)) {
+  if (inType.hasStaticShape() &&
+      !llvm::is_contained(outShape, ShapedType::kDynamic)) {
     int64_t total = 1;
     bool overflow = false;
     for (int64_t d : outShape)
@@ -236,16 +239,16 @@ static LogicalResult legalizeReshape(OpBinder &binder,
              failure();
     if (total != inType.getNumElements())
       return binder.emitError("cannot reshape " +
-                              Twine(inType.getNumElements()) +
-                              " elements to " + Twine(total)),
+                              Twine(inType.getNumElements()) + " elements to " +
+                              Twine(total)),
              failure();
   }
 
   // Shape operand: a constant when the result is static, else index values.
   auto outType = RankedTensorType::get(outShape, inType.getElementType());
   if (outType.hasStaticShape()) {
-    auto shapeType = RankedTensorType::get({outType.getRank()},
-                                           rewriter.getIndexType());
+    auto shapeType =
+        RankedTensorType::get({outType.getRank()}, rewriter.getIndexType());
     SmallVector<APInt> values;
     for (int64_t d : outShape)
       values.push_back(APInt(64, d));
@@ -271,8 +274,8 @@ static LogicalResult legalizeReshape(OpBinder &binder,
   if (inferred >= 0 && !dims[inferred]) {
     Value total = idx(1);
     for (int64_t i = 0; i < inType.getRank(); ++i)
-      total = arith::MulIOp::create(
-          rewriter, loc, total, tensor::DimOp::create(rewriter, loc, x, i));
+      total = arith::MulIOp::create(rewriter, loc, total,
+                                    tensor::DimOp::create(rewriter, loc, x, i));
     Value known = idx(1);
     for (auto [i, d] : llvm::enumerate(dims))
       if (static_cast<int64_t>(i) != inferred)
@@ -391,9 +394,10 @@ static LogicalResult legalizeRuntimeUnsqueeze(OpBinder &binder,
     for (Value a : axes) {
       inserted = arith::OrIOp::create(
           rewriter, loc, inserted,
-          arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::eq, a, idx(p)));
-      Value lt = arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::slt, a,
-                                       idx(p));
+          arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::eq, a,
+                                idx(p)));
+      Value lt = arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::slt,
+                                       a, idx(p));
       before = arith::AddIOp::create(
           rewriter, loc, before,
           arith::SelectOp::create(rewriter, loc, lt, idx(1), idx(0)));
@@ -401,13 +405,14 @@ static LogicalResult legalizeRuntimeUnsqueeze(OpBinder &binder,
     Value src = arith::SubIOp::create(rewriter, loc, idx(p), before);
     // Clamp the source dim into range; it is only read when not inserted.
     src = arith::MinSIOp::create(
-        rewriter, loc,
-        arith::MaxSIOp::create(rewriter, loc, src, idx(0)),
+        rewriter, loc, arith::MaxSIOp::create(rewriter, loc, src, idx(0)),
         idx(std::max<int64_t>(x.getType().getRank() - 1, 0)));
-    Value dim = x.getType().getRank() ? tensor::DimOp::create(rewriter, loc, x, src).getResult()
-                                      : idx(1);
+    Value dim = x.getType().getRank()
+                    ? tensor::DimOp::create(rewriter, loc, x, src).getResult()
+                    : idx(1);
     sizes.push_back(
-        arith::SelectOp::create(rewriter, loc, inserted, idx(1), dim).getResult());
+        arith::SelectOp::create(rewriter, loc, inserted, idx(1), dim)
+            .getResult());
   }
   binder.replace(rewriter, reshapeTo(rewriter, loc, x, sizes));
   return success();
@@ -469,9 +474,11 @@ static LogicalResult legalizeSqueeze(OpBinder &binder, RewriterBase &rewriter) {
       for (Value a : axesV)
         squeezed = arith::OrIOp::create(
             rewriter, loc, squeezed,
-            arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::eq, a, idx(d)));
+            arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::eq, a,
+                                  idx(d)));
       Value keep = arith::XOrIOp::create(
-          rewriter, loc, squeezed, arith::ConstantIntOp::create(rewriter, loc, 1, 1));
+          rewriter, loc, squeezed,
+          arith::ConstantIntOp::create(rewriter, loc, 1, 1));
       kept.push_back(keep);
       keptBefore.push_back(count);
       count = arith::AddIOp::create(
@@ -487,7 +494,8 @@ static LogicalResult legalizeSqueeze(OpBinder &binder, RewriterBase &rewriter) {
             arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::eq,
                                   keptBefore[d], idx(q)));
         size = arith::SelectOp::create(
-            rewriter, loc, here, tensor::DimOp::create(rewriter, loc, x, d), size);
+            rewriter, loc, here, tensor::DimOp::create(rewriter, loc, x, d),
+            size);
       }
       out.push_back(size);
     }
@@ -622,8 +630,9 @@ static LogicalResult legalizeShape(OpBinder &binder, RewriterBase &rewriter) {
   if (dims.empty())
     result = arith::ConstantOp::create(
         rewriter, loc,
-        DenseElementsAttr::get(RankedTensorType::get({0}, rewriter.getI64Type()),
-                               ArrayRef<int64_t>{}));
+        DenseElementsAttr::get(
+            RankedTensorType::get({0}, rewriter.getI64Type()),
+            ArrayRef<int64_t>{}));
   else
     result = tensor::FromElementsOp::create(rewriter, loc, dims);
   binder.replace(rewriter, result);
@@ -637,7 +646,8 @@ static LogicalResult legalizeSize(OpBinder &binder, RewriterBase &rewriter) {
   Location loc = binder.getLoc();
   Value n = getValueOrCreateConstantIndexOp(
       rewriter, loc, product(rewriter, loc, getSizes(rewriter, loc, x)));
-  Value i64 = arith::IndexCastOp::create(rewriter, loc, rewriter.getI64Type(), n);
+  Value i64 =
+      arith::IndexCastOp::create(rewriter, loc, rewriter.getI64Type(), n);
   Value result = tensor::FromElementsOp::create(
       rewriter, loc, RankedTensorType::get({}, rewriter.getI64Type()), i64);
   binder.replace(rewriter, result);
@@ -686,8 +696,8 @@ static LogicalResult legalizeConstantOfShape(OpBinder &binder,
   Location loc = binder.getLoc();
   Value empty = tensor::EmptyOp::create(rewriter, loc, *sizes, fill.getType());
   Value cst = arith::ConstantOp::create(rewriter, loc, fill);
-  binder.replace(rewriter,
-                 linalg::FillOp::create(rewriter, loc, cst, empty).getResult(0));
+  binder.replace(
+      rewriter, linalg::FillOp::create(rewriter, loc, cst, empty).getResult(0));
   return success();
 }
 
@@ -727,7 +737,8 @@ Value loom::buildReadAt(
              [&](OpBuilder &nb, Location l, ValueRange a) {
                SmallVector<Value> at = coords(nb, l, a.drop_back());
                linalg::YieldOp::create(
-                   nb, l, tensor::ExtractOp::create(nb, l, source, at).getResult());
+                   nb, l,
+                   tensor::ExtractOp::create(nb, l, source, at).getResult());
              })
       .getResult(0);
 }
@@ -740,12 +751,12 @@ void loom::addIndexRangeCheck(OpBinder &binder, OpBuilder &b, Value indices,
   auto type = cast<RankedTensorType>(indices.getType());
   int64_t rank = type.getRank();
   Value falseV = arith::ConstantIntOp::create(b, loc, 0, 1);
-  Value init = linalg::FillOp::create(
-                   b, loc, falseV,
-                   tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{},
-                                           b.getI1Type())
-                       .getResult())
-                   .getResult(0);
+  Value init =
+      linalg::FillOp::create(
+          b, loc, falseV,
+          tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{}, b.getI1Type())
+              .getResult())
+          .getResult(0);
   Value negSize = arith::SubIOp::create(
       b, loc, arith::ConstantIndexOp::create(b, loc, 0), size);
   MLIRContext *ctx = b.getContext();
@@ -756,10 +767,10 @@ void loom::addIndexRangeCheck(OpBinder &binder, OpBuilder &b, Value indices,
       SmallVector<utils::IteratorType>(rank, utils::IteratorType::reduction),
       [&](OpBuilder &nb, Location l, ValueRange a) {
         Value i = arith::IndexCastOp::create(nb, l, nb.getIndexType(), a[0]);
-        Value low = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::slt, i,
-                                          negSize);
-        Value high = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::sge, i,
-                                           size);
+        Value low =
+            arith::CmpIOp::create(nb, l, arith::CmpIPredicate::slt, i, negSize);
+        Value high =
+            arith::CmpIOp::create(nb, l, arith::CmpIPredicate::sge, i, size);
         Value bad = arith::OrIOp::create(nb, l, low, high);
         linalg::YieldOp::create(
             nb, l, arith::OrIOp::create(nb, l, a[1], bad).getResult());
@@ -779,10 +790,10 @@ Value loom::wrapIndex(OpBuilder &b, Location loc, Value idx, Value size) {
   i = arith::SelectOp::create(b, loc, neg, wrapped, i);
   // Out-of-range indices are clamped: never a read or write outside the
   // tensor (an error status for them is the robustness issue's job).
-  Value last = arith::SubIOp::create(
-      b, loc, size, arith::ConstantIndexOp::create(b, loc, 1));
-  return arith::MaxSIOp::create(b, loc,
-                                arith::MinSIOp::create(b, loc, i, last), zero);
+  Value last = arith::SubIOp::create(b, loc, size,
+                                     arith::ConstantIndexOp::create(b, loc, 1));
+  return arith::MaxSIOp::create(b, loc, arith::MinSIOp::create(b, loc, i, last),
+                                zero);
 }
 
 /// Gather along `axis`: out[a..., i..., b...] = data[a..., idx[i...], b...].
@@ -824,18 +835,18 @@ static LogicalResult legalizeGather(OpBinder &binder, RewriterBase &rewriter) {
   SmallVector<AffineExpr> idxExprs;
   for (int64_t i = 0; i < q; ++i)
     idxExprs.push_back(getAffineDimExpr(*axis + i, ctx));
-  Value result = buildReadAt(
-      rewriter, loc, empty, ValueRange{indices},
-      {AffineMap::get(outRank, 0, idxExprs, ctx)}, data,
-      [&](OpBuilder &b, Location l, ValueRange a) {
-        SmallVector<Value> coords;
-        for (int64_t i = 0; i < *axis; ++i)
-          coords.push_back(linalg::IndexOp::create(b, l, i));
-        coords.push_back(wrapIndex(b, l, a[0], axisSize));
-        for (int64_t i = *axis + q; i < outRank; ++i)
-          coords.push_back(linalg::IndexOp::create(b, l, i));
-        return coords;
-      });
+  Value result =
+      buildReadAt(rewriter, loc, empty, ValueRange{indices},
+                  {AffineMap::get(outRank, 0, idxExprs, ctx)}, data,
+                  [&](OpBuilder &b, Location l, ValueRange a) {
+                    SmallVector<Value> coords;
+                    for (int64_t i = 0; i < *axis; ++i)
+                      coords.push_back(linalg::IndexOp::create(b, l, i));
+                    coords.push_back(wrapIndex(b, l, a[0], axisSize));
+                    for (int64_t i = *axis + q; i < outRank; ++i)
+                      coords.push_back(linalg::IndexOp::create(b, l, i));
+                    return coords;
+                  });
   binder.replace(rewriter, result);
   return success();
 }
@@ -851,9 +862,9 @@ static LogicalResult legalizeGatherElements(OpBinder &binder,
   if (!axis || indices.getType().getRank() != r)
     return binder.emitError("axis or index rank is invalid"), failure();
   Location loc = binder.getLoc();
-  Value empty = tensor::EmptyOp::create(rewriter, loc,
-                                        getSizes(rewriter, loc, indices),
-                                        data.getType().getElementType());
+  Value empty =
+      tensor::EmptyOp::create(rewriter, loc, getSizes(rewriter, loc, indices),
+                              data.getType().getElementType());
   Value axisSize = tensor::DimOp::create(rewriter, loc, data, *axis);
   if (!getConstantInts(indices))
     addIndexRangeCheck(binder, rewriter, indices, axisSize,
@@ -926,23 +937,25 @@ static LogicalResult legalizeSlice(OpBinder &binder, RewriterBase &rewriter) {
       return idx(std::clamp<int64_t>((*c)[k], INT32_MIN, INT32_MAX));
     Value e = tensor::ExtractOp::create(rewriter, loc, binder.input(input),
                                         ValueRange{idx(k)});
-    Value i64 = e.getType().isInteger(64)
-                    ? e
-                    : arith::ExtSIOp::create(rewriter, loc,
-                                             rewriter.getI64Type(), e)
-                          .getResult();
+    Value i64 =
+        e.getType().isInteger(64)
+            ? e
+            : arith::ExtSIOp::create(rewriter, loc, rewriter.getI64Type(), e)
+                  .getResult();
     i64 = arith::MaxSIOp::create(
         rewriter, loc, i64,
-        arith::ConstantOp::create(rewriter, loc, rewriter.getI64IntegerAttr(INT32_MIN)));
+        arith::ConstantOp::create(rewriter, loc,
+                                  rewriter.getI64IntegerAttr(INT32_MIN)));
     i64 = arith::MinSIOp::create(
         rewriter, loc, i64,
-        arith::ConstantOp::create(rewriter, loc, rewriter.getI64IntegerAttr(INT32_MAX)));
-    return arith::IndexCastOp::create(rewriter, loc, rewriter.getIndexType(), i64);
+        arith::ConstantOp::create(rewriter, loc,
+                                  rewriter.getI64IntegerAttr(INT32_MAX)));
+    return arith::IndexCastOp::create(rewriter, loc, rewriter.getIndexType(),
+                                      i64);
   };
   auto clamp = [&](Value v, Value lo, Value hi) -> Value {
-    return arith::MinSIOp::create(rewriter, loc,
-                                  arith::MaxSIOp::create(rewriter, loc, v, lo),
-                                  hi);
+    return arith::MinSIOp::create(
+        rewriter, loc, arith::MaxSIOp::create(rewriter, loc, v, lo), hi);
   };
   auto select = [&](Value c, Value a, Value b) -> Value {
     return arith::SelectOp::create(rewriter, loc, c, a, b);
@@ -956,7 +969,8 @@ static LogicalResult legalizeSlice(OpBinder &binder, RewriterBase &rewriter) {
     e = clamp(e, idx(0), dim);
     Value n = arith::CeilDivSIOp::create(
         rewriter, loc, arith::SubIOp::create(rewriter, loc, e, s), st);
-    return std::pair{s, arith::MaxSIOp::create(rewriter, loc, n, idx(0)).getResult()};
+    return std::pair{
+        s, arith::MaxSIOp::create(rewriter, loc, n, idx(0)).getResult()};
   };
   auto backward = [&](Value s, Value e, Value dim, Value st) {
     Value dm1 = arith::SubIOp::create(rewriter, loc, dim, idx(1));
@@ -965,7 +979,8 @@ static LogicalResult legalizeSlice(OpBinder &binder, RewriterBase &rewriter) {
     Value neg = arith::SubIOp::create(rewriter, loc, idx(0), st);
     Value n = arith::CeilDivSIOp::create(
         rewriter, loc, arith::SubIOp::create(rewriter, loc, s, e), neg);
-    return std::pair{s, arith::MaxSIOp::create(rewriter, loc, n, idx(0)).getResult()};
+    return std::pair{
+        s, arith::MaxSIOp::create(rewriter, loc, n, idx(0)).getResult()};
   };
   // Sizes stay static for the dims no entry slices: elementwise consumers
   // broadcast on static 1s.
@@ -1006,8 +1021,8 @@ static LogicalResult legalizeSlice(OpBinder &binder, RewriterBase &rewriter) {
       Value s0 = wrap(element(cStarts, 1, k)), e0 = wrap(element(cEnds, 2, k));
       Value s, n;
       if (cst) {
-        std::tie(s, n) = *cst > 0 ? forward(s0, e0, dim, st)
-                                  : backward(s0, e0, dim, st);
+        std::tie(s, n) =
+            *cst > 0 ? forward(s0, e0, dim, st) : backward(s0, e0, dim, st);
       } else {
         auto [fs, fn] = forward(s0, e0, dim, st);
         auto [bs, bn] = backward(s0, e0, dim, st);
@@ -1023,9 +1038,8 @@ static LogicalResult legalizeSlice(OpBinder &binder, RewriterBase &rewriter) {
         Value hit = cmp(arith::CmpIPredicate::eq, axisValue, idx(i));
         begin[i] = select(hit, s, begin[i]);
         step[i] = select(hit, st, step[i]);
-        sizes[i] = select(hit, n,
-                          getValueOrCreateConstantIndexOp(rewriter, loc,
-                                                          sizes[i]));
+        sizes[i] = select(
+            hit, n, getValueOrCreateConstantIndexOp(rewriter, loc, sizes[i]));
       }
     }
   }
@@ -1035,19 +1049,19 @@ static LogicalResult legalizeSlice(OpBinder &binder, RewriterBase &rewriter) {
     for (int64_t i = 0; i < rank && result.getRank() == rank; ++i)
       if (!result.isDynamicDim(i))
         outSizes[i] = rewriter.getIndexAttr(result.getDimSize(i));
-  Value empty = tensor::EmptyOp::create(rewriter, loc, outSizes,
-                                        type.getElementType());
-  Value result = buildReadAt(
-      rewriter, loc, empty, ValueRange{}, {}, x,
-      [&](OpBuilder &b, Location l, ValueRange) {
-        SmallVector<Value> coords;
-        for (int64_t i = 0; i < rank; ++i) {
-          Value v = linalg::IndexOp::create(b, l, i);
-          v = arith::MulIOp::create(b, l, v, step[i]);
-          coords.push_back(arith::AddIOp::create(b, l, v, begin[i]));
-        }
-        return coords;
-      });
+  Value empty =
+      tensor::EmptyOp::create(rewriter, loc, outSizes, type.getElementType());
+  Value result = buildReadAt(rewriter, loc, empty, ValueRange{}, {}, x,
+                             [&](OpBuilder &b, Location l, ValueRange) {
+                               SmallVector<Value> coords;
+                               for (int64_t i = 0; i < rank; ++i) {
+                                 Value v = linalg::IndexOp::create(b, l, i);
+                                 v = arith::MulIOp::create(b, l, v, step[i]);
+                                 coords.push_back(
+                                     arith::AddIOp::create(b, l, v, begin[i]));
+                               }
+                               return coords;
+                             });
   binder.replace(rewriter, result);
   return success();
 }
@@ -1066,8 +1080,8 @@ static LogicalResult legalizeSplit(OpBinder &binder, RewriterBase &rewriter) {
   unsigned n = binder.getOp()->getNumResults();
   std::optional<SmallVector<int64_t>> parts =
       binder.getOp().getOpset() < 13 ? binder.getInts("split")
-      : binder.input(1)             ? binder.constantInts(1)
-                                    : std::nullopt;
+      : binder.input(1)              ? binder.constantInts(1)
+                                     : std::nullopt;
   if (binder.getOp().getOpset() >= 13 && binder.input(1) && !parts) {
     // Sizes known at run time: offsets are their running sums.
     auto split = binder.rankedInput(1);
@@ -1084,12 +1098,13 @@ static LogicalResult legalizeSplit(OpBinder &binder, RewriterBase &rewriter) {
           ValueRange{arith::ConstantIndexOp::create(rewriter, loc, i)});
       Value len =
           arith::IndexCastOp::create(rewriter, loc, rewriter.getIndexType(), e);
-      SmallVector<OpFoldResult> offs(rank, rewriter.getIndexAttr(0)), sz = sizes;
+      SmallVector<OpFoldResult> offs(rank, rewriter.getIndexAttr(0)),
+          sz = sizes;
       offs[*axis] = offset;
       sz[*axis] = len;
       SmallVector<OpFoldResult> strides(rank, rewriter.getIndexAttr(1));
-      results.push_back(tensor::ExtractSliceOp::create(rewriter, loc, x, offs,
-                                                       sz, strides));
+      results.push_back(
+          tensor::ExtractSliceOp::create(rewriter, loc, x, offs, sz, strides));
       offset = arith::AddIOp::create(rewriter, loc, offset, len);
     }
     binder.replace(rewriter, results);
@@ -1114,8 +1129,8 @@ static LogicalResult legalizeSplit(OpBinder &binder, RewriterBase &rewriter) {
     offs[*axis] = rewriter.getIndexAttr(offset);
     sz[*axis] = rewriter.getIndexAttr(p);
     SmallVector<OpFoldResult> strides(rank, rewriter.getIndexAttr(1));
-    results.push_back(tensor::ExtractSliceOp::create(rewriter, loc, x, offs,
-                                                     sz, strides));
+    results.push_back(
+        tensor::ExtractSliceOp::create(rewriter, loc, x, offs, sz, strides));
     offset += p;
   }
   binder.replace(rewriter, results);
@@ -1136,13 +1151,14 @@ static LogicalResult legalizeTrilu(OpBinder &binder, RewriterBase &rewriter) {
         rewriter, loc, kt,
         SmallVector<Value>(cast<RankedTensorType>(kt.getType()).getRank(),
                            arith::ConstantIndexOp::create(rewriter, loc, 0)));
-    kIndex = arith::IndexCastOp::create(rewriter, loc, rewriter.getIndexType(), k);
+    kIndex =
+        arith::IndexCastOp::create(rewriter, loc, rewriter.getIndexType(), k);
   }
   bool upper = binder.getInt("upper", 1) != 0;
   int64_t rank = x.getType().getRank();
   Type elem = x.getType().getElementType();
-  Value empty = tensor::EmptyOp::create(rewriter, loc,
-                                        getSizes(rewriter, loc, x), elem);
+  Value empty =
+      tensor::EmptyOp::create(rewriter, loc, getSizes(rewriter, loc, x), elem);
   SmallVector<AffineMap> maps(2, rewriter.getMultiDimIdentityMap(rank));
   SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
   auto generic = linalg::GenericOp::create(
@@ -1187,7 +1203,8 @@ static LogicalResult legalizeRange(OpBinder &binder, RewriterBase &rewriter) {
       if (isa<FloatType>(elem))
         return isa<Float64Type>(elem)
                    ? v
-                   : arith::ExtFOp::create(rewriter, loc, rewriter.getF64Type(), v)
+                   : arith::ExtFOp::create(rewriter, loc, rewriter.getF64Type(),
+                                           v)
                          .getResult();
       return arith::SIToFPOp::create(rewriter, loc, rewriter.getF64Type(), v);
     };
@@ -1199,12 +1216,12 @@ static LogicalResult legalizeRange(OpBinder &binder, RewriterBase &rewriter) {
     len = arith::MaximumFOp::create(
         rewriter, loc, len,
         arith::ConstantOp::create(rewriter, loc, rewriter.getF64FloatAttr(0)));
-    Value i64 = arith::FPToSIOp::create(rewriter, loc, rewriter.getI64Type(), len);
+    Value i64 =
+        arith::FPToSIOp::create(rewriter, loc, rewriter.getI64Type(), len);
     n = arith::IndexCastOp::create(rewriter, loc, rewriter.getIndexType(), i64);
   }
-  Value empty = tensor::EmptyOp::create(
-      rewriter, loc, result.getShape(), elem,
-      n ? ValueRange{n} : ValueRange{});
+  Value empty = tensor::EmptyOp::create(rewriter, loc, result.getShape(), elem,
+                                        n ? ValueRange{n} : ValueRange{});
   SmallVector<AffineMap> maps = {
       AffineMap::get(1, 0, {}, rewriter.getContext()),
       AffineMap::get(1, 0, {}, rewriter.getContext()),

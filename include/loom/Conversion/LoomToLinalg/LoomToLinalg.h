@@ -29,6 +29,19 @@ inline constexpr mlir::arith::FastMathFlags kReassoc =
 inline constexpr mlir::arith::FastMathFlags kContract =
     mlir::arith::FastMathFlags::contract;
 
+/// The body of a contraction: a[2] + a[0] * a[1], contracted into an FMA.
+inline mlir::Value multiplyAccumulate(mlir::OpBuilder &b, mlir::Location loc,
+                                      mlir::ValueRange a) {
+  mlir::Value p = mlir::arith::MulFOp::create(b, loc, a[0], a[1], kContract);
+  return mlir::arith::AddFOp::create(b, loc, a[2], p, kReassoc);
+}
+
+/// multiplyAccumulate as a linalg.generic body builder (it yields).
+inline void yieldMultiplyAccumulate(mlir::OpBuilder &b, mlir::Location loc,
+                                    mlir::ValueRange a) {
+  mlir::linalg::YieldOp::create(b, loc, multiplyAccumulate(b, loc, a));
+}
+
 #define GEN_PASS_DECL_LOOMTOLINALGPASS
 #define GEN_PASS_DECL_TILEATTENTIONPASS
 #include "loom/Conversion/Passes.h.inc"
