@@ -217,17 +217,8 @@ static std::optional<ArrayRef<float>>
 constantData(memref::GlobalOp g, SmallVectorImpl<float> &storage) {
   if (!g.getConstant())
     return std::nullopt;
-  Attribute init = g.getInitialValue().value_or(Attribute());
-  if (auto dense = dyn_cast_or_null<DenseElementsAttr>(init)) {
-    if (!dense.getElementType().isF32())
-      return std::nullopt;
-    auto values = dense.getValues<float>();
-    storage.assign(values.begin(), values.end());
-    return ArrayRef<float>(storage);
-  }
-  if (auto resource = dyn_cast_or_null<DenseF32ResourceElementsAttr>(init))
-    return resource.tryGetAsArrayRef();
-  return std::nullopt;
+  return loom::constantF32Data(g.getInitialValue().value_or(Attribute()),
+                               storage);
 }
 
 /// When B is a constant global that only the k and n loops walk, returns a

@@ -10,9 +10,7 @@
 
 using namespace mlir;
 
-/// Returns true when the body is `yield(add(out, mul(a, b)))` in any operand
-/// order, on the block arguments (a, b, out).
-static bool isMultiplyAccumulateBody(linalg::GenericOp op) {
+bool loom::isMultiplyAccumulateBody(linalg::GenericOp op) {
   Block &body = op.getRegion().front();
   if (body.getOperations().size() != 3)
     return false;

@@ -15,6 +15,7 @@
 #include "loom/Transforms/Passes.h"
 
 #include "loom/Dialect/Loom/IR/LoomOps.h"
+#include "loom/Transforms/Microkernels.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -33,20 +34,6 @@ namespace loom {
 #define DEBUG_TYPE "loom-quantize-weights"
 
 using namespace mlir;
-
-/// The fp32 elements of a constant tensor (inline or a resource blob).
-static std::optional<SmallVector<float>> floatsOf(arith::ConstantOp cst) {
-  if (auto dense = dyn_cast<DenseElementsAttr>(cst.getValue())) {
-    if (!dense.getElementType().isF32())
-      return std::nullopt;
-    auto values = dense.getValues<float>();
-    return SmallVector<float>(values.begin(), values.end());
-  }
-  if (auto res = dyn_cast<DenseF32ResourceElementsAttr>(cst.getValue()))
-    if (std::optional<ArrayRef<float>> raw = res.tryGetAsArrayRef())
-      return SmallVector<float>(raw->begin(), raw->end());
-  return std::nullopt;
-}
 
 /// True when `v` is a tensor filled with zeros (linalg.fill of 0).
 static bool isZeroFilled(Value v) {
@@ -75,19 +62,7 @@ struct QuantizeMatmul : OpRewritePattern<linalg::GenericOp> {
         op.getIteratorTypesArray().back() != utils::IteratorType::reduction)
       return failure();
     // The body: out + a * b (either order), nothing else.
-    Block &body = op.getRegion().front();
-    if (body.getOperations().size() != 3)
-      return failure();
-    auto mul = dyn_cast<arith::MulFOp>(&body.front());
-    auto add = dyn_cast<arith::AddFOp>(mul ? mul->getNextNode() : nullptr);
-    if (!mul || !add)
-      return failure();
-    Value a0 = body.getArgument(0), a1 = body.getArgument(1),
-          out = body.getArgument(2);
-    if (!((mul.getLhs() == a0 && mul.getRhs() == a1) ||
-          (mul.getLhs() == a1 && mul.getRhs() == a0)) ||
-        !((add.getLhs() == out && add.getRhs() == mul) ||
-          (add.getLhs() == mul && add.getRhs() == out)))
+    if (!loom::isMultiplyAccumulateBody(op))
       return failure();
 
     Value a = op.getDpsInputs()[0], w = op.getDpsInputs()[1];
@@ -127,7 +102,9 @@ struct QuantizeMatmul : OpRewritePattern<linalg::GenericOp> {
     if (maps[0] != dims(aDims) || maps[2] != dims(cDims))
       return failure();
 
-    std::optional<SmallVector<float>> data = floatsOf(cst);
+    SmallVector<float> storage;
+    std::optional<ArrayRef<float>> data =
+        loom::constantF32Data(cst.getValue(), storage);
     if (!data)
       return rewriter.notifyMatchFailure(op, "unreadable weights");
     int64_t k = wt.getDimSize(transposed ? 1 : 0),

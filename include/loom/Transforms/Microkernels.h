@@ -6,7 +6,8 @@
 //
 // The structural test shared by the passes that keep contractions intact for
 // the microkernels (loom-fuse-elementwise) and that replace them by calls
-// (loom-lower-to-microkernels).
+// (loom-lower-to-microkernels), and the reading of the constant weights that
+// those calls (and loom.moe's, and weight quantization) repack.
 //
 //===----------------------------------------------------------------------===//
 
@@ -14,6 +15,8 @@
 #define LOOM_TRANSFORMS_MICROKERNELS_H
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
 
 namespace loom {
 
@@ -37,6 +40,29 @@ struct MatmulLoops {
 /// loomrt_sgemm_f32 computes; std::nullopt otherwise. Works on tensors and
 /// on memrefs.
 std::optional<MatmulLoops> matchMicrokernelMatmul(mlir::linalg::GenericOp op);
+
+/// Returns true when the body of `op` (two inputs, one init) is
+/// `yield(add(out, mul(a, b)))` in any operand order, on the block arguments
+/// (a, b, out).
+bool isMultiplyAccumulateBody(mlir::linalg::GenericOp op);
+
+/// The fp32 elements of a constant weight's value: dense elements are copied
+/// into `storage`, a resource blob is read in place; std::nullopt for other
+/// attributes, element types or an unreadable blob.
+inline std::optional<llvm::ArrayRef<float>>
+constantF32Data(mlir::Attribute value, llvm::SmallVectorImpl<float> &storage) {
+  if (auto dense = llvm::dyn_cast_or_null<mlir::DenseElementsAttr>(value)) {
+    if (!dense.getElementType().isF32())
+      return std::nullopt;
+    auto values = dense.getValues<float>();
+    storage.assign(values.begin(), values.end());
+    return llvm::ArrayRef<float>(storage);
+  }
+  if (auto resource =
+          llvm::dyn_cast_or_null<mlir::DenseF32ResourceElementsAttr>(value))
+    return resource.tryGetAsArrayRef();
+  return std::nullopt;
+}
 
 /// Returns true when `op` only moves data with a strided layout: one input
 /// read at loop indices (or 0), its block argument yielded unchanged (a

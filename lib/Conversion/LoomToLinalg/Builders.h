@@ -168,6 +168,35 @@ inline mlir::Value addressOf(mlir::OpBuilder &b, mlir::Location loc,
   return mlir::arith::IndexCastOp::create(b, loc, b.getI64Type(), aligned);
 }
 
+/// A fresh identity-layout buffer for a runtime kernel's result and its
+/// address as i64; `tensor()` is the result once the kernel has written it.
+struct KernelOutput {
+  mlir::Value buffer, address;
+
+  /// Creates the buffer of `type`; `dims[i]` is the size of dim i wherever
+  /// `type` is dynamic.
+  KernelOutput(mlir::OpBuilder &b, mlir::Location loc,
+               mlir::RankedTensorType type, mlir::ValueRange dims) {
+    llvm::SmallVector<mlir::Value> dyn;
+    for (int64_t i = 0; i < type.getRank(); ++i)
+      if (type.isDynamicDim(i))
+        dyn.push_back(dims[i]);
+    buffer = mlir::memref::AllocOp::create(
+        b, loc, mlir::MemRefType::get(type.getShape(), type.getElementType()),
+        dyn);
+    address = mlir::arith::IndexCastOp::create(
+        b, loc, b.getI64Type(),
+        mlir::memref::ExtractAlignedPointerAsIndexOp::create(b, loc, buffer));
+  }
+
+  /// The written buffer as a tensor of `type`.
+  mlir::Value tensor(mlir::OpBuilder &b, mlir::Location loc,
+                     mlir::RankedTensorType type) const {
+    return mlir::bufferization::ToTensorOp::create(
+        b, loc, type, buffer, /*restrict=*/true, /*writable=*/true);
+  }
+};
+
 /// Returns the external declaration of the runtime kernel `name` taking
 /// `numArgs` 64-bit integers (addresses and sizes), creating it on first use.
 inline mlir::func::FuncOp getOrDeclareKernel(mlir::OpBuilder &b,

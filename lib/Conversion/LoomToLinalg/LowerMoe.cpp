@@ -22,6 +22,7 @@
 #include "Builders.h"
 #include "loom/Conversion/LoomToLinalg/LoomToLinalg.h"
 #include "loom/Dialect/Loom/IR/LoomOps.h"
+#include "loom/Transforms/Microkernels.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
@@ -55,20 +56,11 @@ Value packedConstant(OpBuilder &b, Location loc, Value w) {
       !type.getElementType().isF32())
     return {};
   SmallVector<float> storage;
-  ArrayRef<float> data;
-  if (auto dense = dyn_cast<DenseElementsAttr>(cst.getValue())) {
-    auto values = dense.getValues<float>();
-    storage.assign(values.begin(), values.end());
-    data = storage;
-  } else if (auto res =
-                 dyn_cast<DenseF32ResourceElementsAttr>(cst.getValue())) {
-    std::optional<ArrayRef<float>> raw = res.tryGetAsArrayRef();
-    if (!raw)
-      return {};
-    data = *raw;
-  } else {
+  std::optional<ArrayRef<float>> read =
+      constantF32Data(cst.getValue(), storage);
+  if (!read)
     return {};
-  }
+  ArrayRef<float> data = *read;
   int64_t k = type.getDimSize(0), n = type.getDimSize(1);
   if (static_cast<int64_t>(data.size()) != k * n)
     return {};
@@ -157,25 +149,16 @@ struct LowerMoe : OpRewritePattern<MoeOp> {
     Value paramsAddr = i64(
         memref::ExtractAlignedPointerAsIndexOp::create(rewriter, loc, params));
 
-    auto outType = MemRefType::get(rt.getShape(), rt.getElementType());
-    SmallVector<Value> outDyn;
-    for (int64_t i = 0; i < rank; ++i)
-      if (rt.isDynamicDim(i))
-        outDyn.push_back(dims[i]);
-    Value out = memref::AllocOp::create(rewriter, loc, outType, outDyn);
-    Value outAddr =
-        i64(memref::ExtractAlignedPointerAsIndexOp::create(rewriter, loc, out));
+    KernelOutput out(rewriter, loc, rt, dims);
     func::FuncOp kernel = getOrDeclareKernel(rewriter, module, kMoeKernel, 12);
     func::CallOp::create(
         rewriter, loc, kernel,
         ValueRange{i64(tokens), i64(d), i64(hidden), cst(n), i64(k),
                    addressOf(rewriter, loc, x), addressOf(rewriter, loc, w),
                    addressOf(rewriter, loc, idx), paramsAddr,
-                   cst(static_cast<int64_t>(op.getActivation())), outAddr,
+                   cst(static_cast<int64_t>(op.getActivation())), out.address,
                    cst(packed.empty() ? 0 : kPackedWeights)});
-    Value result = bufferization::ToTensorOp::create(
-        rewriter, loc, rt, out, /*restrict=*/true, /*writable=*/true);
-    rewriter.replaceOp(op, result);
+    rewriter.replaceOp(op, out.tensor(rewriter, loc, rt));
     return success();
   }
 };

@@ -54,23 +54,15 @@ struct LowerQuantizedMatmul : OpRewritePattern<QuantizedMatmulOp> {
     Value w = contiguous(rewriter, loc, op.getWeight());
     Value scale = contiguous(rewriter, loc, op.getScale());
 
-    SmallVector<Value> outDyn;
-    for (int64_t i = 0; i + 1 < rank; ++i)
-      if (rt.isDynamicDim(i))
-        outDyn.push_back(dims[i]);
-    auto outType = MemRefType::get(rt.getShape(), rt.getElementType());
-    Value out = memref::AllocOp::create(rewriter, loc, outType, outDyn);
-    Value outAddr =
-        i64(memref::ExtractAlignedPointerAsIndexOp::create(rewriter, loc, out));
+    // The last dim (N) is static: `dims` covers the leading ones.
+    KernelOutput out(rewriter, loc, rt, dims);
     func::FuncOp kernel = getOrDeclareKernel(rewriter, module, kKernel, 7);
-    func::CallOp::create(rewriter, loc, kernel,
-                         ValueRange{i64(rows), n, k,
-                                    addressOf(rewriter, loc, x),
-                                    addressOf(rewriter, loc, w),
-                                    addressOf(rewriter, loc, scale), outAddr});
-    Value result = bufferization::ToTensorOp::create(
-        rewriter, loc, rt, out, /*restrict=*/true, /*writable=*/true);
-    rewriter.replaceOp(op, result);
+    func::CallOp::create(
+        rewriter, loc, kernel,
+        ValueRange{i64(rows), n, k, addressOf(rewriter, loc, x),
+                   addressOf(rewriter, loc, w), addressOf(rewriter, loc, scale),
+                   out.address});
+    rewriter.replaceOp(op, out.tensor(rewriter, loc, rt));
     return success();
   }
 };
