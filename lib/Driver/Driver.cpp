@@ -167,10 +167,22 @@ struct LoomcOptions {
   cl::opt<std::string> quantize{
       "quantize",
       cl::desc("Quantize the weights of matrix multiplies by constant fp32 "
-               "weights: 'int8-weight' (symmetric per-output-channel int8, "
-               "dequantized in registers by the kernel; ~4x smaller "
-               "weights) or 'none' (default)"),
+               "weights: 'int8-weight' (symmetric per-output-channel int8; "
+               "~4x smaller weights), 'int4-weight' (4-bit groups along K "
+               "with a scale and a zero point each; ~7x smaller at group "
+               "32) or 'none' (default). The kernels dequantize in "
+               "registers or a cache-sized block at a time"),
       cl::init("none"), cl::cat(category)};
+  cl::opt<int64_t> groupSize{
+      "group-size",
+      cl::desc("int4-weight: rows of K sharing a scale and zero point "
+               "(even; default 32)"),
+      cl::init(32), cl::cat(category)};
+  cl::opt<bool> quantSymmetric{
+      "quant-symmetric",
+      cl::desc("int4-weight: symmetric groups (scale = max|w| / 7, no zero "
+               "points stored) instead of asymmetric min-max groups"),
+      cl::init(false), cl::cat(category)};
   cl::opt<std::string> targetCpu{
       "target-cpu",
       cl::desc("CPU to generate code for: 'native' (the host and its "
@@ -396,11 +408,18 @@ int loom::runLoomcMain(int argc, char **argv) {
   if (options.scanChunk < 0 || options.scanChunkDelta < 0)
     return reportError("--scan-chunk and --scan-chunk-delta must not be "
                        "negative");
-  if (options.quantize != "none" && options.quantize != "int8-weight")
+  if (options.quantize != "none" && options.quantize != "int8-weight" &&
+      options.quantize != "int4-weight")
     return reportError("--quantize=" + options.quantize +
-                       " is not supported (supported: none, int8-weight)");
+                       " is not supported (supported: none, int8-weight, "
+                       "int4-weight)");
+  if (options.groupSize < 2 || options.groupSize % 2)
+    return reportError("--group-size must be even and at least 2, not " +
+                       std::to_string(options.groupSize));
   if (options.quantize != "none")
     pipeline.quantize = options.quantize;
+  pipeline.quantGroupSize = options.groupSize;
+  pipeline.quantSymmetric = options.quantSymmetric;
   pipeline.scanChunk = options.scanChunk;
   pipeline.scanChunkDelta = options.scanChunkDelta;
   loom::buildCPUPipeline(pm, pipeline);

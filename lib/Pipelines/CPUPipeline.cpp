@@ -39,6 +39,8 @@ void loom::buildCPUPipeline(OpPassManager &pm,
   if (!options.quantize.empty()) {
     QuantizeWeightsPassOptions quantize;
     quantize.mode = options.quantize;
+    quantize.groupSize = options.quantGroupSize;
+    quantize.symmetric = options.quantSymmetric;
     pm.addPass(createQuantizeWeightsPass(quantize));
     // The fp32 weights the quantized ops replaced.
     pm.addPass(createCanonicalizerPass());

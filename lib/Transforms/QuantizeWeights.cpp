@@ -1,14 +1,18 @@
-//===- QuantizeWeights.cpp - int8 weight-only quantization ----------------===//
+//===- QuantizeWeights.cpp - int8/int4 weight-only quantization -----------===//
 //
 // Part of the Loom project. SPDX-License-Identifier: Apache-2.0
 //
 //===----------------------------------------------------------------------===//
 //
 // Rewrites matrix multiplies by constant fp32 weights into
-// loom.quantized_matmul with symmetric per-output-channel int8 weights:
+// loom.quantized_matmul. int8: symmetric per output channel,
 // scale[n] = max_k |W[k, n]| / 127, q[k, n] = round(W[k, n] / scale[n]) in
-// [-127, 127]. The fp32 constants die; the int8 weights and the scales are
-// what the compiled model stores.
+// [-127, 127]. int4: groups of G rows per column, asymmetric by default
+// (scale = (hi - lo) / 15 over the group's range widened to include 0,
+// zero point round(-lo / scale), q = clamp(round(w / scale) + zero, 0, 15))
+// or symmetric (scale = max |w| / 7, zero point 8), packed two per byte
+// along K. The fp32 constants die; the quantized weights, scales and zero
+// points are what the compiled model stores.
 //
 //===----------------------------------------------------------------------===//
 
@@ -35,6 +39,26 @@ namespace loom {
 
 using namespace mlir;
 
+/// A `dense_resource` constant of int8 `data` with shape `shape`.
+static Value blobConstant(PatternRewriter &rewriter, Location loc,
+                          ArrayRef<int64_t> shape, ArrayRef<int8_t> data,
+                          StringRef name) {
+  auto type = RankedTensorType::get(shape, rewriter.getI8Type());
+  auto blob = HeapAsmResourceBlob::allocateAndCopyInferAlign<int8_t>(data);
+  return arith::ConstantOp::create(
+      rewriter, loc,
+      DenseResourceElementsAttr::get(type, name, std::move(blob)));
+}
+
+namespace {
+/// A weight quantization scheme (the pass's options).
+struct Scheme {
+  int64_t bits = 8;
+  int64_t groupSize = 0;
+  bool symmetric = true;
+};
+} // namespace
+
 /// True when `v` is a tensor filled with zeros (linalg.fill of 0).
 static bool isZeroFilled(Value v) {
   auto fill = v.getDefiningOp<linalg::FillOp>();
@@ -51,7 +75,89 @@ namespace {
 /// matrix, as the MatMul legalization writes it: loops (lead..., n, k),
 /// A (lead..., k), C (lead..., n), C zero-filled.
 struct QuantizeMatmul : OpRewritePattern<linalg::GenericOp> {
-  using OpRewritePattern::OpRewritePattern;
+  QuantizeMatmul(MLIRContext *ctx, Scheme scheme)
+      : OpRewritePattern(ctx), scheme(scheme) {}
+
+  Scheme scheme;
+
+  /// Symmetric per-column int8.
+  template <typename Weights>
+  static Value quantizeInt8(PatternRewriter &rewriter, Location loc, Value a,
+                            int64_t k, int64_t n, Weights at2) {
+    SmallVector<float> scales(n);
+    SmallVector<int8_t> q(k * n);
+    for (int64_t j = 0; j < n; ++j) {
+      float peak = 0.0f;
+      for (int64_t p = 0; p < k; ++p)
+        peak = std::max(peak, std::fabs(at2(p, j)));
+      float s = peak > 0.0f ? peak / 127.0f : 1.0f;
+      scales[j] = s;
+      for (int64_t p = 0; p < k; ++p) {
+        float v = std::nearbyint(at2(p, j) / s);
+        q[p * n + j] = static_cast<int8_t>(std::clamp(v, -127.0f, 127.0f));
+      }
+    }
+    Value qw = blobConstant(rewriter, loc, {k, n}, q, "int8_weight");
+    Value scale = arith::ConstantOp::create(
+        rewriter, loc,
+        DenseElementsAttr::get(
+            RankedTensorType::get({n}, rewriter.getF32Type()),
+            ArrayRef<float>(scales)));
+    return loom::QuantizedMatmulOp::create(rewriter, loc, a, qw, scale);
+  }
+
+  /// Group-wise int4 along K, packed two per byte.
+  template <typename Weights>
+  Value quantizeInt4(PatternRewriter &rewriter, Location loc, Value a,
+                     int64_t k, int64_t n, Weights at2) const {
+    int64_t group = scheme.groupSize, groups = (k + group - 1) / group;
+    SmallVector<float> scales(groups * n);
+    SmallVector<int8_t> zeros(scheme.symmetric ? 0 : groups * n);
+    SmallVector<int8_t> packed((k + 1) / 2 * n, 0);
+    for (int64_t g = 0; g < groups; ++g) {
+      int64_t p0 = g * group, p1 = std::min(k, p0 + group);
+      for (int64_t j = 0; j < n; ++j) {
+        float lo = 0.0f, hi = 0.0f;
+        for (int64_t p = p0; p < p1; ++p) {
+          lo = std::min(lo, at2(p, j));
+          hi = std::max(hi, at2(p, j));
+        }
+        float s;
+        int zero;
+        if (scheme.symmetric) {
+          float peak = std::max(-lo, hi);
+          s = peak > 0.0f ? peak / 7.0f : 1.0f;
+          zero = 8;
+        } else {
+          s = hi > lo ? (hi - lo) / 15.0f : 1.0f;
+          zero = static_cast<int>(
+              std::clamp(std::nearbyint(-lo / s), 0.0f, 15.0f));
+          zeros[g * n + j] = static_cast<int8_t>(zero);
+        }
+        scales[g * n + j] = s;
+        for (int64_t p = p0; p < p1; ++p) {
+          float v =
+              std::clamp(std::nearbyint(at2(p, j) / s) + zero, 0.0f, 15.0f);
+          auto nib = static_cast<uint8_t>(v);
+          auto &byte = packed[p / 2 * n + j];
+          byte = static_cast<int8_t>(static_cast<uint8_t>(byte) |
+                                     (p % 2 ? nib << 4 : nib));
+        }
+      }
+    }
+    Value qw =
+        blobConstant(rewriter, loc, {(k + 1) / 2, n}, packed, "int4_weight");
+    Value scale = arith::ConstantOp::create(
+        rewriter, loc,
+        DenseElementsAttr::get(
+            RankedTensorType::get({groups, n}, rewriter.getF32Type()),
+            ArrayRef<float>(scales)));
+    Value zero;
+    if (!scheme.symmetric)
+      zero = blobConstant(rewriter, loc, {groups, n}, zeros, "int4_zero");
+    return loom::QuantizedMatmulOp::create(rewriter, loc, a, qw, scale, zero,
+                                           /*bits=*/4, group);
+  }
 
   LogicalResult matchAndRewrite(linalg::GenericOp op,
                                 PatternRewriter &rewriter) const override {
@@ -112,31 +218,9 @@ struct QuantizeMatmul : OpRewritePattern<linalg::GenericOp> {
     auto at2 = [&](int64_t p, int64_t j) {
       return (*data)[transposed ? j * k + p : p * n + j];
     };
-    SmallVector<float> scales(n);
-    SmallVector<int8_t> q(k * n);
-    for (int64_t j = 0; j < n; ++j) {
-      float peak = 0.0f;
-      for (int64_t p = 0; p < k; ++p)
-        peak = std::max(peak, std::fabs(at2(p, j)));
-      float s = peak > 0.0f ? peak / 127.0f : 1.0f;
-      scales[j] = s;
-      for (int64_t p = 0; p < k; ++p) {
-        float v = std::nearbyint(at2(p, j) / s);
-        q[p * n + j] = static_cast<int8_t>(std::clamp(v, -127.0f, 127.0f));
-      }
-    }
     Location loc = op.getLoc();
-    auto qType = RankedTensorType::get({k, n}, rewriter.getI8Type());
-    auto blob = HeapAsmResourceBlob::allocateAndCopyInferAlign<int8_t>(q);
-    Value qw = arith::ConstantOp::create(
-        rewriter, loc,
-        DenseResourceElementsAttr::get(qType, "int8_weight", std::move(blob)));
-    Value scale = arith::ConstantOp::create(
-        rewriter, loc,
-        DenseElementsAttr::get(
-            RankedTensorType::get({n}, rewriter.getF32Type()),
-            ArrayRef<float>(scales)));
-    Value result = loom::QuantizedMatmulOp::create(rewriter, loc, a, qw, scale);
+    Value result = scheme.bits == 8 ? quantizeInt8(rewriter, loc, a, k, n, at2)
+                                    : quantizeInt4(rewriter, loc, a, k, n, at2);
     if (result.getType() != op.getResult(0).getType())
       result = tensor::CastOp::create(rewriter, loc, op.getResult(0).getType(),
                                       result);
@@ -150,13 +234,24 @@ struct QuantizeWeightsPass final
   using Base::Base;
 
   void runOnOperation() override {
-    if (mode != "int8-weight") {
+    Scheme scheme;
+    if (mode == "int4-weight") {
+      scheme.bits = 4;
+      scheme.groupSize = groupSize;
+      scheme.symmetric = symmetric;
+      if (groupSize < 2 || groupSize % 2) {
+        getOperation()->emitError()
+            << "int4 group size must be even and at least 2, not "
+            << static_cast<int64_t>(groupSize);
+        return signalPassFailure();
+      }
+    } else if (mode != "int8-weight") {
       getOperation()->emitError() << "unknown quantization mode '" << mode
-                                  << "' (supported: int8-weight)";
+                                  << "' (supported: int8-weight, int4-weight)";
       return signalPassFailure();
     }
     RewritePatternSet patterns(&getContext());
-    patterns.add<QuantizeMatmul>(&getContext());
+    patterns.add<QuantizeMatmul>(&getContext(), scheme);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }

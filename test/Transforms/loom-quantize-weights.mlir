@@ -1,6 +1,10 @@
 // RUN: loom-opt %s -split-input-file --loom-quantize-weights | FileCheck %s
+// RUN: loom-opt %s -split-input-file --loom-quantize-weights="mode=int4-weight group-size=2" | FileCheck %s --check-prefix=INT4
+// RUN: loom-opt %s -split-input-file --loom-quantize-weights="mode=int4-weight group-size=2 symmetric=true" | FileCheck %s --check-prefix=SYM
 // RUN: not loom-opt %s -split-input-file --loom-quantize-weights="mode=int3" 2>&1 | FileCheck %s --check-prefix=BAD
-// BAD: error: unknown quantization mode 'int3' (supported: int8-weight)
+// BAD: error: unknown quantization mode 'int3' (supported: int8-weight, int4-weight)
+// RUN: not loom-opt %s -split-input-file --loom-quantize-weights="mode=int4-weight group-size=3" 2>&1 | FileCheck %s --check-prefix=BADG
+// BADG: error: int4 group size must be even and at least 2, not 3
 
 // A MatMul by constant weights [K=2, N=3]: per column, scale = max |w| / 127
 // and q = round(w / scale). Column 0: peak 2.54, scale 0.02, q = [127, -50];
@@ -57,6 +61,43 @@ func.func @transposed(%x: tensor<5x2xf32>) -> tensor<5x3xf32> {
     linalg.yield %s : f32
   } -> tensor<5x3xf32>
   return %y : tensor<5x3xf32>
+}
+
+// -----
+
+// int4 in groups of 2 rows, W [K=4, N=2]. Asymmetric (INT4): column 0,
+// rows 0-1 [1.5, -0.5]: scale 2/15, zero round(3.75) = 4, q = [15, 0];
+// rows 2-3 [3, 0]: scale 0.2, zero 0, q = [15, 0]. Column 1, rows 0-1 all
+// zero: scale 1, zero 0; rows 2-3 [-1.5, 1.5]: scale 0.2, zero round(7.5) =
+// 8, q = [0, 16 -> 15]. Two rows per byte, the even row low: bytes
+// [0F 00; 0F F0]. Symmetric (SYM): scale max|w| / 7, zero point 8: column
+// 0 q = [15, 6], [15, 8]; column 1 q = [8, 8], [1, 15]: [6F 88; 8F F1].
+// INT4-LABEL: func @int4
+//   INT4-DAG:   %[[Q:.+]] = arith.constant dense_resource<int4_weight> : tensor<2x2xi8>
+//   INT4-DAG:   %[[S:.+]] = arith.constant dense<{{\[}}[0.13333334, 1.000000e+00], [2.000000e-01, 2.000000e-01]]> : tensor<2x2xf32>
+//   INT4-DAG:   %[[Z:.+]] = arith.constant dense_resource<int4_zero> : tensor<2x2xi8>
+//       INT4:   loom.quantized_matmul %arg0, %[[Q]], %[[S]] zero_point %[[Z]] {bits = 4 : i64, group_size = 2 : i64} : (tensor<5x4xf32>, tensor<2x2xi8>, tensor<2x2xf32>, tensor<2x2xi8>) -> tensor<5x2xf32>
+//       INT4: int4_weight: "0x010000000F000FF0"
+//       INT4: int4_zero: "0x0100000004000008"
+// SYM-LABEL: func @int4
+//   SYM-NOT:   zero_point
+//       SYM:   loom.quantized_matmul %arg0, %{{.+}}, %{{.+}} {bits = 4 : i64, group_size = 2 : i64}
+//       SYM: int4_weight: "0x010000006F888FF1"
+#map = affine_map<(d0, d1, d2) -> (d0, d2)>
+#map1 = affine_map<(d0, d1, d2) -> (d2, d1)>
+#map2 = affine_map<(d0, d1, d2) -> (d0, d1)>
+func.func @int4(%x: tensor<5x4xf32>) -> tensor<5x2xf32> {
+  %w = arith.constant dense<[[1.5, 0.0], [-0.5, 0.0], [3.0, -1.5], [0.0, 1.5]]> : tensor<4x2xf32>
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<5x2xf32>
+  %init = linalg.fill ins(%zero : f32) outs(%e : tensor<5x2xf32>) -> tensor<5x2xf32>
+  %y = linalg.generic {indexing_maps = [#map, #map1, #map2], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %w : tensor<5x4xf32>, tensor<4x2xf32>) outs(%init : tensor<5x2xf32>) {
+  ^bb0(%a: f32, %bb: f32, %acc: f32):
+    %m = arith.mulf %a, %bb : f32
+    %s = arith.addf %acc, %m : f32
+    linalg.yield %s : f32
+  } -> tensor<5x2xf32>
+  return %y : tensor<5x2xf32>
 }
 
 // -----

@@ -51,6 +51,9 @@ struct CPUPipelineOptions {
   /// Weight quantization (loom-quantize-weights mode, e.g. "int8-weight");
   /// empty: none.
   std::string quantize;
+  /// int4-weight: rows of K per group, and symmetric groups.
+  int64_t quantGroupSize = 32;
+  bool quantSymmetric = false;
   /// Compute fp32 contractions with loomrt's packed, register-blocked GEMM
   /// microkernel (loom-lower-to-microkernels); otherwise they become loops.
   bool microkernels = true;

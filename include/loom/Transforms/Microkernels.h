@@ -18,6 +18,8 @@
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
 
+#include <type_traits>
+
 namespace loom {
 
 /// The roles of the loops of a contraction that loomrt_sgemm_f32 computes.
@@ -46,22 +48,32 @@ std::optional<MatmulLoops> matchMicrokernelMatmul(mlir::linalg::GenericOp op);
 /// (a, b, out).
 bool isMultiplyAccumulateBody(mlir::linalg::GenericOp op);
 
-/// The fp32 elements of a constant weight's value: dense elements are copied
-/// into `storage`, a resource blob is read in place; std::nullopt for other
-/// attributes, element types or an unreadable blob.
-inline std::optional<llvm::ArrayRef<float>>
-constantF32Data(mlir::Attribute value, llvm::SmallVectorImpl<float> &storage) {
+/// The elements of a constant tensor attribute of element type T (float
+/// for f32, int8_t for i8): a DenseElementsAttr is copied into `storage`, a
+/// resource blob is read in place; std::nullopt for other attributes,
+/// element types or an unreadable blob.
+template <typename T>
+inline std::optional<llvm::ArrayRef<T>>
+constantData(mlir::Attribute value, llvm::SmallVectorImpl<T> &storage) {
   if (auto dense = llvm::dyn_cast_or_null<mlir::DenseElementsAttr>(value)) {
-    if (!dense.getElementType().isF32())
+    mlir::Type type = dense.getElementType();
+    if (!type.isIntOrFloat() || type.getIntOrFloatBitWidth() != 8 * sizeof(T) ||
+        llvm::isa<mlir::FloatType>(type) != std::is_floating_point_v<T>)
       return std::nullopt;
-    auto values = dense.getValues<float>();
+    auto values = dense.getValues<T>();
     storage.assign(values.begin(), values.end());
-    return llvm::ArrayRef<float>(storage);
+    return llvm::ArrayRef<T>(storage);
   }
-  if (auto resource =
-          llvm::dyn_cast_or_null<mlir::DenseF32ResourceElementsAttr>(value))
+  if (auto resource = llvm::dyn_cast_or_null<
+          mlir::detail::DenseResourceElementsAttrBase<T>>(value))
     return resource.tryGetAsArrayRef();
   return std::nullopt;
+}
+
+/// constantData for f32 constants.
+inline std::optional<llvm::ArrayRef<float>>
+constantF32Data(mlir::Attribute value, llvm::SmallVectorImpl<float> &storage) {
+  return constantData<float>(value, storage);
 }
 
 /// Returns true when `op` only moves data with a strided layout: one input

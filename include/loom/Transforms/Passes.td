@@ -51,23 +51,34 @@ def ExpandArithPass : Pass<"loom-expand-arith"> {
 }
 
 def QuantizeWeightsPass : Pass<"loom-quantize-weights"> {
-  let summary = "Quantize constant matmul weights (int8 weight-only)";
+  let summary = "Quantize constant matmul weights (int8 or int4 weight-only)";
   let description = [{
     On the legalized IR (before `loom-to-linalg`): every matrix multiply by
     a constant fp32 weight, as the MatMul legalization writes it (a
     `linalg.generic` contraction over loops `(lead..., n, k)` reading
     `A (lead..., k)` and `W (k, n)` or `W (n, k)` into a zero-filled
-    `C (lead..., n)`), becomes `loom.quantized_matmul A, Wq, scale` with
-    symmetric per-output-channel int8 weights: `scale[n] = max_k |W[k, n]|
-    / 127`, `Wq = round(W / scale)` (to nearest even) in [-127, 127]. The
-    fp32 weights are no longer used, so the compiled model stores the int8
-    weights (a quarter of the bytes) and the scales.
+    `C (lead..., n)`), becomes `loom.quantized_matmul A, Wq, scale`:
 
-    `mode` selects the scheme; only `int8-weight` exists so far.
+    * `mode=int8-weight`: symmetric per-output-channel int8 weights,
+      `scale[n] = max_k |W[k, n]| / 127`, `Wq = round(W / scale)` (to
+      nearest even) in [-127, 127]: a quarter of the fp32 bytes.
+    * `mode=int4-weight`: 4-bit weights in groups of `group-size` rows
+      (along K) per column, packed two per byte. Asymmetric by default: the
+      group's range [lo, hi] widened to include 0, `scale = (hi - lo) / 15`,
+      `zero = round(-lo / scale)`, `q = clamp(round(w / scale) + zero, 0,
+      15)`; with `symmetric`, `scale = max |w| / 7` and zero point 8 (no
+      zero points stored). About 1/7 of the fp32 bytes at group 32.
+
+    The fp32 weights are no longer used, so the compiled model stores only
+    the quantized weights, scales and zero points.
   }];
   let options = [
     Option<"mode", "mode", "std::string", /*default=*/"\"int8-weight\"",
-           "The quantization scheme: int8-weight">,
+           "The quantization scheme: int8-weight or int4-weight">,
+    Option<"groupSize", "group-size", "int64_t", /*default=*/"32",
+           "int4: rows of K per scale (even)">,
+    Option<"symmetric", "symmetric", "bool", /*default=*/"false",
+           "int4: symmetric groups (zero point 8, none stored)">,
   ];
   let dependentDialects = ["::loom::LoomDialect",
                            "::mlir::arith::ArithDialect",

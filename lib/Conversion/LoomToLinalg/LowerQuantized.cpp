@@ -4,11 +4,14 @@
 //
 //===----------------------------------------------------------------------===//
 //
-// `loom.quantized_matmul` becomes a call of loomrt_qgemm_w8_f32
-// (runtime/src/kernels/qgemm.c), which dequantizes the int8 weights in
-// registers. On tensors, as for loom.moe: the input is copied into a fresh
-// row-major tensor when it is not a constant, the buffers' addresses are
-// passed as 64-bit integers, and the result is a new buffer.
+// `loom.quantized_matmul` becomes a call of loomrt_qgemm_w8_f32 (8-bit) or
+// loomrt_qgemm_w4_f32 (4-bit; runtime/src/kernels/qgemm.c), which never
+// expand the weights to fp32 as a whole. Constant 4-bit weights, scales and
+// zero points are packed here, at compile time, into the kernel's panels of
+// 32 columns by the runtime's own loomrt_qgemm_w4_pack (one definition of
+// the layout). On tensors, as for loom.moe: the input is copied into a
+// fresh row-major tensor when it is not a constant, the buffers' addresses
+// are passed as 64-bit integers, and the result is a new buffer.
 //
 //===----------------------------------------------------------------------===//
 
@@ -16,6 +19,10 @@
 #include "loom/Conversion/LoomToLinalg/LoomToLinalg.h"
 #include "loom/Dialect/Loom/IR/LoomOps.h"
 
+#include "loom/Transforms/Microkernels.h"
+#include "loomrt/kernels.h"
+
+#include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/PatternMatch.h"
 
 using namespace mlir;
@@ -23,7 +30,62 @@ using namespace loom;
 
 namespace {
 
-constexpr StringLiteral kKernel = "loomrt_qgemm_w8_f32";
+constexpr StringLiteral kKernel8 = "loomrt_qgemm_w8_f32";
+constexpr StringLiteral kKernel4 = "loomrt_qgemm_w4_f32";
+
+/// A 1-d constant holding `data` as a resource blob.
+template <typename T>
+static Value blobConstant(OpBuilder &b, Location loc, Type elementType,
+                          ArrayRef<T> data, StringRef name) {
+  auto type =
+      RankedTensorType::get({static_cast<int64_t>(data.size())}, elementType);
+  return arith::ConstantOp::create(
+      b, loc,
+      DenseResourceElementsAttr::get(
+          type, name, HeapAsmResourceBlob::allocateAndCopyInferAlign<T>(data)));
+}
+
+/// The elements of `v` when it is a constant of element type T.
+template <typename T>
+static std::optional<ArrayRef<T>> constantOf(Value v,
+                                             SmallVectorImpl<T> &storage) {
+  auto cst = v ? v.getDefiningOp<arith::ConstantOp>() : nullptr;
+  if (!cst)
+    return std::nullopt;
+  return constantData<T>(cst.getValue(), storage);
+}
+
+/// The 4-bit operands packed into loomrt_qgemm_w4_pack's panels when they
+/// are all constants: {weights, scales, zero points (or null)}.
+static std::optional<std::array<Value, 3>>
+packConstants(OpBuilder &b, QuantizedMatmulOp op, int64_t k, int64_t n) {
+  SmallVector<int8_t> wStore, zStore;
+  SmallVector<float> sStore;
+  auto w = constantOf<int8_t>(op.getWeight(), wStore);
+  auto s = constantOf<float>(op.getScale(), sStore);
+  std::optional<ArrayRef<int8_t>> z;
+  if (op.getZeroPoint() && !(z = constantOf<int8_t>(op.getZeroPoint(), zStore)))
+    return std::nullopt;
+  if (!w || !s)
+    return std::nullopt;
+  int64_t group = op.getGroupSize();
+  std::vector<int8_t> wp(loomrt_qgemm_w4_packed_bytes(k, n));
+  std::vector<float> sp(loomrt_qgemm_w4_packed_groups(k, n, group));
+  std::vector<int8_t> zp(z ? sp.size() : 0);
+  loomrt_qgemm_w4_pack(
+      k, n, group, reinterpret_cast<const uint8_t *>(w->data()), s->data(),
+      z ? reinterpret_cast<const uint8_t *>(z->data()) : nullptr,
+      reinterpret_cast<uint8_t *>(wp.data()), sp.data(),
+      z ? reinterpret_cast<uint8_t *>(zp.data()) : nullptr);
+  Location loc = op.getLoc();
+  Value zero;
+  if (z)
+    zero = blobConstant<int8_t>(b, loc, b.getI8Type(), zp, "int4_zero_packed");
+  return std::array<Value, 3>{
+      blobConstant<int8_t>(b, loc, b.getI8Type(), wp, "int4_weight_packed"),
+      blobConstant<float>(b, loc, b.getF32Type(), sp, "int4_scale_packed"),
+      zero};
+}
 
 struct LowerQuantizedMatmul : OpRewritePattern<QuantizedMatmulOp> {
   using OpRewritePattern::OpRewritePattern;
@@ -49,19 +111,47 @@ struct LowerQuantizedMatmul : OpRewritePattern<QuantizedMatmulOp> {
     for (Value d : dims)
       rows = arith::MulIOp::create(rewriter, loc, rows, d);
     auto wt = cast<RankedTensorType>(op.getWeight().getType());
-    Value k = arith::ConstantIntOp::create(rewriter, loc, wt.getDimSize(0), 64);
-    Value n = arith::ConstantIntOp::create(rewriter, loc, wt.getDimSize(1), 64);
-    Value w = contiguous(rewriter, loc, op.getWeight());
-    Value scale = contiguous(rewriter, loc, op.getScale());
-
+    int64_t kSize = cast<RankedTensorType>(x.getType()).getShape().back();
+    int64_t nSize = wt.getDimSize(1);
+    auto i64Const = [&](int64_t v) -> Value {
+      return arith::ConstantIntOp::create(rewriter, loc, v, 64);
+    };
     // The last dim (N) is static: `dims` covers the leading ones.
     KernelOutput out(rewriter, loc, rt, dims);
-    func::FuncOp kernel = getOrDeclareKernel(rewriter, module, kKernel, 7);
-    func::CallOp::create(
-        rewriter, loc, kernel,
-        ValueRange{i64(rows), n, k, addressOf(rewriter, loc, x),
-                   addressOf(rewriter, loc, w), addressOf(rewriter, loc, scale),
-                   out.address});
+    if (op.getBits() == 8) {
+      Value k = i64Const(wt.getDimSize(0));
+      Value w = contiguous(rewriter, loc, op.getWeight());
+      Value scale = contiguous(rewriter, loc, op.getScale());
+      func::FuncOp kernel = getOrDeclareKernel(rewriter, module, kKernel8, 7);
+      func::CallOp::create(
+          rewriter, loc, kernel,
+          ValueRange{i64(rows), i64Const(nSize), k, addressOf(rewriter, loc, x),
+                     addressOf(rewriter, loc, w),
+                     addressOf(rewriter, loc, scale), out.address});
+    } else {
+      // 4-bit: K is static (the verifier checks it).
+      Value w = op.getWeight(), scale = op.getScale(), zero = op.getZeroPoint();
+      int64_t flags = 0;
+      if (auto packed = packConstants(rewriter, op, kSize, nSize)) {
+        std::tie(w, scale, zero) =
+            std::make_tuple((*packed)[0], (*packed)[1], (*packed)[2]);
+        flags = LOOMRT_QGEMM_PACKED;
+      } else {
+        w = contiguous(rewriter, loc, w);
+        scale = contiguous(rewriter, loc, scale);
+        if (zero)
+          zero = contiguous(rewriter, loc, zero);
+      }
+      func::FuncOp kernel = getOrDeclareKernel(rewriter, module, kKernel4, 10);
+      func::CallOp::create(
+          rewriter, loc, kernel,
+          ValueRange{i64(rows), i64Const(nSize), i64Const(kSize),
+                     i64Const(op.getGroupSize()), addressOf(rewriter, loc, x),
+                     addressOf(rewriter, loc, w),
+                     addressOf(rewriter, loc, scale),
+                     zero ? addressOf(rewriter, loc, zero) : i64Const(0),
+                     out.address, i64Const(flags)});
+    }
     rewriter.replaceOp(op, out.tensor(rewriter, loc, rt));
     return success();
   }

@@ -107,13 +107,62 @@ void loomrt_moe_ffn_f32(int64_t tokens, int64_t d, int64_t hidden,
  * C = A (W diag(scale)): a matrix multiply with int8 weights quantized per
  * output column (int8 weight-only quantization; the lowering of
  * loom.quantized_matmul). A is [m, k] fp32, W [k, n] int8 and C [m, n]
- * fp32, row-major and contiguous; scale has n entries. W is dequantized in
- * registers (never expanded in memory) and the scale applied to the
- * finished sums; columns are split over threads (unless called inside a
- * parallel region). k = 0 gives zeros.
+ * fp32, row-major and contiguous; scale has n entries. W is never expanded
+ * in memory as a whole: one row dequantizes it in registers, several rows
+ * a block of columns at a time into the fp32 microkernel's panels (in L2).
+ * Work is split over threads (unless called inside a parallel region).
+ * k = 0 gives zeros.
  */
 void loomrt_qgemm_w8_f32(int64_t m, int64_t n, int64_t k, const float *a,
                          const int8_t *w, const float *scale, float *c);
+
+/** `loomrt_qgemm_w4_f32` flag: the weights, scales and zero points are in
+ *  the packed layout of loomrt_qgemm_w4_pack (loomc packs constant weights
+ *  at compile time). */
+#define LOOMRT_QGEMM_PACKED 1
+
+/**
+ * C = A W with W quantized to 4 bits in groups along k (group-wise int4
+ * weight-only quantization; the lowering of loom.quantized_matmul with
+ * 4-bit weights):
+ *
+ *   W[p, j] = (q[p, j] - zero[p / group, j]) * scale[p / group, j]
+ *
+ * A is [m, k] fp32 and C [m, n] fp32, row-major and contiguous. Without
+ * LOOMRT_QGEMM_PACKED, q holds unsigned 4-bit values packed two per byte
+ * along k: byte [p / 2, j] of a row-major [ceil(k / 2), n] array, row p in
+ * its low nibble when p is even and its high nibble when odd; scale is
+ * [ceil(k / group), n] fp32 and zero [ceil(k / group), n] with values
+ * 0..15, or NULL for symmetric weights (every zero point 8). Those are then
+ * packed into a temporary on every call; with LOOMRT_QGEMM_PACKED they are
+ * already in loomrt_qgemm_w4_pack's layout. One row streams each panel of
+ * 32 columns once, dequantizing in registers; several rows dequantize
+ * blocks of columns into the fp32 microkernel's panels. An even group keeps
+ * the vector paths; k = 0 gives zeros. Threads as loomrt_qgemm_w8_f32.
+ */
+void loomrt_qgemm_w4_f32(int64_t m, int64_t n, int64_t k, int64_t group,
+                         const float *a, const uint8_t *w, const float *scale,
+                         const uint8_t *zero, float *c, int64_t flags);
+
+/** Bytes of int4 weights [k x n] in the packed layout. */
+int64_t loomrt_qgemm_w4_packed_bytes(int64_t k, int64_t n);
+
+/** Entries of the packed scales (and of the packed zero points). */
+int64_t loomrt_qgemm_w4_packed_groups(int64_t k, int64_t n, int64_t group);
+
+/**
+ * Packs loomrt_qgemm_w4_f32's row-major operands into panels of 32
+ * columns: panel t holds columns 32t .. 32t + 31; its weights are
+ * w_dst[(t*ceil(k/2) + r)*32 + c] (byte r of column 32t + c, the same two
+ * rows per byte) and its scales and zero points
+ * scale_dst[(t*groups + g)*32 + c]. Columns past n are padded with weights
+ * of zero value (scale 0). zero_dst may be NULL (then so may zero);
+ * otherwise a NULL zero writes 8s.
+ */
+void loomrt_qgemm_w4_pack(int64_t k, int64_t n, int64_t group,
+                          const uint8_t *w, const float *scale,
+                          const uint8_t *zero, uint8_t *w_dst,
+                          float *scale_dst, uint8_t *zero_dst);
 
 /** The name of the microkernel loomrt_sgemm_f32 uses on this CPU
  *  ("avx2-fma-6x16" or "generic-6x16"). */

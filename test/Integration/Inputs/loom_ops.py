@@ -247,6 +247,31 @@ def case(name):
         scale = (np.abs(r(n)) * 0.01 + 0.001).astype(np.float32)
         out = (x.astype(np.float64) @ w.astype(np.float64)) * scale
         return "loom.quantized_matmul %a0, %a1, %a2", [x, w, scale], out
+    if name in ("quantized4_matmul", "quantized4_gemv"):
+        # sum_k x[..., k] (q[k, n] - zero[k/G, n]) scale[k/G, n] with 4-bit q
+        # packed two per byte along k, in float64; an odd K (the last byte
+        # half used) with zero points, and a GEMV without (zero point 8).
+        lead, k, n, group, zp = {
+            "quantized4_matmul": ((3, 13), 95, 70, 32, True),
+            "quantized4_gemv": ((1,), 768, 1000, 64, False)}[name]
+        x = r(*lead, k)
+        groups = (k + group - 1) // group
+        q = rng.integers(0, 16, size=(k, n)).astype(np.uint8)
+        packed = np.zeros(((k + 1) // 2, n), np.uint8)
+        packed |= q[0::2]
+        packed[: k // 2] |= q[1::2] << 4
+        scale = (np.abs(r(groups, n)) * 0.01 + 0.001).astype(np.float32)
+        zero = rng.integers(0, 16, size=(groups, n)).astype(np.uint8) if zp else \
+            np.full((groups, n), 8, np.uint8)
+        g = np.arange(k) // group
+        wq = (q.astype(np.float64) - zero[g]) * scale[g].astype(np.float64)
+        out = x.astype(np.float64) @ wq
+        inputs = [x, packed.view(np.int8), scale]
+        op = "loom.quantized_matmul %a0, %a1, %a2"
+        if zp:
+            inputs.append(zero.view(np.int8))
+            op += " zero_point %a3"
+        return op + " {bits = 4 : i64, group_size = %d : i64}" % group, inputs, out
     if name == "moe":
         # Top-2 of 4 experts with biases and GELU over [2, 37, 24] tokens,
         # against a per-token float64 loop; the weights are model inputs.

@@ -5,9 +5,13 @@
 //
 //===----------------------------------------------------------------------===//
 //
-// The int8 weight-only kernel against the same arithmetic in double:
-// C[i, j] = scale[j] * sum_p A[i, p] * W[p, j]. Shapes around the 6 x 16
-// register tile (full tiles, row and column tails, one row, k = 0).
+// The weight-only kernels against the same arithmetic in double. int8:
+// C[i, j] = scale[j] * sum_p A[i, p] * W[p, j], at shapes around the 6 x 16
+// register tile and the dequantized-panel path (full tiles, row and column
+// tails, one row, k = 0). int4: C[i, j] = sum_p A[i, p] * (q[p, j] -
+// zero[g, j]) * scale[g, j] with g = p / group, weights packed two per byte
+// along k, with and without zero points, odd k, odd groups, one row and
+// many.
 //
 //===----------------------------------------------------------------------===//
 
@@ -64,7 +68,9 @@ INSTANTIATE_TEST_SUITE_P(
     Shapes, QgemmShapes,
     ::testing::Values(Shape{1, 16, 32}, Shape{1, 4096 / 8, 768},
                       Shape{1, 37, 5}, Shape{6, 48, 64}, Shape{7, 33, 48},
-                      Shape{13, 100, 64}, Shape{64, 96, 256}, Shape{5, 16, 1}));
+                      Shape{13, 100, 64}, Shape{64, 96, 256}, Shape{5, 16, 1},
+                      Shape{8, 16, 16}, Shape{130, 200, 300},
+                      Shape{33, 2000, 40}));
 
 TEST(Qgemm, ZeroDepthGivesZeros) {
   std::vector<float> a(1), scale(20, 1.0f), c(3 * 20, NAN);
@@ -86,6 +92,103 @@ TEST(Qgemm, ExtremeWeightsAndScalesAreExact) {
   loomrt_qgemm_w8_f32(1, n, 1, a.data(), w.data(), scale.data(), c.data());
   for (int64_t j = 0; j < n; ++j)
     EXPECT_EQ(c[j], 2.0f * w[j] * scale[j]);
+}
+
+struct Shape4 {
+  int64_t m, n, k, group;
+  bool zeroPoints;
+};
+
+class Qgemm4Shapes : public ::testing::TestWithParam<Shape4> {};
+
+TEST_P(Qgemm4Shapes, MatchesTheQuantizedArithmetic) {
+  auto [m, n, k, group, zeroPoints] = GetParam();
+  std::mt19937 gen(static_cast<unsigned>(m * 131 + n * 7 + k + group));
+  std::uniform_real_distribution<float> real(-1.0f, 1.0f);
+  std::uniform_int_distribution<int> nib(0, 15);
+  int64_t groups = (k + group - 1) / group;
+  std::vector<float> a(m * k), scale(groups * n), c(m * n, NAN);
+  std::vector<uint8_t> q(k * n), packed((k + 1) / 2 * n, 0), zero;
+  for (float &x : a)
+    x = real(gen);
+  for (uint8_t &x : q)
+    x = static_cast<uint8_t>(nib(gen));
+  for (int64_t p = 0; p < k; ++p)
+    for (int64_t j = 0; j < n; ++j)
+      packed[p / 2 * n + j] |=
+          static_cast<uint8_t>(q[p * n + j] << (p % 2 * 4));
+  for (float &x : scale)
+    x = 0.01f + std::fabs(real(gen)) * 0.02f;
+  if (zeroPoints) {
+    zero.resize(groups * n);
+    for (uint8_t &x : zero)
+      x = static_cast<uint8_t>(nib(gen));
+  }
+  loomrt_qgemm_w4_f32(m, n, k, group, a.data(), packed.data(), scale.data(),
+                      zeroPoints ? zero.data() : nullptr, c.data(), 0);
+  // Prepacked: the same numbers.
+  std::vector<uint8_t> wp(loomrt_qgemm_w4_packed_bytes(k, n)),
+      zp(loomrt_qgemm_w4_packed_groups(k, n, group));
+  std::vector<float> sp(zp.size()), cp(m * n, NAN);
+  loomrt_qgemm_w4_pack(k, n, group, packed.data(), scale.data(),
+                       zeroPoints ? zero.data() : nullptr, wp.data(), sp.data(),
+                       zeroPoints ? zp.data() : nullptr);
+  loomrt_qgemm_w4_f32(m, n, k, group, a.data(), wp.data(), sp.data(),
+                      zeroPoints ? zp.data() : nullptr, cp.data(),
+                      LOOMRT_QGEMM_PACKED);
+  for (int64_t i = 0; i < m * n; ++i)
+    ASSERT_EQ(cp[i], c[i]) << "at " << i;
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      double sum = 0.0, mag = 0.0;
+      for (int64_t p = 0; p < k; ++p) {
+        int64_t g = p / group;
+        int z = zeroPoints ? zero[g * n + j] : 8;
+        double term = static_cast<double>(a[i * k + p]) *
+                      (static_cast<int>(q[p * n + j]) - z) * scale[g * n + j];
+        sum += term;
+        mag += std::fabs(term);
+      }
+      double tol = 1e-6 * mag * std::sqrt(double(k) + 1) + 1e-30;
+      ASSERT_NEAR(c[i * n + j], sum, tol) << "at (" << i << ", " << j << ")";
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, Qgemm4Shapes,
+                         ::testing::Values(Shape4{1, 32, 64, 32, false},
+                                           Shape4{1, 4096 / 8, 768, 32, true},
+                                           Shape4{1, 45, 37, 8, true},
+                                           Shape4{1, 100, 130, 64, false},
+                                           Shape4{1, 20, 9, 3, true},
+                                           Shape4{2, 48, 64, 32, true},
+                                           Shape4{7, 33, 47, 16, false},
+                                           Shape4{64, 96, 256, 128, true},
+                                           Shape4{130, 200, 300, 32, true},
+                                           Shape4{5, 17, 15, 5, false}));
+
+TEST(Qgemm4, ZeroDepthGivesZeros) {
+  std::vector<float> a(1), scale(20, 1.0f), c(3 * 20, NAN);
+  std::vector<uint8_t> w(1);
+  loomrt_qgemm_w4_f32(3, 20, 0, 32, a.data(), w.data(), scale.data(), nullptr,
+                      c.data(), 0);
+  for (float x : c)
+    EXPECT_EQ(x, 0.0f);
+}
+
+TEST(Qgemm4, ExtremeNibblesAreExact) {
+  // One term per output: c = a * (q - zero) * scale, exactly representable.
+  const int64_t n = 32;
+  std::vector<float> a = {2.0f}, scale(n), c(n);
+  std::vector<uint8_t> w(n), zero(n);
+  for (int64_t j = 0; j < n; ++j) {
+    w[j] = static_cast<uint8_t>(j % 2 ? 0 : 15);
+    zero[j] = static_cast<uint8_t>(j % 3 ? 15 : 0);
+    scale[j] = std::ldexp(1.0f, -static_cast<int>(j));
+  }
+  loomrt_qgemm_w4_f32(1, n, 1, 2, a.data(), w.data(), scale.data(), zero.data(),
+                      c.data(), 0);
+  for (int64_t j = 0; j < n; ++j)
+    EXPECT_EQ(c[j], 2.0f * (w[j] - zero[j]) * scale[j]);
 }
 
 } // namespace

@@ -419,14 +419,45 @@ LogicalResult QuantizedMatmulOp::verify() {
   if (x.getRank() < 1)
     return emitOpError("input must have rank >= 1");
   if (w.getRank() != 2 || !w.hasStaticShape())
-    return emitOpError("weight must be a static [K, N] tensor");
-  if (!dimsCompatible(x.getShape().back(), w.getDimSize(0)))
-    return emitOpError() << "input's last dimension is "
-                         << dimStr(x.getShape().back())
-                         << ", the weight has K = " << w.getDimSize(0);
-  if (s.getRank() != 1 || !dimsCompatible(s.getDimSize(0), w.getDimSize(1)))
-    return emitOpError() << "scale must be [" << w.getDimSize(1)
-                         << "] (one per output column)";
+    return emitOpError("weight must be a static 2-d tensor");
+  int64_t n = w.getDimSize(1), k = x.getShape().back();
+  if (getBits() == 8) {
+    if (getGroupSize() != 0 || getZeroPoint())
+      return emitOpError("8-bit weights take one scale per column: no "
+                         "group_size, no zero_point");
+    if (!dimsCompatible(k, w.getDimSize(0)))
+      return emitOpError() << "input's last dimension is " << dimStr(k)
+                           << ", the weight has K = " << w.getDimSize(0);
+    if (s.getRank() != 1 || !dimsCompatible(s.getDimSize(0), n))
+      return emitOpError() << "scale must be [" << n
+                           << "] (one per output column)";
+    return success();
+  }
+  if (getBits() != 4)
+    return emitOpError() << "bits must be 8 or 4, not " << getBits();
+  int64_t group = getGroupSize();
+  if (group < 2 || group % 2)
+    return emitOpError() << "4-bit weights need an even group_size >= 2, not "
+                         << group;
+  if (ShapedType::isDynamic(k))
+    return emitOpError("4-bit weights need a static K (input's last dim)");
+  if (w.getDimSize(0) != (k + 1) / 2)
+    return emitOpError() << "4-bit weights for K = " << k << " are ["
+                         << (k + 1) / 2 << ", N] bytes, not ["
+                         << w.getDimSize(0) << ", N]";
+  int64_t groups = (k + group - 1) / group;
+  auto expectGroups = [&](RankedTensorType t, StringRef what) -> LogicalResult {
+    if (t.getRank() == 2 && dimsCompatible(t.getDimSize(0), groups) &&
+        dimsCompatible(t.getDimSize(1), n))
+      return success();
+    return emitOpError() << what << " must be [" << groups << ", " << n
+                         << "] (one per group of " << group
+                         << " rows and column)";
+  };
+  if (failed(expectGroups(s, "scale")))
+    return failure();
+  if (Value z = getZeroPoint())
+    return expectGroups(cast<RankedTensorType>(z.getType()), "zero_point");
   return success();
 }
 

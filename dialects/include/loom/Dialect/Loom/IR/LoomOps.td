@@ -363,15 +363,26 @@ def Loom_MonarchOp : Loom_Op<"monarch", [Pure, InferTypeOpAdaptor]> {
 
 def Loom_QuantizedMatmulOp : Loom_Op<"quantized_matmul",
     [Pure, InferTypeOpAdaptor]> {
-  let summary = "a matrix multiply by int8 weights quantized per column";
+  let summary = "a matrix multiply by int8 or int4 quantized weights";
   let description = [{
-    `result[..., n] = scale[n] * sum_k input[..., k] * weight[k, n]`: the
-    input (fp32, any leading dims) times int8 weights `[K, N]` with one
-    fp32 scale per output column (symmetric per-channel int8 weight-only
-    quantization, as `loom-quantize-weights` produces from fp32 constant
-    weights). It lowers to a kernel that dequantizes the weights in
-    registers (loomrt_qgemm_w8_f32): the int8 weights are all the model
-    stores and reads.
+    `result[..., n] = sum_k input[..., k] * W[k, n]`: the input (fp32, any
+    leading dims) times weights stored quantized, as `loom-quantize-weights`
+    produces them from fp32 constant weights (weight-only quantization):
+
+    * `bits = 8` (the default): `weight` is int8 `[K, N]`, `scale` holds one
+      fp32 scale per output column `[N]`, `W[k, n] = weight[k, n] *
+      scale[n]`; no zero point, `group_size` 0.
+    * `bits = 4`: `weight` is `[ceil(K/2), N]` bytes holding unsigned 4-bit
+      values `q[k, n]` two per byte along K (row `k` in the low nibble of
+      byte `[k/2, n]` when `k` is even, in the high nibble when odd);
+      groups of `group_size` rows (even) share a scale and a zero point:
+      `W[k, n] = (q[k, n] - zero[k/G, n]) * scale[k/G, n]` with `scale` and
+      the optional `zero_point` `[ceil(K/G), N]` (zero points 0..15 as
+      bytes; 8 when absent, i.e. symmetric).
+
+    It lowers to kernels that dequantize the weights in registers or a
+    cache-sized block at a time (loomrt_qgemm_w8_f32, loomrt_qgemm_w4_f32):
+    the quantized weights are all the model stores and reads.
 
     Example:
 
@@ -379,15 +390,29 @@ def Loom_QuantizedMatmulOp : Loom_Op<"quantized_matmul",
     %y = loom.quantized_matmul %x, %w, %scale
         : (tensor<?x128x768xf32>, tensor<768x3072xi8>, tensor<3072xf32>)
         -> tensor<?x128x3072xf32>
+    %z = loom.quantized_matmul %x, %w4, %s4 zero_point %zp
+        {bits = 4 : i64, group_size = 32 : i64}
+        : (tensor<?x128x768xf32>, tensor<384x3072xi8>, tensor<24x3072xf32>,
+           tensor<24x3072xi8>) -> tensor<?x128x3072xf32>
     ```
   }];
   let arguments = (ins RankedTensorOf<[F32]>:$input,
                        RankedTensorOf<[I8]>:$weight,
-                       RankedTensorOf<[F32]>:$scale);
+                       RankedTensorOf<[F32]>:$scale,
+                       Optional<RankedTensorOf<[I8]>>:$zero_point,
+                       DefaultValuedAttr<I64Attr, "8">:$bits,
+                       DefaultValuedAttr<I64Attr, "0">:$group_size);
   let results = (outs RankedTensorOf<[F32]>:$result);
   let assemblyFormat = [{
-    $input `,` $weight `,` $scale attr-dict `:` functional-type(operands, results)
+    $input `,` $weight `,` $scale (`zero_point` $zero_point^)? attr-dict `:`
+    functional-type(operands, results)
   }];
+  let builders = [
+    OpBuilder<(ins "::mlir::Value":$input, "::mlir::Value":$weight,
+                   "::mlir::Value":$scale), [{
+      build($_builder, $_state, input, weight, scale, ::mlir::Value(), 8, 0);
+    }]>
+  ];
   let hasVerifier = 1;
 }
 
