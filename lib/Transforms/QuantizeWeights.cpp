@@ -50,6 +50,9 @@ static Value blobConstant(PatternRewriter &rewriter, Location loc,
       DenseResourceElementsAttr::get(type, name, std::move(blob)));
 }
 
+/// Half precision's smallest positive (subnormal) and largest finite values.
+static constexpr float kHalfMin = 5.9604645e-8f, kHalfMax = 65504.0f;
+
 namespace {
 /// A weight quantization scheme (the pass's options).
 struct Scheme {
@@ -111,7 +114,7 @@ struct QuantizeMatmul : OpRewritePattern<linalg::GenericOp> {
   Value quantizeInt4(PatternRewriter &rewriter, Location loc, Value a,
                      int64_t k, int64_t n, Weights at2) const {
     int64_t group = scheme.groupSize, groups = (k + group - 1) / group;
-    SmallVector<float> scales(groups * n);
+    SmallVector<APFloat> scales(groups * n, APFloat(APFloat::IEEEhalf()));
     SmallVector<int8_t> zeros(scheme.symmetric ? 0 : groups * n);
     SmallVector<int8_t> packed((k + 1) / 2 * n, 0);
     for (int64_t g = 0; g < groups; ++g) {
@@ -122,19 +125,23 @@ struct QuantizeMatmul : OpRewritePattern<linalg::GenericOp> {
           lo = std::min(lo, at2(p, j));
           hi = std::max(hi, at2(p, j));
         }
-        float s;
-        int zero;
-        if (scheme.symmetric) {
-          float peak = std::max(-lo, hi);
-          s = peak > 0.0f ? peak / 7.0f : 1.0f;
-          zero = 8;
-        } else {
-          s = hi > lo ? (hi - lo) / 15.0f : 1.0f;
+        float peak = std::max(-lo, hi);
+        float s = scheme.symmetric ? (peak > 0.0f ? peak / 7.0f : 1.0f)
+                                   : (hi > lo ? (hi - lo) / 15.0f : 1.0f);
+        // Scales are stored in half precision: quantize with the rounded
+        // one, kept within its finite non-zero range.
+        s = std::clamp(s, kHalfMin, kHalfMax);
+        APFloat half(s);
+        bool lost;
+        half.convert(APFloat::IEEEhalf(), APFloat::rmNearestTiesToEven, &lost);
+        scales[g * n + j] = half;
+        s = half.convertToFloat();
+        int zero = 8;
+        if (!scheme.symmetric) {
           zero = static_cast<int>(
               std::clamp(std::nearbyint(-lo / s), 0.0f, 15.0f));
           zeros[g * n + j] = static_cast<int8_t>(zero);
         }
-        scales[g * n + j] = s;
         for (int64_t p = p0; p < p1; ++p) {
           float v =
               std::clamp(std::nearbyint(at2(p, j) / s) + zero, 0.0f, 15.0f);
@@ -150,8 +157,8 @@ struct QuantizeMatmul : OpRewritePattern<linalg::GenericOp> {
     Value scale = arith::ConstantOp::create(
         rewriter, loc,
         DenseElementsAttr::get(
-            RankedTensorType::get({groups, n}, rewriter.getF32Type()),
-            ArrayRef<float>(scales)));
+            RankedTensorType::get({groups, n}, rewriter.getF16Type()),
+            ArrayRef<APFloat>(scales)));
     Value zero;
     if (!scheme.symmetric)
       zero = blobConstant(rewriter, loc, {groups, n}, zeros, "int4_zero");

@@ -65,18 +65,19 @@ func.func @transposed(%x: tensor<5x2xf32>) -> tensor<5x3xf32> {
 
 // -----
 
-// int4 in groups of 2 rows, W [K=4, N=2]. Asymmetric (INT4): column 0,
-// rows 0-1 [1.5, -0.5]: scale 2/15, zero round(3.75) = 4, q = [15, 0];
-// rows 2-3 [3, 0]: scale 0.2, zero 0, q = [15, 0]. Column 1, rows 0-1 all
-// zero: scale 1, zero 0; rows 2-3 [-1.5, 1.5]: scale 0.2, zero round(7.5) =
-// 8, q = [0, 16 -> 15]. Two rows per byte, the even row low: bytes
+// int4 in groups of 2 rows, W [K=4, N=2]; scales in half precision (2/15
+// rounds to 0.1333, 0.2 to 0.19995), quantized with the rounded scale.
+// Asymmetric (INT4): column 0, rows 0-1 [1.5, -0.5]: scale 2/15, zero
+// round(3.75) = 4, q = [15, 0]; rows 2-3 [3, 0]: scale 0.2, zero 0,
+// q = [15, 0]. Column 1, rows 0-1 all zero: scale 1, zero 0; rows 2-3
+// [-1.5, 1.5]: scale 0.2, zero round(7.502) = 8, q = [0, 16 -> 15]. Two rows per byte, the even row low: bytes
 // [0F 00; 0F F0]. Symmetric (SYM): scale max|w| / 7, zero point 8: column
 // 0 q = [15, 6], [15, 8]; column 1 q = [8, 8], [1, 15]: [6F 88; 8F F1].
 // INT4-LABEL: func @int4
 //   INT4-DAG:   %[[Q:.+]] = arith.constant dense_resource<int4_weight> : tensor<2x2xi8>
-//   INT4-DAG:   %[[S:.+]] = arith.constant dense<{{\[}}[0.13333334, 1.000000e+00], [2.000000e-01, 2.000000e-01]]> : tensor<2x2xf32>
+//   INT4-DAG:   %[[S:.+]] = arith.constant dense<{{\[}}[1.333010e-01, 1.000000e+00], [1.999510e-01, 1.999510e-01]]> : tensor<2x2xf16>
 //   INT4-DAG:   %[[Z:.+]] = arith.constant dense_resource<int4_zero> : tensor<2x2xi8>
-//       INT4:   loom.quantized_matmul %arg0, %[[Q]], %[[S]] zero_point %[[Z]] {bits = 4 : i64, group_size = 2 : i64} : (tensor<5x4xf32>, tensor<2x2xi8>, tensor<2x2xf32>, tensor<2x2xi8>) -> tensor<5x2xf32>
+//       INT4:   loom.quantized_matmul %arg0, %[[Q]], %[[S]] zero_point %[[Z]] {bits = 4 : i64, group_size = 2 : i64} : (tensor<5x4xf32>, tensor<2x2xi8>, tensor<2x2xf16>, tensor<2x2xi8>) -> tensor<5x2xf32>
 //       INT4: int4_weight: "0x010000000F000FF0"
 //       INT4: int4_zero: "0x0100000004000008"
 // SYM-LABEL: func @int4

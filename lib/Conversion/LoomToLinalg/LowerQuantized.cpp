@@ -25,6 +25,8 @@
 #include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/PatternMatch.h"
 
+#include <cstring>
+
 using namespace mlir;
 using namespace loom;
 
@@ -55,14 +57,40 @@ static std::optional<ArrayRef<T>> constantOf(Value v,
   return constantData<T>(cst.getValue(), storage);
 }
 
+/// The bits of a constant f16 tensor `v`, in `storage`.
+static std::optional<ArrayRef<uint16_t>>
+constantHalfBits(Value v, SmallVectorImpl<uint16_t> &storage) {
+  auto cst = v.getDefiningOp<arith::ConstantOp>();
+  if (!cst)
+    return std::nullopt;
+  if (auto dense = dyn_cast<DenseFPElementsAttr>(cst.getValue())) {
+    if (!dense.getElementType().isF16())
+      return std::nullopt;
+    for (const APFloat &f : dense.getValues<APFloat>())
+      storage.push_back(
+          static_cast<uint16_t>(f.bitcastToAPInt().getZExtValue()));
+    return ArrayRef<uint16_t>(storage);
+  }
+  auto resource = dyn_cast<DenseResourceElementsAttr>(cst.getValue());
+  if (!resource || !resource.getElementType().isF16())
+    return std::nullopt;
+  AsmResourceBlob *blob = resource.getRawHandle().getBlob();
+  if (!blob)
+    return std::nullopt;
+  ArrayRef<char> bytes = blob->getData();
+  storage.resize(bytes.size() / 2);
+  std::memcpy(storage.data(), bytes.data(), storage.size() * 2);
+  return ArrayRef<uint16_t>(storage);
+}
+
 /// The 4-bit operands packed into loomrt_qgemm_w4_pack's panels when they
 /// are all constants: {weights, scales, zero points (or null)}.
 static std::optional<std::array<Value, 3>>
 packConstants(OpBuilder &b, QuantizedMatmulOp op, int64_t k, int64_t n) {
   SmallVector<int8_t> wStore, zStore;
-  SmallVector<float> sStore;
+  SmallVector<uint16_t> sStore;
   auto w = constantOf<int8_t>(op.getWeight(), wStore);
-  auto s = constantOf<float>(op.getScale(), sStore);
+  auto s = constantHalfBits(op.getScale(), sStore);
   std::optional<ArrayRef<int8_t>> z;
   if (op.getZeroPoint() && !(z = constantOf<int8_t>(op.getZeroPoint(), zStore)))
     return std::nullopt;
@@ -70,7 +98,7 @@ packConstants(OpBuilder &b, QuantizedMatmulOp op, int64_t k, int64_t n) {
     return std::nullopt;
   int64_t group = op.getGroupSize();
   std::vector<int8_t> wp(loomrt_qgemm_w4_packed_bytes(k, n));
-  std::vector<float> sp(loomrt_qgemm_w4_packed_groups(k, n, group));
+  std::vector<uint16_t> sp(loomrt_qgemm_w4_packed_groups(k, n, group));
   std::vector<int8_t> zp(z ? sp.size() : 0);
   loomrt_qgemm_w4_pack(
       k, n, group, reinterpret_cast<const uint8_t *>(w->data()), s->data(),
@@ -83,7 +111,7 @@ packConstants(OpBuilder &b, QuantizedMatmulOp op, int64_t k, int64_t n) {
     zero = blobConstant<int8_t>(b, loc, b.getI8Type(), zp, "int4_zero_packed");
   return std::array<Value, 3>{
       blobConstant<int8_t>(b, loc, b.getI8Type(), wp, "int4_weight_packed"),
-      blobConstant<float>(b, loc, b.getF32Type(), sp, "int4_scale_packed"),
+      blobConstant<uint16_t>(b, loc, b.getF16Type(), sp, "int4_scale_packed"),
       zero};
 }
 

@@ -128,11 +128,13 @@ void loomrt_qgemm_w8_f32(int64_t m, int64_t n, int64_t k, const float *a,
  *
  *   W[p, j] = (q[p, j] - zero[p / group, j]) * scale[p / group, j]
  *
+ * with the scales in IEEE half precision (their 16 bits; a sixteenth of a
+ * byte per weight at group 32).
  * A is [m, k] fp32 and C [m, n] fp32, row-major and contiguous. Without
  * LOOMRT_QGEMM_PACKED, q holds unsigned 4-bit values packed two per byte
  * along k: byte [p / 2, j] of a row-major [ceil(k / 2), n] array, row p in
  * its low nibble when p is even and its high nibble when odd; scale is
- * [ceil(k / group), n] fp32 and zero [ceil(k / group), n] with values
+ * [ceil(k / group), n] fp16 and zero [ceil(k / group), n] with values
  * 0..15, or NULL for symmetric weights (every zero point 8). Those are then
  * packed into a temporary on every call; with LOOMRT_QGEMM_PACKED they are
  * already in loomrt_qgemm_w4_pack's layout. One row streams each panel of
@@ -141,8 +143,9 @@ void loomrt_qgemm_w8_f32(int64_t m, int64_t n, int64_t k, const float *a,
  * the vector paths; k = 0 gives zeros. Threads as loomrt_qgemm_w8_f32.
  */
 void loomrt_qgemm_w4_f32(int64_t m, int64_t n, int64_t k, int64_t group,
-                         const float *a, const uint8_t *w, const float *scale,
-                         const uint8_t *zero, float *c, int64_t flags);
+                         const float *a, const uint8_t *w,
+                         const uint16_t *scale, const uint8_t *zero, float *c,
+                         int64_t flags);
 
 /** Bytes of int4 weights [k x n] in the packed layout. */
 int64_t loomrt_qgemm_w4_packed_bytes(int64_t k, int64_t n);
@@ -160,9 +163,9 @@ int64_t loomrt_qgemm_w4_packed_groups(int64_t k, int64_t n, int64_t group);
  * otherwise a NULL zero writes 8s.
  */
 void loomrt_qgemm_w4_pack(int64_t k, int64_t n, int64_t group,
-                          const uint8_t *w, const float *scale,
+                          const uint8_t *w, const uint16_t *scale,
                           const uint8_t *zero, uint8_t *w_dst,
-                          float *scale_dst, uint8_t *zero_dst);
+                          uint16_t *scale_dst, uint8_t *zero_dst);
 
 /** The name of the microkernel loomrt_sgemm_f32 uses on this CPU
  *  ("avx2-fma-6x16" or "generic-6x16"). */

@@ -61,11 +61,36 @@ static int haveAvx2(void) {
   static int cached = -1;
   if (cached < 0) {
     __builtin_cpu_init();
-    cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    /* Every AVX2 CPU has F16C too; the int4 scales need it. */
+    cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+             __builtin_cpu_supports("f16c");
   }
   return cached;
 }
 #endif
+
+/** An IEEE half-precision value (its bits) as a float. */
+static float halfToFloat(uint16_t h) {
+  uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 31,
+           mant = h & 1023, bits;
+  if (exp == 31) { /* inf, nan */
+    bits = sign | 0x7f800000u | (mant << 13);
+  } else if (exp) { /* normal */
+    bits = sign | ((exp + 112) << 23) | (mant << 13);
+  } else if (mant) { /* subnormal: normalize */
+    int e = -1;
+    do {
+      ++e;
+      mant <<= 1;
+    } while (!(mant & 1024));
+    bits = sign | ((uint32_t)(112 - e) << 23) | ((mant & 1023) << 13);
+  } else {
+    bits = sign;
+  }
+  float f;
+  memcpy(&f, &bits, sizeof(f));
+  return f;
+}
 
 /* -------------------------------------------------------------------------
  * Dequantized panels (several rows)
@@ -89,8 +114,8 @@ typedef struct {
 typedef struct {
   int64_t n, k, group;
   const uint8_t *w;
-  const float *scale;
-  const uint8_t *zero; /* NULL: every zero point is 8 */
+  const uint16_t *scale; /* IEEE half precision */
+  const uint8_t *zero;   /* NULL: every zero point is 8 */
 } W4;
 
 /** Groups of W4 (rows of scales per panel). */
@@ -134,7 +159,7 @@ panel8Avx2(const W8 *q, int64_t j, float *dst) {
 
 /** A full 16-column int4 panel: columns [j, j + 16) within one packed
  *  panel. */
-__attribute__((target("avx2,fma"))) static void
+__attribute__((target("avx2,fma,f16c"))) static void
 panel4Avx2(const W4 *q, int64_t j, float *dst) {
   const __m256i low = _mm256_set1_epi32(15);
   const uint8_t *w =
@@ -142,8 +167,10 @@ panel4Avx2(const W4 *q, int64_t j, float *dst) {
   for (int64_t g0 = 0; g0 < q->k; g0 += q->group) {
     int64_t g = g0 / q->group, at = groupIndex(q, g, j);
     int64_t end = q->k - g0 < q->group ? q->k : g0 + q->group;
-    __m256 s0 = _mm256_loadu_ps(q->scale + at),
-           s1 = _mm256_loadu_ps(q->scale + at + 8);
+    __m256 s0 = _mm256_cvtph_ps(
+               _mm_loadu_si128((const __m128i *)(q->scale + at))),
+           s1 = _mm256_cvtph_ps(
+               _mm_loadu_si128((const __m128i *)(q->scale + at + 8)));
     __m256i z0 = _mm256_set1_epi32(8), z1 = z0;
     if (q->zero) {
       __m128i zb = _mm_loadu_si128((const __m128i *)(q->zero + at));
@@ -210,7 +237,7 @@ static void dequant4(const void *ctx, int64_t j0, int64_t nc, float *dst) {
       for (int64_t c = 0; c < NR; ++c)
         dst[p * NR + c] =
             c < cols ? (float)(nibble(q, p, j + c) - zeroOf(q, g, j + c)) *
-                           q->scale[groupIndex(q, g, j + c)]
+                           halfToFloat(q->scale[groupIndex(q, g, j + c)])
                      : 0.0f;
     }
   }
@@ -473,7 +500,7 @@ static void gemm4Generic(int64_t m, const W4 *q, const float *a, float *c,
         float part = 0.0f;
         for (int64_t p = g0; p < end; ++p)
           part += a[i * q->k + p] * (float)(nibble(q, p, j) - z);
-        sum += part * q->scale[groupIndex(q, g, j)];
+        sum += part * halfToFloat(q->scale[groupIndex(q, g, j)]);
       }
       c[i * q->n + j] = sum;
     }
@@ -481,10 +508,14 @@ static void gemm4Generic(int64_t m, const W4 *q, const float *a, float *c,
 
 #ifdef LOOMRT_HAVE_X86
 /** One row times one packed panel (32 columns over all of k, streamed
- *  contiguously) into out[0, 32): a group's sums in registers (even and odd
- *  rows apart, for independent chains), then scaled into the totals. */
-__attribute__((target("avx2,fma"))) static void
-gemv4Panel(const W4 *q, const float *a, int64_t panel, float *out) {
+ *  contiguously) into out[0, 32). Per group, sum_p a[p] q[p, j] in
+ *  registers (even and odd rows apart, for independent chains), then
+ *  total[j] += scale[g, j] (sum - zero[g, j] asum[g]) with asum[g] the sum
+ *  of the group's a[p]: the zero points leave the inner loop, which is
+ *  bound by its instruction count. */
+__attribute__((target("avx2,fma,f16c"))) static void
+gemv4Panel(const W4 *q, const float *a, const float *asum, int64_t panel,
+           float *out) {
   const __m256i low = _mm256_set1_epi32(15);
   const uint8_t *w = q->w + panel * ((q->k + 1) / 2) * W4_PANEL;
   __m256 total[4];
@@ -493,11 +524,6 @@ gemv4Panel(const W4 *q, const float *a, int64_t panel, float *out) {
   for (int64_t g0 = 0; g0 < q->k; g0 += q->group) {
     int64_t g = g0 / q->group, at = (panel * groupsOf(q) + g) * W4_PANEL;
     int64_t end = q->k - g0 < q->group ? q->k : g0 + q->group;
-    __m256i zero[4];
-    for (int v = 0; v < 4; ++v)
-      zero[v] = q->zero ? _mm256_cvtepu8_epi32(_mm_loadl_epi64(
-                              (const __m128i *)(q->zero + at + 8 * v)))
-                        : _mm256_set1_epi32(8);
     __m256 even[4], odd[4];
     for (int v = 0; v < 4; ++v)
       even[v] = odd[v] = _mm256_setzero_ps();
@@ -509,12 +535,10 @@ gemv4Panel(const W4 *q, const float *a, int64_t panel, float *out) {
       for (int v = 0; v < 4; ++v) {
         __m256i b = _mm256_cvtepu8_epi32(
             _mm_loadl_epi64((const __m128i *)(src + 8 * v)));
-        __m256 w0 = _mm256_cvtepi32_ps(
-            _mm256_sub_epi32(_mm256_and_si256(b, low), zero[v]));
-        __m256 w1 = _mm256_cvtepi32_ps(
-            _mm256_sub_epi32(_mm256_srli_epi32(b, 4), zero[v]));
-        even[v] = _mm256_fmadd_ps(x0, w0, even[v]);
-        odd[v] = _mm256_fmadd_ps(x1, w1, odd[v]);
+        even[v] = _mm256_fmadd_ps(
+            x0, _mm256_cvtepi32_ps(_mm256_and_si256(b, low)), even[v]);
+        odd[v] = _mm256_fmadd_ps(
+            x1, _mm256_cvtepi32_ps(_mm256_srli_epi32(b, 4)), odd[v]);
       }
     }
     if (p < end) { /* k odd: the last row, in the low nibbles */
@@ -523,16 +547,22 @@ gemv4Panel(const W4 *q, const float *a, int64_t panel, float *out) {
       for (int v = 0; v < 4; ++v) {
         __m256i b = _mm256_cvtepu8_epi32(
             _mm_loadl_epi64((const __m128i *)(src + 8 * v)));
-        even[v] = _mm256_fmadd_ps(x0,
-                                  _mm256_cvtepi32_ps(_mm256_sub_epi32(
-                                      _mm256_and_si256(b, low), zero[v])),
-                                  even[v]);
+        even[v] = _mm256_fmadd_ps(
+            x0, _mm256_cvtepi32_ps(_mm256_and_si256(b, low)), even[v]);
       }
     }
-    for (int v = 0; v < 4; ++v)
-      total[v] =
-          _mm256_fmadd_ps(_mm256_add_ps(even[v], odd[v]),
-                          _mm256_loadu_ps(q->scale + at + 8 * v), total[v]);
+    __m256 sum = _mm256_set1_ps(asum[g]);
+    for (int v = 0; v < 4; ++v) {
+      __m256 zero =
+          q->zero ? _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(
+                        (const __m128i *)(q->zero + at + 8 * v))))
+                  : _mm256_set1_ps(8.0f);
+      __m256 dot = _mm256_fnmadd_ps(zero, sum, _mm256_add_ps(even[v], odd[v]));
+      total[v] = _mm256_fmadd_ps(dot,
+                                 _mm256_cvtph_ps(_mm_loadu_si128(
+                                     (const __m128i *)(q->scale + at + 8 * v))),
+                                 total[v]);
+    }
   }
   for (int v = 0; v < 4; ++v)
     _mm256_storeu_ps(out + 8 * v, total[v]);
@@ -548,8 +578,9 @@ int64_t loomrt_qgemm_w4_packed_groups(int64_t k, int64_t n, int64_t group) {
 }
 
 void loomrt_qgemm_w4_pack(int64_t k, int64_t n, int64_t group, const uint8_t *w,
-                          const float *scale, const uint8_t *zero,
-                          uint8_t *w_dst, float *scale_dst, uint8_t *zero_dst) {
+                          const uint16_t *scale, const uint8_t *zero,
+                          uint8_t *w_dst, uint16_t *scale_dst,
+                          uint8_t *zero_dst) {
   int64_t rows = (k + 1) / 2, groups = (k + group - 1) / group;
   int64_t panels = (n + W4_PANEL - 1) / W4_PANEL;
   for (int64_t pn = 0; pn < panels; ++pn)
@@ -560,7 +591,7 @@ void loomrt_qgemm_w4_pack(int64_t k, int64_t n, int64_t group, const uint8_t *w,
         w_dst[(pn * rows + r) * W4_PANEL + c] = j < n ? w[r * n + j] : 0x88;
       for (int64_t g = 0; g < groups; ++g) {
         int64_t at = (pn * groups + g) * W4_PANEL + c;
-        scale_dst[at] = j < n ? scale[g * n + j] : 0.0f;
+        scale_dst[at] = j < n ? scale[g * n + j] : 0;
         if (zero_dst)
           zero_dst[at] = j < n && zero ? zero[g * n + j] : 8;
       }
@@ -573,7 +604,17 @@ static void gemm4Packed(int64_t m, const W4 *q, const float *a, float *c) {
   /* Groups must cover whole bytes for the vector paths. */
   int aligned = q->group % 2 == 0;
 #ifdef LOOMRT_HAVE_X86
-  if (m == 1 && aligned && haveAvx2()) {
+  float *asum = m == 1 && aligned && haveAvx2()
+                    ? malloc((size_t)groupsOf(q) * sizeof(float))
+                    : NULL;
+  if (asum) {
+    for (int64_t g = 0; g < groupsOf(q); ++g) {
+      int64_t end = q->k - g * q->group < q->group ? q->k : (g + 1) * q->group;
+      float sum = 0.0f;
+      for (int64_t p = g * q->group; p < end; ++p)
+        sum += a[p];
+      asum[g] = sum;
+    }
     int64_t panels = (n + W4_PANEL - 1) / W4_PANEL;
 #ifdef LOOMRT_KERNELS_OPENMP
 #pragma omp parallel for schedule(static) if (!omp_in_parallel() && panels > 1)
@@ -581,13 +622,14 @@ static void gemm4Packed(int64_t m, const W4 *q, const float *a, float *c) {
     for (int64_t pn = 0; pn < panels; ++pn) {
       int64_t j0 = pn * W4_PANEL;
       if (n - j0 >= W4_PANEL) {
-        gemv4Panel(q, a, pn, c + j0);
+        gemv4Panel(q, a, asum, pn, c + j0);
       } else {
         float out[W4_PANEL];
-        gemv4Panel(q, a, pn, out);
+        gemv4Panel(q, a, asum, pn, out);
         memcpy(c + j0, out, (size_t)(n - j0) * sizeof(float));
       }
     }
+    free(asum);
     return;
   }
 #endif
@@ -602,8 +644,9 @@ static void gemm4Packed(int64_t m, const W4 *q, const float *a, float *c) {
 }
 
 void loomrt_qgemm_w4_f32(int64_t m, int64_t n, int64_t k, int64_t group,
-                         const float *a, const uint8_t *w, const float *scale,
-                         const uint8_t *zero, float *c, int64_t flags) {
+                         const float *a, const uint8_t *w,
+                         const uint16_t *scale, const uint8_t *zero, float *c,
+                         int64_t flags) {
   if (m <= 0 || n <= 0)
     return;
   if (k <= 0 || group <= 0) {
@@ -619,7 +662,7 @@ void loomrt_qgemm_w4_f32(int64_t m, int64_t n, int64_t k, int64_t group,
   size_t wBytes = (size_t)loomrt_qgemm_w4_packed_bytes(k, n);
   size_t groups = (size_t)loomrt_qgemm_w4_packed_groups(k, n, group);
   uint8_t *wp = malloc(wBytes), *zp = zero ? malloc(groups) : NULL;
-  float *sp = malloc(groups * sizeof(float));
+  uint16_t *sp = malloc(groups * sizeof(uint16_t));
   if (wp && sp && (zp || !zero)) {
     loomrt_qgemm_w4_pack(k, n, group, w, scale, zero, wp, sp, zp);
     W4 q = {n, k, group, wp, sp, zp};
@@ -638,7 +681,7 @@ void loomrt_qgemm_w4_f32(int64_t m, int64_t n, int64_t k, int64_t group,
             uint8_t byte = w[p / 2 * n + j];
             part += a[i * k + p] * (float)((p % 2 ? byte >> 4 : byte & 15) - z);
           }
-          sum += part * scale[g * n + j];
+          sum += part * halfToFloat(scale[g * n + j]);
         }
         c[i * n + j] = sum;
       }

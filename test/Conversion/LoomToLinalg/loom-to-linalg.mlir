@@ -359,8 +359,8 @@ func.func @quantized_matmul(%x: tensor<?x10x64xf32>, %w: tensor<64x48xi8>, %s: t
 // CHECK-LABEL: func @quantized4_matmul_args
 //       CHECK:   %[[OUT:.+]] = memref.alloc() : memref<6x48xf32>
 //       CHECK:   call @loomrt_qgemm_w4_f32(%{{.+}}, %c48_i64, %c64_i64, %c32_i64, %{{.+}}, %{{.+}}, %{{.+}}, %c0_i64, %{{.+}}, %c0_i64) : (i64, i64, i64, i64, i64, i64, i64, i64, i64, i64) -> ()
-func.func @quantized4_matmul_args(%x: tensor<6x64xf32>, %w: tensor<32x48xi8>, %s: tensor<2x48xf32>) -> tensor<6x48xf32> {
-  %0 = loom.quantized_matmul %x, %w, %s {bits = 4 : i64, group_size = 32 : i64} : (tensor<6x64xf32>, tensor<32x48xi8>, tensor<2x48xf32>) -> tensor<6x48xf32>
+func.func @quantized4_matmul_args(%x: tensor<6x64xf32>, %w: tensor<32x48xi8>, %s: tensor<2x48xf16>) -> tensor<6x48xf32> {
+  %0 = loom.quantized_matmul %x, %w, %s {bits = 4 : i64, group_size = 32 : i64} : (tensor<6x64xf32>, tensor<32x48xi8>, tensor<2x48xf16>) -> tensor<6x48xf32>
   return %0 : tensor<6x48xf32>
 }
 
@@ -372,13 +372,13 @@ func.func @quantized4_matmul_args(%x: tensor<6x64xf32>, %w: tensor<32x48xi8>, %s
 // the call says so (flags 1).
 // CHECK-LABEL: func @quantized4_matmul_constants
 //   CHECK-DAG:   arith.constant dense_resource<int4_weight_packed> : tensor<128xi8>
-//   CHECK-DAG:   arith.constant dense_resource<int4_scale_packed> : tensor<64xf32>
+//   CHECK-DAG:   arith.constant dense_resource<int4_scale_packed> : tensor<64xf16>
 //   CHECK-DAG:   arith.constant dense_resource<int4_zero_packed> : tensor<64xi8>
 //       CHECK:   call @loomrt_qgemm_w4_f32(%{{.+}}, %c40_i64, %c4_i64, %c4_i64, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %c1_i64)
 func.func @quantized4_matmul_constants(%x: tensor<3x4xf32>) -> tensor<3x40xf32> {
   %w = arith.constant dense<17> : tensor<2x40xi8>
-  %s = arith.constant dense<0.5> : tensor<1x40xf32>
+  %s = arith.constant dense<0.5> : tensor<1x40xf16>
   %z = arith.constant dense<3> : tensor<1x40xi8>
-  %0 = loom.quantized_matmul %x, %w, %s zero_point %z {bits = 4 : i64, group_size = 4 : i64} : (tensor<3x4xf32>, tensor<2x40xi8>, tensor<1x40xf32>, tensor<1x40xi8>) -> tensor<3x40xf32>
+  %0 = loom.quantized_matmul %x, %w, %s zero_point %z {bits = 4 : i64, group_size = 4 : i64} : (tensor<3x4xf32>, tensor<2x40xi8>, tensor<1x40xf16>, tensor<1x40xi8>) -> tensor<3x40xf32>
   return %0 : tensor<3x40xf32>
 }

@@ -380,7 +380,7 @@ func.func @quantized_matmul_depth(%x: tensor<2x64xf32>, %w: tensor<32x16xi8>, %s
 // -----
 
 func.func @quantized_matmul_scale(%x: tensor<2x32xf32>, %w: tensor<32x16xi8>, %s: tensor<32xf32>) {
-  // expected-error @+1 {{scale must be [16] (one per output column)}}
+  // expected-error @+1 {{scale must be f32 [16] (one per output column)}}
   %0 = loom.quantized_matmul %x, %w, %s : (tensor<2x32xf32>, tensor<32x16xi8>, tensor<32xf32>) -> tensor<2x16xf32>
   return
 }
@@ -411,40 +411,48 @@ func.func @quantized_matmul_int8_groups(%x: tensor<2x32xf32>, %w: tensor<32x16xi
 
 // -----
 
-func.func @quantized_matmul_int4_group(%x: tensor<2x32xf32>, %w: tensor<16x16xi8>, %s: tensor<3x16xf32>) {
+func.func @quantized_matmul_int4_group(%x: tensor<2x32xf32>, %w: tensor<16x16xi8>, %s: tensor<3x16xf16>) {
   // expected-error @+1 {{4-bit weights need an even group_size >= 2, not 11}}
-  %0 = loom.quantized_matmul %x, %w, %s {bits = 4 : i64, group_size = 11 : i64} : (tensor<2x32xf32>, tensor<16x16xi8>, tensor<3x16xf32>) -> tensor<2x16xf32>
+  %0 = loom.quantized_matmul %x, %w, %s {bits = 4 : i64, group_size = 11 : i64} : (tensor<2x32xf32>, tensor<16x16xi8>, tensor<3x16xf16>) -> tensor<2x16xf32>
   return
 }
 
 // -----
 
-func.func @quantized_matmul_int4_dynamic_k(%x: tensor<2x?xf32>, %w: tensor<16x16xi8>, %s: tensor<1x16xf32>) {
+func.func @quantized_matmul_int4_dynamic_k(%x: tensor<2x?xf32>, %w: tensor<16x16xi8>, %s: tensor<1x16xf16>) {
   // expected-error @+1 {{4-bit weights need a static K (input's last dim)}}
-  %0 = loom.quantized_matmul %x, %w, %s {bits = 4 : i64, group_size = 32 : i64} : (tensor<2x?xf32>, tensor<16x16xi8>, tensor<1x16xf32>) -> tensor<2x16xf32>
+  %0 = loom.quantized_matmul %x, %w, %s {bits = 4 : i64, group_size = 32 : i64} : (tensor<2x?xf32>, tensor<16x16xi8>, tensor<1x16xf16>) -> tensor<2x16xf32>
   return
 }
 
 // -----
 
-func.func @quantized_matmul_int4_rows(%x: tensor<2x33xf32>, %w: tensor<16x16xi8>, %s: tensor<2x16xf32>) {
+func.func @quantized_matmul_int4_rows(%x: tensor<2x33xf32>, %w: tensor<16x16xi8>, %s: tensor<2x16xf16>) {
   // expected-error @+1 {{4-bit weights for K = 33 are [17, N] bytes, not [16, N]}}
-  %0 = loom.quantized_matmul %x, %w, %s {bits = 4 : i64, group_size = 32 : i64} : (tensor<2x33xf32>, tensor<16x16xi8>, tensor<2x16xf32>) -> tensor<2x16xf32>
+  %0 = loom.quantized_matmul %x, %w, %s {bits = 4 : i64, group_size = 32 : i64} : (tensor<2x33xf32>, tensor<16x16xi8>, tensor<2x16xf16>) -> tensor<2x16xf32>
   return
 }
 
 // -----
 
-func.func @quantized_matmul_int4_scale(%x: tensor<2x64xf32>, %w: tensor<32x16xi8>, %s: tensor<16xf32>) {
+func.func @quantized_matmul_int4_scale(%x: tensor<2x64xf32>, %w: tensor<32x16xi8>, %s: tensor<16xf16>) {
   // expected-error @+1 {{scale must be [2, 16] (one per group of 32 rows and column)}}
-  %0 = loom.quantized_matmul %x, %w, %s {bits = 4 : i64, group_size = 32 : i64} : (tensor<2x64xf32>, tensor<32x16xi8>, tensor<16xf32>) -> tensor<2x16xf32>
+  %0 = loom.quantized_matmul %x, %w, %s {bits = 4 : i64, group_size = 32 : i64} : (tensor<2x64xf32>, tensor<32x16xi8>, tensor<16xf16>) -> tensor<2x16xf32>
   return
 }
 
 // -----
 
-func.func @quantized_matmul_int4_zero(%x: tensor<2x64xf32>, %w: tensor<32x16xi8>, %s: tensor<2x16xf32>, %z: tensor<1x16xi8>) {
+func.func @quantized_matmul_int4_zero(%x: tensor<2x64xf32>, %w: tensor<32x16xi8>, %s: tensor<2x16xf16>, %z: tensor<1x16xi8>) {
   // expected-error @+1 {{zero_point must be [2, 16] (one per group of 32 rows and column)}}
-  %0 = loom.quantized_matmul %x, %w, %s zero_point %z {bits = 4 : i64, group_size = 32 : i64} : (tensor<2x64xf32>, tensor<32x16xi8>, tensor<2x16xf32>, tensor<1x16xi8>) -> tensor<2x16xf32>
+  %0 = loom.quantized_matmul %x, %w, %s zero_point %z {bits = 4 : i64, group_size = 32 : i64} : (tensor<2x64xf32>, tensor<32x16xi8>, tensor<2x16xf16>, tensor<1x16xi8>) -> tensor<2x16xf32>
+  return
+}
+
+// -----
+
+func.func @quantized_matmul_int4_f32_scale(%x: tensor<2x64xf32>, %w: tensor<32x16xi8>, %s: tensor<2x16xf32>) {
+  // expected-error @+1 {{4-bit weights take f16 scales}}
+  %0 = loom.quantized_matmul %x, %w, %s {bits = 4 : i64, group_size = 32 : i64} : (tensor<2x64xf32>, tensor<32x16xi8>, tensor<2x16xf32>) -> tensor<2x16xf32>
   return
 }

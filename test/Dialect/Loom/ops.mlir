@@ -138,8 +138,8 @@ func.func @quantized_matmul(%x: tensor<?x10x64xf32>, %w: tensor<64x48xi8>, %s: t
 // -----
 
 // CHECK-LABEL: func @quantized4_matmul
-//       CHECK:   loom.quantized_matmul %arg0, %arg1, %arg2 zero_point %arg3 {bits = 4 : i64, group_size = 32 : i64} : (tensor<?x10x63xf32>, tensor<32x48xi8>, tensor<2x48xf32>, tensor<2x48xi8>) -> tensor<?x10x48xf32>
-func.func @quantized4_matmul(%x: tensor<?x10x63xf32>, %w: tensor<32x48xi8>, %s: tensor<2x48xf32>, %z: tensor<2x48xi8>) -> tensor<?x10x48xf32> {
-  %0 = loom.quantized_matmul %x, %w, %s zero_point %z {bits = 4 : i64, group_size = 32 : i64} : (tensor<?x10x63xf32>, tensor<32x48xi8>, tensor<2x48xf32>, tensor<2x48xi8>) -> tensor<?x10x48xf32>
+//       CHECK:   loom.quantized_matmul %arg0, %arg1, %arg2 zero_point %arg3 {bits = 4 : i64, group_size = 32 : i64} : (tensor<?x10x63xf32>, tensor<32x48xi8>, tensor<2x48xf16>, tensor<2x48xi8>) -> tensor<?x10x48xf32>
+func.func @quantized4_matmul(%x: tensor<?x10x63xf32>, %w: tensor<32x48xi8>, %s: tensor<2x48xf16>, %z: tensor<2x48xi8>) -> tensor<?x10x48xf32> {
+  %0 = loom.quantized_matmul %x, %w, %s zero_point %z {bits = 4 : i64, group_size = 32 : i64} : (tensor<?x10x63xf32>, tensor<32x48xi8>, tensor<2x48xf16>, tensor<2x48xi8>) -> tensor<?x10x48xf32>
   return %0 : tensor<?x10x48xf32>
 }

@@ -16,7 +16,8 @@ rng = np.random.default_rng(42)
 def ty(a, dyn=()):
     """The tensor type of `a`; dims listed in `dyn` are dynamic."""
     dims = ["?" if i in dyn else str(d) for i, d in enumerate(a.shape)]
-    elem = {np.dtype(np.int64): "i64", np.dtype(np.int8): "i8"}.get(a.dtype, "f32")
+    elem = {np.dtype(np.int64): "i64", np.dtype(np.int8): "i8",
+            np.dtype(np.float16): "f16"}.get(a.dtype, "f32")
     return "tensor<%sx%s>" % ("x".join(dims), elem) if a.ndim else "tensor<%s>" % elem
 
 
@@ -260,7 +261,7 @@ def case(name):
         packed = np.zeros(((k + 1) // 2, n), np.uint8)
         packed |= q[0::2]
         packed[: k // 2] |= q[1::2] << 4
-        scale = (np.abs(r(groups, n)) * 0.01 + 0.001).astype(np.float32)
+        scale = (np.abs(r(groups, n)) * 0.01 + 0.001).astype(np.float16)
         zero = rng.integers(0, 16, size=(groups, n)).astype(np.uint8) if zp else \
             np.full((groups, n), 8, np.uint8)
         g = np.arange(k) // group

@@ -20,6 +20,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -94,6 +95,21 @@ TEST(Qgemm, ExtremeWeightsAndScalesAreExact) {
     EXPECT_EQ(c[j], 2.0f * w[j] * scale[j]);
 }
 
+/// The bits of x rounded to half precision (the int4 kernels' scales).
+uint16_t toHalf(float x) {
+  _Float16 h = static_cast<_Float16>(x);
+  uint16_t bits;
+  std::memcpy(&bits, &h, sizeof(bits));
+  return bits;
+}
+
+/// Half-precision bits as a float.
+float fromHalf(uint16_t bits) {
+  _Float16 h;
+  std::memcpy(&h, &bits, sizeof(h));
+  return static_cast<float>(h);
+}
+
 struct Shape4 {
   int64_t m, n, k, group;
   bool zeroPoints;
@@ -107,7 +123,8 @@ TEST_P(Qgemm4Shapes, MatchesTheQuantizedArithmetic) {
   std::uniform_real_distribution<float> real(-1.0f, 1.0f);
   std::uniform_int_distribution<int> nib(0, 15);
   int64_t groups = (k + group - 1) / group;
-  std::vector<float> a(m * k), scale(groups * n), c(m * n, NAN);
+  std::vector<float> a(m * k), c(m * n, NAN);
+  std::vector<uint16_t> scale(groups * n);
   std::vector<uint8_t> q(k * n), packed((k + 1) / 2 * n, 0), zero;
   for (float &x : a)
     x = real(gen);
@@ -117,8 +134,8 @@ TEST_P(Qgemm4Shapes, MatchesTheQuantizedArithmetic) {
     for (int64_t j = 0; j < n; ++j)
       packed[p / 2 * n + j] |=
           static_cast<uint8_t>(q[p * n + j] << (p % 2 * 4));
-  for (float &x : scale)
-    x = 0.01f + std::fabs(real(gen)) * 0.02f;
+  for (uint16_t &x : scale)
+    x = toHalf(0.01f + std::fabs(real(gen)) * 0.02f);
   if (zeroPoints) {
     zero.resize(groups * n);
     for (uint8_t &x : zero)
@@ -129,7 +146,8 @@ TEST_P(Qgemm4Shapes, MatchesTheQuantizedArithmetic) {
   // Prepacked: the same numbers.
   std::vector<uint8_t> wp(loomrt_qgemm_w4_packed_bytes(k, n)),
       zp(loomrt_qgemm_w4_packed_groups(k, n, group));
-  std::vector<float> sp(zp.size()), cp(m * n, NAN);
+  std::vector<uint16_t> sp(zp.size());
+  std::vector<float> cp(m * n, NAN);
   loomrt_qgemm_w4_pack(k, n, group, packed.data(), scale.data(),
                        zeroPoints ? zero.data() : nullptr, wp.data(), sp.data(),
                        zeroPoints ? zp.data() : nullptr);
@@ -145,7 +163,8 @@ TEST_P(Qgemm4Shapes, MatchesTheQuantizedArithmetic) {
         int64_t g = p / group;
         int z = zeroPoints ? zero[g * n + j] : 8;
         double term = static_cast<double>(a[i * k + p]) *
-                      (static_cast<int>(q[p * n + j]) - z) * scale[g * n + j];
+                      (static_cast<int>(q[p * n + j]) - z) *
+                      fromHalf(scale[g * n + j]);
         sum += term;
         mag += std::fabs(term);
       }
@@ -167,7 +186,8 @@ INSTANTIATE_TEST_SUITE_P(Shapes, Qgemm4Shapes,
                                            Shape4{5, 17, 15, 5, false}));
 
 TEST(Qgemm4, ZeroDepthGivesZeros) {
-  std::vector<float> a(1), scale(20, 1.0f), c(3 * 20, NAN);
+  std::vector<float> a(1), c(3 * 20, NAN);
+  std::vector<uint16_t> scale(20, toHalf(1.0f));
   std::vector<uint8_t> w(1);
   loomrt_qgemm_w4_f32(3, 20, 0, 32, a.data(), w.data(), scale.data(), nullptr,
                       c.data(), 0);
@@ -178,17 +198,24 @@ TEST(Qgemm4, ZeroDepthGivesZeros) {
 TEST(Qgemm4, ExtremeNibblesAreExact) {
   // One term per output: c = a * (q - zero) * scale, exactly representable.
   const int64_t n = 32;
-  std::vector<float> a = {2.0f}, scale(n), c(n);
+  std::vector<float> a = {2.0f}, c(n);
+  std::vector<uint16_t> scale(n);
   std::vector<uint8_t> w(n), zero(n);
   for (int64_t j = 0; j < n; ++j) {
     w[j] = static_cast<uint8_t>(j % 2 ? 0 : 15);
     zero[j] = static_cast<uint8_t>(j % 3 ? 15 : 0);
-    scale[j] = std::ldexp(1.0f, -static_cast<int>(j));
+    // Powers of two down to half precision's smallest subnormal (2^-24).
+    scale[j] = toHalf(std::ldexp(1.0f, -static_cast<int>(j % 25)));
   }
-  loomrt_qgemm_w4_f32(1, n, 1, 2, a.data(), w.data(), scale.data(), zero.data(),
-                      c.data(), 0);
-  for (int64_t j = 0; j < n; ++j)
-    EXPECT_EQ(c[j], 2.0f * (w[j] - zero[j]) * scale[j]);
+  // Group 2 takes the vector path, an odd group the scalar one.
+  for (int64_t group : {2, 1}) {
+    loomrt_qgemm_w4_f32(1, n, 1, group, a.data(), w.data(), scale.data(),
+                        zero.data(), c.data(), 0);
+    for (int64_t j = 0; j < n; ++j)
+      EXPECT_EQ(c[j], 2.0f * (w[j] - zero[j]) *
+                          std::ldexp(1.0f, -static_cast<int>(j % 25)))
+          << "group " << group << ", column " << j;
+  }
 }
 
 } // namespace

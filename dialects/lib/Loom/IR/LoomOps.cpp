@@ -428,8 +428,9 @@ LogicalResult QuantizedMatmulOp::verify() {
     if (!dimsCompatible(k, w.getDimSize(0)))
       return emitOpError() << "input's last dimension is " << dimStr(k)
                            << ", the weight has K = " << w.getDimSize(0);
-    if (s.getRank() != 1 || !dimsCompatible(s.getDimSize(0), n))
-      return emitOpError() << "scale must be [" << n
+    if (s.getRank() != 1 || !dimsCompatible(s.getDimSize(0), n) ||
+        !s.getElementType().isF32())
+      return emitOpError() << "scale must be f32 [" << n
                            << "] (one per output column)";
     return success();
   }
@@ -454,6 +455,8 @@ LogicalResult QuantizedMatmulOp::verify() {
                          << "] (one per group of " << group
                          << " rows and column)";
   };
+  if (!s.getElementType().isF16())
+    return emitOpError("4-bit weights take f16 scales");
   if (failed(expectGroups(s, "scale")))
     return failure();
   if (Value z = getZeroPoint())

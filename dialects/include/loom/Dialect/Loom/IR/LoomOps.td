@@ -376,9 +376,10 @@ def Loom_QuantizedMatmulOp : Loom_Op<"quantized_matmul",
       values `q[k, n]` two per byte along K (row `k` in the low nibble of
       byte `[k/2, n]` when `k` is even, in the high nibble when odd);
       groups of `group_size` rows (even) share a scale and a zero point:
-      `W[k, n] = (q[k, n] - zero[k/G, n]) * scale[k/G, n]` with `scale` and
-      the optional `zero_point` `[ceil(K/G), N]` (zero points 0..15 as
-      bytes; 8 when absent, i.e. symmetric).
+      `W[k, n] = (q[k, n] - zero[k/G, n]) * scale[k/G, n]` with `scale`
+      (fp16: two bytes per group, not four) and the optional `zero_point`
+      `[ceil(K/G), N]` (zero points 0..15 as bytes; 8 when absent, i.e.
+      symmetric).
 
     It lowers to kernels that dequantize the weights in registers or a
     cache-sized block at a time (loomrt_qgemm_w8_f32, loomrt_qgemm_w4_f32):
@@ -392,13 +393,13 @@ def Loom_QuantizedMatmulOp : Loom_Op<"quantized_matmul",
         -> tensor<?x128x3072xf32>
     %z = loom.quantized_matmul %x, %w4, %s4 zero_point %zp
         {bits = 4 : i64, group_size = 32 : i64}
-        : (tensor<?x128x768xf32>, tensor<384x3072xi8>, tensor<24x3072xf32>,
+        : (tensor<?x128x768xf32>, tensor<384x3072xi8>, tensor<24x3072xf16>,
            tensor<24x3072xi8>) -> tensor<?x128x3072xf32>
     ```
   }];
   let arguments = (ins RankedTensorOf<[F32]>:$input,
                        RankedTensorOf<[I8]>:$weight,
-                       RankedTensorOf<[F32]>:$scale,
+                       RankedTensorOf<[F32, F16]>:$scale,
                        Optional<RankedTensorOf<[I8]>>:$zero_point,
                        DefaultValuedAttr<I64Attr, "8">:$bits,
                        DefaultValuedAttr<I64Attr, "0">:$group_size);
