@@ -178,6 +178,12 @@ struct LoomcOptions {
       cl::desc("int4-weight: rows of K sharing a scale and zero point "
                "(even; default 32)"),
       cl::init(32), cl::cat(category)};
+  cl::opt<std::string> quantReport{
+      "quant-report",
+      cl::desc("With --quantize: write a JSON report to this file: per "
+               "layer (ONNX node) the weight bytes before and after and the "
+               "weights' relative RMS and max abs quantization error"),
+      cl::value_desc("file"), cl::init(""), cl::cat(category)};
   cl::opt<bool> quantSymmetric{
       "quant-symmetric",
       cl::desc("int4-weight: symmetric groups (scale = max|w| / 7, no zero "
@@ -418,6 +424,17 @@ int loom::runLoomcMain(int argc, char **argv) {
                        std::to_string(options.groupSize));
   if (options.quantize != "none")
     pipeline.quantize = options.quantize;
+  if (!options.quantReport.empty()) {
+    if (options.quantize == "none")
+      return reportError("--quant-report needs --quantize");
+    // Fail before compiling, not after, on a report that cannot be written.
+    std::error_code ec;
+    llvm::raw_fd_ostream probe(options.quantReport, ec);
+    if (ec)
+      return reportError("cannot write --quant-report file '" +
+                         options.quantReport + "': " + ec.message());
+  }
+  pipeline.quantReport = options.quantReport;
   pipeline.quantGroupSize = options.groupSize;
   pipeline.quantSymmetric = options.quantSymmetric;
   pipeline.scanChunk = options.scanChunk;

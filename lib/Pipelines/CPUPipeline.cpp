@@ -41,6 +41,7 @@ void loom::buildCPUPipeline(OpPassManager &pm,
     quantize.mode = options.quantize;
     quantize.groupSize = options.quantGroupSize;
     quantize.symmetric = options.quantSymmetric;
+    quantize.report = options.quantReport;
     pm.addPass(createQuantizeWeightsPass(quantize));
     // The fp32 weights the quantized ops replaced.
     pm.addPass(createCanonicalizerPass());

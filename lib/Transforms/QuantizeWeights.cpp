@@ -28,7 +28,12 @@
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/raw_ostream.h"
+
 #include <cmath>
+#include <string>
+#include <vector>
 
 namespace loom {
 #define GEN_PASS_DEF_QUANTIZEWEIGHTSPASS
@@ -60,6 +65,35 @@ struct Scheme {
   int64_t groupSize = 0;
   bool symmetric = true;
 };
+
+/// What quantizing one layer did, for the report (`report` option).
+struct LayerReport {
+  std::string layer;
+  int64_t k = 0, n = 0, bytesBefore = 0, bytesAfter = 0;
+  /// Sums of (w - dequantized w)^2 and w^2, the largest |w - deq w|.
+  double errSq = 0, normSq = 0, maxErr = 0;
+
+  void add(float w, float deq) {
+    double e = static_cast<double>(w) - deq;
+    errSq += e * e;
+    normSq += static_cast<double>(w) * w;
+    maxErr = std::max(maxErr, std::fabs(e));
+  }
+};
+
+/// The ONNX node name in `loc` (the importer's NameLoc), else `loc` printed.
+std::string layerName(Location loc) {
+  if (auto name = dyn_cast<NameLoc>(loc))
+    return name.getName().str();
+  if (auto fused = dyn_cast<FusedLoc>(loc))
+    for (Location inner : fused.getLocations())
+      if (auto name = dyn_cast<NameLoc>(inner))
+        return name.getName().str();
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  loc.print(os);
+  return text;
+}
 } // namespace
 
 /// True when `v` is a tensor filled with zeros (linalg.fill of 0).
@@ -78,15 +112,19 @@ namespace {
 /// matrix, as the MatMul legalization writes it: loops (lead..., n, k),
 /// A (lead..., k), C (lead..., n), C zero-filled.
 struct QuantizeMatmul : OpRewritePattern<linalg::GenericOp> {
-  QuantizeMatmul(MLIRContext *ctx, Scheme scheme)
-      : OpRewritePattern(ctx), scheme(scheme) {}
+  QuantizeMatmul(MLIRContext *ctx, Scheme scheme,
+                 std::vector<LayerReport> *reports)
+      : OpRewritePattern(ctx), scheme(scheme), reports(reports) {}
 
   Scheme scheme;
+  /// Where to record each layer (may be null).
+  std::vector<LayerReport> *reports;
 
   /// Symmetric per-column int8.
   template <typename Weights>
   static Value quantizeInt8(PatternRewriter &rewriter, Location loc, Value a,
-                            int64_t k, int64_t n, Weights at2) {
+                            int64_t k, int64_t n, Weights at2,
+                            LayerReport &report) {
     SmallVector<float> scales(n);
     SmallVector<int8_t> q(k * n);
     for (int64_t j = 0; j < n; ++j) {
@@ -96,10 +134,12 @@ struct QuantizeMatmul : OpRewritePattern<linalg::GenericOp> {
       float s = peak > 0.0f ? peak / 127.0f : 1.0f;
       scales[j] = s;
       for (int64_t p = 0; p < k; ++p) {
-        float v = std::nearbyint(at2(p, j) / s);
-        q[p * n + j] = static_cast<int8_t>(std::clamp(v, -127.0f, 127.0f));
+        float v = std::clamp(std::nearbyint(at2(p, j) / s), -127.0f, 127.0f);
+        q[p * n + j] = static_cast<int8_t>(v);
+        report.add(at2(p, j), v * s);
       }
     }
+    report.bytesAfter = k * n + 4 * n;
     Value qw = blobConstant(rewriter, loc, {k, n}, q, "int8_weight");
     Value scale = arith::ConstantOp::create(
         rewriter, loc,
@@ -112,7 +152,8 @@ struct QuantizeMatmul : OpRewritePattern<linalg::GenericOp> {
   /// Group-wise int4 along K, packed two per byte.
   template <typename Weights>
   Value quantizeInt4(PatternRewriter &rewriter, Location loc, Value a,
-                     int64_t k, int64_t n, Weights at2) const {
+                     int64_t k, int64_t n, Weights at2,
+                     LayerReport &report) const {
     int64_t group = scheme.groupSize, groups = (k + group - 1) / group;
     SmallVector<APFloat> scales(groups * n, APFloat(APFloat::IEEEhalf()));
     SmallVector<int8_t> zeros(scheme.symmetric ? 0 : groups * n);
@@ -145,6 +186,7 @@ struct QuantizeMatmul : OpRewritePattern<linalg::GenericOp> {
         for (int64_t p = p0; p < p1; ++p) {
           float v =
               std::clamp(std::nearbyint(at2(p, j) / s) + zero, 0.0f, 15.0f);
+          report.add(at2(p, j), (v - zero) * s);
           auto nib = static_cast<uint8_t>(v);
           auto &byte = packed[p / 2 * n + j];
           byte = static_cast<int8_t>(static_cast<uint8_t>(byte) |
@@ -152,6 +194,8 @@ struct QuantizeMatmul : OpRewritePattern<linalg::GenericOp> {
         }
       }
     }
+    report.bytesAfter =
+        static_cast<int64_t>(packed.size() + 2 * scales.size() + zeros.size());
     Value qw =
         blobConstant(rewriter, loc, {(k + 1) / 2, n}, packed, "int4_weight");
     Value scale = arith::ConstantOp::create(
@@ -226,8 +270,16 @@ struct QuantizeMatmul : OpRewritePattern<linalg::GenericOp> {
       return (*data)[transposed ? j * k + p : p * n + j];
     };
     Location loc = op.getLoc();
-    Value result = scheme.bits == 8 ? quantizeInt8(rewriter, loc, a, k, n, at2)
-                                    : quantizeInt4(rewriter, loc, a, k, n, at2);
+    LayerReport report;
+    report.layer = layerName(loc);
+    report.k = k;
+    report.n = n;
+    report.bytesBefore = 4 * k * n;
+    Value result = scheme.bits == 8
+                       ? quantizeInt8(rewriter, loc, a, k, n, at2, report)
+                       : quantizeInt4(rewriter, loc, a, k, n, at2, report);
+    if (reports)
+      reports->push_back(std::move(report));
     if (result.getType() != op.getResult(0).getType())
       result = tensor::CastOp::create(rewriter, loc, op.getResult(0).getType(),
                                       result);
@@ -257,10 +309,56 @@ struct QuantizeWeightsPass final
                                   << "' (supported: int8-weight, int4-weight)";
       return signalPassFailure();
     }
+    std::vector<LayerReport> reports;
     RewritePatternSet patterns(&getContext());
-    patterns.add<QuantizeMatmul>(&getContext(), scheme);
+    patterns.add<QuantizeMatmul>(&getContext(), scheme, &reports);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+      return signalPassFailure();
+    if (!report.empty() && failed(writeReport(reports)))
       signalPassFailure();
+  }
+
+  /// Writes the per-layer report as JSON to the `report` file.
+  LogicalResult writeReport(ArrayRef<LayerReport> reports) {
+    std::error_code ec;
+    llvm::raw_fd_ostream os(report, ec);
+    if (ec)
+      return getOperation()->emitError()
+             << "cannot write the quantization report '" << report
+             << "': " << ec.message();
+    int64_t before = 0, after = 0;
+    for (const LayerReport &r : reports) {
+      before += r.bytesBefore;
+      after += r.bytesAfter;
+    }
+    llvm::json::OStream json(os, 2);
+    json.object([&] {
+      json.attribute("mode", mode);
+      if (mode == "int4-weight") {
+        json.attribute("group_size", static_cast<int64_t>(groupSize));
+        json.attribute("symmetric", static_cast<bool>(symmetric));
+      }
+      json.attribute("weight_bytes_before", before);
+      json.attribute("weight_bytes_after", after);
+      json.attribute("compression", after ? double(before) / after : 0.0);
+      json.attributeArray("layers", [&] {
+        for (const LayerReport &r : reports)
+          json.object([&] {
+            json.attribute("layer", r.layer);
+            json.attribute("k", r.k);
+            json.attribute("n", r.n);
+            json.attribute("bytes_before", r.bytesBefore);
+            json.attribute("bytes_after", r.bytesAfter);
+            // ||W - deq(W)|| / ||W||: also the expected relative error of
+            // the layer's output for isotropic inputs.
+            json.attribute("weight_rel_rms_error",
+                           r.normSq > 0 ? std::sqrt(r.errSq / r.normSq) : 0.0);
+            json.attribute("weight_max_abs_error", r.maxErr);
+          });
+      });
+    });
+    os << "\n";
+    return success();
   }
 };
 } // namespace

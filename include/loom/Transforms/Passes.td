@@ -70,7 +70,10 @@ def QuantizeWeightsPass : Pass<"loom-quantize-weights"> {
       zero points stored). About 1/7 of the fp32 bytes at group 32.
 
     The fp32 weights are no longer used, so the compiled model stores only
-    the quantized weights, scales and zero points.
+    the quantized weights, scales and zero points. With `report=FILE`, a
+    JSON report lists every quantized layer (its ONNX node), its weight
+    bytes before and after, and `||W - deq(W)|| / ||W||` (the expected
+    relative output error for isotropic inputs) and the max abs error.
   }];
   let options = [
     Option<"mode", "mode", "std::string", /*default=*/"\"int8-weight\"",
@@ -79,6 +82,10 @@ def QuantizeWeightsPass : Pass<"loom-quantize-weights"> {
            "int4: rows of K per scale (even)">,
     Option<"symmetric", "symmetric", "bool", /*default=*/"false",
            "int4: symmetric groups (zero point 8, none stored)">,
+    Option<"report", "report", "std::string", /*default=*/"",
+           "Write a JSON report here: per layer (ONNX node) the weight "
+           "bytes before and after and the weights' relative RMS and max "
+           "abs quantization error">,
   ];
   let dependentDialects = ["::loom::LoomDialect",
                            "::mlir::arith::ArithDialect",
