@@ -89,29 +89,40 @@ static std::optional<std::array<Value, 3>>
 packConstants(OpBuilder &b, QuantizedMatmulOp op, int64_t k, int64_t n) {
   SmallVector<int8_t> wStore, zStore;
   SmallVector<uint16_t> sStore;
+  SmallVector<float> s32Store;
+  bool f32 = op.getScale().getType().getElementType().isF32();
   auto w = constantOf<int8_t>(op.getWeight(), wStore);
-  auto s = constantHalfBits(op.getScale(), sStore);
+  auto s = f32 ? std::nullopt : constantHalfBits(op.getScale(), sStore);
+  auto s32 = f32 ? constantOf<float>(op.getScale(), s32Store) : std::nullopt;
   std::optional<ArrayRef<int8_t>> z;
   if (op.getZeroPoint() && !(z = constantOf<int8_t>(op.getZeroPoint(), zStore)))
     return std::nullopt;
-  if (!w || !s)
+  if (!w || !(f32 ? s32.has_value() : s.has_value()))
     return std::nullopt;
   int64_t group = op.getGroupSize();
   std::vector<int8_t> wp(loomrt_qgemm_w4_packed_bytes(k, n));
-  std::vector<uint16_t> sp(loomrt_qgemm_w4_packed_groups(k, n, group));
-  std::vector<int8_t> zp(z ? sp.size() : 0);
+  size_t groups = loomrt_qgemm_w4_packed_groups(k, n, group);
+  std::vector<uint16_t> sp(f32 ? 0 : groups);
+  std::vector<float> sp32(f32 ? groups : 0);
+  std::vector<int8_t> zp(z ? groups : 0);
   loomrt_qgemm_w4_pack(
-      k, n, group, reinterpret_cast<const uint8_t *>(w->data()), s->data(),
+      k, n, group, reinterpret_cast<const uint8_t *>(w->data()),
+      f32 ? static_cast<const void *>(s32->data()) : s->data(),
       z ? reinterpret_cast<const uint8_t *>(z->data()) : nullptr,
-      reinterpret_cast<uint8_t *>(wp.data()), sp.data(),
-      z ? reinterpret_cast<uint8_t *>(zp.data()) : nullptr);
+      reinterpret_cast<uint8_t *>(wp.data()),
+      f32 ? static_cast<void *>(sp32.data()) : sp.data(),
+      z ? reinterpret_cast<uint8_t *>(zp.data()) : nullptr,
+      f32 ? LOOMRT_QGEMM_SCALE_F32 : 0);
   Location loc = op.getLoc();
   Value zero;
   if (z)
     zero = blobConstant<int8_t>(b, loc, b.getI8Type(), zp, "int4_zero_packed");
   return std::array<Value, 3>{
       blobConstant<int8_t>(b, loc, b.getI8Type(), wp, "int4_weight_packed"),
-      blobConstant<uint16_t>(b, loc, b.getF16Type(), sp, "int4_scale_packed"),
+      f32 ? blobConstant<float>(b, loc, b.getF32Type(), sp32,
+                                "int4_scale_packed")
+          : blobConstant<uint16_t>(b, loc, b.getF16Type(), sp,
+                                   "int4_scale_packed"),
       zero};
 }
 
@@ -159,11 +170,12 @@ struct LowerQuantizedMatmul : OpRewritePattern<QuantizedMatmulOp> {
     } else {
       // 4-bit: K is static (the verifier checks it).
       Value w = op.getWeight(), scale = op.getScale(), zero = op.getZeroPoint();
-      int64_t flags = 0;
+      int64_t flags =
+          getElementTypeOrSelf(scale).isF32() ? LOOMRT_QGEMM_SCALE_F32 : 0;
       if (auto packed = packConstants(rewriter, op, kSize, nSize)) {
         std::tie(w, scale, zero) =
             std::make_tuple((*packed)[0], (*packed)[1], (*packed)[2]);
-        flags = LOOMRT_QGEMM_PACKED;
+        flags |= LOOMRT_QGEMM_PACKED;
       } else {
         w = contiguous(rewriter, loc, w);
         scale = contiguous(rewriter, loc, scale);

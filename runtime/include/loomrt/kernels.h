@@ -120,6 +120,8 @@ void loomrt_qgemm_w8_f32(int64_t m, int64_t n, int64_t k, const float *a,
  *  the packed layout of loomrt_qgemm_w4_pack (loomc packs constant weights
  *  at compile time). */
 #define LOOMRT_QGEMM_PACKED 1
+/** `loomrt_qgemm_w4_f32` / `_pack` flag: the scales are fp32, not fp16. */
+#define LOOMRT_QGEMM_SCALE_F32 2
 
 /**
  * C = A W with W quantized to 4 bits in groups along k (group-wise int4
@@ -129,7 +131,8 @@ void loomrt_qgemm_w8_f32(int64_t m, int64_t n, int64_t k, const float *a,
  *   W[p, j] = (q[p, j] - zero[p / group, j]) * scale[p / group, j]
  *
  * with the scales in IEEE half precision (their 16 bits; a sixteenth of a
- * byte per weight at group 32).
+ * byte per weight at group 32), or fp32 with LOOMRT_QGEMM_SCALE_F32 (as
+ * pre-quantized ONNX models store them).
  * A is [m, k] fp32 and C [m, n] fp32, row-major and contiguous. Without
  * LOOMRT_QGEMM_PACKED, q holds unsigned 4-bit values packed two per byte
  * along k: byte [p / 2, j] of a row-major [ceil(k / 2), n] array, row p in
@@ -143,9 +146,8 @@ void loomrt_qgemm_w8_f32(int64_t m, int64_t n, int64_t k, const float *a,
  * the vector paths; k = 0 gives zeros. Threads as loomrt_qgemm_w8_f32.
  */
 void loomrt_qgemm_w4_f32(int64_t m, int64_t n, int64_t k, int64_t group,
-                         const float *a, const uint8_t *w,
-                         const uint16_t *scale, const uint8_t *zero, float *c,
-                         int64_t flags);
+                         const float *a, const uint8_t *w, const void *scale,
+                         const uint8_t *zero, float *c, int64_t flags);
 
 /** Bytes of int4 weights [k x n] in the packed layout. */
 int64_t loomrt_qgemm_w4_packed_bytes(int64_t k, int64_t n);
@@ -160,12 +162,13 @@ int64_t loomrt_qgemm_w4_packed_groups(int64_t k, int64_t n, int64_t group);
  * rows per byte) and its scales and zero points
  * scale_dst[(t*groups + g)*32 + c]. Columns past n are padded with weights
  * of zero value (scale 0). zero_dst may be NULL (then so may zero);
- * otherwise a NULL zero writes 8s.
+ * otherwise a NULL zero writes 8s. The scales are fp16 (their bits), or
+ * fp32 with LOOMRT_QGEMM_SCALE_F32 in `flags`.
  */
 void loomrt_qgemm_w4_pack(int64_t k, int64_t n, int64_t group,
-                          const uint8_t *w, const uint16_t *scale,
-                          const uint8_t *zero, uint8_t *w_dst,
-                          uint16_t *scale_dst, uint8_t *zero_dst);
+                          const uint8_t *w, const void *scale,
+                          const uint8_t *zero, uint8_t *w_dst, void *scale_dst,
+                          uint8_t *zero_dst, int64_t flags);
 
 /** The name of the microkernel loomrt_sgemm_f32 uses on this CPU
  *  ("avx2-fma-6x16" or "generic-6x16"). */

@@ -92,6 +92,22 @@ static float halfToFloat(uint16_t h) {
   return f;
 }
 
+/** Element i of scales stored as fp32 (f32) or IEEE half precision. */
+static inline float scaleAt(const void *scale, int f32, int64_t i) {
+  return f32 ? ((const float *)scale)[i]
+             : halfToFloat(((const uint16_t *)scale)[i]);
+}
+
+#ifdef LOOMRT_HAVE_X86
+/** 8 scales from element i on as floats. */
+static inline __attribute__((always_inline, target("avx2,f16c"))) __m256
+scales8(const void *scale, int f32, int64_t i) {
+  return f32 ? _mm256_loadu_ps((const float *)scale + i)
+             : _mm256_cvtph_ps(_mm_loadu_si128(
+                   (const __m128i *)((const uint16_t *)scale + i)));
+}
+#endif
+
 /* -------------------------------------------------------------------------
  * Dequantized panels (several rows)
  * ------------------------------------------------------------------------- */
@@ -114,8 +130,9 @@ typedef struct {
 typedef struct {
   int64_t n, k, group;
   const uint8_t *w;
-  const uint16_t *scale; /* IEEE half precision */
-  const uint8_t *zero;   /* NULL: every zero point is 8 */
+  const void *scale;   /* IEEE half precision, or fp32 with scaleF32 */
+  const uint8_t *zero; /* NULL: every zero point is 8 */
+  int scaleF32;
 } W4;
 
 /** Groups of W4 (rows of scales per panel). */
@@ -167,10 +184,8 @@ panel4Avx2(const W4 *q, int64_t j, float *dst) {
   for (int64_t g0 = 0; g0 < q->k; g0 += q->group) {
     int64_t g = g0 / q->group, at = groupIndex(q, g, j);
     int64_t end = q->k - g0 < q->group ? q->k : g0 + q->group;
-    __m256 s0 = _mm256_cvtph_ps(
-               _mm_loadu_si128((const __m128i *)(q->scale + at))),
-           s1 = _mm256_cvtph_ps(
-               _mm_loadu_si128((const __m128i *)(q->scale + at + 8)));
+    __m256 s0 = scales8(q->scale, q->scaleF32, at),
+           s1 = scales8(q->scale, q->scaleF32, at + 8);
     __m256i z0 = _mm256_set1_epi32(8), z1 = z0;
     if (q->zero) {
       __m128i zb = _mm_loadu_si128((const __m128i *)(q->zero + at));
@@ -236,9 +251,10 @@ static void dequant4(const void *ctx, int64_t j0, int64_t nc, float *dst) {
       int64_t g = p / q->group;
       for (int64_t c = 0; c < NR; ++c)
         dst[p * NR + c] =
-            c < cols ? (float)(nibble(q, p, j + c) - zeroOf(q, g, j + c)) *
-                           halfToFloat(q->scale[groupIndex(q, g, j + c)])
-                     : 0.0f;
+            c < cols
+                ? (float)(nibble(q, p, j + c) - zeroOf(q, g, j + c)) *
+                      scaleAt(q->scale, q->scaleF32, groupIndex(q, g, j + c))
+                : 0.0f;
     }
   }
 }
@@ -500,7 +516,7 @@ static void gemm4Generic(int64_t m, const W4 *q, const float *a, float *c,
         float part = 0.0f;
         for (int64_t p = g0; p < end; ++p)
           part += a[i * q->k + p] * (float)(nibble(q, p, j) - z);
-        sum += part * halfToFloat(q->scale[groupIndex(q, g, j)]);
+        sum += part * scaleAt(q->scale, q->scaleF32, groupIndex(q, g, j));
       }
       c[i * q->n + j] = sum;
     }
@@ -558,10 +574,8 @@ gemv4Panel(const W4 *q, const float *a, const float *asum, int64_t panel,
                         (const __m128i *)(q->zero + at + 8 * v))))
                   : _mm256_set1_ps(8.0f);
       __m256 dot = _mm256_fnmadd_ps(zero, sum, _mm256_add_ps(even[v], odd[v]));
-      total[v] = _mm256_fmadd_ps(dot,
-                                 _mm256_cvtph_ps(_mm_loadu_si128(
-                                     (const __m128i *)(q->scale + at + 8 * v))),
-                                 total[v]);
+      total[v] = _mm256_fmadd_ps(
+          dot, scales8(q->scale, q->scaleF32, at + 8 * v), total[v]);
     }
   }
   for (int v = 0; v < 4; ++v)
@@ -578,9 +592,10 @@ int64_t loomrt_qgemm_w4_packed_groups(int64_t k, int64_t n, int64_t group) {
 }
 
 void loomrt_qgemm_w4_pack(int64_t k, int64_t n, int64_t group, const uint8_t *w,
-                          const uint16_t *scale, const uint8_t *zero,
-                          uint8_t *w_dst, uint16_t *scale_dst,
-                          uint8_t *zero_dst) {
+                          const void *scale, const uint8_t *zero,
+                          uint8_t *w_dst, void *scale_dst, uint8_t *zero_dst,
+                          int64_t flags) {
+  int f32 = (flags & LOOMRT_QGEMM_SCALE_F32) != 0;
   int64_t rows = (k + 1) / 2, groups = (k + group - 1) / group;
   int64_t panels = (n + W4_PANEL - 1) / W4_PANEL;
   for (int64_t pn = 0; pn < panels; ++pn)
@@ -591,7 +606,12 @@ void loomrt_qgemm_w4_pack(int64_t k, int64_t n, int64_t group, const uint8_t *w,
         w_dst[(pn * rows + r) * W4_PANEL + c] = j < n ? w[r * n + j] : 0x88;
       for (int64_t g = 0; g < groups; ++g) {
         int64_t at = (pn * groups + g) * W4_PANEL + c;
-        scale_dst[at] = j < n ? scale[g * n + j] : 0;
+        if (f32)
+          ((float *)scale_dst)[at] =
+              j < n ? ((const float *)scale)[g * n + j] : 0.0f;
+        else
+          ((uint16_t *)scale_dst)[at] =
+              j < n ? ((const uint16_t *)scale)[g * n + j] : 0;
         if (zero_dst)
           zero_dst[at] = j < n && zero ? zero[g * n + j] : 8;
       }
@@ -644,9 +664,9 @@ static void gemm4Packed(int64_t m, const W4 *q, const float *a, float *c) {
 }
 
 void loomrt_qgemm_w4_f32(int64_t m, int64_t n, int64_t k, int64_t group,
-                         const float *a, const uint8_t *w,
-                         const uint16_t *scale, const uint8_t *zero, float *c,
-                         int64_t flags) {
+                         const float *a, const uint8_t *w, const void *scale,
+                         const uint8_t *zero, float *c, int64_t flags) {
+  int f32 = (flags & LOOMRT_QGEMM_SCALE_F32) != 0;
   if (m <= 0 || n <= 0)
     return;
   if (k <= 0 || group <= 0) {
@@ -654,7 +674,7 @@ void loomrt_qgemm_w4_f32(int64_t m, int64_t n, int64_t k, int64_t group,
     return;
   }
   if (flags & LOOMRT_QGEMM_PACKED) {
-    W4 q = {n, k, group, w, scale, zero};
+    W4 q = {n, k, group, w, scale, zero, f32};
     gemm4Packed(m, &q, a, c);
     return;
   }
@@ -662,10 +682,10 @@ void loomrt_qgemm_w4_f32(int64_t m, int64_t n, int64_t k, int64_t group,
   size_t wBytes = (size_t)loomrt_qgemm_w4_packed_bytes(k, n);
   size_t groups = (size_t)loomrt_qgemm_w4_packed_groups(k, n, group);
   uint8_t *wp = malloc(wBytes), *zp = zero ? malloc(groups) : NULL;
-  uint16_t *sp = malloc(groups * sizeof(uint16_t));
+  void *sp = malloc(groups * (f32 ? sizeof(float) : sizeof(uint16_t)));
   if (wp && sp && (zp || !zero)) {
-    loomrt_qgemm_w4_pack(k, n, group, w, scale, zero, wp, sp, zp);
-    W4 q = {n, k, group, wp, sp, zp};
+    loomrt_qgemm_w4_pack(k, n, group, w, scale, zero, wp, sp, zp, flags);
+    W4 q = {n, k, group, wp, sp, zp, f32};
     gemm4Packed(m, &q, a, c);
   } else {
     /* No memory for the packed copy: the reference over the row-major
@@ -681,7 +701,7 @@ void loomrt_qgemm_w4_f32(int64_t m, int64_t n, int64_t k, int64_t group,
             uint8_t byte = w[p / 2 * n + j];
             part += a[i * k + p] * (float)((p % 2 ? byte >> 4 : byte & 15) - z);
           }
-          sum += part * halfToFloat(scale[g * n + j]);
+          sum += part * scaleAt(scale, f32, g * n + j);
         }
         c[i * n + j] = sum;
       }

@@ -451,8 +451,8 @@ func.func @quantized_matmul_int4_zero(%x: tensor<2x64xf32>, %w: tensor<32x16xi8>
 
 // -----
 
-func.func @quantized_matmul_int4_f32_scale(%x: tensor<2x64xf32>, %w: tensor<32x16xi8>, %s: tensor<2x16xf32>) {
-  // expected-error @+1 {{4-bit weights take f16 scales}}
-  %0 = loom.quantized_matmul %x, %w, %s {bits = 4 : i64, group_size = 32 : i64} : (tensor<2x64xf32>, tensor<32x16xi8>, tensor<2x16xf32>) -> tensor<2x16xf32>
+func.func @quantized_matmul_int4_bf16_scale(%x: tensor<2x64xf32>, %w: tensor<32x16xi8>, %s: tensor<2x16xbf16>) {
+  // expected-error @+1 {{4-bit weights take f16 or f32 scales}}
+  %0 = loom.quantized_matmul %x, %w, %s {bits = 4 : i64, group_size = 32 : i64} : (tensor<2x64xf32>, tensor<32x16xi8>, tensor<2x16xbf16>) -> tensor<2x16xf32>
   return
 }

@@ -150,12 +150,31 @@ TEST_P(Qgemm4Shapes, MatchesTheQuantizedArithmetic) {
   std::vector<float> cp(m * n, NAN);
   loomrt_qgemm_w4_pack(k, n, group, packed.data(), scale.data(),
                        zeroPoints ? zero.data() : nullptr, wp.data(), sp.data(),
-                       zeroPoints ? zp.data() : nullptr);
+                       zeroPoints ? zp.data() : nullptr, 0);
   loomrt_qgemm_w4_f32(m, n, k, group, a.data(), wp.data(), sp.data(),
                       zeroPoints ? zp.data() : nullptr, cp.data(),
                       LOOMRT_QGEMM_PACKED);
   for (int64_t i = 0; i < m * n; ++i)
     ASSERT_EQ(cp[i], c[i]) << "at " << i;
+  // The same scales as fp32 (pre-quantized ONNX models): the same numbers,
+  // unpacked and packed.
+  std::vector<float> scale32(scale.size()), sp32(sp.size());
+  for (size_t i = 0; i < scale.size(); ++i)
+    scale32[i] = fromHalf(scale[i]);
+  loomrt_qgemm_w4_f32(m, n, k, group, a.data(), packed.data(), scale32.data(),
+                      zeroPoints ? zero.data() : nullptr, cp.data(),
+                      LOOMRT_QGEMM_SCALE_F32);
+  for (int64_t i = 0; i < m * n; ++i)
+    ASSERT_EQ(cp[i], c[i]) << "fp32 scales, at " << i;
+  loomrt_qgemm_w4_pack(k, n, group, packed.data(), scale32.data(),
+                       zeroPoints ? zero.data() : nullptr, wp.data(),
+                       sp32.data(), zeroPoints ? zp.data() : nullptr,
+                       LOOMRT_QGEMM_SCALE_F32);
+  loomrt_qgemm_w4_f32(m, n, k, group, a.data(), wp.data(), sp32.data(),
+                      zeroPoints ? zp.data() : nullptr, cp.data(),
+                      LOOMRT_QGEMM_PACKED | LOOMRT_QGEMM_SCALE_F32);
+  for (int64_t i = 0; i < m * n; ++i)
+    ASSERT_EQ(cp[i], c[i]) << "packed fp32 scales, at " << i;
   for (int64_t i = 0; i < m; ++i)
     for (int64_t j = 0; j < n; ++j) {
       double sum = 0.0, mag = 0.0;

@@ -455,8 +455,8 @@ LogicalResult QuantizedMatmulOp::verify() {
                          << "] (one per group of " << group
                          << " rows and column)";
   };
-  if (!s.getElementType().isF16())
-    return emitOpError("4-bit weights take f16 scales");
+  if (!s.getElementType().isF16() && !s.getElementType().isF32())
+    return emitOpError("4-bit weights take f16 or f32 scales");
   if (failed(expectGroups(s, "scale")))
     return failure();
   if (Value z = getZeroPoint())

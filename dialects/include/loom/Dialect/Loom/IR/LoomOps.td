@@ -377,7 +377,9 @@ def Loom_QuantizedMatmulOp : Loom_Op<"quantized_matmul",
       byte `[k/2, n]` when `k` is even, in the high nibble when odd);
       groups of `group_size` rows (even) share a scale and a zero point:
       `W[k, n] = (q[k, n] - zero[k/G, n]) * scale[k/G, n]` with `scale`
-      (fp16: two bytes per group, not four) and the optional `zero_point`
+      (fp16, two bytes per group, as `loom-quantize-weights` writes it; or
+      fp32, as pre-quantized ONNX models store it) and the optional
+      `zero_point`
       `[ceil(K/G), N]` (zero points 0..15 as bytes; 8 when absent, i.e.
       symmetric).
 
@@ -399,7 +401,7 @@ def Loom_QuantizedMatmulOp : Loom_Op<"quantized_matmul",
   }];
   let arguments = (ins RankedTensorOf<[F32]>:$input,
                        RankedTensorOf<[I8]>:$weight,
-                       RankedTensorOf<[F32, F16]>:$scale,
+                       RankedTensorOf<[F32, F16, BF16]>:$scale,
                        Optional<RankedTensorOf<[I8]>>:$zero_point,
                        DefaultValuedAttr<I64Attr, "8">:$bits,
                        DefaultValuedAttr<I64Attr, "0">:$group_size);
