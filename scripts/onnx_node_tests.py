@@ -49,7 +49,8 @@ ReduceSum ReduceMax ReduceMin ReduceSumSquare ArgMax Transpose Reshape Flatten S
 Concat Split Slice Gather GatherElements ScatterElements Expand Shape Size ConstantOfShape Constant
 Range Trilu CumSum Einsum TopK Identity Dropout LayerNormalization Conv LessOrEqual GreaterOrEqual
 HardSigmoid HardSwish If Loop Scan SequenceEmpty SequenceInsert ConcatFromSequence SplitToSequence
-SequenceAt SequenceLength
+SequenceAt SequenceLength Round Floor Ceil QuantizeLinear DequantizeLinear DynamicQuantizeLinear
+MatMulInteger QLinearMatMul
 """.split())
 
 

@@ -6,9 +6,11 @@
 
 #include "loom/Transforms/Passes.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
 
 namespace loom {
 #define GEN_PASS_DEF_ERASESIGNEDNESSPASS
@@ -56,6 +58,18 @@ struct EraseSignednessPass final
         func.setFunctionType(
             FunctionType::get(op->getContext(), inputs, results));
       }
+    });
+    // Constants' values follow their results' types (same bits).
+    getOperation()->walk([](arith::ConstantOp cst) {
+      auto type = dyn_cast<ShapedType>(cst.getType());
+      Attribute value = cst.getValue();
+      if (!type || cast<TypedAttr>(value).getType() == type)
+        return;
+      if (auto dense = dyn_cast<DenseElementsAttr>(value))
+        cst.setValueAttr(dense.bitcast(type.getElementType()));
+      else if (auto resource = dyn_cast<DenseResourceElementsAttr>(value))
+        cst.setValueAttr(
+            DenseResourceElementsAttr::get(type, resource.getRawHandle()));
     });
     getOperation()->walk([](tensor::BitcastOp cast) {
       if (cast.getSource().getType() == cast.getType()) {

@@ -29,3 +29,27 @@ func.func @real_bitcast(%a: tensor<2xui32>) -> tensor<2xf32> {
   %0 = tensor.bitcast %a : tensor<2xui32> to tensor<2xf32>
   return %0 : tensor<2xf32>
 }
+
+// -----
+
+// Constants keep their bits under the signless type: dense values (splat
+// and not) and resource blobs.
+// CHECK-LABEL: func @constants
+//       CHECK:   arith.constant dense<[-56, 7]> : tensor<2xi8>
+//       CHECK:   arith.constant dense<-1> : tensor<3xi16>
+//       CHECK:   arith.constant dense_resource<blob> : tensor<2xi8>
+// CHECK: blob: "0x01000000C807"
+func.func @constants() -> (tensor<2xui8>, tensor<3xsi16>, tensor<2xui8>) {
+  %0 = arith.constant dense<[200, 7]> : tensor<2xui8>
+  %1 = arith.constant dense<-1> : tensor<3xsi16>
+  %2 = arith.constant dense_resource<blob> : tensor<2xui8>
+  return %0, %1, %2 : tensor<2xui8>, tensor<3xsi16>, tensor<2xui8>
+}
+
+{-#
+  dialect_resources: {
+    builtin: {
+      blob: "0x01000000C807"
+    }
+  }
+#-}

@@ -18,14 +18,26 @@
 //   bias, relative position bias and unequal `qkv_hidden_sizes` are
 //   reported as unsupported.
 //
+// * `MatMulNBits` (since 1): `A [..., K]` times 4-bit weights quantized in
+//   blocks along K (`B [N, K/block, block/2]` bytes, fp32 `scales`, optional
+//   4-bit packed `zero_points`, else 8; optional `bias`), ORT's format for
+//   int4 LLM weights. Constant weights become `loom.quantized_matmul` with
+//   bits = 4 and group_size = block: the bytes transposed to [ceil(K/2), N]
+//   (the nibble order is the same), the scales and zero points to
+//   [K/block, N], the scales kept fp32 so the arithmetic is ONNX Runtime's.
+//   Other bit widths, float zero points, `g_idx` and weights computed at run
+//   time are reported as unsupported.
+//
 //===----------------------------------------------------------------------===//
 
 #include "loom/Conversion/OnnxToLoom/OnnxToLoom.h"
 
 #include "Utils.h"
 #include "loom/Dialect/Loom/IR/LoomOps.h"
+#include "loom/Transforms/Microkernels.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
 
 #include <cmath>
 
@@ -206,6 +218,170 @@ static LogicalResult legalizeMsAttention(OpBinder &binder,
   return success();
 }
 
+/// The attribute of a constant input (an initializer or a Constant node).
+static Attribute constantAttr(Value v) {
+  if (!v)
+    return {};
+  if (auto holder = v.getDefiningOp<onnxir::NodeOp>();
+      holder && holder.getOpType() == "Constant")
+    return holder.getOnnxAttr("value");
+  Attribute attr;
+  if (matchPattern(v, m_Constant(&attr)))
+    return attr;
+  return {};
+}
+
+/// The bytes of a constant 8-bit integer tensor, or std::nullopt.
+static std::optional<std::vector<uint8_t>> constantBytes(Value v) {
+  Attribute attr = constantAttr(v);
+  if (auto dense = dyn_cast_or_null<DenseIntElementsAttr>(attr)) {
+    if (dense.getElementType().getIntOrFloatBitWidth() != 8)
+      return std::nullopt;
+    std::vector<uint8_t> bytes;
+    for (const APInt &x : dense.getValues<APInt>())
+      bytes.push_back(static_cast<uint8_t>(x.getZExtValue()));
+    return bytes;
+  }
+  auto resource = dyn_cast_or_null<DenseResourceElementsAttr>(attr);
+  if (!resource || !resource.getElementType().isInteger(8))
+    return std::nullopt;
+  AsmResourceBlob *blob = resource.getRawHandle().getBlob();
+  if (!blob)
+    return std::nullopt;
+  ArrayRef<char> data = blob->getData();
+  return std::vector<uint8_t>(data.begin(), data.end());
+}
+
+/// A constant tensor of `shape` holding `values`.
+template <typename T>
+static Value constantTensor(OpBuilder &b, Location loc, Type elementType,
+                            ArrayRef<int64_t> shape, ArrayRef<T> values) {
+  auto type = RankedTensorType::get(shape, elementType);
+  return arith::ConstantOp::create(
+      b, loc,
+      DenseResourceElementsAttr::get(
+          type, "matmulnbits",
+          HeapAsmResourceBlob::allocateAndCopyInferAlign<T>(values)));
+}
+
+/// `y + bias[n]` over y's last dim.
+static Value addBias(OpBuilder &b, Location loc, Value y, Value bias) {
+  auto yt = cast<RankedTensorType>(y.getType());
+  int64_t rank = yt.getRank();
+  MLIRContext *ctx = b.getContext();
+  SmallVector<Value> dyn;
+  for (int64_t i = 0; i < rank; ++i)
+    if (yt.isDynamicDim(i))
+      dyn.push_back(tensor::DimOp::create(b, loc, y, i));
+  Value init =
+      tensor::EmptyOp::create(b, loc, yt.getShape(), yt.getElementType(), dyn);
+  AffineMap id = AffineMap::getMultiDimIdentityMap(rank, ctx);
+  AffineMap last = AffineMap::get(rank, 0, getAffineDimExpr(rank - 1, ctx));
+  return linalg::GenericOp::create(
+             b, loc, yt, ValueRange{y, bias}, ValueRange{init},
+             ArrayRef<AffineMap>{id, last, id},
+             SmallVector<utils::IteratorType>(rank,
+                                              utils::IteratorType::parallel),
+             [](OpBuilder &nb, Location l, ValueRange args) {
+               Value sum = arith::AddFOp::create(nb, l, args[0], args[1]);
+               linalg::YieldOp::create(nb, l, sum);
+             })
+      .getResult(0);
+}
+
+/// com.microsoft MatMulNBits (4 bits) -> loom.quantized_matmul (+ bias).
+static LogicalResult legalizeMatMulNBits(OpBinder &binder,
+                                         RewriterBase &rewriter) {
+  auto a = binder.rankedInput(0);
+  int64_t k = binder.getInt("K", 0), n = binder.getInt("N", 0),
+          bits = binder.getInt("bits", 4),
+          block = binder.getInt("block_size", 0);
+  unsigned inputs = binder.getNumInputs();
+  auto optionalInput = [&](unsigned i) {
+    return i < inputs ? binder.input(i) : Value();
+  };
+  if (bits != 4)
+    return binder.unsupported("bits = " + Twine(bits) + " (only 4)");
+  if (optionalInput(4))
+    return binder.unsupported("g_idx (act-order weights)");
+  if (!a || !a.getType().getElementType().isF32())
+    return binder.unsupported("input other than ranked fp32");
+  if (k <= 0 || n <= 0 || block < 16 || (block & (block - 1)))
+    return binder.emitError("K and N must be positive and block_size a power "
+                            "of two >= 16"),
+           failure();
+  if (a.getType().getShape().back() != k)
+    return binder.emitError("the input's last dimension is not K = " +
+                            Twine(k)),
+           failure();
+  int64_t blocks = (k + block - 1) / block, blob = block / 2;
+  std::optional<std::vector<uint8_t>> bBytes = constantBytes(binder.input(1));
+  SmallVector<float> scaleStore;
+  std::optional<ArrayRef<float>> scales =
+      constantF32Data(constantAttr(binder.input(2)), scaleStore);
+  if (!bBytes || !scales)
+    return binder.unsupported("weights or scales computed at run time (or "
+                              "not uint8 and fp32)");
+  if (static_cast<int64_t>(bBytes->size()) != n * blocks * blob ||
+      static_cast<int64_t>(scales->size()) != n * blocks)
+    return binder.emitError("B must hold N x ceil(K/block) x block/2 bytes "
+                            "and scales N x ceil(K/block) values"),
+           failure();
+  std::optional<std::vector<uint8_t>> zBytes;
+  if (Value zp = optionalInput(3)) {
+    auto zt = dyn_cast<RankedTensorType>(zp.getType());
+    if (!zt || !zt.getElementType().isInteger(8))
+      return binder.unsupported("zero points other than packed uint8");
+    zBytes = constantBytes(zp);
+    if (!zBytes)
+      return binder.unsupported("zero points computed at run time");
+    if (static_cast<int64_t>(zBytes->size()) != n * ((blocks + 1) / 2))
+      return binder.emitError("zero_points must hold N x ceil(blocks/2) "
+                              "bytes"),
+             failure();
+  }
+  Value bias = optionalInput(5);
+  if (bias) {
+    auto bt = dyn_cast<RankedTensorType>(bias.getType());
+    if (!bt || bt.getRank() != 1 || !bt.getElementType().isF32() ||
+        (!bt.isDynamicDim(0) && bt.getDimSize(0) != n))
+      return binder.emitError("bias must be fp32 [N]"), failure();
+  }
+
+  // Column j's bytes run along K with the even row in the low nibble, as
+  // loom's: row r of [ceil(K/2), N] is byte r of column j's blocks.
+  int64_t rows = (k + 1) / 2;
+  std::vector<int8_t> w(rows * n), z(zBytes ? blocks * n : 0);
+  std::vector<float> s(blocks * n);
+  for (int64_t j = 0; j < n; ++j) {
+    for (int64_t r = 0; r < rows; ++r)
+      w[r * n + j] = static_cast<int8_t>((*bBytes)[j * blocks * blob + r]);
+    for (int64_t g = 0; g < blocks; ++g) {
+      s[g * n + j] = (*scales)[j * blocks + g];
+      if (zBytes) {
+        uint8_t byte = (*zBytes)[j * ((blocks + 1) / 2) + g / 2];
+        z[g * n + j] = static_cast<int8_t>(g % 2 ? byte >> 4 : byte & 15);
+      }
+    }
+  }
+  Location loc = binder.getLoc();
+  Value wv =
+      constantTensor<int8_t>(rewriter, loc, rewriter.getI8Type(), {rows, n}, w);
+  Value sv = constantTensor<float>(rewriter, loc, rewriter.getF32Type(),
+                                   {blocks, n}, s);
+  Value zv;
+  if (zBytes)
+    zv = constantTensor<int8_t>(rewriter, loc, rewriter.getI8Type(),
+                                {blocks, n}, z);
+  Value y = QuantizedMatmulOp::create(rewriter, loc, a, wv, sv, zv,
+                                      /*bits=*/4, block);
+  if (bias)
+    y = addBias(rewriter, loc, y, bias);
+  binder.replace(rewriter, y);
+  return success();
+}
+
 void loom::populateOnnxContribHandlers(OnnxHandlerRegistry &registry) {
   registry.add("com.microsoft", "Attention", 1, legalizeMsAttention);
+  registry.add("com.microsoft", "MatMulNBits", 1, legalizeMatMulNBits);
 }

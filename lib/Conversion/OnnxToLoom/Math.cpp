@@ -6,6 +6,7 @@
 
 #include "Utils.h"
 
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Utils/StructuredOpsUtils.h"
 
 using namespace mlir;
@@ -330,17 +331,18 @@ static LogicalResult legalizeClip(OpBinder &binder, RewriterBase &rewriter) {
 // MatMul
 //===----------------------------------------------------------------------===//
 
-/// numpy.matmul: 1-D operands are promoted (and the promoted dim dropped),
-/// batch dims broadcast. One `linalg.generic` contraction whose accumulation
+/// numpy.matmul of `a` and `bv` (the same float or signless integer element
+/// type): 1-D operands are promoted (and the promoted dim dropped), batch
+/// dims broadcast. One `linalg.generic` contraction whose float accumulation
 /// may be reassociated (so that it vectorizes).
-static LogicalResult legalizeMatMul(OpBinder &binder, RewriterBase &rewriter) {
-  auto a = binder.rankedInput(0), bv = binder.rankedInput(1);
-  if (!a || !bv)
-    return binder.unsupported("an unranked or missing operand");
+static FailureOr<Value> buildMatMul(OpBinder &binder, RewriterBase &rewriter,
+                                    TypedValue<RankedTensorType> a,
+                                    TypedValue<RankedTensorType> bv) {
   RankedTensorType aType = a.getType(), bType = bv.getType();
   Type elem = aType.getElementType();
-  if (elem != bType.getElementType() || !isa<FloatType>(elem))
-    return binder.unsupported("non-float or mixed element types");
+  bool isFloat = isa<FloatType>(elem);
+  if (elem != bType.getElementType() || !(isFloat || elem.isSignlessInteger()))
+    return binder.unsupported("non-float or mixed element types"), failure();
   Location loc = binder.getLoc();
   int64_t ra = aType.getRank(), rb = bType.getRank();
   if (ra == 0 || rb == 0)
@@ -424,11 +426,377 @@ static LogicalResult legalizeMatMul(OpBinder &binder, RewriterBase &rewriter) {
   auto generic = linalg::GenericOp::create(
       rewriter, loc, resultType, ValueRange{a, bv}, ValueRange{init}, maps,
       iterators, [&](OpBuilder &b, Location l, ValueRange args) {
-        Value prod = arith::MulFOp::create(b, l, args[0], args[1], kContract);
-        Value sum = arith::AddFOp::create(b, l, args[2], prod, kReassoc);
+        Value sum;
+        if (isFloat) {
+          Value prod = arith::MulFOp::create(b, l, args[0], args[1], kContract);
+          sum = arith::AddFOp::create(b, l, args[2], prod, kReassoc);
+        } else {
+          Value prod = arith::MulIOp::create(b, l, args[0], args[1]);
+          sum = arith::AddIOp::create(b, l, args[2], prod);
+        }
         linalg::YieldOp::create(b, l, sum);
       });
-  binder.replace(rewriter, generic.getResult(0));
+  return generic.getResult(0);
+}
+
+/// MatMul (floats; buildMatMul).
+static LogicalResult legalizeMatMul(OpBinder &binder, RewriterBase &rewriter) {
+  auto a = binder.rankedInput(0), bv = binder.rankedInput(1);
+  if (!a || !bv)
+    return binder.unsupported("an unranked or missing operand");
+  if (!isa<FloatType>(a.getType().getElementType()))
+    return binder.unsupported("non-float or mixed element types");
+  FailureOr<Value> y = buildMatMul(binder, rewriter, a, bv);
+  if (failed(y))
+    return failure();
+  binder.replace(rewriter, *y);
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Quantization: QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear,
+// MatMulInteger, QLinearMatMul
+//===----------------------------------------------------------------------===//
+
+/// A scale or zero point (a scalar, or 1-D along `axis` of a rank-`rank`
+/// tensor) reshaped to broadcast numpy-style against that tensor: [C] ->
+/// [C, 1, ..., 1] with rank - axis dims.
+static Value alongAxis(OpBuilder &b, Location loc, Value v, int64_t axis,
+                       int64_t rank) {
+  auto t = cast<RankedTensorType>(v.getType());
+  if (t.getRank() != 1 || axis >= rank - 1)
+    return v;
+  SmallVector<int64_t> shape = {t.getDimSize(0)};
+  shape.append(rank - 1 - axis, 1);
+  SmallVector<ReassociationIndices> reassociation = {
+      llvm::to_vector(llvm::seq<int64_t>(0, rank - axis))};
+  return tensor::ExpandShapeOp::create(
+      b, loc, RankedTensorType::get(shape, t.getElementType()), v,
+      reassociation);
+}
+
+/// An integer (of ONNX type `elem`: unsigned or signed) or float scalar as
+/// `to` (a float type).
+static Value toFloat(OpBuilder &b, Location l, Value v, Type elem,
+                     FloatType to) {
+  if (auto f = dyn_cast<FloatType>(v.getType())) {
+    if (f == to)
+      return v;
+    return f.getWidth() < to.getWidth()
+               ? arith::ExtFOp::create(b, l, to, v).getResult()
+               : arith::TruncFOp::create(b, l, to, v).getResult();
+  }
+  return isUnsigned(elem) ? arith::UIToFPOp::create(b, l, to, v).getResult()
+                          : arith::SIToFPOp::create(b, l, to, v).getResult();
+}
+
+/// round-half-to-even(x), saturated to the range of 8-bit `elem` (unsigned
+/// or signed) and converted to it.
+static Value saturate8(OpBuilder &b, Location l, Value x, Type elem) {
+  auto ft = cast<FloatType>(x.getType());
+  bool u = isUnsigned(elem);
+  Value r = math::RoundEvenOp::create(b, l, x);
+  Value lo = arith::ConstantOp::create(b, l, b.getFloatAttr(ft, u ? 0 : -128));
+  Value hi = arith::ConstantOp::create(b, l, b.getFloatAttr(ft, u ? 255 : 127));
+  r = arith::MinimumFOp::create(b, l, arith::MaximumFOp::create(b, l, r, lo),
+                                hi);
+  Type i8 = b.getI8Type();
+  return u ? arith::FPToUIOp::create(b, l, i8, r).getResult()
+           : arith::FPToSIOp::create(b, l, i8, r).getResult();
+}
+
+/// True for 8-bit integer element types (uint8, int8).
+static bool isInt8(Type t) {
+  auto i = dyn_cast<IntegerType>(t);
+  return i && i.getWidth() == 8;
+}
+
+/// The normalized `axis` of a per-axis scale (opset 13), or failure.
+static FailureOr<int64_t> quantAxis(OpBinder &binder, int64_t rank,
+                                    RankedTensorType scale) {
+  int64_t axis = binder.getInt("axis", 1);
+  if (axis < 0)
+    axis += rank;
+  if (scale.getRank() > 1 ||
+      (scale.getRank() == 1 && scale.getDimSize(0) != 1 &&
+       (axis < 0 || axis >= rank)))
+    return binder.emitError("the scale must be a scalar or 1-D along an axis "
+                            "in range"),
+           failure();
+  return axis;
+}
+
+/// QuantizeLinear (10, 13): y = saturate(round(x / scale) + zero_point), of
+/// the zero point's type (uint8 without one); per tensor or per axis.
+static LogicalResult legalizeQuantizeLinear(OpBinder &binder,
+                                            RewriterBase &rewriter) {
+  auto x = binder.rankedInput(0), scale = binder.rankedInput(1);
+  Value zero = binder.getNumInputs() > 2 ? binder.input(2) : Value();
+  if (!x || !scale || (zero && !isa<RankedTensorType>(zero.getType())))
+    return binder.unsupported("an unranked or missing operand");
+  MLIRContext *ctx = rewriter.getContext();
+  Type out = zero ? cast<RankedTensorType>(zero.getType()).getElementType()
+                  : IntegerType::get(ctx, 8, IntegerType::Unsigned);
+  if (!isInt8(out))
+    return binder.unsupported("quantizing to other than uint8 or int8");
+  if (!isa<FloatType>(x.getType().getElementType()))
+    return binder.unsupported("a non-float input");
+  int64_t rank = x.getType().getRank();
+  FailureOr<int64_t> axis = quantAxis(binder, rank, scale.getType());
+  if (failed(axis))
+    return failure();
+  Location loc = binder.getLoc();
+  SmallVector<Value> inputs = {x, alongAxis(rewriter, loc, scale, *axis, rank)};
+  if (zero)
+    inputs.push_back(alongAxis(rewriter, loc, zero, *axis, rank));
+  return elementwise(
+      binder, rewriter, inputs, out,
+      [&](OpBuilder &b, Location l, ValueRange args, TypeRange elems) {
+        auto f32 = b.getF32Type();
+        Value q =
+            arith::DivFOp::create(b, l, toFloat(b, l, args[0], elems[0], f32),
+                                  toFloat(b, l, args[1], elems[1], f32));
+        // Rounding first, then the (integral) zero point: as ONNX defines.
+        q = math::RoundEvenOp::create(b, l, q);
+        if (args.size() > 2)
+          q = arith::AddFOp::create(b, l, q,
+                                    toFloat(b, l, args[2], elems[2], f32));
+        return saturate8(b, l, q, out);
+      });
+}
+
+/// DequantizeLinear (10, 13): y = (x - zero_point) * scale, per tensor or
+/// per axis; x int8, uint8 or int32.
+static LogicalResult legalizeDequantizeLinear(OpBinder &binder,
+                                              RewriterBase &rewriter) {
+  auto x = binder.rankedInput(0), scale = binder.rankedInput(1);
+  Value zero = binder.getNumInputs() > 2 ? binder.input(2) : Value();
+  if (!x || !scale || (zero && !isa<RankedTensorType>(zero.getType())))
+    return binder.unsupported("an unranked or missing operand");
+  Type xe = x.getType().getElementType();
+  auto se = dyn_cast<FloatType>(scale.getType().getElementType());
+  if (!isa<IntegerType>(xe) || !se)
+    return binder.unsupported("a non-integer input or non-float scale");
+  int64_t rank = x.getType().getRank();
+  FailureOr<int64_t> axis = quantAxis(binder, rank, scale.getType());
+  if (failed(axis))
+    return failure();
+  Location loc = binder.getLoc();
+  SmallVector<Value> inputs = {x, alongAxis(rewriter, loc, scale, *axis, rank)};
+  if (zero)
+    inputs.push_back(alongAxis(rewriter, loc, zero, *axis, rank));
+  return elementwise(
+      binder, rewriter, inputs, se,
+      [&](OpBuilder &b, Location l, ValueRange args, TypeRange elems) {
+        Value v = toFloat(b, l, args[0], elems[0], se);
+        if (args.size() > 2)
+          v = arith::SubFOp::create(b, l, v,
+                                    toFloat(b, l, args[2], elems[2], se));
+        return arith::MulFOp::create(b, l, v, args[1]).getResult();
+      });
+}
+
+/// A 0-d tensor holding the scalar `v`.
+static Value scalarTensor(OpBuilder &b, Location loc, Value v) {
+  return tensor::FromElementsOp::create(
+      b, loc, RankedTensorType::get({}, v.getType()), v);
+}
+
+/// DynamicQuantizeLinear (11): uint8 with scale and zero point from the
+/// input's range widened to include 0: scale = (max - min) / 255,
+/// zero = saturate(round(-min / scale)), y = saturate(round(x / scale) +
+/// zero). An all-zero input (scale 0) gives zero point 0 and y = 0.
+static LogicalResult legalizeDynamicQuantizeLinear(OpBinder &binder,
+                                                   RewriterBase &rewriter) {
+  auto x = binder.rankedInput(0);
+  if (!x || !x.getType().getElementType().isF32())
+    return binder.unsupported("an input other than a ranked fp32 tensor");
+  Location loc = binder.getLoc();
+  MLIRContext *ctx = rewriter.getContext();
+  auto f32 = rewriter.getF32Type();
+  int64_t rank = x.getType().getRank();
+  // min(0, min x) and max(0, max x) in one pass.
+  auto scalar = RankedTensorType::get({}, f32);
+  Value zeroF =
+      arith::ConstantOp::create(rewriter, loc, rewriter.getF32FloatAttr(0.0f));
+  Value init = linalg::FillOp::create(
+                   rewriter, loc, zeroF,
+                   tensor::EmptyOp::create(rewriter, loc, scalar, ValueRange{})
+                       .getResult())
+                   .getResult(0);
+  AffineMap id = AffineMap::getMultiDimIdentityMap(rank, ctx);
+  AffineMap none = AffineMap::get(rank, 0, ctx);
+  auto range = linalg::GenericOp::create(
+      rewriter, loc, TypeRange{scalar, scalar}, ValueRange{x},
+      ValueRange{init, init}, ArrayRef<AffineMap>{id, none, none},
+      SmallVector<utils::IteratorType>(rank, utils::IteratorType::reduction),
+      [](OpBuilder &b, Location l, ValueRange args) {
+        linalg::YieldOp::create(
+            b, l,
+            ValueRange{arith::MinimumFOp::create(b, l, args[1], args[0]),
+                       arith::MaximumFOp::create(b, l, args[2], args[0])});
+      });
+  Value lo = tensor::ExtractOp::create(rewriter, loc, range.getResult(0));
+  Value hi = tensor::ExtractOp::create(rewriter, loc, range.getResult(1));
+  auto cst = [&](float v) -> Value {
+    return arith::ConstantOp::create(rewriter, loc,
+                                     rewriter.getF32FloatAttr(v));
+  };
+  Value scale = arith::DivFOp::create(
+      rewriter, loc, arith::SubFOp::create(rewriter, loc, hi, lo), cst(255));
+  Value isZero = arith::CmpFOp::create(rewriter, loc, arith::CmpFPredicate::OEQ,
+                                       scale, zeroF);
+  Value divisor = arith::SelectOp::create(rewriter, loc, isZero, cst(1), scale);
+  // numpy's order: clip(0 - min / scale, 0, 255), then round.
+  Value zp = arith::SubFOp::create(
+      rewriter, loc, zeroF, arith::DivFOp::create(rewriter, loc, lo, divisor));
+  zp = arith::MinimumFOp::create(
+      rewriter, loc, arith::MaximumFOp::create(rewriter, loc, zp, zeroF),
+      cst(255));
+  zp = math::RoundEvenOp::create(rewriter, loc, zp);
+  Type u8 = IntegerType::get(ctx, 8, IntegerType::Unsigned);
+  FailureOr<Value> y = buildBroadcastElementwise(
+      binder, rewriter,
+      ValueRange{x, scalarTensor(rewriter, loc, divisor),
+                 scalarTensor(rewriter, loc, zp)},
+      rewriter.getI8Type(), [&](OpBuilder &b, Location l, ValueRange args) {
+        Value q = math::RoundEvenOp::create(
+            b, l, arith::DivFOp::create(b, l, args[0], args[1]));
+        return saturate8(b, l, arith::AddFOp::create(b, l, q, args[2]), u8);
+      });
+  if (failed(y))
+    return failure();
+  Value zp8 = arith::FPToUIOp::create(rewriter, loc, rewriter.getI8Type(), zp);
+  binder.replace(
+      rewriter,
+      {bitcastElements(rewriter, loc, *y, u8),
+       scalarTensor(rewriter, loc, scale),
+       bitcastElements(rewriter, loc, scalarTensor(rewriter, loc, zp8), u8)});
+  return success();
+}
+
+/// `v - zero` as int32 for an 8-bit integer tensor `v` and its zero point
+/// (absent, a scalar, or 1-D broadcasting along `zeroAxis` of v).
+static FailureOr<TypedValue<RankedTensorType>>
+minusZeroPoint(OpBinder &binder, RewriterBase &rewriter, Value v, Value zero,
+               int64_t zeroAxis) {
+  Location loc = binder.getLoc();
+  auto vt = cast<RankedTensorType>(v.getType());
+  Type ve = vt.getElementType();
+  SmallVector<Value> inputs = {bitcastElements(rewriter, loc, v, signless(ve))};
+  Type ze;
+  if (zero) {
+    ze = cast<RankedTensorType>(zero.getType()).getElementType();
+    inputs.push_back(bitcastElements(
+        rewriter, loc, alongAxis(rewriter, loc, zero, zeroAxis, vt.getRank()),
+        signless(ze)));
+  }
+  Type i32 = rewriter.getI32Type();
+  FailureOr<Value> r = buildBroadcastElementwise(
+      binder, rewriter, inputs, i32,
+      [&](OpBuilder &b, Location l, ValueRange args) {
+        auto widen = [&](Value x, Type elem) -> Value {
+          return isUnsigned(elem)
+                     ? arith::ExtUIOp::create(b, l, i32, x).getResult()
+                     : arith::ExtSIOp::create(b, l, i32, x).getResult();
+        };
+        Value x = widen(args[0], ve);
+        if (args.size() > 1)
+          x = arith::SubIOp::create(b, l, x, widen(args[1], ze));
+        return x;
+      });
+  if (failed(r))
+    return failure();
+  return cast<TypedValue<RankedTensorType>>(*r);
+}
+
+/// (A - a_zero) @ (B - b_zero) in int32 for 8-bit A and B; a's zero point is
+/// per tensor or per row (1-D [M]), b's per tensor or per column ([N]).
+static FailureOr<Value> integerMatMul(OpBinder &binder, RewriterBase &rewriter,
+                                      Value a, Value aZero, Value b,
+                                      Value bZero) {
+  auto at = dyn_cast<RankedTensorType>(a.getType());
+  auto bt = dyn_cast<RankedTensorType>(b.getType());
+  if (!at || !bt || !isInt8(at.getElementType()) ||
+      !isInt8(bt.getElementType()) || at.getRank() < 2 || bt.getRank() < 1)
+    return binder.unsupported("operands other than 8-bit integer matrices"),
+           failure();
+  for (Value z : {aZero, bZero})
+    if (z && (!isa<RankedTensorType>(z.getType()) ||
+              cast<RankedTensorType>(z.getType()).getRank() > 1))
+      return binder.unsupported("zero points other than scalars or 1-D"),
+             failure();
+  auto a32 = minusZeroPoint(binder, rewriter, a, aZero, at.getRank() - 2);
+  auto b32 = minusZeroPoint(binder, rewriter, b, bZero, bt.getRank() - 1);
+  if (failed(a32) || failed(b32))
+    return failure();
+  return buildMatMul(binder, rewriter, *a32, *b32);
+}
+
+/// MatMulInteger (10): int32 (A - a_zero_point) @ (B - b_zero_point).
+static LogicalResult legalizeMatMulInteger(OpBinder &binder,
+                                           RewriterBase &rewriter) {
+  auto opt = [&](unsigned i) {
+    return i < binder.getNumInputs() ? binder.input(i) : Value();
+  };
+  FailureOr<Value> y = integerMatMul(binder, rewriter, binder.input(0), opt(2),
+                                     binder.input(1), opt(3));
+  if (failed(y))
+    return failure();
+  binder.replace(rewriter, *y);
+  return success();
+}
+
+/// QLinearMatMul (10): the int32 product of the zero-point-shifted operands
+/// requantized: y = saturate(round(acc * (a_scale * b_scale / y_scale)) +
+/// y_zero_point), in double as the ONNX reference (numpy) computes it; per
+/// tensor scales.
+static LogicalResult legalizeQLinearMatMul(OpBinder &binder,
+                                           RewriterBase &rewriter) {
+  if (binder.getNumInputs() != 8)
+    return binder.emitError("QLinearMatMul takes 8 inputs"), failure();
+  for (unsigned i : {1u, 4u, 6u}) {
+    auto t = dyn_cast<RankedTensorType>(binder.input(i).getType());
+    if (!t || !t.getElementType().isF32() || t.getNumElements() != 1)
+      return binder.unsupported("scales other than one fp32 value");
+  }
+  auto yz = dyn_cast<RankedTensorType>(binder.input(7).getType());
+  if (!yz || !isInt8(yz.getElementType()) || yz.getNumElements() != 1)
+    return binder.unsupported("y_zero_point other than one 8-bit value");
+  FailureOr<Value> acc =
+      integerMatMul(binder, rewriter, binder.input(0), binder.input(2),
+                    binder.input(3), binder.input(5));
+  if (failed(acc))
+    return failure();
+  Location loc = binder.getLoc();
+  auto first = [&](unsigned i) -> Value {
+    Value v = binder.input(i);
+    auto t = cast<RankedTensorType>(v.getType());
+    v = bitcastElements(rewriter, loc, v, signless(t.getElementType()));
+    SmallVector<Value> idx(t.getRank(),
+                           arith::ConstantIndexOp::create(rewriter, loc, 0));
+    return tensor::ExtractOp::create(rewriter, loc, v, idx);
+  };
+  Value multiplier = arith::DivFOp::create(
+      rewriter, loc, arith::MulFOp::create(rewriter, loc, first(1), first(4)),
+      first(6));
+  Type out = yz.getElementType();
+  auto f64 = rewriter.getF64Type();
+  Value m64 = arith::ExtFOp::create(rewriter, loc, f64, multiplier);
+  Value zp64 = toFloat(rewriter, loc, first(7), out, f64);
+  FailureOr<Value> y = buildBroadcastElementwise(
+      binder, rewriter,
+      ValueRange{*acc, scalarTensor(rewriter, loc, m64),
+                 scalarTensor(rewriter, loc, zp64)},
+      rewriter.getI8Type(), [&](OpBuilder &b, Location l, ValueRange args) {
+        Value v = arith::SIToFPOp::create(b, l, f64, args[0]);
+        v = math::RoundEvenOp::create(b, l,
+                                      arith::MulFOp::create(b, l, v, args[1]));
+        return saturate8(b, l, arith::AddFOp::create(b, l, v, args[2]), out);
+      });
+  if (failed(y))
+    return failure();
+  binder.replace(rewriter, bitcastElements(rewriter, loc, *y, out));
   return success();
 }
 
@@ -492,6 +860,16 @@ void loom::populateOnnxMathHandlers(OnnxHandlerRegistry &registry) {
   });
   simple("Log", 6, [](OpBuilder &b, Location l, Value x) -> Value {
     return math::LogOp::create(b, l, x);
+  });
+  // Round half to even, as ONNX (numpy.round) defines it.
+  simple("Round", 11, [](OpBuilder &b, Location l, Value x) -> Value {
+    return math::RoundEvenOp::create(b, l, x);
+  });
+  simple("Floor", 6, [](OpBuilder &b, Location l, Value x) -> Value {
+    return math::FloorOp::create(b, l, x);
+  });
+  simple("Ceil", 6, [](OpBuilder &b, Location l, Value x) -> Value {
+    return math::CeilOp::create(b, l, x);
   });
   simple("Sqrt", 6, [](OpBuilder &b, Location l, Value x) -> Value {
     return math::SqrtOp::create(b, l, x);
@@ -593,4 +971,11 @@ void loom::populateOnnxMathHandlers(OnnxHandlerRegistry &registry) {
   });
 
   registry.add("MatMul", 1, legalizeMatMul);
+  registry.add("QuantizeLinear", 10, legalizeQuantizeLinear);
+  registry.add("QuantizeLinear", 13, legalizeQuantizeLinear);
+  registry.add("DequantizeLinear", 10, legalizeDequantizeLinear);
+  registry.add("DequantizeLinear", 13, legalizeDequantizeLinear);
+  registry.add("DynamicQuantizeLinear", 11, legalizeDynamicQuantizeLinear);
+  registry.add("MatMulInteger", 10, legalizeMatMulInteger);
+  registry.add("QLinearMatMul", 10, legalizeQLinearMatMul);
 }

@@ -67,10 +67,13 @@ static LogicalResult legalizeConstant(OpBinder &binder,
         RankedTensorType::get({is.size()}, b.getI64Type()), is.asArrayRef());
   else
     return binder.unsupported("a Constant without a numeric value attribute");
+  // Unsigned (and signed) integer constants keep their ONNX type, as model
+  // inputs do: their consumers' handlers read it (e.g. MatMulNBits' uint8
+  // weights) and loom-erase-signedness makes what remains signless.
   auto shaped = cast<ShapedType>(value.getType());
-  if (!shaped.getElementType().isSignlessIntOrFloat())
+  if (!shaped.getElementType().isIntOrFloat())
     return binder.unsupported("a Constant of element type other than "
-                              "signless integer or float");
+                              "integer or float");
   binder.replace(
       rewriter,
       arith::ConstantOp::create(rewriter, binder.getLoc(), value).getResult());

@@ -129,13 +129,16 @@ func.func @reshape_static(%x: tensor<2x3x4xf32>) -> tensor<6x4xf32> {
 
 // -----
 
+// Unsigned constants keep their type (loom-erase-signedness drops it later).
 // CHECK-LABEL: func @constants
 //       CHECK:   arith.constant dense<2.500000e+00> : tensor<f32>
 //       CHECK:   arith.constant dense<[1, 2]> : tensor<2xi64>
-func.func @constants() -> (tensor<f32>, tensor<2xi64>) {
+//       CHECK:   arith.constant dense<[200, 7]> : tensor<2xui8>
+func.func @constants() -> (tensor<f32>, tensor<2xi64>, tensor<2xui8>) {
   %0 = onnx.node "Constant"() attributes {attrs = {value_float = 2.5 : f32}, domain = "", opset = 17 : i64} : () -> tensor<f32>
   %1 = onnx.node "Constant"() attributes {attrs = {value_ints = array<i64: 1, 2>}, domain = "", opset = 17 : i64} : () -> tensor<2xi64>
-  return %0, %1 : tensor<f32>, tensor<2xi64>
+  %2 = onnx.node "Constant"() attributes {attrs = {value = dense<[200, 7]> : tensor<2xui8>}, domain = "", opset = 17 : i64} : () -> tensor<2xui8>
+  return %0, %1, %2 : tensor<f32>, tensor<2xi64>, tensor<2xui8>
 }
 
 // -----
@@ -588,4 +591,129 @@ func.func @conv_dynamic_length(%x: tensor<2x6x?xf32>, %w: tensor<6x1x4xf32>) -> 
 func.func @ms_attention(%x: tensor<2x5x32xf32>, %w: tensor<32x96xf32>, %b: tensor<96xf32>, %mask: tensor<2x5xi32>) -> tensor<2x5x32xf32> {
   %0 = onnx.node "Attention"(%x, %w, %b, %mask) attributes {attrs = {num_heads = 4 : i64, unidirectional = 1 : i64}, domain = "com.microsoft", opset = 1 : i64} : (tensor<2x5x32xf32>, tensor<32x96xf32>, tensor<96xf32>, tensor<2x5xi32>) -> tensor<2x5x32xf32> loc("att")
   return %0 : tensor<2x5x32xf32>
+}
+
+// -----
+
+// com.microsoft MatMulNBits (K 32, N 2, blocks of 16): B [N, 2 blocks, 8
+// bytes] transposed to loom's [K/2, N] bytes (column 0's bytes 00..0F,
+// column 1's 10..1F: rows 00 10, 01 11, ...), the fp32 scales [N x 2]
+// ([1, 2], [3, 4]) and the zero points (one byte per column: 0x21 is block
+// 0 -> 1, block 1 -> 2) to [2, N], then the bias added.
+// CHECK-LABEL: func @matmul_nbits
+//   CHECK-DAG:   %[[W:.+]] = arith.constant dense_resource<matmulnbits{{.*}}> : tensor<16x2xi8>
+//   CHECK-DAG:   %[[S:.+]] = arith.constant dense_resource<matmulnbits{{.*}}> : tensor<2x2xf32>
+//   CHECK-DAG:   %[[Z:.+]] = arith.constant dense_resource<matmulnbits{{.*}}> : tensor<2x2xi8>
+//       CHECK:   %[[Y:.+]] = loom.quantized_matmul %arg0, %[[W]], %[[S]] zero_point %[[Z]] {bits = 4 : i64, group_size = 16 : i64} : (tensor<3x32xf32>, tensor<16x2xi8>, tensor<2x2xf32>, tensor<2x2xi8>) -> tensor<3x2xf32>
+//       CHECK:   linalg.generic {{.*}} ins(%[[Y]], %arg1 : tensor<3x2xf32>, tensor<2xf32>)
+//       CHECK:     arith.addf
+//   CHECK-DAG: matmulnbits{{.*}}: "0x0100000000100111021203130414051506160717081809190A1A0B1B0C1C0D1D0E1E0F1F"
+//   CHECK-DAG: matmulnbits{{.*}}: "0x040000000000803F000040400000004000008040"
+//   CHECK-DAG: matmulnbits{{.*}}: "0x0100000001030204"
+func.func @matmul_nbits(%x: tensor<3x32xf32>, %bias: tensor<2xf32>) -> tensor<3x2xf32> {
+  %b = onnx.node "Constant"() attributes {attrs = {value = dense<[[[0, 1, 2, 3, 4, 5, 6, 7], [8, 9, 10, 11, 12, 13, 14, 15]], [[16, 17, 18, 19, 20, 21, 22, 23], [24, 25, 26, 27, 28, 29, 30, 31]]]> : tensor<2x2x8xui8>}, domain = "", opset = 17 : i64} : () -> tensor<2x2x8xui8>
+  %s = arith.constant dense<[1.0, 2.0, 3.0, 4.0]> : tensor<4xf32>
+  %z = onnx.node "Constant"() attributes {attrs = {value = dense<[33, 67]> : tensor<2xui8>}, domain = "", opset = 17 : i64} : () -> tensor<2xui8>
+  %none = onnx.none
+  %0 = onnx.node "MatMulNBits"(%x, %b, %s, %z, %none, %bias) attributes {attrs = {K = 32 : i64, N = 2 : i64, bits = 4 : i64, block_size = 16 : i64}, domain = "com.microsoft", opset = 1 : i64} : (tensor<3x32xf32>, tensor<2x2x8xui8>, tensor<4xf32>, tensor<2xui8>, none, tensor<2xf32>) -> tensor<3x2xf32> loc("mnb")
+  return %0 : tensor<3x2xf32>
+}
+
+// -----
+
+// QuantizeLinear per axis: the scale and zero point [C] become [C, 1] to
+// broadcast along axis 1; round half to even, add the zero point,
+// saturate to int8.
+// CHECK-LABEL: func @quantize_linear_axis
+//       CHECK:   %[[S:.+]] = tensor.expand_shape %arg1 {{\[\[}}0, 1]] output_shape [3, 1] : tensor<3xf32> into tensor<3x1xf32>
+//       CHECK:   %[[Z:.+]] = tensor.expand_shape %arg2 {{\[\[}}0, 1]] output_shape [3, 1] : tensor<3xi8> into tensor<3x1xi8>
+//       CHECK:   linalg.generic {{.*}} ins(%arg0, %[[S]], %[[Z]] : tensor<1x3x2xf32>, tensor<3x1xf32>, tensor<3x1xi8>)
+//       CHECK:     arith.divf
+//       CHECK:     math.roundeven
+//       CHECK:     arith.sitofp
+//       CHECK:     arith.addf
+//       CHECK:     arith.constant -1.280000e+02
+//       CHECK:     arith.constant 1.270000e+02
+//       CHECK:     arith.fptosi {{.*}} : f32 to i8
+func.func @quantize_linear_axis(%x: tensor<1x3x2xf32>, %s: tensor<3xf32>, %z: tensor<3xi8>) -> tensor<1x3x2xi8> {
+  %0 = onnx.node "QuantizeLinear"(%x, %s, %z) attributes {attrs = {axis = 1 : i64}, domain = "", opset = 13 : i64} : (tensor<1x3x2xf32>, tensor<3xf32>, tensor<3xi8>) -> tensor<1x3x2xi8>
+  return %0 : tensor<1x3x2xi8>
+}
+
+// -----
+
+// DequantizeLinear of uint8: unsigned conversions, (x - zero) * scale.
+// CHECK-LABEL: func @dequantize_linear
+//       CHECK:   linalg.generic
+//       CHECK:     %[[X:.+]] = arith.uitofp %{{.+}} : i8 to f32
+//       CHECK:     %[[Z:.+]] = arith.uitofp %{{.+}} : i8 to f32
+//       CHECK:     %[[D:.+]] = arith.subf %[[X]], %[[Z]]
+//       CHECK:     arith.mulf %[[D]]
+func.func @dequantize_linear(%x: tensor<4xui8>, %s: tensor<f32>, %z: tensor<ui8>) -> tensor<4xf32> {
+  %0 = onnx.node "DequantizeLinear"(%x, %s, %z) attributes {attrs = {}, domain = "", opset = 13 : i64} : (tensor<4xui8>, tensor<f32>, tensor<ui8>) -> tensor<4xf32>
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+// MatMulInteger: both operands widened to int32 minus their zero points,
+// then an integer contraction.
+// CHECK-LABEL: func @matmul_integer
+//       CHECK:   %[[A:.+]] = linalg.generic {{.*}} outs(%{{.+}} : tensor<4x3xi32>)
+//       CHECK:     arith.extui
+//       CHECK:     arith.subi
+//       CHECK:   %[[B:.+]] = linalg.generic {{.*}} outs(%{{.+}} : tensor<3x2xi32>)
+//       CHECK:   linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[A]], %[[B]] : tensor<4x3xi32>, tensor<3x2xi32>)
+//       CHECK:     arith.muli
+//       CHECK:     arith.addi
+func.func @matmul_integer(%a: tensor<4x3xui8>, %b: tensor<3x2xui8>, %za: tensor<1xui8>, %zb: tensor<1xui8>) -> tensor<4x2xi32> {
+  %0 = onnx.node "MatMulInteger"(%a, %b, %za, %zb) attributes {attrs = {}, domain = "", opset = 10 : i64} : (tensor<4x3xui8>, tensor<3x2xui8>, tensor<1xui8>, tensor<1xui8>) -> tensor<4x2xi32>
+  return %0 : tensor<4x2xi32>
+}
+
+// -----
+
+// QLinearMatMul: the int32 product requantized in double by
+// a_scale * b_scale / y_scale, plus the output zero point, saturated.
+// CHECK-LABEL: func @qlinear_matmul
+//       CHECK:   %[[ACC:.+]] = linalg.generic {{.*}} ins(%{{.+}}, %{{.+}} : tensor<2x4xi32>, tensor<4x3xi32>)
+//       CHECK:   %[[M:.+]] = arith.divf
+//       CHECK:   arith.extf %[[M]] : f32 to f64
+//       CHECK:   linalg.generic {{.*}} ins(%[[ACC]]
+//       CHECK:     arith.sitofp {{.*}} : i32 to f64
+//       CHECK:     arith.mulf
+//       CHECK:     math.roundeven
+//       CHECK:     arith.fptoui {{.*}} : f64 to i8
+func.func @qlinear_matmul(%a: tensor<2x4xui8>, %sa: tensor<1xf32>, %za: tensor<1xui8>, %b: tensor<4x3xui8>, %sb: tensor<1xf32>, %zb: tensor<1xui8>, %sy: tensor<1xf32>, %zy: tensor<1xui8>) -> tensor<2x3xui8> {
+  %0 = onnx.node "QLinearMatMul"(%a, %sa, %za, %b, %sb, %zb, %sy, %zy) attributes {attrs = {}, domain = "", opset = 10 : i64} : (tensor<2x4xui8>, tensor<1xf32>, tensor<1xui8>, tensor<4x3xui8>, tensor<1xf32>, tensor<1xui8>, tensor<1xf32>, tensor<1xui8>) -> tensor<2x3xui8>
+  return %0 : tensor<2x3xui8>
+}
+
+// -----
+
+// DynamicQuantizeLinear: the range in one reduction, scale and zero point
+// as scalars, then the elementwise quantization; three results.
+// CHECK-LABEL: func @dynamic_quantize_linear
+//       CHECK:   %[[R:.+]]:2 = linalg.generic {{.*}} iterator_types = ["reduction"]} ins(%arg0 : tensor<6xf32>)
+//       CHECK:     arith.minimumf
+//       CHECK:     arith.maximumf
+//       CHECK:   %[[LO:.+]] = tensor.extract %[[R]]#0
+//       CHECK:   %[[HI:.+]] = tensor.extract %[[R]]#1
+//       CHECK:   %[[W:.+]] = arith.subf %[[HI]], %[[LO]]
+//       CHECK:   %[[S:.+]] = arith.divf %[[W]]
+//       CHECK:   linalg.generic {{.*}} ins(%arg0
+//       CHECK:   return {{.*}} : tensor<6xui8>, tensor<f32>, tensor<ui8>
+func.func @dynamic_quantize_linear(%x: tensor<6xf32>) -> (tensor<6xui8>, tensor<f32>, tensor<ui8>) {
+  %0:3 = onnx.node "DynamicQuantizeLinear"(%x) attributes {attrs = {}, domain = "", opset = 11 : i64} : (tensor<6xf32>) -> (tensor<6xui8>, tensor<f32>, tensor<ui8>)
+  return %0#0, %0#1, %0#2 : tensor<6xui8>, tensor<f32>, tensor<ui8>
+}
+
+// -----
+
+// Round is half to even.
+// CHECK-LABEL: func @round
+//       CHECK:   math.roundeven
+func.func @round(%x: tensor<5xf32>) -> tensor<5xf32> {
+  %0 = onnx.node "Round"(%x) attributes {attrs = {}, domain = "", opset = 11 : i64} : (tensor<5xf32>) -> tensor<5xf32>
+  return %0 : tensor<5xf32>
 }

@@ -195,10 +195,10 @@ func.func @constant_missing() -> tensor<f32> {
 
 // -----
 
-func.func @constant_unsigned() -> tensor<2xui8> {
-  // expected-error @unknown {{ONNX op 'Constant' at node 'c': a Constant of element type other than signless integer or float is not supported}}
-  %0 = onnx.node "Constant"() attributes {attrs = {value = dense<[1, 2]> : tensor<2xui8>}, domain = "", opset = 17 : i64} : () -> tensor<2xui8> loc("c")
-  return %0 : tensor<2xui8>
+func.func @constant_complex() -> tensor<1xcomplex<f32>> {
+  // expected-error @unknown {{ONNX op 'Constant' at node 'c': a Constant of element type other than integer or float is not supported}}
+  %0 = onnx.node "Constant"() attributes {attrs = {value = dense<(1.0, 2.0)> : tensor<1xcomplex<f32>>}, domain = "", opset = 17 : i64} : () -> tensor<1xcomplex<f32>> loc("c")
+  return %0 : tensor<1xcomplex<f32>>
 }
 
 // -----
@@ -294,4 +294,95 @@ func.func @ms_attention_heads(%x: tensor<2x5x32xf32>, %w: tensor<32x96xf32>) -> 
   // expected-error @unknown {{num_heads must divide a static third of the weight's width (ONNX op 'Attention' at node 'att2'}}
   %0 = onnx.node "Attention"(%x, %w) attributes {attrs = {num_heads = 5 : i64}, domain = "com.microsoft", opset = 1 : i64} : (tensor<2x5x32xf32>, tensor<32x96xf32>) -> tensor<2x5x32xf32> loc("att2")
   return %0 : tensor<2x5x32xf32>
+}
+
+// -----
+
+// com.microsoft MatMulNBits: other bit widths, act-order g_idx, weights
+// computed at run time, and inconsistent sizes.
+func.func @matmul_nbits_bits(%x: tensor<3x32xf32>, %s: tensor<4xf32>) -> tensor<3x2xf32> {
+  %b = onnx.node "Constant"() attributes {attrs = {value = dense<0> : tensor<2x2x16xui8>}, domain = "", opset = 17 : i64} : () -> tensor<2x2x16xui8>
+  // expected-error @unknown {{ONNX op 'MatMulNBits' at node 'mnb8': bits = 8 (only 4) is not supported}}
+  %0 = onnx.node "MatMulNBits"(%x, %b, %s) attributes {attrs = {K = 32 : i64, N = 2 : i64, bits = 8 : i64, block_size = 16 : i64}, domain = "com.microsoft", opset = 1 : i64} : (tensor<3x32xf32>, tensor<2x2x16xui8>, tensor<4xf32>) -> tensor<3x2xf32> loc("mnb8")
+  return %0 : tensor<3x2xf32>
+}
+
+// -----
+
+func.func @matmul_nbits_g_idx(%x: tensor<3x32xf32>, %s: tensor<4xf32>, %g: tensor<32xi32>) -> tensor<3x2xf32> {
+  %b = onnx.node "Constant"() attributes {attrs = {value = dense<0> : tensor<2x2x8xui8>}, domain = "", opset = 17 : i64} : () -> tensor<2x2x8xui8>
+  %n = onnx.none
+  // expected-error @unknown {{ONNX op 'MatMulNBits' at node 'mnbg': g_idx (act-order weights) is not supported}}
+  %0 = onnx.node "MatMulNBits"(%x, %b, %s, %n, %g) attributes {attrs = {K = 32 : i64, N = 2 : i64, block_size = 16 : i64}, domain = "com.microsoft", opset = 1 : i64} : (tensor<3x32xf32>, tensor<2x2x8xui8>, tensor<4xf32>, none, tensor<32xi32>) -> tensor<3x2xf32> loc("mnbg")
+  return %0 : tensor<3x2xf32>
+}
+
+// -----
+
+func.func @matmul_nbits_runtime_weights(%x: tensor<3x32xf32>, %b: tensor<2x2x8xui8>) -> tensor<3x2xf32> {
+  %s = arith.constant dense<1.0> : tensor<4xf32>
+  // expected-error @unknown {{ONNX op 'MatMulNBits' at node 'mnbr': weights or scales computed at run time (or not uint8 and fp32) is not supported}}
+  %0 = onnx.node "MatMulNBits"(%x, %b, %s) attributes {attrs = {K = 32 : i64, N = 2 : i64, block_size = 16 : i64}, domain = "com.microsoft", opset = 1 : i64} : (tensor<3x32xf32>, tensor<2x2x8xui8>, tensor<4xf32>) -> tensor<3x2xf32> loc("mnbr")
+  return %0 : tensor<3x2xf32>
+}
+
+// -----
+
+func.func @matmul_nbits_sizes(%x: tensor<3x32xf32>) -> tensor<3x2xf32> {
+  %b = onnx.node "Constant"() attributes {attrs = {value = dense<0> : tensor<2x1x8xui8>}, domain = "", opset = 17 : i64} : () -> tensor<2x1x8xui8>
+  %s = arith.constant dense<1.0> : tensor<4xf32>
+  // expected-error @unknown {{B must hold N x ceil(K/block) x block/2 bytes and scales N x ceil(K/block) values (ONNX op 'MatMulNBits' at node 'mnbs'}}
+  %0 = onnx.node "MatMulNBits"(%x, %b, %s) attributes {attrs = {K = 32 : i64, N = 2 : i64, block_size = 16 : i64}, domain = "com.microsoft", opset = 1 : i64} : (tensor<3x32xf32>, tensor<2x1x8xui8>, tensor<4xf32>) -> tensor<3x2xf32> loc("mnbs")
+  return %0 : tensor<3x2xf32>
+}
+
+// -----
+
+func.func @matmul_nbits_block(%x: tensor<3x32xf32>, %s: tensor<4xf32>) -> tensor<3x2xf32> {
+  %b = onnx.node "Constant"() attributes {attrs = {value = dense<0> : tensor<2x2x8xui8>}, domain = "", opset = 17 : i64} : () -> tensor<2x2x8xui8>
+  // expected-error @unknown {{K and N must be positive and block_size a power of two >= 16 (ONNX op 'MatMulNBits' at node 'mnbk'}}
+  %0 = onnx.node "MatMulNBits"(%x, %b, %s) attributes {attrs = {K = 32 : i64, N = 2 : i64, block_size = 12 : i64}, domain = "com.microsoft", opset = 1 : i64} : (tensor<3x32xf32>, tensor<2x2x8xui8>, tensor<4xf32>) -> tensor<3x2xf32> loc("mnbk")
+  return %0 : tensor<3x2xf32>
+}
+
+// -----
+
+// Quantization ops: other target types, scales of other shapes, per-row
+// requantization scales, non-8-bit integer matrices.
+func.func @quantize_linear_int16(%x: tensor<4xf32>, %s: tensor<f32>, %z: tensor<i16>) -> tensor<4xi16> {
+  // expected-error @unknown {{ONNX op 'QuantizeLinear' at node 'q16': quantizing to other than uint8 or int8 is not supported}}
+  %0 = onnx.node "QuantizeLinear"(%x, %s, %z) attributes {attrs = {}, domain = "", opset = 13 : i64} : (tensor<4xf32>, tensor<f32>, tensor<i16>) -> tensor<4xi16> loc("q16")
+  return %0 : tensor<4xi16>
+}
+
+// -----
+
+func.func @dequantize_linear_scale_2d(%x: tensor<2x3xi8>, %s: tensor<2x3xf32>) -> tensor<2x3xf32> {
+  // expected-error @unknown {{the scale must be a scalar or 1-D along an axis in range (ONNX op 'DequantizeLinear' at node 'dq2'}}
+  %0 = onnx.node "DequantizeLinear"(%x, %s) attributes {attrs = {}, domain = "", opset = 13 : i64} : (tensor<2x3xi8>, tensor<2x3xf32>) -> tensor<2x3xf32> loc("dq2")
+  return %0 : tensor<2x3xf32>
+}
+
+// -----
+
+func.func @qlinear_matmul_per_row(%a: tensor<2x4xui8>, %sa: tensor<2xf32>, %za: tensor<1xui8>, %b: tensor<4x3xui8>, %sb: tensor<1xf32>, %zb: tensor<1xui8>, %sy: tensor<1xf32>, %zy: tensor<1xui8>) -> tensor<2x3xui8> {
+  // expected-error @unknown {{ONNX op 'QLinearMatMul' at node 'qmm': scales other than one fp32 value is not supported}}
+  %0 = onnx.node "QLinearMatMul"(%a, %sa, %za, %b, %sb, %zb, %sy, %zy) attributes {attrs = {}, domain = "", opset = 10 : i64} : (tensor<2x4xui8>, tensor<2xf32>, tensor<1xui8>, tensor<4x3xui8>, tensor<1xf32>, tensor<1xui8>, tensor<1xf32>, tensor<1xui8>) -> tensor<2x3xui8> loc("qmm")
+  return %0 : tensor<2x3xui8>
+}
+
+// -----
+
+func.func @matmul_integer_float(%a: tensor<4x3xf32>, %b: tensor<3x2xui8>) -> tensor<4x2xi32> {
+  // expected-error @unknown {{ONNX op 'MatMulInteger' at node 'mmi': operands other than 8-bit integer matrices is not supported}}
+  %0 = onnx.node "MatMulInteger"(%a, %b) attributes {attrs = {}, domain = "", opset = 10 : i64} : (tensor<4x3xf32>, tensor<3x2xui8>) -> tensor<4x2xi32> loc("mmi")
+  return %0 : tensor<4x2xi32>
+}
+
+// -----
+
+func.func @dynamic_quantize_linear_f16(%x: tensor<6xf16>) -> (tensor<6xui8>, tensor<f32>, tensor<ui8>) {
+  // expected-error @unknown {{ONNX op 'DynamicQuantizeLinear' at node 'dql': an input other than a ranked fp32 tensor is not supported}}
+  %0:3 = onnx.node "DynamicQuantizeLinear"(%x) attributes {attrs = {}, domain = "", opset = 11 : i64} : (tensor<6xf16>) -> (tensor<6xui8>, tensor<f32>, tensor<ui8>) loc("dql")
+  return %0#0, %0#1, %0#2 : tensor<6xui8>, tensor<f32>, tensor<ui8>
 }
