@@ -3,7 +3,7 @@
 fp32, Loom and ONNX Runtime, in the same run.
 
   bench/quant.py [--repeats 3] [--runs 20] [--threads 2] [--shapes M,K,N;...]
-                 [--group-size 32]
+                 [--group-size 32] [--outliers F] [--quant-scales minmax|mse]
 
 Each shape is one ONNX MatMul of an input [M, K] by a constant weight
 [K, N] (random normal). Loom compiles it three times: fp32,
@@ -16,7 +16,9 @@ over Loom fp32, the ratio Loom int4 / ORT fp32 (below 1 Loom is faster), the
 bytes of the compiled libraries, and the quantized results' cosine against
 the fp32 one. M = 1 is a decoding step (GEMV), memory bound: int8 weights
 are a quarter of the bytes, int4 at group 32 about a seventh. Not a test:
-the machine is noisy.
+the machine is noisy. --outliers F multiplies a random 1% of W's input
+rows (channels) by F, as large language models' weights have a few
+outlier channels; --quant-scales passes loomc's choice of ranges.
 """
 import argparse
 import json
@@ -36,10 +38,13 @@ from run import ensure_ort, sh  # noqa: E402
 VARIANTS = ("fp32", "int8", "int4")
 
 
-def prepare(d, m, k, n, loomc, group):
+def prepare(d, m, k, n, loomc, group, outliers=1.0, scales="minmax"):
     os.makedirs(os.path.join(d, "in"), exist_ok=True)
     rng = np.random.default_rng(0)
     w = (rng.standard_normal((k, n)) / np.sqrt(k)).astype(np.float32)
+    if outliers != 1.0:
+        rows = rng.choice(k, max(1, k // 100), replace=False)
+        w[rows] *= outliers
     graph = helper.make_graph(
         [helper.make_node("MatMul", ["x", "w"], ["y"], name="matmul")], "gemv",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [m, k])],
@@ -55,10 +60,11 @@ def prepare(d, m, k, n, loomc, group):
                 "file": os.path.join(d, "input_0.bin")}],
               open(os.path.join(d, "inputs.json"), "w"))
     sh([loomc, os.path.join(d, "model.onnx"), "-o", os.path.join(d, "fp32.so")])
-    sh([loomc, os.path.join(d, "model.onnx"), "--quantize=int8-weight", "-o",
-        os.path.join(d, "int8.so")])
+    sh([loomc, os.path.join(d, "model.onnx"), "--quantize=int8-weight",
+        "--quant-scales", scales, "-o", os.path.join(d, "int8.so")])
     sh([loomc, os.path.join(d, "model.onnx"), "--quantize=int4-weight",
-        "--group-size", str(group), "-o", os.path.join(d, "int4.so")])
+        "--quant-scales", scales, "--group-size", str(group), "-o",
+        os.path.join(d, "int4.so")])
 
 
 def main():
@@ -70,6 +76,8 @@ def main():
     ap.add_argument("--shapes", default="1,768,3072;1,4096,4096;128,768,3072",
                     help="M,K,N;... (default: two decoding GEMVs and a prefill)")
     ap.add_argument("--group-size", type=int, default=32)
+    ap.add_argument("--outliers", type=float, default=1.0)
+    ap.add_argument("--quant-scales", default="minmax")
     ap.add_argument("--work", default=os.path.join(ROOT, "build", "bench", "quant"))
     args = ap.parse_args()
     loomc = os.path.join(ROOT, "build", "bin", "loomc")
@@ -79,7 +87,7 @@ def main():
     for shape in args.shapes.split(";"):
         m, k, n = (int(v) for v in shape.split(","))
         d = os.path.join(args.work, "%dx%dx%d" % (m, k, n))
-        prepare(d, m, k, n, loomc, args.group_size)
+        prepare(d, m, k, n, loomc, args.group_size, args.outliers, args.quant_scales)
         outs = {}
         for v in VARIANTS:
             o = os.path.join(d, "out_" + v)

@@ -178,6 +178,13 @@ struct LoomcOptions {
       cl::desc("int4-weight: rows of K sharing a scale and zero point "
                "(even; default 32)"),
       cl::init(32), cl::cat(category)};
+  cl::opt<std::string> quantScales{
+      "quant-scales",
+      cl::desc("With --quantize: how each scale's range is chosen: 'minmax' "
+               "(default; the full range) or 'mse' (the range clipped to 1, "
+               "0.98, ..., 0.80 of itself whose rounded weights have the "
+               "least squared error)"),
+      cl::init("minmax"), cl::cat(category)};
   cl::opt<std::string> quantReport{
       "quant-report",
       cl::desc("With --quantize: write a JSON report to this file: per "
@@ -435,6 +442,10 @@ int loom::runLoomcMain(int argc, char **argv) {
                          options.quantReport + "': " + ec.message());
   }
   pipeline.quantReport = options.quantReport;
+  if (options.quantScales != "minmax" && options.quantScales != "mse")
+    return reportError("--quant-scales=" + options.quantScales +
+                       " is not supported (supported: minmax, mse)");
+  pipeline.quantScales = options.quantScales;
   pipeline.quantGroupSize = options.groupSize;
   pipeline.quantSymmetric = options.quantSymmetric;
   pipeline.scanChunk = options.scanChunk;

@@ -42,6 +42,7 @@ void loom::buildCPUPipeline(OpPassManager &pm,
     quantize.groupSize = options.quantGroupSize;
     quantize.symmetric = options.quantSymmetric;
     quantize.report = options.quantReport;
+    quantize.scales = options.quantScales;
     pm.addPass(createQuantizeWeightsPass(quantize));
     // The fp32 weights the quantized ops replaced.
     pm.addPass(createCanonicalizerPass());

@@ -64,7 +64,15 @@ struct Scheme {
   int64_t bits = 8;
   int64_t groupSize = 0;
   bool symmetric = true;
+  /// Search the clipping range that minimizes the squared weight error
+  /// (instead of the full min-max range).
+  bool mseScales = false;
 };
+
+/// The clipping ratios tried by the mse search: 1, 0.98, ..., 0.80 of the
+/// min-max range.
+constexpr int kClipSteps = 11;
+inline float clipRatio(int step) { return 1.0f - 0.02f * step; }
 
 /// What quantizing one layer did, for the report (`report` option).
 struct LayerReport {
@@ -122,16 +130,36 @@ struct QuantizeMatmul : OpRewritePattern<linalg::GenericOp> {
 
   /// Symmetric per-column int8.
   template <typename Weights>
-  static Value quantizeInt8(PatternRewriter &rewriter, Location loc, Value a,
-                            int64_t k, int64_t n, Weights at2,
-                            LayerReport &report) {
+  Value quantizeInt8(PatternRewriter &rewriter, Location loc, Value a,
+                     int64_t k, int64_t n, Weights at2,
+                     LayerReport &report) const {
     SmallVector<float> scales(n);
     SmallVector<int8_t> q(k * n);
     for (int64_t j = 0; j < n; ++j) {
       float peak = 0.0f;
       for (int64_t p = 0; p < k; ++p)
         peak = std::max(peak, std::fabs(at2(p, j)));
-      float s = peak > 0.0f ? peak / 127.0f : 1.0f;
+      auto scaleFor = [&](int step) {
+        return peak > 0.0f ? clipRatio(step) * peak / 127.0f : 1.0f;
+      };
+      float s = scaleFor(0);
+      if (scheme.mseScales) {
+        double best = INFINITY;
+        for (int step = 0; step < kClipSteps; ++step) {
+          float c = scaleFor(step);
+          double err = 0;
+          for (int64_t p = 0; p < k; ++p) {
+            float v =
+                std::clamp(std::nearbyint(at2(p, j) / c), -127.0f, 127.0f);
+            double e = static_cast<double>(at2(p, j)) - v * c;
+            err += e * e;
+          }
+          if (err < best) {
+            best = err;
+            s = c;
+          }
+        }
+      }
       scales[j] = s;
       for (int64_t p = 0; p < k; ++p) {
         float v = std::clamp(std::nearbyint(at2(p, j) / s), -127.0f, 127.0f);
@@ -166,23 +194,44 @@ struct QuantizeMatmul : OpRewritePattern<linalg::GenericOp> {
           lo = std::min(lo, at2(p, j));
           hi = std::max(hi, at2(p, j));
         }
-        float peak = std::max(-lo, hi);
-        float s = scheme.symmetric ? (peak > 0.0f ? peak / 7.0f : 1.0f)
-                                   : (hi > lo ? (hi - lo) / 15.0f : 1.0f);
-        // Scales are stored in half precision: quantize with the rounded
-        // one, kept within its finite non-zero range.
-        s = std::clamp(s, kHalfMin, kHalfMax);
-        APFloat half(s);
-        bool lost;
-        half.convert(APFloat::IEEEhalf(), APFloat::rmNearestTiesToEven, &lost);
-        scales[g * n + j] = half;
-        s = half.convertToFloat();
-        int zero = 8;
-        if (!scheme.symmetric) {
-          zero = static_cast<int>(
-              std::clamp(std::nearbyint(-lo / s), 0.0f, 15.0f));
-          zeros[g * n + j] = static_cast<int8_t>(zero);
+        // The scale (rounded to half precision, as stored) and zero point
+        // for the range [lo, hi] clipped to `ratio` of itself.
+        auto paramsFor = [&](float ratio) {
+          float l = ratio * lo, h = ratio * hi, peak = std::max(-l, h);
+          float sc = scheme.symmetric ? (peak > 0.0f ? peak / 7.0f : 1.0f)
+                                      : (h > l ? (h - l) / 15.0f : 1.0f);
+          // Kept within half precision's finite non-zero range.
+          APFloat half(std::clamp(sc, kHalfMin, kHalfMax));
+          bool lost;
+          half.convert(APFloat::IEEEhalf(), APFloat::rmNearestTiesToEven,
+                       &lost);
+          sc = half.convertToFloat();
+          int z = scheme.symmetric ? 8
+                                   : static_cast<int>(std::clamp(
+                                         std::nearbyint(-l / sc), 0.0f, 15.0f));
+          return std::make_tuple(sc, z, half);
+        };
+        auto [s, zero, half] = paramsFor(1.0f);
+        if (scheme.mseScales) {
+          double best = INFINITY;
+          for (int step = 0; step < kClipSteps; ++step) {
+            auto [c, z, h] = paramsFor(clipRatio(step));
+            double err = 0;
+            for (int64_t p = p0; p < p1; ++p) {
+              float v =
+                  std::clamp(std::nearbyint(at2(p, j) / c) + z, 0.0f, 15.0f);
+              double e = static_cast<double>(at2(p, j)) - (v - z) * c;
+              err += e * e;
+            }
+            if (err < best) {
+              best = err;
+              std::tie(s, zero, half) = std::make_tuple(c, z, h);
+            }
+          }
         }
+        scales[g * n + j] = half;
+        if (!scheme.symmetric)
+          zeros[g * n + j] = static_cast<int8_t>(zero);
         for (int64_t p = p0; p < p1; ++p) {
           float v =
               std::clamp(std::nearbyint(at2(p, j) / s) + zero, 0.0f, 15.0f);
@@ -294,6 +343,12 @@ struct QuantizeWeightsPass final
 
   void runOnOperation() override {
     Scheme scheme;
+    if (scales != "minmax" && scales != "mse") {
+      getOperation()->emitError()
+          << "unknown scale choice '" << scales << "' (supported: minmax, mse)";
+      return signalPassFailure();
+    }
+    scheme.mseScales = scales == "mse";
     if (mode == "int4-weight") {
       scheme.bits = 4;
       scheme.groupSize = groupSize;
@@ -334,6 +389,7 @@ struct QuantizeWeightsPass final
     llvm::json::OStream json(os, 2);
     json.object([&] {
       json.attribute("mode", mode);
+      json.attribute("scales", scales);
       if (mode == "int4-weight") {
         json.attribute("group_size", static_cast<int64_t>(groupSize));
         json.attribute("symmetric", static_cast<bool>(symmetric));

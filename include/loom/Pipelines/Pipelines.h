@@ -54,6 +54,8 @@ struct CPUPipelineOptions {
   /// int4-weight: rows of K per group, and symmetric groups.
   int64_t quantGroupSize = 32;
   bool quantSymmetric = false;
+  /// How loom-quantize-weights chooses ranges: "minmax" or "mse".
+  std::string quantScales = "minmax";
   /// Where loom-quantize-weights writes its JSON report (empty: nowhere).
   std::string quantReport;
   /// Compute fp32 contractions with loomrt's packed, register-blocked GEMM

@@ -69,6 +69,11 @@ def QuantizeWeightsPass : Pass<"loom-quantize-weights"> {
       15)`; with `symmetric`, `scale = max |w| / 7` and zero point 8 (no
       zero points stored). About 1/7 of the fp32 bytes at group 32.
 
+    With `scales=mse`, each column's (int8) or group's (int4) range is the
+    one among the min-max range clipped to 1, 0.98, ..., 0.80 of itself
+    whose round-to-nearest weights have the least squared error: clipping a
+    few large weights buys a finer step for all the others.
+
     The fp32 weights are no longer used, so the compiled model stores only
     the quantized weights, scales and zero points. With `report=FILE`, a
     JSON report lists every quantized layer (its ONNX node), its weight
@@ -82,6 +87,10 @@ def QuantizeWeightsPass : Pass<"loom-quantize-weights"> {
            "int4: rows of K per scale (even)">,
     Option<"symmetric", "symmetric", "bool", /*default=*/"false",
            "int4: symmetric groups (zero point 8, none stored)">,
+    Option<"scales", "scales", "std::string", /*default=*/"\"minmax\"",
+           "How each scale's range is chosen: minmax (the full range) or "
+           "mse (of the ranges clipped to 1, 0.98, ..., 0.80 of it, the one "
+           "whose rounded weights have the least squared error)">,
     Option<"report", "report", "std::string", /*default=*/"",
            "Write a JSON report here: per layer (ONNX node) the weight "
            "bytes before and after and the weights' relative RMS and max "
