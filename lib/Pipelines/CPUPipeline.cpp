@@ -31,6 +31,7 @@ void loom::buildCPUPipeline(OpPassManager &pm,
       pm.addPass(createRaiseNormsAndGeluPass());
       pm.addPass(createRaiseScansPass());
       pm.addPass(createRaiseMixturesPass());
+      pm.addPass(createRaiseQuantizedPass());
     }
     pm.addPass(createOnnxToLoomPass());
   }

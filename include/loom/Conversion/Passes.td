@@ -131,6 +131,25 @@ def RaiseScansPass : Pass<"loom-raise-scans"> {
 // RaiseMixtures
 //===----------------------------------------------------------------------===//
 
+def RaiseQuantizedPass : Pass<"loom-raise-quantized"> {
+  let summary = "Raise MatMuls by dequantized constant 8-bit weights (QDQ) to loom.quantized_matmul";
+  let description = [{
+    On the `onnx.node` holder ops: `MatMul(x, DequantizeLinear(Wq, scale,
+    zero_point))` with `Wq` a constant static [K, N] 8-bit tensor, the scale
+    one fp32 value or one per column (axis 1), and a zero point that makes
+    the weights symmetric (absent or 0 for int8, 128 for uint8, whose
+    weights are shifted to int8) becomes `loom.quantized_matmul x, Wq,
+    scale`: the kernel dequantizes in registers instead of the model
+    building fp32 weights. Other zero points and per-row scales are left to
+    the DequantizeLinear and MatMul legalizations.
+  }];
+  let dependentDialects = [
+    "::loom::LoomDialect",
+    "::mlir::arith::ArithDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+}
+
 def RaiseMixturesPass : Pass<"loom-raise-mixtures"> {
   let summary = "Raise masked mixtures of experts and token-mixing MLPs in the imported graph to loom ops";
   let description = [{

@@ -32,6 +32,7 @@
 
 #include "loom/Conversion/OnnxToLoom/OnnxToLoom.h"
 
+#include "RaiseUtils.h"
 #include "Utils.h"
 #include "loom/Dialect/Loom/IR/LoomOps.h"
 #include "loom/Transforms/Microkernels.h"
@@ -218,40 +219,6 @@ static LogicalResult legalizeMsAttention(OpBinder &binder,
   return success();
 }
 
-/// The attribute of a constant input (an initializer or a Constant node).
-static Attribute constantAttr(Value v) {
-  if (!v)
-    return {};
-  if (auto holder = v.getDefiningOp<onnxir::NodeOp>();
-      holder && holder.getOpType() == "Constant")
-    return holder.getOnnxAttr("value");
-  Attribute attr;
-  if (matchPattern(v, m_Constant(&attr)))
-    return attr;
-  return {};
-}
-
-/// The bytes of a constant 8-bit integer tensor, or std::nullopt.
-static std::optional<std::vector<uint8_t>> constantBytes(Value v) {
-  Attribute attr = constantAttr(v);
-  if (auto dense = dyn_cast_or_null<DenseIntElementsAttr>(attr)) {
-    if (dense.getElementType().getIntOrFloatBitWidth() != 8)
-      return std::nullopt;
-    std::vector<uint8_t> bytes;
-    for (const APInt &x : dense.getValues<APInt>())
-      bytes.push_back(static_cast<uint8_t>(x.getZExtValue()));
-    return bytes;
-  }
-  auto resource = dyn_cast_or_null<DenseResourceElementsAttr>(attr);
-  if (!resource || !resource.getElementType().isInteger(8))
-    return std::nullopt;
-  AsmResourceBlob *blob = resource.getRawHandle().getBlob();
-  if (!blob)
-    return std::nullopt;
-  ArrayRef<char> data = blob->getData();
-  return std::vector<uint8_t>(data.begin(), data.end());
-}
-
 /// A constant tensor of `shape` holding `values`.
 template <typename T>
 static Value constantTensor(OpBuilder &b, Location loc, Type elementType,
@@ -315,10 +282,11 @@ static LogicalResult legalizeMatMulNBits(OpBinder &binder,
                             Twine(k)),
            failure();
   int64_t blocks = (k + block - 1) / block, blob = block / 2;
-  std::optional<std::vector<uint8_t>> bBytes = constantBytes(binder.input(1));
+  std::optional<std::vector<uint8_t>> bBytes =
+      raise::constantBytesOf(binder.input(1));
   SmallVector<float> scaleStore;
   std::optional<ArrayRef<float>> scales =
-      constantF32Data(constantAttr(binder.input(2)), scaleStore);
+      constantF32Data(raise::constantAttrOf(binder.input(2)), scaleStore);
   if (!bBytes || !scales)
     return binder.unsupported("weights or scales computed at run time (or "
                               "not uint8 and fp32)");
@@ -332,7 +300,7 @@ static LogicalResult legalizeMatMulNBits(OpBinder &binder,
     auto zt = dyn_cast<RankedTensorType>(zp.getType());
     if (!zt || !zt.getElementType().isInteger(8))
       return binder.unsupported("zero points other than packed uint8");
-    zBytes = constantBytes(zp);
+    zBytes = raise::constantBytesOf(zp);
     if (!zBytes)
       return binder.unsupported("zero points computed at run time");
     if (static_cast<int64_t>(zBytes->size()) != n * ((blocks + 1) / 2))

@@ -22,6 +22,7 @@
 
 #include <array>
 #include <optional>
+#include <vector>
 
 namespace loom::raise {
 
@@ -42,6 +43,42 @@ inline mlir::DenseElementsAttr constantOf(mlir::Value v) {
   else if (!v || !mlir::matchPattern(v, mlir::m_Constant(&attr)))
     return nullptr;
   return llvm::dyn_cast_or_null<mlir::DenseElementsAttr>(attr);
+}
+
+/// The attribute of a constant (an arith.constant or a Constant holder op,
+/// as initializers are imported): dense elements or a resource blob.
+inline mlir::Attribute constantAttrOf(mlir::Value v) {
+  if (!v)
+    return {};
+  if (auto holder = v.getDefiningOp<onnxir::NodeOp>();
+      holder && holder.getOpType() == "Constant")
+    return holder.getOnnxAttr("value");
+  mlir::Attribute attr;
+  if (mlir::matchPattern(v, mlir::m_Constant(&attr)))
+    return attr;
+  return {};
+}
+
+/// The bytes of a constant 8-bit integer tensor (signed or unsigned, dense
+/// or a resource blob), or std::nullopt.
+inline std::optional<std::vector<uint8_t>> constantBytesOf(mlir::Value v) {
+  mlir::Attribute attr = constantAttrOf(v);
+  if (auto dense = llvm::dyn_cast_or_null<mlir::DenseIntElementsAttr>(attr)) {
+    if (dense.getElementType().getIntOrFloatBitWidth() != 8)
+      return std::nullopt;
+    std::vector<uint8_t> bytes;
+    for (const llvm::APInt &x : dense.getValues<llvm::APInt>())
+      bytes.push_back(static_cast<uint8_t>(x.getZExtValue()));
+    return bytes;
+  }
+  auto resource = llvm::dyn_cast_or_null<mlir::DenseResourceElementsAttr>(attr);
+  if (!resource || !resource.getElementType().isInteger(8))
+    return std::nullopt;
+  mlir::AsmResourceBlob *blob = resource.getRawHandle().getBlob();
+  if (!blob)
+    return std::nullopt;
+  llvm::ArrayRef<char> data = blob->getData();
+  return std::vector<uint8_t>(data.begin(), data.end());
 }
 
 /// The value of a float constant whose elements are all equal.

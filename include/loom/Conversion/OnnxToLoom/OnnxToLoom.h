@@ -34,6 +34,7 @@ namespace loom {
 #define GEN_PASS_DECL_RAISENORMSANDGELUPASS
 #define GEN_PASS_DECL_RAISESCANSPASS
 #define GEN_PASS_DECL_RAISEMIXTURESPASS
+#define GEN_PASS_DECL_RAISEQUANTIZEDPASS
 #include "loom/Conversion/Passes.h.inc"
 
 /// Erases the `onnx.node` holder ops among `roots` that have no users and,
