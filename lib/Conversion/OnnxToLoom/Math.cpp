@@ -526,6 +526,24 @@ static FailureOr<int64_t> quantAxis(OpBinder &binder, int64_t rank,
   return axis;
 }
 
+/// The operands of QuantizeLinear/DequantizeLinear for `elementwise`:
+/// {x, scale, zero point if any}, the scale and zero point shaped to
+/// broadcast along the node's axis.
+static FailureOr<SmallVector<Value>>
+quantOperands(OpBinder &binder, RewriterBase &rewriter,
+              TypedValue<RankedTensorType> x,
+              TypedValue<RankedTensorType> scale, Value zero) {
+  int64_t rank = x.getType().getRank();
+  FailureOr<int64_t> axis = quantAxis(binder, rank, scale.getType());
+  if (failed(axis))
+    return failure();
+  Location loc = binder.getLoc();
+  SmallVector<Value> inputs = {x, alongAxis(rewriter, loc, scale, *axis, rank)};
+  if (zero)
+    inputs.push_back(alongAxis(rewriter, loc, zero, *axis, rank));
+  return inputs;
+}
+
 /// QuantizeLinear (10, 13): y = saturate(round(x / scale) + zero_point), of
 /// the zero point's type (uint8 without one); per tensor or per axis.
 static LogicalResult legalizeQuantizeLinear(OpBinder &binder,
@@ -541,16 +559,12 @@ static LogicalResult legalizeQuantizeLinear(OpBinder &binder,
     return binder.unsupported("quantizing to other than uint8 or int8");
   if (!isa<FloatType>(x.getType().getElementType()))
     return binder.unsupported("a non-float input");
-  int64_t rank = x.getType().getRank();
-  FailureOr<int64_t> axis = quantAxis(binder, rank, scale.getType());
-  if (failed(axis))
+  FailureOr<SmallVector<Value>> inputs =
+      quantOperands(binder, rewriter, x, scale, zero);
+  if (failed(inputs))
     return failure();
-  Location loc = binder.getLoc();
-  SmallVector<Value> inputs = {x, alongAxis(rewriter, loc, scale, *axis, rank)};
-  if (zero)
-    inputs.push_back(alongAxis(rewriter, loc, zero, *axis, rank));
   return elementwise(
-      binder, rewriter, inputs, out,
+      binder, rewriter, *inputs, out,
       [&](OpBuilder &b, Location l, ValueRange args, TypeRange elems) {
         auto f32 = b.getF32Type();
         Value q =
@@ -577,16 +591,12 @@ static LogicalResult legalizeDequantizeLinear(OpBinder &binder,
   auto se = dyn_cast<FloatType>(scale.getType().getElementType());
   if (!isa<IntegerType>(xe) || !se)
     return binder.unsupported("a non-integer input or non-float scale");
-  int64_t rank = x.getType().getRank();
-  FailureOr<int64_t> axis = quantAxis(binder, rank, scale.getType());
-  if (failed(axis))
+  FailureOr<SmallVector<Value>> inputs =
+      quantOperands(binder, rewriter, x, scale, zero);
+  if (failed(inputs))
     return failure();
-  Location loc = binder.getLoc();
-  SmallVector<Value> inputs = {x, alongAxis(rewriter, loc, scale, *axis, rank)};
-  if (zero)
-    inputs.push_back(alongAxis(rewriter, loc, zero, *axis, rank));
   return elementwise(
-      binder, rewriter, inputs, se,
+      binder, rewriter, *inputs, se,
       [&](OpBuilder &b, Location l, ValueRange args, TypeRange elems) {
         Value v = toFloat(b, l, args[0], elems[0], se);
         if (args.size() > 2)
