@@ -243,8 +243,10 @@ struct QuantizeMatmul : OpRewritePattern<linalg::GenericOp> {
         }
       }
     }
-    report.bytesAfter =
-        static_cast<int64_t>(packed.size() + 2 * scales.size() + zeros.size());
+    // Weights, fp16 scales, and zero points as the kernel stores them: two
+    // per byte.
+    report.bytesAfter = static_cast<int64_t>(packed.size() + 2 * scales.size() +
+                                             (zeros.size() + 1) / 2);
     Value qw =
         blobConstant(rewriter, loc, {(k + 1) / 2, n}, packed, "int4_weight");
     Value scale = arith::ConstantOp::create(

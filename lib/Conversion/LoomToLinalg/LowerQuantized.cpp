@@ -104,7 +104,8 @@ packConstants(OpBuilder &b, QuantizedMatmulOp op, int64_t k, int64_t n) {
   size_t groups = loomrt_qgemm_w4_packed_groups(k, n, group);
   std::vector<uint16_t> sp(f32 ? 0 : groups);
   std::vector<float> sp32(f32 ? groups : 0);
-  std::vector<int8_t> zp(z ? groups : 0);
+  std::vector<int8_t> zp(z ? loomrt_qgemm_w4_packed_zero_bytes(k, n, group)
+                           : 0);
   loomrt_qgemm_w4_pack(
       k, n, group, reinterpret_cast<const uint8_t *>(w->data()),
       f32 ? static_cast<const void *>(s32->data()) : s->data(),

@@ -152,15 +152,21 @@ void loomrt_qgemm_w4_f32(int64_t m, int64_t n, int64_t k, int64_t group,
 /** Bytes of int4 weights [k x n] in the packed layout. */
 int64_t loomrt_qgemm_w4_packed_bytes(int64_t k, int64_t n);
 
-/** Entries of the packed scales (and of the packed zero points). */
+/** Entries of the packed scales. */
 int64_t loomrt_qgemm_w4_packed_groups(int64_t k, int64_t n, int64_t group);
+
+/** Bytes of the packed zero points (two per byte). */
+int64_t loomrt_qgemm_w4_packed_zero_bytes(int64_t k, int64_t n,
+                                          int64_t group);
 
 /**
  * Packs loomrt_qgemm_w4_f32's row-major operands into panels of 32
  * columns: panel t holds columns 32t .. 32t + 31; its weights are
  * w_dst[(t*ceil(k/2) + r)*32 + c] (byte r of column 32t + c, the same two
- * rows per byte) and its scales and zero points
- * scale_dst[(t*groups + g)*32 + c]. Columns past n are padded with weights
+ * rows per byte), its scales scale_dst[(t*groups + g)*32 + c] and its zero
+ * points two per byte, column c in the low nibble of
+ * zero_dst[(t*groups + g)*16 + c] for c < 16 and in the high nibble of
+ * byte c - 16 otherwise. Columns past n are padded with weights
  * of zero value (scale 0). zero_dst may be NULL (then so may zero);
  * otherwise a NULL zero writes 8s. The scales are fp16 (their bits), or
  * fp32 with LOOMRT_QGEMM_SCALE_F32 in `flags`.

@@ -152,10 +152,33 @@ static inline int64_t groupIndex(const W4 *q, int64_t g, int64_t j) {
   return ((j / W4_PANEL) * groupsOf(q) + g) * W4_PANEL + j % W4_PANEL;
 }
 
+/** Byte of the packed zero points of (group g, column j): a panel's 32
+ *  zero points of a group take 16 bytes, column c in the low nibble of
+ *  byte c and column c + 16 in the high one. */
+static inline int64_t zeroByte(const W4 *q, int64_t g, int64_t j) {
+  return ((j / W4_PANEL) * groupsOf(q) + g) * (W4_PANEL / 2) +
+         j % (W4_PANEL / 2);
+}
+
 /** W4's zero point for (group g, column j). */
 static inline int zeroOf(const W4 *q, int64_t g, int64_t j) {
-  return q->zero ? q->zero[groupIndex(q, g, j)] : 8;
+  if (!q->zero)
+    return 8;
+  uint8_t byte = q->zero[zeroByte(q, g, j)];
+  return j % W4_PANEL < W4_PANEL / 2 ? byte & 15 : byte >> 4;
 }
+
+#ifdef LOOMRT_HAVE_X86
+/** The zero points of columns [c, c + 8) of a panel (c a multiple of 8) in
+ *  group row `zrow` (16 bytes), as int32. */
+static inline __attribute__((always_inline, target("avx2"))) __m256i
+zeros8(const uint8_t *zrow, int c) {
+  __m256i b = _mm256_cvtepu8_epi32(
+      _mm_loadl_epi64((const __m128i *)(zrow + c % (W4_PANEL / 2))));
+  return c < W4_PANEL / 2 ? _mm256_and_si256(b, _mm256_set1_epi32(15))
+                          : _mm256_srli_epi32(b, 4);
+}
+#endif
 
 #ifdef LOOMRT_HAVE_X86
 /** A full 16-column int8 panel. */
@@ -188,9 +211,9 @@ panel4Avx2(const W4 *q, int64_t j, float *dst) {
            s1 = scales8(q->scale, q->scaleF32, at + 8);
     __m256i z0 = _mm256_set1_epi32(8), z1 = z0;
     if (q->zero) {
-      __m128i zb = _mm_loadu_si128((const __m128i *)(q->zero + at));
-      z0 = _mm256_cvtepu8_epi32(zb);
-      z1 = _mm256_cvtepu8_epi32(_mm_srli_si128(zb, 8));
+      const uint8_t *zrow = q->zero + zeroByte(q, g, j - j % W4_PANEL);
+      z0 = zeros8(zrow, (int)(j % W4_PANEL));
+      z1 = zeros8(zrow, (int)(j % W4_PANEL) + 8);
     }
     for (int64_t p = g0; p < end; p += 2) {
       const uint8_t *src = w + p / 2 * W4_PANEL;
@@ -570,8 +593,9 @@ gemv4Panel(const W4 *q, const float *a, const float *asum, int64_t panel,
     __m256 sum = _mm256_set1_ps(asum[g]);
     for (int v = 0; v < 4; ++v) {
       __m256 zero =
-          q->zero ? _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(
-                        (const __m128i *)(q->zero + at + 8 * v))))
+          q->zero ? _mm256_cvtepi32_ps(zeros8(
+                        q->zero + (panel * groupsOf(q) + g) * (W4_PANEL / 2),
+                        8 * v))
                   : _mm256_set1_ps(8.0f);
       __m256 dot = _mm256_fnmadd_ps(zero, sum, _mm256_add_ps(even[v], odd[v]));
       total[v] = _mm256_fmadd_ps(
@@ -585,6 +609,11 @@ gemv4Panel(const W4 *q, const float *a, const float *asum, int64_t panel,
 
 int64_t loomrt_qgemm_w4_packed_bytes(int64_t k, int64_t n) {
   return (n + W4_PANEL - 1) / W4_PANEL * ((k + 1) / 2) * W4_PANEL;
+}
+
+int64_t loomrt_qgemm_w4_packed_zero_bytes(int64_t k, int64_t n, int64_t group) {
+  return (n + W4_PANEL - 1) / W4_PANEL * ((k + group - 1) / group) *
+         (W4_PANEL / 2);
 }
 
 int64_t loomrt_qgemm_w4_packed_groups(int64_t k, int64_t n, int64_t group) {
@@ -612,8 +641,13 @@ void loomrt_qgemm_w4_pack(int64_t k, int64_t n, int64_t group, const uint8_t *w,
         else
           ((uint16_t *)scale_dst)[at] =
               j < n ? ((const uint16_t *)scale)[g * n + j] : 0;
-        if (zero_dst)
-          zero_dst[at] = j < n && zero ? zero[g * n + j] : 8;
+        if (zero_dst) {
+          uint8_t z = j < n && zero ? zero[g * n + j] : 8;
+          uint8_t *byte = zero_dst + (pn * groups + g) * (W4_PANEL / 2) +
+                          c % (W4_PANEL / 2);
+          *byte = c < W4_PANEL / 2 ? (uint8_t)((*byte & 0xF0) | z)
+                                   : (uint8_t)((*byte & 0x0F) | (z << 4));
+        }
       }
     }
 }
@@ -681,7 +715,10 @@ void loomrt_qgemm_w4_f32(int64_t m, int64_t n, int64_t k, int64_t group,
   /* Pack into a temporary first. */
   size_t wBytes = (size_t)loomrt_qgemm_w4_packed_bytes(k, n);
   size_t groups = (size_t)loomrt_qgemm_w4_packed_groups(k, n, group);
-  uint8_t *wp = malloc(wBytes), *zp = zero ? malloc(groups) : NULL;
+  uint8_t *wp = malloc(wBytes),
+          *zp = zero ? malloc((size_t)loomrt_qgemm_w4_packed_zero_bytes(k, n,
+                                                                        group))
+                     : NULL;
   void *sp = malloc(groups * (f32 ? sizeof(float) : sizeof(uint16_t)));
   if (wp && sp && (zp || !zero)) {
     loomrt_qgemm_w4_pack(k, n, group, w, scale, zero, wp, sp, zp, flags);

@@ -368,12 +368,12 @@ func.func @quantized4_matmul_args(%x: tensor<6x64xf32>, %w: tensor<32x48xi8>, %s
 
 // Constant 4-bit weights, scales and zero points are packed at compile time
 // into panels of 32 columns (N = 40 pads to 64: 2 panels x 2 byte rows x
-// 32 = 128 bytes; 2 panels x 1 group x 32 = 64 scales and zero points) and
-// the call says so (flags 1).
+// 32 = 128 bytes; 2 panels x 1 group x 32 = 64 scales, zero points two per
+// byte: 32 bytes) and the call says so (flags 1).
 // CHECK-LABEL: func @quantized4_matmul_constants
 //   CHECK-DAG:   arith.constant dense_resource<int4_weight_packed> : tensor<128xi8>
 //   CHECK-DAG:   arith.constant dense_resource<int4_scale_packed> : tensor<64xf16>
-//   CHECK-DAG:   arith.constant dense_resource<int4_zero_packed> : tensor<64xi8>
+//   CHECK-DAG:   arith.constant dense_resource<int4_zero_packed> : tensor<32xi8>
 //       CHECK:   call @loomrt_qgemm_w4_f32(%{{.+}}, %c40_i64, %c4_i64, %c4_i64, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %c1_i64)
 func.func @quantized4_matmul_constants(%x: tensor<3x4xf32>) -> tensor<3x40xf32> {
   %w = arith.constant dense<17> : tensor<2x40xi8>

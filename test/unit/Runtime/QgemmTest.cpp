@@ -145,8 +145,8 @@ TEST_P(Qgemm4Shapes, MatchesTheQuantizedArithmetic) {
                       zeroPoints ? zero.data() : nullptr, c.data(), 0);
   // Prepacked: the same numbers.
   std::vector<uint8_t> wp(loomrt_qgemm_w4_packed_bytes(k, n)),
-      zp(loomrt_qgemm_w4_packed_groups(k, n, group));
-  std::vector<uint16_t> sp(zp.size());
+      zp(loomrt_qgemm_w4_packed_zero_bytes(k, n, group));
+  std::vector<uint16_t> sp(loomrt_qgemm_w4_packed_groups(k, n, group));
   std::vector<float> cp(m * n, NAN);
   loomrt_qgemm_w4_pack(k, n, group, packed.data(), scale.data(),
                        zeroPoints ? zero.data() : nullptr, wp.data(), sp.data(),
