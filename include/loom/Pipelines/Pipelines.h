@@ -28,7 +28,8 @@ struct CPUPipelineOptions {
   /// Legalize `onnx.node` holder ops first.
   bool legalizeOnnx = true;
   /// Raise decomposed patterns of the imported graph to loom ops first
-  /// (loom-raise-attention, loom-raise-norms-and-gelu, loom-raise-scans).
+  /// (loom-raise-attention, loom-raise-norms-and-gelu, loom-raise-scans,
+  /// loom-raise-mixtures, loom-raise-quantized).
   bool raise = true;
   /// The last stage to run.
   CPUPipelineStage stopAfter = CPUPipelineStage::LLVM;
@@ -64,9 +65,12 @@ struct CPUPipelineOptions {
 };
 
 /// Builds the CPU pipeline on a module:
-///   Step 1: decomposed attention, norms, GELU, scans -> loom ops
-///           (loom-raise-attention, -norms-and-gelu, -scans);
-///           ONNX holder ops -> loom/linalg/tensor (loom-onnx-to-loom).
+///   Step 1: decomposed attention, norms, GELU, scans, experts, mixers and
+///           dequantized weights -> loom ops (loom-raise-attention,
+///           -norms-and-gelu, -scans, -mixtures, -quantized);
+///           ONNX holder ops -> loom/linalg/tensor (loom-onnx-to-loom);
+///           with `quantize`, constant weights -> loom.quantized_matmul
+///           (loom-quantize-weights).
 ///   Step 2: loom.attention -> flash-attention tiles (loom-tile-attention);
 ///           loom ops -> linalg.generic; fuse elementwise ops, except
 ///           computations into contractions (loom-fuse-elementwise).
