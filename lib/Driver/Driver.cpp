@@ -119,8 +119,8 @@ struct LoomcOptions {
       "no-raising",
       cl::desc("Legalize the imported graph node by node, without raising "
                "decomposed patterns (attention, norms, GELU/SiLU, scans, "
-               "mixtures of experts, token mixing, Monarch matrices) to loom "
-               "ops first"),
+               "mixtures of experts, token mixing, Monarch matrices, "
+               "MatMuls by dequantized 8-bit weights) to loom ops first"),
       cl::init(false), cl::cat(category)};
   cl::opt<bool> noMicrokernels{
       "no-microkernels",
