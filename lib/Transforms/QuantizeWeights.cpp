@@ -44,17 +44,6 @@ namespace loom {
 
 using namespace mlir;
 
-/// A `dense_resource` constant of int8 `data` with shape `shape`.
-static Value blobConstant(PatternRewriter &rewriter, Location loc,
-                          ArrayRef<int64_t> shape, ArrayRef<int8_t> data,
-                          StringRef name) {
-  auto type = RankedTensorType::get(shape, rewriter.getI8Type());
-  auto blob = HeapAsmResourceBlob::allocateAndCopyInferAlign<int8_t>(data);
-  return arith::ConstantOp::create(
-      rewriter, loc,
-      DenseResourceElementsAttr::get(type, name, std::move(blob)));
-}
-
 /// Half precision's smallest positive (subnormal) and largest finite values.
 static constexpr float kHalfMin = 5.9604645e-8f, kHalfMax = 65504.0f;
 
@@ -168,7 +157,9 @@ struct QuantizeMatmul : OpRewritePattern<linalg::GenericOp> {
       }
     }
     report.bytesAfter = k * n + 4 * n;
-    Value qw = blobConstant(rewriter, loc, {k, n}, q, "int8_weight");
+    Value qw = loom::resourceConstant<int8_t>(
+        rewriter, loc, RankedTensorType::get({k, n}, rewriter.getI8Type()), q,
+        "int8_weight");
     Value scale = arith::ConstantOp::create(
         rewriter, loc,
         DenseElementsAttr::get(
@@ -247,8 +238,10 @@ struct QuantizeMatmul : OpRewritePattern<linalg::GenericOp> {
     // per byte.
     report.bytesAfter = static_cast<int64_t>(packed.size() + 2 * scales.size() +
                                              (zeros.size() + 1) / 2);
-    Value qw =
-        blobConstant(rewriter, loc, {(k + 1) / 2, n}, packed, "int4_weight");
+    Value qw = loom::resourceConstant<int8_t>(
+        rewriter, loc,
+        RankedTensorType::get({(k + 1) / 2, n}, rewriter.getI8Type()), packed,
+        "int4_weight");
     Value scale = arith::ConstantOp::create(
         rewriter, loc,
         DenseElementsAttr::get(
@@ -256,7 +249,10 @@ struct QuantizeMatmul : OpRewritePattern<linalg::GenericOp> {
             ArrayRef<APFloat>(scales)));
     Value zero;
     if (!scheme.symmetric)
-      zero = blobConstant(rewriter, loc, {groups, n}, zeros, "int4_zero");
+      zero = loom::resourceConstant<int8_t>(
+          rewriter, loc,
+          RankedTensorType::get({groups, n}, rewriter.getI8Type()), zeros,
+          "int4_zero");
     return loom::QuantizedMatmulOp::create(rewriter, loc, a, qw, scale, zero,
                                            /*bits=*/4, group);
   }

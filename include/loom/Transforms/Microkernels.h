@@ -14,6 +14,7 @@
 #ifndef LOOM_TRANSFORMS_MICROKERNELS_H
 #define LOOM_TRANSFORMS_MICROKERNELS_H
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
@@ -68,6 +69,20 @@ constantData(mlir::Attribute value, llvm::SmallVectorImpl<T> &storage) {
           mlir::detail::DenseResourceElementsAttrBase<T>>(value))
     return resource.tryGetAsArrayRef();
   return std::nullopt;
+}
+
+/// An arith.constant of `type` holding `data` (row-major) in a resource
+/// blob named `name` (large weights print and serialize as blobs).
+template <typename T>
+inline mlir::Value resourceConstant(mlir::OpBuilder &b, mlir::Location loc,
+                                    mlir::RankedTensorType type,
+                                    llvm::ArrayRef<T> data,
+                                    llvm::StringRef name) {
+  return mlir::arith::ConstantOp::create(
+      b, loc,
+      mlir::DenseResourceElementsAttr::get(
+          type, name,
+          mlir::HeapAsmResourceBlob::allocateAndCopyInferAlign<T>(data)));
 }
 
 /// constantData for f32 constants.

@@ -39,12 +39,10 @@ constexpr StringLiteral kKernel4 = "loomrt_qgemm_w4_f32";
 template <typename T>
 static Value blobConstant(OpBuilder &b, Location loc, Type elementType,
                           ArrayRef<T> data, StringRef name) {
-  auto type =
-      RankedTensorType::get({static_cast<int64_t>(data.size())}, elementType);
-  return arith::ConstantOp::create(
+  return resourceConstant<T>(
       b, loc,
-      DenseResourceElementsAttr::get(
-          type, name, HeapAsmResourceBlob::allocateAndCopyInferAlign<T>(data)));
+      RankedTensorType::get({static_cast<int64_t>(data.size())}, elementType),
+      data, name);
 }
 
 /// The elements of `v` when it is a constant of element type T.

@@ -219,18 +219,6 @@ static LogicalResult legalizeMsAttention(OpBinder &binder,
   return success();
 }
 
-/// A constant tensor of `shape` holding `values`.
-template <typename T>
-static Value constantTensor(OpBuilder &b, Location loc, Type elementType,
-                            ArrayRef<int64_t> shape, ArrayRef<T> values) {
-  auto type = RankedTensorType::get(shape, elementType);
-  return arith::ConstantOp::create(
-      b, loc,
-      DenseResourceElementsAttr::get(
-          type, "matmulnbits",
-          HeapAsmResourceBlob::allocateAndCopyInferAlign<T>(values)));
-}
-
 /// `y + bias[n]` over y's last dim.
 static Value addBias(OpBuilder &b, Location loc, Value y, Value bias) {
   auto yt = cast<RankedTensorType>(y.getType());
@@ -333,14 +321,17 @@ static LogicalResult legalizeMatMulNBits(OpBinder &binder,
     }
   }
   Location loc = binder.getLoc();
-  Value wv =
-      constantTensor<int8_t>(rewriter, loc, rewriter.getI8Type(), {rows, n}, w);
-  Value sv = constantTensor<float>(rewriter, loc, rewriter.getF32Type(),
-                                   {blocks, n}, s);
+  Value wv = resourceConstant<int8_t>(
+      rewriter, loc, RankedTensorType::get({rows, n}, rewriter.getI8Type()), w,
+      "matmulnbits");
+  Value sv = resourceConstant<float>(
+      rewriter, loc, RankedTensorType::get({blocks, n}, rewriter.getF32Type()),
+      s, "matmulnbits");
   Value zv;
   if (zBytes)
-    zv = constantTensor<int8_t>(rewriter, loc, rewriter.getI8Type(),
-                                {blocks, n}, z);
+    zv = resourceConstant<int8_t>(
+        rewriter, loc, RankedTensorType::get({blocks, n}, rewriter.getI8Type()),
+        z, "matmulnbits");
   Value y = QuantizedMatmulOp::create(rewriter, loc, a, wv, sv, zv,
                                       /*bits=*/4, block);
   if (bias)

@@ -107,12 +107,9 @@ struct RaiseDequantizedMatMul : OpRewritePattern<onnxir::NodeOp> {
       q[i] = static_cast<int8_t>(isUnsigned ? (*bytes)[i] ^ 0x80 : (*bytes)[i]);
 
     Location loc = op.getLoc();
-    auto qType = RankedTensorType::get({k, n}, rewriter.getI8Type());
-    Value w = arith::ConstantOp::create(
-        rewriter, loc,
-        DenseResourceElementsAttr::get(
-            qType, "qdq_weight",
-            HeapAsmResourceBlob::allocateAndCopyInferAlign<int8_t>(q)));
+    Value w = resourceConstant<int8_t>(
+        rewriter, loc, RankedTensorType::get({k, n}, rewriter.getI8Type()), q,
+        "qdq_weight");
     Value scale = arith::ConstantOp::create(
         rewriter, loc,
         DenseElementsAttr::get(
