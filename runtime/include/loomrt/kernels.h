@@ -176,6 +176,62 @@ void loomrt_qgemm_w4_pack(int64_t k, int64_t n, int64_t group,
                           const uint8_t *zero, uint8_t *w_dst, void *scale_dst,
                           uint8_t *zero_dst, int64_t flags);
 
+/**
+ * Block-sparse C = A W (the lowering of loom.sparse_matmul with block
+ * sparsity). W [k, n] is prepacked by loomrt_bsgemm_pack into panels of 16
+ * columns, each the list of its blocks of `bk` rows that hold a non-zero:
+ * only those are stored and multiplied, so time and weight bytes are
+ * proportional to the density. A is [m, k] and C [m, n] fp32, row-major and
+ * contiguous; C is written. Threads split rows and columns (unless called
+ * inside a parallel region).
+ */
+void loomrt_bsgemm_f32(int64_t m, int64_t n, int64_t k, int64_t bk,
+                       const float *a, const int32_t *index, const float *data,
+                       float *c);
+
+/** The blocks of `bk` rows by 16 columns of W [k x n] (element strides rs,
+ *  cs) that hold a non-zero: loomrt_bsgemm_pack writes that many. */
+int64_t loomrt_bsgemm_pack_count(int64_t k, int64_t n, int64_t bk,
+                                 const float *w, int64_t rs, int64_t cs);
+
+/**
+ * Packs W [k x n] for loomrt_bsgemm_f32: `index` gets ceil(n / 16) + 1
+ * offsets (panel q's blocks are offset[q] .. offset[q + 1] - 1) followed by
+ * each block's row-block number (ascending within a panel), and `data`
+ * the blocks, bk x 16 floats each (row p of block b at data[(b*bk + p)*16
+ * + j]), zero-padded past k and n. Sizes: ceil(n / 16) + 1 + count ints
+ * and count * bk * 16 floats, count from loomrt_bsgemm_pack_count.
+ */
+void loomrt_bsgemm_pack(int64_t k, int64_t n, int64_t bk, const float *w,
+                        int64_t rs, int64_t cs, int32_t *index, float *data);
+
+/**
+ * 2:4-sparse C = A W (the lowering of loom.sparse_matmul with 2:4
+ * sparsity): every group of 4 rows of W keeps at most 2 values per column.
+ * k must be a multiple of 4. `data` and `meta` are loomrt_sgemm24_pack's
+ * layout. A is [m, k] and C [m, n] fp32, row-major and contiguous; C is
+ * written. Threads as loomrt_bsgemm_f32.
+ */
+void loomrt_sgemm24_f32(int64_t m, int64_t n, int64_t k, const float *a,
+                        const float *data, const uint32_t *meta, float *c);
+
+/** Floats and 32-bit metadata words of a packed 2:4 W [k x n]. */
+int64_t loomrt_sgemm24_packed_floats(int64_t k, int64_t n);
+int64_t loomrt_sgemm24_packed_meta(int64_t k, int64_t n);
+
+/**
+ * Packs a 2:4 W [k x n] (k a multiple of 4) given as `values` [k/2, n]
+ * (rows 2g and 2g + 1 hold column j's two kept values of group g, the one
+ * at the lower row first) and `meta` [k/4, n] (bits 0-1: the row within
+ * the group of the first value, bits 2-3: of the second) into panels of 16
+ * columns: data[((q*k/4 + g)*2 + t)*16 + j] is value t of column 16q + j,
+ * and word meta_out[(q*k/4 + g)*2 + h] holds the positions of columns
+ * 16q + 8h .. + 7, lane l's first at bits 2l and its second at 16 + 2l.
+ * Columns past n are zeros.
+ */
+void loomrt_sgemm24_pack(int64_t k, int64_t n, const float *values,
+                         const uint8_t *meta, float *data, uint32_t *meta_out);
+
 /** The name of the microkernel loomrt_sgemm_f32 uses on this CPU
  *  ("avx2-fma-6x16" or "generic-6x16"). */
 const char *loomrt_sgemm_kernel_name(void);
