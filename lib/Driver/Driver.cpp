@@ -196,6 +196,22 @@ struct LoomcOptions {
       cl::desc("int4-weight: symmetric groups (scale = max|w| / 7, no zero "
                "points stored) instead of asymmetric min-max groups"),
       cl::init(false), cl::cat(category)};
+  cl::opt<std::string> sparsity{
+      "sparsity",
+      cl::desc("Prune the weights of matrix multiplies by constant fp32 "
+               "weights and compute only what is kept: '2:4' (the 2 largest "
+               "magnitudes of every 4 weights along K per column; weights "
+               "already 2:4 keep their non-zeros), 'block:RxC,RATIO' (the "
+               "RATIO of R x C blocks with the least norm pruned, e.g. "
+               "block:32x32,0.5), 'block:RxC' (only the blocks already zero "
+               "are dropped) or 'none' (default)"),
+      cl::value_desc("pattern"), cl::init("none"), cl::cat(category)};
+  cl::opt<std::string> sparsityReport{
+      "sparsity-report",
+      cl::desc("With --sparsity: write a JSON report to this file: per "
+               "layer (ONNX node) the density kept, the relative weight "
+               "change, bytes and multiply-adds before and after"),
+      cl::value_desc("file"), cl::init(""), cl::cat(category)};
   cl::opt<std::string> targetCpu{
       "target-cpu",
       cl::desc("CPU to generate code for: 'native' (the host and its "
@@ -302,6 +318,33 @@ static EmitKind defaultEmitKind(StringRef output) {
 }
 
 /// Prints `message` as an error of loomc and returns exit status 1.
+/// Reads --sparsity (none, 2:4, block:RxC[,RATIO]) into `pipeline`.
+static LogicalResult parseSparsity(StringRef text,
+                                   loom::CPUPipelineOptions &pipeline) {
+  if (text == "none")
+    return success();
+  if (text == "2:4") {
+    pipeline.sparsity = "2:4";
+    return success();
+  }
+  if (!text.consume_front("block:"))
+    return failure();
+  auto [shape, ratio] = text.split(',');
+  auto [rows, cols] = shape.split('x');
+  int64_t r = 0, c = 0;
+  if (rows.getAsInteger(10, r) || cols.getAsInteger(10, c) || r < 1 || c < 1)
+    return failure();
+  double fraction = 0.0;
+  if (!ratio.empty() &&
+      (ratio.getAsDouble(fraction) || !(fraction >= 0.0 && fraction < 1.0)))
+    return failure();
+  pipeline.sparsity = "block";
+  pipeline.sparsityBlockRows = r;
+  pipeline.sparsityBlockCols = c;
+  pipeline.sparsityRatio = fraction;
+  return success();
+}
+
 static int reportError(const Twine &message) {
   llvm::errs() << "loomc: error: " << message << "\n";
   return 1;
@@ -448,6 +491,22 @@ int loom::runLoomcMain(int argc, char **argv) {
   pipeline.quantScales = options.quantScales;
   pipeline.quantGroupSize = options.groupSize;
   pipeline.quantSymmetric = options.quantSymmetric;
+  if (failed(parseSparsity(options.sparsity, pipeline)))
+    return reportError("--sparsity=" + options.sparsity +
+                       " is not supported (supported: none, 2:4, "
+                       "block:RxC[,RATIO] with R, C >= 1 and 0 <= RATIO < 1)");
+  if (!pipeline.sparsity.empty() && !pipeline.quantize.empty())
+    return reportError("--sparsity and --quantize cannot be combined yet");
+  if (!options.sparsityReport.empty()) {
+    if (pipeline.sparsity.empty())
+      return reportError("--sparsity-report needs --sparsity");
+    std::error_code ec;
+    llvm::raw_fd_ostream probe(options.sparsityReport, ec);
+    if (ec)
+      return reportError("cannot write --sparsity-report file '" +
+                         options.sparsityReport + "': " + ec.message());
+  }
+  pipeline.sparsityReport = options.sparsityReport;
   pipeline.scanChunk = options.scanChunk;
   pipeline.scanChunkDelta = options.scanChunkDelta;
   loom::buildCPUPipeline(pm, pipeline);

@@ -48,6 +48,16 @@ void loom::buildCPUPipeline(OpPassManager &pm,
     // The fp32 weights the quantized ops replaced.
     pm.addPass(createCanonicalizerPass());
   }
+  if (!options.sparsity.empty()) {
+    SparsifyWeightsPassOptions sparsify;
+    sparsify.mode = options.sparsity;
+    sparsify.blockRows = options.sparsityBlockRows;
+    sparsify.blockCols = options.sparsityBlockCols;
+    sparsify.ratio = options.sparsityRatio;
+    sparsify.report = options.sparsityReport;
+    pm.addPass(createSparsifyWeightsPass(sparsify));
+    pm.addPass(createCanonicalizerPass());
+  }
   if (options.stopAfter == CPUPipelineStage::Loom)
     return;
 

@@ -20,6 +20,7 @@
 
 #include "loom/Dialect/Loom/IR/LoomOps.h"
 #include "loom/Transforms/Microkernels.h"
+#include "loom/Transforms/WeightMatmul.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -78,36 +79,8 @@ struct LayerReport {
   }
 };
 
-/// The ONNX node name in `loc` (the importer's NameLoc), else `loc` printed.
-std::string layerName(Location loc) {
-  if (auto name = dyn_cast<NameLoc>(loc))
-    return name.getName().str();
-  if (auto fused = dyn_cast<FusedLoc>(loc))
-    for (Location inner : fused.getLocations())
-      if (auto name = dyn_cast<NameLoc>(inner))
-        return name.getName().str();
-  std::string text;
-  llvm::raw_string_ostream os(text);
-  loc.print(os);
-  return text;
-}
-} // namespace
-
-/// True when `v` is a tensor filled with zeros (linalg.fill of 0).
-static bool isZeroFilled(Value v) {
-  auto fill = v.getDefiningOp<linalg::FillOp>();
-  if (!fill)
-    return false;
-  auto cst = fill.getInputs()[0].getDefiningOp<arith::ConstantOp>();
-  auto f = cst ? dyn_cast<FloatAttr>(cst.getValue()) : FloatAttr();
-  return f && f.getValue().isZero();
-}
-
-namespace {
-
-/// C = A W with W a constant [K, N] (or [N, K], read transposed) fp32
-/// matrix, as the MatMul legalization writes it: loops (lead..., n, k),
-/// A (lead..., k), C (lead..., n), C zero-filled.
+/// Quantizes the weights of a matrix multiply by a constant fp32 weight
+/// (loom::matchWeightMatmul).
 struct QuantizeMatmul : OpRewritePattern<linalg::GenericOp> {
   QuantizeMatmul(MLIRContext *ctx, Scheme scheme,
                  std::vector<LayerReport> *reports)
@@ -259,66 +232,20 @@ struct QuantizeMatmul : OpRewritePattern<linalg::GenericOp> {
 
   LogicalResult matchAndRewrite(linalg::GenericOp op,
                                 PatternRewriter &rewriter) const override {
-    if (op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1)
+    std::optional<loom::WeightMatmul> mm = loom::matchWeightMatmul(op);
+    if (!mm)
       return failure();
-    unsigned loops = op.getNumLoops();
-    if (loops < 2 || op.getNumReductionLoops() != 1 ||
-        op.getIteratorTypesArray().back() != utils::IteratorType::reduction)
-      return failure();
-    // The body: out + a * b (either order), nothing else.
-    if (!loom::isMultiplyAccumulateBody(op))
-      return failure();
-
-    Value a = op.getDpsInputs()[0], w = op.getDpsInputs()[1];
-    auto cst = w.getDefiningOp<arith::ConstantOp>();
-    auto wt = dyn_cast<RankedTensorType>(w.getType());
-    auto at = dyn_cast<RankedTensorType>(a.getType());
-    if (!cst || !wt || !at || wt.getRank() != 2 || !wt.hasStaticShape() ||
-        !wt.getElementType().isF32() || !at.getElementType().isF32())
-      return failure();
-    if (!isZeroFilled(op.getDpsInits()[0]))
-      return failure();
-
-    // Maps: C = identity over (lead..., n); A = (lead..., k); W = (k, n) or
-    // (n, k).
-    SmallVector<AffineMap> maps = op.getIndexingMapsArray();
-    unsigned kDim = loops - 1, nDim = loops - 2;
-    MLIRContext *ctx = getContext();
-    auto dims = [&](ArrayRef<unsigned> ds) {
-      SmallVector<AffineExpr> e;
-      for (unsigned d : ds)
-        e.push_back(getAffineDimExpr(d, ctx));
-      return AffineMap::get(loops, 0, e, ctx);
-    };
-    SmallVector<unsigned> lead;
-    for (unsigned i = 0; i < nDim; ++i)
-      lead.push_back(i);
-    SmallVector<unsigned> aDims(lead), cDims(lead);
-    aDims.push_back(kDim);
-    cDims.push_back(nDim);
-    bool transposed;
-    if (maps[1] == dims({kDim, nDim}))
-      transposed = false;
-    else if (maps[1] == dims({nDim, kDim}))
-      transposed = true;
-    else
-      return failure();
-    if (maps[0] != dims(aDims) || maps[2] != dims(cDims))
-      return failure();
-
     SmallVector<float> storage;
     std::optional<ArrayRef<float>> data =
-        loom::constantF32Data(cst.getValue(), storage);
+        loom::constantF32Data(mm->weight.getValue(), storage);
     if (!data)
       return rewriter.notifyMatchFailure(op, "unreadable weights");
-    int64_t k = wt.getDimSize(transposed ? 1 : 0),
-            n = wt.getDimSize(transposed ? 0 : 1);
-    auto at2 = [&](int64_t p, int64_t j) {
-      return (*data)[transposed ? j * k + p : p * n + j];
-    };
+    int64_t k = mm->k, n = mm->n;
+    Value a = mm->input;
+    auto at2 = [&](int64_t p, int64_t j) { return mm->at(*data, p, j); };
     Location loc = op.getLoc();
     LayerReport report;
-    report.layer = layerName(loc);
+    report.layer = loom::layerName(loc);
     report.k = k;
     report.n = n;
     report.bytesBefore = 4 * k * n;

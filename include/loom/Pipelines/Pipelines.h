@@ -59,6 +59,14 @@ struct CPUPipelineOptions {
   std::string quantScales = "minmax";
   /// Where loom-quantize-weights writes its JSON report (empty: nowhere).
   std::string quantReport;
+  /// Weight pruning (loom-sparsify-weights mode: "2:4" or "block"); empty:
+  /// none.
+  std::string sparsity;
+  /// block: the block shape and the fraction of blocks pruned.
+  int64_t sparsityBlockRows = 32, sparsityBlockCols = 32;
+  double sparsityRatio = 0.0;
+  /// Where loom-sparsify-weights writes its JSON report (empty: nowhere).
+  std::string sparsityReport;
   /// Compute fp32 contractions with loomrt's packed, register-blocked GEMM
   /// microkernel (loom-lower-to-microkernels); otherwise they become loops.
   bool microkernels = true;

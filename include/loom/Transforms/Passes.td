@@ -50,6 +50,46 @@ def ExpandArithPass : Pass<"loom-expand-arith"> {
   let dependentDialects = ["::mlir::arith::ArithDialect"];
 }
 
+def SparsifyWeightsPass : Pass<"loom-sparsify-weights"> {
+  let summary = "Prune constant matmul weights to 2:4 or block sparsity";
+  let description = [{
+    On the legalized IR (before `loom-to-linalg`): every matrix multiply by
+    a constant fp32 weight, as the MatMul legalization writes it (see
+    `loom-quantize-weights`), becomes `loom.sparse_matmul`:
+
+    * `mode=2:4`: in every group of 4 rows (along K) each column keeps its
+      2 values of largest magnitude (the lower row on ties) and the others
+      become zeros; weights that already are 2:4 keep exactly their
+      non-zeros. Layers whose K is not a multiple of 4 stay dense.
+    * `mode=block`: W is cut into `block-rows` x `block-cols` blocks, and
+      the fraction `ratio` of them with the least Frobenius norm (the
+      earlier block on ties) become zeros (magnitude pruning of blocks;
+      blocks that already are all zeros go first). Blocks of zeros are never
+      stored, so `ratio=0` keeps every weight and only drops the zero
+      blocks already there; a layer without a zero block stays dense.
+
+    The pruning is Hessian-free (weights only; no data). The dense weights
+    are no longer used. With `report=FILE`, a JSON report lists every layer
+    (its ONNX node): its shape, the density of what is stored, the relative
+    change `||W - W_pruned|| / ||W||`, the weight bytes before and after,
+    and the multiply-adds per row of input before and after.
+  }];
+  let options = [
+    Option<"mode", "mode", "std::string", /*default=*/"\"block\"",
+           "The sparsity pattern: 2:4 or block">,
+    Option<"blockRows", "block-rows", "int64_t", /*default=*/"32",
+           "block: rows (along K) of a block">,
+    Option<"blockCols", "block-cols", "int64_t", /*default=*/"32",
+           "block: columns (along N) of a block">,
+    Option<"ratio", "ratio", "double", /*default=*/"0.0",
+           "block: the fraction of blocks to prune, in [0, 1)">,
+    Option<"report", "report", "std::string", /*default=*/"\"\"",
+           "Write a JSON report of every sparsified layer to this file">,
+  ];
+  let dependentDialects = ["::loom::LoomDialect", "::mlir::arith::ArithDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
 def QuantizeWeightsPass : Pass<"loom-quantize-weights"> {
   let summary = "Quantize constant matmul weights (int8 or int4 weight-only)";
   let description = [{

@@ -15,6 +15,7 @@
 #define LOOM_LIB_CONVERSION_LOOMTOLINALG_BUILDERS_H
 
 #include "loom/Conversion/LoomToLinalg/LoomToLinalg.h"
+#include "loom/Transforms/Microkernels.h"
 
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -212,6 +213,43 @@ inline mlir::func::FuncOp getOrDeclareKernel(mlir::OpBuilder &b,
                                       b.getFunctionType(args, {}));
   f.setPrivate();
   return f;
+}
+
+/// The rows of a matrix-times-weights kernel's input `x` (already
+/// contiguous): the product of its leading dims, whose sizes go to `dims`.
+inline mlir::Value leadingRows(mlir::OpBuilder &b, mlir::Location loc,
+                               mlir::Value x,
+                               llvm::SmallVectorImpl<mlir::Value> &dims) {
+  int64_t rank = llvm::cast<mlir::RankedTensorType>(x.getType()).getRank();
+  for (int64_t i = 0; i + 1 < rank; ++i)
+    dims.push_back(mlir::tensor::DimOp::create(b, loc, x, i));
+  mlir::Value rows = mlir::arith::ConstantIndexOp::create(b, loc, 1);
+  for (mlir::Value d : dims)
+    rows = mlir::arith::MulIOp::create(b, loc, rows, d);
+  return mlir::arith::IndexCastOp::create(b, loc, b.getI64Type(), rows);
+}
+
+/// A 1-d constant holding `data` (a kernel's prepacked operand) as a
+/// resource blob named `name`.
+template <typename T>
+mlir::Value blobConstant(mlir::OpBuilder &b, mlir::Location loc,
+                         mlir::Type elementType, llvm::ArrayRef<T> data,
+                         llvm::StringRef name) {
+  return resourceConstant<T>(
+      b, loc,
+      mlir::RankedTensorType::get({static_cast<int64_t>(data.size())},
+                                  elementType),
+      data, name);
+}
+
+/// The elements of `v` when it is a constant of element type T.
+template <typename T>
+std::optional<llvm::ArrayRef<T>> constantOf(mlir::Value v,
+                                            llvm::SmallVectorImpl<T> &storage) {
+  auto cst = v ? v.getDefiningOp<mlir::arith::ConstantOp>() : nullptr;
+  if (!cst)
+    return std::nullopt;
+  return constantData<T>(cst.getValue(), storage);
 }
 
 } // namespace loom

@@ -624,6 +624,7 @@ void loom::populateLoomToLinalgPatterns(RewritePatternSet &patterns,
   populateScanLoweringPatterns(patterns, scanChunk, deltaScanChunk);
   populateMoeLoweringPatterns(patterns);
   populateQuantizedLoweringPatterns(patterns);
+  populateSparseLoweringPatterns(patterns);
 }
 
 namespace {
@@ -644,7 +645,11 @@ struct LoomToLinalgPass final
       return signalPassFailure();
     WalkResult left = getOperation()->walk([](Operation *op) {
       if (isa<LoomDialect>(op->getDialect())) {
-        op->emitError("cannot lower '") << op->getName() << "' to linalg";
+        InFlightDiagnostic diag = op->emitError("cannot lower '")
+                                  << op->getName() << "' to linalg";
+        if (isa<SparseMatmulOp>(op))
+          diag << ": its sparse weights must be constants (with block rows "
+                  "and offsets in range, 2:4 positions distinct)";
         return WalkResult::interrupt();
       }
       return WalkResult::advance();

@@ -35,26 +35,6 @@ namespace {
 constexpr StringLiteral kKernel8 = "loomrt_qgemm_w8_f32";
 constexpr StringLiteral kKernel4 = "loomrt_qgemm_w4_f32";
 
-/// A 1-d constant holding `data` as a resource blob.
-template <typename T>
-static Value blobConstant(OpBuilder &b, Location loc, Type elementType,
-                          ArrayRef<T> data, StringRef name) {
-  return resourceConstant<T>(
-      b, loc,
-      RankedTensorType::get({static_cast<int64_t>(data.size())}, elementType),
-      data, name);
-}
-
-/// The elements of `v` when it is a constant of element type T.
-template <typename T>
-static std::optional<ArrayRef<T>> constantOf(Value v,
-                                             SmallVectorImpl<T> &storage) {
-  auto cst = v ? v.getDefiningOp<arith::ConstantOp>() : nullptr;
-  if (!cst)
-    return std::nullopt;
-  return constantData<T>(cst.getValue(), storage);
-}
-
 /// The bits of a constant f16 tensor `v`, in `storage`.
 static std::optional<ArrayRef<uint16_t>>
 constantHalfBits(Value v, SmallVectorImpl<uint16_t> &storage) {
@@ -135,19 +115,9 @@ struct LowerQuantizedMatmul : OpRewritePattern<QuantizedMatmulOp> {
       return rewriter.notifyMatchFailure(op, "not in a module");
     Location loc = op.getLoc();
     auto rt = cast<RankedTensorType>(op.getType());
-    auto i64 = [&](Value index) -> Value {
-      return arith::IndexCastOp::create(rewriter, loc, rewriter.getI64Type(),
-                                        index);
-    };
-    // Rows: the product of the input's leading dims.
     Value x = contiguous(rewriter, loc, op.getInput());
-    int64_t rank = rt.getRank();
     SmallVector<Value> dims;
-    for (int64_t i = 0; i + 1 < rank; ++i)
-      dims.push_back(tensor::DimOp::create(rewriter, loc, x, i));
-    Value rows = arith::ConstantIndexOp::create(rewriter, loc, 1);
-    for (Value d : dims)
-      rows = arith::MulIOp::create(rewriter, loc, rows, d);
+    Value rows = leadingRows(rewriter, loc, x, dims);
     auto wt = cast<RankedTensorType>(op.getWeight().getType());
     int64_t kSize = cast<RankedTensorType>(x.getType()).getShape().back();
     int64_t nSize = wt.getDimSize(1);
@@ -163,7 +133,7 @@ struct LowerQuantizedMatmul : OpRewritePattern<QuantizedMatmulOp> {
       func::FuncOp kernel = getOrDeclareKernel(rewriter, module, kKernel8, 7);
       func::CallOp::create(
           rewriter, loc, kernel,
-          ValueRange{i64(rows), i64Const(nSize), k, addressOf(rewriter, loc, x),
+          ValueRange{rows, i64Const(nSize), k, addressOf(rewriter, loc, x),
                      addressOf(rewriter, loc, w),
                      addressOf(rewriter, loc, scale), out.address});
     } else {
@@ -184,7 +154,7 @@ struct LowerQuantizedMatmul : OpRewritePattern<QuantizedMatmulOp> {
       func::FuncOp kernel = getOrDeclareKernel(rewriter, module, kKernel4, 10);
       func::CallOp::create(
           rewriter, loc, kernel,
-          ValueRange{i64(rows), i64Const(nSize), i64Const(kSize),
+          ValueRange{rows, i64Const(nSize), i64Const(kSize),
                      i64Const(op.getGroupSize()), addressOf(rewriter, loc, x),
                      addressOf(rewriter, loc, w),
                      addressOf(rewriter, loc, scale),

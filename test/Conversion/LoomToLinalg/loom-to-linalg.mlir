@@ -382,3 +382,41 @@ func.func @quantized4_matmul_constants(%x: tensor<3x4xf32>) -> tensor<3x40xf32> 
   %0 = loom.quantized_matmul %x, %w, %s zero_point %z {bits = 4 : i64, group_size = 4 : i64} : (tensor<3x4xf32>, tensor<2x40xi8>, tensor<1x40xf16>, tensor<1x40xi8>) -> tensor<3x40xf32>
   return %0 : tensor<3x40xf32>
 }
+
+// -----
+
+// Block-sparse constants are packed at compile time into the kernel's
+// panels of 16 columns: N = 20 is 2 panels; block column 0 (columns 0-15)
+// holds block rows 0 and 1, block column 1 (columns 16-19) block row 1: 3
+// blocks of 2 x 16, so the index holds 2 + 1 offsets and 3 block rows and
+// the data 3 x 2 x 16 floats.
+// CHECK-LABEL: func @sparse_matmul_block
+//   CHECK-DAG:   arith.constant dense_resource<sparse_block_index_packed> : tensor<6xi32>
+//   CHECK-DAG:   arith.constant dense_resource<sparse_block_data_packed> : tensor<96xf32>
+//       CHECK:   %[[OUT:.+]] = memref.alloc() : memref<3x20xf32>
+//       CHECK:   call @loomrt_bsgemm_f32(%{{.+}}, %c20_i64, %c4_i64, %c2_i64, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}) : (i64, i64, i64, i64, i64, i64, i64, i64) -> ()
+//       CHECK:   bufferization.to_tensor %[[OUT]] restrict writable
+func.func @sparse_matmul_block(%x: tensor<3x4xf32>) -> tensor<3x20xf32> {
+  %v = arith.constant dense<1.0> : tensor<3x2x16xf32>
+  %r = arith.constant dense<[0, 1, 1]> : tensor<3xi32>
+  %o = arith.constant dense<[0, 2, 3]> : tensor<3xi32>
+  %0 = loom.sparse_matmul %x, %v, %r offsets %o {format = "block", block = array<i64: 2, 16>, columns = 20 : i64} : (tensor<3x4xf32>, tensor<3x2x16xf32>, tensor<3xi32>, tensor<3xi32>) -> tensor<3x20xf32>
+  return %0 : tensor<3x20xf32>
+}
+
+// -----
+
+// 2:4 constants: K = 8 is 2 groups; N = 20 pads to 2 panels of 16: 2 x 2
+// x 32 floats and 2 x 2 x 2 metadata words.
+// CHECK-LABEL: func @sparse_matmul_2_4
+//   CHECK-DAG:   arith.constant dense_resource<sparse_2_4_data_packed> : tensor<128xf32>
+//   CHECK-DAG:   arith.constant dense_resource<sparse_2_4_meta_packed> : tensor<8xi32>
+//       CHECK:   %[[X:.+]] = linalg.copy ins(%arg0 : tensor<?x8xf32>)
+//       CHECK:   %[[ROWS:.+]] = tensor.dim %[[X]], %c0
+//       CHECK:   call @loomrt_sgemm24_f32(%{{.+}}, %c20_i64, %c8_i64, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}) : (i64, i64, i64, i64, i64, i64, i64) -> ()
+func.func @sparse_matmul_2_4(%x: tensor<?x8xf32>) -> tensor<?x20xf32> {
+  %v = arith.constant dense<1.0> : tensor<4x20xf32>
+  %i = arith.constant dense<9> : tensor<2x20xi8>
+  %0 = loom.sparse_matmul %x, %v, %i {format = "2:4", columns = 20 : i64} : (tensor<?x8xf32>, tensor<4x20xf32>, tensor<2x20xi8>) -> tensor<?x20xf32>
+  return %0 : tensor<?x20xf32>
+}

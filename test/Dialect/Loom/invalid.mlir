@@ -456,3 +456,107 @@ func.func @quantized_matmul_int4_bf16_scale(%x: tensor<2x64xf32>, %w: tensor<32x
   %0 = loom.quantized_matmul %x, %w, %s {bits = 4 : i64, group_size = 32 : i64} : (tensor<2x64xf32>, tensor<32x16xi8>, tensor<2x16xbf16>) -> tensor<2x16xf32>
   return
 }
+
+// -----
+
+func.func @sparse_matmul_format(%x: tensor<2x64xf32>, %v: tensor<32x16xf32>, %i: tensor<16x16xi8>) {
+  // expected-error @+1 {{format must be "block" or "2:4", not "1:4"}}
+  %0 = loom.sparse_matmul %x, %v, %i {format = "1:4", columns = 16 : i64} : (tensor<2x64xf32>, tensor<32x16xf32>, tensor<16x16xi8>) -> tensor<2x16xf32>
+  return
+}
+
+// -----
+
+func.func @sparse_matmul_dynamic_k(%x: tensor<2x?xf32>, %v: tensor<32x16xf32>, %i: tensor<16x16xi8>) {
+  // expected-error @+1 {{input must have a static last dimension (K)}}
+  %0 = loom.sparse_matmul %x, %v, %i {format = "2:4", columns = 16 : i64} : (tensor<2x?xf32>, tensor<32x16xf32>, tensor<16x16xi8>) -> tensor<2x16xf32>
+  return
+}
+
+// -----
+
+func.func @sparse_matmul_columns(%x: tensor<2x64xf32>, %v: tensor<32x16xf32>, %i: tensor<16x16xi8>) {
+  // expected-error @+1 {{columns must be positive, not 0}}
+  %0 = loom.sparse_matmul %x, %v, %i {format = "2:4", columns = 0 : i64} : (tensor<2x64xf32>, tensor<32x16xf32>, tensor<16x16xi8>) -> tensor<2x0xf32>
+  return
+}
+
+// -----
+
+func.func @sparse_matmul_dynamic_values(%x: tensor<2x64xf32>, %v: tensor<?x16xf32>, %i: tensor<16x16xi8>) {
+  // expected-error @+1 {{values and indices must have static shapes}}
+  %0 = loom.sparse_matmul %x, %v, %i {format = "2:4", columns = 16 : i64} : (tensor<2x64xf32>, tensor<?x16xf32>, tensor<16x16xi8>) -> tensor<2x16xf32>
+  return
+}
+
+// -----
+
+func.func @sparse_matmul_2_4_k(%x: tensor<2x66xf32>, %v: tensor<33x16xf32>, %i: tensor<16x16xi8>) {
+  // expected-error @+1 {{2:4 weights need K a multiple of 4, not 66}}
+  %0 = loom.sparse_matmul %x, %v, %i {format = "2:4", columns = 16 : i64} : (tensor<2x66xf32>, tensor<33x16xf32>, tensor<16x16xi8>) -> tensor<2x16xf32>
+  return
+}
+
+// -----
+
+func.func @sparse_matmul_2_4_offsets(%x: tensor<2x64xf32>, %v: tensor<32x16xf32>, %i: tensor<16x16xi8>, %o: tensor<2xi32>) {
+  // expected-error @+1 {{2:4 weights take no offsets and no block}}
+  %0 = loom.sparse_matmul %x, %v, %i offsets %o {format = "2:4", columns = 16 : i64} : (tensor<2x64xf32>, tensor<32x16xf32>, tensor<16x16xi8>, tensor<2xi32>) -> tensor<2x16xf32>
+  return
+}
+
+// -----
+
+func.func @sparse_matmul_2_4_values(%x: tensor<2x64xf32>, %v: tensor<64x16xf32>, %i: tensor<16x16xi8>) {
+  // expected-error @+1 {{2:4 values must be [32, 16] (two per group of four rows)}}
+  %0 = loom.sparse_matmul %x, %v, %i {format = "2:4", columns = 16 : i64} : (tensor<2x64xf32>, tensor<64x16xf32>, tensor<16x16xi8>) -> tensor<2x16xf32>
+  return
+}
+
+// -----
+
+func.func @sparse_matmul_2_4_indices(%x: tensor<2x64xf32>, %v: tensor<32x16xf32>, %i: tensor<16x16xi32>) {
+  // expected-error @+1 {{2:4 indices must be i8 [16, 16] (one byte per group)}}
+  %0 = loom.sparse_matmul %x, %v, %i {format = "2:4", columns = 16 : i64} : (tensor<2x64xf32>, tensor<32x16xf32>, tensor<16x16xi32>) -> tensor<2x16xf32>
+  return
+}
+
+// -----
+
+func.func @sparse_matmul_block_shape(%x: tensor<2x64xf32>, %v: tensor<3x32x32xf32>, %r: tensor<3xi32>, %o: tensor<2xi32>) {
+  // expected-error @+1 {{block sparsity needs block = [rows, cols], both >= 1}}
+  %0 = loom.sparse_matmul %x, %v, %r offsets %o {format = "block", block = array<i64: 32>, columns = 32 : i64} : (tensor<2x64xf32>, tensor<3x32x32xf32>, tensor<3xi32>, tensor<2xi32>) -> tensor<2x32xf32>
+  return
+}
+
+// -----
+
+func.func @sparse_matmul_block_values(%x: tensor<2x64xf32>, %v: tensor<3x32x16xf32>, %r: tensor<3xi32>, %o: tensor<2xi32>) {
+  // expected-error @+1 {{block values must be [blocks, 32, 32]}}
+  %0 = loom.sparse_matmul %x, %v, %r offsets %o {format = "block", block = array<i64: 32, 32>, columns = 32 : i64} : (tensor<2x64xf32>, tensor<3x32x16xf32>, tensor<3xi32>, tensor<2xi32>) -> tensor<2x32xf32>
+  return
+}
+
+// -----
+
+func.func @sparse_matmul_block_rows(%x: tensor<2x64xf32>, %v: tensor<3x32x32xf32>, %r: tensor<2xi32>, %o: tensor<2xi32>) {
+  // expected-error @+1 {{block indices must be i32 [3] (one block row per block)}}
+  %0 = loom.sparse_matmul %x, %v, %r offsets %o {format = "block", block = array<i64: 32, 32>, columns = 32 : i64} : (tensor<2x64xf32>, tensor<3x32x32xf32>, tensor<2xi32>, tensor<2xi32>) -> tensor<2x32xf32>
+  return
+}
+
+// -----
+
+func.func @sparse_matmul_block_no_offsets(%x: tensor<2x64xf32>, %v: tensor<3x32x32xf32>, %r: tensor<3xi32>) {
+  // expected-error @+1 {{block sparsity needs offsets}}
+  %0 = loom.sparse_matmul %x, %v, %r {format = "block", block = array<i64: 32, 32>, columns = 32 : i64} : (tensor<2x64xf32>, tensor<3x32x32xf32>, tensor<3xi32>) -> tensor<2x32xf32>
+  return
+}
+
+// -----
+
+func.func @sparse_matmul_block_offsets(%x: tensor<2x64xf32>, %v: tensor<3x32x32xf32>, %r: tensor<3xi32>, %o: tensor<2xi32>) {
+  // expected-error @+1 {{offsets must be [3] (one per block column, plus the end)}}
+  %0 = loom.sparse_matmul %x, %v, %r offsets %o {format = "block", block = array<i64: 32, 32>, columns = 33 : i64} : (tensor<2x64xf32>, tensor<3x32x32xf32>, tensor<3xi32>, tensor<2xi32>) -> tensor<2x33xf32>
+  return
+}

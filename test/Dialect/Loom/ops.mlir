@@ -143,3 +143,21 @@ func.func @quantized4_matmul(%x: tensor<?x10x63xf32>, %w: tensor<32x48xi8>, %s: 
   %0 = loom.quantized_matmul %x, %w, %s zero_point %z {bits = 4 : i64, group_size = 32 : i64} : (tensor<?x10x63xf32>, tensor<32x48xi8>, tensor<2x48xf16>, tensor<2x48xi8>) -> tensor<?x10x48xf32>
   return %0 : tensor<?x10x48xf32>
 }
+
+// -----
+
+// CHECK-LABEL: func @sparse_matmul_block
+//       CHECK:   loom.sparse_matmul %arg0, %arg1, %arg2 offsets %arg3 {block = array<i64: 32, 32>, columns = 100 : i64, format = "block"} : (tensor<?x10x64xf32>, tensor<3x32x32xf32>, tensor<3xi32>, tensor<5xi32>) -> tensor<?x10x100xf32>
+func.func @sparse_matmul_block(%x: tensor<?x10x64xf32>, %v: tensor<3x32x32xf32>, %r: tensor<3xi32>, %o: tensor<5xi32>) -> tensor<?x10x100xf32> {
+  %0 = loom.sparse_matmul %x, %v, %r offsets %o {format = "block", block = array<i64: 32, 32>, columns = 100 : i64} : (tensor<?x10x64xf32>, tensor<3x32x32xf32>, tensor<3xi32>, tensor<5xi32>) -> tensor<?x10x100xf32>
+  return %0 : tensor<?x10x100xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func @sparse_matmul_2_4
+//       CHECK:   loom.sparse_matmul %arg0, %arg1, %arg2 {columns = 48 : i64, format = "2:4"} : (tensor<7x64xf32>, tensor<32x48xf32>, tensor<16x48xi8>) -> tensor<7x48xf32>
+func.func @sparse_matmul_2_4(%x: tensor<7x64xf32>, %v: tensor<32x48xf32>, %i: tensor<16x48xi8>) -> tensor<7x48xf32> {
+  %0 = loom.sparse_matmul %x, %v, %i {format = "2:4", columns = 48 : i64} : (tensor<7x64xf32>, tensor<32x48xf32>, tensor<16x48xi8>) -> tensor<7x48xf32>
+  return %0 : tensor<7x48xf32>
+}

@@ -464,6 +464,74 @@ LogicalResult QuantizedMatmulOp::verify() {
   return success();
 }
 
+//===----------------------------------------------------------------------===//
+// SparseMatmulOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult SparseMatmulOp::inferReturnTypes(
+    MLIRContext *context, std::optional<Location> location, Adaptor adaptor,
+    SmallVectorImpl<Type> &inferredReturnTypes) {
+  auto x = cast<RankedTensorType>(adaptor.getInput().getType());
+  if (x.getRank() < 1)
+    return failure();
+  SmallVector<int64_t> shape(x.getShape());
+  shape.back() = adaptor.getColumns();
+  inferredReturnTypes.push_back(
+      RankedTensorType::get(shape, x.getElementType()));
+  return success();
+}
+
+LogicalResult SparseMatmulOp::verify() {
+  auto x = cast<RankedTensorType>(getInput().getType());
+  auto v = cast<RankedTensorType>(getValues().getType());
+  auto idx = cast<RankedTensorType>(getIndices().getType());
+  int64_t n = getColumns();
+  if (x.getRank() < 1 || ShapedType::isDynamic(x.getShape().back()))
+    return emitOpError("input must have a static last dimension (K)");
+  if (n < 1)
+    return emitOpError() << "columns must be positive, not " << n;
+  if (!v.hasStaticShape() || !idx.hasStaticShape())
+    return emitOpError("values and indices must have static shapes");
+  int64_t k = x.getShape().back();
+  if (getFormat() == "2:4") {
+    if (getOffsets() || getBlock())
+      return emitOpError("2:4 weights take no offsets and no block");
+    if (k % 4)
+      return emitOpError() << "2:4 weights need K a multiple of 4, not " << k;
+    if (v.getShape() != ArrayRef<int64_t>{k / 2, n})
+      return emitOpError() << "2:4 values must be [" << k / 2 << ", " << n
+                           << "] (two per group of four rows)";
+    if (idx.getShape() != ArrayRef<int64_t>{k / 4, n} ||
+        !idx.getElementType().isInteger(8))
+      return emitOpError() << "2:4 indices must be i8 [" << k / 4 << ", " << n
+                           << "] (one byte per group)";
+    return success();
+  }
+  if (getFormat() != "block")
+    return emitOpError() << "format must be \"block\" or \"2:4\", not \""
+                         << getFormat() << "\"";
+  std::optional<ArrayRef<int64_t>> block = getBlock();
+  if (!block || block->size() != 2 || (*block)[0] < 1 || (*block)[1] < 1)
+    return emitOpError("block sparsity needs block = [rows, cols], both >= 1");
+  int64_t bk = (*block)[0], bn = (*block)[1];
+  if (v.getRank() != 3 || v.getDimSize(1) != bk || v.getDimSize(2) != bn)
+    return emitOpError() << "block values must be [blocks, " << bk << ", " << bn
+                         << "]";
+  int64_t blocks = v.getDimSize(0);
+  if (idx.getShape() != ArrayRef<int64_t>{blocks} ||
+      !idx.getElementType().isInteger(32))
+    return emitOpError() << "block indices must be i32 [" << blocks
+                         << "] (one block row per block)";
+  if (!getOffsets())
+    return emitOpError("block sparsity needs offsets");
+  auto off = cast<RankedTensorType>(getOffsets().getType());
+  int64_t blockCols = (n + bn - 1) / bn;
+  if (off.getShape() != ArrayRef<int64_t>{blockCols + 1})
+    return emitOpError() << "offsets must be [" << blockCols + 1
+                         << "] (one per block column, plus the end)";
+  return success();
+}
+
 double AttentionOp::getEffectiveScale() {
   if (std::optional<APFloat> scale = getScale())
     return scale->convertToDouble();

@@ -74,6 +74,11 @@ void populateScanLoweringPatterns(mlir::RewritePatternSet &patterns,
 /// runtime's int8-weight kernel (loomrt_qgemm_w8_f32).
 void populateQuantizedLoweringPatterns(mlir::RewritePatternSet &patterns);
 
+/// Adds the pattern lowering loom.sparse_matmul with constant weights to a
+/// call of the runtime's block-sparse or 2:4 kernel (loomrt_bsgemm_f32,
+/// loomrt_sgemm24_f32), the weights packed at compile time.
+void populateSparseLoweringPatterns(mlir::RewritePatternSet &patterns);
+
 /// Adds the pattern lowering loom.moe to a call of the runtime's routed
 /// mixture-of-experts kernel (loomrt_moe_ffn_f32).
 void populateMoeLoweringPatterns(mlir::RewritePatternSet &patterns);

@@ -419,6 +419,62 @@ def Loom_QuantizedMatmulOp : Loom_Op<"quantized_matmul",
   let hasVerifier = 1;
 }
 
+def Loom_SparseMatmulOp : Loom_Op<"sparse_matmul",
+    [Pure, InferTypeOpAdaptor]> {
+  let summary = "a matrix multiply by block-sparse or 2:4-sparse weights";
+  let description = [{
+    `result[..., n] = sum_k input[..., k] * W[k, n]`: the input (fp32, any
+    leading dims, static K) times a `[K, columns]` fp32 matrix stored
+    sparse, as `loom-sparsify-weights` produces it from constant weights:
+
+    * `format = "block"`: W is cut into blocks of `block = [bk, bn]`
+      (edge blocks padded with zeros) and only the blocks holding a
+      non-zero are stored, column of blocks by column of blocks (block
+      CSC): `values` `[nnzb, bk, bn]` holds them, `indices` `[nnzb]` (i32)
+      each one's block row, ascending within a block column, and `offsets`
+      `[ceil(columns / bn) + 1]` (i32) where block column j's blocks start
+      and end: `offsets[j] .. offsets[j + 1] - 1`.
+    * `format = "2:4"`: in every group of 4 rows (K a multiple of 4) each
+      column keeps at most 2 values: `values` `[K/2, columns]` holds them
+      (rows 2g and 2g + 1: group g's first and second, by row) and
+      `indices` `[K/4, columns]` (i8) their rows within the group (bits 0-1
+      the first's, bits 2-3 the second's); no `offsets`.
+
+    It lowers to kernels that multiply only what is stored
+    (loomrt_bsgemm_f32, loomrt_sgemm24_f32).
+
+    Example:
+
+    ```mlir
+    %y = loom.sparse_matmul %x, %values, %rows offsets %offsets
+        {format = "block", block = array<i64: 32, 32>, columns = 3072 : i64}
+        : (tensor<?x128x768xf32>, tensor<1152x32x32xf32>, tensor<1152xi32>,
+           tensor<97xi32>) -> tensor<?x128x3072xf32>
+    %z = loom.sparse_matmul %x, %v24, %meta
+        {format = "2:4", columns = 3072 : i64}
+        : (tensor<?x128x768xf32>, tensor<384x3072xf32>, tensor<192x3072xi8>)
+        -> tensor<?x128x3072xf32>
+    ```
+  }];
+  let arguments = (ins RankedTensorOf<[F32]>:$input,
+                       RankedTensorOf<[F32]>:$values,
+                       RankedTensorOf<[I8, I32]>:$indices,
+                       Optional<RankedTensorOf<[I32]>>:$offsets,
+                       StrAttr:$format,
+                       I64Attr:$columns,
+                       OptionalAttr<DenseI64ArrayAttr>:$block);
+  let results = (outs RankedTensorOf<[F32]>:$result);
+  let assemblyFormat = [{
+    $input `,` $values `,` $indices (`offsets` $offsets^)? attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let extraClassDeclaration = [{
+    /// Whether this is the block format (else 2:4).
+    bool isBlockSparse() { return getFormat() == "block"; }
+  }];
+  let hasVerifier = 1;
+}
+
 def Loom_RuntimeCheckOp : Loom_Op<"runtime_check",
     [MemoryEffects<[MemWrite]>]> {
   let summary = "a check of the model's input data at run time";

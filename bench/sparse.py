@@ -1,0 +1,128 @@
+#!/usr/bin/python3
+"""Benchmark: sparse weights (2:4, block sparsity) against dense fp32, Loom
+and ONNX Runtime, in the same run.
+
+  bench/sparse.py [--repeats 3] [--runs 20] [--threads 2] [--shapes M,K,N;...]
+
+Each shape is one ONNX MatMul of an input [M, K] by a constant weight
+[K, N] (random normal). Loom compiles it four times: dense,
+--sparsity=block:32x32,0.5, --sparsity=block:32x32,0.75 and --sparsity=2:4
+(loom.sparse_matmul: the kernels multiply only the stored blocks, or the two
+kept values of every four); ONNX Runtime (onnxruntime-node, all graph
+optimizations) runs the dense model. All are timed on the same inputs,
+alternating, --repeats times; the table gives medians of the per-repeat
+medians, and for each sparse variant its time over (density x dense time)
+(the issue's goal for block sparsity >= 50%: within 1.3), density being the
+fraction of the weights stored (from --sparsity-report). For 2:4 it gives
+the speedup over dense instead: x86 has no 2:4 instructions, so the kernel
+saves half the weight bytes (memory-bound decoding steps gain) and trades
+multiply-adds for permutes. Not a test: the machine is noisy.
+"""
+import argparse
+import json
+import os
+import statistics
+import sys
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+from run import ensure_ort, sh  # noqa: E402
+
+VARIANTS = {
+    "dense": None,
+    "block50": "block:32x32,0.5",
+    "block75": "block:32x32,0.75",
+    "2:4": "2:4",
+}
+
+
+def prepare(d, m, k, n, loomc):
+    """Writes the model and input; compiles every variant. Returns each
+    variant's stored density."""
+    os.makedirs(os.path.join(d, "in"), exist_ok=True)
+    rng = np.random.default_rng(0)
+    w = (rng.standard_normal((k, n)) / np.sqrt(k)).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"], name="matmul")], "gemm",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [m, k])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [m, n])],
+        [numpy_helper.from_array(w, "w")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, os.path.join(d, "model.onnx"))
+    x = rng.standard_normal((m, k)).astype(np.float32)
+    np.save(os.path.join(d, "in", "input_0.npy"), x)
+    x.tofile(os.path.join(d, "input_0.bin"))
+    json.dump([{"name": "x", "dtype": "float32", "dims": [m, k],
+                "file": os.path.join(d, "input_0.bin")}],
+              open(os.path.join(d, "inputs.json"), "w"))
+    density = {}
+    for v, flag in VARIANTS.items():
+        cmd = [loomc, os.path.join(d, "model.onnx"), "-o", os.path.join(d, lib(v))]
+        density[v] = 1.0
+        if flag:
+            report = os.path.join(d, lib(v) + ".json")
+            sh(cmd + ["--sparsity=" + flag, "--sparsity-report", report])
+            r = json.load(open(report))
+            density[v] = r["macs_per_row_after"] / r["macs_per_row_before"]
+        else:
+            sh(cmd)
+    return density
+
+
+def lib(v):
+    return v.replace(":", "_") + ".so"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--runs", type=int, default=20)
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--shapes", default="1,4096,4096;128,768,3072;512,1024,1024",
+                    help="M,K,N;... (default: a decoding GEMV and two prefills)")
+    ap.add_argument("--work", default=os.path.join(ROOT, "build", "bench", "sparse"))
+    args = ap.parse_args()
+    loomc = os.path.join(ROOT, "build", "bin", "loomc")
+    loom_run = os.path.join(ROOT, "build", "bin", "loom-run")
+    ensure_ort()
+    rows = []
+    for shape in args.shapes.split(";"):
+        m, k, n = (int(v) for v in shape.split(","))
+        d = os.path.join(args.work, "%dx%dx%d" % (m, k, n))
+        density = prepare(d, m, k, n, loomc)
+        times = {v: [] for v in list(VARIANTS) + ["ort"]}
+        for _ in range(args.repeats):
+            for v in VARIANTS:
+                out = sh([loom_run, os.path.join(d, lib(v)), "--inputs",
+                          os.path.join(d, "in"), "--bench", str(args.runs), "--warmup",
+                          str(args.warmup), "--json", "--threads", str(args.threads)])
+                times[v].append(json.loads(out.strip().splitlines()[-1])["median_ms"])
+            out = sh(["node", os.path.join(ROOT, "bench", "ort_bench.mjs"),
+                      os.path.join(d, "model.onnx"), os.path.join(d, "inputs.json"),
+                      str(args.runs), str(args.warmup), str(args.threads)])
+            times["ort"].append(json.loads(out.strip().splitlines()[-1])["median_ms"])
+        med = {v: statistics.median(t) for v, t in times.items()}
+        rows.append((shape, med, density))
+    print("%-15s %8s %8s %8s %8s %8s %8s %10s %10s %8s" % (
+        "M,K,N", "ort ms", "dense ms", "b50 ms", "b75 ms", "2:4 ms", "dense/ort",
+        "b50/(d*t)", "b75/(d*t)", "2:4 x"))
+    for shape, med, density in rows:
+        dense = med["dense"]
+        print("%-15s %8.3f %8.3f %8.3f %8.3f %8.3f %8.2f %10.2f %10.2f %7.2fx" % (
+            shape, med["ort"], dense, med["block50"], med["block75"], med["2:4"],
+            dense / med["ort"],
+            med["block50"] / (density["block50"] * dense),
+            med["block75"] / (density["block75"] * dense), dense / med["2:4"]))
+    print("densities stored: " + ", ".join(
+        "%s %s" % (shape, {v: round(d, 3) for v, d in density.items() if v != "dense"})
+        for shape, _, density in rows))
+
+
+if __name__ == "__main__":
+    main()

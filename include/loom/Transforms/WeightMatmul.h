@@ -1,0 +1,54 @@
+//===- WeightMatmul.h - Matrix multiplies by constant weights ---*- C++ -*-===//
+//
+// Part of the Loom project. SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+//
+// The matrix multiplies by constant fp32 weights that the weight
+// compression passes (loom-quantize-weights, loom-sparsify-weights) rewrite,
+// and the layer names their reports use.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LOOM_TRANSFORMS_WEIGHTMATMUL_H
+#define LOOM_TRANSFORMS_WEIGHTMATMUL_H
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+
+#include <optional>
+#include <string>
+
+namespace loom {
+
+/// C = A W with W a constant fp32 matrix, as the MatMul legalization writes
+/// it: a linalg.generic over loops (lead..., n, k) reading A (lead..., k)
+/// and W (k, n), or W (n, k) read transposed, into a zero-filled
+/// C (lead..., n), with a multiply-accumulate body.
+struct WeightMatmul {
+  /// A (fp32).
+  mlir::Value input;
+  /// The constant holding W.
+  mlir::arith::ConstantOp weight;
+  /// Whether W is stored [N, K].
+  bool transposed = false;
+  /// The reduction and output sizes.
+  int64_t k = 0, n = 0;
+
+  /// W[p, j] in `data`, the constant's elements.
+  float at(llvm::ArrayRef<float> data, int64_t p, int64_t j) const {
+    return data[transposed ? j * k + p : p * n + j];
+  }
+};
+
+/// Returns the matrix multiply `op` computes when it is one by a constant
+/// fp32 weight; std::nullopt otherwise.
+std::optional<WeightMatmul> matchWeightMatmul(mlir::linalg::GenericOp op);
+
+/// The ONNX node name in `loc` (the importer's NameLoc), else `loc`
+/// printed: how the weight passes' reports name a layer.
+std::string layerName(mlir::Location loc);
+
+} // namespace loom
+
+#endif // LOOM_TRANSFORMS_WEIGHTMATMUL_H

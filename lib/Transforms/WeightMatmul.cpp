@@ -1,0 +1,91 @@
+//===- WeightMatmul.cpp - Matrix multiplies by constant weights -----------===//
+//
+// Part of the Loom project. SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+
+#include "loom/Transforms/WeightMatmul.h"
+
+#include "loom/Transforms/Microkernels.h"
+
+#include "llvm/Support/raw_ostream.h"
+
+using namespace mlir;
+
+/// True when `v` is a tensor filled with zeros (linalg.fill of 0).
+static bool isZeroFilled(Value v) {
+  auto fill = v.getDefiningOp<linalg::FillOp>();
+  if (!fill)
+    return false;
+  auto cst = fill.getInputs()[0].getDefiningOp<arith::ConstantOp>();
+  auto f = cst ? dyn_cast<FloatAttr>(cst.getValue()) : FloatAttr();
+  return f && f.getValue().isZero();
+}
+
+std::optional<loom::WeightMatmul>
+loom::matchWeightMatmul(linalg::GenericOp op) {
+  if (op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1)
+    return std::nullopt;
+  unsigned loops = op.getNumLoops();
+  if (loops < 2 || op.getNumReductionLoops() != 1 ||
+      op.getIteratorTypesArray().back() != utils::IteratorType::reduction)
+    return std::nullopt;
+  // The body: out + a * b (either order), nothing else.
+  if (!isMultiplyAccumulateBody(op))
+    return std::nullopt;
+  Value a = op.getDpsInputs()[0], w = op.getDpsInputs()[1];
+  auto cst = w.getDefiningOp<arith::ConstantOp>();
+  auto wt = dyn_cast<RankedTensorType>(w.getType());
+  auto at = dyn_cast<RankedTensorType>(a.getType());
+  if (!cst || !wt || !at || wt.getRank() != 2 || !wt.hasStaticShape() ||
+      !wt.getElementType().isF32() || !at.getElementType().isF32())
+    return std::nullopt;
+  if (!isZeroFilled(op.getDpsInits()[0]))
+    return std::nullopt;
+
+  // Maps: C = identity over (lead..., n); A = (lead..., k); W = (k, n) or
+  // (n, k).
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  unsigned kDim = loops - 1, nDim = loops - 2;
+  MLIRContext *ctx = op.getContext();
+  auto dims = [&](ArrayRef<unsigned> ds) {
+    SmallVector<AffineExpr> e;
+    for (unsigned d : ds)
+      e.push_back(getAffineDimExpr(d, ctx));
+    return AffineMap::get(loops, 0, e, ctx);
+  };
+  SmallVector<unsigned> aDims, cDims;
+  for (unsigned i = 0; i < nDim; ++i) {
+    aDims.push_back(i);
+    cDims.push_back(i);
+  }
+  aDims.push_back(kDim);
+  cDims.push_back(nDim);
+  WeightMatmul m;
+  if (maps[1] == dims({kDim, nDim}))
+    m.transposed = false;
+  else if (maps[1] == dims({nDim, kDim}))
+    m.transposed = true;
+  else
+    return std::nullopt;
+  if (maps[0] != dims(aDims) || maps[2] != dims(cDims))
+    return std::nullopt;
+  m.input = a;
+  m.weight = cst;
+  m.k = wt.getDimSize(m.transposed ? 1 : 0);
+  m.n = wt.getDimSize(m.transposed ? 0 : 1);
+  return m;
+}
+
+std::string loom::layerName(Location loc) {
+  if (auto name = dyn_cast<NameLoc>(loc))
+    return name.getName().str();
+  if (auto fused = dyn_cast<FusedLoc>(loc))
+    for (Location inner : fused.getLocations())
+      if (auto name = dyn_cast<NameLoc>(inner))
+        return name.getName().str();
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  loc.print(os);
+  return text;
+}
