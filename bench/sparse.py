@@ -17,6 +17,14 @@ fraction of the weights stored (from --sparsity-report). For 2:4 it gives
 the speedup over dense instead: x86 has no 2:4 instructions, so the kernel
 saves half the weight bytes (memory-bound decoding steps gain) and trades
 multiply-adds for permutes. Not a test: the machine is noisy.
+
+  bench/sparse.py --accuracy [--d 256 --seq 64]
+
+instead compiles scripts/real_models.py's BERT-style encoder and GPT-2-style
+decoder (random weights) with each pattern and prints the cosine and max
+abs error of the outputs (logits) against torch's dense fp32 ones. Random
+weights have no structure for pruning to keep, so these say how much a
+pattern perturbs the function, not what a trained model would lose.
 """
 import argparse
 import json
@@ -78,8 +86,41 @@ def lib(v):
     return v.replace(":", "_") + ".so"
 
 
+def accuracy(args, loomc, loom_run):
+    """Cosine of each pattern's model output against torch's dense one."""
+    print("%-6s %-18s %10s %12s %10s" % ("model", "sparsity", "cos", "max abs err",
+                                         "density"))
+    for name in ("bert", "gpt2"):
+        d = os.path.join(args.work, "models", name)
+        sh(["/usr/bin/python3", os.path.join(ROOT, "scripts", "real_models.py"), name, d,
+            "--d", str(args.d), "--seq", str(args.seq), "--heads", "4",
+            "--vocab", "512"])
+        t = onnx.TensorProto()
+        t.ParseFromString(open(os.path.join(d, "exp", "output_0.pb"), "rb").read())
+        want = numpy_helper.to_array(t).astype(np.float64).ravel()
+        for v, flag in VARIANTS.items():
+            if not flag:
+                continue
+            so, report = os.path.join(d, lib(v)), os.path.join(d, lib(v) + ".json")
+            sh([loomc, os.path.join(d, "model.onnx"), "--sparsity=" + flag,
+                "--sparsity-report", report, "-o", so])
+            out = os.path.join(d, "out_" + lib(v))
+            os.makedirs(out, exist_ok=True)
+            sh([loom_run, so, "--inputs", os.path.join(d, "in"), "--outputs", out, "--npy"])
+            got = np.load(os.path.join(out, "output_0.npy")).astype(np.float64).ravel()
+            cos = float(got @ want / (np.linalg.norm(got) * np.linalg.norm(want)))
+            r = json.load(open(report))
+            print("%-6s %-18s %10.6f %12.4g %10.3f" % (
+                name, flag, cos, float(np.abs(got - want).max()),
+                r["macs_per_row_after"] / r["macs_per_row_before"]))
+
+
 def main():
     ap = argparse.ArgumentParser()
+    ap.add_argument("--accuracy", action="store_true",
+                    help="model outputs' cosine against dense torch instead of speed")
+    ap.add_argument("--d", type=int, default=256, help="--accuracy: model width")
+    ap.add_argument("--seq", type=int, default=64, help="--accuracy: sequence length")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=3)
@@ -90,6 +131,9 @@ def main():
     args = ap.parse_args()
     loomc = os.path.join(ROOT, "build", "bin", "loomc")
     loom_run = os.path.join(ROOT, "build", "bin", "loom-run")
+    if args.accuracy:
+        accuracy(args, loomc, loom_run)
+        return
     ensure_ort()
     rows = []
     for shape in args.shapes.split(";"):
