@@ -196,6 +196,19 @@ struct LoomcOptions {
       cl::desc("int4-weight: symmetric groups (scale = max|w| / 7, no zero "
                "points stored) instead of asymmetric min-max groups"),
       cl::init(false), cl::cat(category)};
+  cl::opt<std::string> attention{
+      "attention",
+      cl::desc("Attention span: 'full' (default) or 'sliding-window:W' (each "
+               "query sees the keys within W - 1 positions of its own, the "
+               "last W with a causal mask; only the key tiles inside the "
+               "band are computed)"),
+      cl::value_desc("span"), cl::init("full"), cl::cat(category)};
+  cl::list<int64_t> attentionLayers{
+      "attention-layers",
+      cl::desc("With --attention=sliding-window:W: the attention layers "
+               "(0-based, in model order) that get the window; the others "
+               "stay full (default: all)"),
+      cl::value_desc("L,..."), cl::CommaSeparated, cl::cat(category)};
   cl::opt<std::string> sparsity{
       "sparsity",
       cl::desc("Prune the weights of matrix multiplies by constant fp32 "
@@ -507,6 +520,20 @@ int loom::runLoomcMain(int argc, char **argv) {
                          options.sparsityReport + "': " + ec.message());
   }
   pipeline.sparsityReport = options.sparsityReport;
+  if (options.attention != "full") {
+    StringRef span = options.attention;
+    int64_t window = 0;
+    if (!span.consume_front("sliding-window:") ||
+        span.getAsInteger(10, window) || window < 1)
+      return reportError("--attention=" + options.attention +
+                         " is not supported (supported: full, "
+                         "sliding-window:W with W >= 1)");
+    pipeline.attentionWindow = window;
+  }
+  if (!options.attentionLayers.empty() && !pipeline.attentionWindow)
+    return reportError("--attention-layers needs --attention=sliding-window:W");
+  pipeline.attentionLayers.assign(options.attentionLayers.begin(),
+                                  options.attentionLayers.end());
   pipeline.scanChunk = options.scanChunk;
   pipeline.scanChunkDelta = options.scanChunkDelta;
   loom::buildCPUPipeline(pm, pipeline);

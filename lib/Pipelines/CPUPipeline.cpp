@@ -58,6 +58,13 @@ void loom::buildCPUPipeline(OpPassManager &pm,
     pm.addPass(createSparsifyWeightsPass(sparsify));
     pm.addPass(createCanonicalizerPass());
   }
+  if (options.attentionWindow) {
+    AttentionSpansPassOptions spans;
+    spans.window = options.attentionWindow;
+    spans.layers.assign(options.attentionLayers.begin(),
+                        options.attentionLayers.end());
+    pm.addPass(createAttentionSpansPass(spans));
+  }
   if (options.stopAfter == CPUPipelineStage::Loom)
     return;
 

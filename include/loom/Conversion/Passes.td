@@ -188,8 +188,9 @@ def TileAttentionPass : Pass<"loom-tile-attention"> {
     running row sum and the unnormalized output (online softmax). Each step
     computes one `tile-q x tile-kv` tile of scores with `linalg.generic`
     contractions; the `Sq x Skv` score matrix is never materialized. With
-    `causal`, a query tile's key loop ends at the last key its rows may see,
-    so fully masked tiles are skipped. Grouped-query heads read key/value
+    `causal` or a sliding `window`, a query tile's key loop runs from the
+    first to the last key its rows may see, so fully masked tiles are
+    skipped. Grouped-query heads read key/value
     head `h / (Hq / Hkv)`; masks broadcast as on the op. When the query
     length is static, at most 16 and fits one tile (decoding with a KV cache),
     the keys

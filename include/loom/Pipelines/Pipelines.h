@@ -10,6 +10,7 @@
 #include "mlir/Pass/PassManager.h"
 
 #include <string>
+#include <vector>
 
 namespace loom {
 
@@ -67,6 +68,10 @@ struct CPUPipelineOptions {
   double sparsityRatio = 0.0;
   /// Where loom-sparsify-weights writes its JSON report (empty: nowhere).
   std::string sparsityReport;
+  /// Sliding-window attention (loom-attention-spans): the window (0: full
+  /// attention) and the attention layers that get it (empty: all).
+  int64_t attentionWindow = 0;
+  std::vector<int64_t> attentionLayers;
   /// Compute fp32 contractions with loomrt's packed, register-blocked GEMM
   /// microkernel (loom-lower-to-microkernels); otherwise they become loops.
   bool microkernels = true;

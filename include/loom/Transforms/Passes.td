@@ -90,6 +90,28 @@ def SparsifyWeightsPass : Pass<"loom-sparsify-weights"> {
                            "::mlir::tensor::TensorDialect"];
 }
 
+def AttentionSpansPass : Pass<"loom-attention-spans", "::mlir::ModuleOp"> {
+  let summary = "Give attention layers a sliding window (mixed attention spans)";
+  let description = [{
+    Sets `window` on the `loom.attention` ops chosen by `layers` (their
+    indices in program order, 0-based; empty: all), so that each query
+    attends only to the keys within `window - 1` positions of its own (the
+    last `window` keys with `causal`), and the tiled lowering computes only
+    the key tiles inside the band. The other attention layers stay full:
+    per-layer spans, as mixed attention span models use. An index past the
+    last attention op is an error; a module without attention gets a
+    warning (nothing to window: the attention may not have been raised).
+  }];
+  let options = [
+    Option<"window", "window", "int64_t", /*default=*/"0",
+           "Keys on either side of a query's position it may see, itself "
+           "included (>= 1)">,
+    ListOption<"layers", "layers", "int64_t",
+               "Attention ops (0-based, program order) to window; all when "
+               "empty">,
+  ];
+}
+
 def QuantizeWeightsPass : Pass<"loom-quantize-weights"> {
   let summary = "Quantize constant matmul weights (int8 or int4 weight-only)";
   let description = [{

@@ -215,6 +215,35 @@ inline mlir::func::FuncOp getOrDeclareKernel(mlir::OpBuilder &b,
   return f;
 }
 
+/// Whether loom.attention masks key `j` for query `i` (indices): with
+/// `causal`, keys past `i + offset`; with a `window` W, keys with
+/// |j - (i + offset)| >= W. `offset` is Skv - Sq (bottom-right alignment).
+/// Returns null when neither applies.
+inline mlir::Value attentionMasked(mlir::OpBuilder &b, mlir::Location loc,
+                                   mlir::Value i, mlir::Value j,
+                                   mlir::Value offset, bool causal,
+                                   std::optional<int64_t> window) {
+  using mlir::arith::CmpIPredicate;
+  mlir::Value pos = mlir::arith::AddIOp::create(b, loc, i, offset), masked;
+  auto orWith = [&](mlir::Value c) {
+    masked =
+        masked ? mlir::arith::OrIOp::create(b, loc, masked, c).getResult() : c;
+  };
+  if (causal)
+    orWith(mlir::arith::CmpIOp::create(b, loc, CmpIPredicate::sgt, j, pos));
+  if (window) {
+    mlir::Value w = mlir::arith::ConstantIndexOp::create(b, loc, *window);
+    // j <= pos - W, i.e. j + W <= pos; and j >= pos + W.
+    mlir::Value jw = mlir::arith::AddIOp::create(b, loc, j, w);
+    orWith(mlir::arith::CmpIOp::create(b, loc, CmpIPredicate::sle, jw, pos));
+    if (!causal)
+      orWith(mlir::arith::CmpIOp::create(
+          b, loc, CmpIPredicate::sge, j,
+          mlir::arith::AddIOp::create(b, loc, pos, w)));
+  }
+  return masked;
+}
+
 /// The rows of a matrix-times-weights kernel's input `x` (already
 /// contiguous): the product of its leading dims, whose sizes go to `dims`.
 inline mlir::Value leadingRows(mlir::OpBuilder &b, mlir::Location loc,

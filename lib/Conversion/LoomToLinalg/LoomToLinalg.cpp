@@ -371,8 +371,10 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
                                   sType.getShape()));
     }
     maps.push_back(rewriter.getMultiDimIdentityMap(sRank));
-    Value offset; // Skv - Sq: bottom-right aligned causal mask.
-    if (op.getCausal()) {
+    Value offset; // Skv - Sq: bottom-right aligned causal mask and window.
+    bool causal = op.getCausal();
+    std::optional<int64_t> window = op.getWindow();
+    if (causal || window) {
       Value sq = tensor::DimOp::create(rewriter, loc, q, rank - 2);
       Value skv = tensor::DimOp::create(rewriter, loc, k, rank - 2);
       offset = arith::SubIOp::create(rewriter, loc, skv, sq);
@@ -392,10 +394,9 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
               if (offset) {
                 Value i = linalg::IndexOp::create(b, l, iD);
                 Value j = linalg::IndexOp::create(b, l, jD);
-                Value limit = arith::AddIOp::create(b, l, i, offset);
-                Value future = arith::CmpIOp::create(
-                    b, l, arith::CmpIPredicate::sgt, j, limit);
-                s = arith::SelectOp::create(b, l, future, negInf, s);
+                Value masked =
+                    attentionMasked(b, l, i, j, offset, causal, window);
+                s = arith::SelectOp::create(b, l, masked, negInf, s);
               }
               linalg::YieldOp::create(b, l, s);
             })

@@ -14,9 +14,10 @@
 //   l' = a * l + rowsum(P),  acc' = a * acc + P V_j,
 //
 // and the tile's output is acc / l. The S x S score matrix is never
-// materialized: memory is O(tile_q * tile_kv) per thread. With `causal`, the
-// key loop of a query tile stops at the last key any of its rows may see, so
-// fully masked tiles are skipped.
+// materialized: memory is O(tile_q * tile_kv) per thread. With `causal` or a
+// sliding `window`, the key loop of a query tile runs only from the first to
+// the last key any of its rows may see, so fully masked tiles are skipped:
+// a window of W keys costs O(Sq * W), not O(Sq * Skv).
 //
 //===----------------------------------------------------------------------===//
 
@@ -150,8 +151,10 @@ struct TileAttention : OpRewritePattern<AttentionOp> {
                 tensor::EmptyOp::create(rewriter, loc, aShape, elem, aDyn)};
     }
 
-    Value offset; // Skv - Sq: bottom-right aligned causal mask.
-    if (op.getCausal())
+    Value offset; // Skv - Sq: bottom-right aligned causal mask and window.
+    bool causal = op.getCausal();
+    std::optional<int64_t> window = op.getWindow();
+    if (causal || window)
       offset = arith::SubIOp::create(rewriter, loc, skv, sq);
     double scaleValue = op.getEffectiveScale();
 
@@ -205,26 +208,43 @@ struct TileAttention : OpRewritePattern<AttentionOp> {
                 });
           }
 
-          // The keys any row of this tile may see.
+          // The keys any row of this tile may see: [kvFirst, kvEnd).
           Value kvEnd = skv;
+          Value c0 = arith::ConstantIndexOp::create(b, l, 0);
+          Value kvFirst = c0;
           if (offset) {
+            // One past the last row's own position.
             Value last = arith::AddIOp::create(
                 b, l, arith::AddIOp::create(b, l, q0, rows), offset);
-            last = arith::MaxSIOp::create(
-                b, l, last, arith::ConstantIndexOp::create(b, l, 0));
+            if (!causal) // The window reaches W - 1 keys further.
+              last = arith::AddIOp::create(
+                  b, l, last,
+                  arith::ConstantIndexOp::create(b, l, *window - 1));
+            last = arith::MaxSIOp::create(b, l, last, c0);
             kvEnd = arith::MinSIOp::create(b, l, skv, last);
+          }
+          if (window) {
+            // The first row's position - (W - 1).
+            Value first = arith::SubIOp::create(
+                b, l, arith::AddIOp::create(b, l, q0, offset),
+                arith::ConstantIndexOp::create(b, l, *window - 1));
+            kvFirst = arith::MinSIOp::create(
+                b, l, arith::MaxSIOp::create(b, l, first, c0), kvEnd);
           }
 
           double negInf = -std::numeric_limits<double>::infinity();
           Value m0 = tb.filled({rows}, negInf);
           Value l0 = tb.filled({rows}, 0.0);
           Value acc0 = tb.filled({rows, valueDim}, 0.0);
-          Value kvBegin = arith::ConstantIndexOp::create(b, l, 0);
+          Value kvBegin = kvFirst;
           if (split) {
-            // This task's key range [p * chunk, min(kvEnd, (p+1) * chunk)).
-            kvBegin = arith::MulIOp::create(b, l, ivs[nb], chunk);
+            // This task's key range [max(first, p * chunk), min(kvEnd,
+            // (p+1) * chunk)).
+            Value start = arith::MulIOp::create(b, l, ivs[nb], chunk);
             kvEnd = arith::MinSIOp::create(
-                b, l, kvEnd, arith::AddIOp::create(b, l, kvBegin, chunk));
+                b, l, kvEnd, arith::AddIOp::create(b, l, start, chunk));
+            kvBegin =
+                window ? arith::MaxSIOp::create(b, l, start, kvFirst) : start;
           }
           auto loop = scf::ForOp::create(
               b, l, kvBegin, kvEnd, tkv, ValueRange{m0, l0, acc0},
@@ -275,10 +295,9 @@ struct TileAttention : OpRewritePattern<AttentionOp> {
                         Value j = linalg::IndexOp::create(nb, nl, 1);
                         Value qi = arith::AddIOp::create(nb, nl, q0, i);
                         Value kj = arith::AddIOp::create(nb, nl, k0, j);
-                        Value limit = arith::AddIOp::create(nb, nl, qi, offset);
-                        Value future = arith::CmpIOp::create(
-                            nb, nl, arith::CmpIPredicate::sgt, kj, limit);
-                        return arith::SelectOp::create(nb, nl, future, ninf, x);
+                        Value masked = attentionMasked(nb, nl, qi, kj, offset,
+                                                       causal, window);
+                        return arith::SelectOp::create(nb, nl, masked, ninf, x);
                       });
                 }
 

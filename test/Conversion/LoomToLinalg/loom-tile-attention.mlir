@@ -119,3 +119,29 @@ func.func @prefill(%q: tensor<1x8x32x64xf32>, %k: tensor<1x8x?x64xf32>, %v: tens
   %o = loom.attention %q, %k, %v {causal} : (tensor<1x8x32x64xf32>, tensor<1x8x?x64xf32>, tensor<1x8x?x64xf32>) -> tensor<1x8x32x64xf32>
   return %o : tensor<1x8x32x64xf32>
 }
+
+// -----
+
+// A sliding window of 8 (no causal mask): a query tile's key loop runs from
+// its first row's position - 7 to its last row's position + 7 (clamped to
+// the keys), and the score tile masks keys with j + 8 <= pos or
+// j >= pos + 8.
+// CHECK-LABEL: func @window
+//       CHECK:   scf.forall (%{{.+}}, %{{.+}}, %[[T:.+]]) in (1, 2, 4)
+//       CHECK:     %[[Q0:.+]] = arith.muli %[[T]], %c32
+//       CHECK:     %[[ROWS:.+]] = arith.minui {{.*}}, %c32
+//       CHECK:     %[[E0:.+]] = arith.addi %[[Q0]], %[[ROWS]]
+//       CHECK:     %[[E1:.+]] = arith.addi %[[E0]], %c7
+//       CHECK:     %[[E2:.+]] = arith.maxsi %[[E1]], %c0
+//       CHECK:     %[[END:.+]] = arith.minsi %[[E2]], %c100
+//       CHECK:     %[[F0:.+]] = arith.subi %[[Q0]], %c7
+//       CHECK:     %[[F1:.+]] = arith.maxsi %[[F0]], %c0
+//       CHECK:     %[[FIRST:.+]] = arith.minsi %[[F1]], %[[END]]
+//       CHECK:     scf.for %{{.+}} = %[[FIRST]] to %[[END]] step %c16
+//       CHECK:       arith.cmpi sle
+//       CHECK:       arith.cmpi sge
+//       CHECK:       arith.ori
+func.func @window(%q: tensor<1x2x100x64xf32>, %k: tensor<1x2x100x64xf32>, %v: tensor<1x2x100x64xf32>) -> tensor<1x2x100x64xf32> {
+  %o = loom.attention %q, %k, %v {window = 8 : i64} : (tensor<1x2x100x64xf32>, tensor<1x2x100x64xf32>, tensor<1x2x100x64xf32>) -> tensor<1x2x100x64xf32>
+  return %o : tensor<1x2x100x64xf32>
+}

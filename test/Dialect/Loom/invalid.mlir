@@ -560,3 +560,11 @@ func.func @sparse_matmul_block_offsets(%x: tensor<2x64xf32>, %v: tensor<3x32x32x
   %0 = loom.sparse_matmul %x, %v, %r offsets %o {format = "block", block = array<i64: 32, 32>, columns = 33 : i64} : (tensor<2x64xf32>, tensor<3x32x32xf32>, tensor<3xi32>, tensor<2xi32>) -> tensor<2x33xf32>
   return
 }
+
+// -----
+
+func.func @attention_window(%q: tensor<1x8x16xf32>) {
+  // expected-error @+1 {{window must be at least 1, not 0}}
+  %0 = loom.attention %q, %q, %q {window = 0 : i64} : (tensor<1x8x16xf32>, tensor<1x8x16xf32>, tensor<1x8x16xf32>) -> tensor<1x8x16xf32>
+  return
+}

@@ -161,3 +161,12 @@ func.func @sparse_matmul_2_4(%x: tensor<7x64xf32>, %v: tensor<32x48xf32>, %i: te
   %0 = loom.sparse_matmul %x, %v, %i {format = "2:4", columns = 48 : i64} : (tensor<7x64xf32>, tensor<32x48xf32>, tensor<16x48xi8>) -> tensor<7x48xf32>
   return %0 : tensor<7x48xf32>
 }
+
+// -----
+
+// CHECK-LABEL: func @attention_window
+//       CHECK:   loom.attention %arg0, %arg0, %arg0 {causal, window = 4 : i64} : (tensor<1x8x16xf32>, tensor<1x8x16xf32>, tensor<1x8x16xf32>) -> tensor<1x8x16xf32>
+func.func @attention_window(%q: tensor<1x8x16xf32>) -> tensor<1x8x16xf32> {
+  %0 = loom.attention %q, %q, %q {causal, window = 4 : i64} : (tensor<1x8x16xf32>, tensor<1x8x16xf32>, tensor<1x8x16xf32>) -> tensor<1x8x16xf32>
+  return %0 : tensor<1x8x16xf32>
+}

@@ -26,7 +26,8 @@ def softmax(x):
     return e / e.sum(-1, keepdims=True)
 
 
-def attention(q, k, v, mask=None, scale=None, causal=False, kv_heads=None):
+def attention(q, k, v, mask=None, scale=None, causal=False, kv_heads=None,
+              window=None):
     if kv_heads:
         rep = q.shape[1] // kv_heads
         k, v = np.repeat(k, rep, axis=1), np.repeat(v, rep, axis=1)
@@ -39,6 +40,12 @@ def attention(q, k, v, mask=None, scale=None, causal=False, kv_heads=None):
         i = np.arange(sq)[:, None]
         j = np.arange(skv)[None, :]
         s = np.where(j > i + (skv - sq), -np.inf, s)
+    if window:
+        # Keys further than window - 1 from the query's own position.
+        sq, skv = q.shape[-2], k.shape[-2]
+        pos = np.arange(sq)[:, None] + (skv - sq)
+        j = np.arange(skv)[None, :]
+        s = np.where(np.abs(j - pos) >= window, -np.inf, s)
     return softmax(s) @ v
 
 
@@ -96,7 +103,7 @@ def scan(kind, ins):
 
 # Cases whose function signature has dynamic dims: case -> dims made dynamic
 # in every operand and the result.
-DYNAMIC = {"attention_causal_long": (0, 2), "attention_gqa_dyn": (0, 2),
+DYNAMIC = {"attention_causal_long": (0, 2), "attention_window_causal": (2,), "attention_gqa_dyn": (0, 2),
            "attention_decode": (2,), "scan_diagonal": (1,), "scan_folded": (0, 1), "scan_linear_long": (2,),
            "scan_gated_long": (2,), "scan_delta": (0, 2), "scan_delta_long": (2,), "moe": (1,)}
 
@@ -147,6 +154,31 @@ def case(name):
         m[1, ..., 500:] = -np.inf
         out = attention(q, k, v, mask=m, causal=True)
         return "loom.attention %a0, %a1, %a2 mask %a3 {causal}", [q, k, v, m], out
+    if name == "attention_window":
+        # A band of 17 keys on either side (Longformer-style local
+        # attention), 200 rows: tiles that start and end mid-band.
+        q, k, v = r(1, 2, 200, 32), r(1, 2, 200, 32), r(1, 2, 200, 24)
+        out = attention(q, k, v, window=17)
+        return "loom.attention %a0, %a1, %a2 {window = 17 : i64}", [q, k, v], out
+    if name == "attention_window_causal":
+        # Mistral's sliding window: the last 50 keys, dynamic sequence,
+        # grouped-query heads.
+        q, k, v = r(1, 4, 300, 16), r(1, 2, 300, 16), r(1, 2, 300, 16)
+        out = attention(q, k, v, causal=True, kv_heads=2, window=50)
+        op = "loom.attention %a0, %a1, %a2 {causal, num_kv_heads = 2 : i64, window = 50 : i64}"
+        return op, [q, k, v], out
+    if name == "attention_window_cross":
+        # Sq != Skv (bottom-right aligned positions 60..129) and a mask.
+        q, k, v = r(2, 70, 16), r(2, 130, 16), r(2, 130, 16)
+        m = r(2, 1, 130)
+        out = attention(q, k, v, mask=m, window=20)
+        return "loom.attention %a0, %a1, %a2 mask %a3 {window = 20 : i64}", [q, k, v, m], out
+    if name == "attention_window_decode":
+        # Three queries against 700 keys, split into ranges computed in
+        # parallel: the window (100, causal) leaves most ranges empty.
+        q, k, v = r(1, 2, 3, 32), r(1, 2, 700, 32), r(1, 2, 700, 32)
+        out = attention(q, k, v, causal=True, window=100)
+        return "loom.attention %a0, %a1, %a2 {causal, window = 100 : i64}", [q, k, v], out
     if name == "scan_diagonal":
         # Mamba-shaped: 100 channels (two tiles of 64, one partial), state 16;
         # a = exp(delta * A) in (0, 1), b = delta * B.

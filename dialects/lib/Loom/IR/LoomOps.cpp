@@ -75,6 +75,8 @@ AttentionOp::inferReturnTypes(MLIRContext *context,
 LogicalResult AttentionOp::verify() {
   RankedTensorType q = getQuery().getType(), k = getKey().getType(),
                    v = getValue().getType();
+  if (std::optional<int64_t> window = getWindow(); window && *window < 1)
+    return emitOpError() << "window must be at least 1, not " << *window;
   int64_t rank = q.getRank();
   if (k.getRank() != rank || v.getRank() != rank || (rank != 3 && rank != 4))
     return emitOpError("expects query, key and value of one rank, 3 or 4");

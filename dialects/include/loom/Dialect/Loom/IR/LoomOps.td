@@ -32,6 +32,11 @@ def Loom_AttentionOp : Loom_Op<"attention", [Pure,
     * `scale` defaults to `1/sqrt(D)`.
     * `causal` masks every key position `j > i + (Skv - Sq)` (bottom-right
       aligned, so a decoding step with `Sq = 1` sees every key).
+    * `window = W` (sliding-window attention) masks every key position
+      with `|j - (i + Skv - Sq)| >= W`: each query sees the W - 1 keys on
+      either side of its own position and that one (with `causal`, the last
+      W keys up to its own, as Mistral's sliding window). Lowerings skip the
+      key tiles outside the band, so time grows with W, not Skv.
     * `num_kv_heads` enables grouped-query attention: `Hq` must be a multiple
       of `num_kv_heads == Hkv`, and query head `h` reads key/value head
       `h / (Hq / Hkv)`. Without it, `Hq == Hkv`.
@@ -50,7 +55,8 @@ def Loom_AttentionOp : Loom_Op<"attention", [Pure,
                        Optional<Loom_FloatTensor>:$mask,
                        OptionalAttr<F32Attr>:$scale,
                        UnitAttr:$causal,
-                       OptionalAttr<I64Attr>:$num_kv_heads);
+                       OptionalAttr<I64Attr>:$num_kv_heads,
+                       OptionalAttr<I64Attr>:$window);
   let results = (outs Loom_FloatTensor:$result);
   let assemblyFormat = [{
     $query `,` $key `,` $value (`mask` $mask^)? attr-dict `:`

@@ -1,0 +1,64 @@
+//===- AttentionSpans.cpp - Sliding windows on attention layers -----------===//
+//
+// Part of the Loom project. SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+//
+// Sets the `window` of chosen loom.attention ops (loomc
+// --attention=sliding-window:W [--attention-layers L,...]).
+//
+//===----------------------------------------------------------------------===//
+
+#include "loom/Transforms/Passes.h"
+
+#include "loom/Dialect/Loom/IR/LoomOps.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/Diagnostics.h"
+
+#include "llvm/ADT/SmallSet.h"
+
+namespace loom {
+#define GEN_PASS_DEF_ATTENTIONSPANSPASS
+#include "loom/Transforms/Passes.h.inc"
+} // namespace loom
+
+using namespace mlir;
+
+namespace {
+struct AttentionSpansPass final
+    : public loom::impl::AttentionSpansPassBase<AttentionSpansPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    if (window < 1) {
+      mlir::emitError(module.getLoc())
+          << "the attention window must be at least 1, not "
+          << static_cast<int64_t>(window);
+      return signalPassFailure();
+    }
+    SmallVector<loom::AttentionOp> ops;
+    module.walk([&](loom::AttentionOp op) { ops.push_back(op); });
+    if (ops.empty()) {
+      mlir::emitWarning(module.getLoc(),
+                        "no attention to window: the model has no "
+                        "loom.attention (was its attention raised?)");
+      return;
+    }
+    llvm::SmallSet<int64_t, 8> chosen;
+    for (int64_t layer : layers) {
+      if (layer < 0 || layer >= static_cast<int64_t>(ops.size())) {
+        mlir::emitError(module.getLoc())
+            << "attention layer " << layer << " does not exist (the model has "
+            << ops.size() << ", numbered from 0)";
+        return signalPassFailure();
+      }
+      chosen.insert(layer);
+    }
+    Builder b(&getContext());
+    for (auto [i, op] : llvm::enumerate(ops))
+      if (chosen.empty() || chosen.contains(static_cast<int64_t>(i)))
+        op.setWindowAttr(b.getI64IntegerAttr(window));
+  }
+};
+} // namespace

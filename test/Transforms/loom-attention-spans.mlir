@@ -1,0 +1,34 @@
+// RUN: loom-opt %s -split-input-file --loom-attention-spans="window=64" | FileCheck %s
+// RUN: loom-opt %s -split-input-file --loom-attention-spans="window=16 layers=0,2" | FileCheck %s --check-prefix=LAYERS
+// RUN: not loom-opt %s -split-input-file --loom-attention-spans="window=16 layers=3" 2>&1 | FileCheck %s --check-prefix=MISSING
+// MISSING: error: attention layer 3 does not exist (the model has 3, numbered from 0)
+// RUN: not loom-opt %s -split-input-file --loom-attention-spans="window=0" 2>&1 | FileCheck %s --check-prefix=ZERO
+// ZERO: error: the attention window must be at least 1, not 0
+
+// Every attention op gets the window by default; with `layers`, only those
+// (program order), the others stay full.
+// CHECK-LABEL: func @three_layers
+//       CHECK:   loom.attention %arg0, %arg0, %arg0 {causal, window = 64 : i64}
+//       CHECK:   loom.attention %{{.+}}, %{{.+}}, %{{.+}} {window = 64 : i64}
+//       CHECK:   loom.attention %{{.+}}, %{{.+}}, %{{.+}} {causal, window = 64 : i64}
+// LAYERS-LABEL: func @three_layers
+//       LAYERS:   loom.attention %arg0, %arg0, %arg0 {causal, window = 16 : i64}
+//       LAYERS:   loom.attention %{{.+}}, %{{.+}}, %{{.+}} :
+//       LAYERS:   loom.attention %{{.+}}, %{{.+}}, %{{.+}} {causal, window = 16 : i64}
+func.func @three_layers(%x: tensor<1x2x8x4xf32>) -> tensor<1x2x8x4xf32> {
+  %a = loom.attention %x, %x, %x {causal} : (tensor<1x2x8x4xf32>, tensor<1x2x8x4xf32>, tensor<1x2x8x4xf32>) -> tensor<1x2x8x4xf32>
+  %b = loom.attention %a, %a, %a : (tensor<1x2x8x4xf32>, tensor<1x2x8x4xf32>, tensor<1x2x8x4xf32>) -> tensor<1x2x8x4xf32>
+  %c = loom.attention %b, %b, %b {causal} : (tensor<1x2x8x4xf32>, tensor<1x2x8x4xf32>, tensor<1x2x8x4xf32>) -> tensor<1x2x8x4xf32>
+  return %c : tensor<1x2x8x4xf32>
+}
+
+// -----
+
+// Nothing to window: a warning, the module unchanged.
+// RUN: loom-opt %s -split-input-file --loom-attention-spans="window=4" 2>&1 | FileCheck %s --check-prefix=WARN
+// WARN: warning: no attention to window: the model has no loom.attention (was its attention raised?)
+// CHECK-LABEL: func @no_attention
+//       CHECK:   return %arg0
+func.func @no_attention(%x: tensor<4xf32>) -> tensor<4xf32> {
+  return %x : tensor<4xf32>
+}
