@@ -198,14 +198,19 @@ struct LoomcOptions {
       cl::init(false), cl::cat(category)};
   cl::opt<std::string> attention{
       "attention",
-      cl::desc("Attention span: 'full' (default) or 'sliding-window:W' (each "
+      cl::desc("Attention span: 'full' (default), 'sliding-window:W' (each "
                "query sees the keys within W - 1 positions of its own, the "
-               "last W with a causal mask; only the key tiles inside the "
-               "band are computed)"),
+               "last W with a causal mask) or "
+               "'block-sparse:B[,local=L][,global=G]' (blocks of B "
+               "positions: a query sees its block, the L blocks on either "
+               "side (default 1) and the first G blocks (default 1), whose "
+               "queries see every key); only the visible key tiles are "
+               "computed"),
       cl::value_desc("span"), cl::init("full"), cl::cat(category)};
   cl::list<int64_t> attentionLayers{
       "attention-layers",
-      cl::desc("With --attention=sliding-window:W: the attention layers "
+      cl::desc("With --attention=sliding-window or block-sparse: the "
+               "attention layers "
                "(0-based, in model order) that get the window; the others "
                "stay full (default: all)"),
       cl::value_desc("L,..."), cl::CommaSeparated, cl::cat(category)};
@@ -355,6 +360,42 @@ static LogicalResult parseSparsity(StringRef text,
   pipeline.sparsityBlockRows = r;
   pipeline.sparsityBlockCols = c;
   pipeline.sparsityRatio = fraction;
+  return success();
+}
+
+/// Reads --attention (full, sliding-window:W,
+/// block-sparse:B[,local=L][,global=G]) into `pipeline`.
+static LogicalResult parseAttention(StringRef text,
+                                    loom::CPUPipelineOptions &pipeline) {
+  if (text == "full")
+    return success();
+  int64_t value = 0;
+  if (text.consume_front("sliding-window:")) {
+    if (text.getAsInteger(10, value) || value < 1)
+      return failure();
+    pipeline.attentionWindow = value;
+    return success();
+  }
+  if (!text.consume_front("block-sparse:"))
+    return failure();
+  auto [size, rest] = text.split(',');
+  if (size.getAsInteger(10, value) || value < 1)
+    return failure();
+  pipeline.attentionBlockSize = value;
+  while (!rest.empty()) {
+    auto [item, tail] = rest.split(',');
+    rest = tail;
+    auto [key, number] = item.split('=');
+    int64_t n = 0;
+    if (number.getAsInteger(10, n) || n < 0)
+      return failure();
+    if (key == "local")
+      pipeline.attentionLocalBlocks = n;
+    else if (key == "global")
+      pipeline.attentionGlobalBlocks = n;
+    else
+      return failure();
+  }
   return success();
 }
 
@@ -520,18 +561,15 @@ int loom::runLoomcMain(int argc, char **argv) {
                          options.sparsityReport + "': " + ec.message());
   }
   pipeline.sparsityReport = options.sparsityReport;
-  if (options.attention != "full") {
-    StringRef span = options.attention;
-    int64_t window = 0;
-    if (!span.consume_front("sliding-window:") ||
-        span.getAsInteger(10, window) || window < 1)
-      return reportError("--attention=" + options.attention +
-                         " is not supported (supported: full, "
-                         "sliding-window:W with W >= 1)");
-    pipeline.attentionWindow = window;
-  }
-  if (!options.attentionLayers.empty() && !pipeline.attentionWindow)
-    return reportError("--attention-layers needs --attention=sliding-window:W");
+  if (failed(parseAttention(options.attention, pipeline)))
+    return reportError("--attention=" + options.attention +
+                       " is not supported (supported: full, "
+                       "sliding-window:W with W >= 1, "
+                       "block-sparse:B[,local=L][,global=G] with B >= 1)");
+  if (!options.attentionLayers.empty() && !pipeline.attentionWindow &&
+      !pipeline.attentionBlockSize)
+    return reportError("--attention-layers needs --attention=sliding-window:W "
+                       "or block-sparse:...");
   pipeline.attentionLayers.assign(options.attentionLayers.begin(),
                                   options.attentionLayers.end());
   pipeline.scanChunk = options.scanChunk;

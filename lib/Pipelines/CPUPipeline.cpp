@@ -58,9 +58,12 @@ void loom::buildCPUPipeline(OpPassManager &pm,
     pm.addPass(createSparsifyWeightsPass(sparsify));
     pm.addPass(createCanonicalizerPass());
   }
-  if (options.attentionWindow) {
+  if (options.attentionWindow || options.attentionBlockSize) {
     AttentionSpansPassOptions spans;
     spans.window = options.attentionWindow;
+    spans.blockSize = options.attentionBlockSize;
+    spans.localBlocks = options.attentionLocalBlocks;
+    spans.globalBlocks = options.attentionGlobalBlocks;
     spans.layers.assign(options.attentionLayers.begin(),
                         options.attentionLayers.end());
     pm.addPass(createAttentionSpansPass(spans));

@@ -4,8 +4,9 @@
 //
 //===----------------------------------------------------------------------===//
 //
-// Sets the `window` of chosen loom.attention ops (loomc
-// --attention=sliding-window:W [--attention-layers L,...]).
+// Sets the `window` or `block_sparse` layout of chosen loom.attention ops
+// (loomc --attention=sliding-window:W | block-sparse:B,local=L,global=G
+// [--attention-layers L,...]).
 //
 //===----------------------------------------------------------------------===//
 
@@ -31,17 +32,23 @@ struct AttentionSpansPass final
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    if (window < 1) {
+    if (window < 0 || blockSize < 0 || (window == 0 && blockSize == 0)) {
       mlir::emitError(module.getLoc())
-          << "the attention window must be at least 1, not "
-          << static_cast<int64_t>(window);
+          << "give a window >= 1 or a block size >= 1 (window "
+          << static_cast<int64_t>(window) << ", block size "
+          << static_cast<int64_t>(blockSize) << ")";
+      return signalPassFailure();
+    }
+    if (blockSize && (localBlocks < 0 || globalBlocks < 0)) {
+      mlir::emitError(module.getLoc())
+          << "local and global blocks must not be negative";
       return signalPassFailure();
     }
     SmallVector<loom::AttentionOp> ops;
     module.walk([&](loom::AttentionOp op) { ops.push_back(op); });
     if (ops.empty()) {
       mlir::emitWarning(module.getLoc(),
-                        "no attention to window: the model has no "
+                        "no attention to change: the model has no "
                         "loom.attention (was its attention raised?)");
       return;
     }
@@ -56,9 +63,15 @@ struct AttentionSpansPass final
       chosen.insert(layer);
     }
     Builder b(&getContext());
-    for (auto [i, op] : llvm::enumerate(ops))
-      if (chosen.empty() || chosen.contains(static_cast<int64_t>(i)))
+    for (auto [i, op] : llvm::enumerate(ops)) {
+      if (!chosen.empty() && !chosen.contains(static_cast<int64_t>(i)))
+        continue;
+      if (window)
         op.setWindowAttr(b.getI64IntegerAttr(window));
+      if (blockSize)
+        op.setBlockSparseAttr(
+            b.getDenseI64ArrayAttr({blockSize, localBlocks, globalBlocks}));
+    }
   }
 };
 } // namespace

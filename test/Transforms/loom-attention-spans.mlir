@@ -1,9 +1,12 @@
 // RUN: loom-opt %s -split-input-file --loom-attention-spans="window=64" | FileCheck %s
 // RUN: loom-opt %s -split-input-file --loom-attention-spans="window=16 layers=0,2" | FileCheck %s --check-prefix=LAYERS
+// RUN: loom-opt %s -split-input-file --loom-attention-spans="block-size=64 local-blocks=2 global-blocks=0 layers=1" | FileCheck %s --check-prefix=BLOCKS
+// RUN: not loom-opt %s -split-input-file --loom-attention-spans="block-size=64 local-blocks=-1" 2>&1 | FileCheck %s --check-prefix=NEG
+// NEG: error: local and global blocks must not be negative
 // RUN: not loom-opt %s -split-input-file --loom-attention-spans="window=16 layers=3" 2>&1 | FileCheck %s --check-prefix=MISSING
 // MISSING: error: attention layer 3 does not exist (the model has 3, numbered from 0)
 // RUN: not loom-opt %s -split-input-file --loom-attention-spans="window=0" 2>&1 | FileCheck %s --check-prefix=ZERO
-// ZERO: error: the attention window must be at least 1, not 0
+// ZERO: error: give a window >= 1 or a block size >= 1 (window 0, block size 0)
 
 // Every attention op gets the window by default; with `layers`, only those
 // (program order), the others stay full.
@@ -15,6 +18,10 @@
 //       LAYERS:   loom.attention %arg0, %arg0, %arg0 {causal, window = 16 : i64}
 //       LAYERS:   loom.attention %{{.+}}, %{{.+}}, %{{.+}} :
 //       LAYERS:   loom.attention %{{.+}}, %{{.+}}, %{{.+}} {causal, window = 16 : i64}
+// BLOCKS-LABEL: func @three_layers
+//       BLOCKS:   loom.attention %arg0, %arg0, %arg0 {causal} :
+//       BLOCKS:   loom.attention %{{.+}}, %{{.+}}, %{{.+}} {block_sparse = array<i64: 64, 2, 0>} :
+//       BLOCKS:   loom.attention %{{.+}}, %{{.+}}, %{{.+}} {causal} :
 func.func @three_layers(%x: tensor<1x2x8x4xf32>) -> tensor<1x2x8x4xf32> {
   %a = loom.attention %x, %x, %x {causal} : (tensor<1x2x8x4xf32>, tensor<1x2x8x4xf32>, tensor<1x2x8x4xf32>) -> tensor<1x2x8x4xf32>
   %b = loom.attention %a, %a, %a : (tensor<1x2x8x4xf32>, tensor<1x2x8x4xf32>, tensor<1x2x8x4xf32>) -> tensor<1x2x8x4xf32>
@@ -26,7 +33,7 @@ func.func @three_layers(%x: tensor<1x2x8x4xf32>) -> tensor<1x2x8x4xf32> {
 
 // Nothing to window: a warning, the module unchanged.
 // RUN: loom-opt %s -split-input-file --loom-attention-spans="window=4" 2>&1 | FileCheck %s --check-prefix=WARN
-// WARN: warning: no attention to window: the model has no loom.attention (was its attention raised?)
+// WARN: warning: no attention to change: the model has no loom.attention (was its attention raised?)
 // CHECK-LABEL: func @no_attention
 //       CHECK:   return %arg0
 func.func @no_attention(%x: tensor<4xf32>) -> tensor<4xf32> {

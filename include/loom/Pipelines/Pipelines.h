@@ -68,9 +68,12 @@ struct CPUPipelineOptions {
   double sparsityRatio = 0.0;
   /// Where loom-sparsify-weights writes its JSON report (empty: nowhere).
   std::string sparsityReport;
-  /// Sliding-window attention (loom-attention-spans): the window (0: full
-  /// attention) and the attention layers that get it (empty: all).
+  /// Sparse attention (loom-attention-spans): the sliding window (0: none),
+  /// or the block-sparse layout (block size 0: none; local and global
+  /// blocks), and the attention layers that get it (empty: all).
   int64_t attentionWindow = 0;
+  int64_t attentionBlockSize = 0, attentionLocalBlocks = 1,
+          attentionGlobalBlocks = 1;
   std::vector<int64_t> attentionLayers;
   /// Compute fp32 contractions with loomrt's packed, register-blocked GEMM
   /// microkernel (loom-lower-to-microkernels); otherwise they become loops.

@@ -91,23 +91,33 @@ def SparsifyWeightsPass : Pass<"loom-sparsify-weights"> {
 }
 
 def AttentionSpansPass : Pass<"loom-attention-spans", "::mlir::ModuleOp"> {
-  let summary = "Give attention layers a sliding window (mixed attention spans)";
+  let summary = "Give attention layers a sliding window or a block-sparse layout";
   let description = [{
-    Sets `window` on the `loom.attention` ops chosen by `layers` (their
-    indices in program order, 0-based; empty: all), so that each query
-    attends only to the keys within `window - 1` positions of its own (the
-    last `window` keys with `causal`), and the tiled lowering computes only
-    the key tiles inside the band. The other attention layers stay full:
-    per-layer spans, as mixed attention span models use. An index past the
-    last attention op is an error; a module without attention gets a
-    warning (nothing to window: the attention may not have been raised).
+    Sets `window` (with `window` > 0) or `block_sparse` (with `block-size`
+    > 0, `local-blocks`, `global-blocks`) on the `loom.attention` ops chosen
+    by `layers` (their indices in program order, 0-based; empty: all):
+    each query then attends only to the keys within `window - 1` positions
+    of its own (the last `window` keys with `causal`), or to its own block,
+    the `local-blocks` blocks on either side and the `global-blocks` first
+    blocks (queries of those see every key); the tiled lowering computes
+    only those key tiles. The other attention layers stay full: per-layer
+    spans, as mixed attention span models use. An index past the last
+    attention op is an error; a module without attention gets a warning
+    (nothing to change: the attention may not have been raised).
   }];
   let options = [
     Option<"window", "window", "int64_t", /*default=*/"0",
            "Keys on either side of a query's position it may see, itself "
-           "included (>= 1)">,
+           "included (0: no window)">,
+    Option<"blockSize", "block-size", "int64_t", /*default=*/"0",
+           "Positions per block of a block-sparse layout (0: none)">,
+    Option<"localBlocks", "local-blocks", "int64_t", /*default=*/"1",
+           "Block-sparse: blocks on either side of a query's block it sees">,
+    Option<"globalBlocks", "global-blocks", "int64_t", /*default=*/"1",
+           "Block-sparse: leading blocks every query sees (and whose "
+           "queries see every key)">,
     ListOption<"layers", "layers", "int64_t",
-               "Attention ops (0-based, program order) to window; all when "
+               "Attention ops (0-based, program order) to change; all when "
                "empty">,
   ];
 }

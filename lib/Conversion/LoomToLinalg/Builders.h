@@ -217,12 +217,15 @@ inline mlir::func::FuncOp getOrDeclareKernel(mlir::OpBuilder &b,
 
 /// Whether loom.attention masks key `j` for query `i` (indices): with
 /// `causal`, keys past `i + offset`; with a `window` W, keys with
-/// |j - (i + offset)| >= W. `offset` is Skv - Sq (bottom-right alignment).
-/// Returns null when neither applies.
-inline mlir::Value attentionMasked(mlir::OpBuilder &b, mlir::Location loc,
-                                   mlir::Value i, mlir::Value j,
-                                   mlir::Value offset, bool causal,
-                                   std::optional<int64_t> window) {
+/// |j - (i + offset)| >= W; with `blocks` [B, L, G] (loom.attention's
+/// block_sparse), keys whose block is neither global (< G), nor within L
+/// blocks of the query's, unless the query's block is global. `offset` is
+/// Skv - Sq (bottom-right alignment). Returns null when none applies.
+inline mlir::Value
+attentionMasked(mlir::OpBuilder &b, mlir::Location loc, mlir::Value i,
+                mlir::Value j, mlir::Value offset, bool causal,
+                std::optional<int64_t> window,
+                std::optional<llvm::ArrayRef<int64_t>> blocks = std::nullopt) {
   using mlir::arith::CmpIPredicate;
   mlir::Value pos = mlir::arith::AddIOp::create(b, loc, i, offset), masked;
   auto orWith = [&](mlir::Value c) {
@@ -240,6 +243,31 @@ inline mlir::Value attentionMasked(mlir::OpBuilder &b, mlir::Location loc,
       orWith(mlir::arith::CmpIOp::create(
           b, loc, CmpIPredicate::sge, j,
           mlir::arith::AddIOp::create(b, loc, pos, w)));
+  }
+  if (blocks) {
+    auto cst = [&](int64_t v) -> mlir::Value {
+      return mlir::arith::ConstantIndexOp::create(b, loc, v);
+    };
+    mlir::Value bs = cst((*blocks)[0]), global = cst((*blocks)[2]);
+    mlir::Value local = cst((*blocks)[1]);
+    mlir::Value qb = mlir::arith::FloorDivSIOp::create(b, loc, pos, bs);
+    mlir::Value kb = mlir::arith::FloorDivSIOp::create(b, loc, j, bs);
+    auto cmp = [&](CmpIPredicate p, mlir::Value x, mlir::Value y) {
+      return mlir::arith::CmpIOp::create(b, loc, p, x, y).getResult();
+    };
+    // Hidden: neither block global and |kb - qb| > L.
+    mlir::Value far = mlir::arith::OrIOp::create(
+        b, loc,
+        cmp(CmpIPredicate::sgt, mlir::arith::SubIOp::create(b, loc, kb, qb),
+            local),
+        cmp(CmpIPredicate::sgt, mlir::arith::SubIOp::create(b, loc, qb, kb),
+            local));
+    mlir::Value hidden = mlir::arith::AndIOp::create(
+        b, loc,
+        mlir::arith::AndIOp::create(b, loc, cmp(CmpIPredicate::sge, qb, global),
+                                    cmp(CmpIPredicate::sge, kb, global)),
+        far);
+    orWith(hidden);
   }
   return masked;
 }

@@ -374,7 +374,8 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
     Value offset; // Skv - Sq: bottom-right aligned causal mask and window.
     bool causal = op.getCausal();
     std::optional<int64_t> window = op.getWindow();
-    if (causal || window) {
+    std::optional<ArrayRef<int64_t>> blocks = op.getBlockSparse();
+    if (causal || window || blocks) {
       Value sq = tensor::DimOp::create(rewriter, loc, q, rank - 2);
       Value skv = tensor::DimOp::create(rewriter, loc, k, rank - 2);
       offset = arith::SubIOp::create(rewriter, loc, skv, sq);
@@ -395,7 +396,7 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
                 Value i = linalg::IndexOp::create(b, l, iD);
                 Value j = linalg::IndexOp::create(b, l, jD);
                 Value masked =
-                    attentionMasked(b, l, i, j, offset, causal, window);
+                    attentionMasked(b, l, i, j, offset, causal, window, blocks);
                 s = arith::SelectOp::create(b, l, masked, negInf, s);
               }
               linalg::YieldOp::create(b, l, s);

@@ -154,7 +154,8 @@ struct TileAttention : OpRewritePattern<AttentionOp> {
     Value offset; // Skv - Sq: bottom-right aligned causal mask and window.
     bool causal = op.getCausal();
     std::optional<int64_t> window = op.getWindow();
-    if (causal || window)
+    std::optional<ArrayRef<int64_t>> blocks = op.getBlockSparse();
+    if (causal || window || blocks)
       offset = arith::SubIOp::create(rewriter, loc, skv, sq);
     double scaleValue = op.getEffectiveScale();
 
@@ -211,15 +212,16 @@ struct TileAttention : OpRewritePattern<AttentionOp> {
           // The keys any row of this tile may see: [kvFirst, kvEnd).
           Value kvEnd = skv;
           Value c0 = arith::ConstantIndexOp::create(b, l, 0);
+          auto cIdx = [&](int64_t v) -> Value {
+            return arith::ConstantIndexOp::create(b, l, v);
+          };
           Value kvFirst = c0;
-          if (offset) {
+          if (causal || window) {
             // One past the last row's own position.
             Value last = arith::AddIOp::create(
                 b, l, arith::AddIOp::create(b, l, q0, rows), offset);
             if (!causal) // The window reaches W - 1 keys further.
-              last = arith::AddIOp::create(
-                  b, l, last,
-                  arith::ConstantIndexOp::create(b, l, *window - 1));
+              last = arith::AddIOp::create(b, l, last, cIdx(*window - 1));
             last = arith::MaxSIOp::create(b, l, last, c0);
             kvEnd = arith::MinSIOp::create(b, l, skv, last);
           }
@@ -227,144 +229,185 @@ struct TileAttention : OpRewritePattern<AttentionOp> {
             // The first row's position - (W - 1).
             Value first = arith::SubIOp::create(
                 b, l, arith::AddIOp::create(b, l, q0, offset),
-                arith::ConstantIndexOp::create(b, l, *window - 1));
+                cIdx(*window - 1));
             kvFirst = arith::MinSIOp::create(
                 b, l, arith::MaxSIOp::create(b, l, first, c0), kvEnd);
+          }
+          // The key ranges the loops visit, one after the other.
+          SmallVector<std::pair<Value, Value>> ranges = {{kvFirst, kvEnd}};
+          if (blocks) {
+            // Local + global blocks: the global keys [first, G*B), then the
+            // blocks within L of the tile's first and last rows' blocks;
+            // a tile holding a global query block sees every key.
+            int64_t bs = (*blocks)[0], local = (*blocks)[1],
+                    global = (*blocks)[2];
+            Value pFirst = arith::AddIOp::create(b, l, q0, offset);
+            Value pLast = arith::SubIOp::create(
+                b, l, arith::AddIOp::create(b, l, pFirst, rows), cIdx(1));
+            Value qbFirst = arith::FloorDivSIOp::create(b, l, pFirst, cIdx(bs));
+            Value qbLast = arith::FloorDivSIOp::create(b, l, pLast, cIdx(bs));
+            Value isGlobal = arith::CmpIOp::create(
+                b, l, arith::CmpIPredicate::slt, qbFirst, cIdx(global));
+            Value globalEnd = arith::MaxSIOp::create(
+                b, l, kvFirst,
+                arith::MinSIOp::create(b, l, cIdx(global * bs), kvEnd));
+            Value aEnd =
+                arith::SelectOp::create(b, l, isGlobal, kvEnd, globalEnd);
+            Value lo = arith::MulIOp::create(
+                b, l, arith::SubIOp::create(b, l, qbFirst, cIdx(local)),
+                cIdx(bs));
+            Value hi = arith::MulIOp::create(
+                b, l, arith::AddIOp::create(b, l, qbLast, cIdx(local + 1)),
+                cIdx(bs));
+            Value bBegin = arith::MaxSIOp::create(
+                b, l, arith::MaxSIOp::create(b, l, lo, kvFirst), aEnd);
+            Value bEnd = arith::MinSIOp::create(b, l, hi, kvEnd);
+            ranges = {{kvFirst, aEnd}, {bBegin, bEnd}};
           }
 
           double negInf = -std::numeric_limits<double>::infinity();
           Value m0 = tb.filled({rows}, negInf);
           Value l0 = tb.filled({rows}, 0.0);
           Value acc0 = tb.filled({rows, valueDim}, 0.0);
-          Value kvBegin = kvFirst;
           if (split) {
-            // This task's key range [max(first, p * chunk), min(kvEnd,
-            // (p+1) * chunk)).
+            // This task's key range [p * chunk, (p+1) * chunk), intersected
+            // with each range.
             Value start = arith::MulIOp::create(b, l, ivs[nb], chunk);
-            kvEnd = arith::MinSIOp::create(
-                b, l, kvEnd, arith::AddIOp::create(b, l, start, chunk));
-            kvBegin =
-                window ? arith::MaxSIOp::create(b, l, start, kvFirst) : start;
+            Value stop = arith::AddIOp::create(b, l, start, chunk);
+            for (auto &range : ranges) {
+              if (window || blocks)
+                range.first = arith::MaxSIOp::create(b, l, start, range.first);
+              else
+                range.first = start;
+              range.second = arith::MinSIOp::create(b, l, range.second, stop);
+            }
           }
-          auto loop = scf::ForOp::create(
-              b, l, kvBegin, kvEnd, tkv, ValueRange{m0, l0, acc0},
-              [&](OpBuilder &fb, Location fl, Value k0, ValueRange iter) {
-                TileBuilder t(fb, fl, elem);
-                Value cols = arith::MinUIOp::create(
-                    fb, fl, tkv, arith::SubIOp::create(fb, fl, kvEnd, k0));
-                Value kTile = slice2d(k, kvHead, k0, cols, headDim);
-                Value vTile = slice2d(v, kvHead, k0, cols, valueDim);
-                Value m = iter[0], sum = iter[1], acc = iter[2];
+          SmallVector<Value> state = {m0, l0, acc0};
+          for (auto &range : ranges) {
+            Value rangeEnd = range.second;
+            auto loop = scf::ForOp::create(
+                b, l, range.first, rangeEnd, tkv, state,
+                [&](OpBuilder &fb, Location fl, Value k0, ValueRange iter) {
+                  TileBuilder t(fb, fl, elem);
+                  Value cols = arith::MinUIOp::create(
+                      fb, fl, tkv, arith::SubIOp::create(fb, fl, rangeEnd, k0));
+                  Value kTile = slice2d(k, kvHead, k0, cols, headDim);
+                  Value vTile = slice2d(v, kvHead, k0, cols, valueDim);
+                  Value m = iter[0], sum = iter[1], acc = iter[2];
 
-                // K_j^T [D, cols], so that the score loop nest runs
-                // contiguously along j (vectorized, no horizontal sums).
-                Value kT = linalg::TransposeOp::create(fb, fl, kTile,
-                                                       t.empty({headDim, cols}),
-                                                       ArrayRef<int64_t>{1, 0})
-                               .getResult()[0];
-                // S[i, j] = sum_d Q[i, d] K^T[d, j]
-                Value s = t.generic(t.filled({rows, cols}, 0.0), {qTile, kT},
-                                    {t.map(3, {t.d(0), t.d(2)}),
-                                     t.map(3, {t.d(2), t.d(1)}),
-                                     t.map(3, {t.d(0), t.d(1)})},
-                                    {kPar, kPar, kRed}, multiplyAccumulate);
+                  // K_j^T [D, cols], so that the score loop nest runs
+                  // contiguously along j (vectorized, no horizontal sums).
+                  Value kT = linalg::TransposeOp::create(
+                                 fb, fl, kTile, t.empty({headDim, cols}),
+                                 ArrayRef<int64_t>{1, 0})
+                                 .getResult()[0];
+                  // S[i, j] = sum_d Q[i, d] K^T[d, j]
+                  Value s = t.generic(t.filled({rows, cols}, 0.0), {qTile, kT},
+                                      {t.map(3, {t.d(0), t.d(2)}),
+                                       t.map(3, {t.d(2), t.d(1)}),
+                                       t.map(3, {t.d(0), t.d(1)})},
+                                      {kPar, kPar, kRed}, multiplyAccumulate);
 
-                // Mask, causal masking (the scale is in Q already).
-                Value scored = s;
-                Value ninf = t.cst(negInf);
-                if (mask || offset) {
-                  SmallVector<Value> ins = {s};
-                  SmallVector<AffineMap> maps = {fb.getMultiDimIdentityMap(2)};
-                  if (mask) {
-                    auto [mTile, mMap] = maskTile(fb, fl, mask, rank, batch,
-                                                  head, q0, rows, k0, cols);
-                    ins.push_back(mTile);
-                    maps.push_back(mMap);
+                  // Mask, causal masking (the scale is in Q already).
+                  Value scored = s;
+                  Value ninf = t.cst(negInf);
+                  if (mask || offset) {
+                    SmallVector<Value> ins = {s};
+                    SmallVector<AffineMap> maps = {
+                        fb.getMultiDimIdentityMap(2)};
+                    if (mask) {
+                      auto [mTile, mMap] = maskTile(fb, fl, mask, rank, batch,
+                                                    head, q0, rows, k0, cols);
+                      ins.push_back(mTile);
+                      maps.push_back(mMap);
+                    }
+                    maps.push_back(fb.getMultiDimIdentityMap(2));
+                    bool hasMask = static_cast<bool>(mask);
+                    scored = t.generic(
+                        t.empty({rows, cols}), ins, maps, {kPar, kPar},
+                        [&](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+                          Value x = a[0];
+                          if (hasMask)
+                            x = arith::AddFOp::create(nb, nl, x, a[1]);
+                          if (!offset)
+                            return x;
+                          Value i = linalg::IndexOp::create(nb, nl, 0);
+                          Value j = linalg::IndexOp::create(nb, nl, 1);
+                          Value qi = arith::AddIOp::create(nb, nl, q0, i);
+                          Value kj = arith::AddIOp::create(nb, nl, k0, j);
+                          Value masked = attentionMasked(
+                              nb, nl, qi, kj, offset, causal, window, blocks);
+                          return arith::SelectOp::create(nb, nl, masked, ninf,
+                                                         x);
+                        });
                   }
-                  maps.push_back(fb.getMultiDimIdentityMap(2));
-                  bool hasMask = static_cast<bool>(mask);
-                  scored = t.generic(
-                      t.empty({rows, cols}), ins, maps, {kPar, kPar},
-                      [&](OpBuilder &nb, Location nl, ValueRange a) -> Value {
-                        Value x = a[0];
-                        if (hasMask)
-                          x = arith::AddFOp::create(nb, nl, x, a[1]);
-                        if (!offset)
-                          return x;
-                        Value i = linalg::IndexOp::create(nb, nl, 0);
-                        Value j = linalg::IndexOp::create(nb, nl, 1);
-                        Value qi = arith::AddIOp::create(nb, nl, q0, i);
-                        Value kj = arith::AddIOp::create(nb, nl, k0, j);
-                        Value masked = attentionMasked(nb, nl, qi, kj, offset,
-                                                       causal, window);
-                        return arith::SelectOp::create(nb, nl, masked, ninf, x);
-                      });
-                }
 
-                // m' = max(m, rowmax(S)).
-                AffineMap rowOf2 = t.map(2, {t.d(0)});
-                AffineMap id2 = fb.getMultiDimIdentityMap(2);
-                Value mNew = t.generic(
-                    m, {scored}, {id2, rowOf2}, {kPar, kRed},
-                    [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
-                      return arith::MaximumFOp::create(nb, nl, a[1], a[0]);
-                    });
-                // A row that saw only -inf keeps its state: subtract 0.
-                auto safe = [ninf](OpBuilder &nb, Location nl,
-                                   Value mx) -> Value {
-                  Value isInf = arith::CmpFOp::create(
-                      nb, nl, arith::CmpFPredicate::OEQ, mx, ninf);
-                  Value z = arith::ConstantOp::create(
-                      nb, nl, nb.getFloatAttr(mx.getType(), 0.0));
-                  return arith::SelectOp::create(nb, nl, isInf, z, mx);
-                };
-                // P = exp(S - m').
-                Value p = t.generic(
-                    t.empty({rows, cols}), {scored, mNew}, {id2, rowOf2, id2},
-                    {kPar, kPar},
-                    [&](OpBuilder &nb, Location nl, ValueRange a) -> Value {
-                      return math::ExpOp::create(
-                          nb, nl,
-                          arith::SubFOp::create(nb, nl, a[0],
-                                                safe(nb, nl, a[1])));
-                    });
-                // a = exp(m - m').
-                AffineMap id1 = fb.getMultiDimIdentityMap(1);
-                Value alpha = t.generic(
-                    t.empty({rows}), {m, mNew}, {id1, id1, id1}, {kPar},
-                    [&](OpBuilder &nb, Location nl, ValueRange a) -> Value {
-                      return math::ExpOp::create(
-                          nb, nl,
-                          arith::SubFOp::create(nb, nl, a[0],
-                                                safe(nb, nl, a[1])));
-                    });
-                // l' = a * l + rowsum(P).
-                Value lScaled = t.generic(
-                    t.empty({rows}), {sum, alpha}, {id1, id1, id1}, {kPar},
-                    [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
-                      return arith::MulFOp::create(nb, nl, a[0], a[1]);
-                    });
-                Value lNew = t.generic(
-                    lScaled, {p}, {id2, rowOf2}, {kPar, kRed},
-                    [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
-                      return arith::AddFOp::create(nb, nl, a[1], a[0],
-                                                   kReassoc);
-                    });
-                // acc' = a * acc + P V.
-                Value accScaled = t.generic(
-                    t.empty({rows, valueDim}), {acc, alpha}, {id2, rowOf2, id2},
-                    {kPar, kPar},
-                    [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
-                      return arith::MulFOp::create(nb, nl, a[0], a[1]);
-                    });
-                // Loops (i, e, j): acc[i, e] += P[i, j] V[j, e].
-                Value accNew = t.generic(
-                    accScaled, {p, vTile},
-                    {t.map(3, {t.d(0), t.d(2)}), t.map(3, {t.d(2), t.d(1)}),
-                     t.map(3, {t.d(0), t.d(1)})},
-                    {kPar, kPar, kRed}, multiplyAccumulate);
-                scf::YieldOp::create(fb, fl, ValueRange{mNew, lNew, accNew});
-              });
+                  // m' = max(m, rowmax(S)).
+                  AffineMap rowOf2 = t.map(2, {t.d(0)});
+                  AffineMap id2 = fb.getMultiDimIdentityMap(2);
+                  Value mNew = t.generic(
+                      m, {scored}, {id2, rowOf2}, {kPar, kRed},
+                      [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+                        return arith::MaximumFOp::create(nb, nl, a[1], a[0]);
+                      });
+                  // A row that saw only -inf keeps its state: subtract 0.
+                  auto safe = [ninf](OpBuilder &nb, Location nl,
+                                     Value mx) -> Value {
+                    Value isInf = arith::CmpFOp::create(
+                        nb, nl, arith::CmpFPredicate::OEQ, mx, ninf);
+                    Value z = arith::ConstantOp::create(
+                        nb, nl, nb.getFloatAttr(mx.getType(), 0.0));
+                    return arith::SelectOp::create(nb, nl, isInf, z, mx);
+                  };
+                  // P = exp(S - m').
+                  Value p = t.generic(
+                      t.empty({rows, cols}), {scored, mNew}, {id2, rowOf2, id2},
+                      {kPar, kPar},
+                      [&](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+                        return math::ExpOp::create(
+                            nb, nl,
+                            arith::SubFOp::create(nb, nl, a[0],
+                                                  safe(nb, nl, a[1])));
+                      });
+                  // a = exp(m - m').
+                  AffineMap id1 = fb.getMultiDimIdentityMap(1);
+                  Value alpha = t.generic(
+                      t.empty({rows}), {m, mNew}, {id1, id1, id1}, {kPar},
+                      [&](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+                        return math::ExpOp::create(
+                            nb, nl,
+                            arith::SubFOp::create(nb, nl, a[0],
+                                                  safe(nb, nl, a[1])));
+                      });
+                  // l' = a * l + rowsum(P).
+                  Value lScaled = t.generic(
+                      t.empty({rows}), {sum, alpha}, {id1, id1, id1}, {kPar},
+                      [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+                        return arith::MulFOp::create(nb, nl, a[0], a[1]);
+                      });
+                  Value lNew = t.generic(
+                      lScaled, {p}, {id2, rowOf2}, {kPar, kRed},
+                      [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+                        return arith::AddFOp::create(nb, nl, a[1], a[0],
+                                                     kReassoc);
+                      });
+                  // acc' = a * acc + P V.
+                  Value accScaled = t.generic(
+                      t.empty({rows, valueDim}), {acc, alpha},
+                      {id2, rowOf2, id2}, {kPar, kPar},
+                      [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+                        return arith::MulFOp::create(nb, nl, a[0], a[1]);
+                      });
+                  // Loops (i, e, j): acc[i, e] += P[i, j] V[j, e].
+                  Value accNew = t.generic(
+                      accScaled, {p, vTile},
+                      {t.map(3, {t.d(0), t.d(2)}), t.map(3, {t.d(2), t.d(1)}),
+                       t.map(3, {t.d(0), t.d(1)})},
+                      {kPar, kPar, kRed}, multiplyAccumulate);
+                  scf::YieldOp::create(fb, fl, ValueRange{mNew, lNew, accNew});
+                });
+            state.assign(loop.getResults().begin(), loop.getResults().end());
+          }
 
           if (split) {
             // The partial state of this range, merged after the loop.
@@ -382,14 +425,14 @@ struct TileAttention : OpRewritePattern<AttentionOp> {
             accOffs.push_back(zero);
             accSizes.push_back(valueDim);
             buildInParallel(b, l,
-                            {{loop.getResult(0), outs[0], rowOffs, rowSizes},
-                             {loop.getResult(1), outs[1], rowOffs, rowSizes},
-                             {loop.getResult(2), outs[2], accOffs, accSizes}});
+                            {{state[0], outs[0], rowOffs, rowSizes},
+                             {state[1], outs[1], rowOffs, rowSizes},
+                             {state[2], outs[2], accOffs, accSizes}});
             return;
           }
 
           // out = acc / l.
-          Value accF = loop.getResult(2), lF = loop.getResult(1);
+          Value accF = state[2], lF = state[1];
           AffineMap id2 = b.getMultiDimIdentityMap(2);
           Value out =
               tb.generic(tb.empty({rows, valueDim}), {accF, lF},

@@ -145,3 +145,24 @@ func.func @window(%q: tensor<1x2x100x64xf32>, %k: tensor<1x2x100x64xf32>, %v: te
   %o = loom.attention %q, %k, %v {window = 8 : i64} : (tensor<1x2x100x64xf32>, tensor<1x2x100x64xf32>, tensor<1x2x100x64xf32>) -> tensor<1x2x100x64xf32>
   return %o : tensor<1x2x100x64xf32>
 }
+
+// -----
+
+// Block-sparse (blocks of 16, 1 local, 1 global): a query tile visits two
+// key ranges one after the other, carrying the softmax state: the global
+// keys [0, 16) (every key when the tile holds a global query block), then
+// the blocks within 1 of its first and last rows' blocks; the score tile
+// masks keys of blocks that are neither global nor near.
+// CHECK-LABEL: func @block_sparse
+//       CHECK:     %[[QBF:.+]] = arith.floordivsi %{{.+}}, %c16
+//       CHECK:     %[[QBL:.+]] = arith.floordivsi %{{.+}}, %c16
+//       CHECK:     %[[GLOBAL:.+]] = arith.cmpi slt, %[[QBF]], %c1
+//       CHECK:     %[[AEND:.+]] = arith.select %[[GLOBAL]]
+//       CHECK:     %[[A:.+]]:3 = scf.for %{{.+}} = %c0 to %[[AEND]] step %c16
+//       CHECK:     scf.for %{{.+}} = %{{.+}} to %{{.+}} step %c16 iter_args(%{{.+}} = %[[A]]#0, %{{.+}} = %[[A]]#1, %{{.+}} = %[[A]]#2)
+//       CHECK:       arith.floordivsi
+//       CHECK:       arith.andi
+func.func @block_sparse(%q: tensor<1x2x100x64xf32>, %k: tensor<1x2x100x64xf32>, %v: tensor<1x2x100x64xf32>) -> tensor<1x2x100x64xf32> {
+  %o = loom.attention %q, %k, %v {block_sparse = array<i64: 16, 1, 1>} : (tensor<1x2x100x64xf32>, tensor<1x2x100x64xf32>, tensor<1x2x100x64xf32>) -> tensor<1x2x100x64xf32>
+  return %o : tensor<1x2x100x64xf32>
+}

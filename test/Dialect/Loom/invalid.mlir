@@ -568,3 +568,11 @@ func.func @attention_window(%q: tensor<1x8x16xf32>) {
   %0 = loom.attention %q, %q, %q {window = 0 : i64} : (tensor<1x8x16xf32>, tensor<1x8x16xf32>, tensor<1x8x16xf32>) -> tensor<1x8x16xf32>
   return
 }
+
+// -----
+
+func.func @attention_block_sparse(%q: tensor<1x8x16xf32>) {
+  // expected-error @+1 {{block_sparse must be [block size >= 1, local blocks >= 0, global blocks >= 0]}}
+  %0 = loom.attention %q, %q, %q {block_sparse = array<i64: 0, 1, 1>} : (tensor<1x8x16xf32>, tensor<1x8x16xf32>, tensor<1x8x16xf32>) -> tensor<1x8x16xf32>
+  return
+}

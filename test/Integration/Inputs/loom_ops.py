@@ -27,7 +27,7 @@ def softmax(x):
 
 
 def attention(q, k, v, mask=None, scale=None, causal=False, kv_heads=None,
-              window=None):
+              window=None, blocks=None):
     if kv_heads:
         rep = q.shape[1] // kv_heads
         k, v = np.repeat(k, rep, axis=1), np.repeat(v, rep, axis=1)
@@ -46,6 +46,15 @@ def attention(q, k, v, mask=None, scale=None, causal=False, kv_heads=None,
         pos = np.arange(sq)[:, None] + (skv - sq)
         j = np.arange(skv)[None, :]
         s = np.where(np.abs(j - pos) >= window, -np.inf, s)
+    if blocks:
+        # [B, L, G]: keys of blocks neither global nor within L of the
+        # query's block, unless the query's block is global.
+        bs, local, glob = blocks
+        sq, skv = q.shape[-2], k.shape[-2]
+        qb = (np.arange(sq)[:, None] + (skv - sq)) // bs
+        kb = np.arange(skv)[None, :] // bs
+        hidden = (qb >= glob) & (kb >= glob) & (np.abs(kb - qb) > local)
+        s = np.where(hidden, -np.inf, s)
     return softmax(s) @ v
 
 
@@ -103,7 +112,8 @@ def scan(kind, ins):
 
 # Cases whose function signature has dynamic dims: case -> dims made dynamic
 # in every operand and the result.
-DYNAMIC = {"attention_causal_long": (0, 2), "attention_window_causal": (2,), "attention_gqa_dyn": (0, 2),
+DYNAMIC = {"attention_causal_long": (0, 2), "attention_window_causal": (2,),
+           "attention_blocks_causal": (2,), "attention_gqa_dyn": (0, 2),
            "attention_decode": (2,), "scan_diagonal": (1,), "scan_folded": (0, 1), "scan_linear_long": (2,),
            "scan_gated_long": (2,), "scan_delta": (0, 2), "scan_delta_long": (2,), "moe": (1,)}
 
@@ -179,6 +189,28 @@ def case(name):
         q, k, v = r(1, 2, 3, 32), r(1, 2, 700, 32), r(1, 2, 700, 32)
         out = attention(q, k, v, causal=True, window=100)
         return "loom.attention %a0, %a1, %a2 {causal, window = 100 : i64}", [q, k, v], out
+    if name == "attention_blocks":
+        # Blocks of 32 (300 rows: a partial last block), 1 local block on
+        # either side, 1 global block.
+        q, k, v = r(1, 2, 300, 16), r(1, 2, 300, 16), r(1, 2, 300, 16)
+        out = attention(q, k, v, blocks=(32, 1, 1))
+        op = "loom.attention %a0, %a1, %a2 {block_sparse = array<i64: 32, 1, 1>}"
+        return op, [q, k, v], out
+    if name == "attention_blocks_causal":
+        # Causal, blocks of 20, 2 local, 2 global, grouped-query heads,
+        # dynamic sequence.
+        q, k, v = r(1, 4, 260, 16), r(1, 2, 260, 16), r(1, 2, 260, 16)
+        out = attention(q, k, v, causal=True, kv_heads=2, blocks=(20, 2, 2))
+        op = ("loom.attention %a0, %a1, %a2 {block_sparse = array<i64: 20, 2, 2>, "
+              "causal, num_kv_heads = 2 : i64}")
+        return op, [q, k, v], out
+    if name == "attention_blocks_decode":
+        # Three queries against 700 keys (split ranges): blocks of 64, the
+        # first global, 1 local block.
+        q, k, v = r(1, 2, 3, 32), r(1, 2, 700, 32), r(1, 2, 700, 32)
+        out = attention(q, k, v, causal=True, blocks=(64, 1, 1))
+        op = "loom.attention %a0, %a1, %a2 {block_sparse = array<i64: 64, 1, 1>, causal}"
+        return op, [q, k, v], out
     if name == "scan_diagonal":
         # Mamba-shaped: 100 channels (two tiles of 64, one partial), state 16;
         # a = exp(delta * A) in (0, 1), b = delta * B.

@@ -77,6 +77,11 @@ LogicalResult AttentionOp::verify() {
                    v = getValue().getType();
   if (std::optional<int64_t> window = getWindow(); window && *window < 1)
     return emitOpError() << "window must be at least 1, not " << *window;
+  if (std::optional<ArrayRef<int64_t>> blocks = getBlockSparse();
+      blocks && (blocks->size() != 3 || (*blocks)[0] < 1 || (*blocks)[1] < 0 ||
+                 (*blocks)[2] < 0))
+    return emitOpError("block_sparse must be [block size >= 1, local blocks "
+                       ">= 0, global blocks >= 0]");
   int64_t rank = q.getRank();
   if (k.getRank() != rank || v.getRank() != rank || (rank != 3 && rank != 4))
     return emitOpError("expects query, key and value of one rank, 3 or 4");

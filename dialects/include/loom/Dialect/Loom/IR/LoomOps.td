@@ -37,6 +37,13 @@ def Loom_AttentionOp : Loom_Op<"attention", [Pure,
       either side of its own position and that one (with `causal`, the last
       W keys up to its own, as Mistral's sliding window). Lowerings skip the
       key tiles outside the band, so time grows with W, not Skv.
+    * `block_sparse = [B, L, G]` (local + global block-sparse attention,
+      BigBird's pattern without its random blocks): positions are cut into
+      blocks of B (query block `(i + Skv - Sq) / B`, key block `j / B`); a
+      query sees the keys of its own block and the L blocks on either side,
+      and of the first G (global) blocks; queries of the global blocks see
+      every key. Lowerings compute only the visible key blocks. Combines
+      with `causal` and `window` (a key must pass every mask).
     * `num_kv_heads` enables grouped-query attention: `Hq` must be a multiple
       of `num_kv_heads == Hkv`, and query head `h` reads key/value head
       `h / (Hq / Hkv)`. Without it, `Hq == Hkv`.
@@ -56,7 +63,8 @@ def Loom_AttentionOp : Loom_Op<"attention", [Pure,
                        OptionalAttr<F32Attr>:$scale,
                        UnitAttr:$causal,
                        OptionalAttr<I64Attr>:$num_kv_heads,
-                       OptionalAttr<I64Attr>:$window);
+                       OptionalAttr<I64Attr>:$window,
+                       OptionalAttr<DenseI64ArrayAttr>:$block_sparse);
   let results = (outs Loom_FloatTensor:$result);
   let assemblyFormat = [{
     $query `,` $key `,` $value (`mask` $mask^)? attr-dict `:`
