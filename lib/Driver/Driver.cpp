@@ -29,6 +29,8 @@
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Process.h"
 #include "llvm/Support/SourceMgr.h"
@@ -211,9 +213,15 @@ struct LoomcOptions {
       "attention-layers",
       cl::desc("With --attention=sliding-window or block-sparse: the "
                "attention layers "
-               "(0-based, in model order) that get the window; the others "
+               "(0-based, in model order) that get that span; the others "
                "stay full (default: all)"),
       cl::value_desc("L,..."), cl::CommaSeparated, cl::cat(category)};
+  cl::opt<std::string> attentionConfig{
+      "attention-config",
+      cl::desc("Per-layer attention spans from a JSON file: {\"default\": "
+               "SPAN, \"layers\": {\"0\": SPAN, ...}} with SPAN as "
+               "--attention takes it (mixed attention spans)"),
+      cl::value_desc("file"), cl::init(""), cl::cat(category)};
   cl::opt<std::string> sparsity{
       "sparsity",
       cl::desc("Prune the weights of matrix multiplies by constant fp32 "
@@ -363,17 +371,18 @@ static LogicalResult parseSparsity(StringRef text,
   return success();
 }
 
-/// Reads --attention (full, sliding-window:W,
-/// block-sparse:B[,local=L][,global=G]) into `pipeline`.
-static LogicalResult parseAttention(StringRef text,
-                                    loom::CPUPipelineOptions &pipeline) {
+static int reportError(const Twine &message);
+
+/// Reads an attention span (full, sliding-window:W,
+/// block-sparse:B[,local=L][,global=G]) into `span`.
+static LogicalResult parseAttention(StringRef text, loom::AttentionSpan &span) {
   if (text == "full")
     return success();
   int64_t value = 0;
   if (text.consume_front("sliding-window:")) {
     if (text.getAsInteger(10, value) || value < 1)
       return failure();
-    pipeline.attentionWindow = value;
+    span.window = value;
     return success();
   }
   if (!text.consume_front("block-sparse:"))
@@ -381,7 +390,7 @@ static LogicalResult parseAttention(StringRef text,
   auto [size, rest] = text.split(',');
   if (size.getAsInteger(10, value) || value < 1)
     return failure();
-  pipeline.attentionBlockSize = value;
+  span.blockSize = value;
   while (!rest.empty()) {
     auto [item, tail] = rest.split(',');
     rest = tail;
@@ -390,13 +399,72 @@ static LogicalResult parseAttention(StringRef text,
     if (number.getAsInteger(10, n) || n < 0)
       return failure();
     if (key == "local")
-      pipeline.attentionLocalBlocks = n;
+      span.localBlocks = n;
     else if (key == "global")
-      pipeline.attentionGlobalBlocks = n;
+      span.globalBlocks = n;
     else
       return failure();
   }
   return success();
+}
+
+/// The spans of an --attention-config file: {"default": SPAN, "layers":
+/// {"N": SPAN, ...}} (both optional), in the order they apply.
+static FailureOr<std::vector<loom::AttentionSpan>>
+readAttentionConfig(StringRef path) {
+  auto fail = [&](const Twine &why) {
+    reportError("--attention-config '" + path + "': " + why);
+    return failure();
+  };
+  auto buffer = llvm::MemoryBuffer::getFile(path);
+  if (!buffer)
+    return fail(buffer.getError().message());
+  llvm::Expected<llvm::json::Value> json =
+      llvm::json::parse((*buffer)->getBuffer());
+  if (!json)
+    return fail(llvm::toString(json.takeError()));
+  const llvm::json::Object *root = json->getAsObject();
+  if (!root)
+    return fail("expected a JSON object");
+  std::vector<loom::AttentionSpan> spans;
+  for (const auto &[key, value] : *root) {
+    if (key != "default" && key != "layers")
+      return fail("unknown key '" + key.str() +
+                  "' (expected \"default\" and \"layers\")");
+  }
+  if (const llvm::json::Value *dflt = root->get("default")) {
+    std::optional<StringRef> text = dflt->getAsString();
+    loom::AttentionSpan span;
+    if (!text || failed(parseAttention(*text, span)))
+      return fail("\"default\" is not a span (full, sliding-window:W, "
+                  "block-sparse:B[,local=L][,global=G])");
+    spans.push_back(span);
+  }
+  if (const llvm::json::Value *layers = root->get("layers")) {
+    const llvm::json::Object *map = layers->getAsObject();
+    if (!map)
+      return fail("\"layers\" must map layer numbers to spans");
+    // In layer order, so that the pipeline is deterministic.
+    std::vector<std::pair<int64_t, loom::AttentionSpan>> perLayer;
+    for (const auto &[key, value] : *map) {
+      int64_t layer = 0;
+      std::optional<StringRef> text = value.getAsString();
+      loom::AttentionSpan span;
+      if (StringRef(key).getAsInteger(10, layer) || layer < 0)
+        return fail("layer '" + key.str() + "' is not a layer number");
+      if (!text || failed(parseAttention(*text, span)))
+        return fail("layer " + key.str() +
+                    ": not a span (full, sliding-window:W, "
+                    "block-sparse:B[,local=L][,global=G])");
+      span.layers = {layer};
+      perLayer.emplace_back(layer, span);
+    }
+    llvm::sort(perLayer,
+               [](const auto &a, const auto &b) { return a.first < b.first; });
+    for (auto &entry : perLayer)
+      spans.push_back(entry.second);
+  }
+  return spans;
 }
 
 static int reportError(const Twine &message) {
@@ -561,17 +629,30 @@ int loom::runLoomcMain(int argc, char **argv) {
                          options.sparsityReport + "': " + ec.message());
   }
   pipeline.sparsityReport = options.sparsityReport;
-  if (failed(parseAttention(options.attention, pipeline)))
+  loom::AttentionSpan span;
+  if (failed(parseAttention(options.attention, span)))
     return reportError("--attention=" + options.attention +
                        " is not supported (supported: full, "
                        "sliding-window:W with W >= 1, "
                        "block-sparse:B[,local=L][,global=G] with B >= 1)");
-  if (!options.attentionLayers.empty() && !pipeline.attentionWindow &&
-      !pipeline.attentionBlockSize)
+  if (!options.attentionLayers.empty() && !span.window && !span.blockSize)
     return reportError("--attention-layers needs --attention=sliding-window:W "
                        "or block-sparse:...");
-  pipeline.attentionLayers.assign(options.attentionLayers.begin(),
-                                  options.attentionLayers.end());
+  if (!options.attentionConfig.empty() && options.attention != "full")
+    return reportError("--attention-config and --attention cannot be "
+                       "combined: the file gives every layer's span");
+  if (span.window || span.blockSize) {
+    span.layers.assign(options.attentionLayers.begin(),
+                       options.attentionLayers.end());
+    pipeline.attentionSpans.push_back(span);
+  }
+  if (!options.attentionConfig.empty()) {
+    FailureOr<std::vector<loom::AttentionSpan>> spans =
+        readAttentionConfig(options.attentionConfig);
+    if (failed(spans))
+      return 1;
+    pipeline.attentionSpans = std::move(*spans);
+  }
   pipeline.scanChunk = options.scanChunk;
   pipeline.scanChunkDelta = options.scanChunkDelta;
   loom::buildCPUPipeline(pm, pipeline);

@@ -58,14 +58,14 @@ void loom::buildCPUPipeline(OpPassManager &pm,
     pm.addPass(createSparsifyWeightsPass(sparsify));
     pm.addPass(createCanonicalizerPass());
   }
-  if (options.attentionWindow || options.attentionBlockSize) {
+  for (const AttentionSpan &span : options.attentionSpans) {
     AttentionSpansPassOptions spans;
-    spans.window = options.attentionWindow;
-    spans.blockSize = options.attentionBlockSize;
-    spans.localBlocks = options.attentionLocalBlocks;
-    spans.globalBlocks = options.attentionGlobalBlocks;
-    spans.layers.assign(options.attentionLayers.begin(),
-                        options.attentionLayers.end());
+    spans.window = span.window;
+    spans.blockSize = span.blockSize;
+    spans.localBlocks = span.localBlocks;
+    spans.globalBlocks = span.globalBlocks;
+    spans.full = !span.window && !span.blockSize;
+    spans.layers.assign(span.layers.begin(), span.layers.end());
     pm.addPass(createAttentionSpansPass(spans));
   }
   if (options.stopAfter == CPUPipelineStage::Loom)

@@ -32,9 +32,10 @@ struct AttentionSpansPass final
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    if (window < 0 || blockSize < 0 || (window == 0 && blockSize == 0)) {
+    if (window < 0 || blockSize < 0 ||
+        (window == 0 && blockSize == 0) == !full) {
       mlir::emitError(module.getLoc())
-          << "give a window >= 1 or a block size >= 1 (window "
+          << "give a window >= 1 or a block size >= 1, or full (window "
           << static_cast<int64_t>(window) << ", block size "
           << static_cast<int64_t>(blockSize) << ")";
       return signalPassFailure();
@@ -66,6 +67,11 @@ struct AttentionSpansPass final
     for (auto [i, op] : llvm::enumerate(ops)) {
       if (!chosen.empty() && !chosen.contains(static_cast<int64_t>(i)))
         continue;
+      if (full) {
+        op.removeWindowAttr();
+        op.removeBlockSparseAttr();
+        continue;
+      }
       if (window)
         op.setWindowAttr(b.getI64IntegerAttr(window));
       if (blockSize)

@@ -3,10 +3,13 @@
 // RUN: loom-opt %s -split-input-file --loom-attention-spans="block-size=64 local-blocks=2 global-blocks=0 layers=1" | FileCheck %s --check-prefix=BLOCKS
 // RUN: not loom-opt %s -split-input-file --loom-attention-spans="block-size=64 local-blocks=-1" 2>&1 | FileCheck %s --check-prefix=NEG
 // NEG: error: local and global blocks must not be negative
+// RUN: loom-opt %s -split-input-file --loom-attention-spans="window=16" --loom-attention-spans="full=true layers=1" | FileCheck %s --check-prefix=FULL
+// RUN: not loom-opt %s -split-input-file --loom-attention-spans="window=16 full=true" 2>&1 | FileCheck %s --check-prefix=BOTH
+// BOTH: error: give a window >= 1 or a block size >= 1, or full (window 16, block size 0)
 // RUN: not loom-opt %s -split-input-file --loom-attention-spans="window=16 layers=3" 2>&1 | FileCheck %s --check-prefix=MISSING
 // MISSING: error: attention layer 3 does not exist (the model has 3, numbered from 0)
 // RUN: not loom-opt %s -split-input-file --loom-attention-spans="window=0" 2>&1 | FileCheck %s --check-prefix=ZERO
-// ZERO: error: give a window >= 1 or a block size >= 1 (window 0, block size 0)
+// ZERO: error: give a window >= 1 or a block size >= 1, or full (window 0, block size 0)
 
 // Every attention op gets the window by default; with `layers`, only those
 // (program order), the others stay full.
@@ -18,6 +21,11 @@
 //       LAYERS:   loom.attention %arg0, %arg0, %arg0 {causal, window = 16 : i64}
 //       LAYERS:   loom.attention %{{.+}}, %{{.+}}, %{{.+}} :
 //       LAYERS:   loom.attention %{{.+}}, %{{.+}}, %{{.+}} {causal, window = 16 : i64}
+// A later pass with `full` takes layer 1's window away.
+// FULL-LABEL: func @three_layers
+//       FULL:   loom.attention %arg0, %arg0, %arg0 {causal, window = 16 : i64} :
+//       FULL:   loom.attention %{{.+}}, %{{.+}}, %{{.+}} :
+//       FULL:   loom.attention %{{.+}}, %{{.+}}, %{{.+}} {causal, window = 16 : i64} :
 // BLOCKS-LABEL: func @three_layers
 //       BLOCKS:   loom.attention %arg0, %arg0, %arg0 {causal} :
 //       BLOCKS:   loom.attention %{{.+}}, %{{.+}}, %{{.+}} {block_sparse = array<i64: 64, 2, 0>} :

@@ -25,6 +25,16 @@ enum class CPUPipelineStage {
 };
 
 /// Options of the CPU pipeline.
+/// One attention layout for some attention layers (loom-attention-spans's
+/// options): full attention (window and block size 0), a sliding window, or
+/// local + global blocks.
+struct AttentionSpan {
+  int64_t window = 0;
+  int64_t blockSize = 0, localBlocks = 1, globalBlocks = 1;
+  /// The attention ops (0-based, program order); empty: all.
+  std::vector<int64_t> layers;
+};
+
 struct CPUPipelineOptions {
   /// Legalize `onnx.node` holder ops first.
   bool legalizeOnnx = true;
@@ -68,13 +78,9 @@ struct CPUPipelineOptions {
   double sparsityRatio = 0.0;
   /// Where loom-sparsify-weights writes its JSON report (empty: nowhere).
   std::string sparsityReport;
-  /// Sparse attention (loom-attention-spans): the sliding window (0: none),
-  /// or the block-sparse layout (block size 0: none; local and global
-  /// blocks), and the attention layers that get it (empty: all).
-  int64_t attentionWindow = 0;
-  int64_t attentionBlockSize = 0, attentionLocalBlocks = 1,
-          attentionGlobalBlocks = 1;
-  std::vector<int64_t> attentionLayers;
+  /// Attention spans (loom-attention-spans), applied in order: each sets a
+  /// layout on its layers (a later one overrides an earlier one).
+  std::vector<AttentionSpan> attentionSpans;
   /// Compute fp32 contractions with loomrt's packed, register-blocked GEMM
   /// microkernel (loom-lower-to-microkernels); otherwise they become loops.
   bool microkernels = true;

@@ -94,7 +94,8 @@ def AttentionSpansPass : Pass<"loom-attention-spans", "::mlir::ModuleOp"> {
   let summary = "Give attention layers a sliding window or a block-sparse layout";
   let description = [{
     Sets `window` (with `window` > 0) or `block_sparse` (with `block-size`
-    > 0, `local-blocks`, `global-blocks`) on the `loom.attention` ops chosen
+    > 0, `local-blocks`, `global-blocks`), or with `full` removes both, on
+    the `loom.attention` ops chosen
     by `layers` (their indices in program order, 0-based; empty: all):
     each query then attends only to the keys within `window - 1` positions
     of its own (the last `window` keys with `causal`), or to its own block,
@@ -106,6 +107,9 @@ def AttentionSpansPass : Pass<"loom-attention-spans", "::mlir::ModuleOp"> {
     (nothing to change: the attention may not have been raised).
   }];
   let options = [
+    Option<"full", "full", "bool", /*default=*/"false",
+           "Make the chosen layers full attention again (remove their "
+           "window and block layout)">,
     Option<"window", "window", "int64_t", /*default=*/"0",
            "Keys on either side of a query's position it may see, itself "
            "included (0: no window)">,
