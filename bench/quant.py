@@ -27,38 +27,22 @@ import statistics
 import sys
 
 import numpy as np
-import onnx
-from onnx import TensorProto, helper, numpy_helper
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "bench"))
-from run import ensure_ort, sh  # noqa: E402
+from run import ensure_ort, matmul_model, sh  # noqa: E402
 
 
 VARIANTS = ("fp32", "int8", "int4")
 
 
 def prepare(d, m, k, n, loomc, group, outliers=1.0, scales="minmax"):
-    os.makedirs(os.path.join(d, "in"), exist_ok=True)
     rng = np.random.default_rng(0)
     w = (rng.standard_normal((k, n)) / np.sqrt(k)).astype(np.float32)
     if outliers != 1.0:
         rows = rng.choice(k, max(1, k // 100), replace=False)
         w[rows] *= outliers
-    graph = helper.make_graph(
-        [helper.make_node("MatMul", ["x", "w"], ["y"], name="matmul")], "gemv",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [m, k])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [m, n])],
-        [numpy_helper.from_array(w, "w")])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    onnx.save(model, os.path.join(d, "model.onnx"))
-    x = rng.standard_normal((m, k)).astype(np.float32)
-    np.save(os.path.join(d, "in", "input_0.npy"), x)
-    x.tofile(os.path.join(d, "input_0.bin"))
-    json.dump([{"name": "x", "dtype": "float32", "dims": [m, k],
-                "file": os.path.join(d, "input_0.bin")}],
-              open(os.path.join(d, "inputs.json"), "w"))
+    matmul_model(d, m, k, n, w, rng)
     sh([loomc, os.path.join(d, "model.onnx"), "-o", os.path.join(d, "fp32.so")])
     sh([loomc, os.path.join(d, "model.onnx"), "--quantize=int8-weight",
         "--quant-scales", scales, "-o", os.path.join(d, "int8.so")])

@@ -127,6 +127,29 @@ def write_inputs(model_dir):
     return out
 
 
+def matmul_model(d, m, k, n, w, rng):
+    """Writes d/model.onnx, one MatMul of an input x [m, k] by the constant
+    w [k, n], and a random normal x as d/in/input_0.npy and, for
+    ort_bench.mjs, d/input_0.bin described by d/inputs.json."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    os.makedirs(os.path.join(d, "in"), exist_ok=True)
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"], name="matmul")], "matmul",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [m, k])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [m, n])],
+        [numpy_helper.from_array(w, "w")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, os.path.join(d, "model.onnx"))
+    x = rng.standard_normal((m, k)).astype(np.float32)
+    np.save(os.path.join(d, "in", "input_0.npy"), x)
+    x.tofile(os.path.join(d, "input_0.bin"))
+    json.dump([{"name": "x", "dtype": "float32", "dims": [m, k],
+                "file": os.path.join(d, "input_0.bin")}],
+              open(os.path.join(d, "inputs.json"), "w"))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=3)

@@ -34,11 +34,11 @@ import sys
 
 import numpy as np
 import onnx
-from onnx import TensorProto, helper, numpy_helper
+from onnx import numpy_helper
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "bench"))
-from run import ensure_ort, sh  # noqa: E402
+from run import ensure_ort, matmul_model, sh  # noqa: E402
 
 VARIANTS = {
     "dense": None,
@@ -51,23 +51,9 @@ VARIANTS = {
 def prepare(d, m, k, n, loomc):
     """Writes the model and input; compiles every variant. Returns each
     variant's stored density."""
-    os.makedirs(os.path.join(d, "in"), exist_ok=True)
     rng = np.random.default_rng(0)
     w = (rng.standard_normal((k, n)) / np.sqrt(k)).astype(np.float32)
-    graph = helper.make_graph(
-        [helper.make_node("MatMul", ["x", "w"], ["y"], name="matmul")], "gemm",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [m, k])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [m, n])],
-        [numpy_helper.from_array(w, "w")])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    onnx.save(model, os.path.join(d, "model.onnx"))
-    x = rng.standard_normal((m, k)).astype(np.float32)
-    np.save(os.path.join(d, "in", "input_0.npy"), x)
-    x.tofile(os.path.join(d, "input_0.bin"))
-    json.dump([{"name": "x", "dtype": "float32", "dims": [m, k],
-                "file": os.path.join(d, "input_0.bin")}],
-              open(os.path.join(d, "inputs.json"), "w"))
+    matmul_model(d, m, k, n, w, rng)
     density = {}
     for v, flag in VARIANTS.items():
         cmd = [loomc, os.path.join(d, "model.onnx"), "-o", os.path.join(d, lib(v))]

@@ -300,12 +300,11 @@ struct QuantizeWeightsPass final
 
   /// Writes the per-layer report as JSON to the `report` file.
   LogicalResult writeReport(ArrayRef<LayerReport> reports) {
-    std::error_code ec;
-    llvm::raw_fd_ostream os(report, ec);
-    if (ec)
-      return getOperation()->emitError()
-             << "cannot write the quantization report '" << report
-             << "': " << ec.message();
+    std::unique_ptr<llvm::raw_fd_ostream> file =
+        loom::openReport(getOperation(), report, "quantization");
+    if (!file)
+      return failure();
+    llvm::raw_fd_ostream &os = *file;
     int64_t before = 0, after = 0;
     for (const LayerReport &r : reports) {
       before += r.bytesBefore;

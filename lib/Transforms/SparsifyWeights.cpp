@@ -71,9 +71,11 @@ struct Sparsifier {
     for (int64_t g = 0; g < k / 4; ++g)
       for (int64_t j = 0; j < n; ++j) {
         int rows[4] = {0, 1, 2, 3};
-        std::stable_sort(rows, rows + 4, [&](int x, int y) {
-          return std::fabs(w[(4 * g + x) * n + j]) >
-                 std::fabs(w[(4 * g + y) * n + j]);
+        // By magnitude, the lower row first on ties (a total order).
+        std::sort(rows, rows + 4, [&](int x, int y) {
+          float ax = std::fabs(w[(4 * g + x) * n + j]),
+                ay = std::fabs(w[(4 * g + y) * n + j]);
+          return ax > ay || (ax == ay && x < y);
         });
         int r0 = std::min(rows[0], rows[1]), r1 = std::max(rows[0], rows[1]);
         values[2 * g * n + j] = w[(4 * g + r0) * n + j];
@@ -116,8 +118,10 @@ struct Sparsifier {
       }
     std::vector<int64_t> order(total);
     std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(),
-                     [&](int64_t x, int64_t y) { return norm[x] < norm[y]; });
+    // By norm, the earlier block first on ties (a total order).
+    std::sort(order.begin(), order.end(), [&](int64_t x, int64_t y) {
+      return norm[x] < norm[y] || (norm[x] == norm[y] && x < y);
+    });
     std::vector<bool> keep(total, true);
     auto pruned = static_cast<int64_t>(std::llround(sparsity.ratio * total));
     for (int64_t i = 0; i < total; ++i)
@@ -261,11 +265,11 @@ struct SparsifyWeightsPass final
 
   /// Writes the per-layer report as JSON to the `report` file.
   LogicalResult writeReport(ArrayRef<LayerReport> reports) {
-    std::error_code ec;
-    llvm::raw_fd_ostream os(report, ec);
-    if (ec)
-      return getOperation()->emitError() << "cannot write the sparsity report '"
-                                         << report << "': " << ec.message();
+    std::unique_ptr<llvm::raw_fd_ostream> file =
+        loom::openReport(getOperation(), report, "sparsity");
+    if (!file)
+      return failure();
+    llvm::raw_fd_ostream &os = *file;
     int64_t before = 0, after = 0, macsBefore = 0, macsAfter = 0;
     for (const LayerReport &r : reports) {
       before += r.bytesBefore;

@@ -89,3 +89,14 @@ std::string loom::layerName(Location loc) {
   loc.print(os);
   return text;
 }
+
+std::unique_ptr<llvm::raw_fd_ostream>
+loom::openReport(Operation *op, StringRef path, StringRef what) {
+  std::error_code ec;
+  auto os = std::make_unique<llvm::raw_fd_ostream>(path, ec);
+  if (!ec)
+    return os;
+  op->emitError() << "cannot write the " << what << " report '" << path
+                  << "': " << ec.message();
+  return nullptr;
+}

@@ -16,6 +16,9 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 
+#include "llvm/Support/raw_ostream.h"
+
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -44,6 +47,11 @@ struct WeightMatmul {
 /// Returns the matrix multiply `op` computes when it is one by a constant
 /// fp32 weight; std::nullopt otherwise.
 std::optional<WeightMatmul> matchWeightMatmul(mlir::linalg::GenericOp op);
+
+/// Opens the JSON report file `path` of a weight pass for writing; on
+/// failure emits "cannot write the <what> report" on `op` and returns null.
+std::unique_ptr<llvm::raw_fd_ostream>
+openReport(mlir::Operation *op, llvm::StringRef path, llvm::StringRef what);
 
 /// The ONNX node name in `loc` (the importer's NameLoc), else `loc`
 /// printed: how the weight passes' reports name a layer.

@@ -158,44 +158,40 @@ bsTileAvx2(int ROWS, int64_t k, int64_t bk, const float *a, int64_t lda,
   }
 }
 
-__attribute__((target("avx2,fma"))) static void
-bsTileAvx2Rows(int rows_, int64_t k, int64_t bk, const float *a, int64_t lda,
-               const int32_t *rows, const float *data, int64_t b0, int64_t b1,
-               float *c, int64_t ldc) {
-  switch (rows_) {
-#define LOOMRT_CASE(R)                                                         \
-  case R:                                                                      \
-    bsTileAvx2(R, k, bk, a, lda, rows, data, b0, b1, c, ldc);                  \
-    return;
-    LOOMRT_CASE(1)
-    LOOMRT_CASE(2)
-    LOOMRT_CASE(3)
-    LOOMRT_CASE(4)
-    LOOMRT_CASE(5)
-    LOOMRT_CASE(6)
-#undef LOOMRT_CASE
-  }
-}
 #endif
 
-static void bsTileGenericRows(int rows_, int64_t k, int64_t bk, const float *a,
-                              int64_t lda, const int32_t *rows,
-                              const float *data, int64_t b0, int64_t b1,
-                              float *c, int64_t ldc) {
-  switch (rows_) {
-#define LOOMRT_CASE(R)                                                         \
-  case R:                                                                      \
-    bsTileGeneric(R, k, bk, a, lda, rows, data, b0, b1, c, ldc);               \
-    return;
-    LOOMRT_CASE(1)
-    LOOMRT_CASE(2)
-    LOOMRT_CASE(3)
-    LOOMRT_CASE(4)
-    LOOMRT_CASE(5)
-    LOOMRT_CASE(6)
-#undef LOOMRT_CASE
+/* One function per tile body, dispatching on the row count: the body is
+ * always inlined with a constant ROWS, so each case gets its own registers. */
+#define LOOMRT_BS_ROWS(NAME, BODY, ATTR)                                       \
+  ATTR static void NAME(int r, int64_t k, int64_t bk, const float *a,          \
+                        int64_t lda, const int32_t *rows, const float *data,   \
+                        int64_t b0, int64_t b1, float *c, int64_t ldc) {       \
+    switch (r) {                                                               \
+    case 1:                                                                    \
+      BODY(1, k, bk, a, lda, rows, data, b0, b1, c, ldc);                      \
+      return;                                                                  \
+    case 2:                                                                    \
+      BODY(2, k, bk, a, lda, rows, data, b0, b1, c, ldc);                      \
+      return;                                                                  \
+    case 3:                                                                    \
+      BODY(3, k, bk, a, lda, rows, data, b0, b1, c, ldc);                      \
+      return;                                                                  \
+    case 4:                                                                    \
+      BODY(4, k, bk, a, lda, rows, data, b0, b1, c, ldc);                      \
+      return;                                                                  \
+    case 5:                                                                    \
+      BODY(5, k, bk, a, lda, rows, data, b0, b1, c, ldc);                      \
+      return;                                                                  \
+    default:                                                                   \
+      BODY(6, k, bk, a, lda, rows, data, b0, b1, c, ldc);                      \
+      return;                                                                  \
+    }                                                                          \
   }
-}
+LOOMRT_BS_ROWS(bsTileGenericRows, bsTileGeneric, )
+#ifdef LOOMRT_HAVE_X86
+LOOMRT_BS_ROWS(bsTileAvx2Rows, bsTileAvx2, __attribute__((target("avx2,fma"))))
+#endif
+#undef LOOMRT_BS_ROWS
 
 typedef void (*BsTile)(int, int64_t, int64_t, const float *, int64_t,
                        const int32_t *, const float *, int64_t, int64_t,
