@@ -10,7 +10,9 @@ Each case is one loom.attention on q, k, v of shape [1, H, S, 64], written
 as MLIR and compiled by loomc: full attention, the same with `window = W`
 (what `--attention=sliding-window:W` sets) and with `block_sparse = [B, L,
 G]` (`--attention=block-sparse:B,local=L,global=G`: a query's block, L
-blocks on either side, G global blocks), non-causal (a Longformer-style band
+blocks on either side, G global blocks) and with `routed = [B, K]`
+(`--attention=routed:B,top=K`: each query block's K best key blocks by
+block-mean scores; non-causal only), non-causal (a Longformer-style band
 of 2W - 1 keys per query) and causal (Mistral-style, the last W keys). Both are timed alternating, --repeats times (medians of
 medians). The issue's goal is time proportional to the computed tiles: the
 table gives the measured time ratio window/full next to the ratio of key
@@ -80,6 +82,21 @@ def visible(rows, seq, window, causal, blocks=None):
     return keep
 
 
+def routed_rows(q, k, bs, top):
+    """The [Sq, Skv] mask of content routing (as loom.attention's routed):
+    each block of bs queries sees the `top` key blocks whose mean key has the
+    largest dot product with the block's query sum."""
+    sq, skv = q.shape[0], k.shape[0]
+    nk = -(-skv // bs)
+    means = np.stack([k[j * bs:(j + 1) * bs].astype(np.float64).mean(0) for j in range(nk)])
+    keep = np.zeros((sq, skv), bool)
+    for qb in range(-(-sq // bs)):
+        qsum = q[qb * bs:(qb + 1) * bs].astype(np.float64).sum(0)
+        for j in np.argsort(-(means @ qsum), kind="stable")[:top]:
+            keep[qb * bs:(qb + 1) * bs, j * bs:(j + 1) * bs] = True
+    return keep
+
+
 def scores(seq, window, causal, blocks=None):
     # Rows a block at a time, to keep memory small at 16384.
     return sum(int(visible(range(r0, min(seq, r0 + 1024)), seq, window, causal,
@@ -87,7 +104,7 @@ def scores(seq, window, causal, blocks=None):
                for r0 in range(0, seq, 1024))
 
 
-def write(d, heads, seq, window, causal, blocks=None):
+def write(d, heads, seq, window, causal, blocks=None, routed=None):
     os.makedirs(os.path.join(d, "in"), exist_ok=True)
     ty = "tensor<1x%dx%dx%dxf32>" % (heads, seq, D)
     attrs = []
@@ -97,6 +114,8 @@ def write(d, heads, seq, window, causal, blocks=None):
         attrs.append("window = %d : i64" % window)
     if blocks:
         attrs.insert(0, "block_sparse = array<i64: %d, %d, %d>" % tuple(blocks))
+    if routed:
+        attrs.append("routed = array<i64: %d, %d>" % tuple(routed))
     attr = " {%s}" % ", ".join(attrs) if attrs else ""
     open(os.path.join(d, "model.mlir"), "w").write(
         "func.func @main(%%q: %s, %%k: %s, %%v: %s) -> %s {\n"
@@ -115,12 +134,15 @@ def main():
     ap.add_argument("--heads", type=int, default=1)
     ap.add_argument("--blocks", default="128,1,1",
                     help="block-sparse layout B,L,G (block size, local, global blocks)")
+    ap.add_argument("--routed", default="128,4",
+                    help="content routing B,K (block size, key blocks per query block)")
     ap.add_argument("--work", default=os.path.join(ROOT, "build", "bench", "sparse_attention"))
     args = ap.parse_args()
     loomc = os.path.join(ROOT, "build", "bin", "loomc")
     loom_run = os.path.join(ROOT, "build", "bin", "loom-run")
     rng = np.random.default_rng(0)
     blocks = [int(x) for x in args.blocks.split(",")]
+    routed = [int(x) for x in args.routed.split(",")]
     rows = []
     for seq in (int(s) for s in args.seqs.split(",")):
         base = os.path.join(args.work, str(seq))
@@ -129,10 +151,13 @@ def main():
         for causal in (False, True):
             variants = {"full": (0, None), "window": (args.window, None),
                         "blocks": (0, blocks)}
+            if not causal:  # routed attention is non-causal for now
+                variants["routed"] = (0, None)
             dirs = {}
             for name, (window, layout) in variants.items():
                 d = os.path.join(base, "%s_%s" % ("causal" if causal else "none", name))
-                write(d, args.heads, seq, window, causal, layout)
+                write(d, args.heads, seq, window, causal, layout,
+                      routed if name == "routed" else None)
                 for i, a in enumerate((q, k, v)):
                     np.save(os.path.join(d, "in", "input_%d.npy" % i), a)
                 sh([loomc, os.path.join(d, "model.mlir"), "-o", os.path.join(d, "model.so")])
@@ -146,7 +171,9 @@ def main():
                     times[name].append(json.loads(out.strip().splitlines()[-1])["median_ms"])
             # Rows 1000..1063 of each sparse output against numpy.
             errs = {}
-            for name in ("window", "blocks"):
+            for name in ("window", "blocks", "routed"):
+                if name not in variants:
+                    continue
                 window, layout = variants[name]
                 d = dirs[name]
                 o = os.path.join(d, "out")
@@ -155,7 +182,10 @@ def main():
                     "--outputs", o, "--npy"])
                 got = np.load(os.path.join(o, "output_0.npy"))[0, 0, 1000:1064]
                 s = (q[0, 0, 1000:1064] @ k[0, 0].T) / np.sqrt(D)
-                keep = visible(range(1000, 1064), seq, window, causal, layout)
+                if name == "routed":
+                    keep = routed_rows(q[0, 0], k[0, 0], *routed)[1000:1064]
+                else:
+                    keep = visible(range(1000, 1064), seq, window, causal, layout)
                 s = np.where(keep, s, -np.inf)
                 p = np.exp(s - s.max(-1, keepdims=True))
                 want = (p / p.sum(-1, keepdims=True)) @ v[0, 0]
@@ -167,8 +197,13 @@ def main():
                 rows.append((seq, causal, name, t["full"], t[name],
                              tiles(seq, window, causal, layout) / full_tiles,
                              scores(seq, window, causal, layout) / full_scores, errs[name]))
-    print("heads %d, head dim %d, window %d, blocks %s, tiles %dx%d" % (
-        args.heads, D, args.window, args.blocks, TILE_Q, TILE_KV))
+            if "routed" in variants:
+                # Keys visited: K blocks of B per query block.
+                frac = min(1.0, routed[1] * routed[0] / (full_tiles / -(-seq // TILE_Q) * TILE_KV))
+                rows.append((seq, causal, "routed", t["full"], t["routed"], frac,
+                             min(1.0, routed[1] * routed[0] / seq), errs["routed"]))
+    print("heads %d, head dim %d, window %d, blocks %s, routed %s, tiles %dx%d" % (
+        args.heads, D, args.window, args.blocks, args.routed, TILE_Q, TILE_KV))
     print("%-6s %-7s %-7s %10s %10s %9s %9s %9s %10s" % (
         "S", "mask", "layout", "full ms", "sparse ms", "time x", "tiles x", "scores x",
         "max err"))

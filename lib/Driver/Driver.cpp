@@ -206,12 +206,15 @@ struct LoomcOptions {
                "'block-sparse:B[,local=L][,global=G]' (blocks of B "
                "positions: a query sees its block, the L blocks on either "
                "side (default 1) and the first G blocks (default 1), whose "
-               "queries see every key); only the visible key tiles are "
+               "queries see every key) or 'routed:B[,top=K]' (each block of "
+               "B queries attends to the K blocks of B keys (default 4) "
+               "whose mean key best matches the block's queries; "
+               "non-causal layers); only the visible key tiles are "
                "computed"),
       cl::value_desc("span"), cl::init("full"), cl::cat(category)};
   cl::list<int64_t> attentionLayers{
       "attention-layers",
-      cl::desc("With --attention=sliding-window or block-sparse: the "
+      cl::desc("With --attention=sliding-window, block-sparse or routed: the "
                "attention layers "
                "(0-based, in model order) that get that span; the others "
                "stay full (default: all)"),
@@ -374,7 +377,7 @@ static LogicalResult parseSparsity(StringRef text,
 static int reportError(const Twine &message);
 
 /// Reads an attention span (full, sliding-window:W,
-/// block-sparse:B[,local=L][,global=G]) into `span`.
+/// block-sparse:B[,local=L][,global=G], routed:B[,top=K]) into `span`.
 static LogicalResult parseAttention(StringRef text, loom::AttentionSpan &span) {
   if (text == "full")
     return success();
@@ -385,12 +388,13 @@ static LogicalResult parseAttention(StringRef text, loom::AttentionSpan &span) {
     span.window = value;
     return success();
   }
-  if (!text.consume_front("block-sparse:"))
+  bool routed = text.consume_front("routed:");
+  if (!routed && !text.consume_front("block-sparse:"))
     return failure();
   auto [size, rest] = text.split(',');
   if (size.getAsInteger(10, value) || value < 1)
     return failure();
-  span.blockSize = value;
+  (routed ? span.routeBlockSize : span.blockSize) = value;
   while (!rest.empty()) {
     auto [item, tail] = rest.split(',');
     rest = tail;
@@ -398,10 +402,12 @@ static LogicalResult parseAttention(StringRef text, loom::AttentionSpan &span) {
     int64_t n = 0;
     if (number.getAsInteger(10, n) || n < 0)
       return failure();
-    if (key == "local")
+    if (!routed && key == "local")
       span.localBlocks = n;
-    else if (key == "global")
+    else if (!routed && key == "global")
       span.globalBlocks = n;
+    else if (routed && key == "top" && n >= 1)
+      span.routeTop = n;
     else
       return failure();
   }
@@ -437,7 +443,7 @@ readAttentionConfig(StringRef path) {
     loom::AttentionSpan span;
     if (!text || failed(parseAttention(*text, span)))
       return fail("\"default\" is not a span (full, sliding-window:W, "
-                  "block-sparse:B[,local=L][,global=G])");
+                  "block-sparse:B[,local=L][,global=G], routed:B[,top=K])");
     spans.push_back(span);
   }
   if (const llvm::json::Value *layers = root->get("layers")) {
@@ -455,7 +461,7 @@ readAttentionConfig(StringRef path) {
       if (!text || failed(parseAttention(*text, span)))
         return fail("layer " + key.str() +
                     ": not a span (full, sliding-window:W, "
-                    "block-sparse:B[,local=L][,global=G])");
+                    "block-sparse:B[,local=L][,global=G], routed:B[,top=K])");
       span.layers = {layer};
       perLayer.emplace_back(layer, span);
     }
@@ -634,14 +640,16 @@ int loom::runLoomcMain(int argc, char **argv) {
     return reportError("--attention=" + options.attention +
                        " is not supported (supported: full, "
                        "sliding-window:W with W >= 1, "
-                       "block-sparse:B[,local=L][,global=G] with B >= 1)");
-  if (!options.attentionLayers.empty() && !span.window && !span.blockSize)
-    return reportError("--attention-layers needs --attention=sliding-window:W "
-                       "or block-sparse:...");
+                       "block-sparse:B[,local=L][,global=G] with B >= 1, "
+                       "routed:B[,top=K] with B, K >= 1)");
+  bool sparseSpan = span.window || span.blockSize || span.routeBlockSize;
+  if (!options.attentionLayers.empty() && !sparseSpan)
+    return reportError("--attention-layers needs --attention=sliding-window:W, "
+                       "block-sparse:... or routed:...");
   if (!options.attentionConfig.empty() && options.attention != "full")
     return reportError("--attention-config and --attention cannot be "
                        "combined: the file gives every layer's span");
-  if (span.window || span.blockSize) {
+  if (sparseSpan) {
     span.layers.assign(options.attentionLayers.begin(),
                        options.attentionLayers.end());
     pipeline.attentionSpans.push_back(span);

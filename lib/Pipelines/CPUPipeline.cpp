@@ -64,7 +64,9 @@ void loom::buildCPUPipeline(OpPassManager &pm,
     spans.blockSize = span.blockSize;
     spans.localBlocks = span.localBlocks;
     spans.globalBlocks = span.globalBlocks;
-    spans.full = !span.window && !span.blockSize;
+    spans.routeBlockSize = span.routeBlockSize;
+    spans.routeTop = span.routeTop;
+    spans.full = !span.window && !span.blockSize && !span.routeBlockSize;
     spans.layers.assign(span.layers.begin(), span.layers.end());
     pm.addPass(createAttentionSpansPass(spans));
   }
@@ -74,11 +76,14 @@ void loom::buildCPUPipeline(OpPassManager &pm,
   // Step 2: attention in the flash (online-softmax) form, the other loom ops
   // -> linalg, then fuse elementwise producers and consumers;
   // contiguous innermost loops and inline math so that LLVM vectorizes.
-  if (options.flashAttention) {
+  {
+    // Without flash attention, routed attention (which only has a tiled
+    // form) is still tiled.
     TileAttentionPassOptions tile;
     tile.tileQ = options.attentionTileQ;
     tile.tileKV = options.attentionTileKV;
     tile.kvSplits = options.attentionKVSplits;
+    tile.onlyRouted = !options.flashAttention;
     pm.addPass(createTileAttentionPass(tile));
   }
   LoomToLinalgPassOptions toLinalg;

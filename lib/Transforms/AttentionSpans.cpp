@@ -32,12 +32,20 @@ struct AttentionSpansPass final
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    if (window < 0 || blockSize < 0 ||
-        (window == 0 && blockSize == 0) == !full) {
+    if (window < 0 || blockSize < 0 || routeBlockSize < 0 ||
+        (window == 0 && blockSize == 0 && routeBlockSize == 0) == !full) {
       mlir::emitError(module.getLoc())
-          << "give a window >= 1 or a block size >= 1, or full (window "
+          << "give a window >= 1, a block size >= 1 or a route block size "
+             ">= 1, or full (window "
           << static_cast<int64_t>(window) << ", block size "
-          << static_cast<int64_t>(blockSize) << ")";
+          << static_cast<int64_t>(blockSize) << ", route block size "
+          << static_cast<int64_t>(routeBlockSize) << ")";
+      return signalPassFailure();
+    }
+    if (routeBlockSize && (window || blockSize || routeTop < 1)) {
+      mlir::emitError(module.getLoc())
+          << "routed attention takes no window or block layout, and at "
+             "least one key block";
       return signalPassFailure();
     }
     if (blockSize && (localBlocks < 0 || globalBlocks < 0)) {
@@ -70,7 +78,16 @@ struct AttentionSpansPass final
       if (full) {
         op.removeWindowAttr();
         op.removeBlockSparseAttr();
+        op.removeRoutedAttr();
         continue;
+      }
+      if (routeBlockSize) {
+        if (op.getCausal()) {
+          op.emitError("routed attention does not combine with a causal "
+                       "mask yet");
+          return signalPassFailure();
+        }
+        op.setRoutedAttr(b.getDenseI64ArrayAttr({routeBlockSize, routeTop}));
       }
       if (window)
         op.setWindowAttr(b.getI64IntegerAttr(window));

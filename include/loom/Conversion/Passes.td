@@ -190,7 +190,9 @@ def TileAttentionPass : Pass<"loom-tile-attention"> {
     contractions; the `Sq x Skv` score matrix is never materialized. With
     `causal` or a sliding `window`, a query tile's key loop runs from the
     first to the last key its rows may see, so fully masked tiles are
-    skipped. Grouped-query heads read key/value
+    skipped. With `routed = [B, K]`, a tile is one query block of B rows:
+    it scores every key block against the block's query sum, picks the K
+    best (K argmax rounds) and its key loop visits only those blocks. Grouped-query heads read key/value
     head `h / (Hq / Hkv)`; masks broadcast as on the op. When the query
     length is static, at most 16 and fits one tile (decoding with a KV cache),
     the keys
@@ -206,6 +208,8 @@ def TileAttentionPass : Pass<"loom-tile-attention"> {
     Option<"kvSplits", "kv-splits", "int64_t", /*default=*/"4",
            "When the queries fit one tile and are at most 16 (decoding), key "
            "ranges computed in parallel and merged (1: no split)">,
+    Option<"onlyRouted", "only-routed", "bool", /*default=*/"false",
+           "Tile only routed attention (which has no untiled lowering)">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

@@ -26,11 +26,12 @@ enum class CPUPipelineStage {
 
 /// Options of the CPU pipeline.
 /// One attention layout for some attention layers (loom-attention-spans's
-/// options): full attention (window and block size 0), a sliding window, or
-/// local + global blocks.
+/// options): full attention (window and block sizes 0), a sliding window,
+/// local + global blocks, or content-routed blocks.
 struct AttentionSpan {
   int64_t window = 0;
   int64_t blockSize = 0, localBlocks = 1, globalBlocks = 1;
+  int64_t routeBlockSize = 0, routeTop = 4;
   /// The attention ops (0-based, program order); empty: all.
   std::vector<int64_t> layers;
 };

@@ -93,9 +93,10 @@ def SparsifyWeightsPass : Pass<"loom-sparsify-weights"> {
 def AttentionSpansPass : Pass<"loom-attention-spans", "::mlir::ModuleOp"> {
   let summary = "Give attention layers a sliding window or a block-sparse layout";
   let description = [{
-    Sets `window` (with `window` > 0) or `block_sparse` (with `block-size`
-    > 0, `local-blocks`, `global-blocks`), or with `full` removes both, on
-    the `loom.attention` ops chosen
+    Sets `window` (with `window` > 0), `block_sparse` (with `block-size`
+    > 0, `local-blocks`, `global-blocks`) or `routed` (with
+    `route-block-size` > 0 and `route-top`), or with `full` removes them,
+    on the `loom.attention` ops chosen
     by `layers` (their indices in program order, 0-based; empty: all):
     each query then attends only to the keys within `window - 1` positions
     of its own (the last `window` keys with `causal`), or to its own block,
@@ -120,6 +121,12 @@ def AttentionSpansPass : Pass<"loom-attention-spans", "::mlir::ModuleOp"> {
     Option<"globalBlocks", "global-blocks", "int64_t", /*default=*/"1",
            "Block-sparse: leading blocks every query sees (and whose "
            "queries see every key)">,
+    Option<"routeBlockSize", "route-block-size", "int64_t", /*default=*/"0",
+           "Content-routed attention: positions per query and key block "
+           "(0: no routing)">,
+    Option<"routeTop", "route-top", "int64_t", /*default=*/"4",
+           "Content-routed attention: key blocks each query block attends "
+           "to">,
     ListOption<"layers", "layers", "int64_t",
                "Attention ops (0-based, program order) to change; all when "
                "empty">,

@@ -295,6 +295,9 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(AttentionOp op,
                                 PatternRewriter &rewriter) const override {
+    if (op.getRouted())
+      return rewriter.notifyMatchFailure(
+          op, "routed attention has only a tiled form (loom-tile-attention)");
     Location loc = op.getLoc();
     MLIRContext *ctx = rewriter.getContext();
     Value q = op.getQuery(), k = op.getKey(), v = op.getValue();
@@ -649,6 +652,8 @@ struct LoomToLinalgPass final
       if (isa<LoomDialect>(op->getDialect())) {
         InFlightDiagnostic diag = op->emitError("cannot lower '")
                                   << op->getName() << "' to linalg";
+        if (auto att = dyn_cast<AttentionOp>(op); att && att.getRouted())
+          diag << ": routed attention lowers through loom-tile-attention";
         if (isa<SparseMatmulOp>(op))
           diag << ": its sparse weights must be constants (with block rows "
                   "and offsets in range, 2:4 positions distinct)";

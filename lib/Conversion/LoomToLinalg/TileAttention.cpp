@@ -47,17 +47,134 @@ static constexpr int64_t kMaxSplitQueries = 16;
 /// Key ranges start at multiples of this many keys.
 static constexpr int64_t kSplitGranule = 16;
 
+/// Content routing (loom.attention's `routed`): the `topK` key blocks of
+/// `bs` keys with the largest mean score against the query block's sum,
+/// sum_i q_i . mean_{j in block} k_j (the lower block first on ties), as a
+/// tensor<topK x index>, -1 past the number of blocks. `queries` is the
+/// query block [rows, D] (scaled: a positive factor keeps the order) and
+/// `keys` the head's keys [Skv, D].
+static Value routeKeyBlocks(OpBuilder &b, Location l, Value queries, Value keys,
+                            Value skv, int64_t bs, int64_t topK) {
+  auto qt = cast<RankedTensorType>(queries.getType());
+  Type elem = qt.getElementType();
+  TileBuilder t(b, l, cast<FloatType>(elem));
+  auto cIdx = [&](int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(b, l, v);
+  };
+  OpFoldResult headDim =
+      qt.isDynamicDim(1)
+          ? OpFoldResult(tensor::DimOp::create(b, l, queries, 1).getResult())
+          : OpFoldResult(b.getIndexAttr(qt.getDimSize(1)));
+  // qSum[d] = sum_i q[i, d].
+  Value qSum =
+      t.generic(t.filled({headDim}, 0.0), {queries},
+                {t.map(2, {t.d(0), t.d(1)}), t.map(2, {t.d(1)})}, {kRed, kPar},
+                [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+                  return arith::AddFOp::create(nb, nl, a[1], a[0]);
+                });
+  // score[j] = k_j . qSum, into a zero-padded [blocks * bs].
+  Value blocks = arith::CeilDivUIOp::create(b, l, skv, cIdx(bs));
+  Value padded = t.filled(
+      {OpFoldResult(arith::MulIOp::create(b, l, blocks, cIdx(bs)).getResult())},
+      0.0);
+  Value perKey = t.generic(
+      t.filled({OpFoldResult(skv)}, 0.0), {keys, qSum},
+      {t.map(2, {t.d(0), t.d(1)}), t.map(2, {t.d(1)}), t.map(2, {t.d(0)})},
+      {kPar, kRed}, multiplyAccumulate);
+  padded = tensor::InsertSliceOp::create(
+      b, l, perKey, padded, ArrayRef<OpFoldResult>{b.getIndexAttr(0)},
+      ArrayRef<OpFoldResult>{OpFoldResult(skv)},
+      ArrayRef<OpFoldResult>{b.getIndexAttr(1)});
+  // mean[kb] = sum of the block's scores / its keys, over the scores as
+  // [blocks, bs].
+  Value grid = tensor::ExpandShapeOp::create(
+      b, l, RankedTensorType::get({ShapedType::kDynamic, bs}, elem), padded,
+      ArrayRef<ReassociationIndices>{{0, 1}},
+      ArrayRef<OpFoldResult>{OpFoldResult(blocks), b.getIndexAttr(bs)});
+  Value sums =
+      t.generic(t.filled({OpFoldResult(blocks)}, 0.0), {grid},
+                {t.map(2, {t.d(0), t.d(1)}), t.map(2, {t.d(0)})}, {kPar, kRed},
+                [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+                  return arith::AddFOp::create(nb, nl, a[1], a[0]);
+                });
+  Value means = t.generic(
+      t.empty({OpFoldResult(blocks)}), {sums},
+      {t.map(1, {t.d(0)}), t.map(1, {t.d(0)})}, {kPar},
+      [&](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+        Value kb = linalg::IndexOp::create(nb, nl, 0);
+        Value bsV = arith::ConstantIndexOp::create(nb, nl, bs);
+        Value count = arith::MinUIOp::create(
+            nb, nl, bsV,
+            arith::SubIOp::create(nb, nl, skv,
+                                  arith::MulIOp::create(nb, nl, kb, bsV)));
+        Value f = arith::UIToFPOp::create(
+            nb, nl, elem,
+            arith::IndexCastOp::create(nb, nl, nb.getI64Type(), count));
+        return arith::DivFOp::create(nb, nl, a[0], f);
+      });
+  // The top K: K rounds of argmax (strictly greater: the lower block wins
+  // ties), each taking its block out.
+  Value negInf = arith::ConstantOp::create(
+      b, l, b.getFloatAttr(elem, -std::numeric_limits<double>::infinity()));
+  Value none = cIdx(-1);
+  Value chosen0 = linalg::FillOp::create(
+                      b, l, none,
+                      tensor::EmptyOp::create(b, l, ArrayRef<int64_t>{topK},
+                                              b.getIndexType())
+                          .getResult())
+                      .getResult(0);
+  auto rounds = scf::ForOp::create(
+      b, l, cIdx(0), cIdx(topK), cIdx(1), ValueRange{means, chosen0},
+      [&](OpBuilder &fb, Location fl, Value round, ValueRange iter) {
+        auto scalar = [&](Type type, Value v) {
+          Value e = tensor::EmptyOp::create(fb, fl, ArrayRef<int64_t>{}, type);
+          return linalg::FillOp::create(fb, fl, v, e).getResult(0);
+        };
+        MLIRContext *ctx = fb.getContext();
+        AffineMap id = AffineMap::getMultiDimIdentityMap(1, ctx);
+        AffineMap toScalar = AffineMap::get(1, 0, {}, ctx);
+        auto argmax = linalg::GenericOp::create(
+            fb, fl,
+            TypeRange{RankedTensorType::get({}, elem),
+                      RankedTensorType::get({}, fb.getIndexType())},
+            ValueRange{iter[0]},
+            ValueRange{scalar(elem, negInf), scalar(fb.getIndexType(), none)},
+            ArrayRef<AffineMap>{id, toScalar, toScalar},
+            ArrayRef<utils::IteratorType>{kRed},
+            [](OpBuilder &nb, Location nl, ValueRange a) {
+              Value better = arith::CmpFOp::create(
+                  nb, nl, arith::CmpFPredicate::OGT, a[0], a[1]);
+              Value at = linalg::IndexOp::create(nb, nl, 0);
+              linalg::YieldOp::create(
+                  nb, nl,
+                  ValueRange{
+                      arith::SelectOp::create(nb, nl, better, a[0], a[1]),
+                      arith::SelectOp::create(nb, nl, better, at, a[2])});
+            });
+        Value best = tensor::ExtractOp::create(fb, fl, argmax.getResult(1),
+                                               ValueRange{});
+        Value chosen = tensor::InsertOp::create(fb, fl, best, iter[1], round);
+        Value taken = arith::MaxSIOp::create(
+            fb, fl, best, arith::ConstantIndexOp::create(fb, fl, 0));
+        Value work = tensor::InsertOp::create(fb, fl, negInf, iter[0], taken);
+        scf::YieldOp::create(fb, fl, ValueRange{work, chosen});
+      });
+  return rounds.getResult(1);
+}
+
 namespace {
 
 /// loom.attention -> scf.forall over query tiles, scf.for over key tiles.
 struct TileAttention : OpRewritePattern<AttentionOp> {
   TileAttention(MLIRContext *ctx, int64_t tileQ, int64_t tileKV,
-                int64_t kvSplits)
-      : OpRewritePattern(ctx), tileQ(tileQ), tileKV(tileKV),
-        kvSplits(kvSplits) {}
+                int64_t kvSplits, bool onlyRouted)
+      : OpRewritePattern(ctx), tileQ(tileQ), tileKV(tileKV), kvSplits(kvSplits),
+        onlyRouted(onlyRouted) {}
 
   LogicalResult matchAndRewrite(AttentionOp op,
                                 PatternRewriter &rewriter) const override {
+    if (onlyRouted && !op.getRouted())
+      return rewriter.notifyMatchFailure(op, "only routed attention");
     Location loc = op.getLoc();
     Value q = op.getQuery(), k = op.getKey(), v = op.getValue();
     Value mask = op.getMask();
@@ -99,12 +216,16 @@ struct TileAttention : OpRewritePattern<AttentionOp> {
     SmallVector<OpFoldResult> ubs;
     for (int64_t i = 0; i < nb; ++i)
       ubs.push_back(dim(q, i));
-    Value tq = idx(tileQ), tkv = idx(tileKV);
+    // Routed attention chooses key blocks per query block: one query block
+    // per tile.
+    std::optional<ArrayRef<int64_t>> routedOp = op.getRouted();
+    int64_t tileRows = routedOp ? (*routedOp)[0] : tileQ;
+    Value tq = idx(tileRows), tkv = idx(tileKV);
     // Decoding (a few queries, known at compile time, in one tile): split the
     // keys into `kvSplits` ranges computed in parallel, then merge their
     // partial softmax states (Lean Attention's stream-K reduction), so that
     // a few heads still keep every core busy.
-    bool split = kvSplits > 1 && !qt.isDynamicDim(rank - 2) &&
+    bool split = !routedOp && kvSplits > 1 && !qt.isDynamicDim(rank - 2) &&
                  qt.getDimSize(rank - 2) <= std::min(tileQ, kMaxSplitQueries);
     Value chunk;
     if (split) {
@@ -119,7 +240,7 @@ struct TileAttention : OpRewritePattern<AttentionOp> {
           idx(kSplitGranule));
     } else if (!qt.isDynamicDim(rank - 2))
       ubs.push_back(rewriter.getIndexAttr(
-          llvm::divideCeil(qt.getDimSize(rank - 2), tileQ)));
+          llvm::divideCeil(qt.getDimSize(rank - 2), tileRows)));
     else
       ubs.push_back(
           arith::CeilDivUIOp::create(rewriter, loc, sq, tq).getResult());
@@ -155,6 +276,7 @@ struct TileAttention : OpRewritePattern<AttentionOp> {
     bool causal = op.getCausal();
     std::optional<int64_t> window = op.getWindow();
     std::optional<ArrayRef<int64_t>> blocks = op.getBlockSparse();
+    std::optional<ArrayRef<int64_t>> routed = op.getRouted();
     if (causal || window || blocks)
       offset = arith::SubIOp::create(rewriter, loc, skv, sq);
     double scaleValue = op.getEffectiveScale();
@@ -283,130 +405,163 @@ struct TileAttention : OpRewritePattern<AttentionOp> {
             }
           }
           SmallVector<Value> state = {m0, l0, acc0};
-          for (auto &range : ranges) {
-            Value rangeEnd = range.second;
+          // One step of the online softmax over keys [k0, k0 + cols):
+          // returns the new (max, sum, output).
+          auto step = [&](OpBuilder &fb, Location fl, Value k0, Value cols,
+                          ValueRange iter) -> SmallVector<Value> {
+            TileBuilder t(fb, fl, elem);
+            Value kTile = slice2d(k, kvHead, k0, cols, headDim);
+            Value vTile = slice2d(v, kvHead, k0, cols, valueDim);
+            Value m = iter[0], sum = iter[1], acc = iter[2];
+
+            // K_j^T [D, cols], so that the score loop nest runs
+            // contiguously along j (vectorized, no horizontal sums).
+            Value kT = linalg::TransposeOp::create(fb, fl, kTile,
+                                                   t.empty({headDim, cols}),
+                                                   ArrayRef<int64_t>{1, 0})
+                           .getResult()[0];
+            // S[i, j] = sum_d Q[i, d] K^T[d, j]
+            Value s = t.generic(t.filled({rows, cols}, 0.0), {qTile, kT},
+                                {t.map(3, {t.d(0), t.d(2)}),
+                                 t.map(3, {t.d(2), t.d(1)}),
+                                 t.map(3, {t.d(0), t.d(1)})},
+                                {kPar, kPar, kRed}, multiplyAccumulate);
+
+            // Mask, causal masking (the scale is in Q already).
+            Value scored = s;
+            Value ninf = t.cst(negInf);
+            if (mask || offset) {
+              SmallVector<Value> ins = {s};
+              SmallVector<AffineMap> maps = {fb.getMultiDimIdentityMap(2)};
+              if (mask) {
+                auto [mTile, mMap] = maskTile(fb, fl, mask, rank, batch, head,
+                                              q0, rows, k0, cols);
+                ins.push_back(mTile);
+                maps.push_back(mMap);
+              }
+              maps.push_back(fb.getMultiDimIdentityMap(2));
+              bool hasMask = static_cast<bool>(mask);
+              scored = t.generic(
+                  t.empty({rows, cols}), ins, maps, {kPar, kPar},
+                  [&](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+                    Value x = a[0];
+                    if (hasMask)
+                      x = arith::AddFOp::create(nb, nl, x, a[1]);
+                    if (!offset)
+                      return x;
+                    Value i = linalg::IndexOp::create(nb, nl, 0);
+                    Value j = linalg::IndexOp::create(nb, nl, 1);
+                    Value qi = arith::AddIOp::create(nb, nl, q0, i);
+                    Value kj = arith::AddIOp::create(nb, nl, k0, j);
+                    Value masked = attentionMasked(nb, nl, qi, kj, offset,
+                                                   causal, window, blocks);
+                    return arith::SelectOp::create(nb, nl, masked, ninf, x);
+                  });
+            }
+
+            // m' = max(m, rowmax(S)).
+            AffineMap rowOf2 = t.map(2, {t.d(0)});
+            AffineMap id2 = fb.getMultiDimIdentityMap(2);
+            Value mNew = t.generic(
+                m, {scored}, {id2, rowOf2}, {kPar, kRed},
+                [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+                  return arith::MaximumFOp::create(nb, nl, a[1], a[0]);
+                });
+            // A row that saw only -inf keeps its state: subtract 0.
+            auto safe = [ninf](OpBuilder &nb, Location nl, Value mx) -> Value {
+              Value isInf = arith::CmpFOp::create(
+                  nb, nl, arith::CmpFPredicate::OEQ, mx, ninf);
+              Value z = arith::ConstantOp::create(
+                  nb, nl, nb.getFloatAttr(mx.getType(), 0.0));
+              return arith::SelectOp::create(nb, nl, isInf, z, mx);
+            };
+            // P = exp(S - m').
+            Value p = t.generic(
+                t.empty({rows, cols}), {scored, mNew}, {id2, rowOf2, id2},
+                {kPar, kPar},
+                [&](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+                  return math::ExpOp::create(
+                      nb, nl,
+                      arith::SubFOp::create(nb, nl, a[0], safe(nb, nl, a[1])));
+                });
+            // a = exp(m - m').
+            AffineMap id1 = fb.getMultiDimIdentityMap(1);
+            Value alpha = t.generic(
+                t.empty({rows}), {m, mNew}, {id1, id1, id1}, {kPar},
+                [&](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+                  return math::ExpOp::create(
+                      nb, nl,
+                      arith::SubFOp::create(nb, nl, a[0], safe(nb, nl, a[1])));
+                });
+            // l' = a * l + rowsum(P).
+            Value lScaled = t.generic(
+                t.empty({rows}), {sum, alpha}, {id1, id1, id1}, {kPar},
+                [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+                  return arith::MulFOp::create(nb, nl, a[0], a[1]);
+                });
+            Value lNew = t.generic(
+                lScaled, {p}, {id2, rowOf2}, {kPar, kRed},
+                [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+                  return arith::AddFOp::create(nb, nl, a[1], a[0], kReassoc);
+                });
+            // acc' = a * acc + P V.
+            Value accScaled = t.generic(
+                t.empty({rows, valueDim}), {acc, alpha}, {id2, rowOf2, id2},
+                {kPar, kPar},
+                [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+                  return arith::MulFOp::create(nb, nl, a[0], a[1]);
+                });
+            // Loops (i, e, j): acc[i, e] += P[i, j] V[j, e].
+            Value accNew = t.generic(accScaled, {p, vTile},
+                                     {t.map(3, {t.d(0), t.d(2)}),
+                                      t.map(3, {t.d(2), t.d(1)}),
+                                      t.map(3, {t.d(0), t.d(1)})},
+                                     {kPar, kPar, kRed}, multiplyAccumulate);
+            return {mNew, lNew, accNew};
+          };
+          if (routed) {
+            // The K key blocks of this query block, in routing order; -1
+            // where fewer blocks exist.
+            Value chosen = routeKeyBlocks(b, l, qTile,
+                                          slice2d(k, kvHead, c0, skv, headDim),
+                                          skv, (*routed)[0], (*routed)[1]);
             auto loop = scf::ForOp::create(
-                b, l, range.first, rangeEnd, tkv, state,
-                [&](OpBuilder &fb, Location fl, Value k0, ValueRange iter) {
-                  TileBuilder t(fb, fl, elem);
-                  Value cols = arith::MinUIOp::create(
-                      fb, fl, tkv, arith::SubIOp::create(fb, fl, rangeEnd, k0));
-                  Value kTile = slice2d(k, kvHead, k0, cols, headDim);
-                  Value vTile = slice2d(v, kvHead, k0, cols, valueDim);
-                  Value m = iter[0], sum = iter[1], acc = iter[2];
-
-                  // K_j^T [D, cols], so that the score loop nest runs
-                  // contiguously along j (vectorized, no horizontal sums).
-                  Value kT = linalg::TransposeOp::create(
-                                 fb, fl, kTile, t.empty({headDim, cols}),
-                                 ArrayRef<int64_t>{1, 0})
-                                 .getResult()[0];
-                  // S[i, j] = sum_d Q[i, d] K^T[d, j]
-                  Value s = t.generic(t.filled({rows, cols}, 0.0), {qTile, kT},
-                                      {t.map(3, {t.d(0), t.d(2)}),
-                                       t.map(3, {t.d(2), t.d(1)}),
-                                       t.map(3, {t.d(0), t.d(1)})},
-                                      {kPar, kPar, kRed}, multiplyAccumulate);
-
-                  // Mask, causal masking (the scale is in Q already).
-                  Value scored = s;
-                  Value ninf = t.cst(negInf);
-                  if (mask || offset) {
-                    SmallVector<Value> ins = {s};
-                    SmallVector<AffineMap> maps = {
-                        fb.getMultiDimIdentityMap(2)};
-                    if (mask) {
-                      auto [mTile, mMap] = maskTile(fb, fl, mask, rank, batch,
-                                                    head, q0, rows, k0, cols);
-                      ins.push_back(mTile);
-                      maps.push_back(mMap);
-                    }
-                    maps.push_back(fb.getMultiDimIdentityMap(2));
-                    bool hasMask = static_cast<bool>(mask);
-                    scored = t.generic(
-                        t.empty({rows, cols}), ins, maps, {kPar, kPar},
-                        [&](OpBuilder &nb, Location nl, ValueRange a) -> Value {
-                          Value x = a[0];
-                          if (hasMask)
-                            x = arith::AddFOp::create(nb, nl, x, a[1]);
-                          if (!offset)
-                            return x;
-                          Value i = linalg::IndexOp::create(nb, nl, 0);
-                          Value j = linalg::IndexOp::create(nb, nl, 1);
-                          Value qi = arith::AddIOp::create(nb, nl, q0, i);
-                          Value kj = arith::AddIOp::create(nb, nl, k0, j);
-                          Value masked = attentionMasked(
-                              nb, nl, qi, kj, offset, causal, window, blocks);
-                          return arith::SelectOp::create(nb, nl, masked, ninf,
-                                                         x);
-                        });
-                  }
-
-                  // m' = max(m, rowmax(S)).
-                  AffineMap rowOf2 = t.map(2, {t.d(0)});
-                  AffineMap id2 = fb.getMultiDimIdentityMap(2);
-                  Value mNew = t.generic(
-                      m, {scored}, {id2, rowOf2}, {kPar, kRed},
-                      [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
-                        return arith::MaximumFOp::create(nb, nl, a[1], a[0]);
+                b, l, c0, cIdx((*routed)[1]), cIdx(1), state,
+                [&](OpBuilder &fb, Location fl, Value t, ValueRange iter) {
+                  Value kb = tensor::ExtractOp::create(fb, fl, chosen, t);
+                  Value valid = arith::CmpIOp::create(
+                      fb, fl, arith::CmpIPredicate::sge, kb,
+                      arith::ConstantIndexOp::create(fb, fl, 0));
+                  auto ifOp = scf::IfOp::create(
+                      fb, fl, valid,
+                      [&](OpBuilder &ib, Location il) {
+                        Value bs = arith::ConstantIndexOp::create(ib, il,
+                                                                  (*routed)[0]);
+                        Value k0 = arith::MulIOp::create(ib, il, kb, bs);
+                        Value cols = arith::MinUIOp::create(
+                            ib, il, bs, arith::SubIOp::create(ib, il, skv, k0));
+                        scf::YieldOp::create(ib, il,
+                                             step(ib, il, k0, cols, iter));
+                      },
+                      [&](OpBuilder &eb, Location el) {
+                        scf::YieldOp::create(eb, el, iter);
                       });
-                  // A row that saw only -inf keeps its state: subtract 0.
-                  auto safe = [ninf](OpBuilder &nb, Location nl,
-                                     Value mx) -> Value {
-                    Value isInf = arith::CmpFOp::create(
-                        nb, nl, arith::CmpFPredicate::OEQ, mx, ninf);
-                    Value z = arith::ConstantOp::create(
-                        nb, nl, nb.getFloatAttr(mx.getType(), 0.0));
-                    return arith::SelectOp::create(nb, nl, isInf, z, mx);
-                  };
-                  // P = exp(S - m').
-                  Value p = t.generic(
-                      t.empty({rows, cols}), {scored, mNew}, {id2, rowOf2, id2},
-                      {kPar, kPar},
-                      [&](OpBuilder &nb, Location nl, ValueRange a) -> Value {
-                        return math::ExpOp::create(
-                            nb, nl,
-                            arith::SubFOp::create(nb, nl, a[0],
-                                                  safe(nb, nl, a[1])));
-                      });
-                  // a = exp(m - m').
-                  AffineMap id1 = fb.getMultiDimIdentityMap(1);
-                  Value alpha = t.generic(
-                      t.empty({rows}), {m, mNew}, {id1, id1, id1}, {kPar},
-                      [&](OpBuilder &nb, Location nl, ValueRange a) -> Value {
-                        return math::ExpOp::create(
-                            nb, nl,
-                            arith::SubFOp::create(nb, nl, a[0],
-                                                  safe(nb, nl, a[1])));
-                      });
-                  // l' = a * l + rowsum(P).
-                  Value lScaled = t.generic(
-                      t.empty({rows}), {sum, alpha}, {id1, id1, id1}, {kPar},
-                      [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
-                        return arith::MulFOp::create(nb, nl, a[0], a[1]);
-                      });
-                  Value lNew = t.generic(
-                      lScaled, {p}, {id2, rowOf2}, {kPar, kRed},
-                      [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
-                        return arith::AddFOp::create(nb, nl, a[1], a[0],
-                                                     kReassoc);
-                      });
-                  // acc' = a * acc + P V.
-                  Value accScaled = t.generic(
-                      t.empty({rows, valueDim}), {acc, alpha},
-                      {id2, rowOf2, id2}, {kPar, kPar},
-                      [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
-                        return arith::MulFOp::create(nb, nl, a[0], a[1]);
-                      });
-                  // Loops (i, e, j): acc[i, e] += P[i, j] V[j, e].
-                  Value accNew = t.generic(
-                      accScaled, {p, vTile},
-                      {t.map(3, {t.d(0), t.d(2)}), t.map(3, {t.d(2), t.d(1)}),
-                       t.map(3, {t.d(0), t.d(1)})},
-                      {kPar, kPar, kRed}, multiplyAccumulate);
-                  scf::YieldOp::create(fb, fl, ValueRange{mNew, lNew, accNew});
+                  scf::YieldOp::create(fb, fl, ifOp.getResults());
                 });
             state.assign(loop.getResults().begin(), loop.getResults().end());
+          } else {
+            for (auto &range : ranges) {
+              Value rangeEnd = range.second;
+              auto loop = scf::ForOp::create(
+                  b, l, range.first, rangeEnd, tkv, state,
+                  [&](OpBuilder &fb, Location fl, Value k0, ValueRange iter) {
+                    Value cols = arith::MinUIOp::create(
+                        fb, fl, tkv,
+                        arith::SubIOp::create(fb, fl, rangeEnd, k0));
+                    scf::YieldOp::create(fb, fl, step(fb, fl, k0, cols, iter));
+                  });
+              state.assign(loop.getResults().begin(), loop.getResults().end());
+            }
           }
 
           if (split) {
@@ -594,6 +749,8 @@ struct TileAttention : OpRewritePattern<AttentionOp> {
   }
 
   int64_t tileQ, tileKV, kvSplits;
+  /// Tile only routed attention (the reference lowering takes the rest).
+  bool onlyRouted;
 };
 
 /// Tiles every loom.attention into the flash-attention form.
@@ -608,7 +765,8 @@ struct TileAttentionPass final
       return signalPassFailure();
     }
     RewritePatternSet patterns(&getContext());
-    patterns.add<TileAttention>(&getContext(), tileQ, tileKV, kvSplits);
+    patterns.add<TileAttention>(&getContext(), tileQ, tileKV, kvSplits,
+                                onlyRouted);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();
   }

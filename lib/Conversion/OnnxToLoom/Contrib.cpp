@@ -195,7 +195,8 @@ static LogicalResult legalizeMsAttention(OpBinder &binder,
       rewriter, loc, q, k, v, additive,
       rewriter.getF32FloatAttr(static_cast<float>(scale)),
       binder.getInt("unidirectional", 0) ? rewriter.getUnitAttr() : nullptr,
-      /*num_kv_heads=*/nullptr, /*window=*/nullptr, /*block_sparse=*/nullptr);
+      /*num_kv_heads=*/nullptr, /*window=*/nullptr, /*block_sparse=*/nullptr,
+      /*routed=*/nullptr);
   // [B, heads, S, hd] -> [B, S, H].
   Value outEmpty = tensor::EmptyOp::create(
       rewriter, loc,

@@ -480,7 +480,8 @@ struct RaiseAttention : OpRewritePattern<onnxir::NodeOp> {
         rewriter, loc, s->query, key, value, mask,
         rewriter.getF32FloatAttr(static_cast<float>(s->scale)),
         s->causal ? rewriter.getUnitAttr() : nullptr, kvHeads,
-        /*window=*/nullptr, /*block_sparse=*/nullptr);
+        /*window=*/nullptr, /*block_sparse=*/nullptr,
+        /*routed=*/nullptr);
     Value result = attention.getResult();
     if (result.getType() != op.getResult(0).getType())
       result = tensor::CastOp::create(rewriter, loc, op.getResult(0).getType(),

@@ -41,3 +41,12 @@ func.func @sparse_2_4_same_row(%x: tensor<2x4xf32>) -> tensor<2x16xf32> {
   %0 = loom.sparse_matmul %x, %v, %i {format = "2:4", columns = 16 : i64} : (tensor<2x4xf32>, tensor<2x16xf32>, tensor<1x16xi8>) -> tensor<2x16xf32>
   return %0 : tensor<2x16xf32>
 }
+
+// -----
+
+// Routed attention has only a tiled form (loom-tile-attention).
+func.func @routed_untiled(%q: tensor<1x8x16xf32>) -> tensor<1x8x16xf32> {
+  // expected-error @+1 {{cannot lower 'loom.attention' to linalg: routed attention lowers through loom-tile-attention}}
+  %0 = loom.attention %q, %q, %q {routed = array<i64: 4, 1>} : (tensor<1x8x16xf32>, tensor<1x8x16xf32>, tensor<1x8x16xf32>) -> tensor<1x8x16xf32>
+  return %0 : tensor<1x8x16xf32>
+}

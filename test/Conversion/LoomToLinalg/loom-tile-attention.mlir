@@ -1,5 +1,6 @@
 // RUN: loom-opt %s -split-input-file --loom-tile-attention="tile-q=32 tile-kv=16 kv-splits=1" | FileCheck %s
 // RUN: loom-opt %s -split-input-file --loom-tile-attention="kv-splits=4" | FileCheck %s --check-prefix=SPLIT
+// RUN: loom-opt %s -split-input-file --loom-tile-attention="only-routed=true" | FileCheck %s --check-prefix=ONLY
 // RUN: not loom-opt %s -split-input-file --loom-tile-attention="tile-q=0" 2>&1 | FileCheck %s --check-prefix=BAD
 // BAD: error: tile-q, tile-kv and kv-splits must be positive
 
@@ -164,5 +165,38 @@ func.func @window(%q: tensor<1x2x100x64xf32>, %k: tensor<1x2x100x64xf32>, %v: te
 //       CHECK:       arith.andi
 func.func @block_sparse(%q: tensor<1x2x100x64xf32>, %k: tensor<1x2x100x64xf32>, %v: tensor<1x2x100x64xf32>) -> tensor<1x2x100x64xf32> {
   %o = loom.attention %q, %k, %v {block_sparse = array<i64: 16, 1, 1>} : (tensor<1x2x100x64xf32>, tensor<1x2x100x64xf32>, tensor<1x2x100x64xf32>) -> tensor<1x2x100x64xf32>
+  return %o : tensor<1x2x100x64xf32>
+}
+
+// -----
+
+// Routed (blocks of 16, 2 key blocks): one query block per tile (100 rows:
+// 7 tiles); the tile's query sum scores every key block's mean (keys
+// padded to whole blocks, viewed as [blocks, 16]), 2 rounds of argmax pick
+// the blocks (-1 when none is left), and the key loop runs over the 2
+// choices, skipping a -1.
+// CHECK-LABEL: func @routed
+//       CHECK:   scf.forall (%{{.+}}, %{{.+}}, %{{.+}}) in (1, 2, 7)
+//       CHECK:     tensor.expand_shape {{.*}} : tensor<?xf32> into tensor<?x16xf32>
+//       CHECK:     %[[CHOSEN:.+]]:2 = scf.for %{{.+}} = %c0 to %c2 step %c1
+//       CHECK:       arith.cmpf ogt
+//       CHECK:       tensor.insert
+//       CHECK:     scf.for %[[T:.+]] = %c0 to %c2 step %c1
+//       CHECK:       %[[KB:.+]] = tensor.extract %[[CHOSEN]]#1[%[[T]]]
+//       CHECK:       %[[VALID:.+]] = arith.cmpi sge, %[[KB]], %c0
+//       CHECK:       scf.if %[[VALID]]
+//       CHECK:         arith.muli %[[KB]], %c16
+// With only-routed, plain attention is left for the untiled lowering.
+// ONLY-LABEL: func @routed
+//   ONLY-NOT:   loom.attention
+// ONLY-LABEL: func @plain
+//       ONLY:   loom.attention
+func.func @routed(%q: tensor<1x2x100x64xf32>, %k: tensor<1x2x100x64xf32>, %v: tensor<1x2x100x64xf32>) -> tensor<1x2x100x64xf32> {
+  %o = loom.attention %q, %k, %v {routed = array<i64: 16, 2>} : (tensor<1x2x100x64xf32>, tensor<1x2x100x64xf32>, tensor<1x2x100x64xf32>) -> tensor<1x2x100x64xf32>
+  return %o : tensor<1x2x100x64xf32>
+}
+
+func.func @plain(%q: tensor<1x2x100x64xf32>) -> tensor<1x2x100x64xf32> {
+  %o = loom.attention %q, %q, %q : (tensor<1x2x100x64xf32>, tensor<1x2x100x64xf32>, tensor<1x2x100x64xf32>) -> tensor<1x2x100x64xf32>
   return %o : tensor<1x2x100x64xf32>
 }

@@ -576,3 +576,19 @@ func.func @attention_block_sparse(%q: tensor<1x8x16xf32>) {
   %0 = loom.attention %q, %q, %q {block_sparse = array<i64: 0, 1, 1>} : (tensor<1x8x16xf32>, tensor<1x8x16xf32>, tensor<1x8x16xf32>) -> tensor<1x8x16xf32>
   return
 }
+
+// -----
+
+func.func @attention_routed_shape(%q: tensor<1x8x16xf32>) {
+  // expected-error @+1 {{routed must be [block size >= 1, key blocks >= 1]}}
+  %0 = loom.attention %q, %q, %q {routed = array<i64: 4, 0>} : (tensor<1x8x16xf32>, tensor<1x8x16xf32>, tensor<1x8x16xf32>) -> tensor<1x8x16xf32>
+  return
+}
+
+// -----
+
+func.func @attention_routed_causal(%q: tensor<1x8x16xf32>) {
+  // expected-error @+1 {{routed attention does not combine with causal, window or block_sparse yet}}
+  %0 = loom.attention %q, %q, %q {causal, routed = array<i64: 4, 1>} : (tensor<1x8x16xf32>, tensor<1x8x16xf32>, tensor<1x8x16xf32>) -> tensor<1x8x16xf32>
+  return
+}

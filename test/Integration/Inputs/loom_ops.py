@@ -27,7 +27,7 @@ def softmax(x):
 
 
 def attention(q, k, v, mask=None, scale=None, causal=False, kv_heads=None,
-              window=None, blocks=None):
+              window=None, blocks=None, routed=None):
     if kv_heads:
         rep = q.shape[1] // kv_heads
         k, v = np.repeat(k, rep, axis=1), np.repeat(v, rep, axis=1)
@@ -55,7 +55,47 @@ def attention(q, k, v, mask=None, scale=None, causal=False, kv_heads=None,
         kb = np.arange(skv)[None, :] // bs
         hidden = (qb >= glob) & (kb >= glob) & (np.abs(kb - qb) > local)
         s = np.where(hidden, -np.inf, s)
+    if routed:
+        s = np.where(route(q, k, *routed), s, -np.inf)
     return softmax(s) @ v
+
+
+def route(q, k, bs, top):
+    """Content routing: for every query block (of bs rows) the `top` key
+    blocks whose mean key has the largest dot product with the sum of the
+    block's queries (stable: the lower block on ties). Returns the [..., Sq,
+    Skv] mask of keys each query sees."""
+    sq, skv = q.shape[-2], k.shape[-2]
+    nq, nk = -(-sq // bs), -(-skv // bs)
+    keep = np.zeros(q.shape[:-2] + (sq, skv), bool)
+    for qb in range(nq):
+        qsum = q[..., qb * bs:(qb + 1) * bs, :].astype(np.float64).sum(-2)
+        scores = np.stack([
+            (k[..., kb * bs:(kb + 1) * bs, :].astype(np.float64).mean(-2) * qsum).sum(-1)
+            for kb in range(nk)], -1)
+        order = np.argsort(-scores, -1, kind="stable")[..., :top]
+        for kb in range(nk):
+            hit = (order == kb).any(-1)[..., None, None]
+            keep[..., qb * bs:(qb + 1) * bs, kb * bs:(kb + 1) * bs] |= hit
+    return keep
+
+
+def route_margin(q, k, bs, top):
+    """The smallest gap between the top-th and the next routing score over
+    all query blocks (near-ties could be decided differently in fp32)."""
+    sq, skv = q.shape[-2], k.shape[-2]
+    nq, nk = -(-sq // bs), -(-skv // bs)
+    if nk <= top:
+        return np.inf
+    gap = np.inf
+    for qb in range(nq):
+        qsum = q[..., qb * bs:(qb + 1) * bs, :].astype(np.float64).sum(-2)
+        scores = np.stack([
+            (k[..., kb * bs:(kb + 1) * bs, :].astype(np.float64).mean(-2) * qsum).sum(-1)
+            for kb in range(nk)], -1)
+        srt = -np.sort(-scores, -1)
+        gap = min(gap, float((srt[..., top - 1] - srt[..., top]).min()))
+    return gap
 
 
 def layer_norm(x, g, b, axis, eps):
@@ -113,7 +153,7 @@ def scan(kind, ins):
 # Cases whose function signature has dynamic dims: case -> dims made dynamic
 # in every operand and the result.
 DYNAMIC = {"attention_causal_long": (0, 2), "attention_window_causal": (2,),
-           "attention_blocks_causal": (2,), "attention_gqa_dyn": (0, 2),
+           "attention_blocks_causal": (2,), "attention_routed_cross": (0,), "attention_gqa_dyn": (0, 2),
            "attention_decode": (2,), "scan_diagonal": (1,), "scan_folded": (0, 1), "scan_linear_long": (2,),
            "scan_gated_long": (2,), "scan_delta": (0, 2), "scan_delta_long": (2,), "moe": (1,)}
 
@@ -211,6 +251,30 @@ def case(name):
         out = attention(q, k, v, causal=True, blocks=(64, 1, 1))
         op = "loom.attention %a0, %a1, %a2 {block_sparse = array<i64: 64, 1, 1>, causal}"
         return op, [q, k, v], out
+    if name == "attention_routed":
+        # Blocks of 16 (150 rows: a partial last block), 3 key blocks per
+        # query block; data drawn until no routing decision is a near-tie.
+        while True:
+            q, k, v = r(1, 2, 150, 16), r(1, 2, 150, 16), r(1, 2, 150, 24)
+            if route_margin(q, k, 16, 3) > 1e-3:
+                break
+        out = attention(q, k, v, routed=(16, 3))
+        return "loom.attention %a0, %a1, %a2 {routed = array<i64: 16, 3>}", [q, k, v], out
+    if name == "attention_routed_cross":
+        # Rank 3, Sq != Skv, a mask, dynamic batch; and more blocks chosen
+        # than there are for the last queries' partial grid (K = 5 of 5).
+        while True:
+            q, k, v, m = r(2, 40, 8), r(2, 70, 8), r(2, 70, 8), r(2, 1, 70)
+            if route_margin(q, k, 16, 2) > 1e-3:
+                break
+        out = attention(q, k, v, mask=m, routed=(16, 2))
+        op = "loom.attention %a0, %a1, %a2 mask %a3 {routed = array<i64: 16, 2>}"
+        return op, [q, k, v, m], out
+    if name == "attention_routed_all":
+        # K at least the number of key blocks: full attention.
+        q, k, v = r(1, 1, 40, 8), r(1, 1, 40, 8), r(1, 1, 40, 8)
+        out = attention(q, k, v)
+        return "loom.attention %a0, %a1, %a2 {routed = array<i64: 16, 5>}", [q, k, v], out
     if name == "scan_diagonal":
         # Mamba-shaped: 100 channels (two tiles of 64, one partial), state 16;
         # a = exp(delta * A) in (0, 1), b = delta * B.

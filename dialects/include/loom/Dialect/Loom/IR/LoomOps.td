@@ -44,6 +44,13 @@ def Loom_AttentionOp : Loom_Op<"attention", [Pure,
       and of the first G (global) blocks; queries of the global blocks see
       every key. Lowerings compute only the visible key blocks. Combines
       with `causal` and `window` (a key must pass every mask).
+    * `routed = [B, K]` (content-routed attention, as bi-level routing
+      attention does): queries (by index, `i / B`) and keys (`j / B`) are
+      cut into blocks of B; each query block attends only to the K key
+      blocks whose mean key has the largest dot product with the sum of the
+      block's queries (the lower block first on ties; all blocks when there
+      are at most K). Only those key blocks are computed. Not combined with
+      `causal`, `window` or `block_sparse` yet.
     * `num_kv_heads` enables grouped-query attention: `Hq` must be a multiple
       of `num_kv_heads == Hkv`, and query head `h` reads key/value head
       `h / (Hq / Hkv)`. Without it, `Hq == Hkv`.
@@ -64,7 +71,8 @@ def Loom_AttentionOp : Loom_Op<"attention", [Pure,
                        UnitAttr:$causal,
                        OptionalAttr<I64Attr>:$num_kv_heads,
                        OptionalAttr<I64Attr>:$window,
-                       OptionalAttr<DenseI64ArrayAttr>:$block_sparse);
+                       OptionalAttr<DenseI64ArrayAttr>:$block_sparse,
+                       OptionalAttr<DenseI64ArrayAttr>:$routed);
   let results = (outs Loom_FloatTensor:$result);
   let assemblyFormat = [{
     $query `,` $key `,` $value (`mask` $mask^)? attr-dict `:`
