@@ -12,7 +12,7 @@ as MLIR and compiled by loomc: full attention, the same with `window = W`
 G]` (`--attention=block-sparse:B,local=L,global=G`: a query's block, L
 blocks on either side, G global blocks) and with `routed = [B, K]`
 (`--attention=routed:B,top=K`: each query block's K best key blocks by
-block-mean scores; non-causal only), non-causal (a Longformer-style band
+block-mean scores), non-causal (a Longformer-style band
 of 2W - 1 keys per query) and causal (Mistral-style, the last W keys). Both are timed alternating, --repeats times (medians of
 medians). The issue's goal is time proportional to the computed tiles: the
 table gives the measured time ratio window/full next to the ratio of key
@@ -82,18 +82,26 @@ def visible(rows, seq, window, causal, blocks=None):
     return keep
 
 
-def routed_rows(q, k, bs, top):
+def routed_rows(q, k, bs, top, causal=False):
     """The [Sq, Skv] mask of content routing (as loom.attention's routed):
     each block of bs queries sees the `top` key blocks whose mean key has the
-    largest dot product with the block's query sum."""
+    largest dot product with the block's query sum (with `causal`, of the
+    blocks starting at or before the block's last query, and keys past each
+    query stay hidden)."""
     sq, skv = q.shape[0], k.shape[0]
     nk = -(-skv // bs)
     means = np.stack([k[j * bs:(j + 1) * bs].astype(np.float64).mean(0) for j in range(nk)])
     keep = np.zeros((sq, skv), bool)
     for qb in range(-(-sq // bs)):
         qsum = q[qb * bs:(qb + 1) * bs].astype(np.float64).sum(0)
-        for j in np.argsort(-(means @ qsum), kind="stable")[:top]:
-            keep[qb * bs:(qb + 1) * bs, j * bs:(j + 1) * bs] = True
+        score = means @ qsum
+        if causal:
+            score = np.where(np.arange(nk) * bs > min(sq, (qb + 1) * bs) - 1, -np.inf, score)
+        for j in np.argsort(-score, kind="stable")[:top]:
+            if np.isfinite(score[j]):
+                keep[qb * bs:(qb + 1) * bs, j * bs:(j + 1) * bs] = True
+    if causal:
+        keep &= np.arange(skv)[None, :] <= np.arange(sq)[:, None]
     return keep
 
 
@@ -151,8 +159,7 @@ def main():
         for causal in (False, True):
             variants = {"full": (0, None), "window": (args.window, None),
                         "blocks": (0, blocks)}
-            if not causal:  # routed attention is non-causal for now
-                variants["routed"] = (0, None)
+            variants["routed"] = (0, None)
             dirs = {}
             for name, (window, layout) in variants.items():
                 d = os.path.join(base, "%s_%s" % ("causal" if causal else "none", name))
@@ -183,7 +190,7 @@ def main():
                 got = np.load(os.path.join(o, "output_0.npy"))[0, 0, 1000:1064]
                 s = (q[0, 0, 1000:1064] @ k[0, 0].T) / np.sqrt(D)
                 if name == "routed":
-                    keep = routed_rows(q[0, 0], k[0, 0], *routed)[1000:1064]
+                    keep = routed_rows(q[0, 0], k[0, 0], *routed, causal=causal)[1000:1064]
                 else:
                     keep = visible(range(1000, 1064), seq, window, causal, layout)
                 s = np.where(keep, s, -np.inf)
@@ -197,11 +204,12 @@ def main():
                 rows.append((seq, causal, name, t["full"], t[name],
                              tiles(seq, window, causal, layout) / full_tiles,
                              scores(seq, window, causal, layout) / full_scores, errs[name]))
-            if "routed" in variants:
-                # Keys visited: K blocks of B per query block.
-                frac = min(1.0, routed[1] * routed[0] / (full_tiles / -(-seq // TILE_Q) * TILE_KV))
-                rows.append((seq, causal, "routed", t["full"], t["routed"], frac,
-                             min(1.0, routed[1] * routed[0] / seq), errs["routed"]))
+            # Keys visited: K blocks of B per query block, against the full
+            # loops' keys (about half of them when causal).
+            full_keys = scores(seq, 0, causal) / seq
+            frac = min(1.0, routed[1] * routed[0] / full_keys)
+            rows.append((seq, causal, "routed", t["full"], t["routed"], frac, frac,
+                         errs["routed"]))
     print("heads %d, head dim %d, window %d, blocks %s, routed %s, tiles %dx%d" % (
         args.heads, D, args.window, args.blocks, args.routed, TILE_Q, TILE_KV))
     print("%-6s %-7s %-7s %10s %10s %9s %9s %9s %10s" % (

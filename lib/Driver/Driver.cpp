@@ -208,9 +208,8 @@ struct LoomcOptions {
                "side (default 1) and the first G blocks (default 1), whose "
                "queries see every key) or 'routed:B[,top=K]' (each block of "
                "B queries attends to the K blocks of B keys (default 4) "
-               "whose mean key best matches the block's queries; "
-               "non-causal layers); only the visible key tiles are "
-               "computed"),
+               "whose mean key best matches the block's queries); only the "
+               "visible key tiles are computed"),
       cl::value_desc("span"), cl::init("full"), cl::cat(category)};
   cl::list<int64_t> attentionLayers{
       "attention-layers",

@@ -81,14 +81,8 @@ struct AttentionSpansPass final
         op.removeRoutedAttr();
         continue;
       }
-      if (routeBlockSize) {
-        if (op.getCausal()) {
-          op.emitError("routed attention does not combine with a causal "
-                       "mask yet");
-          return signalPassFailure();
-        }
+      if (routeBlockSize)
         op.setRoutedAttr(b.getDenseI64ArrayAttr({routeBlockSize, routeTop}));
-      }
       if (window)
         op.setWindowAttr(b.getI64IntegerAttr(window));
       if (blockSize)

@@ -6,9 +6,7 @@
 // RUN: loom-opt %s -split-input-file --loom-attention-spans="window=16" --loom-attention-spans="full=true layers=1" | FileCheck %s --check-prefix=FULL
 // RUN: not loom-opt %s -split-input-file --loom-attention-spans="window=16 full=true" 2>&1 | FileCheck %s --check-prefix=BOTH
 // BOTH: error: give a window >= 1, a block size >= 1 or a route block size >= 1, or full (window 16, block size 0, route block size 0)
-// RUN: loom-opt %s -split-input-file --loom-attention-spans="route-block-size=32 route-top=2 layers=1" | FileCheck %s --check-prefix=ROUTED
-// RUN: not loom-opt %s -split-input-file --loom-attention-spans="route-block-size=32 layers=0" 2>&1 | FileCheck %s --check-prefix=ROUTECAUSAL
-// ROUTECAUSAL: error: routed attention does not combine with a causal mask yet
+// RUN: loom-opt %s -split-input-file --loom-attention-spans="route-block-size=32 route-top=2 layers=1,2" | FileCheck %s --check-prefix=ROUTED
 // RUN: not loom-opt %s -split-input-file --loom-attention-spans="route-block-size=32 window=4" 2>&1 | FileCheck %s --check-prefix=ROUTEWIN
 // ROUTEWIN: error: routed attention takes no window or block layout, and at least one key block
 // RUN: not loom-opt %s -split-input-file --loom-attention-spans="window=16 layers=3" 2>&1 | FileCheck %s --check-prefix=MISSING
@@ -34,6 +32,7 @@
 // ROUTED-LABEL: func @three_layers
 //       ROUTED:   loom.attention %arg0, %arg0, %arg0 {causal} :
 //       ROUTED:   loom.attention %{{.+}}, %{{.+}}, %{{.+}} {routed = array<i64: 32, 2>} :
+//       ROUTED:   loom.attention %{{.+}}, %{{.+}}, %{{.+}} {causal, routed = array<i64: 32, 2>} :
 // BLOCKS-LABEL: func @three_layers
 //       BLOCKS:   loom.attention %arg0, %arg0, %arg0 {causal} :
 //       BLOCKS:   loom.attention %{{.+}}, %{{.+}}, %{{.+}} {block_sparse = array<i64: 64, 2, 0>} :

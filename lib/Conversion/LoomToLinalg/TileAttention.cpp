@@ -52,9 +52,11 @@ static constexpr int64_t kSplitGranule = 16;
 /// sum_i q_i . mean_{j in block} k_j (the lower block first on ties), as a
 /// tensor<topK x index>, -1 past the number of blocks. `queries` is the
 /// query block [rows, D] (scaled: a positive factor keeps the order) and
-/// `keys` the head's keys [Skv, D].
+/// `keys` the head's keys [Skv, D]; blocks starting at or past `keyLimit`
+/// (a causal mask hides them from the whole block) are no candidates.
 static Value routeKeyBlocks(OpBuilder &b, Location l, Value queries, Value keys,
-                            Value skv, int64_t bs, int64_t topK) {
+                            Value skv, Value keyLimit, int64_t bs,
+                            int64_t topK) {
   auto qt = cast<RankedTensorType>(queries.getType());
   Type elem = qt.getElementType();
   TileBuilder t(b, l, cast<FloatType>(elem));
@@ -110,7 +112,14 @@ static Value routeKeyBlocks(OpBuilder &b, Location l, Value queries, Value keys,
         Value f = arith::UIToFPOp::create(
             nb, nl, elem,
             arith::IndexCastOp::create(nb, nl, nb.getI64Type(), count));
-        return arith::DivFOp::create(nb, nl, a[0], f);
+        Value hidden = arith::CmpIOp::create(
+            nb, nl, arith::CmpIPredicate::sge,
+            arith::MulIOp::create(nb, nl, kb, bsV), keyLimit);
+        Value minusInf = arith::ConstantOp::create(
+            nb, nl,
+            nb.getFloatAttr(elem, -std::numeric_limits<double>::infinity()));
+        return arith::SelectOp::create(nb, nl, hidden, minusInf,
+                                       arith::DivFOp::create(nb, nl, a[0], f));
       });
   // The top K: K rounds of argmax (strictly greater: the lower block wins
   // ties), each taking its block out.
@@ -522,9 +531,9 @@ struct TileAttention : OpRewritePattern<AttentionOp> {
           if (routed) {
             // The K key blocks of this query block, in routing order; -1
             // where fewer blocks exist.
-            Value chosen = routeKeyBlocks(b, l, qTile,
-                                          slice2d(k, kvHead, c0, skv, headDim),
-                                          skv, (*routed)[0], (*routed)[1]);
+            Value chosen = routeKeyBlocks(
+                b, l, qTile, slice2d(k, kvHead, c0, skv, headDim), skv, kvEnd,
+                (*routed)[0], (*routed)[1]);
             auto loop = scf::ForOp::create(
                 b, l, c0, cIdx((*routed)[1]), cIdx(1), state,
                 [&](OpBuilder &fb, Location fl, Value t, ValueRange iter) {

@@ -56,15 +56,16 @@ def attention(q, k, v, mask=None, scale=None, causal=False, kv_heads=None,
         hidden = (qb >= glob) & (kb >= glob) & (np.abs(kb - qb) > local)
         s = np.where(hidden, -np.inf, s)
     if routed:
-        s = np.where(route(q, k, *routed), s, -np.inf)
+        s = np.where(route(q, k, *routed, causal=causal), s, -np.inf)
     return softmax(s) @ v
 
 
-def route(q, k, bs, top):
+def route(q, k, bs, top, causal=False):
     """Content routing: for every query block (of bs rows) the `top` key
     blocks whose mean key has the largest dot product with the sum of the
-    block's queries (stable: the lower block on ties). Returns the [..., Sq,
-    Skv] mask of keys each query sees."""
+    block's queries (stable: the lower block on ties); with `causal`, blocks
+    starting after the block's last position are no candidates. Returns the
+    [..., Sq, Skv] mask of keys each query sees."""
     sq, skv = q.shape[-2], k.shape[-2]
     nq, nk = -(-sq // bs), -(-skv // bs)
     keep = np.zeros(q.shape[:-2] + (sq, skv), bool)
@@ -73,6 +74,9 @@ def route(q, k, bs, top):
         scores = np.stack([
             (k[..., kb * bs:(kb + 1) * bs, :].astype(np.float64).mean(-2) * qsum).sum(-1)
             for kb in range(nk)], -1)
+        if causal:
+            last = min(sq, (qb + 1) * bs) - 1 + (skv - sq)
+            scores = np.where(np.arange(nk) * bs > last, -np.inf, scores)
         order = np.argsort(-scores, -1, kind="stable")[..., :top]
         for kb in range(nk):
             hit = (order == kb).any(-1)[..., None, None]
@@ -80,7 +84,7 @@ def route(q, k, bs, top):
     return keep
 
 
-def route_margin(q, k, bs, top):
+def route_margin(q, k, bs, top, causal=False):
     """The smallest gap between the top-th and the next routing score over
     all query blocks (near-ties could be decided differently in fp32)."""
     sq, skv = q.shape[-2], k.shape[-2]
@@ -93,8 +97,14 @@ def route_margin(q, k, bs, top):
         scores = np.stack([
             (k[..., kb * bs:(kb + 1) * bs, :].astype(np.float64).mean(-2) * qsum).sum(-1)
             for kb in range(nk)], -1)
+        if causal:
+            last = min(sq, (qb + 1) * bs) - 1 + (skv - sq)
+            scores = np.where(np.arange(nk) * bs > last, -np.inf, scores)
         srt = -np.sort(-scores, -1)
-        gap = min(gap, float((srt[..., top - 1] - srt[..., top]).min()))
+        with np.errstate(invalid="ignore"):
+            diff = srt[..., top - 1] - srt[..., top]
+        diff = np.where(np.isinf(srt[..., top]), np.inf, diff)
+        gap = min(gap, float(diff.min()))
     return gap
 
 
@@ -153,7 +163,8 @@ def scan(kind, ins):
 # Cases whose function signature has dynamic dims: case -> dims made dynamic
 # in every operand and the result.
 DYNAMIC = {"attention_causal_long": (0, 2), "attention_window_causal": (2,),
-           "attention_blocks_causal": (2,), "attention_routed_cross": (0,), "attention_gqa_dyn": (0, 2),
+           "attention_blocks_causal": (2,), "attention_routed_cross": (0,),
+           "attention_routed_causal": (2,), "attention_gqa_dyn": (0, 2),
            "attention_decode": (2,), "scan_diagonal": (1,), "scan_folded": (0, 1), "scan_linear_long": (2,),
            "scan_gated_long": (2,), "scan_delta": (0, 2), "scan_delta_long": (2,), "moe": (1,)}
 
@@ -270,6 +281,18 @@ def case(name):
         out = attention(q, k, v, mask=m, routed=(16, 2))
         op = "loom.attention %a0, %a1, %a2 mask %a3 {routed = array<i64: 16, 2>}"
         return op, [q, k, v, m], out
+    if name == "attention_routed_causal":
+        # Causal (Sq = Skv), blocks of 16, 3 key blocks, GQA, dynamic
+        # sequence: early query blocks have fewer candidates than 3.
+        while True:
+            q, k, v = r(1, 4, 130, 16), r(1, 2, 130, 16), r(1, 2, 130, 16)
+            kk = np.repeat(k, 2, axis=1)
+            if route_margin(q, kk, 16, 3, causal=True) > 1e-3:
+                break
+        out = attention(q, k, v, causal=True, kv_heads=2, routed=(16, 3))
+        op = ("loom.attention %a0, %a1, %a2 {causal, num_kv_heads = 2 : i64, "
+              "routed = array<i64: 16, 3>}")
+        return op, [q, k, v], out
     if name == "attention_routed_all":
         # K at least the number of key blocks: full attention.
         q, k, v = r(1, 1, 40, 8), r(1, 1, 40, 8), r(1, 1, 40, 8)

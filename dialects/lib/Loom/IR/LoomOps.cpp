@@ -85,9 +85,9 @@ LogicalResult AttentionOp::verify() {
   if (std::optional<ArrayRef<int64_t>> routed = getRouted()) {
     if (routed->size() != 2 || (*routed)[0] < 1 || (*routed)[1] < 1)
       return emitOpError("routed must be [block size >= 1, key blocks >= 1]");
-    if (getCausal() || getWindow() || getBlockSparse())
-      return emitOpError("routed attention does not combine with causal, "
-                         "window or block_sparse yet");
+    if (getWindow() || getBlockSparse())
+      return emitOpError("routed attention does not combine with window or "
+                         "block_sparse yet");
   }
   int64_t rank = q.getRank();
   if (k.getRank() != rank || v.getRank() != rank || (rank != 3 && rank != 4))

@@ -49,8 +49,10 @@ def Loom_AttentionOp : Loom_Op<"attention", [Pure,
       cut into blocks of B; each query block attends only to the K key
       blocks whose mean key has the largest dot product with the sum of the
       block's queries (the lower block first on ties; all blocks when there
-      are at most K). Only those key blocks are computed. Not combined with
-      `causal`, `window` or `block_sparse` yet.
+      are at most K). With `causal`, key blocks starting after the query
+      block's last position are no candidates (and the causal mask applies
+      inside the chosen ones). Only those key blocks are computed. Not
+      combined with `window` or `block_sparse` yet.
     * `num_kv_heads` enables grouped-query attention: `Hq` must be a multiple
       of `num_kv_heads == Hkv`, and query head `h` reads key/value head
       `h / (Hq / Hkv)`. Without it, `Hq == Hkv`.
