@@ -57,6 +57,28 @@ static int haveAvx2(void) {
 
 static int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+/** A unit of work of the sparse kernels: rows [i0, i1) of C (at most
+ *  ROW_BLOCK) and its panels [q0, q1) (at most CHUNK_PANELS). */
+typedef struct {
+  int64_t i0, i1, q0, q1;
+} Unit;
+
+/** Units of work for C [m x n]. */
+static int64_t unitCount(int64_t m, int64_t n) {
+  return ceilDiv(m, ROW_BLOCK) * ceilDiv(ceilDiv(n, NR), CHUNK_PANELS);
+}
+
+/** Unit u of C [m x n], units numbered row block by row block. */
+static Unit unitAt(int64_t u, int64_t m, int64_t n) {
+  int64_t panels = ceilDiv(n, NR), colUnits = ceilDiv(panels, CHUNK_PANELS);
+  Unit w;
+  w.i0 = u / colUnits * ROW_BLOCK;
+  w.i1 = w.i0 + ROW_BLOCK < m ? w.i0 + ROW_BLOCK : m;
+  w.q0 = u % colUnits * CHUNK_PANELS;
+  w.q1 = w.q0 + CHUNK_PANELS < panels ? w.q0 + CHUNK_PANELS : panels;
+  return w;
+}
+
 /* -------------------------------------------------------------------------
  * Block sparsity
  * ------------------------------------------------------------------------- */
@@ -260,18 +282,14 @@ void loomrt_bsgemm_f32(int64_t m, int64_t n, int64_t k, int64_t bk,
   if (haveAvx2())
     tile = bsTileAvx2Rows;
 #endif
-  int64_t panels = ceilDiv(n, NR), colUnits = ceilDiv(panels, CHUNK_PANELS);
-  int64_t rowUnits = ceilDiv(m, ROW_BLOCK), units = rowUnits * colUnits;
+  int64_t units = unitCount(m, n);
 #ifdef LOOMRT_KERNELS_OPENMP
 #pragma omp parallel for schedule(dynamic,                                     \
                                   1) if (!omp_in_parallel() && units > 1)
 #endif
   for (int64_t u = 0; u < units; ++u) {
-    int64_t ru = u / colUnits, cu = u % colUnits;
-    int64_t i0 = ru * ROW_BLOCK, i1 = i0 + ROW_BLOCK < m ? i0 + ROW_BLOCK : m;
-    int64_t q0 = cu * CHUNK_PANELS,
-            q1 = q0 + CHUNK_PANELS < panels ? q0 + CHUNK_PANELS : panels;
-    bsgemmBlock(n, k, bk, a, index, data, c, i0, i1, q0, q1, tile);
+    Unit w = unitAt(u, m, n);
+    bsgemmBlock(n, k, bk, a, index, data, c, w.i0, w.i1, w.q0, w.q1, tile);
   }
 }
 
@@ -402,7 +420,7 @@ LOOMRT_S24_ROWS(s24TileAvx2Rows, s24TileAvx2,
 /** Rows [i0, i1) of C over panels [q0, q1). */
 static void s24Block(int64_t n, int64_t k, const float *a, const float *data,
                      const uint32_t *meta, float *c, int64_t i0, int64_t i1,
-                     int64_t q0, int64_t q1) {
+                     int64_t q0, int64_t q1, s24Tile tile) {
   int64_t groups = k / 4;
   for (int64_t i = i0; i < i1; i += MR24) {
     int r = (int)(i1 - i < MR24 ? i1 - i : MR24);
@@ -413,11 +431,6 @@ static void s24Block(int64_t n, int64_t k, const float *a, const float *data,
       float tmp[MR24 * NR];
       float *dst = full ? c + i * n + q * NR : tmp;
       int64_t ldc = full ? n : NR;
-      s24Tile tile = s24TileGenericRows;
-#ifdef LOOMRT_HAVE_X86
-      if (haveAvx2())
-        tile = s24TileAvx2Rows;
-#endif
       tile(r, groups, a + i * k, k, d, mt, dst, ldc);
       if (!full)
         for (int t = 0; t < r; ++t)
@@ -431,17 +444,18 @@ void loomrt_sgemm24_f32(int64_t m, int64_t n, int64_t k, const float *a,
                         const float *data, const uint32_t *meta, float *c) {
   if (m <= 0 || n <= 0)
     return;
-  int64_t panels = ceilDiv(n, NR), colUnits = ceilDiv(panels, CHUNK_PANELS);
-  int64_t rowUnits = ceilDiv(m, ROW_BLOCK), units = rowUnits * colUnits;
+  s24Tile tile = s24TileGenericRows;
+#ifdef LOOMRT_HAVE_X86
+  if (haveAvx2())
+    tile = s24TileAvx2Rows;
+#endif
+  int64_t units = unitCount(m, n);
 #ifdef LOOMRT_KERNELS_OPENMP
 #pragma omp parallel for schedule(dynamic,                                     \
                                   1) if (!omp_in_parallel() && units > 1)
 #endif
   for (int64_t u = 0; u < units; ++u) {
-    int64_t ru = u / colUnits, cu = u % colUnits;
-    int64_t i0 = ru * ROW_BLOCK, i1 = i0 + ROW_BLOCK < m ? i0 + ROW_BLOCK : m;
-    int64_t q0 = cu * CHUNK_PANELS,
-            q1 = q0 + CHUNK_PANELS < panels ? q0 + CHUNK_PANELS : panels;
-    s24Block(n, k, a, data, meta, c, i0, i1, q0, q1);
+    Unit w = unitAt(u, m, n);
+    s24Block(n, k, a, data, meta, c, w.i0, w.i1, w.q0, w.q1, tile);
   }
 }

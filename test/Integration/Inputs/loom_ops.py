@@ -60,26 +60,35 @@ def attention(q, k, v, mask=None, scale=None, causal=False, kv_heads=None,
     return softmax(s) @ v
 
 
+def route_scores(q, k, bs, qb, causal):
+    """Query block qb's routing scores [..., key blocks]: each key block's
+    mean key dotted with the block's query sum; with `causal`, -inf for
+    blocks starting after the block's last position."""
+    sq, skv = q.shape[-2], k.shape[-2]
+    nk = -(-skv // bs)
+    qsum = q[..., qb * bs:(qb + 1) * bs, :].astype(np.float64).sum(-2)
+    scores = np.stack([
+        (k[..., kb * bs:(kb + 1) * bs, :].astype(np.float64).mean(-2) * qsum).sum(-1)
+        for kb in range(nk)], -1)
+    if causal:
+        last = min(sq, (qb + 1) * bs) - 1 + (skv - sq)
+        scores = np.where(np.arange(nk) * bs > last, -np.inf, scores)
+    return scores
+
+
 def route(q, k, bs, top, causal=False):
     """Content routing: for every query block (of bs rows) the `top` key
-    blocks whose mean key has the largest dot product with the sum of the
-    block's queries (stable: the lower block on ties); with `causal`, blocks
-    starting after the block's last position are no candidates. Returns the
-    [..., Sq, Skv] mask of keys each query sees."""
+    blocks with the largest route_scores (stable: the lower block on ties;
+    never a -inf one). Returns the [..., Sq, Skv] mask of keys each query
+    sees."""
     sq, skv = q.shape[-2], k.shape[-2]
     nq, nk = -(-sq // bs), -(-skv // bs)
     keep = np.zeros(q.shape[:-2] + (sq, skv), bool)
     for qb in range(nq):
-        qsum = q[..., qb * bs:(qb + 1) * bs, :].astype(np.float64).sum(-2)
-        scores = np.stack([
-            (k[..., kb * bs:(kb + 1) * bs, :].astype(np.float64).mean(-2) * qsum).sum(-1)
-            for kb in range(nk)], -1)
-        if causal:
-            last = min(sq, (qb + 1) * bs) - 1 + (skv - sq)
-            scores = np.where(np.arange(nk) * bs > last, -np.inf, scores)
+        scores = route_scores(q, k, bs, qb, causal)
         order = np.argsort(-scores, -1, kind="stable")[..., :top]
         for kb in range(nk):
-            hit = (order == kb).any(-1)[..., None, None]
+            hit = ((order == kb).any(-1) & np.isfinite(scores[..., kb]))[..., None, None]
             keep[..., qb * bs:(qb + 1) * bs, kb * bs:(kb + 1) * bs] |= hit
     return keep
 
@@ -93,14 +102,7 @@ def route_margin(q, k, bs, top, causal=False):
         return np.inf
     gap = np.inf
     for qb in range(nq):
-        qsum = q[..., qb * bs:(qb + 1) * bs, :].astype(np.float64).sum(-2)
-        scores = np.stack([
-            (k[..., kb * bs:(kb + 1) * bs, :].astype(np.float64).mean(-2) * qsum).sum(-1)
-            for kb in range(nk)], -1)
-        if causal:
-            last = min(sq, (qb + 1) * bs) - 1 + (skv - sq)
-            scores = np.where(np.arange(nk) * bs > last, -np.inf, scores)
-        srt = -np.sort(-scores, -1)
+        srt = -np.sort(-route_scores(q, k, bs, qb, causal), -1)
         with np.errstate(invalid="ignore"):
             diff = srt[..., top - 1] - srt[..., top]
         diff = np.where(np.isinf(srt[..., top]), np.inf, diff)
