@@ -232,6 +232,67 @@ int64_t loomrt_sgemm24_packed_meta(int64_t k, int64_t n);
 void loomrt_sgemm24_pack(int64_t k, int64_t n, const float *values,
                          const uint8_t *meta, float *data, uint32_t *meta_out);
 
+/** `loomrt_igemm_f32` flag: `w` and `colsum` are in loomrt_igemm_pack's
+ *  layout (loomc packs constant weights at compile time). */
+#define LOOMRT_IGEMM_PACKED 1
+
+/**
+ * W8A8: C = A W with A quantized to uint8 and W int8, multiplied in
+ * integers (the lowering of loom.quantized_matmul with 8-bit activations):
+ *
+ *   qa[i, p] = clamp(round(A[i, p] / sa[i]) + za[i], 0, 255)
+ *   C[i, j]  = (float)(sum_p qa[i, p] * w[p, j] - za[i] * colsum[j])
+ *              * (sa[i] * scale[j])
+ *
+ * with colsum[j] = sum_p w[p, j], round half to even and fp32 division.
+ * With a_scale > 0, every row uses sa = a_scale and za = a_zero (static,
+ * calibrated ranges); otherwise each row's parameters come from its own
+ * range (loomrt_igemm_row_params: dynamic quantization). A is [m, k] and C
+ * [m, n] fp32, row-major and contiguous; scale has n entries. Without
+ * LOOMRT_IGEMM_PACKED, w is row-major [k, n] and colsum is ignored (both
+ * are packed for the call). The int32 sums are exact (|w| <= 127 keeps
+ * them far from overflow for k < 2^16), so every instruction set gives the
+ * same result: AVX-512 VNNI (`vpdpbusd`), AVX-VNNI, or portable C
+ * (environment variable LOOMRT_MAX_ISA=portable|avx2 caps the choice).
+ * Threads as loomrt_sgemm_f32.
+ */
+void loomrt_igemm_f32(int64_t m, int64_t n, int64_t k, const float *a,
+                      const int8_t *w, const float *scale,
+                      const int32_t *colsum, float a_scale, int32_t a_zero,
+                      float *c, int64_t flags);
+
+/** Bytes of int8 weights [k x n] in the packed layout. */
+int64_t loomrt_igemm_packed_bytes(int64_t k, int64_t n);
+
+/** Entries of the packed column sums (n rounded up to 16). */
+int64_t loomrt_igemm_packed_sums(int64_t n);
+
+/**
+ * Packs row-major int8 weights w [k, n] into panels of 16 columns, four
+ * rows of a column side by side: dst[((t*ceil(k/4) + g)*16 + c)*4 + r] =
+ * w[4g + r, 16t + c] (zero past k and n), and colsum[j] = sum_p w[p, j]
+ * (zero past n).
+ */
+void loomrt_igemm_pack(int64_t k, int64_t n, const int8_t *w, int8_t *dst,
+                       int32_t *colsum);
+
+/** Dynamic quantization parameters of a row x[0..k): lo = min(0, min x),
+ *  hi = max(0, max x), scale = (hi - lo) / 255 (1 when that is 0), zero =
+ *  clamp(round(-lo / scale), 0, 255): the same as ONNX's
+ *  DynamicQuantizeLinear over the row. */
+void loomrt_igemm_row_params(const float *x, int64_t k, float *scale,
+                             int32_t *zero);
+
+/** The register tile loomrt_igemm_f32 uses on this CPU
+ *  ("avx512-vnni-8x32", "avx-vnni-3x32" or "portable-4x32"). */
+const char *loomrt_igemm_kernel_name(void);
+
+/** Chooses loomrt_igemm_f32's kernel again, allowing at most `isa` (as
+ *  LOOMRT_MAX_ISA: "avx512", "avx2", "portable"; NULL: the best), and
+ *  returns its name. For tests and benchmarks: not while another thread
+ *  runs the kernel. */
+const char *loomrt_igemm_set_max_isa(const char *isa);
+
 /** The name of the microkernel loomrt_sgemm_f32 uses on this CPU
  *  ("avx2-fma-6x16" or "generic-6x16"). */
 const char *loomrt_sgemm_kernel_name(void);
