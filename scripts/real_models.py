@@ -18,6 +18,8 @@ NAME: bert  (encoder with token and position embeddings, 2 blocks),
              router, TopK, renormalized weights, experts Linear-GELU-Linear
              (hidden 4d) summed with masks as a loop over experts exports).
 Options --vocab (bert, gpt2), --image and --patch (vit) size the rest.
+--calibration-sets N also writes N other inputs of the same shape (other
+seeds) to DIR/calib/set_<i>/input_0.pb: sample data for loomc --calibration.
 Deterministic (fixed seeds). Sizes are small so that tests stay fast; bench/
 uses the same builders with larger sizes.
 """
@@ -267,6 +269,7 @@ def main():
     ap.add_argument("--vocab", type=int, default=128)
     ap.add_argument("--image", type=int, default=16)
     ap.add_argument("--patch", type=int, default=4)
+    ap.add_argument("--calibration-sets", type=int, default=0)
     args = ap.parse_args()
     model, x, names, axes = build(args.name, args.batch, args.seq, args.d, args.layers,
                                   args.heads, args.vocab, args.image, args.patch)
@@ -281,6 +284,17 @@ def main():
         numpy_helper.from_array(x.numpy()).SerializeToString())
     open(os.path.join(args.dir, "exp", "output_0.pb"), "wb").write(
         numpy_helper.from_array(y.numpy()).SerializeToString())
+    for i in range(args.calibration_sets):
+        # Same distribution as x, other draws.
+        torch.manual_seed(1000 + i)
+        if x.dtype == torch.int64:
+            sample = torch.randint(0, args.vocab, tuple(x.shape))
+        else:
+            sample = torch.randn(*x.shape)
+        d = os.path.join(args.dir, "calib", "set_%d" % i)
+        os.makedirs(d, exist_ok=True)
+        open(os.path.join(d, "input_0.pb"), "wb").write(
+            numpy_helper.from_array(sample.numpy()).SerializeToString())
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@
 #include "loom/Conversion/LoomToLinalg/LoomToLinalg.h"
 #include "loom/Conversion/Passes.h"
 #include "loom/Dialect/Onnx/IR/OnnxDialect.h"
+#include "loom/Driver/Calibration.h"
 #include "loom/Importer/Onnx/OnnxImporter.h"
 #include "loom/InitAll.h"
 #include "loom/Pipelines/Pipelines.h"
@@ -172,9 +173,31 @@ struct LoomcOptions {
                "weights: 'int8-weight' (symmetric per-output-channel int8; "
                "~4x smaller weights), 'int4-weight' (4-bit groups along K "
                "with a scale and a zero point each; ~7x smaller at group "
-               "32) or 'none' (default). The kernels dequantize in "
-               "registers or a cache-sized block at a time"),
+               "32), 'w8a8' (int8 weights and uint8 activations, "
+               "products in integers with int32 sums: VNNI's vpdpbusd; "
+               "activations quantized per row at run time, or with "
+               "--calibration ranges) or 'none' (default). The weight-only "
+               "kernels dequantize in registers or a cache-sized block at a "
+               "time"),
       cl::init("none"), cl::cat(category)};
+  cl::opt<std::string> calibration{
+      "calibration",
+      cl::desc("With --quantize=w8a8: a folder of sample inputs (input_<i>.pb "
+               "or .npy, directly or in test_data_set_* subfolders, one set "
+               "each). loomc compiles the fp32 model, runs it on every set, "
+               "records the range of each quantized matrix multiply's input "
+               "and quantizes the activations with those static ranges "
+               "instead of per row at run time"),
+      cl::value_desc("dir"), cl::init(""), cl::cat(category)};
+  cl::opt<std::string> calibrationMethod{
+      "calibration-method",
+      cl::desc("With --calibration: how a range comes from the observed "
+               "values: 'minmax' (default; the extremes), 'percentile' (the "
+               "0.01st and 99.99th percentiles: outliers clip) or 'mse' (the "
+               "clipping of the min-max range, among 1, 0.95, ..., 0.30 of "
+               "it, with the least squared quantization error over the "
+               "observed values)"),
+      cl::init("minmax"), cl::cat(category)};
   cl::opt<int64_t> groupSize{
       "group-size",
       cl::desc("int4-weight: rows of K sharing a scale and zero point "
@@ -507,6 +530,70 @@ static int writeModule(ModuleOp module, const LoomcOptions &options,
   return 0;
 }
 
+/// Translates `module` (the LLVM dialect, after the pipeline) with its ABI
+/// `signature` to LLVM IR, an object, assembly, a shared library or an
+/// executable (`emit`) at `output`. Returns the exit status.
+static int emitNative(ModuleOp module, std::string signature,
+                      const LoomcOptions &options, EmitKind emit,
+                      StringRef output, const char *argv0) {
+  loom::appendRuntimeChecks(signature, module);
+  llvm::LLVMContext llvmContext;
+  std::unique_ptr<llvm::Module> llvmModule =
+      loom::translateToLLVMIR(module, llvmContext, signature);
+  if (!llvmModule)
+    return 1;
+  loom::CPUTargetOptions target;
+  if (options.optLevel < '0' || options.optLevel > '3') {
+    llvm::errs() << "loomc: error: -O" << options.optLevel
+                 << " is not one of -O0 .. -O3\n";
+    return 1;
+  }
+  target.optLevel = options.optLevel - '0';
+  target.cpu = options.targetCpu;
+  std::string error;
+  if (emit == EmitKind::LLVMIR) {
+    // Optimize as for an object, then print the IR.
+    SmallString<128> scratch;
+    llvm::sys::fs::createTemporaryFile("loom", "o", scratch);
+    LogicalResult ok = loom::emitObject(*llvmModule, target, scratch,
+                                        /*assembly=*/false, error);
+    llvm::sys::fs::remove(scratch);
+    if (failed(ok))
+      return reportError(error);
+    auto out = openOutputFile(output, &error);
+    if (!out)
+      return reportError(error);
+    llvmModule->print(out->os(), nullptr);
+    out->keep();
+    return 0;
+  }
+  if (emit == EmitKind::Asm || emit == EmitKind::Obj) {
+    if (output == "-")
+      return reportError("--emit=asm/obj need -o FILE");
+    return failed(loom::emitObject(*llvmModule, target, output,
+                                   emit == EmitKind::Asm, error))
+               ? reportError(error)
+               : 0;
+  }
+  if (output == "-")
+    return reportError("a shared library or executable needs -o FILE");
+  SmallString<128> object;
+  if (llvm::sys::fs::createTemporaryFile("loom-model", "o", object))
+    return reportError("cannot create a temporary object file");
+  LogicalResult ok =
+      loom::emitObject(*llvmModule, target, object, /*assembly=*/false, error);
+  if (succeeded(ok)) {
+    if (emit == EmitKind::SharedLib)
+      ok = loom::linkSharedLibrary(object, runtimeLibDir(argv0), output,
+                                   !options.noOpenMP, error);
+    else
+      ok = loom::linkExecutable(object, runtimeLibDir(argv0), output,
+                                !options.noOpenMP, error);
+  }
+  llvm::sys::fs::remove(object);
+  return failed(ok) ? reportError(error) : 0;
+}
+
 int loom::runLoomcMain(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   LoomcOptions options;
@@ -592,10 +679,18 @@ int loom::runLoomcMain(int argc, char **argv) {
     return reportError("--scan-chunk and --scan-chunk-delta must not be "
                        "negative");
   if (options.quantize != "none" && options.quantize != "int8-weight" &&
-      options.quantize != "int4-weight")
+      options.quantize != "int4-weight" && options.quantize != "w8a8")
     return reportError("--quantize=" + options.quantize +
                        " is not supported (supported: none, int8-weight, "
-                       "int4-weight)");
+                       "int4-weight, w8a8)");
+  if (!options.calibration.empty() && options.quantize != "w8a8")
+    return reportError("--calibration needs --quantize=w8a8");
+  if (options.calibrationMethod != "minmax" &&
+      options.calibrationMethod != "percentile" &&
+      options.calibrationMethod != "mse")
+    return reportError("--calibration-method=" + options.calibrationMethod +
+                       " is not supported (supported: minmax, percentile, "
+                       "mse)");
   if (options.groupSize < 2 || options.groupSize % 2)
     return reportError("--group-size must be even and at least 2, not " +
                        std::to_string(options.groupSize));
@@ -662,66 +757,49 @@ int loom::runLoomcMain(int argc, char **argv) {
   }
   pipeline.scanChunk = options.scanChunk;
   pipeline.scanChunkDelta = options.scanChunkDelta;
+  if (!options.calibration.empty()) {
+    // Step 1 without quantization; the activation ranges from a run of the
+    // fp32 model on the samples; then the rest from the legalized IR.
+    loom::CPUPipelineOptions front = pipeline;
+    front.stopAfter = loom::CPUPipelineStage::Loom;
+    front.quantize.clear();
+    front.quantReport.clear();
+    PassManager frontPm(&context);
+    if (failed(applyPassManagerCLOptions(frontPm)))
+      return 1;
+    frontPm.addInstrumentation(std::make_unique<FailedPassReporter>());
+    loom::buildCPUPipeline(frontPm, front);
+    if (failed(frontPm.run(*module)))
+      return 1;
+    pipeline.legalizeOnnx = false;
+    pipeline.attentionSpans.clear();
+    auto compile = [&](ModuleOp clone, StringRef path) -> LogicalResult {
+      FailureOr<std::string> cloneSignature = loom::buildModelSignature(clone);
+      if (failed(cloneSignature))
+        return failure();
+      loom::CPUPipelineOptions fp32 = pipeline;
+      fp32.quantize.clear();
+      fp32.quantReport.clear();
+      fp32.stopAfter = loom::CPUPipelineStage::LLVM;
+      PassManager clonePm(&context);
+      clonePm.addInstrumentation(std::make_unique<FailedPassReporter>());
+      loom::buildCPUPipeline(clonePm, fp32);
+      if (failed(clonePm.run(clone)))
+        return failure();
+      return success(emitNative(clone, *cloneSignature, options,
+                                EmitKind::SharedLib, path, argv[0]) == 0);
+    };
+    if (failed(loom::calibrateActivations(
+            *module, {options.calibration, options.calibrationMethod},
+            compile)))
+      return 1;
+  }
   loom::buildCPUPipeline(pm, pipeline);
   if (failed(pm.run(*module)))
     return 1;
   if (!native)
     return writeModule(*module, options, emit);
 
-  loom::appendRuntimeChecks(*signature, *module);
-  llvm::LLVMContext llvmContext;
-  std::unique_ptr<llvm::Module> llvmModule =
-      loom::translateToLLVMIR(*module, llvmContext, *signature);
-  if (!llvmModule)
-    return 1;
-  loom::CPUTargetOptions target;
-  if (options.optLevel < '0' || options.optLevel > '3') {
-    llvm::errs() << "loomc: error: -O" << options.optLevel
-                 << " is not one of -O0 .. -O3\n";
-    return 1;
-  }
-  target.optLevel = options.optLevel - '0';
-  target.cpu = options.targetCpu;
-  std::string error;
-  if (emit == EmitKind::LLVMIR) {
-    // Optimize as for an object, then print the IR.
-    SmallString<128> scratch;
-    llvm::sys::fs::createTemporaryFile("loom", "o", scratch);
-    LogicalResult ok = loom::emitObject(*llvmModule, target, scratch,
-                                        /*assembly=*/false, error);
-    llvm::sys::fs::remove(scratch);
-    if (failed(ok))
-      return reportError(error);
-    auto out = openOutputFile(options.output, &error);
-    if (!out)
-      return reportError(error);
-    llvmModule->print(out->os(), nullptr);
-    out->keep();
-    return 0;
-  }
-  if (emit == EmitKind::Asm || emit == EmitKind::Obj) {
-    if (options.output == "-")
-      return reportError("--emit=asm/obj need -o FILE");
-    return failed(loom::emitObject(*llvmModule, target, options.output,
-                                   emit == EmitKind::Asm, error))
-               ? reportError(error)
-               : 0;
-  }
-  if (options.output == "-")
-    return reportError("a shared library or executable needs -o FILE");
-  SmallString<128> object;
-  if (llvm::sys::fs::createTemporaryFile("loom-model", "o", object))
-    return reportError("cannot create a temporary object file");
-  LogicalResult ok =
-      loom::emitObject(*llvmModule, target, object, /*assembly=*/false, error);
-  if (succeeded(ok)) {
-    if (emit == EmitKind::SharedLib)
-      ok = loom::linkSharedLibrary(object, runtimeLibDir(argv[0]),
-                                   options.output, !options.noOpenMP, error);
-    else
-      ok = loom::linkExecutable(object, runtimeLibDir(argv[0]), options.output,
-                                !options.noOpenMP, error);
-  }
-  llvm::sys::fs::remove(object);
-  return failed(ok) ? reportError(error) : 0;
+  return emitNative(*module, *signature, options, emit, options.output,
+                    argv[0]);
 }

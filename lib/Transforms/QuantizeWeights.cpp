@@ -11,8 +11,10 @@
 // (scale = (hi - lo) / 15 over the group's range widened to include 0,
 // zero point round(-lo / scale), q = clamp(round(w / scale) + zero, 0, 15))
 // or symmetric (scale = max |w| / 7, zero point 8), packed two per byte
-// along K. The fp32 constants die; the quantized weights, scales and zero
-// points are what the compiled model stores.
+// along K. w8a8: int8 weights, and the input quantized to uint8 with a
+// calibrated range (loom.calibrated_range) or per row at run time. The fp32
+// constants die; the quantized weights, scales and zero points are what the
+// compiled model stores.
 //
 //===----------------------------------------------------------------------===//
 
@@ -52,6 +54,8 @@ namespace {
 /// A weight quantization scheme (the pass's options).
 struct Scheme {
   int64_t bits = 8;
+  /// 8: quantize the inputs too (W8A8).
+  int64_t inputBits = 0;
   int64_t groupSize = 0;
   bool symmetric = true;
   /// Search the clipping range that minimizes the squared weight error
@@ -70,6 +74,9 @@ struct LayerReport {
   int64_t k = 0, n = 0, bytesBefore = 0, bytesAfter = 0;
   /// Sums of (w - dequantized w)^2 and w^2, the largest |w - deq w|.
   double errSq = 0, normSq = 0, maxErr = 0;
+  /// W8A8: the static input parameters (scale 0: dynamic, per row).
+  float inputScale = 0;
+  int64_t inputZero = 0;
 
   void add(float w, float deq) {
     double e = static_cast<double>(w) - deq;
@@ -138,7 +145,17 @@ struct QuantizeMatmul : OpRewritePattern<linalg::GenericOp> {
         DenseElementsAttr::get(
             RankedTensorType::get({n}, rewriter.getF32Type()),
             ArrayRef<float>(scales)));
-    return loom::QuantizedMatmulOp::create(rewriter, loc, a, qw, scale);
+    if (!scheme.inputBits)
+      return loom::QuantizedMatmulOp::create(rewriter, loc, a, qw, scale);
+    FloatAttr inputScale;
+    IntegerAttr inputZero;
+    if (report.inputScale > 0) {
+      inputScale = rewriter.getF32FloatAttr(report.inputScale);
+      inputZero = rewriter.getI64IntegerAttr(report.inputZero);
+    }
+    return loom::QuantizedMatmulOp::create(
+        rewriter, loc, a, qw, scale, Value(), /*bits=*/8, /*group_size=*/0,
+        /*input_bits=*/8, inputScale, inputZero);
   }
 
   /// Group-wise int4 along K, packed two per byte.
@@ -249,6 +266,21 @@ struct QuantizeMatmul : OpRewritePattern<linalg::GenericOp> {
     report.k = k;
     report.n = n;
     report.bytesBefore = 4 * k * n;
+    if (scheme.inputBits) {
+      if (auto range = op->getAttrOfType<DenseF32ArrayAttr>(
+              loom::kCalibratedRangeAttr)) {
+        if (range.size() != 2)
+          return op->emitError() << loom::kCalibratedRangeAttr
+                                 << " must hold two values (lo, hi)";
+        float lo = std::min(range[0], 0.0f), hi = std::max(range[1], 0.0f);
+        float s = (hi - lo) / 255.0f;
+        if (!(s > 0.0f) || !std::isfinite(s))
+          s = 1.0f;
+        report.inputScale = s;
+        report.inputZero = static_cast<int64_t>(
+            std::clamp(std::nearbyint(-lo / s), 0.0f, 255.0f));
+      }
+    }
     Value result = scheme.bits == 8
                        ? quantizeInt8(rewriter, loc, a, k, n, at2, report)
                        : quantizeInt4(rewriter, loc, a, k, n, at2, report);
@@ -284,9 +316,12 @@ struct QuantizeWeightsPass final
             << static_cast<int64_t>(groupSize);
         return signalPassFailure();
       }
+    } else if (mode == "w8a8") {
+      scheme.inputBits = 8;
     } else if (mode != "int8-weight") {
-      getOperation()->emitError() << "unknown quantization mode '" << mode
-                                  << "' (supported: int8-weight, int4-weight)";
+      getOperation()->emitError()
+          << "unknown quantization mode '" << mode
+          << "' (supported: int8-weight, int4-weight, w8a8)";
       return signalPassFailure();
     }
     std::vector<LayerReport> reports;
@@ -334,6 +369,13 @@ struct QuantizeWeightsPass final
             json.attribute("weight_rel_rms_error",
                            r.normSq > 0 ? std::sqrt(r.errSq / r.normSq) : 0.0);
             json.attribute("weight_max_abs_error", r.maxErr);
+            if (mode == "w8a8") {
+              json.attribute("input", r.inputScale > 0 ? "static" : "dynamic");
+              if (r.inputScale > 0) {
+                json.attribute("input_scale", r.inputScale);
+                json.attribute("input_zero_point", r.inputZero);
+              }
+            }
           });
       });
     });

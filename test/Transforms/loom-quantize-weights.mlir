@@ -6,7 +6,8 @@
 // RUN: not loom-opt %s -split-input-file --loom-quantize-weights="scales=l1" 2>&1 | FileCheck %s --check-prefix=BADS
 // BADS: error: unknown scale choice 'l1' (supported: minmax, mse)
 // RUN: not loom-opt %s -split-input-file --loom-quantize-weights="mode=int3" 2>&1 | FileCheck %s --check-prefix=BAD
-// BAD: error: unknown quantization mode 'int3' (supported: int8-weight, int4-weight)
+// BAD: error: unknown quantization mode 'int3' (supported: int8-weight, int4-weight, w8a8)
+// RUN: loom-opt %s -split-input-file --loom-quantize-weights="mode=w8a8" | FileCheck %s --check-prefix=W8A8
 // RUN: not loom-opt %s -split-input-file --loom-quantize-weights="mode=int4-weight group-size=3" 2>&1 | FileCheck %s --check-prefix=BADG
 // BADG: error: int4 group size must be even and at least 2, not 3
 
@@ -174,4 +175,47 @@ func.func @near_misses(%x: tensor<5x2xf32>, %v: tensor<2x3xf32>, %c: tensor<5x3x
     linalg.yield %s : f32
   } -> tensor<2x5x3xf32>
   return %y0, %y1, %y2 : tensor<5x3xf32>, tensor<5x3xf32>, tensor<2x5x3xf32>
+}
+
+// -----
+
+// w8a8: the same int8 weights, and the input quantized too. Without a
+// calibrated range, per row at run time; with loom.calibrated_range
+// [-1, 3]: scale (3 - -1) / 255, zero point round(1 / scale) = 64
+// (63.75); a range that excludes 0 ([0.5, 2.55]) is widened to [0, 2.55]:
+// scale 0.01, zero point 0.
+// W8A8-LABEL: func @w8a8
+//       W8A8:   loom.quantized_matmul %arg0, %{{.+}}, %{{.+}} {input_bits = 8 : i64} : (tensor<4x2xf32>, tensor<2x3xi8>, tensor<3xf32>) -> tensor<4x3xf32>
+//       W8A8:   loom.quantized_matmul %arg0, %{{.+}}, %{{.+}} {input_bits = 8 : i64, input_scale = 0.0156862754 : f32, input_zero_point = 64 : i64}
+//       W8A8:   loom.quantized_matmul %arg0, %{{.+}}, %{{.+}} {input_bits = 8 : i64, input_scale = 0.00999999977 : f32, input_zero_point = 0 : i64}
+// Without w8a8 the range is ignored: weight-only.
+// CHECK-LABEL: func @w8a8
+//   CHECK-COUNT-3:   loom.quantized_matmul %arg0, %{{[^ ]+}}, %{{[^ ]+}} : (tensor<4x2xf32>
+#map = affine_map<(d0, d1, d2) -> (d0, d2)>
+#map1 = affine_map<(d0, d1, d2) -> (d2, d1)>
+#map2 = affine_map<(d0, d1, d2) -> (d0, d1)>
+func.func @w8a8(%x: tensor<4x2xf32>) -> (tensor<4x3xf32>, tensor<4x3xf32>, tensor<4x3xf32>) {
+  %w = arith.constant dense<[[2.54, -1.27, 0.0], [-1.0, 0.25, 0.0]]> : tensor<2x3xf32>
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<4x3xf32>
+  %init = linalg.fill ins(%zero : f32) outs(%e : tensor<4x3xf32>) -> tensor<4x3xf32>
+  %y = linalg.generic {indexing_maps = [#map, #map1, #map2], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %w : tensor<4x2xf32>, tensor<2x3xf32>) outs(%init : tensor<4x3xf32>) {
+  ^bb0(%a: f32, %bb: f32, %acc: f32):
+    %m = arith.mulf %a, %bb : f32
+    %s = arith.addf %acc, %m : f32
+    linalg.yield %s : f32
+  } -> tensor<4x3xf32>
+  %y2 = linalg.generic {indexing_maps = [#map, #map1, #map2], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %w : tensor<4x2xf32>, tensor<2x3xf32>) outs(%init : tensor<4x3xf32>) attrs = {loom.calibrated_range = array<f32: -1.0, 3.0>} {
+  ^bb0(%a: f32, %bb: f32, %acc: f32):
+    %m = arith.mulf %a, %bb : f32
+    %s = arith.addf %acc, %m : f32
+    linalg.yield %s : f32
+  } -> tensor<4x3xf32>
+  %y3 = linalg.generic {indexing_maps = [#map, #map1, #map2], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %w : tensor<4x2xf32>, tensor<2x3xf32>) outs(%init : tensor<4x3xf32>) attrs = {loom.calibrated_range = array<f32: 0.5, 2.55>} {
+  ^bb0(%a: f32, %bb: f32, %acc: f32):
+    %m = arith.mulf %a, %bb : f32
+    %s = arith.addf %acc, %m : f32
+    linalg.yield %s : f32
+  } -> tensor<4x3xf32>
+  return %y, %y2, %y3 : tensor<4x3xf32>, tensor<4x3xf32>, tensor<4x3xf32>
 }

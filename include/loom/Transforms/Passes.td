@@ -151,6 +151,13 @@ def QuantizeWeightsPass : Pass<"loom-quantize-weights"> {
       `zero = round(-lo / scale)`, `q = clamp(round(w / scale) + zero, 0,
       15)`; with `symmetric`, `scale = max |w| / 7` and zero point 8 (no
       zero points stored). About 1/7 of the fp32 bytes at group 32.
+    * `mode=w8a8`: the int8 weights of `int8-weight`, and the input
+      quantized to uint8 as well (`input_bits = 8`: integer products). A
+      matrix multiply carrying `loom.calibrated_range = array<f32: lo, hi>`
+      (set by `loomc --calibration`: the input's observed range) gets static
+      parameters `input_scale = (max(hi, 0) - min(lo, 0)) / 255`,
+      `input_zero_point = round(-min(lo, 0) / input_scale)`; the others are
+      quantized per row at run time (dynamic).
 
     With `scales=mse`, each column's (int8) or group's (int4) range is the
     one among the min-max range clipped to 1, 0.98, ..., 0.80 of itself
@@ -165,7 +172,7 @@ def QuantizeWeightsPass : Pass<"loom-quantize-weights"> {
   }];
   let options = [
     Option<"mode", "mode", "std::string", /*default=*/"\"int8-weight\"",
-           "The quantization scheme: int8-weight or int4-weight">,
+           "The quantization scheme: int8-weight, int4-weight or w8a8">,
     Option<"groupSize", "group-size", "int64_t", /*default=*/"32",
            "int4: rows of K per scale (even)">,
     Option<"symmetric", "symmetric", "bool", /*default=*/"false",

@@ -44,6 +44,13 @@ struct WeightMatmul {
   }
 };
 
+/// The attribute `loomc --calibration` sets on a matrix multiply by a
+/// constant weight: `array<f32: lo, hi>`, the range its input took on the
+/// calibration data (after the calibration method's clipping);
+/// loom-quantize-weights's w8a8 mode turns it into static input parameters.
+inline constexpr llvm::StringLiteral kCalibratedRangeAttr =
+    "loom.calibrated_range";
+
 /// Returns the matrix multiply `op` computes when it is one by a constant
 /// fp32 weight; std::nullopt otherwise.
 std::optional<WeightMatmul> matchWeightMatmul(mlir::linalg::GenericOp op);

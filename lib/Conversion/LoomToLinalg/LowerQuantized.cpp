@@ -6,12 +6,15 @@
 //
 // `loom.quantized_matmul` becomes a call of loomrt_qgemm_w8_f32 (8-bit) or
 // loomrt_qgemm_w4_f32 (4-bit; runtime/src/kernels/qgemm.c), which never
-// expand the weights to fp32 as a whole. Constant 4-bit weights, scales and
-// zero points are packed here, at compile time, into the kernel's panels of
-// 32 columns by the runtime's own loomrt_qgemm_w4_pack (one definition of
-// the layout). On tensors, as for loom.moe: the input is copied into a
-// fresh row-major tensor when it is not a constant, the buffers' addresses
-// are passed as 64-bit integers, and the result is a new buffer.
+// expand the weights to fp32 as a whole, or with 8-bit inputs of
+// loomrt_igemm_f32 (runtime/src/kernels/igemm.c, integer products).
+// Constant 4-bit weights, scales and zero points are packed here, at
+// compile time, into the kernel's panels of 32 columns by the runtime's own
+// loomrt_qgemm_w4_pack (one definition of the layout); constant W8A8
+// weights likewise by loomrt_igemm_pack, with their column sums. On tensors, as
+// for loom.moe: the input is copied into a fresh row-major tensor when it is
+// not a constant, the buffers' addresses are passed as 64-bit integers, and the
+// result is a new buffer.
 //
 //===----------------------------------------------------------------------===//
 
@@ -34,6 +37,7 @@ namespace {
 
 constexpr StringLiteral kKernel8 = "loomrt_qgemm_w8_f32";
 constexpr StringLiteral kKernel4 = "loomrt_qgemm_w4_f32";
+constexpr StringLiteral kKernelW8A8 = "loomrt_igemm_f32";
 
 /// The bits of a constant f16 tensor `v`, in `storage`.
 static std::optional<ArrayRef<uint16_t>>
@@ -126,7 +130,44 @@ struct LowerQuantizedMatmul : OpRewritePattern<QuantizedMatmulOp> {
     };
     // The last dim (N) is static: `dims` covers the leading ones.
     KernelOutput out(rewriter, loc, rt, dims);
-    if (op.getBits() == 8) {
+    if (op.getInputBits() == 8) {
+      // W8A8. Constant weights are packed now, with their column sums.
+      int64_t k = wt.getDimSize(0), flags = 0;
+      Value w, colsum;
+      SmallVector<int8_t> wStore;
+      if (auto data = constantOf<int8_t>(op.getWeight(), wStore)) {
+        std::vector<int8_t> packed(loomrt_igemm_packed_bytes(k, nSize));
+        std::vector<int32_t> sums(loomrt_igemm_packed_sums(nSize));
+        loomrt_igemm_pack(k, nSize, data->data(), packed.data(), sums.data());
+        w = blobConstant<int8_t>(rewriter, loc, rewriter.getI8Type(), packed,
+                                 "w8a8_weight_packed");
+        colsum = blobConstant<int32_t>(rewriter, loc, rewriter.getI32Type(),
+                                       sums, "w8a8_column_sums");
+        flags = LOOMRT_IGEMM_PACKED;
+      } else {
+        w = contiguous(rewriter, loc, op.getWeight());
+      }
+      Value inputScale;
+      if (std::optional<APFloat> s = op.getInputScale())
+        inputScale = arith::ConstantOp::create(
+            rewriter, loc,
+            DenseElementsAttr::get(
+                RankedTensorType::get({1}, rewriter.getF32Type()),
+                ArrayRef<float>{s->convertToFloat()}));
+      Value scale = contiguous(rewriter, loc, op.getScale());
+      func::FuncOp kernel =
+          getOrDeclareKernel(rewriter, module, kKernelW8A8, 11);
+      func::CallOp::create(
+          rewriter, loc, kernel,
+          ValueRange{
+              rows, i64Const(nSize), i64Const(k), addressOf(rewriter, loc, x),
+              addressOf(rewriter, loc, w), addressOf(rewriter, loc, scale),
+              colsum ? addressOf(rewriter, loc, colsum) : i64Const(0),
+              inputScale ? addressOf(rewriter, loc, inputScale) : i64Const(0),
+              i64Const(
+                  static_cast<int64_t>(op.getInputZeroPoint().value_or(0))),
+              out.address, i64Const(flags)});
+    } else if (op.getBits() == 8) {
       Value k = i64Const(wt.getDimSize(0));
       Value w = contiguous(rewriter, loc, op.getWeight());
       Value scale = contiguous(rewriter, loc, op.getScale());

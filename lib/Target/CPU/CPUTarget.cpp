@@ -134,8 +134,11 @@ FailureOr<std::string> loom::buildModelSignature(ModuleOp module) {
                      main.getArgAttrOfType<StringAttr>(i, "onnx.name"),
                      main.getArgAttrOfType<ArrayAttr>(i, "onnx.dim_params"))))
       return failure();
+  // The run-time check status (a result marked loom.status, after the
+  // legalization) is not an output: appendRuntimeChecks describes it.
   for (unsigned i = 0; i < type.getNumResults(); ++i)
-    if (failed(describe("output", i, type.getResult(i),
+    if (!main.getResultAttr(i, "loom.status") &&
+        failed(describe("output", i, type.getResult(i),
                         main.getResultAttrOfType<StringAttr>(i, "onnx.name"),
                         ArrayAttr())))
       return failure();

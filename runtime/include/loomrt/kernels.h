@@ -245,9 +245,10 @@ void loomrt_sgemm24_pack(int64_t k, int64_t n, const float *values,
  *              * (sa[i] * scale[j])
  *
  * with colsum[j] = sum_p w[p, j], round half to even and fp32 division.
- * With a_scale > 0, every row uses sa = a_scale and za = a_zero (static,
- * calibrated ranges); otherwise each row's parameters come from its own
- * range (loomrt_igemm_row_params: dynamic quantization). A is [m, k] and C
+ * With a non-NULL a_scale, every row uses sa = *a_scale (> 0) and za =
+ * a_zero (0..255; static, calibrated ranges); with NULL each row's
+ * parameters come from its own range (loomrt_igemm_row_params: dynamic
+ * quantization). A is [m, k] and C
  * [m, n] fp32, row-major and contiguous; scale has n entries. Without
  * LOOMRT_IGEMM_PACKED, w is row-major [k, n] and colsum is ignored (both
  * are packed for the call). The int32 sums are exact (|w| <= 127 keeps
@@ -258,8 +259,8 @@ void loomrt_sgemm24_pack(int64_t k, int64_t n, const float *values,
  */
 void loomrt_igemm_f32(int64_t m, int64_t n, int64_t k, const float *a,
                       const int8_t *w, const float *scale,
-                      const int32_t *colsum, float a_scale, int32_t a_zero,
-                      float *c, int64_t flags);
+                      const int32_t *colsum, const float *a_scale,
+                      int64_t a_zero, float *c, int64_t flags);
 
 /** Bytes of int8 weights [k x n] in the packed layout. */
 int64_t loomrt_igemm_packed_bytes(int64_t k, int64_t n);

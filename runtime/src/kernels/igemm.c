@@ -307,8 +307,8 @@ static void igemmUnit(const Kernel *kern, int64_t n, int64_t k4,
 
 void loomrt_igemm_f32(int64_t m, int64_t n, int64_t k, const float *a,
                       const int8_t *w, const float *scale,
-                      const int32_t *colsum, float a_scale, int32_t a_zero,
-                      float *c, int64_t flags) {
+                      const int32_t *colsum, const float *a_scale,
+                      int64_t a_zero, float *c, int64_t flags) {
   if (m <= 0 || n <= 0)
     return;
   const Kernel *kern = getKernel();
@@ -346,7 +346,8 @@ void loomrt_igemm_f32(int64_t m, int64_t n, int64_t k, const float *a,
       for (int64_t u = 0; u < rowUnits; ++u) {
         int64_t i0 = u * UNIT_ROWS,
                 i1 = i0 + UNIT_ROWS < m ? i0 + UNIT_ROWS : m;
-        quantizeRows(a, k, i0, i1, a_scale, a_zero, qa, lda, rs, rz);
+        quantizeRows(a, k, i0, i1, a_scale ? *a_scale : 0.0f, (int32_t)a_zero,
+                     qa, lda, rs, rz);
       }
 #ifdef LOOMRT_KERNELS_OPENMP
 #pragma omp for schedule(dynamic, 1)

@@ -354,6 +354,37 @@ func.func @quantized_matmul(%x: tensor<?x10x64xf32>, %w: tensor<64x48xi8>, %s: t
 
 // -----
 
+// W8A8 with weights that are function arguments: the kernel packs them per
+// call (flags 0, no column sums); no input_scale (dynamic, per row) is a
+// null address, zero point 0.
+// CHECK-LABEL: func @w8a8_matmul_args
+//       CHECK:   %[[OUT:.+]] = memref.alloc() : memref<5x48xf32>
+//       CHECK:   call @loomrt_igemm_f32(%{{.+}}, %c48_i64, %c64_i64, %{{.+}}, %{{.+}}, %{{.+}}, %c0_i64, %c0_i64, %c0_i64, %{{.+}}, %c0_i64) : (i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64) -> ()
+func.func @w8a8_matmul_args(%x: tensor<5x64xf32>, %w: tensor<64x48xi8>, %s: tensor<48xf32>) -> tensor<5x48xf32> {
+  %0 = loom.quantized_matmul %x, %w, %s {input_bits = 8 : i64} : (tensor<5x64xf32>, tensor<64x48xi8>, tensor<48xf32>) -> tensor<5x48xf32>
+  return %0 : tensor<5x48xf32>
+}
+
+// -----
+
+// Constant W8A8 weights are packed at compile time, four rows of a column
+// side by side in panels of 16 columns (K = 6 pads to 8, N = 20 to 32: 256
+// bytes), with their column sums (32); a static input scale is a constant
+// passed by address, the zero point by value, flags 1 (packed).
+// CHECK-LABEL: func @w8a8_matmul_constants
+//   CHECK-DAG:   arith.constant dense_resource<w8a8_weight_packed> : tensor<256xi8>
+//   CHECK-DAG:   arith.constant dense_resource<w8a8_column_sums> : tensor<32xi32>
+//   CHECK-DAG:   arith.constant dense<2.500000e-01> : tensor<1xf32>
+//       CHECK:   call @loomrt_igemm_f32(%{{.+}}, %c20_i64, %c6_i64, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %c128_i64, %{{.+}}, %c1_i64)
+func.func @w8a8_matmul_constants(%x: tensor<3x6xf32>) -> tensor<3x20xf32> {
+  %w = arith.constant dense<-3> : tensor<6x20xi8>
+  %s = arith.constant dense<0.5> : tensor<20xf32>
+  %0 = loom.quantized_matmul %x, %w, %s {input_bits = 8 : i64, input_scale = 0.25 : f32, input_zero_point = 128 : i64} : (tensor<3x6xf32>, tensor<6x20xi8>, tensor<20xf32>) -> tensor<3x20xf32>
+  return %0 : tensor<3x20xf32>
+}
+
+// -----
+
 // 4-bit weights that are function arguments go to the kernel as they are
 // (flags 0: it packs them per call); no zero points is a null address.
 // CHECK-LABEL: func @quantized4_matmul_args

@@ -411,6 +411,54 @@ func.func @quantized_matmul_int8_groups(%x: tensor<2x32xf32>, %w: tensor<32x16xi
 
 // -----
 
+func.func @quantized_matmul_input_bits(%x: tensor<2x32xf32>, %w: tensor<32x16xi8>, %s: tensor<16xf32>) {
+  // expected-error @+1 {{input_bits must be 0 (fp32 input) or 8, not 4}}
+  %0 = loom.quantized_matmul %x, %w, %s {input_bits = 4 : i64} : (tensor<2x32xf32>, tensor<32x16xi8>, tensor<16xf32>) -> tensor<2x16xf32>
+  return
+}
+
+// -----
+
+func.func @quantized_matmul_input_scale_fp32(%x: tensor<2x32xf32>, %w: tensor<32x16xi8>, %s: tensor<16xf32>) {
+  // expected-error @+1 {{input_scale and input_zero_point need input_bits = 8}}
+  %0 = loom.quantized_matmul %x, %w, %s {input_scale = 0.5 : f32} : (tensor<2x32xf32>, tensor<32x16xi8>, tensor<16xf32>) -> tensor<2x16xf32>
+  return
+}
+
+// -----
+
+func.func @quantized_matmul_w4a8(%x: tensor<2x32xf32>, %w: tensor<16x16xi8>, %s: tensor<1x16xf16>) {
+  // expected-error @+1 {{8-bit inputs need 8-bit weights}}
+  %0 = loom.quantized_matmul %x, %w, %s {bits = 4 : i64, group_size = 32 : i64, input_bits = 8 : i64} : (tensor<2x32xf32>, tensor<16x16xi8>, tensor<1x16xf16>) -> tensor<2x16xf32>
+  return
+}
+
+// -----
+
+func.func @quantized_matmul_input_scale(%x: tensor<2x32xf32>, %w: tensor<32x16xi8>, %s: tensor<16xf32>) {
+  // expected-error @+1 {{input_scale must be positive and finite}}
+  %0 = loom.quantized_matmul %x, %w, %s {input_bits = 8 : i64, input_scale = -0.5 : f32} : (tensor<2x32xf32>, tensor<32x16xi8>, tensor<16xf32>) -> tensor<2x16xf32>
+  return
+}
+
+// -----
+
+func.func @quantized_matmul_input_zero_alone(%x: tensor<2x32xf32>, %w: tensor<32x16xi8>, %s: tensor<16xf32>) {
+  // expected-error @+1 {{input_zero_point needs input_scale}}
+  %0 = loom.quantized_matmul %x, %w, %s {input_bits = 8 : i64, input_zero_point = 3 : i64} : (tensor<2x32xf32>, tensor<32x16xi8>, tensor<16xf32>) -> tensor<2x16xf32>
+  return
+}
+
+// -----
+
+func.func @quantized_matmul_input_zero(%x: tensor<2x32xf32>, %w: tensor<32x16xi8>, %s: tensor<16xf32>) {
+  // expected-error @+1 {{input_zero_point must be in 0..255, not 256}}
+  %0 = loom.quantized_matmul %x, %w, %s {input_bits = 8 : i64, input_scale = 0.5 : f32, input_zero_point = 256 : i64} : (tensor<2x32xf32>, tensor<32x16xi8>, tensor<16xf32>) -> tensor<2x16xf32>
+  return
+}
+
+// -----
+
 func.func @quantized_matmul_int4_group(%x: tensor<2x32xf32>, %w: tensor<16x16xi8>, %s: tensor<3x16xf16>) {
   // expected-error @+1 {{4-bit weights need an even group_size >= 2, not 11}}
   %0 = loom.quantized_matmul %x, %w, %s {bits = 4 : i64, group_size = 11 : i64} : (tensor<2x32xf32>, tensor<16x16xi8>, tensor<3x16xf16>) -> tensor<2x16xf32>

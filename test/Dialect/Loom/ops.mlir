@@ -137,6 +137,17 @@ func.func @quantized_matmul(%x: tensor<?x10x64xf32>, %w: tensor<64x48xi8>, %s: t
 
 // -----
 
+// CHECK-LABEL: func @w8a8_matmul
+//       CHECK:   loom.quantized_matmul %arg0, %arg1, %arg2 {input_bits = 8 : i64} :
+//       CHECK:   loom.quantized_matmul %arg0, %arg1, %arg2 {input_bits = 8 : i64, input_scale = 2.500000e-01 : f32, input_zero_point = 128 : i64} :
+func.func @w8a8_matmul(%x: tensor<?x10x64xf32>, %w: tensor<64x48xi8>, %s: tensor<48xf32>) -> (tensor<?x10x48xf32>, tensor<?x10x48xf32>) {
+  %0 = loom.quantized_matmul %x, %w, %s {input_bits = 8 : i64} : (tensor<?x10x64xf32>, tensor<64x48xi8>, tensor<48xf32>) -> tensor<?x10x48xf32>
+  %1 = loom.quantized_matmul %x, %w, %s {input_bits = 8 : i64, input_scale = 0.25 : f32, input_zero_point = 128 : i64} : (tensor<?x10x64xf32>, tensor<64x48xi8>, tensor<48xf32>) -> tensor<?x10x48xf32>
+  return %0, %1 : tensor<?x10x48xf32>, tensor<?x10x48xf32>
+}
+
+// -----
+
 // CHECK-LABEL: func @quantized4_matmul
 //       CHECK:   loom.quantized_matmul %arg0, %arg1, %arg2 zero_point %arg3 {bits = 4 : i64, group_size = 32 : i64} : (tensor<?x10x63xf32>, tensor<32x48xi8>, tensor<2x48xf16>, tensor<2x48xi8>) -> tensor<?x10x48xf32>
 func.func @quantized4_matmul(%x: tensor<?x10x63xf32>, %w: tensor<32x48xi8>, %s: tensor<2x48xf16>, %z: tensor<2x48xi8>) -> tensor<?x10x48xf32> {

@@ -401,6 +401,33 @@ def case(name):
         scale = (np.abs(r(n)) * 0.01 + 0.001).astype(np.float32)
         out = (x.astype(np.float64) @ w.astype(np.float64)) * scale
         return "loom.quantized_matmul %a0, %a1, %a2", [x, w, scale], out
+    if name in ("w8a8_matmul", "w8a8_gemv"):
+        # W8A8: the input quantized to uint8 (per row, or static with values
+        # that clip), integer sums, the zero point corrected with the column
+        # sums, scaled in float32: the kernel's arithmetic step by step in
+        # numpy (float32 division, round half to even), so results agree to
+        # the last bit.
+        lead, k, n, static = {"w8a8_matmul": ((3, 13), 97, 70, None),
+                              "w8a8_gemv": ((1,), 768, 1000, (0.005, 100))}[name]
+        x = r(*lead, k)
+        w = rng.integers(-127, 128, size=(k, n)).astype(np.int8)
+        scale = (np.abs(r(n)) * 0.01 + 0.001).astype(np.float32)
+        rows = x.reshape(-1, k)
+        if static:
+            s = np.full((rows.shape[0], 1), static[0], np.float32)
+            z = np.full((rows.shape[0], 1), static[1], np.float32)
+        else:
+            lo = np.minimum(rows.min(axis=1, keepdims=True), 0).astype(np.float32)
+            hi = np.maximum(rows.max(axis=1, keepdims=True), 0).astype(np.float32)
+            s = ((hi - lo) / np.float32(255)).astype(np.float32)
+            z = np.clip(np.round(-lo / s), 0, 255).astype(np.float32)
+        q = np.clip(np.round(rows / s) + z, 0, 255).astype(np.int64)
+        acc = q @ w.astype(np.int64) - z.astype(np.int64) * w.astype(np.int64).sum(axis=0)
+        out = (acc.astype(np.float32) * (s * scale)).reshape(*lead, n)
+        op = "loom.quantized_matmul %a0, %a1, %a2 {input_bits = 8 : i64"
+        if static:
+            op += ", input_scale = %s : f32, input_zero_point = %d : i64" % static
+        return op + "}", [x, w, scale], out
     if name in ("quantized4_matmul", "quantized4_gemv"):
         # sum_k x[..., k] (q[k, n] - zero[k/G, n]) scale[k/G, n] with 4-bit q
         # packed two per byte along k, in float64; an odd K (the last byte

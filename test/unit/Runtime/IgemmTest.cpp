@@ -104,7 +104,8 @@ TEST_P(IgemmCases, BitExactOnEveryInstructionSet) {
       std::vector<float> c(t.m * t.n, NAN);
       loomrt_igemm_f32(t.m, t.n, t.k, a.data(),
                        prepacked ? packed.data() : w.data(), scale.data(),
-                       prepacked ? colsum.data() : nullptr, t.scale, t.zero,
+                       prepacked ? colsum.data() : nullptr,
+                       t.scale > 0.0f ? &t.scale : nullptr, t.zero,
                        c.data(), prepacked ? LOOMRT_IGEMM_PACKED : 0);
       for (int64_t i = 0; i < t.m * t.n; ++i)
         ASSERT_EQ(want[i], c[i])
@@ -145,7 +146,7 @@ TEST(Igemm, EmptyProductsWriteZerosOrNothing) {
   // k = 0: every sum is 0.
   std::vector<float> c(2 * 3, NAN), scale(3, 1.0f);
   std::vector<int8_t> w;
-  loomrt_igemm_f32(2, 3, 0, nullptr, w.data(), scale.data(), nullptr, 0.0f, 0,
+  loomrt_igemm_f32(2, 3, 0, nullptr, w.data(), scale.data(), nullptr, nullptr, 0,
                    c.data(), 0);
   for (float v : c)
     EXPECT_EQ(0.0f, v);

@@ -435,6 +435,26 @@ LogicalResult QuantizedMatmulOp::verify() {
   if (w.getRank() != 2 || !w.hasStaticShape())
     return emitOpError("weight must be a static 2-d tensor");
   int64_t n = w.getDimSize(1), k = x.getShape().back();
+  if (getInputBits() != 0 && getInputBits() != 8)
+    return emitOpError() << "input_bits must be 0 (fp32 input) or 8, not "
+                         << getInputBits();
+  if (getInputBits() == 0 && (getInputScale() || getInputZeroPoint()))
+    return emitOpError("input_scale and input_zero_point need input_bits = 8");
+  if (getInputBits() == 8) {
+    if (getBits() != 8)
+      return emitOpError("8-bit inputs need 8-bit weights");
+    std::optional<APFloat> inputScale = getInputScale();
+    if (inputScale && !(inputScale->convertToFloat() > 0.0f &&
+                        std::isfinite(inputScale->convertToFloat())))
+      return emitOpError("input_scale must be positive and finite");
+    std::optional<uint64_t> zero = getInputZeroPoint();
+    if (zero && !inputScale)
+      return emitOpError("input_zero_point needs input_scale");
+    if (zero &&
+        (static_cast<int64_t>(*zero) < 0 || static_cast<int64_t>(*zero) > 255))
+      return emitOpError() << "input_zero_point must be in 0..255, not "
+                           << static_cast<int64_t>(*zero);
+  }
   if (getBits() == 8) {
     if (getGroupSize() != 0 || getZeroPoint())
       return emitOpError("8-bit weights take one scale per column: no "

@@ -407,14 +407,30 @@ def Loom_QuantizedMatmulOp : Loom_Op<"quantized_matmul",
       `[ceil(K/G), N]` (zero points 0..15 as bytes; 8 when absent, i.e.
       symmetric).
 
+    With `input_bits = 8` (8-bit weights only: W8A8) the input is
+    quantized too, to uint8, and the product is computed in integers:
+    `q[.., k] = clamp(round(input[.., k] / s) + z, 0, 255)` and
+    `result[.., n] = (sum_k q[.., k] * weight[k, n] - z * sum_k weight[k, n])
+    * (s * scale[n])`. With `input_scale` (> 0) and `input_zero_point`
+    (0..255; 0 when absent) every row uses those (static ranges from
+    calibration); without them each row of the input gets its own
+    `s = (max(0, max x) - min(0, min x)) / 255`, `z = round(-min(0, min x)
+    / s)` (dynamic quantization, as DynamicQuantizeLinear per row).
+
     It lowers to kernels that dequantize the weights in registers or a
-    cache-sized block at a time (loomrt_qgemm_w8_f32, loomrt_qgemm_w4_f32):
-    the quantized weights are all the model stores and reads.
+    cache-sized block at a time (loomrt_qgemm_w8_f32, loomrt_qgemm_w4_f32),
+    or multiply integers (loomrt_igemm_f32, `vpdpbusd`): the quantized
+    weights are all the model stores and reads.
 
     Example:
 
     ```mlir
     %y = loom.quantized_matmul %x, %w, %scale
+        : (tensor<?x128x768xf32>, tensor<768x3072xi8>, tensor<3072xf32>)
+        -> tensor<?x128x3072xf32>
+    %a = loom.quantized_matmul %x, %w, %scale
+        {input_bits = 8 : i64, input_scale = 0.02 : f32,
+         input_zero_point = 128 : i64}
         : (tensor<?x128x768xf32>, tensor<768x3072xi8>, tensor<3072xf32>)
         -> tensor<?x128x3072xf32>
     %z = loom.quantized_matmul %x, %w4, %s4 zero_point %zp
@@ -428,7 +444,10 @@ def Loom_QuantizedMatmulOp : Loom_Op<"quantized_matmul",
                        RankedTensorOf<[F32, F16, BF16]>:$scale,
                        Optional<RankedTensorOf<[I8]>>:$zero_point,
                        DefaultValuedAttr<I64Attr, "8">:$bits,
-                       DefaultValuedAttr<I64Attr, "0">:$group_size);
+                       DefaultValuedAttr<I64Attr, "0">:$group_size,
+                       DefaultValuedAttr<I64Attr, "0">:$input_bits,
+                       OptionalAttr<F32Attr>:$input_scale,
+                       OptionalAttr<I64Attr>:$input_zero_point);
   let results = (outs RankedTensorOf<[F32]>:$result);
   let assemblyFormat = [{
     $input `,` $weight `,` $scale (`zero_point` $zero_point^)? attr-dict `:`
@@ -437,7 +456,14 @@ def Loom_QuantizedMatmulOp : Loom_Op<"quantized_matmul",
   let builders = [
     OpBuilder<(ins "::mlir::Value":$input, "::mlir::Value":$weight,
                    "::mlir::Value":$scale), [{
-      build($_builder, $_state, input, weight, scale, ::mlir::Value(), 8, 0);
+      build($_builder, $_state, input, weight, scale, ::mlir::Value(), 8, 0,
+            0, ::mlir::FloatAttr(), ::mlir::IntegerAttr());
+    }]>,
+    OpBuilder<(ins "::mlir::Value":$input, "::mlir::Value":$weight,
+                   "::mlir::Value":$scale, "::mlir::Value":$zero_point,
+                   "int64_t":$bits, "int64_t":$group_size), [{
+      build($_builder, $_state, input, weight, scale, zero_point, bits,
+            group_size, 0, ::mlir::FloatAttr(), ::mlir::IntegerAttr());
     }]>
   ];
   let hasVerifier = 1;
