@@ -1,24 +1,33 @@
 #!/usr/bin/python3
-"""Benchmark: weight-only quantized matrix multiplies (int8, int4) against
-fp32, Loom and ONNX Runtime, in the same run.
+"""Benchmark: quantized matrix multiplies (int8 and int4 weight-only, W8A8)
+against fp32, Loom and ONNX Runtime, in the same run.
 
   bench/quant.py [--repeats 3] [--runs 20] [--threads 2] [--shapes M,K,N;...]
                  [--group-size 32] [--outliers F] [--quant-scales minmax|mse]
+                 [--models gpt2,bert128]
 
 Each shape is one ONNX MatMul of an input [M, K] by a constant weight
-[K, N] (random normal). Loom compiles it three times: fp32,
+[K, N] (random normal). Loom compiles it four times: fp32,
 --quantize=int8-weight and --quantize=int4-weight (loom.quantized_matmul:
-the weights dequantized in registers or a cache-sized block at a time);
+the weights dequantized in registers or a cache-sized block at a time) and
+--quantize=w8a8 (the input quantized per row too, integer products:
+loomrt_igemm_f32, vpdpbusd where the CPU has VNNI);
 ONNX Runtime (onnxruntime-node, all graph optimizations) runs the fp32
 model. All are timed on the same inputs, alternating, --repeats times; the
-table gives medians of the per-repeat medians, the speedups of int8 and int4
-over Loom fp32, the ratio Loom int4 / ORT fp32 (below 1 Loom is faster), the
+table gives medians of the per-repeat medians, the speedups of int8, int4
+and w8a8 over Loom fp32, the ratio Loom int4 / ORT fp32 (below 1 Loom is faster), the
 bytes of the compiled libraries, and the quantized results' cosine against
 the fp32 one. M = 1 is a decoding step (GEMV), memory bound: int8 weights
 are a quarter of the bytes, int4 at group 32 about a seventh. Not a test:
 the machine is noisy. --outliers F multiplies a random 1% of W's input
 rows (channels) by F, as large language models' weights have a few
 outlier channels; --quant-scales passes loomc's choice of ranges.
+
+--models runs whole models of bench/run.py's sizes (e.g. gpt2: the
+GPT-2-small-shaped prefill, 6 layers, sequence 256) as fp32, int8-weight,
+w8a8 with dynamic activations and w8a8 calibrated (--calibration on four
+other sample inputs, min-max), with ORT fp32, and each one's cosine against
+torch's output.
 """
 import argparse
 import json
@@ -30,10 +39,10 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "bench"))
-from run import ensure_ort, matmul_model, sh  # noqa: E402
+from run import SIZES, ensure_ort, matmul_model, sh, write_inputs  # noqa: E402
 
 
-VARIANTS = ("fp32", "int8", "int4")
+VARIANTS = ("fp32", "int8", "int4", "w8a8")
 
 
 def prepare(d, m, k, n, loomc, group, outliers=1.0, scales="minmax"):
@@ -49,6 +58,65 @@ def prepare(d, m, k, n, loomc, group, outliers=1.0, scales="minmax"):
     sh([loomc, os.path.join(d, "model.onnx"), "--quantize=int4-weight",
         "--quant-scales", scales, "--group-size", str(group), "-o",
         os.path.join(d, "int4.so")])
+    sh([loomc, os.path.join(d, "model.onnx"), "--quantize=w8a8",
+        "-o", os.path.join(d, "w8a8.so")])
+
+
+def cosine(a, b):
+    return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+def time_variants(d, variants, model, inputs, args, loom_run):
+    """Medians of per-repeat medians of each compiled variant and of ORT."""
+    times = {v: [] for v in variants + ("ort",)}
+    for _ in range(args.repeats):
+        for v in variants:
+            out = sh([loom_run, os.path.join(d, v + ".so"), "--inputs",
+                      os.path.join(d, "in"), "--bench", str(args.runs), "--warmup",
+                      str(args.warmup), "--json", "--threads", str(args.threads)])
+            times[v].append(json.loads(out.strip().splitlines()[-1])["median_ms"])
+        out = sh(["node", os.path.join(ROOT, "bench", "ort_bench.mjs"), model, inputs,
+                  str(args.runs), str(args.warmup), str(args.threads)])
+        times["ort"].append(json.loads(out.strip().splitlines()[-1])["median_ms"])
+    return {v: statistics.median(t) for v, t in times.items()}
+
+
+def run_models(args, loomc, loom_run):
+    """Whole models: fp32, int8-weight, w8a8 dynamic and calibrated."""
+    from onnx import numpy_helper
+    variants = ("fp32", "int8", "w8a8", "w8a8-cal")
+    flags = {"fp32": [], "int8": ["--quantize=int8-weight"], "w8a8": ["--quantize=w8a8"]}
+    rows = []
+    for name in args.models.split(","):
+        kind, sizes = SIZES[name]
+        d = os.path.join(args.work, name)
+        sh([sys.executable, os.path.join(ROOT, "scripts", "real_models.py"), kind, d] + sizes +
+           ["--calibration-sets", "4"])
+        model = os.path.join(d, "model.onnx")
+        flags["w8a8-cal"] = ["--quantize=w8a8", "--calibration", os.path.join(d, "calib")]
+        for v in variants:
+            sh([loomc, model, "-o", os.path.join(d, v + ".so")] + flags[v])
+        ref = numpy_helper.to_array(numpy_helper.load_tensor_from_string(
+            open(os.path.join(d, "exp", "output_0.pb"), "rb").read())).astype(np.float64).ravel()
+        cos = {}
+        for v in variants:
+            o = os.path.join(d, "out_" + v)
+            os.makedirs(o, exist_ok=True)
+            sh([loom_run, os.path.join(d, v + ".so"), "--inputs", os.path.join(d, "in"),
+                "--outputs", o, "--npy"])
+            cos[v] = cosine(np.load(os.path.join(o, "output_0.npy")).astype(np.float64).ravel(),
+                            ref)
+        med = time_variants(d, variants, model, write_inputs(d), args, loom_run)
+        rows.append((name, med, cos))
+    print("%-8s %8s %8s %8s %9s %8s %7s %7s %9s %9s %9s %9s %9s" % (
+        "model", "fp32 ms", "int8 ms", "w8a8 ms", "w8a8c ms", "ort ms", "w8a8 x",
+        "w8a8c x", "w8a8c/ort", "fp32 cos", "int8 cos", "w8a8 cos", "w8a8c cos"))
+    for name, med, cos in rows:
+        print("%-8s %8.2f %8.2f %8.2f %9.2f %8.2f %6.2fx %6.2fx %9.2f %9.6f %9.6f %9.6f %9.6f" % (
+            name, med["fp32"], med["int8"], med["w8a8"], med["w8a8-cal"], med["ort"],
+            med["fp32"] / med["w8a8"], med["fp32"] / med["w8a8-cal"],
+            med["w8a8-cal"] / med["ort"], cos["fp32"], cos["int8"], cos["w8a8"],
+            cos["w8a8-cal"]))
 
 
 def main():
@@ -62,11 +130,15 @@ def main():
     ap.add_argument("--group-size", type=int, default=32)
     ap.add_argument("--outliers", type=float, default=1.0)
     ap.add_argument("--quant-scales", default="minmax")
+    ap.add_argument("--models", default="",
+                    help="whole models of bench/run.py (e.g. gpt2,bert128) instead of shapes")
     ap.add_argument("--work", default=os.path.join(ROOT, "build", "bench", "quant"))
     args = ap.parse_args()
     loomc = os.path.join(ROOT, "build", "bin", "loomc")
     loom_run = os.path.join(ROOT, "build", "bin", "loom-run")
     ensure_ort()
+    if args.models:
+        return run_models(args, loomc, loom_run)
     rows = []
     for shape in args.shapes.split(";"):
         m, k, n = (int(v) for v in shape.split(","))
@@ -79,32 +151,23 @@ def main():
             sh([loom_run, os.path.join(d, v + ".so"), "--inputs", os.path.join(d, "in"),
                 "--outputs", o, "--npy"])
             outs[v] = np.load(os.path.join(o, "output_0.npy")).astype(np.float64).ravel()
-        cos = {v: float(outs[v] @ outs["fp32"] /
-                        (np.linalg.norm(outs[v]) * np.linalg.norm(outs["fp32"])))
-               for v in ("int8", "int4")}
-        times = {"fp32": [], "int8": [], "int4": [], "ort": []}
-        for _ in range(args.repeats):
-            for v in VARIANTS:
-                out = sh([loom_run, os.path.join(d, v + ".so"), "--inputs",
-                          os.path.join(d, "in"), "--bench", str(args.runs), "--warmup",
-                          str(args.warmup), "--json", "--threads", str(args.threads)])
-                times[v].append(json.loads(out.strip().splitlines()[-1])["median_ms"])
-            out = sh(["node", os.path.join(ROOT, "bench", "ort_bench.mjs"),
-                      os.path.join(d, "model.onnx"), os.path.join(d, "inputs.json"),
-                      str(args.runs), str(args.warmup), str(args.threads)])
-            times["ort"].append(json.loads(out.strip().splitlines()[-1])["median_ms"])
-        med = {v: statistics.median(t) for v, t in times.items()}
+        cos = {v: cosine(outs[v], outs["fp32"]) for v in VARIANTS[1:]}
+        med = time_variants(d, VARIANTS, os.path.join(d, "model.onnx"),
+                            os.path.join(d, "inputs.json"), args, loom_run)
         size = {v: os.path.getsize(os.path.join(d, v + ".so")) for v in VARIANTS}
         rows.append((shape, med, size, cos))
-    print("%-15s %8s %8s %8s %8s %7s %7s %8s %8s %8s %8s %9s %9s" % (
-        "M,K,N", "fp32 ms", "int8 ms", "int4 ms", "ort ms", "int8 x", "int4 x",
-        "int4/ort", "fp32 KiB", "int8 KiB", "int4 KiB", "int8 cos", "int4 cos"))
+    print("%-15s %8s %8s %8s %8s %8s %7s %7s %7s %8s %8s %8s %8s %9s %9s %9s" % (
+        "M,K,N", "fp32 ms", "int8 ms", "int4 ms", "w8a8 ms", "ort ms", "int8 x", "int4 x",
+        "w8a8 x", "int4/ort", "fp32 KiB", "int8 KiB", "int4 KiB", "int8 cos", "int4 cos",
+        "w8a8 cos"))
     for shape, med, size, cos in rows:
-        print("%-15s %8.3f %8.3f %8.3f %8.3f %6.2fx %6.2fx %8.2f %8d %8d %8d %9.6f %9.6f" % (
-            shape, med["fp32"], med["int8"], med["int4"], med["ort"],
-            med["fp32"] / med["int8"], med["fp32"] / med["int4"],
-            med["int4"] / med["ort"], size["fp32"] // 1024, size["int8"] // 1024,
-            size["int4"] // 1024, cos["int8"], cos["int4"]))
+        print("%-15s %8.3f %8.3f %8.3f %8.3f %8.3f %6.2fx %6.2fx %6.2fx %8.2f %8d %8d %8d "
+              "%9.6f %9.6f %9.6f" % (
+                  shape, med["fp32"], med["int8"], med["int4"], med["w8a8"], med["ort"],
+                  med["fp32"] / med["int8"], med["fp32"] / med["int4"],
+                  med["fp32"] / med["w8a8"], med["int4"] / med["ort"], size["fp32"] // 1024,
+                  size["int8"] // 1024, size["int4"] // 1024, cos["int8"], cos["int4"],
+                  cos["w8a8"]))
 
 
 if __name__ == "__main__":

@@ -46,6 +46,7 @@ enum {
   UNIT_ROWS = 64, /* rows per work unit (one pair of panels stays in L1/L2) */
   MAX_TILE_R = 8, /* the tallest register tile */
   ROW_ALIGN = 64, /* bytes: quantized rows start on cache lines */
+  MIN_THREADED_MACS = 1 << 22, /* smaller products run on one thread */
 };
 
 /* -------------------------------------------------------------------------
@@ -336,8 +337,12 @@ void loomrt_igemm_f32(int64_t m, int64_t n, int64_t k, const float *a,
     int64_t rowUnits = (m + UNIT_ROWS - 1) / UNIT_ROWS;
     int64_t colUnits = (n + UNIT_COLS - 1) / UNIT_COLS;
     int64_t units = rowUnits * colUnits;
+    /* Small products (a decoding step's 768 x 3072) ran faster on one
+     * thread than on two: waking the team costs more than it saves. */
+    int threaded = units > 1 && (double)m * n * k >= (double)MIN_THREADED_MACS;
+    (void)threaded;
 #ifdef LOOMRT_KERNELS_OPENMP
-#pragma omp parallel if (!omp_in_parallel() && units > 1)
+#pragma omp parallel if (!omp_in_parallel() && threaded)
 #endif
     {
 #ifdef LOOMRT_KERNELS_OPENMP
