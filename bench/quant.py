@@ -83,7 +83,7 @@ def time_variants(d, variants, model, inputs, args, loom_run):
 
 def run_models(args, loomc, loom_run):
     """Whole models: fp32, int8-weight, w8a8 dynamic and calibrated."""
-    from onnx import numpy_helper
+    from onnx import TensorProto, numpy_helper
     variants = ("fp32", "int8", "w8a8", "w8a8-cal")
     flags = {"fp32": [], "int8": ["--quantize=int8-weight"], "w8a8": ["--quantize=w8a8"]}
     rows = []
@@ -96,8 +96,9 @@ def run_models(args, loomc, loom_run):
         flags["w8a8-cal"] = ["--quantize=w8a8", "--calibration", os.path.join(d, "calib")]
         for v in variants:
             sh([loomc, model, "-o", os.path.join(d, v + ".so")] + flags[v])
-        ref = numpy_helper.to_array(numpy_helper.load_tensor_from_string(
-            open(os.path.join(d, "exp", "output_0.pb"), "rb").read())).astype(np.float64).ravel()
+        t = TensorProto()
+        t.ParseFromString(open(os.path.join(d, "exp", "output_0.pb"), "rb").read())
+        ref = numpy_helper.to_array(t).astype(np.float64).ravel()
         cos = {}
         for v in variants:
             o = os.path.join(d, "out_" + v)

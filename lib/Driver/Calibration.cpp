@@ -12,6 +12,8 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/IRMapping.h"
 
 #include "llvm/ADT/STLExtras.h"
@@ -38,6 +40,10 @@ struct Observed {
   float lo = std::numeric_limits<float>::infinity();
   float hi = -std::numeric_limits<float>::infinity();
   std::vector<float> samples;
+  /// With grams: sum over input rows x (of length k) of x x^T (upper
+  /// triangle), and the number of rows.
+  int64_t k = 0, rows = 0;
+  std::vector<double> gram;
 };
 
 /// Where a layer's input comes from in the instrumented model's run: one of
@@ -88,11 +94,28 @@ FailureOr<std::vector<std::string>> sampleSets(ModuleOp module,
 
 /// Adds the fp32 values of `t` to `obs`: every value to the range, about
 /// `budget` of them (evenly strided) to the samples.
-void observe(const loomrt_tensor *t, size_t budget, Observed &obs) {
+void observe(const loomrt_tensor *t, size_t budget, bool grams, Observed &obs) {
   if (t->dtype != LOOMRT_DTYPE_F32 || t->is_sequence)
     return;
   size_t n = t->nbytes / sizeof(float);
   const float *x = static_cast<const float *>(t->data);
+  if (grams && t->rank >= 1 && t->dims[t->rank - 1] > 0) {
+    int64_t k = t->dims[t->rank - 1];
+    if (obs.gram.empty()) {
+      obs.k = k;
+      obs.gram.assign(k * k, 0.0);
+    }
+    for (int64_t r = 0; obs.k == k && r < static_cast<int64_t>(n) / k; ++r) {
+      const float *row = x + r * k;
+      for (int64_t p = 0; p < k; ++p) {
+        double xp = row[p];
+        double *g = obs.gram.data() + p * k;
+        for (int64_t q = p; q < k; ++q)
+          g[q] += xp * row[q];
+      }
+      ++obs.rows;
+    }
+  }
   for (size_t i = 0; i < n; ++i) {
     if (!std::isfinite(x[i]))
       continue;
@@ -265,7 +288,7 @@ LogicalResult loom::calibrateActivations(ModuleOp module,
     if (!s)
       for (auto [id, source] : llvm::enumerate(*sources))
         observe(source.isInput ? inputs[source.index] : outputs[source.index],
-                budget, observed[id]);
+                budget, options.grams, observed[id]);
     loomrt_tensors_destroy(inputs.data(), numInputs);
     loomrt_tensors_destroy(outputs.data(), numOutputs);
     if (s)
@@ -275,6 +298,20 @@ LogicalResult loom::calibrateActivations(ModuleOp module,
   for (auto [op, obs] : llvm::zip(points, observed)) {
     auto [lo, hi] = chooseRange(obs, options.method);
     op->setAttr(kCalibratedRangeAttr, b.getDenseF32ArrayAttr({lo, hi}));
+    if (!options.grams || !obs.rows)
+      continue;
+    // The mean outer product, both triangles.
+    int64_t k = obs.k;
+    std::vector<float> gram(k * k);
+    for (int64_t p = 0; p < k; ++p)
+      for (int64_t q = p; q < k; ++q)
+        gram[p * k + q] = gram[q * k + p] =
+            static_cast<float>(obs.gram[p * k + q] / obs.rows);
+    op->setAttr(
+        kCalibrationGramAttr,
+        DenseResourceElementsAttr::get(
+            RankedTensorType::get({k, k}, b.getF32Type()), "calibration_gram",
+            HeapAsmResourceBlob::allocateAndCopyInferAlign<float>(gram)));
   }
   return success();
 }

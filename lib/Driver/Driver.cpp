@@ -182,13 +182,22 @@ struct LoomcOptions {
       cl::init("none"), cl::cat(category)};
   cl::opt<std::string> calibration{
       "calibration",
-      cl::desc("With --quantize=w8a8: a folder of sample inputs (input_<i>.pb "
-               "or .npy, directly or in test_data_set_* subfolders, one set "
-               "each). loomc compiles the fp32 model, runs it on every set, "
-               "records the range of each quantized matrix multiply's input "
-               "and quantizes the activations with those static ranges "
-               "instead of per row at run time"),
+      cl::desc("With --quantize=w8a8 or --rounding=gptq: a folder of sample "
+               "inputs (input_<i>.pb or .npy, directly or in subfolders, one "
+               "set each). loomc compiles the fp32 model, runs it on every "
+               "set and records each quantized matrix multiply's input: w8a8 "
+               "quantizes the activations with the observed static ranges "
+               "instead of per row at run time; gptq rounds the weights to "
+               "minimize the output error on these inputs"),
       cl::value_desc("dir"), cl::init(""), cl::cat(category)};
+  cl::opt<std::string> rounding{
+      "rounding",
+      cl::desc("With --quantize: how weights round: 'nearest' (default) or "
+               "'gptq' (needs --calibration: rows of K in order, each one's "
+               "rounding error compensated in the rows not yet rounded "
+               "through the inputs' inverse Gram matrix, as GPTQ; "
+               "compile time grows with K^3 per layer)"),
+      cl::init("nearest"), cl::cat(category)};
   cl::opt<std::string> calibrationMethod{
       "calibration-method",
       cl::desc("With --calibration: how a range comes from the observed "
@@ -683,8 +692,19 @@ int loom::runLoomcMain(int argc, char **argv) {
     return reportError("--quantize=" + options.quantize +
                        " is not supported (supported: none, int8-weight, "
                        "int4-weight, w8a8)");
-  if (!options.calibration.empty() && options.quantize != "w8a8")
-    return reportError("--calibration needs --quantize=w8a8");
+  if (options.rounding != "nearest" && options.rounding != "gptq")
+    return reportError("--rounding=" + options.rounding +
+                       " is not supported (supported: nearest, gptq)");
+  if (options.rounding == "gptq" && options.quantize == "none")
+    return reportError("--rounding=gptq needs --quantize");
+  if (options.rounding == "gptq" && options.calibration.empty())
+    return reportError("--rounding=gptq needs --calibration DIR (sample "
+                       "inputs: it minimizes the output error on them)");
+  if (!options.calibration.empty() && options.quantize != "w8a8" &&
+      options.rounding != "gptq")
+    return reportError("--calibration needs --quantize=w8a8 or "
+                       "--rounding=gptq");
+  pipeline.quantRounding = options.rounding;
   if (options.calibrationMethod != "minmax" &&
       options.calibrationMethod != "percentile" &&
       options.calibrationMethod != "mse")
@@ -790,7 +810,9 @@ int loom::runLoomcMain(int argc, char **argv) {
                                 EmitKind::SharedLib, path, argv[0]) == 0);
     };
     if (failed(loom::calibrateActivations(
-            *module, {options.calibration, options.calibrationMethod},
+            *module,
+            {options.calibration, options.calibrationMethod,
+             /*grams=*/options.rounding == "gptq"},
             compile)))
       return 1;
   }

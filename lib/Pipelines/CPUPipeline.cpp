@@ -44,6 +44,7 @@ void loom::buildCPUPipeline(OpPassManager &pm,
     quantize.symmetric = options.quantSymmetric;
     quantize.report = options.quantReport;
     quantize.scales = options.quantScales;
+    quantize.rounding = options.quantRounding;
     pm.addPass(createQuantizeWeightsPass(quantize));
     // The fp32 weights the quantized ops replaced.
     pm.addPass(createCanonicalizerPass());

@@ -61,6 +61,9 @@ struct Scheme {
   /// Search the clipping range that minimizes the squared weight error
   /// (instead of the full min-max range).
   bool mseScales = false;
+  /// Round with GPTQ's error feedback where a layer carries a calibration
+  /// Gram matrix (loom.calibration_gram).
+  bool gptq = false;
 };
 
 /// The clipping ratios tried by the mse search: 1, 0.98, ..., 0.80 of the
@@ -77,6 +80,12 @@ struct LayerReport {
   /// W8A8: the static input parameters (scale 0: dynamic, per row).
   float inputScale = 0;
   int64_t inputZero = 0;
+  /// With a calibration Gram matrix G: how the weights were rounded, and
+  /// the layer's relative output error on the calibration inputs,
+  /// sqrt(sum_j dW_j^T G dW_j / sum_j W_j^T G W_j), for that rounding and
+  /// for round-to-nearest (-1: not computed).
+  std::string rounding = "nearest";
+  double outputError = -1, nearestOutputError = -1;
 
   void add(float w, float deq) {
     double e = static_cast<double>(w) - deq;
@@ -85,6 +94,122 @@ struct LayerReport {
     maxErr = std::max(maxErr, std::fabs(e));
   }
 };
+
+/// The weights [k, n] while they are rounded row by row (rows of K in
+/// order), and GPTQ's error feedback (Frantar et al., "GPTQ: Accurate
+/// Post-Training Quantization for Generative Pre-trained Transformers"):
+/// with U the upper Cholesky factor of (G + damp I)^-1, G = E[x x^T] over
+/// the calibration inputs, the rounding error of row p, divided by U[p, p],
+/// is subtracted from every later row r in proportion to U[p, r]. That is
+/// the optimal update of the rows not yet rounded for the layer's squared
+/// output error on those inputs; without U it is round-to-nearest.
+struct Rounding {
+  int64_t k = 0, n = 0;
+  /// The current values, updated by the feedback.
+  std::vector<float> w;
+  /// U, k x k row-major; empty: round to nearest.
+  std::vector<double> u;
+
+  float at(int64_t p, int64_t j) const { return w[p * n + j]; }
+
+  /// Row p was rounded to `deq` (n values).
+  void feedback(int64_t p, ArrayRef<float> deq) {
+    if (u.empty())
+      return;
+    std::vector<float> err(n);
+    double d = u[p * k + p];
+    for (int64_t j = 0; j < n; ++j)
+      err[j] = static_cast<float>((w[p * n + j] - deq[j]) / d);
+    for (int64_t r = p + 1; r < k; ++r) {
+      auto c = static_cast<float>(u[p * k + r]);
+      if (c == 0.0f)
+        continue;
+      float *row = w.data() + r * n;
+      for (int64_t j = 0; j < n; ++j)
+        row[j] -= err[j] * c;
+    }
+  }
+};
+
+/// U for GPTQ from G [k, k]: dead inputs (G[i, i] = 0) get 1 on the
+/// diagonal, then 1% of the mean diagonal is added (damping), and U =
+/// J inv(chol(J G J)) J with J the reversal, the upper Cholesky factor of
+/// G^-1. Empty when G is not positive definite even so.
+std::vector<double> gptqFactor(ArrayRef<float> gram, int64_t k) {
+  std::vector<double> h(k * k);
+  double mean = 0;
+  for (int64_t i = 0; i < k; ++i)
+    mean += gram[i * k + i];
+  mean /= std::max<int64_t>(k, 1);
+  // J G J, damped.
+  for (int64_t i = 0; i < k; ++i)
+    for (int64_t j = 0; j < k; ++j)
+      h[i * k + j] = gram[(k - 1 - i) * k + (k - 1 - j)];
+  for (int64_t i = 0; i < k; ++i) {
+    double &d = h[i * k + i];
+    if (d <= 0)
+      d = 1;
+    d += 0.01 * (mean > 0 ? mean : 1);
+  }
+  // Cholesky, lower: h = L L^T, L in the lower triangle of h.
+  for (int64_t j = 0; j < k; ++j) {
+    double *rj = h.data() + j * k;
+    double d = rj[j];
+    for (int64_t q = 0; q < j; ++q)
+      d -= rj[q] * rj[q];
+    if (!(d > 0))
+      return {};
+    d = std::sqrt(d);
+    rj[j] = d;
+    for (int64_t i = j + 1; i < k; ++i) {
+      double *ri = h.data() + i * k;
+      double v = ri[j];
+      for (int64_t q = 0; q < j; ++q)
+        v -= ri[q] * rj[q];
+      ri[j] = v / d;
+    }
+  }
+  // inv(L), lower, by forward substitution column by column.
+  std::vector<double> inv(k * k, 0.0);
+  for (int64_t c = 0; c < k; ++c) {
+    inv[c * k + c] = 1.0 / h[c * k + c];
+    for (int64_t i = c + 1; i < k; ++i) {
+      double v = 0;
+      for (int64_t q = c; q < i; ++q)
+        v -= h[i * k + q] * inv[q * k + c];
+      inv[i * k + c] = v / h[i * k + i];
+    }
+  }
+  std::vector<double> u(k * k, 0.0);
+  for (int64_t i = 0; i < k; ++i)
+    for (int64_t j = i; j < k; ++j)
+      u[i * k + j] = inv[(k - 1 - i) * k + (k - 1 - j)];
+  return u;
+}
+
+/// sqrt(sum_j d_j^T G d_j / sum_j w_j^T G w_j) with d = W - deq (columns
+/// j of [k, n] row-major matrices): the relative output error of a layer on
+/// inputs whose mean outer product is G.
+double outputError(ArrayRef<float> gram, int64_t k, int64_t n,
+                   ArrayRef<float> w, ArrayRef<float> deq) {
+  double err = 0, base = 0;
+  std::vector<double> dp(n), dr(n);
+  for (int64_t p = 0; p < k; ++p)
+    for (int64_t r = 0; r < k; ++r) {
+      double g = gram[p * k + r];
+      if (g == 0)
+        continue;
+      double e = 0, b = 0;
+      for (int64_t j = 0; j < n; ++j) {
+        e += (static_cast<double>(w[p * n + j]) - deq[p * n + j]) *
+             (static_cast<double>(w[r * n + j]) - deq[r * n + j]);
+        b += static_cast<double>(w[p * n + j]) * w[r * n + j];
+      }
+      err += g * e;
+      base += g * b;
+    }
+  return base > 0 ? std::sqrt(std::max(err, 0.0) / base) : 0.0;
+}
 
 /// Quantizes the weights of a matrix multiply by a constant fp32 weight
 /// (loom::matchWeightMatmul).
@@ -97,13 +222,15 @@ struct QuantizeMatmul : OpRewritePattern<linalg::GenericOp> {
   /// Where to record each layer (may be null).
   std::vector<LayerReport> *reports;
 
-  /// Symmetric per-column int8.
+  /// Symmetric per-column int8: scales from the weights' ranges, then
+  /// the rows rounded in order (with `rnd`'s feedback): q [k, n], one scale
+  /// per column, the dequantized weights in `deq`.
   template <typename Weights>
-  Value quantizeInt8(PatternRewriter &rewriter, Location loc, Value a,
-                     int64_t k, int64_t n, Weights at2,
-                     LayerReport &report) const {
-    SmallVector<float> scales(n);
-    SmallVector<int8_t> q(k * n);
+  void roundInt8(int64_t k, int64_t n, Weights at2, Rounding &rnd,
+                 SmallVectorImpl<int8_t> &q, SmallVectorImpl<float> &scales,
+                 std::vector<float> &deq, LayerReport &report) const {
+    scales.assign(n, 1.0f);
+    q.assign(k * n, 0);
     for (int64_t j = 0; j < n; ++j) {
       float peak = 0.0f;
       for (int64_t p = 0; p < k; ++p)
@@ -130,50 +257,42 @@ struct QuantizeMatmul : OpRewritePattern<linalg::GenericOp> {
         }
       }
       scales[j] = s;
-      for (int64_t p = 0; p < k; ++p) {
-        float v = std::clamp(std::nearbyint(at2(p, j) / s), -127.0f, 127.0f);
+    }
+    std::vector<float> row(n);
+    for (int64_t p = 0; p < k; ++p) {
+      for (int64_t j = 0; j < n; ++j) {
+        float v = std::clamp(std::nearbyint(rnd.at(p, j) / scales[j]), -127.0f,
+                             127.0f);
         q[p * n + j] = static_cast<int8_t>(v);
-        report.add(at2(p, j), v * s);
+        row[j] = deq[p * n + j] = v * scales[j];
+        report.add(at2(p, j), row[j]);
       }
+      rnd.feedback(p, row);
     }
-    report.bytesAfter = k * n + 4 * n;
-    Value qw = loom::resourceConstant<int8_t>(
-        rewriter, loc, RankedTensorType::get({k, n}, rewriter.getI8Type()), q,
-        "int8_weight");
-    Value scale = arith::ConstantOp::create(
-        rewriter, loc,
-        DenseElementsAttr::get(
-            RankedTensorType::get({n}, rewriter.getF32Type()),
-            ArrayRef<float>(scales)));
-    if (!scheme.inputBits)
-      return loom::QuantizedMatmulOp::create(rewriter, loc, a, qw, scale);
-    FloatAttr inputScale;
-    IntegerAttr inputZero;
-    if (report.inputScale > 0) {
-      inputScale = rewriter.getF32FloatAttr(report.inputScale);
-      inputZero = rewriter.getI64IntegerAttr(report.inputZero);
-    }
-    return loom::QuantizedMatmulOp::create(
-        rewriter, loc, a, qw, scale, Value(), /*bits=*/8, /*group_size=*/0,
-        /*input_bits=*/8, inputScale, inputZero);
   }
 
-  /// Group-wise int4 along K, packed two per byte.
+  /// Group-wise int4 along K, packed two per byte: each group's scales and
+  /// zero points from its (current) rows' range, then its rows rounded in
+  /// order with `rnd`'s feedback.
   template <typename Weights>
-  Value quantizeInt4(PatternRewriter &rewriter, Location loc, Value a,
-                     int64_t k, int64_t n, Weights at2,
-                     LayerReport &report) const {
+  void roundInt4(int64_t k, int64_t n, Weights at2, Rounding &rnd,
+                 SmallVectorImpl<int8_t> &packed,
+                 SmallVectorImpl<APFloat> &scales,
+                 SmallVectorImpl<int8_t> &zeros, std::vector<float> &deq,
+                 LayerReport &report) const {
     int64_t group = scheme.groupSize, groups = (k + group - 1) / group;
-    SmallVector<APFloat> scales(groups * n, APFloat(APFloat::IEEEhalf()));
-    SmallVector<int8_t> zeros(scheme.symmetric ? 0 : groups * n);
-    SmallVector<int8_t> packed((k + 1) / 2 * n, 0);
+    scales.assign(groups * n, APFloat(APFloat::IEEEhalf()));
+    zeros.assign(scheme.symmetric ? 0 : groups * n, 0);
+    packed.assign((k + 1) / 2 * n, 0);
+    std::vector<float> gs(n), row(n);
+    std::vector<int> gz(n);
     for (int64_t g = 0; g < groups; ++g) {
       int64_t p0 = g * group, p1 = std::min(k, p0 + group);
       for (int64_t j = 0; j < n; ++j) {
         float lo = 0.0f, hi = 0.0f;
         for (int64_t p = p0; p < p1; ++p) {
-          lo = std::min(lo, at2(p, j));
-          hi = std::max(hi, at2(p, j));
+          lo = std::min(lo, rnd.at(p, j));
+          hi = std::max(hi, rnd.at(p, j));
         }
         // The scale (rounded to half precision, as stored) and zero point
         // for the range [lo, hi] clipped to `ratio` of itself.
@@ -192,7 +311,7 @@ struct QuantizeMatmul : OpRewritePattern<linalg::GenericOp> {
                                          std::nearbyint(-l / sc), 0.0f, 15.0f));
           return std::make_tuple(sc, z, half);
         };
-        auto [s, zero, half] = paramsFor(1.0f);
+        auto [sc, zero, half] = paramsFor(1.0f);
         if (scheme.mseScales) {
           double best = INFINITY;
           for (int step = 0; step < kClipSteps; ++step) {
@@ -200,30 +319,73 @@ struct QuantizeMatmul : OpRewritePattern<linalg::GenericOp> {
             double err = 0;
             for (int64_t p = p0; p < p1; ++p) {
               float v =
-                  std::clamp(std::nearbyint(at2(p, j) / c) + z, 0.0f, 15.0f);
-              double e = static_cast<double>(at2(p, j)) - (v - z) * c;
+                  std::clamp(std::nearbyint(rnd.at(p, j) / c) + z, 0.0f, 15.0f);
+              double e = static_cast<double>(rnd.at(p, j)) - (v - z) * c;
               err += e * e;
             }
             if (err < best) {
               best = err;
-              std::tie(s, zero, half) = std::make_tuple(c, z, h);
+              std::tie(sc, zero, half) = std::make_tuple(c, z, h);
             }
           }
         }
         scales[g * n + j] = half;
         if (!scheme.symmetric)
           zeros[g * n + j] = static_cast<int8_t>(zero);
-        for (int64_t p = p0; p < p1; ++p) {
-          float v =
-              std::clamp(std::nearbyint(at2(p, j) / s) + zero, 0.0f, 15.0f);
-          report.add(at2(p, j), (v - zero) * s);
+        gs[j] = sc;
+        gz[j] = zero;
+      }
+      for (int64_t p = p0; p < p1; ++p) {
+        for (int64_t j = 0; j < n; ++j) {
+          float v = std::clamp(std::nearbyint(rnd.at(p, j) / gs[j]) + gz[j],
+                               0.0f, 15.0f);
+          row[j] = deq[p * n + j] = (v - gz[j]) * gs[j];
+          report.add(at2(p, j), row[j]);
           auto nib = static_cast<uint8_t>(v);
           auto &byte = packed[p / 2 * n + j];
           byte = static_cast<int8_t>(static_cast<uint8_t>(byte) |
                                      (p % 2 ? nib << 4 : nib));
         }
+        rnd.feedback(p, row);
       }
     }
+  }
+
+  /// Rounds the weights (roundInt8 or roundInt4 by the scheme) and builds
+  /// the loom.quantized_matmul.
+  template <typename Weights>
+  Value quantize(PatternRewriter &rewriter, Location loc, Value a, int64_t k,
+                 int64_t n, Weights at2, Rounding &rnd, std::vector<float> &deq,
+                 LayerReport &report) const {
+    if (scheme.bits == 8) {
+      SmallVector<int8_t> q;
+      SmallVector<float> scales;
+      roundInt8(k, n, at2, rnd, q, scales, deq, report);
+      report.bytesAfter = k * n + 4 * n;
+      Value qw = loom::resourceConstant<int8_t>(
+          rewriter, loc, RankedTensorType::get({k, n}, rewriter.getI8Type()), q,
+          "int8_weight");
+      Value scale = arith::ConstantOp::create(
+          rewriter, loc,
+          DenseElementsAttr::get(
+              RankedTensorType::get({n}, rewriter.getF32Type()),
+              ArrayRef<float>(scales)));
+      if (!scheme.inputBits)
+        return loom::QuantizedMatmulOp::create(rewriter, loc, a, qw, scale);
+      FloatAttr inputScale;
+      IntegerAttr inputZero;
+      if (report.inputScale > 0) {
+        inputScale = rewriter.getF32FloatAttr(report.inputScale);
+        inputZero = rewriter.getI64IntegerAttr(report.inputZero);
+      }
+      return loom::QuantizedMatmulOp::create(
+          rewriter, loc, a, qw, scale, Value(), /*bits=*/8, /*group_size=*/0,
+          /*input_bits=*/8, inputScale, inputZero);
+    }
+    SmallVector<int8_t> packed, zeros;
+    SmallVector<APFloat> scales;
+    roundInt4(k, n, at2, rnd, packed, scales, zeros, deq, report);
+    int64_t groups = (k + scheme.groupSize - 1) / scheme.groupSize;
     // Weights, fp16 scales, and zero points as the kernel stores them: two
     // per byte.
     report.bytesAfter = static_cast<int64_t>(packed.size() + 2 * scales.size() +
@@ -244,7 +406,7 @@ struct QuantizeMatmul : OpRewritePattern<linalg::GenericOp> {
           RankedTensorType::get({groups, n}, rewriter.getI8Type()), zeros,
           "int4_zero");
     return loom::QuantizedMatmulOp::create(rewriter, loc, a, qw, scale, zero,
-                                           /*bits=*/4, group);
+                                           /*bits=*/4, scheme.groupSize);
   }
 
   LogicalResult matchAndRewrite(linalg::GenericOp op,
@@ -281,9 +443,58 @@ struct QuantizeMatmul : OpRewritePattern<linalg::GenericOp> {
             std::clamp(std::nearbyint(-lo / s), 0.0f, 255.0f));
       }
     }
-    Value result = scheme.bits == 8
-                       ? quantizeInt8(rewriter, loc, a, k, n, at2, report)
-                       : quantizeInt4(rewriter, loc, a, k, n, at2, report);
+    // GPTQ where the layer has a calibration Gram matrix of its K.
+    Rounding rnd;
+    rnd.k = k;
+    rnd.n = n;
+    rnd.w.resize(k * n);
+    for (int64_t p = 0; p < k; ++p)
+      for (int64_t j = 0; j < n; ++j)
+        rnd.w[p * n + j] = at2(p, j);
+    SmallVector<float> gramStorage;
+    std::optional<ArrayRef<float>> gram;
+    if (auto attr = op->getAttr(loom::kCalibrationGramAttr)) {
+      auto type = dyn_cast<TypedAttr>(attr);
+      auto shaped = type ? dyn_cast<RankedTensorType>(type.getType())
+                         : RankedTensorType();
+      if (shaped && shaped.getShape() == ArrayRef<int64_t>{k, k})
+        gram = loom::constantF32Data(attr, gramStorage);
+    }
+    std::vector<float> deq(k * n);
+    if (gram && scheme.gptq) {
+      rnd.u = gptqFactor(*gram, k);
+      if (!rnd.u.empty())
+        report.rounding = "gptq";
+    }
+    Value result = quantize(rewriter, loc, a, k, n, at2, rnd, deq, report);
+    if (gram) {
+      std::vector<float> w(k * n);
+      for (int64_t p = 0; p < k; ++p)
+        for (int64_t j = 0; j < n; ++j)
+          w[p * n + j] = at2(p, j);
+      report.outputError = outputError(*gram, k, n, w, deq);
+      report.nearestOutputError = report.outputError;
+      if (report.rounding == "gptq") {
+        // What round-to-nearest would have given, for the report.
+        Rounding nearest;
+        nearest.k = k;
+        nearest.n = n;
+        nearest.w = w;
+        LayerReport scratch;
+        std::vector<float> deqNearest(k * n);
+        if (scheme.bits == 8) {
+          SmallVector<int8_t> q;
+          SmallVector<float> scales;
+          roundInt8(k, n, at2, nearest, q, scales, deqNearest, scratch);
+        } else {
+          SmallVector<int8_t> packed, zeros;
+          SmallVector<APFloat> scales;
+          roundInt4(k, n, at2, nearest, packed, scales, zeros, deqNearest,
+                    scratch);
+        }
+        report.nearestOutputError = outputError(*gram, k, n, w, deqNearest);
+      }
+    }
     if (reports)
       reports->push_back(std::move(report));
     if (result.getType() != op.getResult(0).getType())
@@ -306,6 +517,12 @@ struct QuantizeWeightsPass final
       return signalPassFailure();
     }
     scheme.mseScales = scales == "mse";
+    if (rounding != "nearest" && rounding != "gptq") {
+      getOperation()->emitError()
+          << "unknown rounding '" << rounding << "' (supported: nearest, gptq)";
+      return signalPassFailure();
+    }
+    scheme.gptq = rounding == "gptq";
     if (mode == "int4-weight") {
       scheme.bits = 4;
       scheme.groupSize = groupSize;
@@ -369,6 +586,12 @@ struct QuantizeWeightsPass final
             json.attribute("weight_rel_rms_error",
                            r.normSq > 0 ? std::sqrt(r.errSq / r.normSq) : 0.0);
             json.attribute("weight_max_abs_error", r.maxErr);
+            if (r.outputError >= 0) {
+              // On the calibration inputs: ||X (W - deq W)|| / ||X W||.
+              json.attribute("rounding", r.rounding);
+              json.attribute("calibration_output_rel_error", r.outputError);
+              json.attribute("nearest_output_rel_error", r.nearestOutputError);
+            }
             if (mode == "w8a8") {
               json.attribute("input", r.inputScale > 0 ? "static" : "dynamic");
               if (r.inputScale > 0) {

@@ -219,3 +219,36 @@ func.func @w8a8(%x: tensor<4x2xf32>) -> (tensor<4x3xf32>, tensor<4x3xf32>, tenso
   } -> tensor<4x3xf32>
   return %y, %y2, %y3 : tensor<4x3xf32>, tensor<4x3xf32>, tensor<4x3xf32>
 }
+
+// -----
+
+// rounding=gptq with a calibration Gram matrix whose first two inputs are
+// correlated (0.99) and the third independent. Column steps are
+// s = 0.5 / 127; rows are 76.45 s, 50.3 s, 127 s. Nearest gives
+// [76, 50, 127]. GPTQ rounds row 0 down by 0.45 steps and passes that
+// error on to row 1 through the inverse Gram matrix (0.99 / 1.01 of it
+// with 1% damping): 50.3 + 0.44 = 50.74 rounds to 51; row 2 gets nothing.
+// Without the attribute (or without gptq) rounding is to nearest.
+// RUN: loom-opt %s -split-input-file --loom-quantize-weights="rounding=gptq" | FileCheck %s --check-prefix=GPTQ
+// RUN: not loom-opt %s -split-input-file --loom-quantize-weights="rounding=stochastic" 2>&1 | FileCheck %s --check-prefix=BADR
+// BADR: error: unknown rounding 'stochastic' (supported: nearest, gptq)
+// CHECK-LABEL: func @gptq
+// CHECK: int8_weight: "0x010000004C327F"
+// GPTQ-LABEL: func @gptq
+// GPTQ: int8_weight: "0x010000004C337F"
+#map = affine_map<(d0, d1, d2) -> (d0, d2)>
+#map1 = affine_map<(d0, d1, d2) -> (d2, d1)>
+#map2 = affine_map<(d0, d1, d2) -> (d0, d1)>
+func.func @gptq(%x: tensor<4x3xf32>) -> tensor<4x1xf32> {
+  %w = arith.constant dense<[[0.30098425], [0.1980315], [0.5]]> : tensor<3x1xf32>
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<4x1xf32>
+  %init = linalg.fill ins(%zero : f32) outs(%e : tensor<4x1xf32>) -> tensor<4x1xf32>
+  %y = linalg.generic {indexing_maps = [#map, #map1, #map2], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %w : tensor<4x3xf32>, tensor<3x1xf32>) outs(%init : tensor<4x1xf32>) attrs = {loom.calibration_gram = dense<[[1.0, 0.99, 0.0], [0.99, 1.0, 0.0], [0.0, 0.0, 1.0]]> : tensor<3x3xf32>} {
+  ^bb0(%a: f32, %bb: f32, %acc: f32):
+    %m = arith.mulf %a, %bb : f32
+    %s = arith.addf %acc, %m : f32
+    linalg.yield %s : f32
+  } -> tensor<4x1xf32>
+  return %y : tensor<4x1xf32>
+}

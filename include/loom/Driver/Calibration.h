@@ -11,7 +11,9 @@
 // clone is compiled to a temporary shared library, loaded with loomrt and
 // run on every sample input set; the observed values give each layer a
 // range (min-max, percentiles, or the least-squared-error clipping), set
-// as `loom.calibrated_range` for loom-quantize-weights.
+// as `loom.calibrated_range` for loom-quantize-weights, and optionally the
+// mean outer product of its input rows (`loom.calibration_gram`), from which
+// loom-quantize-weights's GPTQ rounding minimizes the layer's output error.
 //
 //===----------------------------------------------------------------------===//
 
@@ -34,6 +36,9 @@ struct CalibrationOptions {
   std::string dir;
   /// "minmax", "percentile" or "mse".
   std::string method = "minmax";
+  /// Also record each layer's E[x x^T] (loom.calibration_gram) for GPTQ
+  /// rounding.
+  bool grams = false;
 };
 
 /// Compiles a module (legalized loom IR with a tensor-level @main) into a

@@ -69,6 +69,8 @@ struct CPUPipelineOptions {
   bool quantSymmetric = false;
   /// How loom-quantize-weights chooses ranges: "minmax" or "mse".
   std::string quantScales = "minmax";
+  /// How it rounds: "nearest" or "gptq" (with calibration Gram matrices).
+  std::string quantRounding = "nearest";
   /// Where loom-quantize-weights writes its JSON report (empty: nowhere).
   std::string quantReport;
   /// Weight pruning (loom-sparsify-weights mode: "2:4" or "block"); empty:

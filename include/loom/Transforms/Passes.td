@@ -164,6 +164,17 @@ def QuantizeWeightsPass : Pass<"loom-quantize-weights"> {
     whose round-to-nearest weights have the least squared error: clipping a
     few large weights buys a finer step for all the others.
 
+    With `rounding=gptq`, a layer carrying `loom.calibration_gram` (E[x x^T]
+    of its input on calibration data, set by `loomc --calibration
+    --rounding=gptq`) is rounded as GPTQ does: rows of K in order, the
+    rounding error of each spread over the later rows through the upper
+    Cholesky factor of the damped inverse Gram matrix, which minimizes the
+    layer's squared output error on those inputs rather than the weights'
+    own error; scales are chosen as before (int4: per group, from the rows'
+    values when the group starts). The report then gives, per layer, the
+    relative output error on the calibration inputs with that rounding and
+    with round-to-nearest.
+
     The fp32 weights are no longer used, so the compiled model stores only
     the quantized weights, scales and zero points. With `report=FILE`, a
     JSON report lists every quantized layer (its ONNX node), its weight
@@ -177,6 +188,11 @@ def QuantizeWeightsPass : Pass<"loom-quantize-weights"> {
            "int4: rows of K per scale (even)">,
     Option<"symmetric", "symmetric", "bool", /*default=*/"false",
            "int4: symmetric groups (zero point 8, none stored)">,
+    Option<"rounding", "rounding", "std::string", /*default=*/"\"nearest\"",
+           "How weights round: nearest, or gptq (where a layer carries "
+           "loom.calibration_gram: rows in order, each one's rounding error "
+           "compensated in the rows not yet rounded, minimizing the output "
+           "error on the calibration inputs)">,
     Option<"scales", "scales", "std::string", /*default=*/"\"minmax\"",
            "How each scale's range is chosen: minmax (the full range) or "
            "mse (of the ranges clipped to 1, 0.98, ..., 0.80 of it, the one "

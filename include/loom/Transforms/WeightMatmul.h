@@ -51,6 +51,13 @@ struct WeightMatmul {
 inline constexpr llvm::StringLiteral kCalibratedRangeAttr =
     "loom.calibrated_range";
 
+/// The attribute `loomc --calibration` sets with `--rounding=gptq`: a
+/// `dense_resource` f32 tensor [K, K], E[x x^T] over the calibration rows
+/// x of the matrix multiply's input (the Hessian of its squared output
+/// error, up to a factor); loom-quantize-weights rounds with it.
+inline constexpr llvm::StringLiteral kCalibrationGramAttr =
+    "loom.calibration_gram";
+
 /// Returns the matrix multiply `op` computes when it is one by a constant
 /// fp32 weight; std::nullopt otherwise.
 std::optional<WeightMatmul> matchWeightMatmul(mlir::linalg::GenericOp op);
