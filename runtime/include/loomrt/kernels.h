@@ -295,8 +295,14 @@ const char *loomrt_igemm_kernel_name(void);
 const char *loomrt_igemm_set_max_isa(const char *isa);
 
 /** The name of the microkernel loomrt_sgemm_f32 uses on this CPU
- *  ("avx2-fma-6x16" or "generic-6x16"). */
+ *  ("avx512-12x32", "avx2-fma-6x16" or "generic-6x16"). The environment
+ *  variable LOOMRT_MAX_ISA=avx2|portable (read once) caps the choice. */
 const char *loomrt_sgemm_kernel_name(void);
+
+/** Chooses loomrt_sgemm_f32's microkernel again, allowing at most `isa`
+ *  ("avx512", "avx2", "portable"; NULL: the best), and returns its name.
+ *  For tests and benchmarks: not while another thread runs the kernel. */
+const char *loomrt_sgemm_set_max_isa(const char *isa);
 
 #ifdef __cplusplus
 }

@@ -159,14 +159,72 @@ rowsMicroKernelAvx2(int64_t kc, const float *const *rows,
 }
 #endif
 
-/** The best microkernel for this CPU (chosen once). */
-static MicroKernel selectMicroKernel(const char **name) {
 #ifdef LOOMRT_HAVE_AVX2_KERNEL
+/** 12x32 AVX-512 tile over two consecutive packed 6-row panels of A (a0:
+ *  rows 0-5, a1: rows 6-11, each kc x MR) and two packed 16-column panels
+ *  of B (b0, b1): 24 zmm accumulators, two B vectors and a broadcast per
+ *  row and step (26 loads per 24 FMAs). */
+__attribute__((target("avx512f"))) static void
+microKernelAvx512(int64_t kc, const float *restrict a0,
+                  const float *restrict a1, const float *restrict b0,
+                  const float *restrict b1, float *restrict c, int64_t ldc,
+                  int accumulate) {
+  __m512 acc[2 * MR][2];
+  for (int i = 0; i < 2 * MR; ++i)
+    acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+  for (int i = 0; i < 2 * MR; ++i)
+    _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+#pragma clang loop unroll_count(2)
+  for (int64_t p = 0; p < kc; ++p) {
+    __m512 v0 = _mm512_loadu_ps(b0 + p * NR), v1 = _mm512_loadu_ps(b1 + p * NR);
+    for (int i = 0; i < MR; ++i) {
+      __m512 x = _mm512_set1_ps(a0[p * MR + i]);
+      acc[i][0] = _mm512_fmadd_ps(x, v0, acc[i][0]);
+      acc[i][1] = _mm512_fmadd_ps(x, v1, acc[i][1]);
+    }
+    for (int i = 0; i < MR; ++i) {
+      __m512 x = _mm512_set1_ps(a1[p * MR + i]);
+      acc[MR + i][0] = _mm512_fmadd_ps(x, v0, acc[MR + i][0]);
+      acc[MR + i][1] = _mm512_fmadd_ps(x, v1, acc[MR + i][1]);
+    }
+  }
+  for (int i = 0; i < 2 * MR; ++i)
+    for (int h = 0; h < 2; ++h) {
+      float *ci = c + i * ldc + h * NR;
+      __m512 v = acc[i][h];
+      if (accumulate)
+        v = _mm512_add_ps(v, _mm512_loadu_ps(ci));
+      _mm512_storeu_ps(ci, v);
+    }
+}
+#endif
+
+/** Two 6-row panels of A by two 16-column panels of B at once (12 x 32),
+ *  or NULL when the CPU has no such kernel. */
+typedef void (*MicroKernel2)(int64_t kc, const float *a0, const float *a1,
+                             const float *b0, const float *b1, float *c,
+                             int64_t ldc, int accumulate);
+
+/** The best microkernels for this CPU allowed by `cap` (as LOOMRT_MAX_ISA:
+ *  NULL or "avx512": any; "avx2": 256-bit; otherwise portable). */
+static MicroKernel selectMicroKernel(const char *cap, const char **name,
+                                     MicroKernel2 *twoPanels) {
+  *twoPanels = NULL;
+#ifdef LOOMRT_HAVE_AVX2_KERNEL
+  int allow512 = !cap || !strcmp(cap, "avx512");
+  int allow256 = allow512 || (cap && !strcmp(cap, "avx2"));
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+  if (allow256 && __builtin_cpu_supports("avx2") &&
+      __builtin_cpu_supports("fma")) {
     *name = "avx2-fma-6x16";
+    if (allow512 && __builtin_cpu_supports("avx512f")) {
+      *name = "avx512-12x32";
+      *twoPanels = microKernelAvx512;
+    }
     return microKernelAvx2;
   }
+#else
+  (void)cap;
 #endif
   *name = "generic-6x16";
   return microKernelGeneric;
@@ -174,6 +232,7 @@ static MicroKernel selectMicroKernel(const char **name) {
 
 static const char *kernelName;
 static MicroKernel microKernel;
+static MicroKernel2 microKernel2;
 
 /** The unpacked-A microkernel matching getMicroKernel()'s choice. */
 static RowsMicroKernel getRowsMicroKernel(void);
@@ -182,11 +241,23 @@ static MicroKernel getMicroKernel(void) {
   /* Benign race: every thread computes the same answer. */
   if (!microKernel) {
     const char *name;
-    MicroKernel k = selectMicroKernel(&name);
+    MicroKernel2 two;
+    MicroKernel k = selectMicroKernel(getenv("LOOMRT_MAX_ISA"), &name, &two);
     kernelName = name;
+    microKernel2 = two;
     microKernel = k;
   }
   return microKernel;
+}
+
+const char *loomrt_sgemm_set_max_isa(const char *isa) {
+  const char *name;
+  MicroKernel2 two;
+  MicroKernel k = selectMicroKernel(isa, &name, &two);
+  kernelName = name;
+  microKernel2 = two;
+  microKernel = k;
+  return name;
 }
 
 static RowsMicroKernel getRowsMicroKernel(void) {
@@ -434,6 +505,7 @@ static int computePart(const Problem *pr, MicroKernel kernel, int64_t bi,
     return -1;
   float tile[MR * NR] __attribute__((aligned(64)));
   RowsMicroKernel rowsKernel = getRowsMicroKernel();
+  MicroKernel2 kernel2 = unpackedA || pr->c_cs != 1 ? NULL : microKernel2;
   for (int64_t jc = n0; jc < n1; jc += NC) {
     int64_t nc = n1 - jc < NC ? n1 - jc : NC;
     for (int64_t pc = 0; pc < pr->k; pc += kcStep) {
@@ -448,31 +520,48 @@ static int computePart(const Problem *pr, MicroKernel kernel, int64_t bi,
           packA(mc, kc, a + ic * pr->a_rs + pc * pr->a_cs, pr->a_rs, pr->a_cs,
                 packedA);
         for (int64_t jr = 0; jr < nc; jr += NR) {
-          int64_t cols = nc - jr < NR ? nc - jr : NR;
           /* Prepacked panels span all of k: panel (jc + jr) / NR, row pc. */
-          const float *bp = pr->packedB
-                                ? b + (jc + jr) / NR * pr->k * NR + pc * NR
-                                : packedB + jr * kc;
+          const float *bps[2];
+          for (int h = 0; h < 2; ++h)
+            bps[h] = pr->packedB
+                         ? b + (jc + jr + h * NR) / NR * pr->k * NR + pc * NR
+                         : packedB + (jr + h * NR) * kc;
+          /* This panel and the next are full: 12 x 32 tiles where A has
+           * 12 rows left. */
+          int pair = kernel2 && nc - jr >= 2 * NR;
           for (int64_t ir = 0; ir < mc; ir += MR) {
-            int64_t rows = mc - ir < MR ? mc - ir : MR;
-            const float *ap = unpackedA ? NULL : packedA + ir * kc;
-            const float *rowPtrs[MR];
-            if (unpackedA)
-              for (int i = 0; i < MR; ++i) /* Rows past m repeat the last. */
-                rowPtrs[i] =
-                    a + (ic + ir + (i < rows ? i : rows - 1)) * pr->a_rs + pc;
-            float *ct = c + (ic + ir) * pr->c_rs + (jc + jr) * pr->c_cs;
-            int direct = rows == MR && cols == NR && pr->c_cs == 1;
-            float *dst = direct ? ct : tile;
-            int64_t ldc = direct ? pr->c_rs : NR;
-            int acc = direct ? accumulate : 0;
-            if (unpackedA)
-              rowsKernel(kc, rowPtrs, bp, dst, ldc, acc);
-            else
-              kernel(kc, ap, bp, dst, ldc, acc);
-            if (!direct)
-              storeTile(tile, rows, cols, ct, pr->c_rs, pr->c_cs, accumulate);
+            if (pair && mc - ir >= 2 * MR) {
+              kernel2(kc, packedA + ir * kc, packedA + (ir + MR) * kc, bps[0],
+                      bps[1], c + (ic + ir) * pr->c_rs + (jc + jr), pr->c_rs,
+                      accumulate);
+              ir += MR;
+              continue;
+            }
+            for (int h = 0; h <= pair; ++h) {
+              int64_t j = jr + h * NR;
+              int64_t cols = nc - j < NR ? nc - j : NR;
+              const float *bp = bps[h];
+              int64_t rows = mc - ir < MR ? mc - ir : MR;
+              const float *ap = unpackedA ? NULL : packedA + ir * kc;
+              const float *rowPtrs[MR];
+              if (unpackedA)
+                for (int i = 0; i < MR; ++i) /* Rows past m repeat the last. */
+                  rowPtrs[i] =
+                      a + (ic + ir + (i < rows ? i : rows - 1)) * pr->a_rs + pc;
+              float *ct = c + (ic + ir) * pr->c_rs + (jc + j) * pr->c_cs;
+              int direct = rows == MR && cols == NR && pr->c_cs == 1;
+              float *dst = direct ? ct : tile;
+              int64_t ldc = direct ? pr->c_rs : NR;
+              int acc = direct ? accumulate : 0;
+              if (unpackedA)
+                rowsKernel(kc, rowPtrs, bp, dst, ldc, acc);
+              else
+                kernel(kc, ap, bp, dst, ldc, acc);
+              if (!direct)
+                storeTile(tile, rows, cols, ct, pr->c_rs, pr->c_cs, accumulate);
+            }
           }
+          jr += pair ? NR : 0;
         }
       }
     }

@@ -62,40 +62,55 @@ TEST_P(SgemmTest, MatchesDoubleReference) {
     v = dist(rng);
   std::vector<float> before = c;
 
+  // The reference, in double.
+  std::vector<double> want(c.size());
+  for (int64_t bi = 0; bi < p.batch; ++bi)
+    for (int64_t i = 0; i < p.m; ++i)
+      for (int64_t j = 0; j < p.n; ++j) {
+        double sum = 0;
+        for (int64_t q = 0; q < p.k; ++q)
+          sum += static_cast<double>(a[bi * aBs + i * aRs + q * aCs]) *
+                 b[bi * bBs + q * bRs + j * bCs];
+        int64_t at = bi * cBs + i * cRs + j * cCs;
+        want[at] = p.accumulate ? sum + before[at] : sum;
+      }
+
   int64_t flags = p.accumulate ? LOOMRT_GEMM_ACCUMULATE : 0;
+  std::vector<float> packed;
+  int64_t size = loomrt_sgemm_packed_b_size(p.k, p.n);
   if (p.packB) {
     // Each batch's B packed into consecutive panel sets.
-    int64_t size = loomrt_sgemm_packed_b_size(p.k, p.n);
     int64_t copies = p.broadcastB ? 1 : p.batch;
-    std::vector<float> packed(copies * size + 1, -7.0f);
+    packed.assign(copies * size + 1, -7.0f);
     for (int64_t bi = 0; bi < copies; ++bi)
       loomrt_sgemm_pack_b(p.k, p.n, b.data() + bi * bBs, bRs, bCs,
                           packed.data() + bi * size);
     EXPECT_EQ(packed.back(), -7.0f) << "packing wrote past its size";
-    loomrt_sgemm_f32(p.batch, p.m, p.n, p.k, a.data(), aBs, aRs, aCs,
-                     packed.data(), p.broadcastB ? 0 : size, 0, 0, c.data(),
-                     cBs, cRs, cCs, flags | LOOMRT_GEMM_PACKED_B);
-  } else {
-    loomrt_sgemm_f32(p.batch, p.m, p.n, p.k, a.data(), aBs, aRs, aCs, b.data(),
-                     bBs, bRs, bCs, c.data(), cBs, cRs, cCs, flags);
   }
 
-  // fp32 accumulation of k products of magnitude <= 1: error ~ k * eps.
-  double tolerance = 1e-6 * (p.k + 1) + 1e-6;
-  double maxErr = 0;
-  for (int64_t bi = 0; bi < p.batch; ++bi)
-    for (int64_t i = 0; i < p.m; ++i)
-      for (int64_t j = 0; j < p.n; ++j) {
-        double want = 0;
-        for (int64_t q = 0; q < p.k; ++q)
-          want += static_cast<double>(a[bi * aBs + i * aRs + q * aCs]) *
-                  b[bi * bBs + q * bRs + j * bCs];
-        int64_t at = bi * cBs + i * cRs + j * cCs;
-        if (p.accumulate)
-          want += before[at];
-        maxErr = std::max(maxErr, std::fabs(c[at] - want));
-      }
-  EXPECT_LE(maxErr, tolerance) << "kernel " << loomrt_sgemm_kernel_name();
+  // Every microkernel this CPU has.
+  std::string last;
+  for (const char *isa : {"portable", "avx2", "avx512"}) {
+    std::string kernel = loomrt_sgemm_set_max_isa(isa);
+    if (kernel == last)
+      continue;
+    last = kernel;
+    c = before;
+    if (p.packB)
+      loomrt_sgemm_f32(p.batch, p.m, p.n, p.k, a.data(), aBs, aRs, aCs,
+                       packed.data(), p.broadcastB ? 0 : size, 0, 0, c.data(),
+                       cBs, cRs, cCs, flags | LOOMRT_GEMM_PACKED_B);
+    else
+      loomrt_sgemm_f32(p.batch, p.m, p.n, p.k, a.data(), aBs, aRs, aCs,
+                       b.data(), bBs, bRs, bCs, c.data(), cBs, cRs, cCs, flags);
+    // fp32 accumulation of k products of magnitude <= 1: error ~ k * eps.
+    double tolerance = 1e-6 * (p.k + 1) + 1e-6;
+    double maxErr = 0;
+    for (size_t at = 0; at < c.size(); ++at)
+      maxErr = std::max(maxErr, std::fabs(c[at] - want[at]));
+    EXPECT_LE(maxErr, tolerance) << "kernel " << kernel;
+  }
+  loomrt_sgemm_set_max_isa(nullptr);
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -123,12 +138,17 @@ INSTANTIATE_TEST_SUITE_P(
         Case{1, 1, 50, 33, false, true, false, false, false},
         Case{2, 1, 70, 40, true, false, true, true, true},
         Case{3, 1, 300, 257, false, false, false, false, false, true},
-        Case{1, 1, 5, 7, false, false, false, false, true, true}),
+        Case{1, 1, 5, 7, false, false, false, false, true, true},
+        // Two-panel (12-row) tiles with row tails of 1-11 and a column tail.
+        Case{1, 155, 200, 300, false, false, false, false, false, true},
+        Case{2, 24, 160, 17, false, false, false, false, true, false}),
     name);
 
 TEST(SgemmTest, KernelIsNamed) {
   std::string kernel = loomrt_sgemm_kernel_name();
-  EXPECT_TRUE(kernel == "avx2-fma-6x16" || kernel == "generic-6x16") << kernel;
+  EXPECT_TRUE(kernel == "avx512-12x32" || kernel == "avx2-fma-6x16" ||
+              kernel == "generic-6x16")
+      << kernel;
 }
 
 } // namespace
