@@ -11,7 +11,8 @@
  * call faults in (and the kernel zeroes) fresh pages. Here freed large
  * blocks are kept, up to a byte budget, and handed out again to requests
  * they fit: after the first call a model runs without page faults for its
- * intermediates. Every block is a 64-byte aligned malloc block (so that a
+ * intermediates; when the cache is full the oldest kept blocks are released
+ * first. Every block is a 64-byte aligned malloc block (so that a
  * kept block serves both entry points), and a model output the runtime takes
  * over is released with plain free().
  *
@@ -32,13 +33,14 @@ enum {
   /* Blocks smaller than this go straight to malloc/free (not mmapped). */
   MIN_CACHED = 64 * 1024,
   /* Blocks kept at most. */
-  MAX_BLOCKS = 64,
+  MAX_BLOCKS = 256,
   /* The alignment of every block: a cache line, an AVX-512 vector. */
   BLOCK_ALIGNMENT = 64,
 };
 /* Bytes kept at most. */
 static const size_t MAX_CACHED_BYTES = (size_t)1 << 30;
 
+/* Kept blocks, oldest first. */
 static struct {
   void *ptr;
   size_t size;
@@ -68,7 +70,9 @@ void *_mlir_memref_to_llvm_aligned_alloc(uint64_t alignment, uint64_t size) {
     if (best >= 0) {
       ptr = cache[best].ptr;
       cachedBytes -= cache[best].size;
-      cache[best] = cache[--cached];
+      for (int i = best; i + 1 < cached; ++i)
+        cache[i] = cache[i + 1];
+      --cached;
     }
     pthread_mutex_unlock(&lock);
     if (ptr)
@@ -85,18 +89,30 @@ void _mlir_memref_to_llvm_free(void *ptr) {
   if (!ptr)
     return;
   size_t size = malloc_usable_size(ptr);
-  if (size >= MIN_CACHED) {
-    pthread_mutex_lock(&lock);
-    int kept = cached < MAX_BLOCKS && cachedBytes + size <= MAX_CACHED_BYTES;
-    if (kept) {
-      cache[cached].ptr = ptr;
-      cache[cached].size = size;
-      ++cached;
-      cachedBytes += size;
-    }
-    pthread_mutex_unlock(&lock);
-    if (kept)
-      return;
+  if (size < MIN_CACHED || size > MAX_CACHED_BYTES) {
+    free(ptr);
+    return;
   }
-  free(ptr);
+  /* Keep the block; when full, let the oldest kept blocks go instead, so
+   * that the cache follows the sizes a model uses now (a full cache that
+   * refused new blocks kept a model's larger buffers out: they were
+   * mmapped and faulted in again on every call). */
+  void *evicted[MAX_BLOCKS];
+  int evictions = 0;
+  pthread_mutex_lock(&lock);
+  while (cached > 0 &&
+         (cached == MAX_BLOCKS || cachedBytes + size > MAX_CACHED_BYTES)) {
+    evicted[evictions++] = cache[0].ptr;
+    cachedBytes -= cache[0].size;
+    for (int i = 0; i + 1 < cached; ++i)
+      cache[i] = cache[i + 1];
+    --cached;
+  }
+  cache[cached].ptr = ptr;
+  cache[cached].size = size;
+  ++cached;
+  cachedBytes += size;
+  pthread_mutex_unlock(&lock);
+  for (int i = 0; i < evictions; ++i)
+    free(evicted[i]);
 }

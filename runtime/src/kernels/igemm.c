@@ -280,6 +280,21 @@ const char *loomrt_igemm_kernel_name(void) { return getKernel()->name; }
  * The product
  * ------------------------------------------------------------------------- */
 
+static _Thread_local uint8_t *rowBuffer;
+static _Thread_local size_t rowCapacity;
+
+/** A ROW_ALIGN-aligned buffer of at least `bytes` bytes, kept by the
+ *  calling thread for its next calls; NULL when out of memory. */
+static uint8_t *reserveRows(size_t bytes) {
+  if (rowCapacity < bytes) {
+    free(rowBuffer);
+    size_t size = (bytes + ROW_ALIGN - 1) / ROW_ALIGN * ROW_ALIGN;
+    rowBuffer = aligned_alloc(ROW_ALIGN, size);
+    rowCapacity = rowBuffer ? size : 0;
+  }
+  return rowBuffer;
+}
+
 /** Rows i0 .. i1 (i1 - i0 <= UNIT_ROWS) times column block q (32 columns). */
 static void igemmUnit(const Kernel *kern, int64_t n, int64_t k4,
                       const uint8_t *qa, int64_t lda, const float *rs,
@@ -330,10 +345,15 @@ void loomrt_igemm_f32(int64_t m, int64_t n, int64_t k, const float *a,
     w = packed;
     colsum = sums;
   }
-  uint8_t *qa = aligned_alloc(ROW_ALIGN, (size_t)(m * lda));
-  float *rs = malloc(sizeof(float) * (size_t)m);
-  int32_t *rz = malloc(sizeof(int32_t) * (size_t)m);
-  if (qa && rs && rz) {
+  /* The quantized rows and their parameters, in one grow-only buffer of
+   * the calling thread: a fresh (mmapped) block per call would fault its
+   * pages in on every call. */
+  size_t rowBytes = (size_t)(m * lda);
+  size_t paramBytes = (size_t)m * (sizeof(float) + sizeof(int32_t));
+  uint8_t *qa = reserveRows(rowBytes + paramBytes);
+  float *rs = qa ? (float *)(qa + rowBytes) : NULL;
+  int32_t *rz = qa ? (int32_t *)(rs + m) : NULL;
+  if (qa) {
     int64_t rowUnits = (m + UNIT_ROWS - 1) / UNIT_ROWS;
     int64_t colUnits = (n + UNIT_COLS - 1) / UNIT_COLS;
     int64_t units = rowUnits * colUnits;
@@ -367,9 +387,6 @@ void loomrt_igemm_f32(int64_t m, int64_t n, int64_t k, const float *a,
       }
     }
   }
-  free(qa);
-  free(rs);
-  free(rz);
   free(packed);
   free(sums);
 }
