@@ -190,6 +190,13 @@ struct LoomcOptions {
                "instead of per row at run time; gptq rounds the weights to "
                "minimize the output error on these inputs"),
       cl::value_desc("dir"), cl::init(""), cl::cat(category)};
+  cl::opt<bool> quantTables{
+      "quant-tables",
+      cl::desc("With --quantize: also store constant lookup tables read by "
+               "Gather (embeddings) as int8 in blocks of 32 columns per row "
+               "with an fp16 scale each (~3.8x smaller), dequantized as they "
+               "are read"),
+      cl::init(false), cl::cat(category)};
   cl::opt<std::string> rounding{
       "rounding",
       cl::desc("With --quantize: how weights round: 'nearest' (default) or "
@@ -705,6 +712,9 @@ int loom::runLoomcMain(int argc, char **argv) {
     return reportError("--calibration needs --quantize=w8a8 or "
                        "--rounding=gptq");
   pipeline.quantRounding = options.rounding;
+  if (options.quantTables && options.quantize == "none")
+    return reportError("--quant-tables needs --quantize");
+  pipeline.quantTableBlock = options.quantTables ? 32 : 0;
   if (options.calibrationMethod != "minmax" &&
       options.calibrationMethod != "percentile" &&
       options.calibrationMethod != "mse")

@@ -45,6 +45,7 @@ void loom::buildCPUPipeline(OpPassManager &pm,
     quantize.report = options.quantReport;
     quantize.scales = options.quantScales;
     quantize.rounding = options.quantRounding;
+    quantize.tableBlock = options.quantTableBlock;
     pm.addPass(createQuantizeWeightsPass(quantize));
     // The fp32 weights the quantized ops replaced.
     pm.addPass(createCanonicalizerPass());

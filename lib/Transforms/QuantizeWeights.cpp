@@ -505,6 +505,99 @@ struct QuantizeMatmul : OpRewritePattern<linalg::GenericOp> {
   }
 };
 
+/// What quantizing one lookup table did, for the report.
+struct TableReport {
+  std::string name;
+  int64_t rows = 0, cols = 0, bytesBefore = 0, bytesAfter = 0;
+  double errSq = 0, normSq = 0;
+};
+
+/// Stores a constant fp32 table [V, D] of at least `minElements` elements
+/// that is only read element by element
+/// (`tensor.extract`, as the Gather legalization reads embeddings) as int8
+/// in blocks of `block` columns per row, each with an fp16 scale
+/// (max |w| / 127), and rewrites every read into a read of the int8 value
+/// and its block's scale, multiplied. Returns false (changing nothing) for
+/// other constants.
+bool quantizeTable(arith::ConstantOp cst, int64_t block, int64_t minElements,
+                   TableReport &report) {
+  auto type = dyn_cast<RankedTensorType>(cst.getType());
+  if (!type || !type.hasStaticShape() || type.getRank() != 2 ||
+      !type.getElementType().isF32() || type.getNumElements() < minElements)
+    return false;
+  if (cst->use_empty() || !llvm::all_of(cst->getUsers(), [](Operation *user) {
+        return isa<tensor::ExtractOp>(user);
+      }))
+    return false;
+  SmallVector<float> storage;
+  std::optional<ArrayRef<float>> data =
+      loom::constantF32Data(cst.getValue(), storage);
+  if (!data)
+    return false;
+  int64_t rows = type.getDimSize(0), cols = type.getDimSize(1);
+  int64_t blocks = (cols + block - 1) / block;
+  SmallVector<int8_t> q(rows * cols);
+  SmallVector<APFloat> scales(rows * blocks, APFloat(APFloat::IEEEhalf()));
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t b = 0; b < blocks; ++b) {
+      int64_t c0 = b * block, c1 = std::min(cols, c0 + block);
+      float peak = 0.0f;
+      for (int64_t c = c0; c < c1; ++c)
+        peak = std::max(peak, std::fabs((*data)[r * cols + c]));
+      APFloat half(
+          std::clamp(peak > 0.0f ? peak / 127.0f : 1.0f, kHalfMin, kHalfMax));
+      bool lost;
+      half.convert(APFloat::IEEEhalf(), APFloat::rmNearestTiesToEven, &lost);
+      float sc = half.convertToFloat();
+      scales[r * blocks + b] = half;
+      for (int64_t c = c0; c < c1; ++c) {
+        float w = (*data)[r * cols + c];
+        float v = std::clamp(std::nearbyint(w / sc), -127.0f, 127.0f);
+        q[r * cols + c] = static_cast<int8_t>(v);
+        double e = static_cast<double>(w) - v * sc;
+        report.errSq += e * e;
+        report.normSq += static_cast<double>(w) * w;
+      }
+    }
+  report.rows = rows;
+  report.cols = cols;
+  report.bytesBefore = 4 * rows * cols;
+  report.bytesAfter = rows * cols + 2 * rows * blocks;
+  if (auto resource = dyn_cast<DenseResourceElementsAttr>(cst.getValue()))
+    report.name = resource.getRawHandle().getKey().str();
+  else
+    report.name = loom::layerName(cst.getLoc());
+
+  OpBuilder b(cst);
+  Location loc = cst.getLoc();
+  Value qTable = loom::resourceConstant<int8_t>(
+      b, loc, RankedTensorType::get({rows, cols}, b.getI8Type()), q,
+      "int8_table");
+  Value sTable = arith::ConstantOp::create(
+      b, loc,
+      DenseElementsAttr::get(
+          RankedTensorType::get({rows, blocks}, b.getF16Type()),
+          ArrayRef<APFloat>(scales)));
+  for (Operation *user : llvm::make_early_inc_range(cst->getUsers())) {
+    auto extract = cast<tensor::ExtractOp>(user);
+    b.setInsertionPoint(extract);
+    Location at = extract.getLoc();
+    Value row = extract.getIndices()[0], col = extract.getIndices()[1];
+    Value qv = tensor::ExtractOp::create(b, at, qTable, ValueRange{row, col});
+    Value blockIndex = arith::DivUIOp::create(
+        b, at, col, arith::ConstantIndexOp::create(b, at, block));
+    Value sv =
+        tensor::ExtractOp::create(b, at, sTable, ValueRange{row, blockIndex});
+    Value v = arith::MulFOp::create(
+        b, at, arith::SIToFPOp::create(b, at, b.getF32Type(), qv),
+        arith::ExtFOp::create(b, at, b.getF32Type(), sv));
+    extract.replaceAllUsesWith(v);
+    extract.erase();
+  }
+  cst.erase();
+  return true;
+}
+
 struct QuantizeWeightsPass final
     : public loom::impl::QuantizeWeightsPassBase<QuantizeWeightsPass> {
   using Base::Base;
@@ -546,9 +639,28 @@ struct QuantizeWeightsPass final
     patterns.add<QuantizeMatmul>(&getContext(), scheme, &reports);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();
+    std::vector<TableReport> tableReports;
+    if (tableBlock > 0) {
+      SmallVector<arith::ConstantOp> constants;
+      getOperation()->walk(
+          [&](arith::ConstantOp cst) { constants.push_back(cst); });
+      for (arith::ConstantOp cst : constants) {
+        TableReport r;
+        if (quantizeTable(cst, tableBlock, tableMinElements, r))
+          tableReports.push_back(std::move(r));
+      }
+    } else if (tableBlock < 0) {
+      getOperation()->emitError() << "table-block must not be negative, not "
+                                  << static_cast<int64_t>(tableBlock);
+      return signalPassFailure();
+    }
+    this->tables = std::move(tableReports);
     if (!report.empty() && failed(writeReport(reports)))
       signalPassFailure();
   }
+
+  /// The lookup tables quantized (table-block > 0).
+  std::vector<TableReport> tables;
 
   /// Writes the per-layer report as JSON to the `report` file.
   LogicalResult writeReport(ArrayRef<LayerReport> reports) {
@@ -562,6 +674,10 @@ struct QuantizeWeightsPass final
       before += r.bytesBefore;
       after += r.bytesAfter;
     }
+    for (const TableReport &t : tables) {
+      before += t.bytesBefore;
+      after += t.bytesAfter;
+    }
     llvm::json::OStream json(os, 2);
     json.object([&] {
       json.attribute("mode", mode);
@@ -573,6 +689,21 @@ struct QuantizeWeightsPass final
       json.attribute("weight_bytes_before", before);
       json.attribute("weight_bytes_after", after);
       json.attribute("compression", after ? double(before) / after : 0.0);
+      if (tableBlock > 0)
+        json.attributeArray("tables", [&] {
+          for (const TableReport &t : tables)
+            json.object([&] {
+              json.attribute("table", t.name);
+              json.attribute("rows", t.rows);
+              json.attribute("cols", t.cols);
+              json.attribute("block", static_cast<int64_t>(tableBlock));
+              json.attribute("bytes_before", t.bytesBefore);
+              json.attribute("bytes_after", t.bytesAfter);
+              json.attribute("rel_rms_error",
+                             t.normSq > 0 ? std::sqrt(t.errSq / t.normSq)
+                                          : 0.0);
+            });
+        });
       json.attributeArray("layers", [&] {
         for (const LayerReport &r : reports)
           json.object([&] {

@@ -252,3 +252,47 @@ func.func @gptq(%x: tensor<4x3xf32>) -> tensor<4x1xf32> {
   } -> tensor<4x1xf32>
   return %y : tensor<4x1xf32>
 }
+
+// -----
+
+// table-block=4 (tables of 16 elements and more): a constant [4, 8] table
+// read element by element (a Gather of embeddings) becomes int8 with an
+// fp16 scale per row and block of 4 columns (max |w| / 127); each read
+// multiplies the int8 value by its block's scale. Row 0 is 0.5, 1, 1.5, 2 |
+// -4, 2, 0, 1: scales 2/127 and 4/127, q = 32 (31.75), 64 (63.5 rounds to
+// even), 95 (95.25), 127 | -127, 64 (63.5), 0, 32 (31.75). A table that
+// something else reads too, and a small one, stay fp32.
+// RUN: loom-opt %s -split-input-file --loom-quantize-weights="table-block=4 table-min-elements=16" | FileCheck %s --check-prefix=TABLE
+// TABLE-LABEL: func @tables
+//   TABLE-DAG:   %[[Q:.+]] = arith.constant dense_resource<int8_table> : tensor<4x8xi8>
+//   TABLE-DAG:   %[[S:.+]] = arith.constant dense<{{.+}}> : tensor<4x2xf16>
+//       TABLE:   linalg.generic
+//       TABLE:     %[[QV:.+]] = tensor.extract %[[Q]][%{{.+}}, %[[J:.+]]] : tensor<4x8xi8>
+//       TABLE:     %[[C4:.+]] = arith.constant 4 : index
+//       TABLE:     %[[B:.+]] = arith.divui %[[J]], %[[C4]]
+//       TABLE:     %[[SV:.+]] = tensor.extract %[[S]][%{{.+}}, %[[B]]] : tensor<4x2xf16>
+//       TABLE:     %[[F:.+]] = arith.sitofp %[[QV]] : i8 to f32
+//       TABLE:     %[[E:.+]] = arith.extf %[[SV]] : f16 to f32
+//       TABLE:     arith.mulf %[[F]], %[[E]]
+//       TABLE:   tensor.extract %{{.+}} : tensor<4x8xf32>
+//       TABLE:   tensor.extract %{{.+}} : tensor<2x4xf32>
+// TABLE: int8_table: "0x0100000020405F7F81400020
+#id = affine_map<(d0, d1) -> (d0, d1)>
+#row = affine_map<(d0, d1) -> (d0)>
+func.func @tables(%idx: tensor<4xi64>, %t: tensor<4x8xf32>, %i: index) -> (tensor<4x8xf32>, f32, f32, tensor<4x8xf32>) {
+  %table = arith.constant dense<[[0.5, 1.0, 1.5, 2.0, -4.0, 2.0, 0.0, 1.0], [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0], [-1.0, -2.0, -3.0, -4.0, -5.0, -6.0, -7.0, -8.0], [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]]> : tensor<4x8xf32>
+  %shared = arith.constant dense<[[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0], [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0], [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0], [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 9.0]]> : tensor<4x8xf32>
+  %small = arith.constant dense<[[1.0, 2.0, 3.0, 4.0], [5.0, 6.0, 7.0, 8.0]]> : tensor<2x4xf32>
+  %e = tensor.empty() : tensor<4x8xf32>
+  %g = linalg.generic {indexing_maps = [#row, #id], iterator_types = ["parallel", "parallel"]} ins(%idx : tensor<4xi64>) outs(%e : tensor<4x8xf32>) {
+  ^bb0(%in: i64, %out: f32):
+    %r = arith.index_cast %in : i64 to index
+    %c = linalg.index 1 : index
+    %v = tensor.extract %table[%r, %c] : tensor<4x8xf32>
+    linalg.yield %v : f32
+  } -> tensor<4x8xf32>
+  %a = tensor.extract %shared[%i, %i] : tensor<4x8xf32>
+  %b = tensor.extract %small[%i, %i] : tensor<2x4xf32>
+  %sum = arith.addf %shared, %t : tensor<4x8xf32>
+  return %g, %a, %b, %sum : tensor<4x8xf32>, f32, f32, tensor<4x8xf32>
+}

@@ -71,6 +71,9 @@ struct CPUPipelineOptions {
   std::string quantScales = "minmax";
   /// How it rounds: "nearest" or "gptq" (with calibration Gram matrices).
   std::string quantRounding = "nearest";
+  /// Columns per block of the int8 lookup tables (embeddings); 0: tables
+  /// stay fp32.
+  int64_t quantTableBlock = 0;
   /// Where loom-quantize-weights writes its JSON report (empty: nowhere).
   std::string quantReport;
   /// Weight pruning (loom-sparsify-weights mode: "2:4" or "block"); empty:

@@ -175,6 +175,13 @@ def QuantizeWeightsPass : Pass<"loom-quantize-weights"> {
     relative output error on the calibration inputs with that rounding and
     with round-to-nearest.
 
+    With `table-block=B`, constant fp32 tables [V, D] of at least
+    `table-min-elements` (4096) elements that are only read by `tensor.extract` (an embedding as the
+    Gather legalization reads it) are stored as int8 with one fp16 scale per
+    row and block of B columns (max |w| / 127, symmetric): a read becomes a
+    read of the int8 value and of its block's scale, multiplied. This is the
+    blockwise compression of the embedding; the report lists the tables.
+
     The fp32 weights are no longer used, so the compiled model stores only
     the quantized weights, scales and zero points. With `report=FILE`, a
     JSON report lists every quantized layer (its ONNX node), its weight
@@ -188,6 +195,14 @@ def QuantizeWeightsPass : Pass<"loom-quantize-weights"> {
            "int4: rows of K per scale (even)">,
     Option<"symmetric", "symmetric", "bool", /*default=*/"false",
            "int4: symmetric groups (zero point 8, none stored)">,
+    Option<"tableBlock", "table-block", "int64_t", /*default=*/"0",
+           "Also store constant fp32 lookup tables [V, D] that are only read "
+           "element by element (embeddings, as Gather reads them) as int8 "
+           "in blocks of this many columns per row with an fp16 scale each "
+           "(0: not)">,
+    Option<"tableMinElements", "table-min-elements", "int64_t",
+           /*default=*/"4096",
+           "With table-block: smaller tables stay fp32">,
     Option<"rounding", "rounding", "std::string", /*default=*/"\"nearest\"",
            "How weights round: nearest, or gptq (where a layer carries "
            "loom.calibration_gram: rows in order, each one's rounding error "

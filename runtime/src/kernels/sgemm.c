@@ -160,15 +160,14 @@ rowsMicroKernelAvx2(int64_t kc, const float *const *rows,
 #endif
 
 #ifdef LOOMRT_HAVE_AVX2_KERNEL
-/** 12x32 AVX-512 tile over two consecutive packed 6-row panels of A (a0:
- *  rows 0-5, a1: rows 6-11, each kc x MR) and two packed 16-column panels
- *  of B (b0, b1): 24 zmm accumulators, two B vectors and a broadcast per
- *  row and step (26 loads per 24 FMAs). */
-__attribute__((target("avx512f"))) static void
-microKernelAvx512(int64_t kc, const float *restrict a0,
-                  const float *restrict a1, const float *restrict b0,
-                  const float *restrict b1, float *restrict c, int64_t ldc,
-                  int accumulate) {
+/** 12x32 AVX-512 tile body: row i of A at rows[i][p * step] (two packed
+ *  6-row panels: step MR; or row pointers into a row-major A: step 1) by
+ *  two packed 16-column panels of B (b0, b1): 24 zmm accumulators, two B
+ *  vectors and a broadcast per row and step (26 loads per 24 FMAs). */
+static inline __attribute__((always_inline, target("avx512f"))) void
+tileAvx512(int64_t kc, const float *const *rows, int64_t step,
+           const float *restrict b0, const float *restrict b1,
+           float *restrict c, int64_t ldc, int accumulate) {
   __m512 acc[2 * MR][2];
   for (int i = 0; i < 2 * MR; ++i)
     acc[i][0] = acc[i][1] = _mm512_setzero_ps();
@@ -177,15 +176,10 @@ microKernelAvx512(int64_t kc, const float *restrict a0,
 #pragma clang loop unroll_count(2)
   for (int64_t p = 0; p < kc; ++p) {
     __m512 v0 = _mm512_loadu_ps(b0 + p * NR), v1 = _mm512_loadu_ps(b1 + p * NR);
-    for (int i = 0; i < MR; ++i) {
-      __m512 x = _mm512_set1_ps(a0[p * MR + i]);
+    for (int i = 0; i < 2 * MR; ++i) {
+      __m512 x = _mm512_set1_ps(rows[i][p * step]);
       acc[i][0] = _mm512_fmadd_ps(x, v0, acc[i][0]);
       acc[i][1] = _mm512_fmadd_ps(x, v1, acc[i][1]);
-    }
-    for (int i = 0; i < MR; ++i) {
-      __m512 x = _mm512_set1_ps(a1[p * MR + i]);
-      acc[MR + i][0] = _mm512_fmadd_ps(x, v0, acc[MR + i][0]);
-      acc[MR + i][1] = _mm512_fmadd_ps(x, v1, acc[MR + i][1]);
     }
   }
   for (int i = 0; i < 2 * MR; ++i)
@@ -197,6 +191,26 @@ microKernelAvx512(int64_t kc, const float *restrict a0,
       _mm512_storeu_ps(ci, v);
     }
 }
+
+/** Two consecutive packed 6-row panels of A (a0: rows 0-5, a1: rows 6-11,
+ *  each kc x MR) by two packed 16-column panels of B. */
+__attribute__((target("avx512f"))) static void
+microKernelAvx512(int64_t kc, const float *restrict a0,
+                  const float *restrict a1, const float *restrict b0,
+                  const float *restrict b1, float *restrict c, int64_t ldc,
+                  int accumulate) {
+  const float *rows[2 * MR] = {a0, a0 + 1, a0 + 2, a0 + 3, a0 + 4, a0 + 5,
+                               a1, a1 + 1, a1 + 2, a1 + 3, a1 + 4, a1 + 5};
+  tileAvx512(kc, rows, MR, b0, b1, c, ldc, accumulate);
+}
+
+/** The same on twelve rows of an unpacked, row-major A. */
+__attribute__((target("avx512f"))) static void
+rowsMicroKernelAvx512(int64_t kc, const float *const *rows,
+                      const float *restrict b0, const float *restrict b1,
+                      float *restrict c, int64_t ldc, int accumulate) {
+  tileAvx512(kc, rows, 1, b0, b1, c, ldc, accumulate);
+}
 #endif
 
 /** Two 6-row panels of A by two 16-column panels of B at once (12 x 32),
@@ -204,6 +218,11 @@ microKernelAvx512(int64_t kc, const float *restrict a0,
 typedef void (*MicroKernel2)(int64_t kc, const float *a0, const float *a1,
                              const float *b0, const float *b1, float *c,
                              int64_t ldc, int accumulate);
+
+/** The same on twelve row pointers of an unpacked A. */
+typedef void (*RowsMicroKernel2)(int64_t kc, const float *const *rows,
+                                 const float *b0, const float *b1, float *c,
+                                 int64_t ldc, int accumulate);
 
 /** The best microkernels for this CPU allowed by `cap` (as LOOMRT_MAX_ISA:
  *  NULL or "avx512": any; "avx2": 256-bit; otherwise portable). */
@@ -230,9 +249,21 @@ static MicroKernel selectMicroKernel(const char *cap, const char **name,
   return microKernelGeneric;
 }
 
+/** The row-pointer twin of a two-panel kernel. */
+static RowsMicroKernel2 rowsKernelFor(MicroKernel2 two) {
+#ifdef LOOMRT_HAVE_AVX2_KERNEL
+  if (two == microKernelAvx512)
+    return rowsMicroKernelAvx512;
+#else
+  (void)two;
+#endif
+  return NULL;
+}
+
 static const char *kernelName;
 static MicroKernel microKernel;
 static MicroKernel2 microKernel2;
+static RowsMicroKernel2 rowsMicroKernel2;
 
 /** The unpacked-A microkernel matching getMicroKernel()'s choice. */
 static RowsMicroKernel getRowsMicroKernel(void);
@@ -245,6 +276,7 @@ static MicroKernel getMicroKernel(void) {
     MicroKernel k = selectMicroKernel(getenv("LOOMRT_MAX_ISA"), &name, &two);
     kernelName = name;
     microKernel2 = two;
+    rowsMicroKernel2 = rowsKernelFor(two);
     microKernel = k;
   }
   return microKernel;
@@ -256,6 +288,7 @@ const char *loomrt_sgemm_set_max_isa(const char *isa) {
   MicroKernel k = selectMicroKernel(isa, &name, &two);
   kernelName = name;
   microKernel2 = two;
+  rowsMicroKernel2 = rowsKernelFor(two);
   microKernel = k;
   return name;
 }
@@ -505,7 +538,8 @@ static int computePart(const Problem *pr, MicroKernel kernel, int64_t bi,
     return -1;
   float tile[MR * NR] __attribute__((aligned(64)));
   RowsMicroKernel rowsKernel = getRowsMicroKernel();
-  MicroKernel2 kernel2 = unpackedA || pr->c_cs != 1 ? NULL : microKernel2;
+  MicroKernel2 kernel2 = pr->c_cs != 1 ? NULL : microKernel2;
+  RowsMicroKernel2 rowsKernel2 = pr->c_cs != 1 ? NULL : rowsMicroKernel2;
   for (int64_t jc = n0; jc < n1; jc += NC) {
     int64_t nc = n1 - jc < NC ? n1 - jc : NC;
     for (int64_t pc = 0; pc < pr->k; pc += kcStep) {
@@ -528,12 +562,21 @@ static int computePart(const Problem *pr, MicroKernel kernel, int64_t bi,
                          : packedB + (jr + h * NR) * kc;
           /* This panel and the next are full: 12 x 32 tiles where A has
            * 12 rows left. */
-          int pair = kernel2 && nc - jr >= 2 * NR;
+          int pair = (unpackedA ? rowsKernel2 != NULL : kernel2 != NULL) &&
+                     nc - jr >= 2 * NR;
           for (int64_t ir = 0; ir < mc; ir += MR) {
             if (pair && mc - ir >= 2 * MR) {
-              kernel2(kc, packedA + ir * kc, packedA + (ir + MR) * kc, bps[0],
-                      bps[1], c + (ic + ir) * pr->c_rs + (jc + jr), pr->c_rs,
-                      accumulate);
+              float *ct = c + (ic + ir) * pr->c_rs + (jc + jr);
+              if (unpackedA) {
+                const float *rowPtrs[2 * MR];
+                for (int i = 0; i < 2 * MR; ++i)
+                  rowPtrs[i] = a + (ic + ir + i) * pr->a_rs + pc;
+                rowsKernel2(kc, rowPtrs, bps[0], bps[1], ct, pr->c_rs,
+                            accumulate);
+              } else {
+                kernel2(kc, packedA + ir * kc, packedA + (ir + MR) * kc, bps[0],
+                        bps[1], ct, pr->c_rs, accumulate);
+              }
               ir += MR;
               continue;
             }
