@@ -197,6 +197,14 @@ struct LoomcOptions {
                "with an fp16 scale each (~3.8x smaller), dequantized as they "
                "are read"),
       cl::init(false), cl::cat(category)};
+  cl::opt<bool> quantActivations{
+      "quant-activations",
+      cl::desc("With --quantize: also quantize the inputs of LayerNorm, "
+               "RMSNorm, GELU and SiLU to int8 in blocks of 32 along the "
+               "last dim, one scale per block (quantize-dequantize: the "
+               "blockwise compression of the other components, for accuracy "
+               "studies; it does not make the model faster)"),
+      cl::init(false), cl::cat(category)};
   cl::opt<std::string> rounding{
       "rounding",
       cl::desc("With --quantize: how weights round: 'nearest' (default) or "
@@ -715,6 +723,9 @@ int loom::runLoomcMain(int argc, char **argv) {
   if (options.quantTables && options.quantize == "none")
     return reportError("--quant-tables needs --quantize");
   pipeline.quantTableBlock = options.quantTables ? 32 : 0;
+  if (options.quantActivations && options.quantize == "none")
+    return reportError("--quant-activations needs --quantize");
+  pipeline.quantActivationBlock = options.quantActivations ? 32 : 0;
   if (options.calibrationMethod != "minmax" &&
       options.calibrationMethod != "percentile" &&
       options.calibrationMethod != "mse")

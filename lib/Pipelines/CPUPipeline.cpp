@@ -46,6 +46,7 @@ void loom::buildCPUPipeline(OpPassManager &pm,
     quantize.scales = options.quantScales;
     quantize.rounding = options.quantRounding;
     quantize.tableBlock = options.quantTableBlock;
+    quantize.activationBlock = options.quantActivationBlock;
     pm.addPass(createQuantizeWeightsPass(quantize));
     // The fp32 weights the quantized ops replaced.
     pm.addPass(createCanonicalizerPass());

@@ -25,6 +25,7 @@
 #include "loom/Transforms/WeightMatmul.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
@@ -598,6 +599,78 @@ bool quantizeTable(arith::ConstantOp cst, int64_t block, int64_t minElements,
   return true;
 }
 
+/// x (f32, last dim static and a multiple of `block`) quantized to int8 and
+/// back in blocks of `block` along its last dim: per block s = max |x| / 127
+/// (1 for a zero block), x' = clamp(round(x / s), -127, 127) * s.
+Value fakeQuantizeBlockwise(OpBuilder &b, Location loc, Value x,
+                            int64_t block) {
+  auto type = cast<RankedTensorType>(x.getType());
+  int64_t rank = type.getRank(), last = type.getShape().back();
+  Type f32 = b.getF32Type();
+  // [..., D] -> [..., D / B, B]
+  SmallVector<int64_t> shape(type.getShape());
+  shape.back() = last / block;
+  shape.push_back(block);
+  SmallVector<ReassociationIndices> groups;
+  for (int64_t i = 0; i + 1 < rank; ++i)
+    groups.push_back({i});
+  groups.push_back({rank - 1, rank});
+  auto blockedType = RankedTensorType::get(shape, f32);
+  Value blocked = tensor::ExpandShapeOp::create(b, loc, blockedType, x, groups);
+  SmallVector<Value> dyn;
+  for (int64_t i = 0; i < rank - 1; ++i)
+    if (type.isDynamicDim(i))
+      dyn.push_back(tensor::DimOp::create(b, loc, x, i));
+  // Per-block max |x|.
+  SmallVector<int64_t> peakShape(shape.begin(), shape.end() - 1);
+  Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
+  Value peakInit =
+      linalg::FillOp::create(
+          b, loc, zero,
+          ValueRange{tensor::EmptyOp::create(b, loc, peakShape, f32, dyn)})
+          .getResult(0);
+  MLIRContext *ctx = b.getContext();
+  AffineMap all = AffineMap::getMultiDimIdentityMap(rank + 1, ctx);
+  AffineMap outer =
+      AffineMap::getMultiDimIdentityMap(rank + 1, ctx).getMajorSubMap(rank);
+  SmallVector<utils::IteratorType> reduce(rank, utils::IteratorType::parallel);
+  reduce.push_back(utils::IteratorType::reduction);
+  Value peak =
+      linalg::GenericOp::create(
+          b, loc, peakInit.getType(), ValueRange{blocked}, ValueRange{peakInit},
+          ArrayRef<AffineMap>{all, outer}, reduce,
+          [&](OpBuilder &nb, Location nl, ValueRange args) {
+            Value a = math::AbsFOp::create(nb, nl, args[0]);
+            Value m = arith::MaximumFOp::create(nb, nl, args[1], a);
+            linalg::YieldOp::create(nb, nl, m);
+          })
+          .getResult(0);
+  SmallVector<utils::IteratorType> par(rank + 1, utils::IteratorType::parallel);
+  Value outInit = tensor::EmptyOp::create(b, loc, shape, f32, dyn);
+  Value y =
+      linalg::GenericOp::create(
+          b, loc, blockedType, ValueRange{blocked, peak}, ValueRange{outInit},
+          ArrayRef<AffineMap>{all, outer, all}, par,
+          [&](OpBuilder &nb, Location nl, ValueRange args) {
+            auto cst = [&](float v) {
+              return arith::ConstantOp::create(nb, nl, nb.getF32FloatAttr(v));
+            };
+            Value s = arith::DivFOp::create(nb, nl, args[1], cst(127.0f));
+            Value isZero = arith::CmpFOp::create(
+                nb, nl, arith::CmpFPredicate::OEQ, s, cst(0.0f));
+            s = arith::SelectOp::create(nb, nl, isZero, cst(1.0f), s);
+            Value q = math::RoundEvenOp::create(
+                nb, nl, arith::DivFOp::create(nb, nl, args[0], s));
+            q = arith::MinimumFOp::create(
+                nb, nl, arith::MaximumFOp::create(nb, nl, q, cst(-127.0f)),
+                cst(127.0f));
+            Value out = arith::MulFOp::create(nb, nl, q, s);
+            linalg::YieldOp::create(nb, nl, out);
+          })
+          .getResult(0);
+  return tensor::CollapseShapeOp::create(b, loc, type, y, groups);
+}
+
 struct QuantizeWeightsPass final
     : public loom::impl::QuantizeWeightsPassBase<QuantizeWeightsPass> {
   using Base::Base;
@@ -655,12 +728,41 @@ struct QuantizeWeightsPass final
       return signalPassFailure();
     }
     this->tables = std::move(tableReports);
+    if (activationBlock < 0) {
+      getOperation()->emitError()
+          << "activation-block must not be negative, not "
+          << static_cast<int64_t>(activationBlock);
+      return signalPassFailure();
+    }
+    activations = 0;
+    if (activationBlock > 0) {
+      SmallVector<Operation *> targets;
+      getOperation()->walk([&](Operation *op) {
+        if (isa<loom::LayerNormOp, loom::RMSNormOp, loom::GeluOp, loom::SiluOp>(
+                op))
+          targets.push_back(op);
+      });
+      for (Operation *op : targets) {
+        auto type = dyn_cast<RankedTensorType>(op->getOperand(0).getType());
+        if (!type || type.getRank() < 1 || !type.getElementType().isF32() ||
+            type.isDynamicDim(type.getRank() - 1) ||
+            type.getShape().back() % activationBlock)
+          continue;
+        OpBuilder b(op);
+        op->setOperand(0,
+                       fakeQuantizeBlockwise(b, op->getLoc(), op->getOperand(0),
+                                             activationBlock));
+        ++activations;
+      }
+    }
     if (!report.empty() && failed(writeReport(reports)))
       signalPassFailure();
   }
 
   /// The lookup tables quantized (table-block > 0).
   std::vector<TableReport> tables;
+  /// The op inputs quantized blockwise (activation-block > 0).
+  int64_t activations = 0;
 
   /// Writes the per-layer report as JSON to the `report` file.
   LogicalResult writeReport(ArrayRef<LayerReport> reports) {
@@ -689,6 +791,11 @@ struct QuantizeWeightsPass final
       json.attribute("weight_bytes_before", before);
       json.attribute("weight_bytes_after", after);
       json.attribute("compression", after ? double(before) / after : 0.0);
+      if (activationBlock > 0) {
+        json.attribute("activation_block",
+                       static_cast<int64_t>(activationBlock));
+        json.attribute("activations_quantized", activations);
+      }
       if (tableBlock > 0)
         json.attributeArray("tables", [&] {
           for (const TableReport &t : tables)

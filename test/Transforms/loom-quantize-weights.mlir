@@ -296,3 +296,28 @@ func.func @tables(%idx: tensor<4xi64>, %t: tensor<4x8xf32>, %i: index) -> (tenso
   %sum = arith.addf %shared, %t : tensor<4x8xf32>
   return %g, %a, %b, %sum : tensor<4x8xf32>, f32, f32, tensor<4x8xf32>
 }
+
+// -----
+
+// activation-block=32: the input of loom.gelu (last dim 64) is quantized to
+// int8 and back in blocks of 32 (per block max |x| / 127), reshaped to
+// [?, 2, 32] for the block maxima; a last dim that blocks do not divide
+// (30) stays as it is.
+// RUN: loom-opt %s -split-input-file --loom-quantize-weights="activation-block=32" | FileCheck %s --check-prefix=ACT
+// RUN: not loom-opt %s -split-input-file --loom-quantize-weights="activation-block=-1" 2>&1 | FileCheck %s --check-prefix=BADA
+// BADA: error: activation-block must not be negative, not -1
+// ACT-LABEL: func @activations
+//       ACT:   %[[E:.+]] = tensor.expand_shape %arg0 {{\[}}[0], [1, 2]] output_shape [%{{.+}}, 2, 32] : tensor<?x64xf32> into tensor<?x2x32xf32>
+//       ACT:   %[[M:.+]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[E]] : tensor<?x2x32xf32>) outs(%{{.+}} : tensor<?x2xf32>)
+//       ACT:     math.absf
+//       ACT:     arith.maximumf
+//       ACT:   %[[Q:.+]] = linalg.generic {{.*}} ins(%[[E]], %[[M]] : tensor<?x2x32xf32>, tensor<?x2xf32>)
+//       ACT:     math.roundeven
+//       ACT:   %[[C:.+]] = tensor.collapse_shape %[[Q]] {{\[}}[0], [1, 2]] : tensor<?x2x32xf32> into tensor<?x64xf32>
+//       ACT:   loom.gelu %[[C]]
+//       ACT:   loom.gelu %arg1
+func.func @activations(%x: tensor<?x64xf32>, %y: tensor<4x30xf32>) -> (tensor<?x64xf32>, tensor<4x30xf32>) {
+  %0 = loom.gelu %x : tensor<?x64xf32>
+  %1 = loom.gelu %y : tensor<4x30xf32>
+  return %0, %1 : tensor<?x64xf32>, tensor<4x30xf32>
+}

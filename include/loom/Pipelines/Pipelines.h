@@ -74,6 +74,9 @@ struct CPUPipelineOptions {
   /// Columns per block of the int8 lookup tables (embeddings); 0: tables
   /// stay fp32.
   int64_t quantTableBlock = 0;
+  /// Elements per block of the int8 quantize-dequantize of norm and
+  /// activation inputs; 0: none.
+  int64_t quantActivationBlock = 0;
   /// Where loom-quantize-weights writes its JSON report (empty: nowhere).
   std::string quantReport;
   /// Weight pruning (loom-sparsify-weights mode: "2:4" or "block"); empty:

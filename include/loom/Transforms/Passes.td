@@ -182,6 +182,13 @@ def QuantizeWeightsPass : Pass<"loom-quantize-weights"> {
     read of the int8 value and of its block's scale, multiplied. This is the
     blockwise compression of the embedding; the report lists the tables.
 
+    With `activation-block=B`, the inputs of `loom.layer_norm`,
+    `loom.rms_norm`, `loom.gelu` and `loom.silu` whose last dim is static
+    and a multiple of B are quantized and dequantized in place: blocks of B
+    along the last dim, scale max |x| / 127, values rounded to int8 (the
+    blockwise compression of the other components, for accuracy studies:
+    the values those ops see are the int8 ones; the computation stays fp32).
+
     The fp32 weights are no longer used, so the compiled model stores only
     the quantized weights, scales and zero points. With `report=FILE`, a
     JSON report lists every quantized layer (its ONNX node), its weight
@@ -200,6 +207,11 @@ def QuantizeWeightsPass : Pass<"loom-quantize-weights"> {
            "element by element (embeddings, as Gather reads them) as int8 "
            "in blocks of this many columns per row with an fp16 scale each "
            "(0: not)">,
+    Option<"activationBlock", "activation-block", "int64_t",
+           /*default=*/"0",
+           "Also quantize the inputs of loom.layer_norm, loom.rms_norm, "
+           "loom.gelu and loom.silu to int8 in blocks of this many elements "
+           "along the last dim, one scale each (quantize-dequantize; 0: not)">,
     Option<"tableMinElements", "table-min-elements", "int64_t",
            /*default=*/"4096",
            "With table-block: smaller tables stay fp32">,
@@ -219,6 +231,8 @@ def QuantizeWeightsPass : Pass<"loom-quantize-weights"> {
   ];
   let dependentDialects = ["::loom::LoomDialect",
                            "::mlir::arith::ArithDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::math::MathDialect",
                            "::mlir::tensor::TensorDialect"];
 }
 

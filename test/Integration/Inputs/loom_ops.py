@@ -381,6 +381,17 @@ def case(name):
         out = gelu(x, t)
         op = "loom.gelu %a0" + (" {approximate = #loom.gelu_approximation<tanh>}" if t else "")
         return op, [x], out
+    if name == "gelu_blockwise":
+        # loomc --quant-activations: GELU of its input quantized to int8 and
+        # back in blocks of 32 along the last dim (per block max |x| / 127,
+        # float32 division, round half to even), evaluated in numpy.
+        x = r(3, 5, 64) * 3
+        blocks = x.reshape(3, 5, 2, 32)
+        s = (np.abs(blocks).max(axis=-1, keepdims=True) / np.float32(127)).astype(np.float32)
+        s = np.where(s == 0, np.float32(1), s).astype(np.float32)
+        q = np.clip(np.round(blocks / s), -127, 127).astype(np.float32)
+        out = gelu((q * s).reshape(3, 5, 64).astype(np.float64), False)
+        return "loom.gelu %a0", [x], out
     if name in ("monarch", "monarch_rect", "monarch_vector"):
         # y[..., t Q + j] = sum_i (sum_a x[..., i P + a] w1[i, a, j]) w2[j, i, t]
         # as dense numpy: block-diagonal factors and the grid's transpose.
