@@ -66,6 +66,18 @@ def cosine(a, b):
     return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
 
 
+def run_outputs(d, variants, loom_run):
+    """Each compiled variant's output on d/in, flattened, in float64."""
+    outs = {}
+    for v in variants:
+        o = os.path.join(d, "out_" + v)
+        os.makedirs(o, exist_ok=True)
+        sh([loom_run, os.path.join(d, v + ".so"), "--inputs", os.path.join(d, "in"),
+            "--outputs", o, "--npy"])
+        outs[v] = np.load(os.path.join(o, "output_0.npy")).astype(np.float64).ravel()
+    return outs
+
+
 def time_variants(d, variants, model, inputs, args, loom_run):
     """Medians of per-repeat medians of each compiled variant and of ORT."""
     times = {v: [] for v in variants + ("ort",)}
@@ -99,14 +111,8 @@ def run_models(args, loomc, loom_run):
         t = TensorProto()
         t.ParseFromString(open(os.path.join(d, "exp", "output_0.pb"), "rb").read())
         ref = numpy_helper.to_array(t).astype(np.float64).ravel()
-        cos = {}
-        for v in variants:
-            o = os.path.join(d, "out_" + v)
-            os.makedirs(o, exist_ok=True)
-            sh([loom_run, os.path.join(d, v + ".so"), "--inputs", os.path.join(d, "in"),
-                "--outputs", o, "--npy"])
-            cos[v] = cosine(np.load(os.path.join(o, "output_0.npy")).astype(np.float64).ravel(),
-                            ref)
+        outs = run_outputs(d, variants, loom_run)
+        cos = {v: cosine(outs[v], ref) for v in variants}
         med = time_variants(d, variants, model, write_inputs(d), args, loom_run)
         rows.append((name, med, cos))
     print("%-8s %8s %8s %8s %9s %8s %7s %7s %9s %9s %9s %9s %9s" % (
@@ -145,13 +151,7 @@ def main():
         m, k, n = (int(v) for v in shape.split(","))
         d = os.path.join(args.work, "%dx%dx%d" % (m, k, n))
         prepare(d, m, k, n, loomc, args.group_size, args.outliers, args.quant_scales)
-        outs = {}
-        for v in VARIANTS:
-            o = os.path.join(d, "out_" + v)
-            os.makedirs(o, exist_ok=True)
-            sh([loom_run, os.path.join(d, v + ".so"), "--inputs", os.path.join(d, "in"),
-                "--outputs", o, "--npy"])
-            outs[v] = np.load(os.path.join(o, "output_0.npy")).astype(np.float64).ravel()
+        outs = run_outputs(d, VARIANTS, loom_run)
         cos = {v: cosine(outs[v], outs["fp32"]) for v in VARIANTS[1:]}
         med = time_variants(d, VARIANTS, os.path.join(d, "model.onnx"),
                             os.path.join(d, "inputs.json"), args, loom_run)
