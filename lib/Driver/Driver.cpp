@@ -238,7 +238,11 @@ struct LoomcOptions {
       "quant-report",
       cl::desc("With --quantize: write a JSON report to this file: per "
                "layer (ONNX node) the weight bytes before and after and the "
-               "weights' relative RMS and max abs quantization error"),
+               "weights' relative RMS and max abs quantization error; w8a8: "
+               "the input's parameters (static or dynamic); with "
+               "--calibration --rounding=gptq: the output error on the "
+               "samples with GPTQ and with round-to-nearest; the tables of "
+               "--quant-tables and the count of --quant-activations"),
       cl::value_desc("file"), cl::init(""), cl::cat(category)};
   cl::opt<bool> quantSymmetric{
       "quant-symmetric",
