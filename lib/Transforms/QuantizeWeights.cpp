@@ -462,6 +462,8 @@ struct QuantizeMatmul : OpRewritePattern<linalg::GenericOp> {
         gram = loom::constantF32Data(attr, gramStorage);
     }
     std::vector<float> deq(k * n);
+    // The original weights, for the output error (rounding updates rnd.w).
+    std::vector<float> w = gram ? rnd.w : std::vector<float>();
     if (gram && scheme.gptq) {
       rnd.u = gptqFactor(*gram, k);
       if (!rnd.u.empty())
@@ -469,10 +471,6 @@ struct QuantizeMatmul : OpRewritePattern<linalg::GenericOp> {
     }
     Value result = quantize(rewriter, loc, a, k, n, at2, rnd, deq, report);
     if (gram) {
-      std::vector<float> w(k * n);
-      for (int64_t p = 0; p < k; ++p)
-        for (int64_t j = 0; j < n; ++j)
-          w[p * n + j] = at2(p, j);
       report.outputError = outputError(*gram, k, n, w, deq);
       report.nearestOutputError = report.outputError;
       if (report.rounding == "gptq") {

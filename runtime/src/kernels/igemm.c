@@ -28,6 +28,8 @@
 
 #include "loomrt/kernels.h"
 
+#include "isa.h"
+
 #ifdef LOOMRT_KERNELS_OPENMP
 #include <omp.h>
 #endif
@@ -238,8 +240,8 @@ typedef struct Kernel {
 static Kernel selectKernel(const char *cap) {
   Kernel portable = {"portable-4x32", 4, tilePortable4, tilePortable1};
 #ifdef LOOMRT_HAVE_X86
-  int allow512 = !cap || !strcmp(cap, "avx512");
-  int allow256 = allow512 || (cap && !strcmp(cap, "avx2"));
+  int allow512 = loomrtIsaCap(cap) >= LOOMRT_ISA_512;
+  int allow256 = loomrtIsaCap(cap) >= LOOMRT_ISA_256;
   __builtin_cpu_init();
   if (allow512 && __builtin_cpu_supports("avx512f") &&
       __builtin_cpu_supports("avx512bw") &&

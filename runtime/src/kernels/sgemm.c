@@ -16,6 +16,8 @@
 
 #include "loomrt/kernels.h"
 
+#include "isa.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -230,8 +232,8 @@ static MicroKernel selectMicroKernel(const char *cap, const char **name,
                                      MicroKernel2 *twoPanels) {
   *twoPanels = NULL;
 #ifdef LOOMRT_HAVE_AVX2_KERNEL
-  int allow512 = !cap || !strcmp(cap, "avx512");
-  int allow256 = allow512 || (cap && !strcmp(cap, "avx2"));
+  int allow512 = loomrtIsaCap(cap) >= LOOMRT_ISA_512;
+  int allow256 = loomrtIsaCap(cap) >= LOOMRT_ISA_256;
   __builtin_cpu_init();
   if (allow256 && __builtin_cpu_supports("avx2") &&
       __builtin_cpu_supports("fma")) {
