@@ -11,11 +11,12 @@ Each shape is one ONNX MatMul of an input [M, K] by a constant weight
 --quantize=int8-weight and --quantize=int4-weight (loom.quantized_matmul:
 the weights dequantized in registers or a cache-sized block at a time) and
 --quantize=w8a8 (the input quantized per row too, integer products:
-loomrt_igemm_f32, vpdpbusd where the CPU has VNNI);
+loomrt_igemm_f32, vpdpbusd where the CPU has VNNI) and --quantize=w4a8
+(int4's groups, the input quantized per row and group: loomrt_i4gemm_f32);
 ONNX Runtime (onnxruntime-node, all graph optimizations) runs the fp32
 model. All are timed on the same inputs, alternating, --repeats times; the
 table gives medians of the per-repeat medians, the speedups of int8, int4
-and w8a8 over Loom fp32, the ratio Loom int4 / ORT fp32 (below 1 Loom is faster), the
+w8a8 and w4a8 over Loom fp32, the ratio Loom int4 / ORT fp32 (below 1 Loom is faster), the
 bytes of the compiled libraries, and the quantized results' cosine against
 the fp32 one. M = 1 is a decoding step (GEMV), memory bound: int8 weights
 are a quarter of the bytes, int4 at group 32 about a seventh. Not a test:
@@ -42,7 +43,7 @@ sys.path.insert(0, os.path.join(ROOT, "bench"))
 from run import SIZES, ensure_ort, matmul_model, sh, write_inputs  # noqa: E402
 
 
-VARIANTS = ("fp32", "int8", "int4", "w8a8")
+VARIANTS = ("fp32", "int8", "int4", "w8a8", "w4a8")
 
 
 def prepare(d, m, k, n, loomc, group, outliers=1.0, scales="minmax"):
@@ -60,6 +61,9 @@ def prepare(d, m, k, n, loomc, group, outliers=1.0, scales="minmax"):
         os.path.join(d, "int4.so")])
     sh([loomc, os.path.join(d, "model.onnx"), "--quantize=w8a8",
         "-o", os.path.join(d, "w8a8.so")])
+    sh([loomc, os.path.join(d, "model.onnx"), "--quantize=w4a8",
+        "--quant-scales", scales, "--group-size", str(group), "-o",
+        os.path.join(d, "w4a8.so")])
 
 
 def cosine(a, b):
@@ -157,18 +161,19 @@ def main():
                             os.path.join(d, "inputs.json"), args, loom_run)
         size = {v: os.path.getsize(os.path.join(d, v + ".so")) for v in VARIANTS}
         rows.append((shape, med, size, cos))
-    print("%-15s %8s %8s %8s %8s %8s %7s %7s %7s %8s %8s %8s %8s %9s %9s %9s" % (
-        "M,K,N", "fp32 ms", "int8 ms", "int4 ms", "w8a8 ms", "ort ms", "int8 x", "int4 x",
-        "w8a8 x", "int4/ort", "fp32 KiB", "int8 KiB", "int4 KiB", "int8 cos", "int4 cos",
-        "w8a8 cos"))
+    print("%-15s %8s %8s %8s %8s %8s %8s %7s %7s %7s %7s %8s %8s %8s %8s %9s %9s %9s %9s" % (
+        "M,K,N", "fp32 ms", "int8 ms", "int4 ms", "w8a8 ms", "w4a8 ms", "ort ms", "int8 x",
+        "int4 x", "w8a8 x", "w4a8 x", "int4/ort", "fp32 KiB", "int8 KiB", "int4 KiB",
+        "int8 cos", "int4 cos", "w8a8 cos", "w4a8 cos"))
     for shape, med, size, cos in rows:
-        print("%-15s %8.3f %8.3f %8.3f %8.3f %8.3f %6.2fx %6.2fx %6.2fx %8.2f %8d %8d %8d "
-              "%9.6f %9.6f %9.6f" % (
-                  shape, med["fp32"], med["int8"], med["int4"], med["w8a8"], med["ort"],
-                  med["fp32"] / med["int8"], med["fp32"] / med["int4"],
-                  med["fp32"] / med["w8a8"], med["int4"] / med["ort"], size["fp32"] // 1024,
-                  size["int8"] // 1024, size["int4"] // 1024, cos["int8"], cos["int4"],
-                  cos["w8a8"]))
+        print("%-15s %8.3f %8.3f %8.3f %8.3f %8.3f %8.3f %6.2fx %6.2fx %6.2fx %6.2fx %8.2f "
+              "%8d %8d %8d %9.6f %9.6f %9.6f %9.6f" % (
+                  shape, med["fp32"], med["int8"], med["int4"], med["w8a8"], med["w4a8"],
+                  med["ort"], med["fp32"] / med["int8"], med["fp32"] / med["int4"],
+                  med["fp32"] / med["w8a8"], med["fp32"] / med["w4a8"],
+                  med["int4"] / med["ort"], size["fp32"] // 1024, size["int8"] // 1024,
+                  size["int4"] // 1024, cos["int8"], cos["int4"], cos["w8a8"],
+                  cos["w4a8"]))
 
 
 if __name__ == "__main__":

@@ -176,7 +176,10 @@ struct LoomcOptions {
                "32), 'w8a8' (int8 weights and uint8 activations, "
                "products in integers with int32 sums: VNNI's vpdpbusd; "
                "activations quantized per row at run time, or with "
-               "--calibration ranges) or 'none' (default). The weight-only "
+               "--calibration ranges), 'w4a8' (the 4-bit groups of "
+               "int4-weight and int8 activations quantized per row and "
+               "group at run time, products in integers; --group-size a "
+               "multiple of 8) or 'none' (default). The weight-only "
                "kernels dequantize in registers or a cache-sized block at a "
                "time"),
       cl::init("none"), cl::cat(category)};
@@ -200,7 +203,8 @@ struct LoomcOptions {
   cl::opt<bool> quantActivations{
       "quant-activations",
       cl::desc("With --quantize: also quantize the inputs of LayerNorm, "
-               "RMSNorm, GELU and SiLU to int8 in blocks of 32 along the "
+               "RMSNorm, GELU, SiLU and softmax (attention's scaled scores, "
+               "inside its flash tiles too) to int8 in blocks of 32 along the "
                "last dim, one scale per block (quantize-dequantize: the "
                "blockwise compression of the other components, for accuracy "
                "studies; it does not make the model faster)"),
@@ -707,10 +711,11 @@ int loom::runLoomcMain(int argc, char **argv) {
     return reportError("--scan-chunk and --scan-chunk-delta must not be "
                        "negative");
   if (options.quantize != "none" && options.quantize != "int8-weight" &&
-      options.quantize != "int4-weight" && options.quantize != "w8a8")
+      options.quantize != "int4-weight" && options.quantize != "w8a8" &&
+      options.quantize != "w4a8")
     return reportError("--quantize=" + options.quantize +
                        " is not supported (supported: none, int8-weight, "
-                       "int4-weight, w8a8)");
+                       "int4-weight, w8a8, w4a8)");
   if (options.rounding != "nearest" && options.rounding != "gptq")
     return reportError("--rounding=" + options.rounding +
                        " is not supported (supported: nearest, gptq)");
@@ -738,6 +743,10 @@ int loom::runLoomcMain(int argc, char **argv) {
                        "mse)");
   if (options.groupSize < 2 || options.groupSize % 2)
     return reportError("--group-size must be even and at least 2, not " +
+                       std::to_string(options.groupSize));
+  if (options.quantize == "w4a8" && options.groupSize % 8)
+    return reportError("--quantize=w4a8 needs a --group-size that is a "
+                       "multiple of 8, not " +
                        std::to_string(options.groupSize));
   if (options.quantize != "none")
     pipeline.quantize = options.quantize;

@@ -406,8 +406,9 @@ struct QuantizeMatmul : OpRewritePattern<linalg::GenericOp> {
           rewriter, loc,
           RankedTensorType::get({groups, n}, rewriter.getI8Type()), zeros,
           "int4_zero");
-    return loom::QuantizedMatmulOp::create(rewriter, loc, a, qw, scale, zero,
-                                           /*bits=*/4, scheme.groupSize);
+    return loom::QuantizedMatmulOp::create(
+        rewriter, loc, a, qw, scale, zero, /*bits=*/4, scheme.groupSize,
+        scheme.inputBits, FloatAttr(), IntegerAttr());
   }
 
   LogicalResult matchAndRewrite(linalg::GenericOp op,
@@ -429,7 +430,7 @@ struct QuantizeMatmul : OpRewritePattern<linalg::GenericOp> {
     report.k = k;
     report.n = n;
     report.bytesBefore = 4 * k * n;
-    if (scheme.inputBits) {
+    if (scheme.inputBits && scheme.bits == 8) {
       if (auto range = op->getAttrOfType<DenseF32ArrayAttr>(
               loom::kCalibratedRangeAttr)) {
         if (range.size() != 2)
@@ -597,78 +598,6 @@ bool quantizeTable(arith::ConstantOp cst, int64_t block, int64_t minElements,
   return true;
 }
 
-/// x (f32, last dim static and a multiple of `block`) quantized to int8 and
-/// back in blocks of `block` along its last dim: per block s = max |x| / 127
-/// (1 for a zero block), x' = clamp(round(x / s), -127, 127) * s.
-Value fakeQuantizeBlockwise(OpBuilder &b, Location loc, Value x,
-                            int64_t block) {
-  auto type = cast<RankedTensorType>(x.getType());
-  int64_t rank = type.getRank(), last = type.getShape().back();
-  Type f32 = b.getF32Type();
-  // [..., D] -> [..., D / B, B]
-  SmallVector<int64_t> shape(type.getShape());
-  shape.back() = last / block;
-  shape.push_back(block);
-  SmallVector<ReassociationIndices> groups;
-  for (int64_t i = 0; i + 1 < rank; ++i)
-    groups.push_back({i});
-  groups.push_back({rank - 1, rank});
-  auto blockedType = RankedTensorType::get(shape, f32);
-  Value blocked = tensor::ExpandShapeOp::create(b, loc, blockedType, x, groups);
-  SmallVector<Value> dyn;
-  for (int64_t i = 0; i < rank - 1; ++i)
-    if (type.isDynamicDim(i))
-      dyn.push_back(tensor::DimOp::create(b, loc, x, i));
-  // Per-block max |x|.
-  SmallVector<int64_t> peakShape(shape.begin(), shape.end() - 1);
-  Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
-  Value peakInit =
-      linalg::FillOp::create(
-          b, loc, zero,
-          ValueRange{tensor::EmptyOp::create(b, loc, peakShape, f32, dyn)})
-          .getResult(0);
-  MLIRContext *ctx = b.getContext();
-  AffineMap all = AffineMap::getMultiDimIdentityMap(rank + 1, ctx);
-  AffineMap outer =
-      AffineMap::getMultiDimIdentityMap(rank + 1, ctx).getMajorSubMap(rank);
-  SmallVector<utils::IteratorType> reduce(rank, utils::IteratorType::parallel);
-  reduce.push_back(utils::IteratorType::reduction);
-  Value peak =
-      linalg::GenericOp::create(
-          b, loc, peakInit.getType(), ValueRange{blocked}, ValueRange{peakInit},
-          ArrayRef<AffineMap>{all, outer}, reduce,
-          [&](OpBuilder &nb, Location nl, ValueRange args) {
-            Value a = math::AbsFOp::create(nb, nl, args[0]);
-            Value m = arith::MaximumFOp::create(nb, nl, args[1], a);
-            linalg::YieldOp::create(nb, nl, m);
-          })
-          .getResult(0);
-  SmallVector<utils::IteratorType> par(rank + 1, utils::IteratorType::parallel);
-  Value outInit = tensor::EmptyOp::create(b, loc, shape, f32, dyn);
-  Value y =
-      linalg::GenericOp::create(
-          b, loc, blockedType, ValueRange{blocked, peak}, ValueRange{outInit},
-          ArrayRef<AffineMap>{all, outer, all}, par,
-          [&](OpBuilder &nb, Location nl, ValueRange args) {
-            auto cst = [&](float v) {
-              return arith::ConstantOp::create(nb, nl, nb.getF32FloatAttr(v));
-            };
-            Value s = arith::DivFOp::create(nb, nl, args[1], cst(127.0f));
-            Value isZero = arith::CmpFOp::create(
-                nb, nl, arith::CmpFPredicate::OEQ, s, cst(0.0f));
-            s = arith::SelectOp::create(nb, nl, isZero, cst(1.0f), s);
-            Value q = math::RoundEvenOp::create(
-                nb, nl, arith::DivFOp::create(nb, nl, args[0], s));
-            q = arith::MinimumFOp::create(
-                nb, nl, arith::MaximumFOp::create(nb, nl, q, cst(-127.0f)),
-                cst(127.0f));
-            Value out = arith::MulFOp::create(nb, nl, q, s);
-            linalg::YieldOp::create(nb, nl, out);
-          })
-          .getResult(0);
-  return tensor::CollapseShapeOp::create(b, loc, type, y, groups);
-}
-
 struct QuantizeWeightsPass final
     : public loom::impl::QuantizeWeightsPassBase<QuantizeWeightsPass> {
   using Base::Base;
@@ -687,7 +616,7 @@ struct QuantizeWeightsPass final
       return signalPassFailure();
     }
     scheme.gptq = rounding == "gptq";
-    if (mode == "int4-weight") {
+    if (mode == "int4-weight" || mode == "w4a8") {
       scheme.bits = 4;
       scheme.groupSize = groupSize;
       scheme.symmetric = symmetric;
@@ -697,12 +626,21 @@ struct QuantizeWeightsPass final
             << static_cast<int64_t>(groupSize);
         return signalPassFailure();
       }
+      if (mode == "w4a8") {
+        scheme.inputBits = 8;
+        if (groupSize % 8) {
+          getOperation()->emitError()
+              << "w4a8 needs a group size that is a multiple of 8, not "
+              << static_cast<int64_t>(groupSize);
+          return signalPassFailure();
+        }
+      }
     } else if (mode == "w8a8") {
       scheme.inputBits = 8;
     } else if (mode != "int8-weight") {
       getOperation()->emitError()
           << "unknown quantization mode '" << mode
-          << "' (supported: int8-weight, int4-weight, w8a8)";
+          << "' (supported: int8-weight, int4-weight, w8a8, w4a8)";
       return signalPassFailure();
     }
     std::vector<LayerReport> reports;
@@ -739,19 +677,30 @@ struct QuantizeWeightsPass final
         if (isa<loom::LayerNormOp, loom::RMSNormOp, loom::GeluOp, loom::SiluOp>(
                 op))
           targets.push_back(op);
+        else if (auto softmax = dyn_cast<linalg::SoftmaxOp>(op);
+                 softmax && static_cast<int64_t>(softmax.getDimension()) + 1 ==
+                                softmax.getInputOperandType().getRank())
+          targets.push_back(op);
       });
       for (Operation *op : targets) {
         auto type = dyn_cast<RankedTensorType>(op->getOperand(0).getType());
-        if (!type || type.getRank() < 1 || !type.getElementType().isF32() ||
-            type.isDynamicDim(type.getRank() - 1) ||
-            type.getShape().back() % activationBlock)
+        if (!type || type.getRank() < 1 || !type.getElementType().isF32())
           continue;
         OpBuilder b(op);
-        op->setOperand(0,
-                       fakeQuantizeBlockwise(b, op->getLoc(), op->getOperand(0),
-                                             activationBlock));
+        op->setOperand(0, loom::buildBlockwiseFakeQuant(b, op->getLoc(),
+                                                        op->getOperand(0),
+                                                        activationBlock));
         ++activations;
       }
+      // Attention's softmax input (the scaled scores) lives inside its
+      // lowering, flash tiles included: the op carries the block size.
+      getOperation()->walk([&](loom::AttentionOp op) {
+        if (op.getWindow() || op.getBlockSparse() || op.getRouted() ||
+            !op.getQuery().getType().getElementType().isF32())
+          return;
+        op.setScoreQuantBlock(static_cast<int64_t>(activationBlock));
+        ++activations;
+      });
     }
     if (!report.empty() && failed(writeReport(reports)))
       signalPassFailure();
@@ -782,7 +731,7 @@ struct QuantizeWeightsPass final
     json.object([&] {
       json.attribute("mode", mode);
       json.attribute("scales", scales);
-      if (mode == "int4-weight") {
+      if (mode == "int4-weight" || mode == "w4a8") {
         json.attribute("group_size", static_cast<int64_t>(groupSize));
         json.attribute("symmetric", static_cast<bool>(symmetric));
       }
@@ -828,6 +777,8 @@ struct QuantizeWeightsPass final
               json.attribute("calibration_output_rel_error", r.outputError);
               json.attribute("nearest_output_rel_error", r.nearestOutputError);
             }
+            if (mode == "w4a8")
+              json.attribute("input", "dynamic per group");
             if (mode == "w8a8") {
               json.attribute("input", r.inputScale > 0 ? "static" : "dynamic");
               if (r.inputScale > 0) {

@@ -7,6 +7,8 @@
 #include "loom/Transforms/WeightMatmul.h"
 
 #include "loom/Transforms/Microkernels.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 
 #include "llvm/Support/raw_ostream.h"
 
@@ -99,4 +101,76 @@ loom::openReport(Operation *op, StringRef path, StringRef what) {
   op->emitError() << "cannot write the " << what << " report '" << path
                   << "': " << ec.message();
   return nullptr;
+}
+
+Value loom::buildBlockwiseFakeQuant(OpBuilder &b, Location loc, Value x,
+                                    int64_t block) {
+  auto type = cast<RankedTensorType>(x.getType());
+  int64_t rank = type.getRank();
+  Type f32 = b.getF32Type();
+  MLIRContext *ctx = b.getContext();
+  // The block maxima: x's shape with the last dim ceil(D / block).
+  SmallVector<int64_t> peakShape(type.getShape());
+  SmallVector<Value> peakDyn, dyn;
+  for (int64_t i = 0; i < rank; ++i) {
+    if (!type.isDynamicDim(i))
+      continue;
+    Value d = tensor::DimOp::create(b, loc, x, i);
+    dyn.push_back(d);
+    if (i + 1 < rank)
+      peakDyn.push_back(d);
+    else
+      peakDyn.push_back(arith::CeilDivUIOp::create(
+          b, loc, d, arith::ConstantIndexOp::create(b, loc, block)));
+  }
+  if (!type.isDynamicDim(rank - 1))
+    peakShape.back() = llvm::divideCeil(peakShape.back(), block);
+  Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
+  Value peakInit =
+      linalg::FillOp::create(
+          b, loc, zero,
+          ValueRange{tensor::EmptyOp::create(b, loc, peakShape, f32, peakDyn)})
+          .getResult(0);
+  AffineMap all = AffineMap::getMultiDimIdentityMap(rank, ctx);
+  SmallVector<AffineExpr> blockExprs;
+  for (int64_t i = 0; i < rank; ++i)
+    blockExprs.push_back(i + 1 < rank
+                             ? getAffineDimExpr(i, ctx)
+                             : getAffineDimExpr(i, ctx).floorDiv(block));
+  AffineMap blockOf = AffineMap::get(rank, 0, blockExprs, ctx);
+  SmallVector<utils::IteratorType> reduce(rank, utils::IteratorType::parallel);
+  reduce.back() = utils::IteratorType::reduction;
+  Value peak =
+      linalg::GenericOp::create(
+          b, loc, peakInit.getType(), ValueRange{x}, ValueRange{peakInit},
+          ArrayRef<AffineMap>{all, blockOf}, reduce,
+          [&](OpBuilder &nb, Location nl, ValueRange args) {
+            Value a = math::AbsFOp::create(nb, nl, args[0]);
+            Value m = arith::MaximumFOp::create(nb, nl, args[1], a);
+            linalg::YieldOp::create(nb, nl, m);
+          })
+          .getResult(0);
+  SmallVector<utils::IteratorType> par(rank, utils::IteratorType::parallel);
+  Value outInit = tensor::EmptyOp::create(b, loc, type.getShape(), f32, dyn);
+  return linalg::GenericOp::create(
+             b, loc, type, ValueRange{x, peak}, ValueRange{outInit},
+             ArrayRef<AffineMap>{all, blockOf, all}, par,
+             [&](OpBuilder &nb, Location nl, ValueRange args) {
+               auto cst = [&](float v) {
+                 return arith::ConstantOp::create(nb, nl,
+                                                  nb.getF32FloatAttr(v));
+               };
+               Value s = arith::DivFOp::create(nb, nl, args[1], cst(127.0f));
+               Value isZero = arith::CmpFOp::create(
+                   nb, nl, arith::CmpFPredicate::OEQ, s, cst(0.0f));
+               s = arith::SelectOp::create(nb, nl, isZero, cst(1.0f), s);
+               Value q = math::RoundEvenOp::create(
+                   nb, nl, arith::DivFOp::create(nb, nl, args[0], s));
+               q = arith::MinimumFOp::create(
+                   nb, nl, arith::MaximumFOp::create(nb, nl, q, cst(-127.0f)),
+                   cst(127.0f));
+               linalg::YieldOp::create(
+                   nb, nl, arith::MulFOp::create(nb, nl, q, s).getResult());
+             })
+      .getResult(0);
 }

@@ -6,8 +6,11 @@
 // RUN: not loom-opt %s -split-input-file --loom-quantize-weights="scales=l1" 2>&1 | FileCheck %s --check-prefix=BADS
 // BADS: error: unknown scale choice 'l1' (supported: minmax, mse)
 // RUN: not loom-opt %s -split-input-file --loom-quantize-weights="mode=int3" 2>&1 | FileCheck %s --check-prefix=BAD
-// BAD: error: unknown quantization mode 'int3' (supported: int8-weight, int4-weight, w8a8)
+// BAD: error: unknown quantization mode 'int3' (supported: int8-weight, int4-weight, w8a8, w4a8)
 // RUN: loom-opt %s -split-input-file --loom-quantize-weights="mode=w8a8" | FileCheck %s --check-prefix=W8A8
+// RUN: loom-opt %s -split-input-file --loom-quantize-weights="mode=w4a8 group-size=8" | FileCheck %s --check-prefix=W4A8
+// RUN: not loom-opt %s -split-input-file --loom-quantize-weights="mode=w4a8 group-size=4" 2>&1 | FileCheck %s --check-prefix=BADW4
+// BADW4: error: w4a8 needs a group size that is a multiple of 8, not 4
 // RUN: not loom-opt %s -split-input-file --loom-quantize-weights="mode=int4-weight group-size=3" 2>&1 | FileCheck %s --check-prefix=BADG
 // BADG: error: int4 group size must be even and at least 2, not 3
 
@@ -188,6 +191,10 @@ func.func @near_misses(%x: tensor<5x2xf32>, %v: tensor<2x3xf32>, %c: tensor<5x3x
 //       W8A8:   loom.quantized_matmul %arg0, %{{.+}}, %{{.+}} {input_bits = 8 : i64} : (tensor<4x2xf32>, tensor<2x3xi8>, tensor<3xf32>) -> tensor<4x3xf32>
 //       W8A8:   loom.quantized_matmul %arg0, %{{.+}}, %{{.+}} {input_bits = 8 : i64, input_scale = 0.0156862754 : f32, input_zero_point = 64 : i64}
 //       W8A8:   loom.quantized_matmul %arg0, %{{.+}}, %{{.+}} {input_bits = 8 : i64, input_scale = 0.00999999977 : f32, input_zero_point = 0 : i64}
+// w4a8: 4-bit groups and 8-bit inputs; a calibrated range is ignored (the
+// inputs are quantized per row and group at run time).
+// W4A8-LABEL: func @w8a8
+//   W4A8-COUNT-3:   loom.quantized_matmul %arg0, %{{.+}}, %{{.+}} zero_point %{{.+}} {bits = 4 : i64, group_size = 8 : i64, input_bits = 8 : i64} : (tensor<4x2xf32>, tensor<1x3xi8>, tensor<1x3xf16>, tensor<1x3xi8>)
 // Without w8a8 the range is ignored: weight-only.
 // CHECK-LABEL: func @w8a8
 //   CHECK-COUNT-3:   loom.quantized_matmul %arg0, %{{[^ ]+}}, %{{[^ ]+}} : (tensor<4x2xf32>
@@ -300,24 +307,49 @@ func.func @tables(%idx: tensor<4xi64>, %t: tensor<4x8xf32>, %i: index) -> (tenso
 // -----
 
 // activation-block=32: the input of loom.gelu (last dim 64) is quantized to
-// int8 and back in blocks of 32 (per block max |x| / 127), reshaped to
-// [?, 2, 32] for the block maxima; a last dim that blocks do not divide
-// (30) stays as it is.
+// int8 and back in blocks of 32 (per block max |x| / 127): the block maxima
+// are indexed (i, j floordiv 32); a last dim that blocks do not divide (30
+// in blocks of 32 or of 16) ends in a shorter block. The
+// input of a softmax over the last dim is quantized the same way, one over
+// another dim is not; attention gets score_quant_block, except windowed
+// attention.
 // RUN: loom-opt %s -split-input-file --loom-quantize-weights="activation-block=32" | FileCheck %s --check-prefix=ACT
+// RUN: loom-opt %s -split-input-file --loom-quantize-weights="activation-block=16" | FileCheck %s --check-prefix=ACT16
 // RUN: not loom-opt %s -split-input-file --loom-quantize-weights="activation-block=-1" 2>&1 | FileCheck %s --check-prefix=BADA
 // BADA: error: activation-block must not be negative, not -1
+//       ACT: #[[BLK:map[0-9]*]] = affine_map<(d0, d1) -> (d0, d1 floordiv 32)>
 // ACT-LABEL: func @activations
-//       ACT:   %[[E:.+]] = tensor.expand_shape %arg0 {{\[}}[0], [1, 2]] output_shape [%{{.+}}, 2, 32] : tensor<?x64xf32> into tensor<?x2x32xf32>
-//       ACT:   %[[M:.+]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[E]] : tensor<?x2x32xf32>) outs(%{{.+}} : tensor<?x2xf32>)
+//       ACT:   %[[I:.+]] = linalg.fill {{.*}} -> tensor<?x2xf32>
+//       ACT:   %[[M:.+]] = linalg.generic {indexing_maps = [#{{.+}}, #[[BLK]]], iterator_types = ["parallel", "reduction"]} ins(%arg0 : tensor<?x64xf32>) outs(%[[I]] : tensor<?x2xf32>)
 //       ACT:     math.absf
 //       ACT:     arith.maximumf
-//       ACT:   %[[Q:.+]] = linalg.generic {{.*}} ins(%[[E]], %[[M]] : tensor<?x2x32xf32>, tensor<?x2xf32>)
+//       ACT:   %[[Q:.+]] = linalg.generic {indexing_maps = [#{{.+}}, #[[BLK]], #{{.+}}], {{.*}} ins(%arg0, %[[M]] : tensor<?x64xf32>, tensor<?x2xf32>)
 //       ACT:     math.roundeven
-//       ACT:   %[[C:.+]] = tensor.collapse_shape %[[Q]] {{\[}}[0], [1, 2]] : tensor<?x2x32xf32> into tensor<?x64xf32>
-//       ACT:   loom.gelu %[[C]]
-//       ACT:   loom.gelu %arg1
+//       ACT:   loom.gelu %[[Q]]
+//       ACT:   -> tensor<4x1xf32>
+//       ACT:   loom.gelu
+// ACT16-LABEL: func @activations
+//       ACT16:   -> tensor<4x2xf32>
+//       ACT16:   ins(%arg1, %{{.+}} : tensor<4x30xf32>, tensor<4x2xf32>)
 func.func @activations(%x: tensor<?x64xf32>, %y: tensor<4x30xf32>) -> (tensor<?x64xf32>, tensor<4x30xf32>) {
   %0 = loom.gelu %x : tensor<?x64xf32>
   %1 = loom.gelu %y : tensor<4x30xf32>
   return %0, %1 : tensor<?x64xf32>, tensor<4x30xf32>
+}
+
+// -----
+
+// ACT-LABEL: func @softmax_and_attention
+//       ACT:   %[[Q:.+]] = linalg.generic {{.*}} ins(%arg0, %{{.+}} : tensor<2x64xf32>, tensor<2x2xf32>)
+//       ACT:   linalg.softmax dimension(1) ins(%[[Q]] : tensor<2x64xf32>)
+//       ACT:   linalg.softmax dimension(0) ins(%arg0 : tensor<2x64xf32>)
+//       ACT:   loom.attention %arg1, %arg1, %arg1 {score_quant_block = 32 : i64}
+//       ACT:   loom.attention %arg1, %arg1, %arg1 {window = 4 : i64}
+func.func @softmax_and_attention(%x: tensor<2x64xf32>, %q: tensor<1x8x16xf32>) -> (tensor<2x64xf32>, tensor<2x64xf32>, tensor<1x8x16xf32>, tensor<1x8x16xf32>) {
+  %e = tensor.empty() : tensor<2x64xf32>
+  %0 = linalg.softmax dimension(1) ins(%x : tensor<2x64xf32>) outs(%e : tensor<2x64xf32>) -> tensor<2x64xf32>
+  %1 = linalg.softmax dimension(0) ins(%x : tensor<2x64xf32>) outs(%e : tensor<2x64xf32>) -> tensor<2x64xf32>
+  %2 = loom.attention %q, %q, %q : (tensor<1x8x16xf32>, tensor<1x8x16xf32>, tensor<1x8x16xf32>) -> tensor<1x8x16xf32>
+  %3 = loom.attention %q, %q, %q {window = 4 : i64} : (tensor<1x8x16xf32>, tensor<1x8x16xf32>, tensor<1x8x16xf32>) -> tensor<1x8x16xf32>
+  return %0, %1, %2, %3 : tensor<2x64xf32>, tensor<2x64xf32>, tensor<1x8x16xf32>, tensor<1x8x16xf32>
 }

@@ -158,6 +158,10 @@ def QuantizeWeightsPass : Pass<"loom-quantize-weights"> {
       parameters `input_scale = (max(hi, 0) - min(lo, 0)) / 255`,
       `input_zero_point = round(-min(lo, 0) / input_scale)`; the others are
       quantized per row at run time (dynamic).
+    * `mode=w4a8`: the 4-bit groups of `int4-weight` (the group size a
+      multiple of 8), and the input quantized at run time to int8 per row
+      and group (`input_bits = 8`: integer products, as ONNX Runtime's
+      MatMulNBits with accuracy_level 4).
 
     With `scales=mse`, each column's (int8) or group's (int4) range is the
     one among the min-max range clipped to 1, 0.98, ..., 0.80 of itself
@@ -182,12 +186,16 @@ def QuantizeWeightsPass : Pass<"loom-quantize-weights"> {
     read of the int8 value and of its block's scale, multiplied. This is the
     blockwise compression of the embedding; the report lists the tables.
 
-    With `activation-block=B`, the inputs of `loom.layer_norm`,
-    `loom.rms_norm`, `loom.gelu` and `loom.silu` whose last dim is static
-    and a multiple of B are quantized and dequantized in place: blocks of B
-    along the last dim, scale max |x| / 127, values rounded to int8 (the
-    blockwise compression of the other components, for accuracy studies:
-    the values those ops see are the int8 ones; the computation stays fp32).
+    With `activation-block=B`, the f32 inputs of `loom.layer_norm`,
+    `loom.rms_norm`, `loom.gelu`, `loom.silu` and of `linalg.softmax` over
+    the last dim are quantized and dequantized in place: blocks of B along
+    the last dim (the last block of a row may be shorter), scale
+    max |x| / 127, values rounded to int8; and `loom.attention` ops (not
+    the windowed, block-sparse or routed ones) get `score_quant_block = B`,
+    which does the same to their scaled scores, the softmax's input, in
+    every lowering including the flash tiles. This is the blockwise
+    compression of the other components, for accuracy studies: the values
+    those ops see are the int8 ones; the computation stays fp32.
 
     The fp32 weights are no longer used, so the compiled model stores only
     the quantized weights, scales and zero points. With `report=FILE`, a
@@ -197,7 +205,7 @@ def QuantizeWeightsPass : Pass<"loom-quantize-weights"> {
   }];
   let options = [
     Option<"mode", "mode", "std::string", /*default=*/"\"int8-weight\"",
-           "The quantization scheme: int8-weight, int4-weight or w8a8">,
+           "The quantization scheme: int8-weight, int4-weight, w8a8 or w4a8">,
     Option<"groupSize", "group-size", "int64_t", /*default=*/"32",
            "int4: rows of K per scale (even)">,
     Option<"symmetric", "symmetric", "bool", /*default=*/"false",
@@ -210,8 +218,9 @@ def QuantizeWeightsPass : Pass<"loom-quantize-weights"> {
     Option<"activationBlock", "activation-block", "int64_t",
            /*default=*/"0",
            "Also quantize the inputs of loom.layer_norm, loom.rms_norm, "
-           "loom.gelu and loom.silu to int8 in blocks of this many elements "
-           "along the last dim, one scale each (quantize-dequantize; 0: not)">,
+           "loom.gelu, loom.silu, softmax and attention's softmax to int8 "
+           "in blocks of this many elements along the last dim, one scale "
+           "each (quantize-dequantize; 0: not)">,
     Option<"tableMinElements", "table-min-elements", "int64_t",
            /*default=*/"4096",
            "With table-block: smaller tables stay fp32">,

@@ -71,6 +71,16 @@ openReport(mlir::Operation *op, llvm::StringRef path, llvm::StringRef what);
 /// printed: how the weight passes' reports name a layer.
 std::string layerName(mlir::Location loc);
 
+/// `x` (an f32 ranked tensor) quantized to int8 and back in blocks of
+/// `block` consecutive elements along its last dimension, the first block
+/// starting at index 0 and the last one possibly shorter: per block
+/// s = max |x| / 127 (1 for an all-zero block) and
+/// x' = clamp(round_even(x / s), -127, 127) * s. Builds two linalg.generic
+/// ops (the block maxima, indexed `j floordiv block`, then x'); any
+/// dimension may be dynamic.
+mlir::Value buildBlockwiseFakeQuant(mlir::OpBuilder &b, mlir::Location loc,
+                                    mlir::Value x, int64_t block);
+
 } // namespace loom
 
 #endif // LOOM_TRANSFORMS_WEIGHTMATMUL_H

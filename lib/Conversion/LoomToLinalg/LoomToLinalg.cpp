@@ -13,6 +13,7 @@
 
 #include "loom/Conversion/LoomToLinalg/LoomToLinalg.h"
 #include "Builders.h"
+#include "loom/Transforms/WeightMatmul.h"
 
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Utils/StructuredOpsUtils.h"
@@ -388,11 +389,30 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
         rewriter.getFloatAttr(elem, -std::numeric_limits<double>::infinity()));
     Value sEmpty = tensor::EmptyOp::create(rewriter, loc, sShape, elem, sDyn);
     SmallVector<utils::IteratorType> par(sRank, utils::IteratorType::parallel);
+    // score_quant_block: the scaled scores, quantized blockwise along the
+    // keys, then masked.
+    bool scaled = false;
+    if (std::optional<int64_t> block = op.getScoreQuantBlock()) {
+      AffineMap id = rewriter.getMultiDimIdentityMap(sRank);
+      scores =
+          linalg::GenericOp::create(
+              rewriter, loc, sType, ValueRange{scores}, ValueRange{sEmpty},
+              ArrayRef<AffineMap>{id, id}, par,
+              [&](OpBuilder &b, Location l, ValueRange a) {
+                linalg::YieldOp::create(
+                    b, l, arith::MulFOp::create(b, l, a[0], scale).getResult());
+              })
+              .getResult(0);
+      scores = buildBlockwiseFakeQuant(rewriter, loc, scores, *block);
+      inputs[0] = scores;
+      scaled = true;
+    }
     Value masked =
         linalg::GenericOp::create(
             rewriter, loc, sType, inputs, ValueRange{sEmpty}, maps, par,
             [&](OpBuilder &b, Location l, ValueRange a) {
-              Value s = arith::MulFOp::create(b, l, a[0], scale);
+              Value s =
+                  scaled ? a[0] : arith::MulFOp::create(b, l, a[0], scale);
               if (mask)
                 s = arith::AddFOp::create(b, l, s, a[1]);
               if (offset) {

@@ -7,7 +7,8 @@
 // `loom.quantized_matmul` becomes a call of loomrt_qgemm_w8_f32 (8-bit) or
 // loomrt_qgemm_w4_f32 (4-bit; runtime/src/kernels/qgemm.c), which never
 // expand the weights to fp32 as a whole, or with 8-bit inputs of
-// loomrt_igemm_f32 (runtime/src/kernels/igemm.c, integer products).
+// loomrt_igemm_f32 (runtime/src/kernels/igemm.c, integer products) or,
+// with 4-bit weights, loomrt_i4gemm_f32 (i4gemm.c).
 // Constant 4-bit weights, scales and zero points are packed here, at
 // compile time, into the kernel's panels of 32 columns by the runtime's own
 // loomrt_qgemm_w4_pack (one definition of the layout); constant W8A8
@@ -29,6 +30,7 @@
 #include "mlir/IR/PatternMatch.h"
 
 #include <cstring>
+#include <string>
 
 using namespace mlir;
 using namespace loom;
@@ -38,6 +40,7 @@ namespace {
 constexpr StringLiteral kKernel8 = "loomrt_qgemm_w8_f32";
 constexpr StringLiteral kKernel4 = "loomrt_qgemm_w4_f32";
 constexpr StringLiteral kKernelW8A8 = "loomrt_igemm_f32";
+constexpr StringLiteral kKernelW4A8 = "loomrt_i4gemm_f32";
 
 /// The bits of a constant f16 tensor `v`, in `storage`.
 static std::optional<ArrayRef<uint16_t>>
@@ -65,10 +68,32 @@ constantHalfBits(Value v, SmallVectorImpl<uint16_t> &storage) {
   return ArrayRef<uint16_t>(storage);
 }
 
-/// The 4-bit operands packed into loomrt_qgemm_w4_pack's panels when they
-/// are all constants: {weights, scales, zero points (or null)}.
+/// A 4-bit kernel's packed layout: its sizes and packer.
+struct Int4Layout {
+  int64_t (*bytes)(int64_t k, int64_t n);
+  int64_t (*groups)(int64_t k, int64_t n, int64_t group);
+  int64_t (*zeroBytes)(int64_t k, int64_t n, int64_t group);
+  void (*pack)(int64_t k, int64_t n, int64_t group, const uint8_t *w,
+               const void *scale, const uint8_t *zero, uint8_t *w_dst,
+               void *scale_dst, uint8_t *zero_dst, int64_t flags);
+  /// The names of the packed constants.
+  const char *name;
+};
+
+/// loomrt_qgemm_w4_f32's layout (fp32 inputs).
+const Int4Layout kW4Layout = {
+    loomrt_qgemm_w4_packed_bytes, loomrt_qgemm_w4_packed_groups,
+    loomrt_qgemm_w4_packed_zero_bytes, loomrt_qgemm_w4_pack, "int4"};
+/// loomrt_i4gemm_f32's layout (W4A8): a zero point byte per entry.
+const Int4Layout kW4A8Layout = {
+    loomrt_i4gemm_packed_bytes, loomrt_i4gemm_packed_groups,
+    loomrt_i4gemm_packed_groups, loomrt_i4gemm_pack, "w4a8"};
+
+/// The 4-bit operands packed into `layout`'s panels when they are all
+/// constants: {weights, scales, zero points (or null)}.
 static std::optional<std::array<Value, 3>>
-packConstants(OpBuilder &b, QuantizedMatmulOp op, int64_t k, int64_t n) {
+packConstants(OpBuilder &b, QuantizedMatmulOp op, int64_t k, int64_t n,
+              const Int4Layout &layout) {
   SmallVector<int8_t> wStore, zStore;
   SmallVector<uint16_t> sStore;
   SmallVector<float> s32Store;
@@ -82,30 +107,30 @@ packConstants(OpBuilder &b, QuantizedMatmulOp op, int64_t k, int64_t n) {
   if (!w || !(f32 ? s32.has_value() : s.has_value()))
     return std::nullopt;
   int64_t group = op.getGroupSize();
-  std::vector<int8_t> wp(loomrt_qgemm_w4_packed_bytes(k, n));
-  size_t groups = loomrt_qgemm_w4_packed_groups(k, n, group);
+  std::vector<int8_t> wp(layout.bytes(k, n));
+  size_t groups = layout.groups(k, n, group);
   std::vector<uint16_t> sp(f32 ? 0 : groups);
   std::vector<float> sp32(f32 ? groups : 0);
-  std::vector<int8_t> zp(z ? loomrt_qgemm_w4_packed_zero_bytes(k, n, group)
-                           : 0);
-  loomrt_qgemm_w4_pack(
-      k, n, group, reinterpret_cast<const uint8_t *>(w->data()),
-      f32 ? static_cast<const void *>(s32->data()) : s->data(),
-      z ? reinterpret_cast<const uint8_t *>(z->data()) : nullptr,
-      reinterpret_cast<uint8_t *>(wp.data()),
-      f32 ? static_cast<void *>(sp32.data()) : sp.data(),
-      z ? reinterpret_cast<uint8_t *>(zp.data()) : nullptr,
-      f32 ? LOOMRT_QGEMM_SCALE_F32 : 0);
+  std::vector<int8_t> zp(z ? layout.zeroBytes(k, n, group) : 0);
+  layout.pack(k, n, group, reinterpret_cast<const uint8_t *>(w->data()),
+              f32 ? static_cast<const void *>(s32->data()) : s->data(),
+              z ? reinterpret_cast<const uint8_t *>(z->data()) : nullptr,
+              reinterpret_cast<uint8_t *>(wp.data()),
+              f32 ? static_cast<void *>(sp32.data()) : sp.data(),
+              z ? reinterpret_cast<uint8_t *>(zp.data()) : nullptr,
+              f32 ? LOOMRT_QGEMM_SCALE_F32 : 0);
   Location loc = op.getLoc();
+  std::string name = layout.name;
   Value zero;
   if (z)
-    zero = blobConstant<int8_t>(b, loc, b.getI8Type(), zp, "int4_zero_packed");
+    zero =
+        blobConstant<int8_t>(b, loc, b.getI8Type(), zp, name + "_zero_packed");
   return std::array<Value, 3>{
-      blobConstant<int8_t>(b, loc, b.getI8Type(), wp, "int4_weight_packed"),
+      blobConstant<int8_t>(b, loc, b.getI8Type(), wp, name + "_weight_packed"),
       f32 ? blobConstant<float>(b, loc, b.getF32Type(), sp32,
-                                "int4_scale_packed")
+                                name + "_scale_packed")
           : blobConstant<uint16_t>(b, loc, b.getF16Type(), sp,
-                                   "int4_scale_packed"),
+                                   name + "_scale_packed"),
       zero};
 }
 
@@ -130,7 +155,33 @@ struct LowerQuantizedMatmul : OpRewritePattern<QuantizedMatmulOp> {
     };
     // The last dim (N) is static: `dims` covers the leading ones.
     KernelOutput out(rewriter, loc, rt, dims);
-    if (op.getInputBits() == 8) {
+    if (op.getInputBits() == 8 && op.getBits() == 4) {
+      // W4A8: K is static (the verifier checks it).
+      Value w = op.getWeight(), scale = op.getScale(), zero = op.getZeroPoint();
+      int64_t flags =
+          getElementTypeOrSelf(scale).isF32() ? LOOMRT_QGEMM_SCALE_F32 : 0;
+      if (auto packed =
+              packConstants(rewriter, op, kSize, nSize, kW4A8Layout)) {
+        std::tie(w, scale, zero) =
+            std::make_tuple((*packed)[0], (*packed)[1], (*packed)[2]);
+        flags |= LOOMRT_QGEMM_PACKED;
+      } else {
+        w = contiguous(rewriter, loc, w);
+        scale = contiguous(rewriter, loc, scale);
+        if (zero)
+          zero = contiguous(rewriter, loc, zero);
+      }
+      func::FuncOp kernel =
+          getOrDeclareKernel(rewriter, module, kKernelW4A8, 10);
+      func::CallOp::create(
+          rewriter, loc, kernel,
+          ValueRange{rows, i64Const(nSize), i64Const(kSize),
+                     i64Const(op.getGroupSize()), addressOf(rewriter, loc, x),
+                     addressOf(rewriter, loc, w),
+                     addressOf(rewriter, loc, scale),
+                     zero ? addressOf(rewriter, loc, zero) : i64Const(0),
+                     out.address, i64Const(flags)});
+    } else if (op.getInputBits() == 8) {
       // W8A8. Constant weights are packed now, with their column sums.
       int64_t k = wt.getDimSize(0), flags = 0;
       Value w, colsum;
@@ -182,7 +233,7 @@ struct LowerQuantizedMatmul : OpRewritePattern<QuantizedMatmulOp> {
       Value w = op.getWeight(), scale = op.getScale(), zero = op.getZeroPoint();
       int64_t flags =
           getElementTypeOrSelf(scale).isF32() ? LOOMRT_QGEMM_SCALE_F32 : 0;
-      if (auto packed = packConstants(rewriter, op, kSize, nSize)) {
+      if (auto packed = packConstants(rewriter, op, kSize, nSize, kW4Layout)) {
         std::tie(w, scale, zero) =
             std::make_tuple((*packed)[0], (*packed)[1], (*packed)[2]);
         flags |= LOOMRT_QGEMM_PACKED;

@@ -23,6 +23,7 @@
 
 #include "Builders.h"
 #include "loom/Conversion/LoomToLinalg/LoomToLinalg.h"
+#include "loom/Transforms/WeightMatmul.h"
 
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
@@ -229,12 +230,17 @@ struct TileAttention : OpRewritePattern<AttentionOp> {
     // per tile.
     std::optional<ArrayRef<int64_t>> routedOp = op.getRouted();
     int64_t tileRows = routedOp ? (*routedOp)[0] : tileQ;
-    Value tq = idx(tileRows), tkv = idx(tileKV);
+    // score_quant_block = B: key tiles start at multiples of B (the tile
+    // rounded up to one), so the blocks a tile quantizes are the op's.
+    std::optional<int64_t> quantBlock = op.getScoreQuantBlock();
+    int64_t kvStep = quantBlock ? llvm::alignTo(tileKV, *quantBlock) : tileKV;
+    Value tq = idx(tileRows), tkv = idx(kvStep);
     // Decoding (a few queries, known at compile time, in one tile): split the
     // keys into `kvSplits` ranges computed in parallel, then merge their
     // partial softmax states (Lean Attention's stream-K reduction), so that
     // a few heads still keep every core busy.
-    bool split = !routedOp && kvSplits > 1 && !qt.isDynamicDim(rank - 2) &&
+    bool split = !routedOp && !quantBlock && kvSplits > 1 &&
+                 !qt.isDynamicDim(rank - 2) &&
                  qt.getDimSize(rank - 2) <= std::min(tileQ, kMaxSplitQueries);
     Value chunk;
     if (split) {
@@ -355,6 +361,14 @@ struct TileAttention : OpRewritePattern<AttentionOp> {
               last = arith::AddIOp::create(b, l, last, cIdx(*window - 1));
             last = arith::MaxSIOp::create(b, l, last, c0);
             kvEnd = arith::MinSIOp::create(b, l, skv, last);
+            if (quantBlock) // The whole last block: its maximum counts
+                            // the keys the mask hides.
+              kvEnd = arith::MinSIOp::create(
+                  b, l, skv,
+                  arith::MulIOp::create(b, l,
+                                        arith::CeilDivSIOp::create(
+                                            b, l, kvEnd, cIdx(*quantBlock)),
+                                        cIdx(*quantBlock)));
           }
           if (window) {
             // The first row's position - (W - 1).
@@ -436,7 +450,10 @@ struct TileAttention : OpRewritePattern<AttentionOp> {
                                  t.map(3, {t.d(0), t.d(1)})},
                                 {kPar, kPar, kRed}, multiplyAccumulate);
 
-            // Mask, causal masking (the scale is in Q already).
+            // Blockwise int8 scores (the scale is in Q already).
+            if (quantBlock)
+              s = buildBlockwiseFakeQuant(fb, fl, s, *quantBlock);
+            // Mask, causal masking.
             Value scored = s;
             Value ninf = t.cst(negInf);
             if (mask || offset) {

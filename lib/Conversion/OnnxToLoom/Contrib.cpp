@@ -25,8 +25,10 @@
 //   bits = 4 and group_size = block: the bytes transposed to [ceil(K/2), N]
 //   (the nibble order is the same), the scales and zero points to
 //   [K/block, N], the scales kept fp32 so the arithmetic is ONNX Runtime's.
-//   Other bit widths, float zero points, `g_idx` and weights computed at run
-//   time are reported as unsupported.
+//   With `accuracy_level = 4` (ORT computes with int8 inputs) the input is
+//   quantized to int8 per row and block too (input_bits = 8: W4A8). Other
+//   bit widths, float zero points, `g_idx` and weights computed at run time
+//   are reported as unsupported.
 //
 //===----------------------------------------------------------------------===//
 
@@ -196,7 +198,7 @@ static LogicalResult legalizeMsAttention(OpBinder &binder,
       rewriter.getF32FloatAttr(static_cast<float>(scale)),
       binder.getInt("unidirectional", 0) ? rewriter.getUnitAttr() : nullptr,
       /*num_kv_heads=*/nullptr, /*window=*/nullptr, /*block_sparse=*/nullptr,
-      /*routed=*/nullptr);
+      /*routed=*/nullptr, /*score_quant_block=*/nullptr);
   // [B, heads, S, hd] -> [B, S, H].
   Value outEmpty = tensor::EmptyOp::create(
       rewriter, loc,
@@ -333,8 +335,13 @@ static LogicalResult legalizeMatMulNBits(OpBinder &binder,
     zv = resourceConstant<int8_t>(
         rewriter, loc, RankedTensorType::get({blocks, n}, rewriter.getI8Type()),
         z, "matmulnbits");
+  // accuracy_level 4: ONNX Runtime computes with the input quantized to
+  // int8 per block; so does W4A8 (the block, a power of two >= 16, is a
+  // multiple of 8).
+  int64_t inputBits = binder.getInt("accuracy_level", 0) == 4 ? 8 : 0;
   Value y = QuantizedMatmulOp::create(rewriter, loc, a, wv, sv, zv,
-                                      /*bits=*/4, block);
+                                      /*bits=*/4, block, inputBits, FloatAttr(),
+                                      IntegerAttr());
   if (bias)
     y = addBias(rewriter, loc, y, bias);
   binder.replace(rewriter, y);

@@ -342,7 +342,7 @@ static FailureOr<Value> buildMatMul(OpBinder &binder, RewriterBase &rewriter,
   Type elem = aType.getElementType();
   bool isFloat = isa<FloatType>(elem);
   if (elem != bType.getElementType() || !(isFloat || elem.isSignlessInteger()))
-    return binder.unsupported("non-float or mixed element types"), failure();
+    return binder.unsupported("non-float or mixed element types");
   Location loc = binder.getLoc();
   int64_t ra = aType.getRank(), rb = bType.getRank();
   if (ra == 0 || rb == 0)
@@ -729,13 +729,11 @@ static FailureOr<Value> integerMatMul(OpBinder &binder, RewriterBase &rewriter,
   auto bt = dyn_cast<RankedTensorType>(b.getType());
   if (!at || !bt || !isInt8(at.getElementType()) ||
       !isInt8(bt.getElementType()) || at.getRank() < 2 || bt.getRank() < 1)
-    return binder.unsupported("operands other than 8-bit integer matrices"),
-           failure();
+    return binder.unsupported("operands other than 8-bit integer matrices");
   for (Value z : {aZero, bZero})
     if (z && (!isa<RankedTensorType>(z.getType()) ||
               cast<RankedTensorType>(z.getType()).getRank() > 1))
-      return binder.unsupported("zero points other than scalars or 1-D"),
-             failure();
+      return binder.unsupported("zero points other than scalars or 1-D");
   auto a32 = minusZeroPoint(binder, rewriter, a, aZero, at.getRank() - 2);
   auto b32 = minusZeroPoint(binder, rewriter, b, bZero, bt.getRank() - 1);
   if (failed(a32) || failed(b32))

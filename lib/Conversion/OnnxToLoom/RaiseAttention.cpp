@@ -481,7 +481,7 @@ struct RaiseAttention : OpRewritePattern<onnxir::NodeOp> {
         rewriter.getF32FloatAttr(static_cast<float>(s->scale)),
         s->causal ? rewriter.getUnitAttr() : nullptr, kvHeads,
         /*window=*/nullptr, /*block_sparse=*/nullptr,
-        /*routed=*/nullptr);
+        /*routed=*/nullptr, /*score_quant_block=*/nullptr);
     Value result = attention.getResult();
     if (result.getType() != op.getResult(0).getType())
       result = tensor::CastOp::create(rewriter, loc, op.getResult(0).getType(),

@@ -60,10 +60,10 @@ void loomrt_sgemm_pack_b(int64_t k, int64_t n, const float *b, int64_t rs,
  * (the same registers under the x86-64 System V ABI).
  */
 void loomrt_sgemm_f32(int64_t batch, int64_t m, int64_t n, int64_t k,
-                      const float *a, int64_t a_bs, int64_t a_rs,
-                      int64_t a_cs, const float *b, int64_t b_bs,
-                      int64_t b_rs, int64_t b_cs, float *c, int64_t c_bs,
-                      int64_t c_rs, int64_t c_cs, int64_t flags);
+                      const float *a, int64_t a_bs, int64_t a_rs, int64_t a_cs,
+                      const float *b, int64_t b_bs, int64_t b_rs, int64_t b_cs,
+                      float *c, int64_t c_bs, int64_t c_rs, int64_t c_cs,
+                      int64_t flags);
 
 /** Activations of loomrt_moe_ffn_f32's expert FFNs (the values of
  *  loom.moe's `activation`). */
@@ -156,8 +156,7 @@ int64_t loomrt_qgemm_w4_packed_bytes(int64_t k, int64_t n);
 int64_t loomrt_qgemm_w4_packed_groups(int64_t k, int64_t n, int64_t group);
 
 /** Bytes of the packed zero points (two per byte). */
-int64_t loomrt_qgemm_w4_packed_zero_bytes(int64_t k, int64_t n,
-                                          int64_t group);
+int64_t loomrt_qgemm_w4_packed_zero_bytes(int64_t k, int64_t n, int64_t group);
 
 /**
  * Packs loomrt_qgemm_w4_f32's row-major operands into panels of 32
@@ -171,10 +170,10 @@ int64_t loomrt_qgemm_w4_packed_zero_bytes(int64_t k, int64_t n,
  * otherwise a NULL zero writes 8s. The scales are fp16 (their bits), or
  * fp32 with LOOMRT_QGEMM_SCALE_F32 in `flags`.
  */
-void loomrt_qgemm_w4_pack(int64_t k, int64_t n, int64_t group,
-                          const uint8_t *w, const void *scale,
-                          const uint8_t *zero, uint8_t *w_dst, void *scale_dst,
-                          uint8_t *zero_dst, int64_t flags);
+void loomrt_qgemm_w4_pack(int64_t k, int64_t n, int64_t group, const uint8_t *w,
+                          const void *scale, const uint8_t *zero,
+                          uint8_t *w_dst, void *scale_dst, uint8_t *zero_dst,
+                          int64_t flags);
 
 /**
  * Block-sparse C = A W (the lowering of loom.sparse_matmul with block
@@ -293,6 +292,57 @@ const char *loomrt_igemm_kernel_name(void);
  *  returns its name. For tests and benchmarks: not while another thread
  *  runs the kernel. */
 const char *loomrt_igemm_set_max_isa(const char *isa);
+
+/**
+ * W4A8: C = A W with W 4-bit group-wise (loomrt_qgemm_w4_f32's operands:
+ * row-major nibbles [ceil(k/2), n], scales and optional zero points
+ * [ceil(k/group), n]) and A quantized at run time to int8, symmetric, one
+ * scale per row and group (the lowering of loom.quantized_matmul with
+ * bits = 4 and input_bits = 8):
+ *
+ *   sa[i, g] = max_{p in g} |A[i, p]| / 127   (1 when that is 0)
+ *   qa[i, p] = clamp(round(A[i, p] / sa[i, g]), -127, 127)
+ *   C[i, j]  = sum over g in order of fmaf((float)(sum_{p in g} qa[i, p]
+ *              u[p, j] - z[g, j] sum_{p in g} qa[i, p]), sa[i, g] * sw[g, j],
+ *              .)
+ *
+ * (fp32 division, round half to even; z = 8 without zero points). `group`
+ * must be a positive multiple of 8 (C is NaN otherwise). With
+ * LOOMRT_QGEMM_PACKED the operands are in loomrt_i4gemm_pack's layout;
+ * LOOMRT_QGEMM_SCALE_F32: the scales are fp32, not fp16. AVX-512 VNNI
+ * (`vpdpbusd`) or portable C, the same results bit for bit
+ * (LOOMRT_MAX_ISA caps the choice). Threads as loomrt_sgemm_f32.
+ */
+void loomrt_i4gemm_f32(int64_t m, int64_t n, int64_t k, int64_t group,
+                       const float *a, const uint8_t *w, const void *scale,
+                       const uint8_t *zero, float *c, int64_t flags);
+
+/** Bytes of 4-bit weights [k x n] in loomrt_i4gemm_pack's layout. */
+int64_t loomrt_i4gemm_packed_bytes(int64_t k, int64_t n);
+
+/** Entries of the packed scales (and zero points) for groups of `group`. */
+int64_t loomrt_i4gemm_packed_groups(int64_t k, int64_t n, int64_t group);
+
+/**
+ * Packs loomrt_i4gemm_f32's row-major operands: panels of 16 columns, in
+ * each chunks of 8 rows of k, 64 bytes: w_dst[((t*ceil(k/8) + h)*16 + c)*4
+ * + r] = u[8h + r, 16t + c] | u[8h + 4 + r, 16t + c] << 4 (0 past k and n);
+ * scales (fp32 with LOOMRT_QGEMM_SCALE_F32, else fp16 bits) and zero
+ * points (bytes; only when `zero` and `zero_dst` are given) at
+ * [(t*groups + g)*16 + c] (scale 0 and zero point 8 past n).
+ */
+void loomrt_i4gemm_pack(int64_t k, int64_t n, int64_t group, const uint8_t *w,
+                        const void *scale, const uint8_t *zero, uint8_t *w_dst,
+                        void *scale_dst, uint8_t *zero_dst, int64_t flags);
+
+/** The kernel loomrt_i4gemm_f32 uses on this CPU ("avx512-vnni-4x32" or
+ *  "portable"). */
+const char *loomrt_i4gemm_kernel_name(void);
+
+/** Chooses loomrt_i4gemm_f32's kernel again, allowing at most `isa` (as
+ *  LOOMRT_MAX_ISA; NULL: the best), and returns its name. For tests and
+ *  benchmarks: not while another thread runs the kernel. */
+const char *loomrt_i4gemm_set_max_isa(const char *isa);
 
 /** The name of the microkernel loomrt_sgemm_f32 uses on this CPU
  *  ("avx512-12x32", "avx2-fma-6x16" or "generic-6x16"). The environment

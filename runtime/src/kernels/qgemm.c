@@ -26,6 +26,8 @@
 
 #include "loomrt/kernels.h"
 
+#include "half.h"
+
 #ifdef LOOMRT_KERNELS_OPENMP
 #include <omp.h>
 #endif
@@ -68,35 +70,6 @@ static int haveAvx2(void) {
   return cached;
 }
 #endif
-
-/** An IEEE half-precision value (its bits) as a float. */
-static float halfToFloat(uint16_t h) {
-  uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 31,
-           mant = h & 1023, bits;
-  if (exp == 31) { /* inf, nan */
-    bits = sign | 0x7f800000u | (mant << 13);
-  } else if (exp) { /* normal */
-    bits = sign | ((exp + 112) << 23) | (mant << 13);
-  } else if (mant) { /* subnormal: normalize */
-    int e = -1;
-    do {
-      ++e;
-      mant <<= 1;
-    } while (!(mant & 1024));
-    bits = sign | ((uint32_t)(112 - e) << 23) | ((mant & 1023) << 13);
-  } else {
-    bits = sign;
-  }
-  float f;
-  memcpy(&f, &bits, sizeof(f));
-  return f;
-}
-
-/** Element i of scales stored as fp32 (f32) or IEEE half precision. */
-static inline float scaleAt(const void *scale, int f32, int64_t i) {
-  return f32 ? ((const float *)scale)[i]
-             : halfToFloat(((const uint16_t *)scale)[i]);
-}
 
 #ifdef LOOMRT_HAVE_X86
 /** 8 scales from element i on as floats. */
@@ -274,10 +247,10 @@ static void dequant4(const void *ctx, int64_t j0, int64_t nc, float *dst) {
       int64_t g = p / q->group;
       for (int64_t c = 0; c < NR; ++c)
         dst[p * NR + c] =
-            c < cols
-                ? (float)(nibble(q, p, j + c) - zeroOf(q, g, j + c)) *
-                      scaleAt(q->scale, q->scaleF32, groupIndex(q, g, j + c))
-                : 0.0f;
+            c < cols ? (float)(nibble(q, p, j + c) - zeroOf(q, g, j + c)) *
+                           loomrtScaleAt(q->scale, q->scaleF32,
+                                         groupIndex(q, g, j + c))
+                     : 0.0f;
     }
   }
 }
@@ -539,7 +512,7 @@ static void gemm4Generic(int64_t m, const W4 *q, const float *a, float *c,
         float part = 0.0f;
         for (int64_t p = g0; p < end; ++p)
           part += a[i * q->k + p] * (float)(nibble(q, p, j) - z);
-        sum += part * scaleAt(q->scale, q->scaleF32, groupIndex(q, g, j));
+        sum += part * loomrtScaleAt(q->scale, q->scaleF32, groupIndex(q, g, j));
       }
       c[i * q->n + j] = sum;
     }
@@ -738,7 +711,7 @@ void loomrt_qgemm_w4_f32(int64_t m, int64_t n, int64_t k, int64_t group,
             uint8_t byte = w[p / 2 * n + j];
             part += a[i * k + p] * (float)((p % 2 ? byte >> 4 : byte & 15) - z);
           }
-          sum += part * scaleAt(scale, f32, g * n + j);
+          sum += part * loomrtScaleAt(scale, f32, g * n + j);
         }
         c[i * n + j] = sum;
       }

@@ -200,3 +200,37 @@ func.func @plain(%q: tensor<1x2x100x64xf32>) -> tensor<1x2x100x64xf32> {
   %o = loom.attention %q, %q, %q : (tensor<1x2x100x64xf32>, tensor<1x2x100x64xf32>, tensor<1x2x100x64xf32>) -> tensor<1x2x100x64xf32>
   return %o : tensor<1x2x100x64xf32>
 }
+
+// -----
+
+// score_quant_block = 32 with key tiles of 16: the key loop steps by 32 (a
+// tile holds whole blocks), the causal end of a query tile is rounded up to
+// a whole block (the block's maximum counts the keys the mask hides, as in
+// the untiled form), and each tile's scores are quantized blockwise (block
+// maxima indexed j floordiv 32) before the causal select. A decoding step
+// is not split into key ranges (a range boundary could cut a block).
+//       CHECK: #[[BLK:map[0-9]*]] = affine_map<(d0, d1) -> (d0, d1 floordiv 32)>
+// CHECK-LABEL: func @score_quant
+//       CHECK:   %[[END:.+]] = arith.minsi %{{.+}}, %{{.+}} : index
+//       CHECK:   %[[NB:.+]] = arith.ceildivsi %[[END]], %c32
+//       CHECK:   %[[UP:.+]] = arith.muli %[[NB]], %c32
+//       CHECK:   %[[KVEND:.+]] = arith.minsi %{{.+}}, %[[UP]]
+//       CHECK:   scf.for %{{.+}} = %c0 to %[[KVEND]] step %c32
+//       CHECK:     %[[S:.+]] = linalg.generic {{.*}} ins(%{{.+}}, %{{.+}} : tensor<?x16xf32>, tensor<16x?xf32>)
+//       CHECK:     %[[M:.+]] = linalg.generic {indexing_maps = [#{{.+}}, #[[BLK]]], iterator_types = ["parallel", "reduction"]} ins(%[[S]] : tensor<?x?xf32>)
+//       CHECK:     %[[Q:.+]] = linalg.generic {indexing_maps = [#{{.+}}, #[[BLK]], #{{.+}}], {{.*}} ins(%[[S]], %[[M]] : tensor<?x?xf32>, tensor<?x?xf32>)
+//       CHECK:       math.roundeven
+//       CHECK:     linalg.generic {{.*}} ins(%[[Q]] : tensor<?x?xf32>)
+//       CHECK:       arith.cmpi sgt
+// SPLIT-LABEL: func @score_quant_decode
+//   SPLIT-NOT:   scf.forall ({{.*}}) in (1, 8, 4)
+//       SPLIT:   return
+func.func @score_quant(%q: tensor<1x2x?x16xf32>, %k: tensor<1x2x?x16xf32>) -> tensor<1x2x?x16xf32> {
+  %0 = loom.attention %q, %k, %k {causal, score_quant_block = 32 : i64} : (tensor<1x2x?x16xf32>, tensor<1x2x?x16xf32>, tensor<1x2x?x16xf32>) -> tensor<1x2x?x16xf32>
+  return %0 : tensor<1x2x?x16xf32>
+}
+
+func.func @score_quant_decode(%q: tensor<1x8x1x64xf32>, %k: tensor<1x8x?x64xf32>) -> tensor<1x8x1x64xf32> {
+  %0 = loom.attention %q, %k, %k {causal, score_quant_block = 32 : i64} : (tensor<1x8x1x64xf32>, tensor<1x8x?x64xf32>, tensor<1x8x?x64xf32>) -> tensor<1x8x1x64xf32>
+  return %0 : tensor<1x8x1x64xf32>
+}

@@ -73,6 +73,27 @@ func.func @attention(%q: tensor<1x4x5x8xf32>, %k: tensor<1x2x7x8xf32>, %v: tenso
 
 // -----
 
+// score_quant_block = 4: the scores are scaled first, quantized in blocks of
+// 4 keys (7 keys: blocks of 4 and 3, maxima [1, 4, 5, 2]), then masked
+// without scaling again.
+// CHECK-DAG: #[[BLK:.+]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3 floordiv 4)>
+// CHECK-LABEL: func @attention_score_quant
+//       CHECK:   %[[S:.+]] = linalg.generic {{.*}} outs(%{{.+}} : tensor<1x4x5x7xf32>)
+//       CHECK:   %[[SC:.+]] = linalg.generic {{.*}} ins(%[[S]] : tensor<1x4x5x7xf32>)
+//       CHECK:     arith.mulf %{{.+}}, %cst
+//       CHECK:   %[[M:.+]] = linalg.generic {indexing_maps = [#{{.+}}, #[[BLK]]], {{.*}} ins(%[[SC]] : tensor<1x4x5x7xf32>) outs(%{{.+}} : tensor<1x4x5x2xf32>)
+//       CHECK:   %[[Q:.+]] = linalg.generic {{.*}} ins(%[[SC]], %[[M]] : tensor<1x4x5x7xf32>, tensor<1x4x5x2xf32>)
+//       CHECK:     math.roundeven
+//       CHECK:   linalg.generic {{.*}} ins(%[[Q]] : tensor<1x4x5x7xf32>)
+//   CHECK-NOT:     arith.mulf
+//       CHECK:     arith.cmpi sgt
+func.func @attention_score_quant(%q: tensor<1x4x5x8xf32>, %k: tensor<1x2x7x8xf32>, %v: tensor<1x2x7x8xf32>) -> tensor<1x4x5x8xf32> {
+  %o = loom.attention %q, %k, %v {causal, num_kv_heads = 2 : i64, score_quant_block = 4 : i64} : (tensor<1x4x5x8xf32>, tensor<1x2x7x8xf32>, tensor<1x2x7x8xf32>) -> tensor<1x4x5x8xf32>
+  return %o : tensor<1x4x5x8xf32>
+}
+
+// -----
+
 // The sequential scan (40 steps fit one chunk): a forall over (batch, head),
 // a loop over time that carries the [Dk, Dv] state and the output rows; gated
 // decays the state by alpha along Dk before adding k v^T.
@@ -381,6 +402,33 @@ func.func @w8a8_matmul_constants(%x: tensor<3x6xf32>) -> tensor<3x20xf32> {
   %s = arith.constant dense<0.5> : tensor<20xf32>
   %0 = loom.quantized_matmul %x, %w, %s {input_bits = 8 : i64, input_scale = 0.25 : f32, input_zero_point = 128 : i64} : (tensor<3x6xf32>, tensor<6x20xi8>, tensor<20xf32>) -> tensor<3x20xf32>
   return %0 : tensor<3x20xf32>
+}
+
+// -----
+
+// W4A8 (4-bit weights, 8-bit inputs): constant weights, fp16 scales and
+// zero points are packed at compile time in loomrt_i4gemm_pack's layout
+// (K = 40 pads to 5 chunks of 8 rows, N = 20 to 2 panels of 16: 640 bytes;
+// 2 groups x 32 columns of scales and zero points), flags 1 (packed, fp16
+// scales); arguments go as they are (flags 0).
+// CHECK-LABEL: func @w4a8_matmul_constants
+//   CHECK-DAG:   arith.constant dense_resource<w4a8_weight_packed> : tensor<640xi8>
+//   CHECK-DAG:   arith.constant dense_resource<w4a8_scale_packed> : tensor<64xf16>
+//   CHECK-DAG:   arith.constant dense_resource<w4a8_zero_packed> : tensor<64xi8>
+//       CHECK:   call @loomrt_i4gemm_f32(%{{.+}}, %c20_i64, %c40_i64, %c32_i64, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %c1_i64)
+// CHECK-LABEL: func @w4a8_matmul_args
+//       CHECK:   call @loomrt_i4gemm_f32(%{{.+}}, %c48_i64, %c64_i64, %c16_i64, %{{.+}}, %{{.+}}, %{{.+}}, %c0_i64, %{{.+}}, %c0_i64)
+func.func @w4a8_matmul_constants(%x: tensor<3x40xf32>) -> tensor<3x20xf32> {
+  %w = arith.constant dense<37> : tensor<20x20xi8>
+  %s = arith.constant dense<0.5> : tensor<2x20xf16>
+  %z = arith.constant dense<7> : tensor<2x20xi8>
+  %0 = loom.quantized_matmul %x, %w, %s zero_point %z {bits = 4 : i64, group_size = 32 : i64, input_bits = 8 : i64} : (tensor<3x40xf32>, tensor<20x20xi8>, tensor<2x20xf16>, tensor<2x20xi8>) -> tensor<3x20xf32>
+  return %0 : tensor<3x20xf32>
+}
+
+func.func @w4a8_matmul_args(%x: tensor<5x64xf32>, %w: tensor<32x48xi8>, %s: tensor<4x48xf16>) -> tensor<5x48xf32> {
+  %0 = loom.quantized_matmul %x, %w, %s {bits = 4 : i64, group_size = 16 : i64, input_bits = 8 : i64} : (tensor<5x64xf32>, tensor<32x48xi8>, tensor<4x48xf16>) -> tensor<5x48xf32>
+  return %0 : tensor<5x48xf32>
 }
 
 // -----

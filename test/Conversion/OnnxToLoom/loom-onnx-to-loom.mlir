@@ -621,6 +621,22 @@ func.func @matmul_nbits(%x: tensor<3x32xf32>, %bias: tensor<2xf32>) -> tensor<3x
 
 // -----
 
+// accuracy_level = 4 (ONNX Runtime computes with int8 inputs): W4A8, the
+// input quantized per row and block (input_bits = 8); other levels keep
+// fp32 inputs.
+// CHECK-LABEL: func @matmul_nbits_int8
+//       CHECK:   loom.quantized_matmul %arg0, %{{.+}}, %{{.+}} {bits = 4 : i64, group_size = 16 : i64, input_bits = 8 : i64} : (tensor<3x32xf32>
+//       CHECK:   loom.quantized_matmul %arg0, %{{.+}}, %{{.+}} {bits = 4 : i64, group_size = 16 : i64} : (tensor<3x32xf32>
+func.func @matmul_nbits_int8(%x: tensor<3x32xf32>) -> (tensor<3x2xf32>, tensor<3x2xf32>) {
+  %b = onnx.node "Constant"() attributes {attrs = {value = dense<7> : tensor<2x2x8xui8>}, domain = "", opset = 17 : i64} : () -> tensor<2x2x8xui8>
+  %s = arith.constant dense<[1.0, 2.0, 3.0, 4.0]> : tensor<4xf32>
+  %0 = onnx.node "MatMulNBits"(%x, %b, %s) attributes {attrs = {K = 32 : i64, N = 2 : i64, bits = 4 : i64, block_size = 16 : i64, accuracy_level = 4 : i64}, domain = "com.microsoft", opset = 1 : i64} : (tensor<3x32xf32>, tensor<2x2x8xui8>, tensor<4xf32>) -> tensor<3x2xf32> loc("mnb4")
+  %1 = onnx.node "MatMulNBits"(%x, %b, %s) attributes {attrs = {K = 32 : i64, N = 2 : i64, bits = 4 : i64, block_size = 16 : i64, accuracy_level = 1 : i64}, domain = "com.microsoft", opset = 1 : i64} : (tensor<3x32xf32>, tensor<2x2x8xui8>, tensor<4xf32>) -> tensor<3x2xf32> loc("mnb1")
+  return %0, %1 : tensor<3x2xf32>, tensor<3x2xf32>
+}
+
+// -----
+
 // QuantizeLinear per axis: the scale and zero point [C] become [C, 1] to
 // broadcast along axis 1; round half to even, add the zero point,
 // saturate to int8.

@@ -427,9 +427,17 @@ func.func @quantized_matmul_input_scale_fp32(%x: tensor<2x32xf32>, %w: tensor<32
 
 // -----
 
-func.func @quantized_matmul_w4a8(%x: tensor<2x32xf32>, %w: tensor<16x16xi8>, %s: tensor<1x16xf16>) {
-  // expected-error @+1 {{8-bit inputs need 8-bit weights}}
-  %0 = loom.quantized_matmul %x, %w, %s {bits = 4 : i64, group_size = 32 : i64, input_bits = 8 : i64} : (tensor<2x32xf32>, tensor<16x16xi8>, tensor<1x16xf16>) -> tensor<2x16xf32>
+func.func @quantized_matmul_w4a8_group(%x: tensor<2x32xf32>, %w: tensor<16x16xi8>, %s: tensor<3x16xf16>) {
+  // expected-error @+1 {{8-bit inputs with 4-bit weights (W4A8) need a group_size that is a multiple of 8 and take no input_scale or input_zero_point (each row and group gets its own)}}
+  %0 = loom.quantized_matmul %x, %w, %s {bits = 4 : i64, group_size = 12 : i64, input_bits = 8 : i64} : (tensor<2x32xf32>, tensor<16x16xi8>, tensor<3x16xf16>) -> tensor<2x16xf32>
+  return
+}
+
+// -----
+
+func.func @quantized_matmul_w4a8_static(%x: tensor<2x32xf32>, %w: tensor<16x16xi8>, %s: tensor<1x16xf16>) {
+  // expected-error @+1 {{8-bit inputs with 4-bit weights (W4A8) need a group_size that is a multiple of 8 and take no input_scale or input_zero_point (each row and group gets its own)}}
+  %0 = loom.quantized_matmul %x, %w, %s {bits = 4 : i64, group_size = 32 : i64, input_bits = 8 : i64, input_scale = 0.5 : f32} : (tensor<2x32xf32>, tensor<16x16xi8>, tensor<1x16xf16>) -> tensor<2x16xf32>
   return
 }
 
@@ -638,5 +646,21 @@ func.func @attention_routed_shape(%q: tensor<1x8x16xf32>) {
 func.func @attention_routed_window(%q: tensor<1x8x16xf32>) {
   // expected-error @+1 {{routed attention does not combine with window or block_sparse yet}}
   %0 = loom.attention %q, %q, %q {routed = array<i64: 4, 1>, window = 2 : i64} : (tensor<1x8x16xf32>, tensor<1x8x16xf32>, tensor<1x8x16xf32>) -> tensor<1x8x16xf32>
+  return
+}
+
+// -----
+
+func.func @attention_score_quant_block_zero(%q: tensor<1x8x16xf32>) {
+  // expected-error @+1 {{score_quant_block must be at least 1, not 0}}
+  %0 = loom.attention %q, %q, %q {score_quant_block = 0 : i64} : (tensor<1x8x16xf32>, tensor<1x8x16xf32>, tensor<1x8x16xf32>) -> tensor<1x8x16xf32>
+  return
+}
+
+// -----
+
+func.func @attention_score_quant_block_window(%q: tensor<1x8x16xf32>) {
+  // expected-error @+1 {{score_quant_block does not combine with window, block_sparse or routed yet}}
+  %0 = loom.attention %q, %q, %q {score_quant_block = 4 : i64, window = 2 : i64} : (tensor<1x8x16xf32>, tensor<1x8x16xf32>, tensor<1x8x16xf32>) -> tensor<1x8x16xf32>
   return
 }

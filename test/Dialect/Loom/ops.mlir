@@ -148,6 +148,16 @@ func.func @w8a8_matmul(%x: tensor<?x10x64xf32>, %w: tensor<64x48xi8>, %s: tensor
 
 // -----
 
+// W4A8: 4-bit weights in groups of 32 (a multiple of 8), 8-bit inputs.
+// CHECK-LABEL: func @w4a8_matmul
+//       CHECK:   loom.quantized_matmul %arg0, %arg1, %arg2 zero_point %arg3 {bits = 4 : i64, group_size = 32 : i64, input_bits = 8 : i64} :
+func.func @w4a8_matmul(%x: tensor<?x64xf32>, %w: tensor<32x48xi8>, %s: tensor<2x48xf16>, %z: tensor<2x48xi8>) -> tensor<?x48xf32> {
+  %0 = loom.quantized_matmul %x, %w, %s zero_point %z {bits = 4 : i64, group_size = 32 : i64, input_bits = 8 : i64} : (tensor<?x64xf32>, tensor<32x48xi8>, tensor<2x48xf16>, tensor<2x48xi8>) -> tensor<?x48xf32>
+  return %0 : tensor<?x48xf32>
+}
+
+// -----
+
 // CHECK-LABEL: func @quantized4_matmul
 //       CHECK:   loom.quantized_matmul %arg0, %arg1, %arg2 zero_point %arg3 {bits = 4 : i64, group_size = 32 : i64} : (tensor<?x10x63xf32>, tensor<32x48xi8>, tensor<2x48xf16>, tensor<2x48xi8>) -> tensor<?x10x48xf32>
 func.func @quantized4_matmul(%x: tensor<?x10x63xf32>, %w: tensor<32x48xi8>, %s: tensor<2x48xf16>, %z: tensor<2x48xi8>) -> tensor<?x10x48xf32> {

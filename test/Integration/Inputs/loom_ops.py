@@ -10,6 +10,8 @@ import sys
 
 import numpy as np
 
+from matmul_nbits import w4a8_reference
+
 rng = np.random.default_rng(42)
 
 
@@ -26,13 +28,28 @@ def softmax(x):
     return e / e.sum(-1, keepdims=True)
 
 
+def fake_quant_blocks(x, block):
+    """x quantized to int8 and back in blocks of `block` along the last dim
+    (the last block may be shorter): float32 arithmetic, round half even."""
+    x = x.astype(np.float32)
+    out = np.empty_like(x)
+    for j0 in range(0, x.shape[-1], block):
+        b = x[..., j0:j0 + block]
+        s = (np.abs(b).max(axis=-1, keepdims=True) / np.float32(127)).astype(np.float32)
+        s = np.where(s == 0, np.float32(1), s).astype(np.float32)
+        out[..., j0:j0 + block] = np.clip(np.round(b / s), -127, 127).astype(np.float32) * s
+    return out
+
+
 def attention(q, k, v, mask=None, scale=None, causal=False, kv_heads=None,
-              window=None, blocks=None, routed=None):
+              window=None, blocks=None, routed=None, score_block=None):
     if kv_heads:
         rep = q.shape[1] // kv_heads
         k, v = np.repeat(k, rep, axis=1), np.repeat(v, rep, axis=1)
     scale = scale if scale is not None else 1 / math.sqrt(q.shape[-1])
     s = (q @ np.swapaxes(k, -1, -2)) * scale
+    if score_block:
+        s = fake_quant_blocks(s, score_block).astype(np.float64)
     if mask is not None:
         s = s + mask
     if causal:
@@ -164,7 +181,7 @@ def scan(kind, ins):
 
 # Cases whose function signature has dynamic dims: case -> dims made dynamic
 # in every operand and the result.
-DYNAMIC = {"attention_causal_long": (0, 2), "attention_window_causal": (2,),
+DYNAMIC = {"attention_causal_long": (0, 2), "attention_scoreq_causal": (2,), "attention_window_causal": (2,),
            "attention_blocks_causal": (2,), "attention_routed_cross": (0,),
            "attention_routed_causal": (2,), "attention_gqa_dyn": (0, 2),
            "attention_decode": (2,), "scan_diagonal": (1,), "scan_folded": (0, 1), "scan_linear_long": (2,),
@@ -174,6 +191,23 @@ DYNAMIC = {"attention_causal_long": (0, 2), "attention_window_causal": (2,),
 def case(name):
     """Returns (mlir op line template, inputs, reference output)."""
     r = lambda *s: rng.standard_normal(s).astype(np.float32)
+    if name in ("attention_scoreq_causal", "attention_scoreq_mask"):
+        # score_quant_block = 32 (loomc --quant-activations): the scaled
+        # scores quantized to int8 in blocks of 32 keys before the mask and
+        # softmax. Small integer Q and K and a power-of-two scale make every
+        # score exact in float32, so both sides round the same values.
+        causal = name == "attention_scoreq_causal"
+        q = rng.integers(-2, 3, size=(2, 3, 70, 16)).astype(np.float32)
+        k = rng.integers(-2, 3, size=(2, 3, 80, 16)).astype(np.float32)
+        v = r(2, 3, 80, 24)
+        m = np.where(rng.random((2, 1, 1, 80)) < 0.2, -1e4, 0).astype(np.float32)
+        out = attention(q, k, v, mask=None if causal else m, scale=0.125,
+                        causal=causal, score_block=32)
+        if causal:
+            return ("loom.attention %a0, %a1, %a2 {causal, scale = 1.250000e-01 : f32, "
+                    "score_quant_block = 32 : i64}"), [q, k, v], out
+        return ("loom.attention %a0, %a1, %a2 mask %a3 {scale = 1.250000e-01 : f32, "
+                "score_quant_block = 32 : i64}"), [q, k, v, m], out
     if name == "attention_gqa_causal":
         q, k, v = r(2, 4, 5, 8), r(2, 2, 7, 8), r(2, 2, 7, 6)
         out = attention(q, k, v, causal=True, kv_heads=2)
@@ -464,6 +498,35 @@ def case(name):
             inputs.append(zero.view(np.int8))
             op += " zero_point %a3"
         return op + " {bits = 4 : i64, group_size = %d : i64}" % group, inputs, out
+    if name in ("w4a8_matmul", "w4a8_gemv"):
+        # W4A8: 4-bit groups (MatMulNBits' layout) times the input quantized
+        # to int8 per row and group (symmetric, max |x| / 127, float32
+        # division, round half to even), integer sums per group with the zero
+        # point corrected by the group's sum of quantized inputs, then the
+        # groups added in order (matmul_nbits.w4a8_reference). K = 95
+        # (padding, a short last group) with zero points and fp16 scales; a
+        # GEMV without zero points, fp32 scales.
+        lead, k, n, group, zp, f32 = {
+            "w4a8_matmul": ((3, 13), 95, 70, 32, True, False),
+            "w4a8_gemv": ((1,), 768, 1000, 64, False, True)}[name]
+        x = r(*lead, k)
+        rows = x.reshape(-1, k)
+        groups = (k + group - 1) // group
+        q = rng.integers(0, 16, size=(k, n)).astype(np.uint8)
+        packed = np.zeros(((k + 1) // 2, n), np.uint8)
+        packed |= q[0::2]
+        packed[: k // 2] |= q[1::2] << 4
+        scale = (np.abs(r(groups, n)) * 0.01 + 0.001).astype(np.float32 if f32 else np.float16)
+        zero = rng.integers(0, 16, size=(groups, n)).astype(np.uint8) if zp else \
+            np.full((groups, n), 8, np.uint8)
+        acc = w4a8_reference(rows, q, zero, scale, group)
+        out = acc.reshape(*lead, n)
+        inputs = [x, packed.view(np.int8), scale]
+        op = "loom.quantized_matmul %a0, %a1, %a2"
+        if zp:
+            inputs.append(zero.view(np.int8))
+            op += " zero_point %a3"
+        return op + " {bits = 4 : i64, group_size = %d : i64, input_bits = 8 : i64}" % group, inputs, out
     if name == "moe":
         # Top-2 of 4 experts with biases and GELU over [2, 37, 24] tokens,
         # against a per-token float64 loop; the weights are model inputs.

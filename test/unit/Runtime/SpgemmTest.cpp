@@ -131,11 +131,11 @@ TEST_P(Sgemm24Shapes, MatchesTheDenseProduct) {
   EXPECT_LE(worstError(m, n, k, a, w, c), 1.0);
 }
 
-INSTANTIATE_TEST_SUITE_P(Kernels, Sgemm24Shapes,
-                         ::testing::Values(Shape{1, 16, 4}, Shape{4, 16, 64},
-                                           Shape{5, 33, 100},
-                                           Shape{1, 300, 768},
-                                           Shape{99, 270, 128}, Shape{3, 7, 8},
-                                           Shape{2, 20, 0}));
+INSTANTIATE_TEST_SUITE_P(
+    Kernels, Sgemm24Shapes,
+    ::testing::Values(Shape{1, 16, 4, 0, 0.0}, Shape{4, 16, 64, 0, 0.0},
+                      Shape{5, 33, 100, 0, 0.0}, Shape{1, 300, 768, 0, 0.0},
+                      Shape{99, 270, 128, 0, 0.0}, Shape{3, 7, 8, 0, 0.0},
+                      Shape{2, 20, 0, 0, 0.0}));
 
 } // namespace

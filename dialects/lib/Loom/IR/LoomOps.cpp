@@ -82,6 +82,16 @@ LogicalResult AttentionOp::verify() {
                  (*blocks)[2] < 0))
     return emitOpError("block_sparse must be [block size >= 1, local blocks "
                        ">= 0, global blocks >= 0]");
+  if (std::optional<int64_t> block = getScoreQuantBlock()) {
+    if (*block < 1)
+      return emitOpError() << "score_quant_block must be at least 1, not "
+                           << *block;
+    if (getWindow() || getBlockSparse() || getRouted())
+      return emitOpError("score_quant_block does not combine with window, "
+                         "block_sparse or routed yet");
+    if (!getQuery().getType().getElementType().isF32())
+      return emitOpError("score_quant_block needs f32 operands");
+  }
   if (std::optional<ArrayRef<int64_t>> routed = getRouted()) {
     if (routed->size() != 2 || (*routed)[0] < 1 || (*routed)[1] < 1)
       return emitOpError("routed must be [block size >= 1, key blocks >= 1]");
@@ -441,8 +451,12 @@ LogicalResult QuantizedMatmulOp::verify() {
   if (getInputBits() == 0 && (getInputScale() || getInputZeroPoint()))
     return emitOpError("input_scale and input_zero_point need input_bits = 8");
   if (getInputBits() == 8) {
-    if (getBits() != 8)
-      return emitOpError("8-bit inputs need 8-bit weights");
+    if (getBits() == 4 &&
+        (getGroupSize() % 8 || getInputScale() || getInputZeroPoint()))
+      return emitOpError("8-bit inputs with 4-bit weights (W4A8) need a "
+                         "group_size that is a multiple of 8 and take no "
+                         "input_scale or input_zero_point (each row and "
+                         "group gets its own)");
     std::optional<APFloat> inputScale = getInputScale();
     if (inputScale && !(inputScale->convertToFloat() > 0.0f &&
                         std::isfinite(inputScale->convertToFloat())))

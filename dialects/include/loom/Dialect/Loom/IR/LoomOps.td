@@ -56,6 +56,13 @@ def Loom_AttentionOp : Loom_Op<"attention", [Pure,
     * `num_kv_heads` enables grouped-query attention: `Hq` must be a multiple
       of `num_kv_heads == Hkv`, and query head `h` reads key/value head
       `h / (Hq / Hkv)`. Without it, `Hq == Hkv`.
+    * `score_quant_block = B` (blockwise compression of the softmax input):
+      each query row's scaled scores `scale * q . k_j` are quantized to int8
+      and back in blocks of B consecutive key positions (the first block at
+      key 0, the last possibly shorter; per block s = max |score| / 127,
+      clamp(round_even(score / s), -127, 127) * s) before the mask and the
+      softmax. Lowerings, flash tiles included, quantize exactly these
+      blocks. Not combined with `window`, `block_sparse` or `routed`.
 
     Example:
 
@@ -74,7 +81,8 @@ def Loom_AttentionOp : Loom_Op<"attention", [Pure,
                        OptionalAttr<I64Attr>:$num_kv_heads,
                        OptionalAttr<I64Attr>:$window,
                        OptionalAttr<DenseI64ArrayAttr>:$block_sparse,
-                       OptionalAttr<DenseI64ArrayAttr>:$routed);
+                       OptionalAttr<DenseI64ArrayAttr>:$routed,
+                       OptionalAttr<I64Attr>:$score_quant_block);
   let results = (outs Loom_FloatTensor:$result);
   let assemblyFormat = [{
     $query `,` $key `,` $value (`mask` $mask^)? attr-dict `:`
@@ -407,7 +415,16 @@ def Loom_QuantizedMatmulOp : Loom_Op<"quantized_matmul",
       `[ceil(K/G), N]` (zero points 0..15 as bytes; 8 when absent, i.e.
       symmetric).
 
-    With `input_bits = 8` (8-bit weights only: W8A8) the input is
+    With `input_bits = 8` and 4-bit weights (W4A8; `group_size` a multiple
+    of 8, no `input_scale`) the input is quantized at run time to int8,
+    symmetric, per row and group: `s[.., g] = max_{k in g} |input[.., k]| /
+    127` (1 when 0), `q[.., k] = clamp(round(input[.., k] / s), -127, 127)`
+    and `result[.., n] = sum_g (sum_{k in g} q[.., k] * qw[k, n] -
+    zero[g, n] * sum_{k in g} q[.., k]) * (s[.., g] * scale[g, n])`, the
+    integer sums exact and the groups added in order with fused
+    multiply-adds (as ONNX Runtime's MatMulNBits with accuracy_level 4).
+
+    With `input_bits = 8` and 8-bit weights (W8A8) the input is
     quantized too, to uint8, and the product is computed in integers:
     `q[.., k] = clamp(round(input[.., k] / s) + z, 0, 255)` and
     `result[.., n] = (sum_k q[.., k] * weight[k, n] - z * sum_k weight[k, n])
@@ -419,7 +436,7 @@ def Loom_QuantizedMatmulOp : Loom_Op<"quantized_matmul",
 
     It lowers to kernels that dequantize the weights in registers or a
     cache-sized block at a time (loomrt_qgemm_w8_f32, loomrt_qgemm_w4_f32),
-    or multiply integers (loomrt_igemm_f32, `vpdpbusd`): the quantized
+    or multiply integers (loomrt_igemm_f32, loomrt_i4gemm_f32, `vpdpbusd`): the quantized
     weights are all the model stores and reads.
 
     Example:
