@@ -24,10 +24,17 @@ the machine is noisy. --outliers F multiplies a random 1% of W's input
 rows (channels) by F, as large language models' weights have a few
 outlier channels; --quant-scales passes loomc's choice of ranges.
 
+--nbits M,K,N;... runs com.microsoft MatMulNBits models (4-bit blocks of
+--group-size, no zero points) as ONNX Runtime and Loom both compile them,
+with accuracy_level 0 (fp32 inputs; Loom: loomrt_qgemm_w4_f32) and 4 (int8
+inputs; Loom: W4A8, loomrt_i4gemm_f32): the same model in both, timed in the
+same run, with the cosine of Loom's output against ORT's and of each against
+the float64 product of the dequantized weights.
+
 --models runs whole models of bench/run.py's sizes (e.g. gpt2: the
 GPT-2-small-shaped prefill, 6 layers, sequence 256) as fp32, int8-weight,
-w8a8 with dynamic activations and w8a8 calibrated (--calibration on four
-other sample inputs, min-max), with ORT fp32, and each one's cosine against
+w8a8 with dynamic activations, w8a8 calibrated (--calibration on four
+other sample inputs, min-max) and w4a8, with ORT fp32, and each one's cosine against
 torch's output.
 """
 import argparse
@@ -98,10 +105,11 @@ def time_variants(d, variants, model, inputs, args, loom_run):
 
 
 def run_models(args, loomc, loom_run):
-    """Whole models: fp32, int8-weight, w8a8 dynamic and calibrated."""
+    """Whole models: fp32, int8-weight, w8a8 dynamic and calibrated, w4a8."""
     from onnx import TensorProto, numpy_helper
-    variants = ("fp32", "int8", "w8a8", "w8a8-cal")
-    flags = {"fp32": [], "int8": ["--quantize=int8-weight"], "w8a8": ["--quantize=w8a8"]}
+    variants = ("fp32", "int8", "w8a8", "w8a8-cal", "w4a8")
+    flags = {"fp32": [], "int8": ["--quantize=int8-weight"], "w8a8": ["--quantize=w8a8"],
+             "w4a8": ["--quantize=w4a8"]}
     rows = []
     for name in args.models.split(","):
         kind, sizes = SIZES[name]
@@ -119,15 +127,70 @@ def run_models(args, loomc, loom_run):
         cos = {v: cosine(outs[v], ref) for v in variants}
         med = time_variants(d, variants, model, write_inputs(d), args, loom_run)
         rows.append((name, med, cos))
-    print("%-8s %8s %8s %8s %9s %8s %7s %7s %9s %9s %9s %9s %9s" % (
-        "model", "fp32 ms", "int8 ms", "w8a8 ms", "w8a8c ms", "ort ms", "w8a8 x",
-        "w8a8c x", "w8a8c/ort", "fp32 cos", "int8 cos", "w8a8 cos", "w8a8c cos"))
+    print("%-8s %8s %8s %8s %9s %8s %8s %7s %7s %7s %9s %9s %9s %9s %9s %9s" % (
+        "model", "fp32 ms", "int8 ms", "w8a8 ms", "w8a8c ms", "w4a8 ms", "ort ms", "w8a8 x",
+        "w8a8c x", "w4a8 x", "w8a8c/ort", "fp32 cos", "int8 cos", "w8a8 cos", "w8a8c cos",
+        "w4a8 cos"))
     for name, med, cos in rows:
-        print("%-8s %8.2f %8.2f %8.2f %9.2f %8.2f %6.2fx %6.2fx %9.2f %9.6f %9.6f %9.6f %9.6f" % (
-            name, med["fp32"], med["int8"], med["w8a8"], med["w8a8-cal"], med["ort"],
-            med["fp32"] / med["w8a8"], med["fp32"] / med["w8a8-cal"],
-            med["w8a8-cal"] / med["ort"], cos["fp32"], cos["int8"], cos["w8a8"],
-            cos["w8a8-cal"]))
+        print("%-8s %8.2f %8.2f %8.2f %9.2f %8.2f %8.2f %6.2fx %6.2fx %6.2fx %9.2f %9.6f %9.6f "
+              "%9.6f %9.6f %9.6f" % (
+                  name, med["fp32"], med["int8"], med["w8a8"], med["w8a8-cal"], med["w4a8"],
+                  med["ort"], med["fp32"] / med["w8a8"], med["fp32"] / med["w8a8-cal"],
+                  med["fp32"] / med["w4a8"], med["w8a8-cal"] / med["ort"], cos["fp32"],
+                  cos["int8"], cos["w8a8"], cos["w8a8-cal"], cos["w4a8"]))
+
+
+def run_nbits(args, loomc, loom_run):
+    """MatMulNBits in Loom and ORT, accuracy levels 0 and 4."""
+    gen = os.path.join(ROOT, "test", "Integration", "Inputs", "matmul_nbits.py")
+    rows = []
+    for shape in args.nbits.split(";"):
+        m, k, n = (int(v) for v in shape.split(","))
+        for level in (0, 4):
+            d = os.path.join(args.work, "nbits_%dx%dx%d_l%d" % (m, k, n, level))
+            sh(["/usr/bin/python3", gen, d, "--k", str(k), "--n", str(n), "--block",
+                str(args.group_size), "--rows", str(m), "--accuracy-level", str(level)])
+            from run import write_inputs
+            inputs = write_inputs(d)
+            model = os.path.join(d, "model.onnx")
+            sh([loomc, model, "-o", os.path.join(d, "loom.so")])
+            out = os.path.join(d, "out")
+            os.makedirs(out, exist_ok=True)
+            sh([loom_run, os.path.join(d, "loom.so"), "--inputs", os.path.join(d, "in"),
+                "--outputs", out, "--npy"])
+            loom_y = np.load(os.path.join(out, "output_0.npy")).astype(np.float64).ravel()
+            ort_out = os.path.join(d, "ort_y.bin")
+            sh(["node", os.path.join(ROOT, "bench", "ort_bench.mjs"), model, inputs, "1", "0",
+                str(args.threads), ort_out])
+            ort_y = np.fromfile(ort_out, np.float32).astype(np.float64)
+            from onnx import TensorProto, numpy_helper
+            t = TensorProto()
+            t.ParseFromString(open(os.path.join(d, "exp", "output_0.pb"), "rb").read())
+            if level == 0:
+                # The float64 product of the dequantized weights; the level-4
+                # model has the same weights and input (same seed), and its
+                # exp holds W4A8's arithmetic instead.
+                exact = numpy_helper.to_array(t).astype(np.float64).ravel()
+            times = {"loom": [], "ort": []}
+            for _ in range(args.repeats):
+                o = sh([loom_run, os.path.join(d, "loom.so"), "--inputs", os.path.join(d, "in"),
+                        "--bench", str(args.runs), "--warmup", str(args.warmup), "--json",
+                        "--threads", str(args.threads)])
+                times["loom"].append(json.loads(o.strip().splitlines()[-1])["median_ms"])
+                o = sh(["node", os.path.join(ROOT, "bench", "ort_bench.mjs"), model, inputs,
+                        str(args.runs), str(args.warmup), str(args.threads)])
+                times["ort"].append(json.loads(o.strip().splitlines()[-1])["median_ms"])
+            med = {v: statistics.median(t) for v, t in times.items()}
+            rows.append((shape, level, med, cosine(loom_y, ort_y),
+                         float(np.abs(loom_y - ort_y).max()),
+                         cosine(loom_y, exact), cosine(ort_y, exact)))
+    print("%-15s %5s %9s %9s %9s %12s %12s %10s %10s" % (
+        "M,K,N", "level", "loom us", "ort us", "loom/ort", "cos loom-ort", "max|diff|",
+        "cos loom", "cos ort"))
+    for shape, level, med, c, diff, cl, co in rows:
+        print("%-15s %5d %9.1f %9.1f %9.2f %12.6f %12.3g %10.6f %10.6f" % (
+            shape, level, med["loom"] * 1000, med["ort"] * 1000, med["loom"] / med["ort"],
+            c, diff, cl, co))
 
 
 def main():
@@ -143,6 +206,8 @@ def main():
     ap.add_argument("--quant-scales", default="minmax")
     ap.add_argument("--models", default="",
                     help="whole models of bench/run.py (e.g. gpt2,bert128) instead of shapes")
+    ap.add_argument("--nbits", default="",
+                    help="M,K,N;... MatMulNBits models in Loom and ORT instead of shapes")
     ap.add_argument("--work", default=os.path.join(ROOT, "build", "bench", "quant"))
     args = ap.parse_args()
     loomc = os.path.join(ROOT, "build", "bin", "loomc")
@@ -150,6 +215,8 @@ def main():
     ensure_ort()
     if args.models:
         return run_models(args, loomc, loom_run)
+    if args.nbits:
+        return run_nbits(args, loomc, loom_run)
     rows = []
     for shape in args.shapes.split(";"):
         m, k, n = (int(v) for v in shape.split(","))

@@ -60,7 +60,7 @@ enum {
   CHUNK = 8,                   /* rows of k per 64-byte chunk */
   CHUNK_BYTES = 64,            /* one chunk of one panel */
   MAX_TILE_R = 4,              /* rows per register tile */
-  MIN_THREADED_MACS = 1 << 20, /* smaller products run on one thread */
+  MIN_THREADED_MACS = 1 << 22, /* smaller products run on one thread */
 };
 
 static int64_t panelsOf(int64_t n) { return (n + PANEL - 1) / PANEL; }
