@@ -75,6 +75,9 @@ inline float clipRatio(int step) { return 1.0f - 0.02f * step; }
 /// What quantizing one layer did, for the report (`report` option).
 struct LayerReport {
   std::string layer;
+  /// The layer's position in the function (the report lists layers in
+  /// program order, not in the order the rewrites happened).
+  int64_t order = 0;
   int64_t k = 0, n = 0, bytesBefore = 0, bytesAfter = 0;
   /// Sums of (w - dequantized w)^2 and w^2, the largest |w - deq w|.
   double errSq = 0, normSq = 0, maxErr = 0;
@@ -216,12 +219,16 @@ double outputError(ArrayRef<float> gram, int64_t k, int64_t n,
 /// (loom::matchWeightMatmul).
 struct QuantizeMatmul : OpRewritePattern<linalg::GenericOp> {
   QuantizeMatmul(MLIRContext *ctx, Scheme scheme,
-                 std::vector<LayerReport> *reports)
-      : OpRewritePattern(ctx), scheme(scheme), reports(reports) {}
+                 std::vector<LayerReport> *reports,
+                 const llvm::DenseMap<Operation *, int64_t> *positions)
+      : OpRewritePattern(ctx), scheme(scheme), reports(reports),
+        positions(positions) {}
 
   Scheme scheme;
   /// Where to record each layer (may be null).
   std::vector<LayerReport> *reports;
+  /// The program order of the candidate ops (may be null).
+  const llvm::DenseMap<Operation *, int64_t> *positions;
 
   /// Symmetric per-column int8: scales from the weights' ranges, then
   /// the rows rounded in order (with `rnd`'s feedback): q [k, n], one scale
@@ -427,6 +434,8 @@ struct QuantizeMatmul : OpRewritePattern<linalg::GenericOp> {
     Location loc = op.getLoc();
     LayerReport report;
     report.layer = loom::layerName(loc);
+    if (positions)
+      report.order = positions->lookup(op);
     report.k = k;
     report.n = n;
     report.bytesBefore = 4 * k * n;
@@ -645,9 +654,16 @@ struct QuantizeWeightsPass final
     }
     std::vector<LayerReport> reports;
     RewritePatternSet patterns(&getContext());
-    patterns.add<QuantizeMatmul>(&getContext(), scheme, &reports);
+    llvm::DenseMap<Operation *, int64_t> positions;
+    getOperation()->walk([&](linalg::GenericOp op) {
+      positions.try_emplace(op, static_cast<int64_t>(positions.size()));
+    });
+    patterns.add<QuantizeMatmul>(&getContext(), scheme, &reports, &positions);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();
+    llvm::sort(reports, [](const LayerReport &a, const LayerReport &b) {
+      return a.order < b.order;
+    });
     std::vector<TableReport> tableReports;
     if (tableBlock > 0) {
       SmallVector<arith::ConstantOp> constants;
