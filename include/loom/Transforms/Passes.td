@@ -134,7 +134,7 @@ def AttentionSpansPass : Pass<"loom-attention-spans", "::mlir::ModuleOp"> {
 }
 
 def QuantizeWeightsPass : Pass<"loom-quantize-weights"> {
-  let summary = "Quantize constant matmul weights (int8 or int4 weight-only)";
+  let summary = "Quantize constant matmul weights (int8 or int4 weight-only, W8A8, W4A8) and, optionally, lookup tables and activations blockwise";
   let description = [{
     On the legalized IR (before `loom-to-linalg`): every matrix multiply by
     a constant fp32 weight, as the MatMul legalization writes it (a

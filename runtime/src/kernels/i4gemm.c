@@ -307,31 +307,64 @@ static inline
     }
 }
 
-/** Every row of C over the panels [t0, t0 + panels) (4 for one row, 2
- *  otherwise). */
-__attribute__((target("avx512f,avx512bw,avx512vnni"))) static void
-unitVnni(const Operands *o, int64_t t0, float *c) {
-  int64_t cols = o->n - t0 * PANEL;
-  if (o->m == 1) {
-    tileVnni(o, 1, 4, 0, t0, cols, c);
-    return;
-  }
-  int64_t i = 0;
-  for (; i + MAX_TILE_R <= o->m; i += MAX_TILE_R)
-    tileVnni(o, MAX_TILE_R, 2, i, t0, cols, c);
-  switch (o->m - i) {
-  case 3:
-    tileVnni(o, 3, 2, i, t0, cols, c);
+/** Rows [i0, i0 + rows) of C over `panels` panels from t0 on: the tile
+ *  shapes as constants. */
+static inline
+    __attribute__((always_inline, target("avx512f,avx512bw,avx512vnni"))) void
+    rowsVnni(const Operands *o, int rows, int panels, int64_t i0, int64_t t0,
+             int64_t cols, float *c) {
+  switch (rows * 8 + panels) {
+  case 1 * 8 + 4:
+    tileVnni(o, 1, 4, i0, t0, cols, c);
     break;
-  case 2:
-    tileVnni(o, 2, 2, i, t0, cols, c);
+  case 1 * 8 + 3:
+    tileVnni(o, 1, 3, i0, t0, cols, c);
     break;
-  case 1:
-    tileVnni(o, 1, 2, i, t0, cols, c);
+  case 1 * 8 + 2:
+    tileVnni(o, 1, 2, i0, t0, cols, c);
+    break;
+  case 1 * 8 + 1:
+    tileVnni(o, 1, 1, i0, t0, cols, c);
+    break;
+  case 2 * 8 + 2:
+    tileVnni(o, 2, 2, i0, t0, cols, c);
+    break;
+  case 2 * 8 + 1:
+    tileVnni(o, 2, 1, i0, t0, cols, c);
+    break;
+  case 3 * 8 + 2:
+    tileVnni(o, 3, 2, i0, t0, cols, c);
+    break;
+  case 3 * 8 + 1:
+    tileVnni(o, 3, 1, i0, t0, cols, c);
+    break;
+  case 4 * 8 + 2:
+    tileVnni(o, 4, 2, i0, t0, cols, c);
+    break;
+  case 4 * 8 + 1:
+    tileVnni(o, 4, 1, i0, t0, cols, c);
     break;
   default:
     break;
   }
+}
+
+/** Every row of C over the panels [t0, t0 + unit) (a unit is 4 panels for
+ *  one row, 2 otherwise); the last unit may hold fewer panels, and no tile
+ *  reads a panel past the last. */
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) static void
+unitVnni(const Operands *o, int64_t t0, int unit, float *c) {
+  int64_t cols = o->n - t0 * PANEL, left = panelsOf(o->n) - t0;
+  int panels = left < unit ? (int)left : unit;
+  if (o->m == 1) {
+    rowsVnni(o, 1, panels, 0, t0, cols, c);
+    return;
+  }
+  int64_t i = 0;
+  for (; i + MAX_TILE_R <= o->m; i += MAX_TILE_R)
+    rowsVnni(o, MAX_TILE_R, panels, i, t0, cols, c);
+  if (i < o->m)
+    rowsVnni(o, (int)(o->m - i), panels, i, t0, cols, c);
 }
 #endif
 
@@ -437,7 +470,7 @@ static int run(Operands *o, const float *a, float *c) {
       int64_t t0 = u * unitPanels;
 #ifdef LOOMRT_HAVE_X86
       if (vnni) {
-        unitVnni(o, t0, c);
+        unitVnni(o, t0, (int)unitPanels, c);
         continue;
       }
 #endif
