@@ -137,6 +137,43 @@ packConstants(OpBuilder &b, QuantizedMatmulOp op, int64_t k, int64_t n,
 struct LowerQuantizedMatmul : OpRewritePattern<QuantizedMatmulOp> {
   using OpRewritePattern::OpRewritePattern;
 
+  /// 4-bit weights: a call of loomrt_qgemm_w4_f32 (fp32 inputs) or of
+  /// loomrt_i4gemm_f32 (8-bit inputs, W4A8), constant operands packed in
+  /// the kernel's layout. K is static (the verifier checks it).
+  static void lower4Bit(PatternRewriter &rewriter, QuantizedMatmulOp op,
+                        Value x, Value rows, int64_t kSize, int64_t nSize,
+                        Value outAddress) {
+    Location loc = op.getLoc();
+    bool w4a8 = op.getInputBits() == 8;
+    auto i64Const = [&](int64_t v) -> Value {
+      return arith::ConstantIntOp::create(rewriter, loc, v, 64);
+    };
+    Value w = op.getWeight(), scale = op.getScale(), zero = op.getZeroPoint();
+    int64_t flags =
+        getElementTypeOrSelf(scale).isF32() ? LOOMRT_QGEMM_SCALE_F32 : 0;
+    if (auto packed = packConstants(rewriter, op, kSize, nSize,
+                                    w4a8 ? kW4A8Layout : kW4Layout)) {
+      std::tie(w, scale, zero) =
+          std::make_tuple((*packed)[0], (*packed)[1], (*packed)[2]);
+      flags |= LOOMRT_QGEMM_PACKED;
+    } else {
+      w = contiguous(rewriter, loc, w);
+      scale = contiguous(rewriter, loc, scale);
+      if (zero)
+        zero = contiguous(rewriter, loc, zero);
+    }
+    func::FuncOp kernel =
+        getOrDeclareKernel(rewriter, op->getParentOfType<ModuleOp>(),
+                           w4a8 ? kKernelW4A8 : kKernel4, 10);
+    func::CallOp::create(
+        rewriter, loc, kernel,
+        ValueRange{rows, i64Const(nSize), i64Const(kSize),
+                   i64Const(op.getGroupSize()), addressOf(rewriter, loc, x),
+                   addressOf(rewriter, loc, w), addressOf(rewriter, loc, scale),
+                   zero ? addressOf(rewriter, loc, zero) : i64Const(0),
+                   outAddress, i64Const(flags)});
+  }
+
   LogicalResult matchAndRewrite(QuantizedMatmulOp op,
                                 PatternRewriter &rewriter) const override {
     auto module = op->getParentOfType<ModuleOp>();
@@ -155,32 +192,8 @@ struct LowerQuantizedMatmul : OpRewritePattern<QuantizedMatmulOp> {
     };
     // The last dim (N) is static: `dims` covers the leading ones.
     KernelOutput out(rewriter, loc, rt, dims);
-    if (op.getInputBits() == 8 && op.getBits() == 4) {
-      // W4A8: K is static (the verifier checks it).
-      Value w = op.getWeight(), scale = op.getScale(), zero = op.getZeroPoint();
-      int64_t flags =
-          getElementTypeOrSelf(scale).isF32() ? LOOMRT_QGEMM_SCALE_F32 : 0;
-      if (auto packed =
-              packConstants(rewriter, op, kSize, nSize, kW4A8Layout)) {
-        std::tie(w, scale, zero) =
-            std::make_tuple((*packed)[0], (*packed)[1], (*packed)[2]);
-        flags |= LOOMRT_QGEMM_PACKED;
-      } else {
-        w = contiguous(rewriter, loc, w);
-        scale = contiguous(rewriter, loc, scale);
-        if (zero)
-          zero = contiguous(rewriter, loc, zero);
-      }
-      func::FuncOp kernel =
-          getOrDeclareKernel(rewriter, module, kKernelW4A8, 10);
-      func::CallOp::create(
-          rewriter, loc, kernel,
-          ValueRange{rows, i64Const(nSize), i64Const(kSize),
-                     i64Const(op.getGroupSize()), addressOf(rewriter, loc, x),
-                     addressOf(rewriter, loc, w),
-                     addressOf(rewriter, loc, scale),
-                     zero ? addressOf(rewriter, loc, zero) : i64Const(0),
-                     out.address, i64Const(flags)});
+    if (op.getBits() == 4) {
+      lower4Bit(rewriter, op, x, rows, kSize, nSize, out.address);
     } else if (op.getInputBits() == 8) {
       // W8A8. Constant weights are packed now, with their column sums.
       int64_t k = wt.getDimSize(0), flags = 0;
@@ -218,7 +231,8 @@ struct LowerQuantizedMatmul : OpRewritePattern<QuantizedMatmulOp> {
               i64Const(
                   static_cast<int64_t>(op.getInputZeroPoint().value_or(0))),
               out.address, i64Const(flags)});
-    } else if (op.getBits() == 8) {
+    } else {
+      // 8-bit weights, fp32 inputs.
       Value k = i64Const(wt.getDimSize(0));
       Value w = contiguous(rewriter, loc, op.getWeight());
       Value scale = contiguous(rewriter, loc, op.getScale());
@@ -228,30 +242,6 @@ struct LowerQuantizedMatmul : OpRewritePattern<QuantizedMatmulOp> {
           ValueRange{rows, i64Const(nSize), k, addressOf(rewriter, loc, x),
                      addressOf(rewriter, loc, w),
                      addressOf(rewriter, loc, scale), out.address});
-    } else {
-      // 4-bit: K is static (the verifier checks it).
-      Value w = op.getWeight(), scale = op.getScale(), zero = op.getZeroPoint();
-      int64_t flags =
-          getElementTypeOrSelf(scale).isF32() ? LOOMRT_QGEMM_SCALE_F32 : 0;
-      if (auto packed = packConstants(rewriter, op, kSize, nSize, kW4Layout)) {
-        std::tie(w, scale, zero) =
-            std::make_tuple((*packed)[0], (*packed)[1], (*packed)[2]);
-        flags |= LOOMRT_QGEMM_PACKED;
-      } else {
-        w = contiguous(rewriter, loc, w);
-        scale = contiguous(rewriter, loc, scale);
-        if (zero)
-          zero = contiguous(rewriter, loc, zero);
-      }
-      func::FuncOp kernel = getOrDeclareKernel(rewriter, module, kKernel4, 10);
-      func::CallOp::create(
-          rewriter, loc, kernel,
-          ValueRange{rows, i64Const(nSize), i64Const(kSize),
-                     i64Const(op.getGroupSize()), addressOf(rewriter, loc, x),
-                     addressOf(rewriter, loc, w),
-                     addressOf(rewriter, loc, scale),
-                     zero ? addressOf(rewriter, loc, zero) : i64Const(0),
-                     out.address, i64Const(flags)});
     }
     rewriter.replaceOp(op, out.tensor(rewriter, loc, rt));
     return success();

@@ -44,4 +44,14 @@ static inline float loomrtScaleAt(const void *scale, int f32, int64_t i) {
              : loomrtHalfToFloat(((const uint16_t *)scale)[i]);
 }
 
+/** Copies scale `from` of `src` (fp32 when f32, else fp16 bits) to entry
+ *  `to` of `dst`, or a zero scale when !valid (padding past column n). */
+static inline void loomrtCopyScale(void *dst, int64_t to, const void *src,
+                                   int64_t from, int f32, int valid) {
+  if (f32)
+    ((float *)dst)[to] = valid ? ((const float *)src)[from] : 0.0f;
+  else
+    ((uint16_t *)dst)[to] = valid ? ((const uint16_t *)src)[from] : 0;
+}
+
 #endif /* LOOMRT_KERNELS_HALF_H */

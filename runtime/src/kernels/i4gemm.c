@@ -110,12 +110,7 @@ void loomrt_i4gemm_pack(int64_t k, int64_t n, int64_t group, const uint8_t *w,
       for (int64_t c = 0; c < PANEL; ++c) {
         int64_t j = t * PANEL + c, at = (t * groups + g) * PANEL + c;
         /* Past column n: scale 0, zero point 8. */
-        if (f32)
-          ((float *)scale_dst)[at] =
-              j < n ? ((const float *)scale)[g * n + j] : 0.0f;
-        else
-          ((uint16_t *)scale_dst)[at] =
-              j < n ? ((const uint16_t *)scale)[g * n + j] : 0;
+        loomrtCopyScale(scale_dst, at, scale, g * n + j, f32, j < n);
         if (zero_dst)
           zero_dst[at] = j < n && zero ? zero[g * n + j] : 8;
       }

@@ -608,12 +608,7 @@ void loomrt_qgemm_w4_pack(int64_t k, int64_t n, int64_t group, const uint8_t *w,
         w_dst[(pn * rows + r) * W4_PANEL + c] = j < n ? w[r * n + j] : 0x88;
       for (int64_t g = 0; g < groups; ++g) {
         int64_t at = (pn * groups + g) * W4_PANEL + c;
-        if (f32)
-          ((float *)scale_dst)[at] =
-              j < n ? ((const float *)scale)[g * n + j] : 0.0f;
-        else
-          ((uint16_t *)scale_dst)[at] =
-              j < n ? ((const uint16_t *)scale)[g * n + j] : 0;
+        loomrtCopyScale(scale_dst, at, scale, g * n + j, f32, j < n);
         if (zero_dst) {
           uint8_t z = j < n && zero ? zero[g * n + j] : 8;
           uint8_t *byte = zero_dst + (pn * groups + g) * (W4_PANEL / 2) +
