@@ -228,8 +228,8 @@ struct LoomcOptions {
       cl::init("minmax"), cl::cat(category)};
   cl::opt<int64_t> groupSize{
       "group-size",
-      cl::desc("int4-weight: rows of K sharing a scale and zero point "
-               "(even; default 32)"),
+      cl::desc("int4-weight and w4a8: rows of K sharing a scale and zero "
+               "point (even, for w4a8 a multiple of 8; default 32)"),
       cl::init(32), cl::cat(category)};
   cl::opt<std::string> quantScales{
       "quant-scales",
@@ -243,15 +243,16 @@ struct LoomcOptions {
       cl::desc("With --quantize: write a JSON report to this file: per "
                "layer (ONNX node) the weight bytes before and after and the "
                "weights' relative RMS and max abs quantization error; w8a8: "
-               "the input's parameters (static or dynamic); with "
+               "the input's parameters (static or dynamic), w4a8: that "
+               "inputs are quantized per group at run time; with "
                "--calibration --rounding=gptq: the output error on the "
                "samples with GPTQ and with round-to-nearest; the tables of "
                "--quant-tables and the count of --quant-activations"),
       cl::value_desc("file"), cl::init(""), cl::cat(category)};
   cl::opt<bool> quantSymmetric{
       "quant-symmetric",
-      cl::desc("int4-weight: symmetric groups (scale = max|w| / 7, no zero "
-               "points stored) instead of asymmetric min-max groups"),
+      cl::desc("int4-weight and w4a8: symmetric groups (scale = max|w| / 7, "
+               "no zero points stored) instead of asymmetric min-max groups"),
       cl::init(false), cl::cat(category)};
   cl::opt<std::string> attention{
       "attention",
