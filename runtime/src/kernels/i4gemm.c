@@ -40,6 +40,7 @@
 
 #include "loomrt/kernels.h"
 
+#include "buffer.h"
 #include "half.h"
 #include "isa.h"
 
@@ -403,21 +404,9 @@ static int maxThreads(int64_t macs) {
   return 1;
 }
 
-static _Thread_local uint8_t *rowBuffer;
+/* The quantized rows of A, kept by the calling thread (buffer.h). */
+static _Thread_local void *rowBuffer;
 static _Thread_local size_t rowCapacity;
-
-/** A 64-byte aligned buffer of at least `bytes` bytes, kept by the calling
- *  thread for its next calls (a fresh block per call would fault its pages
- *  in every time); NULL when out of memory. */
-static uint8_t *reserveRows(size_t bytes) {
-  if (rowCapacity < bytes) {
-    free(rowBuffer);
-    size_t size = (bytes + 63) / 64 * 64;
-    rowBuffer = aligned_alloc(64, size);
-    rowCapacity = rowBuffer ? size : 0;
-  }
-  return rowBuffer;
-}
 
 /** C = A W on packed weights. Returns -1 when the quantized rows of A
  *  cannot be allocated (nothing computed). */
@@ -425,7 +414,8 @@ static int run(Operands *o, const float *a, float *c) {
   int64_t ldq = o->chunks * CHUNK;
   size_t qaBytes = (size_t)(o->m * ldq + 63) / 64 * 64,
          params = (size_t)(o->m * o->groups);
-  uint8_t *buffer = reserveRows(qaBytes + params * 2 * sizeof(float));
+  uint8_t *buffer = loomrtReserve(&rowBuffer, &rowCapacity,
+                                  qaBytes + params * 2 * sizeof(float));
   if (!buffer)
     return -1;
   o->qa = (int8_t *)buffer;

@@ -28,6 +28,7 @@
 
 #include "loomrt/kernels.h"
 
+#include "buffer.h"
 #include "isa.h"
 
 #ifdef LOOMRT_KERNELS_OPENMP
@@ -282,20 +283,10 @@ const char *loomrt_igemm_kernel_name(void) { return getKernel()->name; }
  * The product
  * ------------------------------------------------------------------------- */
 
-static _Thread_local uint8_t *rowBuffer;
+/* The quantized rows of A, kept by the calling thread (buffer.h: 64-byte
+ * aligned, ROW_ALIGN). */
+static _Thread_local void *rowBuffer;
 static _Thread_local size_t rowCapacity;
-
-/** A ROW_ALIGN-aligned buffer of at least `bytes` bytes, kept by the
- *  calling thread for its next calls; NULL when out of memory. */
-static uint8_t *reserveRows(size_t bytes) {
-  if (rowCapacity < bytes) {
-    free(rowBuffer);
-    size_t size = (bytes + ROW_ALIGN - 1) / ROW_ALIGN * ROW_ALIGN;
-    rowBuffer = aligned_alloc(ROW_ALIGN, size);
-    rowCapacity = rowBuffer ? size : 0;
-  }
-  return rowBuffer;
-}
 
 /** Rows i0 .. i1 (i1 - i0 <= UNIT_ROWS) times column block q (32 columns). */
 static void igemmUnit(const Kernel *kern, int64_t n, int64_t k4,
@@ -352,7 +343,7 @@ void loomrt_igemm_f32(int64_t m, int64_t n, int64_t k, const float *a,
    * pages in on every call. */
   size_t rowBytes = (size_t)(m * lda);
   size_t paramBytes = (size_t)m * (sizeof(float) + sizeof(int32_t));
-  uint8_t *qa = reserveRows(rowBytes + paramBytes);
+  uint8_t *qa = loomrtReserve(&rowBuffer, &rowCapacity, rowBytes + paramBytes);
   float *rs = qa ? (float *)(qa + rowBytes) : NULL;
   int32_t *rz = qa ? (int32_t *)(rs + m) : NULL;
   if (qa) {

@@ -16,6 +16,7 @@
 
 #include "loomrt/kernels.h"
 
+#include "buffer.h"
 #include "isa.h"
 
 #include <stdlib.h>
@@ -441,20 +442,8 @@ void loomrt_sgemm_pack_b(int64_t k, int64_t n, const float *b, int64_t rs,
  * Per-thread packing buffers (grow-only, reused across calls)
  * ------------------------------------------------------------------------- */
 
-static _Thread_local float *bufferA, *bufferB;
+static _Thread_local void *bufferA, *bufferB; /* buffer.h */
 static _Thread_local size_t capacityA, capacityB;
-
-/** Returns a 64-byte aligned buffer of at least `floats` floats, or NULL. */
-static float *reserve(float **buffer, size_t *capacity, size_t floats) {
-  if (*capacity < floats) {
-    free(*buffer);
-    size_t bytes = (floats * sizeof(float) + 63) & ~(size_t)63;
-    *buffer = aligned_alloc(64, bytes);
-    *capacity = *buffer ? floats : 0;
-  }
-  return *buffer;
-}
-
 /* -------------------------------------------------------------------------
  * The blocked algorithm on one part of C
  * ------------------------------------------------------------------------- */
@@ -531,12 +520,14 @@ static int computePart(const Problem *pr, MicroKernel kernel, int64_t bi,
   /* Packing buffers for what is not read in place or prepacked. */
   float *packedB = NULL, *packedA = NULL;
   if (!pr->packedB &&
-      !(packedB = reserve(&bufferB, &capacityB,
-                          (size_t)kcStep * ((ncMax + NR - 1) / NR) * NR)))
+      !(packedB = loomrtReserve(&bufferB, &capacityB,
+                                sizeof(float) * (size_t)kcStep *
+                                    ((ncMax + NR - 1) / NR) * NR)))
     return -1;
   if (!unpackedA &&
-      !(packedA = reserve(&bufferA, &capacityA,
-                          (size_t)kcStep * ((mcMax + MR - 1) / MR) * MR)))
+      !(packedA = loomrtReserve(&bufferA, &capacityA,
+                                sizeof(float) * (size_t)kcStep *
+                                    ((mcMax + MR - 1) / MR) * MR)))
     return -1;
   float tile[MR * NR] __attribute__((aligned(64)));
   RowsMicroKernel rowsKernel = getRowsMicroKernel();

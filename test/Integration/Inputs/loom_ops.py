@@ -181,6 +181,34 @@ def scan(kind, ins):
 
 # Cases whose function signature has dynamic dims: case -> dims made dynamic
 # in every operand and the result.
+def int4_weights(k, n, group, zp, scale_type):
+    """Random 4-bit weights q [k, n], scales and zero points [groups, n]
+    (8 without zp), drawn in that order."""
+    groups = (k + group - 1) // group
+    q = rng.integers(0, 16, size=(k, n)).astype(np.uint8)
+    scale = (np.abs(rng.standard_normal((groups, n)).astype(np.float32)) * 0.01 +
+             0.001).astype(scale_type)
+    zero = rng.integers(0, 16, size=(groups, n)).astype(np.uint8) if zp else \
+        np.full((groups, n), 8, np.uint8)
+    return q, scale, zero
+
+
+def int4_matmul(x, q, scale, zero, group, attrs):
+    """The loom.quantized_matmul of 4-bit q (packed two per byte along k, the
+    even row in the low nibble) and its inputs; `attrs` extends the
+    attribute dictionary."""
+    k = q.shape[0]
+    packed = np.zeros(((k + 1) // 2, q.shape[1]), np.uint8)
+    packed |= q[0::2]
+    packed[: k // 2] |= q[1::2] << 4
+    inputs = [x, packed.view(np.int8), scale]
+    op = "loom.quantized_matmul %a0, %a1, %a2"
+    if zero is not None:
+        inputs.append(zero.view(np.int8))
+        op += " zero_point %a3"
+    return op + " {bits = 4 : i64, group_size = %d : i64%s}" % (group, attrs), inputs
+
+
 DYNAMIC = {"attention_causal_long": (0, 2), "attention_scoreq_causal": (2,), "attention_window_causal": (2,),
            "attention_blocks_causal": (2,), "attention_routed_cross": (0,),
            "attention_routed_causal": (2,), "attention_gqa_dyn": (0, 2),
@@ -481,23 +509,12 @@ def case(name):
             "quantized4_matmul": ((3, 13), 95, 70, 32, True),
             "quantized4_gemv": ((1,), 768, 1000, 64, False)}[name]
         x = r(*lead, k)
-        groups = (k + group - 1) // group
-        q = rng.integers(0, 16, size=(k, n)).astype(np.uint8)
-        packed = np.zeros(((k + 1) // 2, n), np.uint8)
-        packed |= q[0::2]
-        packed[: k // 2] |= q[1::2] << 4
-        scale = (np.abs(r(groups, n)) * 0.01 + 0.001).astype(np.float16)
-        zero = rng.integers(0, 16, size=(groups, n)).astype(np.uint8) if zp else \
-            np.full((groups, n), 8, np.uint8)
+        q, scale, zero = int4_weights(k, n, group, zp, np.float16)
         g = np.arange(k) // group
         wq = (q.astype(np.float64) - zero[g]) * scale[g].astype(np.float64)
         out = x.astype(np.float64) @ wq
-        inputs = [x, packed.view(np.int8), scale]
-        op = "loom.quantized_matmul %a0, %a1, %a2"
-        if zp:
-            inputs.append(zero.view(np.int8))
-            op += " zero_point %a3"
-        return op + " {bits = 4 : i64, group_size = %d : i64}" % group, inputs, out
+        op, inputs = int4_matmul(x, q, scale, zero if zp else None, group, "")
+        return op, inputs, out
     if name in ("w4a8_matmul", "w4a8_gemv"):
         # W4A8: 4-bit groups (MatMulNBits' layout) times the input quantized
         # to int8 per row and group (symmetric, max |x| / 127, float32
@@ -510,23 +527,11 @@ def case(name):
             "w4a8_matmul": ((3, 13), 95, 70, 32, True, False),
             "w4a8_gemv": ((1,), 768, 1000, 64, False, True)}[name]
         x = r(*lead, k)
-        rows = x.reshape(-1, k)
-        groups = (k + group - 1) // group
-        q = rng.integers(0, 16, size=(k, n)).astype(np.uint8)
-        packed = np.zeros(((k + 1) // 2, n), np.uint8)
-        packed |= q[0::2]
-        packed[: k // 2] |= q[1::2] << 4
-        scale = (np.abs(r(groups, n)) * 0.01 + 0.001).astype(np.float32 if f32 else np.float16)
-        zero = rng.integers(0, 16, size=(groups, n)).astype(np.uint8) if zp else \
-            np.full((groups, n), 8, np.uint8)
-        acc = w4a8_reference(rows, q, zero, scale, group)
-        out = acc.reshape(*lead, n)
-        inputs = [x, packed.view(np.int8), scale]
-        op = "loom.quantized_matmul %a0, %a1, %a2"
-        if zp:
-            inputs.append(zero.view(np.int8))
-            op += " zero_point %a3"
-        return op + " {bits = 4 : i64, group_size = %d : i64, input_bits = 8 : i64}" % group, inputs, out
+        q, scale, zero = int4_weights(k, n, group, zp, np.float32 if f32 else np.float16)
+        out = w4a8_reference(x.reshape(-1, k), q, zero, scale, group).reshape(*lead, n)
+        op, inputs = int4_matmul(x, q, scale, zero if zp else None, group,
+                                 ", input_bits = 8 : i64")
+        return op, inputs, out
     if name == "moe":
         # Top-2 of 4 experts with biases and GELU over [2, 37, 24] tokens,
         # against a per-token float64 loop; the weights are model inputs.
