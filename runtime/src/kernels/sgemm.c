@@ -34,8 +34,8 @@
 enum {
   MR = 6,        /* rows of a register tile */
   NR = 16,       /* columns of a register tile (two 8-float vectors) */
-  KC_MAX = 256,  /* reduction depth of one packed block */
-  MC = 144,      /* rows of a packed A block (a multiple of MR) */
+  KC_MAX = 768,  /* reduction depth of one packed block */
+  MC = 96,       /* rows of a packed A block (a multiple of MR) */
   NC = 2048,     /* columns of a packed B block (a multiple of NR) */
   SMALL_N = 128, /* at most this many columns: A is not packed */
 };

@@ -5,7 +5,7 @@
 //===----------------------------------------------------------------------===//
 //
 // The GEMM microkernel on shapes around its blocking (MR = 6, NR = 16,
-// KC = 256, MC = 144), with every operand layout it accepts (row-major,
+// KC = 768, MC = 96), with every operand layout it accepts (row-major,
 // transposed, batch-broadcast, strided output), accumulating or not,
 // against a double-precision reference. Built twice: on OpenMP threads
 // (LoomKernelTests) and single-threaded (LoomKernelSerialTests).
@@ -141,7 +141,10 @@ INSTANTIATE_TEST_SUITE_P(
         Case{1, 1, 5, 7, false, false, false, false, true, true},
         // Two-panel (12-row) tiles with row tails of 1-11 and a column tail.
         Case{1, 155, 200, 300, false, false, false, false, false, true},
-        Case{2, 24, 160, 17, false, false, false, false, true, false}),
+        Case{2, 24, 160, 17, false, false, false, false, true, false},
+        // K over one and two packed blocks (KC = 768), M over one A block.
+        Case{1, 97, 150, 769, false, false, false, false, true, false},
+        Case{1, 40, 70, 1537, false, true, false, false, false, true}),
     name);
 
 TEST(SgemmTest, KernelIsNamed) {
