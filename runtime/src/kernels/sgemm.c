@@ -163,29 +163,30 @@ rowsMicroKernelAvx2(int64_t kc, const float *const *rows,
 #endif
 
 #ifdef LOOMRT_HAVE_AVX2_KERNEL
-/** 12x32 AVX-512 tile body: row i of A at rows[i][p * step] (two packed
- *  6-row panels: step MR; or row pointers into a row-major A: step 1) by
- *  two packed 16-column panels of B (b0, b1): 24 zmm accumulators, two B
- *  vectors and a broadcast per row and step (26 loads per 24 FMAs). */
+/** Up-to-12x32 AVX-512 tile body: row i < nrows of A at rows[i][p * step]
+ *  (two packed 6-row panels: step MR; or row pointers into a row-major A:
+ *  step 1) by two packed 16-column panels of B (b0, b1): 2 * nrows zmm
+ *  accumulators, two B vectors and a broadcast per row and step (26 loads
+ *  per 24 FMAs at 12 rows). Callers pass constant nrows and step. */
 static inline __attribute__((always_inline, target("avx512f"))) void
-tileAvx512(int64_t kc, const float *const *rows, int64_t step,
+tileAvx512(int nrows, int64_t kc, const float *const *rows, int64_t step,
            const float *restrict b0, const float *restrict b1,
            float *restrict c, int64_t ldc, int accumulate) {
   __m512 acc[2 * MR][2];
-  for (int i = 0; i < 2 * MR; ++i)
+  for (int i = 0; i < nrows; ++i)
     acc[i][0] = acc[i][1] = _mm512_setzero_ps();
-  for (int i = 0; i < 2 * MR; ++i)
+  for (int i = 0; i < nrows; ++i)
     _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
 #pragma clang loop unroll_count(2)
   for (int64_t p = 0; p < kc; ++p) {
     __m512 v0 = _mm512_loadu_ps(b0 + p * NR), v1 = _mm512_loadu_ps(b1 + p * NR);
-    for (int i = 0; i < 2 * MR; ++i) {
+    for (int i = 0; i < nrows; ++i) {
       __m512 x = _mm512_set1_ps(rows[i][p * step]);
       acc[i][0] = _mm512_fmadd_ps(x, v0, acc[i][0]);
       acc[i][1] = _mm512_fmadd_ps(x, v1, acc[i][1]);
     }
   }
-  for (int i = 0; i < 2 * MR; ++i)
+  for (int i = 0; i < nrows; ++i)
     for (int h = 0; h < 2; ++h) {
       float *ci = c + i * ldc + h * NR;
       __m512 v = acc[i][h];
@@ -204,7 +205,7 @@ microKernelAvx512(int64_t kc, const float *restrict a0,
                   int accumulate) {
   const float *rows[2 * MR] = {a0, a0 + 1, a0 + 2, a0 + 3, a0 + 4, a0 + 5,
                                a1, a1 + 1, a1 + 2, a1 + 3, a1 + 4, a1 + 5};
-  tileAvx512(kc, rows, MR, b0, b1, c, ldc, accumulate);
+  tileAvx512(2 * MR, kc, rows, MR, b0, b1, c, ldc, accumulate);
 }
 
 /** The same on twelve rows of an unpacked, row-major A. */
@@ -212,7 +213,41 @@ __attribute__((target("avx512f"))) static void
 rowsMicroKernelAvx512(int64_t kc, const float *const *rows,
                       const float *restrict b0, const float *restrict b1,
                       float *restrict c, int64_t ldc, int accumulate) {
-  tileAvx512(kc, rows, 1, b0, b1, c, ldc, accumulate);
+  tileAvx512(2 * MR, kc, rows, 1, b0, b1, c, ldc, accumulate);
+}
+
+/** 1 to 11 rows (a tile's row tail) by two 16-column panels of B: row i of
+ *  A at rows[i][p * MR] (packed) or rows[i][p] (row-major), one body per
+ *  row count, so that row tails run at the full tile's speed instead of on
+ *  6x16 AVX2 tiles. Writes only the nrows rows of C. */
+__attribute__((target("avx512f"))) static void
+tailMicroKernelAvx512(int nrows, int packed, int64_t kc,
+                      const float *const *rows, const float *restrict b0,
+                      const float *restrict b1, float *restrict c, int64_t ldc,
+                      int accumulate) {
+#define LOOMRT_TAIL_CASE(R)                                                    \
+  case R:                                                                      \
+    if (packed)                                                                \
+      tileAvx512(R, kc, rows, MR, b0, b1, c, ldc, accumulate);                 \
+    else                                                                       \
+      tileAvx512(R, kc, rows, 1, b0, b1, c, ldc, accumulate);                  \
+    break;
+  switch (nrows) {
+    LOOMRT_TAIL_CASE(1)
+    LOOMRT_TAIL_CASE(2)
+    LOOMRT_TAIL_CASE(3)
+    LOOMRT_TAIL_CASE(4)
+    LOOMRT_TAIL_CASE(5)
+    LOOMRT_TAIL_CASE(6)
+    LOOMRT_TAIL_CASE(7)
+    LOOMRT_TAIL_CASE(8)
+    LOOMRT_TAIL_CASE(9)
+    LOOMRT_TAIL_CASE(10)
+    LOOMRT_TAIL_CASE(11)
+  default:
+    break;
+  }
+#undef LOOMRT_TAIL_CASE
 }
 #endif
 
@@ -226,6 +261,13 @@ typedef void (*MicroKernel2)(int64_t kc, const float *a0, const float *a1,
 typedef void (*RowsMicroKernel2)(int64_t kc, const float *const *rows,
                                  const float *b0, const float *b1, float *c,
                                  int64_t ldc, int accumulate);
+
+/** The same on 1 to 11 rows, packed (rows[i][p * MR]) or not (rows[i][p]);
+ *  writes only those rows of C. */
+typedef void (*TailMicroKernel2)(int nrows, int packed, int64_t kc,
+                                 const float *const *rows, const float *b0,
+                                 const float *b1, float *c, int64_t ldc,
+                                 int accumulate);
 
 /** The best microkernels for this CPU allowed by `cap` (as LOOMRT_MAX_ISA:
  *  NULL or "avx512": any; "avx2": 256-bit; otherwise portable). */
@@ -263,10 +305,22 @@ static RowsMicroKernel2 rowsKernelFor(MicroKernel2 two) {
   return NULL;
 }
 
+/** The row-tail twin of a two-panel kernel. */
+static TailMicroKernel2 tailKernelFor(MicroKernel2 two) {
+#ifdef LOOMRT_HAVE_AVX2_KERNEL
+  if (two == microKernelAvx512)
+    return tailMicroKernelAvx512;
+#else
+  (void)two;
+#endif
+  return NULL;
+}
+
 static const char *kernelName;
 static MicroKernel microKernel;
 static MicroKernel2 microKernel2;
 static RowsMicroKernel2 rowsMicroKernel2;
+static TailMicroKernel2 tailMicroKernel2;
 
 /** The unpacked-A microkernel matching getMicroKernel()'s choice. */
 static RowsMicroKernel getRowsMicroKernel(void);
@@ -280,6 +334,7 @@ static MicroKernel getMicroKernel(void) {
     kernelName = name;
     microKernel2 = two;
     rowsMicroKernel2 = rowsKernelFor(two);
+    tailMicroKernel2 = tailKernelFor(two);
     microKernel = k;
   }
   return microKernel;
@@ -292,6 +347,7 @@ const char *loomrt_sgemm_set_max_isa(const char *isa) {
   kernelName = name;
   microKernel2 = two;
   rowsMicroKernel2 = rowsKernelFor(two);
+  tailMicroKernel2 = tailKernelFor(two);
   microKernel = k;
   return name;
 }
@@ -533,6 +589,7 @@ static int computePart(const Problem *pr, MicroKernel kernel, int64_t bi,
   RowsMicroKernel rowsKernel = getRowsMicroKernel();
   MicroKernel2 kernel2 = pr->c_cs != 1 ? NULL : microKernel2;
   RowsMicroKernel2 rowsKernel2 = pr->c_cs != 1 ? NULL : rowsMicroKernel2;
+  TailMicroKernel2 tailKernel2 = pr->c_cs != 1 ? NULL : tailMicroKernel2;
   for (int64_t jc = n0; jc < n1; jc += NC) {
     int64_t nc = n1 - jc < NC ? n1 - jc : NC;
     for (int64_t pc = 0; pc < pr->k; pc += kcStep) {
@@ -572,6 +629,19 @@ static int computePart(const Problem *pr, MicroKernel kernel, int64_t bi,
               }
               ir += MR;
               continue;
+            }
+            if (pair && tailKernel2) {
+              /* The last 1-11 rows: one tail tile over both panels. */
+              int nrows = (int)(mc - ir);
+              const float *rowPtrs[2 * MR];
+              for (int i = 0; i < nrows; ++i)
+                rowPtrs[i] = unpackedA
+                                 ? a + (ic + ir + i) * pr->a_rs + pc
+                                 : packedA + (ir + i / MR * MR) * kc + i % MR;
+              tailKernel2(nrows, !unpackedA, kc, rowPtrs, bps[0], bps[1],
+                          c + (ic + ir) * pr->c_rs + (jc + jr), pr->c_rs,
+                          accumulate);
+              break;
             }
             for (int h = 0; h <= pair; ++h) {
               int64_t j = jr + h * NR;
