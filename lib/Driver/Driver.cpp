@@ -140,12 +140,19 @@ struct LoomcOptions {
       cl::init(false), cl::cat(category)};
   cl::opt<int64_t> attentionTileQ{
       "attention-tile-q",
-      cl::desc("Query rows per flash-attention tile (default 128)"),
+      cl::desc("Query rows per flash-attention tile (default 256)"),
+      cl::init(256), cl::cat(category)};
+  cl::opt<int64_t> attentionCausalTileQ{
+      "attention-causal-tile-q",
+      cl::desc("Query rows per flash-attention tile of causal or "
+               "sliding-window attention, where smaller tiles skip more "
+               "masked keys (default 128; --attention-tile-q alone sets "
+               "both)"),
       cl::init(128), cl::cat(category)};
   cl::opt<int64_t> attentionTileKV{
       "attention-tile-kv",
-      cl::desc("Key/value rows per flash-attention step (default 256)"),
-      cl::init(256), cl::cat(category)};
+      cl::desc("Key/value rows per flash-attention step (default 512)"),
+      cl::init(512), cl::cat(category)};
   cl::opt<int64_t> attentionKVSplits{
       "attention-kv-splits",
       cl::desc("When a model's queries fit one attention tile and are at "
@@ -702,10 +709,16 @@ int loom::runLoomcMain(int argc, char **argv) {
   pipeline.flashAttention = !options.referenceAttention;
   pipeline.microkernels = !options.noMicrokernels;
   if (options.attentionTileQ < 1 || options.attentionTileKV < 1 ||
-      options.attentionKVSplits < 1)
-    return reportError("--attention-tile-q, --attention-tile-kv and "
-                       "--attention-kv-splits must be positive");
+      options.attentionKVSplits < 1 || options.attentionCausalTileQ < 1)
+    return reportError("--attention-tile-q, --attention-causal-tile-q, "
+                       "--attention-tile-kv and --attention-kv-splits must be "
+                       "positive");
   pipeline.attentionTileQ = options.attentionTileQ;
+  pipeline.attentionCausalTileQ =
+      options.attentionTileQ.getNumOccurrences() &&
+              !options.attentionCausalTileQ.getNumOccurrences()
+          ? options.attentionTileQ
+          : options.attentionCausalTileQ;
   pipeline.attentionTileKV = options.attentionTileKV;
   pipeline.attentionKVSplits = options.attentionKVSplits;
   if (options.scanChunk < 0 || options.scanChunkDelta < 0)

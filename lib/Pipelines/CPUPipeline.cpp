@@ -84,6 +84,7 @@ void loom::buildCPUPipeline(OpPassManager &pm,
     // form) is still tiled.
     TileAttentionPassOptions tile;
     tile.tileQ = options.attentionTileQ;
+    tile.causalTileQ = options.attentionCausalTileQ;
     tile.tileKV = options.attentionTileKV;
     tile.kvSplits = options.attentionKVSplits;
     tile.onlyRouted = !options.flashAttention;

@@ -201,9 +201,12 @@ def TileAttentionPass : Pass<"loom-tile-attention"> {
     Attention's stream-K reduction).
   }];
   let options = [
-    Option<"tileQ", "tile-q", "int64_t", /*default=*/"128",
+    Option<"tileQ", "tile-q", "int64_t", /*default=*/"256",
            "Query rows per tile (one task of the parallel loop)">,
-    Option<"tileKV", "tile-kv", "int64_t", /*default=*/"256",
+    Option<"causalTileQ", "causal-tile-q", "int64_t", /*default=*/"0",
+           "Query rows per tile of causal or sliding-window attention, where "
+           "smaller tiles skip more masked keys (0: tile-q)">,
+    Option<"tileKV", "tile-kv", "int64_t", /*default=*/"512",
            "Key/value rows per step of the online softmax">,
     Option<"kvSplits", "kv-splits", "int64_t", /*default=*/"4",
            "When the queries fit one tile and are at most 16 (decoding), key "

@@ -51,9 +51,12 @@ struct CPUPipelineOptions {
   /// Tile loom.attention into the flash-attention form (loom-tile-attention);
   /// otherwise it lowers to the reference form with the full score matrix.
   bool flashAttention = true;
-  /// Query rows and key rows per attention tile.
-  int64_t attentionTileQ = 128;
-  int64_t attentionTileKV = 256;
+  /// Query rows and key rows per attention tile (256 x 512: fastest of
+  /// 64-384 x 256-1024 on dense attention at S = 512 and 2048).
+  int64_t attentionTileQ = 256;
+  int64_t attentionTileKV = 512;
+  /// Query rows per tile of causal or windowed attention (0: attentionTileQ).
+  int64_t attentionCausalTileQ = 128;
   /// Key ranges of a decoding step's attention, computed in parallel.
   int64_t attentionKVSplits = 4;
   /// Time steps per chunk of a linear or gated scan's chunked form (0: every

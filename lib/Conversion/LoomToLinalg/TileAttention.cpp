@@ -176,10 +176,10 @@ namespace {
 
 /// loom.attention -> scf.forall over query tiles, scf.for over key tiles.
 struct TileAttention : OpRewritePattern<AttentionOp> {
-  TileAttention(MLIRContext *ctx, int64_t tileQ, int64_t tileKV,
-                int64_t kvSplits, bool onlyRouted)
-      : OpRewritePattern(ctx), tileQ(tileQ), tileKV(tileKV), kvSplits(kvSplits),
-        onlyRouted(onlyRouted) {}
+  TileAttention(MLIRContext *ctx, int64_t tileQ, int64_t causalTileQ,
+                int64_t tileKV, int64_t kvSplits, bool onlyRouted)
+      : OpRewritePattern(ctx), tileQ(tileQ), causalTileQ(causalTileQ),
+        tileKV(tileKV), kvSplits(kvSplits), onlyRouted(onlyRouted) {}
 
   LogicalResult matchAndRewrite(AttentionOp op,
                                 PatternRewriter &rewriter) const override {
@@ -229,7 +229,11 @@ struct TileAttention : OpRewritePattern<AttentionOp> {
     // Routed attention chooses key blocks per query block: one query block
     // per tile.
     std::optional<ArrayRef<int64_t>> routedOp = op.getRouted();
-    int64_t tileRows = routedOp ? (*routedOp)[0] : tileQ;
+    // Causal and windowed tiles of fewer rows skip more masked keys.
+    int64_t tileRows = routedOp ? (*routedOp)[0]
+                       : (op.getCausal() || op.getWindow()) && causalTileQ > 0
+                           ? causalTileQ
+                           : tileQ;
     // score_quant_block = B: key tiles start at multiples of B (the tile
     // rounded up to one), so the blocks a tile quantizes are the op's.
     std::optional<int64_t> quantBlock = op.getScoreQuantBlock();
@@ -774,7 +778,9 @@ struct TileAttention : OpRewritePattern<AttentionOp> {
     return {tile, AffineMap::get(2, 0, exprs, ctx)};
   }
 
-  int64_t tileQ, tileKV, kvSplits;
+  /// Query rows per tile; of causal or windowed ops when causalTileQ > 0.
+  int64_t tileQ, causalTileQ;
+  int64_t tileKV, kvSplits;
   /// Tile only routed attention (the reference lowering takes the rest).
   bool onlyRouted;
 };
@@ -785,14 +791,14 @@ struct TileAttentionPass final
   using Base::Base;
 
   void runOnOperation() override {
-    if (tileQ < 1 || tileKV < 1 || kvSplits < 1) {
-      getOperation()->emitError(
-          "tile-q, tile-kv and kv-splits must be positive");
+    if (tileQ < 1 || tileKV < 1 || kvSplits < 1 || causalTileQ < 0) {
+      getOperation()->emitError("tile-q, tile-kv and kv-splits must be "
+                                "positive, causal-tile-q not negative");
       return signalPassFailure();
     }
     RewritePatternSet patterns(&getContext());
-    patterns.add<TileAttention>(&getContext(), tileQ, tileKV, kvSplits,
-                                onlyRouted);
+    patterns.add<TileAttention>(&getContext(), tileQ, causalTileQ, tileKV,
+                                kvSplits, onlyRouted);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();
   }

@@ -1,8 +1,9 @@
 // RUN: loom-opt %s -split-input-file --loom-tile-attention="tile-q=32 tile-kv=16 kv-splits=1" | FileCheck %s
+// RUN: loom-opt %s -split-input-file --loom-tile-attention="tile-q=32 causal-tile-q=8 tile-kv=16 kv-splits=1" | FileCheck %s --check-prefix=CTILE
 // RUN: loom-opt %s -split-input-file --loom-tile-attention="kv-splits=4" | FileCheck %s --check-prefix=SPLIT
 // RUN: loom-opt %s -split-input-file --loom-tile-attention="only-routed=true" | FileCheck %s --check-prefix=ONLY
 // RUN: not loom-opt %s -split-input-file --loom-tile-attention="tile-q=0" 2>&1 | FileCheck %s --check-prefix=BAD
-// BAD: error: tile-q, tile-kv and kv-splits must be positive
+// BAD: error: tile-q, tile-kv and kv-splits must be positive, causal-tile-q not negative
 
 // Causal self-attention: a forall over (batch, head, query tile); the key
 // loop of a tile ends at the last key its rows see (fully masked tiles are
@@ -34,6 +35,13 @@
 //       CHECK:     scf.forall.in_parallel
 //       CHECK:       tensor.parallel_insert_slice
 //   CHECK-NOT:   loom.attention
+// causal-tile-q: causal tiles of 8 query rows, other ops keep tile-q.
+// CTILE-LABEL: func @causal
+//       CTILE:   arith.ceildivui %{{.+}}, %c8
+//       CTILE:   scf.forall
+//       CTILE:     arith.muli %{{.+}}, %c8
+// CTILE-LABEL: func @gqa
+//       CTILE:   scf.forall (%{{.+}}, %{{.+}}, %{{.+}}) in (2, 8, 4)
 func.func @causal(%q: tensor<1x4x?x64xf32>, %k: tensor<1x4x?x64xf32>, %v: tensor<1x4x?x64xf32>) -> tensor<1x4x?x64xf32> {
   %o = loom.attention %q, %k, %v {causal} : (tensor<1x4x?x64xf32>, tensor<1x4x?x64xf32>, tensor<1x4x?x64xf32>) -> tensor<1x4x?x64xf32>
   return %o : tensor<1x4x?x64xf32>
@@ -95,7 +103,7 @@ func.func @mask_rank3(%q: tensor<3x20x8xf32>, %k: tensor<3x40x8xf32>, %v: tensor
 //       SPLIT:     %[[BEGIN:.+]] = arith.muli %[[R]], %[[CHUNK]]
 //       SPLIT:     %[[END0:.+]] = arith.addi %[[BEGIN]], %[[CHUNK]]
 //       SPLIT:     %[[END:.+]] = arith.minsi %{{.+}}, %[[END0]]
-//       SPLIT:     scf.for %{{.+}} = %[[BEGIN]] to %[[END]] step %c256
+//       SPLIT:     scf.for %{{.+}} = %[[BEGIN]] to %[[END]] step %c512
 //       SPLIT:     scf.forall.in_parallel
 //  SPLIT-COUNT-3:     tensor.parallel_insert_slice
 //       SPLIT:   linalg.generic {{.*}} ins(%[[P]]#0 :
