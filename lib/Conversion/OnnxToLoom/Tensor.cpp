@@ -1052,6 +1052,22 @@ static LogicalResult legalizeSlice(OpBinder &binder, RewriterBase &rewriter) {
     for (int64_t i = 0; i < rank && result.getRank() == rank; ++i)
       if (!result.isDynamicDim(i))
         outSizes[i] = rewriter.getIndexAttr(result.getDimSize(i));
+  // Known axes and positive constant steps: a strided view (a copy at most,
+  // vectorized, where the element-by-element read below gathers).
+  bool positiveSteps =
+      axes && !runtimeSteps &&
+      (!steps || llvm::all_of(*steps, [](int64_t v) { return v > 0; }));
+  if (positiveSteps) {
+    SmallVector<OpFoldResult> offs, strides;
+    for (int64_t i = 0; i < rank; ++i) {
+      offs.push_back(getAsOpFoldResult(begin[i]));
+      strides.push_back(getAsOpFoldResult(step[i]));
+    }
+    Value slice = tensor::ExtractSliceOp::create(rewriter, loc, x, offs,
+                                                 outSizes, strides);
+    binder.replace(rewriter, slice);
+    return success();
+  }
   Value empty =
       tensor::EmptyOp::create(rewriter, loc, outSizes, type.getElementType());
   Value result = buildReadAt(rewriter, loc, empty, ValueRange{}, {}, x,

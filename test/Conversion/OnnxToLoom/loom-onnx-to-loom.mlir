@@ -231,6 +231,22 @@ func.func @gather(%data: tensor<10x8xf32>, %idx: tensor<2x3xi64>) -> tensor<2x3x
 
 // -----
 
+// Slice with positive constant steps: a strided view (tensor.extract_slice),
+// not an element-by-element read; the start is clamped to the dim at run time.
+// CHECK-LABEL: func @slice_forward
+//   CHECK-NOT:   linalg.generic
+//       CHECK:   tensor.extract_slice %arg0[0, %{{.+}}] [%{{.+}}, 8] [1, 2] : tensor<?x20xf32> to tensor<?x8xf32>
+func.func @slice_forward(%x: tensor<?x20xf32>) -> tensor<?x8xf32> {
+  %s = arith.constant dense<[3]> : tensor<1xi64>
+  %e = arith.constant dense<[19]> : tensor<1xi64>
+  %a = arith.constant dense<[1]> : tensor<1xi64>
+  %st = arith.constant dense<[2]> : tensor<1xi64>
+  %0 = onnx.node "Slice"(%x, %s, %e, %a, %st) attributes {attrs = {}, domain = "", opset = 13 : i64} : (tensor<?x20xf32>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<?x8xf32>
+  return %0 : tensor<?x8xf32>
+}
+
+// -----
+
 // Slice with a negative step: out[i] = in[9 - 2 i].
 // CHECK-LABEL: func @slice_reverse
 //       CHECK:   tensor.empty() : tensor<5xf32>
