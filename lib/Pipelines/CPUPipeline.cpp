@@ -106,6 +106,7 @@ void loom::buildCPUPipeline(OpPassManager &pm,
 
   // Step 3: bufferize; every output becomes a caller-owned allocation.
   pm.addPass(createEraseSignednessPass());
+  pm.addNestedPass<func::FuncOp>(createUnshareFillsPass());
   bufferization::OneShotBufferizePassOptions bufferize;
   bufferize.bufferizeFunctionBoundaries = true;
   // Loop-carried tensors that grow (Loop scan outputs, sequences) yield new

@@ -245,6 +245,23 @@ def QuantizeWeightsPass : Pass<"loom-quantize-weights"> {
                            "::mlir::tensor::TensorDialect"];
 }
 
+def UnshareFillsPass : Pass<"loom-unshare-fills", "mlir::func::FuncOp"> {
+  let summary = "Give every in-place user of a scalar fill its own fill";
+  let description = [{
+    CSE merges identical fills (`linalg.fill`, or the generic that broadcasts
+    a scalar) of same-shaped empty tensors, so that several matrix multiplies
+    accumulate into one zero-filled tensor. One-shot bufferization must then
+    keep that buffer and copy it before every in-place user: a memcpy of
+    zeros before each GEMM, which then accumulates instead of overwriting its
+    output. This pass clones the fill (and the `tensor.empty` it fills) right
+    before each user that takes it as a destination operand, so that each
+    user bufferizes in place and `loom-lower-to-microkernels` finds the zero
+    fill right before the product and drops it. Run before bufferization.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
 def LowerCopiesPass : Pass<"loom-lower-copies", "mlir::func::FuncOp"> {
   let summary = "Rewrite memref.copy as linalg.copy";
   let description = [{
