@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Benchmark: Loom's GEMM against OpenBLAS sgemm (the roofline) and ONNX Runtime.
 
-  bench/gemm.py [--sizes 1024,2048] [--repeats 5] [--runs 10] [--warmup 20] [--threads 2]
+  bench/gemm.py [--sizes 1024,2048] [--repeats 5] [--runs 10] [--warmup 40] [--threads 2]
 
 For each size N it builds a one-node ONNX model Y = MatMul(A, B) with N x N
 fp32 inputs, compiles it with build/bin/loomc and times, alternating, in the
@@ -96,11 +96,12 @@ def main():
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--threads", type=int, default=2)
-    # Untimed runs first: the first ~100 ms of calls run slower for both
-    # Loom and ORT (each call's fresh output is faulted in until glibc's
-    # mmap threshold adapts to its size), which 2 warm-up runs of a 6 ms
-    # GEMM did not cover.
-    ap.add_argument("--warmup", type=int, default=20)
+    # Untimed runs first: on the VMs this was measured on, the first calls
+    # of a fresh process fault in their fresh output (16 MiB at N = 2048)
+    # at up to 7 us a page, for Loom and ORT alike, for ~10 calls (~0.7 s
+    # at N = 2048): 2 warm-up runs measured 160 GFLOP/s where the steady
+    # state is 340, and 20 were not enough at N = 2048.
+    ap.add_argument("--warmup", type=int, default=40)
     ap.add_argument("--work", default=os.path.join(ROOT, "build", "bench", "gemm"))
     ap.add_argument("--json", help="also write the results to this file")
     args = ap.parse_args()
