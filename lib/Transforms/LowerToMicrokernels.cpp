@@ -192,17 +192,11 @@ static func::FuncOp getOrDeclareSgemm(ModuleOp module) {
 /// input), or null.
 static Operation *zeroFillBefore(linalg::GenericOp op, Value output) {
   auto fill = dyn_cast_or_null<linalg::LinalgOp>(op->getPrevNode());
-  if (!fill || fill.getNumDpsInputs() != 1 || fill.getNumDpsInits() != 1 ||
-      fill.getDpsInits()[0] != output)
+  if (!fill || !loom::isScalarFill(fill) || fill.getDpsInits()[0] != output)
     return nullptr;
-  Value value = fill.getDpsInputs()[0];
-  if (auto generic = dyn_cast<linalg::GenericOp>(fill.getOperation())) {
-    if (!loom::isPureDataMovement(generic) || isa<ShapedType>(value.getType()))
-      return nullptr;
-  } else if (!isa<linalg::FillOp>(fill.getOperation())) {
-    return nullptr;
-  }
-  return matchPattern(value, m_AnyZeroFloat()) ? fill.getOperation() : nullptr;
+  return matchPattern(fill.getDpsInputs()[0], m_AnyZeroFloat())
+             ? fill.getOperation()
+             : nullptr;
 }
 
 namespace {

@@ -102,3 +102,13 @@ bool loom::isPureDataMovement(linalg::GenericOp op) {
   // strided layout (a gather such as im2col's would not).
   return walkedLoops(op.getIndexingMapsArray()[0]).has_value();
 }
+
+bool loom::isScalarFill(linalg::LinalgOp op) {
+  if (op.getNumDpsInputs() != 1 || op.getNumDpsInits() != 1 ||
+      isa<ShapedType>(op.getDpsInputs()[0].getType()))
+    return false;
+  if (isa<linalg::FillOp>(op.getOperation()))
+    return true;
+  auto generic = dyn_cast<linalg::GenericOp>(op.getOperation());
+  return generic && isPureDataMovement(generic);
+}

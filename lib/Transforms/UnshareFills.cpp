@@ -28,21 +28,6 @@ namespace loom {
 
 using namespace mlir;
 
-/// Whether `op` fills a tensor with one scalar: `linalg.fill`, or a generic
-/// that only moves a scalar input into its output.
-static bool isScalarFill(Operation *op) {
-  auto linalgOp = dyn_cast<linalg::LinalgOp>(op);
-  if (!linalgOp || op->getNumResults() != 1 ||
-      linalgOp.getNumDpsInputs() != 1 || linalgOp.getNumDpsInits() != 1 ||
-      !isa<RankedTensorType>(op->getResult(0).getType()) ||
-      isa<ShapedType>(linalgOp.getDpsInputs()[0].getType()))
-    return false;
-  if (isa<linalg::FillOp>(op))
-    return true;
-  auto generic = dyn_cast<linalg::GenericOp>(op);
-  return generic && loom::isPureDataMovement(generic);
-}
-
 namespace {
 struct UnshareFillsPass final
     : public loom::impl::UnshareFillsPassBase<UnshareFillsPass> {
@@ -50,8 +35,9 @@ struct UnshareFillsPass final
 
   void runOnOperation() override {
     SmallVector<Operation *> fills;
-    getOperation()->walk([&](Operation *op) {
-      if (isScalarFill(op) && !op->getResult(0).hasOneUse())
+    getOperation()->walk([&](linalg::LinalgOp op) {
+      if (loom::isScalarFill(op) && op->getNumResults() == 1 &&
+          !op->getResult(0).hasOneUse())
         fills.push_back(op);
     });
     for (Operation *fill : fills) {

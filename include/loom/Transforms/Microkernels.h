@@ -96,6 +96,11 @@ constantF32Data(mlir::Attribute value, llvm::SmallVectorImpl<float> &storage) {
 /// transpose, broadcast or copy; not a gather).
 bool isPureDataMovement(mlir::linalg::GenericOp op);
 
+/// Returns true when `op` fills its one destination with one scalar:
+/// `linalg.fill`, or its generalized form (a generic moving a scalar input
+/// into its output unchanged). On tensors or buffers.
+bool isScalarFill(mlir::linalg::LinalgOp op);
+
 } // namespace loom
 
 #endif // LOOM_TRANSFORMS_MICROKERNELS_H

@@ -309,40 +309,25 @@ static inline
     __attribute__((always_inline, target("avx512f,avx512bw,avx512vnni"))) void
     rowsVnni(const Operands *o, int rows, int panels, int64_t i0, int64_t t0,
              int64_t cols, float *c) {
+#define LOOMRT_VNNI_CASE(R, P)                                                 \
+  case R * 8 + P:                                                              \
+    tileVnni(o, R, P, i0, t0, cols, c);                                        \
+    break;
   switch (rows * 8 + panels) {
-  case 1 * 8 + 4:
-    tileVnni(o, 1, 4, i0, t0, cols, c);
-    break;
-  case 1 * 8 + 3:
-    tileVnni(o, 1, 3, i0, t0, cols, c);
-    break;
-  case 1 * 8 + 2:
-    tileVnni(o, 1, 2, i0, t0, cols, c);
-    break;
-  case 1 * 8 + 1:
-    tileVnni(o, 1, 1, i0, t0, cols, c);
-    break;
-  case 2 * 8 + 2:
-    tileVnni(o, 2, 2, i0, t0, cols, c);
-    break;
-  case 2 * 8 + 1:
-    tileVnni(o, 2, 1, i0, t0, cols, c);
-    break;
-  case 3 * 8 + 2:
-    tileVnni(o, 3, 2, i0, t0, cols, c);
-    break;
-  case 3 * 8 + 1:
-    tileVnni(o, 3, 1, i0, t0, cols, c);
-    break;
-  case 4 * 8 + 2:
-    tileVnni(o, 4, 2, i0, t0, cols, c);
-    break;
-  case 4 * 8 + 1:
-    tileVnni(o, 4, 1, i0, t0, cols, c);
-    break;
+    LOOMRT_VNNI_CASE(1, 4)
+    LOOMRT_VNNI_CASE(1, 3)
+    LOOMRT_VNNI_CASE(1, 2)
+    LOOMRT_VNNI_CASE(1, 1)
+    LOOMRT_VNNI_CASE(2, 2)
+    LOOMRT_VNNI_CASE(2, 1)
+    LOOMRT_VNNI_CASE(3, 2)
+    LOOMRT_VNNI_CASE(3, 1)
+    LOOMRT_VNNI_CASE(4, 2)
+    LOOMRT_VNNI_CASE(4, 1)
   default:
     break;
   }
+#undef LOOMRT_VNNI_CASE
 }
 
 /** Every row of C over the panels [t0, t0 + unit) (a unit is 4 panels for

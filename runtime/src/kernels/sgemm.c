@@ -277,89 +277,58 @@ typedef void (*TailMicroKernel2)(int nrows, int packed, int64_t kc,
                                  const float *b1, float *c, int64_t ldc,
                                  int accumulate);
 
-/** The best microkernels for this CPU allowed by `cap` (as LOOMRT_MAX_ISA:
- *  NULL or "avx512": any; "avx2": 256-bit; otherwise portable). */
-static MicroKernel selectMicroKernel(const char *cap, const char **name,
-                                     MicroKernel2 *twoPanels) {
-  *twoPanels = NULL;
-#ifdef LOOMRT_HAVE_AVX2_KERNEL
-  int allow512 = loomrtIsaCap(cap) >= LOOMRT_ISA_512;
-  int allow256 = loomrtIsaCap(cap) >= LOOMRT_ISA_256;
-  __builtin_cpu_init();
-  if (allow256 && __builtin_cpu_supports("avx2") &&
-      __builtin_cpu_supports("fma")) {
-    *name = "avx2-fma-6x16";
-    if (allow512 && __builtin_cpu_supports("avx512f")) {
-      *name = "avx512-12x32";
-      *twoPanels = microKernelAvx512;
-    }
-    return microKernelAvx2;
-  }
-#else
-  (void)cap;
-#endif
-  *name = "generic-6x16";
-  return microKernelGeneric;
-}
-
-/** The row-pointer twin of a two-panel kernel. */
-static RowsMicroKernel2 rowsKernelFor(MicroKernel2 two) {
-#ifdef LOOMRT_HAVE_AVX2_KERNEL
-  if (two == microKernelAvx512)
-    return rowsMicroKernelAvx512;
-#else
-  (void)two;
-#endif
-  return NULL;
-}
-
-/** The row-tail twin of a two-panel kernel. */
-static TailMicroKernel2 tailKernelFor(MicroKernel2 two) {
-#ifdef LOOMRT_HAVE_AVX2_KERNEL
-  if (two == microKernelAvx512)
-    return tailMicroKernelAvx512;
-#else
-  (void)two;
-#endif
-  return NULL;
-}
-
 static const char *kernelName;
 static MicroKernel microKernel;
 static MicroKernel2 microKernel2;
 static RowsMicroKernel2 rowsMicroKernel2;
 static TailMicroKernel2 tailMicroKernel2;
 
-/** The unpacked-A microkernel matching getMicroKernel()'s choice. */
-static RowsMicroKernel getRowsMicroKernel(void);
+/** Installs the best microkernels for this CPU allowed by `cap` (as
+ *  LOOMRT_MAX_ISA: NULL or "avx512": any; "avx2": 256-bit; otherwise
+ *  portable); microKernel last, as it marks the choice made. */
+static void installKernels(const char *cap) {
+  const char *name = "generic-6x16";
+  MicroKernel one = microKernelGeneric;
+  MicroKernel2 two = NULL;
+  RowsMicroKernel2 rows2 = NULL;
+  TailMicroKernel2 tail2 = NULL;
+#ifdef LOOMRT_HAVE_AVX2_KERNEL
+  __builtin_cpu_init();
+  if (loomrtIsaCap(cap) >= LOOMRT_ISA_256 && __builtin_cpu_supports("avx2") &&
+      __builtin_cpu_supports("fma")) {
+    name = "avx2-fma-6x16";
+    one = microKernelAvx2;
+    if (loomrtIsaCap(cap) >= LOOMRT_ISA_512 &&
+        __builtin_cpu_supports("avx512f")) {
+      name = "avx512-12x32";
+      two = microKernelAvx512;
+      rows2 = rowsMicroKernelAvx512;
+      tail2 = tailMicroKernelAvx512;
+    }
+  }
+#else
+  (void)cap;
+#endif
+  kernelName = name;
+  microKernel2 = two;
+  rowsMicroKernel2 = rows2;
+  tailMicroKernel2 = tail2;
+  microKernel = one;
+}
 
 static MicroKernel getMicroKernel(void) {
   /* Benign race: every thread computes the same answer. */
-  if (!microKernel) {
-    const char *name;
-    MicroKernel2 two;
-    MicroKernel k = selectMicroKernel(getenv("LOOMRT_MAX_ISA"), &name, &two);
-    kernelName = name;
-    microKernel2 = two;
-    rowsMicroKernel2 = rowsKernelFor(two);
-    tailMicroKernel2 = tailKernelFor(two);
-    microKernel = k;
-  }
+  if (!microKernel)
+    installKernels(getenv("LOOMRT_MAX_ISA"));
   return microKernel;
 }
 
 const char *loomrt_sgemm_set_max_isa(const char *isa) {
-  const char *name;
-  MicroKernel2 two;
-  MicroKernel k = selectMicroKernel(isa, &name, &two);
-  kernelName = name;
-  microKernel2 = two;
-  rowsMicroKernel2 = rowsKernelFor(two);
-  tailMicroKernel2 = tailKernelFor(two);
-  microKernel = k;
-  return name;
+  installKernels(isa);
+  return kernelName;
 }
 
+/** The unpacked-A microkernel matching getMicroKernel()'s choice. */
 static RowsMicroKernel getRowsMicroKernel(void) {
 #ifdef LOOMRT_HAVE_AVX2_KERNEL
   if (getMicroKernel() == microKernelAvx2)
