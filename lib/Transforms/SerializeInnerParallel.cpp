@@ -10,6 +10,7 @@
 #include "mlir/Dialect/SCF/Transforms/Transforms.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/PatternMatch.h"
+#include "mlir/Interfaces/CallInterfaces.h"
 
 namespace loom {
 #define GEN_PASS_DEF_SERIALIZEINNERPARALLELPASS
@@ -32,6 +33,14 @@ static constexpr int64_t kMinOuterIterations = 8;
 static void serializeLastDimension(RewriterBase &rewriter, scf::ParallelOp op) {
   unsigned n = op.getNumLoops();
   if (n < 2 || op.getNumReductions() != 0)
+    return;
+  // An iteration that calls a function (a GEMM microkernel, an attention
+  // tile's products) is large: the division per index costs nothing there,
+  // while a sequential last dimension would leave the threads idle when the
+  // others are few at run time (attention heads of a batch of one).
+  if (op.getBody()
+          ->walk([](CallOpInterface) { return WalkResult::interrupt(); })
+          .wasInterrupted())
     return;
   int64_t outer = 1;
   bool dynamic = false;

@@ -59,3 +59,23 @@ func.func @few_outer(%m: memref<2x2x1024xf32>) {
   }
   return
 }
+
+// -----
+
+// An iteration that calls a function (an attention head's GEMMs) is large:
+// every dimension stays parallel, since the outer ones may be few at run
+// time (a batch of one).
+// CHECK-LABEL: func @calls_stay_parallel
+//       CHECK:   scf.parallel (%{{.+}}, %{{.+}}) = (%c0, %c0) to (%{{.+}}, %c6)
+//   CHECK-NOT:   scf.for
+//       CHECK:     func.call @work
+func.func private @work(index, index)
+func.func @calls_stay_parallel(%n: index) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c6 = arith.constant 6 : index
+  scf.parallel (%i, %j) = (%c0, %c0) to (%n, %c6) step (%c1, %c1) {
+    func.call @work(%i, %j) : (index, index) -> ()
+  }
+  return
+}

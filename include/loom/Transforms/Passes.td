@@ -296,9 +296,13 @@ def SerializeInnerParallelPass : Pass<"loom-serialize-inner-parallel"> {
     threads once, over its outermost parallel dimensions. It then moves the
     last dimension of each multi-dimensional `scf.parallel` into an `scf.for`
     inside it (unless the other dimensions are statically fewer than 8
-    iterations): OpenMP collapses a loop's dimensions into one iteration
-    space and recomputes every index by division, which keeps LLVM from
-    vectorizing the innermost, contiguous loop.
+    iterations, or the body calls a function): OpenMP collapses a loop's
+    dimensions into one iteration space and recomputes every index by
+    division, which keeps LLVM from vectorizing the innermost, contiguous
+    loop. An iteration that calls a function (an attention tile's GEMM
+    microkernels) is large enough that the division costs nothing, and its
+    other dimensions may be few at run time (the batch of one in front of
+    the attention heads), so all its dimensions stay parallel.
   }];
   let dependentDialects = ["::mlir::scf::SCFDialect"];
 }
