@@ -28,6 +28,22 @@ static int64_t lastLoop(AffineMap map) {
   return -1;
 }
 
+/// Whether `expr` steps by one when `loop` does: the loop's dimension itself
+/// or a sum with it as a term (a convolution's input window, `d2 + d4`).
+static bool stepsWith(AffineExpr expr, int64_t loop) {
+  if (auto d = dyn_cast<AffineDimExpr>(expr))
+    return d.getPosition() == loop;
+  auto sum = dyn_cast<AffineBinaryOpExpr>(expr);
+  if (!sum || sum.getKind() != AffineExprKind::Add)
+    return false;
+  return stepsWith(sum.getLHS(), loop) || stepsWith(sum.getRHS(), loop);
+}
+
+/// Whether the last (contiguous) result of `map` steps with `loop`.
+static bool walksContiguously(AffineMap map, int64_t loop) {
+  return map.getNumResults() != 0 && stepsWith(map.getResults().back(), loop);
+}
+
 /// Returns the interchange that moves the output's contiguous parallel loop
 /// innermost, or an empty vector when nothing should change.
 static SmallVector<unsigned> chooseInterchange(linalg::GenericOp op) {
@@ -45,11 +61,13 @@ static SmallVector<unsigned> chooseInterchange(linalg::GenericOp op) {
   // none). Moving p innermost pays when it is the contiguous loop of inputs
   // at least as large as those the current innermost loop walks
   // contiguously: C[m, n] += A[m, k] * B[k, n] moves n innermost, but a
-  // row reduction sum_j (x[i, j] - mean[i])^2 keeps j there.
+  // row reduction sum_j (x[i, j] - mean[i])^2 keeps j there. A window
+  // x[c, t + w] walks t (and w) contiguously: a depthwise convolution
+  // y[c, t] += x[c, t + w] * k[c, w] moves t innermost.
   auto contiguousRank = [&](int64_t loop) {
     int64_t rank = -1;
     for (OpOperand *in : op.getDpsInputOperands())
-      if (lastLoop(op.getMatchingIndexingMap(in)) == loop)
+      if (walksContiguously(op.getMatchingIndexingMap(in), loop))
         rank = std::max<int64_t>(rank, op.getRank(in));
     return rank;
   };

@@ -11,6 +11,7 @@
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Interfaces/CallInterfaces.h"
+#include "mlir/Interfaces/LoopLikeInterface.h"
 
 namespace loom {
 #define GEN_PASS_DEF_SERIALIZEINNERPARALLELPASS
@@ -34,12 +35,17 @@ static void serializeLastDimension(RewriterBase &rewriter, scf::ParallelOp op) {
   unsigned n = op.getNumLoops();
   if (n < 2 || op.getNumReductions() != 0)
     return;
-  // An iteration that calls a function (a GEMM microkernel, an attention
-  // tile's products) is large: the division per index costs nothing there,
-  // while a sequential last dimension would leave the threads idle when the
-  // others are few at run time (attention heads of a batch of one).
+  // An iteration that loops or calls a function (an attention tile's GEMM
+  // microkernels, a scan's steps over a block of channels, a convolution's
+  // taps) is large: the division per index costs nothing there, while a
+  // sequential last dimension would leave the threads idle when the others
+  // are few at run time (a batch of one in front of the heads or channels).
   if (op.getBody()
-          ->walk([](CallOpInterface) { return WalkResult::interrupt(); })
+          ->walk([](Operation *nested) {
+            return isa<CallOpInterface, LoopLikeOpInterface>(nested)
+                       ? WalkResult::interrupt()
+                       : WalkResult::advance();
+          })
           .wasInterrupted())
     return;
   int64_t outer = 1;

@@ -54,3 +54,22 @@ func.func @row_variance(%x: tensor<2x128x768xf32>, %mean: tensor<2x128xf32>, %ac
   } -> tensor<2x128xf32>
   return %0 : tensor<2x128xf32>
 }
+
+// -----
+
+// A depthwise causal convolution (Mamba's): y[b, c, t] += x[b, c, t + w] *
+// k[c, w]. The input window x[.., t + w] walks t contiguously, as the output
+// does: t moves innermost (the 4 taps w were innermost, a scalar loop).
+// CHECK-LABEL: func @depthwise_conv
+//       CHECK:   iterator_types = ["parallel", "parallel", "reduction", "parallel"]
+func.func @depthwise_conv(%x: tensor<1x64x259xf32>, %k: tensor<64x4xf32>, %y: tensor<1x64x256xf32>) -> tensor<1x64x256xf32> {
+  %0 = linalg.generic {indexing_maps = [affine_map<(b, c, t, w) -> (b, c, t + w)>, affine_map<(b, c, t, w) -> (c, w)>, affine_map<(b, c, t, w) -> (b, c, t)>],
+                       iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%x, %k : tensor<1x64x259xf32>, tensor<64x4xf32>) outs(%y : tensor<1x64x256xf32>) {
+  ^bb0(%v: f32, %w: f32, %a: f32):
+    %p = arith.mulf %v, %w : f32
+    %s = arith.addf %a, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<1x64x256xf32>
+  return %0 : tensor<1x64x256xf32>
+}

@@ -79,3 +79,25 @@ func.func @calls_stay_parallel(%n: index) {
   }
   return
 }
+
+// -----
+
+// An iteration that loops (a scan's time steps over a block of channels)
+// is large too: both dimensions stay parallel.
+// CHECK-LABEL: func @loops_stay_parallel
+//       CHECK:   scf.parallel (%[[B:.+]], %[[C:.+]]) = (%c0, %c0) to (%{{.+}}, %c24)
+//       CHECK:     scf.for %[[T:.+]] = %c0 to %c16
+//       CHECK:       memref.store %{{.+}}, %{{.+}}[%[[B]], %[[T]], %[[C]]]
+func.func @loops_stay_parallel(%m: memref<?x16x24xf32>, %n: index) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c16 = arith.constant 16 : index
+  %c24 = arith.constant 24 : index
+  %f = arith.constant 1.0 : f32
+  scf.parallel (%b, %c) = (%c0, %c0) to (%n, %c24) step (%c1, %c1) {
+    scf.for %t = %c0 to %c16 step %c1 {
+      memref.store %f, %m[%b, %t, %c] : memref<?x16x24xf32>
+    }
+  }
+  return
+}

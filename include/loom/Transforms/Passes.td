@@ -296,13 +296,14 @@ def SerializeInnerParallelPass : Pass<"loom-serialize-inner-parallel"> {
     threads once, over its outermost parallel dimensions. It then moves the
     last dimension of each multi-dimensional `scf.parallel` into an `scf.for`
     inside it (unless the other dimensions are statically fewer than 8
-    iterations, or the body calls a function): OpenMP collapses a loop's
-    dimensions into one iteration space and recomputes every index by
+    iterations, or the body loops or calls a function): OpenMP collapses a
+    loop's dimensions into one iteration space and recomputes every index by
     division, which keeps LLVM from vectorizing the innermost, contiguous
-    loop. An iteration that calls a function (an attention tile's GEMM
-    microkernels) is large enough that the division costs nothing, and its
-    other dimensions may be few at run time (the batch of one in front of
-    the attention heads), so all its dimensions stay parallel.
+    loop. An iteration that loops or calls a function (an attention tile's
+    GEMM microkernels, a scan over a block of channels, a convolution's
+    taps) is large enough that the division costs nothing, and the other
+    dimensions may be few at run time (the batch of one in front of the
+    heads or channels), so all its dimensions stay parallel.
   }];
   let dependentDialects = ["::mlir::scf::SCFDialect"];
 }
