@@ -61,8 +61,8 @@ static void onThreadBegin(ompt_thread_t type, ompt_data_t *data) {
 }
 
 static void onParallelBegin(ompt_data_t *task, const ompt_frame_t *frame,
-                            ompt_data_t *parallel, unsigned int size,
-                            int flags, const void *callSite) {
+                            ompt_data_t *parallel, unsigned int size, int flags,
+                            const void *callSite) {
   (void)task;
   (void)frame;
   (void)size;

@@ -127,9 +127,10 @@ struct LoomcOptions {
       cl::init(false), cl::cat(category)};
   cl::opt<bool> noMicrokernels{
       "no-microkernels",
-      cl::desc("Compile fp32 matrix multiplies to loops (by default they "
-               "call loomrt's packed, register-blocked, threaded GEMM "
-               "microkernel, linked into the model)"),
+      cl::desc("Compile fp32 matrix multiplies and transposes to loops (by "
+               "default they call loomrt's packed, register-blocked, "
+               "threaded GEMM microkernel and its blocked transpose, linked "
+               "into the model)"),
       cl::init(false), cl::cat(category)};
   cl::opt<bool> referenceAttention{
       "reference-attention",

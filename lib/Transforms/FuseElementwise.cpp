@@ -11,7 +11,9 @@
 // a generic loop nest the microkernel cannot take. Producers that only move
 // data (transposes, broadcasts) still fuse: they become strides. Nor does a
 // producer with transcendental math fuse into a consumer that broadcasts it
-// (Mamba's A = -exp(A_log) read at every step would be recomputed T times).
+// (Mamba's A = -exp(A_log) read at every step would be recomputed T times),
+// nor a transpose that changes the contiguous dimension into a consumer with
+// such math (the math would run on strided, unvectorized reads).
 //
 //===----------------------------------------------------------------------===//
 
@@ -33,6 +35,24 @@ namespace loom {
 
 using namespace mlir;
 
+/// Whether `op`'s body computes transcendental math.
+static bool computesMath(linalg::GenericOp op) {
+  return llvm::any_of(op.getBody()->getOperations(), [](Operation &nested) {
+    return isa<math::MathDialect>(nested.getDialect());
+  });
+}
+
+/// Whether `op` only moves data to a layout with another contiguous loop
+/// than its input's (`[b, t, c] -> [b, c, t]`).
+static bool transposesInnermost(linalg::GenericOp op) {
+  if (!loom::isPureDataMovement(op))
+    return false;
+  AffineMap in = op.getMatchingIndexingMap(op.getDpsInputOperand(0));
+  AffineMap out = op.getMatchingIndexingMap(op.getDpsInitOperand(0));
+  return in.isPermutation() && out.isPermutation() &&
+         in.getResults().back() != out.getResults().back();
+}
+
 /// Fuses single-use producers, except computing producers into contractions
 /// that the microkernels compute.
 static bool shouldFuse(OpOperand *fused) {
@@ -43,9 +63,15 @@ static bool shouldFuse(OpOperand *fused) {
   auto generic = dyn_cast<linalg::GenericOp>(producer);
   if (consumer && generic &&
       !consumer.getMatchingIndexingMap(fused).isPermutation() &&
-      llvm::any_of(generic.getBody()->getOperations(), [](Operation &op) {
-        return isa<math::MathDialect>(op.getDialect());
-      }))
+      computesMath(generic))
+    return false;
+  // A transpose fused into a consumer that computes math would make that
+  // math read with a row's stride, which LLVM does not vectorize (Mamba's
+  // SiLU after its conv ran scalar): the transpose stays a copy, which
+  // loom-lower-to-microkernels makes a blocked transpose call, and the math
+  // runs on contiguous rows.
+  if (consumer && generic && transposesInnermost(generic) &&
+      computesMath(consumer) && !loom::matchMicrokernelMatmul(consumer))
     return false;
   if (!consumer || !loom::matchMicrokernelMatmul(consumer))
     return true;

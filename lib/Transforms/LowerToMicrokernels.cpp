@@ -44,6 +44,10 @@ static constexpr int64_t kPanel = 16;
 /// The microkernel's argument count: batch, m, n, k, then a pointer and
 /// three strides for each of A, B and C, then the flags.
 static constexpr unsigned kNumArgs = 4 + 3 * 4 + 1;
+/// The blocked strided copy (transposes) and its argument count: batch,
+/// rows, columns, then a pointer and three strides for each of src and dst.
+static constexpr StringLiteral kTranspose = "loomrt_transpose_f32";
+static constexpr unsigned kNumTransposeArgs = 3 + 2 * 4;
 
 namespace {
 /// One operand of the contraction as a pointer and per-loop strides.
@@ -175,16 +179,119 @@ static unsigned lastInMap(ArrayRef<unsigned> loops, AffineMap map) {
   return best;
 }
 
-/// Returns the external declaration of the microkernel, creating it.
-static func::FuncOp getOrDeclareSgemm(ModuleOp module) {
-  if (auto f = module.lookupSymbol<func::FuncOp>(kSgemm))
+/// Returns the external declaration of the runtime kernel `name` taking
+/// `numArgs` 64-bit integers, creating it.
+static func::FuncOp getOrDeclareKernel(ModuleOp module, StringRef name,
+                                       unsigned numArgs) {
+  if (auto f = module.lookupSymbol<func::FuncOp>(name))
     return f;
   OpBuilder b = OpBuilder::atBlockBegin(module.getBody());
-  SmallVector<Type> args(kNumArgs, b.getI64Type());
-  auto f = func::FuncOp::create(b, module.getLoc(), kSgemm,
+  SmallVector<Type> args(numArgs, b.getI64Type());
+  auto f = func::FuncOp::create(b, module.getLoc(), name,
                                 b.getFunctionType(args, {}));
   f.setPrivate();
   return f;
+}
+
+/// Returns the external declaration of the microkernel, creating it.
+static func::FuncOp getOrDeclareSgemm(ModuleOp module) {
+  return getOrDeclareKernel(module, kSgemm, kNumArgs);
+}
+
+/// Returns the loop that the last result of `map` walks, if it is a loop.
+static std::optional<unsigned> lastLoop(AffineMap map) {
+  if (map.getNumResults() == 0)
+    return std::nullopt;
+  if (auto d = dyn_cast<AffineDimExpr>(map.getResults().back()))
+    return d.getPosition();
+  return std::nullopt;
+}
+
+/// Returns (rows, columns) when `op` is an fp32 copy whose input and output
+/// are permutations of all its loops with different contiguous (last)
+/// loops: rows is the input's contiguous loop, columns the output's.
+static std::optional<std::pair<unsigned, unsigned>>
+matchTranspose(linalg::GenericOp op) {
+  if (!loom::isPureDataMovement(op) || op.getNumLoops() < 2)
+    return std::nullopt;
+  for (Value v : op->getOperands())
+    if (!cast<MemRefType>(v.getType()).getElementType().isF32())
+      return std::nullopt;
+  AffineMap in = op.getIndexingMapsArray()[0],
+            out = op.getIndexingMapsArray()[1];
+  if (!in.isPermutation() || !out.isPermutation())
+    return std::nullopt;
+  std::optional<unsigned> rows = lastLoop(in), cols = lastLoop(out);
+  if (!rows || !cols || *rows == *cols)
+    return std::nullopt;
+  return std::make_pair(*rows, *cols);
+}
+
+/// Replaces the transpose `op` (rows and columns from matchTranspose) by
+/// calls to the blocked strided copy: the longest other loop is the call's
+/// batch, the rest loop around it.
+static void lowerTranspose(RewriterBase &rewriter, linalg::GenericOp op,
+                           unsigned rows, unsigned cols,
+                           func::FuncOp transpose) {
+  Location loc = op.getLoc();
+  rewriter.setInsertionPoint(op);
+  unsigned numLoops = op.getNumLoops();
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  SmallVector<OpFoldResult> sizes(numLoops);
+  StridedOperand operands[2] = {
+      describe(rewriter, loc, op.getDpsInputs()[0], maps[0], numLoops, sizes),
+      describe(rewriter, loc, op.getDpsInits()[0], maps[1], numLoops, sizes)};
+  std::optional<unsigned> batch;
+  SmallVector<unsigned> others;
+  for (unsigned l = 0; l < numLoops; ++l)
+    if (l != rows && l != cols)
+      others.push_back(l);
+  for (unsigned l : others) {
+    int64_t s = staticValue(sizes[l]);
+    if (!batch || ShapedType::isDynamic(s) ||
+        (!ShapedType::isDynamic(staticValue(sizes[*batch])) &&
+         s > staticValue(sizes[*batch])))
+      batch = l;
+  }
+  SmallVector<unsigned> looped;
+  SmallVector<Value> lbs, ubs, steps;
+  Value zero = arith::ConstantIndexOp::create(rewriter, loc, 0);
+  Value one = arith::ConstantIndexOp::create(rewriter, loc, 1);
+  for (unsigned l : others) {
+    if (l == *batch)
+      continue;
+    looped.push_back(l);
+    lbs.push_back(zero);
+    ubs.push_back(toValue(rewriter, loc, sizes[l]));
+    steps.push_back(one);
+  }
+  scf::buildLoopNest(
+      rewriter, loc, lbs, ubs, steps,
+      [&](OpBuilder &nb, Location l, ValueRange ivs) {
+        auto i64 = [&](OpFoldResult v) -> Value {
+          if (std::optional<int64_t> c = getConstantIntValue(v))
+            return arith::ConstantIntOp::create(nb, l, *c, 64);
+          return arith::IndexCastOp::create(nb, l, nb.getI64Type(),
+                                            toValue(nb, l, v));
+        };
+        SmallVector<Value> args;
+        args.push_back(i64(batch ? sizes[*batch] : nb.getIndexAttr(1)));
+        args.push_back(i64(sizes[rows]));
+        args.push_back(i64(sizes[cols]));
+        for (const StridedOperand &o : operands) {
+          OpFoldResult address = o.address;
+          for (auto [iv, loop] : llvm::zip(ivs, looped))
+            address = add(nb, l, address,
+                          mul(nb, l, iv,
+                              mul(nb, l, o.strides[loop], nb.getIndexAttr(4))));
+          args.push_back(i64(address));
+          args.push_back(i64(batch ? o.strides[*batch] : nb.getIndexAttr(0)));
+          args.push_back(i64(o.strides[rows]));
+          args.push_back(i64(o.strides[cols]));
+        }
+        func::CallOp::create(nb, l, transpose, args);
+      });
+  rewriter.eraseOp(op);
 }
 
 /// Returns the op right before `op` when it fills `output` with zeros (a
@@ -418,6 +525,7 @@ struct LowerToMicrokernelsPass final
   void runOnOperation() override {
     ModuleOp module = getOperation();
     SmallVector<std::pair<linalg::GenericOp, loom::MatmulLoops>> matmuls;
+    SmallVector<std::tuple<linalg::GenericOp, unsigned, unsigned>> transposes;
     module.walk([&](linalg::GenericOp op) {
       if (!op.hasPureBufferSemantics())
         return;
@@ -430,11 +538,19 @@ struct LowerToMicrokernelsPass final
       if (std::optional<loom::MatmulLoops> loops =
               loom::matchMicrokernelMatmul(op))
         matmuls.emplace_back(op, *loops);
+      else if (auto t = matchTranspose(op))
+        transposes.emplace_back(op, t->first, t->second);
     });
+    IRRewriter rewriter(&getContext());
+    if (!transposes.empty()) {
+      func::FuncOp transpose =
+          getOrDeclareKernel(module, kTranspose, kNumTransposeArgs);
+      for (auto &[op, rows, cols] : transposes)
+        lowerTranspose(rewriter, op, rows, cols, transpose);
+    }
     if (matmuls.empty())
       return;
     func::FuncOp sgemm = getOrDeclareSgemm(module);
-    IRRewriter rewriter(&getContext());
     PackedWeights packedWeights;
     for (auto &[op, loops] : matmuls)
       (void)lowerMatmul(rewriter, op, loops, sgemm, packedWeights);

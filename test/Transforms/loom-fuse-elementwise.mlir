@@ -162,3 +162,48 @@ func.func @broadcast_math(%w: tensor<8xf32>, %x: tensor<16x8xf32>, %v: tensor<8x
   } -> tensor<16x8xf32>
   return %1 : tensor<16x8xf32>
 }
+
+// -----
+
+// A transpose that changes the contiguous dimension stays out of a consumer
+// with transcendental math (SiLU would read with a row's stride and run
+// scalar); it still fuses into a cheap consumer.
+#tr = affine_map<(b, t, c) -> (b, c, t)>
+#id3 = affine_map<(b, t, c) -> (b, t, c)>
+// CHECK-LABEL: func @transpose_math
+//       CHECK:   %[[T:.+]] = linalg.generic
+//  CHECK-NEXT:   ^bb0(%[[IN:.+]]: f32, %{{.+}}: f32):
+//  CHECK-NEXT:     linalg.yield %[[IN]]
+//       CHECK:   linalg.generic {{.*}} ins(%[[T]] : tensor<1x32x64xf32>)
+//       CHECK:     math.exp
+//       CHECK:   linalg.generic {{.*}} ins(%arg0 : tensor<1x64x32xf32>)
+//       CHECK:     arith.mulf
+//       CHECK:   return
+func.func @transpose_math(%x: tensor<1x64x32xf32>) -> (tensor<1x32x64xf32>, tensor<1x32x64xf32>) {
+  %e = tensor.empty() : tensor<1x32x64xf32>
+  %t = linalg.generic {indexing_maps = [#tr, #id3], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%x : tensor<1x64x32xf32>) outs(%e : tensor<1x32x64xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    linalg.yield %a : f32
+  } -> tensor<1x32x64xf32>
+  %silu = linalg.generic {indexing_maps = [#id3, #id3], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%t : tensor<1x32x64xf32>) outs(%e : tensor<1x32x64xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %n = arith.negf %a : f32
+    %x1 = math.exp %n : f32
+    %r = arith.mulf %a, %x1 : f32
+    linalg.yield %r : f32
+  } -> tensor<1x32x64xf32>
+  %t2 = linalg.generic {indexing_maps = [#tr, #id3], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%x : tensor<1x64x32xf32>) outs(%e : tensor<1x32x64xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    linalg.yield %a : f32
+  } -> tensor<1x32x64xf32>
+  %sq = linalg.generic {indexing_maps = [#id3, #id3], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%t2 : tensor<1x32x64xf32>) outs(%e : tensor<1x32x64xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %r = arith.mulf %a, %a : f32
+    linalg.yield %r : f32
+  } -> tensor<1x32x64xf32>
+  return %silu, %sq : tensor<1x32x64xf32>, tensor<1x32x64xf32>
+}

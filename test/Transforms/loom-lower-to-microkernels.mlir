@@ -222,3 +222,42 @@ func.func @split_reduction(%x: memref<4x3x5xf32>, %w: memref<3x16x5xf32>, %out: 
   }
   return
 }
+
+// -----
+
+// A copy that changes the contiguous dimension ([b, t, c] -> [b, c, t], read
+// from a strided slice) becomes one call to the blocked transpose: batch b,
+// rows c (the source's contiguous loop), columns t (the destination's);
+// then address and batch/row/column strides of the source and the
+// destination.
+// CHECK: func.func private @loomrt_transpose_f32(i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64)
+// CHECK-LABEL: func @transpose
+//       CHECK:   call @loomrt_transpose_f32(%c2_i64, %c48_i64, %c16_i64, %{{.+}}, %c1536_i64, %c1_i64{{.*}}, %c96_i64, %{{.+}}, %c768_i64, %c16_i64{{.*}}, %c1_i64{{.*}})
+//   CHECK-NOT:   linalg.generic
+func.func @transpose(%x: memref<2x16x96xf32>, %out: memref<2x48x16xf32>) {
+  %half = memref.subview %x[0, 0, 0] [2, 16, 48] [1, 1, 1] : memref<2x16x96xf32> to memref<2x16x48xf32, strided<[1536, 96, 1]>>
+  linalg.generic {indexing_maps = [affine_map<(b, c, t) -> (b, t, c)>, affine_map<(b, c, t) -> (b, c, t)>],
+                  iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%half : memref<2x16x48xf32, strided<[1536, 96, 1]>>) outs(%out : memref<2x48x16xf32>) {
+  ^bb0(%v: f32, %o: f32):
+    linalg.yield %v : f32
+  }
+  return
+}
+
+// -----
+
+// The attention heads' split [b, s, h, d] -> [b, h, s, d] keeps d
+// contiguous: not a transpose call (the loops copy whole rows).
+// CHECK-LABEL: func @heads
+//   CHECK-NOT:   call
+//       CHECK:   linalg.generic
+func.func @heads(%x: memref<1x8x2x4xf32>, %out: memref<1x2x8x4xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(b, h, s, d) -> (b, s, h, d)>, affine_map<(b, h, s, d) -> (b, h, s, d)>],
+                  iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%x : memref<1x8x2x4xf32>) outs(%out : memref<1x2x8x4xf32>) {
+  ^bb0(%v: f32, %o: f32):
+    linalg.yield %v : f32
+  }
+  return
+}

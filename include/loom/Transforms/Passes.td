@@ -328,7 +328,7 @@ def FuseElementwisePass : Pass<"loom-fuse-elementwise"> {
 
 def LowerToMicrokernelsPass : Pass<"loom-lower-to-microkernels",
                                    "mlir::ModuleOp"> {
-  let summary = "Replace bufferized fp32 contractions by loomrt_sgemm_f32 calls";
+  let summary = "Replace bufferized fp32 contractions and transposes by runtime kernel calls";
   let description = [{
     Runs on bufferized IR. Every `linalg.generic` that computes
     `C[...] += A[...] * B[...]` in fp32 with one reduction loop, at least one
@@ -341,6 +341,11 @@ def LowerToMicrokernelsPass : Pass<"loom-lower-to-microkernels",
     `scf.for` loops around it. A zero `linalg.fill` of the output right
     before the contraction is dropped and the call overwrites instead of
     accumulating. The module gets a private declaration of the microkernel.
+    An fp32 copy whose input and output are permutations of its loops with
+    different contiguous (last) loops (a transpose such as
+    `[b, t, c] -> [b, c, t]`) becomes a call to `loomrt_transpose_f32`, the
+    blocked strided copy: LLVM vectorizes such a loop with gathers, eight
+    cache lines each.
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::func::FuncDialect",

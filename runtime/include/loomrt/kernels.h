@@ -65,6 +65,21 @@ void loomrt_sgemm_f32(int64_t batch, int64_t m, int64_t n, int64_t k,
                       float *c, int64_t c_bs, int64_t c_rs, int64_t c_cs,
                       int64_t flags);
 
+/**
+ * Batched strided copy, for transposes: for every b < batch, r < rows,
+ * c < cols, dst[b*d_bs + r*d_rs + c*d_cs] = src[b*s_bs + r*s_rs + c*s_cs]
+ * (element strides). Copies in 32 x 32 blocks, so that a transpose (one
+ * side contiguous along r, the other along c) uses each cache line it
+ * touches fully while it is cached. dst must not overlap src. Runs on the
+ * OpenMP threads of the calling thread unless called from inside a
+ * parallel region. loomc calls it for elementwise copies that change the
+ * contiguous dimension.
+ */
+void loomrt_transpose_f32(int64_t batch, int64_t rows, int64_t cols,
+                          const float *src, int64_t s_bs, int64_t s_rs,
+                          int64_t s_cs, float *dst, int64_t d_bs, int64_t d_rs,
+                          int64_t d_cs);
+
 /** Activations of loomrt_moe_ffn_f32's expert FFNs (the values of
  *  loom.moe's `activation`). */
 enum {
