@@ -227,6 +227,72 @@ matchTranspose(linalg::GenericOp op) {
   return std::make_pair(*rows, *cols);
 }
 
+namespace {
+/// One call of a batched runtime kernel inside the loops around it.
+struct CallSite {
+  OpBuilder &b;
+  Location loc;
+  /// The loop the kernel's batch walks, if any.
+  std::optional<unsigned> batch;
+  /// The loops around the call and their induction variables.
+  ArrayRef<unsigned> looped;
+  ValueRange ivs;
+
+  /// `v` as an i64 argument.
+  Value i64(OpFoldResult v) const {
+    if (std::optional<int64_t> c = getConstantIntValue(v))
+      return arith::ConstantIntOp::create(b, loc, *c, 64);
+    return arith::IndexCastOp::create(b, loc, b.getI64Type(),
+                                      toValue(b, loc, v));
+  }
+  /// The address of `o` at this iteration of the loops around the call.
+  OpFoldResult address(const StridedOperand &o) const {
+    OpFoldResult result = o.address;
+    for (auto [iv, loop] : llvm::zip(ivs, looped))
+      result =
+          add(b, loc, result,
+              mul(b, loc, iv, mul(b, loc, o.strides[loop], b.getIndexAttr(4))));
+    return result;
+  }
+  /// The stride of `o` along the batch (0 without one).
+  OpFoldResult batchStride(const StridedOperand &o) const {
+    return batch ? o.strides[*batch] : b.getIndexAttr(0);
+  }
+};
+} // namespace
+
+/// Makes the longest of the `outer` loops (sizes in `sizes`) a kernel's
+/// batch and calls `emit` inside a loop nest over the others.
+static void buildBatchedCalls(RewriterBase &rewriter, Location loc,
+                              ArrayRef<OpFoldResult> sizes,
+                              ArrayRef<unsigned> outer,
+                              function_ref<void(const CallSite &)> emit) {
+  std::optional<unsigned> batch;
+  for (unsigned l : outer) {
+    int64_t s = staticValue(sizes[l]);
+    if (!batch || ShapedType::isDynamic(s) ||
+        (!ShapedType::isDynamic(staticValue(sizes[*batch])) &&
+         s > staticValue(sizes[*batch])))
+      batch = l;
+  }
+  SmallVector<unsigned> looped;
+  SmallVector<Value> lbs, ubs, steps;
+  Value zero = arith::ConstantIndexOp::create(rewriter, loc, 0);
+  Value one = arith::ConstantIndexOp::create(rewriter, loc, 1);
+  for (unsigned l : outer) {
+    if (batch && l == *batch)
+      continue;
+    looped.push_back(l);
+    lbs.push_back(zero);
+    ubs.push_back(toValue(rewriter, loc, sizes[l]));
+    steps.push_back(one);
+  }
+  scf::buildLoopNest(rewriter, loc, lbs, ubs, steps,
+                     [&](OpBuilder &nb, Location l, ValueRange ivs) {
+                       emit(CallSite{nb, l, batch, looped, ivs});
+                     });
+}
+
 /// Replaces the transpose `op` (rows and columns from matchTranspose) by
 /// calls to the blocked strided copy: the longest other loop is the call's
 /// batch, the rest loop around it.
@@ -241,56 +307,24 @@ static void lowerTranspose(RewriterBase &rewriter, linalg::GenericOp op,
   StridedOperand operands[2] = {
       describe(rewriter, loc, op.getDpsInputs()[0], maps[0], numLoops, sizes),
       describe(rewriter, loc, op.getDpsInits()[0], maps[1], numLoops, sizes)};
-  std::optional<unsigned> batch;
   SmallVector<unsigned> others;
   for (unsigned l = 0; l < numLoops; ++l)
     if (l != rows && l != cols)
       others.push_back(l);
-  for (unsigned l : others) {
-    int64_t s = staticValue(sizes[l]);
-    if (!batch || ShapedType::isDynamic(s) ||
-        (!ShapedType::isDynamic(staticValue(sizes[*batch])) &&
-         s > staticValue(sizes[*batch])))
-      batch = l;
-  }
-  SmallVector<unsigned> looped;
-  SmallVector<Value> lbs, ubs, steps;
-  Value zero = arith::ConstantIndexOp::create(rewriter, loc, 0);
-  Value one = arith::ConstantIndexOp::create(rewriter, loc, 1);
-  for (unsigned l : others) {
-    if (l == *batch)
-      continue;
-    looped.push_back(l);
-    lbs.push_back(zero);
-    ubs.push_back(toValue(rewriter, loc, sizes[l]));
-    steps.push_back(one);
-  }
-  scf::buildLoopNest(
-      rewriter, loc, lbs, ubs, steps,
-      [&](OpBuilder &nb, Location l, ValueRange ivs) {
-        auto i64 = [&](OpFoldResult v) -> Value {
-          if (std::optional<int64_t> c = getConstantIntValue(v))
-            return arith::ConstantIntOp::create(nb, l, *c, 64);
-          return arith::IndexCastOp::create(nb, l, nb.getI64Type(),
-                                            toValue(nb, l, v));
-        };
-        SmallVector<Value> args;
-        args.push_back(i64(batch ? sizes[*batch] : nb.getIndexAttr(1)));
-        args.push_back(i64(sizes[rows]));
-        args.push_back(i64(sizes[cols]));
-        for (const StridedOperand &o : operands) {
-          OpFoldResult address = o.address;
-          for (auto [iv, loop] : llvm::zip(ivs, looped))
-            address = add(nb, l, address,
-                          mul(nb, l, iv,
-                              mul(nb, l, o.strides[loop], nb.getIndexAttr(4))));
-          args.push_back(i64(address));
-          args.push_back(i64(batch ? o.strides[*batch] : nb.getIndexAttr(0)));
-          args.push_back(i64(o.strides[rows]));
-          args.push_back(i64(o.strides[cols]));
-        }
-        func::CallOp::create(nb, l, transpose, args);
-      });
+  buildBatchedCalls(rewriter, loc, sizes, others, [&](const CallSite &site) {
+    SmallVector<Value> args;
+    args.push_back(
+        site.i64(site.batch ? sizes[*site.batch] : site.b.getIndexAttr(1)));
+    args.push_back(site.i64(sizes[rows]));
+    args.push_back(site.i64(sizes[cols]));
+    for (const StridedOperand &o : operands) {
+      args.push_back(site.i64(site.address(o)));
+      args.push_back(site.i64(site.batchStride(o)));
+      args.push_back(site.i64(o.strides[rows]));
+      args.push_back(site.i64(o.strides[cols]));
+    }
+    func::CallOp::create(site.b, site.loc, transpose, args);
+  });
   rewriter.eraseOp(op);
 }
 
@@ -458,61 +492,24 @@ static LogicalResult lowerMatmul(RewriterBase &rewriter, linalg::GenericOp op,
   SmallVector<unsigned> outer(loops.batch.begin(), loops.batch.end());
   outer.append(extraM);
   outer.append(extraN);
-  std::optional<unsigned> batch;
-  for (unsigned l : outer) {
-    int64_t s = staticValue(sizes[l]);
-    if (!batch || ShapedType::isDynamic(s) ||
-        (!ShapedType::isDynamic(staticValue(sizes[*batch])) &&
-         s > staticValue(sizes[*batch])))
-      batch = l;
-  }
-  SmallVector<unsigned> looped;
-  SmallVector<Value> lbs, ubs, steps;
-  Value zero = arith::ConstantIndexOp::create(rewriter, loc, 0);
-  Value one = arith::ConstantIndexOp::create(rewriter, loc, 1);
-  for (unsigned l : outer) {
-    if (batch && l == *batch)
-      continue;
-    looped.push_back(l);
-    lbs.push_back(zero);
-    ubs.push_back(toValue(rewriter, loc, sizes[l]));
-    steps.push_back(one);
-  }
-
-  scf::buildLoopNest(
-      rewriter, loc, lbs, ubs, steps,
-      [&](OpBuilder &nb, Location l, ValueRange ivs) {
-        SmallVector<Value> args;
-        auto i64 = [&](OpFoldResult v) -> Value {
-          if (std::optional<int64_t> c = getConstantIntValue(v))
-            return arith::ConstantIntOp::create(nb, l, *c, 64);
-          return arith::IndexCastOp::create(nb, l, nb.getI64Type(),
-                                            toValue(nb, l, v));
-        };
-        auto strideOf = [&](const StridedOperand &o,
-                            std::optional<unsigned> loop) -> OpFoldResult {
-          return loop ? o.strides[*loop] : nb.getIndexAttr(0);
-        };
-        args.push_back(i64(batch ? sizes[*batch] : nb.getIndexAttr(1)));
-        args.push_back(i64(sizes[m]));
-        args.push_back(i64(sizes[n]));
-        args.push_back(i64(sizes[k]));
-        for (const StridedOperand &o : operands) {
-          OpFoldResult address = o.address;
-          for (auto [iv, loop] : llvm::zip(ivs, looped))
-            address = add(nb, l, address,
-                          mul(nb, l, iv,
-                              mul(nb, l, o.strides[loop], nb.getIndexAttr(4))));
-          args.push_back(i64(address));
-          args.push_back(i64(strideOf(o, batch)));
-          // Rows and columns of A are (m, k), of B (k, n), of C (m, n).
-          unsigned row = &o == &b ? k : m, col = &o == &a ? k : n;
-          args.push_back(i64(o.strides[row]));
-          args.push_back(i64(o.strides[col]));
-        }
-        args.push_back(arith::ConstantIntOp::create(nb, l, flags, 64));
-        func::CallOp::create(nb, l, sgemm, args);
-      });
+  buildBatchedCalls(rewriter, loc, sizes, outer, [&](const CallSite &site) {
+    SmallVector<Value> args;
+    args.push_back(
+        site.i64(site.batch ? sizes[*site.batch] : site.b.getIndexAttr(1)));
+    args.push_back(site.i64(sizes[m]));
+    args.push_back(site.i64(sizes[n]));
+    args.push_back(site.i64(sizes[k]));
+    for (const StridedOperand &o : operands) {
+      args.push_back(site.i64(site.address(o)));
+      args.push_back(site.i64(site.batchStride(o)));
+      // Rows and columns of A are (m, k), of B (k, n), of C (m, n).
+      unsigned row = &o == &b ? k : m, col = &o == &a ? k : n;
+      args.push_back(site.i64(o.strides[row]));
+      args.push_back(site.i64(o.strides[col]));
+    }
+    args.push_back(arith::ConstantIntOp::create(site.b, site.loc, flags, 64));
+    func::CallOp::create(site.b, site.loc, sgemm, args);
+  });
   rewriter.eraseOp(op);
   return success();
 }
