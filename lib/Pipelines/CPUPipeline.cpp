@@ -78,7 +78,7 @@ void loom::buildCPUPipeline(OpPassManager &pm,
 
   // Step 2: attention in the flash (online-softmax) form, the other loom ops
   // -> linalg, then fuse elementwise producers and consumers;
-  // contiguous innermost loops and inline math so that LLVM vectorizes.
+  // contiguous innermost loops so that LLVM vectorizes.
   {
     // Without flash attention, routed attention (which only has a tiled
     // form) is still tiled.
@@ -98,7 +98,6 @@ void loom::buildCPUPipeline(OpPassManager &pm,
   pm.addNestedPass<func::FuncOp>(createFuseElementwisePass());
   pm.addNestedPass<func::FuncOp>(createLinalgGeneralizeNamedOpsPass());
   pm.addNestedPass<func::FuncOp>(createOptimizeLoopOrderPass());
-  pm.addNestedPass<func::FuncOp>(createApproximateMathPass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   if (options.stopAfter == CPUPipelineStage::Linalg)
@@ -123,6 +122,9 @@ void loom::buildCPUPipeline(OpPassManager &pm,
     pm.addPass(createLowerToMicrokernelsPass());
     pm.addPass(createCanonicalizerPass());
   }
+  // Inline polynomial math after the microkernels have taken the GEMM
+  // epilogues they recognize by their math (erf, tanh).
+  pm.addNestedPass<func::FuncOp>(createApproximateMathPass());
 
   // Step 4: loops and the LLVM dialect.
   pm.addNestedPass<func::FuncOp>(createLowerCopiesPass());

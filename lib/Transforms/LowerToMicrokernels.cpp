@@ -10,7 +10,9 @@
 // (n) loops, that are contiguous in memory merge into one; the longest
 // remaining parallel loop becomes the microkernel's batch, the others scf.for
 // loops around the call. A zero fill of the output just before the
-// contraction is dropped (the call overwrites instead of accumulating).
+// contraction is dropped (the call overwrites instead of accumulating). A
+// dense layer's elementwise consumer (bias, ReLU or GELU, residual add) is
+// fused as the call's epilogue (loomrt_sgemm_epilogue_f32).
 //
 //===----------------------------------------------------------------------===//
 
@@ -26,6 +28,8 @@
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/SymbolTable.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
 
 namespace loom {
 #define GEN_PASS_DEF_LOWERTOMICROKERNELSPASS
@@ -44,6 +48,10 @@ static constexpr int64_t kPanel = 16;
 /// The microkernel's argument count: batch, m, n, k, then a pointer and
 /// three strides for each of A, B and C, then the flags.
 static constexpr unsigned kNumArgs = 4 + 3 * 4 + 1;
+/// The microkernel with an epilogue: its arguments, then a pointer and
+/// three strides for each of the bias and the residual, then the activation.
+static constexpr StringLiteral kSgemmEpilogue = "loomrt_sgemm_epilogue_f32";
+static constexpr unsigned kNumEpilogueArgs = kNumArgs + 2 * 4 + 1;
 /// The blocked strided copy (transposes) and its argument count: batch,
 /// rows, columns, then a pointer and three strides for each of src and dst.
 static constexpr StringLiteral kTranspose = "loomrt_transpose_f32";
@@ -134,10 +142,10 @@ static StridedOperand describe(OpBuilder &b, Location loc, Value memref,
 }
 
 /// Merges into `primary` every loop of `others` that continues it
-/// contiguously in both `x` and `y` (static strides and sizes only); the
-/// merged loops leave `others`.
+/// contiguously in every one of `operands` (static strides and sizes only);
+/// the merged loops leave `others`.
 static void mergeContiguous(unsigned primary, SmallVectorImpl<unsigned> &others,
-                            const StridedOperand &x, const StridedOperand &y,
+                            ArrayRef<const StridedOperand *> operands,
                             SmallVectorImpl<OpFoldResult> &sizes,
                             OpBuilder &b) {
   bool merged = true;
@@ -147,14 +155,15 @@ static void mergeContiguous(unsigned primary, SmallVectorImpl<unsigned> &others,
     if (ShapedType::isDynamic(size))
       return;
     for (auto *it = others.begin(); it != others.end(); ++it) {
-      auto continues = [&](const StridedOperand &o) {
-        int64_t inner = staticValue(o.strides[primary]),
-                outer = staticValue(o.strides[*it]);
+      auto continues = [&](const StridedOperand *o) {
+        int64_t inner = staticValue(o->strides[primary]),
+                outer = staticValue(o->strides[*it]);
         return !ShapedType::isDynamic(inner) && !ShapedType::isDynamic(outer) &&
                outer == size * inner;
       };
       int64_t otherSize = staticValue(sizes[*it]);
-      if (ShapedType::isDynamic(otherSize) || !continues(x) || !continues(y))
+      if (ShapedType::isDynamic(otherSize) ||
+          !llvm::all_of(operands, continues))
         continue;
       sizes[primary] = b.getIndexAttr(size * otherSize);
       others.erase(it);
@@ -414,23 +423,209 @@ static memref::GlobalOp packedWeight(RewriterBase &rewriter, ModuleOp module,
   return result;
 }
 
+namespace {
+/// An elementwise consumer of a contraction's output that the microkernel's
+/// epilogue computes (loomrt_sgemm_epilogue_f32).
+struct FusedEpilogue {
+  linalg::GenericOp op;
+  loom::EpilogueBody body;
+  /// The consumer's output, bias and residual with their indexing maps in
+  /// the contraction's loops (null when absent).
+  Value out, bias, residual;
+  AffineMap outMap, biasMap, residualMap;
+  /// The residual is the output buffer itself (an in-place residual add):
+  /// the contraction accumulates into it instead.
+  bool accumulate = false;
+};
+} // namespace
+
+/// The buffer that `v` is a view of.
+static Value rootBuffer(Value v) {
+  while (auto view = v.getDefiningOp<ViewLikeOpInterface>())
+    v = view.getViewSource();
+  return v;
+}
+
+/// Whether `x` and `y` cannot overlap: they view different buffers, one of
+/// them allocated here or a global.
+static bool distinctBuffers(Value x, Value y) {
+  Value rx = rootBuffer(x), ry = rootBuffer(y);
+  auto local = [](Value v) {
+    return isa_and_nonnull<memref::AllocOp, memref::AllocaOp,
+                           memref::GetGlobalOp>(v.getDefiningOp());
+  };
+  return rx != ry && (local(rx) || local(ry));
+}
+
+/// Returns the elementwise consumer of the contraction `op` (output `c`,
+/// zero-filled by `fill`) that its call can compute as an epilogue: the
+/// first op after it that touches c, reading it once through a permutation
+/// of its loops, with only effect-free ops, allocations and deallocations
+/// in between, a body of matchEpilogueBody's form, and an output that
+/// overlaps neither the contraction's operands nor its other inputs (or is
+/// exactly its residual, without an activation).
+static std::optional<FusedEpilogue> findEpilogue(linalg::GenericOp op, Value c,
+                                                 Operation *fill) {
+  if (!fill)
+    return std::nullopt;
+  linalg::GenericOp consumer;
+  for (Operation *next = op->getNextNode(); next; next = next->getNextNode()) {
+    if (llvm::is_contained(next->getOperands(), c)) {
+      consumer = dyn_cast<linalg::GenericOp>(next);
+      break;
+    }
+    if (!isMemoryEffectFree(next) &&
+        !isa<memref::AllocOp, memref::DeallocOp>(next))
+      return std::nullopt;
+  }
+  if (!consumer || !consumer.hasPureBufferSemantics() ||
+      consumer.getNumDpsInits() != 1)
+    return std::nullopt;
+  std::optional<unsigned> gemmInput;
+  for (OpOperand &o : consumer->getOpOperands()) {
+    auto type = dyn_cast<MemRefType>(o.get().getType());
+    if (!type || !type.getElementType().isF32() ||
+        (!type.getLayout().isIdentity() &&
+         !isa<StridedLayoutAttr>(type.getLayout())))
+      return std::nullopt;
+    // c once as an input, and possibly as the output (in place).
+    if (o.get() != c || !consumer.isDpsInput(&o))
+      continue;
+    if (gemmInput)
+      return std::nullopt;
+    gemmInput = o.getOperandNumber();
+  }
+  if (!gemmInput)
+    return std::nullopt;
+  std::optional<loom::EpilogueBody> body =
+      loom::matchEpilogueBody(consumer, *gemmInput);
+  AffineMap consumerC =
+      consumer.getMatchingIndexingMap(&consumer->getOpOperand(*gemmInput));
+  if (!body || !consumerC.isPermutation())
+    return std::nullopt;
+
+  // The consumer's loop d walks c's dimension p, which the contraction's
+  // loop (or constant 0) cMap.getResult(p) walks.
+  AffineMap cMap = op.getIndexingMapsArray()[2];
+  SmallVector<AffineExpr> loopOf(consumer.getNumLoops());
+  for (auto [p, expr] : llvm::enumerate(consumerC.getResults()))
+    loopOf[cast<AffineDimExpr>(expr).getPosition()] = cMap.getResult(p);
+  auto inContraction = [&](Value v, AffineMap &map) {
+    for (OpOperand &o : consumer->getOpOperands()) {
+      if (o.get() != v)
+        continue;
+      AffineMap m = consumer.getMatchingIndexingMap(&o);
+      for (AffineExpr e : m.getResults())
+        if (auto cst = dyn_cast<AffineConstantExpr>(e);
+            !isa<AffineDimExpr>(e) && (!cst || cst.getValue() != 0))
+          return false;
+      map = m.replaceDimsAndSymbols(loopOf, {}, op.getNumLoops(), 0);
+      return true;
+    }
+    return false;
+  };
+
+  FusedEpilogue result;
+  result.op = consumer;
+  result.body = *body;
+  result.out = consumer.getDpsInits()[0];
+  if (body->bias)
+    result.bias = consumer.getDpsInputs()[*body->bias];
+  if (body->residual)
+    result.residual = consumer.getDpsInputs()[*body->residual];
+  // Without an activation both are just addends: an in-place one (the
+  // output itself) is the residual.
+  if (body->act == loom::EpilogueActivation::None && result.bias &&
+      result.bias == result.out) {
+    std::swap(result.bias, result.residual);
+    std::swap(result.body.bias, result.body.residual);
+  }
+  if (!inContraction(result.out, result.outMap) ||
+      (result.bias && !inContraction(result.bias, result.biasMap)) ||
+      (result.residual && !inContraction(result.residual, result.residualMap)))
+    return std::nullopt;
+  // The call writes the output while it reads A, B, the bias and the
+  // residual.
+  for (Value in : op.getDpsInputs())
+    if (!distinctBuffers(result.out, in))
+      return std::nullopt;
+  if (result.bias && !distinctBuffers(result.out, result.bias))
+    return std::nullopt;
+  if (result.residual && !distinctBuffers(result.out, result.residual)) {
+    if (result.residual != result.out ||
+        consumer.getMatchingIndexingMap(
+            consumer.getDpsInputOperand(*result.body.residual)) !=
+            consumer.getMatchingIndexingMap(consumer.getDpsInitOperand(0)) ||
+        body->act != loom::EpilogueActivation::None)
+      return std::nullopt;
+    result.accumulate = true;
+  }
+  if (result.out != c && !distinctBuffers(result.out, c))
+    return std::nullopt;
+  return result;
+}
+
+/// Moves before `op` what defines `v` between `op` and its epilogue (an
+/// allocation, a view), with what that needs; false when something there
+/// cannot move (then nothing moved).
+static bool hoistBefore(Value v, Operation *op,
+                        llvm::SetVector<Operation *> &moved) {
+  Operation *def = v.getDefiningOp();
+  if (!def || def->getBlock() != op->getBlock() || def->isBeforeInBlock(op) ||
+      moved.contains(def))
+    return true;
+  if (!isMemoryEffectFree(def) && !isa<memref::AllocOp>(def))
+    return false;
+  for (Value operand : def->getOperands())
+    if (!hoistBefore(operand, op, moved))
+      return false;
+  moved.insert(def);
+  return true;
+}
+
 /// Replaces `op` by calls to the microkernel; fails (changing nothing but
 /// dead metadata reads) when its reduction loops do not merge into one.
 static LogicalResult lowerMatmul(RewriterBase &rewriter, linalg::GenericOp op,
                                  loom::MatmulLoops loops, func::FuncOp sgemm,
+                                 func::FuncOp sgemmEpilogue,
                                  PackedWeights &packedWeights) {
   Location loc = op.getLoc();
-  rewriter.setInsertionPoint(op);
   unsigned numLoops = op.getNumLoops();
   SmallVector<AffineMap> maps = op.getIndexingMapsArray();
   Value c = op.getDpsInits()[0];
   // Found before the metadata reads go in between.
   Operation *fill = zeroFillBefore(op, c);
+  // An elementwise consumer computed by the call's epilogue: the call then
+  // writes the consumer's output, and what that needs moves before it.
+  std::optional<FusedEpilogue> epilogue = findEpilogue(op, c, fill);
+  if (epilogue) {
+    llvm::SetVector<Operation *> moved;
+    if (llvm::all_of(
+            ValueRange{epilogue->out, epilogue->bias, epilogue->residual},
+            [&](Value v) { return !v || hoistBefore(v, op, moved); }))
+      for (Operation *def : moved)
+        rewriter.moveOpBefore(def, op);
+    else
+      epilogue.reset();
+  }
+  rewriter.setInsertionPoint(op);
   SmallVector<OpFoldResult> sizes(numLoops);
   StridedOperand operands[3] = {
       describe(rewriter, loc, op.getDpsInputs()[0], maps[0], numLoops, sizes),
       describe(rewriter, loc, op.getDpsInputs()[1], maps[1], numLoops, sizes),
-      describe(rewriter, loc, c, maps[2], numLoops, sizes)};
+      epilogue ? describe(rewriter, loc, epilogue->out, epilogue->outMap,
+                          numLoops, sizes)
+               : describe(rewriter, loc, c, maps[2], numLoops, sizes)};
+  // The epilogue's addends (absent: a null address).
+  std::optional<StridedOperand> bias, residual;
+  if (epilogue && epilogue->bias)
+    bias = describe(rewriter, loc, epilogue->bias, epilogue->biasMap, numLoops,
+                    sizes);
+  if (epilogue && epilogue->residual && !epilogue->accumulate)
+    residual = describe(rewriter, loc, epilogue->residual,
+                        epilogue->residualMap, numLoops, sizes);
+  if (epilogue)
+    maps[2] = epilogue->outMap;
   Value bValue = op.getDpsInputs()[1];
   AffineMap aMap = maps[0];
   // C's contiguous (last) loop should be the microkernel's column loop:
@@ -462,16 +657,23 @@ static LogicalResult lowerMatmul(RewriterBase &rewriter, linalg::GenericOp op,
   for (unsigned l : loops.k)
     if (l != k)
       extraK.push_back(l);
-  mergeContiguous(k, extraK, a, b, sizes, rewriter);
+  mergeContiguous(k, extraK, {&a, &b}, sizes, rewriter);
   if (!extraK.empty())
     return failure();
-  mergeContiguous(m, extraM, a, out, sizes, rewriter);
-  mergeContiguous(n, extraN, b, out, sizes, rewriter);
+  SmallVector<const StridedOperand *> rowOperands = {&a, &out},
+                                      columnOperands = {&b, &out};
+  for (const std::optional<StridedOperand> &addend : {bias, residual})
+    if (addend) {
+      rowOperands.push_back(&*addend);
+      columnOperands.push_back(&*addend);
+    }
+  mergeContiguous(m, extraM, rowOperands, sizes, rewriter);
+  mergeContiguous(n, extraN, columnOperands, sizes, rewriter);
 
   int64_t flags = kAccumulate;
   if (fill) {
     rewriter.eraseOp(fill);
-    flags = 0;
+    flags = epilogue && epilogue->accumulate ? kAccumulate : 0;
   }
 
   // A constant B (a weight) is packed now rather than at every call.
@@ -508,9 +710,38 @@ static LogicalResult lowerMatmul(RewriterBase &rewriter, linalg::GenericOp op,
       args.push_back(site.i64(o.strides[col]));
     }
     args.push_back(arith::ConstantIntOp::create(site.b, site.loc, flags, 64));
-    func::CallOp::create(site.b, site.loc, sgemm, args);
+    if (!epilogue) {
+      func::CallOp::create(site.b, site.loc, sgemm, args);
+      return;
+    }
+    for (const std::optional<StridedOperand> &o : {bias, residual}) {
+      if (!o) {
+        args.append(4, arith::ConstantIntOp::create(site.b, site.loc, 0, 64));
+        continue;
+      }
+      args.push_back(site.i64(site.address(*o)));
+      args.push_back(site.i64(site.batchStride(*o)));
+      args.push_back(site.i64(o->strides[m]));
+      args.push_back(site.i64(o->strides[n]));
+    }
+    args.push_back(arith::ConstantIntOp::create(
+        site.b, site.loc, static_cast<int64_t>(epilogue->body.act), 64));
+    func::CallOp::create(site.b, site.loc, sgemmEpilogue, args);
   });
   rewriter.eraseOp(op);
+  if (!epilogue)
+    return success();
+  rewriter.eraseOp(epilogue->op);
+  // The contraction's own output, now only freed, is gone.
+  if (epilogue->out != c &&
+      isa_and_nonnull<memref::AllocOp>(c.getDefiningOp()) &&
+      llvm::all_of(c.getUsers(), [](Operation *user) {
+        return isa<memref::DeallocOp>(user);
+      })) {
+    for (Operation *user : llvm::make_early_inc_range(c.getUsers()))
+      rewriter.eraseOp(user);
+    rewriter.eraseOp(c.getDefiningOp());
+  }
   return success();
 }
 
@@ -548,9 +779,15 @@ struct LowerToMicrokernelsPass final
     if (matmuls.empty())
       return;
     func::FuncOp sgemm = getOrDeclareSgemm(module);
+    func::FuncOp sgemmEpilogue =
+        getOrDeclareKernel(module, kSgemmEpilogue, kNumEpilogueArgs);
     PackedWeights packedWeights;
     for (auto &[op, loops] : matmuls)
-      (void)lowerMatmul(rewriter, op, loops, sgemm, packedWeights);
+      (void)lowerMatmul(rewriter, op, loops, sgemm, sgemmEpilogue,
+                        packedWeights);
+    for (func::FuncOp kernel : {sgemm, sgemmEpilogue})
+      if (SymbolTable::symbolKnownUseEmpty(kernel, module))
+        rewriter.eraseOp(kernel);
     // The metadata reads of operands the calls do not use (a packed
     // weight's original layout) are dead; then weights now only read packed
     // are gone.

@@ -261,3 +261,262 @@ func.func @heads(%x: memref<1x8x2x4xf32>, %out: memref<1x2x8x4xf32>) {
   }
   return
 }
+
+// -----
+
+#a = affine_map<(m, n, k) -> (m, k)>
+#b = affine_map<(m, n, k) -> (k, n)>
+#c = affine_map<(m, n, k) -> (m, n)>
+#id = affine_map<(m, n) -> (m, n)>
+#col = affine_map<(m, n) -> (n)>
+
+// A dense layer's bias and GELU (erf form, as loom.gelu lowers) become the
+// call's epilogue: the call writes the consumer's output (allocated after
+// the contraction: it moves before the call), the bias is strided (0, 0, 1)
+// (batch, row, column), no residual (null, 0, 0, 0), activation 2
+// (LOOMRT_ACT_GELU); the consumer and the contraction's own buffer are gone.
+// CHECK: func.func private @loomrt_sgemm_epilogue_f32(i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64)
+// CHECK-NOT: func.func private @loomrt_sgemm_f32(
+// CHECK-LABEL: func @bias_gelu
+//       CHECK:   %[[Y:.*]] = memref.alloc() : memref<4x16xf32>
+//   CHECK-DAG:   %[[YP:.*]] = memref.extract_aligned_pointer_as_index %[[Y]]
+//   CHECK-DAG:   %[[BP:.*]] = memref.extract_aligned_pointer_as_index %arg2
+//   CHECK-DAG:   %[[YI:.*]] = arith.index_cast %[[YP]] : index to i64
+//   CHECK-DAG:   %[[BI:.*]] = arith.index_cast %[[BP]] : index to i64
+//       CHECK:   call @loomrt_sgemm_epilogue_f32(%c1_i64, %c4_i64, %c16_i64, %c8_i64, %{{.*}}, %c0_i64, %c8_i64{{.*}}, %c1_i64{{.*}}, %{{.*}}, %c0_i64{{.*}}, %c16_i64{{.*}}, %c1_i64{{.*}}, %[[YI]], %c0_i64{{.*}}, %c16_i64{{.*}}, %c1_i64{{.*}}, %c0_i64{{.*}}, %[[BI]], %c0_i64{{.*}}, %c0_i64{{.*}}, %c1_i64{{.*}}, %c0_i64{{.*}}, %c0_i64{{.*}}, %c0_i64{{.*}}, %c0_i64{{.*}}, %c2_i64{{.*}})
+//   CHECK-NOT:   linalg.generic
+//   CHECK-NOT:   memref.alloc
+//       CHECK:   return %[[Y]]
+func.func @bias_gelu(%x: memref<4x8xf32>, %w: memref<8x16xf32>, %bias: memref<16xf32>) -> memref<4x16xf32> {
+  %zero = arith.constant 0.0 : f32
+  %mm = memref.alloc() : memref<4x16xf32>
+  linalg.fill ins(%zero : f32) outs(%mm : memref<4x16xf32>)
+  linalg.generic {indexing_maps = [#a, #b, #c], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<4x8xf32>, memref<8x16xf32>) outs(%mm : memref<4x16xf32>) {
+  ^bb0(%v: f32, %u: f32, %o: f32):
+    %p = arith.mulf %v, %u : f32
+    %s = arith.addf %o, %p : f32
+    linalg.yield %s : f32
+  }
+  %y = memref.alloc() : memref<4x16xf32>
+  linalg.generic {indexing_maps = [#col, #id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%bias, %mm : memref<16xf32>, memref<4x16xf32>) outs(%y : memref<4x16xf32>) {
+  ^bb0(%bv: f32, %g: f32, %o: f32):
+    %h = arith.constant 0.5 : f32
+    %one = arith.constant 1.0 : f32
+    %r = arith.constant 0.70710678118654757 : f32
+    %s = arith.addf %bv, %g : f32
+    %t = arith.mulf %s, %r : f32
+    %e = math.erf %t : f32
+    %p = arith.addf %e, %one : f32
+    %q = arith.mulf %s, %h : f32
+    %z = arith.mulf %q, %p : f32
+    linalg.yield %z : f32
+  }
+  memref.dealloc %mm : memref<4x16xf32>
+  return %y : memref<4x16xf32>
+}
+
+// -----
+
+#a = affine_map<(b, s, n, k) -> (b, s, k)>
+#b = affine_map<(b, s, n, k) -> (k, n)>
+#c = affine_map<(b, s, n, k) -> (b, s, n)>
+#id = affine_map<(b, s, n) -> (b, s, n)>
+#col = affine_map<(b, s, n) -> (n)>
+
+// Residual + (bias + product) into another buffer, no activation, with
+// batch and sequence rows merged (the bias and residual continue them
+// too): two addends, strided (0, 16, 1) and (0, 0, 1) (the order of the
+// additions), activation 0. The
+// tanh-form GELU of the gpt2 MLP is the second case: activation 3.
+// CHECK-LABEL: func @bias_residual
+//       CHECK:   call @loomrt_sgemm_epilogue_f32(%c1_i64, %c6_i64, %c16_i64, %c8_i64, {{.*}}, %c0_i64{{.*}}, %c16_i64{{.*}}, %c1_i64{{.*}}, %{{.*}}, %c0_i64{{.*}}, %c0_i64{{.*}}, %c1_i64{{.*}}, %c0_i64{{.*}})
+//   CHECK-NOT:   linalg.generic
+// CHECK-LABEL: func @bias_gelu_tanh
+//       CHECK:   call @loomrt_sgemm_epilogue_f32({{.*}}, %c3_i64{{.*}})
+//   CHECK-NOT:   linalg.generic
+func.func @bias_residual(%x: memref<2x3x8xf32>, %w: memref<8x16xf32>, %bias: memref<16xf32>, %res: memref<2x3x16xf32>) -> memref<2x3x16xf32> {
+  %zero = arith.constant 0.0 : f32
+  %y = memref.alloc() : memref<2x3x16xf32>
+  %mm = memref.alloc() : memref<2x3x16xf32>
+  linalg.fill ins(%zero : f32) outs(%mm : memref<2x3x16xf32>)
+  linalg.generic {indexing_maps = [#a, #b, #c], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<2x3x8xf32>, memref<8x16xf32>) outs(%mm : memref<2x3x16xf32>) {
+  ^bb0(%v: f32, %u: f32, %o: f32):
+    %p = arith.mulf %v, %u : f32
+    %s = arith.addf %o, %p : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [#id, #col, #id, #id], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%res, %bias, %mm : memref<2x3x16xf32>, memref<16xf32>, memref<2x3x16xf32>) outs(%y : memref<2x3x16xf32>) {
+  ^bb0(%rv: f32, %bv: f32, %g: f32, %o: f32):
+    %s = arith.addf %g, %bv : f32
+    %t = arith.addf %rv, %s : f32
+    linalg.yield %t : f32
+  }
+  memref.dealloc %mm : memref<2x3x16xf32>
+  return %y : memref<2x3x16xf32>
+}
+
+func.func @bias_gelu_tanh(%x: memref<4x8xf32>, %w: memref<8x16xf32>, %bias: memref<16xf32>) -> memref<4x16xf32> {
+  %zero = arith.constant 0.0 : f32
+  %y = memref.alloc() : memref<4x16xf32>
+  %mm = memref.alloc() : memref<4x16xf32>
+  linalg.fill ins(%zero : f32) outs(%mm : memref<4x16xf32>)
+  linalg.generic {indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (k, n)>, affine_map<(m, n, k) -> (m, n)>], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<4x8xf32>, memref<8x16xf32>) outs(%mm : memref<4x16xf32>) {
+  ^bb0(%v: f32, %u: f32, %o: f32):
+    %p = arith.mulf %v, %u : f32
+    %s = arith.addf %o, %p : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [affine_map<(m, n) -> (m, n)>, affine_map<(m, n) -> (n)>, affine_map<(m, n) -> (m, n)>], iterator_types = ["parallel", "parallel"]}
+      ins(%mm, %bias : memref<4x16xf32>, memref<16xf32>) outs(%y : memref<4x16xf32>) {
+  ^bb0(%g: f32, %bv: f32, %o: f32):
+    %h = arith.constant 0.5 : f32
+    %one = arith.constant 1.0 : f32
+    %k0 = arith.constant 0.79788456080286541 : f32
+    %k1 = arith.constant 0.044715 : f32
+    %s = arith.addf %g, %bv : f32
+    %sq = arith.mulf %s, %s : f32
+    %cube = arith.mulf %s, %sq : f32
+    %c3 = arith.mulf %cube, %k1 : f32
+    %in = arith.addf %s, %c3 : f32
+    %sc = arith.mulf %in, %k0 : f32
+    %th = math.tanh %sc : f32
+    %p = arith.addf %th, %one : f32
+    %q = arith.mulf %s, %h : f32
+    %z = arith.mulf %q, %p : f32
+    linalg.yield %z : f32
+  }
+  memref.dealloc %mm : memref<4x16xf32>
+  return %y : memref<4x16xf32>
+}
+
+// -----
+
+#a = affine_map<(m, n, k) -> (m, k)>
+#b = affine_map<(m, n, k) -> (k, n)>
+#c = affine_map<(m, n, k) -> (m, n)>
+#id = affine_map<(m, n) -> (m, n)>
+
+// A residual add in place (the output is the residual): the call
+// accumulates into it (flags 1) with no residual operand and no activation.
+// CHECK-LABEL: func @residual_in_place
+//       CHECK:   call @loomrt_sgemm_epilogue_f32(%c1_i64, %c4_i64, %c16_i64, %c8_i64, {{.*}}, %c1_i64{{.*}}, %c0_i64{{.*}}, %c0_i64{{.*}}, %c0_i64{{.*}}, %c0_i64{{.*}}, %c0_i64{{.*}}, %c0_i64{{.*}}, %c0_i64{{.*}}, %c0_i64{{.*}}, %c0_i64{{.*}})
+//   CHECK-NOT:   linalg.generic
+func.func @residual_in_place(%x: memref<4x8xf32>, %w: memref<8x16xf32>, %r: memref<4x16xf32>) -> memref<4x16xf32> {
+  %zero = arith.constant 0.0 : f32
+  %res = memref.alloc() : memref<4x16xf32>
+  memref.copy %r, %res : memref<4x16xf32> to memref<4x16xf32>
+  %mm = memref.alloc() : memref<4x16xf32>
+  linalg.fill ins(%zero : f32) outs(%mm : memref<4x16xf32>)
+  linalg.generic {indexing_maps = [#a, #b, #c], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<4x8xf32>, memref<8x16xf32>) outs(%mm : memref<4x16xf32>) {
+  ^bb0(%v: f32, %u: f32, %o: f32):
+    %p = arith.mulf %v, %u : f32
+    %s = arith.addf %o, %p : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [#id, #id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%mm, %res : memref<4x16xf32>, memref<4x16xf32>) outs(%res : memref<4x16xf32>) {
+  ^bb0(%g: f32, %rv: f32, %o: f32):
+    %s = arith.addf %g, %rv : f32
+    linalg.yield %s : f32
+  }
+  memref.dealloc %mm : memref<4x16xf32>
+  return %res : memref<4x16xf32>
+}
+
+// -----
+
+#a = affine_map<(m, n, k) -> (m, k)>
+#b = affine_map<(m, n, k) -> (k, n)>
+#c = affine_map<(m, n, k) -> (m, n)>
+#id = affine_map<(m, n) -> (m, n)>
+#col = affine_map<(m, n) -> (n)>
+
+// Near misses keep the plain call and the consumer: a consumer computing
+// other math (exp); a copy between the contraction and its consumer; no
+// zero fill (the contraction accumulates into its output); an output that
+// may overlap A (both function arguments, the residual in place with a
+// GELU).
+// CHECK-LABEL: func @not_epilogues
+//   CHECK-NOT:   loomrt_sgemm_epilogue_f32
+//       CHECK:   call @loomrt_sgemm_f32
+//       CHECK:   linalg.generic
+//       CHECK:   call @loomrt_sgemm_f32
+//       CHECK:   memref.copy
+//       CHECK:   linalg.generic
+//       CHECK:   call @loomrt_sgemm_f32
+//       CHECK:   linalg.generic
+//       CHECK:   call @loomrt_sgemm_f32
+//       CHECK:   linalg.generic
+//       CHECK:   return
+func.func @not_epilogues(%x: memref<4x8xf32>, %w: memref<8x16xf32>, %bias: memref<16xf32>, %y: memref<4x16xf32>, %z: memref<4x16xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %mm = memref.alloc() : memref<4x16xf32>
+  linalg.fill ins(%zero : f32) outs(%mm : memref<4x16xf32>)
+  linalg.generic {indexing_maps = [#a, #b, #c], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<4x8xf32>, memref<8x16xf32>) outs(%mm : memref<4x16xf32>) {
+  ^bb0(%v: f32, %u: f32, %o: f32):
+    %p = arith.mulf %v, %u : f32
+    %s = arith.addf %o, %p : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%mm : memref<4x16xf32>) outs(%y : memref<4x16xf32>) {
+  ^bb0(%g: f32, %o: f32):
+    %e = math.exp %g : f32
+    linalg.yield %e : f32
+  }
+  linalg.fill ins(%zero : f32) outs(%mm : memref<4x16xf32>)
+  linalg.generic {indexing_maps = [#a, #b, #c], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<4x8xf32>, memref<8x16xf32>) outs(%mm : memref<4x16xf32>) {
+  ^bb0(%v: f32, %u: f32, %o: f32):
+    %p = arith.mulf %v, %u : f32
+    %s = arith.addf %o, %p : f32
+    linalg.yield %s : f32
+  }
+  memref.copy %y, %z : memref<4x16xf32> to memref<4x16xf32>
+  linalg.generic {indexing_maps = [#col, #id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%bias, %mm : memref<16xf32>, memref<4x16xf32>) outs(%y : memref<4x16xf32>) {
+  ^bb0(%bv: f32, %g: f32, %o: f32):
+    %s = arith.addf %bv, %g : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [#a, #b, #c], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<4x8xf32>, memref<8x16xf32>) outs(%mm : memref<4x16xf32>) {
+  ^bb0(%v: f32, %u: f32, %o: f32):
+    %p = arith.mulf %v, %u : f32
+    %s = arith.addf %o, %p : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [#col, #id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%bias, %mm : memref<16xf32>, memref<4x16xf32>) outs(%y : memref<4x16xf32>) {
+  ^bb0(%bv: f32, %g: f32, %o: f32):
+    %s = arith.addf %bv, %g : f32
+    linalg.yield %s : f32
+  }
+  %x16 = memref.alloc() : memref<4x16xf32>
+  linalg.fill ins(%zero : f32) outs(%mm : memref<4x16xf32>)
+  linalg.generic {indexing_maps = [#a, #b, #c], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<4x8xf32>, memref<8x16xf32>) outs(%mm : memref<4x16xf32>) {
+  ^bb0(%v: f32, %u: f32, %o: f32):
+    %p = arith.mulf %v, %u : f32
+    %s = arith.addf %o, %p : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [#id, #id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%mm, %y : memref<4x16xf32>, memref<4x16xf32>) outs(%y : memref<4x16xf32>) {
+  ^bb0(%g: f32, %rv: f32, %o: f32):
+    %m = arith.constant 0.0 : f32
+    %r = arith.maximumf %g, %m : f32
+    %s = arith.addf %r, %rv : f32
+    linalg.yield %s : f32
+  }
+  memref.dealloc %mm : memref<4x16xf32>
+  memref.dealloc %x16 : memref<4x16xf32>
+  return
+}

@@ -49,6 +49,32 @@ std::optional<MatmulLoops> matchMicrokernelMatmul(mlir::linalg::GenericOp op);
 /// (a, b, out).
 bool isMultiplyAccumulateBody(mlir::linalg::GenericOp op);
 
+/// Activation codes of loomrt's GEMM epilogue (LOOMRT_ACT_* in
+/// runtime/include/loomrt/kernels.h).
+enum class EpilogueActivation : int64_t {
+  None = 0,
+  Relu = 1,
+  Gelu = 2,
+  GeluTanh = 3,
+};
+
+/// An elementwise body that loomrt_sgemm_epilogue_f32 computes from a
+/// contraction's result g: `act(g + bias) + residual`.
+struct EpilogueBody {
+  EpilogueActivation act = EpilogueActivation::None;
+  /// The inputs (operand numbers) added before and after the activation.
+  std::optional<unsigned> bias, residual;
+};
+
+/// Returns the form of `op`'s body when it computes `act(g + x) + y` from
+/// its input `gemmInput` (g) and at most two other inputs x and y (each
+/// optional, each read once), with act the identity, ReLU (maximumf with
+/// 0) or a GELU as loom.gelu lowers it (erf or tanh form); without an
+/// activation any tree of additions of g and up to two inputs matches.
+/// std::nullopt for anything else.
+std::optional<EpilogueBody> matchEpilogueBody(mlir::linalg::GenericOp op,
+                                              unsigned gemmInput);
+
 /// The elements of a constant tensor attribute of element type T (float
 /// for f32, int8_t for i8): a DenseElementsAttr is copied into `storage`, a
 /// resource blob is read in place; std::nullopt for other attributes,

@@ -341,6 +341,17 @@ def LowerToMicrokernelsPass : Pass<"loom-lower-to-microkernels",
     `scf.for` loops around it. A zero `linalg.fill` of the output right
     before the contraction is dropped and the call overwrites instead of
     accumulating. The module gets a private declaration of the microkernel.
+    When the first op after such a zero-filled contraction that touches its
+    output is an elementwise generic computing `act(g + bias) + residual`
+    from it (act the identity, ReLU (`maximumf` with 0) or a GELU in the
+    erf or tanh form `loom.gelu` lowers to), with only effect-free ops,
+    allocations and deallocations in between, and the consumer's output
+    provably overlaps neither the contraction's operands nor the bias and
+    residual, the call is `loomrt_sgemm_epilogue_f32` instead: it writes
+    the consumer's output, applying the epilogue to each tile while it is
+    in cache; the consumer and the contraction's own buffer go (an in-place
+    residual add without activation accumulates into the output). Run
+    before `loom-approximate-math`, which would hide erf and tanh.
     An fp32 copy whose input and output are permutations of its loops with
     different contiguous (last) loops (a transpose such as
     `[b, t, c] -> [b, c, t]`) becomes a call to `loomrt_transpose_f32`, the

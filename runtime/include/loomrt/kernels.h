@@ -65,6 +65,38 @@ void loomrt_sgemm_f32(int64_t batch, int64_t m, int64_t n, int64_t k,
                       float *c, int64_t c_bs, int64_t c_rs, int64_t c_cs,
                       int64_t flags);
 
+/** Activations of loomrt_moe_ffn_f32's expert FFNs (the values of
+ *  loom.moe's `activation`) and of loomrt_sgemm_epilogue_f32. */
+enum {
+  LOOMRT_ACT_NONE = 0,
+  LOOMRT_ACT_RELU = 1,
+  LOOMRT_ACT_GELU = 2,      /* 0.5 x (1 + erf(x / sqrt 2)) */
+  LOOMRT_ACT_GELU_TANH = 3, /* the tanh approximation */
+  LOOMRT_ACT_SILU = 4       /* x / (1 + exp(-x)) */
+};
+
+/**
+ * loomrt_sgemm_f32 followed by an epilogue applied to each block of C right
+ * after its last reduction step, while it is still in cache:
+ *
+ *   C[b,i,j] = act(S[b,i,j] + Bias[b,i,j]) + Res[b,i,j]
+ *
+ * where S is what loomrt_sgemm_f32 would store (A·B, plus C's old value
+ * with LOOMRT_GEMM_ACCUMULATE), Bias and Res are strided like the other
+ * operands (a bias along the columns has rs = bs = 0) and either may be
+ * NULL (absent), and act is a LOOMRT_ACT_* code (below; the GELUs use
+ * rational erf and tanh approximations, ~1e-7 absolute error). Bias and Res
+ * must not overlap C. loomc fuses a contraction's elementwise consumer of this
+ * form into the call (a dense layer's bias, its GELU, a residual add).
+ */
+void loomrt_sgemm_epilogue_f32(
+    int64_t batch, int64_t m, int64_t n, int64_t k, const float *a,
+    int64_t a_bs, int64_t a_rs, int64_t a_cs, const float *b, int64_t b_bs,
+    int64_t b_rs, int64_t b_cs, float *c, int64_t c_bs, int64_t c_rs,
+    int64_t c_cs, int64_t flags, const float *bias, int64_t bias_bs,
+    int64_t bias_rs, int64_t bias_cs, const float *res, int64_t res_bs,
+    int64_t res_rs, int64_t res_cs, int64_t act);
+
 /**
  * Batched strided copy, for transposes: for every b < batch, r < rows,
  * c < cols, dst[b*d_bs + r*d_rs + c*d_cs] = src[b*s_bs + r*s_rs + c*s_cs]
@@ -79,16 +111,6 @@ void loomrt_transpose_f32(int64_t batch, int64_t rows, int64_t cols,
                           const float *src, int64_t s_bs, int64_t s_rs,
                           int64_t s_cs, float *dst, int64_t d_bs, int64_t d_rs,
                           int64_t d_cs);
-
-/** Activations of loomrt_moe_ffn_f32's expert FFNs (the values of
- *  loom.moe's `activation`). */
-enum {
-  LOOMRT_ACT_NONE = 0,
-  LOOMRT_ACT_RELU = 1,
-  LOOMRT_ACT_GELU = 2,      /* 0.5 x (1 + erf(x / sqrt 2)) */
-  LOOMRT_ACT_GELU_TANH = 3, /* the tanh approximation */
-  LOOMRT_ACT_SILU = 4       /* x / (1 + exp(-x)) */
-};
 
 /**
  * A mixture-of-experts feed-forward layer that computes only the routed

@@ -19,6 +19,7 @@
 #include "buffer.h"
 #include "isa.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -159,6 +160,121 @@ rowsMicroKernelAvx2(int64_t kc, const float *const *rows,
                     const float *restrict b, float *restrict c, int64_t ldc,
                     int accumulate) {
   tileAvx2(kc, rows, 1, b, c, ldc, accumulate);
+}
+#endif
+
+/** A GEMM epilogue as the AVX-512 tiles apply it, right after they store:
+ *  C = act(S + bias) + res for the tile's rows i and columns j
+ *  (bias at bias[i * bias_rs + j] when bias_vec, else one value per row at
+ *  bias[i * bias_rs]; res at res[i * res_rs + j]; NULL when absent). */
+typedef struct {
+  const float *bias;
+  int64_t bias_rs;
+  int bias_vec;
+  const float *res;
+  int64_t res_rs;
+  int act; /* LOOMRT_ACT_NONE, _RELU, _GELU or _GELU_TANH */
+} TileEpilogue;
+
+#ifdef LOOMRT_HAVE_AVX2_KERNEL
+/** p(x) / q(x) for the odd/even rational approximations below: p has
+ *  coefficients a[0..6] (of x, x^3, ..., x^13), q b[0..nb-1]. */
+static inline __attribute__((always_inline, target("avx512f"))) __m512
+rational512(__m512 x, const float *a, const float *b, int nb) {
+  __m512 x2 = _mm512_mul_ps(x, x);
+  __m512 p = _mm512_set1_ps(a[6]);
+  for (int i = 5; i >= 0; --i)
+    p = _mm512_fmadd_ps(x2, p, _mm512_set1_ps(a[i]));
+  __m512 q = _mm512_set1_ps(b[nb - 1]);
+  for (int i = nb - 2; i >= 0; --i)
+    q = _mm512_fmadd_ps(x2, q, _mm512_set1_ps(b[i]));
+  return _mm512_div_ps(_mm512_mul_ps(x, p), q);
+}
+
+/* The coefficients of erfApprox and tanhApprox (below), lowest first. */
+static const float kErfP[7] = {-1.60960333262415e-02f, -2.95459980854025e-03f,
+                               -7.34990630326855e-04f, -5.69250639462346e-05f,
+                               -2.10102402082508e-06f, 2.77068142495902e-08f,
+                               -2.72614225801306e-10f};
+static const float kErfQ[5] = {-1.42647390514189e-02f, -7.37332916720468e-03f,
+                               -1.68282697438203e-03f, -2.13374055278905e-04f,
+                               -1.45660718464996e-05f};
+static const float kTanhP[7] = {4.89352455891786e-03f,  6.37261928875436e-04f,
+                                1.48572235717979e-05f,  5.12229709037114e-08f,
+                                -8.60467152213735e-11f, 2.00018790482477e-13f,
+                                -2.76076847742355e-16f};
+static const float kTanhQ[4] = {4.89352518554385e-03f, 2.26843463243900e-03f,
+                                1.18534705686654e-04f, 1.19825839466702e-06f};
+
+/** The tile epilogue (activation `act`) on one 16-column vector of row i
+ *  (half h). */
+static inline __attribute__((always_inline, target("avx512f"))) __m512
+epilogue512(const TileEpilogue *te, int act, int i, int h, __m512 v) {
+  if (te->bias)
+    v = _mm512_add_ps(
+        v, te->bias_vec ? _mm512_loadu_ps(te->bias + i * te->bias_rs + h * NR)
+                        : _mm512_set1_ps(te->bias[i * te->bias_rs]));
+  __m512 half = _mm512_mul_ps(v, _mm512_set1_ps(0.5f));
+  switch (act) {
+  case LOOMRT_ACT_RELU:
+    v = _mm512_max_ps(v, _mm512_setzero_ps());
+    break;
+  case LOOMRT_ACT_GELU: {
+    __m512 t = _mm512_mul_ps(v, _mm512_set1_ps(0.70710678118654752f));
+    t = _mm512_min_ps(_mm512_max_ps(t, _mm512_set1_ps(-4.0f)),
+                      _mm512_set1_ps(4.0f));
+    v = _mm512_fmadd_ps(half, rational512(t, kErfP, kErfQ, 5), half);
+    break;
+  }
+  case LOOMRT_ACT_GELU_TANH: {
+    __m512 cube = _mm512_mul_ps(_mm512_mul_ps(v, v), v);
+    __m512 t =
+        _mm512_mul_ps(_mm512_fmadd_ps(cube, _mm512_set1_ps(0.044715f), v),
+                      _mm512_set1_ps(0.79788456080286536f));
+    t = _mm512_min_ps(_mm512_max_ps(t, _mm512_set1_ps(-7.90531110763549805f)),
+                      _mm512_set1_ps(7.90531110763549805f));
+    v = _mm512_fmadd_ps(half, rational512(t, kTanhP, kTanhQ, 4), half);
+    break;
+  }
+  default:
+    break;
+  }
+  if (te->res)
+    v = _mm512_add_ps(v, _mm512_loadu_ps(te->res + i * te->res_rs + h * NR));
+  return v;
+}
+
+static inline __attribute__((always_inline, target("avx512f"))) void
+epilogueTileBody(int nrows, float *c, int64_t ldc, const TileEpilogue *te,
+                 int act) {
+  for (int i = 0; i < nrows; ++i)
+    for (int h = 0; h < 2; ++h) {
+      float *ci = c + i * ldc + h * NR;
+      _mm512_storeu_ps(ci, epilogue512(te, act, i, h, _mm512_loadu_ps(ci)));
+    }
+}
+
+/** Applies `te` to the nrows x 32 tile at c (row stride ldc) that an
+ *  AVX-512 tile just stored: it is in L1, and this costs two vector loads
+ *  and stores per row besides the epilogue's arithmetic. Kept out of the
+ *  tile bodies, whose 24 accumulators need every register (inside them it
+ *  made the compiler spill accumulators in the k loop). */
+__attribute__((target("avx512f"), noinline)) static void
+epilogueTileAvx512(int nrows, float *c, int64_t ldc, const TileEpilogue *te) {
+  switch (te->act) {
+  case LOOMRT_ACT_RELU:
+    epilogueTileBody(nrows, c, ldc, te, LOOMRT_ACT_RELU);
+    break;
+  case LOOMRT_ACT_GELU:
+    epilogueTileBody(nrows, c, ldc, te, LOOMRT_ACT_GELU);
+    break;
+  case LOOMRT_ACT_GELU_TANH:
+    epilogueTileBody(nrows, c, ldc, te, LOOMRT_ACT_GELU_TANH);
+    break;
+  default:
+    epilogueTileBody(nrows, c, ldc, te, LOOMRT_ACT_NONE);
+    break;
+  }
 }
 #endif
 
@@ -478,8 +594,17 @@ void loomrt_sgemm_pack_b(int64_t k, int64_t n, const float *b, int64_t rs,
 static _Thread_local void *bufferA, *bufferB; /* buffer.h */
 static _Thread_local size_t capacityA, capacityB;
 /* -------------------------------------------------------------------------
- * The blocked algorithm on one part of C
+ * Epilogues: C = act(A·B + bias) + residual, applied to each block of C
+ * right after its last reduction step, while it is in L1
  * ------------------------------------------------------------------------- */
+
+typedef struct {
+  const float *bias; /* NULL: none */
+  int64_t bias_bs, bias_rs, bias_cs;
+  const float *res; /* NULL: none */
+  int64_t res_bs, res_rs, res_cs;
+  int act; /* LOOMRT_ACT_* */
+} Epilogue;
 
 typedef struct {
   int packedB; /* b is prepacked into full-k panels (LOOMRT_GEMM_PACKED_B) */
@@ -491,7 +616,163 @@ typedef struct {
   float *c;
   int64_t c_bs, c_rs, c_cs;
   int accumulate;
+  const Epilogue *ep; /* applied to C as its blocks complete, or NULL */
 } Problem;
+
+/* erf(x) as a rational function of x (odd over even polynomials) on
+ * [-4, 4], +-1 beyond: the approximation of Eigen and XLA, ~1e-7 absolute
+ * error in fp32. Branch-free, so that the row loops vectorize. */
+static inline __attribute__((always_inline)) float erfApprox(float x) {
+  x = x < -4.0f ? -4.0f : (x > 4.0f ? 4.0f : x);
+  float x2 = x * x;
+  float p = x2 * -2.72614225801306e-10f + 2.77068142495902e-08f;
+  p = x2 * p + -2.10102402082508e-06f;
+  p = x2 * p + -5.69250639462346e-05f;
+  p = x2 * p + -7.34990630326855e-04f;
+  p = x2 * p + -2.95459980854025e-03f;
+  p = x2 * p + -1.60960333262415e-02f;
+  p = x * p;
+  float q = x2 * -1.45660718464996e-05f + -2.13374055278905e-04f;
+  q = x2 * q + -1.68282697438203e-03f;
+  q = x2 * q + -7.37332916720468e-03f;
+  q = x2 * q + -1.42647390514189e-02f;
+  return p / q;
+}
+
+/* tanh(x) as a rational function on [-7.905, 7.905] (+-1 beyond), the
+ * approximation of Eigen: a few ulp in fp32. */
+static inline __attribute__((always_inline)) float tanhApprox(float x) {
+  x = x < -7.90531110763549805f
+          ? -7.90531110763549805f
+          : (x > 7.90531110763549805f ? 7.90531110763549805f : x);
+  float x2 = x * x;
+  float p = x2 * -2.76076847742355e-16f + 2.00018790482477e-13f;
+  p = x2 * p + -8.60467152213735e-11f;
+  p = x2 * p + 5.12229709037114e-08f;
+  p = x2 * p + 1.48572235717979e-05f;
+  p = x2 * p + 6.37261928875436e-04f;
+  p = x2 * p + 4.89352455891786e-03f;
+  p = x * p;
+  float q = x2 * 1.19825839466702e-06f + 1.18534705686654e-04f;
+  q = x2 * q + 2.26843463243900e-03f;
+  q = x2 * q + 4.89352518554385e-03f;
+  return p / q;
+}
+
+static inline __attribute__((always_inline)) float activate(int act, float x) {
+  switch (act) {
+  case LOOMRT_ACT_GELU:
+    return 0.5f * x * (1.0f + erfApprox(x * 0.70710678118654752f));
+  case LOOMRT_ACT_GELU_TANH:
+    return 0.5f * x *
+           (1.0f +
+            tanhApprox(0.79788456080286536f * (x + 0.044715f * x * x * x)));
+  case LOOMRT_ACT_RELU:
+    return x > 0.0f ? x : 0.0f;
+  case LOOMRT_ACT_SILU:
+    return x / (1.0f + expf(-x));
+  default:
+    return x;
+  }
+}
+
+/** One contiguous row of C: c[j] = act(c[j] + bias[j * biasStep]) + res[j]
+ *  (biasStep 1 or 0: one value for the row; bias and res may be NULL).
+ *  One loop per step, each vectorizable. */
+static inline __attribute__((always_inline)) void
+epilogueRowBody(int64_t n, float *restrict c, const float *restrict bias,
+                int biasStep, const float *restrict res, int act) {
+  if (bias && biasStep)
+    for (int64_t j = 0; j < n; ++j)
+      c[j] += bias[j];
+  else if (bias)
+    for (int64_t j = 0; j < n; ++j)
+      c[j] += *bias;
+  if (act == LOOMRT_ACT_GELU)
+    for (int64_t j = 0; j < n; ++j)
+      c[j] = activate(LOOMRT_ACT_GELU, c[j]);
+  else if (act == LOOMRT_ACT_GELU_TANH)
+    for (int64_t j = 0; j < n; ++j)
+      c[j] = activate(LOOMRT_ACT_GELU_TANH, c[j]);
+  else if (act == LOOMRT_ACT_RELU)
+    for (int64_t j = 0; j < n; ++j)
+      c[j] = activate(LOOMRT_ACT_RELU, c[j]);
+  else if (act != LOOMRT_ACT_NONE)
+    for (int64_t j = 0; j < n; ++j)
+      c[j] = activate(act, c[j]);
+  if (res)
+    for (int64_t j = 0; j < n; ++j)
+      c[j] += res[j];
+}
+
+typedef void (*EpilogueRow)(int64_t n, float *c, const float *bias,
+                            int biasStep, const float *res, int act);
+
+static void epilogueRowGeneric(int64_t n, float *restrict c,
+                               const float *restrict bias, int biasStep,
+                               const float *restrict res, int act) {
+  epilogueRowBody(n, c, bias, biasStep, res, act);
+}
+
+#ifdef LOOMRT_HAVE_AVX2_KERNEL
+__attribute__((target("avx2,fma"))) static void
+epilogueRowAvx2(int64_t n, float *restrict c, const float *restrict bias,
+                int biasStep, const float *restrict res, int act) {
+  epilogueRowBody(n, c, bias, biasStep, res, act);
+}
+
+__attribute__((target("avx512f"))) static void
+epilogueRowAvx512(int64_t n, float *restrict c, const float *restrict bias,
+                  int biasStep, const float *restrict res, int act) {
+  epilogueRowBody(n, c, bias, biasStep, res, act);
+}
+#endif
+
+/** The row epilogue for the microkernels in use. */
+static EpilogueRow getEpilogueRow(void) {
+#ifdef LOOMRT_HAVE_AVX2_KERNEL
+  if (getMicroKernel() == microKernelAvx2)
+    return microKernel2 ? epilogueRowAvx512 : epilogueRowAvx2;
+#endif
+  return epilogueRowGeneric;
+}
+
+/** Applies pr's epilogue to C[bi][m0:m1, n0:n1]. */
+static void applyEpilogue(const Problem *pr, int64_t bi, int64_t m0, int64_t m1,
+                          int64_t n0, int64_t n1) {
+  const Epilogue *ep = pr->ep;
+  if (!ep || m0 >= m1 || n0 >= n1)
+    return;
+  float *c = pr->c + bi * pr->c_bs;
+  const float *bias = ep->bias ? ep->bias + bi * ep->bias_bs : NULL;
+  const float *res = ep->res ? ep->res + bi * ep->res_bs : NULL;
+  int rows = pr->c_cs == 1 && (!bias || ep->bias_cs == 1 || ep->bias_cs == 0) &&
+             (!res || ep->res_cs == 1);
+  EpilogueRow row = rows ? getEpilogueRow() : NULL;
+  for (int64_t i = m0; i < m1; ++i) {
+    const float *bi_ = bias ? bias + i * ep->bias_rs : NULL;
+    const float *ri = res ? res + i * ep->res_rs : NULL;
+    float *ci = c + i * pr->c_rs;
+    if (row) {
+      row(n1 - n0, ci + n0, bi_ ? bi_ + n0 * ep->bias_cs : NULL,
+          (int)ep->bias_cs, ri ? ri + n0 : NULL, ep->act);
+      continue;
+    }
+    for (int64_t j = n0; j < n1; ++j) {
+      float x = ci[j * pr->c_cs];
+      if (bi_)
+        x += bi_[j * ep->bias_cs];
+      x = activate(ep->act, x);
+      if (ri)
+        x += ri[j * ep->res_cs];
+      ci[j * pr->c_cs] = x;
+    }
+  }
+}
+
+/* -------------------------------------------------------------------------
+ * The blocked algorithm on one part of C
+ * ------------------------------------------------------------------------- */
 
 /** Writes (or adds) a computed MR x NR tile into the rows x cols corner of
  *  C at `c` (strides rs, cs). */
@@ -528,6 +809,58 @@ static void computePartUnpacked(const Problem *pr, int64_t bi, int64_t m0,
       float *dst = c + i * pr->c_rs + j * pr->c_cs;
       *dst = pr->accumulate ? *dst + sum : sum;
     }
+  applyEpilogue(pr, bi, m0, m1, n0, n1);
+}
+
+/** A tile epilogue being placed on the tiles of one part of C. */
+typedef struct {
+  const TileEpilogue *base; /* at row 0, column 0; NULL: none */
+  const Epilogue *ep;
+  TileEpilogue at; /* the last tile's */
+} TileEpilogueAt;
+
+/** The tile epilogue for the tile at row i, column j, or NULL. */
+static const TileEpilogue *tileEpilogue(TileEpilogueAt *t, int64_t i,
+                                        int64_t j) {
+  if (!t->base)
+    return NULL;
+  t->at = *t->base;
+  if (t->at.bias)
+    t->at.bias += i * t->ep->bias_rs + j * t->ep->bias_cs;
+  if (t->at.res)
+    t->at.res += i * t->ep->res_rs + j;
+  return &t->at;
+}
+
+/** Before the last reduction step of the nrows x 32 tile at row i, column
+ *  j: prefetches the residual that its epilogue reads. The tiles walk the
+ *  residual in short row pieces that the hardware prefetchers do not
+ *  foresee; fetched on demand, they cost more than a separate pass. */
+static void tilePrefetch(const TileEpilogueAt *te, int64_t i, int64_t nrows,
+                         int64_t j) {
+  if (!te->base || !te->base->res)
+    return;
+  const float *res = te->base->res + i * te->base->res_rs + j;
+  for (int64_t r = 0; r < nrows; ++r) {
+    __builtin_prefetch(res + r * te->base->res_rs);
+    __builtin_prefetch(res + r * te->base->res_rs + NR);
+  }
+}
+
+/** After the last reduction step of the 12 x 32 (or nrows x 32) tile of an
+ *  AVX-512 kernel at row i, column j (at ct in C): its epilogue. */
+static void tileDone(const Problem *pr, TileEpilogueAt *te, int64_t bi,
+                     int64_t i, int64_t nrows, int64_t j, float *ct) {
+  if (!pr->ep)
+    return;
+#ifdef LOOMRT_HAVE_AVX2_KERNEL
+  if (te->base) {
+    epilogueTileAvx512((int)nrows, ct, pr->c_rs, tileEpilogue(te, i, j));
+    return;
+  }
+#endif
+  (void)ct;
+  applyEpilogue(pr, bi, i, i + nrows, j, j + 2 * NR);
 }
 
 /** Computes C[batch bi][m0:m1, n0:n1]. Returns 0, or -1 (having computed
@@ -542,6 +875,7 @@ static int computePart(const Problem *pr, MicroKernel kernel, int64_t bi,
       for (int64_t i = m0; i < m1; ++i)
         for (int64_t j = n0; j < n1; ++j)
           c[i * pr->c_rs + j * pr->c_cs] = 0.0f;
+    applyEpilogue(pr, bi, m0, m1, n0, n1);
     return 0;
   }
   int64_t kcStep = chooseKC(pr->k);
@@ -571,11 +905,34 @@ static int computePart(const Problem *pr, MicroKernel kernel, int64_t bi,
   MicroKernel2 kernel2 = pr->c_cs != 1 ? NULL : microKernel2;
   RowsMicroKernel2 rowsKernel2 = pr->c_cs != 1 ? NULL : rowsMicroKernel2;
   TailMicroKernel2 tailKernel2 = pr->c_cs != 1 ? NULL : tailMicroKernel2;
+  /* The AVX-512 tiles apply the epilogue with vector code where C, the bias
+   * and the residual are contiguous along the columns (the bias may be one
+   * value per row) and the activation is one they have. */
+  const Epilogue *ep = pr->ep;
+  int inRegisters =
+      ep && pr->c_cs == 1 && tailKernel2 &&
+      (!ep->bias || ep->bias_cs == 0 || ep->bias_cs == 1) &&
+      (!ep->res || ep->res_cs == 1) &&
+      (ep->act == LOOMRT_ACT_NONE || ep->act == LOOMRT_ACT_RELU ||
+       ep->act == LOOMRT_ACT_GELU || ep->act == LOOMRT_ACT_GELU_TANH);
+  TileEpilogue base = {0};
+  if (inRegisters) {
+    base.bias = ep->bias ? ep->bias + bi * ep->bias_bs : NULL;
+    base.bias_rs = ep->bias_rs;
+    base.bias_vec = ep->bias_cs == 1;
+    base.res = ep->res ? ep->res + bi * ep->res_bs : NULL;
+    base.res_rs = ep->res_rs;
+    base.act = ep->act;
+  }
   for (int64_t jc = n0; jc < n1; jc += NC) {
     int64_t nc = n1 - jc < NC ? n1 - jc : NC;
     for (int64_t pc = 0; pc < pr->k; pc += kcStep) {
       int64_t kc = pr->k - pc < kcStep ? pr->k - pc : kcStep;
       int accumulate = pc > 0 || pr->accumulate;
+      /* The last reduction step: each tile's epilogue runs right after the
+       * tile, while it is in L1. */
+      int last = pc + kc >= pr->k;
+      TileEpilogueAt te = {last && inRegisters ? &base : NULL, pr->ep, {0}};
       if (!pr->packedB)
         packB(kc, nc, b + pc * pr->b_rs + jc * pr->b_cs, pr->b_rs, pr->b_cs,
               packedB);
@@ -598,6 +955,8 @@ static int computePart(const Problem *pr, MicroKernel kernel, int64_t bi,
           for (int64_t ir = 0; ir < mc; ir += MR) {
             if (pair && mc - ir >= 2 * MR) {
               float *ct = c + (ic + ir) * pr->c_rs + (jc + jr);
+              if (last)
+                tilePrefetch(&te, ic + ir, 2 * MR, jc + jr);
               if (unpackedA) {
                 const float *rowPtrs[2 * MR];
                 for (int i = 0; i < 2 * MR; ++i)
@@ -608,6 +967,8 @@ static int computePart(const Problem *pr, MicroKernel kernel, int64_t bi,
                 kernel2(kc, packedA + ir * kc, packedA + (ir + MR) * kc, bps[0],
                         bps[1], ct, pr->c_rs, accumulate);
               }
+              if (last)
+                tileDone(pr, &te, bi, ic + ir, 2 * MR, jc + jr, ct);
               ir += MR;
               continue;
             }
@@ -619,9 +980,14 @@ static int computePart(const Problem *pr, MicroKernel kernel, int64_t bi,
                 rowPtrs[i] = unpackedA
                                  ? a + (ic + ir + i) * pr->a_rs + pc
                                  : packedA + (ir + i / MR * MR) * kc + i % MR;
+              if (last)
+                tilePrefetch(&te, ic + ir, nrows, jc + jr);
               tailKernel2(nrows, !unpackedA, kc, rowPtrs, bps[0], bps[1],
                           c + (ic + ir) * pr->c_rs + (jc + jr), pr->c_rs,
                           accumulate);
+              if (last)
+                tileDone(pr, &te, bi, ic + ir, nrows, jc + jr,
+                         c + (ic + ir) * pr->c_rs + (jc + jr));
               break;
             }
             for (int h = 0; h <= pair; ++h) {
@@ -646,6 +1012,9 @@ static int computePart(const Problem *pr, MicroKernel kernel, int64_t bi,
                 kernel(kc, ap, bp, dst, ldc, acc);
               if (!direct)
                 storeTile(tile, rows, cols, ct, pr->c_rs, pr->c_cs, accumulate);
+              if (last)
+                applyEpilogue(pr, bi, ic + ir, ic + ir + rows, jc + j,
+                              jc + j + cols);
             }
           }
           jr += pair ? NR : 0;
@@ -699,6 +1068,7 @@ static void computeRow(const Problem *pr, int64_t bi, int64_t n0, int64_t n1) {
       float *dst = c + (j0 + j) * pr->c_cs;
       *dst = pr->accumulate ? *dst + acc[j] : acc[j];
     }
+    applyEpilogue(pr, bi, 0, 1, j0, j0 + w);
   }
 }
 
@@ -706,16 +1076,19 @@ static void computeRow(const Problem *pr, int64_t bi, int64_t n0, int64_t n1) {
  * Entry point
  * ------------------------------------------------------------------------- */
 
-void loomrt_sgemm_f32(int64_t batch, int64_t m, int64_t n, int64_t k,
-                      const float *a, int64_t a_bs, int64_t a_rs, int64_t a_cs,
-                      const float *b, int64_t b_bs, int64_t b_rs, int64_t b_cs,
-                      float *c, int64_t c_bs, int64_t c_rs, int64_t c_cs,
-                      int64_t flags) {
+/** loomrt_sgemm_f32 with an optional epilogue. */
+static void sgemm(int64_t batch, int64_t m, int64_t n, int64_t k,
+                  const float *a, int64_t a_bs, int64_t a_rs, int64_t a_cs,
+                  const float *b, int64_t b_bs, int64_t b_rs, int64_t b_cs,
+                  float *c, int64_t c_bs, int64_t c_rs, int64_t c_cs,
+                  int64_t flags, const Epilogue *ep) {
   if (batch <= 0 || m <= 0 || n <= 0)
     return;
   /* A batch over which B is shared and A and C rows continue is more rows:
    * B is then packed once. */
-  if (batch > 1 && b_bs == 0 && a_bs == m * a_rs && c_bs == m * c_rs) {
+  if (batch > 1 && b_bs == 0 && a_bs == m * a_rs && c_bs == m * c_rs &&
+      (!ep || ((!ep->bias || ep->bias_bs == m * ep->bias_rs) &&
+               (!ep->res || ep->res_bs == m * ep->res_rs)))) {
     m *= batch;
     batch = 1;
   }
@@ -735,7 +1108,8 @@ void loomrt_sgemm_f32(int64_t batch, int64_t m, int64_t n, int64_t k,
                 c_bs,
                 c_rs,
                 c_cs,
-                (flags & LOOMRT_GEMM_ACCUMULATE) != 0};
+                (flags & LOOMRT_GEMM_ACCUMULATE) != 0,
+                ep};
   MicroKernel kernel = getMicroKernel();
 
   /* Parts per matrix: enough for every thread when the batch is small;
@@ -776,4 +1150,27 @@ void loomrt_sgemm_f32(int64_t batch, int64_t m, int64_t n, int64_t k,
     else if (computePart(&pr, kernel, bi, m0, m1, n0, n1))
       computePartUnpacked(&pr, bi, m0, m1, n0, n1);
   }
+}
+
+void loomrt_sgemm_f32(int64_t batch, int64_t m, int64_t n, int64_t k,
+                      const float *a, int64_t a_bs, int64_t a_rs, int64_t a_cs,
+                      const float *b, int64_t b_bs, int64_t b_rs, int64_t b_cs,
+                      float *c, int64_t c_bs, int64_t c_rs, int64_t c_cs,
+                      int64_t flags) {
+  sgemm(batch, m, n, k, a, a_bs, a_rs, a_cs, b, b_bs, b_rs, b_cs, c, c_bs, c_rs,
+        c_cs, flags, NULL);
+}
+
+void loomrt_sgemm_epilogue_f32(
+    int64_t batch, int64_t m, int64_t n, int64_t k, const float *a,
+    int64_t a_bs, int64_t a_rs, int64_t a_cs, const float *b, int64_t b_bs,
+    int64_t b_rs, int64_t b_cs, float *c, int64_t c_bs, int64_t c_rs,
+    int64_t c_cs, int64_t flags, const float *bias, int64_t bias_bs,
+    int64_t bias_rs, int64_t bias_cs, const float *res, int64_t res_bs,
+    int64_t res_rs, int64_t res_cs, int64_t act) {
+  Epilogue ep = {bias,   bias_bs, bias_rs, bias_cs, res,
+                 res_bs, res_rs,  res_cs,  (int)act};
+  int none = !bias && !res && act == LOOMRT_ACT_NONE;
+  sgemm(batch, m, n, k, a, a_bs, a_rs, a_cs, b, b_bs, b_rs, b_cs, c, c_bs, c_rs,
+        c_cs, flags, none ? NULL : &ep);
 }

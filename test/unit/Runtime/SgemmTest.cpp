@@ -16,6 +16,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <random>
@@ -146,6 +147,140 @@ INSTANTIATE_TEST_SUITE_P(
         Case{1, 97, 150, 769, false, false, false, false, true, false},
         Case{1, 40, 70, 1537, false, true, false, false, false, true}),
     name);
+
+/// An epilogue case: shape, whether C (and the residual) are transposed,
+/// which addends are present and the activation.
+struct EpilogueCase {
+  int64_t batch, m, n, k;
+  bool transC, bias, rowBias, residual, packB;
+  int act;
+};
+
+std::string epilogueName(const testing::TestParamInfo<EpilogueCase> &info) {
+  const EpilogueCase &c = info.param;
+  return "b" + std::to_string(c.batch) + "_m" + std::to_string(c.m) + "_n" +
+         std::to_string(c.n) + "_k" + std::to_string(c.k) +
+         (c.transC ? "_tC" : "") + (c.bias ? "_bias" : "") +
+         (c.rowBias ? "_rowBias" : "") + (c.residual ? "_res" : "") +
+         (c.packB ? "_packedB" : "") + "_act" + std::to_string(c.act);
+}
+
+class SgemmEpilogueTest : public testing::TestWithParam<EpilogueCase> {};
+
+/// C = act(A·B + bias) + residual against double precision and libm's erf
+/// and tanh, on every microkernel: the epilogue runs on each block of C at
+/// its last reduction step, on every path (tiles, tails, one row, k = 0).
+TEST_P(SgemmEpilogueTest, MatchesDoubleReference) {
+  const EpilogueCase &p = GetParam();
+  std::mt19937 rng(99);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  int64_t aRs = p.k, aBs = p.m * p.k, bRs = p.n, bBs = p.k * p.n;
+  int64_t cRs = p.transC ? 1 : p.n, cCs = p.transC ? p.m : 1, cBs = p.m * p.n;
+  // A bias along the columns is shared by rows and batches; a row bias
+  // (one value per row, broadcast along the columns) differs per batch.
+  int64_t biasBs = p.rowBias ? p.m : 0, biasRs = p.rowBias ? 1 : 0,
+          biasCs = p.rowBias ? 0 : 1;
+  std::vector<float> a(p.batch * aBs), b(p.batch * bBs), c(p.batch * cBs),
+      bias(p.rowBias ? p.batch * p.m : p.n), res(p.batch * cBs);
+  for (auto *v : {&a, &b, &bias, &res})
+    for (float &x : *v)
+      x = dist(rng);
+  // Scaled so that the GELUs see values across their whole curve.
+  for (float &x : a)
+    x *= 3.0f / std::sqrt(static_cast<float>(p.k + 1));
+
+  std::vector<double> want(c.size());
+  for (int64_t bi = 0; bi < p.batch; ++bi)
+    for (int64_t i = 0; i < p.m; ++i)
+      for (int64_t j = 0; j < p.n; ++j) {
+        double x = 0;
+        for (int64_t q = 0; q < p.k; ++q)
+          x += static_cast<double>(a[bi * aBs + i * aRs + q]) *
+               b[bi * bBs + q * bRs + j];
+        if (p.bias || p.rowBias)
+          x += bias[bi * biasBs + i * biasRs + j * biasCs];
+        switch (p.act) {
+        case LOOMRT_ACT_RELU:
+          x = x > 0 ? x : 0;
+          break;
+        case LOOMRT_ACT_GELU:
+          x = 0.5 * x * (1 + std::erf(x / std::sqrt(2.0)));
+          break;
+        case LOOMRT_ACT_GELU_TANH:
+          x = 0.5 * x *
+              (1 + std::tanh(std::sqrt(2 / M_PI) * (x + 0.044715 * x * x * x)));
+          break;
+        case LOOMRT_ACT_SILU:
+          x = x / (1 + std::exp(-x));
+          break;
+        default:
+          break;
+        }
+        int64_t at = bi * cBs + i * cRs + j * cCs;
+        if (p.residual)
+          x += res[at];
+        want[at] = x;
+      }
+
+  std::vector<float> packed;
+  int64_t size = loomrt_sgemm_packed_b_size(p.k, p.n);
+  if (p.packB) {
+    packed.resize(p.batch * size);
+    for (int64_t bi = 0; bi < p.batch; ++bi)
+      loomrt_sgemm_pack_b(p.k, p.n, b.data() + bi * bBs, bRs, 1,
+                          packed.data() + bi * size);
+  }
+  std::string last;
+  for (const char *isa : {"portable", "avx2", "avx512"}) {
+    std::string kernel = loomrt_sgemm_set_max_isa(isa);
+    if (kernel == last)
+      continue;
+    last = kernel;
+    std::fill(c.begin(), c.end(), -5.0f);
+    loomrt_sgemm_epilogue_f32(
+        p.batch, p.m, p.n, p.k, a.data(), aBs, aRs, 1,
+        p.packB ? packed.data() : b.data(), p.packB ? size : bBs,
+        p.packB ? 0 : bRs, p.packB ? 0 : 1, c.data(), cBs, cRs, cCs,
+        p.packB ? LOOMRT_GEMM_PACKED_B : 0,
+        p.bias || p.rowBias ? bias.data() : nullptr, biasBs, biasRs, biasCs,
+        p.residual ? res.data() : nullptr, cBs, cRs, cCs, p.act);
+    // The product's fp32 error (~k eps) plus the erf/tanh approximations'.
+    double tolerance = 1e-6 * (p.k + 1) + 2e-6;
+    double maxErr = 0;
+    for (size_t at = 0; at < c.size(); ++at)
+      maxErr = std::max(maxErr, std::fabs(c[at] - want[at]));
+    EXPECT_LE(maxErr, tolerance) << "kernel " << kernel;
+  }
+  loomrt_sgemm_set_max_isa(nullptr);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, SgemmEpilogueTest,
+    testing::Values(
+        // Tiles with row and column tails, a packed weight: a dense layer.
+        EpilogueCase{1, 155, 200, 300, false, true, false, false, true,
+                     LOOMRT_ACT_GELU},
+        EpilogueCase{1, 155, 200, 300, false, true, false, true, true,
+                     LOOMRT_ACT_NONE},
+        EpilogueCase{1, 40, 70, 800, false, true, false, false, false,
+                     LOOMRT_ACT_GELU_TANH},
+        EpilogueCase{1, 130, 48, 64, false, false, false, true, false,
+                     LOOMRT_ACT_RELU},
+        EpilogueCase{2, 13, 33, 21, false, true, false, true, false,
+                     LOOMRT_ACT_SILU},
+        // Batches that merge into rows, and that do not (a row bias).
+        EpilogueCase{3, 24, 64, 32, false, true, false, true, false,
+                     LOOMRT_ACT_GELU},
+        EpilogueCase{3, 24, 64, 32, false, false, true, false, false,
+                     LOOMRT_ACT_GELU_TANH},
+        // A transposed C (strided epilogue), one row, k = 0.
+        EpilogueCase{1, 50, 40, 30, true, true, false, true, false,
+                     LOOMRT_ACT_GELU},
+        EpilogueCase{2, 1, 300, 100, false, true, false, true, true,
+                     LOOMRT_ACT_GELU},
+        EpilogueCase{1, 9, 9, 0, false, true, false, true, false,
+                     LOOMRT_ACT_GELU}),
+    epilogueName);
 
 TEST(SgemmTest, KernelIsNamed) {
   std::string kernel = loomrt_sgemm_kernel_name();
