@@ -141,8 +141,8 @@ struct LoomcOptions {
       cl::init(false), cl::cat(category)};
   cl::opt<int64_t> attentionTileQ{
       "attention-tile-q",
-      cl::desc("Query rows per flash-attention tile (default 256)"),
-      cl::init(256), cl::cat(category)};
+      cl::desc("Query rows per flash-attention tile (default 512)"),
+      cl::init(512), cl::cat(category)};
   cl::opt<int64_t> attentionCausalTileQ{
       "attention-causal-tile-q",
       cl::desc("Query rows per flash-attention tile of causal or "
