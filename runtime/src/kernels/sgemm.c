@@ -163,7 +163,7 @@ rowsMicroKernelAvx2(int64_t kc, const float *const *rows,
 }
 #endif
 
-/** A GEMM epilogue as the AVX-512 tiles apply it, right after they store:
+/** A GEMM epilogue as the AVX-512 tiles apply it as they store:
  *  C = act(S + bias) + res for the tile's rows i and columns j
  *  (bias at bias[i * bias_rs + j] when bias_vec, else one value per row at
  *  bias[i * bias_rs]; res at res[i * res_rs + j]; NULL when absent). */
@@ -245,34 +245,38 @@ epilogue512(const TileEpilogue *te, int act, int i, int h, __m512 v) {
 }
 
 static inline __attribute__((always_inline, target("avx512f"))) void
-epilogueTileBody(int nrows, float *c, int64_t ldc, const TileEpilogue *te,
-                 int act) {
+epilogueStoreBody(int nrows, const float *tile, float *c, int64_t ldc,
+                  int accumulate, const TileEpilogue *te, int act) {
   for (int i = 0; i < nrows; ++i)
     for (int h = 0; h < 2; ++h) {
       float *ci = c + i * ldc + h * NR;
-      _mm512_storeu_ps(ci, epilogue512(te, act, i, h, _mm512_loadu_ps(ci)));
+      __m512 v = _mm512_load_ps(tile + i * 2 * NR + h * NR);
+      if (accumulate)
+        v = _mm512_add_ps(v, _mm512_loadu_ps(ci));
+      _mm512_storeu_ps(ci, epilogue512(te, act, i, h, v));
     }
 }
 
-/** Applies `te` to the nrows x 32 tile at c (row stride ldc) that an
- *  AVX-512 tile just stored: it is in L1, and this costs two vector loads
- *  and stores per row besides the epilogue's arithmetic. Kept out of the
- *  tile bodies, whose 24 accumulators need every register (inside them it
- *  made the compiler spill accumulators in the k loop). */
+/** Stores the nrows x 32 accumulators of an AVX-512 tile (in `tile`, row
+ *  stride 32, on the stack) to C through `te`. Out of line: inside the
+ *  tile bodies, whose 24 accumulators need every register, the epilogue's
+ *  constants made the compiler spill accumulators in the k loop. */
 __attribute__((target("avx512f"), noinline)) static void
-epilogueTileAvx512(int nrows, float *c, int64_t ldc, const TileEpilogue *te) {
+epilogueStoreAvx512(int nrows, const float *tile, float *c, int64_t ldc,
+                    int accumulate, const TileEpilogue *te) {
   switch (te->act) {
   case LOOMRT_ACT_RELU:
-    epilogueTileBody(nrows, c, ldc, te, LOOMRT_ACT_RELU);
+    epilogueStoreBody(nrows, tile, c, ldc, accumulate, te, LOOMRT_ACT_RELU);
     break;
   case LOOMRT_ACT_GELU:
-    epilogueTileBody(nrows, c, ldc, te, LOOMRT_ACT_GELU);
+    epilogueStoreBody(nrows, tile, c, ldc, accumulate, te, LOOMRT_ACT_GELU);
     break;
   case LOOMRT_ACT_GELU_TANH:
-    epilogueTileBody(nrows, c, ldc, te, LOOMRT_ACT_GELU_TANH);
+    epilogueStoreBody(nrows, tile, c, ldc, accumulate, te,
+                      LOOMRT_ACT_GELU_TANH);
     break;
   default:
-    epilogueTileBody(nrows, c, ldc, te, LOOMRT_ACT_NONE);
+    epilogueStoreBody(nrows, tile, c, ldc, accumulate, te, LOOMRT_ACT_NONE);
     break;
   }
 }
@@ -287,7 +291,8 @@ epilogueTileAvx512(int nrows, float *c, int64_t ldc, const TileEpilogue *te) {
 static inline __attribute__((always_inline, target("avx512f"))) void
 tileAvx512(int nrows, int64_t kc, const float *const *rows, int64_t step,
            const float *restrict b0, const float *restrict b1,
-           float *restrict c, int64_t ldc, int accumulate) {
+           float *restrict c, int64_t ldc, int accumulate,
+           const TileEpilogue *te) {
   __m512 acc[2 * MR][2];
   for (int i = 0; i < nrows; ++i)
     acc[i][0] = acc[i][1] = _mm512_setzero_ps();
@@ -310,6 +315,14 @@ tileAvx512(int nrows, int64_t kc, const float *const *rows, int64_t step,
       acc[i][1] = _mm512_fmadd_ps(x, v1, acc[i][1]);
     }
   }
+  if (te) {
+    float tile[2 * MR * 2 * NR] __attribute__((aligned(64)));
+    for (int i = 0; i < nrows; ++i)
+      for (int h = 0; h < 2; ++h)
+        _mm512_store_ps(tile + i * 2 * NR + h * NR, acc[i][h]);
+    epilogueStoreAvx512(nrows, tile, c, ldc, accumulate, te);
+    return;
+  }
   for (int i = 0; i < nrows; ++i)
     for (int h = 0; h < 2; ++h) {
       float *ci = c + i * ldc + h * NR;
@@ -326,18 +339,19 @@ __attribute__((target("avx512f"))) static void
 microKernelAvx512(int64_t kc, const float *restrict a0,
                   const float *restrict a1, const float *restrict b0,
                   const float *restrict b1, float *restrict c, int64_t ldc,
-                  int accumulate) {
+                  int accumulate, const TileEpilogue *te) {
   const float *rows[2 * MR] = {a0, a0 + 1, a0 + 2, a0 + 3, a0 + 4, a0 + 5,
                                a1, a1 + 1, a1 + 2, a1 + 3, a1 + 4, a1 + 5};
-  tileAvx512(2 * MR, kc, rows, MR, b0, b1, c, ldc, accumulate);
+  tileAvx512(2 * MR, kc, rows, MR, b0, b1, c, ldc, accumulate, te);
 }
 
 /** The same on twelve rows of an unpacked, row-major A. */
 __attribute__((target("avx512f"))) static void
 rowsMicroKernelAvx512(int64_t kc, const float *const *rows,
                       const float *restrict b0, const float *restrict b1,
-                      float *restrict c, int64_t ldc, int accumulate) {
-  tileAvx512(2 * MR, kc, rows, 1, b0, b1, c, ldc, accumulate);
+                      float *restrict c, int64_t ldc, int accumulate,
+                      const TileEpilogue *te) {
+  tileAvx512(2 * MR, kc, rows, 1, b0, b1, c, ldc, accumulate, te);
 }
 
 /** 1 to 11 rows (a tile's row tail) by two 16-column panels of B: row i of
@@ -348,13 +362,13 @@ __attribute__((target("avx512f"))) static void
 tailMicroKernelAvx512(int nrows, int packed, int64_t kc,
                       const float *const *rows, const float *restrict b0,
                       const float *restrict b1, float *restrict c, int64_t ldc,
-                      int accumulate) {
+                      int accumulate, const TileEpilogue *te) {
 #define LOOMRT_TAIL_CASE(R)                                                    \
   case R:                                                                      \
     if (packed)                                                                \
-      tileAvx512(R, kc, rows, MR, b0, b1, c, ldc, accumulate);                 \
+      tileAvx512(R, kc, rows, MR, b0, b1, c, ldc, accumulate, te);             \
     else                                                                       \
-      tileAvx512(R, kc, rows, 1, b0, b1, c, ldc, accumulate);                  \
+      tileAvx512(R, kc, rows, 1, b0, b1, c, ldc, accumulate, te);              \
     break;
   switch (nrows) {
     LOOMRT_TAIL_CASE(1)
@@ -379,19 +393,21 @@ tailMicroKernelAvx512(int nrows, int packed, int64_t kc,
  *  or NULL when the CPU has no such kernel. */
 typedef void (*MicroKernel2)(int64_t kc, const float *a0, const float *a1,
                              const float *b0, const float *b1, float *c,
-                             int64_t ldc, int accumulate);
+                             int64_t ldc, int accumulate,
+                             const TileEpilogue *te);
 
 /** The same on twelve row pointers of an unpacked A. */
 typedef void (*RowsMicroKernel2)(int64_t kc, const float *const *rows,
                                  const float *b0, const float *b1, float *c,
-                                 int64_t ldc, int accumulate);
+                                 int64_t ldc, int accumulate,
+                                 const TileEpilogue *te);
 
 /** The same on 1 to 11 rows, packed (rows[i][p * MR]) or not (rows[i][p]);
  *  writes only those rows of C. */
 typedef void (*TailMicroKernel2)(int nrows, int packed, int64_t kc,
                                  const float *const *rows, const float *b0,
                                  const float *b1, float *c, int64_t ldc,
-                                 int accumulate);
+                                 int accumulate, const TileEpilogue *te);
 
 static const char *kernelName;
 static MicroKernel microKernel;
@@ -847,22 +863,6 @@ static void tilePrefetch(const TileEpilogueAt *te, int64_t i, int64_t nrows,
   }
 }
 
-/** After the last reduction step of the 12 x 32 (or nrows x 32) tile of an
- *  AVX-512 kernel at row i, column j (at ct in C): its epilogue. */
-static void tileDone(const Problem *pr, TileEpilogueAt *te, int64_t bi,
-                     int64_t i, int64_t nrows, int64_t j, float *ct) {
-  if (!pr->ep)
-    return;
-#ifdef LOOMRT_HAVE_AVX2_KERNEL
-  if (te->base) {
-    epilogueTileAvx512((int)nrows, ct, pr->c_rs, tileEpilogue(te, i, j));
-    return;
-  }
-#endif
-  (void)ct;
-  applyEpilogue(pr, bi, i, i + nrows, j, j + 2 * NR);
-}
-
 /** Computes C[batch bi][m0:m1, n0:n1]. Returns 0, or -1 (having computed
  *  nothing) if the packing buffers cannot be allocated. */
 static int computePart(const Problem *pr, MicroKernel kernel, int64_t bi,
@@ -929,8 +929,8 @@ static int computePart(const Problem *pr, MicroKernel kernel, int64_t bi,
     for (int64_t pc = 0; pc < pr->k; pc += kcStep) {
       int64_t kc = pr->k - pc < kcStep ? pr->k - pc : kcStep;
       int accumulate = pc > 0 || pr->accumulate;
-      /* The last reduction step: each tile's epilogue runs right after the
-       * tile, while it is in L1. */
+      /* The last reduction step: each tile's epilogue runs as the tile is
+       * stored (AVX-512) or right after, while it is in L1. */
       int last = pc + kc >= pr->k;
       TileEpilogueAt te = {last && inRegisters ? &base : NULL, pr->ep, {0}};
       if (!pr->packedB)
@@ -962,13 +962,15 @@ static int computePart(const Problem *pr, MicroKernel kernel, int64_t bi,
                 for (int i = 0; i < 2 * MR; ++i)
                   rowPtrs[i] = a + (ic + ir + i) * pr->a_rs + pc;
                 rowsKernel2(kc, rowPtrs, bps[0], bps[1], ct, pr->c_rs,
-                            accumulate);
+                            accumulate, tileEpilogue(&te, ic + ir, jc + jr));
               } else {
                 kernel2(kc, packedA + ir * kc, packedA + (ir + MR) * kc, bps[0],
-                        bps[1], ct, pr->c_rs, accumulate);
+                        bps[1], ct, pr->c_rs, accumulate,
+                        tileEpilogue(&te, ic + ir, jc + jr));
               }
-              if (last)
-                tileDone(pr, &te, bi, ic + ir, 2 * MR, jc + jr, ct);
+              if (last && !te.base)
+                applyEpilogue(pr, bi, ic + ir, ic + ir + 2 * MR, jc + jr,
+                              jc + jr + 2 * NR);
               ir += MR;
               continue;
             }
@@ -984,10 +986,10 @@ static int computePart(const Problem *pr, MicroKernel kernel, int64_t bi,
                 tilePrefetch(&te, ic + ir, nrows, jc + jr);
               tailKernel2(nrows, !unpackedA, kc, rowPtrs, bps[0], bps[1],
                           c + (ic + ir) * pr->c_rs + (jc + jr), pr->c_rs,
-                          accumulate);
-              if (last)
-                tileDone(pr, &te, bi, ic + ir, nrows, jc + jr,
-                         c + (ic + ir) * pr->c_rs + (jc + jr));
+                          accumulate, tileEpilogue(&te, ic + ir, jc + jr));
+              if (last && !te.base)
+                applyEpilogue(pr, bi, ic + ir, ic + mc, jc + jr,
+                              jc + jr + 2 * NR);
               break;
             }
             for (int h = 0; h <= pair; ++h) {
