@@ -145,7 +145,11 @@ INSTANTIATE_TEST_SUITE_P(
         Case{2, 24, 160, 17, false, false, false, false, true, false},
         // K over one and two packed blocks (KC = 768), M over one A block.
         Case{1, 97, 150, 769, false, false, false, false, true, false},
-        Case{1, 40, 70, 1537, false, true, false, false, false, true}),
+        Case{1, 40, 70, 1537, false, true, false, false, false, true},
+        // Row strides that are multiples of 2 KiB: blocks of A are copied to
+        // a spread stride (two M blocks, two K blocks, a row tail).
+        Case{1, 100, 70, 1536, false, false, false, false, true, true},
+        Case{2, 30, 40, 512, false, true, false, false, false, false}),
     name);
 
 /// An epilogue case: shape, whether C (and the residual) are transposed,
@@ -279,7 +283,10 @@ INSTANTIATE_TEST_SUITE_P(
         EpilogueCase{2, 1, 300, 100, false, true, false, true, true,
                      LOOMRT_ACT_GELU},
         EpilogueCase{1, 9, 9, 0, false, true, false, true, false,
-                     LOOMRT_ACT_GELU}),
+                     LOOMRT_ACT_GELU},
+        // A copied to a spread stride (K = 1024).
+        EpilogueCase{1, 110, 64, 1024, false, true, false, true, true,
+                     LOOMRT_ACT_GELU_TANH}),
     epilogueName);
 
 TEST(SgemmTest, KernelIsNamed) {
