@@ -3,12 +3,17 @@
 // BAD: error: scan-chunk and scan-chunk-delta must not be negative
 // RUN: loom-opt %s -split-input-file --loom-to-linalg="scan-chunk-delta=32" | FileCheck %s --check-prefix=DELTA
 
+// One row at a time: an scf.forall over the rows whose body sums the row,
+// sums its squared deviations and normalizes it (scale and bias), then
+// inserts it.
 // CHECK-LABEL: func @layer_norm
-//       CHECK:   %[[SUM:.+]] = linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]
-//       CHECK:   %[[SQ:.+]] = linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]
-//       CHECK:   linalg.generic {{.*}} iterator_types = ["parallel", "parallel"]
-//  CHECK-SAME:     ins(%{{.+}}, %[[SQ]], %[[SUM]], %{{.+}}, %{{.+}} :
-//       CHECK:     math.rsqrt
+//       CHECK:   scf.forall (%[[I:.+]]) in (%{{.+}}) shared_outs(%[[OUT:.+]] = %{{.+}}) -> (tensor<?x16xf32>)
+//       CHECK:     %[[ROW:.+]] = tensor.extract_slice %arg0[%[[I]], 0] [1, 16] [1, 1] : tensor<?x16xf32> to tensor<16xf32>
+//       CHECK:     %[[SUM:.+]] = linalg.generic {{.*}} iterator_types = ["reduction"]} ins(%[[ROW]] :
+//       CHECK:     %[[SQ:.+]] = linalg.generic {{.*}} iterator_types = ["reduction"]} ins(%[[ROW]], %[[SUM]] :
+//       CHECK:     %[[Y:.+]] = linalg.generic {{.*}} iterator_types = ["parallel"]} ins(%[[ROW]], %[[SQ]], %[[SUM]], %arg1, %arg2 :
+//       CHECK:       math.rsqrt
+//       CHECK:     tensor.parallel_insert_slice %[[Y]] into %[[OUT]][%[[I]], 0] [1, 16] [1, 1]
 //   CHECK-NOT:   loom.layer_norm
 func.func @layer_norm(%x: tensor<?x16xf32>, %g: tensor<16xf32>, %b: tensor<16xf32>) -> tensor<?x16xf32> {
   %y = loom.layer_norm %x, %g bias %b : (tensor<?x16xf32>, tensor<16xf32>, tensor<16xf32>) -> tensor<?x16xf32>
@@ -18,13 +23,29 @@ func.func @layer_norm(%x: tensor<?x16xf32>, %g: tensor<16xf32>, %b: tensor<16xf3
 // -----
 
 // CHECK-LABEL: func @rms_norm
-//       CHECK:   linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]
-//       CHECK:     arith.mulf
-//       CHECK:   linalg.generic {{.*}} iterator_types = ["parallel", "parallel"]
-//       CHECK:     math.rsqrt
+//       CHECK:   scf.forall (%{{.+}}) in (4)
+//       CHECK:     linalg.generic {{.*}} iterator_types = ["reduction"]
+//       CHECK:       arith.mulf
+//       CHECK:     linalg.generic {{.*}} iterator_types = ["parallel"]
+//       CHECK:       math.rsqrt
 func.func @rms_norm(%x: tensor<4x32xf32>, %g: tensor<32xf32>) -> tensor<4x32xf32> {
   %y = loom.rms_norm %x, %g : (tensor<4x32xf32>, tensor<32xf32>) -> tensor<4x32xf32>
   return %y : tensor<4x32xf32>
+}
+
+// -----
+
+// A row with a dynamic size keeps the whole-tensor form: two reductions
+// over the rows, then the normalization.
+// CHECK-LABEL: func @layer_norm_dynamic_row
+//   CHECK-NOT:   scf.forall
+//       CHECK:   linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]
+//       CHECK:   linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]
+//       CHECK:   linalg.generic {{.*}} iterator_types = ["parallel", "parallel"]
+//       CHECK:     math.rsqrt
+func.func @layer_norm_dynamic_row(%x: tensor<8x?xf32>) -> tensor<8x?xf32> {
+  %y = loom.layer_norm %x : (tensor<8x?xf32>) -> tensor<8x?xf32>
+  return %y : tensor<8x?xf32>
 }
 
 // -----
