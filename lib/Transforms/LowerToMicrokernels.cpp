@@ -662,10 +662,11 @@ static LogicalResult lowerMatmul(RewriterBase &rewriter, linalg::GenericOp op,
     return failure();
   SmallVector<const StridedOperand *> rowOperands = {&a, &out},
                                       columnOperands = {&b, &out};
-  for (const std::optional<StridedOperand> &addend : {bias, residual})
-    if (addend) {
-      rowOperands.push_back(&*addend);
-      columnOperands.push_back(&*addend);
+  // Pointers to bias and residual themselves (not to copies).
+  for (const std::optional<StridedOperand> *addend : {&bias, &residual})
+    if (*addend) {
+      rowOperands.push_back(&**addend);
+      columnOperands.push_back(&**addend);
     }
   mergeContiguous(m, extraM, rowOperands, sizes, rewriter);
   mergeContiguous(n, extraN, columnOperands, sizes, rewriter);
@@ -714,7 +715,8 @@ static LogicalResult lowerMatmul(RewriterBase &rewriter, linalg::GenericOp op,
       func::CallOp::create(site.b, site.loc, sgemm, args);
       return;
     }
-    for (const std::optional<StridedOperand> &o : {bias, residual}) {
+    for (const std::optional<StridedOperand> *addend : {&bias, &residual}) {
+      const std::optional<StridedOperand> &o = *addend;
       if (!o) {
         args.append(4, arith::ConstantIntOp::create(site.b, site.loc, 0, 64));
         continue;
