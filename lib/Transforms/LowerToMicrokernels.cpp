@@ -267,6 +267,16 @@ struct CallSite {
   OpFoldResult batchStride(const StridedOperand &o) const {
     return batch ? o.strides[*batch] : b.getIndexAttr(0);
   }
+  /// Appends `o` as a kernel's operand: its address at this iteration and
+  /// its batch, row and column strides (rows and columns walked by the
+  /// loops `row` and `col`).
+  void appendOperand(SmallVectorImpl<Value> &args, const StridedOperand &o,
+                     unsigned row, unsigned col) const {
+    args.push_back(i64(address(o)));
+    args.push_back(i64(batchStride(o)));
+    args.push_back(i64(o.strides[row]));
+    args.push_back(i64(o.strides[col]));
+  }
 };
 } // namespace
 
@@ -326,12 +336,8 @@ static void lowerTranspose(RewriterBase &rewriter, linalg::GenericOp op,
         site.i64(site.batch ? sizes[*site.batch] : site.b.getIndexAttr(1)));
     args.push_back(site.i64(sizes[rows]));
     args.push_back(site.i64(sizes[cols]));
-    for (const StridedOperand &o : operands) {
-      args.push_back(site.i64(site.address(o)));
-      args.push_back(site.i64(site.batchStride(o)));
-      args.push_back(site.i64(o.strides[rows]));
-      args.push_back(site.i64(o.strides[cols]));
-    }
+    for (const StridedOperand &o : operands)
+      site.appendOperand(args, o, rows, cols);
     func::CallOp::create(site.b, site.loc, transpose, args);
   });
   rewriter.eraseOp(op);
@@ -702,29 +708,20 @@ static LogicalResult lowerMatmul(RewriterBase &rewriter, linalg::GenericOp op,
     args.push_back(site.i64(sizes[m]));
     args.push_back(site.i64(sizes[n]));
     args.push_back(site.i64(sizes[k]));
-    for (const StridedOperand &o : operands) {
-      args.push_back(site.i64(site.address(o)));
-      args.push_back(site.i64(site.batchStride(o)));
-      // Rows and columns of A are (m, k), of B (k, n), of C (m, n).
-      unsigned row = &o == &b ? k : m, col = &o == &a ? k : n;
-      args.push_back(site.i64(o.strides[row]));
-      args.push_back(site.i64(o.strides[col]));
-    }
+    // Rows and columns of A are (m, k), of B (k, n), of C (m, n).
+    for (const StridedOperand &o : operands)
+      site.appendOperand(args, o, &o == &b ? k : m, &o == &a ? k : n);
     args.push_back(arith::ConstantIntOp::create(site.b, site.loc, flags, 64));
     if (!epilogue) {
       func::CallOp::create(site.b, site.loc, sgemm, args);
       return;
     }
+    // Bias and residual, (m, n) like C; absent: null address, strides 0.
     for (const std::optional<StridedOperand> *addend : {&bias, &residual}) {
-      const std::optional<StridedOperand> &o = *addend;
-      if (!o) {
+      if (*addend)
+        site.appendOperand(args, **addend, m, n);
+      else
         args.append(4, arith::ConstantIntOp::create(site.b, site.loc, 0, 64));
-        continue;
-      }
-      args.push_back(site.i64(site.address(*o)));
-      args.push_back(site.i64(site.batchStride(*o)));
-      args.push_back(site.i64(o->strides[m]));
-      args.push_back(site.i64(o->strides[n]));
     }
     args.push_back(arith::ConstantIntOp::create(
         site.b, site.loc, static_cast<int64_t>(epilogue->body.act), 64));

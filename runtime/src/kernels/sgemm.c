@@ -18,6 +18,7 @@
 
 #include "buffer.h"
 #include "isa.h"
+#include "transpose8x8.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -176,6 +177,25 @@ typedef struct {
   int act; /* LOOMRT_ACT_NONE, _RELU, _GELU or _GELU_TANH */
 } TileEpilogue;
 
+/* erf and tanh as odd-over-even rational functions of x (Eigen's and
+ * XLA's approximations; erf on [-4, 4], tanh on [-7.905, 7.905], +-1
+ * beyond; ~4e-7 absolute error in fp32): coefficients of x, x^3, ...
+ * (numerators) and of 1, x^2, ... (denominators), lowest first, shared by
+ * the scalar and the AVX-512 epilogues. */
+static const float kErfP[7] = {-1.60960333262415e-02f, -2.95459980854025e-03f,
+                               -7.34990630326855e-04f, -5.69250639462346e-05f,
+                               -2.10102402082508e-06f, 2.77068142495902e-08f,
+                               -2.72614225801306e-10f};
+static const float kErfQ[5] = {-1.42647390514189e-02f, -7.37332916720468e-03f,
+                               -1.68282697438203e-03f, -2.13374055278905e-04f,
+                               -1.45660718464996e-05f};
+static const float kTanhP[7] = {4.89352455891786e-03f,  6.37261928875436e-04f,
+                                1.48572235717979e-05f,  5.12229709037114e-08f,
+                                -8.60467152213735e-11f, 2.00018790482477e-13f,
+                                -2.76076847742355e-16f};
+static const float kTanhQ[4] = {4.89352518554385e-03f, 2.26843463243900e-03f,
+                                1.18534705686654e-04f, 1.19825839466702e-06f};
+
 #ifdef LOOMRT_HAVE_AVX2_KERNEL
 /** p(x) / q(x) for the odd/even rational approximations below: p has
  *  coefficients a[0..6] (of x, x^3, ..., x^13), q b[0..nb-1]. */
@@ -190,21 +210,6 @@ rational512(__m512 x, const float *a, const float *b, int nb) {
     q = _mm512_fmadd_ps(x2, q, _mm512_set1_ps(b[i]));
   return _mm512_div_ps(_mm512_mul_ps(x, p), q);
 }
-
-/* The coefficients of erfApprox and tanhApprox (below), lowest first. */
-static const float kErfP[7] = {-1.60960333262415e-02f, -2.95459980854025e-03f,
-                               -7.34990630326855e-04f, -5.69250639462346e-05f,
-                               -2.10102402082508e-06f, 2.77068142495902e-08f,
-                               -2.72614225801306e-10f};
-static const float kErfQ[5] = {-1.42647390514189e-02f, -7.37332916720468e-03f,
-                               -1.68282697438203e-03f, -2.13374055278905e-04f,
-                               -1.45660718464996e-05f};
-static const float kTanhP[7] = {4.89352455891786e-03f,  6.37261928875436e-04f,
-                                1.48572235717979e-05f,  5.12229709037114e-08f,
-                                -8.60467152213735e-11f, 2.00018790482477e-13f,
-                                -2.76076847742355e-16f};
-static const float kTanhQ[4] = {4.89352518554385e-03f, 2.26843463243900e-03f,
-                                1.18534705686654e-04f, 1.19825839466702e-06f};
 
 /** The tile epilogue (activation `act`) on one 16-column vector of row i
  *  (half h). */
@@ -521,37 +526,8 @@ packPanelTransposedAvx2(int64_t kc, const float *b, int64_t cs,
                         float *restrict dst) {
   int64_t p0 = 0;
   for (; p0 + 8 <= kc; p0 += 8) {
-    for (int half = 0; half < NR; half += 8) {
-      const float *src = b + p0 + half * cs;
-      __m256 r0 = _mm256_loadu_ps(src), r1 = _mm256_loadu_ps(src + cs),
-             r2 = _mm256_loadu_ps(src + 2 * cs),
-             r3 = _mm256_loadu_ps(src + 3 * cs),
-             r4 = _mm256_loadu_ps(src + 4 * cs),
-             r5 = _mm256_loadu_ps(src + 5 * cs),
-             r6 = _mm256_loadu_ps(src + 6 * cs),
-             r7 = _mm256_loadu_ps(src + 7 * cs);
-      __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1),
-             t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3),
-             t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5),
-             t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
-      __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44),
-             u1 = _mm256_shuffle_ps(t0, t2, 0xEE),
-             u2 = _mm256_shuffle_ps(t1, t3, 0x44),
-             u3 = _mm256_shuffle_ps(t1, t3, 0xEE),
-             u4 = _mm256_shuffle_ps(t4, t6, 0x44),
-             u5 = _mm256_shuffle_ps(t4, t6, 0xEE),
-             u6 = _mm256_shuffle_ps(t5, t7, 0x44),
-             u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-      float *d = dst + p0 * NR + half;
-      _mm256_storeu_ps(d + 0 * NR, _mm256_permute2f128_ps(u0, u4, 0x20));
-      _mm256_storeu_ps(d + 1 * NR, _mm256_permute2f128_ps(u1, u5, 0x20));
-      _mm256_storeu_ps(d + 2 * NR, _mm256_permute2f128_ps(u2, u6, 0x20));
-      _mm256_storeu_ps(d + 3 * NR, _mm256_permute2f128_ps(u3, u7, 0x20));
-      _mm256_storeu_ps(d + 4 * NR, _mm256_permute2f128_ps(u0, u4, 0x31));
-      _mm256_storeu_ps(d + 5 * NR, _mm256_permute2f128_ps(u1, u5, 0x31));
-      _mm256_storeu_ps(d + 6 * NR, _mm256_permute2f128_ps(u2, u6, 0x31));
-      _mm256_storeu_ps(d + 7 * NR, _mm256_permute2f128_ps(u3, u7, 0x31));
-    }
+    for (int half = 0; half < NR; half += 8)
+      loomrtTranspose8x8Avx2(b + p0 + half * cs, cs, dst + p0 * NR + half, NR);
   }
   return p0;
 }
@@ -635,44 +611,30 @@ typedef struct {
   const Epilogue *ep; /* applied to C as its blocks complete, or NULL */
 } Problem;
 
-/* erf(x) as a rational function of x (odd over even polynomials) on
- * [-4, 4], +-1 beyond: the approximation of Eigen and XLA, ~1e-7 absolute
- * error in fp32. Branch-free, so that the row loops vectorize. */
-static inline __attribute__((always_inline)) float erfApprox(float x) {
-  x = x < -4.0f ? -4.0f : (x > 4.0f ? 4.0f : x);
+/** x p(x^2) / q(x^2) with p = a[0..6], q = b[0..nb-1] (the scalar twin of
+ *  rational512); branch-free, so that the row loops vectorize. */
+static inline __attribute__((always_inline)) float
+rational(float x, const float *a, const float *b, int nb) {
   float x2 = x * x;
-  float p = x2 * -2.72614225801306e-10f + 2.77068142495902e-08f;
-  p = x2 * p + -2.10102402082508e-06f;
-  p = x2 * p + -5.69250639462346e-05f;
-  p = x2 * p + -7.34990630326855e-04f;
-  p = x2 * p + -2.95459980854025e-03f;
-  p = x2 * p + -1.60960333262415e-02f;
-  p = x * p;
-  float q = x2 * -1.45660718464996e-05f + -2.13374055278905e-04f;
-  q = x2 * q + -1.68282697438203e-03f;
-  q = x2 * q + -7.37332916720468e-03f;
-  q = x2 * q + -1.42647390514189e-02f;
-  return p / q;
+  float p = a[6];
+  for (int i = 5; i >= 0; --i)
+    p = x2 * p + a[i];
+  float q = b[nb - 1];
+  for (int i = nb - 2; i >= 0; --i)
+    q = x2 * q + b[i];
+  return x * p / q;
 }
 
-/* tanh(x) as a rational function on [-7.905, 7.905] (+-1 beyond), the
- * approximation of Eigen: a few ulp in fp32. */
+static inline __attribute__((always_inline)) float erfApprox(float x) {
+  x = x < -4.0f ? -4.0f : (x > 4.0f ? 4.0f : x);
+  return rational(x, kErfP, kErfQ, 5);
+}
+
 static inline __attribute__((always_inline)) float tanhApprox(float x) {
   x = x < -7.90531110763549805f
           ? -7.90531110763549805f
           : (x > 7.90531110763549805f ? 7.90531110763549805f : x);
-  float x2 = x * x;
-  float p = x2 * -2.76076847742355e-16f + 2.00018790482477e-13f;
-  p = x2 * p + -8.60467152213735e-11f;
-  p = x2 * p + 5.12229709037114e-08f;
-  p = x2 * p + 1.48572235717979e-05f;
-  p = x2 * p + 6.37261928875436e-04f;
-  p = x2 * p + 4.89352455891786e-03f;
-  p = x * p;
-  float q = x2 * 1.19825839466702e-06f + 1.18534705686654e-04f;
-  q = x2 * q + 2.26843463243900e-03f;
-  q = x2 * q + 4.89352518554385e-03f;
-  return p / q;
+  return rational(x, kTanhP, kTanhQ, 4);
 }
 
 static inline __attribute__((always_inline)) float activate(int act, float x) {

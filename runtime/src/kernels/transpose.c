@@ -19,6 +19,7 @@
 #include "loomrt/kernels.h"
 
 #include "isa.h"
+#include "transpose8x8.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -49,8 +50,8 @@ static void copyBlockScalar(const float *s, int64_t s_rs, int64_t s_cs,
 
 #ifdef LOOMRT_HAVE_AVX2_TRANSPOSE
 /** Transposes the block [r0, r1) x [c0, c1) where the source is contiguous
- *  along r and the destination along c: 8 x 8 tiles in registers (eight
- *  8-float loads, 24 shuffles, eight 8-float stores), the edges scalar.
+ *  along r and the destination along c: 8 x 8 tiles in registers
+ *  (loomrtTranspose8x8Avx2), the edges scalar.
  *  Element by element, every load and store of a transpose hits another
  *  line and the loop ran at ~4 cycles an element. */
 __attribute__((target("avx2"))) static void
@@ -59,37 +60,9 @@ transposeBlockAvx2(const float *s, int64_t s_cs, float *d, int64_t d_rs,
   int64_t r8 = r0 + (r1 - r0) / 8 * 8, c8 = c0 + (c1 - c0) / 8 * 8;
   for (int64_t c = c0; c < c8; c += 8)
     for (int64_t r = r0; r < r8; r += 8) {
-      /* In: row i = source column c + i, elements r .. r + 7. */
-      const float *in = s + c * s_cs + r;
-      __m256 x0 = _mm256_loadu_ps(in), x1 = _mm256_loadu_ps(in + s_cs);
-      __m256 x2 = _mm256_loadu_ps(in + 2 * s_cs);
-      __m256 x3 = _mm256_loadu_ps(in + 3 * s_cs);
-      __m256 x4 = _mm256_loadu_ps(in + 4 * s_cs);
-      __m256 x5 = _mm256_loadu_ps(in + 5 * s_cs);
-      __m256 x6 = _mm256_loadu_ps(in + 6 * s_cs);
-      __m256 x7 = _mm256_loadu_ps(in + 7 * s_cs);
-      __m256 t0 = _mm256_unpacklo_ps(x0, x1), t1 = _mm256_unpackhi_ps(x0, x1);
-      __m256 t2 = _mm256_unpacklo_ps(x2, x3), t3 = _mm256_unpackhi_ps(x2, x3);
-      __m256 t4 = _mm256_unpacklo_ps(x4, x5), t5 = _mm256_unpackhi_ps(x4, x5);
-      __m256 t6 = _mm256_unpacklo_ps(x6, x7), t7 = _mm256_unpackhi_ps(x6, x7);
-      __m256 u0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
-      __m256 u1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
-      __m256 u2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
-      __m256 u3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
-      __m256 u4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0));
-      __m256 u5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));
-      __m256 u6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0));
-      __m256 u7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
-      /* Out: row r + i, elements c .. c + 7. */
-      float *out = d + r * d_rs + c;
-      _mm256_storeu_ps(out, _mm256_permute2f128_ps(u0, u4, 0x20));
-      _mm256_storeu_ps(out + d_rs, _mm256_permute2f128_ps(u1, u5, 0x20));
-      _mm256_storeu_ps(out + 2 * d_rs, _mm256_permute2f128_ps(u2, u6, 0x20));
-      _mm256_storeu_ps(out + 3 * d_rs, _mm256_permute2f128_ps(u3, u7, 0x20));
-      _mm256_storeu_ps(out + 4 * d_rs, _mm256_permute2f128_ps(u0, u4, 0x31));
-      _mm256_storeu_ps(out + 5 * d_rs, _mm256_permute2f128_ps(u1, u5, 0x31));
-      _mm256_storeu_ps(out + 6 * d_rs, _mm256_permute2f128_ps(u2, u6, 0x31));
-      _mm256_storeu_ps(out + 7 * d_rs, _mm256_permute2f128_ps(u3, u7, 0x31));
+      /* In: row i = source column c + i, elements r .. r + 7; out: row
+       * r + i, elements c .. c + 7. */
+      loomrtTranspose8x8Avx2(s + c * s_cs + r, s_cs, d + r * d_rs + c, d_rs);
     }
   copyBlockScalar(s, 1, s_cs, d, d_rs, 1, r8, r1, c0, c1);
   copyBlockScalar(s, 1, s_cs, d, d_rs, 1, r0, r8, c8, c1);
