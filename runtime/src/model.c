@@ -28,7 +28,20 @@ struct loomrt_model {
      (0, or the 1-based number of the failed check). */
   size_t num_checks;
   const char **checks;
+  /* A GPU model (loomc --target=cuda) exports these (runtime/src/cuda):
+     its buffers are CUDA managed memory, which `release` frees; outputs are
+     copied out of them. NULL for CPU models. */
+  void (*release)(void *);
+  int (*take_device_error)(char *, size_t);
 };
+
+/* Frees a buffer the model returned. */
+static void release_buffer(const loomrt_model *m, void *allocated) {
+  if (m->release)
+    m->release(allocated);
+  else
+    free(allocated);
+}
 
 /*===----------------------------------------------------------------------===*
  * Signature
@@ -186,6 +199,27 @@ loomrt_status loomrt_model_load(const char *path, loomrt_model **out) {
     return s;
   }
   (*out)->handle = handle;
+  void *init = dlsym(handle, "loom_cuda_init");
+  if (init) {
+    /* A GPU model: bring up the device now; errors are load errors. */
+    void *release = dlsym(handle, "loom_release");
+    void *take = dlsym(handle, "loom_cuda_take_error");
+    int (*init_fn)(char *, size_t);
+    memcpy(&init_fn, &init, sizeof init_fn);
+    memcpy(&(*out)->release, &release, sizeof release);
+    memcpy(&(*out)->take_device_error, &take, sizeof take);
+    char message[512] = "";
+    int code = (*out)->release && (*out)->take_device_error
+                   ? init_fn(message, sizeof message)
+                   : -1;
+    if (code) {
+      loomrt_model_destroy(*out);
+      *out = NULL;
+      return loomrt_status_make(
+          LOOMRT_DEVICE_ERROR, "cannot run GPU model '%s': %s", path,
+          message[0] ? message : "its CUDA backend is incomplete");
+    }
+  }
   return NULL;
 }
 
@@ -237,8 +271,10 @@ static loomrt_status validate(const loomrt_model *m,
     const loomrt_value_info *info = &m->inputs[i];
     const loomrt_tensor *t = inputs[i];
     if (!t)
-      return loomrt_status_make(LOOMRT_INVALID_ARGUMENT, "input %zu ('%s') is "
-                                "missing", i, info->name);
+      return loomrt_status_make(LOOMRT_INVALID_ARGUMENT,
+                                "input %zu ('%s') is "
+                                "missing",
+                                i, info->name);
     if (t->is_sequence != info->is_sequence)
       return loomrt_status_make(LOOMRT_INVALID_ARGUMENT,
                                 "input %zu ('%s') is a %s, the model expects "
@@ -383,12 +419,14 @@ static loomrt_status unpack_sequence(const loomrt_value_info *info,
   const int64_t *offsets = (const int64_t *)offsets_p + od[2];
   int64_t total = dd[3], rows = sd[3], n = od[3] - 1;
   if (n < 0 || rows != n + 1 || sd[4] != info->rank)
-    return loomrt_status_make(LOOMRT_INTERNAL, "output '%s': malformed "
-                              "sequence buffers", info->name);
+    return loomrt_status_make(LOOMRT_INTERNAL,
+                              "output '%s': malformed "
+                              "sequence buffers",
+                              info->name);
   loomrt_tensor **elements = calloc(n ? (size_t)n : 1, sizeof *elements);
   if (!elements)
     return loomrt_status_make(LOOMRT_OUT_OF_MEMORY, "cannot allocate "
-                              "sequence");
+                                                    "sequence");
   loomrt_status s = NULL;
   int64_t k = 0;
   for (; k < n && !s; ++k) {
@@ -398,9 +436,10 @@ static loomrt_status unpack_sequence(const loomrt_value_info *info,
       break;
     int64_t numel = (int64_t)loomrt_tensor_numel(elements[k]);
     if (offsets[k] < 0 || offsets[k] > total || numel > total - offsets[k]) {
-      s = loomrt_status_make(LOOMRT_INTERNAL, "output '%s': sequence element "
-                             "%lld lies outside the data", info->name,
-                             (long long)k);
+      s = loomrt_status_make(LOOMRT_INTERNAL,
+                             "output '%s': sequence element "
+                             "%lld lies outside the data",
+                             info->name, (long long)k);
       ++k;
       break;
     }
@@ -453,7 +492,7 @@ loomrt_status loomrt_model_run(loomrt_model *m, loomrt_tensor *const *inputs,
     free(args);
     free(packed);
     return loomrt_status_make(LOOMRT_OUT_OF_MEMORY, "cannot allocate "
-                              "descriptors");
+                                                    "descriptors");
   }
   args[0] = out_desc;
   size_t at = 0, arg = 1;
@@ -476,6 +515,14 @@ loomrt_status loomrt_model_run(loomrt_model *m, loomrt_tensor *const *inputs,
 
   if (!s)
     m->entry(args);
+  /* A GPU model's kernels fail without a way to tell the generated code:
+   * its CUDA backend kept the first error. */
+  if (!s && m->take_device_error) {
+    char message[512] = "";
+    if (m->take_device_error(message, sizeof message))
+      s = loomrt_status_make(LOOMRT_DEVICE_ERROR, "the GPU failed: %s",
+                             message);
+  }
 
   /* A failed run-time check: an error instead of the outputs. */
   int32_t code = 0;
@@ -484,7 +531,7 @@ loomrt_status loomrt_model_run(loomrt_model *m, loomrt_tensor *const *inputs,
     desc_pointers(out_desc + status_at, &allocated, &aligned);
     memcpy(&code, (const int32_t *)aligned + out_desc[status_at + 2],
            sizeof code);
-    free(allocated);
+    release_buffer(m, allocated);
     if (code > 0 && (size_t)code <= m->num_checks)
       s = loomrt_status_make(LOOMRT_INVALID_ARGUMENT,
                              "the inputs fail a run-time check: %s",
@@ -513,7 +560,8 @@ loomrt_status loomrt_model_run(loomrt_model *m, loomrt_tensor *const *inputs,
       size_t elem = loomrt_dtype_size(info->dtype);
       uint64_t numel;
       s = loomrt_shape_numel(info->dtype, info->rank, d + 3, &numel);
-      if (!s && allocated) {
+      /* A GPU model's managed buffers are copied out below. */
+      if (!s && allocated && !m->release) {
         t = calloc(1, sizeof *t);
         if (!t)
           s = loomrt_status_make(LOOMRT_OUT_OF_MEMORY,
@@ -550,7 +598,7 @@ loomrt_status loomrt_model_run(loomrt_model *m, loomrt_tensor *const *inputs,
         void *allocated, *aligned;
         desc_pointers(out_desc + at, &allocated, &aligned);
         if (!(adopted && adopted[i]))
-          free(allocated);
+          release_buffer(m, allocated);
         at += desc_slots(rank);
       }
     }
@@ -571,7 +619,7 @@ loomrt_status loomrt_model_run(loomrt_model *m, loomrt_tensor *const *inputs,
 }
 
 loomrt_status loomrt_read_indexed_tensor(const char *dir, const char *prefix,
-                                        size_t index, loomrt_tensor **out) {
+                                         size_t index, loomrt_tensor **out) {
   return loomrt_read_indexed_value(dir, prefix, index, 0, out);
 }
 

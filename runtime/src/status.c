@@ -73,6 +73,8 @@ const char *loomrt_status_code_name(loomrt_status_code code) {
     return "DTYPE_MISMATCH";
   case LOOMRT_INTERNAL:
     return "INTERNAL";
+  case LOOMRT_DEVICE_ERROR:
+    return "DEVICE_ERROR";
   }
   return "UNKNOWN";
 }

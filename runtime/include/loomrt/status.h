@@ -35,6 +35,7 @@ typedef enum loomrt_status_code {
   LOOMRT_SHAPE_MISMATCH = 7,   ///< Dims contradict what is expected.
   LOOMRT_DTYPE_MISMATCH = 8,   ///< Element type differs from what is expected.
   LOOMRT_INTERNAL = 9,         ///< A bug in Loom.
+  LOOMRT_DEVICE_ERROR = 10,    ///< The GPU (its driver, a kernel) failed.
 } loomrt_status_code;
 
 /// An error: NULL for success.
