@@ -40,3 +40,30 @@ config.substitutions.append(("%loom_src", config.loom_src_root))
 
 if os.path.isdir("/usr/share/libonnx-testdata/data/node"):
     config.available_features.add("onnx-testdata")
+
+# The CUDA toolkit (ptxas validates the PTX of GPU models) and an NVIDIA GPU
+# (GPU models run only where one is found: the driver loads and reports a
+# device).
+cuda_home = os.environ.get("CUDA_HOME") or "/usr/local/cuda"
+ptxas = os.path.join(cuda_home, "bin", "ptxas")
+if os.access(ptxas, os.X_OK):
+    config.available_features.add("ptxas")
+    config.substitutions.append(("%ptxas", ptxas))
+
+
+def _have_cuda_gpu():
+    import ctypes
+    try:
+        cuda = ctypes.CDLL("libcuda.so.1")
+    except OSError:
+        return False
+    count = ctypes.c_int(0)
+    return cuda.cuInit(0) == 0 and cuda.cuDeviceGetCount(ctypes.byref(count)) == 0 and count.value > 0
+
+
+if _have_cuda_gpu():
+    config.available_features.add("cuda-gpu")
+
+# A stand-in CUDA driver (test/unit/Runtime/fake_cuda.c, built as
+# libcuda.so.1): GPU models load and "run" against it without a GPU.
+config.substitutions.append(("%fake_cuda_dir", os.path.join(config.loom_obj_root, "test", "unit", "Runtime", "fake_cuda")))

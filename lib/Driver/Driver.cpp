@@ -15,6 +15,7 @@
 #include "loom/Pipelines/Pipelines.h"
 #include "loom/Target/CPU/CPUTarget.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/Diagnostics.h"
@@ -24,6 +25,7 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Transforms/Passes.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringSwitch.h"
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
@@ -34,6 +36,7 @@
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Process.h"
+#include "llvm/Support/Regex.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/ToolOutputFile.h"
 
@@ -70,7 +73,8 @@ enum class EmitKind {
   Asm,
   Obj,
   SharedLib,
-  Executable
+  Executable,
+  PTX
 };
 
 /// Command-line options of loomc.
@@ -105,7 +109,9 @@ struct LoomcOptions {
           clEnumValN(EmitKind::SharedLib, "so",
                      "a shared library for loomrt/loom-run"),
           clEnumValN(EmitKind::Executable, "exe",
-                     "a standalone executable (--inputs DIR --outputs DIR)")),
+                     "a standalone executable (--inputs DIR --outputs DIR)"),
+          clEnumValN(EmitKind::PTX, "ptx",
+                     "with --target=cuda: the kernels' PTX (one module)")),
       cl::cat(category)};
   cl::opt<char> optLevel{"O",
                          cl::desc("LLVM optimization level (-O0 .. -O3, "
@@ -304,6 +310,31 @@ struct LoomcOptions {
                "layer (ONNX node) the density kept, the relative weight "
                "change, bytes and multiply-adds before and after"),
       cl::value_desc("file"), cl::init(""), cl::cat(category)};
+  cl::opt<std::string> target{
+      "target",
+      cl::desc("What to compile for: 'cpu' (x86-64, default), 'cuda' "
+               "(NVIDIA GPUs: host code that launches kernels embedded as "
+               "PTX or cubin; the model loads the CUDA driver at run time) "
+               "or 'cuda-host' (the cuda pipeline with each kernel run as "
+               "host loops: checks the GPU mapping where there is no GPU)"),
+      cl::init("cpu"), cl::cat(category)};
+  cl::opt<std::string> gpuArch{
+      "gpu-arch",
+      cl::desc("With --target=cuda: the GPU architecture, sm_NN or sm_NNa "
+               "(default sm_80; sm_90a for H100/H200 features)"),
+      cl::init("sm_80"), cl::cat(category)};
+  cl::opt<std::string> gpuBinary{
+      "gpu-binary",
+      cl::desc("With --target=cuda: how kernels are embedded: 'auto' "
+               "(cubin plus PTX when ptxas is found in the CUDA toolkit, "
+               "PTX otherwise; default), 'ptx' (JIT-compiled by the driver "
+               "at load time) or 'cubin' (through ptxas)"),
+      cl::init("auto"), cl::cat(category)};
+  cl::opt<std::string> cudaPath{
+      "cuda-path",
+      cl::desc("With --target=cuda: the CUDA toolkit (ptxas, libdevice); "
+               "default $CUDA_HOME, else /usr/local/cuda"),
+      cl::init(""), cl::cat(category)};
   cl::opt<std::string> targetCpu{
       "target-cpu",
       cl::desc("CPU to generate code for: 'native' (the host and its "
@@ -405,6 +436,7 @@ static EmitKind defaultEmitKind(StringRef output) {
       .Case(".s", EmitKind::Asm)
       .Case(".ll", EmitKind::LLVMIR)
       .Case(".mlir", EmitKind::Loom)
+      .Case(".ptx", EmitKind::PTX)
       .Case("", EmitKind::Executable)
       .Default(EmitKind::Loom);
 }
@@ -576,7 +608,7 @@ static int writeModule(ModuleOp module, const LoomcOptions &options,
 /// executable (`emit`) at `output`. Returns the exit status.
 static int emitNative(ModuleOp module, std::string signature,
                       const LoomcOptions &options, EmitKind emit,
-                      StringRef output, const char *argv0) {
+                      StringRef output, const char *argv0, bool cuda = false) {
   loom::appendRuntimeChecks(signature, module);
   llvm::LLVMContext llvmContext;
   std::unique_ptr<llvm::Module> llvmModule =
@@ -623,16 +655,106 @@ static int emitNative(ModuleOp module, std::string signature,
     return reportError("cannot create a temporary object file");
   LogicalResult ok =
       loom::emitObject(*llvmModule, target, object, /*assembly=*/false, error);
+  // The GPU pipeline's host code has no OpenMP loops.
+  bool openmp = !options.noOpenMP && options.target == "cpu";
   if (succeeded(ok)) {
     if (emit == EmitKind::SharedLib)
-      ok = loom::linkSharedLibrary(object, runtimeLibDir(argv0), output,
-                                   !options.noOpenMP, error);
+      ok = loom::linkSharedLibrary(object, runtimeLibDir(argv0), output, openmp,
+                                   error, cuda);
     else
-      ok = loom::linkExecutable(object, runtimeLibDir(argv0), output,
-                                !options.noOpenMP, error);
+      ok = loom::linkExecutable(object, runtimeLibDir(argv0), output, openmp,
+                                error, cuda);
   }
   llvm::sys::fs::remove(object);
   return failed(ok) ? reportError(error) : 0;
+}
+
+/// The CUDA toolkit: --cuda-path, else $CUDA_HOME, else /usr/local/cuda.
+static std::string cudaToolkit(const LoomcOptions &options) {
+  if (!options.cudaPath.empty())
+    return options.cudaPath;
+  if (const char *home = std::getenv("CUDA_HOME"))
+    if (*home)
+      return home;
+  return "/usr/local/cuda";
+}
+
+/// Compiles `module` for NVIDIA GPUs (--target=cuda) with the CPU
+/// pipeline's front-end options `front`, and writes what `emit` asks for.
+static int compileForCuda(MLIRContext &context, ModuleOp module,
+                          const FailureOr<std::string> &signature,
+                          const loom::CPUPipelineOptions &front,
+                          const LoomcOptions &options, EmitKind emit,
+                          const char *argv0) {
+  if (!front.quantize.empty() || !front.sparsity.empty() ||
+      !options.calibration.empty() || !front.attentionSpans.empty())
+    return reportError("--quantize, --sparsity, --calibration and sparse "
+                       "--attention layouts are not supported with "
+                       "--target=cuda yet");
+  if (emit == EmitKind::Executable || emit == EmitKind::Summary)
+    return reportError("--target=cuda makes shared libraries (-o model.so), "
+                       "PTX (--emit=ptx) or IR, not executables");
+  StringRef arch = options.gpuArch;
+  unsigned number = 0;
+  if (!llvm::Regex("^sm_[0-9]{2,3}a?$").match(arch) ||
+      arch.drop_front(3).take_while(llvm::isDigit).getAsInteger(10, number))
+    return reportError("--gpu-arch=" + options.gpuArch +
+                       " is not an NVIDIA architecture (sm_80, sm_90a, ...)");
+  loom::GPUPipelineOptions gpu;
+  gpu.front = front;
+  gpu.emulate = options.target == "cuda-host";
+  if (gpu.emulate && emit == EmitKind::PTX)
+    return reportError("--target=cuda-host runs the kernels on the host: it "
+                       "has no PTX");
+  gpu.chip = options.gpuArch;
+  // The PTX ISA version the architecture needs (LLVM's default for sm_80
+  // is 7.0; sm_90a needs 8.0, sm_100 and later 8.6).
+  if (number >= 100)
+    gpu.features = "+ptx86";
+  else if (number >= 90)
+    gpu.features = "+ptx80";
+  gpu.toolkit = cudaToolkit(options);
+  SmallString<256> ptxas(gpu.toolkit);
+  llvm::sys::path::append(ptxas, "bin", "ptxas");
+  bool havePtxas = llvm::sys::fs::can_execute(ptxas);
+  if (options.gpuBinary == "ptx" || emit == EmitKind::PTX)
+    gpu.format = "isa";
+  else if (options.gpuBinary == "cubin")
+    gpu.format = "bin";
+  else if (options.gpuBinary == "auto")
+    gpu.format = havePtxas ? "fatbin" : "isa";
+  else
+    return reportError("--gpu-binary=" + options.gpuBinary +
+                       " is not supported (supported: auto, ptx, cubin)");
+  if (gpu.format == "bin" && !havePtxas)
+    return reportError("--gpu-binary=cubin needs ptxas, which is not at '" +
+                       std::string(ptxas) + "' (see --cuda-path)");
+
+  PassManager pm(&context);
+  if (failed(applyPassManagerCLOptions(pm)))
+    return 1;
+  pm.addInstrumentation(std::make_unique<FailedPassReporter>());
+  loom::buildGPUPipeline(pm, gpu);
+  if (failed(pm.run(module)))
+    return 1;
+  if (emit == EmitKind::PTX) {
+    auto binaries = module.getOps<gpu::BinaryOp>();
+    if (binaries.empty())
+      return reportError("the model launches no kernels: there is no PTX");
+    std::string error;
+    auto out = openOutputFile(options.output, &error);
+    if (!out)
+      return reportError(error);
+    for (gpu::BinaryOp binary : binaries)
+      for (Attribute object : binary.getObjects())
+        out->os() << cast<gpu::ObjectAttr>(object).getObject().getValue();
+    out->keep();
+    return 0;
+  }
+  if (emit < EmitKind::LLVMIR)
+    return writeModule(module, options, emit);
+  return emitNative(module, *signature, options, emit, options.output, argv0,
+                    /*cuda=*/!gpu.emulate);
 }
 
 int loom::runLoomcMain(int argc, char **argv) {
@@ -683,6 +805,19 @@ int loom::runLoomcMain(int argc, char **argv) {
   EmitKind emit = options.emit;
   if (emit == EmitKind::Default)
     emit = defaultEmitKind(options.output);
+  if (options.target != "cpu" && options.target != "cuda" &&
+      options.target != "cuda-host")
+    return reportError("--target=" + options.target +
+                       " is not supported (supported: cpu, cuda, cuda-host)");
+  if (options.target == "cpu") {
+    if (emit == EmitKind::PTX)
+      return reportError("--emit=ptx needs --target=cuda");
+    if (options.gpuArch.getNumOccurrences() ||
+        options.gpuBinary.getNumOccurrences() ||
+        options.cudaPath.getNumOccurrences())
+      return reportError("--gpu-arch, --gpu-binary and --cuda-path need "
+                         "--target=cuda");
+  }
 
   if (emit == EmitKind::OnnxIR || emit == EmitKind::Summary)
     return writeModule(*module, options, emit);
@@ -826,6 +961,9 @@ int loom::runLoomcMain(int argc, char **argv) {
   }
   pipeline.scanChunk = options.scanChunk;
   pipeline.scanChunkDelta = options.scanChunkDelta;
+  if (options.target != "cpu")
+    return compileForCuda(context, *module, signature, pipeline, options, emit,
+                          argv[0]);
   if (!options.calibration.empty()) {
     // Step 1 without quantization; the activation ranges from a run of the
     // fp32 model on the samples; then the rest from the legalized IR.

@@ -21,6 +21,23 @@
 
 using namespace mlir;
 
+void loom::addBufferizationPasses(OpPassManager &pm) {
+  pm.addPass(createEraseSignednessPass());
+  pm.addNestedPass<func::FuncOp>(createUnshareFillsPass());
+  bufferization::OneShotBufferizePassOptions bufferize;
+  bufferize.bufferizeFunctionBoundaries = true;
+  // Loop-carried tensors that grow (Loop scan outputs, sequences) yield new
+  // buffers each iteration; the deallocation pipeline frees the old ones.
+  bufferize.allowReturnAllocsFromLoops = true;
+  bufferize.functionBoundaryTypeConversion =
+      bufferization::LayoutMapOption::IdentityLayoutMap;
+  pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
+  pm.addPass(createPrepareABIPass());
+  bufferization::BufferDeallocationPipelineOptions dealloc;
+  bufferization::buildBufferDeallocationPipeline(pm, dealloc);
+  pm.addPass(createCanonicalizerPass());
+}
+
 void loom::buildCPUPipeline(OpPassManager &pm,
                             const CPUPipelineOptions &options) {
   // Step 1: raise the named patterns of the imported graph (attention, norms,
@@ -104,20 +121,7 @@ void loom::buildCPUPipeline(OpPassManager &pm,
     return;
 
   // Step 3: bufferize; every output becomes a caller-owned allocation.
-  pm.addPass(createEraseSignednessPass());
-  pm.addNestedPass<func::FuncOp>(createUnshareFillsPass());
-  bufferization::OneShotBufferizePassOptions bufferize;
-  bufferize.bufferizeFunctionBoundaries = true;
-  // Loop-carried tensors that grow (Loop scan outputs, sequences) yield new
-  // buffers each iteration; the deallocation pipeline frees the old ones.
-  bufferize.allowReturnAllocsFromLoops = true;
-  bufferize.functionBoundaryTypeConversion =
-      bufferization::LayoutMapOption::IdentityLayoutMap;
-  pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
-  pm.addPass(createPrepareABIPass());
-  bufferization::BufferDeallocationPipelineOptions dealloc;
-  bufferization::buildBufferDeallocationPipeline(pm, dealloc);
-  pm.addPass(createCanonicalizerPass());
+  addBufferizationPasses(pm);
   if (options.microkernels) {
     pm.addPass(createLowerToMicrokernelsPass());
     pm.addPass(createCanonicalizerPass());
@@ -165,4 +169,9 @@ void loom::registerPipelines() {
       "loom-cpu-pipeline",
       "The CPU pipeline from imported ONNX (or loom) IR to the LLVM dialect",
       [](OpPassManager &pm) { buildCPUPipeline(pm, CPUPipelineOptions()); });
+  PassPipelineRegistration<>(
+      "loom-gpu-pipeline",
+      "The GPU pipeline from imported ONNX (or loom) IR to the LLVM dialect "
+      "with PTX for sm_80",
+      [](OpPassManager &pm) { buildGPUPipeline(pm, GPUPipelineOptions()); });
 }

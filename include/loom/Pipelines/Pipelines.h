@@ -119,7 +119,53 @@ struct CPUPipelineOptions {
 void buildCPUPipeline(mlir::OpPassManager &pm,
                       const CPUPipelineOptions &options);
 
-/// Registers `loom-cpu-pipeline` with the global pass registry.
+/// Adds step 3's bufferization to `pm` (shared by the CPU and GPU
+/// pipelines): erase integer signedness, bufferize (function boundaries,
+/// identity layouts), prepare the C ABI (loom-prepare-abi), insert
+/// deallocations.
+void addBufferizationPasses(mlir::OpPassManager &pm);
+
+/// Options of the GPU (NVIDIA, through NVVM and PTX) pipeline.
+struct GPUPipelineOptions {
+  /// Steps 1 and 2, as in the CPU pipeline (raising, legalization, loom ->
+  /// linalg); `stopAfter` applies to the whole pipeline. The GPU pipeline
+  /// uses neither microkernels nor OpenMP, and attention in its reference
+  /// form.
+  CPUPipelineOptions front;
+  /// The GPU architecture (`sm_80`, `sm_90a`, ...).
+  std::string chip = "sm_80";
+  /// NVPTX target features ("+ptx80"); empty: LLVM's default for the chip.
+  std::string features;
+  /// What the kernels become: "isa" (PTX text, JIT-compiled by the driver),
+  /// "bin" (cubin, through ptxas) or "fatbin" (cubin and PTX).
+  std::string format = "isa";
+  /// The CUDA toolkit (ptxas, libdevice).
+  std::string toolkit = "/usr/local/cuda";
+  /// Threads per block of the kernels.
+  int64_t blockSize = 256;
+  /// Optimization level of the kernels' LLVM IR, 0-3.
+  unsigned optLevel = 3;
+  /// Run the kernels as host loops instead (loom-emulate-gpu-launches): the
+  /// result is a CPU model, which checks the mapping and staging
+  /// numerically where there is no GPU.
+  bool emulate = false;
+};
+
+/// Builds the GPU pipeline on a module:
+///   Steps 1-3 as in the CPU pipeline (without microkernels, with
+///           polynomial math);
+///   Step 4: linalg -> parallel loops; each outermost parallel loop -> a
+///           gpu.launch (loom-map-parallel-to-gpu); arguments and constants
+///           copied into model buffers (loom-stage-gpu-buffers); kernels
+///           outlined into one gpu.module (loom-merge-gpu-modules),
+///           -> NVVM; host code -> LLVM with launches through the mgpu*
+///           runtime functions (runtime/src/cuda); kernels serialized to
+///           PTX/cubin (gpu-module-to-binary).
+void buildGPUPipeline(mlir::OpPassManager &pm,
+                      const GPUPipelineOptions &options);
+
+/// Registers `loom-cpu-pipeline` and `loom-gpu-pipeline` with the global
+/// pass registry.
 void registerPipelines();
 
 } // namespace loom

@@ -387,4 +387,85 @@ def PrepareABIPass : Pass<"loom-prepare-abi", "mlir::ModuleOp"> {
                            "::mlir::LLVM::LLVMDialect"];
 }
 
+def MapParallelToGPUPass : Pass<"loom-map-parallel-to-gpu",
+                                 "mlir::func::FuncOp"> {
+  let summary = "Map outermost parallel loops to GPU kernels";
+  let description = [{
+    Runs on bufferized loops. Each outermost `scf.parallel` becomes a
+    `gpu.launch` with one thread per iteration: the N iterations are
+    linearized (last dimension fastest, so that adjacent threads touch
+    adjacent elements) over ceil(N / block-size) one-dimensional blocks,
+    guarded by `id < N`; nothing is launched when N is 0. Parallel loops
+    nested in it run sequentially in the thread. Static temporaries
+    allocated inside an iteration become one thread-local `memref.alloca`
+    per thread (up to 64 KiB), their deallocations go away, and the
+    `memref.get_global` ops inside move in front of the launch.
+
+    A loop stays on the host (sequential, over memory both sides address)
+    when its body has reductions, calls, dynamic or non-identity
+    temporaries, or frees a buffer it did not allocate; the statistic
+    `host-loops` counts them.
+  }];
+  let options = [
+    Option<"blockSize", "block-size", "int64_t", /*default=*/"256",
+           "Threads per block">,
+  ];
+  let statistics = [
+    Statistic<"numKernels", "kernels", "Parallel loops mapped to kernels">,
+    Statistic<"numHostLoops", "host-loops",
+              "Parallel loops left on the host">,
+  ];
+  let dependentDialects = ["::mlir::gpu::GPUDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
+def StageGPUBuffersPass : Pass<"loom-stage-gpu-buffers", "mlir::ModuleOp"> {
+  let summary = "Copy host arguments and constants into model buffers";
+  let description = [{
+    In a function that launches kernels, every identity-layout memref
+    argument is copied into a fresh allocation at entry, and every
+    `memref.get_global` into a fresh allocation where it is read; the
+    copies are freed before their block ends (unless they flow out of
+    it). A GPU model allocates in CUDA managed memory (runtime/src/cuda),
+    so the kernels then read only memory they can address, while the
+    caller's buffers and the constants stay ordinary host memory.
+  }];
+  let statistics = [
+    Statistic<"numStaged", "staged", "Buffers copied in">,
+  ];
+  let dependentDialects = ["::mlir::memref::MemRefDialect"];
+}
+
+def MergeGPUModulesPass : Pass<"loom-merge-gpu-modules", "mlir::ModuleOp"> {
+  let summary = "Merge the outlined kernel modules into one gpu.module";
+  let description = [{
+    `gpu-kernel-outlining` puts every kernel in a `gpu.module` of its own.
+    This pass moves all kernels into the first one (renaming a kernel whose
+    name clashes) and points the `gpu.launch_func` ops at it, so that a
+    model carries one PTX module (one `ptxas` run, one module load). All
+    modules must have the same targets.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect"];
+}
+
+def EmulateGPULaunchesPass : Pass<"loom-emulate-gpu-launches",
+                                   "mlir::func::FuncOp"> {
+  let summary = "Run gpu.launch bodies as host loops (testing without a GPU)";
+  let description = [{
+    Rewrites each `gpu.launch` (one block, no barriers, no attributions,
+    synchronous) into an `scf.parallel` over its grid and block dimensions
+    whose body is the kernel's, with block and thread ids replaced by the
+    induction variables. Thread-local temporaries (static `memref.alloca`)
+    move in front of the loop: the compiled loop runs its iterations one
+    after another (there are no OpenMP loops in this pipeline), so one
+    buffer serves them all. `loomc --target=cuda-host`
+    uses it to check the GPU pipeline's mapping and buffer staging
+    numerically on machines without a GPU.
+  }];
+  let dependentDialects = ["::mlir::scf::SCFDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::arith::ArithDialect"];
+}
+
 #endif // LOOM_TRANSFORMS_PASSES_TD

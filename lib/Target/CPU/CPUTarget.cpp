@@ -226,8 +226,13 @@ LogicalResult loom::emitObject(llvm::Module &module,
       : options.optLevel == 1 ? llvm::CodeGenOptLevel::Less
       : options.optLevel == 2 ? llvm::CodeGenOptLevel::Default
                               : llvm::CodeGenOptLevel::Aggressive;
+  // Global constructors (a GPU model loads its kernels in one) go to
+  // .init_array, which the loader runs; .ctors, LLVM's default without this,
+  // is ignored by glibc.
+  llvm::TargetOptions targetOptions;
+  targetOptions.UseInitArray = true;
   std::unique_ptr<llvm::TargetMachine> tm(
-      target->createTargetMachine(triple, cpu, features, llvm::TargetOptions(),
+      target->createTargetMachine(triple, cpu, features, targetOptions,
                                   llvm::Reloc::PIC_, std::nullopt, level));
   if (!tm) {
     errorMessage = "cannot create a target machine for CPU '" + cpu + "'";
@@ -296,9 +301,15 @@ static LogicalResult runLinker(ArrayRef<std::string> args,
 }
 
 /// Linker arguments for loomrt's microkernels and libomp (Debian's LLVM 22
-/// copy, found at run time through the rpath).
+/// copy, found at run time through the rpath), or for a GPU model loomrt's
+/// CUDA backend (which loads the driver with dlopen) first, so that its
+/// managed-memory allocator is the one linked, then the serial
+/// microkernels for what still runs on the host.
 static SmallVector<std::string> kernelAndOpenMPArgs(StringRef runtimeLibDir,
-                                                    bool openmp) {
+                                                    bool openmp, bool cuda) {
+  if (cuda)
+    return {"-L" + runtimeLibDir.str(), "-lloomrt_cuda",
+            "-lloomrt_kernels_serial", "-ldl", "-lpthread"};
   SmallVector<std::string> args = {"-L" + runtimeLibDir.str(),
                                    openmp ? "-lloomrt_kernels"
                                           : "-lloomrt_kernels_serial"};
@@ -311,10 +322,10 @@ static SmallVector<std::string> kernelAndOpenMPArgs(StringRef runtimeLibDir,
 LogicalResult loom::linkSharedLibrary(StringRef objectPath,
                                       StringRef runtimeLibDir,
                                       StringRef outputPath, bool openmp,
-                                      std::string &errorMessage) {
+                                      std::string &errorMessage, bool cuda) {
   SmallVector<std::string> args = {"-shared", "-fuse-ld=lld", "-o",
                                    outputPath.str(), objectPath.str()};
-  args.append(kernelAndOpenMPArgs(runtimeLibDir, openmp));
+  args.append(kernelAndOpenMPArgs(runtimeLibDir, openmp, cuda));
   args.push_back("-lm");
 #ifdef LOOM_SANITIZER_LINK_FLAGS
   // The microkernels are instrumented; the loading program has the runtime.
@@ -326,7 +337,7 @@ LogicalResult loom::linkSharedLibrary(StringRef objectPath,
 LogicalResult loom::linkExecutable(StringRef objectPath,
                                    StringRef runtimeLibDir,
                                    StringRef outputPath, bool openmp,
-                                   std::string &errorMessage) {
+                                   std::string &errorMessage, bool cuda) {
   SmallVector<std::string> args = {"-fuse-ld=lld",
                                    "-o",
                                    outputPath.str(),
@@ -334,7 +345,7 @@ LogicalResult loom::linkExecutable(StringRef objectPath,
                                    "-L" + runtimeLibDir.str(),
                                    "-lloomrt_main",
                                    "-lloomrt"};
-  args.append(kernelAndOpenMPArgs(runtimeLibDir, openmp));
+  args.append(kernelAndOpenMPArgs(runtimeLibDir, openmp, cuda));
   args.append({"-lm", "-ldl"});
 #ifdef LOOM_SANITIZER_LINK_FLAGS
   // A sanitizer build's runtime library is instrumented: so is the program.

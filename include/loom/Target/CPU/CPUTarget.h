@@ -63,19 +63,22 @@ mlir::LogicalResult emitObject(llvm::Module &module,
 
 /// Links `objectPath` into a shared library at `outputPath` with loomrt's
 /// microkernels (libloomrt_kernels.a, or libloomrt_kernels_serial.a without
-/// `openmp`) from `runtimeLibDir`, and libomp when `openmp`.
+/// `openmp`) from `runtimeLibDir`, and libomp when `openmp`; with `cuda` (a
+/// GPU model), with loomrt's CUDA backend (libloomrt_cuda.a) instead.
 mlir::LogicalResult linkSharedLibrary(llvm::StringRef objectPath,
                                       llvm::StringRef runtimeLibDir,
                                       llvm::StringRef outputPath, bool openmp,
-                                      std::string &errorMessage);
+                                      std::string &errorMessage,
+                                      bool cuda = false);
 
 /// Links `objectPath` with loomrt's standalone main and microkernels into an
 /// executable. `runtimeLibDir` holds libloomrt_main.a, libloomrt.a and the
-/// microkernel libraries.
+/// microkernel libraries (or, with `cuda`, libloomrt_cuda.a).
 mlir::LogicalResult linkExecutable(llvm::StringRef objectPath,
                                    llvm::StringRef runtimeLibDir,
                                    llvm::StringRef outputPath, bool openmp,
-                                   std::string &errorMessage);
+                                   std::string &errorMessage,
+                                   bool cuda = false);
 
 } // namespace loom
 

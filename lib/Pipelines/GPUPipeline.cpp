@@ -1,0 +1,91 @@
+//===- GPUPipeline.cpp - The NVIDIA GPU compilation pipeline --------------===//
+//
+// Part of the Loom project. SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+
+#include "loom/Pipelines/Pipelines.h"
+
+#include "loom/Transforms/Passes.h"
+#include "mlir/Conversion/Passes.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/GPU/Transforms/Passes.h"
+#include "mlir/Dialect/Linalg/Passes.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Dialect/SCF/Transforms/Passes.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/Passes.h"
+
+using namespace mlir;
+
+void loom::buildGPUPipeline(OpPassManager &pm,
+                            const GPUPipelineOptions &options) {
+  // Steps 1 and 2: as on the CPU; attention keeps its reference form (the
+  // flash tiles allocate per-tile buffers, which a kernel thread cannot).
+  CPUPipelineOptions front = options.front;
+  front.flashAttention = false;
+  front.microkernels = false;
+  front.openmp = false;
+  if (front.stopAfter == CPUPipelineStage::Loom ||
+      front.stopAfter == CPUPipelineStage::Linalg) {
+    buildCPUPipeline(pm, front);
+    return;
+  }
+  front.stopAfter = CPUPipelineStage::Linalg;
+  buildCPUPipeline(pm, front);
+
+  // Step 3: bufferize; polynomial erf/tanh as on the CPU.
+  addBufferizationPasses(pm);
+  pm.addNestedPass<func::FuncOp>(createApproximateMathPass());
+
+  // Step 4: parallel loops -> kernels; host code -> LLVM.
+  pm.addNestedPass<func::FuncOp>(createLowerCopiesPass());
+  pm.addPass(createForallToParallelLoopPass());
+  pm.addNestedPass<func::FuncOp>(createConvertLinalgToParallelLoopsPass());
+  pm.addPass(createCanonicalizerPass());
+  MapParallelToGPUPassOptions map;
+  map.blockSize = options.blockSize;
+  pm.addNestedPass<func::FuncOp>(createMapParallelToGPUPass(map));
+  pm.addPass(createStageGPUBuffersPass());
+  if (options.emulate) {
+    pm.addNestedPass<func::FuncOp>(createEmulateGPULaunchesPass());
+  } else {
+    pm.addPass(createGpuKernelOutliningPass());
+    pm.addPass(createMergeGPUModulesPass());
+  }
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  pm.addPass(createLowerAffinePass());
+  if (!options.emulate) {
+    GpuNVVMAttachTargetOptions target;
+    target.chip = options.chip;
+    target.features = options.features;
+    target.optLevel = options.optLevel;
+    pm.addPass(createGpuNVVMAttachTarget(target));
+    OpPassManager &kernels = pm.nest<gpu::GPUModuleOp>();
+    kernels.addPass(createConvertGpuOpsToNVVMOps());
+    kernels.addPass(createReconcileUnrealizedCastsPass());
+  }
+  // Host code: allocations through loomrt's CUDA allocator (managed
+  // memory), launches through the mgpu* functions.
+  FinalizeMemRefToLLVMConversionPassOptions memrefToLLVM;
+  memrefToLLVM.useGenericFunctions = true;
+  memrefToLLVM.useAlignedAlloc = true;
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass(memrefToLLVM));
+  pm.addPass(createSCFToControlFlowPass());
+  if (!options.emulate)
+    pm.addPass(createGpuToLLVMConversionPass());
+  pm.addPass(createExpandArithPass());
+  pm.addPass(createConvertMathToFuncs());
+  pm.addPass(createConvertMathToLLVMPass());
+  pm.addPass(createConvertMathToLibmPass());
+  pm.addPass(createConvertToLLVMPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+  pm.addPass(createCanonicalizerPass());
+  if (options.emulate)
+    return;
+  GpuModuleToBinaryPassOptions binary;
+  binary.toolkitPath = options.toolkit;
+  binary.compilationTarget = options.format;
+  pm.addPass(createGpuModuleToBinaryPass(binary));
+}
