@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# The GPU check of issue 9, in two halves (docs/GPU.md):
+#
+#   bench/gpu-check.sh prepare [DIR]   here, with Loom's toolchain: builds Loom,
+#       runs the GPU lit tests that need no GPU, compiles the 40 test models and
+#       the attention/GEMM benchmark models with --target=cuda (sm_90a by
+#       default, LOOM_GPU_ARCH to change) into DIR (default .gpucheck, ignored
+#       by git), with loom-run, the references and this script's helpers.
+#   bench/gpu-check.sh run [DIR]       on the GPU machine (CUDA driver, python3
+#       with torch and numpy; no LLVM needed): the models against their torch
+#       and numpy references on the GPU, then attention and GEMM against torch
+#       in TFLOP/s. Writes DIR/out/{models.txt,bench.txt,bench.json}. Meant to
+#       finish within 8 minutes on an H200.
+#   bench/gpu-check.sh dry-run [DIR]   here, without a GPU: prepare, then the
+#       run half's steps with the kernels on the host (--target=cuda-host),
+#       and checks that the GPU libraries fail cleanly (no GPU: DEVICE_ERROR).
+#
+# The device tool carries DIR (carry: [".gpucheck"]) and runs
+#   bench/gpu-check.sh run
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+mode="${1:-}"
+dir="${2:-.gpucheck}"
+arch="${LOOM_GPU_ARCH:-sm_90a}"
+py=/usr/bin/python3
+
+prepare() {
+  scripts/build.sh
+  /usr/lib/llvm-22/bin/lit -sv build/test --filter 'gpu|cuda'
+  rm -rf "$dir"
+  mkdir -p "$dir/bin" "$dir/out"
+  cp build/bin/loom-run "$dir/bin/"
+  cp scripts/gpu_models.py bench/gpu_bench.py "$dir/bin/"
+  $py scripts/gpu_models.py --mode build --loomc build/bin/loomc --arch "$arch" \
+    --out "$dir/models" | tail -1
+  # Only what the run half reads travels: libraries and data, not the ONNX.
+  find "$dir/models" \( -name '*.onnx' -o -name '*.mlir' -o -name 'calib' \) -prune \
+    -exec rm -rf {} +
+  $py bench/gpu_bench.py models "$dir/bench" --loomc build/bin/loomc --arch "$arch"
+  du -sh "$dir"
+}
+
+run() {
+  local py3=python3
+  local out="$dir/out"
+  mkdir -p "$out"
+  command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total \
+    --format=csv,noheader | tee "$out/device.txt"
+  # The models: their outputs against the references (torch/numpy) on the GPU.
+  $py3 "$dir/bin/gpu_models.py" --mode gpu --prebuilt --loom-run "$dir/bin/loom-run" \
+    --out "$dir/models" --bench 10 2>&1 | tee "$out/models.txt" || true
+  # Attention and GEMM against torch.
+  $py3 "$dir/bin/gpu_bench.py" run "$dir/bench" --loom-run "$dir/bin/loom-run" \
+    --json "$out/bench.json" 2>&1 | tee "$out/bench.txt" || true
+  if [ -n "${OUT:-}" ]; then cp "$out"/* "$OUT"/; fi
+}
+
+dry_run() {
+  prepare
+  # The run half's first step, with the kernels on the host instead.
+  $py scripts/gpu_models.py --mode host --loomc build/bin/loomc --loom-run build/bin/loom-run \
+    --out "$dir/models" | tail -1
+  # Without a GPU the prebuilt GPU libraries must fail to load, cleanly.
+  set +e
+  "$dir/bin/loom-run" "$dir/models/real_bert/cuda.so" --inputs "$dir/models/real_bert/in"
+  local rc=$?
+  set -e
+  if [ "$rc" -ne 2 ]; then
+    echo "dry-run: expected exit 2 (DEVICE_ERROR) without a GPU, got $rc" >&2
+    exit 1
+  fi
+  ls "$dir"/bench/*/model.so | wc -l | sed 's/$/ benchmark libraries ready/'
+  echo "dry-run: OK"
+}
+
+case "$mode" in
+  prepare) prepare ;;
+  run) run ;;
+  dry-run) dry_run ;;
+  *) sed -n '2,20p' "$0"; exit 2 ;;
+esac
