@@ -21,7 +21,7 @@
 
 using namespace mlir;
 
-void loom::addBufferizationPasses(OpPassManager &pm) {
+void loom::addBufferizationPasses(OpPassManager &pm, bool promoteToStack) {
   pm.addPass(createEraseSignednessPass());
   pm.addNestedPass<func::FuncOp>(createUnshareFillsPass());
   bufferization::OneShotBufferizePassOptions bufferize;
@@ -31,8 +31,22 @@ void loom::addBufferizationPasses(OpPassManager &pm) {
   bufferize.allowReturnAllocsFromLoops = true;
   bufferize.functionBoundaryTypeConversion =
       bufferization::LayoutMapOption::IdentityLayoutMap;
+  // A tensor.empty whose value ends up inserted into a slice (a row-wise
+  // norm's row, inserted into the result by its scf.forall) becomes that
+  // slice: computed in place instead of into a temporary and copied.
+  pm.addPass(bufferization::createEmptyTensorEliminationPass());
   pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
   pm.addPass(createPrepareABIPass());
+  if (promoteToStack) {
+    // Static buffers of up to 64 bytes that do not escape (a row-wise
+    // norm's per-row mean and variance) live on the stack: no allocator
+    // calls per row.
+    bufferization::PromoteBuffersToStackPassOptions stack;
+    stack.maxAllocSizeInBytes = 64;
+    stack.maxRankOfAllocatedMemRef = 1;
+    pm.addNestedPass<func::FuncOp>(
+        bufferization::createPromoteBuffersToStackPass(stack));
+  }
   bufferization::BufferDeallocationPipelineOptions dealloc;
   bufferization::buildBufferDeallocationPipeline(pm, dealloc);
   pm.addPass(createCanonicalizerPass());
@@ -121,7 +135,7 @@ void loom::buildCPUPipeline(OpPassManager &pm,
     return;
 
   // Step 3: bufferize; every output becomes a caller-owned allocation.
-  addBufferizationPasses(pm);
+  addBufferizationPasses(pm, /*promoteToStack=*/true);
   if (options.microkernels) {
     pm.addPass(createLowerToMicrokernelsPass());
     pm.addPass(createCanonicalizerPass());

@@ -36,7 +36,7 @@ void loom::buildGPUPipeline(OpPassManager &pm,
   buildCPUPipeline(pm, front);
 
   // Step 3: bufferize; polynomial erf/tanh as on the CPU.
-  addBufferizationPasses(pm);
+  addBufferizationPasses(pm, /*promoteToStack=*/false);
   pm.addNestedPass<func::FuncOp>(createApproximateMathPass());
 
   // Step 4: parallel loops -> kernels; host code -> LLVM.

@@ -1,4 +1,4 @@
-// RUN: loom-opt %s --loom-cpu-pipeline | FileCheck %s
+// RUN: loom-opt %s -split-input-file --loom-cpu-pipeline | FileCheck %s
 // From imported ONNX IR to the LLVM dialect in one pipeline.
 
 // The matmul is a call to the GEMM microkernel (overwriting: its zero fill
@@ -19,4 +19,24 @@ func.func @main(%x: tensor<?x16xf32> {onnx.name = "x"}, %w: tensor<16x8xf32>) ->
   %h = onnx.node "MatMul"(%x, %w) attributes {attrs = {}, domain = "", opset = 17 : i64} : (tensor<?x16xf32>, tensor<16x8xf32>) -> tensor<?x8xf32>
   %y = onnx.node "Softmax"(%h) attributes {attrs = {axis = -1 : i64}, domain = "", opset = 17 : i64} : (tensor<?x8xf32>) -> tensor<?x8xf32>
   return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// A row-wise layer norm writes each row in place into the result (no
+// per-row temporary and copy) and keeps its per-row mean and variance on
+// the stack: the only allocation is the result's.
+// CHECK-LABEL: llvm.func @loom_main
+//       CHECK:   llvm.call @_mlir_memref_to_llvm_aligned_alloc
+//   CHECK-NOT:   llvm.call @_mlir_memref_to_llvm_aligned_alloc
+//   CHECK-NOT:   "llvm.intr.memcpy"
+//       CHECK:   omp.parallel
+//       CHECK:   llvm.alloca %{{.+}} x f32
+//       CHECK:   llvm.alloca %{{.+}} x f32
+//   CHECK-NOT:   llvm.call @_mlir_memref_to_llvm_aligned_alloc
+//   CHECK-NOT:   "llvm.intr.memcpy"
+//       CHECK: llvm.func @_mlir_ciface_loom_main
+func.func @main(%x: tensor<?x64xf32> {onnx.name = "x"}, %g: tensor<64xf32>) -> (tensor<?x64xf32> {onnx.name = "y"}) {
+  %y = loom.layer_norm %x, %g : (tensor<?x64xf32>, tensor<64xf32>) -> tensor<?x64xf32>
+  return %y : tensor<?x64xf32>
 }

@@ -120,10 +120,13 @@ void buildCPUPipeline(mlir::OpPassManager &pm,
                       const CPUPipelineOptions &options);
 
 /// Adds step 3's bufferization to `pm` (shared by the CPU and GPU
-/// pipelines): erase integer signedness, bufferize (function boundaries,
-/// identity layouts), prepare the C ABI (loom-prepare-abi), insert
+/// pipelines): erase integer signedness, turn tensor.empty ops that end up
+/// inserted into a slice into that slice, bufferize (function boundaries,
+/// identity layouts), prepare the C ABI (loom-prepare-abi), with
+/// `promoteToStack` put small static buffers that do not escape on the
+/// stack (host code only: a GPU kernel cannot read the host's stack), insert
 /// deallocations.
-void addBufferizationPasses(mlir::OpPassManager &pm);
+void addBufferizationPasses(mlir::OpPassManager &pm, bool promoteToStack);
 
 /// Options of the GPU (NVIDIA, through NVVM and PTX) pipeline.
 struct GPUPipelineOptions {

@@ -124,9 +124,11 @@ reduceTrailing(OpBuilder &b, Location loc, Value x, int64_t axis,
 //===----------------------------------------------------------------------===//
 
 /// y = normalize(x) * scale + bias over dims [axis, rank). `center` selects
-/// layer norm (subtract the mean) over RMS norm.
+/// layer norm (subtract the mean) over RMS norm. The result is written into
+/// `dest` when given (a tensor of x's type), else into a new tensor.
 static Value buildNorm(OpBuilder &b, Location loc, Value x, Value scale,
-                       Value bias, int64_t axis, double epsilon, bool center) {
+                       Value bias, int64_t axis, double epsilon, bool center,
+                       Value dest = {}) {
   auto type = cast<RankedTensorType>(x.getType());
   auto elem = cast<FloatType>(type.getElementType());
   MLIRContext *ctx = b.getContext();
@@ -177,8 +179,10 @@ static Value buildNorm(OpBuilder &b, Location loc, Value x, Value scale,
         ctx, rank, cast<RankedTensorType>(bias.getType()), loopSizes));
   }
   maps.push_back(b.getMultiDimIdentityMap(rank));
-  Value init = tensor::EmptyOp::create(b, loc, type.getShape(), elem,
-                                       dynamicSizes(b, loc, x));
+  Value init = dest ? dest
+                    : tensor::EmptyOp::create(b, loc, type.getShape(), elem,
+                                              dynamicSizes(b, loc, x))
+                          .getResult();
   Value eps = arith::ConstantOp::create(b, loc, b.getFloatAttr(elem, epsilon));
   SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
   auto generic = linalg::GenericOp::create(
@@ -228,9 +232,8 @@ static Value buildRowwiseNorm(OpBuilder &b, Location loc, Value x, Value scale,
   SmallVector<OpFoldResult> rows;
   for (int64_t i = 0; i < axis; ++i)
     rows.push_back(tensor::getMixedSize(b, loc, x, i));
-  Value init = tensor::EmptyOp::create(b, loc, type.getShape(),
-                                       type.getElementType(),
-                                       dynamicSizes(b, loc, x));
+  Value init = tensor::EmptyOp::create(
+      b, loc, type.getShape(), type.getElementType(), dynamicSizes(b, loc, x));
   auto forall = scf::ForallOp::create(
       b, loc, rows, ValueRange{init}, std::nullopt,
       [&](OpBuilder &nb, Location l, ValueRange args) {
@@ -244,8 +247,12 @@ static Value buildRowwiseNorm(OpBuilder &b, Location loc, Value x, Value scale,
         auto rowType = RankedTensorType::get(rowShape, type.getElementType());
         Value row = tensor::ExtractSliceOp::create(nb, l, rowType, x, offsets,
                                                    sizes, strides);
+        // The row of the result is the destination: written in place, not
+        // through a temporary and a copy.
+        Value out = tensor::ExtractSliceOp::create(nb, l, rowType, args.back(),
+                                                   offsets, sizes, strides);
         Value y = buildNorm(nb, l, row, scale, bias, /*axis=*/0, epsilon,
-                            center);
+                            center, out);
         buildInParallel(nb, l, {{y, args.back(), offsets, sizes}});
       });
   return forall.getResult(0);
@@ -258,11 +265,10 @@ struct LayerNormLowering : OpRewritePattern<LayerNormOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(LayerNormOp op,
                                 PatternRewriter &rewriter) const override {
-    Value y = buildRowwiseNorm(rewriter, op.getLoc(), op.getInput(),
-                               op.getScale(), op.getBias(),
-                               op.getNormalizedAxis(),
-                               op.getEpsilon().convertToDouble(),
-                               /*center=*/true);
+    Value y = buildRowwiseNorm(
+        rewriter, op.getLoc(), op.getInput(), op.getScale(), op.getBias(),
+        op.getNormalizedAxis(), op.getEpsilon().convertToDouble(),
+        /*center=*/true);
     rewriter.replaceOp(op, y);
     return success();
   }
