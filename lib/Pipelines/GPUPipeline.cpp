@@ -47,7 +47,11 @@ void loom::buildGPUPipeline(OpPassManager &pm,
   MapParallelToGPUPassOptions map;
   map.blockSize = options.blockSize;
   pm.addNestedPass<func::FuncOp>(createMapParallelToGPUPass(map));
-  pm.addPass(createStageGPUBuffersPass());
+  // On the GPU, constants come from loomrt's device-resident copies
+  // (loom-cache-gpu-constants, below); emulated, they are staged.
+  StageGPUBuffersPassOptions stage;
+  stage.constants = options.emulate;
+  pm.addPass(createStageGPUBuffersPass(stage));
   if (options.emulate) {
     pm.addNestedPass<func::FuncOp>(createEmulateGPULaunchesPass());
   } else {
@@ -81,6 +85,8 @@ void loom::buildGPUPipeline(OpPassManager &pm,
   pm.addPass(createConvertMathToLibmPass());
   pm.addPass(createConvertToLLVMPass());
   pm.addPass(createReconcileUnrealizedCastsPass());
+  if (!options.emulate)
+    pm.addPass(createCacheGPUConstantsPass());
   pm.addPass(createCanonicalizerPass());
   if (options.emulate)
     return;

@@ -25,11 +25,13 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/SCF/Transforms/Transforms.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Interfaces/CallInterfaces.h"
+#include "mlir/Interfaces/DataLayoutInterfaces.h"
 #include "llvm/ADT/STLExtras.h"
 
 namespace loom {
@@ -37,6 +39,7 @@ namespace loom {
 #define GEN_PASS_DEF_STAGEGPUBUFFERSPASS
 #define GEN_PASS_DEF_MERGEGPUMODULESPASS
 #define GEN_PASS_DEF_EMULATEGPULAUNCHESPASS
+#define GEN_PASS_DEF_CACHEGPUCONSTANTSPASS
 #include "loom/Transforms/Passes.h.inc"
 } // namespace loom
 
@@ -280,7 +283,13 @@ struct StageGPUBuffersPass final
       }
       // Constants: copied where they are read.
       SmallVector<memref::GetGlobalOp> globals;
-      func.walk([&](memref::GetGlobalOp op) { globals.push_back(op); });
+      SymbolTableCollection symbols;
+      func.walk([&](memref::GetGlobalOp op) {
+        auto global = symbols.lookupNearestSymbolFrom<memref::GlobalOp>(
+            op, op.getNameAttr());
+        if (constants || !global || !global.getConstant())
+          globals.push_back(op);
+      });
       for (memref::GetGlobalOp global : globals) {
         if (!global.getType().getLayout().isIdentity())
           continue;
@@ -418,5 +427,55 @@ struct EmulateGPULaunchesPass final
       rewriter.eraseOp(launch);
     }
   }
+};
+} // namespace
+
+namespace {
+struct CacheGPUConstantsPass final
+    : public loom::impl::CacheGPUConstantsPassBase<CacheGPUConstantsPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    MLIRContext *ctx = &getContext();
+    SymbolTableCollection symbols;
+    DataLayout layout(module);
+    auto ptrType = LLVM::LLVMPointerType::get(ctx);
+    auto i64 = IntegerType::get(ctx, 64);
+    SmallVector<LLVM::AddressOfOp> uses;
+    for (auto func : module.getOps<LLVM::LLVMFuncOp>()) {
+      if (!func->walk([](gpu::LaunchFuncOp) { return WalkResult::interrupt(); })
+               .wasInterrupted())
+        continue;
+      func.walk([&](LLVM::AddressOfOp op) {
+        LLVM::GlobalOp global = op.getGlobal(symbols);
+        if (global && global.getConstant() &&
+            (global.getValueOrNull() || global.getInitializerBlock()))
+          uses.push_back(op);
+      });
+    }
+    if (uses.empty())
+      return;
+    OpBuilder builder(ctx);
+    builder.setInsertionPointToEnd(module.getBody());
+    auto callee = module.lookupSymbol<LLVM::LLVMFuncOp>(kCacheFunction);
+    if (!callee)
+      callee = LLVM::LLVMFuncOp::create(
+          builder, module.getLoc(), kCacheFunction,
+          LLVM::LLVMFunctionType::get(ptrType, {ptrType, i64}));
+    for (LLVM::AddressOfOp op : uses) {
+      LLVM::GlobalOp global = op.getGlobal(symbols);
+      uint64_t bytes = layout.getTypeSize(global.getGlobalType());
+      builder.setInsertionPointAfter(op);
+      Value size = LLVM::ConstantOp::create(builder, op.getLoc(), i64,
+                                            builder.getI64IntegerAttr(bytes));
+      auto call = LLVM::CallOp::create(builder, op.getLoc(), callee,
+                                       ValueRange{op.getResult(), size});
+      op.getResult().replaceAllUsesExcept(call.getResult(), call);
+      ++numCached;
+    }
+  }
+
+  static constexpr llvm::StringLiteral kCacheFunction = "loomrt_cuda_constant";
 };
 } // namespace

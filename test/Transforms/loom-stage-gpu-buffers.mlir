@@ -1,4 +1,5 @@
 // RUN: loom-opt %s -split-input-file --loom-stage-gpu-buffers | FileCheck %s
+// RUN: loom-opt %s -split-input-file --loom-stage-gpu-buffers=constants=false | FileCheck %s --check-prefix=NOCONST
 
 // Arguments are copied into fresh buffers at entry, constants where they are
 // read; the copies are freed before the block ends. The kernel reads only
@@ -76,4 +77,34 @@ func.func @escapes(%p: i1, %o: memref<4xf32>) -> memref<4xf32> {
     gpu.terminator
   }
   return %r : memref<4xf32>
+}
+
+// -----
+
+// With constants=false (loom-cache-gpu-constants serves them), constant
+// globals are read in place; mutable ones are still staged.
+// NOCONST-LABEL: func @mixed
+//       NOCONST:   %[[C:.+]] = memref.get_global @c
+//   NOCONST-NOT:   memref.copy %[[C]]
+//       NOCONST:   %[[M:.+]] = memref.get_global @m
+//       NOCONST:   %[[S:.+]] = memref.alloc()
+//       NOCONST:   memref.copy %[[M]], %[[S]]
+//       NOCONST:   gpu.launch
+//       NOCONST:     memref.load %[[C]]
+//       NOCONST:     memref.load %[[S]]
+memref.global "private" constant @c : memref<4xf32> = dense<1.0>
+memref.global "private" @m : memref<4xf32> = dense<0.0>
+func.func @mixed() {
+  %c1 = arith.constant 1 : index
+  %c4 = arith.constant 4 : index
+  %g = memref.get_global @c : memref<4xf32>
+  %h = memref.get_global @m : memref<4xf32>
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1) threads(%tx, %ty, %tz) in (%sx = %c4, %sy = %c1, %sz = %c1) {
+    %x = memref.load %g[%tx] : memref<4xf32>
+    %y = memref.load %h[%tx] : memref<4xf32>
+    %s = arith.addf %x, %y : f32
+    memref.store %s, %h[%tx] : memref<4xf32>
+    gpu.terminator
+  }
+  return
 }

@@ -431,6 +431,11 @@ def StageGPUBuffersPass : Pass<"loom-stage-gpu-buffers", "mlir::ModuleOp"> {
     so the kernels then read only memory they can address, while the
     caller's buffers and the constants stay ordinary host memory.
   }];
+  let options = [
+    Option<"constants", "constants", "bool", /*default=*/"true",
+           "Stage constant globals too (off when loom-cache-gpu-constants "
+           "serves them; mutable globals are always staged)">,
+  ];
   let statistics = [
     Statistic<"numStaged", "staged", "Buffers copied in">,
   ];
@@ -466,6 +471,24 @@ def EmulateGPULaunchesPass : Pass<"loom-emulate-gpu-launches",
   let dependentDialects = ["::mlir::scf::SCFDialect",
                            "::mlir::memref::MemRefDialect",
                            "::mlir::arith::ArithDialect"];
+}
+
+def CacheGPUConstantsPass : Pass<"loom-cache-gpu-constants",
+                                  "mlir::ModuleOp"> {
+  let summary = "Read constants through loomrt's device-resident copies";
+  let description = [{
+    Runs on host code in the LLVM dialect. In each function that launches
+    kernels, every `llvm.mlir.addressof` of a defined constant global (the
+    weights) becomes a call `loomrt_cuda_constant(address, bytes)`, which
+    returns a copy in device-addressable (managed) memory, made on the first
+    call and kept while the model is loaded: weights cross to the GPU once,
+    not on every call. `loom-stage-gpu-buffers{constants=false}` then leaves
+    the constants alone.
+  }];
+  let statistics = [
+    Statistic<"numCached", "cached", "Constant reads redirected">,
+  ];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }
 
 #endif // LOOM_TRANSFORMS_PASSES_TD

@@ -315,6 +315,61 @@ static void release(void *ptr) {
 
 void loom_release(void *ptr) { release(ptr); }
 
+/*===-- Constants: one device-addressable copy per model load -------------===*/
+
+enum { CONSTANT_SLOTS = 4096 };
+/* Open addressing by host address; a slot's `host` is NULL when empty. */
+static struct {
+  const void *host;
+  void *copy;
+} constants[CONSTANT_SLOTS];
+static int numConstants;
+static pthread_mutex_t constantsLock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The managed copy of the constant at `host` (`bytes` long), made on first
+ * use; the host address itself when there is no device (the error is
+ * recorded) or the table is full. Called by the host code of a GPU model
+ * for every read of a constant (loom-cache-gpu-constants). */
+LOOM_CUDA_EXPORT void *loomrt_cuda_constant(const void *host, int64_t bytes);
+
+void *loomrt_cuda_constant(const void *host, int64_t bytes) {
+  uintptr_t h = (uintptr_t)host;
+  unsigned slot = (unsigned)((h >> 4) ^ (h >> 17)) % CONSTANT_SLOTS;
+  pthread_mutex_lock(&constantsLock);
+  for (unsigned probe = 0; probe < CONSTANT_SLOTS; ++probe) {
+    unsigned i = (slot + probe) % CONSTANT_SLOTS;
+    if (constants[i].host == host) {
+      void *copy = constants[i].copy;
+      pthread_mutex_unlock(&constantsLock);
+      return copy;
+    }
+    if (!constants[i].host) {
+      slot = i;
+      break;
+    }
+  }
+  if (numConstants >= CONSTANT_SLOTS * 3 / 4 || !ensureContext() ||
+      hasError()) {
+    pthread_mutex_unlock(&constantsLock);
+    return (void *)host;
+  }
+  void *copy = allocate(64, bytes > 0 ? (uint64_t)bytes : 1);
+  BlockHeader *header = copy ? (BlockHeader *)copy - 1 : NULL;
+  if (!header || !header->managed) {
+    /* Refused (recorded): the host data serves the rest of the run. */
+    if (copy)
+      release(copy);
+    pthread_mutex_unlock(&constantsLock);
+    return (void *)host;
+  }
+  memcpy(copy, host, (size_t)bytes);
+  constants[slot].host = host;
+  constants[slot].copy = copy;
+  ++numConstants;
+  pthread_mutex_unlock(&constantsLock);
+  return copy;
+}
+
 /* memref-to-LLVM's allocation functions (use-generic-functions). Hidden:
  * each model has its own. */
 #define LOOM_CUDA_HIDDEN __attribute__((visibility("hidden")))

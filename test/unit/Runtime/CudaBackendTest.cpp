@@ -27,6 +27,7 @@ const char *loom_cuda_device_name(void);
 void loom_release(void *ptr);
 void *_mlir_memref_to_llvm_aligned_alloc(uint64_t alignment, uint64_t size);
 void _mlir_memref_to_llvm_free(void *ptr);
+void *loomrt_cuda_constant(const void *host, int64_t bytes);
 void *mgpuModuleLoadJIT(void *data, int optLevel);
 void mgpuModuleUnload(void *module);
 void *mgpuModuleGetFunction(void *module, const char *name);
@@ -178,6 +179,22 @@ TEST_F(CudaBackendTest, MoreThanTheFreeMemoryIsRefusedWithHostMemory) {
   EXPECT_NE(message.find("more than the device's free memory"),
             std::string::npos)
       << message;
+}
+
+TEST_F(CudaBackendTest, ConstantsAreCopiedOncePerLoad) {
+  static const float weights[256] = {1.0f, 2.0f, 3.0f};
+  auto *copy = static_cast<const float *>(
+      loomrt_cuda_constant(weights, sizeof weights));
+  ASSERT_NE(copy, nullptr);
+  EXPECT_NE(copy, weights);
+  EXPECT_EQ(std::memcmp(copy, weights, sizeof weights), 0);
+  // Later reads (every call of the model) get the same copy, no new memory.
+  int after = fake.allocations();
+  EXPECT_EQ(loomrt_cuda_constant(weights, sizeof weights), copy);
+  EXPECT_EQ(fake.allocations(), after);
+  static const float other[4] = {4.0f};
+  EXPECT_NE(loomrt_cuda_constant(other, sizeof other), copy);
+  EXPECT_EQ(takeError().first, 0);
 }
 
 } // namespace
