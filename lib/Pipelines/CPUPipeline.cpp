@@ -52,6 +52,31 @@ void loom::addBufferizationPasses(OpPassManager &pm, bool promoteToStack) {
   pm.addPass(createCanonicalizerPass());
 }
 
+void loom::addHostToLLVMPasses(OpPassManager &pm, bool gpuLaunches) {
+  // Allocations call loomrt's caching allocator (runtime/src/kernels/
+  // alloc.c, or managed memory from runtime/src/cuda in a GPU model), which
+  // keeps freed intermediate buffers for the next call.
+  FinalizeMemRefToLLVMConversionPassOptions memrefToLLVM;
+  memrefToLLVM.useGenericFunctions = true;
+  // Allocations return their aligned pointer (no pointer arithmetic through
+  // integers, which hides from LLVM that buffers do not alias).
+  memrefToLLVM.useAlignedAlloc = true;
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass(memrefToLLVM));
+  pm.addPass(createSCFToControlFlowPass());
+  // Kernel launches through the mgpu* functions (runtime/src/cuda).
+  if (gpuLaunches)
+    pm.addPass(createGpuToLLVMConversionPass());
+  // bf16 conversions as integer arithmetic: x86 without AVX512-BF16 has no
+  // instructions for them and the model must not need compiler-rt.
+  // Float min/max stay LLVM intrinsics, whose reductions vectorize.
+  pm.addPass(createExpandArithPass());
+  pm.addPass(createConvertMathToFuncs());
+  pm.addPass(createConvertMathToLLVMPass());
+  pm.addPass(createConvertMathToLibmPass());
+  pm.addPass(createConvertToLLVMPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+}
+
 void loom::buildCPUPipeline(OpPassManager &pm,
                             const CPUPipelineOptions &options) {
   // Step 1: raise the named patterns of the imported graph (attention, norms,
@@ -157,24 +182,7 @@ void loom::buildCPUPipeline(OpPassManager &pm,
   }
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
-  // Allocations call loomrt's caching allocator (runtime/src/kernels/
-  // alloc.c), which keeps freed intermediate buffers for the next call.
-  FinalizeMemRefToLLVMConversionPassOptions memrefToLLVM;
-  memrefToLLVM.useGenericFunctions = true;
-  // Allocations return their aligned pointer (no pointer arithmetic through
-  // integers, which hides from LLVM that buffers do not alias).
-  memrefToLLVM.useAlignedAlloc = true;
-  pm.addPass(createFinalizeMemRefToLLVMConversionPass(memrefToLLVM));
-  pm.addPass(createSCFToControlFlowPass());
-  // bf16 conversions as integer arithmetic: x86 without AVX512-BF16 has no
-  // instructions for them and the model must not need compiler-rt.
-  // Float min/max stay LLVM intrinsics, whose reductions vectorize.
-  pm.addPass(createExpandArithPass());
-  pm.addPass(createConvertMathToFuncs());
-  pm.addPass(createConvertMathToLLVMPass());
-  pm.addPass(createConvertMathToLibmPass());
-  pm.addPass(createConvertToLLVMPass());
-  pm.addPass(createReconcileUnrealizedCastsPass());
+  addHostToLLVMPasses(pm, /*gpuLaunches=*/false);
   pm.addPass(createCanonicalizerPass());
 }
 

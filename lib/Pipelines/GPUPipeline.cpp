@@ -72,19 +72,7 @@ void loom::buildGPUPipeline(OpPassManager &pm,
   }
   // Host code: allocations through loomrt's CUDA allocator (managed
   // memory), launches through the mgpu* functions.
-  FinalizeMemRefToLLVMConversionPassOptions memrefToLLVM;
-  memrefToLLVM.useGenericFunctions = true;
-  memrefToLLVM.useAlignedAlloc = true;
-  pm.addPass(createFinalizeMemRefToLLVMConversionPass(memrefToLLVM));
-  pm.addPass(createSCFToControlFlowPass());
-  if (!options.emulate)
-    pm.addPass(createGpuToLLVMConversionPass());
-  pm.addPass(createExpandArithPass());
-  pm.addPass(createConvertMathToFuncs());
-  pm.addPass(createConvertMathToLLVMPass());
-  pm.addPass(createConvertMathToLibmPass());
-  pm.addPass(createConvertToLLVMPass());
-  pm.addPass(createReconcileUnrealizedCastsPass());
+  addHostToLLVMPasses(pm, /*gpuLaunches=*/!options.emulate);
   if (!options.emulate)
     pm.addPass(createCacheGPUConstantsPass());
   pm.addPass(createCanonicalizerPass());

@@ -22,6 +22,8 @@
 
 #include "loom/Transforms/Passes.h"
 
+#include "loom/Transforms/BufferUtils.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -228,21 +230,6 @@ struct MapParallelToGPUPass final
   }
 };
 
-/// Allocates a buffer like `source` (identity layout, the same dynamic
-/// sizes) and copies `source` into it, at the rewriter's insertion point.
-static Value stageCopy(RewriterBase &rewriter, Location loc, Value source) {
-  auto type = cast<MemRefType>(source.getType());
-  SmallVector<Value> dynamicSizes;
-  for (int64_t d = 0; d < type.getRank(); ++d)
-    if (type.isDynamicDim(d))
-      dynamicSizes.push_back(memref::DimOp::create(rewriter, loc, source, d));
-  auto alloc = memref::AllocOp::create(
-      rewriter, loc, MemRefType::get(type.getShape(), type.getElementType()),
-      dynamicSizes, rewriter.getI64IntegerAttr(64));
-  memref::CopyOp::create(rewriter, loc, source, alloc);
-  return alloc;
-}
-
 /// Whether `value` (transitively through views) reaches a terminator, so
 /// that a copy of it may outlive its block.
 static bool escapesBlock(Value value) {
@@ -276,7 +263,7 @@ struct StageGPUBuffersPass final
         if (!type || !type.getLayout().isIdentity() || arg.use_empty())
           continue;
         SmallVector<OpOperand *> uses(llvm::make_pointer_range(arg.getUses()));
-        Value copy = stageCopy(rewriter, arg.getLoc(), arg);
+        Value copy = loom::copyToFreshBuffer(rewriter, arg.getLoc(), arg);
         for (OpOperand *use : uses)
           use->set(copy);
         staged.push_back({copy, &entry});
@@ -296,7 +283,7 @@ struct StageGPUBuffersPass final
         rewriter.setInsertionPointAfter(global);
         SmallVector<OpOperand *> uses(
             llvm::make_pointer_range(global.getResult().getUses()));
-        Value copy = stageCopy(rewriter, global.getLoc(), global);
+        Value copy = loom::copyToFreshBuffer(rewriter, global.getLoc(), global);
         for (OpOperand *use : uses)
           use->set(copy);
         staged.push_back({copy, global->getBlock()});
@@ -442,7 +429,7 @@ struct CacheGPUConstantsPass final
     DataLayout layout(module);
     auto ptrType = LLVM::LLVMPointerType::get(ctx);
     auto i64 = IntegerType::get(ctx, 64);
-    SmallVector<LLVM::AddressOfOp> uses;
+    SmallVector<std::pair<LLVM::AddressOfOp, LLVM::GlobalOp>> uses;
     for (auto func : module.getOps<LLVM::LLVMFuncOp>()) {
       if (!func->walk([](gpu::LaunchFuncOp) { return WalkResult::interrupt(); })
                .wasInterrupted())
@@ -451,7 +438,7 @@ struct CacheGPUConstantsPass final
         LLVM::GlobalOp global = op.getGlobal(symbols);
         if (global && global.getConstant() &&
             (global.getValueOrNull() || global.getInitializerBlock()))
-          uses.push_back(op);
+          uses.push_back({op, global});
       });
     }
     if (uses.empty())
@@ -463,8 +450,7 @@ struct CacheGPUConstantsPass final
       callee = LLVM::LLVMFuncOp::create(
           builder, module.getLoc(), kCacheFunction,
           LLVM::LLVMFunctionType::get(ptrType, {ptrType, i64}));
-    for (LLVM::AddressOfOp op : uses) {
-      LLVM::GlobalOp global = op.getGlobal(symbols);
+    for (auto [op, global] : uses) {
       uint64_t bytes = layout.getTypeSize(global.getGlobalType());
       builder.setInsertionPointAfter(op);
       Value size = LLVM::ConstantOp::create(builder, op.getLoc(), i64,

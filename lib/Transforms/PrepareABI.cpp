@@ -6,6 +6,8 @@
 
 #include "loom/Transforms/Passes.h"
 
+#include "loom/Transforms/BufferUtils.h"
+
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/IR/Builders.h"
@@ -19,8 +21,7 @@ namespace loom {
 
 using namespace mlir;
 
-/// Returns a fresh allocation holding a copy of `buffer`.
-static Value copyToFreshBuffer(OpBuilder &b, Location loc, Value buffer) {
+Value loom::copyToFreshBuffer(OpBuilder &b, Location loc, Value buffer) {
   auto type = cast<MemRefType>(buffer.getType());
   SmallVector<Value> dynSizes;
   for (int64_t i = 0; i < type.getRank(); ++i)
@@ -87,7 +88,7 @@ struct PrepareABIPass final
           if (alloc && alloc.getType().getLayout().isIdentity() &&
               seen.insert(value).second)
             continue;
-          operand.set(copyToFreshBuffer(b, ret.getLoc(), value));
+          operand.set(loom::copyToFreshBuffer(b, ret.getLoc(), value));
         }
       });
     }

@@ -128,6 +128,13 @@ void buildCPUPipeline(mlir::OpPassManager &pm,
 /// deallocations.
 void addBufferizationPasses(mlir::OpPassManager &pm, bool promoteToStack);
 
+/// Adds the lowering of host code to the LLVM dialect (shared by the CPU and
+/// GPU pipelines, after affine and strided metadata are lowered): memref
+/// (through loomrt's allocation functions), scf, with `gpuLaunches` the
+/// gpu.launch_func ops (gpu-to-llvm), bf16 arithmetic, math (intrinsics,
+/// polynomials, libm), the rest; then unrealized casts are reconciled.
+void addHostToLLVMPasses(mlir::OpPassManager &pm, bool gpuLaunches);
+
 /// Options of the GPU (NVIDIA, through NVVM and PTX) pipeline.
 struct GPUPipelineOptions {
   /// Steps 1 and 2, as in the CPU pipeline (raising, legalization, loom ->
