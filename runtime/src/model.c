@@ -33,6 +33,9 @@ struct loomrt_model {
      copied out of them. NULL for CPU models. */
   void (*release)(void *);
   int (*take_device_error)(char *, size_t);
+  /* Kernel timing of a GPU model (NULL when it lacks them). */
+  int (*profile)(int);
+  double (*take_kernel_ms)(long long *);
 };
 
 /* Frees a buffer the model returned. */
@@ -208,6 +211,10 @@ loomrt_status loomrt_model_load(const char *path, loomrt_model **out) {
     memcpy(&init_fn, &init, sizeof init_fn);
     memcpy(&(*out)->release, &release, sizeof release);
     memcpy(&(*out)->take_device_error, &take, sizeof take);
+    void *profile = dlsym(handle, "loom_cuda_profile");
+    void *take_ms = dlsym(handle, "loom_cuda_take_kernel_ms");
+    memcpy(&(*out)->profile, &profile, sizeof profile);
+    memcpy(&(*out)->take_kernel_ms, &take_ms, sizeof take_ms);
     char message[512] = "";
     int code = (*out)->release && (*out)->take_device_error
                    ? init_fn(message, sizeof message)
@@ -221,6 +228,22 @@ loomrt_status loomrt_model_load(const char *path, loomrt_model **out) {
     }
   }
   return NULL;
+}
+
+int loomrt_model_is_gpu(const loomrt_model *m) { return m->release != NULL; }
+
+int loomrt_model_time_kernels(loomrt_model *m, int enable) {
+  if (!m->profile || !m->take_kernel_ms)
+    return 0;
+  int on = m->profile(enable);
+  (void)m->take_kernel_ms(NULL);
+  return on;
+}
+
+double loomrt_model_take_kernel_ms(loomrt_model *m, long long *launches) {
+  if (launches)
+    *launches = 0;
+  return m->take_kernel_ms ? m->take_kernel_ms(launches) : 0.0;
 }
 
 size_t loomrt_model_num_inputs(const loomrt_model *m) { return m->num_inputs; }

@@ -37,7 +37,8 @@ static const char *usage =
     "  --atol A         absolute tolerance (default 1e-5); an element passes\n"
     "                   when |got - want| <= atol + rtol * |want|\n"
     "  --bench N        time N runs of the model call alone; print min,\n"
-    "                   median and max ms\n"
+    "                   median and max ms (GPU models: also the median\n"
+    "                   device time of their kernels, CUDA events)\n"
     "  --warmup W       untimed runs before --bench (default 1)\n"
     "  --json           print results as one JSON object per line\n"
     "  --threads N      threads for models compiled with OpenMP\n"
@@ -276,30 +277,57 @@ int main(int argc, char **argv) {
     if (warmup < 0)
       warmup = 1;
     double *times = malloc(sizeof(double) * (size_t)bench);
+    double *kernel_times = malloc(sizeof(double) * (size_t)bench);
     loomrt_tensor **scratch = calloc(no + 1, sizeof *scratch);
+    /* GPU models: the kernels' device time too (CUDA events per launch). */
+    int timed = loomrt_model_time_kernels(model, 1);
+    long long launches = 0;
     for (long r = 0; r < warmup + bench && !s; ++r) {
       double t0 = now_ms();
       s = loomrt_model_run(model, inputs, ni, scratch, no);
       double t1 = now_ms();
-      if (r >= warmup)
+      double kernel_ms = loomrt_model_take_kernel_ms(model, &launches);
+      if (r >= warmup) {
         times[r - warmup] = t1 - t0;
+        kernel_times[r - warmup] = kernel_ms;
+      }
       loomrt_tensors_destroy(scratch, no);
     }
+    if (timed)
+      loomrt_model_time_kernels(model, 0);
     if (s) {
       rc = error(s);
     } else {
       qsort(times, (size_t)bench, sizeof(double), cmp_double);
       double median = bench % 2 ? times[bench / 2]
                                 : (times[bench / 2 - 1] + times[bench / 2]) / 2;
-      if (json)
+      double kernel_median = 0;
+      if (timed) {
+        qsort(kernel_times, (size_t)bench, sizeof(double), cmp_double);
+        kernel_median =
+            bench % 2
+                ? kernel_times[bench / 2]
+                : (kernel_times[bench / 2 - 1] + kernel_times[bench / 2]) / 2;
+      }
+      if (json) {
         printf("{\"median_ms\": %.4f, \"min_ms\": %.4f, \"max_ms\": %.4f, "
-               "\"runs\": %ld}\n",
+               "\"runs\": %ld",
                median, times[0], times[bench - 1], bench);
-      else
+        if (timed)
+          printf(", \"kernel_median_ms\": %.4f, \"kernel_launches\": %lld",
+                 kernel_median, launches);
+        printf("}\n");
+      } else {
         printf("bench: %ld runs, min %.4f ms, median %.4f ms, max %.4f ms\n",
                bench, times[0], median, times[bench - 1]);
+        if (timed)
+          printf("kernels: median %.4f ms of device time per run, %lld "
+                 "launches\n",
+                 kernel_median, launches);
+      }
     }
     free(times);
+    free(kernel_times);
     free(scratch);
     if (rc)
       goto done;

@@ -39,6 +39,7 @@ typedef void *CUcontext;
 typedef void *CUmodule;
 typedef void *CUfunction;
 typedef void *CUstream;
+typedef void *CUevent;
 typedef unsigned long long CUdeviceptr;
 enum { CUDA_SUCCESS = 0, CU_MEM_ATTACH_GLOBAL = 1 };
 
@@ -63,11 +64,19 @@ static struct {
   CUresult (*memFree)(CUdeviceptr);
   CUresult (*getErrorName)(CUresult, const char **);
   CUresult (*getErrorString)(CUresult, const char **);
+  /* Optional: kernel timing (loom_cuda_profile) needs them. */
+  CUresult (*eventCreate)(CUevent *, unsigned);
+  CUresult (*eventRecord)(CUevent, CUstream);
+  CUresult (*eventSynchronize)(CUevent);
+  CUresult (*eventElapsedTime)(float *, CUevent, CUevent);
+  /* Optional: moving managed memory to the device before launches. */
+  CUresult (*memPrefetchAsync)(CUdeviceptr, size_t, CUdevice, CUstream);
 } cu;
 
 static pthread_once_t initOnce = PTHREAD_ONCE_INIT;
 static bool ready; /* the driver, a device and its context are up */
 static CUcontext context;
+static CUdevice theDevice;
 static char deviceName[128];
 /* Managed bytes allocated and not freed (kept blocks included), and the
  * most the model may hold: 90% of the device memory free at start. */
@@ -148,11 +157,23 @@ static void initialize(void) {
   RESOLVE(memFree, "cuMemFree_v2");
   RESOLVE(memGetInfo, "cuMemGetInfo_v2");
 #undef RESOLVE
+#define RESOLVE_OPTIONAL(field, symbol)                                        \
+  do {                                                                         \
+    void *p = dlsym(lib, symbol);                                              \
+    memcpy(&cu.field, &p, sizeof p);                                           \
+  } while (0)
+  RESOLVE_OPTIONAL(eventCreate, "cuEventCreate");
+  RESOLVE_OPTIONAL(eventRecord, "cuEventRecord");
+  RESOLVE_OPTIONAL(eventSynchronize, "cuEventSynchronize");
+  RESOLVE_OPTIONAL(eventElapsedTime, "cuEventElapsedTime");
+  RESOLVE_OPTIONAL(memPrefetchAsync, "cuMemPrefetchAsync");
+#undef RESOLVE_OPTIONAL
   CUdevice device;
   if (!check(cu.init(0), "cuInit") ||
       !check(cu.deviceGet(&device, 0), "cuDeviceGet") ||
       !check(cu.primaryCtxRetain(&context, device), "cuDevicePrimaryCtxRetain"))
     return;
+  theDevice = device;
   if (cu.deviceGetName(deviceName, sizeof deviceName, device) != CUDA_SUCCESS)
     strcpy(deviceName, "unknown");
   size_t freeBytes = 0, totalBytes = 0;
@@ -183,6 +204,13 @@ LOOM_CUDA_EXPORT int loom_cuda_take_error(char *message, size_t size);
 LOOM_CUDA_EXPORT const char *loom_cuda_device_name(void);
 /* Frees a buffer the model returned (loomrt copies outputs out first). */
 LOOM_CUDA_EXPORT void loom_release(void *ptr);
+/* Starts (1) or stops (0) timing every kernel launch with CUDA events;
+ * 1 when timing is on, 0 when the driver cannot time (no device, no event
+ * functions). */
+LOOM_CUDA_EXPORT int loom_cuda_profile(int enable);
+/* The device time of the kernels timed since the last call, in ms, and
+ * their number in *launches (may be NULL); resets both. */
+LOOM_CUDA_EXPORT double loom_cuda_take_kernel_ms(long long *launches);
 
 int loom_cuda_take_error(char *message, size_t size) {
   pthread_mutex_lock(&errorLock);
@@ -201,6 +229,37 @@ int loom_cuda_init(char *message, size_t size) {
 }
 
 const char *loom_cuda_device_name(void) { return ready ? deviceName : ""; }
+
+/* Kernel timing: on or off, and what was measured since the last take. */
+static bool profiling;
+static double profiledMs;
+static long long profiledLaunches;
+static pthread_mutex_t profileLock = PTHREAD_MUTEX_INITIALIZER;
+/* Each host thread's pair of events around its launches. */
+static __thread CUevent profileStart, profileStop;
+
+int loom_cuda_profile(int enable) {
+  if (!enable) {
+    profiling = false;
+    return 0;
+  }
+  if (!ensureContext() || !cu.eventCreate || !cu.eventRecord ||
+      !cu.eventSynchronize || !cu.eventElapsedTime)
+    return 0;
+  profiling = true;
+  return 1;
+}
+
+double loom_cuda_take_kernel_ms(long long *launches) {
+  pthread_mutex_lock(&profileLock);
+  double ms = profiledMs;
+  if (launches)
+    *launches = profiledLaunches;
+  profiledMs = 0;
+  profiledLaunches = 0;
+  pthread_mutex_unlock(&profileLock);
+  return ms;
+}
 
 /*===-- Allocation: managed memory, kept for reuse ------------------------===*/
 
@@ -222,6 +281,40 @@ static int numKept;
 static size_t keptBytes;
 static const size_t MAX_KEPT_BYTES = (size_t)4 << 30;
 static pthread_mutex_t keptLock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Managed blocks handed out since the last launch: the host may have
+ * written them (arguments staged, constants copied, outputs read back from a
+ * reused block), so they are prefetched to the device before the next
+ * launch instead of migrating page by page on the kernels' faults. */
+enum { MAX_PENDING = 256 };
+static struct {
+  void *base;
+  size_t size;
+} pending[MAX_PENDING];
+static int numPending;
+
+static void notePending(void *base, size_t size) {
+  pthread_mutex_lock(&keptLock);
+  if (numPending < MAX_PENDING) {
+    pending[numPending].base = base;
+    pending[numPending].size = size;
+    ++numPending;
+  }
+  pthread_mutex_unlock(&keptLock);
+}
+
+/* Prefetches the pending blocks to the device on `stream` (ahead of the
+ * launch in stream order). Failures only cost speed: not recorded. */
+static void prefetchPending(CUstream stream) {
+  if (!cu.memPrefetchAsync)
+    return;
+  pthread_mutex_lock(&keptLock);
+  for (int i = 0; i < numPending; ++i)
+    (void)cu.memPrefetchAsync((CUdeviceptr)(uintptr_t)pending[i].base,
+                              pending[i].size, theDevice, stream);
+  numPending = 0;
+  pthread_mutex_unlock(&keptLock);
+}
 
 static void *allocate(uint64_t alignment, uint64_t size) {
   if (alignment < 64)
@@ -284,6 +377,8 @@ static void *allocate(uint64_t alignment, uint64_t size) {
   header->base = base;
   header->size = total;
   header->managed = managed;
+  if (managed)
+    notePending(base, total);
   return (void *)user;
 }
 
@@ -298,6 +393,9 @@ static void release(void *ptr) {
   /* Keep it (its header moves to the block's start). */
   BlockHeader *block = (BlockHeader *)header.base;
   pthread_mutex_lock(&keptLock);
+  for (int i = 0; i < numPending; ++i)
+    if (pending[i].base == header.base)
+      pending[i--] = pending[--numPending];
   if (numKept == MAX_KEPT || keptBytes + header.size > MAX_KEPT_BYTES) {
     pthread_mutex_unlock(&keptLock);
     if (ensureContext())
@@ -441,11 +539,31 @@ LOOM_CUDA_HIDDEN void mgpuLaunchKernel(void *function, intptr_t gridX,
                 (long)gridX, (long)gridY, (long)gridZ);
     return;
   }
-  check(cu.launchKernel(function, (unsigned)gridX, (unsigned)gridY,
-                        (unsigned)gridZ, (unsigned)blockX, (unsigned)blockY,
-                        (unsigned)blockZ, (unsigned)smem, stream, params,
-                        extra),
-        "cuLaunchKernel");
+  prefetchPending(stream);
+  /* Timing: events on the launch's stream around it; the launch is waited
+   * for here (the generated code waits for it right after anyway). */
+  bool timed = profiling;
+  if (timed && !profileStart)
+    timed = check(cu.eventCreate(&profileStart, 0), "cuEventCreate") &&
+            check(cu.eventCreate(&profileStop, 0), "cuEventCreate");
+  if (timed)
+    timed = check(cu.eventRecord(profileStart, stream), "cuEventRecord");
+  bool launched = check(
+      cu.launchKernel(function, (unsigned)gridX, (unsigned)gridY,
+                      (unsigned)gridZ, (unsigned)blockX, (unsigned)blockY,
+                      (unsigned)blockZ, (unsigned)smem, stream, params, extra),
+      "cuLaunchKernel");
+  float ms = 0;
+  if (timed && launched &&
+      check(cu.eventRecord(profileStop, stream), "cuEventRecord") &&
+      check(cu.eventSynchronize(profileStop), "a kernel") &&
+      check(cu.eventElapsedTime(&ms, profileStart, profileStop),
+            "cuEventElapsedTime")) {
+    pthread_mutex_lock(&profileLock);
+    profiledMs += ms;
+    ++profiledLaunches;
+    pthread_mutex_unlock(&profileLock);
+  }
 }
 
 LOOM_CUDA_HIDDEN void *mgpuStreamCreate(void) {

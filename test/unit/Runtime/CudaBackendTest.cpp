@@ -37,6 +37,8 @@ void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
                       void **params, void **extra, size_t paramsCount);
 void *mgpuStreamCreate(void);
 void mgpuStreamSynchronize(void *stream);
+int loom_cuda_profile(int enable);
+double loom_cuda_take_kernel_ms(long long *launches);
 }
 
 namespace {
@@ -52,10 +54,13 @@ struct Fake {
   }
   int launches() { return get<int (*)()>("fake_cuda_launches")(); }
   int allocations() { return get<int (*)()>("fake_cuda_allocations")(); }
+  int prefetches() { return get<int (*)()>("fake_cuda_prefetches")(); }
   void failLaunch(int code) {
     get<void (*)(int)>("fake_cuda_fail_launch")(code);
   }
-  unsigned grid(int d) { return get<unsigned (*)(int)>("fake_cuda_last_grid")(d); }
+  unsigned grid(int d) {
+    return get<unsigned (*)(int)>("fake_cuda_last_grid")(d);
+  }
   unsigned block(int d) {
     return get<unsigned (*)(int)>("fake_cuda_last_block")(d);
   }
@@ -113,8 +118,8 @@ TEST_F(CudaBackendTest, LaunchesPassTheGeometry) {
   ASSERT_NE(function, nullptr);
   void *stream = mgpuStreamCreate();
   int before = fake.launches();
-  mgpuLaunchKernel(function, 40, 2, 1, 256, 1, 1, 0, stream, nullptr,
-                   nullptr, 0);
+  mgpuLaunchKernel(function, 40, 2, 1, 256, 1, 1, 0, stream, nullptr, nullptr,
+                   0);
   mgpuStreamSynchronize(stream);
   EXPECT_EQ(fake.launches(), before + 1);
   EXPECT_EQ(fake.grid(0), 40u);
@@ -130,13 +135,11 @@ TEST_F(CudaBackendTest, AFailedLaunchIsReportedOnceAndStopsLaterLaunches) {
       mgpuModuleGetFunction(mgpuModuleLoadJIT(const_cast<char *>(ptx), 3), "k");
   void *stream = mgpuStreamCreate();
   fake.failLaunch(719);
-  mgpuLaunchKernel(function, 1, 1, 1, 32, 1, 1, 0, stream, nullptr, nullptr,
-                   0);
+  mgpuLaunchKernel(function, 1, 1, 1, 32, 1, 1, 0, stream, nullptr, nullptr, 0);
   fake.failLaunch(0);
   int before = fake.launches();
   // Later launches of the same run are skipped: their inputs are garbage.
-  mgpuLaunchKernel(function, 1, 1, 1, 32, 1, 1, 0, stream, nullptr, nullptr,
-                   0);
+  mgpuLaunchKernel(function, 1, 1, 1, 32, 1, 1, 0, stream, nullptr, nullptr, 0);
   EXPECT_EQ(fake.launches(), before);
   auto [code, message] = takeError();
   EXPECT_EQ(code, 719);
@@ -145,8 +148,7 @@ TEST_F(CudaBackendTest, AFailedLaunchIsReportedOnceAndStopsLaterLaunches) {
       << message;
   // Taken: the next run launches again.
   EXPECT_EQ(takeError().first, 0);
-  mgpuLaunchKernel(function, 1, 1, 1, 32, 1, 1, 0, stream, nullptr, nullptr,
-                   0);
+  mgpuLaunchKernel(function, 1, 1, 1, 32, 1, 1, 0, stream, nullptr, nullptr, 0);
   EXPECT_EQ(fake.launches(), before + 1);
 }
 
@@ -183,8 +185,8 @@ TEST_F(CudaBackendTest, MoreThanTheFreeMemoryIsRefusedWithHostMemory) {
 
 TEST_F(CudaBackendTest, ConstantsAreCopiedOncePerLoad) {
   static const float weights[256] = {1.0f, 2.0f, 3.0f};
-  auto *copy = static_cast<const float *>(
-      loomrt_cuda_constant(weights, sizeof weights));
+  auto *copy =
+      static_cast<const float *>(loomrt_cuda_constant(weights, sizeof weights));
   ASSERT_NE(copy, nullptr);
   EXPECT_NE(copy, weights);
   EXPECT_EQ(std::memcmp(copy, weights, sizeof weights), 0);
@@ -198,3 +200,55 @@ TEST_F(CudaBackendTest, ConstantsAreCopiedOncePerLoad) {
 }
 
 } // namespace
+
+TEST_F(CudaBackendTest, KernelsAreTimedWhenAsked) {
+  static const char ptx[] = "// ptx";
+  void *function =
+      mgpuModuleGetFunction(mgpuModuleLoadJIT(const_cast<char *>(ptx), 3), "k");
+  void *stream = mgpuStreamCreate();
+  long long launches = -1;
+  // Off: nothing measured.
+  mgpuLaunchKernel(function, 1, 1, 1, 32, 1, 1, 0, stream, nullptr, nullptr, 0);
+  EXPECT_EQ(loom_cuda_take_kernel_ms(&launches), 0.0);
+  EXPECT_EQ(launches, 0);
+  ASSERT_EQ(loom_cuda_profile(1), 1);
+  for (int i = 0; i < 2; ++i)
+    mgpuLaunchKernel(function, 1, 1, 1, 32, 1, 1, 0, stream, nullptr, nullptr,
+                     0);
+  EXPECT_DOUBLE_EQ(loom_cuda_take_kernel_ms(&launches), 3.0);
+  EXPECT_EQ(launches, 2);
+  // Taking resets.
+  EXPECT_EQ(loom_cuda_take_kernel_ms(&launches), 0.0);
+  EXPECT_EQ(launches, 0);
+  EXPECT_EQ(loom_cuda_profile(0), 0);
+  mgpuLaunchKernel(function, 1, 1, 1, 32, 1, 1, 0, stream, nullptr, nullptr, 0);
+  EXPECT_EQ(loom_cuda_take_kernel_ms(&launches), 0.0);
+  EXPECT_EQ(takeError().first, 0);
+}
+
+TEST_F(CudaBackendTest, NewBlocksArePrefetchedBeforeTheNextLaunch) {
+  static const char ptx[] = "// ptx";
+  void *function =
+      mgpuModuleGetFunction(mgpuModuleLoadJIT(const_cast<char *>(ptx), 3), "k");
+  void *stream = mgpuStreamCreate();
+  mgpuLaunchKernel(function, 1, 1, 1, 32, 1, 1, 0, stream, nullptr, nullptr, 0);
+  int before = fake.prefetches();
+  void *a = _mlir_memref_to_llvm_aligned_alloc(64, 5000);
+  void *b = _mlir_memref_to_llvm_aligned_alloc(64, 7000);
+  void *c = _mlir_memref_to_llvm_aligned_alloc(64, 9000);
+  // Freed before any launch: not prefetched.
+  _mlir_memref_to_llvm_free(c);
+  mgpuLaunchKernel(function, 1, 1, 1, 32, 1, 1, 0, stream, nullptr, nullptr, 0);
+  EXPECT_EQ(fake.prefetches(), before + 2);
+  // Nothing new: nothing prefetched.
+  mgpuLaunchKernel(function, 1, 1, 1, 32, 1, 1, 0, stream, nullptr, nullptr, 0);
+  EXPECT_EQ(fake.prefetches(), before + 2);
+  // A kept block handed out again (the host may have written it): again.
+  _mlir_memref_to_llvm_free(a);
+  void *d = _mlir_memref_to_llvm_aligned_alloc(64, 5000);
+  mgpuLaunchKernel(function, 1, 1, 1, 32, 1, 1, 0, stream, nullptr, nullptr, 0);
+  EXPECT_EQ(fake.prefetches(), before + 3);
+  _mlir_memref_to_llvm_free(b);
+  _mlir_memref_to_llvm_free(d);
+  EXPECT_EQ(takeError().first, 0);
+}

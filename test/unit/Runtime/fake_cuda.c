@@ -118,3 +118,27 @@ CUresult cuMemGetInfo_v2(size_t *freeBytes, size_t *total) {
   *total = 2 * freeMemory;
   return 0;
 }
+
+/* Kernel timing: every timed launch takes 1.5 ms. */
+static int eventObjects[2], nextEvent, prefetches;
+int fake_cuda_prefetches(void) { return prefetches; }
+CUresult cuEventCreate(void **event, unsigned flags) {
+  (void)flags;
+  *event = &eventObjects[nextEvent++ % 2];
+  return 0;
+}
+CUresult cuEventRecord(void *event, void *stream) {
+  (void)stream;
+  return event ? 0 : 400;
+}
+CUresult cuEventSynchronize(void *event) { return event ? 0 : 400; }
+CUresult cuEventElapsedTime(float *ms, void *start, void *stop) {
+  *ms = start != stop ? 1.5f : 0.0f;
+  return 0;
+}
+CUresult cuMemPrefetchAsync(unsigned long long ptr, size_t size, int device,
+                            void *stream) {
+  (void)ptr, (void)size, (void)device, (void)stream;
+  ++prefetches;
+  return 0;
+}
