@@ -42,18 +42,21 @@ prepare() {
 }
 
 run() {
-  local py3=python3
-  local out="$dir/out"
+  local py3="python3 -u"
+  # Results go straight to the device tool's $OUT when there is one, so that
+  # a run cut short still brings back what it measured.
+  local out="${OUT:-$dir/out}"
   mkdir -p "$out"
   command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total \
     --format=csv,noheader | tee "$out/device.txt"
   # The models: their outputs against the references (torch/numpy) on the GPU.
+  # Their matrix products run on tensor cores in fp16 (fp32 accumulation):
+  # compared with 1e-2 tolerances, the errors are printed.
   $py3 "$dir/bin/gpu_models.py" --mode gpu --prebuilt --loom-run "$dir/bin/loom-run" \
-    --out "$dir/models" --bench 10 2>&1 | tee "$out/models.txt" || true
+    --out "$dir/models" --bench 10 --rtol 1e-2 --atol 1e-2 2>&1 | tee "$out/models.txt" || true
   # Attention and GEMM against torch.
   $py3 "$dir/bin/gpu_bench.py" run "$dir/bench" --loom-run "$dir/bin/loom-run" \
     --json "$out/bench.json" 2>&1 | tee "$out/bench.txt" || true
-  if [ -n "${OUT:-}" ]; then cp "$out"/* "$OUT"/; fi
 }
 
 dry_run() {

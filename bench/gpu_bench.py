@@ -112,12 +112,23 @@ def run(args):
         arrays = [rng.standard_normal(s, dtype=np.float32) for s in shapes]
         for i, x in enumerate(arrays):
             np.save(os.path.join(inputs, "input_%d.npy" % i), x)
-        p = subprocess.run([args.loom_run, os.path.join(d, "model.so"), "--inputs", inputs,
-                            "--bench", str(args.runs), "--warmup", "2", "--json"],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        loom_ms = None
+        outputs = os.path.join(inputs, "out")
+        os.makedirs(outputs, exist_ok=True)
+        try:
+            p = subprocess.run([args.loom_run, os.path.join(d, "model.so"), "--inputs", inputs,
+                                "--bench", str(args.runs), "--warmup", "2", "--json",
+                                "--outputs", outputs, "--npy"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               timeout=args.timeout)
+        except subprocess.TimeoutExpired as e:
+            p = subprocess.CompletedProcess(e.cmd, 124, "timed out after %d s" % args.timeout)
+        loom_ms = call_ms = None
         if p.returncode == 0:
-            loom_ms = json.loads(p.stdout.strip().splitlines()[-1])["median_ms"]
+            timing = json.loads(p.stdout.strip().splitlines()[-1])
+            # The kernels' device time (CUDA events, as torch's is measured);
+            # the whole call (input and output copies too) is reported beside it.
+            call_ms = timing["median_ms"]
+            loom_ms = timing.get("kernel_median_ms", call_ms)
         else:
             print("%s: loom-run failed: %s" % (name, p.stdout.strip()[-300:]))
         t = [torch.from_numpy(x).cuda() for x in arrays]
@@ -131,14 +142,33 @@ def run(args):
             torch_low = torch_time(lambda: low[0] @ low[1], args.runs)
             torch.backends.cuda.matmul.allow_tf32 = False
             torch_fp32 = torch_time(lambda: t[0] @ t[1], args.runs)
+        # Loom's output against torch's in fp32 (TF32 off).
+        err = None
+        if loom_ms:
+            torch.backends.cuda.matmul.allow_tf32 = False
+            if kind == "attention":
+                want = torch.nn.functional.scaled_dot_product_attention(*t)
+            else:
+                want = t[0] @ t[1]
+            got = torch.from_numpy(np.load(os.path.join(outputs, "output_0.npy"))).cuda()
+            diff = (got - want).abs()
+            err = {"max_abs_err": float(diff.max()),
+                   "max_rel_err": float((diff / want.abs().clamp_min(1e-3)).max()),
+                   "ref_max_abs": float(want.abs().max())}
+            del want, got, diff
         f = flops(kind, a, b)
         tf = lambda ms: f / (ms * 1e-3) / 1e12 if ms else None  # noqa: E731
         row = {"case": name, "loom_ms": loom_ms, "loom_tflops": tf(loom_ms),
+               "loom_call_ms": call_ms, "error": err,
                "torch_lowp_ms": torch_low, "torch_lowp_tflops": tf(torch_low),
                "torch_fp32_ms": torch_fp32, "torch_fp32_tflops": tf(torch_fp32)}
         row["ratio_vs_lowp"] = row["loom_tflops"] / row["torch_lowp_tflops"] if loom_ms else None
         row["ratio_vs_fp32"] = row["loom_tflops"] / row["torch_fp32_tflops"] if loom_ms else None
         rows.append(row)
+        print("%s: loom kernels %s ms (whole call %s ms), torch 16-bit %.3f ms, torch fp32 %.3f ms;"
+              " loom vs torch fp32: %s" % (
+                  name, "%.3f" % loom_ms if loom_ms else "-", "%.3f" % call_ms if call_ms else "-",
+                  torch_low, torch_fp32, json.dumps(err)), flush=True)
         del t
         torch.cuda.empty_cache()
     print("%-22s %10s %10s %12s %12s %9s %9s" % ("case", "loom ms", "loom TF/s", "torch16 TF/s",
@@ -169,6 +199,7 @@ def main():
     r.add_argument("--loom-run", dest="loom_run", required=True)
     r.add_argument("--runs", type=int, default=5)
     r.add_argument("--json")
+    r.add_argument("--timeout", type=int, default=90, help="seconds per loom-run call")
     args = ap.parse_args()
     build(args) if args.cmd == "models" else run(args)
 

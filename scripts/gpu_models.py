@@ -58,8 +58,13 @@ def models():
         yield "op/" + m, [PY, os.path.join(INPUTS, "loom_ops.py"), m], "model.mlir"
 
 
-def run(cmd):
-    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+def run(cmd, timeout=300):
+    """Runs cmd; a command past timeout seconds fails (124) instead of stalling the check."""
+    try:
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return 124, "timed out after %d s: %s" % (timeout, " ".join(cmd))
     return p.returncode, p.stdout
 
 
@@ -80,6 +85,9 @@ def main():
     ap.add_argument("--out", required=True, help="scratch directory")
     ap.add_argument("--filter", help="only models whose name matches REGEX")
     ap.add_argument("--bench", type=int, default=0, help="gpu mode: also time N runs")
+    ap.add_argument("--precision", help="gpu and build modes: loomc --precision")
+    ap.add_argument("--rtol", help="loom-run --rtol (host and gpu modes)")
+    ap.add_argument("--atol", help="loom-run --atol (host and gpu modes)")
     args = ap.parse_args()
     if not args.loomc and not args.prebuilt:
         ap.error("--loomc is needed unless --prebuilt")
@@ -130,6 +138,8 @@ def main():
             cmd = [args.loomc, model, "--target=" + target, "-o", lib]
             if args.mode != "host":
                 cmd.append("--gpu-arch=" + archs[0])
+                if args.precision:
+                    cmd.append("--precision=" + args.precision)
             rc, out = run(cmd)
             if rc:
                 print("FAIL %s: loomc: %s" % (name, last_line(out)))
@@ -143,6 +153,10 @@ def main():
                "--expected", os.path.join(d, "exp")]
         if args.bench:
             cmd += ["--bench", str(args.bench), "--warmup", "3"]
+        if args.rtol:
+            cmd += ["--rtol", args.rtol]
+        if args.atol:
+            cmd += ["--atol", args.atol]
         rc, out = run(cmd)
         result = [l for l in out.splitlines() if "max_abs_err" in l]
         if rc or not result or any("MISMATCH" in l for l in result):

@@ -330,6 +330,13 @@ struct LoomcOptions {
                "PTX otherwise; default), 'ptx' (JIT-compiled by the driver "
                "at load time) or 'cubin' (through ptxas)"),
       cl::init("auto"), cl::cat(category)};
+  cl::opt<std::string> precision{
+      "precision",
+      cl::desc("With --target=cuda: the multiplicand type of matrix "
+               "multiplications on tensor cores, 'fp16' (default) or 'bf16', "
+               "both accumulating in fp32; 'fp32' computes them in fp32 "
+               "without tensor cores. Everything else computes in fp32"),
+      cl::init("fp16"), cl::cat(category)};
   cl::opt<std::string> cudaPath{
       "cuda-path",
       cl::desc("With --target=cuda: the CUDA toolkit (ptxas, libdevice); "
@@ -707,6 +714,20 @@ static int compileForCuda(MLIRContext &context, ModuleOp module,
     return reportError("--target=cuda-host runs the kernels on the host: it "
                        "has no PTX");
   gpu.chip = options.gpuArch;
+  if (options.precision != "fp16" && options.precision != "bf16" &&
+      options.precision != "fp32")
+    return reportError("--precision=" + options.precision +
+                       " is not supported (supported: fp16, bf16, fp32)");
+  // Before sm_80 the default is fp32; asking for fp16 or bf16 is an error.
+  gpu.precision = options.precision;
+  if (options.precision != "fp32" && number < 80 &&
+      !options.precision.getNumOccurrences())
+    gpu.precision = "fp32";
+  else if (options.precision != "fp32" && number < 80)
+    return reportError("--precision=" + options.precision + " needs " +
+                       "tensor cores with mma.sync m16n8k16 (sm_80 or "
+                       "later; --gpu-arch=" +
+                       options.gpuArch + "): use --precision=fp32");
   // The PTX ISA version the architecture needs (LLVM's default for sm_80
   // is 7.0; sm_90a needs 8.0, sm_100 and later 8.6).
   if (number >= 100)
@@ -814,9 +835,10 @@ int loom::runLoomcMain(int argc, char **argv) {
       return reportError("--emit=ptx needs --target=cuda");
     if (options.gpuArch.getNumOccurrences() ||
         options.gpuBinary.getNumOccurrences() ||
-        options.cudaPath.getNumOccurrences())
-      return reportError("--gpu-arch, --gpu-binary and --cuda-path need "
-                         "--target=cuda");
+        options.cudaPath.getNumOccurrences() ||
+        options.precision.getNumOccurrences())
+      return reportError("--gpu-arch, --gpu-binary, --cuda-path and "
+                         "--precision need --target=cuda");
   }
 
   if (emit == EmitKind::OnnxIR || emit == EmitKind::Summary)

@@ -41,6 +41,11 @@ void loom::buildGPUPipeline(OpPassManager &pm,
 
   // Step 4: parallel loops -> kernels; host code -> LLVM.
   pm.addNestedPass<func::FuncOp>(createLowerCopiesPass());
+  // Contractions: tensor-core kernels (emulated: reductions innermost).
+  GPUContractionsPassOptions contractions;
+  contractions.precision = options.precision;
+  contractions.tensorCores = !options.emulate;
+  pm.addNestedPass<func::FuncOp>(createGPUContractionsPass(contractions));
   pm.addPass(createForallToParallelLoopPass());
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToParallelLoopsPass());
   pm.addPass(createCanonicalizerPass());

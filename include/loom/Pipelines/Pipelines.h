@@ -153,6 +153,10 @@ struct GPUPipelineOptions {
   std::string toolkit = "/usr/local/cuda";
   /// Threads per block of the kernels.
   int64_t blockSize = 256;
+  /// The multiplicand type of contractions on tensor cores, "fp16" or
+  /// "bf16" (fp32 accumulation); "fp32" keeps them in fp32 without tensor
+  /// cores (loom-gpu-contractions). Emulated kernels always compute fp32.
+  std::string precision = "fp16";
   /// Optimization level of the kernels' LLVM IR, 0-3.
   unsigned optLevel = 3;
   /// Run the kernels as host loops instead (loom-emulate-gpu-launches): the
@@ -164,7 +168,8 @@ struct GPUPipelineOptions {
 /// Builds the GPU pipeline on a module:
 ///   Steps 1-3 as in the CPU pipeline (without microkernels, with
 ///           polynomial math);
-///   Step 4: linalg -> parallel loops; each outermost parallel loop -> a
+///   Step 4: contractions -> tensor-core kernels (loom-gpu-contractions);
+///           linalg -> parallel loops; each outermost parallel loop -> a
 ///           gpu.launch (loom-map-parallel-to-gpu); arguments and constants
 ///           copied into model buffers (loom-stage-gpu-buffers); kernels
 ///           outlined into one gpu.module (loom-merge-gpu-modules),

@@ -420,6 +420,46 @@ def MapParallelToGPUPass : Pass<"loom-map-parallel-to-gpu",
                            "::mlir::scf::SCFDialect"];
 }
 
+def GPUContractionsPass : Pass<"loom-gpu-contractions", "mlir::func::FuncOp"> {
+  let summary = "Contractions to tensor-core GPU kernels (mma.sync)";
+  let description = [{
+    Runs on bufferized linalg. Each f32 `linalg.generic` contraction
+    (`out += a * b` over one M, one N and one K loop, any batch loops, any
+    operand layouts) becomes a `gpu.launch`: blocks of 256 threads compute
+    128 x 128 output tiles (grid: N tiles, M tiles, batch), staging 32-deep
+    A and B tiles in shared memory in fp16 or bf16 (`precision`), each warp
+    accumulating a 64 x 32 part in fp32 with `nvvm.mma.sync` m16n8k16;
+    the accumulators are added to the output, which the contraction's init
+    has filled. Edges: clamped loads with 0 selected outside, guarded
+    stores; no launch for an empty output.
+
+    With `precision=fp32` or `tensor-cores=false` (kernels emulated on the
+    host), contractions are interchanged so that their reduction loops are
+    innermost instead: the parallel loops then become threads in
+    `loom-map-parallel-to-gpu`.
+  }];
+  let options = [
+    Option<"precision", "precision", "std::string", /*default=*/"\"fp16\"",
+           "Multiplicand type on tensor cores: fp16, bf16, or fp32 (no "
+           "tensor cores)">,
+    Option<"tensorCores", "tensor-cores", "bool", /*default=*/"true",
+           "Emit tensor-core kernels (false: interchange only)">,
+  ];
+  let statistics = [
+    Statistic<"numTensorCore", "tensor-core-kernels",
+              "Contractions turned into tensor-core kernels">,
+    Statistic<"numInterchanged", "interchanged",
+              "Contractions interchanged (reductions innermost)">,
+  ];
+  let dependentDialects = ["::mlir::gpu::GPUDialect",
+                           "::mlir::NVVM::NVVMDialect",
+                           "::mlir::LLVM::LLVMDialect",
+                           "::mlir::vector::VectorDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
 def StageGPUBuffersPass : Pass<"loom-stage-gpu-buffers", "mlir::ModuleOp"> {
   let summary = "Copy host arguments and constants into model buffers";
   let description = [{
