@@ -46,6 +46,9 @@ void loom::buildGPUPipeline(OpPassManager &pm,
   contractions.precision = options.precision;
   contractions.tensorCores = !options.emulate;
   pm.addNestedPass<func::FuncOp>(createGPUContractionsPass(contractions));
+  // Row reductions: a warp per row (shuffles: not emulated on the host).
+  if (!options.emulate)
+    pm.addNestedPass<func::FuncOp>(createGPURowReductionsPass());
   pm.addPass(createForallToParallelLoopPass());
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToParallelLoopsPass());
   pm.addPass(createCanonicalizerPass());

@@ -168,7 +168,8 @@ struct GPUPipelineOptions {
 /// Builds the GPU pipeline on a module:
 ///   Steps 1-3 as in the CPU pipeline (without microkernels, with
 ///           polynomial math);
-///   Step 4: contractions -> tensor-core kernels (loom-gpu-contractions);
+///   Step 4: contractions -> tensor-core kernels (loom-gpu-contractions),
+///           row reductions -> warp-per-row kernels (loom-gpu-row-reductions);
 ///           linalg -> parallel loops; each outermost parallel loop -> a
 ///           gpu.launch (loom-map-parallel-to-gpu); arguments and constants
 ///           copied into model buffers (loom-stage-gpu-buffers); kernels

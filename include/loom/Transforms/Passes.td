@@ -460,6 +460,28 @@ def GPUContractionsPass : Pass<"loom-gpu-contractions", "mlir::func::FuncOp"> {
                            "::mlir::scf::SCFDialect"];
 }
 
+def GPURowReductionsPass : Pass<"loom-gpu-row-reductions",
+                                "mlir::func::FuncOp"> {
+  let summary = "Row reductions to warp-per-row GPU kernels";
+  let description = [{
+    Runs on bufferized linalg. A `linalg.generic` with one reduction loop,
+    innermost in its first input, and a float combiner (`addf`, `mulf`,
+    `maxnumf`, `maximumf`, `minnumf`, `minimumf` of the per-element value
+    and the output's block argument) becomes a `gpu.launch` with a warp per
+    output element: blocks of 256 threads (8 rows), lanes striding the row
+    from the combiner's identity (adjacent lanes, adjacent elements), five
+    `gpu.shuffle xor` steps, and lane 0 combining the result into the
+    output. Softmax's row max and sum, norms' means and variances.
+  }];
+  let statistics = [
+    Statistic<"numKernels", "kernels", "Row reductions turned into kernels">,
+  ];
+  let dependentDialects = ["::mlir::gpu::GPUDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
 def StageGPUBuffersPass : Pass<"loom-stage-gpu-buffers", "mlir::ModuleOp"> {
   let summary = "Copy host arguments and constants into model buffers";
   let description = [{
