@@ -121,6 +121,25 @@ static bool isF32Contraction(linalg::GenericOp op, ContractionLoops &loops) {
   return true;
 }
 
+/// Whether the kernel's grid fits CUDA's limits as far as the static sizes
+/// tell: M tiles (grid y) and the batch (grid z) at most 65535 each. (A
+/// dynamic size beyond them is a launch error at run time.)
+static bool fitsTheGrid(linalg::GenericOp op, const ContractionLoops &loops) {
+  SmallVector<int64_t> sizes = op.getStaticLoopRanges();
+  auto product = [&](ArrayRef<unsigned> group) -> int64_t {
+    int64_t p = 1;
+    for (unsigned l : group) {
+      if (ShapedType::isDynamic(sizes[l]))
+        return 0;
+      p *= sizes[l];
+    }
+    return p;
+  };
+  constexpr int64_t kMaxGridYZ = 65535;
+  return (product(loops.m) + kTileM - 1) / kTileM <= kMaxGridYZ &&
+         product(loops.batch) <= kMaxGridYZ;
+}
+
 /// Moves the reduction loops of `op` innermost (keeping the others' order);
 /// returns the interchanged op.
 static linalg::GenericOp reductionsInnermost(RewriterBase &rewriter,
@@ -433,7 +452,7 @@ struct GPUContractionsPass
       ContractionLoops loops;
       if (!isF32Contraction(op, loops))
         continue;
-      if (lowType && tensorCores) {
+      if (lowType && tensorCores && fitsTheGrid(op, loops)) {
         rewriter.setInsertionPoint(op);
         KernelBuilder(rewriter, op.getLoc(), op, loops, lowType).build();
         rewriter.eraseOp(op);

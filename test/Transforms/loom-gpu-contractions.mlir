@@ -139,3 +139,21 @@ func.func @not_contractions(%a: memref<8x8xf64>, %c: memref<8x8xf64>, %x: memref
   } -> tensor<8x8xf32>
   return %r : tensor<8x8xf32>
 }
+
+// -----
+
+// A batch beyond the grid's z limit (65535): interchanged, not a kernel.
+
+// CHECK-LABEL: func.func @huge_batch
+// CHECK-NOT:     gpu.launch
+// CHECK:         iterator_types = ["parallel", "parallel", "parallel", "reduction"]
+func.func @huge_batch(%a: memref<70000x4x8xf32>, %b: memref<70000x8x4xf32>, %c: memref<70000x4x4xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(n, i, k, j) -> (n, i, k)>, affine_map<(n, i, k, j) -> (n, k, j)>, affine_map<(n, i, k, j) -> (n, i, j)>], iterator_types = ["parallel", "parallel", "reduction", "parallel"]}
+      ins(%a, %b : memref<70000x4x8xf32>, memref<70000x8x4xf32>) outs(%c : memref<70000x4x4xf32>) {
+  ^bb0(%x: f32, %y: f32, %acc: f32):
+    %m = arith.mulf %x, %y : f32
+    %s = arith.addf %acc, %m : f32
+    linalg.yield %s : f32
+  }
+  return
+}

@@ -431,7 +431,8 @@ def GPUContractionsPass : Pass<"loom-gpu-contractions", "mlir::func::FuncOp"> {
     accumulating a 64 x 32 part in fp32 with `nvvm.mma.sync` m16n8k16;
     the accumulators are added to the output, which the contraction's init
     has filled. Edges: clamped loads with 0 selected outside, guarded
-    stores; no launch for an empty output.
+    stores; no launch for an empty output. Contractions whose static M tiles
+    or batch exceed the grid's y/z limit (65535) are interchanged instead.
 
     With `precision=fp32` or `tensor-cores=false` (kernels emulated on the
     host), contractions are interchanged so that their reduction loops are
