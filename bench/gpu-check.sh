@@ -2,14 +2,16 @@
 # The GPU check of issue 9, in two halves (docs/GPU.md):
 #
 #   bench/gpu-check.sh prepare [DIR]   here, with Loom's toolchain: builds Loom,
-#       runs the GPU lit tests that need no GPU, compiles the 40 test models and
-#       the attention/GEMM benchmark models with --target=cuda (sm_90a by
+#       runs the GPU lit tests that need no GPU, compiles the 40 test models
+#       (fp32), the six real ones again with fp16 tensor cores, and the
+#       attention/GEMM benchmark models with --target=cuda (sm_90a by
 #       default, LOOM_GPU_ARCH to change) into DIR (default .gpucheck, ignored
 #       by git), with loom-run, the references and this script's helpers.
 #   bench/gpu-check.sh run [DIR]       on the GPU machine (CUDA driver, python3
 #       with torch and numpy; no LLVM needed): the models against their torch
 #       and numpy references on the GPU, then attention and GEMM against torch
-#       in TFLOP/s. Writes DIR/out/{models.txt,bench.txt,bench.json}. Meant to
+#       in TFLOP/s. Writes models.txt, models16.txt, bench.txt and bench.json
+#       to $OUT (the device tool's) or DIR/out. Meant to
 #       finish within 8 minutes on an H200.
 #   bench/gpu-check.sh dry-run [DIR]   here, without a GPU: prepare, then the
 #       run half's steps with the kernels on the host (--target=cuda-host),
@@ -32,11 +34,15 @@ prepare() {
   mkdir -p "$dir/bin" "$dir/out"
   cp build/bin/loom-run "$dir/bin/"
   cp scripts/gpu_models.py bench/gpu_bench.py "$dir/bin/"
-  $py scripts/gpu_models.py --mode build --loomc build/bin/loomc --arch "$arch" \
-    --out "$dir/models" | tail -1
+  # The 40 test models in fp32 (checked at loom-run's default tolerances) and
+  # the six real ones with fp16 tensor cores (the default; checked at 1e-2).
+  $py scripts/gpu_models.py --mode build --precision fp32 --loomc build/bin/loomc \
+    --arch "$arch" --out "$dir/models" | tail -1
+  $py scripts/gpu_models.py --mode build --filter 'real/' --loomc build/bin/loomc \
+    --arch "$arch" --out "$dir/models16" | tail -1
   # Only what the run half reads travels: libraries and data, not the ONNX.
-  find "$dir/models" \( -name '*.onnx' -o -name '*.mlir' -o -name 'calib' \) -prune \
-    -exec rm -rf {} +
+  find "$dir/models" "$dir/models16" \( -name '*.onnx' -o -name '*.mlir' -o -name 'calib' \) \
+    -prune -exec rm -rf {} +
   $py bench/gpu_bench.py models "$dir/bench" --loomc build/bin/loomc --arch "$arch"
   du -sh "$dir"
 }
@@ -49,11 +55,14 @@ run() {
   mkdir -p "$out"
   command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total \
     --format=csv,noheader | tee "$out/device.txt"
-  # The models: their outputs against the references (torch/numpy) on the GPU.
-  # Their matrix products run on tensor cores in fp16 (fp32 accumulation):
-  # compared with 1e-2 tolerances, the errors are printed.
+  # The models: their outputs against the references (torch/numpy) on the GPU,
+  # in fp32 at loom-run's default tolerances; then the real models with their
+  # matrix products on tensor cores in fp16 (fp32 accumulation) at 1e-2.
   $py3 "$dir/bin/gpu_models.py" --mode gpu --prebuilt --loom-run "$dir/bin/loom-run" \
-    --out "$dir/models" --bench 10 --rtol 1e-2 --atol 1e-2 2>&1 | tee "$out/models.txt" || true
+    --out "$dir/models" --bench 5 2>&1 | tee "$out/models.txt" || true
+  $py3 "$dir/bin/gpu_models.py" --mode gpu --prebuilt --filter 'real/' \
+    --loom-run "$dir/bin/loom-run" --out "$dir/models16" --bench 5 --rtol 1e-2 --atol 1e-2 \
+    2>&1 | tee "$out/models16.txt" || true
   # Attention and GEMM against torch.
   $py3 "$dir/bin/gpu_bench.py" run "$dir/bench" --loom-run "$dir/bin/loom-run" \
     --json "$out/bench.json" 2>&1 | tee "$out/bench.txt" || true
@@ -64,6 +73,7 @@ dry_run() {
   # The run half's first step, with the kernels on the host instead.
   $py scripts/gpu_models.py --mode host --loomc build/bin/loomc --loom-run build/bin/loom-run \
     --out "$dir/models" | tail -1
+  ls "$dir"/models16/*/cuda.so | wc -l | sed 's/$/ fp16 libraries ready/'
   # Without a GPU the prebuilt GPU libraries must fail to load, cleanly.
   set +e
   "$dir/bin/loom-run" "$dir/models/real_bert/cuda.so" --inputs "$dir/models/real_bert/in"
