@@ -117,18 +117,20 @@ def run(args):
         try:
             p = subprocess.run([args.loom_run, os.path.join(d, "model.so"), "--inputs", inputs,
                                 "--bench", str(args.runs), "--warmup", "2", "--json",
-                                "--outputs", outputs, "--npy"],
+                                "--profile", "--outputs", outputs, "--npy"],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                timeout=args.timeout)
         except subprocess.TimeoutExpired as e:
             p = subprocess.CompletedProcess(e.cmd, 124, "timed out after %d s" % args.timeout)
         loom_ms = call_ms = None
+        kernels = []
         if p.returncode == 0:
             timing = json.loads(p.stdout.strip().splitlines()[-1])
             # The kernels' device time (CUDA events, as torch's is measured);
             # the whole call (input and output copies too) is reported beside it.
             call_ms = timing["median_ms"]
             loom_ms = timing.get("kernel_median_ms", call_ms)
+            kernels = timing.get("kernels", [])
         else:
             print("%s: loom-run failed: %s" % (name, p.stdout.strip()[-300:]))
         t = [torch.from_numpy(x).cuda() for x in arrays]
@@ -159,7 +161,7 @@ def run(args):
         f = flops(kind, a, b)
         tf = lambda ms: f / (ms * 1e-3) / 1e12 if ms else None  # noqa: E731
         row = {"case": name, "loom_ms": loom_ms, "loom_tflops": tf(loom_ms),
-               "loom_call_ms": call_ms, "error": err,
+               "loom_call_ms": call_ms, "error": err, "kernels": kernels,
                "torch_lowp_ms": torch_low, "torch_lowp_tflops": tf(torch_low),
                "torch_fp32_ms": torch_fp32, "torch_fp32_tflops": tf(torch_fp32)}
         row["ratio_vs_lowp"] = row["loom_tflops"] / row["torch_lowp_tflops"] if loom_ms else None
@@ -169,6 +171,9 @@ def run(args):
               " loom vs torch fp32: %s" % (
                   name, "%.3f" % loom_ms if loom_ms else "-", "%.3f" % call_ms if call_ms else "-",
                   torch_low, torch_fp32, json.dumps(err)), flush=True)
+        for k in kernels[:6]:
+            print("    %-26s %9.3f ms per call, %5.1f launches" % (k["name"], k["ms"], k["launches"]),
+                  flush=True)
         del t
         torch.cuda.empty_cache()
     print("%-22s %10s %10s %12s %12s %9s %9s" % ("case", "loom ms", "loom TF/s", "torch16 TF/s",

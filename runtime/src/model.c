@@ -36,6 +36,7 @@ struct loomrt_model {
   /* Kernel timing of a GPU model (NULL when it lacks them). */
   int (*profile)(int);
   double (*take_kernel_ms)(long long *);
+  int (*kernel_stats)(int, const char **, double *, long long *);
 };
 
 /* Frees a buffer the model returned. */
@@ -215,6 +216,8 @@ loomrt_status loomrt_model_load(const char *path, loomrt_model **out) {
     void *take_ms = dlsym(handle, "loom_cuda_take_kernel_ms");
     memcpy(&(*out)->profile, &profile, sizeof profile);
     memcpy(&(*out)->take_kernel_ms, &take_ms, sizeof take_ms);
+    void *stats = dlsym(handle, "loom_cuda_kernel_stats");
+    memcpy(&(*out)->kernel_stats, &stats, sizeof stats);
     char message[512] = "";
     int code = (*out)->release && (*out)->take_device_error
                    ? init_fn(message, sizeof message)
@@ -244,6 +247,11 @@ double loomrt_model_take_kernel_ms(loomrt_model *m, long long *launches) {
   if (launches)
     *launches = 0;
   return m->take_kernel_ms ? m->take_kernel_ms(launches) : 0.0;
+}
+
+int loomrt_model_kernel_stats(loomrt_model *m, int i, const char **name,
+                              double *ms, long long *launches) {
+  return m->kernel_stats ? m->kernel_stats(i, name, ms, launches) : 0;
 }
 
 size_t loomrt_model_num_inputs(const loomrt_model *m) { return m->num_inputs; }

@@ -6,7 +6,7 @@
  *
  *   loom-run model.so --inputs DIR [--expected DIR] [--outputs DIR] [--npy]
  *            [--rtol R] [--atol A] [--bench N] [--warmup W] [--json]
- *            [--threads N]
+ *            [--profile] [--threads N]
  *
  * Exit status: 0 when every output is within tolerance (or nothing was
  * compared), 1 on a mismatch, 2 on an error.
@@ -41,6 +41,8 @@ static const char *usage =
     "                   device time of their kernels, CUDA events)\n"
     "  --warmup W       untimed runs before --bench (default 1)\n"
     "  --json           print results as one JSON object per line\n"
+    "  --profile        with --bench, GPU models: each kernel's device time\n"
+    "                   and launches per run, largest first\n"
     "  --threads N      threads for models compiled with OpenMP\n"
     "                   (sets OMP_NUM_THREADS before loading)\n"
     "\n"
@@ -202,12 +204,60 @@ static int compare(size_t index, const loomrt_tensor *got,
   return st.bad == 0;
 }
 
+/// One kernel's totals, for sorting.
+typedef struct {
+  const char *name;
+  double ms;
+  long long launches;
+} kernel_stat;
+
+static int by_time_desc(const void *a, const void *b) {
+  double x = ((const kernel_stat *)a)->ms, y = ((const kernel_stat *)b)->ms;
+  return (x < y) - (x > y);
+}
+
+/// Prints each kernel's device time and launches per run (over `runs`
+/// timed runs), largest first: lines, or (json) a `"kernels": [...]` member.
+static void print_kernel_profile(loomrt_model *model, long runs, int json) {
+  int n = loomrt_model_kernel_stats(model, -1, NULL, NULL, NULL);
+  kernel_stat *stats = calloc(n > 0 ? (size_t)n : 1, sizeof *stats);
+  if (!stats)
+    return;
+  double total = 0;
+  for (int i = 0; i < n; ++i) {
+    loomrt_model_kernel_stats(model, i, &stats[i].name, &stats[i].ms,
+                              &stats[i].launches);
+    total += stats[i].ms;
+  }
+  qsort(stats, (size_t)n, sizeof *stats, by_time_desc);
+  if (json)
+    printf(", \"kernels\": [");
+  int printed = 0;
+  for (int i = 0; i < n; ++i) {
+    if (!stats[i].launches)
+      continue;
+    double ms = stats[i].ms / (double)runs;
+    double per_run = (double)stats[i].launches / (double)runs;
+    if (json)
+      printf("%s{\"name\": \"%s\", \"ms\": %.4f, \"launches\": %.1f}",
+             printed ? ", " : "", stats[i].name, ms, per_run);
+    else
+      printf("  %-28s %9.4f ms per run  %6.1f launches  %5.1f%%\n",
+             stats[i].name, ms, per_run,
+             total > 0 ? 100.0 * stats[i].ms / total : 0.0);
+    ++printed;
+  }
+  if (json)
+    printf("]");
+  free(stats);
+}
+
 int main(int argc, char **argv) {
   const char *model_path = NULL, *in_dir = NULL, *exp_dir = NULL,
              *out_dir = NULL;
   double rel_tol = 1e-4, abs_tol = 1e-5;
   long bench = 0, warmup = -1, threads = 0;
-  int json = 0, npy = 0;
+  int json = 0, npy = 0, profile = 0;
   for (int i = 1; i < argc; ++i) {
     const char *a = argv[i];
     int has = i + 1 < argc;
@@ -232,6 +282,8 @@ int main(int argc, char **argv) {
       threads = atol(argv[++i]);
     else if (strcmp(a, "--json") == 0)
       json = 1;
+    else if (strcmp(a, "--profile") == 0)
+      profile = 1;
     else if (strcmp(a, "--npy") == 0)
       npy = 1;
     else if (a[0] != '-' && !model_path)
@@ -316,6 +368,8 @@ int main(int argc, char **argv) {
         if (timed)
           printf(", \"kernel_median_ms\": %.4f, \"kernel_launches\": %lld",
                  kernel_median, launches);
+        if (timed && profile)
+          print_kernel_profile(model, warmup + bench, 1);
         printf("}\n");
       } else {
         printf("bench: %ld runs, min %.4f ms, median %.4f ms, max %.4f ms\n",
@@ -324,6 +378,8 @@ int main(int argc, char **argv) {
           printf("kernels: median %.4f ms of device time per run, %lld "
                  "launches\n",
                  kernel_median, launches);
+        if (timed && profile)
+          print_kernel_profile(model, warmup + bench, 0);
       }
     }
     free(times);

@@ -110,6 +110,13 @@ LOOMRT_API int loomrt_model_time_kernels(loomrt_model *model, int enable);
 LOOMRT_API double loomrt_model_take_kernel_ms(loomrt_model *model,
                                               long long *launches);
 
+/// GPU models, per kernel since timing last started: returns the number of
+/// kernels; for `i` below it sets the i-th kernel's name (owned by the
+/// model), its device time in ms and its launches. 0 for CPU models.
+LOOMRT_API int loomrt_model_kernel_stats(loomrt_model *model, int i,
+                                         const char **name, double *ms,
+                                         long long *launches);
+
 /// Frees the model (and dlclose()s it).
 LOOMRT_API void loomrt_model_destroy(loomrt_model *model);
 

@@ -211,6 +211,10 @@ LOOM_CUDA_EXPORT int loom_cuda_profile(int enable);
 /* The device time of the kernels timed since the last call, in ms, and
  * their number in *launches (may be NULL); resets both. */
 LOOM_CUDA_EXPORT double loom_cuda_take_kernel_ms(long long *launches);
+/* Per kernel, since timing last started: the number of kernels timed, and
+ * for i below it the i-th one's name, device time (ms) and launches. */
+LOOM_CUDA_EXPORT int loom_cuda_kernel_stats(int i, const char **name,
+                                            double *ms, long long *launches);
 
 int loom_cuda_take_error(char *message, size_t size) {
   pthread_mutex_lock(&errorLock);
@@ -235,6 +239,32 @@ static bool profiling;
 static double profiledMs;
 static long long profiledLaunches;
 static pthread_mutex_t profileLock = PTHREAD_MUTEX_INITIALIZER;
+/* Per kernel: its name (from mgpuModuleGetFunction) and what was timed. */
+enum { MAX_KERNELS = 512 };
+static struct {
+  CUfunction function;
+  char name[96];
+  double ms;
+  long long launches;
+} kernels[MAX_KERNELS];
+static int numKernels;
+
+/* The stats slot of `function`, added if new (-1 when the table is full).
+ * Called with profileLock held. */
+static int kernelSlot(CUfunction function, const char *name) {
+  for (int i = 0; i < numKernels; ++i)
+    if (kernels[i].function == function)
+      return i;
+  if (numKernels == MAX_KERNELS)
+    return -1;
+  kernels[numKernels].function = function;
+  snprintf(kernels[numKernels].name, sizeof kernels[numKernels].name, "%s",
+           name ? name : "?");
+  kernels[numKernels].ms = 0;
+  kernels[numKernels].launches = 0;
+  return numKernels++;
+}
+
 /* Each host thread's pair of events around its launches. */
 static __thread CUevent profileStart, profileStop;
 
@@ -246,8 +276,30 @@ int loom_cuda_profile(int enable) {
   if (!ensureContext() || !cu.eventCreate || !cu.eventRecord ||
       !cu.eventSynchronize || !cu.eventElapsedTime)
     return 0;
+  pthread_mutex_lock(&profileLock);
+  for (int i = 0; i < numKernels; ++i) {
+    kernels[i].ms = 0;
+    kernels[i].launches = 0;
+  }
+  pthread_mutex_unlock(&profileLock);
   profiling = true;
   return 1;
+}
+
+int loom_cuda_kernel_stats(int i, const char **name, double *ms,
+                           long long *launches) {
+  pthread_mutex_lock(&profileLock);
+  int count = numKernels;
+  if (i >= 0 && i < count) {
+    if (name)
+      *name = kernels[i].name;
+    if (ms)
+      *ms = kernels[i].ms;
+    if (launches)
+      *launches = kernels[i].launches;
+  }
+  pthread_mutex_unlock(&profileLock);
+  return count;
 }
 
 double loom_cuda_take_kernel_ms(long long *launches) {
@@ -514,8 +566,12 @@ LOOM_CUDA_HIDDEN void *mgpuModuleGetFunction(void *module, const char *name) {
       recordError(-1, "kernel '%s': its module is not loaded", name);
     return NULL;
   }
-  if (ensureContext())
-    check(cu.moduleGetFunction(&function, module, name), name);
+  if (ensureContext() &&
+      check(cu.moduleGetFunction(&function, module, name), name)) {
+    pthread_mutex_lock(&profileLock);
+    (void)kernelSlot(function, name);
+    pthread_mutex_unlock(&profileLock);
+  }
   return function;
 }
 
@@ -562,6 +618,11 @@ LOOM_CUDA_HIDDEN void mgpuLaunchKernel(void *function, intptr_t gridX,
     pthread_mutex_lock(&profileLock);
     profiledMs += ms;
     ++profiledLaunches;
+    int slot = kernelSlot(function, NULL);
+    if (slot >= 0) {
+      kernels[slot].ms += ms;
+      ++kernels[slot].launches;
+    }
     pthread_mutex_unlock(&profileLock);
   }
 }
