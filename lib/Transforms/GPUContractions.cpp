@@ -31,6 +31,8 @@
 
 #include "loom/Transforms/Passes.h"
 
+#include "loom/Transforms/LoopIndexing.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -191,10 +193,7 @@ private:
 
   /// The indices into `operand` for loop values `ivs` (by loop position).
   SmallVector<Value> operandIndices(OpOperand &operand, ArrayRef<Value> ivs) {
-    SmallVector<Value> indices;
-    for (AffineExpr e : op.getMatchingIndexingMap(&operand).getResults())
-      indices.push_back(ivs[cast<AffineDimExpr>(e).getPosition()]);
-    return indices;
+    return loom::operandIndices(op, operand, ivs);
   }
 
   /// Whether the innermost (contiguous) dimension of `operand` is loop
@@ -216,14 +215,7 @@ private:
   /// value (the last loop fastest).
   void setLinear(SmallVectorImpl<Value> &ivs, ArrayRef<unsigned> group,
                  Value linear) {
-    if (group.size() == 1) {
-      ivs[group[0]] = linear;
-      return;
-    }
-    for (unsigned l : llvm::reverse(group)) {
-      ivs[l] = arith::RemUIOp::create(b, loc, linear, loopSizes[l]);
-      linear = arith::DivUIOp::create(b, loc, linear, loopSizes[l]);
-    }
+    loom::delinearizeLoops(b, loc, linear, group, loopSizes, ivs);
   }
 
   OpBuilder &b;
@@ -267,23 +259,12 @@ void KernelBuilder::stageTile(OpOperand &operand, ArrayRef<unsigned> rowLoops,
 }
 
 void KernelBuilder::build() {
-  auto linalgOp = cast<linalg::LinalgOp>(op.getOperation());
-  SmallVector<Range> ranges = linalgOp.createLoopRanges(b, loc);
-  SmallVector<Value> sizes;
-  for (Range &r : ranges)
-    sizes.push_back(getValueOrCreateConstantIndexOp(b, loc, r.size));
-  // The product of the sizes of `group`'s loops (1 for none).
-  auto product = [&](ArrayRef<unsigned> group) {
-    if (group.empty())
-      return index(1);
-    Value p = sizes[group.front()];
-    for (unsigned l : group.drop_front())
-      p = arith::MulIOp::create(b, loc, p, sizes[l]);
-    return p;
-  };
-  Value sizeM = product(loops.m), sizeN = product(loops.n);
-  Value sizeK = sizes[loops.k], batch = product(loops.batch);
-  loopSizes = sizes;
+  loopSizes = loom::loopSizes(b, loc, cast<linalg::LinalgOp>(*op));
+  ArrayRef<Value> sizes = loopSizes;
+  Value sizeM = loom::productOfSizes(b, loc, loops.m, sizes);
+  Value sizeN = loom::productOfSizes(b, loc, loops.n, sizes);
+  Value sizeK = sizes[loops.k];
+  Value batch = loom::productOfSizes(b, loc, loops.batch, sizes);
 
   // Nothing to launch for an empty output.
   Value zeroIdx = index(0);
@@ -318,11 +299,7 @@ void KernelBuilder::build() {
 
   // The batch indices, from block z (last batch loop fastest).
   SmallVector<Value> ivs(op.getNumLoops(), zeroIdx);
-  Value rest = blockIds.z;
-  for (unsigned l : llvm::reverse(loops.batch)) {
-    ivs[l] = arith::RemUIOp::create(b, loc, rest, sizes[l]);
-    rest = arith::DivUIOp::create(b, loc, rest, sizes[l]);
-  }
+  loom::delinearizeLoops(b, loc, blockIds.z, loops.batch, sizes, ivs);
   Value m0 = mul(blockIds.y, kTileM), n0 = mul(blockIds.x, kTileN);
   Value warp = div(tid, 32), lane = rem(tid, 32);
   Value group = div(lane, 4), quad = rem(lane, 4);

@@ -26,6 +26,8 @@
 
 #include "loom/Transforms/Passes.h"
 
+#include "loom/Transforms/LoopIndexing.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -129,20 +131,12 @@ static void buildKernel(OpBuilder &b, linalg::GenericOp op,
     return arith::ConstantIndexOp::create(b, loc, v);
   };
   auto linalgOp = cast<linalg::LinalgOp>(op.getOperation());
-  SmallVector<Range> ranges = linalgOp.createLoopRanges(b, loc);
-  SmallVector<Value> sizes;
-  for (Range &r : ranges)
-    sizes.push_back(getValueOrCreateConstantIndexOp(b, loc, r.size));
+  SmallVector<Value> sizes = loom::loopSizes(b, loc, linalgOp);
   SmallVector<unsigned> parallel;
   for (unsigned i = 0; i < op.getNumLoops(); ++i)
     if (i != match.reductionLoop)
       parallel.push_back(i);
-  Value rows = index(1);
-  if (!parallel.empty()) {
-    rows = sizes[parallel.front()];
-    for (unsigned l : ArrayRef<unsigned>(parallel).drop_front())
-      rows = arith::MulIOp::create(b, loc, rows, sizes[l]);
-  }
+  Value rows = loom::productOfSizes(b, loc, parallel, sizes);
   Value length = sizes[match.reductionLoop];
 
   Value zero = index(0);
@@ -174,16 +168,9 @@ static void buildKernel(OpBuilder &b, linalg::GenericOp op,
 
   // The row's parallel loop values (the last fastest).
   SmallVector<Value> ivs(op.getNumLoops(), zero);
-  Value rest = row;
-  for (unsigned l : llvm::reverse(parallel)) {
-    ivs[l] = arith::RemUIOp::create(b, loc, rest, sizes[l]);
-    rest = arith::DivUIOp::create(b, loc, rest, sizes[l]);
-  }
+  loom::delinearizeLoops(b, loc, row, parallel, sizes, ivs);
   auto indices = [&](OpOperand &operand, ArrayRef<Value> at) {
-    SmallVector<Value> result;
-    for (AffineExpr e : op.getMatchingIndexingMap(&operand).getResults())
-      result.push_back(at[cast<AffineDimExpr>(e).getPosition()]);
-    return result;
+    return loom::operandIndices(linalgOp, operand, at);
   };
 
   Type type = match.element.getType();

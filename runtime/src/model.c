@@ -233,8 +233,6 @@ loomrt_status loomrt_model_load(const char *path, loomrt_model **out) {
   return NULL;
 }
 
-int loomrt_model_is_gpu(const loomrt_model *m) { return m->release != NULL; }
-
 int loomrt_model_time_kernels(loomrt_model *m, int enable) {
   if (!m->profile || !m->take_kernel_ms)
     return 0;

@@ -97,9 +97,6 @@ LOOMRT_API loomrt_status loomrt_write_outputs(const char *dir,
 /// entries to NULL.
 LOOMRT_API void loomrt_tensors_destroy(loomrt_tensor **tensors, size_t count);
 
-/// 1 for a GPU model (`loomc --target=cuda`), 0 for a CPU model.
-LOOMRT_API int loomrt_model_is_gpu(const loomrt_model *model);
-
 /// GPU models: starts (`enable` 1) or stops (0) timing every kernel launch
 /// with CUDA events, and clears what was measured. Returns 1 when timing is
 /// on; 0 for CPU models, when stopping, or when the device cannot time.
