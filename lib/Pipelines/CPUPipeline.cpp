@@ -154,6 +154,7 @@ void loom::buildCPUPipeline(OpPassManager &pm,
   pm.addNestedPass<func::FuncOp>(createFuseElementwisePass());
   pm.addNestedPass<func::FuncOp>(createLinalgGeneralizeNamedOpsPass());
   pm.addNestedPass<func::FuncOp>(createOptimizeLoopOrderPass());
+  pm.addNestedPass<func::FuncOp>(createHoistInvariantTransposesPass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   if (options.stopAfter == CPUPipelineStage::Linalg)

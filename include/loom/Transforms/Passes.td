@@ -286,6 +286,26 @@ def OptimizeLoopOrderPass : Pass<"loom-optimize-loop-order"> {
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
+def HoistInvariantTransposesPass : Pass<"loom-hoist-invariant-transposes"> {
+  let summary = "Give loop-invariant operands read across their rows a "
+                "contiguous copy before the loop";
+  let description = [{
+    A `linalg.generic` inside an `scf.for` that reads a loop-invariant tensor
+    with its innermost loop walking a dimension other than the tensor's last
+    one (a `[channels, N]` tile read as `[N, channels]`) would load it with a
+    stride, which LLVM turns into gathers, on every iteration of the loop.
+    This pass transposes such an operand once, before the loop
+    (`linalg.transpose` into a new tensor whose last dimension is the one the
+    innermost loop walks), and reads the copy with the permuted map. An
+    operand counts as loop-invariant when it is defined outside the loop or
+    is a `tensor.extract_slice` whose operands are (the slice is then taken
+    before the loop). Run after `loom-optimize-loop-order`, which fixes the
+    innermost loops.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
 def SerializeInnerParallelPass : Pass<"loom-serialize-inner-parallel"> {
   let summary = "Keep only the outermost scf.parallel of each loop nest";
   let description = [{

@@ -325,9 +325,21 @@ struct LowerScan : OpRewritePattern<ScanOp> {
         [&](OpBuilder &b, Location l, ValueRange args) {
           StepBuilder sb(b, l, elem);
           Value bi = args[0], d0 = arith::MulIOp::create(b, l, args[1], tile);
-          Value dn = arith::MinUIOp::create(
-              b, l, tile, arith::SubIOp::create(b, l, val(channels), d0));
-          Value h0 = sb.zeros({dn, n});
+          // Tiles of a static size where the channels divide evenly (so
+          // that the step loops have constant trip counts), else the rest.
+          std::optional<int64_t> staticChannels =
+              getConstantIntValue(channels);
+          OpFoldResult dn =
+              staticChannels && *staticChannels % kDiagonalChannelTile == 0
+                  ? OpFoldResult(b.getIndexAttr(kDiagonalChannelTile))
+                  : OpFoldResult(
+                        arith::MinUIOp::create(
+                            b, l, tile,
+                            arith::SubIOp::create(b, l, val(channels), d0))
+                            .getResult());
+          // The state is kept as [N, channels]: every step's arithmetic,
+          // and the output's sum over N, runs along contiguous channels.
+          Value h0 = sb.zeros({n, dn});
           Value y0 = tensor::EmptyOp::create(
               b, l, SmallVector<OpFoldResult>{time, dn}, elem);
           Value zero = arith::ConstantIndexOp::create(b, l, 0);
@@ -340,12 +352,15 @@ struct LowerScan : OpRewritePattern<ScanOp> {
                 Value bt =
                     s.step(bIn, bi, t, {dn, n}, {d0, fb.getIndexAttr(0)});
                 Value ct = s.step(c, bi, t, {n});
+                // Loops (n, channel); a and b are [channels, N] tiles.
                 AffineMap id = fb.getMultiDimIdentityMap(2);
+                AffineMap tr = s.map(2, {s.d(1), s.d(0)});
+                AffineMap row = s.map(2, {s.d(0)}), col = s.map(2, {s.d(1)});
                 Value h;
                 if (folded) {
                   // h = a * h + u
                   h = s.generic(
-                      iter[0], {at, bt}, {id, id, id}, {kPar, kPar},
+                      iter[0], {at, bt}, {tr, tr, id}, {kPar, kPar},
                       [](OpBuilder &nb, Location nl, ValueRange v) -> Value {
                         Value ah = arith::MulFOp::create(nb, nl, v[0], v[2],
                                                          kContract);
@@ -356,8 +371,7 @@ struct LowerScan : OpRewritePattern<ScanOp> {
                   // h = a * h + b * x
                   Value xt = s.step(x, bi, t, {dn}, {d0});
                   h = s.generic(
-                      iter[0], {at, bt, xt}, {id, id, s.map(2, {s.d(0)}), id},
-                      {kPar, kPar},
+                      iter[0], {at, bt, xt}, {tr, tr, col, id}, {kPar, kPar},
                       [](OpBuilder &nb, Location nl, ValueRange v) -> Value {
                         Value ah = arith::MulFOp::create(nb, nl, v[0], v[3],
                                                          kContract);
@@ -366,11 +380,9 @@ struct LowerScan : OpRewritePattern<ScanOp> {
                         return arith::AddFOp::create(nb, nl, ah, bx, kReassoc);
                       });
                 }
-                // y[d] = sum_n c[n] h[d, n]
-                Value y =
-                    s.generic(s.zeros({dn}), {h, ct},
-                              {id, s.map(2, {s.d(1)}), s.map(2, {s.d(0)})},
-                              {kPar, kRed}, multiplyAccumulate);
+                // y[d] = sum_n c[n] h[n, d]
+                Value y = s.generic(s.zeros({dn}), {h, ct}, {id, row, col},
+                                    {kRed, kPar}, multiplyAccumulate);
                 Value rows = insertRow(fb, fl, y, iter[1], t, dn);
                 scf::YieldOp::create(fb, fl, ValueRange{h, rows});
               });

@@ -198,13 +198,14 @@ func.func @scan_gated_chunked(%q: tensor<2x3x200x16xf32>, %v: tensor<2x3x200x8xf
 
 // -----
 
-// Diagonal: channels in tiles of 64 per task; h = a * h + b * x, then
+// Diagonal: channels in tiles of 64 per task; the state is [N, channels]
+// (a and b tiles read transposed); h = a * h + b * x, then
 // y = sum_n c h.
 // CHECK-LABEL: func @scan_diagonal
 //       CHECK:   scf.forall (%{{.+}}, %{{.+}}) in (1, 2)
-//       CHECK:     scf.for {{.*}} -> (tensor<?x16xf32>, tensor<?x?xf32>)
-//       CHECK:       linalg.generic {{.*}} iterator_types = ["parallel", "parallel"]
-//       CHECK:       linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]
+//       CHECK:     scf.for {{.*}} -> (tensor<16x?xf32>, tensor<?x?xf32>)
+//       CHECK:       linalg.generic {indexing_maps = [#[[TR:.+]], #[[TR]], #{{.+}}, #{{.+}}], iterator_types = ["parallel", "parallel"]
+//       CHECK:       linalg.generic {{.*}} iterator_types = ["reduction", "parallel"]
 func.func @scan_diagonal(%x: tensor<1x?x100xf32>, %a: tensor<1x?x100x16xf32>, %c: tensor<1x?x16xf32>) -> tensor<1x?x100xf32> {
   %y = loom.scan <diagonal> %x, %a, %a, %c : (tensor<1x?x100xf32>, tensor<1x?x100x16xf32>, tensor<1x?x100x16xf32>, tensor<1x?x16xf32>) -> tensor<1x?x100xf32>
   return %y : tensor<1x?x100xf32>
@@ -212,17 +213,28 @@ func.func @scan_diagonal(%x: tensor<1x?x100xf32>, %a: tensor<1x?x100x16xf32>, %c
 
 // -----
 
+// Channels that divide into tiles of 64: the tiles are static.
+// CHECK-LABEL: func @scan_diagonal_static_tiles
+//       CHECK:   scf.forall (%{{.+}}, %{{.+}}) in (1, 2)
+//       CHECK:     scf.for {{.*}} -> (tensor<16x64xf32>, tensor<?x64xf32>)
+func.func @scan_diagonal_static_tiles(%x: tensor<1x?x128xf32>, %a: tensor<1x?x128x16xf32>, %c: tensor<1x?x16xf32>) -> tensor<1x?x128xf32> {
+  %y = loom.scan <diagonal> %x, %a, %a, %c : (tensor<1x?x128xf32>, tensor<1x?x128x16xf32>, tensor<1x?x128x16xf32>, tensor<1x?x16xf32>) -> tensor<1x?x128xf32>
+  return %y : tensor<1x?x128xf32>
+}
+
+// -----
+
 // The folded diagonal form: h = a * h + u, two operands per step and no x.
 // CHECK-LABEL: func @scan_diagonal_folded
 //       CHECK:   scf.forall (%[[B:arg[0-9]+]], %{{.+}}) in (2, 1)
-//       CHECK:     scf.for %[[T:arg[0-9]+]] = {{.*}} -> (tensor<?x4xf32>, tensor<?x?xf32>)
+//       CHECK:     scf.for %[[T:arg[0-9]+]] = {{.*}} -> (tensor<4x?xf32>, tensor<?x?xf32>)
 //       CHECK:       %[[AT:.+]] = tensor.extract_slice %arg0[%[[B]], %[[T]]
 //       CHECK:       %[[UT:.+]] = tensor.extract_slice %arg1[%[[B]], %[[T]]
 //       CHECK:       tensor.extract_slice %arg2[%[[B]], %[[T]]
 //       CHECK:       linalg.generic {{.*}} iterator_types = ["parallel", "parallel"]{{.*}} ins(%[[AT]], %[[UT]] : tensor<?x4xf32>, tensor<?x4xf32>)
 //       CHECK:         arith.mulf
 //  CHECK-NEXT:         arith.addf
-//       CHECK:       linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]
+//       CHECK:       linalg.generic {{.*}} iterator_types = ["reduction", "parallel"]
 //   CHECK-NOT:   loom.scan
 func.func @scan_diagonal_folded(%a: tensor<2x?x8x4xf32>, %u: tensor<2x?x8x4xf32>, %c: tensor<2x?x4xf32>) -> tensor<2x?x8xf32> {
   %y = loom.scan <diagonal> %a, %u, %c : (tensor<2x?x8x4xf32>, tensor<2x?x8x4xf32>, tensor<2x?x4xf32>) -> tensor<2x?x8xf32>
