@@ -21,6 +21,7 @@
 
 #include "loom/Transforms/Microkernels.h"
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -79,6 +80,64 @@ static bool shouldFuse(OpOperand *fused) {
 }
 
 namespace {
+/// extract_slice(transpose(x)) -> transpose(extract_slice(x)) for a transpose
+/// (a pure permutation copy, as a generic) with one use and a slice with unit
+/// strides that keeps the rank: a transpose and its inverse around a slice
+/// (a channels-last convolution's [B, C, T] result sliced along T and
+/// transposed back to [B, T, C]) then meet, fuse into an identity copy and
+/// fold away, and the transpose that remains copies only the slice.
+struct SliceBeforeTranspose final : OpRewritePattern<tensor::ExtractSliceOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(tensor::ExtractSliceOp slice,
+                                PatternRewriter &rewriter) const override {
+    auto transpose = slice.getSource().getDefiningOp<linalg::GenericOp>();
+    if (!transpose || !transpose->hasOneUse() ||
+        !transpose.hasPureTensorSemantics() ||
+        !loom::isPureDataMovement(transpose) ||
+        transpose.getNumDpsInputs() != 1 ||
+        slice.getType().getRank() != slice.getSourceType().getRank() ||
+        !llvm::all_of(slice.getMixedStrides(), isOneInteger))
+      return failure();
+    AffineMap in =
+        transpose.getMatchingIndexingMap(transpose.getDpsInputOperand(0));
+    AffineMap out =
+        transpose.getMatchingIndexingMap(transpose.getDpsInitOperand(0));
+    if (!in.isPermutation() || !out.isIdentity() || in.isIdentity())
+      return failure();
+    // Input dim j is walked by loop in[j], the output's dim of that number.
+    SmallVector<OpFoldResult> offsets = slice.getMixedOffsets(),
+                              sizes = slice.getMixedSizes(), inOffsets, inSizes;
+    for (AffineExpr e : in.getResults()) {
+      unsigned loop = cast<AffineDimExpr>(e).getPosition();
+      inOffsets.push_back(offsets[loop]);
+      inSizes.push_back(sizes[loop]);
+    }
+    Location loc = slice.getLoc();
+    Value source = transpose.getDpsInputOperand(0)->get();
+    int64_t rank = in.getNumResults();
+    Value inSlice = tensor::ExtractSliceOp::create(
+        rewriter, loc, source, inOffsets, inSizes,
+        SmallVector<OpFoldResult>(rank, rewriter.getIndexAttr(1)));
+    SmallVector<Value> dynamicSizes;
+    for (auto [i, size] : llvm::enumerate(sizes))
+      if (slice.getType().isDynamicDim(i))
+        dynamicSizes.push_back(
+            getValueOrCreateConstantIndexOp(rewriter, loc, size));
+    Value init =
+        tensor::EmptyOp::create(rewriter, loc, slice.getType().getShape(),
+                                slice.getType().getElementType(), dynamicSizes);
+    auto moved = linalg::GenericOp::create(
+        rewriter, loc, TypeRange{slice.getType()}, ValueRange{inSlice},
+        ValueRange{init}, transpose.getIndexingMapsArray(),
+        transpose.getIteratorTypesArray());
+    rewriter.cloneRegionBefore(transpose.getRegion(), moved.getRegion(),
+                               moved.getRegion().begin());
+    rewriter.replaceOp(slice, moved.getResult(0));
+    return success();
+  }
+};
+
 struct FuseElementwisePass final
     : public loom::impl::FuseElementwisePassBase<FuseElementwisePass> {
   using Base::Base;
@@ -99,6 +158,13 @@ struct FuseElementwisePass final
       if (failed(linalg::generalizeNamedOp(rewriter, op)))
         return signalPassFailure();
     }
+
+    // Slices move before transposes first, before fusion folds those
+    // transposes into their producers' outputs.
+    RewritePatternSet slicePatterns(ctx);
+    slicePatterns.add<SliceBeforeTranspose>(ctx);
+    if (failed(applyPatternsGreedily(getOperation(), std::move(slicePatterns))))
+      return signalPassFailure();
 
     RewritePatternSet patterns(ctx);
     linalg::populateElementwiseOpsFusionPatterns(patterns, shouldFuse);

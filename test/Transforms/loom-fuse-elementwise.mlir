@@ -207,3 +207,45 @@ func.func @transpose_math(%x: tensor<1x64x32xf32>) -> (tensor<1x32x64xf32>, tens
   } -> tensor<1x32x64xf32>
   return %silu, %sq : tensor<1x32x64xf32>, tensor<1x32x64xf32>
 }
+
+// -----
+
+// A transpose, a slice along T and the transpose back (a channels-last
+// convolution's result as Conv's [B, C, T], sliced, back to [B, T, C]):
+// the slice moves before the first transpose, the two transposes fuse into
+// an identity copy that folds, and the math reads the slice in place.
+// CHECK-LABEL: func @slice_between_transposes
+//       CHECK:   %[[S:.+]] = tensor.extract_slice %arg0[0, %arg1, 0] [2, %arg2, 6] [1, 1, 1] : tensor<2x?x6xf32> to tensor<2x?x6xf32>
+//       CHECK:   linalg.generic {{.*}} ins(%[[S]] : tensor<2x?x6xf32>)
+//       CHECK:     math.exp
+//   CHECK-NOT:   linalg.transpose
+//   CHECK-NOT:   linalg.generic
+//       CHECK:   return
+func.func @slice_between_transposes(%y: tensor<2x?x6xf32>, %off: index, %len: index) -> tensor<2x?x6xf32> {
+  %c1 = arith.constant 1 : index
+  %t = tensor.dim %y, %c1 : tensor<2x?x6xf32>
+  %e0 = tensor.empty(%t) : tensor<2x6x?xf32>
+  %0 = linalg.transpose ins(%y : tensor<2x?x6xf32>) outs(%e0 : tensor<2x6x?xf32>) permutation = [0, 2, 1]
+  %s = tensor.extract_slice %0[0, 0, %off] [2, 6, %len] [1, 1, 1] : tensor<2x6x?xf32> to tensor<2x6x?xf32>
+  %e1 = tensor.empty(%len) : tensor<2x?x6xf32>
+  %1 = linalg.transpose ins(%s : tensor<2x6x?xf32>) outs(%e1 : tensor<2x?x6xf32>) permutation = [0, 2, 1]
+  %2 = linalg.generic {indexing_maps = [affine_map<(a, b, c) -> (a, b, c)>, affine_map<(a, b, c) -> (a, b, c)>], iterator_types = ["parallel", "parallel", "parallel"]} ins(%1 : tensor<2x?x6xf32>) outs(%e1 : tensor<2x?x6xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %x = math.exp %in : f32
+    linalg.yield %x : f32
+  } -> tensor<2x?x6xf32>
+  return %2 : tensor<2x?x6xf32>
+}
+
+// -----
+
+// Near miss: a slice of a transpose that has another use stays after it.
+// CHECK-LABEL: func @slice_of_shared_transpose
+//       CHECK:   %[[T:.+]] = linalg.generic
+//       CHECK:   tensor.extract_slice %[[T]]
+func.func @slice_of_shared_transpose(%y: tensor<2x8x6xf32>) -> (tensor<2x6x8xf32>, tensor<2x6x4xf32>) {
+  %e0 = tensor.empty() : tensor<2x6x8xf32>
+  %0 = linalg.transpose ins(%y : tensor<2x8x6xf32>) outs(%e0 : tensor<2x6x8xf32>) permutation = [0, 2, 1]
+  %s = tensor.extract_slice %0[0, 0, 2] [2, 6, 4] [1, 1, 1] : tensor<2x6x8xf32> to tensor<2x6x4xf32>
+  return %0, %s : tensor<2x6x8xf32>, tensor<2x6x4xf32>
+}

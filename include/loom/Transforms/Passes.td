@@ -339,7 +339,10 @@ def FuseElementwisePass : Pass<"loom-fuse-elementwise"> {
     the contraction would stop being one. Producers that only move data
     (transposes, broadcasts) still fuse and become strides; named
     `linalg.transpose` and `linalg.broadcast` ops are generalized first so
-    that they can.
+    that they can. Before fusing, a `tensor.extract_slice` of a transpose
+    with no other use moves in front of it (the transpose then copies only
+    the slice), so that a transpose and its inverse around a slice meet,
+    fuse into an identity copy and fold away.
   }];
   let dependentDialects = ["::mlir::linalg::LinalgDialect",
                            "::mlir::affine::AffineDialect",

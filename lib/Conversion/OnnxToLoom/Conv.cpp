@@ -6,14 +6,138 @@
 
 #include "Utils.h"
 
+#include "loom/Transforms/Microkernels.h"
+#include "mlir/IR/Matchers.h"
+
 #include "mlir/Dialect/Utils/StructuredOpsUtils.h"
 
 using namespace mlir;
 using namespace loom;
 
+/// A depthwise 1-D Conv of `x`, [B, C, T], that a Transpose made from a
+/// [B, T, C] tensor (Mamba's causal conv as torch exports it: x.transpose(1,
+/// 2) -> Conv1d(groups=C) -> slice -> transpose back), computed in the
+/// untransposed layout, where every tap, the weight (transposed to [1, K, C],
+/// a few KiB) and the bias are read along contiguous channels; the result is
+/// transposed to Conv's [B, C, T'] at the end (loom-fuse-elementwise cancels
+/// it against a transpose back). Null when `x` is not such a transpose.
+static Value channelsLastDepthwise(RewriterBase &rewriter, Location loc,
+                                   Value x, Value w, Value bias, int64_t stride,
+                                   int64_t dil, int64_t padLo, int64_t padHi) {
+  auto transpose = x.getDefiningOp<linalg::TransposeOp>();
+  if (!transpose || transpose.getPermutation() != ArrayRef<int64_t>{0, 2, 1})
+    return {};
+  Value src = transpose.getInput();
+  auto st = cast<RankedTensorType>(src.getType());
+  auto wt = cast<RankedTensorType>(w.getType());
+  Type elem = st.getElementType();
+  int64_t kernel = wt.getDimSize(2);
+  MLIRContext *ctx = rewriter.getContext();
+  auto cst = [&](int64_t v) {
+    return arith::ConstantIndexOp::create(rewriter, loc, v);
+  };
+  Value zero =
+      arith::ConstantOp::create(rewriter, loc, rewriter.getZeroAttr(elem));
+  Value padded = src;
+  if (padLo || padHi) {
+    SmallVector<OpFoldResult> lo(3, rewriter.getIndexAttr(0)),
+        hi(3, rewriter.getIndexAttr(0));
+    lo[1] = rewriter.getIndexAttr(padLo);
+    hi[1] = rewriter.getIndexAttr(padHi);
+    padded = tensor::PadOp::create(rewriter, loc, Type(), src, lo, hi, zero);
+  }
+  auto pt = cast<RankedTensorType>(padded.getType());
+  int64_t span = dil * (kernel - 1) + 1;
+  SmallVector<int64_t> outShape = {st.getDimSize(0), ShapedType::kDynamic,
+                                   st.getDimSize(2)};
+  SmallVector<Value> dyn;
+  if (st.isDynamicDim(0))
+    dyn.push_back(tensor::DimOp::create(rewriter, loc, src, 0));
+  if (!pt.isDynamicDim(1)) {
+    outShape[1] = std::max<int64_t>((pt.getDimSize(1) - span) / stride + 1, 0);
+  } else {
+    Value size = tensor::DimOp::create(rewriter, loc, padded, 1);
+    Value out = arith::FloorDivSIOp::create(
+        rewriter, loc, arith::SubIOp::create(rewriter, loc, size, cst(span)),
+        cst(stride));
+    out = arith::AddIOp::create(rewriter, loc, out, cst(1));
+    dyn.push_back(arith::MaxSIOp::create(rewriter, loc, out, cst(0)));
+  }
+  if (st.isDynamicDim(2))
+    dyn.push_back(tensor::DimOp::create(rewriter, loc, src, 2));
+  Value init = linalg::FillOp::create(
+                   rewriter, loc, zero,
+                   tensor::EmptyOp::create(rewriter, loc, outShape, elem, dyn)
+                       .getResult())
+                   .getResult(0);
+  // wT[0, k, c] = w[c, 0, k]: a constant weight is transposed here (as a
+  // copy, loom-fuse-elementwise would fold it back into a strided read).
+  int64_t channels = wt.getDimSize(0);
+  auto wtType = RankedTensorType::get({1, kernel, channels}, elem);
+  Value wT;
+  Attribute wAttr;
+  SmallVector<float> storage;
+  if (matchPattern(w, m_Constant(&wAttr)))
+    if (std::optional<ArrayRef<float>> data = constantF32Data(wAttr, storage)) {
+      SmallVector<float> transposed(data->size());
+      for (int64_t c = 0; c < channels; ++c)
+        for (int64_t k = 0; k < kernel; ++k)
+          transposed[k * channels + c] = (*data)[c * kernel + k];
+      wT = resourceConstant<float>(rewriter, loc, wtType, transposed,
+                                   "conv_weight_channels_last");
+    }
+  if (!wT)
+    wT = linalg::TransposeOp::create(
+             rewriter, loc, w,
+             tensor::EmptyOp::create(rewriter, loc, wtType.getShape(), elem),
+             ArrayRef<int64_t>{1, 2, 0})
+             ->getResult(0);
+  // Loops: b, t, c, k.
+  auto d = [&](int64_t i) { return getAffineDimExpr(i, ctx); };
+  SmallVector<AffineMap> maps = {
+      AffineMap::get(4, 0, {d(0), d(1) * stride + d(3) * dil, d(2)}, ctx),
+      AffineMap::get(4, 0, {getAffineConstantExpr(0, ctx), d(3), d(2)}, ctx),
+      AffineMap::get(4, 0, {d(0), d(1), d(2)}, ctx)};
+  SmallVector<utils::IteratorType> iters(3, utils::IteratorType::parallel);
+  iters.push_back(utils::IteratorType::reduction);
+  Value conv = linalg::GenericOp::create(
+                   rewriter, loc, init.getType(), ValueRange{padded, wT},
+                   ValueRange{init}, maps, iters, yieldMultiplyAccumulate)
+                   .getResult(0);
+  if (bias) {
+    Value empty = tensor::EmptyOp::create(rewriter, loc, outShape, elem, dyn);
+    SmallVector<AffineMap> biasMaps = {rewriter.getMultiDimIdentityMap(3),
+                                       AffineMap::get(3, 0, {d(2)}, ctx),
+                                       rewriter.getMultiDimIdentityMap(3)};
+    conv =
+        linalg::GenericOp::create(
+            rewriter, loc, conv.getType(), ValueRange{conv, bias},
+            ValueRange{empty}, biasMaps,
+            SmallVector<utils::IteratorType>(3, utils::IteratorType::parallel),
+            [](OpBuilder &b, Location l, ValueRange a) {
+              linalg::YieldOp::create(
+                  b, l, arith::AddFOp::create(b, l, a[0], a[1]).getResult());
+            })
+            .getResult(0);
+  }
+  auto ct = cast<RankedTensorType>(conv.getType());
+  SmallVector<Value> outDyn;
+  for (int64_t i : {0, 2, 1})
+    if (ct.isDynamicDim(i))
+      outDyn.push_back(tensor::DimOp::create(rewriter, loc, conv, i));
+  Value outInit = tensor::EmptyOp::create(
+      rewriter, loc,
+      ArrayRef<int64_t>{ct.getDimSize(0), ct.getDimSize(2), ct.getDimSize(1)},
+      elem, outDyn);
+  return linalg::TransposeOp::create(rewriter, loc, conv, outInit,
+                                     ArrayRef<int64_t>{0, 2, 1})
+      ->getResult(0);
+}
+
 /// Conv (N, C, spatial...) with groups (depthwise included), strides, pads
 /// and dilations: zero padding with tensor.pad, then one linalg.generic over
-/// (n, oc, out spatial..., ic per group, kernel...), then the bias.
+/// (n, oc, out spatial..., ic per group, kernel...), then the bias; a
+/// depthwise 1-D Conv of a transposed [B, T, C] tensor runs channels-last.
 static LogicalResult legalizeConv(OpBinder &binder, RewriterBase &rewriter) {
   auto x = binder.rankedInput(0), w = binder.rankedInput(1);
   Value bias = binder.rankedInput(2);
@@ -65,6 +189,12 @@ static LogicalResult legalizeConv(OpBinder &binder, RewriterBase &rewriter) {
     }
   }
   Location loc = binder.getLoc();
+  if (sp == 1 && icg == 1 && group == oc && xt.getDimSize(1) == oc)
+    if (Value conv = channelsLastDepthwise(
+            rewriter, loc, x, w, bias, strides[0], dil[0], pads[0], pads[1])) {
+      binder.replace(rewriter, conv);
+      return success();
+    }
   // Pad.
   Value input = x;
   if (llvm::any_of(pads, [](int64_t p) { return p != 0; })) {

@@ -592,6 +592,43 @@ func.func @conv_dynamic_length(%x: tensor<2x6x?xf32>, %w: tensor<6x1x4xf32>) -> 
 
 // -----
 
+// The same conv of a [B, T, C] tensor transposed to [B, C, T] (as torch
+// exports Mamba's x.transpose(1, 2) -> Conv1d): padded along T of the
+// untransposed tensor, the taps over (b, t, c, k) with the weight as
+// [1, K, C] and the bias along channels, one transpose to Conv's layout at
+// the end.
+// CHECK-DAG: #[[IN:.+]] = affine_map<(d0, d1, d2, d3) -> (d0, d1 * 2 + d3, d2)>
+// CHECK-DAG: #[[W:.+]] = affine_map<(d0, d1, d2, d3) -> (0, d3, d2)>
+// CHECK-LABEL: func @conv_channels_last
+//       CHECK:   %[[PAD:.+]] = tensor.pad %arg0 low[0, 3, 0] high[0, 3, 0]
+//       CHECK:   %[[WT:.+]] = linalg.transpose ins(%arg1 : tensor<6x1x4xf32>) outs(%{{.+}} : tensor<1x4x6xf32>) permutation = [1, 2, 0]
+//       CHECK:   %[[C:.+]] = linalg.generic {indexing_maps = [#[[IN]], #[[W]], #{{.+}}], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%[[PAD]], %[[WT]] : tensor<2x?x6xf32>, tensor<1x4x6xf32>) outs(%{{.+}} : tensor<2x?x6xf32>)
+//       CHECK:   %[[B:.+]] = linalg.generic {{.*}} ins(%[[C]], %arg2 : tensor<2x?x6xf32>, tensor<6xf32>)
+//       CHECK:   linalg.transpose ins(%[[B]] : tensor<2x?x6xf32>) outs(%{{.+}} : tensor<2x6x?xf32>) permutation = [0, 2, 1]
+//   CHECK-NOT:   tensor.pad
+func.func @conv_channels_last(%x: tensor<2x?x6xf32>, %w: tensor<6x1x4xf32>, %b: tensor<6xf32>) -> tensor<2x6x?xf32> {
+  %0 = onnx.node "Transpose"(%x) attributes {attrs = {perm = array<i64: 0, 2, 1>}, domain = "", opset = 13 : i64} : (tensor<2x?x6xf32>) -> tensor<2x6x?xf32>
+  %1 = onnx.node "Conv"(%0, %w, %b) attributes {attrs = {kernel_shape = array<i64: 4>, group = 6 : i64, pads = array<i64: 3, 3>, strides = array<i64: 2>}, domain = "", opset = 11 : i64} : (tensor<2x6x?xf32>, tensor<6x1x4xf32>, tensor<6xf32>) -> tensor<2x6x?xf32>
+  return %1 : tensor<2x6x?xf32>
+}
+
+// -----
+
+// A constant weight [C, 1, K] is transposed at compile time to [1, K, C]
+// (w[c, 0, k] = 3c + k + 1 becomes 1 4 2 5 3 6).
+// CHECK-LABEL: func @conv_channels_last_constant_weight
+//       CHECK:   %[[W:.+]] = arith.constant dense_resource<conv_weight_channels_last> : tensor<1x3x2xf32>
+//       CHECK:   linalg.generic {{.*}} ins(%{{.+}}, %[[W]] : tensor<1x?x2xf32>, tensor<1x3x2xf32>)
+//       CHECK:   conv_weight_channels_last: "0x040000000000803F00008040000000400000A040000040400000C040"
+func.func @conv_channels_last_constant_weight(%x: tensor<1x?x2xf32>) -> tensor<1x2x?xf32> {
+  %w = arith.constant dense<[[[1.0, 2.0, 3.0]], [[4.0, 5.0, 6.0]]]> : tensor<2x1x3xf32>
+  %0 = onnx.node "Transpose"(%x) attributes {attrs = {perm = array<i64: 0, 2, 1>}, domain = "", opset = 13 : i64} : (tensor<1x?x2xf32>) -> tensor<1x2x?xf32>
+  %1 = onnx.node "Conv"(%0, %w) attributes {attrs = {kernel_shape = array<i64: 3>, group = 2 : i64, pads = array<i64: 2, 0>}, domain = "", opset = 11 : i64} : (tensor<1x2x?xf32>, tensor<2x1x3xf32>) -> tensor<1x2x?xf32>
+  return %1 : tensor<1x2x?xf32>
+}
+
+// -----
+
 // com.microsoft Attention: the fused projection, Q/K/V read from it as
 // heads (the split and transpose are one gather map each), loom.attention
 // with the [B, S] key mask made additive, the heads merged back.

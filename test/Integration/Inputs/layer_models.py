@@ -10,6 +10,10 @@ Cases:
   gelu_tanh    0.5 * x * (1 + Tanh(sqrt(2/pi) * (x + 0.044715 * Pow(x, 3))))
   silu         Mul(x, Sigmoid(x)) and Mul(Sigmoid(h), h) of a matmul h (a SwiGLU-style
                gated MLP: silu(x W1) * (x W3), then W2)
+  conv_channels_last
+               Transpose [B, T, C] -> [B, C, T], a depthwise Conv1d with bias, stride 2,
+               dilation 2 and pads (3, 1), a Slice along T, Transpose back (Mamba's
+               causal conv as torch exports it, with every Conv attribute exercised)
 """
 import math
 import os
@@ -106,8 +110,37 @@ def silu():
     return nodes, inits, [("x", [3, "seq", 24])], ("y", [3, "seq", 24]), [x], ref, 14
 
 
+def conv_channels_last():
+    ch, k = 20, 3
+    w = rng.standard_normal((ch, 1, k)).astype(np.float32)
+    b = rng.standard_normal(ch).astype(np.float32)
+    nodes = [
+        helper.make_node("Transpose", ["x"], ["xt"], name="to_channels_first",
+                         perm=[0, 2, 1]),
+        helper.make_node("Conv", ["xt", "w", "b"], ["y"], name="conv", group=ch,
+                         kernel_shape=[k], strides=[2], dilations=[2], pads=[3, 1]),
+        helper.make_node("Slice", ["y", "starts", "ends", "axes"], ["ys"], name="trim"),
+        helper.make_node("Transpose", ["ys"], ["z"], name="to_channels_last",
+                         perm=[0, 2, 1]),
+    ]
+    inits = [c("w", w), c("b", b),
+             numpy_helper.from_array(np.array([1], np.int64), "starts"),
+             numpy_helper.from_array(np.array([1 << 30], np.int64), "ends"),
+             numpy_helper.from_array(np.array([2], np.int64), "axes")]
+    x = rng.standard_normal((2, 11, ch)).astype(np.float32)
+    xp = np.pad(x.transpose(0, 2, 1).astype(np.float64), ((0, 0), (0, 0), (3, 1)))
+    steps = (xp.shape[2] - (2 * (k - 1) + 1)) // 2 + 1
+    y = np.zeros((2, ch, steps))
+    for t in range(steps):
+        for j in range(k):
+            y[:, :, t] += xp[:, :, 2 * t + 2 * j] * w[:, 0, j]
+    y += b[None, :, None]
+    ref = y[:, :, 1:].transpose(0, 2, 1)
+    return nodes, inits, [("x", ["batch", "seq", ch])], ("z", ["batch", "steps", ch]), [x], ref, 13
+
+
 CASES = {"layer_norm": layer_norm, "rms_norm": rms_norm, "gelu_tanh": gelu_tanh,
-         "silu": silu}
+         "silu": silu, "conv_channels_last": conv_channels_last}
 
 
 def main():
