@@ -14,6 +14,52 @@
 using namespace mlir;
 using namespace loom;
 
+/// The output length of a convolution along dimension `dim` of its padded
+/// input: (padded - dilated kernel span) floordiv stride + 1, at least 0.
+/// Returns it when static; otherwise returns kDynamic and appends its value
+/// to `dyn`.
+static int64_t convOutputSize(RewriterBase &rewriter, Location loc,
+                              Value padded, int64_t dim, int64_t span,
+                              int64_t stride, SmallVectorImpl<Value> &dyn) {
+  int64_t in = cast<RankedTensorType>(padded.getType()).getDimSize(dim);
+  if (!ShapedType::isDynamic(in))
+    return std::max<int64_t>((in - span) / stride + 1, 0);
+  auto cst = [&](int64_t v) {
+    return arith::ConstantIndexOp::create(rewriter, loc, v);
+  };
+  Value size = tensor::DimOp::create(rewriter, loc, padded, dim);
+  Value out = arith::FloorDivSIOp::create(
+      rewriter, loc, arith::SubIOp::create(rewriter, loc, size, cst(span)),
+      cst(stride));
+  out = arith::AddIOp::create(rewriter, loc, out, cst(1));
+  dyn.push_back(arith::MaxSIOp::create(rewriter, loc, out, cst(0)));
+  return ShapedType::kDynamic;
+}
+
+/// conv + bias[c], c the index of dimension `channelDim`; `dyn` are the
+/// sizes of conv's dynamic dimensions.
+static Value addChannelBias(RewriterBase &rewriter, Location loc, Value conv,
+                            Value bias, int64_t channelDim, ValueRange dyn) {
+  auto type = cast<RankedTensorType>(conv.getType());
+  int64_t r = type.getRank();
+  Value empty = tensor::EmptyOp::create(rewriter, loc, type.getShape(),
+                                        type.getElementType(), dyn);
+  SmallVector<AffineMap> maps = {
+      rewriter.getMultiDimIdentityMap(r),
+      AffineMap::get(r, 0, {rewriter.getAffineDimExpr(channelDim)},
+                     rewriter.getContext()),
+      rewriter.getMultiDimIdentityMap(r)};
+  return linalg::GenericOp::create(
+             rewriter, loc, type, ValueRange{conv, bias}, ValueRange{empty},
+             maps,
+             SmallVector<utils::IteratorType>(r, utils::IteratorType::parallel),
+             [](OpBuilder &b, Location l, ValueRange a) {
+               linalg::YieldOp::create(
+                   b, l, arith::AddFOp::create(b, l, a[0], a[1]).getResult());
+             })
+      .getResult(0);
+}
+
 /// A depthwise 1-D Conv of `x`, [B, C, T], that a Transpose made from a
 /// [B, T, C] tensor (Mamba's causal conv as torch exports it: x.transpose(1,
 /// 2) -> Conv1d(groups=C) -> slice -> transpose back), computed in the
@@ -33,9 +79,6 @@ static Value channelsLastDepthwise(RewriterBase &rewriter, Location loc,
   Type elem = st.getElementType();
   int64_t kernel = wt.getDimSize(2);
   MLIRContext *ctx = rewriter.getContext();
-  auto cst = [&](int64_t v) {
-    return arith::ConstantIndexOp::create(rewriter, loc, v);
-  };
   Value zero =
       arith::ConstantOp::create(rewriter, loc, rewriter.getZeroAttr(elem));
   Value padded = src;
@@ -46,23 +89,14 @@ static Value channelsLastDepthwise(RewriterBase &rewriter, Location loc,
     hi[1] = rewriter.getIndexAttr(padHi);
     padded = tensor::PadOp::create(rewriter, loc, Type(), src, lo, hi, zero);
   }
-  auto pt = cast<RankedTensorType>(padded.getType());
-  int64_t span = dil * (kernel - 1) + 1;
-  SmallVector<int64_t> outShape = {st.getDimSize(0), ShapedType::kDynamic,
-                                   st.getDimSize(2)};
   SmallVector<Value> dyn;
   if (st.isDynamicDim(0))
     dyn.push_back(tensor::DimOp::create(rewriter, loc, src, 0));
-  if (!pt.isDynamicDim(1)) {
-    outShape[1] = std::max<int64_t>((pt.getDimSize(1) - span) / stride + 1, 0);
-  } else {
-    Value size = tensor::DimOp::create(rewriter, loc, padded, 1);
-    Value out = arith::FloorDivSIOp::create(
-        rewriter, loc, arith::SubIOp::create(rewriter, loc, size, cst(span)),
-        cst(stride));
-    out = arith::AddIOp::create(rewriter, loc, out, cst(1));
-    dyn.push_back(arith::MaxSIOp::create(rewriter, loc, out, cst(0)));
-  }
+  SmallVector<int64_t> outShape = {st.getDimSize(0),
+                                   convOutputSize(rewriter, loc, padded, 1,
+                                                  dil * (kernel - 1) + 1,
+                                                  stride, dyn),
+                                   st.getDimSize(2)};
   if (st.isDynamicDim(2))
     dyn.push_back(tensor::DimOp::create(rewriter, loc, src, 2));
   Value init = linalg::FillOp::create(
@@ -104,22 +138,8 @@ static Value channelsLastDepthwise(RewriterBase &rewriter, Location loc,
                    rewriter, loc, init.getType(), ValueRange{padded, wT},
                    ValueRange{init}, maps, iters, yieldMultiplyAccumulate)
                    .getResult(0);
-  if (bias) {
-    Value empty = tensor::EmptyOp::create(rewriter, loc, outShape, elem, dyn);
-    SmallVector<AffineMap> biasMaps = {rewriter.getMultiDimIdentityMap(3),
-                                       AffineMap::get(3, 0, {d(2)}, ctx),
-                                       rewriter.getMultiDimIdentityMap(3)};
-    conv =
-        linalg::GenericOp::create(
-            rewriter, loc, conv.getType(), ValueRange{conv, bias},
-            ValueRange{empty}, biasMaps,
-            SmallVector<utils::IteratorType>(3, utils::IteratorType::parallel),
-            [](OpBuilder &b, Location l, ValueRange a) {
-              linalg::YieldOp::create(
-                  b, l, arith::AddFOp::create(b, l, a[0], a[1]).getResult());
-            })
-            .getResult(0);
-  }
+  if (bias)
+    conv = addChannelBias(rewriter, loc, conv, bias, 2, dyn);
   auto ct = cast<RankedTensorType>(conv.getType());
   SmallVector<Value> outDyn;
   for (int64_t i : {0, 2, 1})
@@ -208,31 +228,15 @@ static LogicalResult legalizeConv(OpBinder &binder, RewriterBase &rewriter) {
         arith::ConstantOp::create(rewriter, loc, rewriter.getZeroAttr(elem));
     input = tensor::PadOp::create(rewriter, loc, Type(), x, lo, hi, zero);
   }
-  auto it = cast<RankedTensorType>(input.getType());
   SmallVector<int64_t> outShape = {xt.getDimSize(0), oc};
-  // The sizes of the dynamic output dims, in order (batch, then spatial):
-  // out = (padded in - dilated kernel) floordiv stride + 1, at least 0.
+  // The sizes of the dynamic output dims, in order (batch, then spatial).
   SmallVector<Value> dyn;
   if (xt.isDynamicDim(0))
     dyn.push_back(tensor::DimOp::create(rewriter, loc, x, 0));
-  for (int64_t i = 0; i < sp; ++i) {
-    int64_t in = it.getDimSize(2 + i);
-    int64_t span = dil[i] * (kernel[i] - 1) + 1;
-    if (!ShapedType::isDynamic(in)) {
-      outShape.push_back((in - span) / strides[i] + 1);
-      continue;
-    }
-    outShape.push_back(ShapedType::kDynamic);
-    auto cst = [&](int64_t v) {
-      return arith::ConstantIndexOp::create(rewriter, loc, v);
-    };
-    Value size = tensor::DimOp::create(rewriter, loc, input, 2 + i);
-    Value out = arith::FloorDivSIOp::create(
-        rewriter, loc, arith::SubIOp::create(rewriter, loc, size, cst(span)),
-        cst(strides[i]));
-    out = arith::AddIOp::create(rewriter, loc, out, cst(1));
-    dyn.push_back(arith::MaxSIOp::create(rewriter, loc, out, cst(0)));
-  }
+  for (int64_t i = 0; i < sp; ++i)
+    outShape.push_back(convOutputSize(rewriter, loc, input, 2 + i,
+                                      dil[i] * (kernel[i] - 1) + 1, strides[i],
+                                      dyn));
   Value zero =
       arith::ConstantOp::create(rewriter, loc, rewriter.getZeroAttr(elem));
   Value init = linalg::FillOp::create(
@@ -298,22 +302,8 @@ static LogicalResult legalizeConv(OpBinder &binder, RewriterBase &rewriter) {
                                  AffineMap::get(loops, 0, oE, ctx)},
           iters, yieldMultiplyAccumulate)
           .getResult(0);
-  if (bias) {
-    int64_t r = outShape.size();
-    Value empty = tensor::EmptyOp::create(rewriter, loc, outShape, elem, dyn);
-    SmallVector<AffineMap> maps = {rewriter.getMultiDimIdentityMap(r),
-                                   AffineMap::get(r, 0, {d(1)}, ctx),
-                                   rewriter.getMultiDimIdentityMap(r)};
-    SmallVector<utils::IteratorType> par(r, utils::IteratorType::parallel);
-    conv = linalg::GenericOp::create(
-               rewriter, loc, conv.getType(), ValueRange{conv, bias},
-               ValueRange{empty}, maps, par,
-               [](OpBuilder &b, Location l, ValueRange a) {
-                 linalg::YieldOp::create(
-                     b, l, arith::AddFOp::create(b, l, a[0], a[1]).getResult());
-               })
-               .getResult(0);
-  }
+  if (bias)
+    conv = addChannelBias(rewriter, loc, conv, bias, 1, dyn);
   binder.replace(rewriter, conv);
   return success();
 }
