@@ -151,6 +151,10 @@ void loom::buildCPUPipeline(OpPassManager &pm,
   toLinalg.scanChunkDelta = options.scanChunkDelta;
   pm.addPass(createLoomToLinalgPass(toLinalg));
   pm.addPass(createCanonicalizerPass());
+  // Reshapes to run-time shapes as views, and attention tiles that read and
+  // write the projections' layouts instead of transposed copies.
+  pm.addNestedPass<func::FuncOp>(createSimplifyShapesPass());
+  pm.addNestedPass<func::FuncOp>(createFoldTransposedSlicesPass());
   pm.addNestedPass<func::FuncOp>(createFuseElementwisePass());
   pm.addNestedPass<func::FuncOp>(createLinalgGeneralizeNamedOpsPass());
   pm.addNestedPass<func::FuncOp>(createOptimizeLoopOrderPass());

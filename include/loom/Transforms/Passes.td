@@ -328,6 +328,54 @@ def SerializeInnerParallelPass : Pass<"loom-serialize-inner-parallel"> {
   let dependentDialects = ["::mlir::scf::SCFDialect"];
 }
 
+def SimplifyShapesPass : Pass<"loom-simplify-shapes"> {
+  let summary = "Evaluate run-time shape arithmetic symbolically and turn "
+                "reshapes to known sizes into expand/collapse views";
+  let description = [{
+    Exporters compute a reshape's target shape at run time (Shape -> Gather
+    -> Unsqueeze -> Concat -> Reshape); legalized, that is rank-0 generics,
+    small integer tensors built with `tensor.insert_slice`, and a
+    `tensor.reshape` to a `tensor.from_elements` of `select`s that implement
+    ONNX's `0` and `-1` entries. A `tensor.reshape` bufferizes to
+    `memref.reshape`, which needs an identity layout: a strided source (a
+    slice of a fused QKV projection) is copied first.
+
+    This pass scalarizes rank-0 `linalg.generic`s with side-effect-free
+    bodies, folds `tensor.extract` at constant indices through
+    `tensor.insert_slice` and static reshapes, runs the canonicalizations and
+    MLIR's integer-range optimizations (a `tensor.dim` is never `-1`), and
+    then rewrites each `tensor.reshape` whose sizes are constants or values
+    the value-bounds analysis proves equal to the source's dims, and that
+    only splits dims or only merges them, into `tensor.expand_shape` or
+    `tensor.collapse_shape` (views of any strided source). Run on linalg
+    on tensors, where `tensor.dim` of a result resolves to its init's sizes.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
+def FoldTransposedSlicesPass : Pass<"loom-fold-transposed-slices"> {
+  let summary = "Slice a transpose's input instead of the transposed copy";
+  let description = [{
+    Flash attention tiles take `[1, 1, rows, d]` slices of `[B, H, S, D]`
+    operands that an exported model made with `Transpose(perm = [0, 2, 1,
+    3])` of `[B, S, H, D]` projections, and its result is transposed back
+    the same way: four copies of a layer's activations.
+
+    `tensor.extract_slice` of a `linalg.transpose`'s result whose kept
+    (non-unit) dims keep their order in the transpose's input becomes the
+    same slice of the input (permuted offsets, sizes and strides; the rank-
+    reduced result is unchanged), and a `linalg.transpose` of an
+    `scf.forall` result that the loop builds in a `tensor.empty` only with
+    such slices (`tensor.parallel_insert_slice`, `tensor.extract_slice` of
+    its shared output) makes the loop write the transposed layout directly.
+    Transposes whose uses all fold disappear.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
 def FuseElementwisePass : Pass<"loom-fuse-elementwise"> {
   let summary = "Fuse elementwise linalg ops, keeping contractions intact";
   let description = [{
