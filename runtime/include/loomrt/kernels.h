@@ -391,6 +391,32 @@ const char *loomrt_sgemm_kernel_name(void);
  *  For tests and benchmarks: not while another thread runs the kernel. */
 const char *loomrt_sgemm_set_max_isa(const char *isa);
 
+/** `loomrt_attention_f32` flag: query i sees keys j <= i + skv - sq. */
+#define LOOMRT_ATTENTION_CAUSAL 1
+
+/**
+ * Attention, softmax(scale Q K^T) V, for every batch b < batch and head
+ * h < heads: O[b,h] = softmax(scale Q[b,h] K[b,g]^T (+ mask)) V[b,g] with
+ * g = h / (heads / kv_heads) (grouped-query attention; kv_heads = heads
+ * otherwise), Q [sq, d], K [skv, d], V [skv, dv], O [sq, dv]. X[b,h,i,c]
+ * is x[b*x_bs + h*x_hs + i*x_rs + c*x_cs] (strides in elements: a
+ * [B, S, H, D] projection is read and written in place). `scale_bits` is
+ * the float's bit pattern. With LOOMRT_ATTENTION_CAUSAL, keys past
+ * i + skv - sq are masked (bottom-right aligned); a row that sees no key
+ * is 0/0. Runs in the online-softmax form on the GEMM microkernel, on the
+ * OpenMP threads of the calling thread unless called from inside a
+ * parallel region.
+ */
+void loomrt_attention_f32(int64_t batch, int64_t heads, int64_t kv_heads,
+                          int64_t sq, int64_t skv, int64_t d, int64_t dv,
+                          const float *q, int64_t q_bs, int64_t q_hs,
+                          int64_t q_rs, int64_t q_cs, const float *k,
+                          int64_t k_bs, int64_t k_hs, int64_t k_rs,
+                          int64_t k_cs, const float *v, int64_t v_bs,
+                          int64_t v_hs, int64_t v_rs, int64_t v_cs, float *o,
+                          int64_t o_bs, int64_t o_hs, int64_t o_rs,
+                          int64_t o_cs, int64_t scale_bits, int64_t flags);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,371 @@
+/*===- attention.c - Flash attention on the GEMM microkernel --------------===*
+ *
+ * Part of the Loom project. SPDX-License-Identifier: Apache-2.0
+ *
+ *===----------------------------------------------------------------------===*
+ *
+ * softmax(scale Q K^T (+ causal mask)) V for every (batch, head), in the
+ * online-softmax (flash) form: per head, K^T and V are packed once for the
+ * GEMM microkernel; then per block of QB query rows and block of KB keys,
+ * S = (scale Q) K^T goes into a buffer that stays in L2 (its rows KB + 16
+ * floats apart, so that the P V product reads twelve rows of it without
+ * L1 set conflicts), each row's running max, exp and sum are one pass over
+ * it with P written in place, and acc = alpha acc + P V. Work is shared by
+ * (batch, head, query chunk) on the OpenMP threads; the GEMMs inside run on
+ * the calling thread.
+ *
+ *===----------------------------------------------------------------------===*/
+
+#include "loomrt/kernels.h"
+
+#include "buffer.h"
+#include "isa.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef LOOMRT_KERNELS_OPENMP
+#include <omp.h>
+#endif
+
+#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+#include <immintrin.h>
+#define LOOMRT_HAVE_AVX512_ROWS 1
+#endif
+
+enum {
+  QB = 96,  /* query rows per block (eight 12-row tiles) */
+  KB = 512, /* keys per block (a multiple of the 16-key panels) */
+};
+
+/* Per-thread scratch: packed K^T and V of one head, a block of scaled Q,
+ * of scores and of the output accumulator, and the rows' max and sum. */
+static _Thread_local void *bufK, *bufV, *bufQ, *bufS, *bufAcc, *bufRow;
+static _Thread_local size_t capK, capV, capQ, capS, capAcc, capRow;
+
+/* -------------------------------------------------------------------------
+ * Row step of the online softmax
+ * ------------------------------------------------------------------------- */
+
+/** One row of scores s[0, n), of which the first `valid` are visible (the
+ *  rest masked): updates the row's max *m and sum *l, overwrites s with
+ *  P = exp(s - max) (0 where masked) and returns alpha = exp(m_old - m_new),
+ *  the factor for what the row accumulated before. */
+static float rowStepGeneric(int64_t n, int64_t valid, float *s, float *m,
+                            float *l) {
+  float mx = -INFINITY;
+  for (int64_t j = 0; j < valid; ++j)
+    mx = s[j] > mx ? s[j] : mx;
+  float mNew = mx > *m ? mx : *m;
+  float base = mNew == -INFINITY ? 0.0f : mNew;
+  float alpha = expf(*m - base);
+  float sum = 0.0f;
+  for (int64_t j = 0; j < valid; ++j) {
+    float p = expf(s[j] - base);
+    s[j] = p;
+    sum += p;
+  }
+  for (int64_t j = valid; j < n; ++j)
+    s[j] = 0.0f;
+  *l = alpha * *l + sum;
+  *m = mNew;
+  return alpha;
+}
+
+#ifdef LOOMRT_HAVE_AVX512_ROWS
+/** exp(x) for x <= 0 (and -inf): 2^n e^r with |r| <= ln2 / 2, e^r by a
+ *  degree-6 polynomial (relative error ~2e-7), scaled by vscalefps (which
+ *  flushes to 0 below the float range). */
+static inline __attribute__((always_inline, target("avx512f"))) __m512
+exp512(__m512 x) {
+  x = _mm512_max_ps(x, _mm512_set1_ps(-104.0f));
+  __m512 n = _mm512_roundscale_ps(
+      _mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+      _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+  __m512 p = _mm512_set1_ps(1.0f / 720);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  return _mm512_scalef_ps(p, n);
+}
+
+/** rowStepGeneric with 16-float vectors. */
+__attribute__((target("avx512f"))) static float
+rowStepAvx512(int64_t n, int64_t valid, float *s, float *m, float *l) {
+  __m512 vmax = _mm512_set1_ps(-INFINITY);
+  int64_t j = 0;
+  for (; j + 16 <= valid; j += 16)
+    vmax = _mm512_max_ps(vmax, _mm512_loadu_ps(s + j));
+  if (j < valid) {
+    __mmask16 k = (__mmask16)((1u << (valid - j)) - 1);
+    vmax = _mm512_mask_max_ps(vmax, k, vmax, _mm512_maskz_loadu_ps(k, s + j));
+  }
+  float mx = _mm512_reduce_max_ps(vmax);
+  float mNew = mx > *m ? mx : *m;
+  float base = mNew == -INFINITY ? 0.0f : mNew;
+  float alpha = expf(*m - base);
+  __m512 vbase = _mm512_set1_ps(base), vsum = _mm512_setzero_ps();
+  for (j = 0; j + 16 <= valid; j += 16) {
+    __m512 p = exp512(_mm512_sub_ps(_mm512_loadu_ps(s + j), vbase));
+    _mm512_storeu_ps(s + j, p);
+    vsum = _mm512_add_ps(vsum, p);
+  }
+  if (j < valid) {
+    __mmask16 k = (__mmask16)((1u << (valid - j)) - 1);
+    __m512 p = exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, s + j), vbase));
+    p = _mm512_maskz_mov_ps(k, p);
+    _mm512_storeu_ps(s + j, p); /* zeros past `valid`: masked keys */
+    vsum = _mm512_add_ps(vsum, p);
+    j += 16;
+  }
+  for (; j < n; j += 16) {
+    if (j + 16 <= n) {
+      _mm512_storeu_ps(s + j, _mm512_setzero_ps());
+    } else {
+      __mmask16 k = (__mmask16)((1u << (n - j)) - 1);
+      _mm512_mask_storeu_ps(s + j, k, _mm512_setzero_ps());
+    }
+  }
+  *l = alpha * *l + _mm512_reduce_add_ps(vsum);
+  *m = mNew;
+  return alpha;
+}
+#endif
+
+typedef float (*RowStep)(int64_t n, int64_t valid, float *s, float *m,
+                         float *l);
+
+static RowStep rowStep(void) {
+#ifdef LOOMRT_HAVE_AVX512_ROWS
+  static RowStep chosen;
+  if (!chosen) {
+    __builtin_cpu_init();
+    chosen = loomrtIsaCap(getenv("LOOMRT_MAX_ISA")) >= LOOMRT_ISA_512 &&
+                     __builtin_cpu_supports("avx512f")
+                 ? rowStepAvx512
+                 : rowStepGeneric;
+  }
+  return chosen;
+#else
+  return rowStepGeneric;
+#endif
+}
+
+/* -------------------------------------------------------------------------
+ * One (batch, head, query range)
+ * ------------------------------------------------------------------------- */
+
+typedef struct {
+  int64_t batch, heads, kvHeads, sq, skv, d, dv;
+  const float *q, *k, *v;
+  float *o;
+  int64_t qs[4], ks[4], vs[4], os[4]; /* batch, head, row, column strides */
+  float scale;
+  int causal;
+} Attention;
+
+/** Output rows [q0, q1) of head h of batch b. Returns 0, or -1 when the
+ *  scratch buffers cannot be allocated (nothing written). */
+static int attendRange(const Attention *a, int64_t b, int64_t h, int64_t q0,
+                       int64_t q1) {
+  int64_t group = a->heads / a->kvHeads, kvh = h / group;
+  int64_t offset = a->skv - a->sq; /* bottom-right aligned causal mask */
+  const float *q = a->q + b * a->qs[0] + h * a->qs[1];
+  const float *k = a->k + b * a->ks[0] + kvh * a->ks[1];
+  const float *v = a->v + b * a->vs[0] + kvh * a->vs[1];
+  float *o = a->o + b * a->os[0] + h * a->os[1];
+  int64_t d = a->d, dv = a->dv;
+  /* The keys any of these rows sees. */
+  int64_t kvEnd = a->skv;
+  if (a->causal) {
+    kvEnd = q1 + offset < kvEnd ? q1 + offset : kvEnd;
+    kvEnd = kvEnd < 0 ? 0 : kvEnd;
+  }
+  int64_t kbMax = kvEnd < KB ? (kvEnd + 15) / 16 * 16 : KB;
+  if (kbMax == 0)
+    kbMax = 16;
+  int64_t ldS = kbMax + ((kbMax * 4) % 2048 == 0 ? 16 : 0);
+  int64_t blocks = (kvEnd + KB - 1) / KB;
+  float *pk = loomrtReserve(&bufK, &capK,
+                            sizeof(float) * (size_t)loomrt_sgemm_packed_b_size(
+                                                d, kvEnd > 0 ? kvEnd : 1));
+  float *pv = loomrtReserve(&bufV, &capV,
+                            sizeof(float) * (size_t)(blocks ? blocks : 1) *
+                                (size_t)loomrt_sgemm_packed_b_size(KB, dv));
+  float *qb = loomrtReserve(&bufQ, &capQ, sizeof(float) * QB * (size_t)d);
+  float *s = loomrtReserve(&bufS, &capS, sizeof(float) * QB * (size_t)ldS);
+  float *acc = loomrtReserve(&bufAcc, &capAcc, sizeof(float) * QB * (size_t)dv);
+  float *row = loomrtReserve(&bufRow, &capRow, sizeof(float) * 2 * QB);
+  if (!pk || !pv || !qb || !s || !acc || !row)
+    return -1;
+  float *mrow = row, *lrow = row + QB;
+  RowStep step = rowStep();
+
+  /* K^T [d x kvEnd] in 16-key panels over all of d: the keys of block j0
+   * are the panels from j0 / 16 on. V per block of KB keys. */
+  if (kvEnd > 0)
+    loomrt_sgemm_pack_b(d, kvEnd, k, a->ks[3], a->ks[2], pk);
+  int64_t vBlock = loomrt_sgemm_packed_b_size(KB, dv);
+  for (int64_t j0 = 0, blk = 0; j0 < kvEnd; j0 += KB, ++blk) {
+    int64_t kb = kvEnd - j0 < KB ? kvEnd - j0 : KB;
+    loomrt_sgemm_pack_b(kb, dv, v + j0 * a->vs[2], a->vs[2], a->vs[3],
+                        pv + blk * vBlock);
+  }
+
+  for (int64_t i0 = q0; i0 < q1; i0 += QB) {
+    int64_t rows = q1 - i0 < QB ? q1 - i0 : QB;
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t c = 0; c < d; ++c)
+        qb[i * d + c] = a->scale * q[(i0 + i) * a->qs[2] + c * a->qs[3]];
+    for (int64_t i = 0; i < rows; ++i) {
+      mrow[i] = -INFINITY;
+      lrow[i] = 0.0f;
+    }
+    int64_t end = kvEnd;
+    if (a->causal) {
+      end = i0 + rows + offset < end ? i0 + rows + offset : end;
+      end = end < 0 ? 0 : end;
+    }
+    if (end == 0)
+      memset(acc, 0, sizeof(float) * (size_t)rows * (size_t)dv);
+    for (int64_t j0 = 0, blk = 0; j0 < end; j0 += KB, ++blk) {
+      /* kb keys are computed, kp were packed (more where the causal mask
+       * ends this block early: P is 0 past kb). */
+      int64_t kb = end - j0 < KB ? end - j0 : KB;
+      int64_t kp = kvEnd - j0 < KB ? kvEnd - j0 : KB;
+      /* S = (scale Q) K^T for keys [j0, j0 + kb). */
+      loomrt_sgemm_f32(1, rows, kb, d, qb, 0, d, 1, pk + j0 * d, 0, 0, 0, s, 0,
+                       ldS, 1, LOOMRT_GEMM_PACKED_B);
+      for (int64_t i = 0; i < rows; ++i) {
+        int64_t valid = kb;
+        if (a->causal) {
+          int64_t seen = i0 + i + offset + 1 - j0; /* keys j0 .. visible */
+          valid = seen < 0 ? 0 : seen < kb ? seen : kb;
+        }
+        float alpha = step(kp, valid, s + i * ldS, mrow + i, lrow + i);
+        if (j0 > 0 && alpha != 1.0f)
+          for (int64_t c = 0; c < dv; ++c)
+            acc[i * dv + c] *= alpha;
+      }
+      /* acc (+)= P V for the block's packed keys. */
+      loomrt_sgemm_f32(
+          1, rows, dv, kp, s, 0, ldS, 1, pv + blk * vBlock, 0, 0, 0, acc, 0, dv,
+          1, LOOMRT_GEMM_PACKED_B | (j0 > 0 ? LOOMRT_GEMM_ACCUMULATE : 0));
+    }
+    for (int64_t i = 0; i < rows; ++i) {
+      float inv = 1.0f / lrow[i];
+      float *out = o + (i0 + i) * a->os[2];
+      for (int64_t c = 0; c < dv; ++c)
+        out[c * a->os[3]] = acc[i * dv + c] * inv;
+    }
+  }
+  return 0;
+}
+
+/** The same with plain loops, without scratch buffers (the fallback when
+ *  they cannot be allocated): two passes over the keys per row. */
+static void attendRangeUnbuffered(const Attention *a, int64_t b, int64_t h,
+                                  int64_t q0, int64_t q1) {
+  int64_t group = a->heads / a->kvHeads, kvh = h / group;
+  int64_t offset = a->skv - a->sq;
+  const float *q = a->q + b * a->qs[0] + h * a->qs[1];
+  const float *k = a->k + b * a->ks[0] + kvh * a->ks[1];
+  const float *v = a->v + b * a->vs[0] + kvh * a->vs[1];
+  float *o = a->o + b * a->os[0] + h * a->os[1];
+  for (int64_t i = q0; i < q1; ++i) {
+    int64_t end = a->skv;
+    if (a->causal && i + offset + 1 < end)
+      end = i + offset + 1 < 0 ? 0 : i + offset + 1;
+    float mx = -INFINITY;
+    for (int64_t j = 0; j < end; ++j) {
+      float dot = 0.0f;
+      for (int64_t c = 0; c < a->d; ++c)
+        dot += q[i * a->qs[2] + c * a->qs[3]] * k[j * a->ks[2] + c * a->ks[3]];
+      dot *= a->scale;
+      mx = dot > mx ? dot : mx;
+    }
+    float *out = o + i * a->os[2];
+    for (int64_t c = 0; c < a->dv; ++c)
+      out[c * a->os[3]] = 0.0f;
+    float sum = 0.0f;
+    for (int64_t j = 0; j < end; ++j) {
+      float dot = 0.0f;
+      for (int64_t c = 0; c < a->d; ++c)
+        dot += q[i * a->qs[2] + c * a->qs[3]] * k[j * a->ks[2] + c * a->ks[3]];
+      float p = expf(dot * a->scale - mx);
+      sum += p;
+      for (int64_t c = 0; c < a->dv; ++c)
+        out[c * a->os[3]] += p * v[j * a->vs[2] + c * a->vs[3]];
+    }
+    for (int64_t c = 0; c < a->dv; ++c)
+      out[c * a->os[3]] /= sum;
+  }
+}
+
+void loomrt_attention_f32(int64_t batch, int64_t heads, int64_t kv_heads,
+                          int64_t sq, int64_t skv, int64_t d, int64_t dv,
+                          const float *q, int64_t q_bs, int64_t q_hs,
+                          int64_t q_rs, int64_t q_cs, const float *k,
+                          int64_t k_bs, int64_t k_hs, int64_t k_rs,
+                          int64_t k_cs, const float *v, int64_t v_bs,
+                          int64_t v_hs, int64_t v_rs, int64_t v_cs, float *o,
+                          int64_t o_bs, int64_t o_hs, int64_t o_rs,
+                          int64_t o_cs, int64_t scale_bits, int64_t flags) {
+  if (batch <= 0 || heads <= 0 || sq <= 0 || dv <= 0)
+    return;
+  union {
+    uint32_t bits;
+    float value;
+  } scale = {(uint32_t)scale_bits};
+  Attention a = {batch,
+                 heads,
+                 kv_heads > 0 ? kv_heads : heads,
+                 sq,
+                 skv,
+                 d,
+                 dv,
+                 q,
+                 k,
+                 v,
+                 o,
+                 {q_bs, q_hs, q_rs, q_cs},
+                 {k_bs, k_hs, k_rs, k_cs},
+                 {v_bs, v_hs, v_rs, v_cs},
+                 {o_bs, o_hs, o_rs, o_cs},
+                 scale.value,
+                 (flags & LOOMRT_ATTENTION_CAUSAL) != 0};
+  /* Query chunks per head: enough for two items per thread when there are
+   * few heads (each chunk packs its head's K and V again). */
+  int64_t threads = 1;
+#ifdef LOOMRT_KERNELS_OPENMP
+  if (!omp_in_parallel())
+    threads = omp_get_max_threads();
+#endif
+  int64_t heads2 = batch * heads;
+  int64_t chunks =
+      heads2 >= 2 * threads ? 1 : (2 * threads + heads2 - 1) / heads2;
+  int64_t maxChunks = (sq + QB - 1) / QB;
+  if (chunks > maxChunks)
+    chunks = maxChunks;
+  int64_t perChunk = (sq + chunks - 1) / chunks;
+  perChunk = (perChunk + QB - 1) / QB * QB;
+  int64_t items = heads2 * chunks;
+#ifdef LOOMRT_KERNELS_OPENMP
+#pragma omp parallel for schedule(dynamic, 1)                                  \
+    num_threads(threads) if (threads > 1 && items > 1)
+#endif
+  for (int64_t item = 0; item < items; ++item) {
+    int64_t bh = item / chunks, c = item % chunks;
+    int64_t q0 = c * perChunk, q1 = q0 + perChunk < sq ? q0 + perChunk : sq;
+    if (q0 >= q1)
+      continue;
+    if (attendRange(&a, bh / heads, bh % heads, q0, q1))
+      attendRangeUnbuffered(&a, bh / heads, bh % heads, q0, q1);
+  }
+}
