@@ -144,6 +144,7 @@ void loom::buildCPUPipeline(OpPassManager &pm,
     tile.tileKV = options.attentionTileKV;
     tile.kvSplits = options.attentionKVSplits;
     tile.onlyRouted = !options.flashAttention;
+    tile.runtimeKernel = options.microkernels;
     pm.addPass(createTileAttentionPass(tile));
   }
   LoomToLinalgPassOptions toLinalg;

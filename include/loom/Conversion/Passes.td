@@ -199,6 +199,15 @@ def TileAttentionPass : Pass<"loom-tile-attention"> {
     are split into `kv-splits` ranges that run in parallel, each keeping its
     own partial softmax state, and a merge rescales and sums them (Lean
     Attention's stream-K reduction).
+
+    With `runtime-kernel` (loomc's default with microkernels), f32 attention
+    without a mask, window, block sparsity, routing or score quantization
+    (causal, grouped-query heads and any layout are fine), other than the
+    split decoding case, becomes instead one call of the runtime's flash
+    kernel `loomrt_attention_f32`, which runs the same algorithm on the GEMM
+    microkernel (docs/Performance.md); an operand made by `linalg.transpose`
+    is read through the transpose's input with permuted strides, and a
+    result whose only use is a `linalg.transpose` is written in that layout.
   }];
   let options = [
     Option<"tileQ", "tile-q", "int64_t", /*default=*/"256",
@@ -213,9 +222,17 @@ def TileAttentionPass : Pass<"loom-tile-attention"> {
            "ranges computed in parallel and merged (1: no split)">,
     Option<"onlyRouted", "only-routed", "bool", /*default=*/"false",
            "Tile only routed attention (which has no untiled lowering)">,
+    Option<"runtimeKernel", "runtime-kernel", "bool", /*default=*/"false",
+           "Call the runtime's flash-attention kernel (loomrt_attention_f32) "
+           "for f32 attention without a mask, window, block sparsity, routing "
+           "or score quantization, other than decoding's split keys; its "
+           "operands' and its result's transposes become strides">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
+    "::mlir::bufferization::BufferizationDialect",
+    "::mlir::func::FuncDialect",
+    "::mlir::memref::MemRefDialect",
     "::mlir::linalg::LinalgDialect",
     "::mlir::math::MathDialect",
     "::mlir::scf::SCFDialect",

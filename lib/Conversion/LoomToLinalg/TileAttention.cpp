@@ -25,11 +25,14 @@
 #include "loom/Conversion/LoomToLinalg/LoomToLinalg.h"
 #include "loom/Transforms/WeightMatmul.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
+#include <cstring>
 #include <limits>
 
 namespace loom {
@@ -175,6 +178,176 @@ static Value routeKeyBlocks(OpBuilder &b, Location l, Value queries, Value keys,
 namespace {
 
 /// loom.attention -> scf.forall over query tiles, scf.for over key tiles.
+/// The address (i64) of `t`'s first element and its strides per dim (i64,
+/// in elements), read from its buffer with any strided layout: no copy
+/// for a slice or a view.
+static std::pair<Value, SmallVector<Value>>
+stridedOperand(OpBuilder &b, Location loc, Value t) {
+  auto type = cast<RankedTensorType>(t.getType());
+  int64_t rank = type.getRank();
+  auto layout =
+      StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic,
+                             SmallVector<int64_t>(rank, ShapedType::kDynamic));
+  auto memrefType =
+      MemRefType::get(type.getShape(), type.getElementType(), layout);
+  Value buffer = bufferization::ToBufferOp::create(b, loc, memrefType, t,
+                                                   /*read_only=*/true);
+  auto meta = memref::ExtractStridedMetadataOp::create(b, loc, buffer);
+  Value base = memref::ExtractAlignedPointerAsIndexOp::create(
+      b, loc, meta.getBaseBuffer());
+  Value bytes = arith::MulIOp::create(
+      b, loc, meta.getOffset(),
+      arith::ConstantIndexOp::create(
+          b, loc, type.getElementType().getIntOrFloatBitWidth() / 8));
+  auto i64 = [&](Value v) -> Value {
+    return arith::IndexCastOp::create(b, loc, b.getI64Type(), v);
+  };
+  SmallVector<Value> strides;
+  for (Value st : meta.getStrides())
+    strides.push_back(i64(st));
+  return {i64(arith::AddIOp::create(b, loc, base, bytes)), strides};
+}
+
+/// f32 attention without a mask, window, block sparsity, routing or score
+/// quantization -> one call of loomrt_attention_f32. Operands made by
+/// linalg.transpose are read through the transpose's input; a result
+/// whose only use is a linalg.transpose is written in its layout.
+struct AttentionToKernel : OpRewritePattern<AttentionOp> {
+  AttentionToKernel(MLIRContext *ctx, int64_t tileQ, int64_t kvSplits)
+      : OpRewritePattern(ctx, /*benefit=*/2), tileQ(tileQ), kvSplits(kvSplits) {
+  }
+
+  LogicalResult matchAndRewrite(AttentionOp op,
+                                PatternRewriter &rewriter) const override {
+    auto module = op->getParentOfType<ModuleOp>();
+    RankedTensorType qt = op.getQuery().getType();
+    int64_t rank = qt.getRank();
+    if (!module || op.getMask() || op.getWindow() || op.getBlockSparse() ||
+        op.getRouted() || op.getScoreQuantBlock())
+      return rewriter.notifyMatchFailure(op, "not plain or causal attention");
+    for (Value v : {op.getQuery(), op.getKey(), op.getValue(), op.getResult()})
+      if (!cast<RankedTensorType>(v.getType()).getElementType().isF32())
+        return rewriter.notifyMatchFailure(op, "not f32");
+    // Decoding's key split stays with the tiles (TileAttention).
+    if (kvSplits > 1 && !qt.isDynamicDim(rank - 2) &&
+        qt.getDimSize(rank - 2) <= std::min(tileQ, kMaxSplitQueries))
+      return rewriter.notifyMatchFailure(op, "split decoding");
+    Location loc = op.getLoc();
+    auto i64 = [&](Value v) -> Value {
+      return arith::IndexCastOp::create(rewriter, loc, rewriter.getI64Type(),
+                                        v);
+    };
+    auto cst = [&](int64_t v) -> Value {
+      return arith::ConstantIntOp::create(rewriter, loc, v, 64);
+    };
+    // Dim i of an operand, read from a transpose's input where there is
+    // one (so that the transpose dies).
+    auto dim = [&](Value t, int64_t i) -> Value {
+      if (auto tr = t.getDefiningOp<linalg::TransposeOp>();
+          tr && tr.hasPureTensorSemantics())
+        return tensor::DimOp::create(rewriter, loc, tr.getInput(),
+                                     tr.getPermutation()[i]);
+      return tensor::DimOp::create(rewriter, loc, t, i);
+    };
+
+    // Address and [batch, head, row, column] strides of an operand, seen
+    // through a transpose.
+    auto operand = [&](Value t) {
+      SmallVector<int64_t> perm;
+      if (auto tr = t.getDefiningOp<linalg::TransposeOp>();
+          tr && tr.hasPureTensorSemantics()) {
+        perm.assign(tr.getPermutation().begin(), tr.getPermutation().end());
+        t = tr.getInput();
+      } else {
+        perm = llvm::to_vector(llvm::seq<int64_t>(0, rank));
+      }
+      auto [address, strides] = stridedOperand(rewriter, loc, t);
+      SmallVector<Value> s;
+      for (int64_t i = 0; i < rank; ++i)
+        s.push_back(strides[perm[i]]);
+      if (rank == 3) // no heads
+        s.insert(s.begin() + 1, cst(0));
+      return std::make_pair(address, s);
+    };
+    auto [qAddr, qs] = operand(op.getQuery());
+    auto [kAddr, ks] = operand(op.getKey());
+    auto [vAddr, vs] = operand(op.getValue());
+
+    // The output: in the layout of its only transpose, if any.
+    Value result = op.getResult();
+    linalg::TransposeOp outTranspose;
+    if (result.hasOneUse())
+      if (auto tr = dyn_cast<linalg::TransposeOp>(*result.getUsers().begin());
+          tr && tr.hasPureTensorSemantics() && tr.getInput() == result)
+        outTranspose = tr;
+    RankedTensorType rt = op.getType();
+    SmallVector<int64_t> outPerm = llvm::to_vector(llvm::seq<int64_t>(0, rank));
+    if (outTranspose)
+      outPerm.assign(outTranspose.getPermutation().begin(),
+                     outTranspose.getPermutation().end());
+    // Dim j of the buffer is dim outPerm[j] of the result.
+    SmallVector<Value> resultDims;
+    for (int64_t i = 0; i < rank; ++i)
+      resultDims.push_back(i == rank - 1 ? dim(op.getValue(), rank - 1)
+                                         : dim(op.getQuery(), i));
+    SmallVector<Value> bufferDims;
+    for (int64_t j = 0; j < rank; ++j)
+      bufferDims.push_back(resultDims[outPerm[j]]);
+    auto bufferType =
+        outTranspose
+            ? cast<RankedTensorType>(outTranspose.getResult()[0].getType())
+            : rt;
+    KernelOutput out(rewriter, loc, bufferType, bufferDims);
+    auto meta =
+        memref::ExtractStridedMetadataOp::create(rewriter, loc, out.buffer);
+    SmallVector<Value> os(rank);
+    for (int64_t j = 0; j < rank; ++j)
+      os[outPerm[j]] = i64(meta.getStrides()[j]);
+    if (rank == 3)
+      os.insert(os.begin() + 1, cst(0));
+
+    Value heads = rank == 4 ? i64(dim(op.getQuery(), 1)) : cst(1);
+    Value kvHeads = rank == 4 ? i64(dim(op.getKey(), 1)) : cst(1);
+    float scale = static_cast<float>(op.getEffectiveScale());
+    uint32_t scaleBits;
+    std::memcpy(&scaleBits, &scale, sizeof(scale));
+    SmallVector<Value> args = {i64(dim(op.getQuery(), 0)),
+                               heads,
+                               kvHeads,
+                               i64(dim(op.getQuery(), rank - 2)),
+                               i64(dim(op.getKey(), rank - 2)),
+                               i64(dim(op.getQuery(), rank - 1)),
+                               i64(dim(op.getValue(), rank - 1))};
+    args.push_back(qAddr);
+    args.append(qs);
+    args.push_back(kAddr);
+    args.append(ks);
+    args.push_back(vAddr);
+    args.append(vs);
+    args.push_back(out.address);
+    args.append(os);
+    args.push_back(cst(scaleBits));
+    args.push_back(cst(op.getCausal() ? kCausalFlag : 0));
+    func::FuncOp kernel =
+        getOrDeclareKernel(rewriter, module, kAttentionKernel, args.size());
+    func::CallOp::create(rewriter, loc, kernel, args);
+    Value tensor = out.tensor(rewriter, loc, bufferType);
+    if (outTranspose) {
+      rewriter.replaceOp(outTranspose, tensor);
+      rewriter.eraseOp(op);
+    } else {
+      rewriter.replaceOp(op, tensor);
+    }
+    return success();
+  }
+
+private:
+  /// loomrt_attention_f32 and its LOOMRT_ATTENTION_CAUSAL (loomrt/kernels.h).
+  static constexpr StringLiteral kAttentionKernel = "loomrt_attention_f32";
+  static constexpr int64_t kCausalFlag = 1;
+  int64_t tileQ, kvSplits;
+};
+
 struct TileAttention : OpRewritePattern<AttentionOp> {
   TileAttention(MLIRContext *ctx, int64_t tileQ, int64_t causalTileQ,
                 int64_t tileKV, int64_t kvSplits, bool onlyRouted)
@@ -799,6 +972,8 @@ struct TileAttentionPass final
     RewritePatternSet patterns(&getContext());
     patterns.add<TileAttention>(&getContext(), tileQ, causalTileQ, tileKV,
                                 kvSplits, onlyRouted);
+    if (runtimeKernel && !onlyRouted)
+      patterns.add<AttentionToKernel>(&getContext(), tileQ, kvSplits);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();
   }

@@ -2,6 +2,7 @@
 // RUN: loom-opt %s -split-input-file --loom-tile-attention="tile-q=32 causal-tile-q=8 tile-kv=16 kv-splits=1" | FileCheck %s --check-prefix=CTILE
 // RUN: loom-opt %s -split-input-file --loom-tile-attention="kv-splits=4" | FileCheck %s --check-prefix=SPLIT
 // RUN: loom-opt %s -split-input-file --loom-tile-attention="only-routed=true" | FileCheck %s --check-prefix=ONLY
+// RUN: loom-opt %s -split-input-file --loom-tile-attention="runtime-kernel=true" | FileCheck %s --check-prefix=KERNEL
 // RUN: not loom-opt %s -split-input-file --loom-tile-attention="tile-q=0" 2>&1 | FileCheck %s --check-prefix=BAD
 // BAD: error: tile-q, tile-kv and kv-splits must be positive, causal-tile-q not negative
 
@@ -241,4 +242,52 @@ func.func @score_quant(%q: tensor<1x2x?x16xf32>, %k: tensor<1x2x?x16xf32>) -> te
 func.func @score_quant_decode(%q: tensor<1x8x1x64xf32>, %k: tensor<1x8x?x64xf32>) -> tensor<1x8x1x64xf32> {
   %0 = loom.attention %q, %k, %k {causal, score_quant_block = 32 : i64} : (tensor<1x8x1x64xf32>, tensor<1x8x?x64xf32>, tensor<1x8x?x64xf32>) -> tensor<1x8x1x64xf32>
   return %0 : tensor<1x8x1x64xf32>
+}
+
+// -----
+
+// With runtime-kernel: the [B, S, H, D] projections that the model
+// transposes to [B, H, S, D] are passed with permuted strides, and the
+// result is written in the layout its only transpose wants; no transpose,
+// no tiles are left.
+// KERNEL-LABEL: func @kernel_layouts
+//   KERNEL-NOT:   linalg.transpose
+//       KERNEL:   %[[QB:.+]] = bufferization.to_buffer %arg0 read_only : tensor<?x?x4x16xf32> to memref<?x?x4x16xf32, strided<[?, ?, ?, ?], offset: ?>>
+//       KERNEL:   %{{.+}}, %{{.+}}, %{{.+}}:4, %[[QS:.+]]:4 = memref.extract_strided_metadata %[[QB]]
+//   KERNEL-DAG:   %[[QS0:.+]] = arith.index_cast %[[QS]]#0 : index to i64
+//   KERNEL-DAG:   %[[QS1:.+]] = arith.index_cast %[[QS]]#1 : index to i64
+//   KERNEL-DAG:   %[[QS2:.+]] = arith.index_cast %[[QS]]#2 : index to i64
+//   KERNEL-DAG:   %[[QS3:.+]] = arith.index_cast %[[QS]]#3 : index to i64
+//       KERNEL:   %[[OUT:.+]] = memref.alloc(%{{.+}}, %{{.+}}) : memref<?x?x4x16xf32>
+//       KERNEL:   call @loomrt_attention_f32(%{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %[[QS0]], %[[QS2]], %[[QS1]], %[[QS3]], {{.*}}, %c1048576000_i64, %c1_i64)
+//       KERNEL:   %[[T:.+]] = bufferization.to_tensor %[[OUT]] restrict writable : memref<?x?x4x16xf32> to tensor<?x?x4x16xf32>
+//   KERNEL-NOT:   scf.forall
+//       KERNEL:   return %[[T]]
+func.func @kernel_layouts(%q: tensor<?x?x4x16xf32>, %k: tensor<?x?x4x16xf32>, %v: tensor<?x?x4x16xf32>) -> tensor<?x?x4x16xf32> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %b = tensor.dim %q, %c0 : tensor<?x?x4x16xf32>
+  %s = tensor.dim %q, %c1 : tensor<?x?x4x16xf32>
+  %e = tensor.empty(%b, %s) : tensor<?x4x?x16xf32>
+  %qt = linalg.transpose ins(%q : tensor<?x?x4x16xf32>) outs(%e : tensor<?x4x?x16xf32>) permutation = [0, 2, 1, 3]
+  %kt = linalg.transpose ins(%k : tensor<?x?x4x16xf32>) outs(%e : tensor<?x4x?x16xf32>) permutation = [0, 2, 1, 3]
+  %vt = linalg.transpose ins(%v : tensor<?x?x4x16xf32>) outs(%e : tensor<?x4x?x16xf32>) permutation = [0, 2, 1, 3]
+  %a = loom.attention %qt, %kt, %vt {causal, scale = 2.500000e-01 : f32} : (tensor<?x4x?x16xf32>, tensor<?x4x?x16xf32>, tensor<?x4x?x16xf32>) -> tensor<?x4x?x16xf32>
+  %e2 = tensor.empty(%b, %s) : tensor<?x?x4x16xf32>
+  %r = linalg.transpose ins(%a : tensor<?x4x?x16xf32>) outs(%e2 : tensor<?x?x4x16xf32>) permutation = [0, 2, 1, 3]
+  return %r : tensor<?x?x4x16xf32>
+}
+
+// -----
+
+// A masked attention and decoding (4 static queries, split keys) keep the
+// flash tiles under runtime-kernel.
+// KERNEL-LABEL: func @kernel_near_misses
+//   KERNEL-NOT:   loomrt_attention_f32
+//       KERNEL:   scf.forall
+//       KERNEL:   scf.forall
+func.func @kernel_near_misses(%q: tensor<1x4x64x16xf32>, %k: tensor<1x4x64x16xf32>, %v: tensor<1x4x64x16xf32>, %m: tensor<1x1x64x64xf32>, %dq: tensor<1x4x4x16xf32>) -> (tensor<1x4x64x16xf32>, tensor<1x4x4x16xf32>) {
+  %a = loom.attention %q, %k, %v mask %m {scale = 2.500000e-01 : f32} : (tensor<1x4x64x16xf32>, tensor<1x4x64x16xf32>, tensor<1x4x64x16xf32>, tensor<1x1x64x64xf32>) -> tensor<1x4x64x16xf32>
+  %d = loom.attention %dq, %k, %v {scale = 2.500000e-01 : f32} : (tensor<1x4x4x16xf32>, tensor<1x4x64x16xf32>, tensor<1x4x64x16xf32>) -> tensor<1x4x4x16xf32>
+  return %a, %d : tensor<1x4x64x16xf32>, tensor<1x4x4x16xf32>
 }
