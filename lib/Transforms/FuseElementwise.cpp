@@ -54,6 +54,27 @@ static bool transposesInnermost(linalg::GenericOp op) {
          in.getResults().back() != out.getResults().back();
 }
 
+/// Whether the expand_shape or collapse_shape `op` only adds or drops unit
+/// dims: every reassociation group of its expanded type has at most one dim
+/// that is not a static 1.
+static bool onlyUnitDims(Operation *op) {
+  RankedTensorType expanded;
+  SmallVector<ReassociationIndices> groups;
+  if (auto expand = dyn_cast<tensor::ExpandShapeOp>(op)) {
+    expanded = expand.getResultType();
+    groups = expand.getReassociationIndices();
+  } else {
+    auto collapse = cast<tensor::CollapseShapeOp>(op);
+    expanded = collapse.getSrcType();
+    groups = collapse.getReassociationIndices();
+  }
+  return llvm::all_of(groups, [&](const ReassociationIndices &group) {
+    return llvm::count_if(group, [&](int64_t d) {
+             return expanded.getDimSize(d) != 1;
+           }) <= 1;
+  });
+}
+
 /// Fuses single-use producers, except computing producers into contractions
 /// that the microkernels compute.
 static bool shouldFuse(OpOperand *fused) {
@@ -62,6 +83,24 @@ static bool shouldFuse(OpOperand *fused) {
     return false;
   auto consumer = dyn_cast<linalg::GenericOp>(fused->getOwner());
   auto generic = dyn_cast<linalg::GenericOp>(producer);
+  // A reshape does not move into a contraction the microkernels compute
+  // (expanded by a unit dim, Mamba's dt projection stopped being a GEMM).
+  auto isReshape = [](Operation *op) {
+    return isa_and_nonnull<tensor::ExpandShapeOp, tensor::CollapseShapeOp>(op);
+  };
+  if ((isReshape(fused->getOwner()) && generic &&
+       loom::matchMicrokernelMatmul(generic)) ||
+      (isReshape(producer) && consumer &&
+       loom::matchMicrokernelMatmul(consumer)))
+    return false;
+  // Nor does a reshape that only adds or drops unit dims: the generic would
+  // get a unit innermost loop and stop vectorizing along the contiguous
+  // dim (Mamba's softplus of [B, T, 1536] as [B, T, 1536, 1] ran scalar).
+  Operation *reshape = isReshape(fused->getOwner()) ? fused->getOwner()
+                       : isReshape(producer)        ? producer
+                                                    : nullptr;
+  if (reshape && onlyUnitDims(reshape))
+    return false;
   if (consumer && generic &&
       !consumer.getMatchingIndexingMap(fused).isPermutation() &&
       computesMath(generic))

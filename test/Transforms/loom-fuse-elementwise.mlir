@@ -249,3 +249,50 @@ func.func @slice_of_shared_transpose(%y: tensor<2x8x6xf32>) -> (tensor<2x6x8xf32
   %s = tensor.extract_slice %0[0, 0, 2] [2, 6, 4] [1, 1, 1] : tensor<2x6x8xf32> to tensor<2x6x4xf32>
   return %0, %s : tensor<2x6x8xf32>, tensor<2x6x4xf32>
 }
+
+// -----
+
+// Reshapes stay out of what would lose vectorization or the microkernel: a
+// unit-dim expand of an elementwise op's result (the op would get a unit
+// innermost loop), and an expand of a matmul's result (the matmul would
+// gain a unit loop the GEMM microkernel does not take). A reshape that
+// splits a real dim still folds into an elementwise producer.
+#id3 = affine_map<(b, t, c) -> (b, t, c)>
+#id4 = affine_map<(b, t, c, u) -> (b, t, c, u)>
+#a3 = affine_map<(b, t, n, k) -> (b, t, k)>
+#b3 = affine_map<(b, t, n, k) -> (k, n)>
+#c3 = affine_map<(b, t, n, k) -> (b, t, n)>
+// CHECK-LABEL: func @reshapes_kept_out
+//       CHECK:   %[[SP:.+]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel"]
+//       CHECK:     math.exp
+//       CHECK:   tensor.expand_shape %[[SP]] {{\[}}[0], [1], [2, 3]] {{.*}} into tensor<2x8x64x1xf32>
+//       CHECK:   %[[MM:.+]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel", "reduction"]
+//       CHECK:   tensor.expand_shape %[[MM]] {{\[}}[0], [1], [2, 3]] {{.*}} into tensor<2x8x16x4xf32>
+//       CHECK:   tensor.expand_shape %arg0 {{\[}}[0], [1], [2, 3]] {{.*}} into tensor<2x8x4x16xf32>
+//       CHECK:   linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel", "parallel"]
+//       CHECK:     math.tanh
+func.func @reshapes_kept_out(%x: tensor<2x8x64xf32>, %a: tensor<2x8x32xf32>, %w: tensor<32x64xf32>) -> (tensor<2x8x64x1xf32>, tensor<2x8x16x4xf32>, tensor<2x8x4x16xf32>) {
+  %e = tensor.empty() : tensor<2x8x64xf32>
+  %sp = linalg.generic {indexing_maps = [#id3, #id3], iterator_types = ["parallel", "parallel", "parallel"]} ins(%x : tensor<2x8x64xf32>) outs(%e : tensor<2x8x64xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %v = math.exp %in : f32
+    linalg.yield %v : f32
+  } -> tensor<2x8x64xf32>
+  %r0 = tensor.expand_shape %sp [[0], [1], [2, 3]] output_shape [2, 8, 64, 1] : tensor<2x8x64xf32> into tensor<2x8x64x1xf32>
+  %zero = arith.constant 0.0 : f32
+  %f = linalg.fill ins(%zero : f32) outs(%e : tensor<2x8x64xf32>) -> tensor<2x8x64xf32>
+  %mm = linalg.generic {indexing_maps = [#a3, #b3, #c3], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%a, %w : tensor<2x8x32xf32>, tensor<32x64xf32>) outs(%f : tensor<2x8x64xf32>) {
+  ^bb0(%in: f32, %in2: f32, %out: f32):
+    %m = arith.mulf %in, %in2 : f32
+    %s = arith.addf %out, %m : f32
+    linalg.yield %s : f32
+  } -> tensor<2x8x64xf32>
+  %r1 = tensor.expand_shape %mm [[0], [1], [2, 3]] output_shape [2, 8, 16, 4] : tensor<2x8x64xf32> into tensor<2x8x16x4xf32>
+  %th = linalg.generic {indexing_maps = [#id3, #id3], iterator_types = ["parallel", "parallel", "parallel"]} ins(%x : tensor<2x8x64xf32>) outs(%e : tensor<2x8x64xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %v = math.tanh %in : f32
+    linalg.yield %v : f32
+  } -> tensor<2x8x64xf32>
+  %r2 = tensor.expand_shape %th [[0], [1], [2, 3]] output_shape [2, 8, 4, 16] : tensor<2x8x64xf32> into tensor<2x8x4x16xf32>
+  return %r0, %r1, %r2 : tensor<2x8x64x1xf32>, tensor<2x8x16x4xf32>, tensor<2x8x4x16xf32>
+}
