@@ -170,11 +170,19 @@ typedef struct {
   int causal;
 } Attention;
 
+/** The key/value head of query head h: h / (heads / kv_heads), within
+ *  range whatever the counts. */
+static int64_t kvHead(const Attention *a, int64_t h) {
+  int64_t group = a->heads / a->kvHeads;
+  int64_t kvh = h / (group > 0 ? group : 1);
+  return kvh < a->kvHeads ? kvh : a->kvHeads - 1;
+}
+
 /** Output rows [q0, q1) of head h of batch b. Returns 0, or -1 when the
  *  scratch buffers cannot be allocated (nothing written). */
 static int attendRange(const Attention *a, int64_t b, int64_t h, int64_t q0,
                        int64_t q1) {
-  int64_t group = a->heads / a->kvHeads, kvh = h / group;
+  int64_t kvh = kvHead(a, h);
   int64_t offset = a->skv - a->sq; /* bottom-right aligned causal mask */
   const float *q = a->q + b * a->qs[0] + h * a->qs[1];
   const float *k = a->k + b * a->ks[0] + kvh * a->ks[1];
@@ -272,7 +280,7 @@ static int attendRange(const Attention *a, int64_t b, int64_t h, int64_t q0,
  *  they cannot be allocated): two passes over the keys per row. */
 static void attendRangeUnbuffered(const Attention *a, int64_t b, int64_t h,
                                   int64_t q0, int64_t q1) {
-  int64_t group = a->heads / a->kvHeads, kvh = h / group;
+  int64_t kvh = kvHead(a, h);
   int64_t offset = a->skv - a->sq;
   const float *q = a->q + b * a->qs[0] + h * a->qs[1];
   const float *k = a->k + b * a->ks[0] + kvh * a->ks[1];
