@@ -175,9 +175,26 @@ static Value routeKeyBlocks(OpBuilder &b, Location l, Value queries, Value keys,
   return rounds.getResult(1);
 }
 
-namespace {
+/// Whether attention with queries of type `qt` is a decoding step whose
+/// keys TileAttention splits into `kvSplits` ranges (static, at most 16
+/// queries that fit one tile), before the routing and quantization checks.
+static bool splitsDecodingKeys(RankedTensorType qt, int64_t tileQ,
+                               int64_t kvSplits) {
+  int64_t rank = qt.getRank();
+  return kvSplits > 1 && !qt.isDynamicDim(rank - 2) &&
+         qt.getDimSize(rank - 2) <= std::min(tileQ, kMaxSplitQueries);
+}
 
-/// loom.attention -> scf.forall over query tiles, scf.for over key tiles.
+/// `t`, or the input of the linalg.transpose that made it, with the
+/// permutation that maps `t`'s dims to that input's (identity without one).
+static std::pair<Value, SmallVector<int64_t>> throughTranspose(Value t) {
+  auto type = cast<RankedTensorType>(t.getType());
+  if (auto tr = t.getDefiningOp<linalg::TransposeOp>();
+      tr && tr.hasPureTensorSemantics())
+    return {tr.getInput(), llvm::to_vector(tr.getPermutation())};
+  return {t, llvm::to_vector(llvm::seq<int64_t>(0, type.getRank()))};
+}
+
 /// The address (i64) of `t`'s first element and its strides per dim (i64,
 /// in elements), read from its buffer with any strided layout: no copy
 /// for a slice or a view.
@@ -208,6 +225,8 @@ stridedOperand(OpBuilder &b, Location loc, Value t) {
   return {i64(arith::AddIOp::create(b, loc, base, bytes)), strides};
 }
 
+namespace {
+
 /// f32 attention without a mask, window, block sparsity, routing or score
 /// quantization -> one call of loomrt_attention_f32. Operands made by
 /// linalg.transpose are read through the transpose's input; a result
@@ -229,8 +248,7 @@ struct AttentionToKernel : OpRewritePattern<AttentionOp> {
       if (!cast<RankedTensorType>(v.getType()).getElementType().isF32())
         return rewriter.notifyMatchFailure(op, "not f32");
     // Decoding's key split stays with the tiles (TileAttention).
-    if (kvSplits > 1 && !qt.isDynamicDim(rank - 2) &&
-        qt.getDimSize(rank - 2) <= std::min(tileQ, kMaxSplitQueries))
+    if (splitsDecodingKeys(qt, tileQ, kvSplits))
       return rewriter.notifyMatchFailure(op, "split decoding");
     Location loc = op.getLoc();
     auto i64 = [&](Value v) -> Value {
@@ -243,25 +261,15 @@ struct AttentionToKernel : OpRewritePattern<AttentionOp> {
     // Dim i of an operand, read from a transpose's input where there is
     // one (so that the transpose dies).
     auto dim = [&](Value t, int64_t i) -> Value {
-      if (auto tr = t.getDefiningOp<linalg::TransposeOp>();
-          tr && tr.hasPureTensorSemantics())
-        return tensor::DimOp::create(rewriter, loc, tr.getInput(),
-                                     tr.getPermutation()[i]);
-      return tensor::DimOp::create(rewriter, loc, t, i);
+      auto [input, perm] = throughTranspose(t);
+      return tensor::DimOp::create(rewriter, loc, input, perm[i]);
     };
 
     // Address and [batch, head, row, column] strides of an operand, seen
     // through a transpose.
     auto operand = [&](Value t) {
-      SmallVector<int64_t> perm;
-      if (auto tr = t.getDefiningOp<linalg::TransposeOp>();
-          tr && tr.hasPureTensorSemantics()) {
-        perm.assign(tr.getPermutation().begin(), tr.getPermutation().end());
-        t = tr.getInput();
-      } else {
-        perm = llvm::to_vector(llvm::seq<int64_t>(0, rank));
-      }
-      auto [address, strides] = stridedOperand(rewriter, loc, t);
+      auto [input, perm] = throughTranspose(t);
+      auto [address, strides] = stridedOperand(rewriter, loc, input);
       SmallVector<Value> s;
       for (int64_t i = 0; i < rank; ++i)
         s.push_back(strides[perm[i]]);
@@ -348,6 +356,7 @@ private:
   int64_t tileQ, kvSplits;
 };
 
+/// loom.attention -> scf.forall over query tiles, scf.for over key tiles.
 struct TileAttention : OpRewritePattern<AttentionOp> {
   TileAttention(MLIRContext *ctx, int64_t tileQ, int64_t causalTileQ,
                 int64_t tileKV, int64_t kvSplits, bool onlyRouted)
@@ -416,9 +425,8 @@ struct TileAttention : OpRewritePattern<AttentionOp> {
     // keys into `kvSplits` ranges computed in parallel, then merge their
     // partial softmax states (Lean Attention's stream-K reduction), so that
     // a few heads still keep every core busy.
-    bool split = !routedOp && !quantBlock && kvSplits > 1 &&
-                 !qt.isDynamicDim(rank - 2) &&
-                 qt.getDimSize(rank - 2) <= std::min(tileQ, kMaxSplitQueries);
+    bool split =
+        !routedOp && !quantBlock && splitsDecodingKeys(qt, tileQ, kvSplits);
     Value chunk;
     if (split) {
       ubs.push_back(rewriter.getIndexAttr(kvSplits));
