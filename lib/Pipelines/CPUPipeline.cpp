@@ -168,6 +168,7 @@ void loom::buildCPUPipeline(OpPassManager &pm,
   // Step 3: bufferize; every output becomes a caller-owned allocation.
   addBufferizationPasses(pm, /*promoteToStack=*/true);
   if (options.microkernels) {
+    pm.addNestedPass<func::FuncOp>(createPadRowStridesPass());
     pm.addPass(createLowerToMicrokernelsPass());
     pm.addPass(createCanonicalizerPass());
   }

@@ -520,3 +520,35 @@ func.func @not_epilogues(%x: memref<4x8xf32>, %w: memref<8x16xf32>, %bias: memre
   memref.dealloc %x16 : memref<4x16xf32>
   return
 }
+
+// -----
+
+#a = affine_map<(m, n, k) -> (m, k)>
+#b = affine_map<(m, n, k) -> (k, n)>
+#c = affine_map<(m, n, k) -> (m, n)>
+
+// A hidden layer padded by loom-pad-row-strides: the products write and
+// read it through its view's row stride (1552), not its width (1536).
+// CHECK-LABEL: func @padded_rows
+//       CHECK:   call @loomrt_sgemm_f32(%c1_i64, %c128_i64, %c1536_i64, %c384_i64, %{{[0-9]+}}, %c0_i64, %c384_i64{{[_0-9]*}}, %c1_i64{{[_0-9]*}}, %{{[0-9]+}}, %c0_i64{{[_0-9]*}}, %c1536_i64{{[_0-9]*}}, %c1_i64{{[_0-9]*}}, %{{[0-9]+}}, %c0_i64{{[_0-9]*}}, %c1552_i64, %c1_i64{{[_0-9]*}}, %c1_i64{{[_0-9]*}})
+//       CHECK:   call @loomrt_sgemm_f32(%c1_i64{{[_0-9]*}}, %c128_i64{{[_0-9]*}}, %c384_i64{{[_0-9]*}}, %c1536_i64{{[_0-9]*}}, %{{[0-9]+}}, %c0_i64{{[_0-9]*}}, %c1552_i64{{[_0-9]*}}, %c1_i64{{[_0-9]*}}, %{{[0-9]+}}, %c0_i64{{[_0-9]*}}, %c384_i64{{[_0-9]*}}, %c1_i64{{[_0-9]*}}, %{{[0-9]+}}, %c0_i64{{[_0-9]*}}, %c384_i64{{[_0-9]*}}, %c1_i64{{[_0-9]*}}, %c1_i64{{[_0-9]*}})
+func.func @padded_rows(%x: memref<128x384xf32>, %w1: memref<384x1536xf32>, %w2: memref<1536x384xf32>, %out: memref<128x384xf32>) {
+  %wide = memref.alloc() : memref<128x1552xf32>
+  %h = memref.subview %wide[0, 0] [128, 1536] [1, 1] : memref<128x1552xf32> to memref<128x1536xf32, strided<[1552, 1]>>
+  linalg.generic {indexing_maps = [#a, #b, #c], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w1 : memref<128x384xf32>, memref<384x1536xf32>) outs(%h : memref<128x1536xf32, strided<[1552, 1]>>) {
+  ^bb0(%v: f32, %u: f32, %o: f32):
+    %p = arith.mulf %v, %u : f32
+    %s = arith.addf %o, %p : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [#a, #b, #c], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%h, %w2 : memref<128x1536xf32, strided<[1552, 1]>>, memref<1536x384xf32>) outs(%out : memref<128x384xf32>) {
+  ^bb0(%v: f32, %u: f32, %o: f32):
+    %p = arith.mulf %v, %u : f32
+    %s = arith.addf %o, %p : f32
+    linalg.yield %s : f32
+  }
+  memref.dealloc %wide : memref<128x1552xf32>
+  return
+}

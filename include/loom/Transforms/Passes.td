@@ -262,6 +262,25 @@ def UnshareFillsPass : Pass<"loom-unshare-fills", "mlir::func::FuncOp"> {
                            "::mlir::tensor::TensorDialect"];
 }
 
+def PadRowStridesPass : Pass<"loom-pad-row-strides", "mlir::func::FuncOp"> {
+  let summary = "Pad the rows of GEMM buffers whose length is a multiple of 2 KiB";
+  let description = [{
+    The GEMM microkernel reads twelve rows of A in place and writes twelve
+    rows of C per tile. Rows that are a multiple of 2 KiB long (3072 or 1536
+    floats: a transformer's FFN hidden layer) map to one or two sets of the
+    4 KiB-per-way L1 and evict each other and the B panel at every step; the
+    runtime then copies such an A to a padded stride first. This pass
+    allocates each such f32 buffer (static last dimension, identity layout)
+    that only linalg ops use, at least one of them a contraction the
+    microkernels take, 16 elements wider in its last dimension, and gives
+    its users a `memref.subview` of the original shape (a strided layout)
+    instead; deallocations free the wider buffer. Run on bufferized IR right
+    before `loom-lower-to-microkernels`, which reads the padded stride from
+    the view's layout.
+  }];
+  let dependentDialects = ["::mlir::memref::MemRefDialect"];
+}
+
 def LowerCopiesPass : Pass<"loom-lower-copies", "mlir::func::FuncOp"> {
   let summary = "Rewrite memref.copy as linalg.copy";
   let description = [{
