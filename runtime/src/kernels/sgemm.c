@@ -1060,6 +1060,115 @@ static void computeRow(const Problem *pr, int64_t bi, int64_t n0, int64_t n1) {
 }
 
 /* -------------------------------------------------------------------------
+ * Threads sharing a short product by column slots
+ * ------------------------------------------------------------------------- */
+
+#if defined(LOOMRT_KERNELS_OPENMP) && defined(LOOMRT_HAVE_AVX2_KERNEL)
+/** The slot scheduler's done flags (the calling thread's buffer). */
+static _Thread_local void *bufferSlots;
+static _Thread_local size_t capacitySlots;
+
+/** C[:, j:j+32] (+)= A[:, pc:pc+kc] · B[pc:pc+kc, j:j+32] over all of C's
+ *  rows on 12 x 32 tiles and one tail tile; A row-major, read in place; B
+ *  prepacked. `last`: the product's last reduction step, where the
+ *  epilogue is applied (in registers when `base` is set). */
+static void computeSlot(const Problem *pr, int64_t j, int64_t pc, int64_t kc,
+                        int accumulate, int last, const TileEpilogue *base) {
+  const float *b0 = pr->b + j / NR * pr->k * NR + pc * NR;
+  const float *b1 = b0 + pr->k * NR;
+  TileEpilogueAt te = {last ? base : NULL, pr->ep, {0}};
+  for (int64_t ir = 0; ir < pr->m; ir += 2 * MR) {
+    int nrows = pr->m - ir < 2 * MR ? (int)(pr->m - ir) : 2 * MR;
+    const float *rowPtrs[2 * MR];
+    for (int i = 0; i < nrows; ++i)
+      rowPtrs[i] = pr->a + (ir + i) * pr->a_rs + pc;
+    float *ct = pr->c + ir * pr->c_rs + j;
+    if (last)
+      tilePrefetch(&te, ir, nrows, j);
+    if (nrows == 2 * MR)
+      rowsMicroKernel2(kc, rowPtrs, b0, b1, ct, pr->c_rs, accumulate,
+                       tileEpilogue(&te, ir, j));
+    else
+      tailMicroKernel2(nrows, 0, kc, rowPtrs, b0, b1, ct, pr->c_rs, accumulate,
+                       tileEpilogue(&te, ir, j));
+    if (last && !te.base)
+      applyEpilogue(pr, 0, ir, ir + nrows, j, j + 2 * NR);
+  }
+}
+
+/** Computes an unbatched product of at most SLOT_ROWS rows by weights on
+ *  `threads` threads that take it in units of (reduction step, 32-column
+ *  slot), in that order, from a shared counter, rather than one fixed half
+ *  each: on the 2-vCPU VM one thread at times runs 10-17% slower than the
+ *  other for seconds on end (the host's other load), and with fixed halves
+ *  the faster one then waited at every product's end. A unit after the
+ *  first reduction step waits (rarely, briefly) for its slot's previous
+ *  step. Each thread keeps all of A (at most SLOT_ROWS x KC_MAX floats,
+ *  384 KiB) in its L2 across its slots, as the fixed halves did. Returns 0,
+ *  having done nothing, where it does not apply: prepacked B, row-major A
+ *  whose rows do not collide in L1 (computePart copies those), row-major C,
+ *  the AVX-512 tiles, 12 to SLOT_ROWS rows, at least 4 slots per thread. */
+static int sgemmSlots(const Problem *pr, MicroKernel kernel, int64_t threads) {
+  enum { SLOT_ROWS = 192 };
+  int64_t m = pr->m, n = pr->n, k = pr->k;
+  if (threads < 2 || !pr->packedB || pr->a_cs != 1 || pr->c_cs != 1 ||
+      (pr->a_rs * (int64_t)sizeof(float)) % 2048 == 0 || !rowsMicroKernel2 ||
+      !tailMicroKernel2 || m < 2 * MR || m > SLOT_ROWS || k == 0 ||
+      n / (2 * NR) < 4 * threads)
+    return 0;
+  int64_t kcStep = chooseKC(k);
+  int64_t steps = (k + kcStep - 1) / kcStep;
+  int64_t slots = (n + 2 * NR - 1) / (2 * NR), fullSlots = n / (2 * NR);
+  int64_t units = steps * slots;
+  int *done =
+      loomrtReserve(&bufferSlots, &capacitySlots, (size_t)units * sizeof(int));
+  if (!done)
+    return 0;
+  memset(done, 0, (size_t)units * sizeof(int));
+
+  const Epilogue *ep = pr->ep;
+  int inRegisters =
+      ep && (!ep->bias || ep->bias_cs == 0 || ep->bias_cs == 1) &&
+      (!ep->res || ep->res_cs == 1) &&
+      (ep->act == LOOMRT_ACT_NONE || ep->act == LOOMRT_ACT_RELU ||
+       ep->act == LOOMRT_ACT_GELU || ep->act == LOOMRT_ACT_GELU_TANH);
+  TileEpilogue base = {0};
+  if (inRegisters) {
+    base.bias = ep->bias;
+    base.bias_rs = ep->bias_rs;
+    base.bias_vec = ep->bias_cs == 1;
+    base.res = ep->res;
+    base.res_rs = ep->res_rs;
+    base.act = ep->act;
+  }
+
+  int64_t next = 0;
+#pragma omp parallel num_threads(threads)
+  for (;;) {
+    int64_t u = __atomic_fetch_add(&next, 1, __ATOMIC_RELAXED);
+    if (u >= units)
+      break;
+    int64_t step = u / slots, slot = u % slots, j = slot * 2 * NR;
+    int64_t pc = step * kcStep;
+    int64_t kc = k - pc < kcStep ? k - pc : kcStep;
+    if (slot >= fullSlots) {
+      /* The last, partial slot: all of k at once, at the first step. */
+      if (step == 0 && computePart(pr, kernel, 0, 0, m, j, n))
+        computePartUnpacked(pr, 0, 0, m, j, n);
+    } else {
+      if (step > 0)
+        while (!__atomic_load_n(&done[u - slots], __ATOMIC_ACQUIRE))
+          _mm_pause();
+      computeSlot(pr, j, pc, kc, pc > 0 || pr->accumulate, pc + kc >= k,
+                  inRegisters ? &base : NULL);
+    }
+    __atomic_store_n(&done[u], 1, __ATOMIC_RELEASE);
+  }
+  return 1;
+}
+#endif
+
+/* -------------------------------------------------------------------------
  * Entry point
  * ------------------------------------------------------------------------- */
 
@@ -1114,6 +1223,10 @@ static void sgemm(int64_t batch, int64_t m, int64_t n, int64_t k,
     parts = units;
   int64_t unitsPerPart = (units + parts - 1) / parts;
   int64_t items = batch * parts;
+#if defined(LOOMRT_KERNELS_OPENMP) && defined(LOOMRT_HAVE_AVX2_KERNEL)
+  if (batch == 1 && sgemmSlots(&pr, kernel, threads))
+    return;
+#endif
 
 #ifdef LOOMRT_KERNELS_OPENMP
 #pragma omp parallel for schedule(dynamic, 1)                                  \

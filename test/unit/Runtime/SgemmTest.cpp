@@ -149,7 +149,11 @@ INSTANTIATE_TEST_SUITE_P(
         // Row strides that are multiples of 2 KiB: blocks of A are copied to
         // a spread stride (two M blocks, two K blocks, a row tail).
         Case{1, 100, 70, 1536, false, false, false, false, true, true},
-        Case{2, 30, 40, 512, false, true, false, false, false, false}),
+        Case{2, 30, 40, 512, false, true, false, false, false, false},
+        // Threads taking 32-column slots of a short product by weights:
+        // three reduction steps that wait for each other, a partial last
+        // slot, a row tail, accumulating.
+        Case{1, 150, 530, 1600, false, false, false, false, true, true}),
     name);
 
 /// An epilogue case: shape, whether C (and the residual) are transposed,
@@ -286,6 +290,12 @@ INSTANTIATE_TEST_SUITE_P(
                      LOOMRT_ACT_GELU},
         // A copied to a spread stride (K = 1024).
         EpilogueCase{1, 110, 64, 1024, false, true, false, true, true,
+                     LOOMRT_ACT_GELU_TANH},
+        // Column slots shared by the threads: the epilogue at the last of
+        // two reduction steps, on full slots and a partial one.
+        EpilogueCase{1, 100, 300, 1000, false, true, false, true, true,
+                     LOOMRT_ACT_GELU},
+        EpilogueCase{1, 64, 288, 700, false, false, true, true, true,
                      LOOMRT_ACT_GELU_TANH}),
     epilogueName);
 
