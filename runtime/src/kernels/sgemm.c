@@ -287,6 +287,30 @@ epilogueStoreAvx512(int nrows, const float *tile, float *c, int64_t ldc,
 }
 #endif
 
+/** The next B panel pair's lines that a tile prefetches into L2 as it runs:
+ *  at step p, p0 + p * step and p1 + p * step (bytes). The tiles after a
+ *  pair's first thus bring the next pair in from memory while they compute
+ *  from cache, instead of its first tile waiting for it line by line. */
+typedef struct {
+  const char *p0, *p1;
+  int64_t step;
+} NextPanels;
+
+/** The part of the next pair (`next0`, `next1`: its panels at this
+ *  reduction step, kc rows each; NULL: none) for tile t of the `tiles` of
+ *  this pair: none for the first, an equal share for each later one. */
+static const NextPanels *nextPanels(NextPanels *np, const float *next0,
+                                    const float *next1, int64_t kc, int64_t t,
+                                    int64_t tiles) {
+  if (!next0 || t == 0 || tiles < 2)
+    return NULL;
+  int64_t share = (kc * NR * (int64_t)sizeof(float) + tiles - 2) / (tiles - 1);
+  np->step = (share + kc - 1) / kc;
+  np->p0 = (const char *)next0 + (t - 1) * kc * np->step;
+  np->p1 = (const char *)next1 + (t - 1) * kc * np->step;
+  return np;
+}
+
 #ifdef LOOMRT_HAVE_AVX2_KERNEL
 /** Up-to-12x32 AVX-512 tile body: row i < nrows of A at rows[i][p * step]
  *  (two packed 6-row panels: step MR; or row pointers into a row-major A:
@@ -297,7 +321,11 @@ static inline __attribute__((always_inline, target("avx512f"))) void
 tileAvx512(int nrows, int64_t kc, const float *const *rows, int64_t step,
            const float *restrict b0, const float *restrict b1,
            float *restrict c, int64_t ldc, int accumulate,
-           const TileEpilogue *te) {
+           const TileEpilogue *te, const NextPanels *np) {
+  /* Without a next pair: the current line again (an L1 hit). */
+  const char *pf0 = np ? np->p0 : (const char *)b0;
+  const char *pf1 = np ? np->p1 : (const char *)b1;
+  int64_t pfStep = np ? np->step : 0;
   __m512 acc[2 * MR][2];
   for (int i = 0; i < nrows; ++i)
     acc[i][0] = acc[i][1] = _mm512_setzero_ps();
@@ -314,6 +342,8 @@ tileAvx512(int nrows, int64_t kc, const float *const *rows, int64_t step,
      * weights; prefetches past the end are harmless). */
     _mm_prefetch((const char *)(b0 + (p + 64) * NR), _MM_HINT_T0);
     _mm_prefetch((const char *)(b1 + (p + 64) * NR), _MM_HINT_T0);
+    _mm_prefetch(pf0 + p * pfStep, _MM_HINT_T1);
+    _mm_prefetch(pf1 + p * pfStep, _MM_HINT_T1);
     for (int i = 0; i < nrows; ++i) {
       __m512 x = _mm512_set1_ps(rows[i][p * step]);
       acc[i][0] = _mm512_fmadd_ps(x, v0, acc[i][0]);
@@ -340,14 +370,13 @@ tileAvx512(int nrows, int64_t kc, const float *const *rows, int64_t step,
 
 /** Two consecutive packed 6-row panels of A (a0: rows 0-5, a1: rows 6-11,
  *  each kc x MR) by two packed 16-column panels of B. */
-__attribute__((target("avx512f"))) static void
-microKernelAvx512(int64_t kc, const float *restrict a0,
-                  const float *restrict a1, const float *restrict b0,
-                  const float *restrict b1, float *restrict c, int64_t ldc,
-                  int accumulate, const TileEpilogue *te) {
+__attribute__((target("avx512f"))) static void microKernelAvx512(
+    int64_t kc, const float *restrict a0, const float *restrict a1,
+    const float *restrict b0, const float *restrict b1, float *restrict c,
+    int64_t ldc, int accumulate, const TileEpilogue *te, const NextPanels *np) {
   const float *rows[2 * MR] = {a0, a0 + 1, a0 + 2, a0 + 3, a0 + 4, a0 + 5,
                                a1, a1 + 1, a1 + 2, a1 + 3, a1 + 4, a1 + 5};
-  tileAvx512(2 * MR, kc, rows, MR, b0, b1, c, ldc, accumulate, te);
+  tileAvx512(2 * MR, kc, rows, MR, b0, b1, c, ldc, accumulate, te, np);
 }
 
 /** The same on twelve rows of an unpacked, row-major A. */
@@ -355,25 +384,24 @@ __attribute__((target("avx512f"))) static void
 rowsMicroKernelAvx512(int64_t kc, const float *const *rows,
                       const float *restrict b0, const float *restrict b1,
                       float *restrict c, int64_t ldc, int accumulate,
-                      const TileEpilogue *te) {
-  tileAvx512(2 * MR, kc, rows, 1, b0, b1, c, ldc, accumulate, te);
+                      const TileEpilogue *te, const NextPanels *np) {
+  tileAvx512(2 * MR, kc, rows, 1, b0, b1, c, ldc, accumulate, te, np);
 }
 
 /** 1 to 11 rows (a tile's row tail) by two 16-column panels of B: row i of
  *  A at rows[i][p * MR] (packed) or rows[i][p] (row-major), one body per
  *  row count, so that row tails run at the full tile's speed instead of on
  *  6x16 AVX2 tiles. Writes only the nrows rows of C. */
-__attribute__((target("avx512f"))) static void
-tailMicroKernelAvx512(int nrows, int packed, int64_t kc,
-                      const float *const *rows, const float *restrict b0,
-                      const float *restrict b1, float *restrict c, int64_t ldc,
-                      int accumulate, const TileEpilogue *te) {
+__attribute__((target("avx512f"))) static void tailMicroKernelAvx512(
+    int nrows, int packed, int64_t kc, const float *const *rows,
+    const float *restrict b0, const float *restrict b1, float *restrict c,
+    int64_t ldc, int accumulate, const TileEpilogue *te, const NextPanels *np) {
 #define LOOMRT_TAIL_CASE(R)                                                    \
   case R:                                                                      \
     if (packed)                                                                \
-      tileAvx512(R, kc, rows, MR, b0, b1, c, ldc, accumulate, te);             \
+      tileAvx512(R, kc, rows, MR, b0, b1, c, ldc, accumulate, te, np);         \
     else                                                                       \
-      tileAvx512(R, kc, rows, 1, b0, b1, c, ldc, accumulate, te);              \
+      tileAvx512(R, kc, rows, 1, b0, b1, c, ldc, accumulate, te, np);          \
     break;
   switch (nrows) {
     LOOMRT_TAIL_CASE(1)
@@ -395,24 +423,26 @@ tailMicroKernelAvx512(int nrows, int packed, int64_t kc,
 #endif
 
 /** Two 6-row panels of A by two 16-column panels of B at once (12 x 32),
- *  or NULL when the CPU has no such kernel. */
+ *  or NULL when the CPU has no such kernel; prefetches `np` (or nothing:
+ *  NULL) on the way. */
 typedef void (*MicroKernel2)(int64_t kc, const float *a0, const float *a1,
                              const float *b0, const float *b1, float *c,
                              int64_t ldc, int accumulate,
-                             const TileEpilogue *te);
+                             const TileEpilogue *te, const NextPanels *np);
 
 /** The same on twelve row pointers of an unpacked A. */
 typedef void (*RowsMicroKernel2)(int64_t kc, const float *const *rows,
                                  const float *b0, const float *b1, float *c,
                                  int64_t ldc, int accumulate,
-                                 const TileEpilogue *te);
+                                 const TileEpilogue *te, const NextPanels *np);
 
 /** The same on 1 to 11 rows, packed (rows[i][p * MR]) or not (rows[i][p]);
  *  writes only those rows of C. */
 typedef void (*TailMicroKernel2)(int nrows, int packed, int64_t kc,
                                  const float *const *rows, const float *b0,
                                  const float *b1, float *c, int64_t ldc,
-                                 int accumulate, const TileEpilogue *te);
+                                 int accumulate, const TileEpilogue *te,
+                                 const NextPanels *np);
 
 static const char *kernelName;
 static MicroKernel microKernel;
@@ -937,7 +967,18 @@ static int computePart(const Problem *pr, MicroKernel kernel, int64_t bi,
            * 12 rows left. */
           int pair = (unpackedA ? rowsKernel2 != NULL : kernel2 != NULL) &&
                      nc - jr >= 2 * NR;
+          /* The next pair of prepacked panels, fetched by this pair's
+           * later tiles. */
+          const float *next[2] = {NULL, NULL};
+          if (pr->packedB && pair && jr + 2 * NR < nc) {
+            next[0] = b + (jc + jr + 2 * NR) / NR * pr->k * NR + pc * NR;
+            next[1] = jr + 3 * NR < nc ? next[0] + pr->k * NR : next[0];
+          }
+          int64_t tiles = (mc + 2 * MR - 1) / (2 * MR);
+          NextPanels np;
           for (int64_t ir = 0; ir < mc; ir += MR) {
+            const NextPanels *pf =
+                nextPanels(&np, next[0], next[1], kc, ir / (2 * MR), tiles);
             if (pair && mc - ir >= 2 * MR) {
               float *ct = c + (ic + ir) * pr->c_rs + (jc + jr);
               if (last)
@@ -947,11 +988,12 @@ static int computePart(const Problem *pr, MicroKernel kernel, int64_t bi,
                 for (int i = 0; i < 2 * MR; ++i)
                   rowPtrs[i] = aBlock + (ir + i) * aStride;
                 rowsKernel2(kc, rowPtrs, bps[0], bps[1], ct, pr->c_rs,
-                            accumulate, tileEpilogue(&te, ic + ir, jc + jr));
+                            accumulate, tileEpilogue(&te, ic + ir, jc + jr),
+                            pf);
               } else {
                 kernel2(kc, packedA + ir * kc, packedA + (ir + MR) * kc, bps[0],
                         bps[1], ct, pr->c_rs, accumulate,
-                        tileEpilogue(&te, ic + ir, jc + jr));
+                        tileEpilogue(&te, ic + ir, jc + jr), pf);
               }
               if (last && !te.base)
                 applyEpilogue(pr, bi, ic + ir, ic + ir + 2 * MR, jc + jr,
@@ -971,7 +1013,7 @@ static int computePart(const Problem *pr, MicroKernel kernel, int64_t bi,
                 tilePrefetch(&te, ic + ir, nrows, jc + jr);
               tailKernel2(nrows, !unpackedA, kc, rowPtrs, bps[0], bps[1],
                           c + (ic + ir) * pr->c_rs + (jc + jr), pr->c_rs,
-                          accumulate, tileEpilogue(&te, ic + ir, jc + jr));
+                          accumulate, tileEpilogue(&te, ic + ir, jc + jr), pf);
               if (last && !te.base)
                 applyEpilogue(pr, bi, ic + ir, ic + mc, jc + jr,
                               jc + jr + 2 * NR);
@@ -1071,13 +1113,20 @@ static _Thread_local size_t capacitySlots;
 /** C[:, j:j+32] (+)= A[:, pc:pc+kc] · B[pc:pc+kc, j:j+32] over all of C's
  *  rows on 12 x 32 tiles and one tail tile; A row-major, read in place; B
  *  prepacked. `last`: the product's last reduction step, where the
- *  epilogue is applied (in registers when `base` is set). */
+ *  epilogue is applied (in registers when `base` is set). The tiles after
+ *  the first prefetch `next` (the panels of the thread's next slot at its
+ *  reduction step; NULL: none). */
 static void computeSlot(const Problem *pr, int64_t j, int64_t pc, int64_t kc,
-                        int accumulate, int last, const TileEpilogue *base) {
+                        int accumulate, int last, const TileEpilogue *base,
+                        const float *next) {
   const float *b0 = pr->b + j / NR * pr->k * NR + pc * NR;
   const float *b1 = b0 + pr->k * NR;
   TileEpilogueAt te = {last ? base : NULL, pr->ep, {0}};
+  int64_t tiles = (pr->m + 2 * MR - 1) / (2 * MR);
+  NextPanels np;
   for (int64_t ir = 0; ir < pr->m; ir += 2 * MR) {
+    const NextPanels *pf = nextPanels(
+        &np, next, next ? next + pr->k * NR : NULL, kc, ir / (2 * MR), tiles);
     int nrows = pr->m - ir < 2 * MR ? (int)(pr->m - ir) : 2 * MR;
     const float *rowPtrs[2 * MR];
     for (int i = 0; i < nrows; ++i)
@@ -1087,10 +1136,10 @@ static void computeSlot(const Problem *pr, int64_t j, int64_t pc, int64_t kc,
       tilePrefetch(&te, ir, nrows, j);
     if (nrows == 2 * MR)
       rowsMicroKernel2(kc, rowPtrs, b0, b1, ct, pr->c_rs, accumulate,
-                       tileEpilogue(&te, ir, j));
+                       tileEpilogue(&te, ir, j), pf);
     else
       tailMicroKernel2(nrows, 0, kc, rowPtrs, b0, b1, ct, pr->c_rs, accumulate,
-                       tileEpilogue(&te, ir, j));
+                       tileEpilogue(&te, ir, j), pf);
     if (last && !te.base)
       applyEpilogue(pr, 0, ir, ir + nrows, j, j + 2 * NR);
   }
@@ -1142,27 +1191,35 @@ static int sgemmSlots(const Problem *pr, MicroKernel kernel, int64_t threads) {
     base.act = ep->act;
   }
 
-  int64_t next = 0;
+  int64_t counter = 0;
 #pragma omp parallel num_threads(threads)
-  for (;;) {
-    int64_t u = __atomic_fetch_add(&next, 1, __ATOMIC_RELAXED);
-    if (u >= units)
-      break;
-    int64_t step = u / slots, slot = u % slots, j = slot * 2 * NR;
-    int64_t pc = step * kcStep;
-    int64_t kc = k - pc < kcStep ? k - pc : kcStep;
-    if (slot >= fullSlots) {
-      /* The last, partial slot: all of k at once, at the first step. */
-      if (step == 0 && computePart(pr, kernel, 0, 0, m, j, n))
-        computePartUnpacked(pr, 0, 0, m, j, n);
-    } else {
-      if (step > 0)
-        while (!__atomic_load_n(&done[u - slots], __ATOMIC_ACQUIRE))
-          _mm_pause();
-      computeSlot(pr, j, pc, kc, pc > 0 || pr->accumulate, pc + kc >= k,
-                  inRegisters ? &base : NULL);
+  {
+    /* Each thread reserves its next unit as it starts one, so that the
+     * current unit's tiles can prefetch the next one's panels. */
+    int64_t u = __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED);
+    while (u < units) {
+      int64_t after = __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED);
+      int64_t step = u / slots, slot = u % slots, j = slot * 2 * NR;
+      int64_t pc = step * kcStep;
+      int64_t kc = k - pc < kcStep ? k - pc : kcStep;
+      if (slot >= fullSlots) {
+        /* The last, partial slot: all of k at once, at the first step. */
+        if (step == 0 && computePart(pr, kernel, 0, 0, m, j, n))
+          computePartUnpacked(pr, 0, 0, m, j, n);
+      } else {
+        if (step > 0)
+          while (!__atomic_load_n(&done[u - slots], __ATOMIC_ACQUIRE))
+            _mm_pause();
+        const float *next = NULL;
+        if (after < units && after % slots < fullSlots)
+          next = pr->b + after % slots * 2 * pr->k * NR +
+                 after / slots * kcStep * NR;
+        computeSlot(pr, j, pc, kc, pc > 0 || pr->accumulate, pc + kc >= k,
+                    inRegisters ? &base : NULL, next);
+      }
+      __atomic_store_n(&done[u], 1, __ATOMIC_RELEASE);
+      u = after;
     }
-    __atomic_store_n(&done[u], 1, __ATOMIC_RELEASE);
   }
   return 1;
 }
