@@ -859,6 +859,29 @@ static void tilePrefetch(const TileEpilogueAt *te, int64_t i, int64_t nrows,
   }
 }
 
+/** Fills `base` with pr's epilogue for batch bi as the AVX-512 tiles apply
+ *  it as they store, and returns 1, where C (row-major), the bias and the
+ *  residual are contiguous along the columns (the bias may be one value per
+ *  row) and the activation is one they have; returns 0 otherwise (none, or
+ *  one for applyEpilogue). */
+static int tileEpilogueBase(const Problem *pr, int64_t bi, TileEpilogue *base) {
+  const Epilogue *ep = pr->ep;
+  *base = (TileEpilogue){0};
+  if (!ep || pr->c_cs != 1 || !tailMicroKernel2 ||
+      (ep->bias && ep->bias_cs != 0 && ep->bias_cs != 1) ||
+      (ep->res && ep->res_cs != 1) ||
+      (ep->act != LOOMRT_ACT_NONE && ep->act != LOOMRT_ACT_RELU &&
+       ep->act != LOOMRT_ACT_GELU && ep->act != LOOMRT_ACT_GELU_TANH))
+    return 0;
+  base->bias = ep->bias ? ep->bias + bi * ep->bias_bs : NULL;
+  base->bias_rs = ep->bias_rs;
+  base->bias_vec = ep->bias_cs == 1;
+  base->res = ep->res ? ep->res + bi * ep->res_bs : NULL;
+  base->res_rs = ep->res_rs;
+  base->act = ep->act;
+  return 1;
+}
+
 /** Computes C[batch bi][m0:m1, n0:n1]. Returns 0, or -1 (having computed
  *  nothing) if the packing buffers cannot be allocated. */
 static int computePart(const Problem *pr, MicroKernel kernel, int64_t bi,
@@ -914,25 +937,9 @@ static int computePart(const Problem *pr, MicroKernel kernel, int64_t bi,
   MicroKernel2 kernel2 = pr->c_cs != 1 ? NULL : microKernel2;
   RowsMicroKernel2 rowsKernel2 = pr->c_cs != 1 ? NULL : rowsMicroKernel2;
   TailMicroKernel2 tailKernel2 = pr->c_cs != 1 ? NULL : tailMicroKernel2;
-  /* The AVX-512 tiles apply the epilogue with vector code where C, the bias
-   * and the residual are contiguous along the columns (the bias may be one
-   * value per row) and the activation is one they have. */
-  const Epilogue *ep = pr->ep;
-  int inRegisters =
-      ep && pr->c_cs == 1 && tailKernel2 &&
-      (!ep->bias || ep->bias_cs == 0 || ep->bias_cs == 1) &&
-      (!ep->res || ep->res_cs == 1) &&
-      (ep->act == LOOMRT_ACT_NONE || ep->act == LOOMRT_ACT_RELU ||
-       ep->act == LOOMRT_ACT_GELU || ep->act == LOOMRT_ACT_GELU_TANH);
-  TileEpilogue base = {0};
-  if (inRegisters) {
-    base.bias = ep->bias ? ep->bias + bi * ep->bias_bs : NULL;
-    base.bias_rs = ep->bias_rs;
-    base.bias_vec = ep->bias_cs == 1;
-    base.res = ep->res ? ep->res + bi * ep->res_bs : NULL;
-    base.res_rs = ep->res_rs;
-    base.act = ep->act;
-  }
+  /* The AVX-512 tiles apply the epilogue with vector code where they can. */
+  TileEpilogue base;
+  int inRegisters = tileEpilogueBase(pr, bi, &base);
   for (int64_t jc = n0; jc < n1; jc += NC) {
     int64_t nc = n1 - jc < NC ? n1 - jc : NC;
     for (int64_t pc = 0; pc < pr->k; pc += kcStep) {
@@ -1179,21 +1186,8 @@ static int sgemmSlots(const Problem *pr, MicroKernel kernel, int64_t threads) {
     return 0;
   memset(done, 0, (size_t)units * sizeof(int));
 
-  const Epilogue *ep = pr->ep;
-  int inRegisters =
-      ep && (!ep->bias || ep->bias_cs == 0 || ep->bias_cs == 1) &&
-      (!ep->res || ep->res_cs == 1) &&
-      (ep->act == LOOMRT_ACT_NONE || ep->act == LOOMRT_ACT_RELU ||
-       ep->act == LOOMRT_ACT_GELU || ep->act == LOOMRT_ACT_GELU_TANH);
-  TileEpilogue base = {0};
-  if (inRegisters) {
-    base.bias = ep->bias;
-    base.bias_rs = ep->bias_rs;
-    base.bias_vec = ep->bias_cs == 1;
-    base.res = ep->res;
-    base.res_rs = ep->res_rs;
-    base.act = ep->act;
-  }
+  TileEpilogue base;
+  int inRegisters = tileEpilogueBase(pr, 0, &base);
 
   int64_t counter = 0;
 #pragma omp parallel num_threads(threads)
