@@ -1224,6 +1224,109 @@ static int sgemmSlots(const Problem *pr, MicroKernel kernel, int64_t threads) {
 #endif
 
 /* -------------------------------------------------------------------------
+ * Two threads on row halves, stealing from each other's end
+ * ------------------------------------------------------------------------- */
+
+#if defined(LOOMRT_KERNELS_OPENMP) && defined(LOOMRT_HAVE_AVX2_KERNEL)
+/** Rows [r0, r1) of C[:, j:j+32] = A · B[:, j:j+32] (one reduction step,
+ *  all of k) on 12 x 32 tiles and a tail tile, prefetching the panels of
+ *  the next pair (`next`, NULL: none) across the tiles after the first. */
+static void computeBlockPair(const Problem *pr, int64_t r0, int64_t r1,
+                             int64_t j, const float *next,
+                             const TileEpilogue *base) {
+  const float *b0 = pr->b + j / NR * pr->k * NR, *b1 = b0 + pr->k * NR;
+  TileEpilogueAt te = {base, pr->ep, {0}};
+  int64_t tiles = (r1 - r0 + 2 * MR - 1) / (2 * MR);
+  NextPanels np;
+  for (int64_t ir = r0; ir < r1; ir += 2 * MR) {
+    int nrows = r1 - ir < 2 * MR ? (int)(r1 - ir) : 2 * MR;
+    const float *rowPtrs[2 * MR];
+    for (int i = 0; i < nrows; ++i)
+      rowPtrs[i] = pr->a + (ir + i) * pr->a_rs;
+    const NextPanels *pf =
+        nextPanels(&np, next, next ? next + pr->k * NR : NULL, pr->k,
+                   (ir - r0) / (2 * MR), tiles);
+    float *ct = pr->c + ir * pr->c_rs + j;
+    tilePrefetch(&te, ir, nrows, j);
+    if (nrows == 2 * MR)
+      rowsMicroKernel2(pr->k, rowPtrs, b0, b1, ct, pr->c_rs, pr->accumulate,
+                       tileEpilogue(&te, ir, j), pf);
+    else
+      tailMicroKernel2(nrows, 0, pr->k, rowPtrs, b0, b1, ct, pr->c_rs,
+                       pr->accumulate, tileEpilogue(&te, ir, j), pf);
+    if (!te.base)
+      applyEpilogue(pr, 0, ir, ir + nrows, j, j + 2 * NR);
+  }
+}
+
+/** Computes an unbatched product of more than 192 rows by prepacked weights
+ *  on two threads, each on its half of the rows as the fixed parts do (both
+ *  sweep the same weight panels at the same time, so one fetch from memory
+ *  serves both), in units of (block of MC rows, 32-column pair) taken from
+ *  the front of its own half; a thread that runs out takes units from the
+ *  back of the other half. With a 20% load on one core, BERT-512's layer
+ *  products ran in 22.4 instead of 24.1 ms, unloaded in 19.7 instead of
+ *  20.35. Returns 0, having done nothing, where it does not apply: two
+ *  threads, prepacked B, row-major A (rows that do not collide in L1) and
+ *  C, the AVX-512 tiles, k in one reduction step, n a multiple of 32. */
+static int sgemmHalves(const Problem *pr, int64_t threads) {
+  int64_t m = pr->m, n = pr->n, k = pr->k;
+  if (threads != 2 || !pr->packedB || pr->a_cs != 1 || pr->c_cs != 1 ||
+      (pr->a_rs * (int64_t)sizeof(float)) % 2048 == 0 || !rowsMicroKernel2 ||
+      !tailMicroKernel2 || m <= 192 || k == 0 || k > KC_MAX ||
+      n % (2 * NR) != 0 || m > INT32_MAX / MR)
+    return 0;
+  int64_t half = ((m + 1) / 2 + 2 * MR - 1) / (2 * MR) * 2 * MR;
+  int64_t pairs = n / (2 * NR);
+  int64_t first[2] = {0, half}, end[2] = {half, m};
+  /* Each half's units, front (low 32 bits) to back (high 32 bits). */
+  uint64_t range[2];
+  for (int t = 0; t < 2; ++t) {
+    uint64_t units = (uint64_t)((end[t] - first[t] + MC - 1) / MC * pairs);
+    if (units > UINT32_MAX)
+      return 0;
+    range[t] = units << 32;
+  }
+  TileEpilogue base;
+  int inRegisters = tileEpilogueBase(pr, 0, &base);
+#pragma omp parallel num_threads(2)
+  {
+    int me = omp_get_thread_num() & 1;
+    for (;;) {
+      int owner = me;
+      int64_t u = -1;
+      for (int attempt = 0; attempt < 2 && u < 0; ++attempt) {
+        owner = attempt == 0 ? me : 1 - me;
+        uint64_t cur = __atomic_load_n(&range[owner], __ATOMIC_RELAXED);
+        for (;;) {
+          uint64_t front = cur & 0xffffffffu, back = cur >> 32;
+          if (front >= back)
+            break;
+          uint64_t taken = owner == me ? (back << 32) | (front + 1)
+                                       : ((back - 1) << 32) | front;
+          if (__atomic_compare_exchange_n(&range[owner], &cur, taken, 0,
+                                          __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+            u = (int64_t)(owner == me ? front : back - 1);
+            break;
+          }
+        }
+      }
+      if (u < 0)
+        break;
+      int64_t r0 = first[owner] + u / pairs * MC;
+      int64_t r1 = r0 + MC < end[owner] ? r0 + MC : end[owner];
+      int64_t pair = u % pairs;
+      const float *next =
+          pair + 1 < pairs ? pr->b + (pair + 1) * 2 * k * NR : NULL;
+      computeBlockPair(pr, r0, r1, pair * 2 * NR, next,
+                       inRegisters ? &base : NULL);
+    }
+  }
+  return 1;
+}
+#endif
+
+/* -------------------------------------------------------------------------
  * Entry point
  * ------------------------------------------------------------------------- */
 
@@ -1280,6 +1383,8 @@ static void sgemm(int64_t batch, int64_t m, int64_t n, int64_t k,
   int64_t items = batch * parts;
 #if defined(LOOMRT_KERNELS_OPENMP) && defined(LOOMRT_HAVE_AVX2_KERNEL)
   if (batch == 1 && sgemmSlots(&pr, kernel, threads))
+    return;
+  if (batch == 1 && sgemmHalves(&pr, threads))
     return;
 #endif
 

@@ -153,7 +153,11 @@ INSTANTIATE_TEST_SUITE_P(
         // Threads taking 32-column slots of a short product by weights:
         // three reduction steps that wait for each other, a partial last
         // slot, a row tail, accumulating.
-        Case{1, 150, 530, 1600, false, false, false, false, true, true}),
+        Case{1, 150, 530, 1600, false, false, false, false, true, true},
+        // Over 192 rows by weights: two row halves in blocks of 96 rows and
+        // 32-column pairs, taken from each other's end; a row tail.
+        Case{1, 301, 256, 500, false, false, false, false, false, true},
+        Case{1, 200, 96, 64, false, false, false, false, true, true}),
     name);
 
 /// An epilogue case: shape, whether C (and the residual) are transposed,
@@ -296,7 +300,10 @@ INSTANTIATE_TEST_SUITE_P(
         EpilogueCase{1, 100, 300, 1000, false, true, false, true, true,
                      LOOMRT_ACT_GELU},
         EpilogueCase{1, 64, 288, 700, false, false, true, true, true,
-                     LOOMRT_ACT_GELU_TANH}),
+                     LOOMRT_ACT_GELU_TANH},
+        // Row halves with stealing: the epilogue on every block and pair.
+        EpilogueCase{1, 260, 320, 600, false, true, false, true, true,
+                     LOOMRT_ACT_GELU}),
     epilogueName);
 
 TEST(SgemmTest, KernelIsNamed) {
