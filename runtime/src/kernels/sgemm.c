@@ -1121,27 +1121,28 @@ static void computeRow(const Problem *pr, int64_t bi, int64_t n0, int64_t n1) {
 static _Thread_local void *bufferSlots;
 static _Thread_local size_t capacitySlots;
 
-/** C[:, j:j+32] (+)= A[:, pc:pc+kc] · B[pc:pc+kc, j:j+32] over all of C's
- *  rows on 12 x 32 tiles and one tail tile; A row-major, read in place; B
- *  prepacked. `last`: the product's last reduction step, where the
- *  epilogue is applied (in registers when `base` is set). The tiles after
- *  the first prefetch `next` (the panels of the thread's next slot at its
- *  reduction step; NULL: none). */
-static void computeSlot(const Problem *pr, int64_t j, int64_t pc, int64_t kc,
-                        int accumulate, int last, const TileEpilogue *base,
-                        const float *next) {
+/** Rows [r0, r1) of C[:, j:j+32] (+)= A[r0:r1, pc:pc+kc] ·
+ *  B[pc:pc+kc, j:j+32] on 12 x 32 tiles and one tail tile; A row-major,
+ *  read in place; B prepacked. `last`: the product's last reduction step,
+ *  where the epilogue is applied (in registers when `base` is set). The
+ *  tiles after the first prefetch `next` (the panels of the thread's next
+ *  pair at its reduction step; NULL: none). */
+static void computeSlot(const Problem *pr, int64_t r0, int64_t r1, int64_t j,
+                        int64_t pc, int64_t kc, int accumulate, int last,
+                        const TileEpilogue *base, const float *next) {
   const float *b0 = pr->b + j / NR * pr->k * NR + pc * NR;
   const float *b1 = b0 + pr->k * NR;
   TileEpilogueAt te = {last ? base : NULL, pr->ep, {0}};
-  int64_t tiles = (pr->m + 2 * MR - 1) / (2 * MR);
+  int64_t tiles = (r1 - r0 + 2 * MR - 1) / (2 * MR);
   NextPanels np;
-  for (int64_t ir = 0; ir < pr->m; ir += 2 * MR) {
-    const NextPanels *pf = nextPanels(
-        &np, next, next ? next + pr->k * NR : NULL, kc, ir / (2 * MR), tiles);
-    int nrows = pr->m - ir < 2 * MR ? (int)(pr->m - ir) : 2 * MR;
+  for (int64_t ir = r0; ir < r1; ir += 2 * MR) {
+    int nrows = r1 - ir < 2 * MR ? (int)(r1 - ir) : 2 * MR;
     const float *rowPtrs[2 * MR];
     for (int i = 0; i < nrows; ++i)
       rowPtrs[i] = pr->a + (ir + i) * pr->a_rs + pc;
+    const NextPanels *pf =
+        nextPanels(&np, next, next ? next + pr->k * NR : NULL, kc,
+                   (ir - r0) / (2 * MR), tiles);
     float *ct = pr->c + ir * pr->c_rs + j;
     if (last)
       tilePrefetch(&te, ir, nrows, j);
@@ -1212,7 +1213,7 @@ static int sgemmSlots(const Problem *pr, MicroKernel kernel, int64_t threads) {
         if (after < units && after % slots < fullSlots)
           next = pr->b + after % slots * 2 * pr->k * NR +
                  after / slots * kcStep * NR;
-        computeSlot(pr, j, pc, kc, pc > 0 || pr->accumulate, pc + kc >= k,
+        computeSlot(pr, 0, m, j, pc, kc, pc > 0 || pr->accumulate, pc + kc >= k,
                     inRegisters ? &base : NULL, next);
       }
       __atomic_store_n(&done[u], 1, __ATOMIC_RELEASE);
@@ -1228,37 +1229,6 @@ static int sgemmSlots(const Problem *pr, MicroKernel kernel, int64_t threads) {
  * ------------------------------------------------------------------------- */
 
 #if defined(LOOMRT_KERNELS_OPENMP) && defined(LOOMRT_HAVE_AVX2_KERNEL)
-/** Rows [r0, r1) of C[:, j:j+32] = A · B[:, j:j+32] (one reduction step,
- *  all of k) on 12 x 32 tiles and a tail tile, prefetching the panels of
- *  the next pair (`next`, NULL: none) across the tiles after the first. */
-static void computeBlockPair(const Problem *pr, int64_t r0, int64_t r1,
-                             int64_t j, const float *next,
-                             const TileEpilogue *base) {
-  const float *b0 = pr->b + j / NR * pr->k * NR, *b1 = b0 + pr->k * NR;
-  TileEpilogueAt te = {base, pr->ep, {0}};
-  int64_t tiles = (r1 - r0 + 2 * MR - 1) / (2 * MR);
-  NextPanels np;
-  for (int64_t ir = r0; ir < r1; ir += 2 * MR) {
-    int nrows = r1 - ir < 2 * MR ? (int)(r1 - ir) : 2 * MR;
-    const float *rowPtrs[2 * MR];
-    for (int i = 0; i < nrows; ++i)
-      rowPtrs[i] = pr->a + (ir + i) * pr->a_rs;
-    const NextPanels *pf =
-        nextPanels(&np, next, next ? next + pr->k * NR : NULL, pr->k,
-                   (ir - r0) / (2 * MR), tiles);
-    float *ct = pr->c + ir * pr->c_rs + j;
-    tilePrefetch(&te, ir, nrows, j);
-    if (nrows == 2 * MR)
-      rowsMicroKernel2(pr->k, rowPtrs, b0, b1, ct, pr->c_rs, pr->accumulate,
-                       tileEpilogue(&te, ir, j), pf);
-    else
-      tailMicroKernel2(nrows, 0, pr->k, rowPtrs, b0, b1, ct, pr->c_rs,
-                       pr->accumulate, tileEpilogue(&te, ir, j), pf);
-    if (!te.base)
-      applyEpilogue(pr, 0, ir, ir + nrows, j, j + 2 * NR);
-  }
-}
-
 /** Computes an unbatched product of more than 192 rows by prepacked weights
  *  on two threads, each on its half of the rows as the fixed parts do (both
  *  sweep the same weight panels at the same time, so one fetch from memory
@@ -1318,8 +1288,8 @@ static int sgemmHalves(const Problem *pr, int64_t threads) {
       int64_t pair = u % pairs;
       const float *next =
           pair + 1 < pairs ? pr->b + (pair + 1) * 2 * k * NR : NULL;
-      computeBlockPair(pr, r0, r1, pair * 2 * NR, next,
-                       inRegisters ? &base : NULL);
+      computeSlot(pr, r0, r1, pair * 2 * NR, 0, k, pr->accumulate, 1,
+                  inRegisters ? &base : NULL, next);
     }
   }
   return 1;
