@@ -7,10 +7,11 @@
  * softmax(scale Q K^T (+ causal mask)) V for every (batch, head), in the
  * online-softmax (flash) form: per head, K^T and V are packed once for the
  * GEMM microkernel; then per block of QB query rows and block of KB keys,
- * S = (scale Q) K^T goes into a buffer that stays in L2 (its rows KB + 16
- * floats apart, so that the P V product reads twelve rows of it without
- * L1 set conflicts), each row's running max, exp and sum are one pass over
- * it with P written in place, and acc = alpha acc + P V. Work is shared by
+ * S = Q K^T (Q read in place) goes into a buffer that stays in L2 (its rows
+ * KB + 16 floats apart, so that the P V product reads twelve rows of it
+ * without L1 set conflicts), each row's running max, exp(scale (s - max))
+ * and sum are one pass over it with P written in place, and
+ * acc = alpha acc + P V. Work is shared by
  * (batch, head, query chunk) on the OpenMP threads; the GEMMs inside run on
  * the calling thread.
  *
@@ -48,21 +49,24 @@ static _Thread_local size_t capK, capV, capQ, capS, capAcc, capRow;
  * Row step of the online softmax
  * ------------------------------------------------------------------------- */
 
-/** One row of scores s[0, n), of which the first `valid` are visible (the
- *  rest masked): updates the row's max *m and sum *l, overwrites s with
- *  P = exp(s - max) (0 where masked) and returns alpha = exp(m_old - m_new),
- *  the factor for what the row accumulated before. */
+/** One row of unscaled scores s[0, n) (Q K^T), of which the first `valid`
+ *  are visible (the rest masked), and the softmax scale (> 0): updates the
+ *  row's max *m (of the unscaled scores) and sum *l, overwrites s with
+ *  P = exp(scale (s - max)) (0 where masked) and returns
+ *  alpha = exp(scale (m_old - m_new)), the factor for what the row
+ *  accumulated before. */
 static float rowStepGeneric(int64_t n, int64_t valid, float *s, float *m,
-                            float *l) {
+                            float *l, float scale) {
   float mx = -INFINITY;
   for (int64_t j = 0; j < valid; ++j)
     mx = s[j] > mx ? s[j] : mx;
   float mNew = mx > *m ? mx : *m;
-  float base = mNew == -INFINITY ? 0.0f : mNew;
-  float alpha = expf(*m - base);
+  float base = mNew == -INFINITY ? 0.0f : mNew * scale;
+  float alpha = expf(*m * scale - base);
   float sum = 0.0f;
   for (int64_t j = 0; j < valid; ++j) {
-    float p = expf(s[j] - base);
+    /* In double: one rounding, as the vector code's fused multiply-add. */
+    float p = expf((float)((double)s[j] * scale - base));
     s[j] = p;
     sum += p;
   }
@@ -74,30 +78,36 @@ static float rowStepGeneric(int64_t n, int64_t valid, float *s, float *m,
 }
 
 #ifdef LOOMRT_HAVE_AVX512_ROWS
-/** exp(x) for x <= 0 (and -inf): 2^n e^r with |r| <= ln2 / 2, e^r by a
- *  degree-6 polynomial (relative error ~2e-7), scaled by vscalefps (which
- *  flushes to 0 below the float range). */
+/** exp(x) for x <= 0 (below -86: exp(-86), ~4e-38): 2^n 2^f with
+ *  n = round(x log2 e) read off the low bits of x log2 e + 1.5 * 2^23,
+ *  f = x log2 e - n (one fused multiply-subtract; |f| <= 1/2), 2^f by a
+ *  degree-5 polynomial fitted for relative error (1.8e-7 in float), and
+ *  2^n added to its exponent field with an integer shift and add. Three
+ *  FP operations fewer than the e^r form (two-constant reduction, degree-6
+ *  series, vrndscaleps, vscalefps), whose rounding and scaling ops were the
+ *  row step's hottest instructions in `perf`. */
 static inline __attribute__((always_inline, target("avx512f"))) __m512
 exp512(__m512 x) {
-  x = _mm512_max_ps(x, _mm512_set1_ps(-104.0f));
-  __m512 n = _mm512_roundscale_ps(
-      _mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-      _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-  __m512 p = _mm512_set1_ps(1.0f / 720);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-  return _mm512_scalef_ps(p, n);
+  const __m512 log2e = _mm512_set1_ps(1.44269504088896341f);
+  const __m512 magic = _mm512_set1_ps(12582912.0f);
+  x = _mm512_max_ps(x, _mm512_set1_ps(-86.0f));
+  __m512 t = _mm512_fmadd_ps(x, log2e, magic);
+  __m512 n = _mm512_sub_ps(t, magic);
+  __m512 f = _mm512_fmsub_ps(x, log2e, n);
+  __m512 p = _mm512_set1_ps(1.3264727e-3f);
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.6715129e-3f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.5507337e-2f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.4022242e-1f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.9314698e-1f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
+  __m512i e = _mm512_slli_epi32(_mm512_castps_si512(t), 23);
+  return _mm512_castsi512_ps(_mm512_add_epi32(_mm512_castps_si512(p), e));
 }
 
 /** rowStepGeneric with 16-float vectors. */
 __attribute__((target("avx512f"))) static float
-rowStepAvx512(int64_t n, int64_t valid, float *s, float *m, float *l) {
+rowStepAvx512(int64_t n, int64_t valid, float *s, float *m, float *l,
+              float scale) {
   __m512 vmax = _mm512_set1_ps(-INFINITY);
   int64_t j = 0;
   for (; j + 16 <= valid; j += 16)
@@ -108,17 +118,19 @@ rowStepAvx512(int64_t n, int64_t valid, float *s, float *m, float *l) {
   }
   float mx = _mm512_reduce_max_ps(vmax);
   float mNew = mx > *m ? mx : *m;
-  float base = mNew == -INFINITY ? 0.0f : mNew;
-  float alpha = expf(*m - base);
-  __m512 vbase = _mm512_set1_ps(base), vsum = _mm512_setzero_ps();
+  float base = mNew == -INFINITY ? 0.0f : mNew * scale;
+  float alpha = expf(*m * scale - base);
+  __m512 vbase = _mm512_set1_ps(base), vscale = _mm512_set1_ps(scale);
+  __m512 vsum = _mm512_setzero_ps();
   for (j = 0; j + 16 <= valid; j += 16) {
-    __m512 p = exp512(_mm512_sub_ps(_mm512_loadu_ps(s + j), vbase));
+    __m512 p = exp512(_mm512_fmsub_ps(_mm512_loadu_ps(s + j), vscale, vbase));
     _mm512_storeu_ps(s + j, p);
     vsum = _mm512_add_ps(vsum, p);
   }
   if (j < valid) {
     __mmask16 k = (__mmask16)((1u << (valid - j)) - 1);
-    __m512 p = exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, s + j), vbase));
+    __m512 p =
+        exp512(_mm512_fmsub_ps(_mm512_maskz_loadu_ps(k, s + j), vscale, vbase));
     p = _mm512_maskz_mov_ps(k, p);
     _mm512_storeu_ps(s + j, p); /* zeros past `valid`: masked keys */
     vsum = _mm512_add_ps(vsum, p);
@@ -138,8 +150,8 @@ rowStepAvx512(int64_t n, int64_t valid, float *s, float *m, float *l) {
 }
 #endif
 
-typedef float (*RowStep)(int64_t n, int64_t valid, float *s, float *m,
-                         float *l);
+typedef float (*RowStep)(int64_t n, int64_t valid, float *s, float *m, float *l,
+                         float scale);
 
 static RowStep rowStep(void) {
 #ifdef LOOMRT_HAVE_AVX512_ROWS
@@ -226,11 +238,20 @@ static int attendRange(const Attention *a, int64_t b, int64_t h, int64_t q0,
                         pv + blk * vBlock);
   }
 
+  /* A positive scale goes into the exponent (P = exp(scale (S - max))), so
+   * that row-major Q is read in place by the S GEMM; otherwise Q is copied
+   * (scaled, where the scale is not positive). */
+  float qScale = a->scale > 0.0f ? 1.0f : a->scale;
+  float sScale = a->scale > 0.0f ? a->scale : 1.0f;
+  int qInPlace = qScale == 1.0f && a->qs[3] == 1;
   for (int64_t i0 = q0; i0 < q1; i0 += QB) {
     int64_t rows = q1 - i0 < QB ? q1 - i0 : QB;
-    for (int64_t i = 0; i < rows; ++i)
-      for (int64_t c = 0; c < d; ++c)
-        qb[i * d + c] = a->scale * q[(i0 + i) * a->qs[2] + c * a->qs[3]];
+    const float *qa = qInPlace ? q + i0 * a->qs[2] : qb;
+    int64_t lda = qInPlace ? a->qs[2] : d;
+    if (!qInPlace)
+      for (int64_t i = 0; i < rows; ++i)
+        for (int64_t c = 0; c < d; ++c)
+          qb[i * d + c] = qScale * q[(i0 + i) * a->qs[2] + c * a->qs[3]];
     for (int64_t i = 0; i < rows; ++i) {
       mrow[i] = -INFINITY;
       lrow[i] = 0.0f;
@@ -247,16 +268,16 @@ static int attendRange(const Attention *a, int64_t b, int64_t h, int64_t q0,
        * ends this block early: P is 0 past kb). */
       int64_t kb = end - j0 < KB ? end - j0 : KB;
       int64_t kp = kvEnd - j0 < KB ? kvEnd - j0 : KB;
-      /* S = (scale Q) K^T for keys [j0, j0 + kb). */
-      loomrt_sgemm_f32(1, rows, kb, d, qb, 0, d, 1, pk + j0 * d, 0, 0, 0, s, 0,
-                       ldS, 1, LOOMRT_GEMM_PACKED_B);
+      /* S = Q K^T for keys [j0, j0 + kb) (scaled in the exponent). */
+      loomrt_sgemm_f32(1, rows, kb, d, qa, 0, lda, 1, pk + j0 * d, 0, 0, 0, s,
+                       0, ldS, 1, LOOMRT_GEMM_PACKED_B);
       for (int64_t i = 0; i < rows; ++i) {
         int64_t valid = kb;
         if (a->causal) {
           int64_t seen = i0 + i + offset + 1 - j0; /* keys j0 .. visible */
           valid = seen < 0 ? 0 : seen < kb ? seen : kb;
         }
-        float alpha = step(kp, valid, s + i * ldS, mrow + i, lrow + i);
+        float alpha = step(kp, valid, s + i * ldS, mrow + i, lrow + i, sScale);
         if (j0 > 0 && alpha != 1.0f)
           for (int64_t c = 0; c < dv; ++c)
             acc[i * dv + c] *= alpha;

@@ -9,7 +9,8 @@
 // queries, whose first rows see nothing), grouped-query heads, sequences
 // that are not multiples of the 96-row and 512-key blocks or of the 16-key
 // panels, several key blocks (the online rescaling), rank-3 operands
-// (no heads), and [B, S, H, D] layouts read and written through strides.
+// (no heads), [B, S, H, D] layouts read and written through strides, and
+// negative and large scales.
 // The portable row code runs here under LOOMRT_MAX_ISA=portable (read once
 // per process); test/Integration/raise-attention.test runs a model with it.
 //
@@ -34,6 +35,13 @@ struct Case {
   bool interleaved = false;
   /// Rank-3 operands: no head dim (heads = kv_heads = 1, head stride 0).
   bool rank3 = false;
+  /// The softmax scale; 0: 1 / sqrt(d). A positive scale is applied in the
+  /// exponent (Q read in place), any other to a copy of Q.
+  float scale = 0.0f;
+  /// Max abs error allowed: logits of magnitude L are rounded to ~6e-8 L in
+  /// float whichever way they are computed, which P carries as a relative
+  /// error (the old kernel, too, was 2.4e-6 off on the scale-3 case).
+  double tol = 2e-6;
 };
 
 /// Strides (batch, head, row, column) of a [B, H, S, D] tensor stored as
@@ -67,7 +75,8 @@ TEST_P(AttentionTest, MatchesReference) {
                        ks = strides(c, c.kvHeads, c.skv, c.d),
                        vs = strides(c, c.kvHeads, c.skv, c.dv),
                        os = strides(c, c.heads, c.sq, c.dv);
-  float scale = 1.0f / std::sqrt(static_cast<float>(c.d));
+  float scale =
+      c.scale != 0.0f ? c.scale : 1.0f / std::sqrt(static_cast<float>(c.d));
   uint32_t bits;
   std::memcpy(&bits, &scale, sizeof(bits));
   loomrt_attention_f32(c.batch, c.heads, c.kvHeads, c.sq, c.skv, c.d, c.dv,
@@ -117,7 +126,7 @@ TEST_P(AttentionTest, MatchesReference) {
               std::max(maxErr, std::fabs(ref / sum - o[at(os, b, h, i, e)]));
         }
       }
-  EXPECT_LT(maxErr, 2e-6) << "max abs err " << maxErr;
+  EXPECT_LT(maxErr, c.tol) << "max abs err " << maxErr;
   if (c.causal && c.sq > c.skv)
     EXPECT_GT(empty, 0);
 }
@@ -138,6 +147,10 @@ INSTANTIATE_TEST_SUITE_P(
         // Rank 3, a single query (decoding shape), a single key.
         Case{3, 1, 1, 50, 70, 20, 12, true, false, true},
         Case{1, 4, 4, 1, 530, 64, 64, false},
-        Case{1, 4, 4, 9, 1, 64, 64, false}));
+        Case{1, 4, 4, 9, 1, 64, 64, false},
+        // A negative scale (Q copied and scaled), a large one (scores far
+        // below the max: exp's lower range), both over several key blocks.
+        Case{1, 2, 2, 100, 600, 32, 32, false, false, false, -0.7f},
+        Case{1, 2, 2, 100, 600, 32, 32, true, true, false, 3.0f, 5e-6}));
 
 } // namespace
