@@ -175,6 +175,9 @@ void loom::buildCPUPipeline(OpPassManager &pm,
   // Inline polynomial math after the microkernels have taken the GEMM
   // epilogues they recognize by their math (erf, tanh).
   pm.addNestedPass<func::FuncOp>(createApproximateMathPass());
+  // Free each intermediate buffer after its last use instead of when the
+  // model returns, so that the allocation cache hands it to later layers.
+  pm.addNestedPass<func::FuncOp>(createShortenBufferLifetimesPass());
 
   // Step 4: loops and the LLVM dialect.
   pm.addNestedPass<func::FuncOp>(createLowerCopiesPass());

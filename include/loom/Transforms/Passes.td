@@ -281,6 +281,29 @@ def PadRowStridesPass : Pass<"loom-pad-row-strides", "mlir::func::FuncOp"> {
   let dependentDialects = ["::mlir::memref::MemRefDialect"];
 }
 
+def ShortenBufferLifetimesPass
+    : Pass<"loom-shorten-buffer-lifetimes", "mlir::func::FuncOp"> {
+  let summary = "Free each buffer right after its last use";
+  let description = [{
+    MLIR's ownership-based deallocation frees a buffer at the end of the
+    block that owns it, so in a model's single-block function every
+    intermediate buffer stays allocated until the model returns and the
+    runtime's allocation cache cannot hand a freed block to a later layer.
+    This pass moves each `memref.dealloc` of a `memref.alloc` (or of a view
+    of one) to right after the last op of its block that uses the buffer or
+    any value that may alias it: views, casts, region ops' results that a
+    terminator inside forwarded it to, and values computed from its address
+    (`memref.extract_aligned_pointer_as_index` and the arithmetic on it that
+    feeds the microkernel calls). Sizes (`memref.dim`) and loaded elements do
+    not carry the address. A dealloc is left in place where the buffer is
+    defined in another block, an alias is used outside the block or after
+    the dealloc, or the block's terminator uses an alias. For synchronous
+    code only (the CPU pipeline): an asynchronous launch that reads the
+    buffer later would be freed under.
+  }];
+  let dependentDialects = ["::mlir::memref::MemRefDialect"];
+}
+
 def LowerCopiesPass : Pass<"loom-lower-copies", "mlir::func::FuncOp"> {
   let summary = "Rewrite memref.copy as linalg.copy";
   let description = [{
