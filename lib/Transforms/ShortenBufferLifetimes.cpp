@@ -21,6 +21,7 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Interfaces/CallInterfaces.h"
 #include "mlir/Interfaces/ViewLikeInterface.h"
 #include "llvm/ADT/SetVector.h"
 
@@ -66,8 +67,11 @@ static Value rootAllocation(Value value) {
 /// op of `block` that is or contains a use of `buffer` or of a value that
 /// may alias it (other than `dealloc`), or the op defining `buffer` when
 /// there is none. Null when that cannot be told: an alias is used outside
-/// `block`, forwarded by a terminator out of `block`, or used after
-/// `dealloc`.
+/// `block`, forwarded by a terminator out of `block`, used after `dealloc`,
+/// or a value computed from its address is stored to memory or handed to an
+/// op other than a call or one that computes a result from it (MoE's table
+/// of expert addresses: the call that reads the table is no user of the
+/// address in SSA).
 static Operation *lastUse(Value buffer, memref::DeallocOp dealloc) {
   Block *block = dealloc->getBlock();
   Operation *last = buffer.getDefiningOp();
@@ -85,6 +89,10 @@ static Operation *lastUse(Value buffer, memref::DeallocOp dealloc) {
           (ancestor == user && user->hasTrait<OpTrait::IsTerminator>()))
         return nullptr;
       if (dealloc->isBeforeInBlock(ancestor))
+        return nullptr;
+      if (!isa<BaseMemRefType>(value.getType()) && user->getNumResults() == 0 &&
+          !isa<CallOpInterface>(user) &&
+          !user->hasTrait<OpTrait::IsTerminator>())
         return nullptr;
       if (last->isBeforeInBlock(ancestor))
         last = ancestor;

@@ -162,3 +162,30 @@ func.func @kept(%cond: i1) -> memref<4xf32, strided<[1], offset: 4>> {
   memref.dealloc %b : memref<8xf32>
   return %v : memref<4xf32, strided<[1], offset: 4>>
 }
+
+// -----
+
+// An address stored to memory escapes SSA: the call that reads the table
+// (MoE's expert addresses) is no visible user, so the dealloc stays.
+// CHECK-LABEL: func @stored_address
+//       CHECK:   %[[A:.*]] = memref.alloc() : memref<16xf32>
+//       CHECK:   memref.store
+//       CHECK:   call @kernel
+//  CHECK-NEXT:   call @other
+//  CHECK-NEXT:   memref.dealloc %[[A]]
+func.func private @kernel(i64)
+func.func private @other()
+func.func @stored_address() {
+  %c0 = arith.constant 0 : index
+  %a = memref.alloc() : memref<16xf32>
+  %table = memref.alloca() : memref<1xi64>
+  %p = memref.extract_aligned_pointer_as_index %a : memref<16xf32> -> index
+  %i = arith.index_cast %p : index to i64
+  memref.store %i, %table[%c0] : memref<1xi64>
+  %t = memref.extract_aligned_pointer_as_index %table : memref<1xi64> -> index
+  %ti = arith.index_cast %t : index to i64
+  call @kernel(%ti) : (i64) -> ()
+  call @other() : () -> ()
+  memref.dealloc %a : memref<16xf32>
+  return
+}

@@ -297,7 +297,10 @@ def ShortenBufferLifetimesPass
     feeds the microkernel calls). Sizes (`memref.dim`) and loaded elements do
     not carry the address. A dealloc is left in place where the buffer is
     defined in another block, an alias is used outside the block or after
-    the dealloc, or the block's terminator uses an alias. For synchronous
+    the dealloc, the block's terminator uses an alias, or a value computed
+    from its address is stored to memory (MoE's table of expert addresses,
+    which the kernel call reads) or given to an op other than a call or one
+    with results. For synchronous
     code only (the CPU pipeline): an asynchronous launch that reads the
     buffer later would be freed under.
   }];
