@@ -6,7 +6,7 @@
 //
 // MLIR's ownership-based deallocation frees a buffer at the end of the block
 // that owns it. A model's function is one block, so every intermediate
-// buffer stayed allocated until the model returned: BERT-512 held 39 MiB of
+// buffer stayed allocated until the model returned: BERT-512 held 33 MiB of
 // intermediates at once, and the runtime's allocation cache could hand no
 // freed block to a later layer. This pass moves each unconditional
 // `memref.dealloc` up to right after the last operation of its block that
