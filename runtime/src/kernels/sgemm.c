@@ -1236,60 +1236,81 @@ static int sgemmSlots(const Problem *pr, MicroKernel kernel, int64_t threads) {
  *  the front of its own half; a thread that runs out takes units from the
  *  back of the other half. With a 20% load on one core, BERT-512's layer
  *  products ran in 22.4 instead of 24.1 ms, unloaded in 19.7 instead of
- *  20.35. Returns 0, having done nothing, where it does not apply: two
+ *  20.35. A deeper k (an FFN's down-projection, K = 3072) is taken in
+ *  reduction steps of at most KC_MAX, each step's units shared in the same
+ *  way and the two threads meeting at a barrier between steps (a unit
+ *  accumulates onto the previous step's result); the fixed halves of
+ *  computePart left the faster thread waiting for the slower one's whole
+ *  half. Returns 0, having done nothing, where it does not apply: two
  *  threads, prepacked B, row-major A (rows that do not collide in L1) and
- *  C, the AVX-512 tiles, k in one reduction step, n a multiple of 32. */
+ *  C, the AVX-512 tiles, n a multiple of 32. */
 static int sgemmHalves(const Problem *pr, int64_t threads) {
   int64_t m = pr->m, n = pr->n, k = pr->k;
   if (threads != 2 || !pr->packedB || pr->a_cs != 1 || pr->c_cs != 1 ||
       (pr->a_rs * (int64_t)sizeof(float)) % 2048 == 0 || !rowsMicroKernel2 ||
-      !tailMicroKernel2 || m <= 192 || k == 0 || k > KC_MAX ||
-      n % (2 * NR) != 0 || m > INT32_MAX / MR)
+      !tailMicroKernel2 || m <= 192 || k == 0 || n % (2 * NR) != 0 ||
+      m > INT32_MAX / MR)
+    return 0;
+  enum { MAX_STEPS = 16 };
+  int64_t kcStep = chooseKC(k);
+  int64_t steps = (k + kcStep - 1) / kcStep;
+  if (steps > MAX_STEPS)
     return 0;
   int64_t half = ((m + 1) / 2 + 2 * MR - 1) / (2 * MR) * 2 * MR;
   int64_t pairs = n / (2 * NR);
   int64_t first[2] = {0, half}, end[2] = {half, m};
-  /* Each half's units, front (low 32 bits) to back (high 32 bits). */
-  uint64_t range[2];
+  /* Each step's and half's units, front (low 32 bits) to back (high 32
+   * bits). */
+  uint64_t range[MAX_STEPS][2];
   for (int t = 0; t < 2; ++t) {
     uint64_t units = (uint64_t)((end[t] - first[t] + MC - 1) / MC * pairs);
     if (units > UINT32_MAX)
       return 0;
-    range[t] = units << 32;
+    for (int64_t step = 0; step < steps; ++step)
+      range[step][t] = units << 32;
   }
   TileEpilogue base;
   int inRegisters = tileEpilogueBase(pr, 0, &base);
 #pragma omp parallel num_threads(2)
   {
     int me = omp_get_thread_num() & 1;
-    for (;;) {
-      int owner = me;
-      int64_t u = -1;
-      for (int attempt = 0; attempt < 2 && u < 0; ++attempt) {
-        owner = attempt == 0 ? me : 1 - me;
-        uint64_t cur = __atomic_load_n(&range[owner], __ATOMIC_RELAXED);
-        for (;;) {
-          uint64_t front = cur & 0xffffffffu, back = cur >> 32;
-          if (front >= back)
-            break;
-          uint64_t taken = owner == me ? (back << 32) | (front + 1)
-                                       : ((back - 1) << 32) | front;
-          if (__atomic_compare_exchange_n(&range[owner], &cur, taken, 0,
-                                          __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
-            u = (int64_t)(owner == me ? front : back - 1);
-            break;
+    for (int64_t step = 0; step < steps; ++step) {
+      int64_t pc = step * kcStep;
+      int64_t kc = k - pc < kcStep ? k - pc : kcStep;
+      /* Every unit of the previous step is done (a unit here adds to it). */
+      if (step > 0) {
+#pragma omp barrier
+      }
+      for (;;) {
+        int owner = me;
+        int64_t u = -1;
+        for (int attempt = 0; attempt < 2 && u < 0; ++attempt) {
+          owner = attempt == 0 ? me : 1 - me;
+          uint64_t *r = &range[step][owner];
+          uint64_t cur = __atomic_load_n(r, __ATOMIC_RELAXED);
+          for (;;) {
+            uint64_t front = cur & 0xffffffffu, back = cur >> 32;
+            if (front >= back)
+              break;
+            uint64_t taken = owner == me ? (back << 32) | (front + 1)
+                                         : ((back - 1) << 32) | front;
+            if (__atomic_compare_exchange_n(r, &cur, taken, 0, __ATOMIC_RELAXED,
+                                            __ATOMIC_RELAXED)) {
+              u = (int64_t)(owner == me ? front : back - 1);
+              break;
+            }
           }
         }
+        if (u < 0)
+          break;
+        int64_t r0 = first[owner] + u / pairs * MC;
+        int64_t r1 = r0 + MC < end[owner] ? r0 + MC : end[owner];
+        int64_t pair = u % pairs;
+        const float *next =
+            pair + 1 < pairs ? pr->b + (pair + 1) * 2 * k * NR + pc * NR : NULL;
+        computeSlot(pr, r0, r1, pair * 2 * NR, pc, kc, pc > 0 || pr->accumulate,
+                    pc + kc >= k, inRegisters ? &base : NULL, next);
       }
-      if (u < 0)
-        break;
-      int64_t r0 = first[owner] + u / pairs * MC;
-      int64_t r1 = r0 + MC < end[owner] ? r0 + MC : end[owner];
-      int64_t pair = u % pairs;
-      const float *next =
-          pair + 1 < pairs ? pr->b + (pair + 1) * 2 * k * NR : NULL;
-      computeSlot(pr, r0, r1, pair * 2 * NR, 0, k, pr->accumulate, 1,
-                  inRegisters ? &base : NULL, next);
     }
   }
   return 1;

@@ -157,7 +157,11 @@ INSTANTIATE_TEST_SUITE_P(
         // Over 192 rows by weights: two row halves in blocks of 96 rows and
         // 32-column pairs, taken from each other's end; a row tail.
         Case{1, 301, 256, 500, false, false, false, false, false, true},
-        Case{1, 200, 96, 64, false, false, false, false, true, true}),
+        Case{1, 200, 96, 64, false, false, false, false, true, true},
+        // The same in three reduction steps (K = 1700), the threads meeting
+        // between steps; overwriting and accumulating.
+        Case{1, 250, 96, 1700, false, false, false, false, false, true},
+        Case{1, 250, 96, 1700, false, false, false, false, true, true}),
     name);
 
 /// An epilogue case: shape, whether C (and the residual) are transposed,
@@ -303,6 +307,9 @@ INSTANTIATE_TEST_SUITE_P(
                      LOOMRT_ACT_GELU_TANH},
         // Row halves with stealing: the epilogue on every block and pair.
         EpilogueCase{1, 260, 320, 600, false, true, false, true, true,
+                     LOOMRT_ACT_GELU},
+        // ... and over three reduction steps: the epilogue at the last.
+        EpilogueCase{1, 230, 64, 2000, false, true, false, true, true,
                      LOOMRT_ACT_GELU}),
     epilogueName);
 
