@@ -218,11 +218,20 @@ static int attendRange(const Attention *a, int64_t b, int64_t h, int64_t q0,
   float *pv = loomrtReserve(&bufV, &capV,
                             sizeof(float) * (size_t)(blocks ? blocks : 1) *
                                 (size_t)loomrt_sgemm_packed_b_size(KB, dv));
-  float *qb = loomrtReserve(&bufQ, &capQ, sizeof(float) * QB * (size_t)d);
+  /* A positive scale goes into the exponent (P = exp(scale (S - max))), so
+   * that row-major Q is read in place by the S GEMM; otherwise Q is copied
+   * (scaled, where the scale is not positive) into qb. */
+  float qScale = a->scale > 0.0f ? 1.0f : a->scale;
+  float sScale = a->scale > 0.0f ? a->scale : 1.0f;
+  int qInPlace = qScale == 1.0f && a->qs[3] == 1;
+  float *qb = qInPlace
+                  ? NULL
+                  : loomrtReserve(&bufQ, &capQ,
+                                  sizeof(float) * QB * (size_t)(d ? d : 1));
   float *s = loomrtReserve(&bufS, &capS, sizeof(float) * QB * (size_t)ldS);
   float *acc = loomrtReserve(&bufAcc, &capAcc, sizeof(float) * QB * (size_t)dv);
   float *row = loomrtReserve(&bufRow, &capRow, sizeof(float) * 2 * QB);
-  if (!pk || !pv || !qb || !s || !acc || !row)
+  if (!pk || !pv || (!qInPlace && !qb) || !s || !acc || !row)
     return -1;
   float *mrow = row, *lrow = row + QB;
   RowStep step = rowStep();
@@ -238,12 +247,6 @@ static int attendRange(const Attention *a, int64_t b, int64_t h, int64_t q0,
                         pv + blk * vBlock);
   }
 
-  /* A positive scale goes into the exponent (P = exp(scale (S - max))), so
-   * that row-major Q is read in place by the S GEMM; otherwise Q is copied
-   * (scaled, where the scale is not positive). */
-  float qScale = a->scale > 0.0f ? 1.0f : a->scale;
-  float sScale = a->scale > 0.0f ? a->scale : 1.0f;
-  int qInPlace = qScale == 1.0f && a->qs[3] == 1;
   for (int64_t i0 = q0; i0 < q1; i0 += QB) {
     int64_t rows = q1 - i0 < QB ? q1 - i0 : QB;
     const float *qa = qInPlace ? q + i0 * a->qs[2] : qb;
