@@ -313,6 +313,54 @@ INSTANTIATE_TEST_SUITE_P(
                      LOOMRT_ACT_GELU}),
     epilogueName);
 
+/// A bias that is a whole matrix (the residual stream, contiguous along the
+/// columns) and a "residual" that is one value per row (a Mixer's token
+/// bias, res_cs = 0), as the compiler passes them: C = act(A·B + bias) + res
+/// with and without an activation (without one the runtime may add them in
+/// either order; with one, not).
+TEST(SgemmTest, RowResidualAndMatrixBias) {
+  const int64_t m = 53, n = 96, k = 70;
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<float> a(m * k), b(k * n), bias(m * n), res(m), c(m * n);
+  for (auto *v : {&a, &b, &bias, &res})
+    for (float &x : *v)
+      x = dist(rng);
+  std::vector<float> packed(loomrt_sgemm_packed_b_size(k, n));
+  loomrt_sgemm_pack_b(k, n, b.data(), n, 1, packed.data());
+  for (int act : {LOOMRT_ACT_NONE, LOOMRT_ACT_RELU}) {
+    std::string last;
+    for (const char *isa : {"portable", "avx2", "avx512"}) {
+      std::string kernel = loomrt_sgemm_set_max_isa(isa);
+      if (kernel == last)
+        continue;
+      last = kernel;
+      for (bool packB : {false, true}) {
+        std::fill(c.begin(), c.end(), -5.0f);
+        loomrt_sgemm_epilogue_f32(
+            1, m, n, k, a.data(), 0, k, 1, packB ? packed.data() : b.data(), 0,
+            packB ? 0 : n, packB ? 0 : 1, c.data(), 0, n, 1,
+            packB ? LOOMRT_GEMM_PACKED_B : 0, bias.data(), 0, n, 1, res.data(),
+            0, 1, 0, act);
+        double maxErr = 0;
+        for (int64_t i = 0; i < m; ++i)
+          for (int64_t j = 0; j < n; ++j) {
+            double x = bias[i * n + j];
+            for (int64_t q = 0; q < k; ++q)
+              x += static_cast<double>(a[i * k + q]) * b[q * n + j];
+            if (act == LOOMRT_ACT_RELU)
+              x = x > 0 ? x : 0;
+            x += res[i];
+            maxErr = std::max(maxErr, std::fabs(c[i * n + j] - x));
+          }
+        EXPECT_LE(maxErr, 1e-6 * (k + 1) + 2e-6)
+            << "kernel " << kernel << " act " << act << " packB " << packB;
+      }
+    }
+  }
+  loomrt_sgemm_set_max_isa(nullptr);
+}
+
 TEST(SgemmTest, KernelIsNamed) {
   std::string kernel = loomrt_sgemm_kernel_name();
   EXPECT_TRUE(kernel == "avx512-12x32" || kernel == "avx2-fma-6x16" ||
