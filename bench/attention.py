@@ -27,7 +27,12 @@ import statistics
 import subprocess
 import sys
 
-import numpy as np
+# The numpy reference check multiplies matrices in this process; OpenBLAS's
+# worker threads then spin on the two cores while loom-run and ONNX Runtime
+# are timed (attention S = 512 read 5.3-6.6 ms instead of 2.95). One BLAS
+# thread here; the timed processes do not use OpenBLAS.
+os.environ["OPENBLAS_NUM_THREADS"] = "1"
+import numpy as np  # noqa: E402
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
