@@ -42,6 +42,20 @@ std::string name(const testing::TestParamInfo<Case> &info) {
          (c.accumulate ? "_acc" : "") + (c.packB ? "_packedB" : "");
 }
 
+/// Runs `body(kernel)` once under each distinct microkernel this CPU has
+/// (capped at portable, AVX2 and AVX-512 in turn), then lifts the cap.
+template <typename Body> void forEachKernel(Body body) {
+  std::string last;
+  for (const char *isa : {"portable", "avx2", "avx512"}) {
+    std::string kernel = loomrt_sgemm_set_max_isa(isa);
+    if (kernel == last)
+      continue;
+    last = kernel;
+    body(kernel);
+  }
+  loomrt_sgemm_set_max_isa(nullptr);
+}
+
 class SgemmTest : public testing::TestWithParam<Case> {};
 
 TEST_P(SgemmTest, MatchesDoubleReference) {
@@ -89,13 +103,7 @@ TEST_P(SgemmTest, MatchesDoubleReference) {
     EXPECT_EQ(packed.back(), -7.0f) << "packing wrote past its size";
   }
 
-  // Every microkernel this CPU has.
-  std::string last;
-  for (const char *isa : {"portable", "avx2", "avx512"}) {
-    std::string kernel = loomrt_sgemm_set_max_isa(isa);
-    if (kernel == last)
-      continue;
-    last = kernel;
+  forEachKernel([&](const std::string &kernel) {
     c = before;
     if (p.packB)
       loomrt_sgemm_f32(p.batch, p.m, p.n, p.k, a.data(), aBs, aRs, aCs,
@@ -110,8 +118,7 @@ TEST_P(SgemmTest, MatchesDoubleReference) {
     for (size_t at = 0; at < c.size(); ++at)
       maxErr = std::max(maxErr, std::fabs(c[at] - want[at]));
     EXPECT_LE(maxErr, tolerance) << "kernel " << kernel;
-  }
-  loomrt_sgemm_set_max_isa(nullptr);
+  });
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -246,12 +253,7 @@ TEST_P(SgemmEpilogueTest, MatchesDoubleReference) {
       loomrt_sgemm_pack_b(p.k, p.n, b.data() + bi * bBs, bRs, 1,
                           packed.data() + bi * size);
   }
-  std::string last;
-  for (const char *isa : {"portable", "avx2", "avx512"}) {
-    std::string kernel = loomrt_sgemm_set_max_isa(isa);
-    if (kernel == last)
-      continue;
-    last = kernel;
+  forEachKernel([&](const std::string &kernel) {
     std::fill(c.begin(), c.end(), -5.0f);
     loomrt_sgemm_epilogue_f32(
         p.batch, p.m, p.n, p.k, a.data(), aBs, aRs, 1,
@@ -266,8 +268,7 @@ TEST_P(SgemmEpilogueTest, MatchesDoubleReference) {
     for (size_t at = 0; at < c.size(); ++at)
       maxErr = std::max(maxErr, std::fabs(c[at] - want[at]));
     EXPECT_LE(maxErr, tolerance) << "kernel " << kernel;
-  }
-  loomrt_sgemm_set_max_isa(nullptr);
+  });
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -329,12 +330,7 @@ TEST(SgemmTest, RowResidualAndMatrixBias) {
   std::vector<float> packed(loomrt_sgemm_packed_b_size(k, n));
   loomrt_sgemm_pack_b(k, n, b.data(), n, 1, packed.data());
   for (int act : {LOOMRT_ACT_NONE, LOOMRT_ACT_RELU}) {
-    std::string last;
-    for (const char *isa : {"portable", "avx2", "avx512"}) {
-      std::string kernel = loomrt_sgemm_set_max_isa(isa);
-      if (kernel == last)
-        continue;
-      last = kernel;
+    forEachKernel([&](const std::string &kernel) {
       for (bool packB : {false, true}) {
         std::fill(c.begin(), c.end(), -5.0f);
         loomrt_sgemm_epilogue_f32(
@@ -356,9 +352,8 @@ TEST(SgemmTest, RowResidualAndMatrixBias) {
         EXPECT_LE(maxErr, 1e-6 * (k + 1) + 2e-6)
             << "kernel " << kernel << " act " << act << " packB " << packB;
       }
-    }
+    });
   }
-  loomrt_sgemm_set_max_isa(nullptr);
 }
 
 TEST(SgemmTest, KernelIsNamed) {
