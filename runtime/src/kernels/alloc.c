@@ -58,7 +58,7 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
  * alignment, which malloc hands back, while posix_memalign asks for
  * `alignment` bytes more than it holds and took fresh heap pages instead
  * (faulted in on every call until the heap's free chunks happened to
- * merge: ViT's and the Mixer's first ~10 calls ran 1.3-2x slower). */
+ * merge: the Mixer's first ~10 calls ran ~25% slower). */
 static void *freshBlock(uint64_t alignment, uint64_t size) {
   void *ptr = NULL;
   /* Beyond glibc's largest mmap threshold every malloc block is mmapped,

@@ -1424,20 +1424,12 @@ void loomrt_sgemm_epilogue_f32(
    * bias that is change places, so that the tiles add both as they store
    * instead of a scalar pass over C afterwards (Mixer's token-mixing
    * product ran 1.7x slower). */
-  if (act == LOOMRT_ACT_NONE && res && res_cs != 1 && (!bias || bias_cs == 1)) {
-    const float *p = bias;
-    int64_t bs = bias_bs, rs = bias_rs, cs = bias_cs;
-    bias = res;
-    bias_bs = res_bs;
-    bias_rs = res_rs;
-    bias_cs = res_cs;
-    res = p;
-    res_bs = bs;
-    res_rs = rs;
-    res_cs = cs;
-  }
-  Epilogue ep = {bias,   bias_bs, bias_rs, bias_cs, res,
-                 res_bs, res_rs,  res_cs,  (int)act};
+  int swap =
+      act == LOOMRT_ACT_NONE && res && res_cs != 1 && (!bias || bias_cs == 1);
+  Epilogue ep = swap ? (Epilogue){res,     res_bs,  res_rs,  res_cs,  bias,
+                                  bias_bs, bias_rs, bias_cs, (int)act}
+                     : (Epilogue){bias,   bias_bs, bias_rs, bias_cs, res,
+                                  res_bs, res_rs,  res_cs,  (int)act};
   int none = !bias && !res && act == LOOMRT_ACT_NONE;
   sgemm(batch, m, n, k, a, a_bs, a_rs, a_cs, b, b_bs, b_rs, b_cs, c, c_bs, c_rs,
         c_cs, flags, none ? NULL : &ep);
