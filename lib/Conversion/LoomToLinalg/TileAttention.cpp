@@ -281,13 +281,29 @@ struct AttentionToKernel : OpRewritePattern<AttentionOp> {
     auto [kAddr, ks] = operand(op.getKey());
     auto [vAddr, vs] = operand(op.getValue());
 
-    // The output: in the layout of its only transpose, if any.
+    // The output: in the layout of its only transpose, if any. Its other
+    // users may only read its sizes (the transpose's init is usually made
+    // from them); they read the operands' instead.
     Value result = op.getResult();
     linalg::TransposeOp outTranspose;
-    if (result.hasOneUse())
-      if (auto tr = dyn_cast<linalg::TransposeOp>(*result.getUsers().begin());
-          tr && tr.hasPureTensorSemantics() && tr.getInput() == result)
+    SmallVector<tensor::DimOp> resultDimOps;
+    bool onlyTransposed = true;
+    for (Operation *user : result.getUsers()) {
+      if (auto dimOp = dyn_cast<tensor::DimOp>(user);
+          dimOp && dimOp.getConstantIndex() &&
+          *dimOp.getConstantIndex() >= 0 && *dimOp.getConstantIndex() < rank) {
+        resultDimOps.push_back(dimOp);
+        continue;
+      }
+      auto tr = dyn_cast<linalg::TransposeOp>(user);
+      if (!tr || outTranspose || !tr.hasPureTensorSemantics() ||
+          tr.getInput() != result)
+        onlyTransposed = false;
+      else
         outTranspose = tr;
+    }
+    if (!onlyTransposed)
+      outTranspose = {};
     RankedTensorType rt = op.getType();
     SmallVector<int64_t> outPerm = llvm::to_vector(llvm::seq<int64_t>(0, rank));
     if (outTranspose)
@@ -301,6 +317,9 @@ struct AttentionToKernel : OpRewritePattern<AttentionOp> {
     SmallVector<Value> bufferDims;
     for (int64_t j = 0; j < rank; ++j)
       bufferDims.push_back(resultDims[outPerm[j]]);
+    if (outTranspose)
+      for (tensor::DimOp dimOp : resultDimOps)
+        rewriter.replaceOp(dimOp, resultDims[*dimOp.getConstantIndex()]);
     auto bufferType =
         outTranspose
             ? cast<RankedTensorType>(outTranspose.getResult()[0].getType())

@@ -280,6 +280,49 @@ func.func @kernel_layouts(%q: tensor<?x?x4x16xf32>, %k: tensor<?x?x4x16xf32>, %v
 
 // -----
 
+// The transpose's init made from the result's own sizes (as the ONNX
+// importer builds it) still lets the result be written in its layout: the
+// sizes are read from the operands.
+// KERNEL-LABEL: func @kernel_layout_result_dims
+//   KERNEL-NOT:   linalg.transpose
+//       KERNEL:   %[[OUT:.+]] = memref.alloc(%{{.+}}, %{{.+}}) : memref<?x?x4x16xf32>
+//       KERNEL:   call @loomrt_attention_f32(
+//       KERNEL:   %[[T:.+]] = bufferization.to_tensor %[[OUT]]
+//       KERNEL:   return %[[T]]
+func.func @kernel_layout_result_dims(%q: tensor<?x?x4x16xf32>, %k: tensor<?x?x4x16xf32>, %v: tensor<?x?x4x16xf32>) -> tensor<?x?x4x16xf32> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c2 = arith.constant 2 : index
+  %b = tensor.dim %q, %c0 : tensor<?x?x4x16xf32>
+  %s = tensor.dim %q, %c1 : tensor<?x?x4x16xf32>
+  %e = tensor.empty(%b, %s) : tensor<?x4x?x16xf32>
+  %qt = linalg.transpose ins(%q : tensor<?x?x4x16xf32>) outs(%e : tensor<?x4x?x16xf32>) permutation = [0, 2, 1, 3]
+  %kt = linalg.transpose ins(%k : tensor<?x?x4x16xf32>) outs(%e : tensor<?x4x?x16xf32>) permutation = [0, 2, 1, 3]
+  %vt = linalg.transpose ins(%v : tensor<?x?x4x16xf32>) outs(%e : tensor<?x4x?x16xf32>) permutation = [0, 2, 1, 3]
+  %a = loom.attention %qt, %kt, %vt {scale = 2.500000e-01 : f32} : (tensor<?x4x?x16xf32>, tensor<?x4x?x16xf32>, tensor<?x4x?x16xf32>) -> tensor<?x4x?x16xf32>
+  %ab = tensor.dim %a, %c0 : tensor<?x4x?x16xf32>
+  %as = tensor.dim %a, %c2 : tensor<?x4x?x16xf32>
+  %e2 = tensor.empty(%ab, %as) : tensor<?x?x4x16xf32>
+  %r = linalg.transpose ins(%a : tensor<?x4x?x16xf32>) outs(%e2 : tensor<?x?x4x16xf32>) permutation = [0, 2, 1, 3]
+  return %r : tensor<?x?x4x16xf32>
+}
+
+// -----
+
+// A result read by something besides its transpose (here: returned too)
+// stays in the op's layout, and the transpose copies it.
+// KERNEL-LABEL: func @kernel_layout_two_uses
+//       KERNEL:   memref.alloc(%{{.+}}, %{{.+}}) : memref<?x4x?x16xf32>
+//       KERNEL:   call @loomrt_attention_f32(
+//       KERNEL:   linalg.transpose
+func.func @kernel_layout_two_uses(%q: tensor<?x4x?x16xf32>, %e2: tensor<?x?x4x16xf32>) -> (tensor<?x4x?x16xf32>, tensor<?x?x4x16xf32>) {
+  %a = loom.attention %q, %q, %q {scale = 2.500000e-01 : f32} : (tensor<?x4x?x16xf32>, tensor<?x4x?x16xf32>, tensor<?x4x?x16xf32>) -> tensor<?x4x?x16xf32>
+  %r = linalg.transpose ins(%a : tensor<?x4x?x16xf32>) outs(%e2 : tensor<?x?x4x16xf32>) permutation = [0, 2, 1, 3]
+  return %a, %r : tensor<?x4x?x16xf32>, tensor<?x?x4x16xf32>
+}
+
+// -----
+
 // A masked attention and decoding (4 static queries, split keys) keep the
 // flash tiles under runtime-kernel.
 // KERNEL-LABEL: func @kernel_near_misses
