@@ -213,6 +213,10 @@ struct FuseElementwisePass final
     linalg::GenericOp::getCanonicalizationPatterns(patterns, ctx);
     tensor::ExpandShapeOp::getCanonicalizationPatterns(patterns, ctx);
     tensor::CollapseShapeOp::getCanonicalizationPatterns(patterns, ctx);
+    // Sizes read from a producer's result (an expanded reshape's output
+    // shape) are read from its init instead, so that they do not keep the
+    // producer from fusing as a second use.
+    tensor::DimOp::getCanonicalizationPatterns(patterns, ctx);
     ctx->getLoadedDialect<linalg::LinalgDialect>()->getCanonicalizationPatterns(
         patterns);
     linalg::populateConstantFoldLinalgOperations(patterns, shouldFuse);

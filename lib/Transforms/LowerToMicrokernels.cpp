@@ -343,18 +343,6 @@ static void lowerTranspose(RewriterBase &rewriter, linalg::GenericOp op,
   rewriter.eraseOp(op);
 }
 
-/// Returns the op right before `op` when it fills `output` with zeros (a
-/// `linalg.fill`, or its generalized form: a generic yielding a scalar
-/// input), or null.
-static Operation *zeroFillBefore(linalg::GenericOp op, Value output) {
-  auto fill = dyn_cast_or_null<linalg::LinalgOp>(op->getPrevNode());
-  if (!fill || !loom::isScalarFill(fill) || fill.getDpsInits()[0] != output)
-    return nullptr;
-  return matchPattern(fill.getDpsInputs()[0], m_AnyZeroFloat())
-             ? fill.getOperation()
-             : nullptr;
-}
-
 namespace {
 /// Constant weights already packed, by (global, row stride, column stride).
 using PackedWeights =
@@ -371,20 +359,22 @@ constantData(memref::GlobalOp g, SmallVectorImpl<float> &storage) {
                                storage);
 }
 
-/// When B is a constant global that only the k and n loops walk, returns a
-/// constant global holding it prepacked for the microkernel (panels of 16
-/// columns spanning all of k, zero-padded: loomrt_sgemm_pack_b's layout),
-/// creating it once per weight and layout.
+/// When B is a constant global that none of the loops `around` the call
+/// walks (only k and n, and the loops merged into them), returns a constant
+/// global holding it prepacked for the microkernel (panels of 16 columns
+/// spanning all of k, zero-padded: loomrt_sgemm_pack_b's layout), creating
+/// it once per weight and layout.
 static memref::GlobalOp packedWeight(RewriterBase &rewriter, ModuleOp module,
                                      Value b, const StridedOperand &layout,
                                      unsigned k, unsigned n,
+                                     ArrayRef<unsigned> around,
                                      ArrayRef<OpFoldResult> sizes,
                                      PackedWeights &cache) {
   auto get = b.getDefiningOp<memref::GetGlobalOp>();
   if (!get)
     return nullptr;
-  for (auto [loop, stride] : llvm::enumerate(layout.strides))
-    if (loop != k && loop != n && staticValue(stride) != 0)
+  for (unsigned loop : around)
+    if (staticValue(layout.strides[loop]) != 0)
       return nullptr;
   int64_t rs = staticValue(layout.strides[k]),
           cs = staticValue(layout.strides[n]), kSize = staticValue(sizes[k]),
@@ -463,6 +453,31 @@ static bool distinctBuffers(Value x, Value y) {
   return rx != ry && (local(rx) || local(ry));
 }
 
+/// The zero fill of `output` that `op` starts from: the last op before it
+/// that touches `output`, where only allocations, pure ops and linalg ops on
+/// other buffers come in between (a convolution's im2col copy between its
+/// fill and its product); null when there is none.
+static Operation *zeroFillBefore(linalg::GenericOp op, Value output) {
+  for (Operation *prev = op->getPrevNode(); prev; prev = prev->getPrevNode()) {
+    auto linalgOp = dyn_cast<linalg::LinalgOp>(prev);
+    if (linalgOp && loom::isScalarFill(linalgOp) &&
+        linalgOp.getDpsInits()[0] == output)
+      return matchPattern(linalgOp.getDpsInputs()[0], m_AnyZeroFloat())
+                 ? prev
+                 : nullptr;
+    if (isa<memref::AllocOp, memref::AllocaOp, memref::DeallocOp>(prev) ||
+        isMemoryEffectFree(prev))
+      continue;
+    if (linalgOp && linalgOp.hasPureBufferSemantics() &&
+        llvm::all_of(prev->getOperands(), [&](Value v) {
+          return !isa<MemRefType>(v.getType()) || distinctBuffers(v, output);
+        }))
+      continue;
+    return nullptr;
+  }
+  return nullptr;
+}
+
 /// Returns the elementwise consumer of the contraction `op` (output `c`,
 /// zero-filled by `fill`) that its call can compute as an epilogue: the
 /// first op after it that touches c, reading it once through a permutation
@@ -481,7 +496,7 @@ static std::optional<FusedEpilogue> findEpilogue(linalg::GenericOp op, Value c,
       break;
     }
     if (!isMemoryEffectFree(next) &&
-        !isa<memref::AllocOp, memref::DeallocOp>(next))
+        !isa<memref::AllocOp, memref::AllocaOp, memref::DeallocOp>(next))
       return std::nullopt;
   }
   if (!consumer || !consumer.hasPureBufferSemantics() ||
@@ -684,10 +699,12 @@ static LogicalResult lowerMatmul(RewriterBase &rewriter, linalg::GenericOp op,
   }
 
   // A constant B (a weight) is packed now rather than at every call.
+  SmallVector<unsigned> around(loops.batch.begin(), loops.batch.end());
+  around.append(extraM);
   if (extraN.empty())
     if (memref::GlobalOp packed =
             packedWeight(rewriter, op->getParentOfType<ModuleOp>(), bValue, b,
-                         k, n, sizes, packedWeights)) {
+                         k, n, around, sizes, packedWeights)) {
       Value weights = memref::GetGlobalOp::create(
           rewriter, loc, packed.getType(), packed.getSymName());
       b.address = memref::ExtractAlignedPointerAsIndexOp::create(rewriter, loc,

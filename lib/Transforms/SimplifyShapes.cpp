@@ -145,6 +145,32 @@ struct ExtractOfInsertSlice : OpRewritePattern<tensor::ExtractOp> {
   }
 };
 
+/// `tensor.extract` at constant indices of a `tensor.extract_slice` with
+/// static offsets and strides (no rank reduction): the same element of the
+/// sliced tensor. Reshape's "keep the first dims of Shape(x)" slices.
+struct ExtractOfExtractSlice : OpRewritePattern<tensor::ExtractOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(tensor::ExtractOp op,
+                                PatternRewriter &rewriter) const override {
+    auto slice = op.getTensor().getDefiningOp<tensor::ExtractSliceOp>();
+    std::optional<SmallVector<int64_t>> indices = constantIndices(op);
+    if (!slice || !indices ||
+        slice.getSourceType().getRank() != slice.getType().getRank() ||
+        ShapedType::isDynamicShape(slice.getStaticOffsets()) ||
+        ShapedType::isDynamicShape(slice.getStaticStrides()))
+      return rewriter.notifyMatchFailure(op, "not a static extract_slice");
+    SmallVector<Value> inner;
+    for (auto [i, index] : llvm::enumerate(*indices))
+      inner.push_back(arith::ConstantIndexOp::create(
+          rewriter, op.getLoc(),
+          slice.getStaticOffsets()[i] + index * slice.getStaticStrides()[i]));
+    rewriter.replaceOpWithNewOp<tensor::ExtractOp>(op, slice.getSource(),
+                                                   inner);
+    return success();
+  }
+};
+
 /// `tensor.extract` at constant indices of a reshape between static shapes
 /// (`tensor.reshape`, `expand_shape`, `collapse_shape`): the same element of
 /// the source, by its row-major position. Unsqueeze's reshapes of scalars.
@@ -287,6 +313,123 @@ static SmallVector<ReassociationIndices> group(ArrayRef<Extent> few,
   return groups;
 }
 
+/// Splits the index value `v`, a product (`arith.muli` trees, index casts
+/// looked through), into its constant factor (times into `constant`) and
+/// its other factors (appended to `others`).
+static void splitProduct(Value v, int64_t &constant, SmallVector<Value> &others,
+                         int depth = 0) {
+  if (std::optional<int64_t> c = getConstantIntValue(v)) {
+    constant *= *c;
+    return;
+  }
+  if (depth < 8) {
+    if (auto mul = v.getDefiningOp<arith::MulIOp>()) {
+      splitProduct(mul.getLhs(), constant, others, depth + 1);
+      splitProduct(mul.getRhs(), constant, others, depth + 1);
+      return;
+    }
+    if (auto cast = v.getDefiningOp<arith::IndexCastOp>()) {
+      splitProduct(cast.getIn(), constant, others, depth + 1);
+      return;
+    }
+  }
+  others.push_back(v);
+}
+
+/// Whether index values `a` and `b` are the same size: the same value, or
+/// values the value-bounds analysis proves equal.
+static bool sameSize(Value a, Value b) {
+  if (a == b)
+    return true;
+  FailureOr<bool> equal = ValueBoundsConstraintSet::areEqual(
+      ValueBoundsConstraintSet::Variable(OpFoldResult(a)),
+      ValueBoundsConstraintSet::Variable(OpFoldResult(b)));
+  return succeeded(equal) && *equal;
+}
+
+/// Removes from `from` one factor equal to each of `factors`; false when
+/// one has no match.
+static bool cancelFactors(SmallVector<Value> &from, ArrayRef<Value> factors) {
+  for (Value f : factors) {
+    auto it = llvm::find_if(from, [&](Value g) { return sameSize(f, g); });
+    if (it == from.end())
+      return false;
+    from.erase(it);
+  }
+  return true;
+}
+
+/// ONNX Reshape's -1: legalization computes that size as
+/// `count / max(product of the other sizes, 1)`, which the grouping below
+/// cannot compare with the source's dims. Where `count` is the source's
+/// element count and the divisor multiplies exactly the other sizes, the
+/// quotient is the product of the source's factors that the other sizes
+/// leave: returned as a constant or the one remaining value. (For an empty
+/// source with a 0 among the other sizes the legalized quotient is 0, where
+/// this gives ONNX shape inference's size; ONNX Runtime rejects that
+/// reshape.)
+static std::optional<OpFoldResult> inferredSize(OpBuilder &b, Value size,
+                                                ArrayRef<OpFoldResult> sizes,
+                                                unsigned position,
+                                                Value source) {
+  auto div = size.getDefiningOp<arith::DivUIOp>();
+  auto max = div ? div.getRhs().getDefiningOp<arith::MaxUIOp>() : nullptr;
+  if (!max || getConstantIntValue(max.getRhs()) != 1)
+    return std::nullopt;
+  // The divisor: exactly the other sizes.
+  int64_t divisorConstant = 1, othersConstant = 1;
+  SmallVector<Value> divisor, others;
+  splitProduct(max.getLhs(), divisorConstant, divisor);
+  for (auto [i, other] : llvm::enumerate(sizes)) {
+    if (i == position)
+      continue;
+    if (std::optional<int64_t> c = getConstantIntValue(other))
+      othersConstant *= *c;
+    else
+      splitProduct(cast<Value>(other), othersConstant, others);
+  }
+  if (divisorConstant != othersConstant || divisorConstant <= 0 ||
+      divisor.size() != others.size() || !cancelFactors(divisor, others))
+    return std::nullopt;
+  // The dividend: the source's element count.
+  int64_t countConstant = 1;
+  SmallVector<Value> count;
+  splitProduct(div.getLhs(), countConstant, count);
+  auto type = cast<RankedTensorType>(source.getType());
+  int64_t sourceConstant = 1;
+  SmallVector<Value> sourceDims;
+  for (int64_t i = 0; i < type.getRank(); ++i) {
+    if (!type.isDynamicDim(i)) {
+      sourceConstant *= type.getDimSize(i);
+      continue;
+    }
+    // Compared by the value-bounds analysis, which relates the dims of the
+    // source to the values the shape arithmetic read.
+    auto it = llvm::find_if(count, [&](Value v) {
+      FailureOr<bool> equal = ValueBoundsConstraintSet::areEqual(
+          ValueBoundsConstraintSet::Variable(source, i),
+          ValueBoundsConstraintSet::Variable(OpFoldResult(v)));
+      return succeeded(equal) && *equal;
+    });
+    if (it == count.end())
+      return std::nullopt;
+    sourceDims.push_back(*it);
+    count.erase(it);
+  }
+  if (!count.empty() || countConstant != sourceConstant)
+    return std::nullopt;
+  // The quotient: the source's factors less the other sizes'.
+  if (sourceConstant % othersConstant != 0 ||
+      !cancelFactors(sourceDims, others))
+    return std::nullopt;
+  int64_t constant = sourceConstant / othersConstant;
+  if (sourceDims.empty())
+    return OpFoldResult(b.getIndexAttr(constant));
+  if (sourceDims.size() == 1 && constant == 1)
+    return OpFoldResult(sourceDims.front());
+  return std::nullopt;
+}
+
 /// A `tensor.reshape` whose sizes are known (constants, or values equal to
 /// the source's dims) and that only splits or only merges dims becomes a
 /// `tensor.expand_shape` or `tensor.collapse_shape`.
@@ -300,6 +443,13 @@ struct ReshapeToExpandOrCollapse : OpRewritePattern<tensor::ReshapeOp> {
     auto to = cast<RankedTensorType>(op.getResult().getType());
     if (!sizes || (int64_t)sizes->size() != to.getRank())
       return rewriter.notifyMatchFailure(op, "shape not known");
+    for (unsigned i = 0; i < sizes->size(); ++i)
+      if (auto v = dyn_cast<Value>((*sizes)[i]))
+        if (std::optional<OpFoldResult> inferred =
+                inferredSize(rewriter, v, *sizes, i, op.getSource())) {
+          (*sizes)[i] = *inferred;
+          break;
+        }
     SmallVector<Extent> source = extentsOfDims(op.getSource());
     SmallVector<Extent> result = extentsOfSizes(*sizes);
     bool expand = from.getRank() <= to.getRank();
@@ -344,8 +494,9 @@ struct SimplifyShapesPass final
   static LogicalResult simplify(Operation *root) {
     MLIRContext *ctx = root->getContext();
     RewritePatternSet patterns(ctx);
-    patterns.add<ScalarizeRank0Generic, ExtractOfInsertSlice, ExtractOfReshape,
-                 ReshapeToExpandOrCollapse>(ctx);
+    patterns
+        .add<ScalarizeRank0Generic, ExtractOfInsertSlice, ExtractOfExtractSlice,
+             ExtractOfReshape, ReshapeToExpandOrCollapse>(ctx);
     for (Dialect *dialect : ctx->getLoadedDialects())
       dialect->getCanonicalizationPatterns(patterns);
     for (RegisteredOperationName name : ctx->getRegisteredOperations())

@@ -296,3 +296,41 @@ func.func @reshapes_kept_out(%x: tensor<2x8x64xf32>, %a: tensor<2x8x32xf32>, %w:
   %r2 = tensor.expand_shape %th [[0], [1], [2, 3]] output_shape [2, 8, 4, 16] : tensor<2x8x64xf32> into tensor<2x8x4x16xf32>
   return %r0, %r1, %r2 : tensor<2x8x64x1xf32>, tensor<2x8x16x4xf32>, tensor<2x8x4x16xf32>
 }
+
+// -----
+
+#id = affine_map<(i, j) -> (i, j)>
+#t = affine_map<(i, j) -> (j, i)>
+#row = affine_map<(i, j) -> (i)>
+
+// A producer whose size is also read (a reshape's output shape) still fuses
+// into its consumer: the size is read from its init instead.
+// CHECK-LABEL: func @size_read_from_producer
+//   CHECK-NOT:   linalg.generic
+//       CHECK:   tensor.dim %arg0
+//       CHECK:   %[[D:.+]] = tensor.dim %{{.+}}, %c0 : tensor<?x196xf32>
+//       CHECK:   tensor.empty(%[[D]])
+//       CHECK:   linalg.generic
+//  CHECK-SAME:     ins(%arg0, %arg1 :
+//       CHECK:     arith.addf
+//   CHECK-NOT:   linalg.generic
+//       CHECK:   return %[[D]],
+func.func @size_read_from_producer(%x: tensor<?x196xf32>, %bias: tensor<?xf32>) -> (index, tensor<196x?xf32>) {
+  %c0 = arith.constant 0 : index
+  %n = tensor.dim %x, %c0 : tensor<?x196xf32>
+  %e = tensor.empty(%n) : tensor<?x196xf32>
+  %0 = linalg.generic {indexing_maps = [#id, #row, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%x, %bias : tensor<?x196xf32>, tensor<?xf32>) outs(%e : tensor<?x196xf32>) {
+  ^bb0(%v: f32, %b: f32, %o: f32):
+    %r = arith.addf %v, %b : f32
+    linalg.yield %r : f32
+  } -> tensor<?x196xf32>
+  %d = tensor.dim %0, %c0 : tensor<?x196xf32>
+  %e2 = tensor.empty(%d) : tensor<196x?xf32>
+  %1 = linalg.generic {indexing_maps = [#t, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%0 : tensor<?x196xf32>) outs(%e2 : tensor<196x?xf32>) {
+  ^bb0(%v: f32, %o: f32):
+    linalg.yield %v : f32
+  } -> tensor<196x?xf32>
+  return %d, %1 : index, tensor<196x?xf32>
+}

@@ -204,6 +204,91 @@ func.func @im2col_conv(%cols: memref<2x4x4x3x2x2xf32>, %w: memref<8x3x2x2xf32>, 
 
 // -----
 
+// The same convolution with its output in [n, oh, ow, oc] (a ViT's patch
+// embedding, transposed to tokens x channels by its bias add): out's
+// contiguous loop is oc, a column loop of the weight, so A is cols read in
+// place (n, oh and ow merge into 32 rows of 12) and B the weight, packed at
+// compile time though its k is three merged loops; the zero fill is found
+// across the im2col copy and an alloca, and the bias add is the epilogue.
+// CHECK: memref.global "private" constant @pw_packed : memref<192xf32>
+// CHECK-LABEL: func @im2col_channels_last
+//   CHECK-NOT:   linalg.fill
+//       CHECK:   linalg.generic
+//   CHECK-NOT:   linalg.fill
+//       CHECK:   memref.get_global @pw_packed
+//       CHECK:   call @loomrt_sgemm_epilogue_f32(%c1_i64, %c32_i64, %c4_i64, %c12_i64, %{{.*}}, %c0_i64, %c12_i64{{.*}}, %c1_i64{{.*}}, %{{.*}}, %c0_i64{{.*}}, %c0_i64{{.*}}, %c0_i64{{.*}}, %{{.*}}, %c0_i64{{.*}}, %c4_i64{{.*}}, %c1_i64{{.*}}, %c2_i64, %{{.*}}, %c0_i64{{.*}}, %c0_i64{{.*}}, %c1_i64
+//   CHECK-NOT:   linalg.generic
+memref.global "private" constant @pw : memref<4x3x2x2xf32> = dense<0.5> {alignment = 64 : i64}
+func.func @im2col_channels_last(%img: memref<2x3x8x8xf32>, %bias: memref<4xf32>) -> memref<2x4x4x4xf32> {
+  %zero = arith.constant 0.0 : f32
+  %w = memref.get_global @pw : memref<4x3x2x2xf32>
+  %acc = memref.alloc() : memref<2x4x4x4xf32>
+  linalg.fill ins(%zero : f32) outs(%acc : memref<2x4x4x4xf32>)
+  %cols = memref.alloc() : memref<2x4x4x3x2x2xf32>
+  linalg.generic {indexing_maps = [affine_map<(n, oh, ow, c, kh, kw) -> (n, c, oh * 2 + kh, ow * 2 + kw)>,
+                                   affine_map<(n, oh, ow, c, kh, kw) -> (n, oh, ow, c, kh, kw)>],
+                  iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel", "parallel"]}
+      ins(%img : memref<2x3x8x8xf32>) outs(%cols : memref<2x4x4x3x2x2xf32>) {
+  ^bb0(%v: f32, %o: f32):
+    linalg.yield %v : f32
+  }
+  %shape = memref.alloca() : memref<3xi64>
+  linalg.generic {indexing_maps = [affine_map<(n, oc, oh, ow, c, kh, kw) -> (n, oh, ow, c, kh, kw)>,
+                                   affine_map<(n, oc, oh, ow, c, kh, kw) -> (oc, c, kh, kw)>,
+                                   affine_map<(n, oc, oh, ow, c, kh, kw) -> (n, oc, oh, ow)>],
+                  iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction", "reduction"]}
+      ins(%cols, %w : memref<2x4x4x3x2x2xf32>, memref<4x3x2x2xf32>) outs(%acc : memref<2x4x4x4xf32>) {
+  ^bb0(%v: f32, %u: f32, %o: f32):
+    %p = arith.mulf %v, %u : f32
+    %s = arith.addf %o, %p : f32
+    linalg.yield %s : f32
+  }
+  %out = memref.alloc() : memref<2x4x4x4xf32>
+  linalg.generic {indexing_maps = [affine_map<(n, oh, ow, oc) -> (n, oc, oh, ow)>,
+                                   affine_map<(n, oh, ow, oc) -> (oc)>,
+                                   affine_map<(n, oh, ow, oc) -> (n, oh, ow, oc)>],
+                  iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%acc, %bias : memref<2x4x4x4xf32>, memref<4xf32>) outs(%out : memref<2x4x4x4xf32>) {
+  ^bb0(%v: f32, %b: f32, %o: f32):
+    %r = arith.addf %v, %b : f32
+    linalg.yield %r : f32
+  }
+  memref.dealloc %cols : memref<2x4x4x3x2x2xf32>
+  memref.dealloc %acc : memref<2x4x4x4xf32>
+  return %out : memref<2x4x4x4xf32>
+}
+
+// -----
+
+// A zero fill that something reads before the product (here a copy out of
+// the filled buffer) is not dropped: the product accumulates (flags 1).
+// CHECK-LABEL: func @fill_read_before
+//       CHECK:   linalg.fill
+//       CHECK:   linalg.generic
+//       CHECK:   call @loomrt_sgemm_f32({{.*}}, %c1_i64{{.*}})
+func.func @fill_read_before(%x: memref<3x2xf32>, %w: memref<2x17xf32>, %copy: memref<3x17xf32>) -> memref<3x17xf32> {
+  %zero = arith.constant 0.0 : f32
+  %out = memref.alloc() : memref<3x17xf32>
+  linalg.fill ins(%zero : f32) outs(%out : memref<3x17xf32>)
+  linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>],
+                  iterator_types = ["parallel", "parallel"]}
+      ins(%out : memref<3x17xf32>) outs(%copy : memref<3x17xf32>) {
+  ^bb0(%v: f32, %o: f32):
+    linalg.yield %v : f32
+  }
+  linalg.generic {indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (k, n)>, affine_map<(m, n, k) -> (m, n)>],
+                  iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<3x2xf32>, memref<2x17xf32>) outs(%out : memref<3x17xf32>) {
+  ^bb0(%v: f32, %u: f32, %o: f32):
+    %p = arith.mulf %v, %u : f32
+    %s = arith.addf %o, %p : f32
+    linalg.yield %s : f32
+  }
+  return %out : memref<3x17xf32>
+}
+
+// -----
+
 // Two reductions that are not contiguous in B (its k loops are apart):
 // left to the loops.
 // CHECK-LABEL: func @split_reduction

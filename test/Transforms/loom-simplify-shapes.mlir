@@ -145,3 +145,108 @@ func.func @rank0_with_effects(%a: tensor<f32>, %m: memref<f32>) -> tensor<f32> {
   } -> tensor<f32>
   return %g : tensor<f32>
 }
+
+// -----
+
+// ONNX's Reshape(x, Concat(Slice(Shape(x), 0, 2), [-1])) on [B, 384, 14, 14]
+// (a ViT's flattened patch grid), legalized: the kept sizes are elements of
+// a slice of the shape, and the -1 becomes count / max(product of the other
+// sizes, 1). The quotient is the merged dims' 196, and the reshape a
+// collapse.
+// CHECK-LABEL: func @inferred_size
+//       CHECK:   %[[C:.+]] = tensor.collapse_shape %arg0 {{\[}}[0], [1], [2, 3]] : tensor<?x384x14x14xf32> into tensor<?x384x196xf32>
+//       CHECK:   %[[R:.+]] = tensor.cast %[[C]] : tensor<?x384x196xf32> to tensor<?x384x?xf32>
+//       CHECK:   return %[[R]]
+//   CHECK-NOT:   tensor.reshape
+func.func @inferred_size(%x: tensor<?x384x14x14xf32>) -> tensor<?x384x?xf32> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %cm1 = arith.constant -1 : index
+  %c384 = arith.constant 384 : index
+  %c75264 = arith.constant 75264 : index
+  %c384_i64 = arith.constant 384 : i64
+  %c14_i64 = arith.constant 14 : i64
+  %d = tensor.dim %x, %c0 : tensor<?x384x14x14xf32>
+  %di = arith.index_cast %d : index to i64
+  %shape = tensor.from_elements %di, %c384_i64, %c14_i64, %c14_i64 : tensor<4xi64>
+  %kept = tensor.extract_slice %shape[0] [2] [1] : tensor<4xi64> to tensor<2xi64>
+  %count = arith.muli %d, %c75264 : index
+  %e0 = tensor.extract %kept[%c0] : tensor<2xi64>
+  %s0 = arith.index_cast %e0 : i64 to index
+  %z0 = arith.cmpi eq, %s0, %c0 : index
+  %a0 = arith.select %z0, %d, %s0 : index
+  %n0 = arith.cmpi eq, %a0, %cm1 : index
+  %p0 = arith.select %n0, %c1, %a0 : index
+  %e1 = tensor.extract %kept[%c1] : tensor<2xi64>
+  %s1 = arith.index_cast %e1 : i64 to index
+  %z1 = arith.cmpi eq, %s1, %c0 : index
+  %a1 = arith.select %z1, %c384, %s1 : index
+  %n1 = arith.cmpi eq, %a1, %cm1 : index
+  %p1 = arith.select %n1, %c1, %a1 : index
+  %known = arith.muli %p0, %p1 : index
+  %divisor = arith.maxui %known, %c1 : index
+  %inferred = arith.divui %count, %divisor : index
+  %r0 = arith.select %n0, %inferred, %a0 : index
+  %r1 = arith.select %n1, %inferred, %a1 : index
+  %sizes = tensor.from_elements %r0, %r1, %inferred : tensor<3xindex>
+  %r = tensor.reshape %x(%sizes) : (tensor<?x384x14x14xf32>, tensor<3xindex>) -> tensor<?x384x?xf32>
+  return %r : tensor<?x384x?xf32>
+}
+
+// -----
+
+// An inferred size that is one of the source's dims: Reshape(x, [0, -1,
+// 12, 64]) on [B, S, 768] splits the last dim, the -1 being S.
+// CHECK-LABEL: func @inferred_dim
+//   CHECK-DAG:   %[[C1:.+]] = arith.constant 1 : index
+//   CHECK-DAG:   %[[S:.+]] = tensor.dim %arg0, %[[C1]]
+//       CHECK:   %[[E:.+]] = tensor.expand_shape %arg0 {{\[}}[0], [1], [2, 3]] output_shape [%{{.+}}, %[[S]], 12, 64] : tensor<?x?x768xf32> into tensor<?x?x12x64xf32>
+//       CHECK:   return %[[E]]
+func.func @inferred_dim(%x: tensor<?x?x768xf32>) -> tensor<?x?x12x64xf32> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c12 = arith.constant 12 : index
+  %c64 = arith.constant 64 : index
+  %c768 = arith.constant 768 : index
+  %b = tensor.dim %x, %c0 : tensor<?x?x768xf32>
+  %s = tensor.dim %x, %c1 : tensor<?x?x768xf32>
+  %bs = arith.muli %b, %s : index
+  %count = arith.muli %bs, %c768 : index
+  %known = arith.muli %b, %c768 : index
+  %divisor = arith.maxui %known, %c1 : index
+  %inferred = arith.divui %count, %divisor : index
+  %sizes = tensor.from_elements %b, %inferred, %c12, %c64 : tensor<4xindex>
+  %r = tensor.reshape %x(%sizes) : (tensor<?x?x768xf32>, tensor<4xindex>) -> tensor<?x?x12x64xf32>
+  return %r : tensor<?x?x12x64xf32>
+}
+
+// -----
+
+// Near misses of the inferred size: a dividend that is not the source's
+// element count, and a divisor that is not the product of the other sizes,
+// stay reshapes.
+// CHECK-LABEL: func @inferred_near_misses
+//       CHECK:   tensor.reshape %arg0
+//       CHECK:   tensor.reshape %arg0
+func.func @inferred_near_misses(%x: tensor<?x384x14x14xf32>) -> (tensor<?x384x?xf32>, tensor<?x384x?xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c384 = arith.constant 384 : index
+  %c768 = arith.constant 768 : index
+  %c75264 = arith.constant 75264 : index
+  %c37632 = arith.constant 37632 : index
+  %d = tensor.dim %x, %c0 : tensor<?x384x14x14xf32>
+  %half = arith.muli %d, %c37632 : index
+  %known = arith.muli %d, %c384 : index
+  %divisor = arith.maxui %known, %c1 : index
+  %q1 = arith.divui %half, %divisor : index
+  %s1 = tensor.from_elements %d, %c384, %q1 : tensor<3xindex>
+  %r1 = tensor.reshape %x(%s1) : (tensor<?x384x14x14xf32>, tensor<3xindex>) -> tensor<?x384x?xf32>
+  %count = arith.muli %d, %c75264 : index
+  %other = arith.muli %d, %c768 : index
+  %divisor2 = arith.maxui %other, %c1 : index
+  %q2 = arith.divui %count, %divisor2 : index
+  %s2 = tensor.from_elements %d, %c384, %q2 : tensor<3xindex>
+  %r2 = tensor.reshape %x(%s2) : (tensor<?x384x14x14xf32>, tensor<3xindex>) -> tensor<?x384x?xf32>
+  return %r1, %r2 : tensor<?x384x?xf32>, tensor<?x384x?xf32>
+}
