@@ -313,25 +313,21 @@ static SmallVector<ReassociationIndices> group(ArrayRef<Extent> few,
   return groups;
 }
 
-/// Splits the index value `v`, a product (`arith.muli` trees, index casts
-/// looked through), into its constant factor (times into `constant`) and
-/// its other factors (appended to `others`).
+/// Splits the index value `v`, a product (`arith.muli` trees), into its
+/// constant factor (times into `constant`) and its other factors (appended
+/// to `others`; a constant that would overflow the product is one too).
 static void splitProduct(Value v, int64_t &constant, SmallVector<Value> &others,
                          int depth = 0) {
   if (std::optional<int64_t> c = getConstantIntValue(v)) {
-    constant *= *c;
+    int64_t product;
+    if (!__builtin_mul_overflow(constant, *c, &product)) {
+      constant = product;
+      return;
+    }
+  } else if (auto mul = v.getDefiningOp<arith::MulIOp>(); mul && depth < 8) {
+    splitProduct(mul.getLhs(), constant, others, depth + 1);
+    splitProduct(mul.getRhs(), constant, others, depth + 1);
     return;
-  }
-  if (depth < 8) {
-    if (auto mul = v.getDefiningOp<arith::MulIOp>()) {
-      splitProduct(mul.getLhs(), constant, others, depth + 1);
-      splitProduct(mul.getRhs(), constant, others, depth + 1);
-      return;
-    }
-    if (auto cast = v.getDefiningOp<arith::IndexCastOp>()) {
-      splitProduct(cast.getIn(), constant, others, depth + 1);
-      return;
-    }
   }
   others.push_back(v);
 }
@@ -383,9 +379,10 @@ static std::optional<OpFoldResult> inferredSize(OpBuilder &b, Value size,
   for (auto [i, other] : llvm::enumerate(sizes)) {
     if (i == position)
       continue;
-    if (std::optional<int64_t> c = getConstantIntValue(other))
-      othersConstant *= *c;
-    else
+    if (std::optional<int64_t> c = getConstantIntValue(other)) {
+      if (__builtin_mul_overflow(othersConstant, *c, &othersConstant))
+        return std::nullopt;
+    } else
       splitProduct(cast<Value>(other), othersConstant, others);
   }
   if (divisorConstant != othersConstant || divisorConstant <= 0 ||
@@ -400,7 +397,9 @@ static std::optional<OpFoldResult> inferredSize(OpBuilder &b, Value size,
   SmallVector<Value> sourceDims;
   for (int64_t i = 0; i < type.getRank(); ++i) {
     if (!type.isDynamicDim(i)) {
-      sourceConstant *= type.getDimSize(i);
+      if (__builtin_mul_overflow(sourceConstant, type.getDimSize(i),
+                                 &sourceConstant))
+        return std::nullopt;
       continue;
     }
     // Compared by the value-bounds analysis, which relates the dims of the
