@@ -453,6 +453,13 @@ static bool distinctBuffers(Value x, Value y) {
   return rx != ry && (local(rx) || local(ry));
 }
 
+/// Whether `op` neither reads nor writes a buffer's contents: an allocation,
+/// a deallocation or an op without memory effects.
+static bool onlyBookkeeping(Operation *op) {
+  return isa<memref::AllocOp, memref::AllocaOp, memref::DeallocOp>(op) ||
+         isMemoryEffectFree(op);
+}
+
 /// The zero fill of `output` that `op` starts from: the last op before it
 /// that touches `output`, where only allocations, pure ops and linalg ops on
 /// other buffers come in between (a convolution's im2col copy between its
@@ -465,8 +472,7 @@ static Operation *zeroFillBefore(linalg::GenericOp op, Value output) {
       return matchPattern(linalgOp.getDpsInputs()[0], m_AnyZeroFloat())
                  ? prev
                  : nullptr;
-    if (isa<memref::AllocOp, memref::AllocaOp, memref::DeallocOp>(prev) ||
-        isMemoryEffectFree(prev))
+    if (onlyBookkeeping(prev))
       continue;
     if (linalgOp && linalgOp.hasPureBufferSemantics() &&
         llvm::all_of(prev->getOperands(), [&](Value v) {
@@ -495,8 +501,7 @@ static std::optional<FusedEpilogue> findEpilogue(linalg::GenericOp op, Value c,
       consumer = dyn_cast<linalg::GenericOp>(next);
       break;
     }
-    if (!isMemoryEffectFree(next) &&
-        !isa<memref::AllocOp, memref::AllocaOp, memref::DeallocOp>(next))
+    if (!onlyBookkeeping(next))
       return std::nullopt;
   }
   if (!consumer || !consumer.hasPureBufferSemantics() ||
@@ -698,13 +703,17 @@ static LogicalResult lowerMatmul(RewriterBase &rewriter, linalg::GenericOp op,
     flags = epilogue && epilogue->accumulate ? kAccumulate : 0;
   }
 
+  // The loops left around the call: the longest becomes the microkernel's
+  // batch, the others loop around it.
+  SmallVector<unsigned> outer(loops.batch.begin(), loops.batch.end());
+  outer.append(extraM);
+  outer.append(extraN);
+
   // A constant B (a weight) is packed now rather than at every call.
-  SmallVector<unsigned> around(loops.batch.begin(), loops.batch.end());
-  around.append(extraM);
   if (extraN.empty())
     if (memref::GlobalOp packed =
             packedWeight(rewriter, op->getParentOfType<ModuleOp>(), bValue, b,
-                         k, n, around, sizes, packedWeights)) {
+                         k, n, outer, sizes, packedWeights)) {
       Value weights = memref::GetGlobalOp::create(
           rewriter, loc, packed.getType(), packed.getSymName());
       b.address = memref::ExtractAlignedPointerAsIndexOp::create(rewriter, loc,
@@ -713,11 +722,6 @@ static LogicalResult lowerMatmul(RewriterBase &rewriter, linalg::GenericOp op,
       flags |= kPackedB;
     }
 
-  // The longest remaining loop is the microkernel's batch; the others loop
-  // around the call.
-  SmallVector<unsigned> outer(loops.batch.begin(), loops.batch.end());
-  outer.append(extraM);
-  outer.append(extraN);
   buildBatchedCalls(rewriter, loc, sizes, outer, [&](const CallSite &site) {
     SmallVector<Value> args;
     args.push_back(

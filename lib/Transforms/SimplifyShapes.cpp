@@ -227,6 +227,13 @@ reshapeSizes(tensor::ReshapeOp op) {
   return sizes;
 }
 
+/// Whether the value-bounds analysis proves `a` and `b` equal.
+static bool provedEqual(const ValueBoundsConstraintSet::Variable &a,
+                        const ValueBoundsConstraintSet::Variable &b) {
+  FailureOr<bool> equal = ValueBoundsConstraintSet::areEqual(a, b);
+  return succeeded(equal) && *equal;
+}
+
 /// One dim of a shape: a constant, a dim of a shaped value, or an index
 /// value.
 struct Extent {
@@ -242,9 +249,7 @@ struct Extent {
   bool equals(const Extent &other) const {
     if (constant || other.constant)
       return constant == other.constant;
-    FailureOr<bool> equal =
-        ValueBoundsConstraintSet::areEqual(variable(), other.variable());
-    return succeeded(equal) && *equal;
+    return provedEqual(variable(), other.variable());
   }
 
 private:
@@ -335,12 +340,9 @@ static void splitProduct(Value v, int64_t &constant, SmallVector<Value> &others,
 /// Whether index values `a` and `b` are the same size: the same value, or
 /// values the value-bounds analysis proves equal.
 static bool sameSize(Value a, Value b) {
-  if (a == b)
-    return true;
-  FailureOr<bool> equal = ValueBoundsConstraintSet::areEqual(
-      ValueBoundsConstraintSet::Variable(OpFoldResult(a)),
-      ValueBoundsConstraintSet::Variable(OpFoldResult(b)));
-  return succeeded(equal) && *equal;
+  return a == b ||
+         provedEqual(ValueBoundsConstraintSet::Variable(OpFoldResult(a)),
+                     ValueBoundsConstraintSet::Variable(OpFoldResult(b)));
 }
 
 /// Removes from `from` one factor equal to each of `factors`; false when
@@ -405,10 +407,8 @@ static std::optional<OpFoldResult> inferredSize(OpBuilder &b, Value size,
     // Compared by the value-bounds analysis, which relates the dims of the
     // source to the values the shape arithmetic read.
     auto it = llvm::find_if(count, [&](Value v) {
-      FailureOr<bool> equal = ValueBoundsConstraintSet::areEqual(
-          ValueBoundsConstraintSet::Variable(source, i),
-          ValueBoundsConstraintSet::Variable(OpFoldResult(v)));
-      return succeeded(equal) && *equal;
+      return provedEqual(ValueBoundsConstraintSet::Variable(source, i),
+                         ValueBoundsConstraintSet::Variable(OpFoldResult(v)));
     });
     if (it == count.end())
       return std::nullopt;
