@@ -21,6 +21,7 @@
 
 #include "buffer.h"
 #include "isa.h"
+#include "parallel.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -388,11 +389,11 @@ void loomrt_attention_f32(int64_t batch, int64_t heads, int64_t kv_heads,
   int64_t perChunk = (sq + chunks - 1) / chunks;
   perChunk = (perChunk + QB - 1) / QB * QB;
   int64_t items = heads2 * chunks;
+  int64_t next = 0;
 #ifdef LOOMRT_KERNELS_OPENMP
-#pragma omp parallel for schedule(dynamic, 1)                                  \
-    num_threads(threads) if (threads > 1 && items > 1)
+#pragma omp parallel num_threads(threads) if (threads > 1 && items > 1)
 #endif
-  for (int64_t item = 0; item < items; ++item) {
+  for (int64_t item; (item = loomrtTakeItem(&next)) < items;) {
     int64_t bh = item / chunks, c = item % chunks;
     int64_t q0 = c * perChunk, q1 = q0 + perChunk < sq ? q0 + perChunk : sq;
     if (q0 >= q1)

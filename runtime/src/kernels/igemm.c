@@ -30,6 +30,7 @@
 
 #include "buffer.h"
 #include "isa.h"
+#include "parallel.h"
 
 #ifdef LOOMRT_KERNELS_OPENMP
 #include <omp.h>
@@ -354,6 +355,7 @@ void loomrt_igemm_f32(int64_t m, int64_t n, int64_t k, const float *a,
      * thread than on two: waking the team costs more than it saves. */
     int threaded = units > 1 && (double)m * n * k >= (double)MIN_THREADED_MACS;
     (void)threaded;
+    int64_t next = 0;
 #ifdef LOOMRT_KERNELS_OPENMP
 #pragma omp parallel if (!omp_in_parallel() && threaded)
 #endif
@@ -367,10 +369,7 @@ void loomrt_igemm_f32(int64_t m, int64_t n, int64_t k, const float *a,
         quantizeRows(a, k, i0, i1, a_scale ? *a_scale : 0.0f, (int32_t)a_zero,
                      qa, lda, rs, rz);
       }
-#ifdef LOOMRT_KERNELS_OPENMP
-#pragma omp for schedule(dynamic, 1)
-#endif
-      for (int64_t u = 0; u < units; ++u) {
+      for (int64_t u; (u = loomrtTakeItem(&next)) < units;) {
         /* Column blocks outermost within a row block: neighbouring units
          * share the quantized rows. */
         int64_t rb = u / colUnits, q = u % colUnits;

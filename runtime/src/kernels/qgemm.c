@@ -27,6 +27,7 @@
 #include "loomrt/kernels.h"
 
 #include "half.h"
+#include "parallel.h"
 
 #ifdef LOOMRT_KERNELS_OPENMP
 #include <omp.h>
@@ -271,16 +272,14 @@ static int gemmDequantized(int64_t m, int64_t n, int64_t k, const float *a,
     perBlock = 1;
   int64_t blocks = (strips + perBlock - 1) / perBlock;
   int failed = 0;
+  int64_t next = 0;
 #ifdef LOOMRT_KERNELS_OPENMP
 #pragma omp parallel num_threads(threads) if (threads > 1 && blocks > 1)
 #endif
   {
     float *panels =
         aligned_alloc(64, (size_t)perBlock * NR * (size_t)k * sizeof(float));
-#ifdef LOOMRT_KERNELS_OPENMP
-#pragma omp for schedule(dynamic, 1)
-#endif
-    for (int64_t b = 0; b < blocks; ++b) {
+    for (int64_t b; (b = loomrtTakeItem(&next)) < blocks;) {
       if (!panels)
         continue;
       int64_t j0 = b * perBlock * NR;

@@ -18,6 +18,7 @@
 
 #include "buffer.h"
 #include "isa.h"
+#include "parallel.h"
 #include "transpose8x8.h"
 
 #include <math.h>
@@ -1379,11 +1380,11 @@ static void sgemm(int64_t batch, int64_t m, int64_t n, int64_t k,
     return;
 #endif
 
+  int64_t next = 0;
 #ifdef LOOMRT_KERNELS_OPENMP
-#pragma omp parallel for schedule(dynamic, 1)                                  \
-    num_threads(threads) if (threads > 1 && items > 1)
+#pragma omp parallel num_threads(threads) if (threads > 1 && items > 1)
 #endif
-  for (int64_t item = 0; item < items; ++item) {
+  for (int64_t item; (item = loomrtTakeItem(&next)) < items;) {
     int64_t bi = item / parts, part = item % parts;
     int64_t lo = part * unitsPerPart, hi = lo + unitsPerPart;
     int64_t m0 = 0, m1 = m, n0 = 0, n1 = n;

@@ -25,6 +25,8 @@
 
 #include "loomrt/kernels.h"
 
+#include "parallel.h"
+
 #ifdef LOOMRT_KERNELS_OPENMP
 #include <omp.h>
 #endif
@@ -283,11 +285,11 @@ void loomrt_bsgemm_f32(int64_t m, int64_t n, int64_t k, int64_t bk,
     tile = bsTileAvx2Rows;
 #endif
   int64_t units = unitCount(m, n);
+  int64_t next = 0;
 #ifdef LOOMRT_KERNELS_OPENMP
-#pragma omp parallel for schedule(dynamic,                                     \
-                                  1) if (!omp_in_parallel() && units > 1)
+#pragma omp parallel if (!omp_in_parallel() && units > 1)
 #endif
-  for (int64_t u = 0; u < units; ++u) {
+  for (int64_t u; (u = loomrtTakeItem(&next)) < units;) {
     Unit w = unitAt(u, m, n);
     bsgemmBlock(n, k, bk, a, index, data, c, w.i0, w.i1, w.q0, w.q1, tile);
   }
@@ -450,11 +452,11 @@ void loomrt_sgemm24_f32(int64_t m, int64_t n, int64_t k, const float *a,
     tile = s24TileAvx2Rows;
 #endif
   int64_t units = unitCount(m, n);
+  int64_t next = 0;
 #ifdef LOOMRT_KERNELS_OPENMP
-#pragma omp parallel for schedule(dynamic,                                     \
-                                  1) if (!omp_in_parallel() && units > 1)
+#pragma omp parallel if (!omp_in_parallel() && units > 1)
 #endif
-  for (int64_t u = 0; u < units; ++u) {
+  for (int64_t u; (u = loomrtTakeItem(&next)) < units;) {
     Unit w = unitAt(u, m, n);
     s24Block(n, k, a, data, meta, c, w.i0, w.i1, w.q0, w.q1, tile);
   }
