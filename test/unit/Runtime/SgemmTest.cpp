@@ -161,6 +161,12 @@ INSTANTIATE_TEST_SUITE_P(
         // three reduction steps that wait for each other, a partial last
         // slot, a row tail, accumulating.
         Case{1, 150, 530, 1600, false, false, false, false, true, true},
+        // (At least 4 slots per thread.) The last two tiles of a slot balanced:
+        // 13 rows as 7 + 6, 23 as 12 + 11, 40 as 12 + 12 + 8 + 8 (not 12 + 12 +
+        // 12 + 4).
+        Case{1, 13, 530, 200, false, false, false, false, false, true},
+        Case{1, 23, 512, 90, false, false, false, false, true, true},
+        Case{1, 40, 576, 70, false, false, false, false, false, true},
         // Over 192 rows by weights: two row halves in blocks of 96 rows and
         // 32-column pairs, taken from each other's end; a row tail.
         Case{1, 301, 256, 500, false, false, false, false, false, true},
@@ -302,9 +308,9 @@ INSTANTIATE_TEST_SUITE_P(
                      LOOMRT_ACT_GELU_TANH},
         // Column slots shared by the threads: the epilogue at the last of
         // two reduction steps, on full slots and a partial one.
-        EpilogueCase{1, 100, 300, 1000, false, true, false, true, true,
+        EpilogueCase{1, 100, 530, 1000, false, true, false, true, true,
                      LOOMRT_ACT_GELU},
-        EpilogueCase{1, 64, 288, 700, false, false, true, true, true,
+        EpilogueCase{1, 64, 544, 700, false, false, true, true, true,
                      LOOMRT_ACT_GELU_TANH},
         // Row halves with stealing: the epilogue on every block and pair.
         EpilogueCase{1, 260, 320, 600, false, true, false, true, true,
