@@ -1066,6 +1066,68 @@ static int computePart(const Problem *pr, MicroKernel kernel, int64_t bi,
   return 0;
 }
 
+/** acc[0, panels * NR) = a · B over k for `panels` consecutive prepacked
+ *  panels of B (each k x NR, `stride` floats apart): four panels at a
+ *  time, one vector accumulator each, B prefetched 64 steps ahead. */
+typedef void (*RowPanels)(int64_t k, const float *a, int64_t a_cs,
+                          const float *b, int64_t stride, int64_t panels,
+                          float *acc);
+
+#ifdef LOOMRT_HAVE_AVX2_KERNEL
+__attribute__((target("avx512f"))) static void
+rowPanelsAvx512(int64_t k, const float *a, int64_t a_cs, const float *b,
+                int64_t stride, int64_t panels, float *acc) {
+  int64_t q = 0;
+  for (; q + 4 <= panels; q += 4) {
+    const float *b0 = b + q * stride, *b1 = b0 + stride, *b2 = b1 + stride,
+                *b3 = b2 + stride;
+    __m512 c0 = _mm512_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;
+    for (int64_t p = 0; p < k; ++p) {
+      __m512 x = _mm512_set1_ps(a[p * a_cs]);
+      _mm_prefetch((const char *)(b0 + (p + 64) * NR), _MM_HINT_T0);
+      _mm_prefetch((const char *)(b1 + (p + 64) * NR), _MM_HINT_T0);
+      _mm_prefetch((const char *)(b2 + (p + 64) * NR), _MM_HINT_T0);
+      _mm_prefetch((const char *)(b3 + (p + 64) * NR), _MM_HINT_T0);
+      c0 = _mm512_fmadd_ps(x, _mm512_loadu_ps(b0 + p * NR), c0);
+      c1 = _mm512_fmadd_ps(x, _mm512_loadu_ps(b1 + p * NR), c1);
+      c2 = _mm512_fmadd_ps(x, _mm512_loadu_ps(b2 + p * NR), c2);
+      c3 = _mm512_fmadd_ps(x, _mm512_loadu_ps(b3 + p * NR), c3);
+    }
+    _mm512_storeu_ps(acc + q * NR, c0);
+    _mm512_storeu_ps(acc + (q + 1) * NR, c1);
+    _mm512_storeu_ps(acc + (q + 2) * NR, c2);
+    _mm512_storeu_ps(acc + (q + 3) * NR, c3);
+  }
+  for (; q < panels; ++q) {
+    const float *b0 = b + q * stride;
+    /* Even and odd steps apart: two chains of FMA latency, not one. */
+    __m512 c0 = _mm512_setzero_ps(), c1 = c0;
+    int64_t p = 0;
+    for (; p + 2 <= k; p += 2) {
+      _mm_prefetch((const char *)(b0 + (p + 64) * NR), _MM_HINT_T0);
+      c0 = _mm512_fmadd_ps(_mm512_set1_ps(a[p * a_cs]),
+                           _mm512_loadu_ps(b0 + p * NR), c0);
+      c1 = _mm512_fmadd_ps(_mm512_set1_ps(a[(p + 1) * a_cs]),
+                           _mm512_loadu_ps(b0 + (p + 1) * NR), c1);
+    }
+    if (p < k)
+      c0 = _mm512_fmadd_ps(_mm512_set1_ps(a[p * a_cs]),
+                           _mm512_loadu_ps(b0 + p * NR), c0);
+    _mm512_storeu_ps(acc + q * NR, _mm512_add_ps(c0, c1));
+  }
+}
+#endif
+
+/** rowPanelsAvx512 where the AVX-512 tiles are in use, else NULL (the
+ *  caller's portable loop). */
+static RowPanels getRowPanels(void) {
+#ifdef LOOMRT_HAVE_AVX2_KERNEL
+  if (getMicroKernel() && microKernel2)
+    return rowPanelsAvx512;
+#endif
+  return NULL;
+}
+
 /** C[bi][0, n0:n1] (+)= A[bi][0, :] · B[bi][:, n0:n1]: a single row (a
  *  decoding step's projection) needs no packing and no register tile; it
  *  streams B once, which bounds its speed. n0 is a multiple of NR. */
@@ -1078,7 +1140,15 @@ static void computeRow(const Problem *pr, int64_t bi, int64_t n0, int64_t n1) {
   for (int64_t j0 = n0; j0 < n1; j0 += CHUNK) {
     int64_t w = n1 - j0 < CHUNK ? n1 - j0 : CHUNK;
     memset(acc, 0, sizeof(acc));
-    if (pr->packedB) {
+    RowPanels rowPanels = pr->packedB ? getRowPanels() : NULL;
+    if (rowPanels) {
+      /* Whole panels: w is a multiple of NR except at the end of n, and
+       * the packed panels are zero-padded there. */
+      float wide[CHUNK];
+      rowPanels(pr->k, a, pr->a_cs, b + j0 / NR * pr->k * NR, pr->k * NR,
+                (w + NR - 1) / NR, wide);
+      memcpy(acc, wide, sizeof(float) * (size_t)w);
+    } else if (pr->packedB) {
       /* Panels of NR columns over all of k. */
       for (int64_t q = 0; q < w; q += NR) {
         const float *panel = b + (j0 + q) / NR * pr->k * NR;
