@@ -1074,46 +1074,45 @@ typedef void (*RowPanels)(int64_t k, const float *a, int64_t a_cs,
                           float *acc);
 
 #ifdef LOOMRT_HAVE_AVX2_KERNEL
+/** `count` (1 to 4) panels of rowPanelsAvx512, one accumulator each. */
+static inline __attribute__((always_inline, target("avx512f"))) void
+rowPanelGroup(int count, int64_t k, const float *a, int64_t a_cs,
+              const float *b, int64_t stride, float *acc) {
+  __m512 c[4];
+  for (int h = 0; h < count; ++h)
+    c[h] = _mm512_setzero_ps();
+  for (int64_t p = 0; p < k; ++p) {
+    __m512 x = _mm512_set1_ps(a[p * a_cs]);
+    for (int h = 0; h < count; ++h) {
+      _mm_prefetch((const char *)(b + h * stride + (p + 64) * NR), _MM_HINT_T0);
+      c[h] = _mm512_fmadd_ps(x, _mm512_loadu_ps(b + h * stride + p * NR), c[h]);
+    }
+  }
+  for (int h = 0; h < count; ++h)
+    _mm512_storeu_ps(acc + h * NR, c[h]);
+}
+
+/** Every column is summed over k in order, one FMA per step, as the tiles
+ *  do, so the result does not depend on which group a panel falls in (the
+ *  thread count). */
 __attribute__((target("avx512f"))) static void
 rowPanelsAvx512(int64_t k, const float *a, int64_t a_cs, const float *b,
                 int64_t stride, int64_t panels, float *acc) {
   int64_t q = 0;
-  for (; q + 4 <= panels; q += 4) {
-    const float *b0 = b + q * stride, *b1 = b0 + stride, *b2 = b1 + stride,
-                *b3 = b2 + stride;
-    __m512 c0 = _mm512_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;
-    for (int64_t p = 0; p < k; ++p) {
-      __m512 x = _mm512_set1_ps(a[p * a_cs]);
-      _mm_prefetch((const char *)(b0 + (p + 64) * NR), _MM_HINT_T0);
-      _mm_prefetch((const char *)(b1 + (p + 64) * NR), _MM_HINT_T0);
-      _mm_prefetch((const char *)(b2 + (p + 64) * NR), _MM_HINT_T0);
-      _mm_prefetch((const char *)(b3 + (p + 64) * NR), _MM_HINT_T0);
-      c0 = _mm512_fmadd_ps(x, _mm512_loadu_ps(b0 + p * NR), c0);
-      c1 = _mm512_fmadd_ps(x, _mm512_loadu_ps(b1 + p * NR), c1);
-      c2 = _mm512_fmadd_ps(x, _mm512_loadu_ps(b2 + p * NR), c2);
-      c3 = _mm512_fmadd_ps(x, _mm512_loadu_ps(b3 + p * NR), c3);
-    }
-    _mm512_storeu_ps(acc + q * NR, c0);
-    _mm512_storeu_ps(acc + (q + 1) * NR, c1);
-    _mm512_storeu_ps(acc + (q + 2) * NR, c2);
-    _mm512_storeu_ps(acc + (q + 3) * NR, c3);
-  }
-  for (; q < panels; ++q) {
-    const float *b0 = b + q * stride;
-    /* Even and odd steps apart: two chains of FMA latency, not one. */
-    __m512 c0 = _mm512_setzero_ps(), c1 = c0;
-    int64_t p = 0;
-    for (; p + 2 <= k; p += 2) {
-      _mm_prefetch((const char *)(b0 + (p + 64) * NR), _MM_HINT_T0);
-      c0 = _mm512_fmadd_ps(_mm512_set1_ps(a[p * a_cs]),
-                           _mm512_loadu_ps(b0 + p * NR), c0);
-      c1 = _mm512_fmadd_ps(_mm512_set1_ps(a[(p + 1) * a_cs]),
-                           _mm512_loadu_ps(b0 + (p + 1) * NR), c1);
-    }
-    if (p < k)
-      c0 = _mm512_fmadd_ps(_mm512_set1_ps(a[p * a_cs]),
-                           _mm512_loadu_ps(b0 + p * NR), c0);
-    _mm512_storeu_ps(acc + q * NR, _mm512_add_ps(c0, c1));
+  for (; q + 4 <= panels; q += 4)
+    rowPanelGroup(4, k, a, a_cs, b + q * stride, stride, acc + q * NR);
+  switch (panels - q) {
+  case 3:
+    rowPanelGroup(3, k, a, a_cs, b + q * stride, stride, acc + q * NR);
+    break;
+  case 2:
+    rowPanelGroup(2, k, a, a_cs, b + q * stride, stride, acc + q * NR);
+    break;
+  case 1:
+    rowPanelGroup(1, k, a, a_cs, b + q * stride, stride, acc + q * NR);
+    break;
+  default:
+    break;
   }
 }
 #endif
