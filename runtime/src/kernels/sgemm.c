@@ -1115,14 +1115,58 @@ rowPanelsAvx512(int64_t k, const float *a, int64_t a_cs, const float *b,
     break;
   }
 }
+
+/** rowPanelGroup with 8-float vectors (two per panel). */
+static inline __attribute__((always_inline, target("avx2,fma"))) void
+rowPanelGroupAvx2(int count, int64_t k, const float *a, int64_t a_cs,
+                  const float *b, int64_t stride, float *acc) {
+  __m256 c[4][2];
+  for (int h = 0; h < count; ++h)
+    c[h][0] = c[h][1] = _mm256_setzero_ps();
+  for (int64_t p = 0; p < k; ++p) {
+    __m256 x = _mm256_set1_ps(a[p * a_cs]);
+    for (int h = 0; h < count; ++h) {
+      const float *bp = b + h * stride + p * NR;
+      _mm_prefetch((const char *)(bp + 64 * NR), _MM_HINT_T0);
+      c[h][0] = _mm256_fmadd_ps(x, _mm256_loadu_ps(bp), c[h][0]);
+      c[h][1] = _mm256_fmadd_ps(x, _mm256_loadu_ps(bp + 8), c[h][1]);
+    }
+  }
+  for (int h = 0; h < count; ++h) {
+    _mm256_storeu_ps(acc + h * NR, c[h][0]);
+    _mm256_storeu_ps(acc + h * NR + 8, c[h][1]);
+  }
+}
+
+/** rowPanelsAvx512 with AVX2 + FMA. */
+__attribute__((target("avx2,fma"))) static void
+rowPanelsAvx2(int64_t k, const float *a, int64_t a_cs, const float *b,
+              int64_t stride, int64_t panels, float *acc) {
+  int64_t q = 0;
+  for (; q + 4 <= panels; q += 4)
+    rowPanelGroupAvx2(4, k, a, a_cs, b + q * stride, stride, acc + q * NR);
+  switch (panels - q) {
+  case 3:
+    rowPanelGroupAvx2(3, k, a, a_cs, b + q * stride, stride, acc + q * NR);
+    break;
+  case 2:
+    rowPanelGroupAvx2(2, k, a, a_cs, b + q * stride, stride, acc + q * NR);
+    break;
+  case 1:
+    rowPanelGroupAvx2(1, k, a, a_cs, b + q * stride, stride, acc + q * NR);
+    break;
+  default:
+    break;
+  }
+}
 #endif
 
-/** rowPanelsAvx512 where the AVX-512 tiles are in use, else NULL (the
- *  caller's portable loop). */
+/** rowPanelsAvx512 or rowPanelsAvx2, matching the tiles in use; NULL with
+ *  the portable ones (the caller's portable loop). */
 static RowPanels getRowPanels(void) {
 #ifdef LOOMRT_HAVE_AVX2_KERNEL
-  if (getMicroKernel() && microKernel2)
-    return rowPanelsAvx512;
+  if (getMicroKernel() == microKernelAvx2)
+    return microKernel2 ? rowPanelsAvx512 : rowPanelsAvx2;
 #endif
   return NULL;
 }
