@@ -127,6 +127,23 @@ def write_inputs(model_dir):
     return out
 
 
+def time_both(so, model, in_dir, inputs, args):
+    """Times the compiled model `so` (loom-run --bench on in_dir) and the ONNX
+    model in ONNX Runtime (ort_bench.mjs on `inputs`, from write_inputs),
+    alternating, args.repeats times, each args.runs calls after args.warmup;
+    returns the per-repeat medians (ms) of Loom and of ORT."""
+    loom_run = os.path.join(ROOT, "build", "bin", "loom-run")
+    loom_ms, ort_ms = [], []
+    for _ in range(args.repeats):
+        out = sh([loom_run, so, "--inputs", in_dir, "--bench", str(args.runs),
+                  "--warmup", str(args.warmup), "--json", "--threads", str(args.threads)])
+        loom_ms.append(json.loads(out.strip().splitlines()[-1])["median_ms"])
+        out = sh(["node", os.path.join(BENCH, "ort_bench.mjs"), model, inputs,
+                  str(args.runs), str(args.warmup), str(args.threads)])
+        ort_ms.append(json.loads(out.strip().splitlines()[-1])["median_ms"])
+    return loom_ms, ort_ms
+
+
 def matmul_model(d, m, k, n, w, rng):
     """Writes d/model.onnx, one MatMul of an input x [m, k] by the constant
     w [k, n], and a random normal x as d/in/input_0.npy and, for
@@ -178,14 +195,7 @@ def main():
                                stdout=subprocess.PIPE).stdout.decode().strip()
         inputs = write_inputs(d)
         flops = model_flops(kind, sizes)
-        loom_ms, ort_ms = [], []
-        for _ in range(args.repeats):
-            out = sh([loom_run, so, "--inputs", os.path.join(d, "in"), "--bench", str(args.runs),
-                      "--warmup", str(args.warmup), "--json", "--threads", str(args.threads)])
-            loom_ms.append(json.loads(out.strip().splitlines()[-1])["median_ms"])
-            out = sh(["node", os.path.join(BENCH, "ort_bench.mjs"), model, inputs,
-                      str(args.runs), str(args.warmup), str(args.threads)])
-            ort_ms.append(json.loads(out.strip().splitlines()[-1])["median_ms"])
+        loom_ms, ort_ms = time_both(so, model, os.path.join(d, "in"), inputs, args)
         lm, om = statistics.median(loom_ms), statistics.median(ort_ms)
         rows.append({"model": name, "loom_ms": lm, "ort_ms": om, "ratio": lm / om,
                      "compile_s": compile_s, "gflop": flops / 1e9,

@@ -30,7 +30,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run import ROOT, BENCH, SIZES, ensure_ort, model_flops, sh, write_inputs  # noqa: E402
+from run import ROOT, SIZES, ensure_ort, model_flops, sh, time_both, write_inputs  # noqa: E402
 
 
 def main():
@@ -80,14 +80,7 @@ def main():
         check_text = check.stdout.decode().strip().replace("\n", "; ")
         inputs = write_inputs(d)
         flops = model_flops(kind, sizes_at(s))
-        loom_ms, ort_ms = [], []
-        for _ in range(args.repeats):
-            out = sh([loom_run, so, "--inputs", os.path.join(d, "in"), "--bench", str(args.runs),
-                      "--warmup", str(args.warmup), "--json", "--threads", str(args.threads)])
-            loom_ms.append(json.loads(out.strip().splitlines()[-1])["median_ms"])
-            out = sh(["node", os.path.join(BENCH, "ort_bench.mjs"), model, inputs,
-                      str(args.runs), str(args.warmup), str(args.threads)])
-            ort_ms.append(json.loads(out.strip().splitlines()[-1])["median_ms"])
+        loom_ms, ort_ms = time_both(so, model, os.path.join(d, "in"), inputs, args)
         lm, om = statistics.median(loom_ms), statistics.median(ort_ms)
         rows.append({"model": args.model, "seq": s, "loom_ms": lm, "ort_ms": om,
                      "ratio": lm / om, "gflop": flops / 1e9,

@@ -1074,6 +1074,28 @@ typedef void (*RowPanels)(int64_t k, const float *a, int64_t a_cs,
                           float *acc);
 
 #ifdef LOOMRT_HAVE_AVX2_KERNEL
+/** The body of rowPanelsAvx512 and rowPanelsAvx2 on their group code GROUP:
+ *  groups of four panels, then the last one to three as one group. */
+#define LOOMRT_ROW_PANELS(GROUP)                                               \
+  do {                                                                         \
+    int64_t q = 0;                                                             \
+    for (; q + 4 <= panels; q += 4)                                            \
+      GROUP(4, k, a, a_cs, b + q * stride, stride, acc + q * NR);              \
+    switch (panels - q) {                                                      \
+    case 3:                                                                    \
+      GROUP(3, k, a, a_cs, b + q * stride, stride, acc + q * NR);              \
+      break;                                                                   \
+    case 2:                                                                    \
+      GROUP(2, k, a, a_cs, b + q * stride, stride, acc + q * NR);              \
+      break;                                                                   \
+    case 1:                                                                    \
+      GROUP(1, k, a, a_cs, b + q * stride, stride, acc + q * NR);              \
+      break;                                                                   \
+    default:                                                                   \
+      break;                                                                   \
+    }                                                                          \
+  } while (0)
+
 /** `count` (1 to 4) panels of rowPanelsAvx512, one accumulator each. */
 static inline __attribute__((always_inline, target("avx512f"))) void
 rowPanelGroup(int count, int64_t k, const float *a, int64_t a_cs,
@@ -1098,22 +1120,7 @@ rowPanelGroup(int count, int64_t k, const float *a, int64_t a_cs,
 __attribute__((target("avx512f"))) static void
 rowPanelsAvx512(int64_t k, const float *a, int64_t a_cs, const float *b,
                 int64_t stride, int64_t panels, float *acc) {
-  int64_t q = 0;
-  for (; q + 4 <= panels; q += 4)
-    rowPanelGroup(4, k, a, a_cs, b + q * stride, stride, acc + q * NR);
-  switch (panels - q) {
-  case 3:
-    rowPanelGroup(3, k, a, a_cs, b + q * stride, stride, acc + q * NR);
-    break;
-  case 2:
-    rowPanelGroup(2, k, a, a_cs, b + q * stride, stride, acc + q * NR);
-    break;
-  case 1:
-    rowPanelGroup(1, k, a, a_cs, b + q * stride, stride, acc + q * NR);
-    break;
-  default:
-    break;
-  }
+  LOOMRT_ROW_PANELS(rowPanelGroup);
 }
 
 /** rowPanelGroup with 8-float vectors (two per panel). */
@@ -1142,23 +1149,9 @@ rowPanelGroupAvx2(int count, int64_t k, const float *a, int64_t a_cs,
 __attribute__((target("avx2,fma"))) static void
 rowPanelsAvx2(int64_t k, const float *a, int64_t a_cs, const float *b,
               int64_t stride, int64_t panels, float *acc) {
-  int64_t q = 0;
-  for (; q + 4 <= panels; q += 4)
-    rowPanelGroupAvx2(4, k, a, a_cs, b + q * stride, stride, acc + q * NR);
-  switch (panels - q) {
-  case 3:
-    rowPanelGroupAvx2(3, k, a, a_cs, b + q * stride, stride, acc + q * NR);
-    break;
-  case 2:
-    rowPanelGroupAvx2(2, k, a, a_cs, b + q * stride, stride, acc + q * NR);
-    break;
-  case 1:
-    rowPanelGroupAvx2(1, k, a, a_cs, b + q * stride, stride, acc + q * NR);
-    break;
-  default:
-    break;
-  }
+  LOOMRT_ROW_PANELS(rowPanelGroupAvx2);
 }
+#undef LOOMRT_ROW_PANELS
 #endif
 
 /** rowPanelsAvx512 or rowPanelsAvx2, matching the tiles in use; NULL with
