@@ -1172,20 +1172,19 @@ static void computeRow(const Problem *pr, int64_t bi, int64_t n0, int64_t n1) {
   const float *a = pr->a + bi * pr->a_bs;
   const float *b = pr->b + bi * pr->b_bs;
   float *c = pr->c + bi * pr->c_bs;
+  _Static_assert(CHUNK % NR == 0, "the vector code writes whole panels");
   float acc[CHUNK];
+  RowPanels rowPanels = pr->packedB ? getRowPanels() : NULL;
   for (int64_t j0 = n0; j0 < n1; j0 += CHUNK) {
     int64_t w = n1 - j0 < CHUNK ? n1 - j0 : CHUNK;
-    memset(acc, 0, sizeof(acc));
-    RowPanels rowPanels = pr->packedB ? getRowPanels() : NULL;
     if (rowPanels) {
-      /* Whole panels: w is a multiple of NR except at the end of n, and
-       * the packed panels are zero-padded there. */
-      float wide[CHUNK];
+      /* Whole panels, each written over (the packed ones are zero-padded
+       * at the end of n). */
       rowPanels(pr->k, a, pr->a_cs, b + j0 / NR * pr->k * NR, pr->k * NR,
-                (w + NR - 1) / NR, wide);
-      memcpy(acc, wide, sizeof(float) * (size_t)w);
+                (w + NR - 1) / NR, acc);
     } else if (pr->packedB) {
       /* Panels of NR columns over all of k. */
+      memset(acc, 0, sizeof(acc));
       for (int64_t q = 0; q < w; q += NR) {
         const float *panel = b + (j0 + q) / NR * pr->k * NR;
         float *dst = acc + q;
@@ -1196,6 +1195,7 @@ static void computeRow(const Problem *pr, int64_t bi, int64_t n0, int64_t n1) {
         }
       }
     } else if (pr->b_cs == 1) {
+      memset(acc, 0, sizeof(acc));
       for (int64_t p = 0; p < pr->k; ++p) {
         float ap = a[p * pr->a_cs];
         const float *row = b + p * pr->b_rs + j0;
@@ -1253,13 +1253,12 @@ static void computeSlot(const Problem *pr, int64_t r0, int64_t r1, int64_t j,
   const float *b0 = pr->b + j / NR * pr->k * NR + pc * NR;
   const float *b1 = b0 + pr->k * NR;
   TileEpilogueAt te = {last ? base : NULL, pr->ep, {0}};
-  int64_t tiles = 0;
-  for (int64_t ir = r0; ir < r1; ir += slotTileRows(r1 - ir))
-    ++tiles;
+  /* Balancing the last two tiles does not change their count. */
+  int64_t tiles = (r1 - r0 + 2 * MR - 1) / (2 * MR);
   NextPanels np;
-  int64_t t = 0;
-  for (int64_t ir = r0; ir < r1; ir += slotTileRows(r1 - ir), ++t) {
-    int nrows = slotTileRows(r1 - ir);
+  int nrows;
+  for (int64_t ir = r0, t = 0; ir < r1; ir += nrows, ++t) {
+    nrows = slotTileRows(r1 - ir);
     const float *rowPtrs[2 * MR];
     for (int i = 0; i < nrows; ++i)
       rowPtrs[i] = pr->a + (ir + i) * pr->a_rs + pc;
@@ -1317,9 +1316,9 @@ static int sgemmSlots(const Problem *pr, MicroKernel kernel, int64_t threads) {
   {
     /* Each thread reserves its next unit as it starts one, so that the
      * current unit's tiles can prefetch the next one's panels. */
-    int64_t u = __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED);
+    int64_t u = loomrtTakeItem(&counter);
     while (u < units) {
-      int64_t after = __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED);
+      int64_t after = loomrtTakeItem(&counter);
       int64_t step = u / slots, slot = u % slots, j = slot * 2 * NR;
       int64_t pc = step * kcStep;
       int64_t kc = k - pc < kcStep ? k - pc : kcStep;
