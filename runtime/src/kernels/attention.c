@@ -79,22 +79,20 @@ static float rowStepGeneric(int64_t n, int64_t valid, float *s, float *m,
 }
 
 #ifdef LOOMRT_HAVE_AVX512_ROWS
-/** exp(x) for x <= 0 (below -86: exp(-86), ~4e-38): 2^n 2^f with
- *  n = round(x log2 e) read off the low bits of x log2 e + 1.5 * 2^23,
- *  f = x log2 e - n (one fused multiply-subtract; |f| <= 1/2), 2^f by a
- *  degree-5 polynomial fitted for relative error (1.8e-7 in float), and
- *  2^n added to its exponent field with an integer shift and add. Three
- *  FP operations fewer than the e^r form (two-constant reduction, degree-6
- *  series, vrndscaleps, vscalefps), whose rounding and scaling ops were the
- *  row step's hottest instructions in `perf`. */
+/** 2^u for u <= 0 (below -126: 2^-126): n = round(u) read off the low
+ *  bits of u + 1.5 * 2^23, f = u - n (exact; |f| <= 1/2), 2^f by a
+ *  degree-5 polynomial fitted for relative error (1.8e-7 in float), and n
+ *  added to the exponent field with an integer shift and add. The
+ *  reduction is adds and subtracts, which Zen's FP add pipes take, leaving
+ *  the two FMA pipes to the polynomial; the earlier exp(x) form (x log2 e
+ *  rounded and subtracted by multiply-adds) put three more operations on
+ *  them, and the row step was bound by those pipes. */
 static inline __attribute__((always_inline, target("avx512f"))) __m512
-exp512(__m512 x) {
-  const __m512 log2e = _mm512_set1_ps(1.44269504088896341f);
+exp2Avx512(__m512 u) {
   const __m512 magic = _mm512_set1_ps(12582912.0f);
-  x = _mm512_max_ps(x, _mm512_set1_ps(-86.0f));
-  __m512 t = _mm512_fmadd_ps(x, log2e, magic);
-  __m512 n = _mm512_sub_ps(t, magic);
-  __m512 f = _mm512_fmsub_ps(x, log2e, n);
+  u = _mm512_max_ps(u, _mm512_set1_ps(-126.0f));
+  __m512 t = _mm512_add_ps(u, magic);
+  __m512 f = _mm512_sub_ps(u, _mm512_sub_ps(t, magic));
   __m512 p = _mm512_set1_ps(1.3264727e-3f);
   p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.6715129e-3f));
   p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.5507337e-2f));
@@ -109,32 +107,57 @@ exp512(__m512 x) {
 __attribute__((target("avx512f"))) static float
 rowStepAvx512(int64_t n, int64_t valid, float *s, float *m, float *l,
               float scale) {
-  __m512 vmax = _mm512_set1_ps(-INFINITY);
+  /* Four running maxima and two sums: the max and add latencies, not their
+   * throughput, would bound one chain. */
+  __m512 m0 = _mm512_set1_ps(-INFINITY), m1 = m0, m2 = m0, m3 = m0;
   int64_t j = 0;
+  for (; j + 64 <= valid; j += 64) {
+    m0 = _mm512_max_ps(m0, _mm512_loadu_ps(s + j));
+    m1 = _mm512_max_ps(m1, _mm512_loadu_ps(s + j + 16));
+    m2 = _mm512_max_ps(m2, _mm512_loadu_ps(s + j + 32));
+    m3 = _mm512_max_ps(m3, _mm512_loadu_ps(s + j + 48));
+  }
   for (; j + 16 <= valid; j += 16)
-    vmax = _mm512_max_ps(vmax, _mm512_loadu_ps(s + j));
+    m0 = _mm512_max_ps(m0, _mm512_loadu_ps(s + j));
   if (j < valid) {
     __mmask16 k = (__mmask16)((1u << (valid - j)) - 1);
-    vmax = _mm512_mask_max_ps(vmax, k, vmax, _mm512_maskz_loadu_ps(k, s + j));
+    m1 = _mm512_mask_max_ps(m1, k, m1, _mm512_maskz_loadu_ps(k, s + j));
   }
-  float mx = _mm512_reduce_max_ps(vmax);
-  float mNew = mx > *m ? mx : *m;
+  float mx = _mm512_reduce_max_ps(
+      _mm512_max_ps(_mm512_max_ps(m0, m1), _mm512_max_ps(m2, m3)));
+  float mOld = *m;
+  float mNew = mx > mOld ? mx : mOld;
   float base = mNew == -INFINITY ? 0.0f : mNew * scale;
-  float alpha = expf(*m * scale - base);
-  __m512 vbase = _mm512_set1_ps(base), vscale = _mm512_set1_ps(scale);
-  __m512 vsum = _mm512_setzero_ps();
-  for (j = 0; j + 16 <= valid; j += 16) {
-    __m512 p = exp512(_mm512_fmsub_ps(_mm512_loadu_ps(s + j), vscale, vbase));
+  float alpha = mOld == -INFINITY ? 0.0f
+                : mOld == mNew    ? 1.0f
+                                  : expf(mOld * scale - base);
+  /* exp(scale s - base) = 2^u with u = s (scale log2 e) - base log2 e: one
+   * multiply-add, then the reduction by adds (the add ports, not the FMA
+   * ports that the polynomial needs). */
+  __m512 vc1 = _mm512_set1_ps(scale * 1.44269504088896341f);
+  __m512 vc0 = _mm512_set1_ps(-base * 1.44269504088896341f);
+  __m512 s0 = _mm512_setzero_ps(), s1 = s0;
+  for (j = 0; j + 32 <= valid; j += 32) {
+    __m512 p0 = exp2Avx512(_mm512_fmadd_ps(_mm512_loadu_ps(s + j), vc1, vc0));
+    __m512 p1 =
+        exp2Avx512(_mm512_fmadd_ps(_mm512_loadu_ps(s + j + 16), vc1, vc0));
+    _mm512_storeu_ps(s + j, p0);
+    _mm512_storeu_ps(s + j + 16, p1);
+    s0 = _mm512_add_ps(s0, p0);
+    s1 = _mm512_add_ps(s1, p1);
+  }
+  for (; j + 16 <= valid; j += 16) {
+    __m512 p = exp2Avx512(_mm512_fmadd_ps(_mm512_loadu_ps(s + j), vc1, vc0));
     _mm512_storeu_ps(s + j, p);
-    vsum = _mm512_add_ps(vsum, p);
+    s0 = _mm512_add_ps(s0, p);
   }
   if (j < valid) {
     __mmask16 k = (__mmask16)((1u << (valid - j)) - 1);
     __m512 p =
-        exp512(_mm512_fmsub_ps(_mm512_maskz_loadu_ps(k, s + j), vscale, vbase));
+        exp2Avx512(_mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, s + j), vc1, vc0));
     p = _mm512_maskz_mov_ps(k, p);
     _mm512_storeu_ps(s + j, p); /* zeros past `valid`: masked keys */
-    vsum = _mm512_add_ps(vsum, p);
+    s1 = _mm512_add_ps(s1, p);
     j += 16;
   }
   for (; j < n; j += 16) {
@@ -145,7 +168,7 @@ rowStepAvx512(int64_t n, int64_t valid, float *s, float *m, float *l,
       _mm512_mask_storeu_ps(s + j, k, _mm512_setzero_ps());
     }
   }
-  *l = alpha * *l + _mm512_reduce_add_ps(vsum);
+  *l = alpha * *l + _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
   *m = mNew;
   return alpha;
 }
@@ -267,6 +290,10 @@ static int attendRange(const Attention *a, int64_t b, int64_t h, int64_t q0,
     }
     if (end == 0)
       memset(acc, 0, sizeof(float) * (size_t)rows * (size_t)dv);
+    /* With one key block and row-major output rows, P V goes straight into
+     * them (the GEMM's tiles fetch their rows of C while they compute, where
+     * a separate pass waited for each line) and is scaled there. */
+    int direct = blocks == 1 && end > 0 && a->os[3] == 1;
     for (int64_t j0 = 0, blk = 0; j0 < end; j0 += KB, ++blk) {
       /* kb keys are computed, kp were packed (more where the causal mask
        * ends this block early: P is 0 past kb). */
@@ -286,16 +313,21 @@ static int attendRange(const Attention *a, int64_t b, int64_t h, int64_t q0,
           for (int64_t c = 0; c < dv; ++c)
             acc[i * dv + c] *= alpha;
       }
-      /* acc (+)= P V for the block's packed keys. */
+      /* acc (or the output rows) (+)= P V for the block's packed keys. */
       loomrt_sgemm_f32(
-          1, rows, dv, kp, s, 0, ldS, 1, pv + blk * vBlock, 0, 0, 0, acc, 0, dv,
-          1, LOOMRT_GEMM_PACKED_B | (j0 > 0 ? LOOMRT_GEMM_ACCUMULATE : 0));
+          1, rows, dv, kp, s, 0, ldS, 1, pv + blk * vBlock, 0, 0, 0,
+          direct ? o + i0 * a->os[2] : acc, 0, direct ? a->os[2] : dv, 1,
+          LOOMRT_GEMM_PACKED_B | (j0 > 0 ? LOOMRT_GEMM_ACCUMULATE : 0));
     }
     for (int64_t i = 0; i < rows; ++i) {
       float inv = 1.0f / lrow[i];
       float *out = o + (i0 + i) * a->os[2];
-      for (int64_t c = 0; c < dv; ++c)
-        out[c * a->os[3]] = acc[i * dv + c] * inv;
+      if (direct)
+        for (int64_t c = 0; c < dv; ++c)
+          out[c] *= inv;
+      else
+        for (int64_t c = 0; c < dv; ++c)
+          out[c * a->os[3]] = acc[i * dv + c] * inv;
     }
   }
   return 0;
