@@ -1353,23 +1353,25 @@ static int sgemmSlots(const Problem *pr, MicroKernel kernel, int64_t threads) {
 /** Computes an unbatched product of more than 192 rows by prepacked weights
  *  on two threads, each on its half of the rows as the fixed parts do (both
  *  sweep the same weight panels at the same time, so one fetch from memory
- *  serves both), in units of (block of MC rows, 32-column pair) taken from
- *  the front of its own half; a thread that runs out takes units from the
- *  back of the other half. With a 20% load on one core, BERT-512's layer
- *  products ran in 22.4 instead of 24.1 ms, unloaded in 19.7 instead of
- *  20.35. A deeper k (an FFN's down-projection, K = 3072) is taken in
- *  reduction steps of at most KC_MAX, each step's units shared in the same
- *  way and the two threads meeting at a barrier between steps (a unit
- *  accumulates onto the previous step's result); the fixed halves of
- *  computePart left the faster thread waiting for the slower one's whole
- *  half. Returns 0, having done nothing, where it does not apply: two
- *  threads, prepacked B, row-major A (rows that do not collide in L1) and
- *  C, the AVX-512 tiles, n a multiple of 32. */
+ *  serves both), in units of (block of MC rows, or all of a half of up to
+ *  144, and a 32-column pair) taken from the front of its own half; a
+ *  thread that runs out takes units from the back of the other half. With a
+ *  20% load on one core, BERT-512's layer products ran in 22.4 instead of
+ *  24.1 ms, unloaded in 19.7 instead of 20.35. A deeper k (an FFN's
+ *  down-projection, K = 3072) is taken in reduction steps of at most
+ *  KC_MAX, each step's units shared in the same way and the two threads
+ *  meeting at a barrier between steps (a unit accumulates onto the previous
+ *  step's result); the fixed halves of computePart left the faster thread
+ *  waiting for the slower one's whole half. Columns past the last full
+ *  pair (an LM head's vocabulary) are computed by computePart, each thread
+ *  for its half, before the first step. Returns 0, having done nothing,
+ *  where it does not apply: two threads, prepacked B, row-major A (rows
+ *  that do not collide in L1) and C, the AVX-512 tiles, n at least 32. */
 static int sgemmHalves(const Problem *pr, int64_t threads) {
   int64_t m = pr->m, n = pr->n, k = pr->k;
   if (threads != 2 || !pr->packedB || pr->a_cs != 1 || pr->c_cs != 1 ||
       (pr->a_rs * (int64_t)sizeof(float)) % 2048 == 0 || !rowsMicroKernel2 ||
-      !tailMicroKernel2 || m <= 192 || k == 0 || n % (2 * NR) != 0 ||
+      !tailMicroKernel2 || m <= 192 || k == 0 || n < 2 * NR ||
       m > INT32_MAX / MR)
     return 0;
   enum { MAX_STEPS = 16 };
@@ -1378,13 +1380,27 @@ static int sgemmHalves(const Problem *pr, int64_t threads) {
   if (steps > MAX_STEPS)
     return 0;
   int64_t half = ((m + 1) / 2 + 2 * MR - 1) / (2 * MR) * 2 * MR;
-  int64_t pairs = n / (2 * NR);
+  /* Full 32-column pairs; the columns past them (an LM head's vocabulary)
+   * are computed by computePart, each thread for its half. */
+  int64_t pairs = n / (2 * NR), rest = pairs * 2 * NR;
   int64_t first[2] = {0, half}, end[2] = {half, m};
+  /* A half of at most 144 rows is one block (its A, up to 144 x 768 floats
+   * or 432 KiB, stays in L2), so that B is swept once, not for a block of
+   * 96 rows and again for the rest: with weights cold in cache, M = 256
+   * products by weights ran 1-4% faster, GPT-2's LM head 3-5%. Longer
+   * halves keep blocks of MC rows: 132-row blocks were no faster at
+   * M = 512 and 1-2% slower where N = 768 (fewer, larger units to share at
+   * the end). */
+  enum { BLOCK_ROWS = 144 };
+  int64_t blockRows[2];
   /* Each step's and half's units, front (low 32 bits) to back (high 32
    * bits). */
   uint64_t range[MAX_STEPS][2];
   for (int t = 0; t < 2; ++t) {
-    uint64_t units = (uint64_t)((end[t] - first[t] + MC - 1) / MC * pairs);
+    int64_t rows = end[t] - first[t];
+    blockRows[t] = rows <= BLOCK_ROWS ? rows : MC;
+    uint64_t units =
+        (uint64_t)((rows + blockRows[t] - 1) / blockRows[t] * pairs);
     if (units > UINT32_MAX)
       return 0;
     for (int64_t step = 0; step < steps; ++step)
@@ -1395,6 +1411,11 @@ static int sgemmHalves(const Problem *pr, int64_t threads) {
 #pragma omp parallel num_threads(2)
   {
     int me = omp_get_thread_num() & 1;
+    /* All of k at once, before the first barrier: nothing else writes these
+     * columns. */
+    if (rest < n && first[me] < end[me] &&
+        computePart(pr, getMicroKernel(), 0, first[me], end[me], rest, n))
+      computePartUnpacked(pr, 0, first[me], end[me], rest, n);
     for (int64_t step = 0; step < steps; ++step) {
       int64_t pc = step * kcStep;
       int64_t kc = k - pc < kcStep ? k - pc : kcStep;
@@ -1424,8 +1445,9 @@ static int sgemmHalves(const Problem *pr, int64_t threads) {
         }
         if (u < 0)
           break;
-        int64_t r0 = first[owner] + u / pairs * MC;
-        int64_t r1 = r0 + MC < end[owner] ? r0 + MC : end[owner];
+        int64_t r0 = first[owner] + u / pairs * blockRows[owner];
+        int64_t r1 = r0 + blockRows[owner] < end[owner] ? r0 + blockRows[owner]
+                                                        : end[owner];
         int64_t pair = u % pairs;
         const float *next =
             pair + 1 < pairs ? pr->b + (pair + 1) * 2 * k * NR + pc * NR : NULL;

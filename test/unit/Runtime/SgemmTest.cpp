@@ -167,14 +167,22 @@ INSTANTIATE_TEST_SUITE_P(
         Case{1, 13, 530, 200, false, false, false, false, false, true},
         Case{1, 23, 512, 90, false, false, false, false, true, true},
         Case{1, 40, 576, 70, false, false, false, false, false, true},
-        // Over 192 rows by weights: two row halves in blocks of 96 rows and
-        // 32-column pairs, taken from each other's end; a row tail.
+        // Over 192 rows by weights: two row halves in blocks of 96 rows
+        // (301: 96 + 60 and 96 + 49) and 32-column pairs, taken from each
+        // other's end; a row tail.
         Case{1, 301, 256, 500, false, false, false, false, false, true},
         Case{1, 200, 96, 64, false, false, false, false, true, true},
         // The same in three reduction steps (K = 1700), the threads meeting
         // between steps; overwriting and accumulating.
         Case{1, 250, 96, 1700, false, false, false, false, false, true},
-        Case{1, 250, 96, 1700, false, false, false, false, true, true}),
+        Case{1, 250, 96, 1700, false, false, false, false, true, true},
+        // Columns past the last full pair (an LM head's vocabulary), one
+        // and three reduction steps, overwriting and accumulating.
+        Case{1, 301, 530, 500, false, false, false, false, false, true},
+        // A half of at most 144 rows is one block (300: 96 + 60 and 144;
+        // 250: 132 and 118).
+        Case{1, 300, 200, 300, false, false, false, false, true, true},
+        Case{1, 250, 33, 1700, false, false, false, false, true, true}),
     name);
 
 /// An epilogue case: shape, whether C (and the residual) are transposed,
@@ -317,7 +325,12 @@ INSTANTIATE_TEST_SUITE_P(
                      LOOMRT_ACT_GELU},
         // ... and over three reduction steps: the epilogue at the last.
         EpilogueCase{1, 230, 64, 2000, false, true, false, true, true,
-                     LOOMRT_ACT_GELU}),
+                     LOOMRT_ACT_GELU},
+        // ... and on the columns past the last full pair.
+        EpilogueCase{1, 260, 340, 600, false, true, false, true, true,
+                     LOOMRT_ACT_GELU},
+        EpilogueCase{1, 230, 70, 2000, false, false, true, true, true,
+                     LOOMRT_ACT_GELU_TANH}),
     epilogueName);
 
 /// A bias that is a whole matrix (the residual stream, contiguous along the
