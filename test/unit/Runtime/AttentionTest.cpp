@@ -10,7 +10,8 @@
 // that are not multiples of the 96-row and 512-key blocks or of the 16-key
 // panels, several key blocks (the online rescaling), rank-3 operands
 // (no heads), [B, S, H, D] layouts read and written through strides, and
-// negative and large scales.
+// negative and large scales, and more heads than threads (the last heads
+// split into query halves).
 // The portable row code runs here under LOOMRT_MAX_ISA=portable (read once
 // per process); test/Integration/raise-attention.test runs a model with it.
 //
@@ -142,6 +143,10 @@ INSTANTIATE_TEST_SUITE_P(
         // Several key blocks: the running max and the rescaled output.
         Case{1, 2, 2, 150, 1300, 32, 32, false},
         Case{1, 2, 2, 700, 700, 64, 64, true, true},
+        // More heads than threads: the last heads in query halves (causal:
+        // the halves see different keys).
+        Case{1, 5, 5, 300, 300, 16, 16, true},
+        Case{2, 3, 3, 200, 260, 32, 32, false},
         // More queries than keys: the first rows of a causal op see none.
         Case{1, 2, 2, 300, 200, 16, 16, true},
         // Rank 3, a single query (decoding shape), a single key.
