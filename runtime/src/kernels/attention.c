@@ -426,7 +426,9 @@ void loomrt_attention_f32(int64_t batch, int64_t heads, int64_t kv_heads,
    * S = 512 took 2.64 instead of 3.05 ms (unloaded -1.5%, for two more
    * packings of K and V); every head in halves was slower (2.92: twelve
    * more packings). */
-  int64_t tail = chunks == 1 && heads2 > threads && sq >= 2 * QB ? threads : 0;
+  int64_t tail = threads > 1 && chunks == 1 && heads2 > threads && sq >= 2 * QB
+                     ? threads
+                     : 0;
   int64_t whole = heads2 - tail;
   int64_t halfChunk = ((sq + 1) / 2 + QB - 1) / QB * QB;
   int64_t items = heads2 * chunks + tail;
