@@ -1066,6 +1066,14 @@ static int computePart(const Problem *pr, MicroKernel kernel, int64_t bi,
   return 0;
 }
 
+/** computePart, or where its packing buffers cannot be allocated, the same
+ *  block without packing. */
+static void computeBlock(const Problem *pr, MicroKernel kernel, int64_t bi,
+                         int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
+  if (computePart(pr, kernel, bi, m0, m1, n0, n1))
+    computePartUnpacked(pr, bi, m0, m1, n0, n1);
+}
+
 /** acc[0, panels * NR) = a · B over k for `panels` consecutive prepacked
  *  panels of B (each k x NR, `stride` floats apart): four panels at a
  *  time, one vector accumulator each, B prefetched 64 steps ahead. */
@@ -1324,8 +1332,8 @@ static int sgemmSlots(const Problem *pr, MicroKernel kernel, int64_t threads) {
       int64_t kc = k - pc < kcStep ? k - pc : kcStep;
       if (slot >= fullSlots) {
         /* The last, partial slot: all of k at once, at the first step. */
-        if (step == 0 && computePart(pr, kernel, 0, 0, m, j, n))
-          computePartUnpacked(pr, 0, 0, m, j, n);
+        if (step == 0)
+          computeBlock(pr, kernel, 0, 0, m, j, n);
       } else {
         if (step > 0)
           while (!__atomic_load_n(&done[u - slots], __ATOMIC_ACQUIRE))
@@ -1367,7 +1375,7 @@ static int sgemmSlots(const Problem *pr, MicroKernel kernel, int64_t threads) {
  *  for its half, before the first step. Returns 0, having done nothing,
  *  where it does not apply: two threads, prepacked B, row-major A (rows
  *  that do not collide in L1) and C, the AVX-512 tiles, n at least 32. */
-static int sgemmHalves(const Problem *pr, int64_t threads) {
+static int sgemmHalves(const Problem *pr, MicroKernel kernel, int64_t threads) {
   int64_t m = pr->m, n = pr->n, k = pr->k;
   if (threads != 2 || !pr->packedB || pr->a_cs != 1 || pr->c_cs != 1 ||
       (pr->a_rs * (int64_t)sizeof(float)) % 2048 == 0 || !rowsMicroKernel2 ||
@@ -1413,9 +1421,8 @@ static int sgemmHalves(const Problem *pr, int64_t threads) {
     int me = omp_get_thread_num() & 1;
     /* All of k at once, before the first barrier: nothing else writes these
      * columns. */
-    if (rest < n && first[me] < end[me] &&
-        computePart(pr, getMicroKernel(), 0, first[me], end[me], rest, n))
-      computePartUnpacked(pr, 0, first[me], end[me], rest, n);
+    if (rest < n && first[me] < end[me])
+      computeBlock(pr, kernel, 0, first[me], end[me], rest, n);
     for (int64_t step = 0; step < steps; ++step) {
       int64_t pc = step * kcStep;
       int64_t kc = k - pc < kcStep ? k - pc : kcStep;
@@ -1518,7 +1525,7 @@ static void sgemm(int64_t batch, int64_t m, int64_t n, int64_t k,
 #if defined(LOOMRT_KERNELS_OPENMP) && defined(LOOMRT_HAVE_AVX2_KERNEL)
   if (batch == 1 && sgemmSlots(&pr, kernel, threads))
     return;
-  if (batch == 1 && sgemmHalves(&pr, threads))
+  if (batch == 1 && sgemmHalves(&pr, kernel, threads))
     return;
 #endif
 
@@ -1541,8 +1548,8 @@ static void sgemm(int64_t batch, int64_t m, int64_t n, int64_t k,
       continue;
     if (m == 1)
       computeRow(&pr, bi, n0, n1);
-    else if (computePart(&pr, kernel, bi, m0, m1, n0, n1))
-      computePartUnpacked(&pr, bi, m0, m1, n0, n1);
+    else
+      computeBlock(&pr, kernel, bi, m0, m1, n0, n1);
   }
 }
 
