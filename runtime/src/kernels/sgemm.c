@@ -1362,7 +1362,8 @@ static int sgemmSlots(const Problem *pr, MicroKernel kernel, int64_t threads) {
  *  on two threads, each on its half of the rows as the fixed parts do (both
  *  sweep the same weight panels at the same time, so one fetch from memory
  *  serves both), in units of (block of MC rows, or all of a half of up to
- *  144, and a 32-column pair) taken from the front of its own half; a
+ *  144 rows, or 288 in wide products, and a 32-column pair) taken from the
+ *  front of its own half; a
  *  thread that runs out takes units from the back of the other half. With a
  *  20% load on one core, BERT-512's layer products ran in 22.4 instead of
  *  24.1 ms, unloaded in 19.7 instead of 20.35. A deeper k (an FFN's
@@ -1395,18 +1396,25 @@ static int sgemmHalves(const Problem *pr, MicroKernel kernel, int64_t threads) {
   /* A half of at most 144 rows is one block (its A, up to 144 x 768 floats
    * or 432 KiB, stays in L2), so that B is swept once, not for a block of
    * 96 rows and again for the rest: with weights cold in cache, M = 256
-   * products by weights ran 1-4% faster, GPT-2's LM head 3-5%. Longer
-   * halves keep blocks of MC rows: 132-row blocks were no faster at
-   * M = 512 and 1-2% slower where N = 768 (fewer, larger units to share at
-   * the end). */
-  enum { BLOCK_ROWS = 144 };
+   * products by weights ran 1-4% faster, GPT-2's LM head 3-5%. So is a
+   * half of up to 288 rows of a wide product (at least WIDE_PAIRS pairs,
+   * N >= 2048: attention's fused QKV, an FFN's up-projection), whose B is
+   * otherwise swept three times (BERT-512: blocks of 96, 96 and 72 rows):
+   * the products of a BERT layer at M = 384, 512 and 576 ran 1.2-1.9%
+   * faster (its FFN up-projection 2.3%), and with 64 units or more per half
+   * the threads still end within a unit of each other. Other halves keep
+   * blocks of MC rows: one block was 2.7% slower where N = 768 (24 larger
+   * units per half to share at the end), as 132-row blocks were 1-2%. */
+  enum { BLOCK_ROWS = 144, WIDE_PAIRS = 64 };
   int64_t blockRows[2];
   /* Each step's and half's units, front (low 32 bits) to back (high 32
    * bits). */
   uint64_t range[MAX_STEPS][2];
   for (int t = 0; t < 2; ++t) {
     int64_t rows = end[t] - first[t];
-    blockRows[t] = rows <= BLOCK_ROWS ? rows : MC;
+    int oneBlock =
+        rows <= BLOCK_ROWS || (pairs >= WIDE_PAIRS && rows <= 2 * BLOCK_ROWS);
+    blockRows[t] = oneBlock ? rows : MC;
     uint64_t units =
         (uint64_t)((rows + blockRows[t] - 1) / blockRows[t] * pairs);
     if (units > UINT32_MAX)

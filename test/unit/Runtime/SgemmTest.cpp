@@ -182,7 +182,10 @@ INSTANTIATE_TEST_SUITE_P(
         // A half of at most 144 rows is one block (300: 96 + 60 and 144;
         // 250: 132 and 118).
         Case{1, 300, 200, 300, false, false, false, false, true, true},
-        Case{1, 250, 33, 1700, false, false, false, false, true, true}),
+        Case{1, 250, 33, 1700, false, false, false, false, true, true},
+        // So is a half of up to 288 rows of a wide product (at least 64
+        // pairs; 410: 216 and 194 rows, 65 pairs and 10 columns past them).
+        Case{1, 410, 2090, 40, false, false, false, false, true, true}),
     name);
 
 /// An epilogue case: shape, whether C (and the residual) are transposed,
@@ -330,7 +333,10 @@ INSTANTIATE_TEST_SUITE_P(
         EpilogueCase{1, 260, 340, 600, false, true, false, true, true,
                      LOOMRT_ACT_GELU},
         EpilogueCase{1, 230, 70, 2000, false, false, true, true, true,
-                     LOOMRT_ACT_GELU_TANH}),
+                     LOOMRT_ACT_GELU_TANH},
+        // ... and on halves that are one block of a wide product.
+        EpilogueCase{1, 350, 2064, 30, false, true, false, true, true,
+                     LOOMRT_ACT_GELU}),
     epilogueName);
 
 /// A bias that is a whole matrix (the residual stream, contiguous along the
