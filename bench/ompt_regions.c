@@ -16,27 +16,42 @@
  *
  * RUNS is the number of model calls in the process (loom-run makes
  * --bench + --warmup + 1); times are printed per call, in microseconds,
- * for regions over 20 us. Nested (serialized) regions overwrite the
- * enclosing region's start time: read their totals with care.
+ * for regions over 20 us. Each call site is printed as its module and
+ * offset (`objdump -d --start-address=OFFSET module` or `addr2line -f -e
+ * module OFFSET` names the function). Regions begun inside another (a
+ * kernel's serialized inner region, such as the GEMMs inside attention's
+ * threads) are marked "nested": their time is part of the enclosing
+ * region's, and the total counts outermost regions only.
  *
  *===----------------------------------------------------------------------===*/
 
+#define _GNU_SOURCE
+#include <dlfcn.h>
 #include <omp-tools.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
-enum { MAX_REGIONS = 4096, MAX_THREADS = 4 };
+enum { MAX_REGIONS = 4096, MAX_THREADS = 4, MAX_DEPTH = 16 };
 
 static struct {
   const void *callSite;
+  /* Where it is, looked up when first seen (the model may be unloaded by
+   * the time the process exits). */
+  char module[64], symbol[64];
+  unsigned long offset;
   double total, wait[MAX_THREADS];
-  long calls;
+  long calls, nested;
 } regions[MAX_REGIONS];
 static int numRegions, numThreads;
 static _Thread_local int threadNum;
-static _Thread_local double regionBegin, waitBegin;
+/* The begin times of the regions this thread has begun and not ended,
+ * innermost last: a region begun inside another must not overwrite the
+ * enclosing one's. */
+static _Thread_local double regionBegin[MAX_DEPTH], waitBegin;
+static _Thread_local int depth;
 
 static double nowUs(void) {
   struct timespec t;
@@ -44,14 +59,50 @@ static double nowUs(void) {
   return t.tv_sec * 1e6 + t.tv_nsec * 1e-3;
 }
 
+/** *sum += x, atomically. */
+static void addDouble(double *sum, double x) {
+  double old, updated;
+  __atomic_load(sum, &old, __ATOMIC_RELAXED);
+  do
+    updated = old + x;
+  while (!__atomic_compare_exchange(sum, &old, &updated, 0, __ATOMIC_RELAXED,
+                                    __ATOMIC_RELAXED));
+}
+
 static int regionSlot(const void *callSite) {
-  for (int i = 0; i < numRegions; ++i)
+  /* Regions begin on several threads (nested ones): a lock-free search,
+   * then a locked insertion. */
+  int n = __atomic_load_n(&numRegions, __ATOMIC_ACQUIRE);
+  for (int i = 0; i < n; ++i)
     if (regions[i].callSite == callSite)
       return i;
-  if (numRegions == MAX_REGIONS)
-    return MAX_REGIONS - 1;
-  regions[numRegions].callSite = callSite;
-  return numRegions++;
+  static int lock;
+  while (__atomic_exchange_n(&lock, 1, __ATOMIC_ACQUIRE))
+    ;
+  int slot = -1;
+  for (int i = 0; i < numRegions && slot < 0; ++i)
+    if (regions[i].callSite == callSite)
+      slot = i;
+  if (slot < 0 && numRegions == MAX_REGIONS)
+    slot = MAX_REGIONS - 1;
+  if (slot < 0) {
+    slot = numRegions;
+    regions[slot].callSite = callSite;
+    Dl_info info;
+    if (dladdr(callSite, &info) && info.dli_fname) {
+      const char *name = strrchr(info.dli_fname, '/');
+      snprintf(regions[slot].module, sizeof regions[slot].module, "%s",
+               name ? name + 1 : info.dli_fname);
+      regions[slot].offset = (unsigned long)((const char *)callSite -
+                                             (const char *)info.dli_fbase);
+      if (info.dli_sname)
+        snprintf(regions[slot].symbol, sizeof regions[slot].symbol, " (%s)",
+                 info.dli_sname);
+    }
+    __atomic_store_n(&numRegions, numRegions + 1, __ATOMIC_RELEASE);
+  }
+  __atomic_store_n(&lock, 0, __ATOMIC_RELEASE);
+  return slot;
 }
 
 static void onThreadBegin(ompt_thread_t type, ompt_data_t *data) {
@@ -67,8 +118,13 @@ static void onParallelBegin(ompt_data_t *task, const ompt_frame_t *frame,
   (void)frame;
   (void)size;
   (void)flags;
-  regionBegin = nowUs();
-  parallel->value = (uint64_t)regionSlot(callSite);
+  int slot = regionSlot(callSite);
+  if (depth < MAX_DEPTH)
+    regionBegin[depth] = nowUs();
+  if (depth > 0)
+    __atomic_store_n(&regions[slot].nested, 1, __ATOMIC_RELAXED);
+  ++depth;
+  parallel->value = (uint64_t)slot;
 }
 
 static void onParallelEnd(ompt_data_t *parallel, ompt_data_t *task, int flags,
@@ -76,8 +132,14 @@ static void onParallelEnd(ompt_data_t *parallel, ompt_data_t *task, int flags,
   (void)task;
   (void)flags;
   (void)callSite;
-  regions[parallel->value].total += nowUs() - regionBegin;
-  regions[parallel->value].calls++;
+  if (depth == 0)
+    return;
+  --depth;
+  if (depth >= MAX_DEPTH)
+    return;
+  /* Nested regions end on several threads at the same time. */
+  addDouble(&regions[parallel->value].total, nowUs() - regionBegin[depth]);
+  __atomic_fetch_add(&regions[parallel->value].calls, 1, __ATOMIC_RELAXED);
 }
 
 static void onSyncWait(ompt_sync_region_t kind, ompt_scope_endpoint_t end,
@@ -113,6 +175,8 @@ static void finalize(ompt_data_t *data) {
   double runs = env ? atof(env) : 1.0;
   double total = 0, waits[MAX_THREADS] = {0};
   for (int i = 0; i < numRegions; ++i) {
+    if (regions[i].nested)
+      continue;
     total += regions[i].total;
     for (int t = 0; t < MAX_THREADS; ++t)
       waits[t] += regions[i].wait[t];
@@ -121,15 +185,20 @@ static void finalize(ompt_data_t *data) {
           total / runs);
   for (int t = 0; t < numThreads && t < MAX_THREADS; ++t)
     fprintf(stderr, " %.1f", waits[t] / runs);
-  fprintf(stderr, "\ncall site         calls     us  waits (us, per thread)\n");
+  fprintf(stderr, "\n   calls       us  waits (us, per thread)   call site\n");
   for (int i = 0; i < numRegions; ++i) {
     if (regions[i].total / runs <= 20)
       continue;
-    fprintf(stderr, "%-16p %6.1f %7.1f ", regions[i].callSite,
-            regions[i].calls / runs, regions[i].total / runs);
+    fprintf(stderr, "%8.1f %8.1f ", regions[i].calls / runs,
+            regions[i].total / runs);
     for (int t = 0; t < numThreads && t < MAX_THREADS; ++t)
       fprintf(stderr, " %7.1f", regions[i].wait[t] / runs);
-    fprintf(stderr, "\n");
+    if (regions[i].module[0])
+      fprintf(stderr, "   %s+0x%lx%s", regions[i].module, regions[i].offset,
+              regions[i].symbol);
+    else
+      fprintf(stderr, "   %p", regions[i].callSite);
+    fprintf(stderr, "%s\n", regions[i].nested ? "  nested" : "");
   }
 }
 
