@@ -69,20 +69,25 @@ static void addDouble(double *sum, double x) {
                                     __ATOMIC_RELAXED));
 }
 
+/** The slot of callSite among the first `count` regions, or -1. */
+static int findRegion(const void *callSite, int count) {
+  for (int i = 0; i < count; ++i)
+    if (regions[i].callSite == callSite)
+      return i;
+  return -1;
+}
+
 static int regionSlot(const void *callSite) {
   /* Regions begin on several threads (nested ones): a lock-free search,
    * then a locked insertion. */
-  int n = __atomic_load_n(&numRegions, __ATOMIC_ACQUIRE);
-  for (int i = 0; i < n; ++i)
-    if (regions[i].callSite == callSite)
-      return i;
+  int slot =
+      findRegion(callSite, __atomic_load_n(&numRegions, __ATOMIC_ACQUIRE));
+  if (slot >= 0)
+    return slot;
   static int lock;
   while (__atomic_exchange_n(&lock, 1, __ATOMIC_ACQUIRE))
     ;
-  int slot = -1;
-  for (int i = 0; i < numRegions && slot < 0; ++i)
-    if (regions[i].callSite == callSite)
-      slot = i;
+  slot = findRegion(callSite, numRegions);
   if (slot < 0 && numRegions == MAX_REGIONS)
     slot = MAX_REGIONS - 1;
   if (slot < 0) {

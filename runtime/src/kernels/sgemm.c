@@ -1363,10 +1363,10 @@ static int sgemmSlots(const Problem *pr, MicroKernel kernel, int64_t threads) {
  *  sweep the same weight panels at the same time, so one fetch from memory
  *  serves both), in units of (block of MC rows, or all of a half of up to
  *  144 rows, or 288 in wide products, and a 32-column pair) taken from the
- *  front of its own half; a
- *  thread that runs out takes units from the back of the other half. With a
- *  20% load on one core, BERT-512's layer products ran in 22.4 instead of
- *  24.1 ms, unloaded in 19.7 instead of 20.35. A deeper k (an FFN's
+ *  front of its own half; a thread that runs out takes units from the back
+ *  of the other half. With a 20% load on one core, BERT-512's layer
+ *  products ran in 22.4 instead of 24.1 ms, unloaded in 19.7 instead of
+ *  20.35. A deeper k (an FFN's
  *  down-projection, K = 3072) is taken in reduction steps of at most
  *  KC_MAX, each step's units shared in the same way and the two threads
  *  meeting at a barrier between steps (a unit accumulates onto the previous
