@@ -6,6 +6,10 @@ generated with its reference outputs (torch or numpy), then
   --mode host   compiled with loomc --target=cuda-host (the GPU pipeline, each
                 kernel run as host loops) and run against the reference;
   --mode ptx    compiled to PTX for each --arch and assembled by ptxas;
+  --mode sim    compiled with loomc --target=cuda --gpu-binary=sim (the GPU
+                pipeline's kernels compiled for the host) and run by loomsim,
+                the simulated CUDA driver (--sim-driver: the directory of its
+                libcuda.so.1), against the reference;
   --mode gpu    compiled with loomc --target=cuda and run on the GPU against
                 the reference (needs an NVIDIA GPU); with --prebuilt, the
                 libraries --mode build left in DIR are run as they are (on a
@@ -14,7 +18,7 @@ generated with its reference outputs (torch or numpy), then
 
   gpu_models.py --mode MODE [--loomc LOOMC] [--loom-run LOOM_RUN] --out DIR
                 [--ptxas PTXAS] [--arch sm_80 --arch sm_90a] [--filter REGEX]
-                [--prebuilt] [--bench N]
+                [--prebuilt] [--bench N] [--sim-driver DIR]
 
 Prints one line per model and check ("PASS name [detail]" or "FAIL name:
 why"), then "<mode>: N passed, M failed"; exits 1 if any failed. Models
@@ -58,11 +62,11 @@ def models():
         yield "op/" + m, [PY, os.path.join(INPUTS, "loom_ops.py"), m], "model.mlir"
 
 
-def run(cmd, timeout=300):
+def run(cmd, timeout=300, env=None):
     """Runs cmd; a command past timeout seconds fails (124) instead of stalling the check."""
     try:
         p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                           timeout=timeout)
+                           timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
         return 124, "timed out after %d s: %s" % (timeout, " ".join(cmd))
     return p.returncode, p.stdout
@@ -75,7 +79,7 @@ def last_line(text):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--mode", choices=["host", "ptx", "gpu", "build"], required=True)
+    ap.add_argument("--mode", choices=["host", "sim", "ptx", "gpu", "build"], required=True)
     ap.add_argument("--loomc")
     ap.add_argument("--prebuilt", action="store_true",
                     help="gpu mode: run the libraries in --out without generating or compiling")
@@ -85,10 +89,17 @@ def main():
     ap.add_argument("--out", required=True, help="scratch directory")
     ap.add_argument("--filter", help="only models whose name matches REGEX")
     ap.add_argument("--bench", type=int, default=0, help="gpu mode: also time N runs")
-    ap.add_argument("--precision", help="gpu and build modes: loomc --precision")
-    ap.add_argument("--rtol", help="loom-run --rtol (host and gpu modes)")
-    ap.add_argument("--atol", help="loom-run --atol (host and gpu modes)")
+    ap.add_argument("--precision", help="sim, gpu and build modes: loomc --precision")
+    ap.add_argument("--rtol", help="loom-run --rtol (host, sim and gpu modes)")
+    ap.add_argument("--atol", help="loom-run --atol (host, sim and gpu modes)")
+    ap.add_argument("--sim-driver", dest="sim_driver",
+                    help="sim mode: the directory of loomsim's libcuda.so.1")
     args = ap.parse_args()
+    if args.mode == "sim" and not args.sim_driver:
+        ap.error("--mode sim needs --sim-driver")
+    run_env = None
+    if args.mode == "sim":
+        run_env = dict(os.environ, LD_LIBRARY_PATH=args.sim_driver)
     if not args.loomc and not args.prebuilt:
         ap.error("--loomc is needed unless --prebuilt")
     archs = args.arch or (["sm_80", "sm_90a"] if args.mode == "ptx" else ["sm_80"])
@@ -133,11 +144,13 @@ def main():
                     passed += 1
             continue
         target = "cuda-host" if args.mode == "host" else "cuda"
-        lib = os.path.join(d, target + ".so")
+        lib = os.path.join(d, ("sim" if args.mode == "sim" else target) + ".so")
         if not args.prebuilt:
             cmd = [args.loomc, model, "--target=" + target, "-o", lib]
             if args.mode != "host":
                 cmd.append("--gpu-arch=" + archs[0])
+                if args.mode == "sim":
+                    cmd.append("--gpu-binary=sim")
                 if args.precision:
                     cmd.append("--precision=" + args.precision)
             rc, out = run(cmd)
@@ -157,7 +170,7 @@ def main():
             cmd += ["--rtol", args.rtol]
         if args.atol:
             cmd += ["--atol", args.atol]
-        rc, out = run(cmd)
+        rc, out = run(cmd, env=run_env)
         result = [l for l in out.splitlines() if "max_abs_err" in l]
         if rc or not result or any("MISMATCH" in l for l in result):
             print("FAIL %s: %s" % (name, last_line(out)))

@@ -67,3 +67,7 @@ if _have_cuda_gpu():
 # A stand-in CUDA driver (test/unit/Runtime/fake_cuda.c, built as
 # libcuda.so.1): GPU models load and "run" against it without a GPU.
 config.substitutions.append(("%fake_cuda_dir", os.path.join(config.loom_obj_root, "test", "unit", "Runtime", "fake_cuda")))
+
+# loomsim, the simulated CUDA driver (runtime/src/cuda/sim.c, built as
+# libcuda.so.1): GPU models compiled with --gpu-binary=sim run on it.
+config.substitutions.append(("%loomsim_dir", os.path.join(config.loom_obj_root, "runtime", "sim")))

@@ -14,6 +14,7 @@
 #include "loom/InitAll.h"
 #include "loom/Pipelines/Pipelines.h"
 #include "loom/Target/CPU/CPUTarget.h"
+#include "loom/Target/GPU/SimKernels.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/IR/AsmState.h"
@@ -328,7 +329,10 @@ struct LoomcOptions {
       cl::desc("With --target=cuda: how kernels are embedded: 'auto' "
                "(cubin plus PTX when ptxas is found in the CUDA toolkit, "
                "PTX otherwise; default), 'ptx' (JIT-compiled by the driver "
-               "at load time) or 'cubin' (through ptxas)"),
+               "at load time), 'cubin' (through ptxas) or 'sim' (compiled "
+               "for the host, for loomsim: the simulated CUDA driver, "
+               "libcuda.so.1 in the build's runtime/sim/, runs them without "
+               "a GPU)"),
       cl::init("auto"), cl::cat(category)};
   cl::opt<std::string> precision{
       "precision",
@@ -622,6 +626,8 @@ static int emitNative(ModuleOp module, std::string signature,
       loom::translateToLLVMIR(module, llvmContext, signature);
   if (!llvmModule)
     return 1;
+  if (cuda)
+    loom::hoistStaticAllocas(*llvmModule);
   loom::CPUTargetOptions target;
   if (options.optLevel < '0' || options.optLevel > '3') {
     llvm::errs() << "loomc: error: -O" << options.optLevel
@@ -710,6 +716,10 @@ static int compileForCuda(MLIRContext &context, ModuleOp module,
   loom::GPUPipelineOptions gpu;
   gpu.front = front;
   gpu.emulate = options.target == "cuda-host";
+  if (gpu.emulate && options.gpuBinary.getNumOccurrences())
+    return reportError("--gpu-binary needs --target=cuda: --target=cuda-host "
+                       "runs the kernels as host loops (for kernels compiled "
+                       "for loomsim, --target=cuda --gpu-binary=sim)");
   if (gpu.emulate && emit == EmitKind::PTX)
     return reportError("--target=cuda-host runs the kernels on the host: it "
                        "has no PTX");
@@ -742,11 +752,14 @@ static int compileForCuda(MLIRContext &context, ModuleOp module,
     gpu.format = "isa";
   else if (options.gpuBinary == "cubin")
     gpu.format = "bin";
+  else if (options.gpuBinary == "sim")
+    gpu.format = "llvm";
   else if (options.gpuBinary == "auto")
     gpu.format = havePtxas ? "fatbin" : "isa";
   else
     return reportError("--gpu-binary=" + options.gpuBinary +
-                       " is not supported (supported: auto, ptx, cubin)");
+                       " is not supported (supported: auto, ptx, cubin, "
+                       "sim)");
   if (gpu.format == "bin" && !havePtxas)
     return reportError("--gpu-binary=cubin needs ptxas, which is not at '" +
                        std::string(ptxas) + "' (see --cuda-path)");
@@ -758,6 +771,14 @@ static int compileForCuda(MLIRContext &context, ModuleOp module,
   loom::buildGPUPipeline(pm, gpu);
   if (failed(pm.run(module)))
     return 1;
+  if (gpu.format == "llvm") {
+    loom::CPUTargetOptions host;
+    host.optLevel = std::clamp(options.optLevel - '0', 0, 3);
+    host.cpu = options.targetCpu;
+    std::string error;
+    if (failed(loom::buildSimulatorImages(module, host, error)))
+      return reportError(error);
+  }
   if (emit == EmitKind::PTX) {
     auto binaries = module.getOps<gpu::BinaryOp>();
     if (binaries.empty())

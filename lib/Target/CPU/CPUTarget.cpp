@@ -334,6 +334,14 @@ LogicalResult loom::linkSharedLibrary(StringRef objectPath,
   return runLinker(args, errorMessage);
 }
 
+LogicalResult loom::linkKernelImage(StringRef objectPath, StringRef outputPath,
+                                    std::string &errorMessage) {
+  // compiler-rt's builtins: the kernels' half and bfloat conversions.
+  return runLinker({"-shared", "-fuse-ld=lld", "-rtlib=compiler-rt", "-o",
+                    outputPath.str(), objectPath.str(), "-lm"},
+                   errorMessage);
+}
+
 LogicalResult loom::linkExecutable(StringRef objectPath,
                                    StringRef runtimeLibDir,
                                    StringRef outputPath, bool openmp,

@@ -71,6 +71,13 @@ mlir::LogicalResult linkSharedLibrary(llvm::StringRef objectPath,
                                       std::string &errorMessage,
                                       bool cuda = false);
 
+/// Links `objectPath` (GPU kernels compiled for the host, which call
+/// loomsim's functions: docs/GPU.md) into a shared object at `outputPath`
+/// whose undefined symbols the simulator provides when it loads it.
+mlir::LogicalResult linkKernelImage(llvm::StringRef objectPath,
+                                    llvm::StringRef outputPath,
+                                    std::string &errorMessage);
+
 /// Links `objectPath` with loomrt's standalone main and microkernels into an
 /// executable. `runtimeLibDir` holds libloomrt_main.a, libloomrt.a and the
 /// microkernel libraries (or, with `cuda`, libloomrt_cuda.a).

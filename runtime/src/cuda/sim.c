@@ -1,0 +1,849 @@
+/*===- sim.c - A CUDA driver that runs kernels on the host ----------------===*
+ *
+ * Part of the Loom project. SPDX-License-Identifier: Apache-2.0
+ *
+ *===----------------------------------------------------------------------===*
+ *
+ * loomsim: built as libcuda.so.1 (in build/runtime/sim/), the driver a GPU
+ * model finds through LD_LIBRARY_PATH on a machine without a GPU. It runs
+ * kernels that loomc compiled for the host with --gpu-binary=sim: the
+ * model's NVVM kernels, exactly as they go to PTX, with each call of an
+ * NVVM intrinsic turned into a call of the function here of the same name
+ * (llvm.nvvm.X.Y -> __loomsim_X_Y; docs/GPU.md). A launch runs its blocks
+ * one after the other; the threads of a block run as fibers on the calling
+ * thread, each until it reaches a barrier or a warp collective (shuffle,
+ * mma.sync), so that barriers, shuffles and tensor-core fragments behave as
+ * on a GPU and kernels that use them can be checked numerically here.
+ * Shared memory is the kernel image's own globals (blocks run one at a
+ * time). Managed memory is host memory.
+ *
+ * Errors: threads that wait at different barriers (a deadlock on a GPU),
+ * lanes of a warp at different collectives, or a launch beyond the limits
+ * fail the launch with CUDA_ERROR_LAUNCH_FAILED, and cuGetErrorString
+ * then describes what happened (kernel, block, thread).
+ *
+ *===----------------------------------------------------------------------===*/
+
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#if !defined(__x86_64__)
+#error "loomsim's fibers switch x86-64 contexts"
+#endif
+
+#define SIM_EXPORT __attribute__((visibility("default")))
+
+typedef int CUresult;
+enum {
+  CUDA_SUCCESS = 0,
+  CUDA_ERROR_INVALID_VALUE = 1,
+  CUDA_ERROR_OUT_OF_MEMORY = 2,
+  CUDA_ERROR_INVALID_IMAGE = 200,
+  CUDA_ERROR_INVALID_HANDLE = 400,
+  CUDA_ERROR_NOT_FOUND = 500,
+  CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES = 701,
+  CUDA_ERROR_LAUNCH_FAILED = 719,
+};
+
+/* What a failed launch or load did, for cuGetErrorString. */
+static char lastFailure[512];
+
+static CUresult fail(CUresult code, const char *format, ...) {
+  va_list args;
+  va_start(args, format);
+  vsnprintf(lastFailure, sizeof lastFailure, format, args);
+  va_end(args);
+  return code;
+}
+
+SIM_EXPORT CUresult cuGetErrorName(CUresult r, const char **name) {
+  switch (r) {
+  case CUDA_SUCCESS:
+    *name = "CUDA_SUCCESS";
+    break;
+  case CUDA_ERROR_INVALID_VALUE:
+    *name = "CUDA_ERROR_INVALID_VALUE";
+    break;
+  case CUDA_ERROR_OUT_OF_MEMORY:
+    *name = "CUDA_ERROR_OUT_OF_MEMORY";
+    break;
+  case CUDA_ERROR_INVALID_IMAGE:
+    *name = "CUDA_ERROR_INVALID_IMAGE";
+    break;
+  case CUDA_ERROR_INVALID_HANDLE:
+    *name = "CUDA_ERROR_INVALID_HANDLE";
+    break;
+  case CUDA_ERROR_NOT_FOUND:
+    *name = "CUDA_ERROR_NOT_FOUND";
+    break;
+  case CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES:
+    *name = "CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES";
+    break;
+  case CUDA_ERROR_LAUNCH_FAILED:
+    *name = "CUDA_ERROR_LAUNCH_FAILED";
+    break;
+  default:
+    *name = "CUDA_ERROR_UNKNOWN";
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  return CUDA_SUCCESS;
+}
+
+SIM_EXPORT CUresult cuGetErrorString(CUresult r, const char **text) {
+  *text = r == CUDA_SUCCESS ? "no error"
+          : lastFailure[0]  ? lastFailure
+                            : "loomsim error";
+  return CUDA_SUCCESS;
+}
+
+/* -------------------------------------------------------------------------
+ * Device, context, streams, events, memory
+ * ------------------------------------------------------------------------- */
+
+static int contextObject, streamObject;
+
+SIM_EXPORT CUresult cuInit(unsigned flags) {
+  return flags ? CUDA_ERROR_INVALID_VALUE : CUDA_SUCCESS;
+}
+SIM_EXPORT CUresult cuDeviceGet(int *device, int ordinal) {
+  if (ordinal != 0)
+    return CUDA_ERROR_INVALID_VALUE;
+  *device = 0;
+  return CUDA_SUCCESS;
+}
+SIM_EXPORT CUresult cuDeviceGetName(char *name, int len, int device) {
+  (void)device;
+  snprintf(name, (size_t)len, "loomsim (kernels simulated on the host)");
+  return CUDA_SUCCESS;
+}
+SIM_EXPORT CUresult cuDevicePrimaryCtxRetain(void **ctx, int device) {
+  (void)device;
+  *ctx = &contextObject;
+  return CUDA_SUCCESS;
+}
+SIM_EXPORT CUresult cuCtxSetCurrent(void *ctx) {
+  return ctx == &contextObject ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
+}
+SIM_EXPORT CUresult cuCtxSynchronize(void) { return CUDA_SUCCESS; }
+SIM_EXPORT CUresult cuStreamCreate(void **stream, unsigned flags) {
+  (void)flags;
+  *stream = &streamObject;
+  return CUDA_SUCCESS;
+}
+SIM_EXPORT CUresult cuStreamSynchronize(void *stream) {
+  (void)stream;
+  return CUDA_SUCCESS;
+}
+
+/* Launches run synchronously: an event's time is when it was recorded.
+ * Events come from a fixed pool (loomrt creates two and keeps them). */
+enum { MAX_EVENTS = 64 };
+static double events[MAX_EVENTS];
+static int eventCount;
+SIM_EXPORT CUresult cuEventCreate(void **event, unsigned flags) {
+  (void)flags;
+  if (eventCount == MAX_EVENTS)
+    return CUDA_ERROR_OUT_OF_MEMORY;
+  *event = &events[eventCount++];
+  return CUDA_SUCCESS;
+}
+SIM_EXPORT CUresult cuEventRecord(void *event, void *stream) {
+  (void)stream;
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  *(double *)event = (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
+  return CUDA_SUCCESS;
+}
+SIM_EXPORT CUresult cuEventSynchronize(void *event) {
+  return event ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
+}
+SIM_EXPORT CUresult cuEventElapsedTime(float *ms, void *start, void *stop) {
+  *ms = (float)(*(double *)stop - *(double *)start);
+  return CUDA_SUCCESS;
+}
+
+/* The "device" memory a model may hold. */
+static const size_t DEVICE_BYTES = (size_t)16 << 30;
+
+SIM_EXPORT CUresult cuMemAllocManaged(unsigned long long *ptr, size_t size,
+                                      unsigned flags) {
+  (void)flags;
+  void *p = aligned_alloc(256, (size + 255) / 256 * 256);
+  if (!p)
+    return CUDA_ERROR_OUT_OF_MEMORY;
+  *ptr = (unsigned long long)(uintptr_t)p;
+  return CUDA_SUCCESS;
+}
+SIM_EXPORT CUresult cuMemFree_v2(unsigned long long ptr) {
+  free((void *)(uintptr_t)ptr);
+  return CUDA_SUCCESS;
+}
+SIM_EXPORT CUresult cuMemGetInfo_v2(size_t *freeBytes, size_t *totalBytes) {
+  *freeBytes = *totalBytes = DEVICE_BYTES;
+  return CUDA_SUCCESS;
+}
+SIM_EXPORT CUresult cuMemPrefetchAsync(unsigned long long ptr, size_t size,
+                                       int device, void *stream) {
+  (void)ptr, (void)size, (void)device, (void)stream;
+  return CUDA_SUCCESS;
+}
+
+/* -------------------------------------------------------------------------
+ * Modules: host shared objects
+ * ------------------------------------------------------------------------- */
+
+/* An image of --gpu-binary=sim: this magic, the object's size (8 bytes,
+ * little endian), then the kernels as an x86-64 shared object. */
+static const char IMAGE_MAGIC[8] = {'L', 'O', 'O', 'M', 'S', 'I', 'M', '1'};
+
+typedef struct Function {
+  void (*entry)(void **params); /* <kernel>__sim: unpacks, calls it */
+  char name[120];
+  struct Function *next;
+} Function;
+
+typedef struct {
+  void *handle;
+  Function *functions; /* handed out by cuModuleGetFunction */
+} Module;
+
+/* The kernel images call the __loomsim_* functions below: this library's
+ * symbols are made global before the first image is loaded. */
+static int exportSymbols(void) {
+  Dl_info info;
+  if (!dladdr((void *)&cuInit, &info) || !info.dli_fname)
+    return 0;
+  return dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_GLOBAL) != NULL;
+}
+
+SIM_EXPORT CUresult cuModuleLoadData(void **module, const void *image) {
+  *module = NULL;
+  if (!image || memcmp(image, IMAGE_MAGIC, sizeof IMAGE_MAGIC) != 0)
+    return fail(CUDA_ERROR_INVALID_IMAGE,
+                "loomsim runs only kernels compiled for it (loomc "
+                "--gpu-binary=sim), not PTX or cubin");
+  static int exported;
+  if (!exported && !(exported = exportSymbols()))
+    return fail(CUDA_ERROR_INVALID_IMAGE, "cannot export loomsim's symbols");
+  uint64_t size;
+  memcpy(&size, (const char *)image + 8, sizeof size);
+  const char *dir = getenv("TMPDIR");
+  char path[512];
+  snprintf(path, sizeof path, "%s/loomsim-XXXXXX.so",
+           dir && *dir ? dir : "/tmp");
+  int fd = mkstemps(path, 3);
+  if (fd < 0)
+    return fail(CUDA_ERROR_INVALID_IMAGE, "cannot create %s", path);
+  const char *bytes = (const char *)image + 16;
+  size_t written = 0;
+  while (written < size) {
+    ssize_t n = write(fd, bytes + written, size - written);
+    if (n <= 0)
+      break;
+    written += (size_t)n;
+  }
+  close(fd);
+  void *handle = written == size ? dlopen(path, RTLD_NOW | RTLD_LOCAL) : NULL;
+  const char *why = handle ? NULL : dlerror();
+  unlink(path);
+  if (!handle)
+    return fail(CUDA_ERROR_INVALID_IMAGE, "cannot load the kernels: %s",
+                why ? why : "short write");
+  Module *m = malloc(sizeof *m);
+  if (!m) {
+    dlclose(handle);
+    return CUDA_ERROR_OUT_OF_MEMORY;
+  }
+  m->handle = handle;
+  m->functions = NULL;
+  *module = m;
+  return CUDA_SUCCESS;
+}
+
+SIM_EXPORT CUresult cuModuleUnload(void *module) {
+  if (!module)
+    return CUDA_ERROR_INVALID_HANDLE;
+  Module *m = module;
+  while (m->functions) {
+    Function *next = m->functions->next;
+    free(m->functions);
+    m->functions = next;
+  }
+  dlclose(m->handle);
+  free(m);
+  return CUDA_SUCCESS;
+}
+
+SIM_EXPORT CUresult cuModuleGetFunction(void **function, void *module,
+                                        const char *name) {
+  *function = NULL;
+  if (!module || !name)
+    return CUDA_ERROR_INVALID_HANDLE;
+  char symbol[160];
+  snprintf(symbol, sizeof symbol, "%s__sim", name);
+  void *entry = dlsym(((Module *)module)->handle, symbol);
+  if (!entry)
+    return fail(CUDA_ERROR_NOT_FOUND, "no kernel '%s' in the module", name);
+  /* Functions live as long as their module. */
+  Module *m = module;
+  Function *f = calloc(1, sizeof *f);
+  if (!f)
+    return CUDA_ERROR_OUT_OF_MEMORY;
+  memcpy(&f->entry, &entry, sizeof entry);
+  snprintf(f->name, sizeof f->name, "%s", name);
+  f->next = m->functions;
+  m->functions = f;
+  *function = f;
+  return CUDA_SUCCESS;
+}
+
+/* -------------------------------------------------------------------------
+ * Fibers
+ * ------------------------------------------------------------------------- */
+
+/* Saves the callee-saved registers, MXCSR and the x87 control word on the
+ * current stack, stores the stack pointer in *from, and resumes the context
+ * whose stack pointer is `to`. A new context starts in simTrampoline with
+ * its fiber in r12 and its body in r13. */
+void loomsimSwitch(void **from, void *to);
+void loomsimTrampoline(void);
+__asm__(".text\n"
+        ".p2align 4\n"
+        ".hidden loomsimSwitch\n"
+        ".globl loomsimSwitch\n"
+        ".type loomsimSwitch,@function\n"
+        "loomsimSwitch:\n"
+        "  pushq %rbp\n"
+        "  pushq %rbx\n"
+        "  pushq %r12\n"
+        "  pushq %r13\n"
+        "  pushq %r14\n"
+        "  pushq %r15\n"
+        "  subq $8, %rsp\n"
+        "  stmxcsr (%rsp)\n"
+        "  fnstcw 4(%rsp)\n"
+        "  movq %rsp, (%rdi)\n"
+        "  movq %rsi, %rsp\n"
+        "  ldmxcsr (%rsp)\n"
+        "  fldcw 4(%rsp)\n"
+        "  addq $8, %rsp\n"
+        "  popq %r15\n"
+        "  popq %r14\n"
+        "  popq %r13\n"
+        "  popq %r12\n"
+        "  popq %rbx\n"
+        "  popq %rbp\n"
+        "  ret\n"
+        ".size loomsimSwitch, .-loomsimSwitch\n"
+        ".p2align 4\n"
+        ".hidden loomsimTrampoline\n"
+        ".globl loomsimTrampoline\n"
+        ".type loomsimTrampoline,@function\n"
+        "loomsimTrampoline:\n"
+        "  movq %r12, %rdi\n"
+        "  callq *%r13\n"
+        "  ud2\n"
+        ".size loomsimTrampoline, .-loomsimTrampoline\n");
+
+enum { MAX_THREADS = 1024, WARP = 32, MAX_WARPS = MAX_THREADS / WARP };
+/* A thread's stack: the kernels keep per-thread arrays of up to 64 KiB. */
+static const size_t STACK_BYTES = (size_t)256 << 10;
+
+enum { RUNNABLE, AT_BARRIER, AT_COLLECTIVE, DONE };
+
+typedef struct {
+  void *sp;
+  int state;
+  unsigned tid[3];
+  unsigned linear;
+} Fiber;
+
+/* A warp collective: every live lane deposits its operands, the last one
+ * to arrive computes every lane's result. */
+enum { COLL_NONE, COLL_SHFL, COLL_MMA_F16, COLL_MMA_BF16 };
+typedef struct {
+  int kind, arrived;
+  int mode; /* shuffle: 0 up, 1 down, 2 bfly, 3 idx */
+  /* Per lane: operands (as floats or raw bits) and results. */
+  float in[WARP][16];
+  uint32_t bits[WARP][2];
+  float out[WARP][4];
+  uint32_t outBits[WARP];
+} Warp;
+
+static struct {
+  Fiber fibers[MAX_THREADS];
+  char *stacks;
+  int count, live, atBarrier;
+  unsigned block[3], grid[3], blockDim[3];
+  void *schedulerSp;
+  Fiber *current;
+  void **params;
+  void (*entry)(void **);
+  const char *name;
+  int failed;
+  Warp warps[MAX_WARPS];
+} sim;
+
+static pthread_mutex_t launchLock = PTHREAD_MUTEX_INITIALIZER;
+
+static void yieldToScheduler(void) {
+  loomsimSwitch(&sim.current->sp, sim.schedulerSp);
+}
+
+static int warpLive(int w) {
+  int live = 0;
+  for (int l = 0; l < WARP; ++l) {
+    int t = w * WARP + l;
+    if (t < sim.count && sim.fibers[t].state != DONE)
+      ++live;
+  }
+  return live;
+}
+
+static void runCollective(int w);
+
+/* After a thread finished: barriers and collectives it no longer waits
+ * for may be complete. */
+static void releaseWaiters(int w) {
+  if (sim.live > 0 && sim.atBarrier == sim.live) {
+    sim.atBarrier = 0;
+    for (int t = 0; t < sim.count; ++t)
+      if (sim.fibers[t].state == AT_BARRIER)
+        sim.fibers[t].state = RUNNABLE;
+  }
+  Warp *wp = &sim.warps[w];
+  if (wp->arrived > 0 && wp->arrived == warpLive(w))
+    runCollective(w);
+}
+
+static void fiberBody(Fiber *f) {
+  sim.entry(sim.params);
+  f->state = DONE;
+  --sim.live;
+  releaseWaiters((int)(f->linear / WARP));
+  yieldToScheduler();
+  __builtin_unreachable();
+}
+
+static void startFiber(Fiber *f, char *stackTop) {
+  uint64_t *top = (uint64_t *)stackTop; /* 16-byte aligned */
+  top[-3] = (uint64_t)(uintptr_t)&loomsimTrampoline;
+  top[-4] = 0;                              /* rbp */
+  top[-5] = 0;                              /* rbx */
+  top[-6] = (uint64_t)(uintptr_t)f;         /* r12: the fiber */
+  top[-7] = (uint64_t)(uintptr_t)fiberBody; /* r13: its body */
+  top[-8] = 0;                              /* r14 */
+  top[-9] = 0;                              /* r15 */
+  uint32_t control[2] = {0x1F80, 0x037F};   /* MXCSR, x87 control word */
+  memcpy(&top[-10], control, sizeof control);
+  f->sp = &top[-10];
+  f->state = RUNNABLE;
+}
+
+/* Runs one block; 0 on success, else a failure was recorded. */
+static int runBlock(void) {
+  sim.live = sim.count;
+  sim.atBarrier = 0;
+  memset(sim.warps, 0, sizeof sim.warps);
+  for (int t = 0; t < sim.count; ++t) {
+    Fiber *f = &sim.fibers[t];
+    f->linear = (unsigned)t;
+    f->tid[0] = (unsigned)t % sim.blockDim[0];
+    f->tid[1] = (unsigned)t / sim.blockDim[0] % sim.blockDim[1];
+    f->tid[2] = (unsigned)t / (sim.blockDim[0] * sim.blockDim[1]);
+    startFiber(f, sim.stacks + (size_t)(t + 1) * STACK_BYTES);
+  }
+  while (sim.live > 0 && !sim.failed) {
+    int ran = 0;
+    for (int t = 0; t < sim.count && !sim.failed; ++t) {
+      Fiber *f = &sim.fibers[t];
+      if (f->state != RUNNABLE)
+        continue;
+      sim.current = f;
+      loomsimSwitch(&sim.schedulerSp, f->sp);
+      ran = 1;
+    }
+    if (!ran && !sim.failed) {
+      int barrier = -1, collective = -1;
+      for (int t = 0; t < sim.count; ++t) {
+        if (sim.fibers[t].state == AT_BARRIER && barrier < 0)
+          barrier = t;
+        if (sim.fibers[t].state == AT_COLLECTIVE && collective < 0)
+          collective = t;
+      }
+      fail(CUDA_ERROR_LAUNCH_FAILED,
+           "kernel '%s' block (%u, %u, %u) deadlocks: thread %d waits at a "
+           "barrier, thread %d at a warp collective",
+           sim.name, sim.block[0], sim.block[1], sim.block[2], barrier,
+           collective);
+      sim.failed = 1;
+    }
+  }
+  sim.current = NULL;
+  return sim.failed;
+}
+
+SIM_EXPORT CUresult cuLaunchKernel(void *function, unsigned gx, unsigned gy,
+                                   unsigned gz, unsigned bx, unsigned by,
+                                   unsigned bz, unsigned smem, void *stream,
+                                   void **params, void **extra) {
+  (void)stream, (void)extra;
+  Function *f = function;
+  if (!f)
+    return CUDA_ERROR_INVALID_HANDLE;
+  uint64_t threads = (uint64_t)bx * by * bz;
+  if (threads == 0 || threads > MAX_THREADS || gx == 0 || gy == 0 || gz == 0)
+    return fail(CUDA_ERROR_INVALID_VALUE,
+                "kernel '%s': a launch of %u x %u x %u blocks of %u x %u x "
+                "%u threads",
+                f->name, gx, gy, gz, bx, by, bz);
+  if (smem)
+    return fail(CUDA_ERROR_INVALID_VALUE,
+                "kernel '%s': dynamic shared memory is not simulated", f->name);
+  pthread_mutex_lock(&launchLock);
+  if (!sim.stacks) {
+    void *stacks = mmap(NULL, MAX_THREADS * STACK_BYTES, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (stacks == MAP_FAILED) {
+      pthread_mutex_unlock(&launchLock);
+      return fail(CUDA_ERROR_OUT_OF_MEMORY, "cannot map the fiber stacks");
+    }
+    sim.stacks = stacks;
+  }
+  sim.count = (int)threads;
+  sim.blockDim[0] = bx, sim.blockDim[1] = by, sim.blockDim[2] = bz;
+  sim.grid[0] = gx, sim.grid[1] = gy, sim.grid[2] = gz;
+  sim.entry = f->entry;
+  sim.params = params;
+  sim.name = f->name;
+  sim.failed = 0;
+  for (unsigned z = 0; z < gz && !sim.failed; ++z)
+    for (unsigned y = 0; y < gy && !sim.failed; ++y)
+      for (unsigned x = 0; x < gx && !sim.failed; ++x) {
+        sim.block[0] = x, sim.block[1] = y, sim.block[2] = z;
+        runBlock();
+      }
+  int failed = sim.failed;
+  pthread_mutex_unlock(&launchLock);
+  return failed ? CUDA_ERROR_LAUNCH_FAILED : CUDA_SUCCESS;
+}
+
+/* -------------------------------------------------------------------------
+ * NVVM intrinsics (llvm.nvvm.X.Y -> __loomsim_X_Y)
+ * ------------------------------------------------------------------------- */
+
+/* Special registers. Outside a launch (never, in loomc's images) zero. */
+#define SREG(name, expr)                                                       \
+  SIM_EXPORT uint32_t __loomsim_read_ptx_sreg_##name(void) {                   \
+    return sim.current ? (expr) : 0;                                           \
+  }
+SREG(tid_x, sim.current->tid[0])
+SREG(tid_y, sim.current->tid[1])
+SREG(tid_z, sim.current->tid[2])
+SREG(ntid_x, sim.blockDim[0])
+SREG(ntid_y, sim.blockDim[1])
+SREG(ntid_z, sim.blockDim[2])
+SREG(ctaid_x, sim.block[0])
+SREG(ctaid_y, sim.block[1])
+SREG(ctaid_z, sim.block[2])
+SREG(nctaid_x, sim.grid[0])
+SREG(nctaid_y, sim.grid[1])
+SREG(nctaid_z, sim.grid[2])
+SREG(laneid, sim.current->linear % WARP)
+#undef SREG
+SIM_EXPORT uint32_t __loomsim_read_ptx_sreg_warpsize(void) { return WARP; }
+
+/* bar.sync / barrier.sync over the whole block. */
+static void blockBarrier(void) {
+  if (++sim.atBarrier == sim.live) {
+    sim.atBarrier = 0;
+    for (int t = 0; t < sim.count; ++t)
+      if (sim.fibers[t].state == AT_BARRIER)
+        sim.fibers[t].state = RUNNABLE;
+    return;
+  }
+  sim.current->state = AT_BARRIER;
+  yieldToScheduler();
+}
+SIM_EXPORT void __loomsim_barrier0(void) { blockBarrier(); }
+SIM_EXPORT void __loomsim_barrier_cta_sync_aligned_all(int32_t id) {
+  (void)id;
+  blockBarrier();
+}
+SIM_EXPORT void __loomsim_barrier_cta_sync_all(int32_t id) {
+  (void)id;
+  blockBarrier();
+}
+
+static float halfToFloat(uint16_t h) {
+  uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 0x1f,
+           mant = h & 0x3ff, bits;
+  if (exp == 0x1f)
+    bits = sign | 0x7f800000u | (mant << 13);
+  else if (exp != 0)
+    bits = sign | ((exp + 112) << 23) | (mant << 13);
+  else if (mant == 0)
+    bits = sign;
+  else {
+    /* Subnormal: normalize. */
+    int e = -1;
+    do {
+      ++e;
+      mant <<= 1;
+    } while (!(mant & 0x400));
+    bits = sign | ((uint32_t)(112 - e) << 23) | ((mant & 0x3ff) << 13);
+  }
+  float f;
+  memcpy(&f, &bits, sizeof f);
+  return f;
+}
+
+static float bf16ToFloat(uint16_t h) {
+  uint32_t bits = (uint32_t)h << 16;
+  float f;
+  memcpy(&f, &bits, sizeof f);
+  return f;
+}
+
+/* The warp's collective with every live lane's operands in place: results
+ * for all lanes, which are released. */
+static void runCollective(int w) {
+  Warp *wp = &sim.warps[w];
+  int base = w * WARP;
+  int lanes = sim.count - base < WARP ? sim.count - base : WARP;
+  if (wp->kind == COLL_SHFL) {
+    for (int l = 0; l < lanes; ++l) {
+      uint32_t b = wp->bits[l][0] & 0x1f, c = wp->bits[l][1];
+      uint32_t segmask = (c >> 8) & 0x1f, clamp = c & 0x1f;
+      uint32_t minLane = (uint32_t)l & segmask;
+      uint32_t maxLane = minLane | (clamp & ~segmask);
+      int64_t j;
+      int ok;
+      switch (wp->mode) {
+      case 0: /* up */
+        j = (int64_t)l - b;
+        ok = j >= (int64_t)maxLane;
+        break;
+      case 1: /* down */
+        j = (int64_t)l + b;
+        ok = j <= (int64_t)maxLane;
+        break;
+      case 2: /* bfly */
+        j = (int64_t)(l ^ b);
+        ok = j <= (int64_t)maxLane;
+        break;
+      default: /* idx */
+        j = (int64_t)(minLane | (b & ~segmask));
+        ok = j <= (int64_t)maxLane;
+        break;
+      }
+      if (!ok || j >= lanes)
+        j = l;
+      /* A source lane that exited contributes zero. */
+      int src = base + (int)j;
+      wp->outBits[l] =
+          sim.fibers[src].state == DONE ? 0 : ((uint32_t *)wp->in[j])[0];
+    }
+  } else {
+    /* mma.sync m16n8k16, row-major A (16 x 16), column-major B (16 x 8),
+     * fp32 C/D (16 x 8). Lane l: group g = l / 4, t = l % 4. A registers
+     * {a0 a1} (row g, cols 2t, 2t+1), {a2 a3} (row g+8), {a4 a5} (row g,
+     * cols + 8), {a6 a7} (row g+8, cols + 8); B {b0 b1} (k 2t, 2t+1,
+     * col g), {b2 b3} (k + 8); C c0 c1 (row g, cols 2t, 2t+1), c2 c3
+     * (row g+8). Operands in wp->in[l]: a0-a7, b0-b3, c0-c3. */
+    float a[16][16] = {{0}}, bm[16][8] = {{0}}, c[16][8] = {{0}};
+    for (int l = 0; l < lanes; ++l) {
+      if (sim.fibers[base + l].state == DONE)
+        continue;
+      int g = l / 4, t = l % 4;
+      const float *in = wp->in[l];
+      for (int i = 0; i < 8; ++i) {
+        int row = g + ((i / 2) % 2) * 8, col = 2 * t + (i & 1) + (i / 4) * 8;
+        a[row][col] = in[i];
+      }
+      for (int i = 0; i < 4; ++i)
+        bm[2 * t + (i & 1) + (i / 2) * 8][g] = in[8 + i];
+      for (int i = 0; i < 4; ++i)
+        c[g + (i / 2) * 8][2 * t + (i & 1)] = in[12 + i];
+    }
+    for (int l = 0; l < lanes; ++l) {
+      int g = l / 4, t = l % 4;
+      for (int i = 0; i < 4; ++i) {
+        int row = g + (i / 2) * 8, col = 2 * t + (i & 1);
+        float acc = c[row][col];
+        for (int k = 0; k < 16; ++k)
+          acc = fmaf(a[row][k], bm[k][col], acc);
+        wp->out[l][i] = acc;
+      }
+    }
+  }
+  wp->arrived = 0;
+  wp->kind = COLL_NONE;
+  for (int l = 0; l < lanes; ++l)
+    if (sim.fibers[base + l].state == AT_COLLECTIVE)
+      sim.fibers[base + l].state = RUNNABLE;
+}
+
+/* The calling lane has put its operands in place: joins the collective of
+ * `kind` and waits for its result. */
+static void joinCollective(int kind, int mode) {
+  Fiber *f = sim.current;
+  int w = (int)(f->linear / WARP);
+  Warp *wp = &sim.warps[w];
+  if (wp->arrived == 0) {
+    wp->kind = kind;
+    wp->mode = mode;
+  } else if (wp->kind != kind || wp->mode != mode) {
+    fail(CUDA_ERROR_LAUNCH_FAILED,
+         "kernel '%s' block (%u, %u, %u): lanes of warp %d run different "
+         "collectives (thread %u)",
+         sim.name, sim.block[0], sim.block[1], sim.block[2], w, f->linear);
+    sim.failed = 1;
+    f->state = AT_COLLECTIVE;
+    yieldToScheduler();
+    return;
+  }
+  if (++wp->arrived == warpLive(w)) {
+    runCollective(w);
+    return;
+  }
+  f->state = AT_COLLECTIVE;
+  yieldToScheduler();
+}
+
+static uint32_t shuffle(int mode, uint32_t value, uint32_t b, uint32_t c) {
+  int lane = (int)(sim.current->linear % WARP);
+  Warp *wp = &sim.warps[sim.current->linear / WARP];
+  memcpy(wp->in[lane], &value, sizeof value);
+  wp->bits[lane][0] = b;
+  wp->bits[lane][1] = c;
+  joinCollective(COLL_SHFL, mode);
+  return wp->outBits[lane];
+}
+
+static float asFloat(uint32_t bits) {
+  float f;
+  memcpy(&f, &bits, sizeof f);
+  return f;
+}
+static uint32_t asBits(float f) {
+  uint32_t bits;
+  memcpy(&bits, &f, sizeof bits);
+  return bits;
+}
+
+/* shfl.sync.{up,down,bfly,idx}.{f32,i32}(mask, value, b, c). The mask is
+ * taken to name every live lane. */
+#define SHFL(name, mode)                                                       \
+  SIM_EXPORT float __loomsim_shfl_sync_##name##_f32(uint32_t mask, float v,    \
+                                                    uint32_t b, uint32_t c) {  \
+    (void)mask;                                                                \
+    return asFloat(shuffle(mode, asBits(v), b, c));                            \
+  }                                                                            \
+  SIM_EXPORT uint32_t __loomsim_shfl_sync_##name##_i32(                        \
+      uint32_t mask, uint32_t v, uint32_t b, uint32_t c) {                     \
+    (void)mask;                                                                \
+    return shuffle(mode, v, b, c);                                             \
+  }
+SHFL(up, 0)
+SHFL(down, 1)
+SHFL(bfly, 2)
+SHFL(idx, 3)
+#undef SHFL
+
+/* mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32: the operands as LLVM
+ * lays out {<2 x half> x 4, <2 x half> x 2, float x 4}; the result
+ * {float x 4}. */
+typedef struct {
+  uint16_t a[8], b[4];
+  float c[4];
+} MmaF16Args;
+SIM_EXPORT void __loomsim_mma_m16n8k16_row_col_f32_f32(float *result,
+                                                       const MmaF16Args *args) {
+  int lane = (int)(sim.current->linear % WARP);
+  Warp *wp = &sim.warps[sim.current->linear / WARP];
+  for (int i = 0; i < 8; ++i)
+    wp->in[lane][i] = halfToFloat(args->a[i]);
+  for (int i = 0; i < 4; ++i)
+    wp->in[lane][8 + i] = halfToFloat(args->b[i]);
+  for (int i = 0; i < 4; ++i)
+    wp->in[lane][12 + i] = args->c[i];
+  joinCollective(COLL_MMA_F16, 0);
+  memcpy(result, wp->out[lane], 4 * sizeof(float));
+}
+
+/* The bf16 form: A and B as i32 pairs of bf16 ({i32 x 4, i32 x 2, float x
+ * 4}). */
+typedef struct {
+  uint16_t a[8], b[4];
+  float c[4];
+} MmaBf16Args;
+SIM_EXPORT void __loomsim_mma_m16n8k16_row_col_bf16(float *result,
+                                                    const MmaBf16Args *args) {
+  int lane = (int)(sim.current->linear % WARP);
+  Warp *wp = &sim.warps[sim.current->linear / WARP];
+  for (int i = 0; i < 8; ++i)
+    wp->in[lane][i] = bf16ToFloat(args->a[i]);
+  for (int i = 0; i < 4; ++i)
+    wp->in[lane][8 + i] = bf16ToFloat(args->b[i]);
+  for (int i = 0; i < 4; ++i)
+    wp->in[lane][12 + i] = args->c[i];
+  joinCollective(COLL_MMA_BF16, 0);
+  memcpy(result, wp->out[lane], 4 * sizeof(float));
+}
+
+/* Math: what the fast forms compute, in IEEE single precision (flush to
+ * zero is not simulated). */
+#define UNARY_F(name, expr)                                                    \
+  SIM_EXPORT float __loomsim_##name(float x) { return (expr); }
+UNARY_F(rsqrt_approx_f, 1.0f / sqrtf(x))
+UNARY_F(rsqrt_approx_ftz_f, 1.0f / sqrtf(x))
+UNARY_F(sqrt_approx_f, sqrtf(x))
+UNARY_F(sqrt_approx_ftz_f, sqrtf(x))
+UNARY_F(sqrt_rn_f, sqrtf(x))
+UNARY_F(fabs_f32, fabsf(x))
+UNARY_F(fabs_ftz_f32, fabsf(x))
+UNARY_F(ex2_approx_f, exp2f(x))
+UNARY_F(ex2_approx_ftz_f, exp2f(x))
+UNARY_F(lg2_approx_f, log2f(x))
+UNARY_F(lg2_approx_ftz_f, log2f(x))
+UNARY_F(sin_approx_f, sinf(x))
+UNARY_F(sin_approx_ftz_f, sinf(x))
+UNARY_F(cos_approx_f, cosf(x))
+UNARY_F(cos_approx_ftz_f, cosf(x))
+UNARY_F(rcp_approx_ftz_f, 1.0f / x)
+UNARY_F(rcp_rn_f, 1.0f / x)
+UNARY_F(saturate_f, x<0.0f ? 0.0f : x> 1.0f ? 1.0f : x)
+#undef UNARY_F
+SIM_EXPORT double __loomsim_fabs_f64(double x) { return fabs(x); }
+SIM_EXPORT double __loomsim_rsqrt_approx_d(double x) { return 1.0 / sqrt(x); }
+#define BINARY_F(name, expr)                                                   \
+  SIM_EXPORT float __loomsim_##name(float x, float y) { return (expr); }
+BINARY_F(fmax_f, fmaxf(x, y))
+BINARY_F(fmin_f, fminf(x, y))
+BINARY_F(fmax_ftz_f, fmaxf(x, y))
+BINARY_F(fmin_ftz_f, fminf(x, y))
+BINARY_F(fmax_nan_f, isnan(x) || isnan(y) ? NAN : fmaxf(x, y))
+BINARY_F(fmin_nan_f, isnan(x) || isnan(y) ? NAN : fminf(x, y))
+BINARY_F(div_approx_f, x / y)
+BINARY_F(div_approx_ftz_f, x / y)
+BINARY_F(div_rn_f, x / y)
+#undef BINARY_F
+SIM_EXPORT float __loomsim_fma_rn_f(float x, float y, float z) {
+  return fmaf(x, y, z);
+}
+/* Rounding (libdevice's roundf: halves away from zero). */
+SIM_EXPORT float __loomsim_round_f(float x) { return roundf(x); }
+SIM_EXPORT float __loomsim_round_ftz_f(float x) { return roundf(x); }
+SIM_EXPORT double __loomsim_round_d(double x) { return round(x); }

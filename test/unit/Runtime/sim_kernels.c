@@ -1,0 +1,105 @@
+/*===- sim_kernels.c - Kernels for SimDriverTest --------------------------===*
+ *
+ * Part of the Loom project. SPDX-License-Identifier: Apache-2.0
+ *
+ *===----------------------------------------------------------------------===*
+ *
+ * Hand-written kernels in the form loomc gives a loomsim image: an entry
+ * <name>__sim(void **params) per kernel, NVVM intrinsics as calls of
+ * loomsim's __loomsim_* functions (resolved when loomsim loads the image).
+ * Built as a shared object that SimDriverTest wraps into an image.
+ *
+ *===----------------------------------------------------------------------===*/
+
+#include <stdint.h>
+
+uint32_t __loomsim_read_ptx_sreg_tid_x(void);
+uint32_t __loomsim_read_ptx_sreg_tid_y(void);
+uint32_t __loomsim_read_ptx_sreg_ntid_x(void);
+uint32_t __loomsim_read_ptx_sreg_ntid_y(void);
+uint32_t __loomsim_read_ptx_sreg_ctaid_x(void);
+uint32_t __loomsim_read_ptx_sreg_ctaid_y(void);
+uint32_t __loomsim_read_ptx_sreg_nctaid_x(void);
+uint32_t __loomsim_read_ptx_sreg_laneid(void);
+void __loomsim_barrier_cta_sync_aligned_all(int32_t id);
+uint32_t __loomsim_shfl_sync_up_i32(uint32_t, uint32_t, uint32_t, uint32_t);
+uint32_t __loomsim_shfl_sync_down_i32(uint32_t, uint32_t, uint32_t, uint32_t);
+uint32_t __loomsim_shfl_sync_bfly_i32(uint32_t, uint32_t, uint32_t, uint32_t);
+uint32_t __loomsim_shfl_sync_idx_i32(uint32_t, uint32_t, uint32_t, uint32_t);
+float __loomsim_shfl_sync_bfly_f32(uint32_t, float, uint32_t, uint32_t);
+
+/* ids: out[6 * (block linear * threads + thread linear) + 0..5] = tid.x,
+ * tid.y, ctaid.x, ctaid.y, ntid.x * ntid.y, nctaid.x. */
+void ids__sim(void **params) {
+  uint32_t *out = *(uint32_t **)params[0];
+  uint32_t threads =
+      __loomsim_read_ptx_sreg_ntid_x() * __loomsim_read_ptx_sreg_ntid_y();
+  uint32_t block =
+      __loomsim_read_ptx_sreg_ctaid_y() * __loomsim_read_ptx_sreg_nctaid_x() +
+      __loomsim_read_ptx_sreg_ctaid_x();
+  uint32_t t =
+      __loomsim_read_ptx_sreg_tid_y() * __loomsim_read_ptx_sreg_ntid_x() +
+      __loomsim_read_ptx_sreg_tid_x();
+  uint32_t *o = out + 6 * (block * threads + t);
+  o[0] = __loomsim_read_ptx_sreg_tid_x();
+  o[1] = __loomsim_read_ptx_sreg_tid_y();
+  o[2] = __loomsim_read_ptx_sreg_ctaid_x();
+  o[3] = __loomsim_read_ptx_sreg_ctaid_y();
+  o[4] = threads;
+  o[5] = __loomsim_read_ptx_sreg_nctaid_x();
+}
+
+/* shuffles: value 10 * t + 1 per thread t; out[k * n + t] for k = up 1
+ * (width 32), down 3, bfly 5, idx 7, down 3 in 16-lane segments, bfly 1.5
+ * as f32. */
+void shuffles__sim(void **params) {
+  uint32_t *out = *(uint32_t **)params[0];
+  uint32_t n = __loomsim_read_ptx_sreg_ntid_x();
+  uint32_t t = __loomsim_read_ptx_sreg_tid_x();
+  uint32_t v = 10 * t + 1;
+  out[0 * n + t] = __loomsim_shfl_sync_up_i32(~0u, v, 1, 0);
+  out[1 * n + t] = __loomsim_shfl_sync_down_i32(~0u, v, 3, 0x1f);
+  out[2 * n + t] = __loomsim_shfl_sync_bfly_i32(~0u, v, 5, 0x1f);
+  out[3 * n + t] = __loomsim_shfl_sync_idx_i32(~0u, v, 7, 0x1f);
+  out[4 * n + t] = __loomsim_shfl_sync_down_i32(~0u, v, 3, (16 << 8) | 0x1f);
+  float f = __loomsim_shfl_sync_bfly_f32(~0u, (float)v + 0.5f, 1, 0x1f);
+  out[5 * n + t] = (uint32_t)(f * 2.0f);
+}
+
+/* barriers: three rounds of: write shared[t], barrier, read the
+ * neighbour's, barrier. out[t] = the sum read. */
+static uint32_t shared[1024];
+void barriers__sim(void **params) {
+  uint32_t *out = *(uint32_t **)params[0];
+  uint32_t n = __loomsim_read_ptx_sreg_ntid_x();
+  uint32_t t = __loomsim_read_ptx_sreg_tid_x();
+  uint32_t sum = 0;
+  for (uint32_t round = 0; round < 3; ++round) {
+    shared[t] = 100 * round + t;
+    __loomsim_barrier_cta_sync_aligned_all(0);
+    sum += shared[(t + 1) % n];
+    __loomsim_barrier_cta_sync_aligned_all(0);
+  }
+  out[t] = sum;
+}
+
+/* deadlock: the first half of warp 0 shuffles, everyone else waits at a
+ * barrier. */
+void deadlock__sim(void **params) {
+  (void)params;
+  uint32_t t = __loomsim_read_ptx_sreg_tid_x();
+  if (t < 16)
+    (void)__loomsim_shfl_sync_bfly_i32(~0u, t, 1, 0x1f);
+  else
+    __loomsim_barrier_cta_sync_aligned_all(0);
+}
+
+/* divergent: the lanes of a warp run different shuffles. */
+void divergent__sim(void **params) {
+  (void)params;
+  uint32_t t = __loomsim_read_ptx_sreg_laneid();
+  if (t < 16)
+    (void)__loomsim_shfl_sync_bfly_i32(~0u, t, 1, 0x1f);
+  else
+    (void)__loomsim_shfl_sync_down_i32(~0u, t, 1, 0x1f);
+}
