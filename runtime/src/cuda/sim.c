@@ -37,6 +37,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../kernels/half.h"
+
 #if !defined(__x86_64__)
 #error "loomsim's fibers switch x86-64 contexts"
 #endif
@@ -586,29 +588,6 @@ SIM_EXPORT void __loomsim_barrier_cta_sync_all(int32_t id) {
   blockBarrier();
 }
 
-static float halfToFloat(uint16_t h) {
-  uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 0x1f,
-           mant = h & 0x3ff, bits;
-  if (exp == 0x1f)
-    bits = sign | 0x7f800000u | (mant << 13);
-  else if (exp != 0)
-    bits = sign | ((exp + 112) << 23) | (mant << 13);
-  else if (mant == 0)
-    bits = sign;
-  else {
-    /* Subnormal: normalize. */
-    int e = -1;
-    do {
-      ++e;
-      mant <<= 1;
-    } while (!(mant & 0x400));
-    bits = sign | ((uint32_t)(112 - e) << 23) | ((mant & 0x3ff) << 13);
-  }
-  float f;
-  memcpy(&f, &bits, sizeof f);
-  return f;
-}
-
 static float bf16ToFloat(uint16_t h) {
   uint32_t bits = (uint32_t)h << 16;
   float f;
@@ -762,45 +741,35 @@ SHFL(bfly, 2)
 SHFL(idx, 3)
 #undef SHFL
 
-/* mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32: the operands as LLVM
- * lays out {<2 x half> x 4, <2 x half> x 2, float x 4}; the result
- * {float x 4}. */
+/* mma.sync.aligned.m16n8k16.row.col.f32.{f16,bf16}: the operands as LLVM
+ * lays out {<2 x half> x 4, <2 x half> x 2, float x 4} (f16) or {i32 x 4,
+ * i32 x 2, float x 4} (bf16 pairs); the result {float x 4}. */
 typedef struct {
   uint16_t a[8], b[4];
   float c[4];
-} MmaF16Args;
-SIM_EXPORT void __loomsim_mma_m16n8k16_row_col_f32_f32(float *result,
-                                                       const MmaF16Args *args) {
+} MmaArgs;
+
+static void mma(float *result, const MmaArgs *args, float (*convert)(uint16_t),
+                int kind) {
   int lane = (int)(sim.current->linear % WARP);
   Warp *wp = &sim.warps[sim.current->linear / WARP];
   for (int i = 0; i < 8; ++i)
-    wp->in[lane][i] = halfToFloat(args->a[i]);
+    wp->in[lane][i] = convert(args->a[i]);
   for (int i = 0; i < 4; ++i)
-    wp->in[lane][8 + i] = halfToFloat(args->b[i]);
+    wp->in[lane][8 + i] = convert(args->b[i]);
   for (int i = 0; i < 4; ++i)
     wp->in[lane][12 + i] = args->c[i];
-  joinCollective(COLL_MMA_F16, 0);
+  joinCollective(kind, 0);
   memcpy(result, wp->out[lane], 4 * sizeof(float));
 }
 
-/* The bf16 form: A and B as i32 pairs of bf16 ({i32 x 4, i32 x 2, float x
- * 4}). */
-typedef struct {
-  uint16_t a[8], b[4];
-  float c[4];
-} MmaBf16Args;
+SIM_EXPORT void __loomsim_mma_m16n8k16_row_col_f32_f32(float *result,
+                                                       const MmaArgs *args) {
+  mma(result, args, loomrtHalfToFloat, COLL_MMA_F16);
+}
 SIM_EXPORT void __loomsim_mma_m16n8k16_row_col_bf16(float *result,
-                                                    const MmaBf16Args *args) {
-  int lane = (int)(sim.current->linear % WARP);
-  Warp *wp = &sim.warps[sim.current->linear / WARP];
-  for (int i = 0; i < 8; ++i)
-    wp->in[lane][i] = bf16ToFloat(args->a[i]);
-  for (int i = 0; i < 4; ++i)
-    wp->in[lane][8 + i] = bf16ToFloat(args->b[i]);
-  for (int i = 0; i < 4; ++i)
-    wp->in[lane][12 + i] = args->c[i];
-  joinCollective(COLL_MMA_BF16, 0);
-  memcpy(result, wp->out[lane], 4 * sizeof(float));
+                                                    const MmaArgs *args) {
+  mma(result, args, bf16ToFloat, COLL_MMA_BF16);
 }
 
 /* Math: what the fast forms compute, in IEEE single precision (flush to
