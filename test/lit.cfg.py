@@ -49,6 +49,10 @@ ptxas = os.path.join(cuda_home, "bin", "ptxas")
 if os.access(ptxas, os.X_OK):
     config.available_features.add("ptxas")
     config.substitutions.append(("%ptxas", ptxas))
+# libdevice: the kernels' math functions (__nv_*), linked in by MLIR's NVVM
+# serialization; models with such math need it to run on loomsim.
+if os.path.isfile(os.path.join(cuda_home, "nvvm", "libdevice", "libdevice.10.bc")):
+    config.available_features.add("libdevice")
 
 
 def _have_cuda_gpu():
