@@ -614,6 +614,21 @@ static int writeModule(ModuleOp module, const LoomcOptions &options,
   return 0;
 }
 
+/// The host code generation options of `options` (-O, --target-cpu);
+/// reports an -O level outside 0-3.
+static FailureOr<loom::CPUTargetOptions>
+hostTargetOptions(const LoomcOptions &options) {
+  if (options.optLevel < '0' || options.optLevel > '3') {
+    llvm::errs() << "loomc: error: -O" << options.optLevel
+                 << " is not one of -O0 .. -O3\n";
+    return failure();
+  }
+  loom::CPUTargetOptions target;
+  target.optLevel = options.optLevel - '0';
+  target.cpu = options.targetCpu;
+  return target;
+}
+
 /// Translates `module` (the LLVM dialect, after the pipeline) with its ABI
 /// `signature` to LLVM IR, an object, assembly, a shared library or an
 /// executable (`emit`) at `output`. Returns the exit status.
@@ -628,20 +643,15 @@ static int emitNative(ModuleOp module, std::string signature,
     return 1;
   if (cuda)
     loom::hoistStaticAllocas(*llvmModule);
-  loom::CPUTargetOptions target;
-  if (options.optLevel < '0' || options.optLevel > '3') {
-    llvm::errs() << "loomc: error: -O" << options.optLevel
-                 << " is not one of -O0 .. -O3\n";
+  FailureOr<loom::CPUTargetOptions> target = hostTargetOptions(options);
+  if (failed(target))
     return 1;
-  }
-  target.optLevel = options.optLevel - '0';
-  target.cpu = options.targetCpu;
   std::string error;
   if (emit == EmitKind::LLVMIR) {
     // Optimize as for an object, then print the IR.
     SmallString<128> scratch;
     llvm::sys::fs::createTemporaryFile("loom", "o", scratch);
-    LogicalResult ok = loom::emitObject(*llvmModule, target, scratch,
+    LogicalResult ok = loom::emitObject(*llvmModule, *target, scratch,
                                         /*assembly=*/false, error);
     llvm::sys::fs::remove(scratch);
     if (failed(ok))
@@ -656,7 +666,7 @@ static int emitNative(ModuleOp module, std::string signature,
   if (emit == EmitKind::Asm || emit == EmitKind::Obj) {
     if (output == "-")
       return reportError("--emit=asm/obj need -o FILE");
-    return failed(loom::emitObject(*llvmModule, target, output,
+    return failed(loom::emitObject(*llvmModule, *target, output,
                                    emit == EmitKind::Asm, error))
                ? reportError(error)
                : 0;
@@ -667,7 +677,7 @@ static int emitNative(ModuleOp module, std::string signature,
   if (llvm::sys::fs::createTemporaryFile("loom-model", "o", object))
     return reportError("cannot create a temporary object file");
   LogicalResult ok =
-      loom::emitObject(*llvmModule, target, object, /*assembly=*/false, error);
+      loom::emitObject(*llvmModule, *target, object, /*assembly=*/false, error);
   // The GPU pipeline's host code has no OpenMP loops.
   bool openmp = !options.noOpenMP && options.target == "cpu";
   if (succeeded(ok)) {
@@ -772,11 +782,11 @@ static int compileForCuda(MLIRContext &context, ModuleOp module,
   if (failed(pm.run(module)))
     return 1;
   if (gpu.format == "llvm") {
-    loom::CPUTargetOptions host;
-    host.optLevel = std::clamp(options.optLevel - '0', 0, 3);
-    host.cpu = options.targetCpu;
+    FailureOr<loom::CPUTargetOptions> host = hostTargetOptions(options);
+    if (failed(host))
+      return 1;
     std::string error;
-    if (failed(loom::buildSimulatorImages(module, host, error)))
+    if (failed(loom::buildSimulatorImages(module, *host, error)))
       return reportError(error);
   }
   if (emit == EmitKind::PTX) {

@@ -415,15 +415,20 @@ static int warpLive(int w) {
 
 static void runCollective(int w);
 
+/* Releases the block barrier when every live thread waits at it. */
+static void releaseBarrierIfComplete(void) {
+  if (sim.live == 0 || sim.atBarrier != sim.live)
+    return;
+  sim.atBarrier = 0;
+  for (int t = 0; t < sim.count; ++t)
+    if (sim.fibers[t].state == AT_BARRIER)
+      sim.fibers[t].state = RUNNABLE;
+}
+
 /* After a thread finished: barriers and collectives it no longer waits
  * for may be complete. */
 static void releaseWaiters(int w) {
-  if (sim.live > 0 && sim.atBarrier == sim.live) {
-    sim.atBarrier = 0;
-    for (int t = 0; t < sim.count; ++t)
-      if (sim.fibers[t].state == AT_BARRIER)
-        sim.fibers[t].state = RUNNABLE;
-  }
+  releaseBarrierIfComplete();
   Warp *wp = &sim.warps[w];
   if (wp->arrived > 0 && wp->arrived == warpLive(w))
     runCollective(w);
@@ -453,8 +458,8 @@ static void startFiber(Fiber *f, char *stackTop) {
   f->state = RUNNABLE;
 }
 
-/* Runs one block; 0 on success, else a failure was recorded. */
-static int runBlock(void) {
+/* Runs one block; a failure sets sim.failed (and its description). */
+static void runBlock(void) {
   sim.live = sim.count;
   sim.atBarrier = 0;
   memset(sim.warps, 0, sizeof sim.warps);
@@ -493,7 +498,6 @@ static int runBlock(void) {
     }
   }
   sim.current = NULL;
-  return sim.failed;
 }
 
 SIM_EXPORT CUresult cuLaunchKernel(void *function, unsigned gx, unsigned gy,
@@ -568,15 +572,12 @@ SIM_EXPORT uint32_t __loomsim_read_ptx_sreg_warpsize(void) { return WARP; }
 
 /* bar.sync / barrier.sync over the whole block. */
 static void blockBarrier(void) {
-  if (++sim.atBarrier == sim.live) {
-    sim.atBarrier = 0;
-    for (int t = 0; t < sim.count; ++t)
-      if (sim.fibers[t].state == AT_BARRIER)
-        sim.fibers[t].state = RUNNABLE;
-    return;
-  }
+  /* Waiting first: the release makes every waiter runnable, this one too. */
   sim.current->state = AT_BARRIER;
-  yieldToScheduler();
+  ++sim.atBarrier;
+  releaseBarrierIfComplete();
+  if (sim.current->state == AT_BARRIER)
+    yieldToScheduler();
 }
 SIM_EXPORT void __loomsim_barrier0(void) { blockBarrier(); }
 SIM_EXPORT void __loomsim_barrier_cta_sync_aligned_all(int32_t id) {
@@ -776,43 +777,41 @@ SIM_EXPORT void __loomsim_mma_m16n8k16_row_col_bf16(float *result,
  * zero is not simulated). */
 #define UNARY_F(name, expr)                                                    \
   SIM_EXPORT float __loomsim_##name(float x) { return (expr); }
-UNARY_F(rsqrt_approx_f, 1.0f / sqrtf(x))
-UNARY_F(rsqrt_approx_ftz_f, 1.0f / sqrtf(x))
-UNARY_F(sqrt_approx_f, sqrtf(x))
-UNARY_F(sqrt_approx_ftz_f, sqrtf(x))
+/* The plain form and its flush-to-zero twin (the same here). */
+#define UNARY_F_FTZ(name, suffix, expr)                                        \
+  UNARY_F(name##_##suffix, expr)                                               \
+  UNARY_F(name##_ftz_##suffix, expr)
+UNARY_F_FTZ(rsqrt_approx, f, 1.0f / sqrtf(x))
+UNARY_F_FTZ(sqrt_approx, f, sqrtf(x))
 UNARY_F(sqrt_rn_f, sqrtf(x))
-UNARY_F(fabs_f32, fabsf(x))
-UNARY_F(fabs_ftz_f32, fabsf(x))
-UNARY_F(ex2_approx_f, exp2f(x))
-UNARY_F(ex2_approx_ftz_f, exp2f(x))
-UNARY_F(lg2_approx_f, log2f(x))
-UNARY_F(lg2_approx_ftz_f, log2f(x))
-UNARY_F(sin_approx_f, sinf(x))
-UNARY_F(sin_approx_ftz_f, sinf(x))
-UNARY_F(cos_approx_f, cosf(x))
-UNARY_F(cos_approx_ftz_f, cosf(x))
+UNARY_F_FTZ(fabs, f32, fabsf(x))
+UNARY_F_FTZ(ex2_approx, f, exp2f(x))
+UNARY_F_FTZ(lg2_approx, f, log2f(x))
+UNARY_F_FTZ(sin_approx, f, sinf(x))
+UNARY_F_FTZ(cos_approx, f, cosf(x))
 UNARY_F(rcp_approx_ftz_f, 1.0f / x)
 UNARY_F(rcp_rn_f, 1.0f / x)
-UNARY_F(saturate_f, x<0.0f ? 0.0f : x> 1.0f ? 1.0f : x)
+UNARY_F(saturate_f, (x < 0.0f) ? 0.0f : (x > 1.0f) ? 1.0f : x)
+UNARY_F_FTZ(round, f, roundf(x))
+#undef UNARY_F_FTZ
 #undef UNARY_F
 SIM_EXPORT double __loomsim_fabs_f64(double x) { return fabs(x); }
 SIM_EXPORT double __loomsim_rsqrt_approx_d(double x) { return 1.0 / sqrt(x); }
 #define BINARY_F(name, expr)                                                   \
   SIM_EXPORT float __loomsim_##name(float x, float y) { return (expr); }
-BINARY_F(fmax_f, fmaxf(x, y))
-BINARY_F(fmin_f, fminf(x, y))
-BINARY_F(fmax_ftz_f, fmaxf(x, y))
-BINARY_F(fmin_ftz_f, fminf(x, y))
+#define BINARY_F_FTZ(name, expr)                                               \
+  BINARY_F(name##_f, expr)                                                     \
+  BINARY_F(name##_ftz_f, expr)
+BINARY_F_FTZ(fmax, fmaxf(x, y))
+BINARY_F_FTZ(fmin, fminf(x, y))
 BINARY_F(fmax_nan_f, isnan(x) || isnan(y) ? NAN : fmaxf(x, y))
 BINARY_F(fmin_nan_f, isnan(x) || isnan(y) ? NAN : fminf(x, y))
-BINARY_F(div_approx_f, x / y)
-BINARY_F(div_approx_ftz_f, x / y)
+BINARY_F_FTZ(div_approx, x / y)
 BINARY_F(div_rn_f, x / y)
+#undef BINARY_F_FTZ
 #undef BINARY_F
 SIM_EXPORT float __loomsim_fma_rn_f(float x, float y, float z) {
   return fmaf(x, y, z);
 }
-/* Rounding (libdevice's roundf: halves away from zero). */
-SIM_EXPORT float __loomsim_round_f(float x) { return roundf(x); }
-SIM_EXPORT float __loomsim_round_ftz_f(float x) { return roundf(x); }
+/* Rounding (libdevice's roundf, above: halves away from zero). */
 SIM_EXPORT double __loomsim_round_d(double x) { return round(x); }
