@@ -42,7 +42,8 @@ ATTENTION = ["causal", "additive", "where_keep", "ms_attention", "ms_causal"]
 LOOM_OPS = [
     "attention_gqa_causal", "attention_mask_rank3", "attention_causal_long",
     "attention_cross_mask", "attention_gqa_dyn", "attention_decode",
-    "attention_decode_split", "attention_scoreq_causal",
+    "attention_decode_split", "attention_wide_cross", "attention_wide_causal",
+    "attention_scoreq_causal",
     "attention_scoreq_mask", "scan_diagonal", "scan_folded", "scan_gated",
     "scan_gated_decay", "scan_delta", "scan_linear_long", "scan_gated_long",
     "scan_delta_long", "layer_norm", "rms_norm", "gelu_erf", "gelu_tanh",

@@ -145,6 +145,7 @@ void loom::buildCPUPipeline(OpPassManager &pm,
     tile.kvSplits = options.attentionKVSplits;
     tile.onlyRouted = !options.flashAttention;
     tile.runtimeKernel = options.microkernels;
+    tile.gpuKernel = options.gpuAttentionKernels;
     pm.addPass(createTileAttentionPass(tile));
   }
   LoomToLinalgPassOptions toLinalg;

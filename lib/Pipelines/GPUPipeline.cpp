@@ -21,10 +21,14 @@ using namespace mlir;
 
 void loom::buildGPUPipeline(OpPassManager &pm,
                             const GPUPipelineOptions &options) {
-  // Steps 1 and 2: as on the CPU; attention keeps its reference form (the
-  // flash tiles allocate per-tile buffers, which a kernel thread cannot).
+  // Steps 1 and 2: as on the CPU, but attention either becomes a kernel
+  // call for loom-gpu-attention (tensor cores) or keeps its reference form
+  // (the CPU's flash tiles allocate per-tile buffers, which a kernel thread
+  // cannot).
+  bool tensorCores = !options.emulate && options.precision != "fp32";
   CPUPipelineOptions front = options.front;
   front.flashAttention = false;
+  front.gpuAttentionKernels = tensorCores;
   front.microkernels = false;
   front.openmp = false;
   if (front.stopAfter == CPUPipelineStage::Loom ||
@@ -41,6 +45,12 @@ void loom::buildGPUPipeline(OpPassManager &pm,
 
   // Step 4: parallel loops -> kernels; host code -> LLVM.
   pm.addNestedPass<func::FuncOp>(createLowerCopiesPass());
+  // Attention: flash-attention kernels on tensor cores.
+  if (tensorCores) {
+    GPUAttentionPassOptions attention;
+    attention.precision = options.precision;
+    pm.addNestedPass<func::FuncOp>(createGPUAttentionPass(attention));
+  }
   // Contractions: tensor-core kernels (emulated: reductions innermost).
   GPUContractionsPassOptions contractions;
   contractions.precision = options.precision;

@@ -329,8 +329,9 @@ void KernelBuilder::build() {
     // One 32-bit register: two adjacent low-precision elements of a row
     // (NVVM takes fp16 pairs as vector<2xf16>, bf16 pairs as i32).
     auto fragment = [&](Value tile, Value row, Value col) -> Value {
-      Value v =
-          vector::LoadOp::create(b, loc, pair, tile, ValueRange{row, col});
+      // 4-byte aligned: even columns, rows of 80 bytes, aligned buffers.
+      Value v = vector::LoadOp::create(b, loc, pair, tile, ValueRange{row, col},
+                                       /*nontemporal=*/false, llvm::Align(4));
       if (lowType.isF16())
         return v;
       Value bits =

@@ -302,12 +302,26 @@ struct StageGPUBuffersPass final
 } // namespace
 
 namespace {
+/// The alignment of kernels' shared-memory buffers, in bytes.
+constexpr int64_t kSharedAlignment = 16;
+
 struct MergeGPUModulesPass final
     : public loom::impl::MergeGPUModulesPassBase<MergeGPUModulesPass> {
   using Base::Base;
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
+    // Shared-memory buffers 16-byte aligned: kernels access them with
+    // vector loads and stores that assume up to that.
+    module.walk([&](gpu::GPUFuncOp func) {
+      for (unsigned i = 0; i < func.getNumWorkgroupAttributions(); ++i)
+        if (!func.getWorkgroupAttributionAttr(
+                i, LLVM::LLVMDialect::getAlignAttrName()))
+          func.setWorkgroupAttributionAttr(
+              i, LLVM::LLVMDialect::getAlignAttrName(),
+              IntegerAttr::get(IntegerType::get(&getContext(), 64),
+                               kSharedAlignment));
+    });
     SmallVector<gpu::GPUModuleOp> gpuModules(module.getOps<gpu::GPUModuleOp>());
     if (gpuModules.size() < 2)
       return;

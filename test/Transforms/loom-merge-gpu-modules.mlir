@@ -45,3 +45,17 @@ module attributes {gpu.container_module} {
     }
   }
 }
+
+// -----
+
+// Shared-memory buffers get 16-byte alignment (one module: nothing to
+// merge); an alignment already given is kept.
+// CHECK-LABEL: gpu.module @only
+//       CHECK:   gpu.func @k() workgroup(%{{.*}} : memref<8xf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %{{.*}} : memref<4xf32, #gpu.address_space<workgroup>> {llvm.align = 64 : i64}) kernel
+module attributes {gpu.container_module} {
+  gpu.module @only {
+    gpu.func @k() workgroup(%a : memref<8xf16, #gpu.address_space<workgroup>>, %b : memref<4xf32, #gpu.address_space<workgroup>> {llvm.align = 64 : i64}) kernel {
+      gpu.return
+    }
+  }
+}

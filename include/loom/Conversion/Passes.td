@@ -208,6 +208,9 @@ def TileAttentionPass : Pass<"loom-tile-attention"> {
     microkernel (docs/Performance.md); an operand made by `linalg.transpose`
     is read through the transpose's input with permuted strides, and a
     result whose only use is a `linalg.transpose` is written in that layout.
+    With `gpu-kernel` (the GPU pipeline with tensor cores), the same call is
+    made, decoding included, where both head dims are static multiples of 16
+    up to 128: `loom-gpu-attention` turns it into a flash-attention kernel.
   }];
   let options = [
     Option<"tileQ", "tile-q", "int64_t", /*default=*/"256",
@@ -227,6 +230,10 @@ def TileAttentionPass : Pass<"loom-tile-attention"> {
            "for f32 attention without a mask, window, block sparsity, routing "
            "or score quantization, other than decoding's split keys; its "
            "operands' and its result's transposes become strides">,
+    Option<"gpuKernel", "gpu-kernel", "bool", /*default=*/"false",
+           "Call loomrt_attention_f32 for what loom-gpu-attention turns into "
+           "a tensor-core kernel: as runtime-kernel, decoding included, "
+           "where both head dims are static multiples of 16 up to 128">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

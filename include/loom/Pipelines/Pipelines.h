@@ -51,6 +51,10 @@ struct CPUPipelineOptions {
   /// Tile loom.attention into the flash-attention form (loom-tile-attention);
   /// otherwise it lowers to the reference form with the full score matrix.
   bool flashAttention = true;
+  /// (Set by the GPU pipeline with tensor cores.) Attention that
+  /// loom-gpu-attention makes a flash-attention kernel of becomes a
+  /// loomrt_attention_f32 call for it (loom-tile-attention{gpu-kernel}).
+  bool gpuAttentionKernels = false;
   /// Query rows and key rows per attention tile (512 x 512: 4-5% faster
   /// than 256 x 512 on dense attention at S = 512 and 2048, which was the
   /// fastest of 64-384 x 256-1024 before the GEMM's tiles changed).
@@ -139,8 +143,9 @@ void addHostToLLVMPasses(mlir::OpPassManager &pm, bool gpuLaunches);
 struct GPUPipelineOptions {
   /// Steps 1 and 2, as in the CPU pipeline (raising, legalization, loom ->
   /// linalg); `stopAfter` applies to the whole pipeline. The GPU pipeline
-  /// uses neither microkernels nor OpenMP, and attention in its reference
-  /// form.
+  /// uses neither microkernels nor OpenMP; attention becomes flash-attention
+  /// kernels with tensor cores (loom-gpu-attention) where the head dims
+  /// allow, its reference form otherwise.
   CPUPipelineOptions front;
   /// The GPU architecture (`sm_80`, `sm_90a`, ...).
   std::string chip = "sm_80";
@@ -168,7 +173,9 @@ struct GPUPipelineOptions {
 /// Builds the GPU pipeline on a module:
 ///   Steps 1-3 as in the CPU pipeline (without microkernels, with
 ///           polynomial math);
-///   Step 4: contractions -> tensor-core kernels (loom-gpu-contractions),
+///   Step 4: attention kernel calls -> flash-attention kernels
+///           (loom-gpu-attention), contractions -> tensor-core kernels
+///           (loom-gpu-contractions),
 ///           row reductions -> warp-per-row kernels (loom-gpu-row-reductions);
 ///           linalg -> parallel loops; each outermost parallel loop -> a
 ///           gpu.launch (loom-map-parallel-to-gpu); arguments and constants

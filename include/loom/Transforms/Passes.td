@@ -577,6 +577,44 @@ def GPUContractionsPass : Pass<"loom-gpu-contractions", "mlir::func::FuncOp"> {
                            "::mlir::scf::SCFDialect"];
 }
 
+def GPUAttentionPass : Pass<"loom-gpu-attention", "mlir::func::FuncOp"> {
+  let summary = "Attention kernel calls to flash-attention tensor-core kernels";
+  let description = [{
+    Runs on bufferized code. Each call of `loomrt_attention_f32` (made by
+    `loom-tile-attention{gpu-kernel}` for f32 attention without a mask,
+    window, block sparsity, routing or score quantization whose head dims
+    are static multiples of 16 up to 128; its arguments: sizes, operand
+    addresses and strides, scale bits and flags, as in loomrt/kernels.h)
+    becomes a `gpu.launch` of FlashAttention-2's forward algorithm: a block
+    of 128 threads (4 warps, 16 query rows each) per 64 queries of one
+    (batch, head) (grid: query tiles, heads, batch). The block stages its
+    queries once, converted to fp16 or bf16 (`precision`), and each warp
+    keeps their `mma.sync` fragments in registers; per 64 keys it stages K
+    and V^T in shared memory, computes its 16 x 64 scores with
+    `nvvm.mma.sync` m16n8k16 (fp32 accumulation), masks (past the keys;
+    causal), updates the running row maximum (two `gpu.shuffle xor` steps
+    within each quad) and rescales, and multiplies the exponentials (in
+    registers, converted to the low type) by V on tensor cores. Row sums
+    stay per thread until the end. Causal blocks stop at their last
+    visible key. Grouped-query heads read key/value head `h / (Hq / Hkv)`.
+  }];
+  let options = [
+    Option<"precision", "precision", "std::string", /*default=*/"\"fp16\"",
+           "Multiplicand type on tensor cores: fp16 or bf16">,
+  ];
+  let statistics = [
+    Statistic<"numKernels", "kernels", "Attention calls turned into kernels">,
+  ];
+  let dependentDialects = ["::mlir::gpu::GPUDialect",
+                           "::mlir::NVVM::NVVMDialect",
+                           "::mlir::LLVM::LLVMDialect",
+                           "::mlir::vector::VectorDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
 def GPURowReductionsPass : Pass<"loom-gpu-row-reductions",
                                 "mlir::func::FuncOp"> {
   let summary = "Row reductions to warp-per-row GPU kernels";
@@ -628,9 +666,12 @@ def MergeGPUModulesPass : Pass<"loom-merge-gpu-modules", "mlir::ModuleOp"> {
     This pass moves all kernels into the first one (renaming a kernel whose
     name clashes) and points the `gpu.launch_func` ops at it, so that a
     model carries one PTX module (one `ptxas` run, one module load). All
-    modules must have the same targets.
+    modules must have the same targets. Every kernel's workgroup
+    (shared-memory) buffers get 16-byte alignment (`llvm.align`), which the
+    tensor-core kernels' vector accesses assume.
   }];
-  let dependentDialects = ["::mlir::gpu::GPUDialect"];
+  let dependentDialects = ["::mlir::gpu::GPUDialect",
+                           "::mlir::LLVM::LLVMDialect"];
 }
 
 def EmulateGPULaunchesPass : Pass<"loom-emulate-gpu-launches",

@@ -232,9 +232,9 @@ namespace {
 /// linalg.transpose are read through the transpose's input; a result
 /// whose only use is a linalg.transpose is written in its layout.
 struct AttentionToKernel : OpRewritePattern<AttentionOp> {
-  AttentionToKernel(MLIRContext *ctx, int64_t tileQ, int64_t kvSplits)
-      : OpRewritePattern(ctx, /*benefit=*/2), tileQ(tileQ), kvSplits(kvSplits) {
-  }
+  AttentionToKernel(MLIRContext *ctx, int64_t tileQ, int64_t kvSplits, bool gpu)
+      : OpRewritePattern(ctx, /*benefit=*/2), tileQ(tileQ), kvSplits(kvSplits),
+        gpu(gpu) {}
 
   LogicalResult matchAndRewrite(AttentionOp op,
                                 PatternRewriter &rewriter) const override {
@@ -247,9 +247,20 @@ struct AttentionToKernel : OpRewritePattern<AttentionOp> {
     for (Value v : {op.getQuery(), op.getKey(), op.getValue(), op.getResult()})
       if (!cast<RankedTensorType>(v.getType()).getElementType().isF32())
         return rewriter.notifyMatchFailure(op, "not f32");
-    // Decoding's key split stays with the tiles (TileAttention).
-    if (splitsDecodingKeys(qt, tileQ, kvSplits))
+    if (gpu) {
+      // loom-gpu-attention's kernel: static head dims, multiples of 16 up
+      // to 128.
+      auto fits = [](int64_t d) {
+        return !ShapedType::isDynamic(d) && d > 0 && d % 16 == 0 && d <= 128;
+      };
+      if (!fits(qt.getShape().back()) ||
+          !fits(op.getValue().getType().getShape().back()))
+        return rewriter.notifyMatchFailure(op, "head dims the GPU kernel "
+                                               "does not take");
+    } else if (splitsDecodingKeys(qt, tileQ, kvSplits)) {
+      // Decoding's key split stays with the tiles (TileAttention).
       return rewriter.notifyMatchFailure(op, "split decoding");
+    }
     Location loc = op.getLoc();
     auto i64 = [&](Value v) -> Value {
       return arith::IndexCastOp::create(rewriter, loc, rewriter.getI64Type(),
@@ -373,6 +384,8 @@ private:
   static constexpr StringLiteral kAttentionKernel = "loomrt_attention_f32";
   static constexpr int64_t kCausalFlag = 1;
   int64_t tileQ, kvSplits;
+  /// For loom-gpu-attention's kernel (which takes what it can run).
+  bool gpu;
 };
 
 /// loom.attention -> scf.forall over query tiles, scf.for over key tiles.
@@ -999,8 +1012,9 @@ struct TileAttentionPass final
     RewritePatternSet patterns(&getContext());
     patterns.add<TileAttention>(&getContext(), tileQ, causalTileQ, tileKV,
                                 kvSplits, onlyRouted);
-    if (runtimeKernel && !onlyRouted)
-      patterns.add<AttentionToKernel>(&getContext(), tileQ, kvSplits);
+    if (gpuKernel || (runtimeKernel && !onlyRouted))
+      patterns.add<AttentionToKernel>(&getContext(), tileQ, kvSplits,
+                                      gpuKernel);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();
   }

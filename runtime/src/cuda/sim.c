@@ -786,6 +786,7 @@ UNARY_F_FTZ(sqrt_approx, f, sqrtf(x))
 UNARY_F(sqrt_rn_f, sqrtf(x))
 UNARY_F_FTZ(fabs, f32, fabsf(x))
 UNARY_F_FTZ(ex2_approx, f, exp2f(x))
+UNARY_F(ex2_approx_f32, exp2f(x)) /* LLVM 22 spelling of the plain form */
 UNARY_F_FTZ(lg2_approx, f, log2f(x))
 UNARY_F_FTZ(sin_approx, f, sinf(x))
 UNARY_F_FTZ(cos_approx, f, cosf(x))

@@ -3,6 +3,7 @@
 // RUN: loom-opt %s -split-input-file --loom-tile-attention="kv-splits=4" | FileCheck %s --check-prefix=SPLIT
 // RUN: loom-opt %s -split-input-file --loom-tile-attention="only-routed=true" | FileCheck %s --check-prefix=ONLY
 // RUN: loom-opt %s -split-input-file --loom-tile-attention="runtime-kernel=true" | FileCheck %s --check-prefix=KERNEL
+// RUN: loom-opt %s -split-input-file --loom-tile-attention="only-routed=true gpu-kernel=true" | FileCheck %s --check-prefix=GPU
 // RUN: not loom-opt %s -split-input-file --loom-tile-attention="tile-q=0" 2>&1 | FileCheck %s --check-prefix=BAD
 // BAD: error: tile-q, tile-kv and kv-splits must be positive, causal-tile-q not negative
 
@@ -333,4 +334,31 @@ func.func @kernel_near_misses(%q: tensor<1x4x64x16xf32>, %k: tensor<1x4x64x16xf3
   %a = loom.attention %q, %k, %v mask %m {scale = 2.500000e-01 : f32} : (tensor<1x4x64x16xf32>, tensor<1x4x64x16xf32>, tensor<1x4x64x16xf32>, tensor<1x1x64x64xf32>) -> tensor<1x4x64x16xf32>
   %d = loom.attention %dq, %k, %v {scale = 2.500000e-01 : f32} : (tensor<1x4x4x16xf32>, tensor<1x4x64x16xf32>, tensor<1x4x64x16xf32>) -> tensor<1x4x4x16xf32>
   return %a, %d : tensor<1x4x64x16xf32>, tensor<1x4x4x16xf32>
+}
+
+// -----
+
+// gpu-kernel (the GPU pipeline): the call for loom-gpu-attention's kernel,
+// decoding included, where both head dims are static multiples of 16 up to
+// 128; the rest (head dim 8, dynamic, 256; a mask) stays loom.attention for
+// the reference lowering.
+// GPU-LABEL: func @gpu_kernel
+//       GPU:   call @loomrt_attention_f32(
+//       GPU:   call @loomrt_attention_f32(
+//       GPU:   call @loomrt_attention_f32(
+//   GPU-NOT:   call @loomrt_attention_f32(
+//   GPU-NOT:   scf.forall
+//       GPU:   loom.attention {{.*}} -> tensor<1x4x64x8xf32>
+//       GPU:   loom.attention {{.*}} -> tensor<1x4x64x?xf32>
+//       GPU:   loom.attention {{.*}} -> tensor<1x4x64x256xf32>
+//       GPU:   loom.attention {{.*}} mask
+func.func @gpu_kernel(%q: tensor<1x4x64x16xf32>, %k: tensor<1x4x64x16xf32>, %v: tensor<1x4x64x16xf32>, %dq: tensor<1x4x1x16xf32>, %wq: tensor<1x4x64x128xf32>, %wv: tensor<1x4x64x64xf32>, %n: tensor<1x4x64x8xf32>, %dyn: tensor<1x4x64x?xf32>, %big: tensor<1x4x64x256xf32>, %m: tensor<1x1x64x64xf32>) -> (tensor<1x4x64x16xf32>, tensor<1x4x1x16xf32>, tensor<1x4x64x64xf32>, tensor<1x4x64x8xf32>, tensor<1x4x64x?xf32>, tensor<1x4x64x256xf32>, tensor<1x4x64x16xf32>) {
+  %a = loom.attention %q, %k, %v {causal} : (tensor<1x4x64x16xf32>, tensor<1x4x64x16xf32>, tensor<1x4x64x16xf32>) -> tensor<1x4x64x16xf32>
+  %d = loom.attention %dq, %k, %v : (tensor<1x4x1x16xf32>, tensor<1x4x64x16xf32>, tensor<1x4x64x16xf32>) -> tensor<1x4x1x16xf32>
+  %w = loom.attention %wq, %wq, %wv : (tensor<1x4x64x128xf32>, tensor<1x4x64x128xf32>, tensor<1x4x64x64xf32>) -> tensor<1x4x64x64xf32>
+  %e = loom.attention %n, %n, %n : (tensor<1x4x64x8xf32>, tensor<1x4x64x8xf32>, tensor<1x4x64x8xf32>) -> tensor<1x4x64x8xf32>
+  %f = loom.attention %dyn, %dyn, %dyn {scale = 1.250000e-01 : f32} : (tensor<1x4x64x?xf32>, tensor<1x4x64x?xf32>, tensor<1x4x64x?xf32>) -> tensor<1x4x64x?xf32>
+  %g = loom.attention %big, %big, %big : (tensor<1x4x64x256xf32>, tensor<1x4x64x256xf32>, tensor<1x4x64x256xf32>) -> tensor<1x4x64x256xf32>
+  %h = loom.attention %q, %k, %v mask %m : (tensor<1x4x64x16xf32>, tensor<1x4x64x16xf32>, tensor<1x4x64x16xf32>, tensor<1x1x64x64xf32>) -> tensor<1x4x64x16xf32>
+  return %a, %d, %w, %e, %f, %g, %h : tensor<1x4x64x16xf32>, tensor<1x4x1x16xf32>, tensor<1x4x64x64xf32>, tensor<1x4x64x8xf32>, tensor<1x4x64x?xf32>, tensor<1x4x64x256xf32>, tensor<1x4x64x16xf32>
 }

@@ -212,7 +212,7 @@ def int4_matmul(x, q, scale, zero, group, attrs):
 DYNAMIC = {"attention_causal_long": (0, 2), "attention_scoreq_causal": (2,), "attention_window_causal": (2,),
            "attention_blocks_causal": (2,), "attention_routed_cross": (0,),
            "attention_routed_causal": (2,), "attention_gqa_dyn": (0, 2),
-           "attention_decode": (2,), "scan_diagonal": (1,), "scan_folded": (0, 1), "scan_linear_long": (2,),
+           "attention_decode": (2,), "attention_wide_causal": (2,), "scan_diagonal": (1,), "scan_folded": (0, 1), "scan_linear_long": (2,),
            "scan_gated_long": (2,), "scan_delta": (0, 2), "scan_delta_long": (2,), "moe": (1,)}
 
 
@@ -270,6 +270,21 @@ def case(name):
         q, k, v = r(1, 4, 1, 16), r(1, 4, 300, 16), r(1, 4, 300, 16)
         out = attention(q, k, v, causal=True)
         return "loom.attention %a0, %a1, %a2 {causal}", [q, k, v], out
+    if name == "attention_wide_cross":
+        # Head dims 128 (scores) and 64 (values), 100 queries against 150
+        # keys: several query and key tiles of the GPU's flash kernel
+        # (64 x 64), both partial.
+        q, k, v = r(2, 2, 100, 128), r(2, 2, 150, 128), r(2, 2, 150, 64)
+        out = attention(q, k, v)
+        return "loom.attention %a0, %a1, %a2", [q, k, v], out
+    if name == "attention_wide_causal":
+        # Causal cross attention (query i sees keys j <= i + 60) with head
+        # dims 64 and 128 and grouped-query heads, dynamic sequences.
+        q, k, v = r(1, 4, 70, 64), r(1, 2, 130, 64), r(1, 2, 130, 128)
+        out = attention(q, k, v, causal=True, kv_heads=2, scale=0.1)
+        op = ("loom.attention %a0, %a1, %a2 {causal, num_kv_heads = 2 : i64, "
+              "scale = 1.000000e-01 : f32}")
+        return op, [q, k, v], out
     if name == "attention_decode_split":
         # Three queries (one tile, static): the 700 keys are split into
         # ranges computed in parallel and merged; batch 1 masks its last 200

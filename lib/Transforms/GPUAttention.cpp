@@ -1,0 +1,582 @@
+//===- GPUAttention.cpp - Attention calls to flash-attention kernels ------===//
+//
+// Part of the Loom project. SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+//
+// loom-gpu-attention runs on bufferized code in the GPU pipeline. Each call
+// of loomrt_attention_f32 (which loom-tile-attention{gpu-kernel} makes for
+// plain and causal f32 attention with static head dims) becomes one
+// gpu.launch of FlashAttention-2's forward algorithm on tensor cores:
+//
+//   * a block of 128 threads (4 warps) computes 64 query rows of one
+//     (batch, head); each warp owns 16 rows (grid: query tiles, heads,
+//     batch);
+//   * the block stages its queries in shared memory once, converted to fp16
+//     or bf16, and each warp keeps them in registers as mma.sync A
+//     fragments;
+//   * per 64 keys, the block stages K ([key][d]) and V transposed
+//     ([dv][key]) in shared memory; each warp computes its 16 x 64 scores
+//     with nvvm.mma.sync m16n8k16 (fp32 accumulators), masks the keys past
+//     the end (and, causal, past the diagonal), updates its rows' running
+//     maximum (each row lives in one quad of lanes: two shuffles), rescales
+//     its output accumulators and row-sum partials, and multiplies the
+//     exponentials, packed from the score accumulators straight into A
+//     fragments, by V;
+//   * the output rows, divided by their row sums, are stored in fp32 at the
+//     output's strides.
+//
+// Operands are read through the addresses and strides of the call (any
+// layout: views and transposes cost nothing); edges load clamped indices
+// and select 0, keys past the end get -inf scores. Exponentials are in base
+// 2, with the scale times log2(e) folded into the scores.
+//
+//===----------------------------------------------------------------------===//
+
+#include "loom/Transforms/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/Matchers.h"
+#include "mlir/IR/PatternMatch.h"
+
+#include <cmath>
+#include <cstring>
+
+namespace loom {
+#define GEN_PASS_DEF_GPUATTENTIONPASS
+#include "loom/Transforms/Passes.h.inc"
+} // namespace loom
+
+#define DEBUG_TYPE "loom-gpu-attention"
+
+using namespace mlir;
+
+namespace {
+
+/// The runtime kernel whose calls become GPU kernels, and its causal flag
+/// (loomrt/kernels.h).
+constexpr StringLiteral kAttentionKernel = "loomrt_attention_f32";
+constexpr int64_t kCausalFlag = 1;
+/// Its arguments: 7 sizes, then address and 4 strides of Q, K, V and the
+/// output, then the scale's bits and the flags.
+enum AttentionArg : unsigned {
+  kBatch = 0,
+  kHeads,
+  kKVHeads,
+  kSeqQ,
+  kSeqKV,
+  kDim,
+  kDimV,
+  kQuery,
+  kKey = kQuery + 5,
+  kValue = kKey + 5,
+  kOutput = kValue + 5,
+  kScaleBits = kOutput + 5,
+  kFlags,
+  kNumArgs
+};
+
+/// Query rows per block, keys per step, threads per block.
+constexpr int64_t kTileQ = 64, kTileKV = 64, kThreads = 128;
+/// Shared-memory rows are padded by this many elements (conflict-free
+/// fragment loads).
+constexpr int64_t kPad = 8;
+/// The largest head dim the kernel takes (registers and shared memory).
+constexpr int64_t kMaxHeadDim = 128;
+
+/// An operand of the call: base address and its [batch, head, row, column]
+/// strides in elements (i64).
+struct Operand {
+  Value address;
+  std::array<Value, 4> strides;
+};
+
+/// The constant value of `v`, if it is one.
+static std::optional<int64_t> constantOf(Value v) {
+  APInt value;
+  if (!matchPattern(v, m_ConstantInt(&value)))
+    return std::nullopt;
+  return value.getSExtValue();
+}
+
+/// Builds the flash-attention kernel of one call.
+class KernelBuilder {
+public:
+  KernelBuilder(OpBuilder &b, Location loc, func::CallOp call, int64_t dim,
+                int64_t dimV, float scale, bool causal, Type lowType)
+      : b(b), loc(loc), call(call), dim(dim), dimV(dimV), scale(scale),
+        causal(causal), lowType(lowType) {}
+
+  void build();
+
+private:
+  Value index(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+  Value i64(int64_t v) { return arith::ConstantIntOp::create(b, loc, v, 64); }
+  Value f32(double v) {
+    return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
+  }
+  Value toI64(Value v) {
+    return arith::IndexCastOp::create(b, loc, b.getI64Type(), v);
+  }
+  Value toIndex(Value v) {
+    return arith::IndexCastOp::create(b, loc, b.getIndexType(), v);
+  }
+  Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
+  Value add(Value x, int64_t c) { return c ? add(x, index(c)) : x; }
+  Value mul(Value x, Value y) { return arith::MulIOp::create(b, loc, x, y); }
+  Value mul(Value x, int64_t c) { return mul(x, index(c)); }
+  Value div(Value x, int64_t c) {
+    return arith::DivUIOp::create(b, loc, x, index(c));
+  }
+  Value rem(Value x, int64_t c) {
+    return arith::RemUIOp::create(b, loc, x, index(c));
+  }
+  Value lessThan(Value x, Value y) {
+    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, x, y);
+  }
+  Value arg(unsigned i) { return call.getOperand(i); }
+  Operand operand(unsigned first) {
+    return {arg(first),
+            {arg(first + 1), arg(first + 2), arg(first + 3), arg(first + 4)}};
+  }
+
+  /// The address of (batch, head)'s matrix of `op`, as a pointer.
+  Value matrixBase(const Operand &op, Value batch, Value head) {
+    Value offset = arith::AddIOp::create(
+        b, loc, arith::MulIOp::create(b, loc, toI64(batch), op.strides[0]),
+        arith::MulIOp::create(b, loc, toI64(head), op.strides[1]));
+    return LLVM::GEPOp::create(b, loc, ptrType, b.getF32Type(),
+                               pointer(op.address), ValueRange{offset});
+  }
+  Value pointer(Value address) {
+    return LLVM::IntToPtrOp::create(b, loc, ptrType, address);
+  }
+  /// The address of element (row, col) of a matrix at `base`.
+  Value element(Value base, const Operand &op, Value row, Value col) {
+    Value offset = arith::AddIOp::create(
+        b, loc, arith::MulIOp::create(b, loc, toI64(row), op.strides[2]),
+        arith::MulIOp::create(b, loc, toI64(col), op.strides[3]));
+    return LLVM::GEPOp::create(b, loc, ptrType, b.getF32Type(), base,
+                               ValueRange{offset});
+  }
+
+  /// Stages rows [row0, row0 + rows) x columns [0, cols) of the matrix at
+  /// `base` in `tile`, converted to the low type: tile[r][c], or tile[c][r]
+  /// when `transposed`. Rows at or past `rowBound` are 0. Loads 4 columns
+  /// at a time where the operand's rows are contiguous and 16-byte aligned.
+  void stage(Value base, const Operand &op, Value row0, Value rowBound,
+             int64_t rows, int64_t cols, Value tile, bool transposed);
+
+  /// One 32-bit fragment register: tile[row][col .. col + 1].
+  Value fragment(Value tile, Value row, Value col);
+  /// One 32-bit fragment register from two f32 values.
+  Value pack(Value lo, Value hi);
+  /// acc += a * b on one m16n8k16 tile (4 f32 accumulators).
+  void mma(ArrayRef<Value> a, ArrayRef<Value> bFrag,
+           MutableArrayRef<Value> acc);
+
+  OpBuilder &b;
+  Location loc;
+  func::CallOp call;
+  int64_t dim, dimV;
+  float scale;
+  bool causal;
+  Type lowType;
+  Type ptrType;
+  /// The thread's index in the block.
+  Value tid;
+};
+
+void KernelBuilder::stage(Value base, const Operand &op, Value row0,
+                          Value rowBound, int64_t rows, int64_t cols,
+                          Value tile, bool transposed) {
+  Value last = arith::SubIOp::create(b, loc, rowBound, index(1));
+  // Element group e = tid + kThreads * i (of `width` columns) is row
+  // e / (cols / width): adjacent threads read adjacent columns (contiguous
+  // in the usual layouts).
+  auto emit = [&](int64_t width) {
+    Type f32Type = b.getF32Type();
+    Type type = width == 1 ? f32Type : VectorType::get({width}, f32Type);
+    Value zero = arith::ConstantOp::create(
+        b, loc, type,
+        width == 1 ? TypedAttr(b.getF32FloatAttr(0))
+                   : TypedAttr(DenseElementsAttr::get(cast<ShapedType>(type),
+                                                      b.getF32FloatAttr(0))));
+    int64_t groups = cols / width;
+    for (int64_t i = 0; i < rows * groups / kThreads; ++i) {
+      Value e = add(tid, i * kThreads);
+      Value r = div(e, groups), c = mul(rem(e, groups), width);
+      Value row = add(row0, r);
+      Value inside = lessThan(row, rowBound);
+      Value clamped = arith::MinUIOp::create(b, loc, row, last);
+      Value v = LLVM::LoadOp::create(b, loc, type,
+                                     element(base, op, clamped, c), 4 * width);
+      v = arith::SelectOp::create(b, loc, inside, v, zero);
+      Type lowVector = width == 1 ? lowType : VectorType::get({width}, lowType);
+      Value low = arith::TruncFOp::create(b, loc, lowVector, v);
+      if (width == 1) {
+        SmallVector<Value> at = {r, c};
+        if (transposed)
+          std::swap(at[0], at[1]);
+        memref::StoreOp::create(b, loc, low, tile, at);
+      } else if (!transposed) {
+        vector::StoreOp::create(b, loc, low, tile, ValueRange{r, c},
+                                /*nontemporal=*/false, llvm::Align(2 * width));
+      } else {
+        for (int64_t w = 0; w < width; ++w)
+          memref::StoreOp::create(
+              b, loc,
+              vector::ExtractOp::create(b, loc, low, ArrayRef<int64_t>{w}),
+              tile, ValueRange{add(c, w), r});
+      }
+    }
+  };
+  // 16-byte loads where the columns are contiguous and every row starts
+  // 16-byte aligned (checked at run time, uniform in the block); scalar
+  // loads otherwise.
+  std::optional<int64_t> colStride = constantOf(op.strides[3]);
+  if (!colStride || *colStride != 1) {
+    emit(1);
+    return;
+  }
+  Value address = LLVM::PtrToIntOp::create(b, loc, b.getI64Type(), base);
+  Value rowBytes = arith::ShLIOp::create(b, loc, op.strides[2], i64(2));
+  Value misaligned = arith::AndIOp::create(
+      b, loc, arith::OrIOp::create(b, loc, address, rowBytes), i64(15));
+  Value aligned = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                        misaligned, i64(0));
+  auto branch = scf::IfOp::create(b, loc, aligned, /*withElseRegion=*/true);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(&branch.getThenRegion().front());
+  emit(4);
+  b.setInsertionPointToStart(&branch.getElseRegion().front());
+  emit(1);
+}
+
+Value KernelBuilder::fragment(Value tile, Value row, Value col) {
+  // NVVM takes fp16 pairs as vector<2xf16>, bf16 pairs as i32.
+  auto pair = VectorType::get({2}, lowType);
+  // 4-byte aligned: even columns, rows of a multiple of 16 bytes, buffers
+  // aligned to 16 (loom-merge-gpu-modules).
+  Value v = vector::LoadOp::create(b, loc, pair, tile, ValueRange{row, col},
+                                   /*nontemporal=*/false, llvm::Align(4));
+  if (lowType.isF16())
+    return v;
+  Value bits = vector::BitCastOp::create(
+      b, loc, VectorType::get({1}, b.getI32Type()), v);
+  return vector::ExtractOp::create(b, loc, bits, ArrayRef<int64_t>{0});
+}
+
+Value KernelBuilder::pack(Value lo, Value hi) {
+  auto pair = VectorType::get({2}, lowType);
+  Value v = vector::FromElementsOp::create(
+      b, loc, pair,
+      ValueRange{arith::TruncFOp::create(b, loc, lowType, lo),
+                 arith::TruncFOp::create(b, loc, lowType, hi)});
+  if (lowType.isF16())
+    return v;
+  Value bits = vector::BitCastOp::create(
+      b, loc, VectorType::get({1}, b.getI32Type()), v);
+  return vector::ExtractOp::create(b, loc, bits, ArrayRef<int64_t>{0});
+}
+
+void KernelBuilder::mma(ArrayRef<Value> a, ArrayRef<Value> bFrag,
+                        MutableArrayRef<Value> acc) {
+  Type f32Type = b.getF32Type();
+  auto resultType = LLVM::LLVMStructType::getLiteral(
+      b.getContext(), {f32Type, f32Type, f32Type, f32Type});
+  auto ptxType = lowType.isBF16() ? NVVM::MMATypes::bf16 : NVVM::MMATypes::f16;
+  auto op = NVVM::MmaOp::create(
+      b, loc, resultType, a, bFrag, acc, std::array<int64_t, 3>{16, 8, 16},
+      /*b1Op=*/std::nullopt, /*intOverflow=*/std::nullopt,
+      std::array<NVVM::MMATypes, 2>{ptxType, ptxType},
+      std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
+                                     NVVM::MMALayout::col});
+  for (int64_t j = 0; j < 4; ++j)
+    acc[j] = LLVM::ExtractValueOp::create(b, loc, op, ArrayRef<int64_t>{j});
+}
+
+void KernelBuilder::build() {
+  ptrType = LLVM::LLVMPointerType::get(b.getContext());
+  Value batch = toIndex(arg(kBatch)), heads = toIndex(arg(kHeads));
+  Value kvHeads = toIndex(arg(kKVHeads));
+  Value seqQ = toIndex(arg(kSeqQ)), seqKV = toIndex(arg(kSeqKV));
+  Operand q = operand(kQuery), k = operand(kKey), v = operand(kValue),
+          out = operand(kOutput);
+
+  // Nothing to launch without queries.
+  Value zeroIdx = index(0);
+  Value work = arith::AndIOp::create(
+      b, loc,
+      arith::AndIOp::create(b, loc, lessThan(zeroIdx, seqQ),
+                            lessThan(zeroIdx, heads)),
+      lessThan(zeroIdx, batch));
+  auto ifOp = scf::IfOp::create(b, loc, work, /*withElseRegion=*/false);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+  // Query heads per key/value head (grouped-query attention).
+  Value group = arith::DivUIOp::create(b, loc, heads, kvHeads);
+
+  Attribute shared = gpu::AddressSpaceAttr::get(
+      b.getContext(), gpu::GPUDialect::getWorkgroupAddressSpace());
+  // Queries, then each step's keys: [row][d]; values: [dv][key].
+  auto rowsType = MemRefType::get({std::max(kTileQ, kTileKV), dim + kPad},
+                                  lowType, MemRefLayoutAttrInterface(), shared);
+  auto valuesType = MemRefType::get({dimV, kTileKV + kPad}, lowType,
+                                    MemRefLayoutAttrInterface(), shared);
+  Value one = index(1);
+  Value gridX = arith::CeilDivUIOp::create(b, loc, seqQ, index(kTileQ));
+  auto launch = gpu::LaunchOp::create(
+      b, loc, gridX, heads, batch, index(kThreads), one, one,
+      /*dynamicSharedMemorySize=*/nullptr, /*asyncTokenType=*/nullptr,
+      /*asyncDependencies=*/{}, TypeRange{rowsType, valuesType});
+  b.setInsertionPointToStart(&launch.getBody().front());
+  Value rowsTile = launch.getWorkgroupAttributions()[0];
+  Value valuesTile = launch.getWorkgroupAttributions()[1];
+  gpu::KernelDim3 blockIds = launch.getBlockIds();
+  tid = launch.getThreadIds().x;
+  Value n = blockIds.z, h = blockIds.y;
+  Value q0 = mul(blockIds.x, kTileQ);
+  Value kvh = arith::DivUIOp::create(b, loc, h, group);
+  Value qBase = matrixBase(q, n, h), kBase = matrixBase(k, n, kvh);
+  Value vBase = matrixBase(v, n, kvh), oBase = matrixBase(out, n, h);
+  Value warp = div(tid, 32), lane = rem(tid, 32);
+  Value lgroup = div(lane, 4), quad = rem(lane, 4);
+  // This thread's rows within the block's tile: r and r + 8.
+  Value warpRow = add(mul(warp, 16), lgroup);
+
+  // The queries' A fragments, per k16 step of the head dim.
+  stage(qBase, q, q0, seqQ, kTileQ, dim, rowsTile, /*transposed=*/false);
+  gpu::BarrierOp::create(b, loc);
+  SmallVector<std::array<Value, 4>> queryFrags;
+  for (int64_t kk = 0; kk < dim; kk += 16) {
+    Value col = add(mul(quad, 2), kk), col8 = add(col, 8);
+    Value row8 = add(warpRow, 8);
+    queryFrags.push_back(
+        {fragment(rowsTile, warpRow, col), fragment(rowsTile, row8, col),
+         fragment(rowsTile, warpRow, col8), fragment(rowsTile, row8, col8)});
+  }
+  // The keys overwrite the queries.
+  gpu::BarrierOp::create(b, loc);
+
+  // Keys this block may see: all, or (causal) those up to the diagonal of
+  // its last row: key j <= i + seqKV - seqQ.
+  Value kvEnd = seqKV;
+  if (causal) {
+    Value i64End = arith::SubIOp::create(
+        b, loc, toI64(add(add(q0, kTileQ), seqKV)), toI64(seqQ));
+    i64End = arith::MaxSIOp::create(b, loc, i64End, i64(0));
+    kvEnd = arith::MinUIOp::create(b, loc, toIndex(i64End), seqKV);
+  }
+
+  Value negInf = f32(-INFINITY), zero = f32(0);
+  constexpr int64_t kScoreTiles = kTileKV / 8;
+  const int64_t outTiles = dimV / 8;
+  // Iteration state: the running maxima and row-sum partials of rows r and
+  // r + 8, then the output accumulators (4 per n8 tile).
+  SmallVector<Value> init = {negInf, negInf, zero, zero};
+  init.append(outTiles * 4, zero);
+  auto loop = scf::ForOp::create(b, loc, zeroIdx, kvEnd, index(kTileKV), init);
+  {
+    OpBuilder::InsertionGuard loopGuard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    Value kv0 = loop.getInductionVar();
+    SmallVector<Value> state(loop.getRegionIterArgs());
+    stage(kBase, k, kv0, seqKV, kTileKV, dim, rowsTile, /*transposed=*/false);
+    stage(vBase, v, kv0, seqKV, kTileKV, dimV, valuesTile,
+          /*transposed=*/true);
+    gpu::BarrierOp::create(b, loc);
+
+    // Scores: 16 rows x 64 keys per warp.
+    SmallVector<Value> scores(kScoreTiles * 4, zero);
+    for (int64_t kk = 0; kk < dim / 16; ++kk) {
+      Value col = add(mul(quad, 2), kk * 16), col8 = add(col, 8);
+      for (int64_t nt = 0; nt < kScoreTiles; ++nt) {
+        Value row = add(lgroup, nt * 8);
+        Value bFrag[] = {fragment(rowsTile, row, col),
+                         fragment(rowsTile, row, col8)};
+        mma(queryFrags[kk], bFrag,
+            MutableArrayRef<Value>(scores).slice(nt * 4, 4));
+      }
+    }
+
+    // Scaled to base 2, masked: keys past the end, and (causal) past the
+    // row's diagonal.
+    Value scaleLog2 = f32(static_cast<double>(scale) * M_LOG2E);
+    Value shift = arith::SubIOp::create(b, loc, toI64(seqKV), toI64(seqQ));
+    std::array<Value, 2> rowMax = {negInf, negInf};
+    for (int64_t nt = 0; nt < kScoreTiles; ++nt)
+      for (int64_t j = 0; j < 4; ++j) {
+        Value &s = scores[nt * 4 + j];
+        s = arith::MulFOp::create(b, loc, s, scaleLog2);
+        Value key = add(add(kv0, mul(quad, 2)), nt * 8 + j % 2);
+        Value visible = lessThan(key, seqKV);
+        if (causal) {
+          Value row = add(add(q0, warpRow), j >= 2 ? 8 : 0);
+          Value diagonal = arith::AddIOp::create(b, loc, toI64(row), shift);
+          visible = arith::AndIOp::create(
+              b, loc, visible,
+              arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sle,
+                                    toI64(key), diagonal));
+        }
+        s = arith::SelectOp::create(b, loc, visible, s, negInf);
+        Value &m = rowMax[j / 2];
+        m = arith::MaximumFOp::create(b, loc, m, s);
+      }
+
+    // Online softmax per row: the quad's maximum, the rescaling factor.
+    Value width = arith::ConstantIntOp::create(b, loc, 32, 32);
+    std::array<Value, 2> base, alpha, maxima;
+    for (int64_t r = 0; r < 2; ++r) {
+      Value m = rowMax[r];
+      for (int64_t offset : {1, 2}) {
+        Value o = arith::ConstantIntOp::create(b, loc, offset, 32);
+        auto shuffle =
+            gpu::ShuffleOp::create(b, loc, m, o, width, gpu::ShuffleMode::XOR);
+        m = arith::MaximumFOp::create(b, loc, m, shuffle.getShuffleResult());
+      }
+      maxima[r] = arith::MaximumFOp::create(b, loc, state[r], m);
+      // A row that has seen no key yet keeps -inf: exponentials from 0.
+      Value none = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ,
+                                         maxima[r], negInf);
+      base[r] = arith::SelectOp::create(b, loc, none, zero, maxima[r]);
+      alpha[r] = math::Exp2Op::create(
+          b, loc, arith::SubFOp::create(b, loc, state[r], base[r]));
+    }
+    std::array<Value, 2> sums = {
+        arith::MulFOp::create(b, loc, state[2], alpha[0]),
+        arith::MulFOp::create(b, loc, state[3], alpha[1])};
+    for (int64_t nt = 0; nt < kScoreTiles; ++nt)
+      for (int64_t j = 0; j < 4; ++j) {
+        Value &s = scores[nt * 4 + j];
+        s = math::Exp2Op::create(b, loc,
+                                 arith::SubFOp::create(b, loc, s, base[j / 2]));
+        sums[j / 2] = arith::AddFOp::create(b, loc, sums[j / 2], s);
+      }
+    SmallVector<Value> acc(state.begin() + 4, state.end());
+    for (int64_t t = 0; t < outTiles; ++t)
+      for (int64_t j = 0; j < 4; ++j)
+        acc[t * 4 + j] =
+            arith::MulFOp::create(b, loc, acc[t * 4 + j], alpha[j / 2]);
+
+    // acc += P V: the score accumulators of n8 tiles 2c and 2c + 1 are the
+    // A fragment of k16 step c.
+    for (int64_t c = 0; c < kTileKV / 16; ++c) {
+      ArrayRef<Value> lo = ArrayRef<Value>(scores).slice(c * 8, 4);
+      ArrayRef<Value> hi = ArrayRef<Value>(scores).slice(c * 8 + 4, 4);
+      Value aFrag[] = {pack(lo[0], lo[1]), pack(lo[2], lo[3]),
+                       pack(hi[0], hi[1]), pack(hi[2], hi[3])};
+      Value col = add(mul(quad, 2), c * 16), col8 = add(col, 8);
+      for (int64_t t = 0; t < outTiles; ++t) {
+        Value row = add(lgroup, t * 8);
+        Value bFrag[] = {fragment(valuesTile, row, col),
+                         fragment(valuesTile, row, col8)};
+        mma(aFrag, bFrag, MutableArrayRef<Value>(acc).slice(t * 4, 4));
+      }
+    }
+    // The next step overwrites the tiles.
+    gpu::BarrierOp::create(b, loc);
+    SmallVector<Value> next = {maxima[0], maxima[1], sums[0], sums[1]};
+    next.append(acc);
+    scf::YieldOp::create(b, loc, next);
+  }
+
+  // Row sums over the quad; rows without a visible key give 0.
+  Value width = arith::ConstantIntOp::create(b, loc, 32, 32);
+  std::array<Value, 2> inverse;
+  for (int64_t r = 0; r < 2; ++r) {
+    Value sum = loop.getResult(2 + r);
+    for (int64_t offset : {1, 2}) {
+      Value o = arith::ConstantIntOp::create(b, loc, offset, 32);
+      auto shuffle =
+          gpu::ShuffleOp::create(b, loc, sum, o, width, gpu::ShuffleMode::XOR);
+      sum = arith::AddFOp::create(b, loc, sum, shuffle.getShuffleResult());
+    }
+    Value positive =
+        arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, sum, zero);
+    inverse[r] = arith::SelectOp::create(
+        b, loc, positive, arith::DivFOp::create(b, loc, f32(1), sum), zero);
+  }
+  for (int64_t r = 0; r < 2; ++r) {
+    Value row = add(add(q0, warpRow), r * 8);
+    auto guarded =
+        scf::IfOp::create(b, loc, lessThan(row, seqQ), /*withElse=*/false);
+    OpBuilder::InsertionGuard storeGuard(b);
+    b.setInsertionPointToStart(&guarded.getThenRegion().front());
+    for (int64_t t = 0; t < outTiles; ++t)
+      for (int64_t j = 0; j < 2; ++j) {
+        Value col = add(mul(quad, 2), t * 8 + j);
+        Value value = arith::MulFOp::create(
+            b, loc, loop.getResult(4 + t * 4 + r * 2 + j), inverse[r]);
+        LLVM::StoreOp::create(b, loc, value, element(oBase, out, row, col));
+      }
+  }
+  gpu::TerminatorOp::create(b, loc);
+}
+
+struct GPUAttentionPass final
+    : loom::impl::GPUAttentionPassBase<GPUAttentionPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    Type lowType;
+    if (precision == "fp16")
+      lowType = Float16Type::get(&getContext());
+    else if (precision == "bf16")
+      lowType = BFloat16Type::get(&getContext());
+    else {
+      getOperation().emitError() << "loom-gpu-attention: unknown precision '"
+                                 << precision << "' (fp16 or bf16)";
+      return signalPassFailure();
+    }
+    SmallVector<func::CallOp> calls;
+    getOperation().walk([&](func::CallOp call) {
+      if (call.getCallee() == kAttentionKernel)
+        calls.push_back(call);
+    });
+    IRRewriter rewriter(&getContext());
+    for (func::CallOp call : calls) {
+      if (call.getNumOperands() != kNumArgs) {
+        call.emitError() << "loom-gpu-attention: " << kAttentionKernel
+                         << " takes " << static_cast<unsigned>(kNumArgs)
+                         << " arguments, not " << call.getNumOperands();
+        return signalPassFailure();
+      }
+      std::optional<int64_t> dim = constantOf(call.getOperand(kDim));
+      std::optional<int64_t> dimV = constantOf(call.getOperand(kDimV));
+      std::optional<int64_t> scaleBits =
+          constantOf(call.getOperand(kScaleBits));
+      std::optional<int64_t> flags = constantOf(call.getOperand(kFlags));
+      auto supported = [](std::optional<int64_t> d) {
+        return d && *d > 0 && *d % 16 == 0 && *d <= kMaxHeadDim;
+      };
+      if (!supported(dim) || !supported(dimV) || !scaleBits || !flags ||
+          (*flags & ~kCausalFlag)) {
+        call.emitError()
+            << "loom-gpu-attention: the kernel needs constant head dims that "
+               "are multiples of 16 up to "
+            << kMaxHeadDim << ", a constant scale and flags (causal only)";
+        return signalPassFailure();
+      }
+      auto bits = static_cast<uint32_t>(*scaleBits);
+      float scale;
+      std::memcpy(&scale, &bits, sizeof(scale));
+      rewriter.setInsertionPoint(call);
+      KernelBuilder(rewriter, call.getLoc(), call, *dim, *dimV, scale,
+                    (*flags & kCausalFlag) != 0, lowType)
+          .build();
+      rewriter.eraseOp(call);
+      ++numKernels;
+    }
+  }
+};
+
+} // namespace

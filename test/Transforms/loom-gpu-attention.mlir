@@ -1,0 +1,126 @@
+// RUN: loom-opt %s -split-input-file -verify-diagnostics --loom-gpu-attention | FileCheck %s
+// RUN: loom-opt %s -split-input-file -verify-diagnostics --loom-gpu-attention=precision=bf16 | FileCheck %s --check-prefix=BF16
+
+// Causal attention, head dims 64, contiguous rows (column stride 1): one
+// launch of 64-query blocks (grid: query tiles, heads, batch) of 128 threads
+// with the keys' and the values' (transposed) fp16 tiles in shared memory.
+// The queries are staged once (16-byte loads where the rows are aligned,
+// scalar loads otherwise) and kept as fragments; per 64 keys: K and V
+// staged, 4 x 8 score MMAs (head dim 64 = 4 k16 steps, 8 key tiles), the
+// causal mask, the row maximum over the quad (two xor shuffles), base-2
+// exponentials, 4 x 8 output MMAs (4 key steps, 8 value tiles); at the end
+// the row sums over the quad and guarded stores of the normalized rows.
+
+// CHECK-LABEL: func.func @causal
+// CHECK:         scf.if
+// CHECK:           %[[GX:.*]] = arith.ceildivui %{{.*}}, %c64
+// CHECK:           gpu.launch blocks(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %[[GX]], %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) threads(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %c128{{.*}}, %{{.*}} = %c1{{.*}}, %{{.*}} = %c1{{.*}}) workgroup(%[[ROWS:.*]] : memref<64x72xf16, #gpu.address_space<workgroup>>, %[[VT:.*]] : memref<64x72xf16, #gpu.address_space<workgroup>>)
+// CHECK:             llvm.inttoptr
+// CHECK:             scf.if
+// CHECK:               llvm.load %{{.*}} {alignment = 16 : i64} : !llvm.ptr -> vector<4xf32>
+// CHECK:               arith.truncf %{{.*}} : vector<4xf32> to vector<4xf16>
+// CHECK:               vector.store %{{.*}}, %[[ROWS]]
+// CHECK:             } else {
+// CHECK:               llvm.load %{{.*}} {alignment = 4 : i64} : !llvm.ptr -> f32
+// CHECK:             gpu.barrier
+// CHECK-COUNT-16:    vector.load %[[ROWS]]{{.*}} {alignment = 4 : i64} : memref<64x72xf16, #gpu.address_space<workgroup>>, vector<2xf16>
+// CHECK:             gpu.barrier
+// CHECK:             scf.for %{{.*}} = %c0{{.*}} to %{{.*}} step %c64{{.*}} iter_args({{.*}}) -> (f32, f32, f32, f32, f32
+// CHECK:               vector.store %{{.*}}, %[[ROWS]]
+// CHECK:               memref.store %{{.*}}, %[[VT]]
+// CHECK:               gpu.barrier
+// CHECK-COUNT-32:      nvvm.mma.sync A[{{.*}}] B[{{.*}}] C[{{.*}}] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (vector<2xf16>, vector<2xf16>, f32)
+// CHECK:               arith.cmpi sle
+// CHECK:               gpu.shuffle  xor
+// CHECK:               gpu.shuffle  xor
+// CHECK:               math.exp2
+// CHECK:               vector.from_elements
+// CHECK-COUNT-32:      nvvm.mma.sync
+// CHECK:               gpu.barrier
+// CHECK:               scf.yield
+// CHECK:             gpu.shuffle  xor
+// CHECK:             arith.divf
+// CHECK:             scf.if
+// CHECK-COUNT-16:      llvm.store %{{.*}}, %{{.*}} : f32, !llvm.ptr
+// CHECK:             gpu.terminator
+
+// BF16-LABEL: func.func @causal
+// BF16:         workgroup(%{{.*}} : memref<64x72xbf16, #gpu.address_space<workgroup>>, %{{.*}} : memref<64x72xbf16, #gpu.address_space<workgroup>>)
+// BF16:         vector.bitcast %{{.*}} : vector<2xbf16> to vector<1xi32>
+// BF16:         nvvm.mma.sync {{.*}} : (i32, i32, f32)
+
+func.func private @loomrt_attention_f32(i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64)
+
+func.func @causal(%b: i64, %h: i64, %sq: i64, %skv: i64, %q: i64, %k: i64, %v: i64, %o: i64, %s0: i64, %s1: i64, %s2: i64) {
+  %c1 = arith.constant 1 : i64
+  %c64 = arith.constant 64 : i64
+  // 0.125
+  %scale = arith.constant 1040187392 : i64
+  func.call @loomrt_attention_f32(%b, %h, %h, %sq, %skv, %c64, %c64, %q, %s0, %s1, %s2, %c1, %k, %s0, %s1, %s2, %c1, %v, %s0, %s1, %s2, %c1, %o, %s0, %s1, %s2, %c1, %scale, %c1) : (i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64) -> ()
+  return
+}
+
+// -----
+
+// Head dims 128 (scores) and 32 (values), grouped-query heads, column
+// strides known only at run time: scalar loads only, no causal mask; the
+// key/value head is the query head divided by the group size.
+
+// CHECK-LABEL: func.func @strided
+// CHECK:         %[[GROUP:.*]] = arith.divui %{{.*}}, %{{.*}} : index
+// CHECK:         gpu.launch {{.*}} workgroup(%[[ROWS:.*]] : memref<64x136xf16, #gpu.address_space<workgroup>>, %[[VT:.*]] : memref<32x72xf16, #gpu.address_space<workgroup>>)
+// CHECK:           arith.divui %{{.*}}, %[[GROUP]] : index
+// CHECK-NOT:       vector<4xf32>
+// CHECK:           scf.for
+// CHECK-NOT:         arith.cmpi sle
+// CHECK-COUNT-64:    nvvm.mma.sync
+// CHECK-NOT:         nvvm.mma.sync
+// CHECK:             math.exp2
+// CHECK-COUNT-16:    nvvm.mma.sync
+// CHECK-NOT:         nvvm.mma.sync
+// CHECK:             scf.yield
+
+func.func private @loomrt_attention_f32(i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64)
+
+func.func @strided(%b: i64, %h: i64, %hkv: i64, %sq: i64, %skv: i64, %q: i64, %k: i64, %v: i64, %o: i64, %s: i64) {
+  %c0 = arith.constant 0 : i64
+  %c32 = arith.constant 32 : i64
+  %c128 = arith.constant 128 : i64
+  // 0.088388
+  %scale = arith.constant 1035098336 : i64
+  func.call @loomrt_attention_f32(%b, %h, %hkv, %sq, %skv, %c128, %c32, %q, %s, %s, %s, %s, %k, %s, %s, %s, %s, %v, %s, %s, %s, %s, %o, %s, %s, %s, %s, %scale, %c0) : (i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64) -> ()
+  return
+}
+
+// -----
+
+func.func private @loomrt_attention_f32(i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64)
+
+func.func @dynamic_dim(%x: i64) {
+  %c1 = arith.constant 1 : i64
+  // expected-error @below {{loom-gpu-attention: the kernel needs constant head dims that are multiples of 16 up to 128, a constant scale and flags (causal only)}}
+  func.call @loomrt_attention_f32(%c1, %c1, %c1, %c1, %c1, %x, %x, %x, %x, %x, %x, %x, %x, %x, %x, %x, %x, %x, %x, %x, %x, %x, %x, %x, %x, %x, %x, %c1, %c1) : (i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64) -> ()
+  return
+}
+
+// -----
+
+func.func private @loomrt_attention_f32(i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64)
+
+func.func @too_wide(%x: i64) {
+  %c1 = arith.constant 1 : i64
+  %c256 = arith.constant 256 : i64
+  // expected-error @below {{loom-gpu-attention: the kernel needs constant head dims}}
+  func.call @loomrt_attention_f32(%c1, %c1, %c1, %c1, %c1, %c256, %c256, %x, %x, %x, %x, %x, %x, %x, %x, %x, %x, %x, %x, %x, %x, %x, %x, %x, %x, %x, %x, %c1, %c1) : (i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64) -> ()
+  return
+}
+
+// -----
+
+func.func private @loomrt_attention_f32(i64, i64)
+
+func.func @arity(%x: i64) {
+  // expected-error @below {{loom-gpu-attention: loomrt_attention_f32 takes 29 arguments, not 2}}
+  func.call @loomrt_attention_f32(%x, %x) : (i64, i64) -> ()
+  return
+}
