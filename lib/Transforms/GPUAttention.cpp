@@ -6,23 +6,27 @@
 //
 // loom-gpu-attention runs on bufferized code in the GPU pipeline. Each call
 // of loomrt_attention_f32 (which loom-tile-attention{gpu-kernel} makes for
-// plain and causal f32 attention with static head dims) becomes one
-// gpu.launch of FlashAttention-2's forward algorithm on tensor cores:
+// plain and causal f32 attention with static head dims) becomes three
+// gpu.launch ops: K and V converted to fp16 or bf16 (contiguous, each
+// head's keys padded to a multiple of 64 with zeros), then
+// FlashAttention-2's forward algorithm on tensor cores:
 //
 //   * a block of 128 threads (4 warps) computes 64 query rows of one
 //     (batch, head); each warp owns 16 rows (grid: query tiles, heads,
 //     batch);
-//   * the block stages its queries in shared memory once, converted to fp16
-//     or bf16, and each warp keeps them in registers as mma.sync A
+//   * the block stages its queries in shared memory once, converted to the
+//     low type, and each warp keeps them in registers as mma.sync A
 //     fragments;
-//   * per 64 keys, the block stages K ([key][d]) and V transposed
-//     ([dv][key]) in shared memory; each warp computes its 16 x 64 scores
-//     with nvvm.mma.sync m16n8k16 (fp32 accumulators), masks the keys past
-//     the end (and, causal, past the diagonal), updates its rows' running
-//     maximum (each row lives in one quad of lanes: two shuffles), rescales
-//     its output accumulators and row-sum partials, and multiplies the
-//     exponentials, packed from the score accumulators straight into A
-//     fragments, by V;
+//   * per 64 keys, K ([key][d]) and V ([key][dv]) tiles arrive in shared
+//     memory by cp.async, pipelined: a step waits for its keys, computes
+//     its warp's 16 x 64 scores (ldmatrix.x4 B fragments, nvvm.mma.sync
+//     m16n8k16, fp32 accumulators), starts the next keys' copy, masks the
+//     keys past the end (and, causal, past the diagonal), updates its rows'
+//     running maximum (each row lives in one quad of lanes: two shuffles),
+//     rescales its output accumulators and row-sum partials, waits for its
+//     values and multiplies the exponentials, packed from the score
+//     accumulators straight into A fragments, by V (ldmatrix.x4.trans),
+//     then starts the next values' copy;
 //   * the output rows, divided by their row sums, are stored in fp32 at the
 //     output's strides.
 //
@@ -175,6 +179,19 @@ private:
   void stage(Value base, const Operand &op, Value row0, Value rowBound,
              int64_t rows, int64_t cols, Value tile, bool transposed);
 
+  /// Converts rows [0, seqKV) of each (batch, kv head) matrix of `op`
+  /// (`cols` columns) into `low` ([rows][cols], each head's rows padded to
+  /// `paddedKV` with zeros): one kernel, 8 elements per thread.
+  void convert(const Operand &op, Value low, int64_t cols, Value rows,
+               Value paddedKV, Value kvHeads, Value seqKV);
+  /// Starts the asynchronous copy (cp.async, 16 bytes per instruction) of
+  /// kTileKV rows of `cols` low-precision elements from row `row0` of the
+  /// matrix at byte address `low` into `tile`.
+  void copyTile(Value low, int64_t cols, Value row0, Value tile);
+  /// ldmatrix.x4 (transposed or not) of the four 8 x 8 matrices whose rows
+  /// the lanes point at (tile[row][col ..]): 4 fragment registers.
+  SmallVector<Value> loadMatrices(Value tile, Value row, Value col,
+                                  bool transposed);
   /// One 32-bit fragment register: tile[row][col .. col + 1].
   Value fragment(Value tile, Value row, Value col);
   /// One 32-bit fragment register from two f32 values.
@@ -304,6 +321,113 @@ void KernelBuilder::mma(ArrayRef<Value> a, ArrayRef<Value> bFrag,
     acc[j] = LLVM::ExtractValueOp::create(b, loc, op, ArrayRef<int64_t>{j});
 }
 
+void KernelBuilder::convert(const Operand &op, Value low, int64_t cols,
+                            Value rows, Value paddedKV, Value kvHeads,
+                            Value seqKV) {
+  constexpr int64_t kWidth = 8, kBlock = 256;
+  Value total = mul(rows, cols / kWidth);
+  auto any = scf::IfOp::create(b, loc, lessThan(index(0), total), false);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(&any.getThenRegion().front());
+  Value one = index(1);
+  Value blocks = arith::CeilDivUIOp::create(b, loc, total, index(kBlock));
+  auto launch =
+      gpu::LaunchOp::create(b, loc, blocks, one, one, index(kBlock), one, one);
+  b.setInsertionPointToStart(&launch.getBody().front());
+  Value e = add(mul(launch.getBlockIds().x, kBlock), launch.getThreadIds().x);
+  auto inRange = scf::IfOp::create(b, loc, lessThan(e, total), false);
+  gpu::TerminatorOp::create(b, loc);
+  b.setInsertionPointToStart(&inRange.getThenRegion().front());
+  Value row = div(e, cols / kWidth);
+  Value col = mul(rem(e, cols / kWidth), kWidth);
+  Value head = arith::DivUIOp::create(b, loc, row, paddedKV);
+  Value key = arith::RemUIOp::create(b, loc, row, paddedKV);
+  Value base = matrixBase(op, arith::DivUIOp::create(b, loc, head, kvHeads),
+                          arith::RemUIOp::create(b, loc, head, kvHeads));
+  Value inside = lessThan(key, seqKV);
+  Value clamped = arith::MinUIOp::create(
+      b, loc, key, arith::SubIOp::create(b, loc, seqKV, index(1)));
+  Value zero = f32(0);
+  SmallVector<Value> values;
+  for (int64_t w = 0; w < kWidth; ++w) {
+    Value x = LLVM::LoadOp::create(b, loc, b.getF32Type(),
+                                   element(base, op, clamped, add(col, w)), 4);
+    x = arith::SelectOp::create(b, loc, inside, x, zero);
+    values.push_back(arith::TruncFOp::create(b, loc, lowType, x));
+  }
+  Value chunk = vector::FromElementsOp::create(
+      b, loc, VectorType::get({kWidth}, lowType), values);
+  vector::StoreOp::create(b, loc, chunk, low, ValueRange{mul(e, kWidth)},
+                          /*nontemporal=*/false, llvm::Align(16));
+}
+
+void KernelBuilder::copyTile(Value low, int64_t cols, Value row0, Value tile) {
+  auto global = LLVM::LLVMPointerType::get(b.getContext(), 1);
+  auto sharedPtr = LLVM::LLVMPointerType::get(b.getContext(), 3);
+  // The tile's rows are contiguous in `low`: thread t copies chunks (of 16
+  // bytes) t + kThreads i, at byte 16 t + 16 kThreads i of the tile.
+  int64_t chunks = cols / 8;
+  Value src = arith::AddIOp::create(
+      b, loc, low, toI64(add(mul(row0, cols * 2), mul(tid, 16)))); // i = 0
+  // Its place in the padded shared rows: row e / chunks, column
+  // 8 (e % chunks); a constant step per i when chunks divides kThreads.
+  Value tileAddress =
+      toI64(memref::ExtractAlignedPointerAsIndexOp::create(b, loc, tile));
+  auto dstOf = [&](Value e) -> Value {
+    Value offset =
+        add(mul(div(e, chunks), cols + kPad), mul(rem(e, chunks), 8));
+    return arith::AddIOp::create(b, loc, tileAddress, toI64(mul(offset, 2)));
+  };
+  bool regular = kThreads % chunks == 0;
+  Value dst0 = dstOf(tid);
+  for (int64_t i = 0; i < kTileKV * chunks / kThreads; ++i) {
+    Value from = arith::AddIOp::create(b, loc, src, i64(16 * kThreads * i));
+    Value to = regular ? arith::AddIOp::create(
+                             b, loc, dst0,
+                             i64(2 * (cols + kPad) * (kThreads / chunks) * i))
+                       : dstOf(add(tid, kThreads * i));
+    NVVM::CpAsyncOp::create(
+        b, loc, LLVM::IntToPtrOp::create(b, loc, sharedPtr, to),
+        LLVM::IntToPtrOp::create(b, loc, global, from), b.getI32IntegerAttr(16),
+        NVVM::LoadCacheModifierKindAttr::get(b.getContext(),
+                                             NVVM::LoadCacheModifierKind::CG),
+        /*cpSize=*/Value());
+  }
+}
+
+SmallVector<Value> KernelBuilder::loadMatrices(Value tile, Value row, Value col,
+                                               bool transposed) {
+  auto sharedPtr = LLVM::LLVMPointerType::get(b.getContext(), 3);
+  int64_t pitch = cast<MemRefType>(tile.getType()).getDimSize(1);
+  Value tileAddress =
+      toI64(memref::ExtractAlignedPointerAsIndexOp::create(b, loc, tile));
+  Value offset = toI64(add(mul(row, pitch), col));
+  Value address = arith::AddIOp::create(
+      b, loc, tileAddress, arith::ShLIOp::create(b, loc, offset, i64(1)));
+  Type i32 = b.getI32Type();
+  auto resultType =
+      LLVM::LLVMStructType::getLiteral(b.getContext(), {i32, i32, i32, i32});
+  auto op = NVVM::LdMatrixOp::create(
+      b, loc, resultType, LLVM::IntToPtrOp::create(b, loc, sharedPtr, address),
+      b.getI32IntegerAttr(4),
+      NVVM::MMALayoutAttr::get(b.getContext(), transposed
+                                                   ? NVVM::MMALayout::col
+                                                   : NVVM::MMALayout::row),
+      NVVM::LdStMatrixShapeAttr::get(b.getContext(), 8, 8),
+      NVVM::LdStMatrixEltTypeAttr::get(b.getContext(),
+                                       NVVM::LdStMatrixEltType::B16));
+  SmallVector<Value> regs;
+  for (int64_t j = 0; j < 4; ++j) {
+    Value reg = LLVM::ExtractValueOp::create(b, loc, op, ArrayRef<int64_t>{j});
+    // NVVM takes fp16 pairs as vector<2xf16>, bf16 pairs as i32.
+    if (lowType.isF16())
+      reg = LLVM::BitcastOp::create(b, loc,
+                                    VectorType::get({2}, b.getF16Type()), reg);
+    regs.push_back(reg);
+  }
+  return regs;
+}
+
 void KernelBuilder::build() {
   ptrType = LLVM::LLVMPointerType::get(b.getContext());
   Value batch = toIndex(arg(kBatch)), heads = toIndex(arg(kHeads));
@@ -325,12 +449,30 @@ void KernelBuilder::build() {
   // Query heads per key/value head (grouped-query attention).
   Value group = arith::DivUIOp::create(b, loc, heads, kvHeads);
 
+  // K and V in the low type, [batch * kvHeads][keys padded to the tile]
+  // [d], zeros past the keys: what the kernel copies asynchronously.
+  Value paddedKV =
+      mul(arith::CeilDivUIOp::create(b, loc, seqKV, index(kTileKV)), kTileKV);
+  Value kvRows = mul(mul(batch, kvHeads), paddedKV);
+  auto lowBuffer = MemRefType::get({ShapedType::kDynamic}, lowType);
+  Value keysLow =
+      memref::AllocOp::create(b, loc, lowBuffer, ValueRange{mul(kvRows, dim)});
+  Value valuesLow =
+      memref::AllocOp::create(b, loc, lowBuffer, ValueRange{mul(kvRows, dimV)});
+  convert(k, keysLow, dim, kvRows, paddedKV, kvHeads, seqKV);
+  convert(v, valuesLow, dimV, kvRows, paddedKV, kvHeads, seqKV);
+  auto addressOf = [&](Value buffer) {
+    return toI64(
+        memref::ExtractAlignedPointerAsIndexOp::create(b, loc, buffer));
+  };
+  Value keysAddress = addressOf(keysLow), valuesAddress = addressOf(valuesLow);
+
   Attribute shared = gpu::AddressSpaceAttr::get(
       b.getContext(), gpu::GPUDialect::getWorkgroupAddressSpace());
-  // Queries, then each step's keys: [row][d]; values: [dv][key].
+  // Queries, then each step's keys: [row][d]; values: [key][dv].
   auto rowsType = MemRefType::get({std::max(kTileQ, kTileKV), dim + kPad},
                                   lowType, MemRefLayoutAttrInterface(), shared);
-  auto valuesType = MemRefType::get({dimV, kTileKV + kPad}, lowType,
+  auto valuesType = MemRefType::get({kTileKV, dimV + kPad}, lowType,
                                     MemRefLayoutAttrInterface(), shared);
   Value one = index(1);
   Value gridX = arith::CeilDivUIOp::create(b, loc, seqQ, index(kTileQ));
@@ -346,8 +488,14 @@ void KernelBuilder::build() {
   Value n = blockIds.z, h = blockIds.y;
   Value q0 = mul(blockIds.x, kTileQ);
   Value kvh = arith::DivUIOp::create(b, loc, h, group);
-  Value qBase = matrixBase(q, n, h), kBase = matrixBase(k, n, kvh);
-  Value vBase = matrixBase(v, n, kvh), oBase = matrixBase(out, n, h);
+  Value qBase = matrixBase(q, n, h), oBase = matrixBase(out, n, h);
+  // Byte addresses of this head's low-precision keys and values.
+  Value headRow = toI64(mul(add(mul(n, kvHeads), kvh), paddedKV));
+  auto lowBase = [&](Value address, int64_t cols) -> Value {
+    return arith::AddIOp::create(
+        b, loc, address, arith::MulIOp::create(b, loc, headRow, i64(cols * 2)));
+  };
+  Value kLow = lowBase(keysAddress, dim), vLow = lowBase(valuesAddress, dimV);
   Value warp = div(tid, 32), lane = rem(tid, 32);
   Value lgroup = div(lane, 4), quad = rem(lane, 4);
   // This thread's rows within the block's tile: r and r + 8.
@@ -384,29 +532,53 @@ void KernelBuilder::build() {
   // r + 8, then the output accumulators (4 per n8 tile).
   SmallVector<Value> init = {negInf, negInf, zero, zero};
   init.append(outTiles * 4, zero);
+  // The first keys and values on their way (two copy groups); each step
+  // then waits for its keys, computes the scores, starts the next keys,
+  // waits for its values, and starts the next values.
+  auto ifMore = [&](Value from, function_ref<void()> body) {
+    auto more = scf::IfOp::create(b, loc, lessThan(from, kvEnd), false);
+    OpBuilder::InsertionGuard moreGuard(b);
+    b.setInsertionPointToStart(&more.getThenRegion().front());
+    body();
+  };
+  ifMore(zeroIdx, [&] {
+    copyTile(kLow, dim, zeroIdx, rowsTile);
+    NVVM::CpAsyncCommitGroupOp::create(b, loc);
+    copyTile(vLow, dimV, zeroIdx, valuesTile);
+  });
+  NVVM::CpAsyncCommitGroupOp::create(b, loc);
   auto loop = scf::ForOp::create(b, loc, zeroIdx, kvEnd, index(kTileKV), init);
   {
     OpBuilder::InsertionGuard loopGuard(b);
     b.setInsertionPointToStart(loop.getBody());
     Value kv0 = loop.getInductionVar();
+    Value nextKV = add(kv0, kTileKV);
     SmallVector<Value> state(loop.getRegionIterArgs());
-    stage(kBase, k, kv0, seqKV, kTileKV, dim, rowsTile, /*transposed=*/false);
-    stage(vBase, v, kv0, seqKV, kTileKV, dimV, valuesTile,
-          /*transposed=*/true);
+    // This step's keys (all groups but the newest: its values).
+    NVVM::CpAsyncWaitGroupOp::create(b, loc, 1);
     gpu::BarrierOp::create(b, loc);
 
-    // Scores: 16 rows x 64 keys per warp.
+    // Scores: 16 rows x 64 keys per warp; the B fragments of two key tiles
+    // per ldmatrix.x4.
     SmallVector<Value> scores(kScoreTiles * 4, zero);
-    for (int64_t kk = 0; kk < dim / 16; ++kk) {
-      Value col = add(mul(quad, 2), kk * 16), col8 = add(col, 8);
-      for (int64_t nt = 0; nt < kScoreTiles; ++nt) {
-        Value row = add(lgroup, nt * 8);
-        Value bFrag[] = {fragment(rowsTile, row, col),
-                         fragment(rowsTile, row, col8)};
-        mma(queryFrags[kk], bFrag,
+    for (int64_t kk = 0; kk < dim / 16; ++kk)
+      for (int64_t nt = 0; nt < kScoreTiles; nt += 2) {
+        // Lane l points at row (nt + i / 2) * 8 + l % 8, columns from
+        // kk * 16 + (i % 2) * 8, of matrix i = l / 8.
+        Value i = div(lane, 8);
+        Value row = add(add(mul(div(i, 2), 8), rem(lane, 8)), nt * 8);
+        Value col = add(mul(rem(i, 2), 8), kk * 16);
+        SmallVector<Value> regs =
+            loadMatrices(rowsTile, row, col, /*transposed=*/false);
+        mma(queryFrags[kk], {regs[0], regs[1]},
             MutableArrayRef<Value>(scores).slice(nt * 4, 4));
+        mma(queryFrags[kk], {regs[2], regs[3]},
+            MutableArrayRef<Value>(scores).slice(nt * 4 + 4, 4));
       }
-    }
+    // Every warp has read the keys: the next ones may come.
+    gpu::BarrierOp::create(b, loc);
+    ifMore(nextKV, [&] { copyTile(kLow, dim, nextKV, rowsTile); });
+    NVVM::CpAsyncCommitGroupOp::create(b, loc);
 
     // Scaled to base 2, masked: keys past the end, and (causal) past the
     // row's diagonal.
@@ -467,23 +639,35 @@ void KernelBuilder::build() {
         acc[t * 4 + j] =
             arith::MulFOp::create(b, loc, acc[t * 4 + j], alpha[j / 2]);
 
+    // This step's values (all groups but the newest: the next keys).
+    NVVM::CpAsyncWaitGroupOp::create(b, loc, 1);
+    gpu::BarrierOp::create(b, loc);
     // acc += P V: the score accumulators of n8 tiles 2c and 2c + 1 are the
-    // A fragment of k16 step c.
+    // A fragment of k16 step c; the B fragments of two value tiles per
+    // ldmatrix.x4.trans.
     for (int64_t c = 0; c < kTileKV / 16; ++c) {
       ArrayRef<Value> lo = ArrayRef<Value>(scores).slice(c * 8, 4);
       ArrayRef<Value> hi = ArrayRef<Value>(scores).slice(c * 8 + 4, 4);
       Value aFrag[] = {pack(lo[0], lo[1]), pack(lo[2], lo[3]),
                        pack(hi[0], hi[1]), pack(hi[2], hi[3])};
-      Value col = add(mul(quad, 2), c * 16), col8 = add(col, 8);
-      for (int64_t t = 0; t < outTiles; ++t) {
-        Value row = add(lgroup, t * 8);
-        Value bFrag[] = {fragment(valuesTile, row, col),
-                         fragment(valuesTile, row, col8)};
-        mma(aFrag, bFrag, MutableArrayRef<Value>(acc).slice(t * 4, 4));
+      for (int64_t t = 0; t < outTiles; t += 2) {
+        // Lane l points at key row c * 16 + (i % 2) * 8 + l % 8, columns
+        // from (t + i / 2) * 8, of matrix i = l / 8.
+        Value i = div(lane, 8);
+        Value row = add(add(mul(rem(i, 2), 8), rem(lane, 8)), c * 16);
+        Value col = add(mul(div(i, 2), 8), t * 8);
+        SmallVector<Value> regs =
+            loadMatrices(valuesTile, row, col, /*transposed=*/true);
+        mma(aFrag, {regs[0], regs[1]},
+            MutableArrayRef<Value>(acc).slice(t * 4, 4));
+        mma(aFrag, {regs[2], regs[3]},
+            MutableArrayRef<Value>(acc).slice(t * 4 + 4, 4));
       }
     }
-    // The next step overwrites the tiles.
+    // Every warp has read the values: the next ones may come.
     gpu::BarrierOp::create(b, loc);
+    ifMore(nextKV, [&] { copyTile(vLow, dimV, nextKV, valuesTile); });
+    NVVM::CpAsyncCommitGroupOp::create(b, loc);
     SmallVector<Value> next = {maxima[0], maxima[1], sums[0], sums[1]};
     next.append(acc);
     scf::YieldOp::create(b, loc, next);
@@ -520,6 +704,10 @@ void KernelBuilder::build() {
       }
   }
   gpu::TerminatorOp::create(b, loc);
+
+  b.setInsertionPointAfter(launch);
+  memref::DeallocOp::create(b, loc, keysLow);
+  memref::DeallocOp::create(b, loc, valuesLow);
 }
 
 struct GPUAttentionPass final

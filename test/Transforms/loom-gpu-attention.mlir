@@ -1,20 +1,31 @@
 // RUN: loom-opt %s -split-input-file -verify-diagnostics --loom-gpu-attention | FileCheck %s
 // RUN: loom-opt %s -split-input-file -verify-diagnostics --loom-gpu-attention=precision=bf16 | FileCheck %s --check-prefix=BF16
 
-// Causal attention, head dims 64, contiguous rows (column stride 1): one
-// launch of 64-query blocks (grid: query tiles, heads, batch) of 128 threads
-// with the keys' and the values' (transposed) fp16 tiles in shared memory.
-// The queries are staged once (16-byte loads where the rows are aligned,
-// scalar loads otherwise) and kept as fragments; per 64 keys: K and V
-// staged, 4 x 8 score MMAs (head dim 64 = 4 k16 steps, 8 key tiles), the
+// Causal attention, head dims 64, contiguous rows (column stride 1). K and
+// V are first converted to fp16 (one kernel each, 8 elements per thread,
+// keys padded to a multiple of 64 with zeros). Then one launch of 64-query
+// blocks (grid: query tiles, heads, batch) of 128 threads with two fp16
+// tiles in shared memory ([row][d] for the queries, then the keys; [key][dv]
+// for the values). The queries are staged once (16-byte loads where the
+// rows are aligned, scalar loads otherwise) and kept as fragments; the
+// first keys and values are copied asynchronously (cp.async, a group
+// each); per 64 keys: wait for the keys, 4 x 4 ldmatrix.x4 and 4 x 8 score
+// MMAs (head dim 64 = 4 k16 steps, 8 key tiles), the next keys' copies, the
 // causal mask, the row maximum over the quad (two xor shuffles), base-2
-// exponentials, 4 x 8 output MMAs (4 key steps, 8 value tiles); at the end
-// the row sums over the quad and guarded stores of the normalized rows.
+// exponentials, wait for the values, 4 x 4 ldmatrix.x4.trans and 4 x 8
+// output MMAs, the next values' copies; at the end the row sums over the
+// quad and guarded stores of the normalized rows; the fp16 copies freed.
 
 // CHECK-LABEL: func.func @causal
 // CHECK:         scf.if
+// CHECK:           %[[KLOW:.*]] = memref.alloc(%{{.*}}) : memref<?xf16>
+// CHECK:           %[[VLOW:.*]] = memref.alloc(%{{.*}}) : memref<?xf16>
+// CHECK:           gpu.launch
+// CHECK:             vector.store %{{.*}}, %[[KLOW]][%{{.*}}] {alignment = 16 : i64} : memref<?xf16>, vector<8xf16>
+// CHECK:           gpu.launch
+// CHECK:             vector.store %{{.*}}, %[[VLOW]][%{{.*}}] {alignment = 16 : i64} : memref<?xf16>, vector<8xf16>
 // CHECK:           %[[GX:.*]] = arith.ceildivui %{{.*}}, %c64
-// CHECK:           gpu.launch blocks(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %[[GX]], %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) threads(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %c128{{.*}}, %{{.*}} = %c1{{.*}}, %{{.*}} = %c1{{.*}}) workgroup(%[[ROWS:.*]] : memref<64x72xf16, #gpu.address_space<workgroup>>, %[[VT:.*]] : memref<64x72xf16, #gpu.address_space<workgroup>>)
+// CHECK:           gpu.launch blocks(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %[[GX]], %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) threads(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %c128{{.*}}, %{{.*}} = %c1{{.*}}, %{{.*}} = %c1{{.*}}) workgroup(%[[ROWS:.*]] : memref<64x72xf16, #gpu.address_space<workgroup>>, %[[VALUES:.*]] : memref<64x72xf16, #gpu.address_space<workgroup>>)
 // CHECK:             llvm.inttoptr
 // CHECK:             scf.if
 // CHECK:               llvm.load %{{.*}} {alignment = 16 : i64} : !llvm.ptr -> vector<4xf32>
@@ -25,28 +36,50 @@
 // CHECK:             gpu.barrier
 // CHECK-COUNT-16:    vector.load %[[ROWS]]{{.*}} {alignment = 4 : i64} : memref<64x72xf16, #gpu.address_space<workgroup>>, vector<2xf16>
 // CHECK:             gpu.barrier
+// CHECK:             scf.if
+// CHECK-COUNT-4:       nvvm.cp.async.shared.global %{{.*}}, %{{.*}}, 16, cache = cg : !llvm.ptr<3>, !llvm.ptr<1>
+// CHECK:               nvvm.cp.async.commit.group
+// CHECK-COUNT-4:       nvvm.cp.async.shared.global
+// CHECK:             nvvm.cp.async.commit.group
 // CHECK:             scf.for %{{.*}} = %c0{{.*}} to %{{.*}} step %c64{{.*}} iter_args({{.*}}) -> (f32, f32, f32, f32, f32
-// CHECK:               vector.store %{{.*}}, %[[ROWS]]
-// CHECK:               memref.store %{{.*}}, %[[VT]]
+// CHECK:               nvvm.cp.async.wait.group 1
 // CHECK:               gpu.barrier
-// CHECK-COUNT-32:      nvvm.mma.sync A[{{.*}}] B[{{.*}}] C[{{.*}}] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (vector<2xf16>, vector<2xf16>, f32)
+// CHECK:               nvvm.ldmatrix %{{.*}} {eltType = #nvvm.ld_st_matrix_elt_type<b16>, layout = #nvvm.mma_layout<row>, num = 4 : i32, shape = #nvvm.ld_st_matrix_shape<m = 8, n = 8>} : (!llvm.ptr<3>) -> !llvm.struct<(i32, i32, i32, i32)>
+// CHECK:               llvm.bitcast %{{.*}} : i32 to vector<2xf16>
+// CHECK-COUNT-2:       nvvm.mma.sync A[{{.*}}] B[{{.*}}] C[{{.*}}] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (vector<2xf16>, vector<2xf16>, f32)
+// CHECK-COUNT-30:      nvvm.mma.sync
+// CHECK:               gpu.barrier
+// CHECK:               scf.if
+// CHECK-COUNT-4:         nvvm.cp.async.shared.global
+// CHECK:               nvvm.cp.async.commit.group
 // CHECK:               arith.cmpi sle
 // CHECK:               gpu.shuffle  xor
 // CHECK:               gpu.shuffle  xor
 // CHECK:               math.exp2
+// CHECK:               nvvm.cp.async.wait.group 1
+// CHECK:               gpu.barrier
 // CHECK:               vector.from_elements
+// CHECK:               nvvm.ldmatrix %{{.*}} {eltType = #nvvm.ld_st_matrix_elt_type<b16>, layout = #nvvm.mma_layout<col>
 // CHECK-COUNT-32:      nvvm.mma.sync
 // CHECK:               gpu.barrier
+// CHECK:               scf.if
+// CHECK-COUNT-4:         nvvm.cp.async.shared.global
+// CHECK:               nvvm.cp.async.commit.group
 // CHECK:               scf.yield
 // CHECK:             gpu.shuffle  xor
 // CHECK:             arith.divf
 // CHECK:             scf.if
 // CHECK-COUNT-16:      llvm.store %{{.*}}, %{{.*}} : f32, !llvm.ptr
 // CHECK:             gpu.terminator
+// CHECK:           memref.dealloc %[[KLOW]]
+// CHECK:           memref.dealloc %[[VLOW]]
 
 // BF16-LABEL: func.func @causal
+// BF16:         memref.alloc(%{{.*}}) : memref<?xbf16>
 // BF16:         workgroup(%{{.*}} : memref<64x72xbf16, #gpu.address_space<workgroup>>, %{{.*}} : memref<64x72xbf16, #gpu.address_space<workgroup>>)
 // BF16:         vector.bitcast %{{.*}} : vector<2xbf16> to vector<1xi32>
+// BF16:         nvvm.ldmatrix
+// BF16-NOT:     llvm.bitcast
 // BF16:         nvvm.mma.sync {{.*}} : (i32, i32, f32)
 
 func.func private @loomrt_attention_f32(i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64)
@@ -68,7 +101,7 @@ func.func @causal(%b: i64, %h: i64, %sq: i64, %skv: i64, %q: i64, %k: i64, %v: i
 
 // CHECK-LABEL: func.func @strided
 // CHECK:         %[[GROUP:.*]] = arith.divui %{{.*}}, %{{.*}} : index
-// CHECK:         gpu.launch {{.*}} workgroup(%[[ROWS:.*]] : memref<64x136xf16, #gpu.address_space<workgroup>>, %[[VT:.*]] : memref<32x72xf16, #gpu.address_space<workgroup>>)
+// CHECK:         gpu.launch {{.*}} workgroup(%[[ROWS:.*]] : memref<64x136xf16, #gpu.address_space<workgroup>>, %[[VALUES:.*]] : memref<64x40xf16, #gpu.address_space<workgroup>>)
 // CHECK:           arith.divui %{{.*}}, %[[GROUP]] : index
 // CHECK-NOT:       vector<4xf32>
 // CHECK:           scf.for

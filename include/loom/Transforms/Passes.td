@@ -585,18 +585,21 @@ def GPUAttentionPass : Pass<"loom-gpu-attention", "mlir::func::FuncOp"> {
     window, block sparsity, routing or score quantization whose head dims
     are static multiples of 16 up to 128; its arguments: sizes, operand
     addresses and strides, scale bits and flags, as in loomrt/kernels.h)
-    becomes a `gpu.launch` of FlashAttention-2's forward algorithm: a block
-    of 128 threads (4 warps, 16 query rows each) per 64 queries of one
-    (batch, head) (grid: query tiles, heads, batch). The block stages its
-    queries once, converted to fp16 or bf16 (`precision`), and each warp
-    keeps their `mma.sync` fragments in registers; per 64 keys it stages K
-    and V^T in shared memory, computes its 16 x 64 scores with
-    `nvvm.mma.sync` m16n8k16 (fp32 accumulation), masks (past the keys;
-    causal), updates the running row maximum (two `gpu.shuffle xor` steps
-    within each quad) and rescales, and multiplies the exponentials (in
-    registers, converted to the low type) by V on tensor cores. Row sums
-    stay per thread until the end. Causal blocks stop at their last
-    visible key. Grouped-query heads read key/value head `h / (Hq / Hkv)`.
+    becomes three kernels: two convert K and V to fp16 or bf16
+    (`precision`; each head's keys padded to a multiple of 64 with zeros),
+    and one runs FlashAttention-2's forward algorithm: a block of 128
+    threads (4 warps, 16 query rows each) per 64 queries of one (batch,
+    head) (grid: query tiles, heads, batch). The block stages its queries
+    once and each warp keeps their `mma.sync` fragments in registers; K and
+    V tiles of 64 keys come by `cp.async` (pipelined: the next keys load
+    while the values are used, the next values while the scores are
+    computed); scores by `ldmatrix.x4` and `nvvm.mma.sync` m16n8k16 (fp32
+    accumulation), masks (past the keys; causal), the running row maximum
+    (two `gpu.shuffle xor` steps within each quad), rescaling, and the
+    exponentials, packed from the score accumulators into A fragments,
+    times V (`ldmatrix.x4.trans`). Row sums stay per thread until the end.
+    Causal blocks stop at their last visible key. Grouped-query heads read
+    key/value head `h / (Hq / Hkv)`.
   }];
   let options = [
     Option<"precision", "precision", "std::string", /*default=*/"\"fp16\"",

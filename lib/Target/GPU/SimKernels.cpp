@@ -7,6 +7,7 @@
 #include "loom/Target/GPU/SimKernels.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Bitcode/BitcodeReader.h"
 #include "llvm/IR/Constants.h"
 #include "llvm/IR/IRBuilder.h"
@@ -31,8 +32,19 @@ static bool isScalarABI(llvm::Type *type) {
 static void replaceIntrinsic(llvm::Function &intrinsic) {
   llvm::Module &module = *intrinsic.getParent();
   llvm::LLVMContext &context = module.getContext();
-  std::string name =
-      "__loomsim_" + intrinsic.getName().drop_front(strlen("llvm.nvvm.")).str();
+  // Overloaded intrinsics end in their pointer types' mangling (".p3"):
+  // loomsim's functions take any pointer.
+  StringRef base = intrinsic.getName().drop_front(strlen("llvm.nvvm."));
+  while (true) {
+    size_t dot = base.rfind('.');
+    StringRef last = dot == StringRef::npos ? "" : base.substr(dot + 1);
+    if (last.size() < 2 || last[0] != 'p' ||
+        !llvm::all_of(last.drop_front(),
+                      [](char c) { return llvm::isDigit(c); }))
+      break;
+    base = base.take_front(dot);
+  }
+  std::string name = "__loomsim_" + base.str();
   std::replace(name.begin(), name.end(), '.', '_');
   llvm::FunctionType *type = intrinsic.getFunctionType();
   bool scalar = (type->getReturnType()->isVoidTy() ||

@@ -363,16 +363,30 @@ static const size_t STACK_BYTES = (size_t)256 << 10;
 
 enum { RUNNABLE, AT_BARRIER, AT_COLLECTIVE, DONE };
 
+/* Asynchronous copies (cp.async) a thread has issued and not yet waited
+ * for: made when a cp.async.wait_group covers their group, so that a
+ * kernel that reads shared memory before waiting reads stale data here as
+ * it may on a GPU. */
+enum { MAX_PENDING_COPIES = 128 };
+typedef struct {
+  void *dst;
+  const void *src;
+  unsigned bytes, group;
+} AsyncCopy;
+
 typedef struct {
   void *sp;
   int state;
   unsigned tid[3];
   unsigned linear;
+  /* cp.async: pending copies, and groups committed so far. */
+  AsyncCopy copies[MAX_PENDING_COPIES];
+  unsigned numCopies, committed;
 } Fiber;
 
 /* A warp collective: every live lane deposits its operands, the last one
  * to arrive computes every lane's result. */
-enum { COLL_NONE, COLL_SHFL, COLL_MMA_F16, COLL_MMA_BF16 };
+enum { COLL_NONE, COLL_SHFL, COLL_MMA_F16, COLL_MMA_BF16, COLL_LDMATRIX };
 typedef struct {
   int kind, arrived;
   int mode; /* shuffle: 0 up, 1 down, 2 bfly, 3 idx */
@@ -381,6 +395,9 @@ typedef struct {
   uint32_t bits[WARP][2];
   float out[WARP][4];
   uint32_t outBits[WARP];
+  /* ldmatrix: each lane's row address and registers. */
+  const uint16_t *rows[WARP];
+  uint32_t outRegs[WARP][4];
 } Warp;
 
 static struct {
@@ -434,8 +451,13 @@ static void releaseWaiters(int w) {
     runCollective(w);
 }
 
+static void completeCopies(Fiber *f, unsigned keepGroups);
+
 static void fiberBody(Fiber *f) {
   sim.entry(sim.params);
+  /* Copies still pending land anyway. */
+  completeCopies(f, 0);
+  f->numCopies = 0;
   f->state = DONE;
   --sim.live;
   releaseWaiters((int)(f->linear / WARP));
@@ -469,6 +491,8 @@ static void runBlock(void) {
     f->tid[0] = (unsigned)t % sim.blockDim[0];
     f->tid[1] = (unsigned)t / sim.blockDim[0] % sim.blockDim[1];
     f->tid[2] = (unsigned)t / (sim.blockDim[0] * sim.blockDim[1]);
+    f->numCopies = 0;
+    f->committed = 0;
     startFiber(f, sim.stacks + (size_t)(t + 1) * STACK_BYTES);
   }
   while (sim.live > 0 && !sim.failed) {
@@ -635,6 +659,27 @@ static void runCollective(int w) {
       wp->outBits[l] =
           sim.fibers[src].state == DONE ? 0 : ((uint32_t *)wp->in[j])[0];
     }
+  } else if (wp->kind == COLL_LDMATRIX) {
+    /* ldmatrix.sync.aligned.m8n8.x{1,2,4}[.trans].b16: matrix i's rows
+     * 0-7 start at the addresses of lanes 8i .. 8i + 7. Register i of lane
+     * l: row l / 4, columns 2 (l % 4) and + 1 of matrix i; transposed,
+     * rows 2 (l % 4) and + 1 of column l / 4. */
+    int num = wp->mode / 2, trans = wp->mode % 2;
+    for (int l = 0; l < lanes; ++l)
+      for (int i = 0; i < num; ++i) {
+        uint16_t lo, hi;
+        if (!trans) {
+          const uint16_t *row = wp->rows[8 * i + l / 4];
+          lo = row ? row[2 * (l % 4)] : 0;
+          hi = row ? row[2 * (l % 4) + 1] : 0;
+        } else {
+          const uint16_t *r0 = wp->rows[8 * i + 2 * (l % 4)];
+          const uint16_t *r1 = wp->rows[8 * i + 2 * (l % 4) + 1];
+          lo = r0 ? r0[l / 4] : 0;
+          hi = r1 ? r1[l / 4] : 0;
+        }
+        wp->outRegs[l][i] = (uint32_t)lo | (uint32_t)hi << 16;
+      }
   } else {
     /* mma.sync m16n8k16, row-major A (16 x 16), column-major B (16 x 8),
      * fp32 C/D (16 x 8). Lane l: group g = l / 4, t = l % 4. A registers
@@ -741,6 +786,92 @@ SHFL(down, 1)
 SHFL(bfly, 2)
 SHFL(idx, 3)
 #undef SHFL
+
+/* ldmatrix: the lane's row address in, its registers out. Rows of lanes
+ * that exited read as zero. */
+static void ldmatrix(uint32_t *regs, const void *row, int num, int trans) {
+  int lane = (int)(sim.current->linear % WARP);
+  Warp *wp = &sim.warps[sim.current->linear / WARP];
+  if (wp->arrived == 0) /* the first lane: no rows yet */
+    memset(wp->rows, 0, sizeof wp->rows);
+  wp->rows[lane] = row;
+  joinCollective(COLL_LDMATRIX, num * 2 + trans);
+  memcpy(regs, wp->outRegs[lane], (size_t)num * sizeof *regs);
+}
+typedef struct {
+  const void *row;
+} LdMatrixArgs;
+#define LDMATRIX(suffix, num, trans)                                           \
+  SIM_EXPORT void __loomsim_ldmatrix_sync_aligned_m8n8_x##num##suffix##_b16(   \
+      uint32_t *result, const LdMatrixArgs *args) {                            \
+    ldmatrix(result, args->row, num, trans);                                   \
+  }
+LDMATRIX(, 2, 0)
+LDMATRIX(, 4, 0)
+LDMATRIX(_trans, 2, 1)
+LDMATRIX(_trans, 4, 1)
+#undef LDMATRIX
+SIM_EXPORT uint32_t __loomsim_ldmatrix_sync_aligned_m8n8_x1_b16(const void *r) {
+  uint32_t reg;
+  ldmatrix(&reg, r, 1, 0);
+  return reg;
+}
+SIM_EXPORT uint32_t
+__loomsim_ldmatrix_sync_aligned_m8n8_x1_trans_b16(const void *r) {
+  uint32_t reg;
+  ldmatrix(&reg, r, 1, 1);
+  return reg;
+}
+
+/* cp.async: copies wait in the issuing thread until a wait covers their
+ * group (committed groups but the newest `keepGroups`). */
+static void completeCopies(Fiber *f, unsigned keepGroups) {
+  unsigned kept = 0;
+  for (unsigned i = 0; i < f->numCopies; ++i) {
+    AsyncCopy *c = &f->copies[i];
+    if (c->group + keepGroups < f->committed)
+      memcpy(c->dst, c->src, c->bytes);
+    else
+      f->copies[kept++] = *c;
+  }
+  f->numCopies = kept;
+}
+static void asyncCopy(void *dst, const void *src, unsigned bytes) {
+  Fiber *f = sim.current;
+  if (f->numCopies == MAX_PENDING_COPIES) {
+    fail(CUDA_ERROR_LAUNCH_FAILED,
+         "kernel '%s' block (%u, %u, %u): thread %u has more than %d "
+         "cp.async copies pending (loomsim's limit)",
+         sim.name, sim.block[0], sim.block[1], sim.block[2], f->linear,
+         MAX_PENDING_COPIES);
+    sim.failed = 1;
+    f->state = AT_COLLECTIVE; /* never resumed */
+    yieldToScheduler();
+    return;
+  }
+  f->copies[f->numCopies++] = (AsyncCopy){dst, src, bytes, f->committed};
+}
+#define CP_ASYNC(cache, bytes)                                                 \
+  SIM_EXPORT void __loomsim_cp_async_##cache##_shared_global_##bytes(          \
+      void *dst, const void *src) {                                            \
+    asyncCopy(dst, src, bytes);                                                \
+  }
+CP_ASYNC(ca, 4)
+CP_ASYNC(ca, 8)
+CP_ASYNC(ca, 16)
+CP_ASYNC(cg, 16)
+#undef CP_ASYNC
+SIM_EXPORT void __loomsim_cp_async_commit_group(void) {
+  ++sim.current->committed;
+}
+SIM_EXPORT void __loomsim_cp_async_wait_group(int32_t n) {
+  completeCopies(sim.current, (unsigned)n);
+}
+SIM_EXPORT void __loomsim_cp_async_wait_all(void) {
+  Fiber *f = sim.current;
+  ++f->committed; /* the open group too */
+  completeCopies(f, 0);
+}
 
 /* mma.sync.aligned.m16n8k16.row.col.f32.{f16,bf16}: the operands as LLVM
  * lays out {<2 x half> x 4, <2 x half> x 2, float x 4} (f16) or {i32 x 4,

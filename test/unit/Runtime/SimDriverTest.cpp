@@ -141,6 +141,47 @@ TEST_F(SimDriverTest, Barriers) {
     EXPECT_EQ(out[t], 300 + 3 * ((t + 1) % n)) << "thread " << t;
 }
 
+TEST_F(SimDriverTest, LdMatrix) {
+  std::vector<uint32_t> out(7 * 32, ~0u);
+  ASSERT_EQ(run("ldmatrix", 1, 1, 32, 1, out.data()), 0);
+  auto m = [](uint32_t r, uint32_t c) { return 100 * r + c; };
+  auto pair = [](uint32_t lo, uint32_t hi) { return lo | hi << 16; };
+  for (uint32_t l = 0; l < 32; ++l) {
+    SCOPED_TRACE("lane " + std::to_string(l));
+    uint32_t g = l / 4, t = l % 4;
+    // x4: matrix i is rows 8i .. 8i + 7; lane l gets row g, columns 2t, +1.
+    for (uint32_t i = 0; i < 4; ++i)
+      EXPECT_EQ(out[7 * l + i],
+                pair(m(8 * i + g, 2 * t), m(8 * i + g, 2 * t + 1)));
+    // x2.trans: matrix i is rows 16 + 8i ..; lane l gets rows 2t, 2t + 1
+    // of column g.
+    for (uint32_t i = 0; i < 2; ++i)
+      EXPECT_EQ(out[7 * l + 4 + i],
+                pair(m(16 + 8 * i + 2 * t, g), m(16 + 8 * i + 2 * t + 1, g)));
+    EXPECT_EQ(out[7 * l + 6], pair(m(8 + g, 2 * t), m(8 + g, 2 * t + 1)));
+  }
+}
+
+TEST_F(SimDriverTest, AsyncCopiesLandAtTheirWait) {
+  const uint32_t n = 64;
+  std::vector<uint32_t> in(320), out(1024, ~0u);
+  for (uint32_t i = 0; i < in.size(); ++i)
+    in[i] = 1000 + i;
+  void *f = nullptr;
+  ASSERT_EQ(driver.function(&f, module, "asyncCopies"), 0);
+  void *outPtr = out.data(), *inPtr = in.data();
+  void *params[] = {&outPtr, &inPtr};
+  ASSERT_EQ(driver.launch(f, 1, 1, n, 1, params), 0);
+  for (uint32_t t = 0; t < n; ++t) {
+    SCOPED_TRACE("thread " + std::to_string(t));
+    EXPECT_EQ(out[3 * t], 0u); // before any wait: not copied yet
+    EXPECT_EQ(out[3 * t + 1], 0u);
+    EXPECT_EQ(out[3 * t + 2], in[4 * t + 3]); // group 0 waited for
+    EXPECT_EQ(out[512 + t], 0u);              // group 1 still pending
+    EXPECT_EQ(out[768 + t], in[256 + t]);
+  }
+}
+
 TEST_F(SimDriverTest, DeadlockFailsTheLaunch) {
   CUresult r = run("deadlock", 1, 1, 64, 1, nullptr);
   EXPECT_EQ(r, 719); // CUDA_ERROR_LAUNCH_FAILED

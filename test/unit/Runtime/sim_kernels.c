@@ -27,6 +27,18 @@ uint32_t __loomsim_shfl_sync_down_i32(uint32_t, uint32_t, uint32_t, uint32_t);
 uint32_t __loomsim_shfl_sync_bfly_i32(uint32_t, uint32_t, uint32_t, uint32_t);
 uint32_t __loomsim_shfl_sync_idx_i32(uint32_t, uint32_t, uint32_t, uint32_t);
 float __loomsim_shfl_sync_bfly_f32(uint32_t, float, uint32_t, uint32_t);
+typedef struct {
+  const void *row;
+} LdMatrixArgs;
+void __loomsim_ldmatrix_sync_aligned_m8n8_x4_b16(uint32_t *,
+                                                 const LdMatrixArgs *);
+void __loomsim_ldmatrix_sync_aligned_m8n8_x2_trans_b16(uint32_t *,
+                                                       const LdMatrixArgs *);
+uint32_t __loomsim_ldmatrix_sync_aligned_m8n8_x1_b16(const void *);
+void __loomsim_cp_async_cg_shared_global_16(void *, const void *);
+void __loomsim_cp_async_ca_shared_global_4(void *, const void *);
+void __loomsim_cp_async_commit_group(void);
+void __loomsim_cp_async_wait_group(int32_t);
 
 /* ids: out[6 * (block linear * threads + thread linear) + 0..5] = tid.x,
  * tid.y, ctaid.x, ctaid.y, ntid.x * ntid.y, nctaid.x. */
@@ -102,4 +114,50 @@ void divergent__sim(void **params) {
     (void)__loomsim_shfl_sync_bfly_i32(~0u, t, 1, 0x1f);
   else
     (void)__loomsim_shfl_sync_down_i32(~0u, t, 1, 0x1f);
+}
+
+/* ldmatrix: a 32 x 8 matrix of 16-bit values m[r][c] = 100 r + c in
+ * shared memory (rows padded to 12 elements). One warp: x4 with lane l
+ * pointing at row l (matrices = rows 0-7, 8-15, 16-23, 24-31); x2.trans
+ * with lanes 0-15 pointing at rows 16 + l; x1 with lanes 0-7 at rows
+ * 8 + l. out[7 * l + i]: x4's registers, x2.trans's, x1's. */
+static uint16_t matrix[32][12];
+void ldmatrix__sim(void **params) {
+  uint32_t *out = *(uint32_t **)params[0];
+  uint32_t l = __loomsim_read_ptx_sreg_tid_x();
+  for (int c = 0; c < 8; ++c)
+    matrix[l][c] = (uint16_t)(100 * l + c);
+  __loomsim_barrier_cta_sync_aligned_all(0);
+  LdMatrixArgs args = {matrix[l]};
+  __loomsim_ldmatrix_sync_aligned_m8n8_x4_b16(&out[7 * l], &args);
+  args.row = l < 16 ? matrix[16 + l] : 0;
+  __loomsim_ldmatrix_sync_aligned_m8n8_x2_trans_b16(&out[7 * l + 4], &args);
+  out[7 * l + 6] =
+      __loomsim_ldmatrix_sync_aligned_m8n8_x1_b16(l < 8 ? matrix[8 + l] : 0);
+}
+
+/* asyncCopies: each thread copies in[4t .. 4t + 4) (16 bytes) into
+ * shared memory as group 0 and in[256 + t] (4 bytes) as group 1, then
+ * reads both before any wait (out[3t], out[3t + 1]: stale zeros), waits
+ * for all but the newest group (out[3t + 2] = the first copy's first word,
+ * and the second copy still pending: out[512 + t]), then for all (out[768
+ * + t] = the second). */
+static uint32_t staged[64 * 4 + 64];
+void asyncCopies__sim(void **params) {
+  uint32_t *out = *(uint32_t **)params[0];
+  const uint32_t *in = *(const uint32_t **)params[1];
+  uint32_t t = __loomsim_read_ptx_sreg_tid_x();
+  staged[4 * t] = 0;
+  staged[256 + t] = 0;
+  __loomsim_cp_async_cg_shared_global_16(&staged[4 * t], &in[4 * t]);
+  __loomsim_cp_async_commit_group();
+  __loomsim_cp_async_ca_shared_global_4(&staged[256 + t], &in[256 + t]);
+  __loomsim_cp_async_commit_group();
+  out[3 * t] = staged[4 * t];
+  out[3 * t + 1] = staged[256 + t];
+  __loomsim_cp_async_wait_group(1);
+  out[3 * t + 2] = staged[4 * t + 3];
+  out[512 + t] = staged[256 + t];
+  __loomsim_cp_async_wait_group(0);
+  out[768 + t] = staged[256 + t];
 }
