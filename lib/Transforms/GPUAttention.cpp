@@ -39,6 +39,8 @@
 
 #include "loom/Transforms/Passes.h"
 
+#include "loom/Transforms/TensorCores.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -188,17 +190,21 @@ private:
   /// kTileKV rows of `cols` low-precision elements from row `row0` of the
   /// matrix at byte address `low` into `tile`.
   void copyTile(Value low, int64_t cols, Value row0, Value tile);
-  /// ldmatrix.x4 (transposed or not) of the four 8 x 8 matrices whose rows
-  /// the lanes point at (tile[row][col ..]): 4 fragment registers.
-  SmallVector<Value> loadMatrices(Value tile, Value row, Value col,
-                                  bool transposed);
   /// One 32-bit fragment register: tile[row][col .. col + 1].
   Value fragment(Value tile, Value row, Value col);
   /// One 32-bit fragment register from two f32 values.
   Value pack(Value lo, Value hi);
   /// acc += a * b on one m16n8k16 tile (4 f32 accumulators).
-  void mma(ArrayRef<Value> a, ArrayRef<Value> bFrag,
-           MutableArrayRef<Value> acc);
+  void mma(ValueRange a, ValueRange bFrag, MutableArrayRef<Value> acc) {
+    loom::mmaM16N8K16(b, loc, lowType, a, bFrag, acc);
+  }
+  /// ldmatrix.x4 from tile[row][col] (this lane's row of its matrix).
+  SmallVector<Value> loadMatrices(Value tile, Value row, Value col,
+                                  bool transposed) {
+    int64_t pitch = cast<MemRefType>(tile.getType()).getDimSize(1);
+    return loom::loadMatricesX4(b, loc, tile, add(mul(row, pitch), col),
+                                transposed, lowType);
+  }
 
   OpBuilder &b;
   Location loc;
@@ -305,22 +311,6 @@ Value KernelBuilder::pack(Value lo, Value hi) {
   return vector::ExtractOp::create(b, loc, bits, ArrayRef<int64_t>{0});
 }
 
-void KernelBuilder::mma(ArrayRef<Value> a, ArrayRef<Value> bFrag,
-                        MutableArrayRef<Value> acc) {
-  Type f32Type = b.getF32Type();
-  auto resultType = LLVM::LLVMStructType::getLiteral(
-      b.getContext(), {f32Type, f32Type, f32Type, f32Type});
-  auto ptxType = lowType.isBF16() ? NVVM::MMATypes::bf16 : NVVM::MMATypes::f16;
-  auto op = NVVM::MmaOp::create(
-      b, loc, resultType, a, bFrag, acc, std::array<int64_t, 3>{16, 8, 16},
-      /*b1Op=*/std::nullopt, /*intOverflow=*/std::nullopt,
-      std::array<NVVM::MMATypes, 2>{ptxType, ptxType},
-      std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
-                                     NVVM::MMALayout::col});
-  for (int64_t j = 0; j < 4; ++j)
-    acc[j] = LLVM::ExtractValueOp::create(b, loc, op, ArrayRef<int64_t>{j});
-}
-
 void KernelBuilder::convert(const Operand &op, Value low, int64_t cols,
                             Value rows, Value paddedKV, Value kvHeads,
                             Value seqKV) {
@@ -362,8 +352,6 @@ void KernelBuilder::convert(const Operand &op, Value low, int64_t cols,
 }
 
 void KernelBuilder::copyTile(Value low, int64_t cols, Value row0, Value tile) {
-  auto global = LLVM::LLVMPointerType::get(b.getContext(), 1);
-  auto sharedPtr = LLVM::LLVMPointerType::get(b.getContext(), 3);
   // The tile's rows are contiguous in `low`: thread t copies chunks (of 16
   // bytes) t + kThreads i, at byte 16 t + 16 kThreads i of the tile.
   int64_t chunks = cols / 8;
@@ -371,8 +359,7 @@ void KernelBuilder::copyTile(Value low, int64_t cols, Value row0, Value tile) {
       b, loc, low, toI64(add(mul(row0, cols * 2), mul(tid, 16)))); // i = 0
   // Its place in the padded shared rows: row e / chunks, column
   // 8 (e % chunks); a constant step per i when chunks divides kThreads.
-  Value tileAddress =
-      toI64(memref::ExtractAlignedPointerAsIndexOp::create(b, loc, tile));
+  Value tileAddress = loom::bufferAddress(b, loc, tile);
   auto dstOf = [&](Value e) -> Value {
     Value offset =
         add(mul(div(e, chunks), cols + kPad), mul(rem(e, chunks), 8));
@@ -386,46 +373,8 @@ void KernelBuilder::copyTile(Value low, int64_t cols, Value row0, Value tile) {
                              b, loc, dst0,
                              i64(2 * (cols + kPad) * (kThreads / chunks) * i))
                        : dstOf(add(tid, kThreads * i));
-    NVVM::CpAsyncOp::create(
-        b, loc, LLVM::IntToPtrOp::create(b, loc, sharedPtr, to),
-        LLVM::IntToPtrOp::create(b, loc, global, from), b.getI32IntegerAttr(16),
-        NVVM::LoadCacheModifierKindAttr::get(b.getContext(),
-                                             NVVM::LoadCacheModifierKind::CG),
-        /*cpSize=*/Value());
+    loom::copyAsync16(b, loc, to, from);
   }
-}
-
-SmallVector<Value> KernelBuilder::loadMatrices(Value tile, Value row, Value col,
-                                               bool transposed) {
-  auto sharedPtr = LLVM::LLVMPointerType::get(b.getContext(), 3);
-  int64_t pitch = cast<MemRefType>(tile.getType()).getDimSize(1);
-  Value tileAddress =
-      toI64(memref::ExtractAlignedPointerAsIndexOp::create(b, loc, tile));
-  Value offset = toI64(add(mul(row, pitch), col));
-  Value address = arith::AddIOp::create(
-      b, loc, tileAddress, arith::ShLIOp::create(b, loc, offset, i64(1)));
-  Type i32 = b.getI32Type();
-  auto resultType =
-      LLVM::LLVMStructType::getLiteral(b.getContext(), {i32, i32, i32, i32});
-  auto op = NVVM::LdMatrixOp::create(
-      b, loc, resultType, LLVM::IntToPtrOp::create(b, loc, sharedPtr, address),
-      b.getI32IntegerAttr(4),
-      NVVM::MMALayoutAttr::get(b.getContext(), transposed
-                                                   ? NVVM::MMALayout::col
-                                                   : NVVM::MMALayout::row),
-      NVVM::LdStMatrixShapeAttr::get(b.getContext(), 8, 8),
-      NVVM::LdStMatrixEltTypeAttr::get(b.getContext(),
-                                       NVVM::LdStMatrixEltType::B16));
-  SmallVector<Value> regs;
-  for (int64_t j = 0; j < 4; ++j) {
-    Value reg = LLVM::ExtractValueOp::create(b, loc, op, ArrayRef<int64_t>{j});
-    // NVVM takes fp16 pairs as vector<2xf16>, bf16 pairs as i32.
-    if (lowType.isF16())
-      reg = LLVM::BitcastOp::create(b, loc,
-                                    VectorType::get({2}, b.getF16Type()), reg);
-    regs.push_back(reg);
-  }
-  return regs;
 }
 
 void KernelBuilder::build() {
@@ -461,11 +410,8 @@ void KernelBuilder::build() {
       memref::AllocOp::create(b, loc, lowBuffer, ValueRange{mul(kvRows, dimV)});
   convert(k, keysLow, dim, kvRows, paddedKV, kvHeads, seqKV);
   convert(v, valuesLow, dimV, kvRows, paddedKV, kvHeads, seqKV);
-  auto addressOf = [&](Value buffer) {
-    return toI64(
-        memref::ExtractAlignedPointerAsIndexOp::create(b, loc, buffer));
-  };
-  Value keysAddress = addressOf(keysLow), valuesAddress = addressOf(valuesLow);
+  Value keysAddress = loom::bufferAddress(b, loc, keysLow);
+  Value valuesAddress = loom::bufferAddress(b, loc, valuesLow);
 
   Attribute shared = gpu::AddressSpaceAttr::get(
       b.getContext(), gpu::GPUDialect::getWorkgroupAddressSpace());

@@ -6,32 +6,37 @@
 //
 // loom-gpu-contractions runs on bufferized linalg in the GPU pipeline. Each
 // f32 contraction (`out += a * b` over one M, one N and one K dimension, any
-// number of batch dimensions, any operand layouts) becomes one gpu.launch:
+// number of batch dimensions, any operand layouts) becomes three gpu.launch
+// ops:
 //
-//   * a thread block of 256 threads (8 warps, 2 x 4) computes a 128 x 128
-//     tile of the output for one batch index (grid: N tiles, M tiles,
-//     batch);
-//   * per 32-deep K step, the block stages its A and B tiles in shared
-//     memory, converted to fp16 or bf16 (each operand read along its
-//     contiguous dimension, so that a warp's loads coalesce; rows padded by
-//     8 elements so that the fragment loads are free of bank conflicts);
+//   * two convert A and B to fp16 or bf16, as [batch][M][K] and
+//     [batch][N][K] padded to whole tiles with zeros (8 elements per
+//     thread; adjacent threads take adjacent elements of the operand's
+//     contiguous dimension, so that loads coalesce);
+//   * in the third, a thread block of 256 threads (8 warps, 2 x 4) computes
+//     a 128 x 128 tile of the output for one batch index (grid: N tiles, M
+//     tiles, batch). Its A and B tiles, 32 deep, arrive in shared memory by
+//     cp.async (16 bytes per copy) in two stages: each K step starts the
+//     next step's copies and waits for its own. Rows are padded by 8
+//     elements (conflict-free ldmatrix);
 //   * each warp accumulates its 64 x 32 part in fp32 registers with
 //     `mma.sync.m16n8k16` (NVVM's nvvm.mma.sync: 4 x 4 tiles, two k16 steps
-//     per K step);
+//     per K step), its fragments loaded by ldmatrix.x4;
 //   * the epilogue adds the accumulators to the output (which the
 //     contraction's init, a separate kernel, has filled).
 //
-// Edges are handled without branches: loads clamp their indices into the
-// operand and select 0 outside it; stores are guarded. With precision fp32,
-// or with `tensor-cores=false` (kernels emulated on the host), contractions
-// are only interchanged so that their reductions are innermost: the
-// parallel dimensions then become GPU threads in loom-map-parallel-to-gpu.
+// The conversion clamps its indices into the operand and selects 0 outside
+// it; the output's stores are guarded. With precision fp32, or with
+// `tensor-cores=false` (kernels emulated on the host), contractions are
+// only interchanged so that their reductions are innermost: the parallel
+// dimensions then become GPU threads in loom-map-parallel-to-gpu.
 //
 //===----------------------------------------------------------------------===//
 
 #include "loom/Transforms/Passes.h"
 
 #include "loom/Transforms/LoopIndexing.h"
+#include "loom/Transforms/TensorCores.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -63,8 +68,12 @@ constexpr int64_t kThreads = 256;
 constexpr int64_t kWarpsN = 4;
 /// Each warp's part of the tile, in m16n8 MMA tiles.
 constexpr int64_t kWarpTilesM = 4, kWarpTilesN = 4;
-/// Shared-memory rows are padded by this many elements.
+/// Shared-memory rows are padded by this many elements (conflict-free
+/// ldmatrix rows, 16-byte aligned).
 constexpr int64_t kPad = 8;
+/// Shared-memory stages: the next K step's tiles arrive while this one's
+/// are used.
+constexpr int64_t kStages = 2;
 
 /// What a contraction's loops are: its M loops (A and the output, not B),
 /// N loops (B and the output), K loop and batch loops, by position. Several
@@ -171,9 +180,12 @@ public:
 
 private:
   Value index(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
-  Value mul(Value x, int64_t c) {
-    return arith::MulIOp::create(b, loc, x, index(c));
+  Value i64(int64_t v) { return arith::ConstantIntOp::create(b, loc, v, 64); }
+  Value toI64(Value v) {
+    return arith::IndexCastOp::create(b, loc, b.getI64Type(), v);
   }
+  Value mul(Value x, Value y) { return arith::MulIOp::create(b, loc, x, y); }
+  Value mul(Value x, int64_t c) { return mul(x, index(c)); }
   Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
   Value add(Value x, int64_t c) { return c ? add(x, index(c)) : x; }
   Value div(Value x, int64_t c) {
@@ -190,6 +202,14 @@ private:
     return arith::MinUIOp::create(
         b, loc, x, arith::SubIOp::create(b, loc, bound, index(1)));
   }
+  /// The bytes of `elements` (i64) 16-bit elements.
+  Value bytes(Value elements) {
+    return arith::ShLIOp::create(b, loc, elements, i64(1));
+  }
+  /// `x` rounded up to a multiple of `c`.
+  Value roundUp(Value x, int64_t c) {
+    return mul(arith::CeilDivUIOp::create(b, loc, x, index(c)), c);
+  }
 
   /// The indices into `operand` for loop values `ivs` (by loop position).
   SmallVector<Value> operandIndices(OpOperand &operand, ArrayRef<Value> ivs) {
@@ -204,12 +224,13 @@ private:
            cast<AffineDimExpr>(map.getResults().back()).getPosition() == loop;
   }
 
-  /// Stages one operand's tile: `rows` x kTileK elements, the row loop
-  /// `rowLoop` (M or N) from `row0`, the K loop from `k0`; stored
-  /// [row][k] in `tile`, converted to the low-precision type.
-  void stageTile(OpOperand &operand, ArrayRef<unsigned> rowLoops, Value row0,
-                 Value k0, Value rowBound, Value kBound, Value tile, Value tid,
-                 SmallVector<Value> ivs);
+  /// Converts `operand` (A or B: its rows are the loops `rowLoops`, M or N)
+  /// into `low`: [batch][rows padded to `paddedRows`][K padded to
+  /// `paddedK`] in the low type, zeros outside the operand. One kernel of
+  /// 8 elements (16 bytes of `low`) per thread; adjacent threads take
+  /// adjacent elements of the operand's contiguous dimension.
+  void convert(OpOperand &operand, ArrayRef<unsigned> rowLoops, Value rows,
+               Value paddedRows, Value paddedK, Value low);
 
   /// Sets the loop values of `group` (M or N loops) from their linearized
   /// value (the last loop fastest).
@@ -225,73 +246,116 @@ private:
   SmallVector<Value> loopSizes;
   ContractionLoops loops;
   Type lowType;
+  /// M, N, K, and the product of the batch loops.
+  Value sizeM, sizeN, sizeK, batch;
 };
 
-void KernelBuilder::stageTile(OpOperand &operand, ArrayRef<unsigned> rowLoops,
-                              Value row0, Value k0, Value rowBound,
-                              Value kBound, Value tile, Value tid,
-                              SmallVector<Value> ivs) {
-  // Adjacent threads take adjacent elements along the operand's contiguous
-  // dimension: K when it is innermost, the rows otherwise.
-  bool kFast = contiguousAlong(operand, loops.k);
-  int64_t rows = rowLoops == ArrayRef<unsigned>(loops.m) ? kTileM : kTileN;
-  int64_t perThread = rows * kTileK / kThreads;
+void KernelBuilder::convert(OpOperand &operand, ArrayRef<unsigned> rowLoops,
+                            Value rows, Value paddedRows, Value paddedK,
+                            Value low) {
+  constexpr int64_t kWidth = 8, kBlock = 256;
+  Value chunks = div(paddedK, kWidth);
+  Value total = mul(mul(batch, paddedRows), chunks);
+  Value one = index(1);
+  Value blocks = arith::CeilDivUIOp::create(b, loc, total, index(kBlock));
+  auto launch =
+      gpu::LaunchOp::create(b, loc, blocks, one, one, index(kBlock), one, one);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(&launch.getBody().front());
+  Value e = add(mul(launch.getBlockIds().x, kBlock), launch.getThreadIds().x);
+  auto inRange = scf::IfOp::create(b, loc, lessThan(e, total), false);
+  gpu::TerminatorOp::create(b, loc);
+  b.setInsertionPointToStart(&inRange.getThenRegion().front());
+  // Thread e: (batch, row, chunk), the chunk fastest when K is the
+  // operand's contiguous dimension, the row fastest otherwise.
+  Value row, chunk, matrix;
+  if (contiguousAlong(operand, loops.k)) {
+    chunk = arith::RemUIOp::create(b, loc, e, chunks);
+    Value rest = arith::DivUIOp::create(b, loc, e, chunks);
+    row = arith::RemUIOp::create(b, loc, rest, paddedRows);
+    matrix = arith::DivUIOp::create(b, loc, rest, paddedRows);
+  } else {
+    row = arith::RemUIOp::create(b, loc, e, paddedRows);
+    Value rest = arith::DivUIOp::create(b, loc, e, paddedRows);
+    chunk = arith::RemUIOp::create(b, loc, rest, chunks);
+    matrix = arith::DivUIOp::create(b, loc, rest, chunks);
+  }
+  SmallVector<Value> ivs(op.getNumLoops(), index(0));
+  loom::delinearizeLoops(b, loc, matrix, loops.batch, loopSizes, ivs);
+  setLinear(ivs, rowLoops, clamp(row, rows));
+  Value rowInside = lessThan(row, rows);
   Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0));
-  // Thread t takes elements t + 256 i: with kTileK (or `rows`) dividing
-  // 256, its row and column are those of t plus a constant.
-  Value r0 = kFast ? div(tid, kTileK) : rem(tid, rows);
-  Value c0 = kFast ? rem(tid, kTileK) : div(tid, rows);
-  int64_t rowStep = kFast ? kThreads / kTileK : 0;
-  int64_t colStep = kFast ? 0 : kThreads / rows;
-  for (int64_t i = 0; i < perThread; ++i) {
-    Value r = add(r0, i * rowStep), c = add(c0, i * colStep);
-    Value row = add(row0, r), k = add(k0, c);
-    Value inside = arith::AndIOp::create(b, loc, lessThan(row, rowBound),
-                                         lessThan(k, kBound));
-    setLinear(ivs, rowLoops, clamp(row, rowBound));
-    ivs[loops.k] = clamp(k, kBound);
+  SmallVector<Value> values;
+  for (int64_t w = 0; w < kWidth; ++w) {
+    Value k = add(mul(chunk, kWidth), w);
+    ivs[loops.k] = clamp(k, sizeK);
     Value v = memref::LoadOp::create(b, loc, operand.get(),
                                      operandIndices(operand, ivs));
+    Value inside = arith::AndIOp::create(b, loc, rowInside, lessThan(k, sizeK));
     v = arith::SelectOp::create(b, loc, inside, v, zero);
-    Value low = arith::TruncFOp::create(b, loc, lowType, v);
-    memref::StoreOp::create(b, loc, low, tile, ValueRange{r, c});
+    values.push_back(arith::TruncFOp::create(b, loc, lowType, v));
   }
+  // low[matrix][row][chunk * 8 ..]
+  Value at =
+      mul(add(mul(add(mul(matrix, paddedRows), row), chunks), chunk), kWidth);
+  Value vec = vector::FromElementsOp::create(
+      b, loc, VectorType::get({kWidth}, lowType), values);
+  vector::StoreOp::create(b, loc, vec, low, ValueRange{at},
+                          /*nontemporal=*/false, llvm::Align(16));
 }
 
 void KernelBuilder::build() {
   loopSizes = loom::loopSizes(b, loc, cast<linalg::LinalgOp>(*op));
   ArrayRef<Value> sizes = loopSizes;
-  Value sizeM = loom::productOfSizes(b, loc, loops.m, sizes);
-  Value sizeN = loom::productOfSizes(b, loc, loops.n, sizes);
-  Value sizeK = sizes[loops.k];
-  Value batch = loom::productOfSizes(b, loc, loops.batch, sizes);
+  sizeM = loom::productOfSizes(b, loc, loops.m, sizes);
+  sizeN = loom::productOfSizes(b, loc, loops.n, sizes);
+  sizeK = sizes[loops.k];
+  batch = loom::productOfSizes(b, loc, loops.batch, sizes);
 
-  // Nothing to launch for an empty output.
+  // Nothing to launch for an empty output. (K = 0 leaves the output as the
+  // init made it: nothing to add.)
   Value zeroIdx = index(0);
   Value work = arith::AndIOp::create(
       b, loc,
-      arith::AndIOp::create(b, loc, lessThan(zeroIdx, sizeM),
-                            lessThan(zeroIdx, sizeN)),
-      lessThan(zeroIdx, batch));
+      arith::AndIOp::create(b, loc,
+                            arith::AndIOp::create(b, loc,
+                                                  lessThan(zeroIdx, sizeM),
+                                                  lessThan(zeroIdx, sizeN)),
+                            lessThan(zeroIdx, batch)),
+      lessThan(zeroIdx, sizeK));
   auto ifOp = scf::IfOp::create(b, loc, work, /*withElseRegion=*/false);
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(&ifOp.getThenRegion().front());
 
-  Value gridX = arith::CeilDivUIOp::create(b, loc, sizeN, index(kTileN));
-  Value gridY = arith::CeilDivUIOp::create(b, loc, sizeM, index(kTileM));
+  // A as [batch][M][K] and B as [batch][N][K] in the low type, padded to
+  // whole tiles with zeros: what the kernel copies asynchronously.
+  Value paddedM = roundUp(sizeM, kTileM), paddedN = roundUp(sizeN, kTileN);
+  Value paddedK = roundUp(sizeK, kTileK);
+  auto lowBuffer = MemRefType::get({ShapedType::kDynamic}, lowType);
+  Value aLow = memref::AllocOp::create(
+      b, loc, lowBuffer, ValueRange{mul(mul(batch, paddedM), paddedK)});
+  Value bLow = memref::AllocOp::create(
+      b, loc, lowBuffer, ValueRange{mul(mul(batch, paddedN), paddedK)});
+  OpOperand &opA = *op.getDpsInputOperand(0), &opB = *op.getDpsInputOperand(1);
+  OpOperand &opC = *op.getDpsInitOperand(0);
+  convert(opA, loops.m, sizeM, paddedM, paddedK, aLow);
+  convert(opB, loops.n, sizeN, paddedN, paddedK, bLow);
+  Value aAddress = loom::bufferAddress(b, loc, aLow);
+  Value bAddress = loom::bufferAddress(b, loc, bLow);
+
+  Value gridX = div(paddedN, kTileN), gridY = div(paddedM, kTileM);
   Value one = index(1);
   Attribute shared = gpu::AddressSpaceAttr::get(
       b.getContext(), gpu::GPUDialect::getWorkgroupAddressSpace());
-  auto tileA = MemRefType::get({kTileM, kTileK + kPad}, lowType,
+  auto tileA = MemRefType::get({kStages, kTileM, kTileK + kPad}, lowType,
                                MemRefLayoutAttrInterface(), shared);
-  auto tileB = MemRefType::get({kTileN, kTileK + kPad}, lowType,
+  auto tileB = MemRefType::get({kStages, kTileN, kTileK + kPad}, lowType,
                                MemRefLayoutAttrInterface(), shared);
   auto launch = gpu::LaunchOp::create(
       b, loc, gridX, gridY, batch, index(kThreads), one, one,
       /*dynamicSharedMemorySize=*/nullptr, /*asyncTokenType=*/nullptr,
       /*asyncDependencies=*/{}, TypeRange{tileA, tileB});
-  Block &body = launch.getBody().front();
-  b.setInsertionPointToStart(&body);
+  b.setInsertionPointToStart(&launch.getBody().front());
   Value sharedA = launch.getWorkgroupAttributions()[0];
   Value sharedB = launch.getWorkgroupAttributions()[1];
   gpu::KernelDim3 blockIds = launch.getBlockIds();
@@ -306,76 +370,92 @@ void KernelBuilder::build() {
   Value warpM = mul(div(warp, kWarpsN), kWarpTilesM * 16);
   Value warpN = mul(rem(warp, kWarpsN), kWarpTilesN * 8);
 
+  // Copies of one K step's tiles (128 rows x 32 = 512 chunks of 16 bytes
+  // per operand, 2 per thread) into stage `stage`: rows of `low` from
+  // `row0` (of this batch index), columns from `k0`.
+  Value aRow0 = add(mul(blockIds.z, paddedM), m0);
+  Value bRow0 = add(mul(blockIds.z, paddedN), n0);
+  Value aTiles = loom::bufferAddress(b, loc, sharedA);
+  Value bTiles = loom::bufferAddress(b, loc, sharedB);
+  constexpr int64_t kChunks = kTileK / 8;
+  auto copyStep = [&](Value stage, Value k0) {
+    for (auto [low, row0, tiles] : {std::tuple(aAddress, aRow0, aTiles),
+                                    std::tuple(bAddress, bRow0, bTiles)})
+      for (int64_t i = 0; i < kTileM * kChunks / kThreads; ++i) {
+        Value e = add(tid, i * kThreads);
+        Value r = div(e, kChunks), c = mul(rem(e, kChunks), 8);
+        Value src = toI64(add(mul(add(row0, r), paddedK), add(k0, c)));
+        Value dst =
+            toI64(add(mul(add(mul(stage, kTileM), r), kTileK + kPad), c));
+        loom::copyAsync16(b, loc,
+                          arith::AddIOp::create(b, loc, tiles, bytes(dst)),
+                          arith::AddIOp::create(b, loc, low, bytes(src)));
+      }
+  };
+
   // The accumulators: 4 f32 per m16n8 tile, as the MMA's fragments.
-  Type f32 = b.getF32Type();
   Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0));
   constexpr int64_t kTiles = kWarpTilesM * kWarpTilesN;
   SmallVector<Value> init(kTiles * 4, zero);
-  OpOperand &opA = *op.getDpsInputOperand(0), &opB = *op.getDpsInputOperand(1);
-  OpOperand &opC = *op.getDpsInitOperand(0);
 
-  auto loop = scf::ForOp::create(b, loc, zeroIdx, sizeK, index(kTileK), init);
+  // The first step's tiles on their way; each step then starts the next
+  // step's copies into the other stage and waits for its own.
+  copyStep(zeroIdx, zeroIdx);
+  NVVM::CpAsyncCommitGroupOp::create(b, loc);
+  auto loop = scf::ForOp::create(b, loc, zeroIdx, paddedK, index(kTileK), init);
   {
     OpBuilder::InsertionGuard loopGuard(b);
     b.setInsertionPointToStart(loop.getBody());
     Value k0 = loop.getInductionVar();
-    stageTile(opA, loops.m, m0, k0, sizeM, sizeK, sharedA, tid, ivs);
-    stageTile(opB, loops.n, n0, k0, sizeN, sizeK, sharedB, tid, ivs);
+    Value step = div(k0, kTileK);
+    Value stage = rem(step, kStages);
+    Value nextK = add(k0, kTileK);
+    auto more = scf::IfOp::create(b, loc, lessThan(nextK, paddedK), false);
+    {
+      OpBuilder::InsertionGuard moreGuard(b);
+      b.setInsertionPointToStart(&more.getThenRegion().front());
+      copyStep(rem(add(step, 1), kStages), nextK);
+    }
+    NVVM::CpAsyncCommitGroupOp::create(b, loc);
+    // This step's tiles: all groups but the newest (the next step's).
+    NVVM::CpAsyncWaitGroupOp::create(b, loc, 1);
     gpu::BarrierOp::create(b, loc);
 
     SmallVector<Value> acc(loop.getRegionIterArgs());
-    auto i32 = b.getI32Type();
-    auto pair = VectorType::get({2}, lowType);
-    // One 32-bit register: two adjacent low-precision elements of a row
-    // (NVVM takes fp16 pairs as vector<2xf16>, bf16 pairs as i32).
-    auto fragment = [&](Value tile, Value row, Value col) -> Value {
-      // 4-byte aligned: even columns, rows of 80 bytes, aligned buffers.
-      Value v = vector::LoadOp::create(b, loc, pair, tile, ValueRange{row, col},
-                                       /*nontemporal=*/false, llvm::Align(4));
-      if (lowType.isF16())
-        return v;
-      Value bits =
-          vector::BitCastOp::create(b, loc, VectorType::get({1}, i32), v);
-      return vector::ExtractOp::create(b, loc, bits, ArrayRef<int64_t>{0});
+    // Element (row, col) of stage `stage` of a tile.
+    auto at = [&](Value row, Value col) {
+      return add(mul(add(mul(stage, kTileM), row), kTileK + kPad), col);
     };
-    auto ptxType =
-        lowType.isBF16() ? NVVM::MMATypes::bf16 : NVVM::MMATypes::f16;
-    auto resultType =
-        LLVM::LLVMStructType::getLiteral(b.getContext(), {f32, f32, f32, f32});
+    // Lane l points at row l % 8 of matrix i = l / 8.
+    Value i = div(lane, 8), r8 = rem(lane, 8);
     for (int64_t kk = 0; kk < kTileK; kk += 16) {
-      Value col = add(mul(quad, 2), kk);
-      Value col8 = add(col, 8);
-      SmallVector<std::array<Value, 4>> fragA;
+      // A: matrices (rows 0-7 | 8-15) x (k 0-7 | 8-15), rows first: the
+      // registers a0-a3 of an m16 tile.
+      SmallVector<SmallVector<Value>> fragA;
       for (int64_t mt = 0; mt < kWarpTilesM; ++mt) {
-        Value row = add(add(warpM, group), mt * 16);
-        Value row8 = add(row, 8);
-        fragA.push_back(
-            {fragment(sharedA, row, col), fragment(sharedA, row8, col),
-             fragment(sharedA, row, col8), fragment(sharedA, row8, col8)});
+        Value row = add(add(add(warpM, mul(rem(i, 2), 8)), r8), mt * 16);
+        Value col = add(mul(div(i, 2), 8), kk);
+        fragA.push_back(loom::loadMatricesX4(b, loc, sharedA, at(row, col),
+                                             /*transposed=*/false, lowType));
       }
-      SmallVector<std::array<Value, 2>> fragB;
-      for (int64_t nt = 0; nt < kWarpTilesN; ++nt) {
-        Value row = add(add(warpN, group), nt * 8);
-        fragB.push_back(
-            {fragment(sharedB, row, col), fragment(sharedB, row, col8)});
+      // B: matrices (n tile nt | nt + 1) x (k 0-7 | 8-15), k first: b0, b1
+      // of two n8 tiles.
+      SmallVector<SmallVector<Value>> fragB;
+      for (int64_t nt = 0; nt < kWarpTilesN; nt += 2) {
+        Value row = add(add(add(warpN, mul(div(i, 2), 8)), r8), nt * 8);
+        Value col = add(mul(rem(i, 2), 8), kk);
+        SmallVector<Value> regs = loom::loadMatricesX4(
+            b, loc, sharedB, at(row, col), /*transposed=*/false, lowType);
+        fragB.push_back({regs[0], regs[1]});
+        fragB.push_back({regs[2], regs[3]});
       }
       for (int64_t mt = 0; mt < kWarpTilesM; ++mt)
-        for (int64_t nt = 0; nt < kWarpTilesN; ++nt) {
-          int64_t at = (mt * kWarpTilesN + nt) * 4;
-          auto mma = NVVM::MmaOp::create(
-              b, loc, resultType, ValueRange(fragA[mt]), ValueRange(fragB[nt]),
-              ArrayRef<Value>(acc).slice(at, 4),
-              std::array<int64_t, 3>{16, 8, 16},
-              /*b1Op=*/std::nullopt, /*intOverflow=*/std::nullopt,
-              std::array<NVVM::MMATypes, 2>{ptxType, ptxType},
-              std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
-                                             NVVM::MMALayout::col});
-          for (int64_t j = 0; j < 4; ++j)
-            acc[at + j] =
-                LLVM::ExtractValueOp::create(b, loc, mma, ArrayRef<int64_t>{j});
-        }
+        for (int64_t nt = 0; nt < kWarpTilesN; ++nt)
+          loom::mmaM16N8K16(b, loc, lowType, fragA[mt], fragB[nt],
+                            MutableArrayRef<Value>(acc).slice(
+                                (mt * kWarpTilesN + nt) * 4, 4));
     }
-    // The next step overwrites the tiles.
+    // Every warp has read this stage: the next step may overwrite it.
     gpu::BarrierOp::create(b, loc);
     scf::YieldOp::create(b, loc, acc);
   }
@@ -403,6 +483,10 @@ void KernelBuilder::build() {
         memref::StoreOp::create(b, loc, sum, opC.get(), indices);
       }
   gpu::TerminatorOp::create(b, loc);
+
+  b.setInsertionPointAfter(launch);
+  memref::DeallocOp::create(b, loc, aLow);
+  memref::DeallocOp::create(b, loc, bLow);
 }
 
 struct GPUContractionsPass

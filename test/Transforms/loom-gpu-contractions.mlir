@@ -3,29 +3,46 @@
 // RUN: loom-opt %s -split-input-file -verify-diagnostics --loom-gpu-contractions=precision=fp32 | FileCheck %s --check-prefix=FP32
 // RUN: loom-opt %s -split-input-file -verify-diagnostics --loom-gpu-contractions=tensor-cores=false | FileCheck %s --check-prefix=FP32
 
-// A matmul in the CPU's i-k-j order: one launch of 128 x 128 tiles (grid:
-// N tiles, M tiles, 1), 256 threads, fp16 tiles in shared memory, 32 MMAs
-// per 32-deep K step, the accumulators added to the output under a guard.
-// fp32 (or emulated): only interchanged, the reduction innermost.
+// A matmul in the CPU's i-k-j order. A and B are first converted to fp16
+// ([M][K] and [N][K], padded to whole tiles with zeros; one kernel each, 8
+// elements per thread). Then one launch of 128 x 128 tiles (grid: N tiles,
+// M tiles, 1) of 256 threads with two stages of fp16 A and B tiles in
+// shared memory: the first K step's tiles copied asynchronously (cp.async,
+// 2 + 2 per thread); per 32-deep K step the next step's copies into the
+// other stage, a wait for this step's, then per k16 half 4 ldmatrix.x4 of
+// A, 2 of B and 16 MMAs; the accumulators added to the output under a
+// guard; the fp16 copies freed. fp32 (or emulated): only interchanged, the
+// reduction innermost.
 
 // CHECK-LABEL: func.func @matmul
 // CHECK-SAME:    (%[[A:.*]]: memref<?x?xf32>, %[[B:.*]]: memref<?x?xf32>, %[[C:.*]]: memref<?x?xf32>)
-// CHECK:         %[[M:.*]] = memref.dim %[[A]], %c0
-// CHECK:         %[[N:.*]] = memref.dim %[[B]], %c1
 // CHECK:         scf.if
-// CHECK:           %[[GX:.*]] = arith.ceildivui %[[N]], %c128
-// CHECK:           %[[GY:.*]] = arith.ceildivui %[[M]], %c128
-// CHECK:           gpu.launch blocks(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %[[GX]], %{{.*}} = %[[GY]], %{{.*}} = %c1{{.*}}) threads(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %c256{{.*}}, %{{.*}} = %c1{{.*}}, %{{.*}} = %c1{{.*}}) workgroup(%[[SA:.*]] : memref<128x40xf16, #gpu.address_space<workgroup>>, %[[SB:.*]] : memref<128x40xf16, #gpu.address_space<workgroup>>)
+// CHECK:           %[[ALOW:.*]] = memref.alloc(%{{.*}}) : memref<?xf16>
+// CHECK:           %[[BLOW:.*]] = memref.alloc(%{{.*}}) : memref<?xf16>
+// CHECK:           gpu.launch
+// CHECK:             memref.load %[[A]]
+// CHECK:             arith.truncf %{{.*}} : f32 to f16
+// CHECK:             vector.store %{{.*}}, %[[ALOW]][%{{.*}}] {alignment = 16 : i64} : memref<?xf16>, vector<8xf16>
+// CHECK:           gpu.launch
+// CHECK:             memref.load %[[B]]
+// CHECK:             vector.store %{{.*}}, %[[BLOW]]
+// CHECK:           gpu.launch blocks(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %c1{{.*}}) threads(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %c256{{.*}}, %{{.*}} = %c1{{.*}}, %{{.*}} = %c1{{.*}}) workgroup(%[[SA:.*]] : memref<2x128x40xf16, #gpu.address_space<workgroup>>, %[[SB:.*]] : memref<2x128x40xf16, #gpu.address_space<workgroup>>)
+// CHECK-COUNT-4:     nvvm.cp.async.shared.global %{{.*}}, %{{.*}}, 16, cache = cg : !llvm.ptr<3>, !llvm.ptr<1>
+// CHECK:             nvvm.cp.async.commit.group
 // CHECK:             scf.for %{{.*}} = %c0{{.*}} to %{{.*}} step %c32{{.*}} iter_args({{.*}}) -> (f32, f32,
-// CHECK:               memref.load %[[A]]
-// CHECK:               arith.select
-// CHECK:               arith.truncf %{{.*}} : f32 to f16
-// CHECK:               memref.store %{{.*}}, %[[SA]]
-// CHECK:               memref.load %[[B]]
-// CHECK:               memref.store %{{.*}}, %[[SB]]
+// CHECK:               scf.if
+// CHECK-COUNT-4:         nvvm.cp.async.shared.global
+// CHECK:               nvvm.cp.async.commit.group
+// CHECK:               nvvm.cp.async.wait.group 1
 // CHECK:               gpu.barrier
-// CHECK:               vector.load %[[SA]]{{.*}} vector<2xf16>
-// CHECK-COUNT-32:      nvvm.mma.sync A[{{.*}}] B[{{.*}}] C[{{.*}}] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (vector<2xf16>, vector<2xf16>, f32)
+// CHECK:               memref.extract_aligned_pointer_as_index %[[SA]]
+// CHECK:               nvvm.ldmatrix %{{.*}} {eltType = #nvvm.ld_st_matrix_elt_type<b16>, layout = #nvvm.mma_layout<row>, num = 4 : i32, shape = #nvvm.ld_st_matrix_shape<m = 8, n = 8>} : (!llvm.ptr<3>) -> !llvm.struct<(i32, i32, i32, i32)>
+// CHECK-COUNT-3:       nvvm.ldmatrix
+// CHECK:               memref.extract_aligned_pointer_as_index %[[SB]]
+// CHECK-COUNT-2:       nvvm.ldmatrix
+// CHECK-COUNT-16:      nvvm.mma.sync A[{{.*}}] B[{{.*}}] C[{{.*}}] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (vector<2xf16>, vector<2xf16>, f32)
+// CHECK-COUNT-6:       nvvm.ldmatrix
+// CHECK-COUNT-16:      nvvm.mma.sync
 // CHECK:               gpu.barrier
 // CHECK:               scf.yield
 // CHECK:             scf.if
@@ -33,12 +50,16 @@
 // CHECK:               arith.addf
 // CHECK:               memref.store %{{.*}}, %[[C]]
 // CHECK:             gpu.terminator
+// CHECK:           memref.dealloc %[[ALOW]]
+// CHECK:           memref.dealloc %[[BLOW]]
 // CHECK-NOT:   linalg.generic
 
 // BF16-LABEL: func.func @matmul
-// BF16:         workgroup(%{{.*}} : memref<128x40xbf16, #gpu.address_space<workgroup>>, %{{.*}} : memref<128x40xbf16, #gpu.address_space<workgroup>>)
+// BF16:         memref.alloc(%{{.*}}) : memref<?xbf16>
 // BF16:         arith.truncf %{{.*}} : f32 to bf16
-// BF16:         vector.bitcast %{{.*}} : vector<2xbf16> to vector<1xi32>
+// BF16:         workgroup(%{{.*}} : memref<2x128x40xbf16, #gpu.address_space<workgroup>>, %{{.*}} : memref<2x128x40xbf16, #gpu.address_space<workgroup>>)
+// BF16:         nvvm.ldmatrix
+// BF16-NOT:     llvm.bitcast
 // BF16:         nvvm.mma.sync {{.*}} multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>{{.*}} : (i32, i32, f32)
 
 // FP32-LABEL: func.func @matmul
@@ -62,11 +83,9 @@ func.func @matmul(%a: memref<?x?xf32>, %b: memref<?x?xf32>, %c: memref<?x?xf32>)
 
 // CHECK-LABEL: func.func @batched_transposed
 // CHECK:         %[[BATCH:.*]] = arith.muli %c4, %c2
-// CHECK:         %[[GX:.*]] = arith.ceildivui %c32, %c128
-// CHECK:         %[[GY:.*]] = arith.ceildivui %c16, %c128
-// CHECK:         gpu.launch blocks(%{{.*}}, %{{.*}}, %[[BZ:.*]]) in (%{{.*}} = %[[GX]], %{{.*}} = %[[GY]], %{{.*}} = %[[BATCH]])
-// CHECK:           arith.remui %[[BZ]], %c2
-// CHECK:           arith.divui %[[BZ]], %c2
+// CHECK:         gpu.launch
+// CHECK:         gpu.launch
+// CHECK:         gpu.launch blocks(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %[[BATCH]])
 // CHECK-COUNT-32:  nvvm.mma.sync
 // CHECK-NOT:   linalg.generic
 
@@ -90,12 +109,15 @@ func.func @batched_transposed(%q: memref<4x2x16x64xf32>, %k: memref<4x2x32x64xf3
 
 // CHECK-LABEL: func.func @rows_times_weights
 // CHECK:         %[[M:.*]] = arith.muli %c3, %c100
-// CHECK:         %[[GX:.*]] = arith.ceildivui %c96, %c128
-// CHECK:         %[[GY:.*]] = arith.ceildivui %[[M]], %c128
-// CHECK:         gpu.launch blocks(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %[[GX]], %{{.*}} = %[[GY]], %{{.*}} = %c1{{.*}})
+// CHECK:         arith.ceildivui %[[M]], %c128
+// CHECK:         gpu.launch
 // CHECK:           arith.remui %{{.*}}, %c100
 // CHECK:           arith.divui %{{.*}}, %c100
+// CHECK:         gpu.launch
+// CHECK:         gpu.launch blocks(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %c1{{.*}})
 // CHECK-COUNT-32:  nvvm.mma.sync
+// CHECK:           arith.remui %{{.*}}, %c100
+// CHECK:           arith.divui %{{.*}}, %c100
 func.func @rows_times_weights(%x: memref<3x100x64xf32>, %w: memref<64x96xf32>, %y: memref<3x100x96xf32>) {
   linalg.generic {indexing_maps = [affine_map<(b, s, e, d) -> (b, s, d)>, affine_map<(b, s, e, d) -> (d, e)>, affine_map<(b, s, e, d) -> (b, s, e)>], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
       ins(%x, %w : memref<3x100x64xf32>, memref<64x96xf32>) outs(%y : memref<3x100x96xf32>) {

@@ -541,14 +541,17 @@ def GPUContractionsPass : Pass<"loom-gpu-contractions", "mlir::func::FuncOp"> {
   let description = [{
     Runs on bufferized linalg. Each f32 `linalg.generic` contraction
     (`out += a * b` over one M, one N and one K loop, any batch loops, any
-    operand layouts) becomes a `gpu.launch`: blocks of 256 threads compute
-    128 x 128 output tiles (grid: N tiles, M tiles, batch), staging 32-deep
-    A and B tiles in shared memory in fp16 or bf16 (`precision`), each warp
-    accumulating a 64 x 32 part in fp32 with `nvvm.mma.sync` m16n8k16;
-    the accumulators are added to the output, which the contraction's init
-    has filled. Edges: clamped loads with 0 selected outside, guarded
-    stores; no launch for an empty output. Contractions whose static M tiles
-    or batch exceed the grid's y/z limit (65535) are interchanged instead.
+    operand layouts) becomes three `gpu.launch` ops: A and B converted to
+    fp16 or bf16 (`precision`) as [batch][M][K] and [batch][N][K], padded
+    to whole tiles with zeros; then blocks of 256 threads compute 128 x 128
+    output tiles (grid: N tiles, M tiles, batch), their 32-deep A and B
+    tiles arriving in shared memory by `cp.async` in two stages (the next
+    K step's copies run while this one's are used), each warp accumulating
+    a 64 x 32 part in fp32 with `nvvm.mma.sync` m16n8k16 on `ldmatrix.x4`
+    fragments; the accumulators are added to the output, which the
+    contraction's init has filled. Guarded stores; no launch for an empty
+    output. Contractions whose static M tiles or batch exceed the grid's
+    y/z limit (65535) are interchanged instead.
 
     With `precision=fp32` or `tensor-cores=false` (kernels emulated on the
     host), contractions are interchanged so that their reduction loops are
