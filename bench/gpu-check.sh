@@ -2,8 +2,9 @@
 # The GPU check of issue 9, in two halves (docs/GPU.md):
 #
 #   bench/gpu-check.sh prepare [DIR]   here, with Loom's toolchain: builds Loom,
-#       runs the GPU lit tests that need no GPU, compiles the 40 test models
-#       (fp32), the six real ones again with fp16 tensor cores, and the
+#       runs the GPU lit tests that need no GPU, compiles the 42 test models
+#       (fp32), the six real ones and the attention cases of the
+#       flash-attention kernel again with fp16 tensor cores, and the
 #       attention/GEMM benchmark models with --target=cuda (sm_90a by
 #       default, LOOM_GPU_ARCH to change) into DIR (default .gpucheck, ignored
 #       by git), with loom-run, the references and this script's helpers.
@@ -26,6 +27,9 @@ mode="${1:-}"
 dir="${2:-.gpucheck}"
 arch="${LOOM_GPU_ARCH:-sm_90a}"
 py=/usr/bin/python3
+# Checked with fp16 tensor cores: the real models and the attention cases of
+# the flash-attention kernel (loom-gpu-attention).
+fp16_models='^real/|^attention/(causal|additive)$|^op/attention_(causal_long|gqa_dyn|decode|decode_split|mask_rank3|wide_cross|wide_causal)$'
 
 prepare() {
   scripts/build.sh
@@ -34,17 +38,38 @@ prepare() {
   mkdir -p "$dir/bin" "$dir/out"
   cp build/bin/loom-run "$dir/bin/"
   cp scripts/gpu_models.py bench/gpu_bench.py "$dir/bin/"
-  # The 40 test models in fp32 (checked at loom-run's default tolerances) and
-  # the six real ones with fp16 tensor cores (the default; checked at 1e-2).
+  # The 42 test models in fp32 (checked at loom-run's default tolerances) and
+  # with fp16 tensor cores (the default; checked at 1e-2) the six real ones
+  # and the attention cases that take the flash-attention kernel.
   $py scripts/gpu_models.py --mode build --precision fp32 --loomc build/bin/loomc \
     --arch "$arch" --out "$dir/models" | tail -1
-  $py scripts/gpu_models.py --mode build --filter 'real/' --loomc build/bin/loomc \
+  $py scripts/gpu_models.py --mode build --filter "$fp16_models" --loomc build/bin/loomc \
     --arch "$arch" --out "$dir/models16" | tail -1
-  # Only what the run half reads travels: libraries and data, not the ONNX.
+  # Only what the run half reads travels: libraries and data, not the ONNX;
+  # the fp16 models' inputs and references once (the same as the fp32 ones:
+  # the run half copies them back).
   find "$dir/models" "$dir/models16" \( -name '*.onnx' -o -name '*.mlir' -o -name 'calib' \) \
     -prune -exec rm -rf {} +
+  local m same
+  for m in "$dir"/models16/*/; do
+    same="$dir/models/$(basename "$m")"
+    if diff -rq "$m/in" "$same/in" >/dev/null && diff -rq "$m/exp" "$same/exp" >/dev/null; then
+      rm -rf "$m/in" "$m/exp"
+    fi
+  done
   $py bench/gpu_bench.py models "$dir/bench" --loomc build/bin/loomc --arch "$arch"
   du -sh "$dir"
+}
+
+# The fp16 models' inputs and references, from the fp32 models' (prepare
+# sends them once).
+restore_fp16_data() {
+  local m
+  for m in "$dir"/models16/*/; do
+    if [ ! -d "$m/in" ]; then
+      cp -r "$dir/models/$(basename "$m")/in" "$dir/models/$(basename "$m")/exp" "$m"
+    fi
+  done
 }
 
 run() {
@@ -53,14 +78,16 @@ run() {
   # a run cut short still brings back what it measured.
   local out="${OUT:-$dir/out}"
   mkdir -p "$out"
+  restore_fp16_data
   command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total \
     --format=csv,noheader | tee "$out/device.txt"
   # The models: their outputs against the references (torch/numpy) on the GPU,
-  # in fp32 at loom-run's default tolerances; then the real models with their
-  # matrix products on tensor cores in fp16 (fp32 accumulation) at 1e-2.
+  # in fp32 at loom-run's default tolerances; then the real models and the
+  # flash-attention cases with their matrix products and attention on tensor
+  # cores in fp16 (fp32 accumulation) at 1e-2.
   $py3 "$dir/bin/gpu_models.py" --mode gpu --prebuilt --loom-run "$dir/bin/loom-run" \
     --out "$dir/models" --bench 5 2>&1 | tee "$out/models.txt" || true
-  $py3 "$dir/bin/gpu_models.py" --mode gpu --prebuilt --filter 'real/' \
+  $py3 "$dir/bin/gpu_models.py" --mode gpu --prebuilt --filter "$fp16_models" \
     --loom-run "$dir/bin/loom-run" --out "$dir/models16" --bench 5 --rtol 1e-2 --atol 1e-2 \
     2>&1 | tee "$out/models16.txt" || true
   # Attention and GEMM against torch.
@@ -73,7 +100,9 @@ dry_run() {
   # The run half's first step, with the kernels on the host instead.
   $py scripts/gpu_models.py --mode host --loomc build/bin/loomc --loom-run build/bin/loom-run \
     --out "$dir/models" | tail -1
+  restore_fp16_data
   ls "$dir"/models16/*/cuda.so | wc -l | sed 's/$/ fp16 libraries ready/'
+  ls -d "$dir"/models16/*/in | wc -l | sed 's/$/ fp16 input folders restored/'
   # Without a GPU the prebuilt GPU libraries must fail to load, cleanly.
   set +e
   "$dir/bin/loom-run" "$dir/models/real_bert/cuda.so" --inputs "$dir/models/real_bert/in"

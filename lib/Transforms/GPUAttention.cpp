@@ -68,11 +68,14 @@ using namespace mlir;
 namespace {
 
 /// The runtime kernel whose calls become GPU kernels, and its causal flag
-/// (loomrt/kernels.h).
+/// (loomrt/kernels.h); its form with an additive mask, which only this pass
+/// takes.
 constexpr StringLiteral kAttentionKernel = "loomrt_attention_f32";
+constexpr StringLiteral kMaskedKernel = "loomrt_attention_mask_f32";
 constexpr int64_t kCausalFlag = 1;
-/// Its arguments: 7 sizes, then address and 4 strides of Q, K, V and the
-/// output, then the scale's bits and the flags.
+/// Their arguments: 7 sizes, then address and 4 strides of Q, K, V and the
+/// output, then the scale's bits and the flags; with a mask, its address
+/// and its 4 strides as it broadcasts to [batch, head, query, key].
 enum AttentionArg : unsigned {
   kBatch = 0,
   kHeads,
@@ -87,7 +90,9 @@ enum AttentionArg : unsigned {
   kOutput = kValue + 5,
   kScaleBits = kOutput + 5,
   kFlags,
-  kNumArgs
+  kNumArgs,
+  kMask = kNumArgs,
+  kNumMaskedArgs = kMask + 5
 };
 
 /// Query rows per block, keys per step, threads per block.
@@ -119,7 +124,8 @@ public:
   KernelBuilder(OpBuilder &b, Location loc, func::CallOp call, int64_t dim,
                 int64_t dimV, float scale, bool causal, Type lowType)
       : b(b), loc(loc), call(call), dim(dim), dimV(dimV), scale(scale),
-        causal(causal), lowType(lowType) {}
+        causal(causal), masked(call.getNumOperands() == kNumMaskedArgs),
+        lowType(lowType) {}
 
   void build();
 
@@ -212,6 +218,10 @@ private:
   int64_t dim, dimV;
   float scale;
   bool causal;
+  /// Whether the call passes an additive mask.
+  bool masked;
+  /// The mask's address and strides (when masked).
+  Operand mask;
   Type lowType;
   Type ptrType;
   /// The thread's index in the block.
@@ -384,6 +394,8 @@ void KernelBuilder::build() {
   Value seqQ = toIndex(arg(kSeqQ)), seqKV = toIndex(arg(kSeqKV));
   Operand q = operand(kQuery), k = operand(kKey), v = operand(kValue),
           out = operand(kOutput);
+  if (masked)
+    mask = operand(kMask);
 
   // Nothing to launch without queries.
   Value zeroIdx = index(0);
@@ -435,6 +447,13 @@ void KernelBuilder::build() {
   Value q0 = mul(blockIds.x, kTileQ);
   Value kvh = arith::DivUIOp::create(b, loc, h, group);
   Value qBase = matrixBase(q, n, h), oBase = matrixBase(out, n, h);
+  Value maskBase, lastQuery, lastKey;
+  if (masked) {
+    maskBase = matrixBase(mask, n, h);
+    lastQuery = arith::SubIOp::create(b, loc, seqQ, index(1));
+    // (Used only in steps, which exist only when seqKV > 0.)
+    lastKey = arith::SubIOp::create(b, loc, seqKV, index(1));
+  }
   // Byte addresses of this head's low-precision keys and values.
   Value headRow = toI64(mul(add(mul(n, kvHeads), kvh), paddedKV));
   auto lowBase = [&](Value address, int64_t cols) -> Value {
@@ -529,6 +548,7 @@ void KernelBuilder::build() {
     // Scaled to base 2, masked: keys past the end, and (causal) past the
     // row's diagonal.
     Value scaleLog2 = f32(static_cast<double>(scale) * M_LOG2E);
+    Value log2e = f32(M_LOG2E);
     Value shift = arith::SubIOp::create(b, loc, toI64(seqKV), toI64(seqQ));
     std::array<Value, 2> rowMax = {negInf, negInf};
     for (int64_t nt = 0; nt < kScoreTiles; ++nt)
@@ -537,6 +557,15 @@ void KernelBuilder::build() {
         s = arith::MulFOp::create(b, loc, s, scaleLog2);
         Value key = add(add(kv0, mul(quad, 2)), nt * 8 + j % 2);
         Value visible = lessThan(key, seqKV);
+        if (maskBase) {
+          // + mask[row][key] (clamped: what lies outside is not visible).
+          Value row = arith::MinUIOp::create(
+              b, loc, add(add(q0, warpRow), j >= 2 ? 8 : 0), lastQuery);
+          Value column = arith::MinUIOp::create(b, loc, key, lastKey);
+          Value m = LLVM::LoadOp::create(
+              b, loc, b.getF32Type(), element(maskBase, mask, row, column), 4);
+          s = math::FmaOp::create(b, loc, m, log2e, s);
+        }
         if (causal) {
           Value row = add(add(q0, warpRow), j >= 2 ? 8 : 0);
           Value diagonal = arith::AddIOp::create(b, loc, toI64(row), shift);
@@ -673,15 +702,18 @@ struct GPUAttentionPass final
     }
     SmallVector<func::CallOp> calls;
     getOperation().walk([&](func::CallOp call) {
-      if (call.getCallee() == kAttentionKernel)
+      if (call.getCallee() == kAttentionKernel ||
+          call.getCallee() == kMaskedKernel)
         calls.push_back(call);
     });
     IRRewriter rewriter(&getContext());
     for (func::CallOp call : calls) {
-      if (call.getNumOperands() != kNumArgs) {
-        call.emitError() << "loom-gpu-attention: " << kAttentionKernel
-                         << " takes " << static_cast<unsigned>(kNumArgs)
-                         << " arguments, not " << call.getNumOperands();
+      unsigned expected =
+          call.getCallee() == kMaskedKernel ? kNumMaskedArgs : kNumArgs;
+      if (call.getNumOperands() != expected) {
+        call.emitError() << "loom-gpu-attention: " << call.getCallee()
+                         << " takes " << expected << " arguments, not "
+                         << call.getNumOperands();
         return signalPassFailure();
       }
       std::optional<int64_t> dim = constantOf(call.getOperand(kDim));

@@ -127,6 +127,43 @@ func.func @strided(%b: i64, %h: i64, %hkv: i64, %sq: i64, %skv: i64, %q: i64, %k
 
 // -----
 
+// An additive mask (loomrt_attention_mask_f32: its address and broadcast
+// strides last): each score adds mask[row][key] times log2(e), read at
+// clamped indices from the (batch, query head) matrix of the mask.
+
+// CHECK-LABEL: func.func @masked
+// CHECK:         gpu.launch {{.*}} workgroup(
+// CHECK:           scf.for
+// CHECK:             arith.minui
+// CHECK:             llvm.getelementptr
+// CHECK:             %[[M:.*]] = llvm.load %{{.*}} {alignment = 4 : i64} : !llvm.ptr -> f32
+// CHECK:             math.fma %[[M]], %{{.*}}, %{{.*}} : f32
+// CHECK:             math.exp2
+
+func.func private @loomrt_attention_mask_f32(i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64)
+
+func.func @masked(%b: i64, %h: i64, %sq: i64, %skv: i64, %q: i64, %k: i64, %v: i64, %o: i64, %m: i64, %s0: i64, %s1: i64, %s2: i64) {
+  %c0 = arith.constant 0 : i64
+  %c1 = arith.constant 1 : i64
+  %c32 = arith.constant 32 : i64
+  // 0.125
+  %scale = arith.constant 1040187392 : i64
+  func.call @loomrt_attention_mask_f32(%b, %h, %h, %sq, %skv, %c32, %c32, %q, %s0, %s1, %s2, %c1, %k, %s0, %s1, %s2, %c1, %v, %s0, %s1, %s2, %c1, %o, %s0, %s1, %s2, %c1, %scale, %c0, %m, %c0, %c0, %skv, %c1) : (i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64) -> ()
+  return
+}
+
+// -----
+
+func.func private @loomrt_attention_mask_f32(i64)
+
+func.func @masked_arity(%x: i64) {
+  // expected-error @below {{loom-gpu-attention: loomrt_attention_mask_f32 takes 34 arguments, not 1}}
+  func.call @loomrt_attention_mask_f32(%x) : (i64) -> ()
+  return
+}
+
+// -----
+
 func.func private @loomrt_attention_f32(i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64)
 
 func.func @dynamic_dim(%x: i64) {

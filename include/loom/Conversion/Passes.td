@@ -210,7 +210,10 @@ def TileAttentionPass : Pass<"loom-tile-attention"> {
     result whose only use is a `linalg.transpose` is written in that layout.
     With `gpu-kernel` (the GPU pipeline with tensor cores), the same call is
     made, decoding included, where both head dims are static multiples of 16
-    up to 128: `loom-gpu-attention` turns it into a flash-attention kernel.
+    up to 128, and with an f32 mask `loomrt_attention_mask_f32` (the mask's
+    address and its strides as it broadcasts to the scores, 0 along
+    broadcast dims, last): `loom-gpu-attention` turns them into
+    flash-attention kernels.
   }];
   let options = [
     Option<"tileQ", "tile-q", "int64_t", /*default=*/"256",
@@ -233,7 +236,8 @@ def TileAttentionPass : Pass<"loom-tile-attention"> {
     Option<"gpuKernel", "gpu-kernel", "bool", /*default=*/"false",
            "Call loomrt_attention_f32 for what loom-gpu-attention turns into "
            "a tensor-core kernel: as runtime-kernel, decoding included, "
-           "where both head dims are static multiples of 16 up to 128">,
+           "where both head dims are static multiples of 16 up to 128; with "
+           "an f32 mask, loomrt_attention_mask_f32">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

@@ -584,10 +584,12 @@ def GPUAttentionPass : Pass<"loom-gpu-attention", "mlir::func::FuncOp"> {
   let summary = "Attention kernel calls to flash-attention tensor-core kernels";
   let description = [{
     Runs on bufferized code. Each call of `loomrt_attention_f32` (made by
-    `loom-tile-attention{gpu-kernel}` for f32 attention without a mask,
-    window, block sparsity, routing or score quantization whose head dims
-    are static multiples of 16 up to 128; its arguments: sizes, operand
-    addresses and strides, scale bits and flags, as in loomrt/kernels.h)
+    `loom-tile-attention{gpu-kernel}` for f32 attention without a window,
+    block sparsity, routing or score quantization whose head dims are static
+    multiples of 16 up to 128; its arguments: sizes, operand addresses and
+    strides, scale bits and flags, as in loomrt/kernels.h) or of
+    `loomrt_attention_mask_f32` (the same, then an additive f32 mask's
+    address and broadcast strides: the kernel adds it to the scores)
     becomes three kernels: two convert K and V to fp16 or bf16
     (`precision`; each head's keys padded to a multiple of 64 with zeros),
     and one runs FlashAttention-2's forward algorithm: a block of 128

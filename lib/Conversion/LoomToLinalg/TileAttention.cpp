@@ -241,8 +241,14 @@ struct AttentionToKernel : OpRewritePattern<AttentionOp> {
     auto module = op->getParentOfType<ModuleOp>();
     RankedTensorType qt = op.getQuery().getType();
     int64_t rank = qt.getRank();
-    if (!module || op.getMask() || op.getWindow() || op.getBlockSparse() ||
-        op.getRouted() || op.getScoreQuantBlock())
+    Value mask = op.getMask();
+    if (mask &&
+        !(gpu &&
+          cast<RankedTensorType>(mask.getType()).getElementType().isF32()))
+      return rewriter.notifyMatchFailure(op, "a mask (the GPU takes f32 "
+                                             "ones)");
+    if (!module || op.getWindow() || op.getBlockSparse() || op.getRouted() ||
+        op.getScoreQuantBlock())
       return rewriter.notifyMatchFailure(op, "not plain or causal attention");
     for (Value v : {op.getQuery(), op.getKey(), op.getValue(), op.getResult()})
       if (!cast<RankedTensorType>(v.getType()).getElementType().isF32())
@@ -366,8 +372,40 @@ struct AttentionToKernel : OpRewritePattern<AttentionOp> {
     args.append(os);
     args.push_back(cst(scaleBits));
     args.push_back(cst(op.getCausal() ? kCausalFlag : 0));
-    func::FuncOp kernel =
-        getOrDeclareKernel(rewriter, module, kAttentionKernel, args.size());
+    if (mask) {
+      // The mask's address and [batch, head, row, column] strides as it
+      // broadcasts (from the right) to the scores: stride 0 along its
+      // missing dims and dims of size 1.
+      auto [address, strides] = stridedOperand(rewriter, loc, mask);
+      auto maskType = cast<RankedTensorType>(mask.getType());
+      int64_t maskRank = maskType.getRank();
+      SmallVector<Value> ms(4, cst(0));
+      for (int64_t i = 0; i < maskRank; ++i) {
+        // Mask dim i is score dim (4 - maskRank + i) of [B, H, Sq, Skv]
+        // (rank-3 attention has no heads: its dims are B, Sq, Skv).
+        int64_t at = 4 - maskRank + i;
+        if (rank == 3 && at == 1)
+          at = 0;
+        else if (rank == 3 && at == 0)
+          continue; // beyond [B, Sq, Skv]: the verifier's broadcast says 1
+        if (maskType.getDimSize(i) == 1)
+          continue;
+        Value stride = strides[i];
+        if (maskType.isDynamicDim(i)) {
+          Value size = arith::IndexCastOp::create(
+              rewriter, loc, rewriter.getI64Type(),
+              tensor::DimOp::create(rewriter, loc, mask, i));
+          Value unit = arith::CmpIOp::create(
+              rewriter, loc, arith::CmpIPredicate::eq, size, cst(1));
+          stride = arith::SelectOp::create(rewriter, loc, unit, cst(0), stride);
+        }
+        ms[at] = stride;
+      }
+      args.push_back(address);
+      args.append(ms);
+    }
+    func::FuncOp kernel = getOrDeclareKernel(
+        rewriter, module, mask ? kMaskedKernel : kAttentionKernel, args.size());
     func::CallOp::create(rewriter, loc, kernel, args);
     Value tensor = out.tensor(rewriter, loc, bufferType);
     if (outTranspose) {
@@ -382,6 +420,9 @@ struct AttentionToKernel : OpRewritePattern<AttentionOp> {
 private:
   /// loomrt_attention_f32 and its LOOMRT_ATTENTION_CAUSAL (loomrt/kernels.h).
   static constexpr StringLiteral kAttentionKernel = "loomrt_attention_f32";
+  /// Its form with an additive f32 mask (address and 4 strides last), which
+  /// only loom-gpu-attention takes.
+  static constexpr StringLiteral kMaskedKernel = "loomrt_attention_mask_f32";
   static constexpr int64_t kCausalFlag = 1;
   int64_t tileQ, kvSplits;
   /// For loom-gpu-attention's kernel (which takes what it can run).

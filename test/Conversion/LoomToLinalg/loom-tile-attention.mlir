@@ -340,25 +340,28 @@ func.func @kernel_near_misses(%q: tensor<1x4x64x16xf32>, %k: tensor<1x4x64x16xf3
 
 // gpu-kernel (the GPU pipeline): the call for loom-gpu-attention's kernel,
 // decoding included, where both head dims are static multiples of 16 up to
-// 128; the rest (head dim 8, dynamic, 256; a mask) stays loom.attention for
-// the reference lowering.
+// 128, with a mask its masked form (the mask's address and its strides as
+// it broadcasts to [1, 4, 64, 64]: 0, 0, 64, 1); the rest (head dim 8,
+// dynamic, 256) stays loom.attention for the reference lowering.
 // GPU-LABEL: func @gpu_kernel
 //       GPU:   call @loomrt_attention_f32(
 //       GPU:   call @loomrt_attention_f32(
 //       GPU:   call @loomrt_attention_f32(
-//   GPU-NOT:   call @loomrt_attention_f32(
+//       GPU:   %[[MB:.*]] = bufferization.to_buffer %{{.*}} read_only : tensor<1x1x64x64xf32>
+//       GPU:   memref.extract_strided_metadata %[[MB]]
+//       GPU:   call @loomrt_attention_mask_f32({{.*}}, %c1065353216_i64, %c0_i64, %{{.*}}, %c0_i64, %c0_i64, %{{.*}}, %{{.*}}) : (i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64) -> ()
+//   GPU-NOT:   call @loomrt_attention
 //   GPU-NOT:   scf.forall
 //       GPU:   loom.attention {{.*}} -> tensor<1x4x64x8xf32>
 //       GPU:   loom.attention {{.*}} -> tensor<1x4x64x?xf32>
 //       GPU:   loom.attention {{.*}} -> tensor<1x4x64x256xf32>
-//       GPU:   loom.attention {{.*}} mask
 func.func @gpu_kernel(%q: tensor<1x4x64x16xf32>, %k: tensor<1x4x64x16xf32>, %v: tensor<1x4x64x16xf32>, %dq: tensor<1x4x1x16xf32>, %wq: tensor<1x4x64x128xf32>, %wv: tensor<1x4x64x64xf32>, %n: tensor<1x4x64x8xf32>, %dyn: tensor<1x4x64x?xf32>, %big: tensor<1x4x64x256xf32>, %m: tensor<1x1x64x64xf32>) -> (tensor<1x4x64x16xf32>, tensor<1x4x1x16xf32>, tensor<1x4x64x64xf32>, tensor<1x4x64x8xf32>, tensor<1x4x64x?xf32>, tensor<1x4x64x256xf32>, tensor<1x4x64x16xf32>) {
   %a = loom.attention %q, %k, %v {causal} : (tensor<1x4x64x16xf32>, tensor<1x4x64x16xf32>, tensor<1x4x64x16xf32>) -> tensor<1x4x64x16xf32>
   %d = loom.attention %dq, %k, %v : (tensor<1x4x1x16xf32>, tensor<1x4x64x16xf32>, tensor<1x4x64x16xf32>) -> tensor<1x4x1x16xf32>
   %w = loom.attention %wq, %wq, %wv : (tensor<1x4x64x128xf32>, tensor<1x4x64x128xf32>, tensor<1x4x64x64xf32>) -> tensor<1x4x64x64xf32>
+  %h = loom.attention %q, %k, %v mask %m {scale = 1.0 : f32} : (tensor<1x4x64x16xf32>, tensor<1x4x64x16xf32>, tensor<1x4x64x16xf32>, tensor<1x1x64x64xf32>) -> tensor<1x4x64x16xf32>
   %e = loom.attention %n, %n, %n : (tensor<1x4x64x8xf32>, tensor<1x4x64x8xf32>, tensor<1x4x64x8xf32>) -> tensor<1x4x64x8xf32>
   %f = loom.attention %dyn, %dyn, %dyn {scale = 1.250000e-01 : f32} : (tensor<1x4x64x?xf32>, tensor<1x4x64x?xf32>, tensor<1x4x64x?xf32>) -> tensor<1x4x64x?xf32>
   %g = loom.attention %big, %big, %big : (tensor<1x4x64x256xf32>, tensor<1x4x64x256xf32>, tensor<1x4x64x256xf32>) -> tensor<1x4x64x256xf32>
-  %h = loom.attention %q, %k, %v mask %m : (tensor<1x4x64x16xf32>, tensor<1x4x64x16xf32>, tensor<1x4x64x16xf32>, tensor<1x1x64x64xf32>) -> tensor<1x4x64x16xf32>
   return %a, %d, %w, %e, %f, %g, %h : tensor<1x4x64x16xf32>, tensor<1x4x1x16xf32>, tensor<1x4x64x64xf32>, tensor<1x4x64x8xf32>, tensor<1x4x64x?xf32>, tensor<1x4x64x256xf32>, tensor<1x4x64x16xf32>
 }
