@@ -148,6 +148,8 @@ void loom::buildCPUPipeline(OpPassManager &pm,
     tile.gpuKernel = options.gpuAttentionKernels;
     pm.addPass(createTileAttentionPass(tile));
   }
+  if (options.gpuNormKernels)
+    pm.addPass(createNormCallsPass());
   LoomToLinalgPassOptions toLinalg;
   toLinalg.scanChunk = options.scanChunk;
   toLinalg.scanChunkDelta = options.scanChunkDelta;

@@ -29,6 +29,8 @@ void loom::buildGPUPipeline(OpPassManager &pm,
   CPUPipelineOptions front = options.front;
   front.flashAttention = false;
   front.gpuAttentionKernels = tensorCores;
+  // Norms: whole-row kernels (shuffles: not emulated on the host).
+  front.gpuNormKernels = !options.emulate;
   front.microkernels = false;
   front.openmp = false;
   if (front.stopAfter == CPUPipelineStage::Loom ||
@@ -51,6 +53,8 @@ void loom::buildGPUPipeline(OpPassManager &pm,
     attention.precision = options.precision;
     pm.addNestedPass<func::FuncOp>(createGPUAttentionPass(attention));
   }
+  if (!options.emulate)
+    pm.addNestedPass<func::FuncOp>(createGPUNormsPass());
   // Contractions: tensor-core kernels (emulated: reductions innermost).
   GPUContractionsPassOptions contractions;
   contractions.precision = options.precision;

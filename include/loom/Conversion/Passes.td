@@ -179,6 +179,26 @@ def RaiseMixturesPass : Pass<"loom-raise-mixtures"> {
 // TileAttention
 //===----------------------------------------------------------------------===//
 
+def NormCallsPass : Pass<"loom-norm-calls", "mlir::ModuleOp"> {
+  let summary = "Last-axis f32 norms to calls of the GPU's row kernel";
+  let description = [{
+    For the GPU pipeline. Each f32 `loom.layer_norm` and `loom.rms_norm`
+    over the last axis only, whose scale and bias (when present) are rank-1
+    f32 tensors, becomes one call of `loomrt_norm_f32(rows, cols, input,
+    output, scale, bias, epsilon bits, kind)` on identity-layout buffers
+    (addresses as i64, 0 for an absent scale or bias; kind 0 layer norm,
+    1 RMS norm), which `loom-gpu-norms` turns into a kernel with a warp per
+    row. The output is a fresh buffer.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::bufferization::BufferizationDialect",
+    "::mlir::func::FuncDialect",
+    "::mlir::memref::MemRefDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+}
+
 def TileAttentionPass : Pass<"loom-tile-attention"> {
   let summary = "Tile loom.attention into the flash-attention (online softmax) form";
   let description = [{

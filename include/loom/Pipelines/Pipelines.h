@@ -55,6 +55,10 @@ struct CPUPipelineOptions {
   /// loom-gpu-attention makes a flash-attention kernel of becomes a
   /// loomrt_attention_f32 call for it (loom-tile-attention{gpu-kernel}).
   bool gpuAttentionKernels = false;
+  /// (Set by the GPU pipeline for real kernels.) Last-axis f32 layer and RMS
+  /// norms become loomrt_norm_f32 calls (loom-norm-calls) for
+  /// loom-gpu-norms' row kernels.
+  bool gpuNormKernels = false;
   /// Query rows and key rows per attention tile (512 x 512: 4-5% faster
   /// than 256 x 512 on dense attention at S = 512 and 2048, which was the
   /// fastest of 64-384 x 256-1024 before the GEMM's tiles changed).
@@ -174,7 +178,8 @@ struct GPUPipelineOptions {
 ///   Steps 1-3 as in the CPU pipeline (without microkernels, with
 ///           polynomial math);
 ///   Step 4: attention kernel calls -> flash-attention kernels
-///           (loom-gpu-attention), contractions -> tensor-core kernels
+///           (loom-gpu-attention), norm calls -> row kernels
+///           (loom-gpu-norms), contractions -> tensor-core kernels
 ///           (loom-gpu-contractions),
 ///           row reductions -> warp-per-row kernels (loom-gpu-row-reductions);
 ///           linalg -> parallel loops; each outermost parallel loop -> a

@@ -623,6 +623,31 @@ def GPUAttentionPass : Pass<"loom-gpu-attention", "mlir::func::FuncOp"> {
                            "::mlir::scf::SCFDialect"];
 }
 
+def GPUNormsPass : Pass<"loom-gpu-norms", "mlir::func::FuncOp"> {
+  let summary = "Norm kernel calls to whole-row GPU kernels";
+  let description = [{
+    Runs on bufferized code. Each call of `loomrt_norm_f32(rows, cols,
+    input, output, scale, bias, epsilon bits, kind)` (made by
+    `loom-norm-calls`: f32 layer or RMS norms over the last axis; scale and
+    bias addresses 0 when absent; kind 0 layer norm, 1 RMS norm) becomes one
+    `gpu.launch` with a warp per row (blocks of 256 threads, 8 rows): the
+    lanes stride the row (adjacent lanes, adjacent elements) to sum it (RMS:
+    its squares), five `gpu.shuffle xor` steps give every lane the total;
+    a layer norm sums the squared deviations from the mean the same way
+    (two passes: no cancellation); then each lane writes its elements
+    normalized, scaled and shifted. One kernel instead of the reference
+    form's reductions and elementwise passes.
+  }];
+  let statistics = [
+    Statistic<"numKernels", "kernels", "Norm calls turned into kernels">,
+  ];
+  let dependentDialects = ["::mlir::gpu::GPUDialect",
+                           "::mlir::LLVM::LLVMDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
 def GPURowReductionsPass : Pass<"loom-gpu-row-reductions",
                                 "mlir::func::FuncOp"> {
   let summary = "Row reductions to warp-per-row GPU kernels";

@@ -44,6 +44,7 @@ inline void yieldMultiplyAccumulate(mlir::OpBuilder &b, mlir::Location loc,
 
 #define GEN_PASS_DECL_LOOMTOLINALGPASS
 #define GEN_PASS_DECL_TILEATTENTIONPASS
+#define GEN_PASS_DECL_NORMCALLSPASS
 #include "loom/Conversion/Passes.h.inc"
 
 /// Time steps per chunk of a linear or gated scan's chunked form, by default.
