@@ -690,12 +690,8 @@ struct GPUAttentionPass final
   using Base::Base;
 
   void runOnOperation() override {
-    Type lowType;
-    if (precision == "fp16")
-      lowType = Float16Type::get(&getContext());
-    else if (precision == "bf16")
-      lowType = BFloat16Type::get(&getContext());
-    else {
+    Type lowType = loom::lowPrecisionType(&getContext(), precision);
+    if (!lowType) {
       getOperation().emitError() << "loom-gpu-attention: unknown precision '"
                                  << precision << "' (fp16 or bf16)";
       return signalPassFailure();

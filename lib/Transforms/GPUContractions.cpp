@@ -494,12 +494,8 @@ struct GPUContractionsPass
   using Base::Base;
 
   void runOnOperation() override {
-    Type lowType;
-    if (precision == "fp16")
-      lowType = Float16Type::get(&getContext());
-    else if (precision == "bf16")
-      lowType = BFloat16Type::get(&getContext());
-    else if (precision != "fp32") {
+    Type lowType = loom::lowPrecisionType(&getContext(), precision);
+    if (!lowType && precision != "fp32") {
       getOperation().emitError() << "loom-gpu-contractions: unknown precision '"
                                  << precision << "' (fp32, fp16 or bf16)";
       return signalPassFailure();

@@ -13,6 +13,14 @@
 
 using namespace mlir;
 
+Type loom::lowPrecisionType(MLIRContext *context, StringRef precision) {
+  if (precision == "fp16")
+    return Float16Type::get(context);
+  if (precision == "bf16")
+    return BFloat16Type::get(context);
+  return Type();
+}
+
 Value loom::bufferAddress(OpBuilder &b, Location loc, Value buffer) {
   return arith::IndexCastOp::create(
       b, loc, b.getI64Type(),

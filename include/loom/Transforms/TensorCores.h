@@ -18,6 +18,11 @@
 
 namespace loom {
 
+/// The multiplicand type a precision option names: f16 for "fp16", bf16 for
+/// "bf16", null otherwise.
+mlir::Type lowPrecisionType(mlir::MLIRContext *context,
+                            llvm::StringRef precision);
+
 /// The aligned base address of memref `buffer`, as i64 (bytes).
 mlir::Value bufferAddress(mlir::OpBuilder &b, mlir::Location loc,
                           mlir::Value buffer);
