@@ -11,12 +11,12 @@
 // head's keys padded to a multiple of 64 with zeros), then
 // FlashAttention-2's forward algorithm on tensor cores:
 //
-//   * a block of 128 threads (4 warps) computes 64 query rows of one
+//   * a block of 256 threads (8 warps) computes 128 query rows of one
 //     (batch, head); each warp owns 16 rows (grid: query tiles, heads,
 //     batch);
-//   * the block stages its queries in shared memory once, converted to the
-//     low type, and each warp keeps them in registers as mma.sync A
-//     fragments;
+//   * the block stages its queries in shared memory once (64 rows at a
+//     time, through the key tile), converted to the low type, and each warp
+//     keeps its rows in registers as mma.sync A fragments;
 //   * per 64 keys, K ([key][d]) and V ([key][dv]) tiles arrive in shared
 //     memory by cp.async, pipelined: a step waits for its keys, computes
 //     its warp's 16 x 64 scores (ldmatrix.x4 B fragments, nvvm.mma.sync
@@ -96,7 +96,9 @@ enum AttentionArg : unsigned {
 };
 
 /// Query rows per block, keys per step, threads per block.
-constexpr int64_t kTileQ = 64, kTileKV = 64, kThreads = 128;
+/// (8 warps of 16 rows: each K/V tile serves 128 queries, half the L2
+/// traffic of 64.)
+constexpr int64_t kTileQ = 128, kTileKV = 64, kThreads = 256;
 /// Shared-memory rows are padded by this many elements (conflict-free
 /// fragment loads).
 constexpr int64_t kPad = 8;
@@ -377,12 +379,22 @@ void KernelBuilder::copyTile(Value low, int64_t cols, Value row0, Value tile) {
   };
   bool regular = kThreads % chunks == 0;
   Value dst0 = dstOf(tid);
-  for (int64_t i = 0; i < kTileKV * chunks / kThreads; ++i) {
+  int64_t total = kTileKV * chunks;
+  for (int64_t i = 0; i * kThreads < total; ++i) {
     Value from = arith::AddIOp::create(b, loc, src, i64(16 * kThreads * i));
     Value to = regular ? arith::AddIOp::create(
                              b, loc, dst0,
                              i64(2 * (cols + kPad) * (kThreads / chunks) * i))
                        : dstOf(add(tid, kThreads * i));
+    if ((i + 1) * kThreads <= total) {
+      loom::copyAsync16(b, loc, to, from);
+      continue;
+    }
+    // The last round, partial: threads past the tile copy nothing.
+    auto some = scf::IfOp::create(
+        b, loc, lessThan(tid, index(total - i * kThreads)), false);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(&some.getThenRegion().front());
     loom::copyAsync16(b, loc, to, from);
   }
 }
@@ -428,8 +440,8 @@ void KernelBuilder::build() {
   Attribute shared = gpu::AddressSpaceAttr::get(
       b.getContext(), gpu::GPUDialect::getWorkgroupAddressSpace());
   // Queries, then each step's keys: [row][d]; values: [key][dv].
-  auto rowsType = MemRefType::get({std::max(kTileQ, kTileKV), dim + kPad},
-                                  lowType, MemRefLayoutAttrInterface(), shared);
+  auto rowsType = MemRefType::get({kTileKV, dim + kPad}, lowType,
+                                  MemRefLayoutAttrInterface(), shared);
   auto valuesType = MemRefType::get({kTileKV, dimV + kPad}, lowType,
                                     MemRefLayoutAttrInterface(), shared);
   Value one = index(1);
@@ -466,19 +478,35 @@ void KernelBuilder::build() {
   // This thread's rows within the block's tile: r and r + 8.
   Value warpRow = add(mul(warp, 16), lgroup);
 
-  // The queries' A fragments, per k16 step of the head dim.
-  stage(qBase, q, q0, seqQ, kTileQ, dim, rowsTile, /*transposed=*/false);
-  gpu::BarrierOp::create(b, loc);
+  // The queries' A fragments, per k16 step of the head dim: staged through
+  // the key tile (kTileKV rows) a part at a time; each warp keeps the
+  // fragments of the part that holds its rows.
   SmallVector<std::array<Value, 4>> queryFrags;
-  for (int64_t kk = 0; kk < dim; kk += 16) {
-    Value col = add(mul(quad, 2), kk), col8 = add(col, 8);
-    Value row8 = add(warpRow, 8);
-    queryFrags.push_back(
-        {fragment(rowsTile, warpRow, col), fragment(rowsTile, row8, col),
-         fragment(rowsTile, warpRow, col8), fragment(rowsTile, row8, col8)});
+  Value tileRow = add(mul(rem(warp, kTileKV / 16), 16), lgroup);
+  Value part = div(warp, kTileKV / 16);
+  for (int64_t p = 0; p < kTileQ / kTileKV; ++p) {
+    stage(qBase, q, add(q0, p * kTileKV), seqQ, kTileKV, dim, rowsTile,
+          /*transposed=*/false);
+    gpu::BarrierOp::create(b, loc);
+    Value mine =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, part, index(p));
+    for (int64_t kk = 0; kk < dim; kk += 16) {
+      Value col = add(mul(quad, 2), kk), col8 = add(col, 8);
+      Value row8 = add(tileRow, 8);
+      std::array<Value, 4> frags = {
+          fragment(rowsTile, tileRow, col), fragment(rowsTile, row8, col),
+          fragment(rowsTile, tileRow, col8), fragment(rowsTile, row8, col8)};
+      if (p == 0) {
+        queryFrags.push_back(frags);
+        continue;
+      }
+      for (int64_t j = 0; j < 4; ++j)
+        queryFrags[kk / 16][j] = arith::SelectOp::create(
+            b, loc, mine, frags[j], queryFrags[kk / 16][j]);
+    }
+    // The next part, then the keys, overwrite this one.
+    gpu::BarrierOp::create(b, loc);
   }
-  // The keys overwrite the queries.
-  gpu::BarrierOp::create(b, loc);
 
   // Keys this block may see: all, or (causal) those up to the diagonal of
   // its last row: key j <= i + seqKV - seqQ.

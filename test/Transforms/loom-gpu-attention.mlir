@@ -3,15 +3,16 @@
 
 // Causal attention, head dims 64, contiguous rows (column stride 1). K and
 // V are first converted to fp16 (one kernel each, 8 elements per thread,
-// keys padded to a multiple of 64 with zeros). Then one launch of 64-query
-// blocks (grid: query tiles, heads, batch) of 128 threads with two fp16
-// tiles in shared memory ([row][d] for the queries, then the keys; [key][dv]
-// for the values). The queries are staged once (16-byte loads where the
-// rows are aligned, scalar loads otherwise) and kept as fragments; the
-// first keys and values are copied asynchronously (cp.async, a group
-// each); per 64 keys: wait for the keys, 4 x 4 ldmatrix.x4 and 4 x 8 score
-// MMAs (head dim 64 = 4 k16 steps, 8 key tiles), the next keys' copies, the
-// causal mask, the row maximum over the quad (two xor shuffles), base-2
+// keys padded to a multiple of 64 with zeros). Then one launch of
+// 128-query blocks (grid: query tiles, heads, batch) of 256 threads (8
+// warps of 16 rows) with two fp16 tiles in shared memory ([row][d] for the
+// queries, then the keys; [key][dv] for the values). The queries are staged
+// in two parts of 64 rows (16-byte loads where the rows are aligned, scalar
+// loads otherwise); each warp keeps the fragments of its part. The first
+// keys and values are copied asynchronously (cp.async, a group each); per
+// 64 keys: wait for the keys, 4 x 4 ldmatrix.x4 and 4 x 8 score MMAs (head
+// dim 64 = 4 k16 steps, 8 key tiles), the next keys' copies, the causal
+// mask, the row maximum over the quad (two xor shuffles), base-2
 // exponentials, wait for the values, 4 x 4 ldmatrix.x4.trans and 4 x 8
 // output MMAs, the next values' copies; at the end the row sums over the
 // quad and guarded stores of the normalized rows; the fp16 copies freed.
@@ -24,8 +25,8 @@
 // CHECK:             vector.store %{{.*}}, %[[KLOW]][%{{.*}}] {alignment = 16 : i64} : memref<?xf16>, vector<8xf16>
 // CHECK:           gpu.launch
 // CHECK:             vector.store %{{.*}}, %[[VLOW]][%{{.*}}] {alignment = 16 : i64} : memref<?xf16>, vector<8xf16>
-// CHECK:           %[[GX:.*]] = arith.ceildivui %{{.*}}, %c64
-// CHECK:           gpu.launch blocks(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %[[GX]], %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) threads(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %c128{{.*}}, %{{.*}} = %c1{{.*}}, %{{.*}} = %c1{{.*}}) workgroup(%[[ROWS:.*]] : memref<64x72xf16, #gpu.address_space<workgroup>>, %[[VALUES:.*]] : memref<64x72xf16, #gpu.address_space<workgroup>>)
+// CHECK:           %[[GX:.*]] = arith.ceildivui %{{.*}}, %c128
+// CHECK:           gpu.launch blocks(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %[[GX]], %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) threads(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %c256{{.*}}, %{{.*}} = %c1{{.*}}, %{{.*}} = %c1{{.*}}) workgroup(%[[ROWS:.*]] : memref<64x72xf16, #gpu.address_space<workgroup>>, %[[VALUES:.*]] : memref<64x72xf16, #gpu.address_space<workgroup>>)
 // CHECK:             llvm.inttoptr
 // CHECK:             scf.if
 // CHECK:               llvm.load %{{.*}} {alignment = 16 : i64} : !llvm.ptr -> vector<4xf32>
@@ -37,9 +38,16 @@
 // CHECK-COUNT-16:    vector.load %[[ROWS]]{{.*}} {alignment = 4 : i64} : memref<64x72xf16, #gpu.address_space<workgroup>>, vector<2xf16>
 // CHECK:             gpu.barrier
 // CHECK:             scf.if
-// CHECK-COUNT-4:       nvvm.cp.async.shared.global %{{.*}}, %{{.*}}, 16, cache = cg : !llvm.ptr<3>, !llvm.ptr<1>
+// CHECK:               llvm.load %{{.*}} {alignment = 16 : i64} : !llvm.ptr -> vector<4xf32>
+// CHECK:             gpu.barrier
+// CHECK:             arith.cmpi eq
+// CHECK-COUNT-16:    vector.load %[[ROWS]]
+// CHECK:             arith.select
+// CHECK:             gpu.barrier
+// CHECK:             scf.if
+// CHECK-COUNT-2:       nvvm.cp.async.shared.global %{{.*}}, %{{.*}}, 16, cache = cg : !llvm.ptr<3>, !llvm.ptr<1>
 // CHECK:               nvvm.cp.async.commit.group
-// CHECK-COUNT-4:       nvvm.cp.async.shared.global
+// CHECK-COUNT-2:       nvvm.cp.async.shared.global
 // CHECK:             nvvm.cp.async.commit.group
 // CHECK:             scf.for %{{.*}} = %c0{{.*}} to %{{.*}} step %c64{{.*}} iter_args({{.*}}) -> (f32, f32, f32, f32, f32
 // CHECK:               nvvm.cp.async.wait.group 1
@@ -50,7 +58,7 @@
 // CHECK-COUNT-30:      nvvm.mma.sync
 // CHECK:               gpu.barrier
 // CHECK:               scf.if
-// CHECK-COUNT-4:         nvvm.cp.async.shared.global
+// CHECK-COUNT-2:         nvvm.cp.async.shared.global
 // CHECK:               nvvm.cp.async.commit.group
 // CHECK:               arith.cmpi sle
 // CHECK:               gpu.shuffle  xor
@@ -63,7 +71,7 @@
 // CHECK-COUNT-32:      nvvm.mma.sync
 // CHECK:               gpu.barrier
 // CHECK:               scf.if
-// CHECK-COUNT-4:         nvvm.cp.async.shared.global
+// CHECK-COUNT-2:         nvvm.cp.async.shared.global
 // CHECK:               nvvm.cp.async.commit.group
 // CHECK:               scf.yield
 // CHECK:             gpu.shuffle  xor

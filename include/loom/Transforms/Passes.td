@@ -592,10 +592,11 @@ def GPUAttentionPass : Pass<"loom-gpu-attention", "mlir::func::FuncOp"> {
     address and broadcast strides: the kernel adds it to the scores)
     becomes three kernels: two convert K and V to fp16 or bf16
     (`precision`; each head's keys padded to a multiple of 64 with zeros),
-    and one runs FlashAttention-2's forward algorithm: a block of 128
-    threads (4 warps, 16 query rows each) per 64 queries of one (batch,
+    and one runs FlashAttention-2's forward algorithm: a block of 256
+    threads (8 warps, 16 query rows each) per 128 queries of one (batch,
     head) (grid: query tiles, heads, batch). The block stages its queries
-    once and each warp keeps their `mma.sync` fragments in registers; K and
+    once (64 rows at a time) and each warp keeps their `mma.sync` fragments
+    in registers; K and
     V tiles of 64 keys come by `cp.async` (pipelined: the next keys load
     while the values are used, the next values while the scores are
     computed); scores by `ldmatrix.x4` and `nvvm.mma.sync` m16n8k16 (fp32
