@@ -183,11 +183,11 @@ private:
   }
 
   /// Stages rows [row0, row0 + rows) x columns [0, cols) of the matrix at
-  /// `base` in `tile`, converted to the low type: tile[r][c], or tile[c][r]
-  /// when `transposed`. Rows at or past `rowBound` are 0. Loads 4 columns
-  /// at a time where the operand's rows are contiguous and 16-byte aligned.
+  /// `base` in `tile` (tile[r][c]), converted to the low type. Rows at or
+  /// past `rowBound` are 0. Loads 4 columns at a time where the operand's
+  /// rows are contiguous and 16-byte aligned.
   void stage(Value base, const Operand &op, Value row0, Value rowBound,
-             int64_t rows, int64_t cols, Value tile, bool transposed);
+             int64_t rows, int64_t cols, Value tile);
 
   /// Converts rows [0, seqKV) of each (batch, kv head) matrix of `op`
   /// (`cols` columns) into `low` ([rows][cols], each head's rows padded to
@@ -232,7 +232,7 @@ private:
 
 void KernelBuilder::stage(Value base, const Operand &op, Value row0,
                           Value rowBound, int64_t rows, int64_t cols,
-                          Value tile, bool transposed) {
+                          Value tile) {
   Value last = arith::SubIOp::create(b, loc, rowBound, index(1));
   // Element group e = tid + kThreads * i (of `width` columns) is row
   // e / (cols / width): adjacent threads read adjacent columns (contiguous
@@ -257,21 +257,11 @@ void KernelBuilder::stage(Value base, const Operand &op, Value row0,
       v = arith::SelectOp::create(b, loc, inside, v, zero);
       Type lowVector = width == 1 ? lowType : VectorType::get({width}, lowType);
       Value low = arith::TruncFOp::create(b, loc, lowVector, v);
-      if (width == 1) {
-        SmallVector<Value> at = {r, c};
-        if (transposed)
-          std::swap(at[0], at[1]);
-        memref::StoreOp::create(b, loc, low, tile, at);
-      } else if (!transposed) {
+      if (width == 1)
+        memref::StoreOp::create(b, loc, low, tile, ValueRange{r, c});
+      else
         vector::StoreOp::create(b, loc, low, tile, ValueRange{r, c},
                                 /*nontemporal=*/false, llvm::Align(2 * width));
-      } else {
-        for (int64_t w = 0; w < width; ++w)
-          memref::StoreOp::create(
-              b, loc,
-              vector::ExtractOp::create(b, loc, low, ArrayRef<int64_t>{w}),
-              tile, ValueRange{add(c, w), r});
-      }
     }
   };
   // 16-byte loads where the columns are contiguous and every row starts
@@ -485,8 +475,7 @@ void KernelBuilder::build() {
   Value tileRow = add(mul(rem(warp, kTileKV / 16), 16), lgroup);
   Value part = div(warp, kTileKV / 16);
   for (int64_t p = 0; p < kTileQ / kTileKV; ++p) {
-    stage(qBase, q, add(q0, p * kTileKV), seqQ, kTileKV, dim, rowsTile,
-          /*transposed=*/false);
+    stage(qBase, q, add(q0, p * kTileKV), seqQ, kTileKV, dim, rowsTile);
     gpu::BarrierOp::create(b, loc);
     Value mine =
         arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, part, index(p));
