@@ -39,6 +39,7 @@
 
 #include "loom/Transforms/Passes.h"
 
+#include "loom/Transforms/KernelArith.h"
 #include "loom/Transforms/TensorCores.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -49,8 +50,8 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
-#include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
 
 #include <cmath>
@@ -112,50 +113,18 @@ struct Operand {
   std::array<Value, 4> strides;
 };
 
-/// The constant value of `v`, if it is one.
-static std::optional<int64_t> constantOf(Value v) {
-  APInt value;
-  if (!matchPattern(v, m_ConstantInt(&value)))
-    return std::nullopt;
-  return value.getSExtValue();
-}
-
 /// Builds the flash-attention kernel of one call.
-class KernelBuilder {
+class KernelBuilder : loom::KernelArith {
 public:
   KernelBuilder(OpBuilder &b, Location loc, func::CallOp call, int64_t dim,
                 int64_t dimV, float scale, bool causal, Type lowType)
-      : b(b), loc(loc), call(call), dim(dim), dimV(dimV), scale(scale),
+      : KernelArith(b, loc), call(call), dim(dim), dimV(dimV), scale(scale),
         causal(causal), masked(call.getNumOperands() == kNumMaskedArgs),
         lowType(lowType) {}
 
   void build();
 
 private:
-  Value index(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
-  Value i64(int64_t v) { return arith::ConstantIntOp::create(b, loc, v, 64); }
-  Value f32(double v) {
-    return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
-  }
-  Value toI64(Value v) {
-    return arith::IndexCastOp::create(b, loc, b.getI64Type(), v);
-  }
-  Value toIndex(Value v) {
-    return arith::IndexCastOp::create(b, loc, b.getIndexType(), v);
-  }
-  Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
-  Value add(Value x, int64_t c) { return c ? add(x, index(c)) : x; }
-  Value mul(Value x, Value y) { return arith::MulIOp::create(b, loc, x, y); }
-  Value mul(Value x, int64_t c) { return mul(x, index(c)); }
-  Value div(Value x, int64_t c) {
-    return arith::DivUIOp::create(b, loc, x, index(c));
-  }
-  Value rem(Value x, int64_t c) {
-    return arith::RemUIOp::create(b, loc, x, index(c));
-  }
-  Value lessThan(Value x, Value y) {
-    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, x, y);
-  }
   Value arg(unsigned i) { return call.getOperand(i); }
   Operand operand(unsigned first) {
     return {arg(first),
@@ -214,8 +183,6 @@ private:
                                 transposed, lowType);
   }
 
-  OpBuilder &b;
-  Location loc;
   func::CallOp call;
   int64_t dim, dimV;
   float scale;
@@ -267,7 +234,7 @@ void KernelBuilder::stage(Value base, const Operand &op, Value row0,
   // 16-byte loads where the columns are contiguous and every row starts
   // 16-byte aligned (checked at run time, uniform in the block); scalar
   // loads otherwise.
-  std::optional<int64_t> colStride = constantOf(op.strides[3]);
+  std::optional<int64_t> colStride = getConstantIntValue(op.strides[3]);
   if (!colStride || *colStride != 1) {
     emit(1);
     return;
@@ -729,11 +696,12 @@ struct GPUAttentionPass final
                          << call.getNumOperands();
         return signalPassFailure();
       }
-      std::optional<int64_t> dim = constantOf(call.getOperand(kDim));
-      std::optional<int64_t> dimV = constantOf(call.getOperand(kDimV));
+      std::optional<int64_t> dim = getConstantIntValue(call.getOperand(kDim));
+      std::optional<int64_t> dimV = getConstantIntValue(call.getOperand(kDimV));
       std::optional<int64_t> scaleBits =
-          constantOf(call.getOperand(kScaleBits));
-      std::optional<int64_t> flags = constantOf(call.getOperand(kFlags));
+          getConstantIntValue(call.getOperand(kScaleBits));
+      std::optional<int64_t> flags =
+          getConstantIntValue(call.getOperand(kFlags));
       auto supported = [](std::optional<int64_t> d) {
         return d && *d > 0 && *d % 16 == 0 && *d <= kMaxHeadDim;
       };

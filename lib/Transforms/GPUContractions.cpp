@@ -35,6 +35,7 @@
 
 #include "loom/Transforms/Passes.h"
 
+#include "loom/Transforms/KernelArith.h"
 #include "loom/Transforms/LoopIndexing.h"
 #include "loom/Transforms/TensorCores.h"
 
@@ -170,33 +171,15 @@ static linalg::GenericOp reductionsInnermost(RewriterBase &rewriter,
 }
 
 /// Builds the tensor-core kernel of one contraction.
-class KernelBuilder {
+class KernelBuilder : loom::KernelArith {
 public:
   KernelBuilder(OpBuilder &b, Location loc, linalg::GenericOp op,
                 const ContractionLoops &loops, Type lowType)
-      : b(b), loc(loc), op(op), loops(loops), lowType(lowType) {}
+      : KernelArith(b, loc), op(op), loops(loops), lowType(lowType) {}
 
   void build();
 
 private:
-  Value index(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
-  Value i64(int64_t v) { return arith::ConstantIntOp::create(b, loc, v, 64); }
-  Value toI64(Value v) {
-    return arith::IndexCastOp::create(b, loc, b.getI64Type(), v);
-  }
-  Value mul(Value x, Value y) { return arith::MulIOp::create(b, loc, x, y); }
-  Value mul(Value x, int64_t c) { return mul(x, index(c)); }
-  Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
-  Value add(Value x, int64_t c) { return c ? add(x, index(c)) : x; }
-  Value div(Value x, int64_t c) {
-    return arith::DivUIOp::create(b, loc, x, index(c));
-  }
-  Value rem(Value x, int64_t c) {
-    return arith::RemUIOp::create(b, loc, x, index(c));
-  }
-  Value lessThan(Value x, Value y) {
-    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, x, y);
-  }
   /// min(x, bound - 1) (bound > 0).
   Value clamp(Value x, Value bound) {
     return arith::MinUIOp::create(
@@ -239,8 +222,6 @@ private:
     loom::delinearizeLoops(b, loc, linear, group, loopSizes, ivs);
   }
 
-  OpBuilder &b;
-  Location loc;
   linalg::GenericOp op;
   /// The sizes of the contraction's loops.
   SmallVector<Value> loopSizes;

@@ -22,7 +22,7 @@
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
-#include "mlir/IR/Matchers.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/PatternMatch.h"
 
 #include <cstring>
@@ -53,14 +53,6 @@ constexpr int64_t kRMSNorm = 1;
 /// Threads per block: 8 warps, a row each.
 constexpr int64_t kBlock = 256, kWarp = 32;
 
-/// The constant value of `v`, if it is one.
-static std::optional<int64_t> constantOf(Value v) {
-  APInt value;
-  if (!matchPattern(v, m_ConstantInt(&value)))
-    return std::nullopt;
-  return value.getSExtValue();
-}
-
 /// Builds the kernel of one call.
 static void buildNormKernel(OpBuilder &b, Location loc, func::CallOp call,
                             float epsilon, bool rms) {
@@ -80,8 +72,8 @@ static void buildNormKernel(OpBuilder &b, Location loc, func::CallOp call,
   auto ptrType = LLVM::LLVMPointerType::get(b.getContext());
   Value rows = toIndex(call.getOperand(kRows));
   Value cols = toIndex(call.getOperand(kCols));
-  std::optional<int64_t> noScale = constantOf(call.getOperand(kScale));
-  std::optional<int64_t> noBias = constantOf(call.getOperand(kBias));
+  std::optional<int64_t> noScale = getConstantIntValue(call.getOperand(kScale));
+  std::optional<int64_t> noBias = getConstantIntValue(call.getOperand(kBias));
   bool hasScale = !noScale || *noScale != 0;
   bool hasBias = !noBias || *noBias != 0;
 
@@ -199,8 +191,8 @@ struct GPUNormsPass final : loom::impl::GPUNormsPassBase<GPUNormsPass> {
     for (func::CallOp call : calls) {
       std::optional<int64_t> bits, kind;
       if (call.getNumOperands() == kNumArgs) {
-        bits = constantOf(call.getOperand(kEpsilonBits));
-        kind = constantOf(call.getOperand(kKind));
+        bits = getConstantIntValue(call.getOperand(kEpsilonBits));
+        kind = getConstantIntValue(call.getOperand(kKind));
       }
       if (!bits || !kind || *kind < 0 || *kind > kRMSNorm) {
         call.emitError() << "loom-gpu-norms: " << kNormKernel << " takes "
