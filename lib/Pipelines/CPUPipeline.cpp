@@ -153,6 +153,7 @@ void loom::buildCPUPipeline(OpPassManager &pm,
   LoomToLinalgPassOptions toLinalg;
   toLinalg.scanChunk = options.scanChunk;
   toLinalg.scanChunkDelta = options.scanChunkDelta;
+  toLinalg.softmaxCalls = options.gpuNormKernels;
   pm.addPass(createLoomToLinalgPass(toLinalg));
   pm.addPass(createCanonicalizerPass());
   // Reshapes to run-time shapes as views, and attention tiles that read and

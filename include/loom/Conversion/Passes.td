@@ -32,7 +32,9 @@ def LoomToLinalgPass : Pass<"loom-to-linalg"> {
     then the linear chunk).
     `loom.moe` becomes a call of the runtime's routed mixture-of-experts
     kernel on the operands' buffers. Ops with `AggregatedOpInterface` (`linalg.softmax`)
-    are decomposed, so only structured ops remain.
+    are decomposed, so only structured ops remain, except that with
+    `softmax-calls` (GPU) an f32 softmax over the last axis becomes a call
+    of `loomrt_norm_f32` with kind 2 (see `loom-norm-calls`).
   }];
   let options = [
     Option<"scanChunk", "scan-chunk", "int64_t", /*default=*/"64",
@@ -41,6 +43,10 @@ def LoomToLinalgPass : Pass<"loom-to-linalg"> {
     Option<"scanChunkDelta", "scan-chunk-delta", "int64_t", /*default=*/"0",
            "Time steps per chunk of a delta scan's chunked form (0: "
            "sequential, the default: ~3x the FLOPs, slower on CPUs)">,
+    Option<"softmaxCalls", "softmax-calls", "bool", /*default=*/"false",
+           "GPU: f32 softmax over the last axis (ONNX Softmax, attention's "
+           "reference form) becomes a call of loomrt_norm_f32 with kind 2, "
+           "for loom-gpu-norms' row kernel, instead of being decomposed">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
@@ -187,8 +193,9 @@ def NormCallsPass : Pass<"loom-norm-calls", "mlir::ModuleOp"> {
     f32 tensors, becomes one call of `loomrt_norm_f32(rows, cols, input,
     output, scale, bias, epsilon bits, kind)` on identity-layout buffers
     (addresses as i64, 0 for an absent scale or bias; kind 0 layer norm,
-    1 RMS norm), which `loom-gpu-norms` turns into a kernel with a warp per
-    row. The output is a fresh buffer.
+    1 RMS norm; kind 2, softmax, comes from `loom-to-linalg{softmax-calls}`),
+    which `loom-gpu-norms` turns into a kernel with a warp per row. The
+    output is a fresh buffer.
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

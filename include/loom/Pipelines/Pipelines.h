@@ -56,8 +56,8 @@ struct CPUPipelineOptions {
   /// loomrt_attention_f32 call for it (loom-tile-attention{gpu-kernel}).
   bool gpuAttentionKernels = false;
   /// (Set by the GPU pipeline for real kernels.) Last-axis f32 layer and RMS
-  /// norms become loomrt_norm_f32 calls (loom-norm-calls) for
-  /// loom-gpu-norms' row kernels.
+  /// norms (loom-norm-calls) and softmaxes (loom-to-linalg{softmax-calls})
+  /// become loomrt_norm_f32 calls for loom-gpu-norms' row kernels.
   bool gpuNormKernels = false;
   /// Query rows and key rows per attention tile (512 x 512: 4-5% faster
   /// than 256 x 512 on dense attention at S = 512 and 2048, which was the

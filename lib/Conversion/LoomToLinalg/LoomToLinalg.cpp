@@ -724,6 +724,8 @@ struct LoomToLinalgPass final
     }
     RewritePatternSet patterns(&getContext());
     populateLoomToLinalgPatterns(patterns, scanChunk, scanChunkDelta);
+    if (softmaxCalls)
+      populateSoftmaxCallPatterns(patterns);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();
     WalkResult left = getOperation()->walk([](Operation *op) {

@@ -2,6 +2,7 @@
 // RUN: not loom-opt %s -split-input-file --loom-to-linalg="scan-chunk=-1" 2>&1 | FileCheck %s --check-prefix=BAD
 // BAD: error: scan-chunk and scan-chunk-delta must not be negative
 // RUN: loom-opt %s -split-input-file --loom-to-linalg="scan-chunk-delta=32" | FileCheck %s --check-prefix=DELTA
+// RUN: loom-opt %s -split-input-file --loom-to-linalg="softmax-calls=true" | FileCheck %s --check-prefix=SOFTMAX
 
 // One row at a time: an scf.forall over the rows whose body sums the row,
 // sums its squared deviations and normalizes it (scale and bias), then
@@ -87,6 +88,13 @@ func.func @silu(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
 //       CHECK:   math.exp
 //   CHECK-NOT:   linalg.softmax
 //   CHECK-NOT:   loom.attention
+// With softmax-calls (GPU), the scores' softmax becomes the row kernel's
+// call (kind 2) on the masked scores, rows = 1 * 4 * 5, cols = 7.
+// SOFTMAX-LABEL: func @attention
+//       SOFTMAX:   arith.cmpi sgt
+//   SOFTMAX-NOT:   math.exp
+//       SOFTMAX:   call @loomrt_norm_f32(%c20_i64, %c7_i64, %{{.*}}, %{{.*}}, %c0_i64, %c0_i64, %c0_i64, %c2_i64)
+//   SOFTMAX-NOT:   linalg.softmax
 func.func @attention(%q: tensor<1x4x5x8xf32>, %k: tensor<1x2x7x8xf32>, %v: tensor<1x2x7x8xf32>) -> tensor<1x4x5x8xf32> {
   %o = loom.attention %q, %k, %v {causal, num_kv_heads = 2 : i64} : (tensor<1x4x5x8xf32>, tensor<1x2x7x8xf32>, tensor<1x2x7x8xf32>) -> tensor<1x4x5x8xf32>
   return %o : tensor<1x4x5x8xf32>
@@ -531,4 +539,35 @@ func.func @sparse_matmul_2_4(%x: tensor<?x8xf32>) -> tensor<?x20xf32> {
   %i = arith.constant dense<9> : tensor<2x20xi8>
   %0 = loom.sparse_matmul %x, %v, %i {format = "2:4", columns = 20 : i64} : (tensor<?x8xf32>, tensor<4x20xf32>, tensor<2x20xi8>) -> tensor<?x20xf32>
   return %0 : tensor<?x20xf32>
+}
+
+// -----
+
+// ONNX Softmax as imported (linalg.softmax): with softmax-calls, over the
+// last axis of an f32 tensor, the row kernel's call (dynamic rows 2 * ?, 10
+// columns, kind 2, into a fresh buffer); over another axis, or f16,
+// decomposed as without the option.
+// SOFTMAX-LABEL: func @softmax_ops
+//       SOFTMAX:   tensor.empty
+//       SOFTMAX:   %[[D:.*]] = tensor.dim %arg0, %c1
+//       SOFTMAX:   %[[ROWS:.*]] = arith.muli %[[D]], %c2
+//       SOFTMAX:   memref.alloc(%[[D]]) : memref<2x?x10xf32>
+//       SOFTMAX:   %[[R64:.*]] = arith.index_cast %[[ROWS]] : index to i64
+//       SOFTMAX:   call @loomrt_norm_f32(%[[R64]], %c10_i64, %{{.*}}, %{{.*}}, %c0_i64, %c0_i64, %c0_i64, %c2_i64)
+//   SOFTMAX-NOT:   call @loomrt_norm_f32
+//       SOFTMAX:   math.exp
+//       SOFTMAX:   math.exp
+//   SOFTMAX-NOT:   linalg.softmax
+// CHECK-LABEL: func @softmax_ops
+//   CHECK-NOT:   call
+//   CHECK-NOT:   linalg.softmax
+func.func @softmax_ops(%x: tensor<2x?x10xf32>, %h: tensor<4x8xf16>) -> (tensor<2x?x10xf32>, tensor<2x?x10xf32>, tensor<4x8xf16>) {
+  %c1 = arith.constant 1 : index
+  %d = tensor.dim %x, %c1 : tensor<2x?x10xf32>
+  %e0 = tensor.empty(%d) : tensor<2x?x10xf32>
+  %a = linalg.softmax dimension(2) ins(%x : tensor<2x?x10xf32>) outs(%e0 : tensor<2x?x10xf32>) -> tensor<2x?x10xf32>
+  %b = linalg.softmax dimension(1) ins(%x : tensor<2x?x10xf32>) outs(%e0 : tensor<2x?x10xf32>) -> tensor<2x?x10xf32>
+  %e1 = tensor.empty() : tensor<4x8xf16>
+  %c = linalg.softmax dimension(1) ins(%h : tensor<4x8xf16>) outs(%e1 : tensor<4x8xf16>) -> tensor<4x8xf16>
+  return %a, %b, %c : tensor<2x?x10xf32>, tensor<2x?x10xf32>, tensor<4x8xf16>
 }

@@ -61,6 +61,12 @@ void populateLoomToLinalgPatterns(
     mlir::RewritePatternSet &patterns, int64_t scanChunk = kDefaultScanChunk,
     int64_t deltaScanChunk = kDefaultDeltaScanChunk);
 
+/// Adds the pattern turning an f32 linalg.softmax over the last axis into a
+/// call of the GPU's row kernel, loomrt_norm_f32 with kind 2 (softmax;
+/// no scale, bias or epsilon), which loom-gpu-norms expands; it takes
+/// precedence over decomposing the softmax.
+void populateSoftmaxCallPatterns(mlir::RewritePatternSet &patterns);
+
 /// Adds the pattern lowering loom.scan: an scf.forall over the independent
 /// recurrences around an scf.for over time (the sequential form), or, for
 /// linear and gated scans longer than `chunk` steps (delta scans longer than
