@@ -59,7 +59,7 @@ void loom::buildGPUPipeline(OpPassManager &pm,
   GPUContractionsPassOptions contractions;
   contractions.precision = options.precision;
   contractions.tensorCores = !options.emulate;
-  pm.addNestedPass<func::FuncOp>(createGPUContractionsPass(contractions));
+  pm.addPass(createGPUContractionsPass(contractions));
   // Row reductions: a warp per row (shuffles: not emulated on the host).
   if (!options.emulate)
     pm.addNestedPass<func::FuncOp>(createGPURowReductionsPass());

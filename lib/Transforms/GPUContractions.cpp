@@ -37,6 +37,7 @@
 
 #include "loom/Transforms/KernelArith.h"
 #include "loom/Transforms/LoopIndexing.h"
+#include "loom/Transforms/Microkernels.h"
 #include "loom/Transforms/TensorCores.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -48,8 +49,19 @@
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Utils/IndexingUtils.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/AsmState.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
+#include "mlir/IR/SymbolTable.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
+#include "llvm/ADT/SetVector.h"
+
+#include <map>
 
 namespace loom {
 #define GEN_PASS_DEF_GPUCONTRACTIONSPASS
@@ -170,12 +182,132 @@ static linalg::GenericOp reductionsInnermost(RewriterBase &rewriter,
   return succeeded(swapped) ? *swapped : op;
 }
 
+/// An elementwise op fused into a contraction's tensor-core kernel: the
+/// kernel computes the contraction's result g for each output element and
+/// then `consumer`'s body on it, storing the consumer's output instead of
+/// (or as well as) g.
+struct Epilogue {
+  linalg::GenericOp consumer;
+  /// The consumer's input that reads the contraction's output.
+  unsigned gemmInput = 0;
+  /// The op filling the contraction's output with `fillValue` before it
+  /// accumulates, when the output is dead after the consumer: the kernel
+  /// adds `fillValue` to its accumulators instead of reading the output.
+  Operation *fill = nullptr;
+  Value fillValue;
+  /// Whether g is still read after the consumer (it is stored too).
+  bool storeResult = true;
+};
+
+/// When `op` is `linalg.fill` or a linalg.generic that broadcasts a
+/// scalar into `buffer` (all-parallel, yielding its input), the scalar.
+static Value filledScalar(Operation *op, Value buffer) {
+  if (auto fill = dyn_cast<linalg::FillOp>(op))
+    return fill.getOutputs()[0] == buffer ? fill.getInputs()[0] : Value();
+  auto generic = dyn_cast<linalg::GenericOp>(op);
+  if (!generic || generic.getNumDpsInputs() != 1 ||
+      generic.getNumDpsInits() != 1 ||
+      generic.getDpsInitOperand(0)->get() != buffer ||
+      generic.getNumParallelLoops() != generic.getNumLoops())
+    return Value();
+  Value scalar = generic.getDpsInputOperand(0)->get();
+  Block *body = generic.getBody();
+  if (isa<ShapedType>(scalar.getType()) ||
+      body->getTerminator()->getOperand(0) != body->getArgument(0))
+    return Value();
+  return scalar;
+}
+
+/// The elementwise op that `op` (a contraction into a buffer `c`) can
+/// compute in its kernel's epilogue: the next op with memory effects, an
+/// all-parallel linalg.generic with one init whose inputs include `c` once,
+/// through a permutation of its loops (so that each of the contraction's
+/// output elements is one of its iterations), with projected-permutation
+/// maps, and that writes `c` only through that same map. `c` must be an
+/// allocation whose other uses are a fill before `op`, deallocations and
+/// reads after the consumer (no views, which could alias the consumer's
+/// output).
+static std::optional<Epilogue> findEpilogue(linalg::GenericOp op) {
+  Value c = op.getDpsInitOperand(0)->get();
+  if (!c.getDefiningOp<memref::AllocOp>())
+    return std::nullopt;
+  Operation *next = op->getNextNode();
+  while (next && next->getNumRegions() == 0 && isMemoryEffectFree(next))
+    next = next->getNextNode();
+  auto consumer = dyn_cast_or_null<linalg::GenericOp>(next);
+  if (!consumer || !consumer.hasPureBufferSemantics() ||
+      consumer.getNumDpsInits() != 1 ||
+      consumer.getNumParallelLoops() != consumer.getNumLoops())
+    return std::nullopt;
+  Epilogue epilogue;
+  epilogue.consumer = consumer;
+  int uses = 0;
+  for (OpOperand *input : consumer.getDpsInputOperands())
+    if (input->get() == c) {
+      epilogue.gemmInput = input->getOperandNumber();
+      ++uses;
+    }
+  if (uses != 1)
+    return std::nullopt;
+  for (OpOperand &operand : consumer->getOpOperands())
+    if (isa<ShapedType>(operand.get().getType()) &&
+        !consumer.getMatchingIndexingMap(&operand).isProjectedPermutation())
+      return std::nullopt;
+  AffineMap cMap = consumer.getMatchingIndexingMap(
+      &consumer->getOpOperand(epilogue.gemmInput));
+  OpOperand *out = consumer.getDpsInitOperand(0);
+  if (!cMap.isPermutation() ||
+      (out->get() == c && consumer.getMatchingIndexingMap(out) != cMap))
+    return std::nullopt;
+
+  // The other uses of c.
+  Operation *fill = nullptr;
+  bool readLater = false;
+  for (Operation *user : c.getUsers()) {
+    if (user == op || user == consumer || isa<memref::DeallocOp>(user))
+      continue;
+    if (isa<ViewLikeOpInterface>(user))
+      return std::nullopt;
+    if (user->getBlock() == op->getBlock() && user->isBeforeInBlock(op) &&
+        !fill && filledScalar(user, c)) {
+      fill = user;
+      continue;
+    }
+    if (user->getBlock() == op->getBlock() && user->isBeforeInBlock(op))
+      return std::nullopt;
+    readLater = true;
+  }
+  epilogue.storeResult = readLater && out->get() != c;
+  // The consumer overwrites every element of c when it writes c.
+  if (fill && (!readLater || out->get() == c)) {
+    epilogue.fill = fill;
+    epilogue.fillValue = filledScalar(fill, c);
+  }
+  return epilogue;
+}
+
+/// The constant operands packed at compile time, by source global and
+/// layout (its indexing map, row loops, K loop and batch loops, the loops'
+/// sizes and the low type): the module's packed globals, made once each.
+struct PackedConstants {
+  ModuleOp module;
+  SymbolTable symbols;
+  std::map<std::string, memref::GlobalOp> byLayout;
+  /// The globals that were packed (erased at the end when nothing else
+  /// reads them).
+  SetVector<memref::GlobalOp> sources;
+
+  explicit PackedConstants(ModuleOp module) : module(module), symbols(module) {}
+};
+
 /// Builds the tensor-core kernel of one contraction.
 class KernelBuilder : loom::KernelArith {
 public:
   KernelBuilder(OpBuilder &b, Location loc, linalg::GenericOp op,
-                const ContractionLoops &loops, Type lowType)
-      : KernelArith(b, loc), op(op), loops(loops), lowType(lowType) {}
+                const ContractionLoops &loops, Type lowType,
+                std::optional<Epilogue> epilogue, PackedConstants &packed)
+      : KernelArith(b, loc), op(op), loops(loops), lowType(lowType),
+        epilogue(std::move(epilogue)), packed(packed) {}
 
   void build();
 
@@ -215,6 +347,14 @@ private:
   void convert(OpOperand &operand, ArrayRef<unsigned> rowLoops, Value rows,
                Value paddedRows, Value paddedK, Value low);
 
+  /// When `operand` is a constant global (memref.get_global of a constant
+  /// memref.global with f32 data) and the loops it spans have static
+  /// sizes, a constant global holding what `convert` would compute from it
+  /// (rounded as arith.truncf rounds), made once per operand layout;
+  /// null otherwise.
+  memref::GlobalOp packedConstant(OpOperand &operand,
+                                  ArrayRef<unsigned> rowLoops);
+
   /// Sets the loop values of `group` (M or N loops) from their linearized
   /// value (the last loop fastest).
   void setLinear(SmallVectorImpl<Value> &ivs, ArrayRef<unsigned> group,
@@ -222,11 +362,18 @@ private:
     loom::delinearizeLoops(b, loc, linear, group, loopSizes, ivs);
   }
 
+  /// Stores the contraction's result for the output element at `ivs`
+  /// (its loop values) from the accumulator `acc`: g = init + acc, into
+  /// the output, and through the fused epilogue's body into its output.
+  void storeResult(ArrayRef<Value> ivs, Value acc);
+
   linalg::GenericOp op;
   /// The sizes of the contraction's loops.
   SmallVector<Value> loopSizes;
   ContractionLoops loops;
   Type lowType;
+  std::optional<Epilogue> epilogue;
+  PackedConstants &packed;
   /// M, N, K, and the product of the batch loops.
   Value sizeM, sizeN, sizeK, batch;
 };
@@ -285,6 +432,154 @@ void KernelBuilder::convert(OpOperand &operand, ArrayRef<unsigned> rowLoops,
                           /*nontemporal=*/false, llvm::Align(16));
 }
 
+memref::GlobalOp KernelBuilder::packedConstant(OpOperand &operand,
+                                               ArrayRef<unsigned> rowLoops) {
+  auto get = operand.get().getDefiningOp<memref::GetGlobalOp>();
+  if (!get)
+    return nullptr;
+  auto global = packed.symbols.lookup<memref::GlobalOp>(get.getName());
+  if (!global || !global.getConstant() || !global.getInitialValue())
+    return nullptr;
+  MemRefType type = global.getType();
+  if (!type.hasStaticShape() || !type.getLayout().isIdentity())
+    return nullptr;
+  SmallVector<int64_t> sizes = op.getStaticLoopRanges();
+  auto staticProduct = [&](ArrayRef<unsigned> group) -> int64_t {
+    int64_t p = 1;
+    for (unsigned l : group) {
+      if (ShapedType::isDynamic(sizes[l]))
+        return ShapedType::kDynamic;
+      p *= sizes[l];
+    }
+    return p;
+  };
+  int64_t rows = staticProduct(rowLoops), depth = sizes[loops.k],
+          matrices = staticProduct(loops.batch);
+  if (ShapedType::isDynamic(rows) || ShapedType::isDynamic(depth) ||
+      ShapedType::isDynamic(matrices))
+    return nullptr;
+  int64_t paddedRows = llvm::divideCeil(rows, kTileM) * kTileM;
+  int64_t paddedK = llvm::divideCeil(depth, kTileK) * kTileK;
+
+  AffineMap map = op.getMatchingIndexingMap(&operand);
+  std::string key;
+  llvm::raw_string_ostream os(key);
+  os << global.getSymName() << '|' << map << '|' << lowType << '|' << loops.k
+     << ':' << depth;
+  for (ArrayRef<unsigned> group : {rowLoops, ArrayRef<unsigned>(loops.batch)}) {
+    os << '|';
+    for (unsigned l : group)
+      os << l << ':' << sizes[l] << ',';
+  }
+  if (auto it = packed.byLayout.find(key); it != packed.byLayout.end())
+    return it->second;
+
+  SmallVector<float> storage;
+  std::optional<ArrayRef<float>> data =
+      loom::constantF32Data(*global.getInitialValue(), storage);
+  if (!data || static_cast<int64_t>(data->size()) != type.getNumElements())
+    return nullptr;
+  SmallVector<int64_t> strides = computeStrides(type.getShape());
+  bool bf16 = lowType.isBF16();
+  std::vector<uint16_t> low(matrices * paddedRows * paddedK, 0);
+  SmallVector<int64_t> ivs(op.getNumLoops(), 0);
+  // The loop values of `group` from their linearized value (last fastest).
+  auto setLinear = [&](ArrayRef<unsigned> group, int64_t linear) {
+    for (unsigned l : llvm::reverse(group)) {
+      ivs[l] = linear % sizes[l];
+      linear /= sizes[l];
+    }
+  };
+  for (int64_t matrix = 0; matrix < matrices; ++matrix) {
+    setLinear(loops.batch, matrix);
+    for (int64_t row = 0; row < rows; ++row) {
+      setLinear(rowLoops, row);
+      for (int64_t k = 0; k < depth; ++k) {
+        ivs[loops.k] = k;
+        int64_t offset = 0;
+        for (auto [i, e] : llvm::enumerate(map.getResults()))
+          offset += ivs[cast<AffineDimExpr>(e).getPosition()] * strides[i];
+        float x = (*data)[offset];
+        low[(matrix * paddedRows + row) * paddedK + k] =
+            bf16 ? loom::roundToBFloat16(x) : loom::roundToHalf(x);
+      }
+    }
+  }
+
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPoint(global);
+  auto lowType1D = MemRefType::get({static_cast<int64_t>(low.size())}, lowType);
+  std::string name =
+      (global.getSymName() + (bf16 ? "_bf16_tiles" : "_f16_tiles")).str();
+  auto init = DenseResourceElementsAttr::get(
+      RankedTensorType::get(lowType1D.getShape(), lowType), name,
+      HeapAsmResourceBlob::allocateAndCopyInferAlign<uint16_t>(low));
+  auto result = memref::GlobalOp::create(
+      b, global.getLoc(), name, b.getStringAttr("private"), lowType1D, init,
+      /*constant=*/true, b.getI64IntegerAttr(64));
+  packed.symbols.insert(result); // Renames on a clash.
+  packed.byLayout[key] = result;
+  packed.sources.insert(global);
+  return result;
+}
+
+void KernelBuilder::storeResult(ArrayRef<Value> ivs, Value acc) {
+  OpOperand &opC = *op.getDpsInitOperand(0);
+  SmallVector<Value> indices = operandIndices(opC, ivs);
+  Value g;
+  if (epilogue && epilogue->fill) {
+    // The output's init, the filled scalar, is not read from memory.
+    g = acc;
+    if (!matchPattern(epilogue->fillValue, m_PosZeroFloat()))
+      g = arith::AddFOp::create(b, loc, epilogue->fillValue, acc);
+  } else {
+    Value old = memref::LoadOp::create(b, loc, opC.get(), indices);
+    g = arith::AddFOp::create(b, loc, old, acc);
+  }
+  if (!epilogue || epilogue->storeResult)
+    memref::StoreOp::create(b, loc, g, opC.get(), indices);
+  if (!epilogue)
+    return;
+
+  // The consumer's iteration at this element: its map of the output is a
+  // permutation of its loops.
+  linalg::GenericOp consumer = epilogue->consumer;
+  AffineMap cMap = consumer.getMatchingIndexingMap(
+      &consumer->getOpOperand(epilogue->gemmInput));
+  SmallVector<Value> at(consumer.getNumLoops());
+  for (auto [i, e] : llvm::enumerate(cMap.getResults()))
+    at[cast<AffineDimExpr>(e).getPosition()] = indices[i];
+  Block *body = consumer.getBody();
+  IRMapping map;
+  for (OpOperand &operand : consumer->getOpOperands()) {
+    BlockArgument arg = body->getArgument(operand.getOperandNumber());
+    // The product's buffer holds g at this element, also as the consumer's
+    // init when the consumer writes it in place.
+    if (operand.getOperandNumber() == epilogue->gemmInput ||
+        operand.get() == opC.get()) {
+      map.map(arg, g);
+    } else if (!arg.use_empty()) {
+      Value v = operand.get();
+      if (isa<MemRefType>(v.getType()))
+        v = memref::LoadOp::create(
+            b, loc, v,
+            loom::operandIndices(cast<linalg::LinalgOp>(*consumer), operand,
+                                 at));
+      map.map(arg, v);
+    }
+  }
+  for (Operation &bodyOp : body->without_terminator()) {
+    if (auto indexOp = dyn_cast<linalg::IndexOp>(bodyOp))
+      map.map(indexOp.getResult(), at[indexOp.getDim()]);
+    else
+      b.clone(bodyOp, map);
+  }
+  OpOperand &out = *consumer.getDpsInitOperand(0);
+  memref::StoreOp::create(
+      b, loc, map.lookup(body->getTerminator()->getOperand(0)), out.get(),
+      loom::operandIndices(cast<linalg::LinalgOp>(*consumer), out, at));
+}
+
 void KernelBuilder::build() {
   loopSizes = loom::loopSizes(b, loc, cast<linalg::LinalgOp>(*op));
   ArrayRef<Value> sizes = loopSizes;
@@ -304,25 +599,43 @@ void KernelBuilder::build() {
                                                   lessThan(zeroIdx, sizeN)),
                             lessThan(zeroIdx, batch)),
       lessThan(zeroIdx, sizeK));
-  auto ifOp = scf::IfOp::create(b, loc, work, /*withElseRegion=*/false);
+  // With a fused epilogue, the else branch runs the ops the kernel replaces
+  // (the fill it no longer needs, the consumer): an empty product still
+  // gets its init and its elementwise consumer.
+  auto ifOp = scf::IfOp::create(b, loc, work, /*withElseRegion=*/!!epilogue);
   OpBuilder::InsertionGuard guard(b);
+  if (epilogue) {
+    b.setInsertionPointToStart(&ifOp.getElseRegion().front());
+    if (epilogue->fill)
+      b.clone(*epilogue->fill);
+    b.clone(*epilogue->consumer);
+  }
   b.setInsertionPointToStart(&ifOp.getThenRegion().front());
 
   // A as [batch][M][K] and B as [batch][N][K] in the low type, padded to
   // whole tiles with zeros: what the kernel copies asynchronously.
   Value paddedM = roundUp(sizeM, kTileM), paddedN = roundUp(sizeN, kTileN);
   Value paddedK = roundUp(sizeK, kTileK);
+  // Constant operands (weights) were packed so at compile time; the others
+  // are converted by a kernel each, into a buffer freed after the product.
   auto lowBuffer = MemRefType::get({ShapedType::kDynamic}, lowType);
-  Value aLow = memref::AllocOp::create(
-      b, loc, lowBuffer, ValueRange{mul(mul(batch, paddedM), paddedK)});
-  Value bLow = memref::AllocOp::create(
-      b, loc, lowBuffer, ValueRange{mul(mul(batch, paddedN), paddedK)});
+  SmallVector<Value> converted;
+  auto lowOperand = [&](OpOperand &operand, ArrayRef<unsigned> rowLoops,
+                        Value rows, Value paddedRows) -> Value {
+    if (memref::GlobalOp packed = packedConstant(operand, rowLoops))
+      return memref::GetGlobalOp::create(b, loc, packed.getType(),
+                                         packed.getSymName());
+    Value low = memref::AllocOp::create(
+        b, loc, lowBuffer, ValueRange{mul(mul(batch, paddedRows), paddedK)});
+    convert(operand, rowLoops, rows, paddedRows, paddedK, low);
+    converted.push_back(low);
+    return low;
+  };
   OpOperand &opA = *op.getDpsInputOperand(0), &opB = *op.getDpsInputOperand(1);
-  OpOperand &opC = *op.getDpsInitOperand(0);
-  convert(opA, loops.m, sizeM, paddedM, paddedK, aLow);
-  convert(opB, loops.n, sizeN, paddedN, paddedK, bLow);
-  Value aAddress = loom::bufferAddress(b, loc, aLow);
-  Value bAddress = loom::bufferAddress(b, loc, bLow);
+  Value aAddress =
+      loom::bufferAddress(b, loc, lowOperand(opA, loops.m, sizeM, paddedM));
+  Value bAddress =
+      loom::bufferAddress(b, loc, lowOperand(opB, loops.n, sizeN, paddedN));
 
   Value gridX = div(paddedN, kTileN), gridY = div(paddedM, kTileM);
   Value one = index(1);
@@ -457,17 +770,13 @@ void KernelBuilder::build() {
         SmallVector<Value> at = ivs;
         setLinear(at, loops.m, m);
         setLinear(at, loops.n, n);
-        SmallVector<Value> indices = operandIndices(opC, at);
-        Value old = memref::LoadOp::create(b, loc, opC.get(), indices);
-        Value sum = arith::AddFOp::create(
-            b, loc, old, loop.getResult((mt * kWarpTilesN + nt) * 4 + j));
-        memref::StoreOp::create(b, loc, sum, opC.get(), indices);
+        storeResult(at, loop.getResult((mt * kWarpTilesN + nt) * 4 + j));
       }
   gpu::TerminatorOp::create(b, loc);
 
   b.setInsertionPointAfter(launch);
-  memref::DeallocOp::create(b, loc, aLow);
-  memref::DeallocOp::create(b, loc, bLow);
+  for (Value low : converted)
+    memref::DeallocOp::create(b, loc, low);
 }
 
 struct GPUContractionsPass
@@ -487,21 +796,53 @@ struct GPUContractionsPass
         candidates.push_back(op);
     });
     IRRewriter rewriter(&getContext());
+    PackedConstants packed(getOperation());
+    // Consumers fused into an earlier contraction's kernel (erased).
+    DenseSet<Operation *> fused;
     for (linalg::GenericOp op : candidates) {
+      if (fused.contains(op))
+        continue;
       ContractionLoops loops;
       if (!isF32Contraction(op, loops))
         continue;
       if (lowType && tensorCores && fitsTheGrid(op, loops)) {
+        std::optional<Epilogue> epilogue;
+        if (fuseEpilogues)
+          epilogue = findEpilogue(op);
         rewriter.setInsertionPoint(op);
-        KernelBuilder(rewriter, op.getLoc(), op, loops, lowType).build();
+        Value a = op.getDpsInputOperand(0)->get(),
+              b = op.getDpsInputOperand(1)->get();
+        KernelBuilder(rewriter, op.getLoc(), op, loops, lowType, epilogue,
+                      packed)
+            .build();
         rewriter.eraseOp(op);
+        // The packed operands' f32 globals may now be unread.
+        for (Value operand : {a, b})
+          if (auto get = operand.getDefiningOp<memref::GetGlobalOp>();
+              get && get->use_empty())
+            rewriter.eraseOp(get);
         ++numTensorCore;
+        if (epilogue) {
+          fused.insert(epilogue->consumer);
+          rewriter.eraseOp(epilogue->consumer);
+          if (epilogue->fill)
+            rewriter.eraseOp(epilogue->fill);
+          ++numFusedEpilogues;
+        }
         continue;
       }
       rewriter.setInsertionPoint(op);
       if (reductionsInnermost(rewriter, op) != op)
         ++numInterchanged;
     }
+    // The f32 weights that only the products read are gone from the module:
+    // their packed forms replace them.
+    numPackedWeights = packed.byLayout.size();
+    for (memref::GlobalOp global : packed.sources)
+      if (SymbolTable::symbolKnownUseEmpty(global, getOperation())) {
+        packed.symbols.erase(global);
+        ++numErasedWeights;
+      }
   }
 };
 

@@ -11,7 +11,43 @@
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 
+#include <cstring>
+
 using namespace mlir;
+
+uint16_t loom::roundToHalf(float x) {
+  uint32_t bits;
+  std::memcpy(&bits, &x, sizeof(bits));
+  uint16_t sign = (bits >> 16) & 0x8000;
+  uint32_t magnitude = bits & 0x7FFFFFFF;
+  if (magnitude >= 0x7F800000) // Infinity, or NaN (kept quiet).
+    return sign | (magnitude > 0x7F800000 ? 0x7E00 : 0x7C00);
+  if (magnitude >= 0x477FF000) // 65520 and above round to infinity.
+    return sign | 0x7C00;
+  // Rounds `value` >> `shift` to nearest, ties to even.
+  auto roundShift = [](uint32_t value, unsigned shift) -> uint32_t {
+    uint32_t q = value >> shift, rest = value & ((1u << shift) - 1),
+             half = 1u << (shift - 1);
+    return q + (rest > half || (rest == half && (q & 1)));
+  };
+  if (magnitude >= 0x38800000) // Normal: rebias the exponent (127 -> 15).
+    return sign | roundShift(magnitude - 0x38000000, 13);
+  if (magnitude < 0x33000000) // At most 2^-25: rounds to zero.
+    return sign;
+  // Subnormal: the significand (with its implicit bit) in units of 2^-24.
+  uint32_t exponent = magnitude >> 23;
+  uint32_t significand = (magnitude & 0x7FFFFF) | 0x800000;
+  return sign | roundShift(significand, 126 - exponent);
+}
+
+uint16_t loom::roundToBFloat16(float x) {
+  uint32_t bits;
+  std::memcpy(&bits, &x, sizeof(bits));
+  if ((bits & 0x7FFFFFFF) > 0x7F800000)
+    return ((bits >> 16) & 0x8000) | 0x7FC0;
+  bits += 0x7FFF + ((bits >> 16) & 1);
+  return bits >> 16;
+}
 
 Type loom::lowPrecisionType(MLIRContext *context, StringRef precision) {
   if (precision == "fp16")

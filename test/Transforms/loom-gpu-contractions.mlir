@@ -18,11 +18,11 @@
 // CHECK-SAME:    (%[[A:.*]]: memref<?x?xf32>, %[[B:.*]]: memref<?x?xf32>, %[[C:.*]]: memref<?x?xf32>)
 // CHECK:         scf.if
 // CHECK:           %[[ALOW:.*]] = memref.alloc(%{{.*}}) : memref<?xf16>
-// CHECK:           %[[BLOW:.*]] = memref.alloc(%{{.*}}) : memref<?xf16>
 // CHECK:           gpu.launch
 // CHECK:             memref.load %[[A]]
 // CHECK:             arith.truncf %{{.*}} : f32 to f16
 // CHECK:             vector.store %{{.*}}, %[[ALOW]][%{{.*}}] {alignment = 16 : i64} : memref<?xf16>, vector<8xf16>
+// CHECK:           %[[BLOW:.*]] = memref.alloc(%{{.*}}) : memref<?xf16>
 // CHECK:           gpu.launch
 // CHECK:             memref.load %[[B]]
 // CHECK:             vector.store %{{.*}}, %[[BLOW]]
@@ -177,5 +177,331 @@ func.func @huge_batch(%a: memref<70000x4x8xf32>, %b: memref<70000x8x4xf32>, %c: 
     %s = arith.addf %acc, %m : f32
     linalg.yield %s : f32
   }
+  return
+}
+
+// -----
+
+// Fused epilogue: a zero-filled product followed by `relu(g + bias)` into
+// another buffer. The kernel evaluates the consumer's body on each result
+// (the bias loaded through its broadcast map) and stores the consumer's
+// output; the product's buffer is neither filled nor read nor stored (only
+// deallocated). An empty product runs the fill and the consumer as before.
+
+// CHECK-LABEL: func.func @bias_relu_epilogue
+// CHECK-SAME:    (%[[X:.*]]: memref<256x64xf32>, %[[W:.*]]: memref<64x96xf32>, %[[BIAS:.*]]: memref<96xf32>, %[[Y:.*]]: memref<256x96xf32>)
+// CHECK:         %[[G:.*]] = memref.alloc() : memref<256x96xf32>
+// CHECK-NOT:     linalg.generic
+// CHECK:         scf.if
+// CHECK:           gpu.launch
+// CHECK:           gpu.launch
+// CHECK:           gpu.launch
+// CHECK-COUNT-32:    nvvm.mma.sync
+// CHECK-NOT:         memref.load %[[G]]
+// CHECK-NOT:         memref.store %{{.*}}, %[[G]]
+// CHECK:             %[[B:.*]] = memref.load %[[BIAS]][%{{.*}}] : memref<96xf32>
+// CHECK:             %[[S:.*]] = arith.addf %{{.*}}, %[[B]] : f32
+// CHECK:             %[[R:.*]] = arith.maximumf %[[S]], %{{.*}} : f32
+// CHECK:             memref.store %[[R]], %[[Y]][%{{.*}}, %{{.*}}] : memref<256x96xf32>
+// CHECK-NOT:         memref.store %{{.*}}, %[[G]]
+// CHECK:         } else {
+// CHECK:           linalg.generic {{.*}} outs(%[[G]] : memref<256x96xf32>)
+// CHECK:           linalg.generic {{.*}} ins(%[[G]], %[[BIAS]] : memref<256x96xf32>, memref<96xf32>) outs(%[[Y]] : memref<256x96xf32>)
+// CHECK:         memref.dealloc %[[G]]
+func.func @bias_relu_epilogue(%x: memref<256x64xf32>, %w: memref<64x96xf32>, %bias: memref<96xf32>, %y: memref<256x96xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %g = memref.alloc() : memref<256x96xf32>
+  linalg.generic {indexing_maps = [affine_map<(i, j) -> ()>, affine_map<(i, j) -> (i, j)>], iterator_types = ["parallel", "parallel"]}
+      ins(%zero : f32) outs(%g : memref<256x96xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    linalg.yield %in : f32
+  }
+  linalg.generic {indexing_maps = [affine_map<(i, j, k) -> (i, k)>, affine_map<(i, j, k) -> (k, j)>, affine_map<(i, j, k) -> (i, j)>], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<256x64xf32>, memref<64x96xf32>) outs(%g : memref<256x96xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %m = arith.mulf %a, %b : f32
+    %r = arith.addf %acc, %m : f32
+    linalg.yield %r : f32
+  }
+  linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (j)>, affine_map<(i, j) -> (i, j)>], iterator_types = ["parallel", "parallel"]}
+      ins(%g, %bias : memref<256x96xf32>, memref<96xf32>) outs(%y : memref<256x96xf32>) {
+  ^bb0(%v: f32, %c: f32, %out: f32):
+    %s = arith.addf %v, %c : f32
+    %r = arith.maximumf %s, %zero : f32
+    linalg.yield %r : f32
+  }
+  memref.dealloc %g : memref<256x96xf32>
+  return
+}
+
+// -----
+
+// A residual added in place (the consumer writes its residual input, as a
+// transformer's `x += proj(h) + bias` bufferizes), the fill a nonzero
+// scalar: the kernel adds the scalar to its accumulators, reads the
+// residual and stores into it.
+
+// CHECK-LABEL: func.func @residual_in_place
+// CHECK-SAME:    (%[[H:.*]]: memref<2x40x64xf32>, %[[W:.*]]: memref<64x64xf32>, %[[RES:.*]]: memref<2x40x64xf32>)
+// CHECK-DAG:     %[[HALF:.*]] = arith.constant 5.000000e-01 : f32
+// CHECK:         %[[G:.*]] = memref.alloc() : memref<2x40x64xf32>
+// CHECK:         scf.if
+// CHECK-COUNT-32:    nvvm.mma.sync
+// CHECK:             %[[INIT:.*]] = arith.addf %[[HALF]], %{{.*}} : f32
+// CHECK:             %[[OLD:.*]] = memref.load %[[RES]][%{{.*}}, %{{.*}}, %{{.*}}] : memref<2x40x64xf32>
+// CHECK:             %[[SUM:.*]] = arith.addf %[[OLD]], %[[INIT]] : f32
+// CHECK:             memref.store %[[SUM]], %[[RES]][%{{.*}}, %{{.*}}, %{{.*}}] : memref<2x40x64xf32>
+// CHECK:         } else {
+func.func @residual_in_place(%h: memref<2x40x64xf32>, %w: memref<64x64xf32>, %res: memref<2x40x64xf32>) {
+  %half = arith.constant 0.5 : f32
+  %g = memref.alloc() : memref<2x40x64xf32>
+  linalg.fill ins(%half : f32) outs(%g : memref<2x40x64xf32>)
+  linalg.generic {indexing_maps = [affine_map<(b, s, e, d) -> (b, s, d)>, affine_map<(b, s, e, d) -> (d, e)>, affine_map<(b, s, e, d) -> (b, s, e)>], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%h, %w : memref<2x40x64xf32>, memref<64x64xf32>) outs(%g : memref<2x40x64xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %m = arith.mulf %a, %b : f32
+    %r = arith.addf %acc, %m : f32
+    linalg.yield %r : f32
+  }
+  linalg.generic {indexing_maps = [affine_map<(b, s, e) -> (b, s, e)>, affine_map<(b, s, e) -> (b, s, e)>, affine_map<(b, s, e) -> (b, s, e)>], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%res, %g : memref<2x40x64xf32>, memref<2x40x64xf32>) outs(%res : memref<2x40x64xf32>) {
+  ^bb0(%r0: f32, %v: f32, %out: f32):
+    %s = arith.addf %r0, %v : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// -----
+
+// A consumer that writes the product's buffer in place and reads its init
+// (the product) through the init argument: the product is not read back
+// from memory (its fill is gone); the kernel stores g + bias into it, which
+// the copy after reads.
+
+// CHECK-LABEL: func.func @in_place_reads_init
+// CHECK-SAME:    (%[[X:.*]]: memref<64x32xf32>, %[[W:.*]]: memref<32x48xf32>, %[[BIAS:.*]]: memref<48xf32>, %[[Y:.*]]: memref<64x48xf32>)
+// CHECK:         %[[G:.*]] = memref.alloc() : memref<64x48xf32>
+// CHECK-NOT:     linalg.fill
+// CHECK:         scf.if
+// CHECK-COUNT-32:    nvvm.mma.sync
+// CHECK-NOT:         memref.load %[[G]]
+// CHECK:             %[[B:.*]] = memref.load %[[BIAS]]
+// CHECK:             %[[S:.*]] = arith.addf %{{.*}}, %[[B]] : f32
+// CHECK:             memref.store %[[S]], %[[G]]
+// CHECK:         } else {
+// CHECK:           linalg.fill
+// CHECK:         memref.copy %[[G]], %[[Y]]
+func.func @in_place_reads_init(%x: memref<64x32xf32>, %w: memref<32x48xf32>, %bias: memref<48xf32>, %y: memref<64x48xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %g = memref.alloc() : memref<64x48xf32>
+  linalg.fill ins(%zero : f32) outs(%g : memref<64x48xf32>)
+  linalg.generic {indexing_maps = [affine_map<(i, j, k) -> (i, k)>, affine_map<(i, j, k) -> (k, j)>, affine_map<(i, j, k) -> (i, j)>], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<64x32xf32>, memref<32x48xf32>) outs(%g : memref<64x48xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %m = arith.mulf %a, %b : f32
+    %r = arith.addf %acc, %m : f32
+    linalg.yield %r : f32
+  }
+  linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (j)>, affine_map<(i, j) -> (i, j)>], iterator_types = ["parallel", "parallel"]}
+      ins(%g, %bias : memref<64x48xf32>, memref<48xf32>) outs(%g : memref<64x48xf32>) {
+  ^bb0(%v: f32, %c: f32, %out: f32):
+    %s = arith.addf %out, %c : f32
+    linalg.yield %s : f32
+  }
+  memref.copy %g, %y : memref<64x48xf32> to memref<64x48xf32>
+  memref.dealloc %g : memref<64x48xf32>
+  return
+}
+
+// -----
+
+// The product is read again after its consumer: the kernel stores both the
+// product (over its init, which it reads) and the consumer's output; the
+// fill stays.
+
+// CHECK-LABEL: func.func @result_read_later
+// CHECK-SAME:    (%[[X:.*]]: memref<64x32xf32>, %[[W:.*]]: memref<32x48xf32>, %[[Y:.*]]: memref<64x48xf32>, %[[Z:.*]]: memref<64x48xf32>)
+// CHECK:         %[[G:.*]] = memref.alloc() : memref<64x48xf32>
+// CHECK:         linalg.fill {{.*}} outs(%[[G]]
+// CHECK:         scf.if
+// CHECK-COUNT-32:    nvvm.mma.sync
+// CHECK:             %[[OLD:.*]] = memref.load %[[G]]
+// CHECK:             %[[V:.*]] = arith.addf %[[OLD]], %{{.*}} : f32
+// CHECK:             memref.store %[[V]], %[[G]]
+// CHECK:             %[[E:.*]] = math.exp %[[V]] : f32
+// CHECK:             memref.store %[[E]], %[[Y]]
+// CHECK:         } else {
+// CHECK:         linalg.generic {{.*}} ins(%[[G]] : memref<64x48xf32>) outs(%[[Z]]
+func.func @result_read_later(%x: memref<64x32xf32>, %w: memref<32x48xf32>, %y: memref<64x48xf32>, %z: memref<64x48xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %g = memref.alloc() : memref<64x48xf32>
+  linalg.fill ins(%zero : f32) outs(%g : memref<64x48xf32>)
+  linalg.generic {indexing_maps = [affine_map<(i, j, k) -> (i, k)>, affine_map<(i, j, k) -> (k, j)>, affine_map<(i, j, k) -> (i, j)>], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<64x32xf32>, memref<32x48xf32>) outs(%g : memref<64x48xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %m = arith.mulf %a, %b : f32
+    %r = arith.addf %acc, %m : f32
+    linalg.yield %r : f32
+  }
+  linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>], iterator_types = ["parallel", "parallel"]}
+      ins(%g : memref<64x48xf32>) outs(%y : memref<64x48xf32>) {
+  ^bb0(%v: f32, %out: f32):
+    %e = math.exp %v : f32
+    linalg.yield %e : f32
+  }
+  linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>], iterator_types = ["parallel", "parallel"]}
+      ins(%g : memref<64x48xf32>) outs(%z : memref<64x48xf32>) {
+  ^bb0(%v: f32, %out: f32):
+    %n = arith.negf %v : f32
+    linalg.yield %n : f32
+  }
+  memref.dealloc %g : memref<64x48xf32>
+  return
+}
+
+// -----
+
+// Not fused: a consumer that is a reduction (a row sum), one that writes
+// the product's buffer through another map (a transpose in place), one
+// after a copy that touches memory, and one of a product into a function
+// argument (which may alias anything). Each product keeps the plain
+// epilogue (its init read, the sum stored) and each consumer stays.
+
+// CHECK-LABEL: func.func @not_fused
+// CHECK-COUNT-4: linalg.generic
+// CHECK-NOT:     linalg.generic
+// CHECK-NOT:     } else {
+func.func @not_fused(%x: memref<32x32xf32>, %w: memref<32x32xf32>, %s: memref<32xf32>, %y: memref<32x32xf32>, %arg: memref<32x32xf32>) {
+  %g0 = memref.alloc() : memref<32x32xf32>
+  linalg.generic {indexing_maps = [affine_map<(i, j, k) -> (i, k)>, affine_map<(i, j, k) -> (k, j)>, affine_map<(i, j, k) -> (i, j)>], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<32x32xf32>, memref<32x32xf32>) outs(%g0 : memref<32x32xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %m = arith.mulf %a, %b : f32
+    %r = arith.addf %acc, %m : f32
+    linalg.yield %r : f32
+  }
+  linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i)>], iterator_types = ["parallel", "reduction"]}
+      ins(%g0 : memref<32x32xf32>) outs(%s : memref<32xf32>) {
+  ^bb0(%v: f32, %out: f32):
+    %r = arith.addf %out, %v : f32
+    linalg.yield %r : f32
+  }
+  %g1 = memref.alloc() : memref<32x32xf32>
+  linalg.generic {indexing_maps = [affine_map<(i, j, k) -> (i, k)>, affine_map<(i, j, k) -> (k, j)>, affine_map<(i, j, k) -> (i, j)>], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<32x32xf32>, memref<32x32xf32>) outs(%g1 : memref<32x32xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %m = arith.mulf %a, %b : f32
+    %r = arith.addf %acc, %m : f32
+    linalg.yield %r : f32
+  }
+  linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (j, i)>], iterator_types = ["parallel", "parallel"]}
+      ins(%g1 : memref<32x32xf32>) outs(%g1 : memref<32x32xf32>) {
+  ^bb0(%v: f32, %out: f32):
+    linalg.yield %v : f32
+  }
+  %g2 = memref.alloc() : memref<32x32xf32>
+  linalg.generic {indexing_maps = [affine_map<(i, j, k) -> (i, k)>, affine_map<(i, j, k) -> (k, j)>, affine_map<(i, j, k) -> (i, j)>], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<32x32xf32>, memref<32x32xf32>) outs(%g2 : memref<32x32xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %m = arith.mulf %a, %b : f32
+    %r = arith.addf %acc, %m : f32
+    linalg.yield %r : f32
+  }
+  memref.copy %x, %y : memref<32x32xf32> to memref<32x32xf32>
+  linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>], iterator_types = ["parallel", "parallel"]}
+      ins(%g2 : memref<32x32xf32>) outs(%y : memref<32x32xf32>) {
+  ^bb0(%v: f32, %out: f32):
+    %n = arith.negf %v : f32
+    linalg.yield %n : f32
+  }
+  linalg.generic {indexing_maps = [affine_map<(i, j, k) -> (i, k)>, affine_map<(i, j, k) -> (k, j)>, affine_map<(i, j, k) -> (i, j)>], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<32x32xf32>, memref<32x32xf32>) outs(%arg : memref<32x32xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %m = arith.mulf %a, %b : f32
+    %r = arith.addf %acc, %m : f32
+    linalg.yield %r : f32
+  }
+  linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>], iterator_types = ["parallel", "parallel"]}
+      ins(%arg : memref<32x32xf32>) outs(%y : memref<32x32xf32>) {
+  ^bb0(%v: f32, %out: f32):
+    %n = arith.negf %v : f32
+    linalg.yield %n : f32
+  }
+  return
+}
+
+// -----
+
+// Constant weights are packed at compile time: B (w, [K][N] = [2][2]) as
+// the kernel's fp16 tiles [N padded to 128][K padded to 32] in a new
+// constant global (1.0 and 3.0 in row n = 0: 0x3C00 0x4200, then 2.0 and
+// 4.0: 0x4000 0x4400, little-endian after the blob's alignment word), read
+// by memref.get_global instead of a conversion kernel; only A is converted
+// (one conversion launch) and freed. The f32 global, read by nothing else,
+// is erased. In bf16: 0x3F80 0x4040, 0x4000 0x4080.
+
+// CHECK-NOT:     memref.global "private" constant @w :
+// CHECK:         memref.global "private" constant @w_f16_tiles : memref<4096xf16> = dense_resource<w_f16_tiles> {alignment = 64 : i64}
+// CHECK-NOT:     memref.global "private" constant @w :
+// CHECK-LABEL: func.func @packed_weights
+// CHECK:         scf.if
+// CHECK:           %[[ALOW:.*]] = memref.alloc(%{{.*}}) : memref<?xf16>
+// CHECK:           gpu.launch
+// CHECK:             arith.truncf
+// CHECK:           %[[WLOW:.*]] = memref.get_global @w_f16_tiles : memref<4096xf16>
+// CHECK:           memref.extract_aligned_pointer_as_index %[[WLOW]]
+// CHECK-NOT:       arith.truncf
+// CHECK:           gpu.launch
+// CHECK-COUNT-32:    nvvm.mma.sync
+// CHECK:           memref.dealloc %[[ALOW]]
+// CHECK-NOT:       memref.dealloc
+// CHECK:         w_f16_tiles: "0x02000000003C0042{{(0{120})}}00400044{{(0{120})}}0000
+// BF16:          memref.global "private" constant @w_bf16_tiles : memref<4096xbf16>
+// BF16:          w_bf16_tiles: "0x02000000803F4040{{(0{120})}}00408040{{(0{120})}}0000
+memref.global "private" constant @w : memref<2x2xf32> = dense<[[1.0, 2.0], [3.0, 4.0]]>
+func.func @packed_weights(%x: memref<?x2xf32>, %y: memref<?x2xf32>) {
+  %w = memref.get_global @w : memref<2x2xf32>
+  linalg.generic {indexing_maps = [affine_map<(i, j, k) -> (i, k)>, affine_map<(i, j, k) -> (k, j)>, affine_map<(i, j, k) -> (i, j)>], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<?x2xf32>, memref<2x2xf32>) outs(%y : memref<?x2xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %m = arith.mulf %a, %b : f32
+    %r = arith.addf %acc, %m : f32
+    linalg.yield %r : f32
+  }
+  return
+}
+
+// -----
+
+// A weight that is also read elsewhere keeps its f32 global; two products
+// with the same weight in the same layout share one packed global.
+
+// CHECK:         memref.global "private" constant @v_f16_tiles : memref<4096xf16>
+// CHECK-NOT:     memref.global "private" constant @v_f16_tiles
+// CHECK:         memref.global "private" constant @v : memref<2x2xf32>
+// CHECK-LABEL: func.func @shared_weights
+// CHECK:         %[[V:.*]] = memref.get_global @v : memref<2x2xf32>
+// CHECK:         memref.get_global @v_f16_tiles
+// CHECK:         memref.get_global @v_f16_tiles
+// CHECK:         memref.copy %[[V]]
+memref.global "private" constant @v : memref<2x2xf32> = dense<[[1.0, 2.0], [3.0, 4.0]]>
+func.func @shared_weights(%x: memref<?x2xf32>, %y: memref<?x2xf32>, %z: memref<?x2xf32>, %c: memref<2x2xf32>) {
+  %v = memref.get_global @v : memref<2x2xf32>
+  linalg.generic {indexing_maps = [affine_map<(i, j, k) -> (i, k)>, affine_map<(i, j, k) -> (k, j)>, affine_map<(i, j, k) -> (i, j)>], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %v : memref<?x2xf32>, memref<2x2xf32>) outs(%y : memref<?x2xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %m = arith.mulf %a, %b : f32
+    %r = arith.addf %acc, %m : f32
+    linalg.yield %r : f32
+  }
+  linalg.generic {indexing_maps = [affine_map<(i, j, k) -> (i, k)>, affine_map<(i, j, k) -> (k, j)>, affine_map<(i, j, k) -> (i, j)>], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %v : memref<?x2xf32>, memref<2x2xf32>) outs(%z : memref<?x2xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %m = arith.mulf %a, %b : f32
+    %r = arith.addf %acc, %m : f32
+    linalg.yield %r : f32
+  }
+  memref.copy %v, %c : memref<2x2xf32> to memref<2x2xf32>
   return
 }

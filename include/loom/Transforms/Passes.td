@@ -536,7 +536,7 @@ def MapParallelToGPUPass : Pass<"loom-map-parallel-to-gpu",
                            "::mlir::scf::SCFDialect"];
 }
 
-def GPUContractionsPass : Pass<"loom-gpu-contractions", "mlir::func::FuncOp"> {
+def GPUContractionsPass : Pass<"loom-gpu-contractions", "mlir::ModuleOp"> {
   let summary = "Contractions to tensor-core GPU kernels (mma.sync)";
   let description = [{
     Runs on bufferized linalg. Each f32 `linalg.generic` contraction
@@ -550,7 +550,25 @@ def GPUContractionsPass : Pass<"loom-gpu-contractions", "mlir::func::FuncOp"> {
     a 64 x 32 part in fp32 with `nvvm.mma.sync` m16n8k16 on `ldmatrix.x4`
     fragments; the accumulators are added to the output, which the
     contraction's init has filled. Guarded stores; no launch for an empty
-    output. Contractions whose static M tiles or batch exceed the grid's
+    output.
+
+    Fused epilogues (`fuse-epilogues`): when the next op with memory
+    effects is an all-parallel `linalg.generic` that reads the
+    contraction's output (a fresh allocation, no views) once through a
+    permutation of its loops (bias, activation, residual add, scaling:
+    any elementwise body), the kernel evaluates that body on each result
+    and stores the consumer's output; the result itself is stored only
+    when it is read later, and a scalar fill of the output (its init) is
+    added to the accumulators instead of being stored and read back when
+    nothing else reads the output. Empty products (M, N, K or batch 0)
+    run the fill and the consumer as before.
+
+    Constant operands (weights: `memref.get_global` of a constant f32
+    global, with static sizes) are converted at compile time instead: a
+    new constant global holds them in the kernel's tiled fp16/bf16 layout
+    (rounded to nearest even, as `arith.truncf` rounds at run time), so no
+    conversion kernel runs for them; an f32 global that nothing else reads
+    is erased. Runs on the module (it adds globals). Contractions whose static M tiles or batch exceed the grid's
     y/z limit (65535) are interchanged instead.
 
     With `precision=fp32` or `tensor-cores=false` (kernels emulated on the
@@ -564,10 +582,19 @@ def GPUContractionsPass : Pass<"loom-gpu-contractions", "mlir::func::FuncOp"> {
            "tensor cores)">,
     Option<"tensorCores", "tensor-cores", "bool", /*default=*/"true",
            "Emit tensor-core kernels (false: interchange only)">,
+    Option<"fuseEpilogues", "fuse-epilogues", "bool", /*default=*/"true",
+           "Compute the elementwise op that follows a contraction (bias, "
+           "activation, residual, ...) in its tensor-core kernel">,
   ];
   let statistics = [
     Statistic<"numTensorCore", "tensor-core-kernels",
               "Contractions turned into tensor-core kernels">,
+    Statistic<"numFusedEpilogues", "fused-epilogues",
+              "Elementwise consumers computed in a tensor-core kernel">,
+    Statistic<"numPackedWeights", "packed-weights",
+              "Constant operands packed to fp16/bf16 tiles at compile time">,
+    Statistic<"numErasedWeights", "erased-f32-weights",
+              "f32 constants that only packed products read, erased">,
     Statistic<"numInterchanged", "interchanged",
               "Contractions interchanged (reductions innermost)">,
   ];

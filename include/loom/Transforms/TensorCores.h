@@ -23,6 +23,14 @@ namespace loom {
 mlir::Type lowPrecisionType(mlir::MLIRContext *context,
                             llvm::StringRef precision);
 
+/// The bits of fp16 nearest to `x` (ties to even, overflow to infinity,
+/// NaN quiet): arith.truncf's rounding, for constants packed at compile
+/// time.
+uint16_t roundToHalf(float x);
+
+/// The bits of bf16 nearest to `x` (ties to even, NaN quiet).
+uint16_t roundToBFloat16(float x);
+
 /// The aligned base address of memref `buffer`, as i64 (bytes).
 mlir::Value bufferAddress(mlir::OpBuilder &b, mlir::Location loc,
                           mlir::Value buffer);
