@@ -23,7 +23,14 @@
 //     `mma.sync.m16n8k16` (NVVM's nvvm.mma.sync: 4 x 4 tiles, two k16 steps
 //     per K step), its fragments loaded by ldmatrix.x4;
 //   * the epilogue adds the accumulators to the output (which the
-//     contraction's init, a separate kernel, has filled).
+//     contraction's init, a separate kernel, has filled), or computes the
+//     consumer fused into the kernel (findEpilogue);
+//   * split-K: an output of few tiles shares each tile's K steps among
+//     several blocks, which store partial sums that a further kernel adds
+//     up through the same epilogue.
+//
+// Constant operands are packed into the kernel's fp16/bf16 layout at
+// compile time (KernelBuilder::packedConstant) instead of converted.
 //
 // The conversion clamps its indices into the operand and selects 0 outside
 // it; the output's stores are guarded. With precision fp32, or with
@@ -87,6 +94,10 @@ constexpr int64_t kPad = 8;
 /// Shared-memory stages: the next K step's tiles arrive while this one's
 /// are used.
 constexpr int64_t kStages = 2;
+/// Split-K: outputs of fewer tiles than kTargetBlocks (about two resident
+/// blocks per SM of an H100/H200's 132) share each tile's K steps among up
+/// to kMaxSplits blocks, each with at least kMinSplitSteps steps.
+constexpr int64_t kTargetBlocks = 256, kMaxSplits = 16, kMinSplitSteps = 4;
 
 /// What a contraction's loops are: its M loops (A and the output, not B),
 /// N loops (B and the output), K loop and batch loops, by position. Several
@@ -639,14 +650,38 @@ void KernelBuilder::build() {
 
   Value gridX = div(paddedN, kTileN), gridY = div(paddedM, kTileM);
   Value one = index(1);
+
+  // Split-K: when the output has too few tiles to fill the GPU, each tile's
+  // K steps are shared by `splits` blocks (at least kMinSplitSteps steps
+  // each) that write partial sums to `partials` ([split][batch][M][N]); a
+  // second kernel adds them up and stores the result as the epilogue does.
+  Value steps = div(paddedK, kTileK);
+  Value tiles = mul(mul(gridX, gridY), batch);
+  Value wanted =
+      arith::CeilDivUIOp::create(b, loc, index(kTargetBlocks), tiles);
+  Value mostSplits = arith::MinUIOp::create(
+      b, loc, index(kMaxSplits),
+      arith::MaxUIOp::create(b, loc, one, div(steps, kMinSplitSteps)));
+  Value splitsWanted = arith::MaxUIOp::create(
+      b, loc, one, arith::MinUIOp::create(b, loc, wanted, mostSplits));
+  // Steps per split, and the splits that then have work.
+  Value stepsPerSplit = arith::CeilDivUIOp::create(b, loc, steps, splitsWanted);
+  Value splits = arith::CeilDivUIOp::create(b, loc, steps, stepsPerSplit);
+  Value split = lessThan(one, splits);
+  Value outputs = mul(mul(batch, sizeM), sizeN);
+  Value partials = memref::AllocOp::create(
+      b, loc, MemRefType::get({ShapedType::kDynamic}, b.getF32Type()),
+      ValueRange{
+          arith::SelectOp::create(b, loc, split, mul(splits, outputs), one)});
   Attribute shared = gpu::AddressSpaceAttr::get(
       b.getContext(), gpu::GPUDialect::getWorkgroupAddressSpace());
   auto tileA = MemRefType::get({kStages, kTileM, kTileK + kPad}, lowType,
                                MemRefLayoutAttrInterface(), shared);
   auto tileB = MemRefType::get({kStages, kTileN, kTileK + kPad}, lowType,
                                MemRefLayoutAttrInterface(), shared);
+  // Grid: (N tiles x splits, M tiles, batch).
   auto launch = gpu::LaunchOp::create(
-      b, loc, gridX, gridY, batch, index(kThreads), one, one,
+      b, loc, mul(gridX, splits), gridY, batch, index(kThreads), one, one,
       /*dynamicSharedMemorySize=*/nullptr, /*asyncTokenType=*/nullptr,
       /*asyncDependencies=*/{}, TypeRange{tileA, tileB});
   b.setInsertionPointToStart(&launch.getBody().front());
@@ -658,7 +693,13 @@ void KernelBuilder::build() {
   // The batch indices, from block z (last batch loop fastest).
   SmallVector<Value> ivs(op.getNumLoops(), zeroIdx);
   loom::delinearizeLoops(b, loc, blockIds.z, loops.batch, sizes, ivs);
-  Value m0 = mul(blockIds.y, kTileM), n0 = mul(blockIds.x, kTileN);
+  Value nTile = arith::RemUIOp::create(b, loc, blockIds.x, gridX);
+  Value splitIndex = arith::DivUIOp::create(b, loc, blockIds.x, gridX);
+  Value m0 = mul(blockIds.y, kTileM), n0 = mul(nTile, kTileN);
+  // This block's K range.
+  Value kBegin = mul(mul(splitIndex, stepsPerSplit), kTileK);
+  Value kEnd = arith::MinUIOp::create(b, loc, paddedK,
+                                      add(kBegin, mul(stepsPerSplit, kTileK)));
   Value warp = div(tid, 32), lane = rem(tid, 32);
   Value group = div(lane, 4), quad = rem(lane, 4);
   Value warpM = mul(div(warp, kWarpsN), kWarpTilesM * 16);
@@ -694,17 +735,17 @@ void KernelBuilder::build() {
 
   // The first step's tiles on their way; each step then starts the next
   // step's copies into the other stage and waits for its own.
-  copyStep(zeroIdx, zeroIdx);
+  copyStep(zeroIdx, kBegin);
   NVVM::CpAsyncCommitGroupOp::create(b, loc);
-  auto loop = scf::ForOp::create(b, loc, zeroIdx, paddedK, index(kTileK), init);
+  auto loop = scf::ForOp::create(b, loc, kBegin, kEnd, index(kTileK), init);
   {
     OpBuilder::InsertionGuard loopGuard(b);
     b.setInsertionPointToStart(loop.getBody());
     Value k0 = loop.getInductionVar();
-    Value step = div(k0, kTileK);
+    Value step = div(arith::SubIOp::create(b, loc, k0, kBegin), kTileK);
     Value stage = rem(step, kStages);
     Value nextK = add(k0, kTileK);
-    auto more = scf::IfOp::create(b, loc, lessThan(nextK, paddedK), false);
+    auto more = scf::IfOp::create(b, loc, lessThan(nextK, kEnd), false);
     {
       OpBuilder::InsertionGuard moreGuard(b);
       b.setInsertionPointToStart(&more.getThenRegion().front());
@@ -754,29 +795,85 @@ void KernelBuilder::build() {
     scf::YieldOp::create(b, loc, acc);
   }
 
-  // Epilogue: out[m][n] += acc, inside the output only.
-  for (int64_t mt = 0; mt < kWarpTilesM; ++mt)
-    for (int64_t nt = 0; nt < kWarpTilesN; ++nt)
-      for (int64_t j = 0; j < 4; ++j) {
-        // Fragment element j: row group (+8 for j >= 2), column 2 quad
-        // (+1 for odd j).
-        Value m = add(add(add(m0, warpM), group), mt * 16 + (j >= 2 ? 8 : 0));
-        Value n = add(add(add(n0, warpN), mul(quad, 2)), nt * 8 + (j % 2));
-        Value inside = arith::AndIOp::create(b, loc, lessThan(m, sizeM),
-                                             lessThan(n, sizeN));
-        auto guarded = scf::IfOp::create(b, loc, inside, false);
-        OpBuilder::InsertionGuard storeGuard(b);
-        b.setInsertionPointToStart(&guarded.getThenRegion().front());
-        SmallVector<Value> at = ivs;
-        setLinear(at, loops.m, m);
-        setLinear(at, loops.n, n);
-        storeResult(at, loop.getResult((mt * kWarpTilesN + nt) * 4 + j));
-      }
+  // Epilogue, inside the output only: split, the partial sums at
+  // [split][batch][m][n]; whole, the result and its fused consumer.
+  auto whole = scf::IfOp::create(b, loc, split, /*withElseRegion=*/true);
+  for (bool partial : {true, false}) {
+    OpBuilder::InsertionGuard branchGuard(b);
+    b.setInsertionPointToStart(partial ? &whole.getThenRegion().front()
+                                       : &whole.getElseRegion().front());
+    Value partialRow0;
+    if (partial)
+      partialRow0 = mul(add(mul(splitIndex, batch), blockIds.z), sizeM);
+    for (int64_t mt = 0; mt < kWarpTilesM; ++mt)
+      for (int64_t nt = 0; nt < kWarpTilesN; ++nt)
+        for (int64_t j = 0; j < 4; ++j) {
+          // Fragment element j: row group (+8 for j >= 2), column 2 quad
+          // (+1 for odd j).
+          Value m = add(add(add(m0, warpM), group), mt * 16 + (j >= 2 ? 8 : 0));
+          Value n = add(add(add(n0, warpN), mul(quad, 2)), nt * 8 + (j % 2));
+          Value inside = arith::AndIOp::create(b, loc, lessThan(m, sizeM),
+                                               lessThan(n, sizeN));
+          auto guarded = scf::IfOp::create(b, loc, inside, false);
+          OpBuilder::InsertionGuard storeGuard(b);
+          b.setInsertionPointToStart(&guarded.getThenRegion().front());
+          Value acc = loop.getResult((mt * kWarpTilesN + nt) * 4 + j);
+          if (partial) {
+            Value at = add(mul(add(partialRow0, m), sizeN), n);
+            memref::StoreOp::create(b, loc, acc, partials, ValueRange{at});
+            continue;
+          }
+          SmallVector<Value> outIvs = ivs;
+          setLinear(outIvs, loops.m, m);
+          setLinear(outIvs, loops.n, n);
+          storeResult(outIvs, acc);
+        }
+  }
   gpu::TerminatorOp::create(b, loc);
 
   b.setInsertionPointAfter(launch);
   for (Value low : converted)
     memref::DeallocOp::create(b, loc, low);
+
+  // Split-K: one thread per output element adds the partial sums up.
+  auto splitIf = scf::IfOp::create(b, loc, split, /*withElseRegion=*/false);
+  {
+    OpBuilder::InsertionGuard splitGuard(b);
+    b.setInsertionPointToStart(&splitIf.getThenRegion().front());
+    constexpr int64_t kBlock = 256;
+    auto sum = gpu::LaunchOp::create(
+        b, loc, arith::CeilDivUIOp::create(b, loc, outputs, index(kBlock)), one,
+        one, index(kBlock), one, one);
+    b.setInsertionPointToStart(&sum.getBody().front());
+    Value e = add(mul(sum.getBlockIds().x, kBlock), sum.getThreadIds().x);
+    auto inRange = scf::IfOp::create(b, loc, lessThan(e, outputs), false);
+    gpu::TerminatorOp::create(b, loc);
+    b.setInsertionPointToStart(&inRange.getThenRegion().front());
+    auto adds = scf::ForOp::create(
+        b, loc, zeroIdx, splits, one,
+        ValueRange{arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0))});
+    {
+      OpBuilder::InsertionGuard addGuard(b);
+      b.setInsertionPointToStart(adds.getBody());
+      Value part = memref::LoadOp::create(
+          b, loc, partials,
+          ValueRange{add(mul(adds.getInductionVar(), outputs), e)});
+      scf::YieldOp::create(b, loc,
+                           ValueRange{arith::AddFOp::create(
+                               b, loc, adds.getRegionIterArgs()[0], part)});
+    }
+    // Element e: (batch, m, n), n fastest.
+    Value n = arith::RemUIOp::create(b, loc, e, sizeN);
+    Value rest = arith::DivUIOp::create(b, loc, e, sizeN);
+    Value m = arith::RemUIOp::create(b, loc, rest, sizeM);
+    Value z = arith::DivUIOp::create(b, loc, rest, sizeM);
+    SmallVector<Value> outIvs(op.getNumLoops(), zeroIdx);
+    loom::delinearizeLoops(b, loc, z, loops.batch, sizes, outIvs);
+    setLinear(outIvs, loops.m, m);
+    setLinear(outIvs, loops.n, n);
+    storeResult(outIvs, adds.getResult(0));
+  }
+  memref::DeallocOp::create(b, loc, partials);
 }
 
 struct GPUContractionsPass

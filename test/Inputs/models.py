@@ -2,7 +2,7 @@
 """Tiny ONNX models for the importer and loomc tests, built with onnx.helper.
 
   models.py NAME OUT.onnx
-  models.py ref NAME DIR     inputs and numpy reference outputs (mlp, block, gather_oob)
+  models.py ref NAME DIR     inputs and numpy reference outputs (mlp, deep_mlp, block, gather_oob)
 
 Models are generated at test time; no binary model is checked in. Weights use
 a fixed numpy seed. Malformed models are written byte by byte as described.
@@ -42,6 +42,17 @@ def mlp():
          helper.make_node("Softmax", ["hb"], ["y"], name="sm", axis=-1)],
         [vi("x", F, ["batch", 16])], [vi("y", F, ["batch", 8])],
         [weight("W", 16, 8), weight("b", 8)])
+
+
+def deep_mlp():
+    """A long reduction into few outputs (K = 1000, N = 24): the GPU's
+    products split K among blocks."""
+    return model(
+        [helper.make_node("MatMul", ["x", "W"], ["h"], name="mm"),
+         helper.make_node("Add", ["h", "b"], ["hb"], name="bias"),
+         helper.make_node("Relu", ["hb"], ["y"], name="relu")],
+        [vi("x", F, ["batch", 1000])], [vi("y", F, ["batch", 24])],
+        [weight("W", 1000, 24), weight("b", 24)])
 
 
 def block():
@@ -164,7 +175,7 @@ def write_external(out):
                     location=os.path.basename(out) + ".data", size_threshold=0)
 
 
-MODELS = {f.__name__: f for f in [mlp, block, gather_oob, unsupported, subgraph_if, loop_body_missing_outer,
+MODELS = {f.__name__: f for f in [mlp, deep_mlp, block, gather_oob, unsupported, subgraph_if, loop_body_missing_outer,
                                    attrs, big_initializer, ir10, newer_opset, undefined_input,
                                    cycle, type_mismatch, short_initializer]}
 
@@ -243,6 +254,10 @@ def numpy_reference(name, d):
     if name == "mlp":
         x = r.standard_normal((3, 16)).astype(np.float32)
         inputs, y = [x], softmax(x @ w["W"] + w["b"])
+    elif name == "deep_mlp":
+        x = r.standard_normal((5, 1000)).astype(np.float32)
+        h = x.astype(np.float64) @ w["W"].astype(np.float64) + w["b"]
+        inputs, y = [x], np.maximum(h, 0).astype(np.float32)
     elif name == "block":
         x = r.standard_normal((2, 5, 16)).astype(np.float32)
         mu = x.mean(-1, keepdims=True)

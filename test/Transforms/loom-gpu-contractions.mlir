@@ -5,14 +5,18 @@
 
 // A matmul in the CPU's i-k-j order. A and B are first converted to fp16
 // ([M][K] and [N][K], padded to whole tiles with zeros; one kernel each, 8
-// elements per thread). Then one launch of 128 x 128 tiles (grid: N tiles,
-// M tiles, 1) of 256 threads with two stages of fp16 A and B tiles in
-// shared memory: the first K step's tiles copied asynchronously (cp.async,
-// 2 + 2 per thread); per 32-deep K step the next step's copies into the
-// other stage, a wait for this step's, then per k16 half 4 ldmatrix.x4 of
-// A, 2 of B and 16 MMAs; the accumulators added to the output under a
-// guard; the fp16 copies freed. fp32 (or emulated): only interchanged, the
-// reduction innermost.
+// elements per thread). Split-K: with fewer output tiles than 256, the K
+// steps are shared among up to 16 blocks per tile (ceil(256 / tiles), at
+// least 4 steps each). Then one launch of 128 x 128 tiles (grid: N tiles x
+// splits, M tiles, 1) of 256 threads with two stages of fp16 A and B tiles
+// in shared memory: the first K step's tiles of the block's K range copied
+// asynchronously (cp.async, 2 + 2 per thread); per 32-deep K step the next
+// step's copies into the other stage, a wait for this step's, then per k16
+// half 4 ldmatrix.x4 of A, 2 of B and 16 MMAs; split, the accumulators
+// stored as partial sums, whole, added to the output, under guards; the
+// fp16 copies freed; when split, a second kernel adds the partial sums to
+// the output. fp32 (or emulated): only interchanged, the reduction
+// innermost.
 
 // CHECK-LABEL: func.func @matmul
 // CHECK-SAME:    (%[[A:.*]]: memref<?x?xf32>, %[[B:.*]]: memref<?x?xf32>, %[[C:.*]]: memref<?x?xf32>)
@@ -26,10 +30,16 @@
 // CHECK:           gpu.launch
 // CHECK:             memref.load %[[B]]
 // CHECK:             vector.store %{{.*}}, %[[BLOW]]
-// CHECK:           gpu.launch blocks(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %c1{{.*}}) threads(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %c256{{.*}}, %{{.*}} = %c1{{.*}}, %{{.*}} = %c1{{.*}}) workgroup(%[[SA:.*]] : memref<2x128x40xf16, #gpu.address_space<workgroup>>, %[[SB:.*]] : memref<2x128x40xf16, #gpu.address_space<workgroup>>)
+// CHECK:           %[[WANTED:.*]] = arith.ceildivui %c256{{.*}}, %{{.*}} : index
+// CHECK:           %[[PER:.*]] = arith.ceildivui %{{.*}}, %{{.*}} : index
+// CHECK:           %[[SPLITS:.*]] = arith.ceildivui %{{.*}}, %[[PER]] : index
+// CHECK:           %[[SPLIT:.*]] = arith.cmpi ult, %c1{{.*}}, %[[SPLITS]] : index
+// CHECK:           %[[PART:.*]] = memref.alloc(%{{.*}}) : memref<?xf32>
+// CHECK:           %[[GX:.*]] = arith.muli %{{.*}}, %[[SPLITS]] : index
+// CHECK:           gpu.launch blocks(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %[[GX]], %{{.*}} = %{{.*}}, %{{.*}} = %c1{{.*}}) threads(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %c256{{.*}}, %{{.*}} = %c1{{.*}}, %{{.*}} = %c1{{.*}}) workgroup(%[[SA:.*]] : memref<2x128x40xf16, #gpu.address_space<workgroup>>, %[[SB:.*]] : memref<2x128x40xf16, #gpu.address_space<workgroup>>)
 // CHECK-COUNT-4:     nvvm.cp.async.shared.global %{{.*}}, %{{.*}}, 16, cache = cg : !llvm.ptr<3>, !llvm.ptr<1>
 // CHECK:             nvvm.cp.async.commit.group
-// CHECK:             scf.for %{{.*}} = %c0{{.*}} to %{{.*}} step %c32{{.*}} iter_args({{.*}}) -> (f32, f32,
+// CHECK:             scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c32{{.*}} iter_args({{.*}}) -> (f32, f32,
 // CHECK:               scf.if
 // CHECK-COUNT-4:         nvvm.cp.async.shared.global
 // CHECK:               nvvm.cp.async.commit.group
@@ -45,13 +55,24 @@
 // CHECK-COUNT-16:      nvvm.mma.sync
 // CHECK:               gpu.barrier
 // CHECK:               scf.yield
-// CHECK:             scf.if
-// CHECK:               memref.load %[[C]]
-// CHECK:               arith.addf
-// CHECK:               memref.store %{{.*}}, %[[C]]
+// CHECK:             scf.if %[[SPLIT]] {
+// CHECK-COUNT-64:      memref.store %{{.*}}, %[[PART]][
+// CHECK:             } else {
+// CHECK:               scf.if
+// CHECK:                 memref.load %[[C]]
+// CHECK:                 arith.addf
+// CHECK:                 memref.store %{{.*}}, %[[C]]
 // CHECK:             gpu.terminator
 // CHECK:           memref.dealloc %[[ALOW]]
 // CHECK:           memref.dealloc %[[BLOW]]
+// CHECK:           scf.if %[[SPLIT]] {
+// CHECK:             gpu.launch
+// CHECK:               scf.for
+// CHECK:                 memref.load %[[PART]][
+// CHECK:               memref.load %[[C]]
+// CHECK:               arith.addf
+// CHECK:               memref.store %{{.*}}, %[[C]]
+// CHECK:           memref.dealloc %[[PART]]
 // CHECK-NOT:   linalg.generic
 
 // BF16-LABEL: func.func @matmul
@@ -197,13 +218,13 @@ func.func @huge_batch(%a: memref<70000x4x8xf32>, %b: memref<70000x8x4xf32>, %c: 
 // CHECK:           gpu.launch
 // CHECK:           gpu.launch
 // CHECK-COUNT-32:    nvvm.mma.sync
-// CHECK-NOT:         memref.load %[[G]]
-// CHECK-NOT:         memref.store %{{.*}}, %[[G]]
+// CHECK-NOT:         memref.load %[[G]][
+// CHECK-NOT:         memref.store %{{.*}}, %[[G]][
 // CHECK:             %[[B:.*]] = memref.load %[[BIAS]][%{{.*}}] : memref<96xf32>
 // CHECK:             %[[S:.*]] = arith.addf %{{.*}}, %[[B]] : f32
 // CHECK:             %[[R:.*]] = arith.maximumf %[[S]], %{{.*}} : f32
 // CHECK:             memref.store %[[R]], %[[Y]][%{{.*}}, %{{.*}}] : memref<256x96xf32>
-// CHECK-NOT:         memref.store %{{.*}}, %[[G]]
+// CHECK-NOT:         memref.store %{{.*}}, %[[G]][
 // CHECK:         } else {
 // CHECK:           linalg.generic {{.*}} outs(%[[G]] : memref<256x96xf32>)
 // CHECK:           linalg.generic {{.*}} ins(%[[G]], %[[BIAS]] : memref<256x96xf32>, memref<96xf32>) outs(%[[Y]] : memref<256x96xf32>)
@@ -285,10 +306,10 @@ func.func @residual_in_place(%h: memref<2x40x64xf32>, %w: memref<64x64xf32>, %re
 // CHECK-NOT:     linalg.fill
 // CHECK:         scf.if
 // CHECK-COUNT-32:    nvvm.mma.sync
-// CHECK-NOT:         memref.load %[[G]]
+// CHECK-NOT:         memref.load %[[G]][
 // CHECK:             %[[B:.*]] = memref.load %[[BIAS]]
 // CHECK:             %[[S:.*]] = arith.addf %{{.*}}, %[[B]] : f32
-// CHECK:             memref.store %[[S]], %[[G]]
+// CHECK:             memref.store %[[S]], %[[G]][
 // CHECK:         } else {
 // CHECK:           linalg.fill
 // CHECK:         memref.copy %[[G]], %[[Y]]
@@ -326,9 +347,9 @@ func.func @in_place_reads_init(%x: memref<64x32xf32>, %w: memref<32x48xf32>, %bi
 // CHECK:         linalg.fill {{.*}} outs(%[[G]]
 // CHECK:         scf.if
 // CHECK-COUNT-32:    nvvm.mma.sync
-// CHECK:             %[[OLD:.*]] = memref.load %[[G]]
+// CHECK:             %[[OLD:.*]] = memref.load %[[G]][
 // CHECK:             %[[V:.*]] = arith.addf %[[OLD]], %{{.*}} : f32
-// CHECK:             memref.store %[[V]], %[[G]]
+// CHECK:             memref.store %[[V]], %[[G]][
 // CHECK:             %[[E:.*]] = math.exp %[[V]] : f32
 // CHECK:             memref.store %[[E]], %[[Y]]
 // CHECK:         } else {
@@ -455,7 +476,7 @@ func.func @not_fused(%x: memref<32x32xf32>, %w: memref<32x32xf32>, %s: memref<32
 // CHECK:           gpu.launch
 // CHECK-COUNT-32:    nvvm.mma.sync
 // CHECK:           memref.dealloc %[[ALOW]]
-// CHECK-NOT:       memref.dealloc
+// CHECK-NOT:       memref.dealloc %[[WLOW]]
 // CHECK:         w_f16_tiles: "0x02000000003C0042{{(0{120})}}00400044{{(0{120})}}0000
 // BF16:          memref.global "private" constant @w_bf16_tiles : memref<4096xbf16>
 // BF16:          w_bf16_tiles: "0x02000000803F4040{{(0{120})}}00408040{{(0{120})}}0000

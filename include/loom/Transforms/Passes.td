@@ -552,6 +552,11 @@ def GPUContractionsPass : Pass<"loom-gpu-contractions", "mlir::ModuleOp"> {
     contraction's init has filled. Guarded stores; no launch for an empty
     output.
 
+    Split-K: when the output has fewer than 256 tiles, each tile's K steps
+    are shared among up to 16 blocks (at least 4 steps each; chosen at run
+    time), which store f32 partial sums; a second kernel adds them up and
+    stores the result through the same epilogue.
+
     Fused epilogues (`fuse-epilogues`): when the next op with memory
     effects is an all-parallel `linalg.generic` that reads the
     contraction's output (a fresh allocation, no views) once through a
