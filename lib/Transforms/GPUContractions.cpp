@@ -210,23 +210,13 @@ struct Epilogue {
   bool storeResult = true;
 };
 
-/// When `op` is `linalg.fill` or a linalg.generic that broadcasts a
-/// scalar into `buffer` (all-parallel, yielding its input), the scalar.
+/// When `op` fills `buffer` with a scalar (loom::isScalarFill), the scalar.
 static Value filledScalar(Operation *op, Value buffer) {
-  if (auto fill = dyn_cast<linalg::FillOp>(op))
-    return fill.getOutputs()[0] == buffer ? fill.getInputs()[0] : Value();
-  auto generic = dyn_cast<linalg::GenericOp>(op);
-  if (!generic || generic.getNumDpsInputs() != 1 ||
-      generic.getNumDpsInits() != 1 ||
-      generic.getDpsInitOperand(0)->get() != buffer ||
-      generic.getNumParallelLoops() != generic.getNumLoops())
+  auto linalgOp = dyn_cast<linalg::LinalgOp>(op);
+  if (!linalgOp || !loom::isScalarFill(linalgOp) ||
+      linalgOp.getDpsInits()[0] != buffer)
     return Value();
-  Value scalar = generic.getDpsInputOperand(0)->get();
-  Block *body = generic.getBody();
-  if (isa<ShapedType>(scalar.getType()) ||
-      body->getTerminator()->getOperand(0) != body->getArgument(0))
-    return Value();
-  return scalar;
+  return linalgOp.getDpsInputs()[0];
 }
 
 /// The elementwise op that `op` (a contraction into a buffer `c`) can
@@ -366,6 +356,23 @@ private:
   memref::GlobalOp packedConstant(OpOperand &operand,
                                   ArrayRef<unsigned> rowLoops);
 
+  /// Launches a kernel of one thread per element of [0, `total`) (1-D
+  /// blocks of 256) and moves the insertion point into its guard
+  /// `e < total`; returns e. The caller restores the insertion point.
+  Value launchPerElement(Value total) {
+    constexpr int64_t kBlock = 256;
+    Value one = index(1);
+    auto launch = gpu::LaunchOp::create(
+        b, loc, arith::CeilDivUIOp::create(b, loc, total, index(kBlock)), one,
+        one, index(kBlock), one, one);
+    b.setInsertionPointToStart(&launch.getBody().front());
+    Value e = add(mul(launch.getBlockIds().x, kBlock), launch.getThreadIds().x);
+    auto inRange = scf::IfOp::create(b, loc, lessThan(e, total), false);
+    gpu::TerminatorOp::create(b, loc);
+    b.setInsertionPointToStart(&inRange.getThenRegion().front());
+    return e;
+  }
+
   /// Sets the loop values of `group` (M or N loops) from their linearized
   /// value (the last loop fastest).
   void setLinear(SmallVectorImpl<Value> &ivs, ArrayRef<unsigned> group,
@@ -392,19 +399,11 @@ private:
 void KernelBuilder::convert(OpOperand &operand, ArrayRef<unsigned> rowLoops,
                             Value rows, Value paddedRows, Value paddedK,
                             Value low) {
-  constexpr int64_t kWidth = 8, kBlock = 256;
+  constexpr int64_t kWidth = 8;
   Value chunks = div(paddedK, kWidth);
   Value total = mul(mul(batch, paddedRows), chunks);
-  Value one = index(1);
-  Value blocks = arith::CeilDivUIOp::create(b, loc, total, index(kBlock));
-  auto launch =
-      gpu::LaunchOp::create(b, loc, blocks, one, one, index(kBlock), one, one);
   OpBuilder::InsertionGuard guard(b);
-  b.setInsertionPointToStart(&launch.getBody().front());
-  Value e = add(mul(launch.getBlockIds().x, kBlock), launch.getThreadIds().x);
-  auto inRange = scf::IfOp::create(b, loc, lessThan(e, total), false);
-  gpu::TerminatorOp::create(b, loc);
-  b.setInsertionPointToStart(&inRange.getThenRegion().front());
+  Value e = launchPerElement(total);
   // Thread e: (batch, row, chunk), the chunk fastest when K is the
   // operand's contiguous dimension, the row fastest otherwise.
   Value row, chunk, matrix;
@@ -840,15 +839,7 @@ void KernelBuilder::build() {
   {
     OpBuilder::InsertionGuard splitGuard(b);
     b.setInsertionPointToStart(&splitIf.getThenRegion().front());
-    constexpr int64_t kBlock = 256;
-    auto sum = gpu::LaunchOp::create(
-        b, loc, arith::CeilDivUIOp::create(b, loc, outputs, index(kBlock)), one,
-        one, index(kBlock), one, one);
-    b.setInsertionPointToStart(&sum.getBody().front());
-    Value e = add(mul(sum.getBlockIds().x, kBlock), sum.getThreadIds().x);
-    auto inRange = scf::IfOp::create(b, loc, lessThan(e, outputs), false);
-    gpu::TerminatorOp::create(b, loc);
-    b.setInsertionPointToStart(&inRange.getThenRegion().front());
+    Value e = launchPerElement(outputs);
     auto adds = scf::ForOp::create(
         b, loc, zeroIdx, splits, one,
         ValueRange{arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0))});
