@@ -6,8 +6,10 @@
 #       (fp32), the six real ones and the attention cases of the
 #       flash-attention kernel again with fp16 tensor cores, and the
 #       attention/GEMM benchmark models with --target=cuda (sm_90a by
-#       default, LOOM_GPU_ARCH to change) into DIR (default .gpucheck, ignored
-#       by git), with loom-run, the references and this script's helpers.
+#       default, LOOM_GPU_ARCH to change: on sm_90a the products use wgmma;
+#       the GEMMs are also built for sm_80, mma.sync) into DIR (default
+#       .gpucheck, ignored by git), with loom-run, the references and this
+#       script's helpers.
 #   bench/gpu-check.sh run [DIR]       on the GPU machine (CUDA driver, python3
 #       with torch and numpy; no LLVM needed): the models against their torch
 #       and numpy references on the GPU, then attention and GEMM against torch

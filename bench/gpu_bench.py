@@ -2,10 +2,14 @@
 """Attention and GEMM on the GPU: Loom (loomc --target=cuda libraries, run by
 loom-run) against torch (scaled_dot_product_attention, matmul), in TFLOP/s.
 
-  gpu_bench.py models DIR --loomc LOOMC [--arch sm_90a] [--seqs ...] [--gemms ...]
+  gpu_bench.py models DIR --loomc LOOMC [--arch sm_90a] [--gemm-archs sm_80]
+                      [--seqs ...] [--gemms ...]
       (here, with Loom's toolchain) writes DIR/attention_d<D>_s<S>/model.so and
       DIR/gemm_<N>/model.so: ONNX graphs as exporters write them (MatMul with a
-      transposed K, scale, Softmax, MatMul; one MatMul), compiled for the GPU.
+      transposed K, scale, Softmax, MatMul; one MatMul), compiled for the GPU
+      (--arch), and the GEMMs again for each of --gemm-archs as
+      DIR/gemm_<N>_<arch> (sm_80: mma.sync, run on an sm_90a GPU beside the
+      sm_90a build's wgmma).
   gpu_bench.py run DIR --loom-run LOOM_RUN [--runs N] [--json FILE]
       (on the GPU machine) makes random inputs with numpy, times every library
       with loom-run --bench (the whole call: input copies included) and torch
@@ -55,12 +59,16 @@ def gemm_model(path, n):
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
 
 
-def cases(seqs, dims, gemms):
+def cases(seqs, dims, gemms, arch, gemm_archs):
+    """(name, (kind, a, b), arch) of each library to build."""
     for d in dims:
         for s in seqs:
-            yield "attention_d%d_s%d" % (d, s), ("attention", s, d)
+            yield "attention_d%d_s%d" % (d, s), ("attention", s, d), arch
     for n in gemms:
-        yield "gemm_%d" % n, ("gemm", n, None)
+        yield "gemm_%d" % n, ("gemm", n, None), arch
+        for other in gemm_archs:
+            if other != arch:
+                yield "gemm_%d_%s" % (n, other), ("gemm", n, None), other
 
 
 def flops(kind, a, b):
@@ -68,15 +76,17 @@ def flops(kind, a, b):
 
 
 def build(args):
-    for name, (kind, a, b) in cases(args.seqs, args.dims, args.gemms):
+    for name, (kind, a, b), arch in cases(args.seqs, args.dims, args.gemms, args.arch,
+                                          args.gemm_archs):
         d = os.path.join(args.dir, name)
         os.makedirs(d, exist_ok=True)
         onnx_path = os.path.join(d, "model.onnx")
         (attention_model(onnx_path, a, b) if kind == "attention" else gemm_model(onnx_path, a))
-        subprocess.run([args.loomc, onnx_path, "--target=cuda", "--gpu-arch=" + args.arch,
+        subprocess.run([args.loomc, onnx_path, "--target=cuda", "--gpu-arch=" + arch,
                         "-o", os.path.join(d, "model.so")], check=True)
         os.remove(onnx_path)
-        json.dump({"kind": kind, "a": a, "b": b}, open(os.path.join(d, "case.json"), "w"))
+        json.dump({"kind": kind, "a": a, "b": b, "arch": arch},
+                  open(os.path.join(d, "case.json"), "w"))
         print("built", name)
 
 
@@ -196,6 +206,8 @@ def main():
     m.add_argument("dir")
     m.add_argument("--loomc", required=True)
     m.add_argument("--arch", default="sm_90a")
+    m.add_argument("--gemm-archs", dest="gemm_archs", nargs="*", default=["sm_80"],
+                   help="also build the GEMMs for these architectures")
     m.add_argument("--seqs", type=int, nargs="+", default=[1024, 2048, 4096])
     m.add_argument("--dims", type=int, nargs="+", default=[64, 128])
     m.add_argument("--gemms", type=int, nargs="+", default=[4096, 8192])

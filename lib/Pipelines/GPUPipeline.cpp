@@ -59,6 +59,7 @@ void loom::buildGPUPipeline(OpPassManager &pm,
   GPUContractionsPassOptions contractions;
   contractions.precision = options.precision;
   contractions.tensorCores = !options.emulate;
+  contractions.wgmma = options.chip == "sm_90a";
   pm.addPass(createGPUContractionsPass(contractions));
   // Row reductions: a warp per row (shuffles: not emulated on the host).
   if (!options.emulate)
@@ -90,6 +91,8 @@ void loom::buildGPUPipeline(OpPassManager &pm,
     pm.addPass(createGpuNVVMAttachTarget(target));
     OpPassManager &kernels = pm.nest<gpu::GPUModuleOp>();
     kernels.addPass(createConvertGpuOpsToNVVMOps());
+    // NVVM ops without an LLVM intrinsic (wgmma.mma_async): inline PTX.
+    kernels.addPass(createConvertNVVMToLLVMPass());
     kernels.addPass(createReconcileUnrealizedCastsPass());
   }
   // Host code: allocations through loomrt's CUDA allocator (managed

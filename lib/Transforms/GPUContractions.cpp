@@ -98,6 +98,18 @@ constexpr int64_t kStages = 2;
 /// blocks per SM of an H100/H200's 132) share each tile's K steps among up
 /// to kMaxSplits blocks, each with at least kMinSplitSteps steps.
 constexpr int64_t kTargetBlocks = 256, kMaxSplits = 16, kMinSplitSteps = 4;
+/// wgmma (sm_90a): each of the block's two warpgroups (128 threads) computes
+/// 64 rows of the tile with m64n128k16 steps, A and B in shared memory in
+/// the canonical K-major layout without swizzling: 8 x 8 core matrices of 8
+/// rows of 16 bytes (128 contiguous bytes); the core matrices next along K
+/// are kCoreBytes apart (the descriptor's leading byte offset), the next 8
+/// rows kTileK / 8 core matrices (its stride byte offset).
+constexpr int64_t kWarpgroupRows = 64, kCoreBytes = 128;
+constexpr int64_t kCoreStride = kTileK / 8 * kCoreBytes;
+/// The descriptor's offsets (bits 16-29 and 32-45, in units of 16 bytes);
+/// swizzle mode 0 (bits 62-63), base offset 0.
+constexpr int64_t kDescriptorOffsets =
+    (kCoreBytes >> 4) << 16 | (kCoreStride >> 4) << 32;
 
 /// What a contraction's loops are: its M loops (A and the output, not B),
 /// N loops (B and the output), K loop and batch loops, by position. Several
@@ -306,9 +318,10 @@ class KernelBuilder : loom::KernelArith {
 public:
   KernelBuilder(OpBuilder &b, Location loc, linalg::GenericOp op,
                 const ContractionLoops &loops, Type lowType,
-                std::optional<Epilogue> epilogue, PackedConstants &packed)
+                std::optional<Epilogue> epilogue, PackedConstants &packed,
+                bool wgmma)
       : KernelArith(b, loc), op(op), loops(loops), lowType(lowType),
-        epilogue(std::move(epilogue)), packed(packed) {}
+        epilogue(std::move(epilogue)), packed(packed), wgmma(wgmma) {}
 
   void build();
 
@@ -385,6 +398,14 @@ private:
   /// the output, and through the fused epilogue's body into its output.
   void storeResult(ArrayRef<Value> ivs, Value acc);
 
+  /// One K step of the wgmma kernel: `acc`, the thread's 64 accumulators of
+  /// warpgroup `wg`'s 64 x 128 part of the tile, += its 64 rows of A times
+  /// B, from stage `stage` of the shared tiles at byte addresses `aTiles`
+  /// and `bTiles` (i64): kTileK / 16 wgmma.mma_async m64n128k16 ops after
+  /// a wgmma fence, committed and waited for.
+  void wgmmaStep(SmallVectorImpl<Value> &acc, Value stage, Value aTiles,
+                 Value bTiles, Value wg);
+
   linalg::GenericOp op;
   /// The sizes of the contraction's loops.
   SmallVector<Value> loopSizes;
@@ -392,6 +413,8 @@ private:
   Type lowType;
   std::optional<Epilogue> epilogue;
   PackedConstants &packed;
+  /// Multiply with wgmma.mma_async (sm_90a) instead of mma.sync.
+  bool wgmma;
   /// M, N, K, and the product of the batch loops.
   Value sizeM, sizeN, sizeK, batch;
 };
@@ -590,6 +613,50 @@ void KernelBuilder::storeResult(ArrayRef<Value> ivs, Value acc) {
       loom::operandIndices(cast<linalg::LinalgOp>(*consumer), out, at));
 }
 
+void KernelBuilder::wgmmaStep(SmallVectorImpl<Value> &acc, Value stage,
+                              Value aTiles, Value bTiles, Value wg) {
+  MLIRContext *context = b.getContext();
+  auto structType = LLVM::LLVMStructType::getLiteral(
+      context, SmallVector<Type>(acc.size(), b.getF32Type()));
+  Value d = LLVM::UndefOp::create(b, loc, structType);
+  for (auto [i, v] : llvm::enumerate(acc))
+    d = LLVM::InsertValueOp::create(b, loc, d, v, i);
+  // The matrix descriptor of the core matrices from byte address `address`:
+  // bits 0-13 its shared-memory address / 16, then kDescriptorOffsets.
+  auto descriptor = [&](Value address) -> Value {
+    Value field = arith::ShRUIOp::create(
+        b, loc, arith::AndIOp::create(b, loc, address, i64(0x3FFFF)), i64(4));
+    return arith::OrIOp::create(b, loc, field, i64(kDescriptorOffsets));
+  };
+  // This stage's tiles; the warpgroup's rows of A start kWarpgroupRows / 8
+  // core-matrix rows further.
+  Value aBase = arith::AddIOp::create(
+      b, loc, aTiles,
+      bytes(toI64(add(mul(stage, kTileM * kTileK),
+                      mul(wg, kWarpgroupRows / 8 * kCoreStride / 2)))));
+  Value bBase = arith::AddIOp::create(
+      b, loc, bTiles, bytes(toI64(mul(stage, kTileN * kTileK))));
+  NVVM::WgmmaFenceAlignedOp::create(b, loc);
+  NVVM::WGMMATypes type =
+      lowType.isBF16() ? NVVM::WGMMATypes::bf16 : NVVM::WGMMATypes::f16;
+  auto shape = NVVM::MMAShapeAttr::get(context, kWarpgroupRows, kTileN, 16);
+  // Each k16 step spans two core matrices along K.
+  for (int64_t s = 0; s < kTileK / 16; ++s) {
+    Value k = i64(s * 2 * kCoreBytes);
+    d = NVVM::WgmmaMmaAsyncOp::create(
+        b, loc, structType, d,
+        descriptor(arith::AddIOp::create(b, loc, aBase, k)),
+        descriptor(arith::AddIOp::create(b, loc, bBase, k)), shape, type, type,
+        NVVM::WGMMATypes::f32, NVVM::WGMMAScaleOut::one,
+        NVVM::WGMMAScaleIn::one, NVVM::WGMMAScaleIn::one, NVVM::MMALayout::row,
+        NVVM::MMALayout::col, /*satfinite=*/nullptr);
+  }
+  NVVM::WgmmaGroupSyncAlignedOp::create(b, loc);
+  NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 0);
+  for (auto [i, v] : llvm::enumerate(acc))
+    v = LLVM::ExtractValueOp::create(b, loc, d, i);
+}
+
 void KernelBuilder::build() {
   loopSizes = loom::loopSizes(b, loc, cast<linalg::LinalgOp>(*op));
   ArrayRef<Value> sizes = loopSizes;
@@ -674,10 +741,15 @@ void KernelBuilder::build() {
           arith::SelectOp::create(b, loc, split, mul(splits, outputs), one)});
   Attribute shared = gpu::AddressSpaceAttr::get(
       b.getContext(), gpu::GPUDialect::getWorkgroupAddressSpace());
-  auto tileA = MemRefType::get({kStages, kTileM, kTileK + kPad}, lowType,
-                               MemRefLayoutAttrInterface(), shared);
-  auto tileB = MemRefType::get({kStages, kTileN, kTileK + kPad}, lowType,
-                               MemRefLayoutAttrInterface(), shared);
+  // mma.sync: rows padded by kPad (conflict-free ldmatrix); wgmma: core
+  // matrices (kCoreStride), unpadded.
+  auto tileType = [&](int64_t rows) {
+    return wgmma ? MemRefType::get({kStages, rows * kTileK}, lowType,
+                                   MemRefLayoutAttrInterface(), shared)
+                 : MemRefType::get({kStages, rows, kTileK + kPad}, lowType,
+                                   MemRefLayoutAttrInterface(), shared);
+  };
+  MemRefType tileA = tileType(kTileM), tileB = tileType(kTileN);
   // Grid: (N tiles x splits, M tiles, batch).
   auto launch = gpu::LaunchOp::create(
       b, loc, mul(gridX, splits), gridY, batch, index(kThreads), one, one,
@@ -719,8 +791,16 @@ void KernelBuilder::build() {
         Value e = add(tid, i * kThreads);
         Value r = div(e, kChunks), c = mul(rem(e, kChunks), 8);
         Value src = toI64(add(mul(add(row0, r), paddedK), add(k0, c)));
+        // wgmma: chunk c / 8 of row r is row r % 8 of core matrix
+        // (r / 8, c / 8).
         Value dst =
-            toI64(add(mul(add(mul(stage, kTileM), r), kTileK + kPad), c));
+            wgmma
+                ? toI64(
+                      add(add(mul(stage, kTileM * kTileK),
+                              mul(add(mul(div(r, 8), kChunks), rem(e, kChunks)),
+                                  kCoreBytes / 2)),
+                          mul(rem(r, 8), 8)))
+                : toI64(add(mul(add(mul(stage, kTileM), r), kTileK + kPad), c));
         loom::copyAsync16(b, loc,
                           arith::AddIOp::create(b, loc, tiles, bytes(dst)),
                           arith::AddIOp::create(b, loc, low, bytes(src)));
@@ -753,45 +833,59 @@ void KernelBuilder::build() {
     NVVM::CpAsyncCommitGroupOp::create(b, loc);
     // This step's tiles: all groups but the newest (the next step's).
     NVVM::CpAsyncWaitGroupOp::create(b, loc, 1);
+    // wgmma reads shared memory through the async proxy: the copies (the
+    // generic proxy's writes) are made visible to it first.
+    if (wgmma)
+      NVVM::FenceProxyOp::create(
+          b, loc, NVVM::ProxyKind::async_shared,
+          NVVM::SharedSpaceAttr::get(b.getContext(),
+                                     NVVM::SharedSpace::shared_cta));
     gpu::BarrierOp::create(b, loc);
 
     SmallVector<Value> acc(loop.getRegionIterArgs());
-    // Element (row, col) of stage `stage` of a tile.
-    auto at = [&](Value row, Value col) {
-      return add(mul(add(mul(stage, kTileM), row), kTileK + kPad), col);
-    };
-    // Lane l points at row l % 8 of matrix i = l / 8.
-    Value i = div(lane, 8), r8 = rem(lane, 8);
-    for (int64_t kk = 0; kk < kTileK; kk += 16) {
-      // A: matrices (rows 0-7 | 8-15) x (k 0-7 | 8-15), rows first: the
-      // registers a0-a3 of an m16 tile.
-      SmallVector<SmallVector<Value>> fragA;
-      for (int64_t mt = 0; mt < kWarpTilesM; ++mt) {
-        Value row = add(add(add(warpM, mul(rem(i, 2), 8)), r8), mt * 16);
-        Value col = add(mul(div(i, 2), 8), kk);
-        fragA.push_back(loom::loadMatricesX4(b, loc, sharedA, at(row, col),
-                                             /*transposed=*/false, lowType));
+    if (wgmma) {
+      wgmmaStep(acc, stage, aTiles, bTiles, div(tid, 128));
+      // Every warpgroup has read this stage: the next step may overwrite it.
+      gpu::BarrierOp::create(b, loc);
+      scf::YieldOp::create(b, loc, acc);
+    } else {
+      // Element (row, col) of stage `stage` of a tile.
+      auto at = [&](Value row, Value col) {
+        return add(mul(add(mul(stage, kTileM), row), kTileK + kPad), col);
+      };
+      // Lane l points at row l % 8 of matrix i = l / 8.
+      Value i = div(lane, 8), r8 = rem(lane, 8);
+      for (int64_t kk = 0; kk < kTileK; kk += 16) {
+        // A: matrices (rows 0-7 | 8-15) x (k 0-7 | 8-15), rows first: the
+        // registers a0-a3 of an m16 tile.
+        SmallVector<SmallVector<Value>> fragA;
+        for (int64_t mt = 0; mt < kWarpTilesM; ++mt) {
+          Value row = add(add(add(warpM, mul(rem(i, 2), 8)), r8), mt * 16);
+          Value col = add(mul(div(i, 2), 8), kk);
+          fragA.push_back(loom::loadMatricesX4(b, loc, sharedA, at(row, col),
+                                               /*transposed=*/false, lowType));
+        }
+        // B: matrices (n tile nt | nt + 1) x (k 0-7 | 8-15), k first: b0, b1
+        // of two n8 tiles.
+        SmallVector<SmallVector<Value>> fragB;
+        for (int64_t nt = 0; nt < kWarpTilesN; nt += 2) {
+          Value row = add(add(add(warpN, mul(div(i, 2), 8)), r8), nt * 8);
+          Value col = add(mul(rem(i, 2), 8), kk);
+          SmallVector<Value> regs = loom::loadMatricesX4(
+              b, loc, sharedB, at(row, col), /*transposed=*/false, lowType);
+          fragB.push_back({regs[0], regs[1]});
+          fragB.push_back({regs[2], regs[3]});
+        }
+        for (int64_t mt = 0; mt < kWarpTilesM; ++mt)
+          for (int64_t nt = 0; nt < kWarpTilesN; ++nt)
+            loom::mmaM16N8K16(b, loc, lowType, fragA[mt], fragB[nt],
+                              MutableArrayRef<Value>(acc).slice(
+                                  (mt * kWarpTilesN + nt) * 4, 4));
       }
-      // B: matrices (n tile nt | nt + 1) x (k 0-7 | 8-15), k first: b0, b1
-      // of two n8 tiles.
-      SmallVector<SmallVector<Value>> fragB;
-      for (int64_t nt = 0; nt < kWarpTilesN; nt += 2) {
-        Value row = add(add(add(warpN, mul(div(i, 2), 8)), r8), nt * 8);
-        Value col = add(mul(rem(i, 2), 8), kk);
-        SmallVector<Value> regs = loom::loadMatricesX4(
-            b, loc, sharedB, at(row, col), /*transposed=*/false, lowType);
-        fragB.push_back({regs[0], regs[1]});
-        fragB.push_back({regs[2], regs[3]});
-      }
-      for (int64_t mt = 0; mt < kWarpTilesM; ++mt)
-        for (int64_t nt = 0; nt < kWarpTilesN; ++nt)
-          loom::mmaM16N8K16(b, loc, lowType, fragA[mt], fragB[nt],
-                            MutableArrayRef<Value>(acc).slice(
-                                (mt * kWarpTilesN + nt) * 4, 4));
+      // Every warp has read this stage: the next step may overwrite it.
+      gpu::BarrierOp::create(b, loc);
+      scf::YieldOp::create(b, loc, acc);
     }
-    // Every warp has read this stage: the next step may overwrite it.
-    gpu::BarrierOp::create(b, loc);
-    scf::YieldOp::create(b, loc, acc);
   }
 
   // Epilogue, inside the output only: split, the partial sums at
@@ -804,29 +898,41 @@ void KernelBuilder::build() {
     Value partialRow0;
     if (partial)
       partialRow0 = mul(add(mul(splitIndex, batch), blockIds.z), sizeM);
-    for (int64_t mt = 0; mt < kWarpTilesM; ++mt)
-      for (int64_t nt = 0; nt < kWarpTilesN; ++nt)
-        for (int64_t j = 0; j < 4; ++j) {
-          // Fragment element j: row group (+8 for j >= 2), column 2 quad
-          // (+1 for odd j).
-          Value m = add(add(add(m0, warpM), group), mt * 16 + (j >= 2 ? 8 : 0));
-          Value n = add(add(add(n0, warpN), mul(quad, 2)), nt * 8 + (j % 2));
-          Value inside = arith::AndIOp::create(b, loc, lessThan(m, sizeM),
-                                               lessThan(n, sizeN));
-          auto guarded = scf::IfOp::create(b, loc, inside, false);
-          OpBuilder::InsertionGuard storeGuard(b);
-          b.setInsertionPointToStart(&guarded.getThenRegion().front());
-          Value acc = loop.getResult((mt * kWarpTilesN + nt) * 4 + j);
-          if (partial) {
-            Value at = add(mul(add(partialRow0, m), sizeN), n);
-            memref::StoreOp::create(b, loc, acc, partials, ValueRange{at});
-            continue;
-          }
-          SmallVector<Value> outIvs = ivs;
-          setLinear(outIvs, loops.m, m);
-          setLinear(outIvs, loops.n, n);
-          storeResult(outIvs, acc);
+    for (int64_t i = 0; i < kTiles * 4; ++i) {
+      // mma.sync: element j = i % 4 of m16n8 tile (mt, nt): row group (+8
+      // for j >= 2), column 2 quad (+1 for odd j). wgmma (m64nNk16's
+      // accumulator): element i of warp w of the warpgroup: row 16 (w % 4)
+      // + group (+8 when bit 1 of i is set), column 8 (i / 4) + 2 quad (+1
+      // for odd i).
+      Value m, n;
+      if (wgmma) {
+        Value rows =
+            add(mul(div(tid, 128), kWarpgroupRows), mul(rem(warp, 4), 16));
+        m = add(add(add(m0, rows), group), (i / 2) % 2 * 8);
+        n = add(add(n0, mul(quad, 2)), i / 4 * 8 + i % 2);
+      } else {
+        int64_t mt = i / 4 / kWarpTilesN, nt = i / 4 % kWarpTilesN, j = i % 4;
+        m = add(add(add(m0, warpM), group), mt * 16 + (j >= 2 ? 8 : 0));
+        n = add(add(add(n0, warpN), mul(quad, 2)), nt * 8 + (j % 2));
+      }
+      {
+        Value inside = arith::AndIOp::create(b, loc, lessThan(m, sizeM),
+                                             lessThan(n, sizeN));
+        auto guarded = scf::IfOp::create(b, loc, inside, false);
+        OpBuilder::InsertionGuard storeGuard(b);
+        b.setInsertionPointToStart(&guarded.getThenRegion().front());
+        Value acc = loop.getResult(i);
+        if (partial) {
+          Value at = add(mul(add(partialRow0, m), sizeN), n);
+          memref::StoreOp::create(b, loc, acc, partials, ValueRange{at});
+          continue;
         }
+        SmallVector<Value> outIvs = ivs;
+        setLinear(outIvs, loops.m, m);
+        setLinear(outIvs, loops.n, n);
+        storeResult(outIvs, acc);
+      }
+    }
   }
   gpu::TerminatorOp::create(b, loc);
 
@@ -901,7 +1007,7 @@ struct GPUContractionsPass
         Value a = op.getDpsInputOperand(0)->get(),
               b = op.getDpsInputOperand(1)->get();
         KernelBuilder(rewriter, op.getLoc(), op, loops, lowType, epilogue,
-                      packed)
+                      packed, wgmma)
             .build();
         rewriter.eraseOp(op);
         // The packed operands' f32 globals may now be unread.

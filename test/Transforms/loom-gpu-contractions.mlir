@@ -2,6 +2,8 @@
 // RUN: loom-opt %s -split-input-file -verify-diagnostics --loom-gpu-contractions=precision=bf16 | FileCheck %s --check-prefix=BF16
 // RUN: loom-opt %s -split-input-file -verify-diagnostics --loom-gpu-contractions=precision=fp32 | FileCheck %s --check-prefix=FP32
 // RUN: loom-opt %s -split-input-file -verify-diagnostics --loom-gpu-contractions=tensor-cores=false | FileCheck %s --check-prefix=FP32
+// RUN: loom-opt %s -split-input-file -verify-diagnostics --loom-gpu-contractions=wgmma=true | FileCheck %s --check-prefix=WGMMA
+// RUN: loom-opt %s -split-input-file -verify-diagnostics --loom-gpu-contractions="wgmma=true precision=bf16" | FileCheck %s --check-prefix=WGMMABF16
 
 // A matmul in the CPU's i-k-j order. A and B are first converted to fp16
 // ([M][K] and [N][K], padded to whole tiles with zeros; one kernel each, 8
@@ -74,6 +76,47 @@
 // CHECK:               memref.store %{{.*}}, %[[C]]
 // CHECK:           memref.dealloc %[[PART]]
 // CHECK-NOT:   linalg.generic
+
+// wgmma (sm_90a): the same launches; the shared tiles unpadded, as 8 x 8
+// core matrices (chunk c of row r at element ((r / 8) 4 + c) 64 + (r % 8)
+// 8); per K step the copies fenced for the async proxy, then, after a
+// wgmma fence, two m64n128k16 wgmma.mma_async on the 64 accumulators (an
+// LLVM struct) from matrix descriptors: bits 4-17 of the shared address,
+// then the leading byte offset 128 (the next core matrix along K) in bits
+// 16-29 and the stride byte offset 512 (the next 8 rows) in bits 32-45:
+// 8 << 16 | 32 << 32 = 137439477760. Committed and waited for before the
+// stage is released.
+
+// WGMMA-LABEL: func.func @matmul
+// WGMMA:         gpu.launch
+// WGMMA:         gpu.launch
+// WGMMA:         gpu.launch {{.*}} workgroup(%[[SA:.*]] : memref<2x4096xf16, #gpu.address_space<workgroup>>, %[[SB:.*]] : memref<2x4096xf16, #gpu.address_space<workgroup>>)
+// WGMMA-COUNT-4:   nvvm.cp.async.shared.global
+// WGMMA:           scf.for {{.*}} -> (f32, f32,
+// WGMMA-COUNT-4:     nvvm.cp.async.shared.global
+// WGMMA:             nvvm.cp.async.wait.group 1
+// WGMMA-NEXT:        nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}
+// WGMMA-NEXT:        gpu.barrier
+// WGMMA-COUNT-64:    llvm.insertvalue
+// WGMMA:             nvvm.wgmma.fence.aligned
+// WGMMA:             %[[AAND:.*]] = arith.andi %{{.*}}, %c262143_i64 : i64
+// WGMMA:             %[[AFIELD:.*]] = arith.shrui %[[AAND]], %c4_i64 : i64
+// WGMMA:             %[[ADESC:.*]] = arith.ori %[[AFIELD]], %c137439477760_i64 : i64
+// WGMMA:             %[[BDESC:.*]] = arith.ori %{{.*}}, %c137439477760_i64{{.*}} : i64
+// WGMMA:             %[[D0:.*]] = nvvm.wgmma.mma_async %[[ADESC]], %[[BDESC]], %{{.*}}, <m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<f16>, <one>, <row>], B[<f16>, <one>, <col>]
+// WGMMA:             nvvm.wgmma.mma_async %{{.*}}, %{{.*}}, %[[D0]], <m = 64, n = 128, k = 16>
+// WGMMA-NEXT:        nvvm.wgmma.commit.group.sync.aligned
+// WGMMA-NEXT:        nvvm.wgmma.wait.group.sync.aligned 0
+// WGMMA-COUNT-64:    llvm.extractvalue
+// WGMMA:             gpu.barrier
+// WGMMA:             scf.yield
+// WGMMA-NOT:     nvvm.mma.sync
+// WGMMA-NOT:     nvvm.ldmatrix
+// WGMMA:         gpu.terminator
+
+// WGMMABF16-LABEL: func.func @matmul
+// WGMMABF16:       workgroup({{.*}} : memref<2x4096xbf16, #gpu.address_space<workgroup>>
+// WGMMABF16:       nvvm.wgmma.mma_async {{.*}} A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>]
 
 // BF16-LABEL: func.func @matmul
 // BF16:         memref.alloc(%{{.*}}) : memref<?xbf16>

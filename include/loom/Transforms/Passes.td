@@ -537,7 +537,7 @@ def MapParallelToGPUPass : Pass<"loom-map-parallel-to-gpu",
 }
 
 def GPUContractionsPass : Pass<"loom-gpu-contractions", "mlir::ModuleOp"> {
-  let summary = "Contractions to tensor-core GPU kernels (mma.sync)";
+  let summary = "Contractions to tensor-core GPU kernels (mma.sync, wgmma)";
   let description = [{
     Runs on bufferized linalg. Each f32 `linalg.generic` contraction
     (`out += a * b` over one M, one N and one K loop, any batch loops, any
@@ -551,6 +551,15 @@ def GPUContractionsPass : Pass<"loom-gpu-contractions", "mlir::ModuleOp"> {
     fragments; the accumulators are added to the output, which the
     contraction's init has filled. Guarded stores; no launch for an empty
     output.
+
+    With `wgmma` (the GPU pipeline sets it for sm_90a), the two warpgroups
+    of a block each compute 64 rows of the tile with `nvvm.wgmma.mma_async`
+    m64n128k16 (two per K step) instead of mma.sync: the shared tiles hold
+    the canonical K-major layout without swizzling (8 x 8 core matrices),
+    the copies are fenced for the async proxy (`fence.proxy.async`) before
+    the barrier, and each step's MMAs read A and B through matrix
+    descriptors, fenced, committed and waited for before the stage is
+    released.
 
     Split-K: when the output has fewer than 256 tiles, each tile's K steps
     are shared among up to 16 blocks (at least 4 steps each; chosen at run
@@ -590,6 +599,10 @@ def GPUContractionsPass : Pass<"loom-gpu-contractions", "mlir::ModuleOp"> {
     Option<"fuseEpilogues", "fuse-epilogues", "bool", /*default=*/"true",
            "Compute the elementwise op that follows a contraction (bias, "
            "activation, residual, ...) in its tensor-core kernel">,
+    Option<"wgmma", "wgmma", "bool", /*default=*/"false",
+           "Multiply with sm_90a's warpgroup MMA (wgmma.mma_async, operands "
+           "read from shared memory through matrix descriptors) instead of "
+           "mma.sync">,
   ];
   let statistics = [
     Statistic<"numTensorCore", "tensor-core-kernels",

@@ -7,16 +7,19 @@
 #include "loom/Target/GPU/SimKernels.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "llvm/ADT/MapVector.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Bitcode/BitcodeReader.h"
 #include "llvm/IR/Constants.h"
 #include "llvm/IR/IRBuilder.h"
+#include "llvm/IR/InlineAsm.h"
 #include "llvm/IR/Instructions.h"
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FileUtilities.h"
 #include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Regex.h"
 
 using namespace mlir;
 
@@ -86,6 +89,153 @@ static void replaceIntrinsic(llvm::Function &intrinsic) {
   intrinsic.eraseFromParent();
 }
 
+/// Replaces the inline PTX of each `wgmma.mma_async` (as MLIR's
+/// convert-nvvm-to-llvm writes it for nvvm.wgmma.mma_async: the N / 2 f32
+/// accumulators, tied to the results, descriptors A and B, scale-d and the
+/// immediates scale-a, scale-b, trans-a, trans-b) with a call of
+/// `__loomsim_wgmma_mma_async(ptr result, ptr accumulators, i64 descA,
+/// i64 descB, i32 scaleD, i32 scaleA, i32 scaleB, i32 transA, i32 transB,
+/// i32 n, i32 bf16)`. Fails on any other inline assembly.
+static LogicalResult replaceInlineAsm(llvm::Function &f,
+                                      std::string &errorMessage) {
+  llvm::LLVMContext &context = f.getContext();
+  llvm::Regex wgmma("wgmma\\.mma_async\\.sync\\.aligned\\.m64n([0-9]+)k16\\."
+                    "f32\\.(f16|bf16)\\.(f16|bf16)[ \t]");
+  auto *ptr = llvm::PointerType::getUnqual(context);
+  auto *i32 = llvm::Type::getInt32Ty(context);
+  auto *i64 = llvm::Type::getInt64Ty(context);
+  for (llvm::BasicBlock &block : f)
+    for (llvm::Instruction &inst : llvm::make_early_inc_range(block)) {
+      auto *call = dyn_cast<llvm::CallInst>(&inst);
+      if (!call || !call->isInlineAsm())
+        continue;
+      StringRef text =
+          cast<llvm::InlineAsm>(call->getCalledOperand())->getAsmString();
+      SmallVector<StringRef> match;
+      unsigned n = 0;
+      auto *resultType = dyn_cast<llvm::StructType>(call->getType());
+      if (!wgmma.match(text, &match) || match[2] != match[3] ||
+          match[1].getAsInteger(10, n) || n == 0 || n % 8 != 0 || n > 256 ||
+          call->arg_size() != n / 2 + 7 || !resultType ||
+          resultType->getNumElements() != n / 2 ||
+          !llvm::all_of(resultType->elements(),
+                        [](llvm::Type *t) { return t->isFloatTy(); })) {
+        // The text on one line, shortened.
+        std::string shown;
+        for (char c : text.take_front(80))
+          shown.push_back(c == '\n' || c == '\t' ? ' ' : c);
+        errorMessage = "kernel '" + f.getName().str() +
+                       "' contains inline PTX that loomsim does not run: '" +
+                       shown + (text.size() > 80 ? "...'" : "'");
+        return failure();
+      }
+      llvm::IRBuilder<> b(call);
+      llvm::IRBuilder<> entry(&*f.getEntryBlock().getFirstInsertionPt());
+      auto *accType = llvm::ArrayType::get(b.getFloatTy(), n / 2);
+      llvm::Value *acc = entry.CreateAlloca(accType);
+      llvm::Value *out = entry.CreateAlloca(resultType);
+      for (unsigned i = 0; i < n / 2; ++i)
+        b.CreateStore(call->getArgOperand(i),
+                      b.CreateConstGEP2_32(accType, acc, 0, i));
+      SmallVector<llvm::Value *> args = {out, acc};
+      for (unsigned i = n / 2; i < n / 2 + 7; ++i)
+        args.push_back(b.CreateZExtOrTrunc(call->getArgOperand(i),
+                                           i < n / 2 + 2 ? i64 : i32));
+      args.push_back(b.getInt32(n));
+      args.push_back(b.getInt32(match[2] == "bf16"));
+      llvm::FunctionCallee sim = f.getParent()->getOrInsertFunction(
+          "__loomsim_wgmma_mma_async",
+          llvm::FunctionType::get(
+              b.getVoidTy(),
+              {ptr, ptr, i64, i64, i32, i32, i32, i32, i32, i32, i32}, false));
+      b.CreateCall(sim, args);
+      call->replaceAllUsesWith(b.CreateLoad(resultType, out));
+      call->eraseFromParent();
+    }
+  return success();
+}
+
+/// The one function whose instructions use `value` (through constant
+/// expressions too), or null when none or several do.
+static llvm::Function *soleUser(llvm::Value *value) {
+  llvm::Function *user = nullptr;
+  SmallVector<llvm::User *> work(value->users());
+  while (!work.empty()) {
+    llvm::User *next = work.pop_back_val();
+    if (auto *inst = dyn_cast<llvm::Instruction>(next)) {
+      if (user && user != inst->getFunction())
+        return nullptr;
+      user = inst->getFunction();
+    } else {
+      llvm::append_range(work, next->users());
+    }
+  }
+  return user;
+}
+
+/// Moves the shared-memory globals without initial data into one exported
+/// array, `__loomsim_shared` (its size in `__loomsim_shared_size`, i64),
+/// each at its alignment (at least 16 bytes): loomsim finds where a wgmma
+/// matrix descriptor's 18-bit shared-memory address points from the array's
+/// address. As on a GPU, where each block has its own shared memory, the
+/// globals of different kernels share the same bytes (blocks run one at a
+/// time): those one function uses are placed from the same offset, after
+/// the ones several functions use; the window is as large as one kernel's
+/// shared memory, under the 18 bits a descriptor addresses.
+static void placeSharedWindow(llvm::Module &kernels) {
+  llvm::LLVMContext &context = kernels.getContext();
+  const llvm::DataLayout &layout = kernels.getDataLayout();
+  // The shared globals by the function that uses them (null: several).
+  llvm::MapVector<llvm::Function *, SmallVector<llvm::GlobalVariable *>> byUser;
+  for (llvm::GlobalVariable &global : kernels.globals())
+    if (global.getAddressSpace() == 3 &&
+        (!global.hasInitializer() ||
+         isa<llvm::UndefValue>(global.getInitializer()) ||
+         global.getInitializer()->isNullValue()))
+      byUser[soleUser(&global)].push_back(&global);
+  if (byUser.empty())
+    return;
+  SmallVector<std::pair<llvm::GlobalVariable *, uint64_t>> placed;
+  llvm::Align most(16);
+  auto place = [&](ArrayRef<llvm::GlobalVariable *> globals, uint64_t from) {
+    uint64_t end = from;
+    for (llvm::GlobalVariable *global : globals) {
+      llvm::Align align =
+          std::max(llvm::Align(16), global->getAlign().valueOrOne());
+      most = std::max(most, align);
+      end = llvm::alignTo(end, align);
+      placed.push_back({global, end});
+      end += layout.getTypeAllocSize(global->getValueType());
+    }
+    return end;
+  };
+  uint64_t common = 0;
+  if (auto it = byUser.find(nullptr); it != byUser.end())
+    common = place(it->second, 0);
+  uint64_t size = common;
+  for (auto &[user, globals] : byUser)
+    if (user)
+      size = std::max(size, place(globals, common));
+  auto *type = llvm::ArrayType::get(llvm::Type::getInt8Ty(context), size);
+  auto *window = new llvm::GlobalVariable(
+      kernels, type, /*isConstant=*/false, llvm::GlobalValue::ExternalLinkage,
+      llvm::Constant::getNullValue(type), "__loomsim_shared");
+  window->setAlignment(most);
+  new llvm::GlobalVariable(
+      kernels, llvm::Type::getInt64Ty(context), /*isConstant=*/true,
+      llvm::GlobalValue::ExternalLinkage,
+      llvm::ConstantInt::get(llvm::Type::getInt64Ty(context), size),
+      "__loomsim_shared_size");
+  for (auto [global, offset] : placed) {
+    llvm::Constant *at = llvm::ConstantExpr::getInBoundsGetElementPtr(
+        llvm::Type::getInt8Ty(context), window,
+        llvm::ConstantInt::get(llvm::Type::getInt64Ty(context), offset));
+    global->replaceAllUsesWith(
+        llvm::ConstantExpr::getAddrSpaceCast(at, global->getType()));
+    global->eraseFromParent();
+  }
+}
+
 /// Adds `void <kernel>__sim(ptr params)`: loads parameter i through
 /// params[i] (what cuLaunchKernel receives) and calls the kernel.
 static void addEntry(llvm::Function &kernel) {
@@ -141,6 +291,8 @@ LogicalResult loom::prepareKernelsForSimulator(llvm::Module &kernels,
       replaceIntrinsic(f);
       continue;
     }
+    if (failed(replaceInlineAsm(f, errorMessage)))
+      return failure();
     f.setCallingConv(llvm::CallingConv::C);
     f.removeFnAttr("target-cpu");
     f.removeFnAttr("target-features");
@@ -151,7 +303,9 @@ LogicalResult loom::prepareKernelsForSimulator(llvm::Module &kernels,
     addEntry(*kernel);
   }
 
-  // Shared (and any other non-generic) memory: host globals.
+  // Shared memory: one window (wgmma's descriptors address into it); any
+  // other non-generic memory: host globals.
+  placeSharedWindow(kernels);
   for (llvm::GlobalVariable &global :
        llvm::make_early_inc_range(kernels.globals())) {
     if (global.getAddressSpace() == 0)

@@ -208,16 +208,21 @@ SIM_EXPORT CUresult cuMemPrefetchAsync(unsigned long long ptr, size_t size,
  * little endian), then the kernels as an x86-64 shared object. */
 static const char IMAGE_MAGIC[8] = {'L', 'O', 'O', 'M', 'S', 'I', 'M', '1'};
 
+typedef struct {
+  void *handle;
+  struct Function *functions; /* handed out by cuModuleGetFunction */
+  /* The image's shared memory (__loomsim_shared; NULL: none), where wgmma's
+   * matrix descriptors point. */
+  unsigned char *shared;
+  uint64_t sharedSize;
+} Module;
+
 typedef struct Function {
   void (*entry)(void **params); /* <kernel>__sim: unpacks, calls it */
   char name[120];
+  const Module *module;
   struct Function *next;
 } Function;
-
-typedef struct {
-  void *handle;
-  Function *functions; /* handed out by cuModuleGetFunction */
-} Module;
 
 /* The kernel images call the __loomsim_* functions below: this library's
  * symbols are made global before the first image is loaded. */
@@ -268,6 +273,9 @@ SIM_EXPORT CUresult cuModuleLoadData(void **module, const void *image) {
   }
   m->handle = handle;
   m->functions = NULL;
+  m->shared = dlsym(handle, "__loomsim_shared");
+  const uint64_t *sharedSize = dlsym(handle, "__loomsim_shared_size");
+  m->sharedSize = m->shared && sharedSize ? *sharedSize : 0;
   *module = m;
   return CUDA_SUCCESS;
 }
@@ -303,6 +311,7 @@ SIM_EXPORT CUresult cuModuleGetFunction(void **function, void *module,
     return CUDA_ERROR_OUT_OF_MEMORY;
   memcpy(&f->entry, &entry, sizeof entry);
   snprintf(f->name, sizeof f->name, "%s", name);
+  f->module = m;
   f->next = m->functions;
   m->functions = f;
   *function = f;
@@ -382,6 +391,10 @@ typedef struct {
   /* cp.async: pending copies, and groups committed so far. */
   AsyncCopy copies[MAX_PENDING_COPIES];
   unsigned numCopies, committed;
+  /* Copies landed in shared memory since the thread's last
+   * fence.proxy.async (wgmma must not read them before it); whether it ran
+   * wgmma.fence (required before its first wgmma.mma_async). */
+  int unfencedCopies, wgmmaFenced;
 } Fiber;
 
 /* A warp collective: every live lane deposits its operands, the last one
@@ -412,6 +425,7 @@ static struct {
   const char *name;
   int failed;
   Warp warps[MAX_WARPS];
+  const Module *module; /* the launched kernel's */
 } sim;
 
 static pthread_mutex_t launchLock = PTHREAD_MUTEX_INITIALIZER;
@@ -493,6 +507,8 @@ static void runBlock(void) {
     f->tid[2] = (unsigned)t / (sim.blockDim[0] * sim.blockDim[1]);
     f->numCopies = 0;
     f->committed = 0;
+    f->unfencedCopies = 0;
+    f->wgmmaFenced = 0;
     startFiber(f, sim.stacks + (size_t)(t + 1) * STACK_BYTES);
   }
   while (sim.live > 0 && !sim.failed) {
@@ -557,6 +573,7 @@ SIM_EXPORT CUresult cuLaunchKernel(void *function, unsigned gx, unsigned gy,
   sim.entry = f->entry;
   sim.params = params;
   sim.name = f->name;
+  sim.module = f->module;
   sim.failed = 0;
   for (unsigned z = 0; z < gz && !sim.failed; ++z)
     for (unsigned y = 0; y < gy && !sim.failed; ++y)
@@ -829,9 +846,10 @@ static void completeCopies(Fiber *f, unsigned keepGroups) {
   unsigned kept = 0;
   for (unsigned i = 0; i < f->numCopies; ++i) {
     AsyncCopy *c = &f->copies[i];
-    if (c->group + keepGroups < f->committed)
+    if (c->group + keepGroups < f->committed) {
       memcpy(c->dst, c->src, c->bytes);
-    else
+      f->unfencedCopies = 1;
+    } else
       f->copies[kept++] = *c;
   }
   f->numCopies = kept;
@@ -902,6 +920,116 @@ SIM_EXPORT void __loomsim_mma_m16n8k16_row_col_f32_f32(float *result,
 SIM_EXPORT void __loomsim_mma_m16n8k16_row_col_bf16(float *result,
                                                     const MmaArgs *args) {
   mma(result, args, bf16ToFloat, COLL_MMA_BF16);
+}
+
+/* fence.proxy.async.shared::cta: the thread's shared-memory writes become
+ * visible to the async proxy (wgmma's reads). */
+SIM_EXPORT void __loomsim_fence_proxy_async_shared_cta(void) {
+  sim.current->unfencedCopies = 0;
+}
+
+/* wgmma.fence / commit_group / wait_group: the simulated wgmma.mma_async
+ * completes when it is issued. */
+SIM_EXPORT void __loomsim_wgmma_fence_sync_aligned(void) {
+  sim.current->wgmmaFenced = 1;
+}
+SIM_EXPORT void __loomsim_wgmma_commit_group_sync_aligned(void) {}
+SIM_EXPORT void __loomsim_wgmma_wait_group_sync_aligned(int64_t n) { (void)n; }
+
+/* Fails the launch from the running thread (which is not resumed). */
+static void failThread(const char *format, ...) {
+  char what[320];
+  va_list args;
+  va_start(args, format);
+  vsnprintf(what, sizeof what, format, args);
+  va_end(args);
+  fail(CUDA_ERROR_LAUNCH_FAILED, "kernel '%s' block (%u, %u, %u) thread %u: %s",
+       sim.name, sim.block[0], sim.block[1], sim.block[2], sim.current->linear,
+       what);
+  sim.failed = 1;
+  sim.current->state = AT_COLLECTIVE; /* never resumed */
+  yieldToScheduler();
+}
+
+/* Fails the launch from the running thread and returns from the caller. */
+#define FAIL_THREAD(...)                                                       \
+  do {                                                                         \
+    failThread(__VA_ARGS__);                                                   \
+    return;                                                                    \
+  } while (0)
+
+/* Element (row, k) of a K-major wgmma operand without swizzling: 8 x 8 core
+ * matrices of 8 rows of 16 bytes; core matrices next along K `lead` bytes
+ * apart, the next 8 rows `stride` bytes. NULL (and the launch failed) when
+ * it lies outside the image's shared memory. */
+static const uint16_t *wgmmaElement(uint64_t start, uint64_t lead,
+                                    uint64_t stride, int row, int k) {
+  uint64_t at = start + (uint64_t)(row / 8) * stride +
+                (uint64_t)(row % 8) * 16 + (uint64_t)(k / 8) * lead +
+                (uint64_t)(k % 8) * 2;
+  const Module *m = sim.module;
+  if (!m || !m->shared || at + 2 > m->sharedSize)
+    return NULL;
+  return (const uint16_t *)(m->shared + at);
+}
+
+/* wgmma.mma_async.sync.aligned.m64nNk16.f32.{f16,bf16}, A and B in shared
+ * memory (descriptors descA, descB), K-major, not swizzled: this thread's
+ * N / 2 accumulators d[i] = scaleD acc[i] + sum over k of A[row][k] B[k][col]
+ * (scale-a, scale-b: +1 or -1), for thread t of the warpgroup (warp w =
+ * t / 32 % 4, lane l): row 16 w + l / 4 (+8 when bit 1 of i is set),
+ * column 8 (i / 4) + 2 (l % 4) (+1 for odd i). Each thread computes its own
+ * elements from shared memory: no collective is needed. */
+SIM_EXPORT void __loomsim_wgmma_mma_async(float *d, const float *acc,
+                                          uint64_t descA, uint64_t descB,
+                                          int32_t scaleD, int32_t scaleA,
+                                          int32_t scaleB, int32_t transA,
+                                          int32_t transB, int32_t n,
+                                          int32_t bf16) {
+  Fiber *f = sim.current;
+  if (sim.blockDim[0] * sim.blockDim[1] * sim.blockDim[2] % 128 != 0)
+    FAIL_THREAD("wgmma in a block of %u threads (not whole "
+                "warpgroups of 128)",
+                sim.blockDim[0] * sim.blockDim[1] * sim.blockDim[2]);
+  if (!f->wgmmaFenced)
+    FAIL_THREAD("wgmma.mma_async before wgmma.fence");
+  for (int t = (int)(f->linear / 128 * 128);
+       t < (int)(f->linear / 128 * 128) + 128; ++t)
+    if (t < sim.count && sim.fibers[t].unfencedCopies)
+      FAIL_THREAD("wgmma reads shared memory that thread %d wrote by "
+                  "cp.async without fence.proxy.async after it",
+                  t);
+  if (transA || transB || (descA >> 62) || (descB >> 62))
+    FAIL_THREAD("wgmma with transposed (MN-major) or swizzled "
+                "operands is not simulated");
+  const Module *m = sim.module;
+  if (!m || !m->shared || m->sharedSize > 0x40000)
+    FAIL_THREAD("wgmma in a kernel image without shared memory or with more "
+                "than the 256 KiB a descriptor addresses");
+  /* The descriptors hold bits 4-17 of the shared-memory address; the
+   * window is below 256 KiB: the offset from its start, modulo 2^18. */
+  uint64_t base = (uint64_t)(uintptr_t)m->shared & 0x3FFFF;
+  uint64_t startA = (((descA & 0x3FFF) << 4) - base) & 0x3FFFF;
+  uint64_t startB = (((descB & 0x3FFF) << 4) - base) & 0x3FFFF;
+  uint64_t leadA = ((descA >> 16) & 0x3FFF) << 4;
+  uint64_t strideA = ((descA >> 32) & 0x3FFF) << 4;
+  uint64_t leadB = ((descB >> 16) & 0x3FFF) << 4;
+  uint64_t strideB = ((descB >> 32) & 0x3FFF) << 4;
+  float (*convert)(uint16_t) = bf16 ? bf16ToFloat : loomrtHalfToFloat;
+  int w = (int)(f->linear / WARP % 4), l = (int)(f->linear % WARP);
+  for (int i = 0; i < n / 2; ++i) {
+    int row = 16 * w + l / 4 + (i >> 1 & 1) * 8;
+    int col = 8 * (i / 4) + 2 * (l % 4) + (i & 1);
+    float sum = scaleD ? acc[i] : 0.0f;
+    for (int k = 0; k < 16; ++k) {
+      const uint16_t *a = wgmmaElement(startA, leadA, strideA, row, k);
+      const uint16_t *b = wgmmaElement(startB, leadB, strideB, col, k);
+      if (!a || !b)
+        FAIL_THREAD("a wgmma descriptor points outside shared memory");
+      sum = fmaf((float)scaleA * convert(*a), (float)scaleB * convert(*b), sum);
+    }
+    d[i] = sum;
+  }
 }
 
 /* Math: what the fast forms compute, in IEEE single precision (flush to

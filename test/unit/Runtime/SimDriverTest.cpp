@@ -10,8 +10,11 @@
 // clamps and segments), repeated block barriers over shared memory, and
 // the failures a GPU would hang or misbehave on (a deadlock, lanes at
 // different collectives), reported as CUDA_ERROR_LAUNCH_FAILED with a
-// description. Its mma.sync fragments are checked by the fp16 and bf16
-// models of gpu-sim.test (the tensor-core kernels that pass on an H200).
+// description; wgmma.mma_async from shared memory through matrix
+// descriptors, and its misuse (operands not fenced for the async proxy,
+// swizzled layouts it does not simulate, partial warpgroups). Its mma.sync
+// fragments are checked by the fp16 and bf16 models of gpu-sim.test (the
+// tensor-core kernels that pass on an H200).
 //
 //===----------------------------------------------------------------------===//
 
@@ -199,6 +202,51 @@ TEST_F(SimDriverTest, DivergentCollectivesFailTheLaunch) {
   CUresult r = run("divergent", 1, 1, 32, 1, nullptr);
   EXPECT_EQ(r, 719);
   EXPECT_NE(driver.errorString(r).find("run different collectives"),
+            std::string::npos)
+      << driver.errorString(r);
+}
+
+TEST_F(SimDriverTest, Wgmma) {
+  // m64n8k16 from shared memory through descriptors (sim_kernels.c's
+  // wgmma): D = acc - A B^T, thread t holding rows 16 (t / 32 % 4) +
+  // t % 32 / 4 (+8 for elements 2, 3) and columns 2 (t % 4) (+1 for odd
+  // elements), as PTX lays out m64nNk16's accumulators.
+  std::vector<float> out(4 * 128, -1.0f);
+  ASSERT_EQ(run("wgmma", 1, 1, 128, 1, out.data()), 0);
+  auto a = [](int r, int k) { return (3 * r + 5 * k) % 7 - 3; };
+  auto b = [](int n, int k) { return (2 * n + k) % 5 - 2; };
+  for (int t = 0; t < 128; ++t)
+    for (int i = 0; i < 4; ++i) {
+      int row = 16 * (t / 32 % 4) + t % 32 / 4 + (i >> 1) * 8;
+      int col = 2 * (t % 4) + (i & 1);
+      int dot = 0;
+      for (int k = 0; k < 16; ++k)
+        dot += a(row, k) * b(col, k);
+      EXPECT_EQ(out[4 * t + i], 0.5f * i + t - dot)
+          << "thread " << t << ", element " << i;
+    }
+}
+
+TEST_F(SimDriverTest, WgmmaMisuseFailsTheLaunch) {
+  std::vector<unsigned char> in(16 * 128, 0);
+  void *f = nullptr;
+  ASSERT_EQ(driver.function(&f, module, "wgmmaUnfenced"), 0);
+  void *inPtr = in.data();
+  void *params[] = {&inPtr};
+  CUresult r = driver.launch(f, 1, 1, 128, 1, params);
+  EXPECT_EQ(r, 719);
+  EXPECT_NE(driver.errorString(r).find("wrote by cp.async without "
+                                       "fence.proxy.async"),
+            std::string::npos)
+      << driver.errorString(r);
+  r = run("wgmmaSwizzled", 1, 1, 128, 1, nullptr);
+  EXPECT_EQ(r, 719);
+  EXPECT_NE(driver.errorString(r).find("swizzled"), std::string::npos)
+      << driver.errorString(r);
+  // Not whole warpgroups.
+  r = run("wgmmaSwizzled", 1, 1, 96, 1, nullptr);
+  EXPECT_EQ(r, 719);
+  EXPECT_NE(driver.errorString(r).find("not whole warpgroups"),
             std::string::npos)
       << driver.errorString(r);
 }

@@ -161,3 +161,101 @@ void asyncCopies__sim(void **params) {
   __loomsim_cp_async_wait_group(0);
   out[768 + t] = staged[256 + t];
 }
+
+/* wgmma: the image's shared memory (loomc's images name it so). */
+void __loomsim_fence_proxy_async_shared_cta(void);
+void __loomsim_wgmma_fence_sync_aligned(void);
+void __loomsim_wgmma_commit_group_sync_aligned(void);
+void __loomsim_wgmma_wait_group_sync_aligned(int64_t);
+void __loomsim_wgmma_mma_async(float *, const float *, uint64_t, uint64_t,
+                               int32_t, int32_t, int32_t, int32_t, int32_t,
+                               int32_t, int32_t);
+_Alignas(128) unsigned char __loomsim_shared[16384];
+const uint64_t __loomsim_shared_size = sizeof __loomsim_shared;
+
+/* fp16 bits of small integers (|v| < 2048). */
+static uint16_t halfOf(int v) {
+  if (v == 0)
+    return 0;
+  uint16_t sign = v < 0 ? 0x8000 : 0;
+  unsigned a = (unsigned)(v < 0 ? -v : v);
+  int e = 0;
+  while ((a >> e) > 1)
+    ++e;
+  return (uint16_t)(sign | (uint16_t)((e + 15) << 10) |
+                    (uint16_t)(((a << 10) >> e) & 0x3ff));
+}
+
+/* The descriptor of K-major operand tiles from byte `offset` of the window:
+ * core matrices next along K `lead` bytes apart, the next 8 rows `stride`
+ * bytes; `swizzle` in bits 62-63. */
+static uint64_t descriptor(uint64_t offset, uint64_t lead, uint64_t stride,
+                           uint64_t swizzle) {
+  uint64_t address = (uint64_t)(uintptr_t)(__loomsim_shared + offset);
+  return ((address & 0x3FFFF) >> 4) | (lead >> 4) << 16 | (stride >> 4) << 32 |
+         swizzle << 62;
+}
+
+/* wgmma: one warpgroup, m64n8k16 in fp16: A[r][k] = (3r + 5k) % 7 - 3 with
+ * its core matrices next along K 1024 bytes apart and the next 8 rows 128
+ * (at byte 0); B[n][k] = (2n + k) % 5 - 2, 256 and 128 apart (at byte
+ * 4096). Thread t's accumulators start at 0.5 i + t and it stores the
+ * results of D = acc - A B^T (imm-scale-b -1) at out[4t + i]. Thread 0
+ * writes A and B with plain stores, as the generic proxy, then fences
+ * them for the async proxy. */
+void wgmma__sim(void **params) {
+  float *out = *(float **)params[0];
+  uint32_t t = __loomsim_read_ptx_sreg_tid_x();
+  if (t == 0) {
+    for (int r = 0; r < 64; ++r)
+      for (int k = 0; k < 16; ++k) {
+        uint16_t *at = (uint16_t *)(__loomsim_shared + r / 8 * 128 +
+                                    r % 8 * 16 + k / 8 * 1024 + k % 8 * 2);
+        *at = halfOf((3 * r + 5 * k) % 7 - 3);
+      }
+    for (int n = 0; n < 8; ++n)
+      for (int k = 0; k < 16; ++k) {
+        uint16_t *at = (uint16_t *)(__loomsim_shared + 4096 + n * 16 +
+                                    k / 8 * 256 + k % 8 * 2);
+        *at = halfOf((2 * n + k) % 5 - 2);
+      }
+  }
+  __loomsim_fence_proxy_async_shared_cta();
+  __loomsim_barrier_cta_sync_aligned_all(0);
+  float acc[4], d[4];
+  for (int i = 0; i < 4; ++i)
+    acc[i] = 0.5f * (float)i + (float)t;
+  __loomsim_wgmma_fence_sync_aligned();
+  __loomsim_wgmma_mma_async(d, acc, descriptor(0, 1024, 128, 0),
+                            descriptor(4096, 256, 128, 0), 1, 1, -1, 0, 0, 8,
+                            0);
+  __loomsim_wgmma_commit_group_sync_aligned();
+  __loomsim_wgmma_wait_group_sync_aligned(0);
+  for (int i = 0; i < 4; ++i)
+    out[4 * t + i] = d[i];
+}
+
+/* wgmmaUnfenced: A and B arrive by cp.async, waited for but not fenced
+ * for the async proxy (a race on a GPU). */
+void wgmmaUnfenced__sim(void **params) {
+  const unsigned char *in = *(const unsigned char **)params[0];
+  uint32_t t = __loomsim_read_ptx_sreg_tid_x();
+  __loomsim_cp_async_cg_shared_global_16(__loomsim_shared + 16 * t,
+                                         in + 16 * t);
+  __loomsim_cp_async_commit_group();
+  __loomsim_cp_async_wait_group(0);
+  __loomsim_barrier_cta_sync_aligned_all(0);
+  float acc[4] = {0}, d[4];
+  __loomsim_wgmma_fence_sync_aligned();
+  __loomsim_wgmma_mma_async(d, acc, descriptor(0, 128, 256, 0),
+                            descriptor(0, 128, 256, 0), 1, 1, 1, 0, 0, 8, 0);
+}
+
+/* wgmmaSwizzled: a 128-byte swizzled descriptor (not simulated). */
+void wgmmaSwizzled__sim(void **params) {
+  (void)params;
+  float acc[4] = {0}, d[4];
+  __loomsim_wgmma_fence_sync_aligned();
+  __loomsim_wgmma_mma_async(d, acc, descriptor(0, 16, 1024, 1),
+                            descriptor(0, 16, 1024, 1), 1, 1, 1, 0, 0, 8, 0);
+}

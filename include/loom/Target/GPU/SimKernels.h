@@ -38,10 +38,13 @@ inline constexpr char kSimImageMagic[] = "LOOMSIM1";
 /// `llvm.nvvm.X.Y` calls `__loomsim_X_Y` instead (with the intrinsic's
 /// signature when every type is i32, i64, float, double or a pointer, else
 /// as `void (ptr result, ptr operands)` with the operands in an LLVM struct
-/// of the parameter types); shared-memory globals move to the default
-/// address space (blocks run one at a time); NVPTX attributes and metadata
-/// are dropped. Fails on what the simulator cannot run (a kernel parameter
-/// passed by value in memory).
+/// of the parameter types); the inline PTX of `wgmma.mma_async` calls
+/// `__loomsim_wgmma_mma_async`; shared-memory globals move to the default
+/// address space, into one window `__loomsim_shared` where the kernels'
+/// globals overlap (blocks run one at a time; wgmma's descriptors address
+/// into it); NVPTX attributes and metadata are dropped. Fails on what the
+/// simulator cannot run (a kernel parameter passed by value in memory, other
+/// inline assembly).
 mlir::LogicalResult prepareKernelsForSimulator(llvm::Module &kernels,
                                                std::string &errorMessage);
 
