@@ -376,12 +376,21 @@ enum { RUNNABLE, AT_BARRIER, AT_COLLECTIVE, DONE };
  * for: made when a cp.async.wait_group covers their group, so that a
  * kernel that reads shared memory before waiting reads stale data here as
  * it may on a GPU. */
-enum { MAX_PENDING_COPIES = 128 };
+enum { MAX_PENDING_COPIES = 128, MAX_PENDING_WGMMA = 8 };
 typedef struct {
   void *dst;
   const void *src;
   unsigned bytes, group;
 } AsyncCopy;
+
+/* A wgmma.mma_async not yet waited for: its operands and the result it
+ * gave at issue, which its wait checks against shared memory then. */
+typedef struct {
+  float acc[128], result[128];
+  uint64_t descA, descB;
+  int32_t scaleD, scaleA, scaleB, n, bf16;
+  unsigned group;
+} PendingWgmma;
 
 typedef struct {
   void *sp;
@@ -395,6 +404,9 @@ typedef struct {
    * fence.proxy.async (wgmma must not read them before it); whether it ran
    * wgmma.fence (required before its first wgmma.mma_async). */
   int unfencedCopies, wgmmaFenced;
+  /* wgmma: operations not waited for, and groups committed so far. */
+  PendingWgmma wgmma[MAX_PENDING_WGMMA];
+  unsigned numWgmma, wgmmaCommitted;
 } Fiber;
 
 /* A warp collective: every live lane deposits its operands, the last one
@@ -469,6 +481,13 @@ static void completeCopies(Fiber *f, unsigned keepGroups);
 
 static void fiberBody(Fiber *f) {
   sim.entry(sim.params);
+  if (f->numWgmma && !sim.failed) {
+    fail(CUDA_ERROR_LAUNCH_FAILED,
+         "kernel '%s' block (%u, %u, %u) thread %u: exits with a "
+         "wgmma.mma_async not waited for",
+         sim.name, sim.block[0], sim.block[1], sim.block[2], f->linear);
+    sim.failed = 1;
+  }
   /* Copies still pending land anyway. */
   completeCopies(f, 0);
   f->numCopies = 0;
@@ -509,6 +528,8 @@ static void runBlock(void) {
     f->committed = 0;
     f->unfencedCopies = 0;
     f->wgmmaFenced = 0;
+    f->numWgmma = 0;
+    f->wgmmaCommitted = 0;
     startFiber(f, sim.stacks + (size_t)(t + 1) * STACK_BYTES);
   }
   while (sim.live > 0 && !sim.failed) {
@@ -928,14 +949,6 @@ SIM_EXPORT void __loomsim_fence_proxy_async_shared_cta(void) {
   sim.current->unfencedCopies = 0;
 }
 
-/* wgmma.fence / commit_group / wait_group: the simulated wgmma.mma_async
- * completes when it is issued. */
-SIM_EXPORT void __loomsim_wgmma_fence_sync_aligned(void) {
-  sim.current->wgmmaFenced = 1;
-}
-SIM_EXPORT void __loomsim_wgmma_commit_group_sync_aligned(void) {}
-SIM_EXPORT void __loomsim_wgmma_wait_group_sync_aligned(int64_t n) { (void)n; }
-
 /* Fails the launch from the running thread (which is not resumed). */
 static void failThread(const char *format, ...) {
   char what[320];
@@ -960,8 +973,8 @@ static void failThread(const char *format, ...) {
 
 /* Element (row, k) of a K-major wgmma operand without swizzling: 8 x 8 core
  * matrices of 8 rows of 16 bytes; core matrices next along K `lead` bytes
- * apart, the next 8 rows `stride` bytes. NULL (and the launch failed) when
- * it lies outside the image's shared memory. */
+ * apart, the next 8 rows `stride` bytes. NULL when it lies outside the
+ * image's shared memory. */
 static const uint16_t *wgmmaElement(uint64_t start, uint64_t lead,
                                     uint64_t stride, int row, int k) {
   uint64_t at = start + (uint64_t)(row / 8) * stride +
@@ -973,13 +986,79 @@ static const uint16_t *wgmmaElement(uint64_t start, uint64_t lead,
   return (const uint16_t *)(m->shared + at);
 }
 
+/* What `p` computes from shared memory as it is now, into d (N / 2
+ * floats): see __loomsim_wgmma_mma_async. Returns 0, or -1 when a
+ * descriptor points outside shared memory. */
+static int wgmmaCompute(float *d, const PendingWgmma *p) {
+  /* The descriptors hold bits 4-17 of the shared-memory address; the
+   * window is below 256 KiB: the offset from its start, modulo 2^18. */
+  uint64_t base = (uint64_t)(uintptr_t)sim.module->shared & 0x3FFFF;
+  uint64_t startA = (((p->descA & 0x3FFF) << 4) - base) & 0x3FFFF;
+  uint64_t startB = (((p->descB & 0x3FFF) << 4) - base) & 0x3FFFF;
+  uint64_t leadA = ((p->descA >> 16) & 0x3FFF) << 4;
+  uint64_t strideA = ((p->descA >> 32) & 0x3FFF) << 4;
+  uint64_t leadB = ((p->descB >> 16) & 0x3FFF) << 4;
+  uint64_t strideB = ((p->descB >> 32) & 0x3FFF) << 4;
+  float (*convert)(uint16_t) = p->bf16 ? bf16ToFloat : loomrtHalfToFloat;
+  unsigned linear = sim.current->linear;
+  int w = (int)(linear / WARP % 4), l = (int)(linear % WARP);
+  for (int i = 0; i < p->n / 2; ++i) {
+    int row = 16 * w + l / 4 + (i >> 1 & 1) * 8;
+    int col = 8 * (i / 4) + 2 * (l % 4) + (i & 1);
+    float sum = p->scaleD ? p->acc[i] : 0.0f;
+    for (int k = 0; k < 16; ++k) {
+      const uint16_t *a = wgmmaElement(startA, leadA, strideA, row, k);
+      const uint16_t *b = wgmmaElement(startB, leadB, strideB, col, k);
+      if (!a || !b)
+        return -1;
+      sum = fmaf((float)p->scaleA * convert(*a), (float)p->scaleB * convert(*b),
+                 sum);
+    }
+    d[i] = sum;
+  }
+  return 0;
+}
+
+/* wgmma.fence: required before a thread's first wgmma.mma_async. */
+SIM_EXPORT void __loomsim_wgmma_fence_sync_aligned(void) {
+  sim.current->wgmmaFenced = 1;
+}
+SIM_EXPORT void __loomsim_wgmma_commit_group_sync_aligned(void) {
+  ++sim.current->wgmmaCommitted;
+}
+
+/* wgmma.wait_group N: the thread's groups but the newest N complete. The
+ * simulated operations computed their results when issued; a GPU reads
+ * their shared-memory operands at any time until then, so each is
+ * computed again from shared memory as it is now, and a different result
+ * (its operands overwritten while in flight) fails the launch. */
+SIM_EXPORT void __loomsim_wgmma_wait_group_sync_aligned(int64_t n) {
+  Fiber *f = sim.current;
+  unsigned kept = 0;
+  for (unsigned i = 0; i < f->numWgmma; ++i) {
+    PendingWgmma *p = &f->wgmma[i];
+    if ((int64_t)p->group + n >= (int64_t)f->wgmmaCommitted) {
+      f->wgmma[kept++] = *p;
+      continue;
+    }
+    float now[128];
+    if (wgmmaCompute(now, p) ||
+        memcmp(now, p->result, sizeof(float) * (size_t)(p->n / 2)) != 0)
+      FAIL_THREAD("the shared memory a wgmma.mma_async reads changed before "
+                  "the wgmma.wait_group that completes it");
+  }
+  f->numWgmma = kept;
+}
+
 /* wgmma.mma_async.sync.aligned.m64nNk16.f32.{f16,bf16}, A and B in shared
  * memory (descriptors descA, descB), K-major, not swizzled: this thread's
  * N / 2 accumulators d[i] = scaleD acc[i] + sum over k of A[row][k] B[k][col]
  * (scale-a, scale-b: +1 or -1), for thread t of the warpgroup (warp w =
  * t / 32 % 4, lane l): row 16 w + l / 4 (+8 when bit 1 of i is set),
  * column 8 (i / 4) + 2 (l % 4) (+1 for odd i). Each thread computes its own
- * elements from shared memory: no collective is needed. */
+ * elements from shared memory: no collective is needed. The operation
+ * stays pending (at most MAX_PENDING_WGMMA per thread) until a
+ * wgmma.wait_group completes its group. */
 SIM_EXPORT void __loomsim_wgmma_mma_async(float *d, const float *acc,
                                           uint64_t descA, uint64_t descB,
                                           int32_t scaleD, int32_t scaleA,
@@ -1006,30 +1085,22 @@ SIM_EXPORT void __loomsim_wgmma_mma_async(float *d, const float *acc,
   if (!m || !m->shared || m->sharedSize > 0x40000)
     FAIL_THREAD("wgmma in a kernel image without shared memory or with more "
                 "than the 256 KiB a descriptor addresses");
-  /* The descriptors hold bits 4-17 of the shared-memory address; the
-   * window is below 256 KiB: the offset from its start, modulo 2^18. */
-  uint64_t base = (uint64_t)(uintptr_t)m->shared & 0x3FFFF;
-  uint64_t startA = (((descA & 0x3FFF) << 4) - base) & 0x3FFFF;
-  uint64_t startB = (((descB & 0x3FFF) << 4) - base) & 0x3FFFF;
-  uint64_t leadA = ((descA >> 16) & 0x3FFF) << 4;
-  uint64_t strideA = ((descA >> 32) & 0x3FFF) << 4;
-  uint64_t leadB = ((descB >> 16) & 0x3FFF) << 4;
-  uint64_t strideB = ((descB >> 32) & 0x3FFF) << 4;
-  float (*convert)(uint16_t) = bf16 ? bf16ToFloat : loomrtHalfToFloat;
-  int w = (int)(f->linear / WARP % 4), l = (int)(f->linear % WARP);
-  for (int i = 0; i < n / 2; ++i) {
-    int row = 16 * w + l / 4 + (i >> 1 & 1) * 8;
-    int col = 8 * (i / 4) + 2 * (l % 4) + (i & 1);
-    float sum = scaleD ? acc[i] : 0.0f;
-    for (int k = 0; k < 16; ++k) {
-      const uint16_t *a = wgmmaElement(startA, leadA, strideA, row, k);
-      const uint16_t *b = wgmmaElement(startB, leadB, strideB, col, k);
-      if (!a || !b)
-        FAIL_THREAD("a wgmma descriptor points outside shared memory");
-      sum = fmaf((float)scaleA * convert(*a), (float)scaleB * convert(*b), sum);
-    }
-    d[i] = sum;
-  }
+  if (n <= 0 || n > 256 || n % 8 != 0)
+    FAIL_THREAD("wgmma with N = %d", (int)n);
+  if (f->numWgmma == MAX_PENDING_WGMMA)
+    FAIL_THREAD("more than %d wgmma.mma_async not waited for (loomsim's "
+                "limit)",
+                MAX_PENDING_WGMMA);
+  PendingWgmma *p = &f->wgmma[f->numWgmma];
+  memcpy(p->acc, acc, sizeof(float) * (size_t)(n / 2));
+  p->descA = descA, p->descB = descB;
+  p->scaleD = scaleD, p->scaleA = scaleA, p->scaleB = scaleB;
+  p->n = n, p->bf16 = bf16;
+  p->group = f->wgmmaCommitted;
+  if (wgmmaCompute(p->result, p))
+    FAIL_THREAD("a wgmma descriptor points outside shared memory");
+  ++f->numWgmma;
+  memcpy(d, p->result, sizeof(float) * (size_t)(n / 2));
 }
 
 /* Math: what the fast forms compute, in IEEE single precision (flush to

@@ -12,7 +12,8 @@
 // different collectives), reported as CUDA_ERROR_LAUNCH_FAILED with a
 // description; wgmma.mma_async from shared memory through matrix
 // descriptors, and its misuse (operands not fenced for the async proxy,
-// swizzled layouts it does not simulate, partial warpgroups). Its mma.sync
+// overwritten while in flight, never waited for; swizzled layouts it does
+// not simulate, partial warpgroups). Its mma.sync
 // fragments are checked by the fp16 and bf16 models of gpu-sim.test (the
 // tensor-core kernels that pass on an H200).
 //
@@ -249,6 +250,22 @@ TEST_F(SimDriverTest, WgmmaMisuseFailsTheLaunch) {
   EXPECT_NE(driver.errorString(r).find("not whole warpgroups"),
             std::string::npos)
       << driver.errorString(r);
+  // Operands overwritten while the MMAs are in flight; MMAs never waited
+  // for.
+  r = run("wgmmaRace", 1, 1, 128, 1, nullptr);
+  EXPECT_EQ(r, 719);
+  EXPECT_NE(driver.errorString(r).find("changed before the wgmma.wait_group"),
+            std::string::npos)
+      << driver.errorString(r);
+  r = run("wgmmaNoWait", 1, 1, 128, 1, nullptr);
+  EXPECT_EQ(r, 719);
+  EXPECT_NE(driver.errorString(r).find("exits with a wgmma.mma_async not "
+                                       "waited for"),
+            std::string::npos)
+      << driver.errorString(r);
+  // The next launch runs normally.
+  std::vector<float> out(4 * 128);
+  EXPECT_EQ(run("wgmma", 1, 1, 128, 1, out.data()), 0);
 }
 
 TEST_F(SimDriverTest, BadImagesAndNames) {

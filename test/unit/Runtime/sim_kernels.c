@@ -203,23 +203,25 @@ static uint64_t descriptor(uint64_t offset, uint64_t lead, uint64_t stride,
  * results of D = acc - A B^T (imm-scale-b -1) at out[4t + i]. Thread 0
  * writes A and B with plain stores, as the generic proxy, then fences
  * them for the async proxy. */
+static void writeOperands(int shift) {
+  for (int r = 0; r < 64; ++r)
+    for (int k = 0; k < 16; ++k) {
+      uint16_t *at = (uint16_t *)(__loomsim_shared + r / 8 * 128 + r % 8 * 16 +
+                                  k / 8 * 1024 + k % 8 * 2);
+      *at = halfOf((3 * r + 5 * k + shift) % 7 - 3);
+    }
+  for (int n = 0; n < 8; ++n)
+    for (int k = 0; k < 16; ++k) {
+      uint16_t *at = (uint16_t *)(__loomsim_shared + 4096 + n * 16 +
+                                  k / 8 * 256 + k % 8 * 2);
+      *at = halfOf((2 * n + k) % 5 - 2);
+    }
+}
 void wgmma__sim(void **params) {
   float *out = *(float **)params[0];
   uint32_t t = __loomsim_read_ptx_sreg_tid_x();
-  if (t == 0) {
-    for (int r = 0; r < 64; ++r)
-      for (int k = 0; k < 16; ++k) {
-        uint16_t *at = (uint16_t *)(__loomsim_shared + r / 8 * 128 +
-                                    r % 8 * 16 + k / 8 * 1024 + k % 8 * 2);
-        *at = halfOf((3 * r + 5 * k) % 7 - 3);
-      }
-    for (int n = 0; n < 8; ++n)
-      for (int k = 0; k < 16; ++k) {
-        uint16_t *at = (uint16_t *)(__loomsim_shared + 4096 + n * 16 +
-                                    k / 8 * 256 + k % 8 * 2);
-        *at = halfOf((2 * n + k) % 5 - 2);
-      }
-  }
+  if (t == 0)
+    writeOperands(0);
   __loomsim_fence_proxy_async_shared_cta();
   __loomsim_barrier_cta_sync_aligned_all(0);
   float acc[4], d[4];
@@ -258,4 +260,37 @@ void wgmmaSwizzled__sim(void **params) {
   __loomsim_wgmma_fence_sync_aligned();
   __loomsim_wgmma_mma_async(d, acc, descriptor(0, 16, 1024, 1),
                             descriptor(0, 16, 1024, 1), 1, 1, 1, 0, 0, 8, 0);
+}
+
+/* wgmmaRace: A is overwritten (by thread 0, after a barrier) while the
+ * MMAs that read it are in flight, before their wait_group (a race on a
+ * GPU). wgmmaNoWait: the threads exit without waiting for theirs. */
+static void issueOne(void) {
+  float acc[4] = {0}, d[4];
+  __loomsim_wgmma_fence_sync_aligned();
+  __loomsim_wgmma_mma_async(d, acc, descriptor(0, 1024, 128, 0),
+                            descriptor(4096, 256, 128, 0), 1, 1, 1, 0, 0, 8, 0);
+  __loomsim_wgmma_commit_group_sync_aligned();
+}
+void wgmmaRace__sim(void **params) {
+  (void)params;
+  uint32_t t = __loomsim_read_ptx_sreg_tid_x();
+  if (t == 0)
+    writeOperands(0);
+  __loomsim_fence_proxy_async_shared_cta();
+  __loomsim_barrier_cta_sync_aligned_all(0);
+  issueOne();
+  __loomsim_barrier_cta_sync_aligned_all(0);
+  if (t == 0)
+    writeOperands(1);
+  __loomsim_barrier_cta_sync_aligned_all(0);
+  __loomsim_wgmma_wait_group_sync_aligned(0);
+}
+void wgmmaNoWait__sim(void **params) {
+  (void)params;
+  if (__loomsim_read_ptx_sreg_tid_x() == 0)
+    writeOperands(0);
+  __loomsim_fence_proxy_async_shared_cta();
+  __loomsim_barrier_cta_sync_aligned_all(0);
+  issueOne();
 }
