@@ -890,6 +890,10 @@ void KernelBuilder::build() {
 
   // Epilogue, inside the output only: split, the partial sums at
   // [split][batch][m][n]; whole, the result and its fused consumer.
+  // wgmma: the first row of this thread's warp within the tile.
+  Value wgmmaRows;
+  if (wgmma)
+    wgmmaRows = add(mul(div(tid, 128), kWarpgroupRows), mul(rem(warp, 4), 16));
   auto whole = scf::IfOp::create(b, loc, split, /*withElseRegion=*/true);
   for (bool partial : {true, false}) {
     OpBuilder::InsertionGuard branchGuard(b);
@@ -906,32 +910,28 @@ void KernelBuilder::build() {
       // for odd i).
       Value m, n;
       if (wgmma) {
-        Value rows =
-            add(mul(div(tid, 128), kWarpgroupRows), mul(rem(warp, 4), 16));
-        m = add(add(add(m0, rows), group), (i / 2) % 2 * 8);
+        m = add(add(add(m0, wgmmaRows), group), (i / 2) % 2 * 8);
         n = add(add(n0, mul(quad, 2)), i / 4 * 8 + i % 2);
       } else {
         int64_t mt = i / 4 / kWarpTilesN, nt = i / 4 % kWarpTilesN, j = i % 4;
         m = add(add(add(m0, warpM), group), mt * 16 + (j >= 2 ? 8 : 0));
         n = add(add(add(n0, warpN), mul(quad, 2)), nt * 8 + (j % 2));
       }
-      {
-        Value inside = arith::AndIOp::create(b, loc, lessThan(m, sizeM),
-                                             lessThan(n, sizeN));
-        auto guarded = scf::IfOp::create(b, loc, inside, false);
-        OpBuilder::InsertionGuard storeGuard(b);
-        b.setInsertionPointToStart(&guarded.getThenRegion().front());
-        Value acc = loop.getResult(i);
-        if (partial) {
-          Value at = add(mul(add(partialRow0, m), sizeN), n);
-          memref::StoreOp::create(b, loc, acc, partials, ValueRange{at});
-          continue;
-        }
-        SmallVector<Value> outIvs = ivs;
-        setLinear(outIvs, loops.m, m);
-        setLinear(outIvs, loops.n, n);
-        storeResult(outIvs, acc);
+      Value inside =
+          arith::AndIOp::create(b, loc, lessThan(m, sizeM), lessThan(n, sizeN));
+      auto guarded = scf::IfOp::create(b, loc, inside, false);
+      OpBuilder::InsertionGuard storeGuard(b);
+      b.setInsertionPointToStart(&guarded.getThenRegion().front());
+      Value acc = loop.getResult(i);
+      if (partial) {
+        Value at = add(mul(add(partialRow0, m), sizeN), n);
+        memref::StoreOp::create(b, loc, acc, partials, ValueRange{at});
+        continue;
       }
+      SmallVector<Value> outIvs = ivs;
+      setLinear(outIvs, loops.m, m);
+      setLinear(outIvs, loops.n, n);
+      storeResult(outIvs, acc);
     }
   }
   gpu::TerminatorOp::create(b, loc);
