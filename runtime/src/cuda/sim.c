@@ -875,19 +875,33 @@ static void completeCopies(Fiber *f, unsigned keepGroups) {
   }
   f->numCopies = kept;
 }
+/* Fails the launch from the running thread (which is not resumed). */
+static void failThread(const char *format, ...) {
+  char what[320];
+  va_list args;
+  va_start(args, format);
+  vsnprintf(what, sizeof what, format, args);
+  va_end(args);
+  fail(CUDA_ERROR_LAUNCH_FAILED, "kernel '%s' block (%u, %u, %u) thread %u: %s",
+       sim.name, sim.block[0], sim.block[1], sim.block[2], sim.current->linear,
+       what);
+  sim.failed = 1;
+  sim.current->state = AT_COLLECTIVE; /* never resumed */
+  yieldToScheduler();
+}
+
+/* Fails the launch from the running thread and returns from the caller. */
+#define FAIL_THREAD(...)                                                       \
+  do {                                                                         \
+    failThread(__VA_ARGS__);                                                   \
+    return;                                                                    \
+  } while (0)
+
 static void asyncCopy(void *dst, const void *src, unsigned bytes) {
   Fiber *f = sim.current;
-  if (f->numCopies == MAX_PENDING_COPIES) {
-    fail(CUDA_ERROR_LAUNCH_FAILED,
-         "kernel '%s' block (%u, %u, %u): thread %u has more than %d "
-         "cp.async copies pending (loomsim's limit)",
-         sim.name, sim.block[0], sim.block[1], sim.block[2], f->linear,
-         MAX_PENDING_COPIES);
-    sim.failed = 1;
-    f->state = AT_COLLECTIVE; /* never resumed */
-    yieldToScheduler();
-    return;
-  }
+  if (f->numCopies == MAX_PENDING_COPIES)
+    FAIL_THREAD("more than %d cp.async copies pending (loomsim's limit)",
+                MAX_PENDING_COPIES);
   f->copies[f->numCopies++] = (AsyncCopy){dst, src, bytes, f->committed};
 }
 #define CP_ASYNC(cache, bytes)                                                 \
@@ -948,28 +962,6 @@ SIM_EXPORT void __loomsim_mma_m16n8k16_row_col_bf16(float *result,
 SIM_EXPORT void __loomsim_fence_proxy_async_shared_cta(void) {
   sim.current->unfencedCopies = 0;
 }
-
-/* Fails the launch from the running thread (which is not resumed). */
-static void failThread(const char *format, ...) {
-  char what[320];
-  va_list args;
-  va_start(args, format);
-  vsnprintf(what, sizeof what, format, args);
-  va_end(args);
-  fail(CUDA_ERROR_LAUNCH_FAILED, "kernel '%s' block (%u, %u, %u) thread %u: %s",
-       sim.name, sim.block[0], sim.block[1], sim.block[2], sim.current->linear,
-       what);
-  sim.failed = 1;
-  sim.current->state = AT_COLLECTIVE; /* never resumed */
-  yieldToScheduler();
-}
-
-/* Fails the launch from the running thread and returns from the caller. */
-#define FAIL_THREAD(...)                                                       \
-  do {                                                                         \
-    failThread(__VA_ARGS__);                                                   \
-    return;                                                                    \
-  } while (0)
 
 /* Element (row, k) of a K-major wgmma operand without swizzling: 8 x 8 core
  * matrices of 8 rows of 16 bytes; core matrices next along K `lead` bytes
