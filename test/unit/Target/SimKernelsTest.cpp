@@ -26,6 +26,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -36,6 +37,21 @@ std::unique_ptr<llvm::Module> parse(llvm::LLVMContext &context,
   std::unique_ptr<llvm::Module> module =
       llvm::parseAssemblyString(ir, error, context);
   EXPECT_TRUE(module) << error.getMessage().str();
+  return module;
+}
+
+/// The NVPTX module of `ir` after loom::prepareKernelsForSimulator, or null
+/// (with the failure reported) where it does not parse or is refused.
+std::unique_ptr<llvm::Module> prepared(llvm::LLVMContext &context,
+                                       const std::string &ir) {
+  std::unique_ptr<llvm::Module> module = parse(context, ir);
+  if (!module)
+    return nullptr;
+  std::string error;
+  if (failed(loom::prepareKernelsForSimulator(*module, error))) {
+    ADD_FAILURE() << error;
+    return nullptr;
+  }
   return module;
 }
 
@@ -52,11 +68,8 @@ define ptx_kernel void @k(ptr %out, i64 %da, i64 %db) {
 
 TEST(SimKernelsTest, WgmmaBecomesACall) {
   llvm::LLVMContext context;
-  std::unique_ptr<llvm::Module> module = parse(context, kWgmmaKernel);
+  std::unique_ptr<llvm::Module> module = prepared(context, kWgmmaKernel);
   ASSERT_TRUE(module);
-  std::string error;
-  ASSERT_TRUE(succeeded(loom::prepareKernelsForSimulator(*module, error)))
-      << error;
   llvm::Function *sim = module->getFunction("__loomsim_wgmma_mma_async");
   ASSERT_NE(sim, nullptr);
   ASSERT_EQ(sim->getNumUses(), 1u);
@@ -112,7 +125,7 @@ define ptx_kernel void @clocked(ptr %out) {
 
 TEST(SimKernelsTest, KernelsShareOneSharedWindow) {
   llvm::LLVMContext context;
-  std::unique_ptr<llvm::Module> module = parse(context, R"(
+  std::unique_ptr<llvm::Module> module = prepared(context, R"(
 target triple = "nvptx64-nvidia-cuda"
 @both = internal addrspace(3) global [100 x i8] undef, align 4
 @a = internal addrspace(3) global [1024 x i8] undef, align 16
@@ -131,9 +144,6 @@ define ptx_kernel void @kb() {
 }
 )");
   ASSERT_TRUE(module);
-  std::string error;
-  ASSERT_TRUE(succeeded(loom::prepareKernelsForSimulator(*module, error)))
-      << error;
   llvm::GlobalVariable *window = module->getGlobalVariable("__loomsim_shared");
   ASSERT_NE(window, nullptr);
   EXPECT_EQ(window->getAddressSpace(), 0u);
