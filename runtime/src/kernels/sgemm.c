@@ -19,6 +19,7 @@
 #include "buffer.h"
 #include "isa.h"
 #include "parallel.h"
+#include "tiles.h"
 #include "transpose8x8.h"
 
 #include <math.h>
@@ -44,6 +45,8 @@ enum {
 };
 
 _Static_assert(NR == LOOMRT_GEMM_PANEL, "prepacked panels are NR wide");
+_Static_assert(2 * MR == LOOMRT_TILE_ROWS && 2 * NR == LOOMRT_TILE_COLS,
+               "tiles.h describes the AVX-512 tiles");
 
 /** C[0:MR, 0:NR] (+)= Apanel · Bpanel over kc; C has row stride ldc. */
 typedef void (*MicroKernel)(int64_t kc, const float *a, const float *b,
@@ -516,6 +519,21 @@ static int haveAvx2(void) {
 #else
   return 0;
 #endif
+}
+
+int loomrtHaveTiles(void) {
+  getMicroKernel();
+  return rowsMicroKernel2 && tailMicroKernel2;
+}
+
+void loomrtTile(int nrows, int64_t kc, const float *const *rows,
+                const float *b0, const float *b1, float *c, int64_t ldc,
+                int accumulate) {
+  if (nrows == 2 * MR)
+    rowsMicroKernel2(kc, rows, b0, b1, c, ldc, accumulate, NULL, NULL);
+  else
+    tailMicroKernel2(nrows, 0, kc, rows, b0, b1, c, ldc, accumulate, NULL,
+                     NULL);
 }
 
 const char *loomrt_sgemm_kernel_name(void) {

@@ -11,7 +11,10 @@
 // panels, several key blocks (the online rescaling), rank-3 operands
 // (no heads), [B, S, H, D] layouts read and written through strides, and
 // negative and large scales, and more heads than threads (the last heads
-// split into query halves).
+// split into query halves). Up to 512 keys with dv a multiple of 32 and a
+// positive scale take the direct tile path (12-row tiles; causal, grouped,
+// keys not a multiple of the 32-key tile pairs, no visible key); the rest
+// take the blocked path.
 // The portable row code runs here under LOOMRT_MAX_ISA=portable (read once
 // per process); test/Integration/raise-attention.test runs a model with it.
 //
@@ -156,6 +159,15 @@ INSTANTIATE_TEST_SUITE_P(
         // A negative scale (Q copied and scaled), a large one (scores far
         // below the max: exp's lower range), both over several key blocks.
         Case{1, 2, 2, 100, 600, 32, 32, false, false, false, -0.7f},
-        Case{1, 2, 2, 100, 600, 32, 32, true, true, false, 3.0f, 5e-6}));
+        Case{1, 2, 2, 100, 600, 32, 32, true, true, false, 3.0f, 5e-6},
+        // The direct tile path: ViT- and GPT-2-shaped heads, grouped and
+        // causal, an odd d, keys ending inside a tile pair, exactly one key
+        // block, rows without a visible key.
+        Case{1, 12, 12, 197, 197, 64, 64, false, true},
+        Case{1, 4, 4, 256, 256, 64, 64, true, true},
+        Case{2, 8, 2, 45, 45, 8, 32, true, true},
+        Case{1, 2, 2, 30, 512, 64, 96, false},
+        Case{1, 3, 3, 100, 40, 20, 32, true},
+        Case{1, 2, 2, 13, 17, 16, 32, false, false, false, 3.0f, 5e-6}));
 
 } // namespace
