@@ -148,7 +148,10 @@ void loom::buildCPUPipeline(OpPassManager &pm,
     tile.gpuKernel = options.gpuAttentionKernels;
     pm.addPass(createTileAttentionPass(tile));
   }
-  if (options.gpuNormKernels)
+  // Last-axis f32 norms: runtime calls, on the GPU for loom-gpu-norms'
+  // kernels, on the CPU for loomrt_norm_f32 (loom-fuse-gemm-norms then folds
+  // a norm of a product's result into the product's call).
+  if (options.gpuNormKernels || options.microkernels)
     pm.addPass(createNormCallsPass());
   LoomToLinalgPassOptions toLinalg;
   toLinalg.scanChunk = options.scanChunk;
@@ -175,6 +178,7 @@ void loom::buildCPUPipeline(OpPassManager &pm,
     pm.addNestedPass<func::FuncOp>(createPadRowStridesPass());
     pm.addPass(createLowerToMicrokernelsPass());
     pm.addPass(createCanonicalizerPass());
+    pm.addPass(createFuseGemmNormsPass());
   }
   // Inline polynomial math after the microkernels have taken the GEMM
   // epilogues they recognize by their math (erf, tanh).

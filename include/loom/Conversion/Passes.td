@@ -186,15 +186,18 @@ def RaiseMixturesPass : Pass<"loom-raise-mixtures"> {
 //===----------------------------------------------------------------------===//
 
 def NormCallsPass : Pass<"loom-norm-calls", "mlir::ModuleOp"> {
-  let summary = "Last-axis f32 norms to calls of the GPU's row kernel";
+  let summary = "Last-axis f32 norms to calls of a row kernel";
   let description = [{
-    For the GPU pipeline. Each f32 `loom.layer_norm` and `loom.rms_norm`
+    For the GPU pipeline, and the CPU pipeline with microkernels. Each f32
+    `loom.layer_norm` and `loom.rms_norm`
     over the last axis only, whose scale and bias (when present) are rank-1
     f32 tensors, becomes one call of `loomrt_norm_f32(rows, cols, input,
     output, scale, bias, epsilon bits, kind)` on identity-layout buffers
     (addresses as i64, 0 for an absent scale or bias; kind 0 layer norm,
     1 RMS norm; kind 2, softmax, comes from `loom-to-linalg{softmax-calls}`),
-    which `loom-gpu-norms` turns into a kernel with a warp per row. The
+    which `loom-gpu-norms` turns into a kernel with a warp per row; on the
+    CPU the runtime implements it (runtime/src/kernels/norm.c), and
+    `loom-fuse-gemm-norms` may merge it into the product call before it. The
     output is a fresh buffer.
   }];
   let dependentDialects = [

@@ -281,6 +281,26 @@ def PadRowStridesPass : Pass<"loom-pad-row-strides", "mlir::func::FuncOp"> {
   let dependentDialects = ["::mlir::memref::MemRefDialect"];
 }
 
+def FuseGemmNormsPass : Pass<"loom-fuse-gemm-norms", "mlir::ModuleOp"> {
+  let summary = "Fuse a norm of a product's result into the product's call";
+  let description = [{
+    Runs on bufferized IR after `loom-lower-to-microkernels`. A call of
+    `loomrt_norm_f32` (made by `loom-norm-calls`) whose input is the buffer
+    that the `loomrt_sgemm_f32` or `loomrt_sgemm_epilogue_f32` call right
+    before it writes (both addresses the start of the same allocation,
+    through views), with only effect-free ops and allocations in between,
+    becomes one call of `loomrt_sgemm_norm_f32` at the norm's place, with
+    the product's arguments (a plain product's bias and residual as null
+    addresses, no activation) followed by the norm's. The runtime then
+    normalizes each block of the product's rows as soon as the product has
+    completed it, while it is still in cache, instead of in a second pass
+    over the whole result: a transformer's residual add and the layer norm
+    after it. The module gets a private declaration of the fused kernel.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::func::FuncDialect"];
+}
+
 def ShortenBufferLifetimesPass
     : Pass<"loom-shorten-buffer-lifetimes", "mlir::func::FuncOp"> {
   let summary = "Free each buffer right after its last use";

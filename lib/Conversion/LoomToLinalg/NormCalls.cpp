@@ -4,9 +4,11 @@
 //
 //===----------------------------------------------------------------------===//
 //
-// loom-norm-calls (GPU pipeline): f32 layer and RMS norms over the last axis
-// become calls of loomrt_norm_f32, which loom-gpu-norms turns into a kernel
-// with a warp per row (docs/GPU.md). The same call with kind 2 computes a
+// loom-norm-calls: f32 layer and RMS norms over the last axis become calls
+// of loomrt_norm_f32, which loom-gpu-norms turns into a kernel with a warp
+// per row (GPU pipeline, docs/GPU.md) and the runtime implements on the CPU
+// (runtime/src/kernels/norm.c; loom-fuse-gemm-norms may merge it into the
+// product call before it). The same call with kind 2 computes a
 // last-axis softmax: loom-to-linalg{softmax-calls} makes it from
 // linalg.softmax (ONNX Softmax and attention's reference form).
 //

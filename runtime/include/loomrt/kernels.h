@@ -97,6 +97,47 @@ void loomrt_sgemm_epilogue_f32(
     int64_t bias_rs, int64_t bias_cs, const float *res, int64_t res_bs,
     int64_t res_rs, int64_t res_cs, int64_t act);
 
+/** Kinds of loomrt_norm_f32 (the `kind` argument loom-norm-calls passes). */
+enum {
+  LOOMRT_NORM_LAYER = 0,  /* (x - mean) / sqrt(var + eps) * scale + bias */
+  LOOMRT_NORM_RMS = 1,    /* x / sqrt(mean(x^2) + eps) * scale */
+  LOOMRT_NORM_SOFTMAX = 2 /* exp(x - max) / sum */
+};
+
+/**
+ * Each row of the row-major [rows, cols] `input` normalized over its columns
+ * into the row-major `output` (which must not overlap it): a layer norm
+ * (mean and variance over the row, the variance from the centred values),
+ * an RMS norm or a softmax, by `kind`. `scale` and `bias` are cols floats
+ * or NULL (absent; softmax takes neither), epsilon_bits the epsilon's float
+ * bit pattern. Runs on the OpenMP threads of the calling thread unless
+ * called from inside a parallel region. loomc calls it for f32 norms over
+ * the last axis (loom-norm-calls).
+ */
+void loomrt_norm_f32(int64_t rows, int64_t cols, const float *input,
+                     float *output, const float *scale, const float *bias,
+                     int64_t epsilon_bits, int64_t kind);
+
+/**
+ * loomrt_sgemm_epilogue_f32 (its first 26 arguments) followed by
+ * loomrt_norm_f32 (the rest), with the same effect as the two calls in
+ * turn. Where the norm's input is C, and C is one matrix of `rows` rows of
+ * `cols` floats contiguous along its rows (batch 1, or a batch that
+ * continues its rows; c_cs = 1; n = cols), each block of C's rows is
+ * normalized as soon as the product has completed it, while it is still in
+ * cache, instead of in a pass over all of C afterwards. loomc fuses a norm
+ * call that directly follows a product call this way (loom-fuse-gemm-norms).
+ */
+void loomrt_sgemm_norm_f32(
+    int64_t batch, int64_t m, int64_t n, int64_t k, const float *a,
+    int64_t a_bs, int64_t a_rs, int64_t a_cs, const float *b, int64_t b_bs,
+    int64_t b_rs, int64_t b_cs, float *c, int64_t c_bs, int64_t c_rs,
+    int64_t c_cs, int64_t flags, const float *bias, int64_t bias_bs,
+    int64_t bias_rs, int64_t bias_cs, const float *res, int64_t res_bs,
+    int64_t res_rs, int64_t res_cs, int64_t act, int64_t rows, int64_t cols,
+    const float *input, float *output, const float *scale,
+    const float *norm_bias, int64_t epsilon_bits, int64_t kind);
+
 /**
  * Batched strided copy, for transposes: for every b < batch, r < rows,
  * c < cols, dst[b*d_bs + r*d_rs + c*d_cs] = src[b*s_bs + r*s_rs + c*s_cs]

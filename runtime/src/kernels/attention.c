@@ -6,7 +6,11 @@
  *
  * softmax(scale Q K^T (+ causal mask)) V for every (batch, head), in the
  * online-softmax (flash) form: per head, K^T and V are packed once for the
- * GEMM microkernel; then per block of QB query rows and block of KB keys,
+ * GEMM microkernel. With one block of keys (at most KB) and row-major Q and
+ * O, per 12 query rows the GEMM's register tiles compute S into a buffer
+ * that stays in L1, the row step runs there and P V goes straight into the
+ * output rows (attendTiles). Otherwise, per block of QB query rows and
+ * block of KB keys,
  * S = Q K^T (Q read in place) goes into a buffer that stays in L2 (its rows
  * KB + 16 floats apart, so that the P V product reads twelve rows of it
  * without L1 set conflicts), each row's running max, exp(scale (s - max))

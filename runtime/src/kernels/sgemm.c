@@ -18,6 +18,7 @@
 
 #include "buffer.h"
 #include "isa.h"
+#include "norm.h"
 #include "parallel.h"
 #include "tiles.h"
 #include "transpose8x8.h"
@@ -662,6 +663,9 @@ typedef struct {
   int64_t c_bs, c_rs, c_cs;
   int accumulate;
   const Epilogue *ep; /* applied to C as its blocks complete, or NULL */
+  /* Row blocks of C to normalize as they complete (m rows of n floats,
+   * row-major: nm->x is c), or NULL. */
+  const LoomrtNorm *nm;
 } Problem;
 
 /** x p(x^2) / q(x^2) with p = a[0..6], q = b[0..nb-1] (the scalar twin of
@@ -1376,6 +1380,16 @@ static int sgemmSlots(const Problem *pr, MicroKernel kernel, int64_t threads) {
  * ------------------------------------------------------------------------- */
 
 #if defined(LOOMRT_KERNELS_OPENMP) && defined(LOOMRT_HAVE_AVX2_KERNEL)
+/** Counts one completed unit of the row block [r0, r1) of C (its `done`
+ *  counter, out of `units`): the thread that completes the block
+ *  normalizes its rows (pr->nm), having acquired the other thread's writes
+ *  to them. */
+static void completeNormUnit(const Problem *pr, int *done, int64_t units,
+                             int64_t r0, int64_t r1) {
+  if (__atomic_add_fetch(done, 1, __ATOMIC_ACQ_REL) == units)
+    loomrtNormRows(pr->nm, r0, r1);
+}
+
 /** Computes an unbatched product of more than 192 rows by prepacked weights
  *  on two threads, each on its half of the rows as the fixed parts do (both
  *  sweep the same weight panels at the same time, so one fetch from memory
@@ -1440,6 +1454,19 @@ static int sgemmHalves(const Problem *pr, MicroKernel kernel, int64_t threads) {
     for (int64_t step = 0; step < steps; ++step)
       range[step][t] = units << 32;
   }
+  /* With a norm: each block's completed units at the last step (plus its
+   * columns past the last pair, counted as one unit); the thread that
+   * completes a block normalizes its rows while they are in its cache. */
+  enum { MAX_NORM_BLOCKS = 64 };
+  int doneUnits[2][MAX_NORM_BLOCKS];
+  int64_t blockUnits = pairs + (rest < n ? 1 : 0);
+  if (pr->nm) {
+    for (int t = 0; t < 2; ++t)
+      if ((end[t] - first[t] + blockRows[t] - 1) / blockRows[t] >
+          MAX_NORM_BLOCKS)
+        return 0;
+    memset(doneUnits, 0, sizeof(doneUnits));
+  }
   TileEpilogue base;
   int inRegisters = tileEpilogueBase(pr, 0, &base);
 #pragma omp parallel num_threads(2)
@@ -1447,8 +1474,14 @@ static int sgemmHalves(const Problem *pr, MicroKernel kernel, int64_t threads) {
     int me = omp_get_thread_num() & 1;
     /* All of k at once, before the first barrier: nothing else writes these
      * columns. */
-    if (rest < n && first[me] < end[me])
+    if (rest < n && first[me] < end[me]) {
       computeBlock(pr, kernel, 0, first[me], end[me], rest, n);
+      if (pr->nm)
+        for (int64_t r0 = first[me]; r0 < end[me]; r0 += blockRows[me])
+          completeNormUnit(
+              pr, &doneUnits[me][(r0 - first[me]) / blockRows[me]], blockUnits,
+              r0, r0 + blockRows[me] < end[me] ? r0 + blockRows[me] : end[me]);
+    }
     for (int64_t step = 0; step < steps; ++step) {
       int64_t pc = step * kcStep;
       int64_t kc = k - pc < kcStep ? k - pc : kcStep;
@@ -1486,6 +1519,9 @@ static int sgemmHalves(const Problem *pr, MicroKernel kernel, int64_t threads) {
             pair + 1 < pairs ? pr->b + (pair + 1) * 2 * k * NR + pc * NR : NULL;
         computeSlot(pr, r0, r1, pair * 2 * NR, pc, kc, pc > 0 || pr->accumulate,
                     pc + kc >= k, inRegisters ? &base : NULL, next);
+        if (pr->nm && pc + kc >= k)
+          completeNormUnit(pr, &doneUnits[owner][u / pairs], blockUnits, r0,
+                           r1);
       }
     }
   }
@@ -1497,14 +1533,16 @@ static int sgemmHalves(const Problem *pr, MicroKernel kernel, int64_t threads) {
  * Entry point
  * ------------------------------------------------------------------------- */
 
-/** loomrt_sgemm_f32 with an optional epilogue. */
-static void sgemm(int64_t batch, int64_t m, int64_t n, int64_t k,
-                  const float *a, int64_t a_bs, int64_t a_rs, int64_t a_cs,
-                  const float *b, int64_t b_bs, int64_t b_rs, int64_t b_cs,
-                  float *c, int64_t c_bs, int64_t c_rs, int64_t c_cs,
-                  int64_t flags, const Epilogue *ep) {
+/** loomrt_sgemm_f32 with an optional epilogue. With `nm` (a norm of C's
+ *  rows), normalizes C's row blocks as they complete where it can and
+ *  returns 1; returns 0 where it has not (the caller then normalizes C). */
+static int sgemm(int64_t batch, int64_t m, int64_t n, int64_t k, const float *a,
+                 int64_t a_bs, int64_t a_rs, int64_t a_cs, const float *b,
+                 int64_t b_bs, int64_t b_rs, int64_t b_cs, float *c,
+                 int64_t c_bs, int64_t c_rs, int64_t c_cs, int64_t flags,
+                 const Epilogue *ep, const LoomrtNorm *nm) {
   if (batch <= 0 || m <= 0 || n <= 0)
-    return;
+    return 0;
   /* A batch over which B is shared and A and C rows continue is more rows:
    * B is then packed once. */
   if (batch > 1 && b_bs == 0 && a_bs == m * a_rs && c_bs == m * c_rs &&
@@ -1530,7 +1568,15 @@ static void sgemm(int64_t batch, int64_t m, int64_t n, int64_t k,
                 c_rs,
                 c_cs,
                 (flags & LOOMRT_GEMM_ACCUMULATE) != 0,
-                ep};
+                ep,
+                NULL};
+  LoomrtNorm rowNorm;
+  if (nm && batch == 1 && c_cs == 1 && m == nm->rows && n == nm->cols) {
+    rowNorm = *nm;
+    rowNorm.x = c;
+    rowNorm.x_rs = c_rs;
+    pr.nm = &rowNorm;
+  }
   MicroKernel kernel = getMicroKernel();
 
   /* Parts per matrix: enough for every thread when the batch is small;
@@ -1550,9 +1596,9 @@ static void sgemm(int64_t batch, int64_t m, int64_t n, int64_t k,
   int64_t items = batch * parts;
 #if defined(LOOMRT_KERNELS_OPENMP) && defined(LOOMRT_HAVE_AVX2_KERNEL)
   if (batch == 1 && sgemmSlots(&pr, kernel, threads))
-    return;
+    return 0;
   if (batch == 1 && sgemmHalves(&pr, kernel, threads))
-    return;
+    return pr.nm != NULL;
 #endif
 
   int64_t next = 0;
@@ -1577,6 +1623,7 @@ static void sgemm(int64_t batch, int64_t m, int64_t n, int64_t k,
     else
       computeBlock(&pr, kernel, bi, m0, m1, n0, n1);
   }
+  return 0;
 }
 
 void loomrt_sgemm_f32(int64_t batch, int64_t m, int64_t n, int64_t k,
@@ -1585,16 +1632,19 @@ void loomrt_sgemm_f32(int64_t batch, int64_t m, int64_t n, int64_t k,
                       float *c, int64_t c_bs, int64_t c_rs, int64_t c_cs,
                       int64_t flags) {
   sgemm(batch, m, n, k, a, a_bs, a_rs, a_cs, b, b_bs, b_rs, b_cs, c, c_bs, c_rs,
-        c_cs, flags, NULL);
+        c_cs, flags, NULL, NULL);
 }
 
-void loomrt_sgemm_epilogue_f32(
-    int64_t batch, int64_t m, int64_t n, int64_t k, const float *a,
-    int64_t a_bs, int64_t a_rs, int64_t a_cs, const float *b, int64_t b_bs,
-    int64_t b_rs, int64_t b_cs, float *c, int64_t c_bs, int64_t c_rs,
-    int64_t c_cs, int64_t flags, const float *bias, int64_t bias_bs,
-    int64_t bias_rs, int64_t bias_cs, const float *res, int64_t res_bs,
-    int64_t res_rs, int64_t res_cs, int64_t act) {
+/** loomrt_sgemm_epilogue_f32 with an optional norm of C's rows (sgemm). */
+static int sgemmEpilogue(int64_t batch, int64_t m, int64_t n, int64_t k,
+                         const float *a, int64_t a_bs, int64_t a_rs,
+                         int64_t a_cs, const float *b, int64_t b_bs,
+                         int64_t b_rs, int64_t b_cs, float *c, int64_t c_bs,
+                         int64_t c_rs, int64_t c_cs, int64_t flags,
+                         const float *bias, int64_t bias_bs, int64_t bias_rs,
+                         int64_t bias_cs, const float *res, int64_t res_bs,
+                         int64_t res_rs, int64_t res_cs, int64_t act,
+                         const LoomrtNorm *nm) {
   /* Without an activation the two addends commute: a residual that is not
    * contiguous along the columns (a Mixer's per-row bias, res_cs = 0) and a
    * bias that is change places, so that the tiles add both as they store
@@ -1607,6 +1657,41 @@ void loomrt_sgemm_epilogue_f32(
                      : (Epilogue){bias,   bias_bs, bias_rs, bias_cs, res,
                                   res_bs, res_rs,  res_cs,  (int)act};
   int none = !bias && !res && act == LOOMRT_ACT_NONE;
-  sgemm(batch, m, n, k, a, a_bs, a_rs, a_cs, b, b_bs, b_rs, b_cs, c, c_bs, c_rs,
-        c_cs, flags, none ? NULL : &ep);
+  return sgemm(batch, m, n, k, a, a_bs, a_rs, a_cs, b, b_bs, b_rs, b_cs, c,
+               c_bs, c_rs, c_cs, flags, none ? NULL : &ep, nm);
+}
+
+void loomrt_sgemm_epilogue_f32(
+    int64_t batch, int64_t m, int64_t n, int64_t k, const float *a,
+    int64_t a_bs, int64_t a_rs, int64_t a_cs, const float *b, int64_t b_bs,
+    int64_t b_rs, int64_t b_cs, float *c, int64_t c_bs, int64_t c_rs,
+    int64_t c_cs, int64_t flags, const float *bias, int64_t bias_bs,
+    int64_t bias_rs, int64_t bias_cs, const float *res, int64_t res_bs,
+    int64_t res_rs, int64_t res_cs, int64_t act) {
+  (void)sgemmEpilogue(batch, m, n, k, a, a_bs, a_rs, a_cs, b, b_bs, b_rs, b_cs,
+                      c, c_bs, c_rs, c_cs, flags, bias, bias_bs, bias_rs,
+                      bias_cs, res, res_bs, res_rs, res_cs, act, NULL);
+}
+
+void loomrt_sgemm_norm_f32(
+    int64_t batch, int64_t m, int64_t n, int64_t k, const float *a,
+    int64_t a_bs, int64_t a_rs, int64_t a_cs, const float *b, int64_t b_bs,
+    int64_t b_rs, int64_t b_cs, float *c, int64_t c_bs, int64_t c_rs,
+    int64_t c_cs, int64_t flags, const float *bias, int64_t bias_bs,
+    int64_t bias_rs, int64_t bias_cs, const float *res, int64_t res_bs,
+    int64_t res_rs, int64_t res_cs, int64_t act, int64_t rows, int64_t cols,
+    const float *input, float *output, const float *scale,
+    const float *norm_bias, int64_t epsilon_bits, int64_t kind) {
+  union {
+    uint32_t bits;
+    float value;
+  } eps = {(uint32_t)epsilon_bits};
+  LoomrtNorm nm = {rows,  cols,      c,         c_rs,     output,
+                   scale, norm_bias, eps.value, (int)kind};
+  if (!sgemmEpilogue(batch, m, n, k, a, a_bs, a_rs, a_cs, b, b_bs, b_rs, b_cs,
+                     c, c_bs, c_rs, c_cs, flags, bias, bias_bs, bias_rs,
+                     bias_cs, res, res_bs, res_rs, res_cs, act,
+                     input == c && rows > 0 && cols > 0 ? &nm : NULL))
+    loomrt_norm_f32(rows, cols, input, output, scale, norm_bias, epsilon_bits,
+                    kind);
 }
