@@ -219,6 +219,29 @@ static int64_t kvHead(const Attention *a, int64_t h) {
   return kvh < a->kvHeads ? kvh : a->kvHeads - 1;
 }
 
+/** One head's operands for the query rows before q1. */
+typedef struct {
+  const float *q, *k, *v;
+  float *o;
+  int64_t offset; /* skv - sq: the causal mask is bottom-right aligned */
+  int64_t kvEnd;  /* the keys any of those rows sees */
+} Head;
+
+static Head headOf(const Attention *a, int64_t b, int64_t h, int64_t q1) {
+  int64_t kvh = kvHead(a, h);
+  Head hd = {a->q + b * a->qs[0] + h * a->qs[1],
+             a->k + b * a->ks[0] + kvh * a->ks[1],
+             a->v + b * a->vs[0] + kvh * a->vs[1],
+             a->o + b * a->os[0] + h * a->os[1],
+             a->skv - a->sq,
+             a->skv};
+  if (a->causal) {
+    hd.kvEnd = q1 + hd.offset < hd.kvEnd ? q1 + hd.offset : hd.kvEnd;
+    hd.kvEnd = hd.kvEnd < 0 ? 0 : hd.kvEnd;
+  }
+  return hd;
+}
+
 /** attendRange on the GEMM's register tiles directly, for one block of
  *  keys (skv <= KB), Q read in place (a positive scale, contiguous rows), a
  *  row-major output and dv a multiple of 32: per 12 query rows, S (12 rows
@@ -233,18 +256,10 @@ static int64_t kvHead(const Attention *a, int64_t h) {
 static int attendTiles(const Attention *a, int64_t b, int64_t h, int64_t q0,
                        int64_t q1) {
   enum { TR = LOOMRT_TILE_ROWS, TC = LOOMRT_TILE_COLS, PANEL = 16 };
-  int64_t kvh = kvHead(a, h);
-  int64_t offset = a->skv - a->sq; /* bottom-right aligned causal mask */
-  const float *q = a->q + b * a->qs[0] + h * a->qs[1];
-  const float *k = a->k + b * a->ks[0] + kvh * a->ks[1];
-  const float *v = a->v + b * a->vs[0] + kvh * a->vs[1];
-  float *o = a->o + b * a->os[0] + h * a->os[1];
-  int64_t d = a->d, dv = a->dv;
-  int64_t kvEnd = a->skv;
-  if (a->causal) {
-    kvEnd = q1 + offset < kvEnd ? q1 + offset : kvEnd;
-    kvEnd = kvEnd < 0 ? 0 : kvEnd;
-  }
+  Head hd = headOf(a, b, h, q1);
+  const float *q = hd.q, *k = hd.k, *v = hd.v;
+  float *o = hd.o;
+  int64_t offset = hd.offset, kvEnd = hd.kvEnd, d = a->d, dv = a->dv;
   /* K^T in 16-key panels, one more zero panel where the keys end inside a
    * 32-key pair of panels (the tiles compute whole pairs). */
   int64_t kvPairs = (kvEnd + TC - 1) / TC;
@@ -321,19 +336,10 @@ static int attendTiles(const Attention *a, int64_t b, int64_t h, int64_t q0,
  *  scratch buffers cannot be allocated (nothing written). */
 static int attendRange(const Attention *a, int64_t b, int64_t h, int64_t q0,
                        int64_t q1) {
-  int64_t kvh = kvHead(a, h);
-  int64_t offset = a->skv - a->sq; /* bottom-right aligned causal mask */
-  const float *q = a->q + b * a->qs[0] + h * a->qs[1];
-  const float *k = a->k + b * a->ks[0] + kvh * a->ks[1];
-  const float *v = a->v + b * a->vs[0] + kvh * a->vs[1];
-  float *o = a->o + b * a->os[0] + h * a->os[1];
-  int64_t d = a->d, dv = a->dv;
-  /* The keys any of these rows sees. */
-  int64_t kvEnd = a->skv;
-  if (a->causal) {
-    kvEnd = q1 + offset < kvEnd ? q1 + offset : kvEnd;
-    kvEnd = kvEnd < 0 ? 0 : kvEnd;
-  }
+  Head hd = headOf(a, b, h, q1);
+  const float *q = hd.q, *k = hd.k, *v = hd.v;
+  float *o = hd.o;
+  int64_t offset = hd.offset, kvEnd = hd.kvEnd, d = a->d, dv = a->dv;
   int64_t kbMax = kvEnd < KB ? (kvEnd + 15) / 16 * 16 : KB;
   if (kbMax == 0)
     kbMax = 16;

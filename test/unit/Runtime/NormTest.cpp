@@ -16,6 +16,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "ForEachKernel.h"
 #include "loomrt/kernels.h"
 
 #include <gtest/gtest.h>
@@ -166,12 +167,7 @@ TEST_P(SgemmNormTest, MatchesDoubleReference) {
     packed.resize(size);
     loomrt_sgemm_pack_b(p.k, p.n, b.data(), p.n, 1, packed.data());
   }
-  std::string last;
-  for (const char *isa : {"portable", "avx2", "avx512"}) {
-    std::string kernel = loomrt_sgemm_set_max_isa(isa);
-    if (kernel == last)
-      continue;
-    last = kernel;
+  loomtest::forEachKernel([&](const std::string &kernel) {
     std::fill(c.begin(), c.end(), -5.0f);
     std::fill(out.begin(), out.end(), -5.0f);
     loomrt_sgemm_norm_f32(p.batch, p.m, p.n, p.k, a.data(), p.m * p.k, p.k, 1,
@@ -194,8 +190,7 @@ TEST_P(SgemmNormTest, MatchesDoubleReference) {
     EXPECT_LE(errOut, 4 * tolC / minStd + 1e-5)
         << "kernel " << kernel << " (rows' rms " << minStd << " to " << maxStd
         << ")";
-  }
-  loomrt_sgemm_set_max_isa(nullptr);
+  });
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -12,6 +12,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "ForEachKernel.h"
 #include "loomrt/kernels.h"
 
 #include <gtest/gtest.h>
@@ -42,19 +43,7 @@ std::string name(const testing::TestParamInfo<Case> &info) {
          (c.accumulate ? "_acc" : "") + (c.packB ? "_packedB" : "");
 }
 
-/// Runs `body(kernel)` once under each distinct microkernel this CPU has
-/// (capped at portable, AVX2 and AVX-512 in turn), then lifts the cap.
-template <typename Body> void forEachKernel(Body body) {
-  std::string last;
-  for (const char *isa : {"portable", "avx2", "avx512"}) {
-    std::string kernel = loomrt_sgemm_set_max_isa(isa);
-    if (kernel == last)
-      continue;
-    last = kernel;
-    body(kernel);
-  }
-  loomrt_sgemm_set_max_isa(nullptr);
-}
+using loomtest::forEachKernel;
 
 class SgemmTest : public testing::TestWithParam<Case> {};
 
