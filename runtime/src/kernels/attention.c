@@ -186,11 +186,7 @@ static RowStep rowStep(void) {
 #ifdef LOOMRT_HAVE_AVX512_ROWS
   static RowStep chosen;
   if (!chosen) {
-    __builtin_cpu_init();
-    chosen = loomrtIsaCap(getenv("LOOMRT_MAX_ISA")) >= LOOMRT_ISA_512 &&
-                     __builtin_cpu_supports("avx512f")
-                 ? rowStepAvx512
-                 : rowStepGeneric;
+    chosen = loomrtUseAvx512Rows() ? rowStepAvx512 : rowStepGeneric;
   }
   return chosen;
 #else
@@ -493,10 +489,6 @@ void loomrt_attention_f32(int64_t batch, int64_t heads, int64_t kv_heads,
                           int64_t o_cs, int64_t scale_bits, int64_t flags) {
   if (batch <= 0 || heads <= 0 || sq <= 0 || dv <= 0)
     return;
-  union {
-    uint32_t bits;
-    float value;
-  } scale = {(uint32_t)scale_bits};
   Attention a = {batch,
                  heads,
                  kv_heads > 0 ? kv_heads : heads,
@@ -512,7 +504,7 @@ void loomrt_attention_f32(int64_t batch, int64_t heads, int64_t kv_heads,
                  {k_bs, k_hs, k_rs, k_cs},
                  {v_bs, v_hs, v_rs, v_cs},
                  {o_bs, o_hs, o_rs, o_cs},
-                 scale.value,
+                 loomrtFloatFromBits(scale_bits),
                  (flags & LOOMRT_ATTENTION_CAUSAL) != 0};
   /* Query chunks per head: enough for two items per thread when there are
    * few heads (each chunk packs its head's K and V again). */

@@ -145,11 +145,7 @@ static NormRow normRow(void) {
 #ifdef LOOMRT_HAVE_AVX512_NORM
   static NormRow chosen;
   if (!chosen) {
-    __builtin_cpu_init();
-    chosen = loomrtIsaCap(getenv("LOOMRT_MAX_ISA")) >= LOOMRT_ISA_512 &&
-                     __builtin_cpu_supports("avx512f")
-                 ? normRowAvx512
-                 : normRowGeneric;
+    chosen = loomrtUseAvx512Rows() ? normRowAvx512 : normRowGeneric;
   }
   return chosen;
 #else
@@ -169,12 +165,9 @@ void loomrt_norm_f32(int64_t rows, int64_t cols, const float *input,
                      int64_t epsilon_bits, int64_t kind) {
   if (rows <= 0 || cols <= 0)
     return;
-  union {
-    uint32_t bits;
-    float value;
-  } eps = {(uint32_t)epsilon_bits};
-  LoomrtNorm nm = {rows,  cols, input,     cols,     output,
-                   scale, bias, eps.value, (int)kind};
+  LoomrtNorm nm = {rows,     cols,  input, cols,
+                   output,   scale, bias,  loomrtFloatFromBits(epsilon_bits),
+                   (int)kind};
   /* Blocks of about 16 KiB of input per item. */
   int64_t block = (4096 + cols - 1) / cols;
   int64_t items = (rows + block - 1) / block;

@@ -1534,8 +1534,9 @@ static int sgemmHalves(const Problem *pr, MicroKernel kernel, int64_t threads) {
  * ------------------------------------------------------------------------- */
 
 /** loomrt_sgemm_f32 with an optional epilogue. With `nm` (a norm of C's
- *  rows), normalizes C's row blocks as they complete where it can and
- *  returns 1; returns 0 where it has not (the caller then normalizes C). */
+ *  rows: nm->x is c, nm->x_rs is c_rs), normalizes C's row blocks as they
+ *  complete where it can and returns 1; returns 0 where it has not (the
+ *  caller then normalizes C). */
 static int sgemm(int64_t batch, int64_t m, int64_t n, int64_t k, const float *a,
                  int64_t a_bs, int64_t a_rs, int64_t a_cs, const float *b,
                  int64_t b_bs, int64_t b_rs, int64_t b_cs, float *c,
@@ -1569,14 +1570,9 @@ static int sgemm(int64_t batch, int64_t m, int64_t n, int64_t k, const float *a,
                 c_cs,
                 (flags & LOOMRT_GEMM_ACCUMULATE) != 0,
                 ep,
-                NULL};
-  LoomrtNorm rowNorm;
-  if (nm && batch == 1 && c_cs == 1 && m == nm->rows && n == nm->cols) {
-    rowNorm = *nm;
-    rowNorm.x = c;
-    rowNorm.x_rs = c_rs;
-    pr.nm = &rowNorm;
-  }
+                nm && batch == 1 && c_cs == 1 && m == nm->rows && n == nm->cols
+                    ? nm
+                    : NULL};
   MicroKernel kernel = getMicroKernel();
 
   /* Parts per matrix: enough for every thread when the batch is small;
@@ -1682,12 +1678,10 @@ void loomrt_sgemm_norm_f32(
     int64_t res_rs, int64_t res_cs, int64_t act, int64_t rows, int64_t cols,
     const float *input, float *output, const float *scale,
     const float *norm_bias, int64_t epsilon_bits, int64_t kind) {
-  union {
-    uint32_t bits;
-    float value;
-  } eps = {(uint32_t)epsilon_bits};
-  LoomrtNorm nm = {rows,  cols,      c,         c_rs,     output,
-                   scale, norm_bias, eps.value, (int)kind};
+  LoomrtNorm nm = {
+      rows,     cols,  c,         c_rs,
+      output,   scale, norm_bias, loomrtFloatFromBits(epsilon_bits),
+      (int)kind};
   if (!sgemmEpilogue(batch, m, n, k, a, a_bs, a_rs, a_cs, b, b_bs, b_rs, b_cs,
                      c, c_bs, c_rs, c_cs, flags, bias, bias_bs, bias_rs,
                      bias_cs, res, res_bs, res_rs, res_cs, act,
