@@ -325,12 +325,16 @@ static const NextPanels *nextPanels(NextPanels *np, const float *next0,
  *  (two packed 6-row panels: step MR; or row pointers into a row-major A:
  *  step 1) by two packed 16-column panels of B (b0, b1): 2 * nrows zmm
  *  accumulators, two B vectors and a broadcast per row and step (26 loads
- *  per 24 FMAs at 12 rows). Callers pass constant nrows and step. */
+ *  per 24 FMAs at 12 rows). With `rowMax` (and no `te`), also folds each
+ *  row's two result vectors into rowMax[16 i, 16 i + 16) by an elementwise
+ *  max. Callers pass constant nrows and step, and a constant NULL rowMax
+ *  where they do not want it. */
 static inline __attribute__((always_inline, target("avx512f"))) void
 tileAvx512(int nrows, int64_t kc, const float *const *rows, int64_t step,
            const float *restrict b0, const float *restrict b1,
            float *restrict c, int64_t ldc, int accumulate,
-           const TileEpilogue *te, const NextPanels *np) {
+           const TileEpilogue *te, const NextPanels *np,
+           float *restrict rowMax) {
   /* Without a next pair: the current line again (an L1 hit). */
   const char *pf0 = np ? np->p0 : (const char *)b0;
   const char *pf1 = np ? np->p1 : (const char *)b1;
@@ -375,6 +379,11 @@ tileAvx512(int nrows, int64_t kc, const float *const *rows, int64_t step,
         v = _mm512_add_ps(v, _mm512_loadu_ps(ci));
       _mm512_storeu_ps(ci, v);
     }
+  if (rowMax)
+    for (int i = 0; i < nrows; ++i)
+      _mm512_store_ps(rowMax + i * NR,
+                      _mm512_max_ps(_mm512_load_ps(rowMax + i * NR),
+                                    _mm512_max_ps(acc[i][0], acc[i][1])));
 }
 
 /** Two consecutive packed 6-row panels of A (a0: rows 0-5, a1: rows 6-11,
@@ -385,7 +394,7 @@ __attribute__((target("avx512f"))) static void microKernelAvx512(
     int64_t ldc, int accumulate, const TileEpilogue *te, const NextPanels *np) {
   const float *rows[2 * MR] = {a0, a0 + 1, a0 + 2, a0 + 3, a0 + 4, a0 + 5,
                                a1, a1 + 1, a1 + 2, a1 + 3, a1 + 4, a1 + 5};
-  tileAvx512(2 * MR, kc, rows, MR, b0, b1, c, ldc, accumulate, te, np);
+  tileAvx512(2 * MR, kc, rows, MR, b0, b1, c, ldc, accumulate, te, np, NULL);
 }
 
 /** The same on twelve rows of an unpacked, row-major A. */
@@ -394,7 +403,16 @@ rowsMicroKernelAvx512(int64_t kc, const float *const *rows,
                       const float *restrict b0, const float *restrict b1,
                       float *restrict c, int64_t ldc, int accumulate,
                       const TileEpilogue *te, const NextPanels *np) {
-  tileAvx512(2 * MR, kc, rows, 1, b0, b1, c, ldc, accumulate, te, np);
+  tileAvx512(2 * MR, kc, rows, 1, b0, b1, c, ldc, accumulate, te, np, NULL);
+}
+
+/** rowsMicroKernelAvx512 without accumulation or epilogue that also folds
+ *  the rows' results into rowMax (loomrtTileMax). */
+__attribute__((target("avx512f"))) static void
+rowsMaxKernelAvx512(int64_t kc, const float *const *rows,
+                    const float *restrict b0, const float *restrict b1,
+                    float *restrict c, int64_t ldc, float *restrict rowMax) {
+  tileAvx512(2 * MR, kc, rows, 1, b0, b1, c, ldc, 0, NULL, NULL, rowMax);
 }
 
 /** 1 to 11 rows (a tile's row tail) by two 16-column panels of B: row i of
@@ -408,9 +426,9 @@ __attribute__((target("avx512f"))) static void tailMicroKernelAvx512(
 #define LOOMRT_TAIL_CASE(R)                                                    \
   case R:                                                                      \
     if (packed)                                                                \
-      tileAvx512(R, kc, rows, MR, b0, b1, c, ldc, accumulate, te, np);         \
+      tileAvx512(R, kc, rows, MR, b0, b1, c, ldc, accumulate, te, np, NULL);   \
     else                                                                       \
-      tileAvx512(R, kc, rows, 1, b0, b1, c, ldc, accumulate, te, np);          \
+      tileAvx512(R, kc, rows, 1, b0, b1, c, ldc, accumulate, te, np, NULL);    \
     break;
   switch (nrows) {
     LOOMRT_TAIL_CASE(1)
@@ -535,6 +553,15 @@ void loomrtTile(int nrows, int64_t kc, const float *const *rows,
   else
     tailMicroKernel2(nrows, 0, kc, rows, b0, b1, c, ldc, accumulate, NULL,
                      NULL);
+}
+
+void loomrtTileMax(int64_t kc, const float *const *rows, const float *b0,
+                   const float *b1, float *c, int64_t ldc, float *rowMax) {
+#ifdef LOOMRT_HAVE_AVX2_KERNEL
+  rowsMaxKernelAvx512(kc, rows, b0, b1, c, ldc, rowMax);
+#else
+  (void)kc, (void)rows, (void)b0, (void)b1, (void)c, (void)ldc, (void)rowMax;
+#endif
 }
 
 const char *loomrt_sgemm_kernel_name(void) {

@@ -33,4 +33,12 @@ void loomrtTile(int nrows, int64_t kc, const float *const *rows,
                 const float *b0, const float *b1, float *c, int64_t ldc,
                 int accumulate);
 
+/** loomrtTile on 12 rows, without `accumulate`, that also folds each row
+ *  of the result into a running maximum: rowMax[16 i, 16 i + 16) (64-byte
+ *  aligned) becomes the elementwise max of itself and C[i, 0:16] and
+ *  C[i, 16:32], so that a row's max over many tiles is one horizontal
+ *  reduction at the end. Requires loomrtHaveTiles(). */
+void loomrtTileMax(int64_t kc, const float *const *rows, const float *b0,
+                   const float *b1, float *c, int64_t ldc, float *rowMax);
+
 #endif /* LOOMRT_KERNELS_TILES_H */
