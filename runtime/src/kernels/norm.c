@@ -168,18 +168,42 @@ void loomrt_norm_f32(int64_t rows, int64_t cols, const float *input,
   LoomrtNorm nm = {rows,     cols,  input, cols,
                    output,   scale, bias,  loomrtFloatFromBits(epsilon_bits),
                    (int)kind};
-  /* Blocks of about 16 KiB of input per item. */
+  /* Blocks of about 16 KiB of input per item, in one contiguous part of
+   * the rows per thread (as a statically scheduled loop that wrote the
+   * input splits them), each thread taking its own part's blocks first. A
+   * shared counter over all blocks had each thread read about half of its
+   * rows from the other core's cache (BERT's embedding norm). */
   int64_t block = (4096 + cols - 1) / cols;
-  int64_t items = (rows + block - 1) / block;
-  int64_t next = 0;
-#ifdef LOOMRT_KERNELS_OPENMP
+  enum { MAX_PARTS = 64 };
   int64_t threads = 1;
+#ifdef LOOMRT_KERNELS_OPENMP
   if (!omp_in_parallel() && rows * cols >= 16384)
     threads = omp_get_max_threads();
-#pragma omp parallel num_threads(threads) if (threads > 1 && items > 1)
 #endif
-  for (int64_t item; (item = loomrtTakeItem(&next)) < items;) {
-    int64_t r0 = item * block;
-    loomrtNormRows(&nm, r0, r0 + block < rows ? r0 + block : rows);
+  int64_t parts = threads < MAX_PARTS ? threads : MAX_PARTS;
+  if (parts > rows)
+    parts = rows;
+  /* Part t: rows [first[t], first[t + 1]), the first rows % parts parts
+   * one row longer (libomp's static split). */
+  int64_t first[MAX_PARTS + 1];
+  uint64_t ranges[MAX_PARTS];
+  for (int64_t t = 0; t <= parts; ++t)
+    first[t] = t * (rows / parts) + (t < rows % parts ? t : rows % parts);
+  for (int64_t t = 0; t < parts; ++t)
+    ranges[t] = (uint64_t)((first[t + 1] - first[t] + block - 1) / block) << 32;
+#ifdef LOOMRT_KERNELS_OPENMP
+#pragma omp parallel num_threads(parts) if (parts > 1)
+#endif
+  {
+    int64_t me = 0;
+#ifdef LOOMRT_KERNELS_OPENMP
+    me = omp_get_thread_num() % parts;
+#endif
+    int64_t owner, item;
+    while ((item = loomrtTakeOwnFirst(ranges, parts, me, &owner)) >= 0) {
+      int64_t end = first[owner + 1];
+      int64_t r0 = first[owner] + item * block;
+      loomrtNormRows(&nm, r0, r0 + block < end ? r0 + block : end);
+    }
   }
 }

@@ -31,4 +31,33 @@ static inline int64_t loomrtTakeItem(int64_t *next) {
   return __atomic_fetch_add(next, 1, __ATOMIC_RELAXED);
 }
 
+/** Claims an item of a loop split into `parts` contiguous ranges, one per
+ *  thread of the team, as OpenMP's static schedule splits a loop:
+ *  ranges[t] holds thread t's unclaimed items [front, back) as
+ *  front | back << 32. Thread `me` takes the front of its own range, and
+ *  once that is empty the back of another's, so that each thread works on
+ *  the part of the data a statically scheduled producer left in its cache,
+ *  while a faster thread still finishes a slower one's part. Returns the
+ *  item (an index within range *owner), or -1 when every range is empty. */
+static inline int64_t loomrtTakeOwnFirst(uint64_t *ranges, int64_t parts,
+                                         int64_t me, int64_t *owner) {
+  for (int64_t i = 0; i < parts; ++i) {
+    int64_t t = (me + i) % parts;
+    uint64_t cur = __atomic_load_n(&ranges[t], __ATOMIC_RELAXED);
+    for (;;) {
+      uint64_t front = cur & 0xffffffffu, back = cur >> 32;
+      if (front >= back)
+        break;
+      uint64_t taken =
+          t == me ? (back << 32) | (front + 1) : ((back - 1) << 32) | front;
+      if (__atomic_compare_exchange_n(&ranges[t], &cur, taken, 0,
+                                      __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+        *owner = t;
+        return (int64_t)(t == me ? front : back - 1);
+      }
+    }
+  }
+  return -1;
+}
+
 #endif /* LOOMRT_KERNELS_PARALLEL_H */

@@ -20,6 +20,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "MaxError.h"
 #include "loomrt/kernels.h"
 
 #include <gtest/gtest.h>
@@ -126,9 +127,8 @@ TEST_P(AttentionTest, MatchesReference) {
           double ref = 0;
           for (int64_t j = 0; j < end; ++j)
             ref += p[j] * v[at(vs, b, g, j, e)];
-          // NaN counts as the largest error (std::max would drop it).
-          double err = std::fabs(ref / sum - o[at(os, b, h, i, e)]);
-          maxErr = std::isnan(err) ? INFINITY : std::max(maxErr, err);
+          maxErr = loomtest::maxError(
+              maxErr, std::fabs(ref / sum - o[at(os, b, h, i, e)]));
         }
       }
   EXPECT_LT(maxErr, c.tol) << "max abs err " << maxErr;

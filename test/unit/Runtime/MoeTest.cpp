@@ -11,6 +11,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "MaxError.h"
 #include "loomrt/kernels.h"
 
 #include <gtest/gtest.h>
@@ -119,7 +120,7 @@ TEST_P(MoeTest, MatchesDenseReference) {
     }
     for (int64_t q = 0; q < c.d; ++q) {
       double err = std::fabs(out[t * c.d + q] - ref[q]);
-      maxErr = std::max(maxErr, err);
+      maxErr = loomtest::maxError(maxErr, err);
       ASSERT_LE(err, 1e-4 + 1e-4 * std::fabs(ref[q]))
           << "token " << t << " column " << q;
     }

@@ -17,6 +17,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "ForEachKernel.h"
+#include "MaxError.h"
 #include "loomrt/kernels.h"
 
 #include <gtest/gtest.h>
@@ -93,7 +94,8 @@ TEST_P(NormTest, MatchesDoubleReference) {
         normRow(row.data(), p.cols, p.scale ? scale.data() : nullptr,
                 p.bias ? bias.data() : nullptr, eps, p.kind);
     for (int64_t j = 0; j < p.cols; ++j)
-      maxErr = std::max(maxErr, std::fabs(want[j] - y[r * p.cols + j]));
+      maxErr =
+          loomtest::maxError(maxErr, std::fabs(want[j] - y[r * p.cols + j]));
   }
   // fp32 sums over a row of at most ~1000 values of magnitude ~3.
   EXPECT_LT(maxErr, 5e-6) << "max abs err " << maxErr;
@@ -107,7 +109,10 @@ INSTANTIATE_TEST_SUITE_P(
                     NormCase{64, 100, LOOMRT_NORM_RMS, true, false},
                     NormCase{3, 1000, LOOMRT_NORM_RMS, false, false},
                     NormCase{20, 77, LOOMRT_NORM_SOFTMAX, false, false},
-                    NormCase{1, 1, LOOMRT_NORM_LAYER, true, true}));
+                    NormCase{1, 1, LOOMRT_NORM_LAYER, true, true},
+                    // Two threads' parts of 151 and 150 rows in blocks of
+                    // 41 rows that end inside each part.
+                    NormCase{301, 100, LOOMRT_NORM_LAYER, true, true}));
 
 /// A product and the norm of its rows: the batch, shape, whether the
 /// residual and the norm's bias are present, whether B is prepacked, the
@@ -180,8 +185,8 @@ TEST_P(SgemmNormTest, MatchesDoubleReference) {
                           scale.data(), shift.data(), bitsOf(eps), p.kind);
     double errC = 0, errOut = 0;
     for (size_t at = 0; at < c.size(); ++at) {
-      errC = std::max(errC, std::fabs(c[at] - wantC[at]));
-      errOut = std::max(errOut, std::fabs(out[at] - wantOut[at]));
+      errC = loomtest::maxError(errC, std::fabs(c[at] - wantC[at]));
+      errOut = loomtest::maxError(errOut, std::fabs(out[at] - wantOut[at]));
     }
     // The product's fp32 error (~k eps), relative to the rows' spread after
     // the norm (times the scale, at most 1), plus the norm's own.

@@ -15,6 +15,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "MaxError.h"
 #include "loomrt/kernels.h"
 
 #include <gtest/gtest.h>
@@ -59,7 +60,7 @@ TEST_P(QgemmShapes, MatchesTheQuantizedArithmetic) {
       // magnitude of the terms.
       double tol = 1e-6 * (mag * scale[j]) * std::sqrt(double(k) + 1) + 1e-30;
       double err = std::fabs(c[i * n + j] - want);
-      worst = std::max(worst, err / tol);
+      worst = loomtest::maxError(worst, err / tol);
       ASSERT_LE(err, tol) << "at (" << i << ", " << j << ")";
     }
   RecordProperty("worst_error_over_tolerance", std::to_string(worst));

@@ -13,6 +13,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "ForEachKernel.h"
+#include "MaxError.h"
 #include "loomrt/kernels.h"
 
 #include <gtest/gtest.h>
@@ -105,7 +106,7 @@ TEST_P(SgemmTest, MatchesDoubleReference) {
     double tolerance = 1e-6 * (p.k + 1) + 1e-6;
     double maxErr = 0;
     for (size_t at = 0; at < c.size(); ++at)
-      maxErr = std::max(maxErr, std::fabs(c[at] - want[at]));
+      maxErr = loomtest::maxError(maxErr, std::fabs(c[at] - want[at]));
     EXPECT_LE(maxErr, tolerance) << "kernel " << kernel;
   });
 }
@@ -272,7 +273,7 @@ TEST_P(SgemmEpilogueTest, MatchesDoubleReference) {
     double tolerance = 1e-6 * (p.k + 1) + 2e-6;
     double maxErr = 0;
     for (size_t at = 0; at < c.size(); ++at)
-      maxErr = std::max(maxErr, std::fabs(c[at] - want[at]));
+      maxErr = loomtest::maxError(maxErr, std::fabs(c[at] - want[at]));
     EXPECT_LE(maxErr, tolerance) << "kernel " << kernel;
   });
 }
@@ -361,7 +362,7 @@ TEST(SgemmTest, RowResidualAndMatrixBias) {
             if (act == LOOMRT_ACT_RELU)
               x = x > 0 ? x : 0;
             x += res[i];
-            maxErr = std::max(maxErr, std::fabs(c[i * n + j] - x));
+            maxErr = loomtest::maxError(maxErr, std::fabs(c[i * n + j] - x));
           }
         EXPECT_LE(maxErr, 1e-6 * (k + 1) + 2e-6)
             << "kernel " << kernel << " act " << act << " packB " << packB;

@@ -14,6 +14,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "MaxError.h"
 #include "loomrt/kernels.h"
 
 #include <gtest/gtest.h>
@@ -43,7 +44,7 @@ double worstError(int64_t m, int64_t n, int64_t k, const std::vector<float> &a,
         mag += std::fabs(t);
       }
       double tol = 1e-6 * mag * std::sqrt(double(k) + 1) + 1e-30;
-      worst = std::max(worst, std::fabs(c[i * n + j] - sum) / tol);
+      worst = loomtest::maxError(worst, std::fabs(c[i * n + j] - sum) / tol);
     }
   return worst;
 }
