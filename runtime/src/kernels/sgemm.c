@@ -1465,7 +1465,13 @@ static int sgemmHalves(const Problem *pr, MicroKernel kernel, int64_t threads) {
    * blocks of MC rows: one block was 2.7% slower where N = 768 (24 larger
    * units per half to share at the end), as 132-row blocks were 1-2%. */
   enum { BLOCK_ROWS = 144, WIDE_PAIRS = 64 };
-  int64_t blockRows[2];
+  /* The last SPLIT_PAIRS pairs of a half's last block are two units each
+   * (the block's rows in two), so that the threads, which take these last
+   * and steal from each other's back, end within half a unit of each
+   * other: a whole unit of a wide half is 264 rows x 32 columns (~65 us at
+   * K = 768). */
+  enum { SPLIT_PAIRS = 4 };
+  int64_t blockRows[2], blocks[2], split[2], lastRows[2];
   /* Each step's and half's units, front (low 32 bits) to back (high 32
    * bits). */
   uint64_t range[MAX_STEPS][2];
@@ -1474,8 +1480,13 @@ static int sgemmHalves(const Problem *pr, MicroKernel kernel, int64_t threads) {
     int oneBlock =
         rows <= BLOCK_ROWS || (pairs >= WIDE_PAIRS && rows <= 2 * BLOCK_ROWS);
     blockRows[t] = oneBlock ? rows : MC;
-    uint64_t units =
-        (uint64_t)((rows + blockRows[t] - 1) / blockRows[t] * pairs);
+    blocks[t] = rows > 0 ? (rows + blockRows[t] - 1) / blockRows[t] : 0;
+    lastRows[t] = rows - (blocks[t] - 1) * blockRows[t];
+    /* Where the last block has two tiles of rows to share. */
+    split[t] = blocks[t] > 0 && lastRows[t] >= 4 * MR
+                   ? (pairs < SPLIT_PAIRS ? pairs : SPLIT_PAIRS)
+                   : 0;
+    uint64_t units = (uint64_t)(blocks[t] * pairs + split[t]);
     if (units > UINT32_MAX)
       return 0;
     for (int64_t step = 0; step < steps; ++step)
@@ -1489,8 +1500,7 @@ static int sgemmHalves(const Problem *pr, MicroKernel kernel, int64_t threads) {
   int64_t blockUnits = pairs + (rest < n ? 1 : 0);
   if (pr->nm) {
     for (int t = 0; t < 2; ++t)
-      if ((end[t] - first[t] + blockRows[t] - 1) / blockRows[t] >
-          MAX_NORM_BLOCKS)
+      if (blocks[t] > MAX_NORM_BLOCKS)
         return 0;
     memset(doneUnits, 0, sizeof(doneUnits));
   }
@@ -1506,7 +1516,10 @@ static int sgemmHalves(const Problem *pr, MicroKernel kernel, int64_t threads) {
       if (pr->nm)
         for (int64_t r0 = first[me]; r0 < end[me]; r0 += blockRows[me])
           completeNormUnit(
-              pr, &doneUnits[me][(r0 - first[me]) / blockRows[me]], blockUnits,
+              pr, &doneUnits[me][(r0 - first[me]) / blockRows[me]],
+              blockUnits + ((r0 - first[me]) / blockRows[me] == blocks[me] - 1
+                                ? split[me]
+                                : 0),
               r0, r0 + blockRows[me] < end[me] ? r0 + blockRows[me] : end[me]);
     }
     for (int64_t step = 0; step < steps; ++step) {
@@ -1538,17 +1551,31 @@ static int sgemmHalves(const Problem *pr, MicroKernel kernel, int64_t threads) {
         }
         if (u < 0)
           break;
-        int64_t r0 = first[owner] + u / pairs * blockRows[owner];
-        int64_t r1 = r0 + blockRows[owner] < end[owner] ? r0 + blockRows[owner]
+        /* Whole units first, then the last block's split pairs in halves. */
+        int64_t whole = blocks[owner] * pairs - split[owner];
+        int64_t blk = u < whole ? u / pairs : blocks[owner] - 1;
+        int64_t pair = u < whole ? u % pairs : whole % pairs + (u - whole) / 2;
+        int64_t b0 = first[owner] + blk * blockRows[owner];
+        int64_t b1 = b0 + blockRows[owner] < end[owner] ? b0 + blockRows[owner]
                                                         : end[owner];
-        int64_t pair = u % pairs;
+        int64_t r0 = b0, r1 = b1;
+        if (u >= whole) {
+          /* Halves of whole 12-row tiles. */
+          int64_t mid = b0 + ((b1 - b0) / 2 + MR) / (2 * MR) * (2 * MR);
+          if ((u - whole) % 2)
+            r0 = mid;
+          else
+            r1 = mid;
+        }
         const float *next =
             pair + 1 < pairs ? pr->b + (pair + 1) * 2 * k * NR + pc * NR : NULL;
         computeSlot(pr, r0, r1, pair * 2 * NR, pc, kc, pc > 0 || pr->accumulate,
                     pc + kc >= k, inRegisters ? &base : NULL, next);
         if (pr->nm && pc + kc >= k)
-          completeNormUnit(pr, &doneUnits[owner][u / pairs], blockUnits, r0,
-                           r1);
+          completeNormUnit(pr, &doneUnits[owner][blk],
+                           blockUnits +
+                               (blk == blocks[owner] - 1 ? split[owner] : 0),
+                           b0, b1);
       }
     }
   }
