@@ -106,6 +106,37 @@ exp2Avx512(__m512 u) {
   return _mm512_scalef_ps(p, n);
 }
 
+/** exp(c1 s + c0) in place for r[j, valid), 0 on to `end`; returns the
+ *  vector sum of those exps added to `sum` (a row's tail after its
+ *  unrolled loop). */
+static inline __attribute__((always_inline, target("avx512f"))) __m512
+rowTailExpAvx512(float *r, int64_t j, int64_t valid, int64_t end, __m512 c1,
+                 __m512 c0, __m512 sum) {
+  for (; j + 16 <= valid; j += 16) {
+    __m512 p = exp2Avx512(_mm512_fmadd_ps(_mm512_loadu_ps(r + j), c1, c0));
+    _mm512_storeu_ps(r + j, p);
+    sum = _mm512_add_ps(sum, p);
+  }
+  if (j < valid) {
+    __mmask16 k = (__mmask16)((1u << (valid - j)) - 1);
+    __m512 p = _mm512_maskz_mov_ps(
+        k,
+        exp2Avx512(_mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, r + j), c1, c0)));
+    _mm512_storeu_ps(r + j, p); /* zeros past `valid`: masked keys */
+    sum = _mm512_add_ps(sum, p);
+    j += 16;
+  }
+  for (; j < end; j += 16) {
+    if (j + 16 <= end) {
+      _mm512_storeu_ps(r + j, _mm512_setzero_ps());
+    } else {
+      __mmask16 k = (__mmask16)((1u << (end - j)) - 1);
+      _mm512_mask_storeu_ps(r + j, k, _mm512_setzero_ps());
+    }
+  }
+  return sum;
+}
+
 /** rowStepGeneric with 16-float vectors. */
 __attribute__((target("avx512f"))) static float
 rowStepAvx512(int64_t n, int64_t valid, float *s, float *m, float *l,
@@ -149,62 +180,10 @@ rowStepAvx512(int64_t n, int64_t valid, float *s, float *m, float *l,
     s0 = _mm512_add_ps(s0, p0);
     s1 = _mm512_add_ps(s1, p1);
   }
-  for (; j + 16 <= valid; j += 16) {
-    __m512 p = exp2Avx512(_mm512_fmadd_ps(_mm512_loadu_ps(s + j), vc1, vc0));
-    _mm512_storeu_ps(s + j, p);
-    s0 = _mm512_add_ps(s0, p);
-  }
-  if (j < valid) {
-    __mmask16 k = (__mmask16)((1u << (valid - j)) - 1);
-    __m512 p =
-        exp2Avx512(_mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, s + j), vc1, vc0));
-    p = _mm512_maskz_mov_ps(k, p);
-    _mm512_storeu_ps(s + j, p); /* zeros past `valid`: masked keys */
-    s1 = _mm512_add_ps(s1, p);
-    j += 16;
-  }
-  for (; j < n; j += 16) {
-    if (j + 16 <= n) {
-      _mm512_storeu_ps(s + j, _mm512_setzero_ps());
-    } else {
-      __mmask16 k = (__mmask16)((1u << (n - j)) - 1);
-      _mm512_mask_storeu_ps(s + j, k, _mm512_setzero_ps());
-    }
-  }
+  s1 = rowTailExpAvx512(s, j, valid, n, vc1, vc0, s1);
   *l = alpha * *l + _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
   *m = mNew;
   return alpha;
-}
-
-/** exp(c1 s + c0) in place for r[j0, valid), 0 on to `end`; returns the
- *  vector sum of the exps added to `sum` (a row's tail in
- *  tileRowsExpAvx512). */
-static inline __attribute__((always_inline, target("avx512f"))) __m512
-rowTailExpAvx512(float *r, int64_t j, int64_t valid, int64_t end, __m512 c1,
-                 __m512 c0, __m512 sum) {
-  for (; j + 16 <= valid; j += 16) {
-    __m512 p = exp2Avx512(_mm512_fmadd_ps(_mm512_loadu_ps(r + j), c1, c0));
-    _mm512_storeu_ps(r + j, p);
-    sum = _mm512_add_ps(sum, p);
-  }
-  if (j < valid) {
-    __mmask16 k = (__mmask16)((1u << (valid - j)) - 1);
-    __m512 p = _mm512_maskz_mov_ps(
-        k,
-        exp2Avx512(_mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, r + j), c1, c0)));
-    _mm512_storeu_ps(r + j, p); /* zeros past `valid`: masked keys */
-    sum = _mm512_add_ps(sum, p);
-    j += 16;
-  }
-  for (; j < end; j += 16) {
-    if (j + 16 <= end) {
-      _mm512_storeu_ps(r + j, _mm512_setzero_ps());
-    } else {
-      __mmask16 k = (__mmask16)((1u << (end - j)) - 1);
-      _mm512_mask_storeu_ps(r + j, k, _mm512_setzero_ps());
-    }
-  }
-  return sum;
 }
 
 /** The row step of a 12-row tile of S (row stride ldS, `end` keys
