@@ -375,7 +375,7 @@ static int attendTiles(const Attention *a, int64_t b, int64_t h, int64_t q0,
       from = valid[0] / TC * TC; /* valid[] does not decrease */
 #endif
     float rowMax[TR * PANEL] __attribute__((aligned(64)));
-    for (int i = 0; i < TR * PANEL; ++i)
+    for (int i = 0; from > 0 && i < TR * PANEL; ++i)
       rowMax[i] = -INFINITY;
     for (int64_t j = 0; j < end; j += TC) {
       const float *b0 = pk + j * d;

@@ -1471,7 +1471,7 @@ static int sgemmHalves(const Problem *pr, MicroKernel kernel, int64_t threads) {
    * other: a whole unit of a wide half is 264 rows x 32 columns (~65 us at
    * K = 768). */
   enum { SPLIT_PAIRS = 4 };
-  int64_t blockRows[2], blocks[2], split[2], lastRows[2];
+  int64_t blockRows[2], blocks[2], split[2];
   /* Each step's and half's units, front (low 32 bits) to back (high 32
    * bits). */
   uint64_t range[MAX_STEPS][2];
@@ -1481,9 +1481,9 @@ static int sgemmHalves(const Problem *pr, MicroKernel kernel, int64_t threads) {
         rows <= BLOCK_ROWS || (pairs >= WIDE_PAIRS && rows <= 2 * BLOCK_ROWS);
     blockRows[t] = oneBlock ? rows : MC;
     blocks[t] = rows > 0 ? (rows + blockRows[t] - 1) / blockRows[t] : 0;
-    lastRows[t] = rows - (blocks[t] - 1) * blockRows[t];
+    int64_t lastRows = rows - (blocks[t] - 1) * blockRows[t];
     /* Where the last block has two tiles of rows to share. */
-    split[t] = blocks[t] > 0 && lastRows[t] >= 4 * MR
+    split[t] = blocks[t] > 0 && lastRows >= 4 * MR
                    ? (pairs < SPLIT_PAIRS ? pairs : SPLIT_PAIRS)
                    : 0;
     uint64_t units = (uint64_t)(blocks[t] * pairs + split[t]);
@@ -1494,7 +1494,9 @@ static int sgemmHalves(const Problem *pr, MicroKernel kernel, int64_t threads) {
   }
   /* With a norm: each block's completed units at the last step (plus its
    * columns past the last pair, counted as one unit); the thread that
-   * completes a block normalizes its rows while they are in its cache. */
+   * completes a block normalizes its rows while they are in its cache. A
+   * last block's count starts below 0 by its split pairs, each of which is
+   * two units. */
   enum { MAX_NORM_BLOCKS = 64 };
   int doneUnits[2][MAX_NORM_BLOCKS];
   int64_t blockUnits = pairs + (rest < n ? 1 : 0);
@@ -1503,6 +1505,9 @@ static int sgemmHalves(const Problem *pr, MicroKernel kernel, int64_t threads) {
       if (blocks[t] > MAX_NORM_BLOCKS)
         return 0;
     memset(doneUnits, 0, sizeof(doneUnits));
+    for (int t = 0; t < 2; ++t)
+      if (blocks[t] > 0)
+        doneUnits[t][blocks[t] - 1] = -(int)split[t];
   }
   TileEpilogue base;
   int inRegisters = tileEpilogueBase(pr, 0, &base);
@@ -1516,10 +1521,7 @@ static int sgemmHalves(const Problem *pr, MicroKernel kernel, int64_t threads) {
       if (pr->nm)
         for (int64_t r0 = first[me]; r0 < end[me]; r0 += blockRows[me])
           completeNormUnit(
-              pr, &doneUnits[me][(r0 - first[me]) / blockRows[me]],
-              blockUnits + ((r0 - first[me]) / blockRows[me] == blocks[me] - 1
-                                ? split[me]
-                                : 0),
+              pr, &doneUnits[me][(r0 - first[me]) / blockRows[me]], blockUnits,
               r0, r0 + blockRows[me] < end[me] ? r0 + blockRows[me] : end[me]);
     }
     for (int64_t step = 0; step < steps; ++step) {
@@ -1530,25 +1532,8 @@ static int sgemmHalves(const Problem *pr, MicroKernel kernel, int64_t threads) {
 #pragma omp barrier
       }
       for (;;) {
-        int owner = me;
-        int64_t u = -1;
-        for (int attempt = 0; attempt < 2 && u < 0; ++attempt) {
-          owner = attempt == 0 ? me : 1 - me;
-          uint64_t *r = &range[step][owner];
-          uint64_t cur = __atomic_load_n(r, __ATOMIC_RELAXED);
-          for (;;) {
-            uint64_t front = cur & 0xffffffffu, back = cur >> 32;
-            if (front >= back)
-              break;
-            uint64_t taken = owner == me ? (back << 32) | (front + 1)
-                                         : ((back - 1) << 32) | front;
-            if (__atomic_compare_exchange_n(r, &cur, taken, 0, __ATOMIC_RELAXED,
-                                            __ATOMIC_RELAXED)) {
-              u = (int64_t)(owner == me ? front : back - 1);
-              break;
-            }
-          }
-        }
+        int64_t owner;
+        int64_t u = loomrtTakeOwnFirst(range[step], 2, me, &owner);
         if (u < 0)
           break;
         /* Whole units first, then the last block's split pairs in halves. */
@@ -1572,10 +1557,7 @@ static int sgemmHalves(const Problem *pr, MicroKernel kernel, int64_t threads) {
         computeSlot(pr, r0, r1, pair * 2 * NR, pc, kc, pc > 0 || pr->accumulate,
                     pc + kc >= k, inRegisters ? &base : NULL, next);
         if (pr->nm && pc + kc >= k)
-          completeNormUnit(pr, &doneUnits[owner][blk],
-                           blockUnits +
-                               (blk == blocks[owner] - 1 ? split[owner] : 0),
-                           b0, b1);
+          completeNormUnit(pr, &doneUnits[owner][blk], blockUnits, b0, b1);
       }
     }
   }
