@@ -352,11 +352,7 @@ static int attendTiles(const Attention *a, int64_t b, int64_t h, int64_t q0,
           out[i * a->os[2] + c] = 0.0f * (1.0f / 0.0f);
       continue;
     }
-    const float *qr[TR], *sr[TR];
-    for (int i = 0; i < rows; ++i) {
-      qr[i] = q + (i0 + i) * a->qs[2];
-      sr[i] = s + i * ldS;
-    }
+    const float *qr = q + i0 * a->qs[2];
     /* Visible keys per row. */
     int64_t valid[TR];
     for (int i = 0; i < rows; ++i) {
@@ -380,9 +376,9 @@ static int attendTiles(const Attention *a, int64_t b, int64_t h, int64_t q0,
     for (int64_t j = 0; j < end; j += TC) {
       const float *b0 = pk + j * d;
       if (j < from)
-        loomrtTileMax(d, qr, b0, b0 + d * PANEL, s + j, ldS, rowMax);
+        loomrtTileMax(d, qr, a->qs[2], b0, b0 + d * PANEL, s + j, ldS, rowMax);
       else
-        loomrtTile(rows, d, qr, b0, b0 + d * PANEL, s + j, ldS, 0);
+        loomrtTile(rows, d, qr, a->qs[2], b0, b0 + d * PANEL, s + j, ldS, 0);
     }
     float m[TR], l[TR];
 #ifdef LOOMRT_HAVE_AVX512_ROWS
@@ -398,7 +394,8 @@ static int attendTiles(const Attention *a, int64_t b, int64_t h, int64_t q0,
     /* O = P V over the visible keys, then each row divided by its sum. */
     for (int64_t c = 0; c < dv; c += TC) {
       const float *b0 = pv + c * kvEnd;
-      loomrtTile(rows, end, sr, b0, b0 + PANEL * kvEnd, out + c, a->os[2], 0);
+      loomrtTile(rows, end, s, ldS, b0, b0 + PANEL * kvEnd, out + c, a->os[2],
+                 0);
     }
     for (int i = 0; i < rows; ++i) {
       float inv = 1.0f / l[i];

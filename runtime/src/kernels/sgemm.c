@@ -321,24 +321,41 @@ static const NextPanels *nextPanels(NextPanels *np, const float *next0,
 }
 
 #ifdef LOOMRT_HAVE_AVX2_KERNEL
-/** Up-to-12x32 AVX-512 tile body: row i < nrows of A at rows[i][p * step]
- *  (two packed 6-row panels: step MR; or row pointers into a row-major A:
- *  step 1) by two packed 16-column panels of B (b0, b1): 2 * nrows zmm
- *  accumulators, two B vectors and a broadcast per row and step (26 loads
- *  per 24 FMAs at 12 rows). With `rowMax` (and no `te`), also folds each
- *  row's two result vectors into rowMax[16 i, 16 i + 16) by an elementwise
- *  max. Callers pass constant nrows and step, and a constant NULL rowMax
- *  where they do not want it. */
+/** Rows of A per group of tileAvx512: one pointer per group, its rows at
+ *  0, ld and 2 ld from it (x86 addressing scales an index by 1 or 2). */
+enum { TILE_GROUP = 3 };
+
+/** Up-to-12x32 AVX-512 tile body: A's rows in groups of TILE_GROUP, row
+ *  i < nrows at groups[i / 3] + (i % 3) * ld and its element p at
+ *  + p * step (a row-major A: groups a + 3 j lda, ld = lda, step 1; two
+ *  packed 6-row panels: ld 1, step MR), by two packed 16-column panels of
+ *  B (b0, b1): 2 * nrows zmm accumulators, two B vectors and a broadcast
+ *  per row and step (26 loads per 24 FMAs at 12 rows). With `opaque` (ld
+ *  known only at run time), each group's pointer is advanced as a value
+ *  the compiler cannot see through, so that it addresses a row as
+ *  [group + ld * {0, 1, 2}]: with a pointer per row (twelve, plus B's, the
+ *  prefetches' and the counter: more than the 15 general registers) four
+ *  of them were reloaded from the stack every step, and a BERT-512 layer's
+ *  products ran ~2.5% slower (medians of 10 alternating runs, 0.93-1.00
+ *  per run). With `rowMax` (and no `te`), also folds each row's two result
+ *  vectors into rowMax[16 i, 16 i + 16) by an elementwise max. Callers pass
+ *  constant nrows, ld (where packed), step and opaque, and a constant NULL
+ *  rowMax where they do not want it. */
 static inline __attribute__((always_inline, target("avx512f"))) void
-tileAvx512(int nrows, int64_t kc, const float *const *rows, int64_t step,
-           const float *restrict b0, const float *restrict b1,
-           float *restrict c, int64_t ldc, int accumulate,
-           const TileEpilogue *te, const NextPanels *np,
+tileAvx512(int nrows, int64_t kc, const float *const *groups, int64_t ld,
+           int64_t step, int opaque, const float *restrict b0,
+           const float *restrict b1, float *restrict c, int64_t ldc,
+           int accumulate, const TileEpilogue *te, const NextPanels *np,
            float *restrict rowMax) {
   /* Without a next pair: the current line again (an L1 hit). */
   const char *pf0 = np ? np->p0 : (const char *)b0;
   const char *pf1 = np ? np->p1 : (const char *)b1;
   int64_t pfStep = np ? np->step : 0;
+  const char *g[(2 * MR + TILE_GROUP - 1) / TILE_GROUP];
+  for (int j = 0; j < (nrows + TILE_GROUP - 1) / TILE_GROUP; ++j)
+    g[j] = (const char *)groups[j];
+  int64_t ldBytes = ld * (int64_t)sizeof(float);
+  int64_t stepBytes = step * (int64_t)sizeof(float);
   __m512 acc[2 * MR][2];
   for (int i = 0; i < nrows; ++i)
     acc[i][0] = acc[i][1] = _mm512_setzero_ps();
@@ -346,7 +363,7 @@ tileAvx512(int nrows, int64_t kc, const float *const *rows, int64_t step,
     _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
     _mm_prefetch((const char *)(c + i * ldc + NR), _MM_HINT_T0);
   }
-#pragma clang loop unroll_count(2)
+#pragma clang loop unroll(disable)
   for (int64_t p = 0; p < kc; ++p) {
     __m512 v0 = _mm512_loadu_ps(b0 + p * NR), v1 = _mm512_loadu_ps(b1 + p * NR);
     /* B 64 steps (4 KiB per panel) ahead: the first tile over a panel
@@ -358,9 +375,15 @@ tileAvx512(int nrows, int64_t kc, const float *const *rows, int64_t step,
     _mm_prefetch(pf0 + p * pfStep, _MM_HINT_T1);
     _mm_prefetch(pf1 + p * pfStep, _MM_HINT_T1);
     for (int i = 0; i < nrows; ++i) {
-      __m512 x = _mm512_set1_ps(rows[i][p * step]);
+      __m512 x = _mm512_set1_ps(
+          *(const float *)(g[i / TILE_GROUP] + i % TILE_GROUP * ldBytes));
       acc[i][0] = _mm512_fmadd_ps(x, v0, acc[i][0]);
       acc[i][1] = _mm512_fmadd_ps(x, v1, acc[i][1]);
+    }
+    for (int j = 0; j < (nrows + TILE_GROUP - 1) / TILE_GROUP; ++j) {
+      g[j] += stepBytes;
+      if (opaque)
+        __asm__("" : "+r"(g[j]));
     }
   }
   if (te) {
@@ -392,43 +415,64 @@ __attribute__((target("avx512f"))) static void microKernelAvx512(
     int64_t kc, const float *restrict a0, const float *restrict a1,
     const float *restrict b0, const float *restrict b1, float *restrict c,
     int64_t ldc, int accumulate, const TileEpilogue *te, const NextPanels *np) {
-  const float *rows[2 * MR] = {a0, a0 + 1, a0 + 2, a0 + 3, a0 + 4, a0 + 5,
-                               a1, a1 + 1, a1 + 2, a1 + 3, a1 + 4, a1 + 5};
-  tileAvx512(2 * MR, kc, rows, MR, b0, b1, c, ldc, accumulate, te, np, NULL);
+  const float *groups[4] = {a0, a0 + TILE_GROUP, a1, a1 + TILE_GROUP};
+  tileAvx512(2 * MR, kc, groups, 1, MR, 0, b0, b1, c, ldc, accumulate, te, np,
+             NULL);
 }
 
-/** The same on twelve rows of an unpacked, row-major A. */
+/** The groups of a row-major A's rows for tileAvx512: a + 3 j lda. */
+#define LOOMRT_ROW_GROUPS(a, lda)                                              \
+  {                                                                            \
+    (a), (a) + TILE_GROUP *(lda), (a) + 2 * TILE_GROUP *(lda),                 \
+        (a) + 3 * TILE_GROUP *(lda)                                            \
+  }
+
+/** The same on twelve rows of an unpacked, row-major A (row i at
+ *  a + i * lda). */
 __attribute__((target("avx512f"))) static void
-rowsMicroKernelAvx512(int64_t kc, const float *const *rows,
+rowsMicroKernelAvx512(int64_t kc, const float *a, int64_t lda,
                       const float *restrict b0, const float *restrict b1,
                       float *restrict c, int64_t ldc, int accumulate,
                       const TileEpilogue *te, const NextPanels *np) {
-  tileAvx512(2 * MR, kc, rows, 1, b0, b1, c, ldc, accumulate, te, np, NULL);
+  const float *groups[4] = LOOMRT_ROW_GROUPS(a, lda);
+  tileAvx512(2 * MR, kc, groups, lda, 1, 1, b0, b1, c, ldc, accumulate, te, np,
+             NULL);
 }
 
 /** rowsMicroKernelAvx512 without accumulation or epilogue that also folds
  *  the rows' results into rowMax (loomrtTileMax). */
 __attribute__((target("avx512f"))) static void
-rowsMaxKernelAvx512(int64_t kc, const float *const *rows,
+rowsMaxKernelAvx512(int64_t kc, const float *a, int64_t lda,
                     const float *restrict b0, const float *restrict b1,
                     float *restrict c, int64_t ldc, float *restrict rowMax) {
-  tileAvx512(2 * MR, kc, rows, 1, b0, b1, c, ldc, 0, NULL, NULL, rowMax);
+  const float *groups[4] = LOOMRT_ROW_GROUPS(a, lda);
+  tileAvx512(2 * MR, kc, groups, lda, 1, 1, b0, b1, c, ldc, 0, NULL, NULL,
+             rowMax);
 }
 
-/** 1 to 11 rows (a tile's row tail) by two 16-column panels of B: row i of
- *  A at rows[i][p * MR] (packed) or rows[i][p] (row-major), one body per
- *  row count, so that row tails run at the full tile's speed instead of on
- *  6x16 AVX2 tiles. Writes only the nrows rows of C. */
+/** 1 to 11 rows (a tile's row tail) by two 16-column panels of B, one body
+ *  per row count, so that row tails run at the full tile's speed instead
+ *  of on 6x16 AVX2 tiles: `packed`, A's 6-row panels from `a` on (each
+ *  kc x MR; row i at a + i / MR * MR * kc + i % MR, element p at + p MR),
+ *  or a row-major A (row i at a + i * lda). Writes only the nrows rows of
+ *  C. */
 __attribute__((target("avx512f"))) static void tailMicroKernelAvx512(
-    int nrows, int packed, int64_t kc, const float *const *rows,
+    int nrows, int packed, int64_t kc, const float *a, int64_t lda,
     const float *restrict b0, const float *restrict b1, float *restrict c,
     int64_t ldc, int accumulate, const TileEpilogue *te, const NextPanels *np) {
+  _Static_assert(MR % TILE_GROUP == 0, "a group of rows is in one panel");
+  const float *groups[4];
+  for (int j = 0; j < 4; ++j)
+    groups[j] = packed ? a + j * TILE_GROUP / MR * MR * kc + j * TILE_GROUP % MR
+                       : a + j * TILE_GROUP * lda;
 #define LOOMRT_TAIL_CASE(R)                                                    \
   case R:                                                                      \
     if (packed)                                                                \
-      tileAvx512(R, kc, rows, MR, b0, b1, c, ldc, accumulate, te, np, NULL);   \
+      tileAvx512(R, kc, groups, 1, MR, 0, b0, b1, c, ldc, accumulate, te, np,  \
+                 NULL);                                                        \
     else                                                                       \
-      tileAvx512(R, kc, rows, 1, b0, b1, c, ldc, accumulate, te, np, NULL);    \
+      tileAvx512(R, kc, groups, lda, 1, 1, b0, b1, c, ldc, accumulate, te, np, \
+                 NULL);                                                        \
     break;
   switch (nrows) {
     LOOMRT_TAIL_CASE(1)
@@ -457,8 +501,9 @@ typedef void (*MicroKernel2)(int64_t kc, const float *a0, const float *a1,
                              int64_t ldc, int accumulate,
                              const TileEpilogue *te, const NextPanels *np);
 
-/** The same on twelve row pointers of an unpacked A. */
-typedef void (*RowsMicroKernel2)(int64_t kc, const float *const *rows,
+/** The same on twelve rows of an unpacked, row-major A (row i at
+ *  a + i * lda). */
+typedef void (*RowsMicroKernel2)(int64_t kc, const float *a, int64_t lda,
                                  const float *b0, const float *b1, float *c,
                                  int64_t ldc, int accumulate,
                                  const TileEpilogue *te, const NextPanels *np);
@@ -466,7 +511,7 @@ typedef void (*RowsMicroKernel2)(int64_t kc, const float *const *rows,
 /** The same on 1 to 11 rows, packed (rows[i][p * MR]) or not (rows[i][p]);
  *  writes only those rows of C. */
 typedef void (*TailMicroKernel2)(int nrows, int packed, int64_t kc,
-                                 const float *const *rows, const float *b0,
+                                 const float *a, int64_t lda, const float *b0,
                                  const float *b1, float *c, int64_t ldc,
                                  int accumulate, const TileEpilogue *te,
                                  const NextPanels *np);
@@ -545,22 +590,23 @@ int loomrtHaveTiles(void) {
   return rowsMicroKernel2 && tailMicroKernel2;
 }
 
-void loomrtTile(int nrows, int64_t kc, const float *const *rows,
+void loomrtTile(int nrows, int64_t kc, const float *a, int64_t lda,
                 const float *b0, const float *b1, float *c, int64_t ldc,
                 int accumulate) {
   if (nrows == 2 * MR)
-    rowsMicroKernel2(kc, rows, b0, b1, c, ldc, accumulate, NULL, NULL);
+    rowsMicroKernel2(kc, a, lda, b0, b1, c, ldc, accumulate, NULL, NULL);
   else
-    tailMicroKernel2(nrows, 0, kc, rows, b0, b1, c, ldc, accumulate, NULL,
+    tailMicroKernel2(nrows, 0, kc, a, lda, b0, b1, c, ldc, accumulate, NULL,
                      NULL);
 }
 
-void loomrtTileMax(int64_t kc, const float *const *rows, const float *b0,
+void loomrtTileMax(int64_t kc, const float *a, int64_t lda, const float *b0,
                    const float *b1, float *c, int64_t ldc, float *rowMax) {
 #ifdef LOOMRT_HAVE_AVX2_KERNEL
-  rowsMaxKernelAvx512(kc, rows, b0, b1, c, ldc, rowMax);
+  rowsMaxKernelAvx512(kc, a, lda, b0, b1, c, ldc, rowMax);
 #else
-  (void)kc, (void)rows, (void)b0, (void)b1, (void)c, (void)ldc, (void)rowMax;
+  (void)kc, (void)a, (void)lda, (void)b0, (void)b1, (void)c, (void)ldc,
+      (void)rowMax;
 #endif
 }
 
@@ -1045,12 +1091,9 @@ static int computePart(const Problem *pr, MicroKernel kernel, int64_t bi,
               if (last)
                 tilePrefetch(&te, ic + ir, 2 * MR, jc + jr);
               if (unpackedA) {
-                const float *rowPtrs[2 * MR];
-                for (int i = 0; i < 2 * MR; ++i)
-                  rowPtrs[i] = aBlock + (ir + i) * aStride;
-                rowsKernel2(kc, rowPtrs, bps[0], bps[1], ct, pr->c_rs,
-                            accumulate, tileEpilogue(&te, ic + ir, jc + jr),
-                            pf);
+                rowsKernel2(kc, aBlock + ir * aStride, aStride, bps[0], bps[1],
+                            ct, pr->c_rs, accumulate,
+                            tileEpilogue(&te, ic + ir, jc + jr), pf);
               } else {
                 kernel2(kc, packedA + ir * kc, packedA + (ir + MR) * kc, bps[0],
                         bps[1], ct, pr->c_rs, accumulate,
@@ -1065,14 +1108,11 @@ static int computePart(const Problem *pr, MicroKernel kernel, int64_t bi,
             if (pair && tailKernel2) {
               /* The last 1-11 rows: one tail tile over both panels. */
               int nrows = (int)(mc - ir);
-              const float *rowPtrs[2 * MR];
-              for (int i = 0; i < nrows; ++i)
-                rowPtrs[i] = unpackedA
-                                 ? aBlock + (ir + i) * aStride
-                                 : packedA + (ir + i / MR * MR) * kc + i % MR;
               if (last)
                 tilePrefetch(&te, ic + ir, nrows, jc + jr);
-              tailKernel2(nrows, !unpackedA, kc, rowPtrs, bps[0], bps[1],
+              tailKernel2(nrows, !unpackedA, kc,
+                          unpackedA ? aBlock + ir * aStride : packedA + ir * kc,
+                          aStride, bps[0], bps[1],
                           c + (ic + ir) * pr->c_rs + (jc + jr), pr->c_rs,
                           accumulate, tileEpilogue(&te, ic + ir, jc + jr), pf);
               if (last && !te.base)
@@ -1316,20 +1356,18 @@ static void computeSlot(const Problem *pr, int64_t r0, int64_t r1, int64_t j,
   int nrows;
   for (int64_t ir = r0, t = 0; ir < r1; ir += nrows, ++t) {
     nrows = slotTileRows(r1 - ir);
-    const float *rowPtrs[2 * MR];
-    for (int i = 0; i < nrows; ++i)
-      rowPtrs[i] = pr->a + (ir + i) * pr->a_rs + pc;
+    const float *at = pr->a + ir * pr->a_rs + pc;
     const NextPanels *pf =
         nextPanels(&np, next, next ? next + pr->k * NR : NULL, kc, t, tiles);
     float *ct = pr->c + ir * pr->c_rs + j;
     if (last)
       tilePrefetch(&te, ir, nrows, j);
     if (nrows == 2 * MR)
-      rowsMicroKernel2(kc, rowPtrs, b0, b1, ct, pr->c_rs, accumulate,
+      rowsMicroKernel2(kc, at, pr->a_rs, b0, b1, ct, pr->c_rs, accumulate,
                        tileEpilogue(&te, ir, j), pf);
     else
-      tailMicroKernel2(nrows, 0, kc, rowPtrs, b0, b1, ct, pr->c_rs, accumulate,
-                       tileEpilogue(&te, ir, j), pf);
+      tailMicroKernel2(nrows, 0, kc, at, pr->a_rs, b0, b1, ct, pr->c_rs,
+                       accumulate, tileEpilogue(&te, ir, j), pf);
     if (last && !te.base)
       applyEpilogue(pr, 0, ir, ir + nrows, j, j + 2 * NR);
   }

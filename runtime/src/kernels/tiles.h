@@ -25,11 +25,11 @@
 int loomrtHaveTiles(void);
 
 /** C[0:nrows, 0:32] (+ C's old value with `accumulate`) = A · [B0 B1] over
- *  kc steps, for 1 <= nrows <= 12: row i of A at rows[i][0, kc) (row-major,
+ *  kc steps, for 1 <= nrows <= 12: row i of A at a + i * lda (row-major,
  *  read in place), B0 and B1 two prepacked 16-column panels (row p of each
  *  at b[p * 16]), C with row stride ldc. Only the nrows rows of C are
  *  written. Requires loomrtHaveTiles(). */
-void loomrtTile(int nrows, int64_t kc, const float *const *rows,
+void loomrtTile(int nrows, int64_t kc, const float *a, int64_t lda,
                 const float *b0, const float *b1, float *c, int64_t ldc,
                 int accumulate);
 
@@ -38,7 +38,7 @@ void loomrtTile(int nrows, int64_t kc, const float *const *rows,
  *  aligned) becomes the elementwise max of itself and C[i, 0:16] and
  *  C[i, 16:32], so that a row's max over many tiles is one horizontal
  *  reduction at the end. Requires loomrtHaveTiles(). */
-void loomrtTileMax(int64_t kc, const float *const *rows, const float *b0,
+void loomrtTileMax(int64_t kc, const float *a, int64_t lda, const float *b0,
                    const float *b1, float *c, int64_t ldc, float *rowMax);
 
 #endif /* LOOMRT_KERNELS_TILES_H */
