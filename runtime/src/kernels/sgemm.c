@@ -378,9 +378,15 @@ tileAvx512(int nrows, int64_t kc, const float *const *groups, int64_t ld,
       /* B 64 steps (4 KiB per panel) ahead: the first tile over a panel
        * reads constant weights from memory, and the hardware prefetchers
        * alone left it latency-bound (+5-8% on M = 128 GEMMs with cold
-       * weights; prefetches past the end are harmless). */
-      _mm_prefetch((const char *)(b0 + (p + 64) * NR), _MM_HINT_T0);
-      _mm_prefetch((const char *)(b1 + (p + 64) * NR), _MM_HINT_T0);
+       * weights; prefetches past the end are harmless). Not in the tiles
+       * after it (`np`: they fetch the next pair), which find the panels
+       * in L2, where the hardware's two sequential streams keep up: a
+       * BERT-512 layer's products ran ~1.5% faster without those two
+       * instructions per step (10 alternating runs, 0.96-1.03 per run). */
+      if (!np) {
+        _mm_prefetch((const char *)(b0 + (p + 64) * NR), _MM_HINT_T0);
+        _mm_prefetch((const char *)(b1 + (p + 64) * NR), _MM_HINT_T0);
+      }
       for (int i = 0; i < nrows; ++i) {
         __m512 x = _mm512_set1_ps(
             *(const float *)(g[i / TILE_GROUP] + i % TILE_GROUP * ldBytes));
