@@ -64,7 +64,8 @@ typedef void (*RowsMicroKernel)(int64_t kc, const float *const *rows,
  * Microkernels
  * ------------------------------------------------------------------------- */
 
-/* Every microkernel reads element (i, p) of its A tile at rows[i][p * STEP]:
+/* Every 6 x 16 microkernel reads element (i, p) of its A tile at
+ * rows[i][p * STEP] (the AVX-512 tiles address rows in groups: tileAvx512):
  * a packed panel is rows[i] = a + i with STEP = MR, an unpacked row-major A
  * is six row pointers with STEP = 1. One always-inlined body per ISA serves
  * both, specialized on the constant STEP. */
@@ -522,8 +523,9 @@ typedef void (*RowsMicroKernel2)(int64_t kc, const float *a, int64_t lda,
                                  int64_t ldc, int accumulate,
                                  const TileEpilogue *te, const NextPanels *np);
 
-/** The same on 1 to 11 rows, packed (rows[i][p * MR]) or not (rows[i][p]);
- *  writes only those rows of C. */
+/** The same on 1 to 11 rows: `packed`, A's 6-row panels from `a` on (row i
+ *  at a + i / MR * MR * kc + i % MR, element p at + p * MR), else a
+ *  row-major A (row i at a + i * lda); writes only those rows of C. */
 typedef void (*TailMicroKernel2)(int nrows, int packed, int64_t kc,
                                  const float *a, int64_t lda, const float *b0,
                                  const float *b1, float *c, int64_t ldc,

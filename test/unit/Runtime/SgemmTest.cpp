@@ -120,6 +120,11 @@ INSTANTIATE_TEST_SUITE_P(
         Case{1, 5, 15, 3, true, true, false, false, false},
         Case{1, 130, 100, 64, false, true, false, false, false},
         Case{1, 145, 33, 513, true, false, false, false, true},
+        // A column-strided (packed by the GEMM): a 12-row tile and an
+        // 11-row tail over both panels, and a block of 96 rows then one of
+        // 10, whose tails span the second 6-row panel.
+        Case{1, 23, 64, 37, true, false, false, false, false},
+        Case{1, 106, 40, 50, true, false, false, false, true},
         Case{1, 300, 40, 257, false, false, false, true, false},
         Case{1, 64, 2100, 20, false, false, false, false, false},
         Case{3, 37, 50, 70, false, false, true, false, true},
