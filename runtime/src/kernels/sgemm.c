@@ -352,8 +352,9 @@ tileAvx512(int nrows, int64_t kc, const float *const *groups, int64_t ld,
   const char *pf0 = np ? np->p0 : (const char *)b0;
   const char *pf1 = np ? np->p1 : (const char *)b1;
   int64_t pfStep = np ? np->step : 0;
+  const int ngroups = (nrows + TILE_GROUP - 1) / TILE_GROUP;
   const char *g[(2 * MR + TILE_GROUP - 1) / TILE_GROUP];
-  for (int j = 0; j < (nrows + TILE_GROUP - 1) / TILE_GROUP; ++j)
+  for (int j = 0; j < ngroups; ++j)
     g[j] = (const char *)groups[j];
   int64_t ldBytes = ld * (int64_t)sizeof(float);
   int64_t stepBytes = step * (int64_t)sizeof(float);
@@ -367,7 +368,7 @@ tileAvx512(int nrows, int64_t kc, const float *const *groups, int64_t ld,
   /* The next pair's share, one prefetch per line of it: every `chunk`
    * steps, not every step (pfStep <= 64 bytes; at BERT's 22 tiles per
    * pair it is 4, and 15 of 16 prefetches hit a line already asked for). */
-  int64_t chunk = pfStep > 0 ? 64 / pfStep : kc;
+  int64_t chunk = pfStep <= 0 ? kc : pfStep < 64 ? 64 / pfStep : 1;
   for (int64_t p = 0; p < kc;) {
     _mm_prefetch(pf0 + p * pfStep, _MM_HINT_T1);
     _mm_prefetch(pf1 + p * pfStep, _MM_HINT_T1);
@@ -394,7 +395,7 @@ tileAvx512(int nrows, int64_t kc, const float *const *groups, int64_t ld,
         acc[i][0] = _mm512_fmadd_ps(x, v0, acc[i][0]);
         acc[i][1] = _mm512_fmadd_ps(x, v1, acc[i][1]);
       }
-      for (int j = 0; j < (nrows + TILE_GROUP - 1) / TILE_GROUP; ++j) {
+      for (int j = 0; j < ngroups; ++j) {
         g[j] += stepBytes;
         if (opaque)
           __asm__("" : "+r"(g[j]));
@@ -435,12 +436,15 @@ __attribute__((target("avx512f"))) static void microKernelAvx512(
              NULL);
 }
 
-/** The groups of a row-major A's rows for tileAvx512: a + 3 j lda. */
-#define LOOMRT_ROW_GROUPS(a, lda)                                              \
-  {                                                                            \
-    (a), (a) + TILE_GROUP *(lda), (a) + 2 * TILE_GROUP *(lda),                 \
-        (a) + 3 * TILE_GROUP *(lda)                                            \
-  }
+/** tileAvx512's four row groups of a row-major A (row i at a + i * lda),
+ *  or with `packed` of A's 6-row panels from `a` on (each kc x MR). */
+static inline void tileGroups(const float *a, int64_t lda, int packed,
+                              int64_t kc, const float *groups[4]) {
+  _Static_assert(MR % TILE_GROUP == 0, "a group of rows is in one panel");
+  for (int j = 0; j < 4; ++j)
+    groups[j] = packed ? a + j * TILE_GROUP / MR * MR * kc + j * TILE_GROUP % MR
+                       : a + j * TILE_GROUP * lda;
+}
 
 /** The same on twelve rows of an unpacked, row-major A (row i at
  *  a + i * lda). */
@@ -449,7 +453,8 @@ rowsMicroKernelAvx512(int64_t kc, const float *a, int64_t lda,
                       const float *restrict b0, const float *restrict b1,
                       float *restrict c, int64_t ldc, int accumulate,
                       const TileEpilogue *te, const NextPanels *np) {
-  const float *groups[4] = LOOMRT_ROW_GROUPS(a, lda);
+  const float *groups[4];
+  tileGroups(a, lda, 0, kc, groups);
   tileAvx512(2 * MR, kc, groups, lda, 1, 1, b0, b1, c, ldc, accumulate, te, np,
              NULL);
 }
@@ -460,7 +465,8 @@ __attribute__((target("avx512f"))) static void
 rowsMaxKernelAvx512(int64_t kc, const float *a, int64_t lda,
                     const float *restrict b0, const float *restrict b1,
                     float *restrict c, int64_t ldc, float *restrict rowMax) {
-  const float *groups[4] = LOOMRT_ROW_GROUPS(a, lda);
+  const float *groups[4];
+  tileGroups(a, lda, 0, kc, groups);
   tileAvx512(2 * MR, kc, groups, lda, 1, 1, b0, b1, c, ldc, 0, NULL, NULL,
              rowMax);
 }
@@ -475,11 +481,8 @@ __attribute__((target("avx512f"))) static void tailMicroKernelAvx512(
     int nrows, int packed, int64_t kc, const float *a, int64_t lda,
     const float *restrict b0, const float *restrict b1, float *restrict c,
     int64_t ldc, int accumulate, const TileEpilogue *te, const NextPanels *np) {
-  _Static_assert(MR % TILE_GROUP == 0, "a group of rows is in one panel");
   const float *groups[4];
-  for (int j = 0; j < 4; ++j)
-    groups[j] = packed ? a + j * TILE_GROUP / MR * MR * kc + j * TILE_GROUP % MR
-                       : a + j * TILE_GROUP * lda;
+  tileGroups(a, lda, packed, kc, groups);
 #define LOOMRT_TAIL_CASE(R)                                                    \
   case R:                                                                      \
     if (packed)                                                                \
