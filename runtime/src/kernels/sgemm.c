@@ -260,38 +260,42 @@ epilogue512(const TileEpilogue *te, int act, int i, int h, __m512 v) {
 }
 
 static inline __attribute__((always_inline, target("avx512f"))) void
-epilogueStoreBody(int nrows, const float *tile, float *c, int64_t ldc,
-                  int accumulate, const TileEpilogue *te, int act) {
+epilogueStoreBody(int nrows, int npanels, const float *tile, float *c,
+                  int64_t ldc, int accumulate, const TileEpilogue *te,
+                  int act) {
   for (int i = 0; i < nrows; ++i)
-    for (int h = 0; h < 2; ++h) {
+    for (int h = 0; h < npanels; ++h) {
       float *ci = c + i * ldc + h * NR;
-      __m512 v = _mm512_load_ps(tile + i * 2 * NR + h * NR);
+      __m512 v = _mm512_load_ps(tile + (i * npanels + h) * NR);
       if (accumulate)
         v = _mm512_add_ps(v, _mm512_loadu_ps(ci));
       _mm512_storeu_ps(ci, epilogue512(te, act, i, h, v));
     }
 }
 
-/** Stores the nrows x 32 accumulators of an AVX-512 tile (in `tile`, row
- *  stride 32, on the stack) to C through `te`. Out of line: inside the
- *  tile bodies, whose 24 accumulators need every register, the epilogue's
- *  constants made the compiler spill accumulators in the k loop. */
+/** Stores the nrows x (16 npanels) accumulators of an AVX-512 tile (in
+ *  `tile`, row stride 16 npanels, on the stack) to C through `te`. Out of line:
+ * inside the tile bodies, whose 24 accumulators need every register, the
+ * epilogue's constants made the compiler spill accumulators in the k loop. */
 __attribute__((target("avx512f"), noinline)) static void
-epilogueStoreAvx512(int nrows, const float *tile, float *c, int64_t ldc,
-                    int accumulate, const TileEpilogue *te) {
+epilogueStoreAvx512(int nrows, int npanels, const float *tile, float *c,
+                    int64_t ldc, int accumulate, const TileEpilogue *te) {
   switch (te->act) {
   case LOOMRT_ACT_RELU:
-    epilogueStoreBody(nrows, tile, c, ldc, accumulate, te, LOOMRT_ACT_RELU);
+    epilogueStoreBody(nrows, npanels, tile, c, ldc, accumulate, te,
+                      LOOMRT_ACT_RELU);
     break;
   case LOOMRT_ACT_GELU:
-    epilogueStoreBody(nrows, tile, c, ldc, accumulate, te, LOOMRT_ACT_GELU);
+    epilogueStoreBody(nrows, npanels, tile, c, ldc, accumulate, te,
+                      LOOMRT_ACT_GELU);
     break;
   case LOOMRT_ACT_GELU_TANH:
-    epilogueStoreBody(nrows, tile, c, ldc, accumulate, te,
+    epilogueStoreBody(nrows, npanels, tile, c, ldc, accumulate, te,
                       LOOMRT_ACT_GELU_TANH);
     break;
   default:
-    epilogueStoreBody(nrows, tile, c, ldc, accumulate, te, LOOMRT_ACT_NONE);
+    epilogueStoreBody(nrows, npanels, tile, c, ldc, accumulate, te,
+                      LOOMRT_ACT_NONE);
     break;
   }
 }
@@ -302,22 +306,24 @@ epilogueStoreAvx512(int nrows, const float *tile, float *c, int64_t ldc,
  *  pair's first thus bring the next pair in from memory while they compute
  *  from cache, instead of its first tile waiting for it line by line. */
 typedef struct {
-  const char *p0, *p1;
+  const char *p0, *p1, *p2; /* p2: NULL for a pair of panels */
   int64_t step;
 } NextPanels;
 
-/** The part of the next pair (`next0`, `next1`: its panels at this
- *  reduction step, kc rows each; NULL: none) for tile t of the `tiles` of
+/** The part of the next pair or triple (`next0`, `next1`, `next2`: its
+ *  panels at this reduction step, kc rows each; NULL: none; next2 NULL for
+ *  a pair) for tile t of the `tiles` of
  *  this pair: none for the first, an equal share for each later one. */
 static const NextPanels *nextPanels(NextPanels *np, const float *next0,
-                                    const float *next1, int64_t kc, int64_t t,
-                                    int64_t tiles) {
+                                    const float *next1, const float *next2,
+                                    int64_t kc, int64_t t, int64_t tiles) {
   if (!next0 || t == 0 || tiles < 2)
     return NULL;
   int64_t share = (kc * NR * (int64_t)sizeof(float) + tiles - 2) / (tiles - 1);
   np->step = (share + kc - 1) / kc;
   np->p0 = (const char *)next0 + (t - 1) * kc * np->step;
   np->p1 = (const char *)next1 + (t - 1) * kc * np->step;
+  np->p2 = next2 ? (const char *)next2 + (t - 1) * kc * np->step : NULL;
   return np;
 }
 
@@ -326,92 +332,114 @@ static const NextPanels *nextPanels(NextPanels *np, const float *next0,
  *  0, ld and 2 ld from it (x86 addressing scales an index by 1 or 2). */
 enum { TILE_GROUP = 3 };
 
-/** Up-to-12x32 AVX-512 tile body: A's rows in groups of TILE_GROUP, row
- *  i < nrows at groups[i / 3] + (i % 3) * ld and its element p at
- *  + p * step (a row-major A: groups a + 3 j lda, ld = lda, step 1; two
- *  packed 6-row panels: ld 1, step MR), by two packed 16-column panels of
- *  B (b0, b1): 2 * nrows zmm accumulators, two B vectors and a broadcast
- *  per row and step (26 loads per 24 FMAs at 12 rows). With `opaque` (ld
- *  known only at run time), each group's pointer is advanced as a value
- *  the compiler cannot see through, so that it addresses a row as
+/** Steps [p, end) of tileAvx512's k loop (its operands as it names them),
+ *  with `prefetchB` also prefetching B 64 steps ahead; returns end. A
+ *  constant prefetchB gives each loop its own copy: with the test inside,
+ *  the loop ran it at every step. */
+static inline __attribute__((always_inline, target("avx512f"))) int64_t
+tileSteps(int nrows, int npanels, int prefetchB, int64_t p, int64_t end,
+          const char **g, int64_t ldBytes, int64_t stepBytes, int opaque,
+          const float *restrict const *bp, __m512 acc[][3]) {
+  const int ngroups = (nrows + TILE_GROUP - 1) / TILE_GROUP;
+#pragma clang loop unroll(disable)
+  for (; p < end; ++p) {
+    __m512 v[3];
+    for (int h = 0; h < npanels; ++h)
+      v[h] = _mm512_loadu_ps(bp[h] + p * NR);
+    /* B 64 steps (4 KiB per panel) ahead: the first tile over a panel
+     * reads constant weights from memory, and the hardware prefetchers
+     * alone left it latency-bound (+5-8% on M = 128 GEMMs with cold
+     * weights; prefetches past the end are harmless). Not in the tiles
+     * after it (with a next pair to fetch), which find the panels in L2,
+     * where the hardware's sequential streams keep up: a BERT-512 layer's
+     * products ran ~1.5% faster without those two instructions per step
+     * (10 alternating runs, 0.96-1.03 per run). */
+    if (prefetchB)
+      for (int h = 0; h < npanels; ++h)
+        _mm_prefetch((const char *)(bp[h] + (p + 64) * NR), _MM_HINT_T0);
+    for (int i = 0; i < nrows; ++i) {
+      __m512 x = _mm512_set1_ps(
+          *(const float *)(g[i / TILE_GROUP] + i % TILE_GROUP * ldBytes));
+      for (int h = 0; h < npanels; ++h)
+        acc[i][h] = _mm512_fmadd_ps(x, v[h], acc[i][h]);
+    }
+    for (int j = 0; j < ngroups; ++j) {
+      g[j] += stepBytes;
+      if (opaque)
+        __asm__("" : "+r"(g[j]));
+    }
+  }
+  return p;
+}
+
+/** Up-to-12x32 (npanels 2) or up-to-8x48 (npanels 3) AVX-512 tile body:
+ *  A's rows in groups of TILE_GROUP, row i < nrows at groups[i / 3] +
+ *  (i % 3) * ld and its element p at + p * step (a row-major A: groups
+ *  a + 3 j lda, ld = lda, step 1; two packed 6-row panels: ld 1, step MR),
+ *  by npanels packed 16-column panels of B (b[h]): npanels * nrows zmm
+ *  accumulators, npanels B vectors and a broadcast per row and step (14
+ *  loads per 24 FMAs at 12 x 32, 11 at 8 x 48). With `opaque` (ld known
+ *  only at run time), each group's pointer is advanced as a value the
+ *  compiler cannot see through, so that it addresses a row as
  *  [group + ld * {0, 1, 2}]: with a pointer per row (twelve, plus B's, the
  *  prefetches' and the counter: more than the 15 general registers) four
  *  of them were reloaded from the stack every step, and a BERT-512 layer's
  *  products ran ~2.5% slower (medians of 10 alternating runs, 0.93-1.00
- *  per run). With `rowMax` (and no `te`), also folds each row's two result
+ *  per run). With `rowMax` (and no `te`), also folds each row's result
  *  vectors into rowMax[16 i, 16 i + 16) by an elementwise max. Callers pass
- *  constant nrows, ld (where packed), step and opaque, and a constant NULL
- *  rowMax where they do not want it. */
+ *  constant nrows, npanels, ld (where packed), step and opaque, and a
+ *  constant NULL rowMax where they do not want it. */
 static inline __attribute__((always_inline, target("avx512f"))) void
-tileAvx512(int nrows, int64_t kc, const float *const *groups, int64_t ld,
-           int64_t step, int opaque, const float *restrict b0,
-           const float *restrict b1, float *restrict c, int64_t ldc,
-           int accumulate, const TileEpilogue *te, const NextPanels *np,
+tileAvx512(int nrows, int npanels, int64_t kc, const float *const *groups,
+           int64_t ld, int64_t step, int opaque, const float *const *b,
+           float *restrict c, int64_t ldc, int accumulate,
+           const TileEpilogue *te, const NextPanels *np,
            float *restrict rowMax) {
-  /* Without a next pair: the current line again (an L1 hit). */
-  const char *pf0 = np ? np->p0 : (const char *)b0;
-  const char *pf1 = np ? np->p1 : (const char *)b1;
-  int64_t pfStep = np ? np->step : 0;
+  const char *pf[3] = {NULL, NULL, NULL};
+  for (int h = 0; np && h < npanels; ++h)
+    pf[h] = h == 0 ? np->p0 : h == 1 ? np->p1 : np->p2;
+  const float *restrict bp[3];
+  for (int h = 0; h < npanels; ++h)
+    bp[h] = b[h];
   const int ngroups = (nrows + TILE_GROUP - 1) / TILE_GROUP;
   const char *g[(2 * MR + TILE_GROUP - 1) / TILE_GROUP];
   for (int j = 0; j < ngroups; ++j)
     g[j] = (const char *)groups[j];
   int64_t ldBytes = ld * (int64_t)sizeof(float);
   int64_t stepBytes = step * (int64_t)sizeof(float);
-  __m512 acc[2 * MR][2];
+  __m512 acc[2 * MR][3];
   for (int i = 0; i < nrows; ++i)
-    acc[i][0] = acc[i][1] = _mm512_setzero_ps();
-  for (int i = 0; i < nrows; ++i) {
-    _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
-    _mm_prefetch((const char *)(c + i * ldc + NR), _MM_HINT_T0);
-  }
-  /* The next pair's share, one prefetch per line of it: every `chunk`
-   * steps, not every step (pfStep <= 64 bytes; at BERT's 22 tiles per
-   * pair it is 4, and 15 of 16 prefetches hit a line already asked for). */
-  int64_t chunk = pfStep <= 0 ? kc : pfStep < 64 ? 64 / pfStep : 1;
-  for (int64_t p = 0; p < kc;) {
-    _mm_prefetch(pf0 + p * pfStep, _MM_HINT_T1);
-    _mm_prefetch(pf1 + p * pfStep, _MM_HINT_T1);
-    int64_t chunkEnd = p + chunk < kc ? p + chunk : kc;
-#pragma clang loop unroll(disable)
-    for (; p < chunkEnd; ++p) {
-      __m512 v0 = _mm512_loadu_ps(b0 + p * NR),
-             v1 = _mm512_loadu_ps(b1 + p * NR);
-      /* B 64 steps (4 KiB per panel) ahead: the first tile over a panel
-       * reads constant weights from memory, and the hardware prefetchers
-       * alone left it latency-bound (+5-8% on M = 128 GEMMs with cold
-       * weights; prefetches past the end are harmless). Not in the tiles
-       * after it (`np`: they fetch the next pair), which find the panels
-       * in L2, where the hardware's two sequential streams keep up: a
-       * BERT-512 layer's products ran ~1.5% faster without those two
-       * instructions per step (10 alternating runs, 0.96-1.03 per run). */
-      if (!np) {
-        _mm_prefetch((const char *)(b0 + (p + 64) * NR), _MM_HINT_T0);
-        _mm_prefetch((const char *)(b1 + (p + 64) * NR), _MM_HINT_T0);
-      }
-      for (int i = 0; i < nrows; ++i) {
-        __m512 x = _mm512_set1_ps(
-            *(const float *)(g[i / TILE_GROUP] + i % TILE_GROUP * ldBytes));
-        acc[i][0] = _mm512_fmadd_ps(x, v0, acc[i][0]);
-        acc[i][1] = _mm512_fmadd_ps(x, v1, acc[i][1]);
-      }
-      for (int j = 0; j < ngroups; ++j) {
-        g[j] += stepBytes;
-        if (opaque)
-          __asm__("" : "+r"(g[j]));
-      }
+    for (int h = 0; h < npanels; ++h)
+      acc[i][h] = _mm512_setzero_ps();
+  for (int i = 0; i < nrows; ++i)
+    for (int h = 0; h < npanels; ++h)
+      _mm_prefetch((const char *)(c + i * ldc + h * NR), _MM_HINT_T0);
+  if (!np) {
+    tileSteps(nrows, npanels, 1, 0, kc, g, ldBytes, stepBytes, opaque, bp, acc);
+  } else {
+    /* The next pair's share, one prefetch per line of it: every `chunk`
+     * steps, not every step (pfStep <= 64 bytes; at BERT's 22 tiles per
+     * pair it is 4, and 15 of 16 prefetches hit a line already asked
+     * for). */
+    int64_t pfStep = np->step;
+    int64_t chunk = pfStep <= 0 ? kc : pfStep < 64 ? 64 / pfStep : 1;
+    for (int64_t p = 0; p < kc;) {
+      for (int h = 0; h < npanels; ++h)
+        _mm_prefetch(pf[h] + p * pfStep, _MM_HINT_T1);
+      p = tileSteps(nrows, npanels, 0, p, p + chunk < kc ? p + chunk : kc, g,
+                    ldBytes, stepBytes, opaque, bp, acc);
     }
   }
   if (te) {
     float tile[2 * MR * 2 * NR] __attribute__((aligned(64)));
     for (int i = 0; i < nrows; ++i)
-      for (int h = 0; h < 2; ++h)
-        _mm512_store_ps(tile + i * 2 * NR + h * NR, acc[i][h]);
-    epilogueStoreAvx512(nrows, tile, c, ldc, accumulate, te);
+      for (int h = 0; h < npanels; ++h)
+        _mm512_store_ps(tile + (i * npanels + h) * NR, acc[i][h]);
+    epilogueStoreAvx512(nrows, npanels, tile, c, ldc, accumulate, te);
     return;
   }
   for (int i = 0; i < nrows; ++i)
-    for (int h = 0; h < 2; ++h) {
+    for (int h = 0; h < npanels; ++h) {
       float *ci = c + i * ldc + h * NR;
       __m512 v = acc[i][h];
       if (accumulate)
@@ -419,10 +447,12 @@ tileAvx512(int nrows, int64_t kc, const float *const *groups, int64_t ld,
       _mm512_storeu_ps(ci, v);
     }
   if (rowMax)
-    for (int i = 0; i < nrows; ++i)
-      _mm512_store_ps(rowMax + i * NR,
-                      _mm512_max_ps(_mm512_load_ps(rowMax + i * NR),
-                                    _mm512_max_ps(acc[i][0], acc[i][1])));
+    for (int i = 0; i < nrows; ++i) {
+      __m512 mx = _mm512_load_ps(rowMax + i * NR);
+      for (int h = 0; h < npanels; ++h)
+        mx = _mm512_max_ps(mx, acc[i][h]);
+      _mm512_store_ps(rowMax + i * NR, mx);
+    }
 }
 
 /** Two consecutive packed 6-row panels of A (a0: rows 0-5, a1: rows 6-11,
@@ -432,7 +462,8 @@ __attribute__((target("avx512f"))) static void microKernelAvx512(
     const float *restrict b0, const float *restrict b1, float *restrict c,
     int64_t ldc, int accumulate, const TileEpilogue *te, const NextPanels *np) {
   const float *groups[4] = {a0, a0 + TILE_GROUP, a1, a1 + TILE_GROUP};
-  tileAvx512(2 * MR, kc, groups, 1, MR, 0, b0, b1, c, ldc, accumulate, te, np,
+  const float *b[2] = {b0, b1};
+  tileAvx512(2 * MR, 2, kc, groups, 1, MR, 0, b, c, ldc, accumulate, te, np,
              NULL);
 }
 
@@ -455,7 +486,8 @@ rowsMicroKernelAvx512(int64_t kc, const float *a, int64_t lda,
                       const TileEpilogue *te, const NextPanels *np) {
   const float *groups[4];
   tileGroups(a, lda, 0, kc, groups);
-  tileAvx512(2 * MR, kc, groups, lda, 1, 1, b0, b1, c, ldc, accumulate, te, np,
+  const float *b[2] = {b0, b1};
+  tileAvx512(2 * MR, 2, kc, groups, lda, 1, 1, b, c, ldc, accumulate, te, np,
              NULL);
 }
 
@@ -467,7 +499,8 @@ rowsMaxKernelAvx512(int64_t kc, const float *a, int64_t lda,
                     float *restrict c, int64_t ldc, float *restrict rowMax) {
   const float *groups[4];
   tileGroups(a, lda, 0, kc, groups);
-  tileAvx512(2 * MR, kc, groups, lda, 1, 1, b0, b1, c, ldc, 0, NULL, NULL,
+  const float *b[2] = {b0, b1};
+  tileAvx512(2 * MR, 2, kc, groups, lda, 1, 1, b, c, ldc, 0, NULL, NULL,
              rowMax);
 }
 
@@ -483,13 +516,14 @@ __attribute__((target("avx512f"))) static void tailMicroKernelAvx512(
     int64_t ldc, int accumulate, const TileEpilogue *te, const NextPanels *np) {
   const float *groups[4];
   tileGroups(a, lda, packed, kc, groups);
+  const float *b[2] = {b0, b1};
 #define LOOMRT_TAIL_CASE(R)                                                    \
   case R:                                                                      \
     if (packed)                                                                \
-      tileAvx512(R, kc, groups, 1, MR, 0, b0, b1, c, ldc, accumulate, te, np,  \
+      tileAvx512(R, 2, kc, groups, 1, MR, 0, b, c, ldc, accumulate, te, np,    \
                  NULL);                                                        \
     else                                                                       \
-      tileAvx512(R, kc, groups, lda, 1, 1, b0, b1, c, ldc, accumulate, te, np, \
+      tileAvx512(R, 2, kc, groups, lda, 1, 1, b, c, ldc, accumulate, te, np,   \
                  NULL);                                                        \
     break;
   switch (nrows) {
@@ -508,6 +542,39 @@ __attribute__((target("avx512f"))) static void tailMicroKernelAvx512(
     break;
   }
 #undef LOOMRT_TAIL_CASE
+}
+
+/** 1 to 8 rows of a row-major A (row i at a + i * lda) by three
+ *  consecutive 16-column panels of B (from b0 on, bStride floats apart):
+ *  the 8 x 48 tile, whose step loads three B vectors and eight broadcasts
+ *  for 24 FMAs where the 12 x 32 tile loads 14. Writes only the nrows rows
+ *  of C. */
+__attribute__((target("avx512f"))) static void
+wideMicroKernelAvx512(int nrows, int64_t kc, const float *a, int64_t lda,
+                      const float *b0, int64_t bStride, float *restrict c,
+                      int64_t ldc, int accumulate, const TileEpilogue *te,
+                      const NextPanels *np) {
+  const float *groups[4];
+  tileGroups(a, lda, 0, kc, groups);
+  const float *b[3] = {b0, b0 + bStride, b0 + 2 * bStride};
+#define LOOMRT_WIDE_CASE(R)                                                    \
+  case R:                                                                      \
+    tileAvx512(R, 3, kc, groups, lda, 1, 1, b, c, ldc, accumulate, te, np,     \
+               NULL);                                                          \
+    break;
+  switch (nrows) {
+    LOOMRT_WIDE_CASE(1)
+    LOOMRT_WIDE_CASE(2)
+    LOOMRT_WIDE_CASE(3)
+    LOOMRT_WIDE_CASE(4)
+    LOOMRT_WIDE_CASE(5)
+    LOOMRT_WIDE_CASE(6)
+    LOOMRT_WIDE_CASE(7)
+    LOOMRT_WIDE_CASE(8)
+  default:
+    break;
+  }
+#undef LOOMRT_WIDE_CASE
 }
 #endif
 
@@ -535,8 +602,16 @@ typedef void (*TailMicroKernel2)(int nrows, int packed, int64_t kc,
                                  int accumulate, const TileEpilogue *te,
                                  const NextPanels *np);
 
+/** 1 to 8 rows of a row-major A by three consecutive 16-column panels of
+ *  B (bStride floats apart): the 8 x 48 tile; writes only those rows of C. */
+typedef void (*WideMicroKernel)(int nrows, int64_t kc, const float *a,
+                                int64_t lda, const float *b0, int64_t bStride,
+                                float *c, int64_t ldc, int accumulate,
+                                const TileEpilogue *te, const NextPanels *np);
+
 static const char *kernelName;
 static MicroKernel microKernel;
+static WideMicroKernel wideMicroKernel;
 static MicroKernel2 microKernel2;
 static RowsMicroKernel2 rowsMicroKernel2;
 static TailMicroKernel2 tailMicroKernel2;
@@ -550,6 +625,7 @@ static void installKernels(const char *cap) {
   MicroKernel2 two = NULL;
   RowsMicroKernel2 rows2 = NULL;
   TailMicroKernel2 tail2 = NULL;
+  WideMicroKernel wide = NULL;
 #ifdef LOOMRT_HAVE_AVX2_KERNEL
   __builtin_cpu_init();
   if (loomrtIsaCap(cap) >= LOOMRT_ISA_256 && __builtin_cpu_supports("avx2") &&
@@ -562,6 +638,7 @@ static void installKernels(const char *cap) {
       two = microKernelAvx512;
       rows2 = rowsMicroKernelAvx512;
       tail2 = tailMicroKernelAvx512;
+      wide = wideMicroKernelAvx512;
     }
   }
 #else
@@ -571,6 +648,7 @@ static void installKernels(const char *cap) {
   microKernel2 = two;
   rowsMicroKernel2 = rows2;
   tailMicroKernel2 = tail2;
+  wideMicroKernel = wide;
   microKernel = one;
 }
 
@@ -959,19 +1037,18 @@ static const TileEpilogue *tileEpilogue(TileEpilogueAt *t, int64_t i,
   return &t->at;
 }
 
-/** Before the last reduction step of the nrows x 32 tile at row i, column
- *  j: prefetches the residual that its epilogue reads. The tiles walk the
- *  residual in short row pieces that the hardware prefetchers do not
+/** Before the last reduction step of the nrows x cols tile at row i,
+ *  column j: prefetches the residual that its epilogue reads. The tiles walk
+ * the residual in short row pieces that the hardware prefetchers do not
  *  foresee; fetched on demand, they cost more than a separate pass. */
 static void tilePrefetch(const TileEpilogueAt *te, int64_t i, int64_t nrows,
-                         int64_t j) {
+                         int64_t j, int64_t cols) {
   if (!te->base || !te->base->res)
     return;
   const float *res = te->base->res + i * te->base->res_rs + j;
-  for (int64_t r = 0; r < nrows; ++r) {
-    __builtin_prefetch(res + r * te->base->res_rs);
-    __builtin_prefetch(res + r * te->base->res_rs + NR);
-  }
+  for (int64_t r = 0; r < nrows; ++r)
+    for (int64_t h = 0; h < cols; h += NR)
+      __builtin_prefetch(res + r * te->base->res_rs + h);
 }
 
 /** Fills `base` with pr's epilogue for batch bi as the AVX-512 tiles apply
@@ -1103,12 +1180,12 @@ static int computePart(const Problem *pr, MicroKernel kernel, int64_t bi,
           int64_t tiles = (mc + 2 * MR - 1) / (2 * MR);
           NextPanels np;
           for (int64_t ir = 0; ir < mc; ir += MR) {
-            const NextPanels *pf =
-                nextPanels(&np, next[0], next[1], kc, ir / (2 * MR), tiles);
+            const NextPanels *pf = nextPanels(&np, next[0], next[1], NULL, kc,
+                                              ir / (2 * MR), tiles);
             if (pair && mc - ir >= 2 * MR) {
               float *ct = c + (ic + ir) * pr->c_rs + (jc + jr);
               if (last)
-                tilePrefetch(&te, ic + ir, 2 * MR, jc + jr);
+                tilePrefetch(&te, ic + ir, 2 * MR, jc + jr, 2 * NR);
               if (unpackedA) {
                 rowsKernel2(kc, aBlock + ir * aStride, aStride, bps[0], bps[1],
                             ct, pr->c_rs, accumulate,
@@ -1128,7 +1205,7 @@ static int computePart(const Problem *pr, MicroKernel kernel, int64_t bi,
               /* The last 1-11 rows: one tail tile over both panels. */
               int nrows = (int)(mc - ir);
               if (last)
-                tilePrefetch(&te, ic + ir, nrows, jc + jr);
+                tilePrefetch(&te, ic + ir, nrows, jc + jr, 2 * NR);
               tailKernel2(nrows, !unpackedA, kc,
                           unpackedA ? aBlock + ir * aStride : packedA + ir * kc,
                           aStride, bps[0], bps[1],
@@ -1344,61 +1421,81 @@ static void computeRow(const Problem *pr, int64_t bi, int64_t n0, int64_t n1) {
 static _Thread_local void *bufferSlots;
 static _Thread_local size_t capacitySlots;
 
-/** The rows of the tile at row `rest` rows before the end of a block:
- *  12, except that 13 to 23 rows left are two tiles of about equal height
- *  (16 rows as 8 + 8, not 12 + 4): a tile of 4 or fewer rows keeps too few
- *  accumulators in flight to hide the FMA latency and reloads B for little
+/** The rows of the tile at row `rest` rows before the end of a block, on
+ *  tiles of `tileRows` (12 or 8) rows: tileRows, except that between one
+ *  and two tiles' rows left are two tiles of about equal height (16 rows
+ *  of 12-row tiles as 8 + 8, not 12 + 4): a tile of 4 or fewer rows keeps too
+ * few accumulators in flight to hide the FMA latency and reloads B for little
  *  work (BERT at 64 tokens spent 9.5% of its tile time on its 4-row tails,
  *  for 6% of the rows). */
-static int slotTileRows(int64_t rest) {
-  if (rest > 2 * MR && rest < 4 * MR)
+static int slotTileRows(int64_t rest, int tileRows) {
+  if (rest > tileRows && rest < 2 * tileRows)
     return (int)((rest + 1) / 2);
-  return rest < 2 * MR ? (int)rest : 2 * MR;
+  return rest < tileRows ? (int)rest : tileRows;
 }
 
-/** Rows [r0, r1) of C[:, j:j+32] (+)= A[r0:r1, pc:pc+kc] ·
- *  B[pc:pc+kc, j:j+32] on 12 x 32 tiles (the last two balanced:
- *  slotTileRows); A row-major, read in place; B prepacked. `last`: the
- *  product's last reduction step, where the epilogue is applied (in
- *  registers when `base` is set). The tiles after the first prefetch `next`
- *  (the panels of the thread's next pair at its reduction step; NULL:
- *  none). */
+enum {
+  WIDE_ROWS = 8,  /* rows of the 8 x 48 tile */
+  WIDE_COLS = 48, /* its columns: three panels */
+};
+
+/** Whether the slot and half schedulers take C in 48-column units on
+ *  8 x 48 tiles rather than 32-column units on 12 x 32 tiles: where the
+ *  CPU has them and the 48-column units cover all of C. */
+static int wideUnits(const Problem *pr) {
+  return wideMicroKernel && pr->n % WIDE_COLS == 0;
+}
+
+/** Rows [r0, r1) of C[:, j:j+w] (+)= A[r0:r1, pc:pc+kc] ·
+ *  B[pc:pc+kc, j:j+w] on 12 x 32 tiles (w = 32) or, with `wide`, 8 x 48
+ *  tiles (w = 48), the last two balanced (slotTileRows); A row-major, read
+ *  in place; B prepacked. `last`: the product's last reduction step, where
+ *  the epilogue is applied (in registers when `base` is set). The tiles
+ *  after the first prefetch `next` (the panels of the thread's next unit
+ *  at its reduction step; NULL: none). */
 static void computeSlot(const Problem *pr, int64_t r0, int64_t r1, int64_t j,
                         int64_t pc, int64_t kc, int accumulate, int last,
-                        const TileEpilogue *base, const float *next) {
-  const float *b0 = pr->b + j / NR * pr->k * NR + pc * NR;
-  const float *b1 = b0 + pr->k * NR;
+                        const TileEpilogue *base, const float *next, int wide) {
+  int64_t bStride = pr->k * NR;
+  const float *b0 = pr->b + j / NR * bStride + pc * NR;
+  const float *b1 = b0 + bStride;
+  int tileRows = wide ? WIDE_ROWS : 2 * MR;
+  int64_t cols = wide ? WIDE_COLS : 2 * NR;
   TileEpilogueAt te = {last ? base : NULL, pr->ep, {0}};
   /* Balancing the last two tiles does not change their count. */
-  int64_t tiles = (r1 - r0 + 2 * MR - 1) / (2 * MR);
+  int64_t tiles = (r1 - r0 + tileRows - 1) / tileRows;
   NextPanels np;
   int nrows;
   for (int64_t ir = r0, t = 0; ir < r1; ir += nrows, ++t) {
-    nrows = slotTileRows(r1 - ir);
+    nrows = slotTileRows(r1 - ir, tileRows);
     const float *at = pr->a + ir * pr->a_rs + pc;
     const NextPanels *pf =
-        nextPanels(&np, next, next ? next + pr->k * NR : NULL, kc, t, tiles);
+        nextPanels(&np, next, next ? next + bStride : NULL,
+                   next && wide ? next + 2 * bStride : NULL, kc, t, tiles);
     float *ct = pr->c + ir * pr->c_rs + j;
     if (last)
-      tilePrefetch(&te, ir, nrows, j);
-    if (nrows == 2 * MR)
+      tilePrefetch(&te, ir, nrows, j, cols);
+    if (wide)
+      wideMicroKernel(nrows, kc, at, pr->a_rs, b0, bStride, ct, pr->c_rs,
+                      accumulate, tileEpilogue(&te, ir, j), pf);
+    else if (nrows == 2 * MR)
       rowsMicroKernel2(kc, at, pr->a_rs, b0, b1, ct, pr->c_rs, accumulate,
                        tileEpilogue(&te, ir, j), pf);
     else
       tailMicroKernel2(nrows, 0, kc, at, pr->a_rs, b0, b1, ct, pr->c_rs,
                        accumulate, tileEpilogue(&te, ir, j), pf);
     if (last && !te.base)
-      applyEpilogue(pr, 0, ir, ir + nrows, j, j + 2 * NR);
+      applyEpilogue(pr, 0, ir, ir + nrows, j, j + cols);
   }
 }
 
 /** Computes an unbatched product of at most SLOT_ROWS rows by weights on
- *  `threads` threads that take it in units of (reduction step, 32-column
- *  slot), in that order, from a shared counter, rather than one fixed half
- *  each: on the 2-vCPU VM one thread at times runs 10-17% slower than the
- *  other for seconds on end (the host's other load), and with fixed halves
- *  the faster one then waited at every product's end. A unit after the
- *  first reduction step waits (rarely, briefly) for its slot's previous
+ *  `threads` threads that take it in units of (reduction step, 32- or
+ *  48-column slot: wideUnits), in that order, from a shared counter, rather
+ * than one fixed half each: on the 2-vCPU VM one thread at times runs 10-17%
+ * slower than the other for seconds on end (the host's other load), and with
+ * fixed halves the faster one then waited at every product's end. A unit after
+ * the first reduction step waits (rarely, briefly) for its slot's previous
  *  step. Each thread keeps all of A (at most SLOT_ROWS x KC_MAX floats,
  *  384 KiB) in its L2 across its slots, as the fixed halves did. Returns 0,
  *  having done nothing, where it does not apply: prepacked B, row-major A
@@ -1412,9 +1509,11 @@ static int sgemmSlots(const Problem *pr, MicroKernel kernel, int64_t threads) {
       !tailMicroKernel2 || m < 2 * MR || m > SLOT_ROWS || k == 0 ||
       n / (2 * NR) < 4 * threads)
     return 0;
+  int wide = wideUnits(pr) && n / WIDE_COLS >= 4 * threads;
+  int64_t width = wide ? WIDE_COLS : 2 * NR;
   int64_t kcStep = chooseKC(k);
   int64_t steps = (k + kcStep - 1) / kcStep;
-  int64_t slots = (n + 2 * NR - 1) / (2 * NR), fullSlots = n / (2 * NR);
+  int64_t slots = (n + width - 1) / width, fullSlots = n / width;
   int64_t units = steps * slots;
   int *done =
       loomrtReserve(&bufferSlots, &capacitySlots, (size_t)units * sizeof(int));
@@ -1433,7 +1532,7 @@ static int sgemmSlots(const Problem *pr, MicroKernel kernel, int64_t threads) {
     int64_t u = loomrtTakeItem(&counter);
     while (u < units) {
       int64_t after = loomrtTakeItem(&counter);
-      int64_t step = u / slots, slot = u % slots, j = slot * 2 * NR;
+      int64_t step = u / slots, slot = u % slots, j = slot * width;
       int64_t pc = step * kcStep;
       int64_t kc = k - pc < kcStep ? k - pc : kcStep;
       if (slot >= fullSlots) {
@@ -1446,10 +1545,10 @@ static int sgemmSlots(const Problem *pr, MicroKernel kernel, int64_t threads) {
             _mm_pause();
         const float *next = NULL;
         if (after < units && after % slots < fullSlots)
-          next = pr->b + after % slots * 2 * pr->k * NR +
+          next = pr->b + after % slots * width * pr->k +
                  after / slots * kcStep * NR;
         computeSlot(pr, 0, m, j, pc, kc, pc > 0 || pr->accumulate, pc + kc >= k,
-                    inRegisters ? &base : NULL, next);
+                    inRegisters ? &base : NULL, next, wide);
       }
       __atomic_store_n(&done[u], 1, __ATOMIC_RELEASE);
       u = after;
@@ -1504,10 +1603,16 @@ static int sgemmHalves(const Problem *pr, MicroKernel kernel, int64_t threads) {
   int64_t steps = (k + kcStep - 1) / kcStep;
   if (steps > MAX_STEPS)
     return 0;
-  int64_t half = ((m + 1) / 2 + 2 * MR - 1) / (2 * MR) * 2 * MR;
-  /* Full 32-column pairs; the columns past them (an LM head's vocabulary)
-   * are computed by computePart, each thread for its half. */
-  int64_t pairs = n / (2 * NR), rest = pairs * 2 * NR;
+  /* Units 48 columns wide on 8 x 48 tiles where they cover all of C, else
+   * 32 on 12 x 32 tiles. */
+  int wide = wideUnits(pr);
+  int64_t width = wide ? WIDE_COLS : 2 * NR;
+  int64_t tileRows = wide ? WIDE_ROWS : 2 * MR;
+  int64_t half = ((m + 1) / 2 + tileRows - 1) / tileRows * tileRows;
+  /* Full units of columns (`pairs`, of 32 or 48); the columns past them (an
+   * LM head's vocabulary) are computed by computePart, each thread for its
+   * half. */
+  int64_t pairs = n / width, rest = pairs * width;
   int64_t first[2] = {0, half}, end[2] = {half, m};
   /* A half of at most 144 rows is one block (its A, up to 144 x 768 floats
    * or 432 KiB, stays in L2), so that B is swept once, not for a block of
@@ -1521,7 +1626,7 @@ static int sgemmHalves(const Problem *pr, MicroKernel kernel, int64_t threads) {
    * the threads still end within a unit of each other. Other halves keep
    * blocks of MC rows: one block was 2.7% slower where N = 768 (24 larger
    * units per half to share at the end), as 132-row blocks were 1-2%. */
-  enum { BLOCK_ROWS = 144, WIDE_PAIRS = 64 };
+  enum { BLOCK_ROWS = 144, WIDE_N = 2048 };
   /* The last SPLIT_PAIRS pairs of a half's last block are two units each
    * (the block's rows in two), so that the threads, which take these last
    * and steal from each other's back, end within half a unit of each
@@ -1535,12 +1640,12 @@ static int sgemmHalves(const Problem *pr, MicroKernel kernel, int64_t threads) {
   for (int t = 0; t < 2; ++t) {
     int64_t rows = end[t] - first[t];
     int oneBlock =
-        rows <= BLOCK_ROWS || (pairs >= WIDE_PAIRS && rows <= 2 * BLOCK_ROWS);
+        rows <= BLOCK_ROWS || (rest >= WIDE_N && rows <= 2 * BLOCK_ROWS);
     blockRows[t] = oneBlock ? rows : MC;
     blocks[t] = rows > 0 ? (rows + blockRows[t] - 1) / blockRows[t] : 0;
     int64_t lastRows = rows - (blocks[t] - 1) * blockRows[t];
     /* Where the last block has two tiles of rows to share. */
-    split[t] = blocks[t] > 0 && lastRows >= 4 * MR
+    split[t] = blocks[t] > 0 && lastRows >= 2 * tileRows
                    ? (pairs < SPLIT_PAIRS ? pairs : SPLIT_PAIRS)
                    : 0;
     uint64_t units = (uint64_t)(blocks[t] * pairs + split[t]);
@@ -1602,17 +1707,18 @@ static int sgemmHalves(const Problem *pr, MicroKernel kernel, int64_t threads) {
                                                         : end[owner];
         int64_t r0 = b0, r1 = b1;
         if (u >= whole) {
-          /* Halves of whole 12-row tiles. */
-          int64_t mid = b0 + ((b1 - b0) / 2 + MR) / (2 * MR) * (2 * MR);
+          /* Halves of whole tiles. */
+          int64_t mid =
+              b0 + ((b1 - b0) / 2 + tileRows / 2) / tileRows * tileRows;
           if ((u - whole) % 2)
             r0 = mid;
           else
             r1 = mid;
         }
         const float *next =
-            pair + 1 < pairs ? pr->b + (pair + 1) * 2 * k * NR + pc * NR : NULL;
-        computeSlot(pr, r0, r1, pair * 2 * NR, pc, kc, pc > 0 || pr->accumulate,
-                    pc + kc >= k, inRegisters ? &base : NULL, next);
+            pair + 1 < pairs ? pr->b + (pair + 1) * width * k + pc * NR : NULL;
+        computeSlot(pr, r0, r1, pair * width, pc, kc, pc > 0 || pr->accumulate,
+                    pc + kc >= k, inRegisters ? &base : NULL, next, wide);
         if (pr->nm && pc + kc >= k)
           completeNormUnit(pr, &doneUnits[owner][blk], blockUnits, b0, b1);
       }

@@ -180,7 +180,17 @@ INSTANTIATE_TEST_SUITE_P(
         Case{1, 250, 33, 1700, false, false, false, false, true, true},
         // So is a half of up to 288 rows of a wide product (at least 64
         // pairs; 410: 216 and 194 rows, 65 pairs and 10 columns past them).
-        Case{1, 410, 2090, 40, false, false, false, false, true, true}),
+        Case{1, 410, 2090, 40, false, false, false, false, true, true},
+        // 48-column units on 8 x 48 tiles (N a multiple of 48): slots whose
+        // last two tiles are balanced (13 rows as 7 + 6, 23 as 8 + 8 + 7)
+        // over two reduction steps; halves with row tails (301: blocks of
+        // 96 + 56 and 96 + 53 rows, 5- and 7-row tails) over three; a wide
+        // product's halves that are one block (410: 208 and 202 rows).
+        Case{1, 13, 576, 1000, false, false, false, false, false, true},
+        Case{1, 23, 432, 90, false, false, false, false, true, true},
+        Case{1, 301, 480, 1700, false, false, false, false, false, true},
+        Case{1, 301, 96, 500, false, false, false, false, true, true},
+        Case{1, 410, 2112, 40, false, false, false, false, false, true}),
     name);
 
 /// An epilogue case: shape, whether C (and the residual) are transposed,
@@ -331,7 +341,15 @@ INSTANTIATE_TEST_SUITE_P(
                      LOOMRT_ACT_GELU_TANH},
         // ... and on halves that are one block of a wide product.
         EpilogueCase{1, 350, 2064, 30, false, true, false, true, true,
-                     LOOMRT_ACT_GELU}),
+                     LOOMRT_ACT_GELU},
+        // On 8 x 48 tiles (N a multiple of 48): slots with a row tail over
+        // two reduction steps, halves with row tails, a row bias.
+        EpilogueCase{1, 101, 528, 1000, false, true, false, true, true,
+                     LOOMRT_ACT_GELU},
+        EpilogueCase{1, 261, 336, 600, false, true, false, true, true,
+                     LOOMRT_ACT_GELU_TANH},
+        EpilogueCase{1, 203, 96, 64, false, false, true, true, true,
+                     LOOMRT_ACT_RELU}),
     epilogueName);
 
 /// A bias that is a whole matrix (the residual stream, contiguous along the
