@@ -1446,6 +1446,19 @@ static int wideUnits(const Problem *pr) {
   return wideMicroKernel && pr->n % WIDE_COLS == 0;
 }
 
+/** Whether A's rows are a multiple of 2 KiB apart, so that a tile's row
+ *  streams fall into one or two sets of the 12-way, 4 KiB-per-way L1. On
+ *  12-row tiles they then evict each other and the B panels at every step,
+ *  and computePart copies A's blocks to a spread stride; the 8 x 48 tile's
+ *  eight rows fit in a set's ways beside B's lines, and read A in place: a
+ *  BERT layer's FFN down-projection (K = 3072, rows 12 KiB apart) on the
+ *  schedulers' 48-column units ran 2% (M = 512) and 3.7% (M = 128) faster
+ *  than on computePart's copied blocks and 12 x 32 tiles (C harness,
+ *  medians of 6 and 8 alternating runs). */
+static int rowsCollide(const Problem *pr) {
+  return (pr->a_rs * (int64_t)sizeof(float)) % 2048 == 0;
+}
+
 /** Rows [r0, r1) of C[:, j:j+w] (+)= A[r0:r1, pc:pc+kc] ·
  *  B[pc:pc+kc, j:j+w] on 12 x 32 tiles (w = 32) or, with `wide`, 8 x 48
  *  tiles (w = 48), the last two balanced (slotTileRows); A row-major, read
@@ -1491,25 +1504,25 @@ static void computeSlot(const Problem *pr, int64_t r0, int64_t r1, int64_t j,
 
 /** Computes an unbatched product of at most SLOT_ROWS rows by weights on
  *  `threads` threads that take it in units of (reduction step, 32- or
- *  48-column slot: wideUnits), in that order, from a shared counter, rather
- * than one fixed half each: on the 2-vCPU VM one thread at times runs 10-17%
- * slower than the other for seconds on end (the host's other load), and with
- * fixed halves the faster one then waited at every product's end. A unit after
- * the first reduction step waits (rarely, briefly) for its slot's previous
- *  step. Each thread keeps all of A (at most SLOT_ROWS x KC_MAX floats,
- *  384 KiB) in its L2 across its slots, as the fixed halves did. Returns 0,
- *  having done nothing, where it does not apply: prepacked B, row-major A
- *  whose rows do not collide in L1 (computePart copies those), row-major C,
- *  the AVX-512 tiles, 12 to SLOT_ROWS rows, at least 4 slots per thread. */
+ *  48-column slot: wideUnits), in that order, from a shared counter,
+ *  rather than one fixed half each: on the 2-vCPU VM one thread at times
+ *  runs 10-17% slower than the other for seconds on end (the host's other
+ *  load), and with fixed halves the faster one then waited at every
+ *  product's end. A unit after the first reduction step waits (rarely,
+ *  briefly) for its slot's previous step. Each thread keeps all of A (at
+ *  most SLOT_ROWS x KC_MAX floats, 384 KiB) in its L2 across its slots, as
+ *  the fixed halves did. Returns 0, having done nothing, where it does not
+ *  apply: prepacked B, row-major A (whose rows may collide in L1 only on
+ *  48-column slots: rowsCollide), row-major C, the AVX-512 tiles, 12 to
+ *  SLOT_ROWS rows, at least 4 slots per thread. */
 static int sgemmSlots(const Problem *pr, MicroKernel kernel, int64_t threads) {
   enum { SLOT_ROWS = 192 };
   int64_t m = pr->m, n = pr->n, k = pr->k;
-  if (threads < 2 || !pr->packedB || pr->a_cs != 1 || pr->c_cs != 1 ||
-      (pr->a_rs * (int64_t)sizeof(float)) % 2048 == 0 || !rowsMicroKernel2 ||
-      !tailMicroKernel2 || m < 2 * MR || m > SLOT_ROWS || k == 0 ||
-      n / (2 * NR) < 4 * threads)
-    return 0;
   int wide = wideUnits(pr) && n / WIDE_COLS >= 4 * threads;
+  if (threads < 2 || !pr->packedB || pr->a_cs != 1 || pr->c_cs != 1 ||
+      (rowsCollide(pr) && !wide) || !rowsMicroKernel2 || !tailMicroKernel2 ||
+      m < 2 * MR || m > SLOT_ROWS || k == 0 || n / (2 * NR) < 4 * threads)
+    return 0;
   int64_t width = wide ? WIDE_COLS : 2 * NR;
   int64_t kcStep = chooseKC(k);
   int64_t steps = (k + kcStep - 1) / kcStep;
@@ -1589,12 +1602,13 @@ static void completeNormUnit(const Problem *pr, int *done, int64_t units,
  *  waiting for the slower one's whole half. Columns past the last full
  *  pair (an LM head's vocabulary) are computed by computePart, each thread
  *  for its half, before the first step. Returns 0, having done nothing,
- *  where it does not apply: two threads, prepacked B, row-major A (rows
- *  that do not collide in L1) and C, the AVX-512 tiles, n at least 32. */
+ *  where it does not apply: two threads, prepacked B, row-major A (whose
+ *  rows may collide in L1 only on 48-column units: rowsCollide) and C, the
+ *  AVX-512 tiles, n at least 32. */
 static int sgemmHalves(const Problem *pr, MicroKernel kernel, int64_t threads) {
   int64_t m = pr->m, n = pr->n, k = pr->k;
   if (threads != 2 || !pr->packedB || pr->a_cs != 1 || pr->c_cs != 1 ||
-      (pr->a_rs * (int64_t)sizeof(float)) % 2048 == 0 || !rowsMicroKernel2 ||
+      (rowsCollide(pr) && !wideUnits(pr)) || !rowsMicroKernel2 ||
       !tailMicroKernel2 || m <= 192 || k == 0 || n < 2 * NR ||
       m > INT32_MAX / MR)
     return 0;

@@ -212,11 +212,14 @@ INSTANTIATE_TEST_SUITE_P(
         GemmNormCase{1, 350, 2064, 30, true, true, LOOMRT_NORM_LAYER},
         // A batch that continues its rows merges into them.
         GemmNormCase{2, 150, 256, 64, true, true, LOOMRT_NORM_LAYER},
-        // The norm afterwards: column slots (at most 192 rows), A rows a
-        // multiple of 2 KiB apart (copied blocks), an unpacked B, a small
-        // product, a softmax.
-        GemmNormCase{1, 128, 768, 768, true, true, LOOMRT_NORM_LAYER},
+        // ... and A rows a multiple of 2 KiB apart, read in place on
+        // 48-column units (a BERT layer's FFN down-projection).
         GemmNormCase{1, 300, 768, 3072, true, true, LOOMRT_NORM_LAYER},
+        // The norm afterwards: column slots (at most 192 rows), A rows a
+        // multiple of 2 KiB apart (copied blocks, N not a multiple of 48),
+        // an unpacked B, a small product, a softmax.
+        GemmNormCase{1, 128, 768, 768, true, true, LOOMRT_NORM_LAYER},
+        GemmNormCase{1, 300, 544, 2048, true, true, LOOMRT_NORM_LAYER},
         GemmNormCase{1, 200, 100, 50, true, false, LOOMRT_NORM_LAYER},
         GemmNormCase{1, 5, 7, 3, false, false, LOOMRT_NORM_SOFTMAX}),
     gemmNormName);

@@ -190,7 +190,11 @@ INSTANTIATE_TEST_SUITE_P(
         Case{1, 23, 432, 90, false, false, false, false, true, true},
         Case{1, 301, 480, 1700, false, false, false, false, false, true},
         Case{1, 301, 96, 500, false, false, false, false, true, true},
-        Case{1, 410, 2112, 40, false, false, false, false, false, true}),
+        Case{1, 410, 2112, 40, false, false, false, false, false, true},
+        // ... whose A rows are a multiple of 2 KiB apart, read in place (not
+        // copied): halves over two reduction steps, slots over two.
+        Case{1, 250, 96, 1536, false, false, false, false, true, true},
+        Case{1, 40, 480, 1024, false, false, false, false, false, true}),
     name);
 
 /// An epilogue case: shape, whether C (and the residual) are transposed,
