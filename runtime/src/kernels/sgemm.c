@@ -274,9 +274,10 @@ epilogueStoreBody(int nrows, int npanels, const float *tile, float *c,
 }
 
 /** Stores the nrows x (16 npanels) accumulators of an AVX-512 tile (in
- *  `tile`, row stride 16 npanels, on the stack) to C through `te`. Out of line:
- * inside the tile bodies, whose 24 accumulators need every register, the
- * epilogue's constants made the compiler spill accumulators in the k loop. */
+ *  `tile`, row stride 16 npanels, on the stack) to C through `te`. Out of
+ *  line: inside the tile bodies, whose 24 accumulators need every
+ *  register, the epilogue's constants made the compiler spill accumulators
+ *  in the k loop. */
 __attribute__((target("avx512f"), noinline)) static void
 epilogueStoreAvx512(int nrows, int npanels, const float *tile, float *c,
                     int64_t ldc, int accumulate, const TileEpilogue *te) {
@@ -310,10 +311,10 @@ typedef struct {
   int64_t step;
 } NextPanels;
 
-/** The part of the next pair or triple (`next0`, `next1`, `next2`: its
- *  panels at this reduction step, kc rows each; NULL: none; next2 NULL for
- *  a pair) for tile t of the `tiles` of
- *  this pair: none for the first, an equal share for each later one. */
+/** The part of the next pair or triple of panels (`next0`, `next1`,
+ *  `next2`: its panels at this reduction step, kc rows each; NULL: none;
+ *  next2 NULL for a pair) for tile t of the `tiles` over the current
+ *  panels: none for the first, an equal share for each later one. */
 static const NextPanels *nextPanels(NextPanels *np, const float *next0,
                                     const float *next1, const float *next2,
                                     int64_t kc, int64_t t, int64_t tiles) {
@@ -431,6 +432,7 @@ tileAvx512(int nrows, int npanels, int64_t kc, const float *const *groups,
     }
   }
   if (te) {
+    /* nrows * npanels accumulators: at most 24 (12 x 2 or 8 x 3). */
     float tile[2 * MR * 2 * NR] __attribute__((aligned(64)));
     for (int i = 0; i < nrows; ++i)
       for (int h = 0; h < npanels; ++h)
