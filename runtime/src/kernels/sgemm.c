@@ -506,6 +506,10 @@ rowsMaxKernelAvx512(int64_t kc, const float *a, int64_t lda,
              rowMax);
 }
 
+/** X(1) ... X(8): the row counts that both AVX-512 tile kernels below have
+ *  a body for (one switch case each). */
+#define LOOMRT_ROWS_1_TO_8(X) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8)
+
 /** 1 to 11 rows (a tile's row tail) by two 16-column panels of B, one body
  *  per row count, so that row tails run at the full tile's speed instead
  *  of on 6x16 AVX2 tiles: `packed`, A's 6-row panels from `a` on (each
@@ -529,14 +533,7 @@ __attribute__((target("avx512f"))) static void tailMicroKernelAvx512(
                  NULL);                                                        \
     break;
   switch (nrows) {
-    LOOMRT_TAIL_CASE(1)
-    LOOMRT_TAIL_CASE(2)
-    LOOMRT_TAIL_CASE(3)
-    LOOMRT_TAIL_CASE(4)
-    LOOMRT_TAIL_CASE(5)
-    LOOMRT_TAIL_CASE(6)
-    LOOMRT_TAIL_CASE(7)
-    LOOMRT_TAIL_CASE(8)
+    LOOMRT_ROWS_1_TO_8(LOOMRT_TAIL_CASE)
     LOOMRT_TAIL_CASE(9)
     LOOMRT_TAIL_CASE(10)
     LOOMRT_TAIL_CASE(11)
@@ -565,19 +562,13 @@ wideMicroKernelAvx512(int nrows, int64_t kc, const float *a, int64_t lda,
                NULL);                                                          \
     break;
   switch (nrows) {
-    LOOMRT_WIDE_CASE(1)
-    LOOMRT_WIDE_CASE(2)
-    LOOMRT_WIDE_CASE(3)
-    LOOMRT_WIDE_CASE(4)
-    LOOMRT_WIDE_CASE(5)
-    LOOMRT_WIDE_CASE(6)
-    LOOMRT_WIDE_CASE(7)
-    LOOMRT_WIDE_CASE(8)
+    LOOMRT_ROWS_1_TO_8(LOOMRT_WIDE_CASE)
   default:
     break;
   }
 #undef LOOMRT_WIDE_CASE
 }
+#undef LOOMRT_ROWS_1_TO_8
 #endif
 
 /** Two 6-row panels of A by two 16-column panels of B at once (12 x 32),
