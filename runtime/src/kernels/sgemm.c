@@ -1439,6 +1439,11 @@ static int wideUnits(const Problem *pr) {
   return wideMicroKernel && pr->n % WIDE_COLS == 0;
 }
 
+/** The columns of a scheduler's unit, and the rows of its tiles: 48 and 8
+ *  on 48-column units (`wide`), else 32 and 12. */
+static int64_t unitCols(int wide) { return wide ? WIDE_COLS : 2 * NR; }
+static int unitTileRows(int wide) { return wide ? WIDE_ROWS : 2 * MR; }
+
 /** Whether A's rows are a multiple of 2 KiB apart, so that a tile's row
  *  streams fall into one or two sets of the 12-way, 4 KiB-per-way L1. On
  *  12-row tiles they then evict each other and the B panels at every step,
@@ -1465,8 +1470,8 @@ static void computeSlot(const Problem *pr, int64_t r0, int64_t r1, int64_t j,
   int64_t bStride = pr->k * NR;
   const float *b0 = pr->b + j / NR * bStride + pc * NR;
   const float *b1 = b0 + bStride;
-  int tileRows = wide ? WIDE_ROWS : 2 * MR;
-  int64_t cols = wide ? WIDE_COLS : 2 * NR;
+  int tileRows = unitTileRows(wide);
+  int64_t cols = unitCols(wide);
   TileEpilogueAt te = {last ? base : NULL, pr->ep, {0}};
   /* Balancing the last two tiles does not change their count. */
   int64_t tiles = (r1 - r0 + tileRows - 1) / tileRows;
@@ -1516,7 +1521,7 @@ static int sgemmSlots(const Problem *pr, MicroKernel kernel, int64_t threads) {
       (rowsCollide(pr) && !wide) || !rowsMicroKernel2 || !tailMicroKernel2 ||
       m < 2 * MR || m > SLOT_ROWS || k == 0 || n / (2 * NR) < 4 * threads)
     return 0;
-  int64_t width = wide ? WIDE_COLS : 2 * NR;
+  int64_t width = unitCols(wide);
   int64_t kcStep = chooseKC(k);
   int64_t steps = (k + kcStep - 1) / kcStep;
   int64_t slots = (n + width - 1) / width, fullSlots = n / width;
@@ -1613,8 +1618,8 @@ static int sgemmHalves(const Problem *pr, MicroKernel kernel, int64_t threads) {
   /* Units 48 columns wide on 8 x 48 tiles where they cover all of C, else
    * 32 on 12 x 32 tiles. */
   int wide = wideUnits(pr);
-  int64_t width = wide ? WIDE_COLS : 2 * NR;
-  int64_t tileRows = wide ? WIDE_ROWS : 2 * MR;
+  int64_t width = unitCols(wide);
+  int64_t tileRows = unitTileRows(wide);
   int64_t half = ((m + 1) / 2 + tileRows - 1) / tileRows * tileRows;
   /* Full units of columns (`pairs`, of 32 or 48); the columns past them (an
    * LM head's vocabulary) are computed by computePart, each thread for its
